@@ -1,0 +1,96 @@
+//! Factory defaults: the configuration a new appliance (or a new data
+//! directory) starts from, as AsyncOS ships it, with addresses from the
+//! board profile.
+
+use breakwater_board::BoardProfile;
+
+use super::model::*;
+
+/// The factory configuration for `board`, with `cert` as the "Demo"
+/// certificate both listeners use until the administrator installs one.
+pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
+    let interfaces = board
+        .interfaces
+        .iter()
+        .map(|i| Interface {
+            name: i.name.clone(),
+            address: i.address,
+            prefix: i.prefix,
+        })
+        .collect();
+    let group = |name: &str, members: &[&str], policy: &str| SenderGroup {
+        name: name.to_string(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        policy: policy.to_string(),
+    };
+    let incoming = ListenerConfig {
+        name: "IncomingMail".to_string(),
+        kind: ListenerKind::Public,
+        interface: "Data 1".to_string(),
+        port: board.listener_port,
+        hat: vec![
+            group("ALLOWED_LIST", &[], "TRUSTED"),
+            group("BLOCKED_LIST", &[], "BLOCKED"),
+            group("SUSPECTLIST", &[], "THROTTLED"),
+            group("UNKNOWNLIST", &[], "ACCEPTED"),
+            group("ALL", &["ALL"], "ACCEPTED"),
+        ],
+        policies: vec![
+            MailFlowPolicy::predefined("TRUSTED", Behavior::Accept),
+            MailFlowPolicy::predefined("BLOCKED", Behavior::Reject),
+            MailFlowPolicy::predefined("THROTTLED", Behavior::Accept),
+            MailFlowPolicy::predefined("ACCEPTED", Behavior::Accept),
+        ],
+        rat: vec![RatEntry {
+            address: "ALL".to_string(),
+            action: RatAction::Reject,
+            code: None,
+            text: None,
+            bypass_receiving_control: false,
+        }],
+        certificate: cert.name.clone(),
+        max_concurrency: 300,
+        crlf: CrLfHandling::Strict,
+        session: SessionLimits::default(),
+    };
+    let outgoing = ListenerConfig {
+        name: "OutgoingMail".to_string(),
+        kind: ListenerKind::Private,
+        interface: "Data 2".to_string(),
+        port: board.listener_port,
+        hat: vec![
+            group("RELAYLIST", &[], "RELAYED"),
+            group("ALL", &["ALL"], "BLOCKED"),
+        ],
+        policies: vec![
+            MailFlowPolicy::predefined("RELAYED", Behavior::Relay),
+            MailFlowPolicy::predefined("BLOCKED", Behavior::Reject),
+        ],
+        rat: Vec::new(),
+        certificate: cert.name.clone(),
+        max_concurrency: 600,
+        crlf: CrLfHandling::Strict,
+        session: SessionLimits::default(),
+    };
+    Config {
+        hostname: board.hostname.clone(),
+        interfaces,
+        listeners: vec![incoming, outgoing],
+        smtp_routes: Vec::new(),
+        dns: DnsConfig::default(),
+        delivery: DeliveryConfig::default(),
+        queue: QueueSettings::default(),
+        mail_logs: Default::default(),
+        certificates: vec![cert],
+    }
+}
+
+/// Generates the self-signed "Demo" certificate for `hostname`.
+pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
+    let cert = rcgen::generate_simple_self_signed(vec![hostname.to_string()])?;
+    Ok(Certificate {
+        name: "Demo".to_string(),
+        cert_pem: cert.cert.pem(),
+        key_pem: cert.key_pair.serialize_pem(),
+    })
+}

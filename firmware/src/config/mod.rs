@@ -1,0 +1,13 @@
+//! Configuration: the typed model, factory defaults, and the staged/commit
+//! store in sled. The running daemon reads committed configs only; every
+//! command edits the staged copy (see `store`).
+//!
+//! Exposure: none directly; commands reach it through the owner-only control
+//! socket.
+
+pub mod factory;
+pub mod model;
+pub mod store;
+
+pub use model::*;
+pub use store::{CommitRecord, ConfigStore, StoreError};

@@ -1,0 +1,365 @@
+//! The typed configuration: everything an administrator can set, as it is
+//! stored in sled (versioned postcard, see `codec`).
+//!
+//! Names follow AsyncOS (Listener, SenderGroup, MailFlowPolicy,
+//! RecipientAccessTable, SmtpRoute) so that an administrator's vocabulary
+//! maps one to one. Host-access members and RAT patterns are stored as the
+//! administrator typed them and compiled into matchers when the config is
+//! loaded; they are validated when they are staged.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::logging::LogSettings;
+
+/// Whether a listener takes mail from the internet or from inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ListenerKind {
+    /// Relays only to recipients the RAT accepts.
+    Public,
+    /// Relays only for sender groups whose policy is RELAY.
+    Private,
+}
+
+/// What a mail flow policy does with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Behavior {
+    Accept,
+    Reject,
+    Relay,
+    TcpRefuse,
+    /// Accept, but keep checking the RAT (as AsyncOS's CONTINUE).
+    Continue,
+}
+
+impl Behavior {
+    /// The word AsyncOS logs and prints ("ACCEPT", "RELAY", ...).
+    pub fn word(self) -> &'static str {
+        match self {
+            Behavior::Accept => "ACCEPT",
+            Behavior::Reject => "REJECT",
+            Behavior::Relay => "RELAY",
+            Behavior::TcpRefuse => "TCPREFUSE",
+            Behavior::Continue => "CONTINUE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "ACCEPT" => Behavior::Accept,
+            "REJECT" => Behavior::Reject,
+            "RELAY" => Behavior::Relay,
+            "TCPREFUSE" => Behavior::TcpRefuse,
+            "CONTINUE" => Behavior::Continue,
+            _ => return None,
+        })
+    }
+}
+
+/// TLS on a listener, per mail flow policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsMode {
+    Off,
+    Preferred,
+    Required,
+}
+
+impl TlsMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "off" | "no" => TlsMode::Off,
+            "preferred" => TlsMode::Preferred,
+            "required" => TlsMode::Required,
+            _ => return None,
+        })
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            TlsMode::Off => "Off",
+            TlsMode::Preferred => "Preferred",
+            TlsMode::Required => "Required",
+        }
+    }
+}
+
+/// A mail flow policy: what a sender group's connections may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailFlowPolicy {
+    pub name: String,
+    pub behavior: Behavior,
+    pub max_message_size: u64,
+    pub max_concurrency_per_ip: u32,
+    pub max_messages_per_connection: u32,
+    pub max_recipients_per_message: u32,
+    /// Recipients per hour per sender IP; `None` is unlimited.
+    pub max_recipients_per_hour: Option<u32>,
+    pub smtp_banner_code: u16,
+    /// `None` greets with "<hostname> ESMTP".
+    pub smtp_banner_text: Option<String>,
+    pub reject_banner_code: u16,
+    pub reject_banner_text: String,
+    pub tls: TlsMode,
+}
+
+impl MailFlowPolicy {
+    /// AsyncOS's predefined policies (values documented in docs/mail-flow-policies.md).
+    pub fn predefined(name: &str, behavior: Behavior) -> Self {
+        let mut p = MailFlowPolicy {
+            name: name.to_string(),
+            behavior,
+            max_message_size: 10 * 1024 * 1024,
+            max_concurrency_per_ip: 10,
+            max_messages_per_connection: 10,
+            max_recipients_per_message: 50,
+            max_recipients_per_hour: None,
+            smtp_banner_code: 220,
+            smtp_banner_text: None,
+            reject_banner_code: 554,
+            reject_banner_text: "Access Denied".to_string(),
+            tls: TlsMode::Off,
+        };
+        match name {
+            "TRUSTED" | "RELAYED" => {
+                p.max_message_size = 100 * 1024 * 1024;
+                p.max_concurrency_per_ip = 600;
+                p.max_messages_per_connection = 5000;
+                p.max_recipients_per_message = 5000;
+            }
+            "THROTTLED" => {
+                p.max_message_size = 1024 * 1024;
+                p.max_messages_per_connection = 1;
+                p.max_recipients_per_message = 25;
+                p.max_recipients_per_hour = Some(20);
+            }
+            _ => {}
+        }
+        p
+    }
+}
+
+/// A named list of hosts in a listener's Host Access Table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderGroup {
+    pub name: String,
+    /// As typed: `10.1.1.0/24`, `10.1.1.`, `10.1.1.1-50`, `mail.example.com`,
+    /// `.protection.outlook.com`, `ALL` (see `config::members`).
+    pub members: Vec<String>,
+    pub policy: String,
+}
+
+/// Accept or reject in the Recipient Access Table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RatAction {
+    Accept,
+    Reject,
+}
+
+/// One row of a public listener's Recipient Access Table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatEntry {
+    /// As typed: `example.com`, `.example.com`, `user@`, `user@example.com`, `ALL`.
+    pub address: String,
+    pub action: RatAction,
+    pub code: Option<u16>,
+    pub text: Option<String>,
+    pub bypass_receiving_control: bool,
+}
+
+/// How a listener treats bare CR or LF inside DATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrLfHandling {
+    /// Refuse the message (never take a bare LF as an end of data).
+    Strict,
+    /// Accept bare LF line ends and store them as CRLF.
+    Lenient,
+}
+
+/// Per-session time limits of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLimits {
+    /// Close a connection that has not sent a message after this long.
+    pub unsuccessful_timeout_secs: u32,
+    /// Hard cap on any connection's life.
+    pub total_timeout_secs: u32,
+    /// Wait for the next command or data at most this long.
+    pub idle_timeout_secs: u32,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            unsuccessful_timeout_secs: 300,
+            total_timeout_secs: 900,
+            idle_timeout_secs: 300,
+        }
+    }
+}
+
+/// A listener: one address and port, its HAT, policies and RAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub kind: ListenerKind,
+    /// "Data 1", "Data 2" or "Management".
+    pub interface: String,
+    pub port: u16,
+    /// Read top to bottom, first match wins.
+    pub hat: Vec<SenderGroup>,
+    pub policies: Vec<MailFlowPolicy>,
+    /// Public listeners only; first match wins; no match rejects.
+    pub rat: Vec<RatEntry>,
+    pub certificate: String,
+    pub max_concurrency: u32,
+    pub crlf: CrLfHandling,
+    pub session: SessionLimits,
+}
+
+impl ListenerConfig {
+    pub fn policy(&self, name: &str) -> Option<&MailFlowPolicy> {
+        self.policies.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// An interface's address (the board decides which NIC it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub address: Option<IpAddr>,
+    pub prefix: u8,
+}
+
+/// One next hop of an SMTP route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteHost {
+    pub host: String,
+    pub port: u16,
+    /// 0 is tried first; equal priorities share the load round-robin.
+    pub priority: u8,
+}
+
+/// Where an SMTP route sends mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteTarget {
+    Hosts(Vec<RouteHost>),
+    /// `/dev/null`: accept and discard.
+    DevNull,
+}
+
+/// A receiving domain and its next hops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpRoute {
+    /// `example.com` (exact), `.example.com` (subdomains) or `ALL`.
+    pub domain: String,
+    pub target: RouteTarget,
+}
+
+/// Name servers the gateway asks (tests point this at dnsmasq on loopback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsConfig {
+    /// Empty: use the host's resolver configuration.
+    pub servers: Vec<SocketAddr>,
+    pub timeout_secs: u32,
+    pub cache_size: u32,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            timeout_secs: 5,
+            cache_size: 8192,
+        }
+    }
+}
+
+/// Delivery settings (`deliveryconfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryConfig {
+    /// The interface outgoing connections bind.
+    pub interface: String,
+    pub retry_initial_secs: u32,
+    pub retry_max_secs: u32,
+    /// Per destination (the Default row of the destination control table).
+    pub max_concurrency: u32,
+    pub max_messages_per_connection: u32,
+    pub connect_timeout_secs: u32,
+    pub command_timeout_secs: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            interface: "Data 2".to_string(),
+            retry_initial_secs: 60,
+            retry_max_secs: 3600,
+            max_concurrency: 500,
+            max_messages_per_connection: 50,
+            connect_timeout_secs: 30,
+            command_timeout_secs: 120,
+        }
+    }
+}
+
+/// Limits on the queue as a whole, so flash never fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSettings {
+    pub max_messages: u64,
+    pub max_spool_bytes: u64,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_messages: 500_000,
+            max_spool_bytes: 8 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// A TLS certificate and its key, PEM encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    pub name: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub hostname: String,
+    pub interfaces: Vec<Interface>,
+    pub listeners: Vec<ListenerConfig>,
+    pub smtp_routes: Vec<SmtpRoute>,
+    pub dns: DnsConfig,
+    pub delivery: DeliveryConfig,
+    pub queue: QueueSettings,
+    pub mail_logs: LogSettings,
+    pub certificates: Vec<Certificate>,
+}
+
+impl Config {
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces
+            .iter()
+            .find(|i| i.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn listener(&self, name: &str) -> Option<&ListenerConfig> {
+        self.listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn listener_mut(&mut self, name: &str) -> Option<&mut ListenerConfig> {
+        self.listeners
+            .iter_mut()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn certificate(&self, name: &str) -> Option<&Certificate> {
+        self.certificates.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,219 @@
+//! The configuration store: committed config, staged changes and the commit
+//! history, all in sled.
+//!
+//! Protocol: every command edits the *staged* copy (created from the
+//! committed one on first change). `commit` moves staged to committed and
+//! appends a history entry in one sled transaction across both trees, then
+//! flushes, so a crash leaves either the old or the new config, never a mix.
+//! `clear` deletes the staged copy. A rollback stages an earlier commit's
+//! config, which the administrator then commits like any other change.
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::model::Config;
+use crate::codec::{self, CodecError};
+
+const CONFIG_VERSION: u8 = 1;
+const COMMITTED: &str = "committed";
+const STAGED: &str = "staged";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("configuration storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("there are no changes to commit")]
+    NothingToCommit,
+    #[error("no committed configuration (the store is not initialised)")]
+    Uninitialised,
+    #[error("there is no commit number {0}")]
+    NoSuchCommit(u64),
+}
+
+/// One entry of the commit history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitRecord {
+    pub number: u64,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    pub user: String,
+    pub comment: String,
+    pub config: Config,
+}
+
+pub struct ConfigStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    history: sled::Tree,
+}
+
+impl ConfigStore {
+    pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: db.clone(),
+            tree: db.open_tree("config")?,
+            history: db.open_tree("config_history")?,
+        })
+    }
+
+    pub fn is_initialised(&self) -> Result<bool, StoreError> {
+        Ok(self.tree.contains_key(COMMITTED)?)
+    }
+
+    /// The configuration in force.
+    pub fn committed(&self) -> Result<Config, StoreError> {
+        let bytes = self
+            .tree
+            .get(COMMITTED)?
+            .ok_or(StoreError::Uninitialised)?;
+        Ok(codec::decode(CONFIG_VERSION, &bytes)?)
+    }
+
+    /// Uncommitted changes, if there are any.
+    pub fn staged(&self) -> Result<Option<Config>, StoreError> {
+        match self.tree.get(STAGED)? {
+            Some(bytes) => Ok(Some(codec::decode(CONFIG_VERSION, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// What a command edits: the staged copy, or the committed one.
+    pub fn working(&self) -> Result<Config, StoreError> {
+        match self.staged()? {
+            Some(c) => Ok(c),
+            None => self.committed(),
+        }
+    }
+
+    pub fn stage(&self, config: &Config) -> Result<(), StoreError> {
+        self.tree
+            .insert(STAGED, codec::encode(CONFIG_VERSION, config)?)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    pub fn clear(&self) -> Result<bool, StoreError> {
+        let had = self.tree.remove(STAGED)?.is_some();
+        self.tree.flush()?;
+        Ok(had)
+    }
+
+    /// Commits the staged changes (or, when `initial`, `config` itself).
+    pub fn commit(
+        &self,
+        user: &str,
+        comment: &str,
+        initial: Option<&Config>,
+    ) -> Result<CommitRecord, StoreError> {
+        let config = match initial {
+            Some(c) => c.clone(),
+            None => self.staged()?.ok_or(StoreError::NothingToCommit)?,
+        };
+        let number = self.history.last()?.map(|(k, _)| key_number(&k)).unwrap_or(0) + 1;
+        let record = CommitRecord {
+            number,
+            time: chrono::Utc::now().timestamp(),
+            user: user.to_string(),
+            comment: comment.to_string(),
+            config: config.clone(),
+        };
+        let config_bytes = codec::encode(CONFIG_VERSION, &config)?;
+        let record_bytes = codec::encode(CONFIG_VERSION, &record)?;
+        (&self.tree, &self.history)
+            .transaction(|(tree, history)| {
+                tree.insert(COMMITTED, config_bytes.as_slice())?;
+                tree.remove(STAGED)?;
+                history.insert(&number.to_be_bytes(), record_bytes.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => StoreError::Sled(sled::Error::Unsupported(
+                    "config commit aborted".to_string(),
+                )),
+            })?;
+        self.db.flush()?;
+        Ok(record)
+    }
+
+    /// The commit history, oldest first.
+    pub fn history(&self) -> Result<Vec<CommitRecord>, StoreError> {
+        self.history
+            .iter()
+            .values()
+            .map(|v| Ok(codec::decode(CONFIG_VERSION, &v?)?))
+            .collect()
+    }
+
+    pub fn commit_record(&self, number: u64) -> Result<CommitRecord, StoreError> {
+        let bytes = self
+            .history
+            .get(number.to_be_bytes())?
+            .ok_or(StoreError::NoSuchCommit(number))?;
+        Ok(codec::decode(CONFIG_VERSION, &bytes)?)
+    }
+}
+
+fn key_number(key: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(key).map(u64::from_be_bytes).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::factory::factory_config;
+    use crate::config::model::Certificate;
+
+    fn factory() -> Config {
+        let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
+        let cert = Certificate {
+            name: "Demo".into(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+        };
+        factory_config(&board, cert)
+    }
+
+    #[test]
+    fn staged_changes_take_effect_only_on_commit_and_clear_drops_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = ConfigStore::open(&db).unwrap();
+        store.commit("admin", "factory", Some(&factory())).unwrap();
+
+        let mut c = store.working().unwrap();
+        c.hostname = "changed.example".into();
+        store.stage(&c).unwrap();
+        assert_ne!(store.committed().unwrap().hostname, "changed.example");
+        assert!(store.clear().unwrap());
+        assert!(matches!(
+            store.commit("admin", "x", None),
+            Err(StoreError::NothingToCommit)
+        ));
+
+        store.stage(&c).unwrap();
+        let rec = store.commit("admin", "rename", None).unwrap();
+        assert_eq!(rec.number, 2);
+        assert_eq!(store.committed().unwrap().hostname, "changed.example");
+        assert!(store.staged().unwrap().is_none());
+        let history = store.history().unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1].comment, "rename");
+    }
+
+    #[test]
+    fn a_commit_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let store = ConfigStore::open(&db).unwrap();
+            store.commit("admin", "factory", Some(&factory())).unwrap();
+        }
+        let db = sled::open(dir.path()).unwrap();
+        let store = ConfigStore::open(&db).unwrap();
+        assert_eq!(store.committed().unwrap(), factory());
+    }
+}

@@ -1,0 +1,161 @@
+//! `deliveryconfig`: how the gateway delivers — the interface outgoing
+//! connections bind, the retry schedule, and the default destination limits.
+
+use super::args::{invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::Config;
+
+pub(super) const USAGE: &str = "\
+usage: deliveryconfig print
+       deliveryconfig interface <name>
+       deliveryconfig retry [--initial-secs N] [--max-secs N]
+       deliveryconfig setup [--max-concurrency N] [--max-messages-per-connection N]
+              [--connect-timeout SECS] [--command-timeout SECS]
+retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs";
+
+/// A week: longer than any message stays in the queue.
+const MAX_RETRY_SECS: u32 = 7 * 24 * 3600;
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args) {
+        (Some("print"), [_]) => Ok(render(&ctx.store.working()?)),
+        (Some("interface"), [_, name]) => interface(ctx, name),
+        (Some("interface"), [_, first, second]) => interface(ctx, &format!("{first} {second}")),
+        (Some("retry"), [_, rest @ ..]) => retry(ctx, rest),
+        (Some("setup"), [_, rest @ ..]) => setup(ctx, rest),
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn interface(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
+    let mut cfg = ctx.store.working()?;
+    let canonical = cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
+        let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+        invalid(format!(
+            "There is no interface named '{name}'. Interfaces: {}.",
+            names.join(", ")
+        ))
+    })?;
+    cfg.delivery.interface = canonical.clone();
+    stage(ctx, &cfg, &format!("Outgoing connections will use {canonical}."))
+}
+
+fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, &["initial-secs", "max-secs"], &[], USAGE)?;
+    if !opts.positional.is_empty() || !opts.any() {
+        return Err(usage(USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    let d = &mut cfg.delivery;
+    if let Some(n) = opts.number("initial-secs", 1u32, MAX_RETRY_SECS)? {
+        d.retry_initial_secs = n;
+    }
+    if let Some(n) = opts.number("max-secs", 1u32, MAX_RETRY_SECS)? {
+        d.retry_max_secs = n;
+    }
+    if d.retry_max_secs < d.retry_initial_secs {
+        return Err(invalid(format!(
+            "The maximum retry interval ({}s) must be at least the initial one ({}s).",
+            d.retry_max_secs, d.retry_initial_secs
+        )));
+    }
+    let message = format!(
+        "Retry interval set to {}s initially, at most {}s.",
+        d.retry_initial_secs, d.retry_max_secs
+    );
+    stage(ctx, &cfg, &message)
+}
+
+fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(
+        args,
+        &["max-concurrency", "max-messages-per-connection", "connect-timeout", "command-timeout"],
+        &[],
+        USAGE,
+    )?;
+    if !opts.positional.is_empty() || !opts.any() {
+        return Err(usage(USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    let d = &mut cfg.delivery;
+    if let Some(n) = opts.number("max-concurrency", 1u32, 10_000)? {
+        d.max_concurrency = n;
+    }
+    if let Some(n) = opts.number("max-messages-per-connection", 1u32, 100_000)? {
+        d.max_messages_per_connection = n;
+    }
+    if let Some(n) = opts.number("connect-timeout", 1u32, 3600)? {
+        d.connect_timeout_secs = n;
+    }
+    if let Some(n) = opts.number("command-timeout", 1u32, 3600)? {
+        d.command_timeout_secs = n;
+    }
+    stage(ctx, &cfg, "Delivery settings updated.")
+}
+
+pub(super) fn render(cfg: &Config) -> String {
+    let d = &cfg.delivery;
+    format!(
+        "Delivery interface: {}\n\
+         Retry interval: {}s initially, doubling up to {}s\n\
+         Default destination limits: {} concurrent connections, {} messages per connection\n\
+         Timeouts: connect {}s, command {}s",
+        d.interface,
+        d.retry_initial_secs,
+        d.retry_max_secs,
+        d.max_concurrency,
+        d.max_messages_per_connection,
+        d.connect_timeout_secs,
+        d.command_timeout_secs
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::DeliveryConfig;
+
+    #[test]
+    fn each_form_stages_the_right_change() {
+        type Check = fn(&DeliveryConfig);
+        let cases: &[(&str, Check)] = &[
+            ("deliveryconfig interface \"data 1\"", |d| assert_eq!(d.interface, "Data 1")),
+            ("deliveryconfig interface management", |d| assert_eq!(d.interface, "Management")),
+            ("deliveryconfig retry --initial-secs 300 --max-secs 7200", |d| {
+                assert_eq!((d.retry_initial_secs, d.retry_max_secs), (300, 7200));
+            }),
+            ("deliveryconfig retry --max-secs 60", |d| assert_eq!(d.retry_max_secs, 60)),
+            (
+                "deliveryconfig setup --max-concurrency 20 --max-messages-per-connection 10 --connect-timeout 15 --command-timeout 60",
+                |d| {
+                    assert_eq!((d.max_concurrency, d.max_messages_per_connection), (20, 10));
+                    assert_eq!((d.connect_timeout_secs, d.command_timeout_secs), (15, 60));
+                },
+            ),
+        ];
+        for (line, check) in cases {
+            let f = Fixture::new();
+            f.run(line).unwrap();
+            check(&f.staged().unwrap().delivery);
+        }
+        let out = Fixture::new().run("deliveryconfig print").unwrap();
+        assert!(out.starts_with("Delivery interface: Data 2\nRetry interval: 60s initially"), "{out}");
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        Fixture::new().assert_refused(&[
+            "deliveryconfig interface eth0",
+            "deliveryconfig retry",
+            "deliveryconfig retry --initial-secs 0",
+            "deliveryconfig retry --initial-secs 100 --max-secs 50",
+            "deliveryconfig retry --initial-secs 7200",
+            "deliveryconfig setup",
+            "deliveryconfig setup --max-concurrency 0",
+            "deliveryconfig setup --connect-timeout soon",
+            "deliveryconfig setup --frob 1",
+            "deliveryconfig frob",
+        ]);
+    }
+}

@@ -1,0 +1,318 @@
+//! `listenerconfig edit <listener> hostaccess ...`: the sender groups of a
+//! listener's Host Access Table. Mail flow policies are in `policy`.
+//!
+//! The HAT is read top to bottom and the first match wins, so AsyncOS keeps
+//! the catch-all `ALL` group last: new groups go in just above it, and `ALL`
+//! can neither be deleted nor appear as a member of another group (it would
+//! shadow every group below).
+
+use std::fmt::Write as _;
+
+use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
+use super::listenerconfig::find_mut;
+use super::{CliError, CommandContext, policy};
+use crate::config::{ListenerConfig, SenderGroup};
+use crate::smtp_in::hat::HostMember;
+
+pub(super) const USAGE: &str = "\
+usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
+       listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
+       listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
+       listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
+       listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess print
+members: 10.1.1.1, 10.1.1.0/24, 10.1.1., 10.1.1.1-50, 2001:db8::/32, mail.example.com, .example.com
+(an existing group gets the members added; a new group needs --policy)";
+
+pub(super) fn run(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match sub.as_deref() {
+        Some("print") if args.len() == 1 => {
+            let cfg = ctx.store.working()?;
+            let l = super::listenerconfig::find(&cfg, listener)?;
+            Ok(format!("{}{}", render_hat(l), policy::render_policies(l)).trim_end().to_string())
+        }
+        Some("new") => new_group(ctx, listener, &args[1..]),
+        Some("delete") => delete_group(ctx, listener, &args[1..]),
+        Some("edit") => edit_group(ctx, listener, &args[1..]),
+        Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
+        _ => Err(usage(USAGE)),
+    }
+}
+
+/// `sendergroup <NAME> ...` → `NAME`, the rest.
+fn group_args(positional: &[String]) -> Result<(&str, &[String]), CliError> {
+    match positional {
+        [kw, name, rest @ ..] if kw.eq_ignore_ascii_case("sendergroup") => Ok((name.as_str(), rest)),
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn group_index(l: &ListenerConfig, name: &str) -> Result<usize, CliError> {
+    l.hat
+        .iter()
+        .position(|g| g.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            invalid(format!(
+                "There is no sender group '{name}' on listener {}.",
+                l.name
+            ))
+        })
+}
+
+fn is_all(name: &str) -> bool {
+    name.eq_ignore_ascii_case("ALL")
+}
+
+fn new_group(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, &["policy"], &[], USAGE)?;
+    let (name, member_args) = group_args(&opts.positional)?;
+    let members = comma_list(member_args);
+    if members.is_empty() {
+        return Err(usage(USAGE));
+    }
+    check_name("sender group", name)?;
+    if is_all(name) {
+        return Err(invalid(
+            "The ALL sender group matches every host; it takes no members.",
+        ));
+    }
+    let mut parsed = Vec::new();
+    for m in &members {
+        let p = HostMember::parse(m).map_err(|e| invalid(e.to_string()))?;
+        if p == HostMember::All {
+            return Err(invalid(
+                "ALL belongs only to the final ALL sender group (it would shadow every group below).",
+            ));
+        }
+        if parsed.contains(&p) {
+            return Err(invalid(format!("Member '{m}' is listed twice.")));
+        }
+        parsed.push(p);
+    }
+
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let policy = opts
+        .value("policy")
+        .map(|p| policy::canonical_name(l, p))
+        .transpose()?;
+    let lname = l.name.clone();
+    let message = match l.hat.iter().position(|g| g.name.eq_ignore_ascii_case(name)) {
+        Some(i) => {
+            let group = &mut l.hat[i];
+            for (m, p) in members.iter().zip(&parsed) {
+                let exists = group
+                    .members
+                    .iter()
+                    .any(|e| HostMember::parse(e).is_ok_and(|e| e == *p));
+                if exists {
+                    return Err(invalid(format!(
+                        "'{m}' is already a member of sender group {}.",
+                        group.name
+                    )));
+                }
+            }
+            group.members.extend(members.iter().cloned());
+            if let Some(p) = policy {
+                group.policy = p;
+            }
+            format!(
+                "Added {} member(s) to sender group {} (policy ${}) on {lname}.",
+                members.len(),
+                group.name,
+                group.policy
+            )
+        }
+        None => {
+            let policy = policy.ok_or_else(|| {
+                invalid(format!(
+                    "Sender group {name} does not exist yet: give it a policy with --policy <POLICY>."
+                ))
+            })?;
+            let at = match l.hat.last() {
+                Some(g) if is_all(&g.name) => l.hat.len() - 1,
+                _ => l.hat.len(),
+            };
+            let message = format!(
+                "Created sender group {name} (policy ${policy}) on {lname} with {} member(s).",
+                members.len()
+            );
+            l.hat.insert(
+                at,
+                SenderGroup {
+                    name: name.to_string(),
+                    members,
+                    policy,
+                },
+            );
+            message
+        }
+    };
+    stage(ctx, &cfg, &message)
+}
+
+fn delete_group(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, &[], &[], USAGE)?;
+    let (name, rest) = group_args(&opts.positional)?;
+    if !rest.is_empty() {
+        return Err(usage(USAGE));
+    }
+    if is_all(name) {
+        return Err(invalid("The ALL sender group cannot be deleted (change its policy instead)."));
+    }
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let i = group_index(l, name)?;
+    let removed = l.hat.remove(i);
+    let message = format!("Deleted sender group {} from {}.", removed.name, l.name);
+    stage(ctx, &cfg, &message)
+}
+
+fn edit_group(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, &[], &[], USAGE)?;
+    let (name, rest) = group_args(&opts.positional)?;
+    let [action, value] = rest else {
+        return Err(usage(USAGE));
+    };
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let i = group_index(l, name)?;
+    let message = match action.to_ascii_lowercase().as_str() {
+        "delete" => {
+            if is_all(&l.hat[i].name) {
+                return Err(invalid("The ALL sender group's member cannot be deleted."));
+            }
+            let wanted = HostMember::parse(value).ok();
+            let group = &mut l.hat[i];
+            let at = group
+                .members
+                .iter()
+                .position(|m| {
+                    m.eq_ignore_ascii_case(value.trim())
+                        || (wanted.is_some() && HostMember::parse(m).ok() == wanted)
+                })
+                .ok_or_else(|| invalid(format!("'{value}' is not a member of sender group {}.", group.name)))?;
+            let removed = group.members.remove(at);
+            format!("Deleted '{removed}' from sender group {}.", group.name)
+        }
+        "policy" => {
+            let p = policy::canonical_name(l, value)?;
+            let group = &mut l.hat[i];
+            group.policy = p;
+            format!("Sender group {} now uses policy ${}.", group.name, group.policy)
+        }
+        _ => return Err(usage(USAGE)),
+    };
+    stage(ctx, &cfg, &message)
+}
+
+/// The HAT, one group a line, in matching order.
+pub(super) fn render_hat(l: &ListenerConfig) -> String {
+    let mut out = String::from("  Host Access Table (first match wins):\n");
+    let width = l.hat.iter().map(|g| g.name.len()).max().unwrap_or(0);
+    let pwidth = l.hat.iter().map(|g| g.policy.len() + 1).max().unwrap_or(0);
+    for (i, g) in l.hat.iter().enumerate() {
+        let members = if g.members.is_empty() {
+            "(no members)".to_string()
+        } else {
+            g.members.join(", ")
+        };
+        let policy = format!("${}", g.policy);
+        let _ = writeln!(out, "    {}. {:<width$}  {policy:<pwidth$}  {members}", i + 1, g.name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::Config;
+
+    fn group<'c>(cfg: &'c Config, listener: &str, name: &str) -> &'c crate::config::SenderGroup {
+        cfg.listener(listener).unwrap().hat.iter().find(|g| g.name == name).unwrap()
+    }
+
+    #[test]
+    fn each_form_stages_the_right_change() {
+        type Check = fn(&Config);
+        let cases: &[(&str, Check)] = &[
+            (
+                "listenerconfig edit outgoingmail hostaccess new sendergroup relaylist .protection.outlook.com,10.0.0.0/8 --policy relayed",
+                |c| {
+                    let g = group(c, "OutgoingMail", "RELAYLIST");
+                    assert_eq!(g.members, [".protection.outlook.com", "10.0.0.0/8"]);
+                    assert_eq!(g.policy, "RELAYED");
+                },
+            ),
+            (
+                "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED",
+                |c| {
+                    let hat = &c.listener("OutgoingMail").unwrap().hat;
+                    let names: Vec<&str> = hat.iter().map(|g| g.name.as_str()).collect();
+                    assert_eq!(names, ["RELAYLIST", "RELAY_O365", "ALL"]);
+                },
+            ),
+            (
+                "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 192.0.2.1, 192.0.2.2",
+                |c| {
+                    let g = group(c, "IncomingMail", "ALLOWED_LIST");
+                    assert_eq!(g.members, ["192.0.2.1", "192.0.2.2"]);
+                    assert_eq!(g.policy, "TRUSTED");
+                },
+            ),
+            ("listenerconfig edit IncomingMail hostaccess delete sendergroup suspectlist", |c| {
+                assert!(c.listener("IncomingMail").unwrap().hat.iter().all(|g| g.name != "SUSPECTLIST"));
+            }),
+            ("listenerconfig edit OutgoingMail hostaccess edit sendergroup ALL policy relayed", |c| {
+                assert_eq!(group(c, "OutgoingMail", "ALL").policy, "RELAYED");
+            }),
+        ];
+        for (line, check) in cases {
+            let f = Fixture::new();
+            let out = f.run(line).unwrap();
+            assert!(out.contains("commit"), "{out}");
+            check(&f.staged().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_member_can_be_deleted_again() {
+        let f = Fixture::new();
+        f.run("listenerconfig edit IncomingMail hostaccess new sendergroup BLOCKED_LIST 198.51.100.0/24,spam.example").unwrap();
+        f.run("listenerconfig edit IncomingMail hostaccess edit sendergroup blocked_list delete SPAM.example").unwrap();
+        assert_eq!(group(&f.working(), "IncomingMail", "BLOCKED_LIST").members, ["198.51.100.0/24"]);
+        let out = f.run("listenerconfig edit IncomingMail hostaccess print").unwrap();
+        assert!(out.contains("BLOCKED_LIST  $BLOCKED    198.51.100.0/24"), "{out}");
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        let f = Fixture::new();
+        f.assert_refused(&[
+            "listenerconfig edit IncomingMail hostaccess new sendergroup NEWGROUP 10.0.0.1",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup NEWGROUP 10.0.0.1 --policy NOPE",
+            "listenerconfig edit OutgoingMail hostaccess new sendergroup NEWGROUP 10.0.0.1 --policy TRUSTED",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.0/33",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST bad_host!",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.1,10.0.0.1",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST ALL",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALL 10.0.0.1",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST",
+            "listenerconfig edit IncomingMail hostaccess new sendergroup \"BAD NAME\" 10.0.0.1 --policy TRUSTED",
+            "listenerconfig edit IncomingMail hostaccess delete sendergroup ALL",
+            "listenerconfig edit IncomingMail hostaccess delete sendergroup NOPE",
+            "listenerconfig edit IncomingMail hostaccess edit sendergroup ALLOWED_LIST delete 10.9.9.9",
+            "listenerconfig edit IncomingMail hostaccess edit sendergroup ALL delete ALL",
+            "listenerconfig edit IncomingMail hostaccess edit sendergroup ALL policy NOPE",
+            "listenerconfig edit IncomingMail hostaccess frob",
+        ]);
+        // A member already in the group (here: staged by an earlier command).
+        f.run("listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.1").unwrap();
+        let before = f.staged();
+        assert!(f.run("listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.1").is_err());
+        assert_eq!(f.staged(), before);
+    }
+}

@@ -1,0 +1,265 @@
+//! `listenerconfig`: print the listeners, and edit one listener's settings,
+//! Host Access Table (`hostaccess`, in `hostaccess` and `policy`) and
+//! Recipient Access Table (`rcptaccess`, in `rcptaccess`).
+
+use std::fmt::Write as _;
+
+use super::args::{invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext, hostaccess, rcptaccess};
+use crate::config::{Config, CrLfHandling, ListenerConfig, ListenerKind};
+
+pub(super) const USAGE: &str = "\
+usage: listenerconfig print
+       listenerconfig edit <listener> print
+       listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
+              [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
+              [--total-timeout SECS] [--idle-timeout SECS]
+       listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
+       listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
+       listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
+       listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
+       listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess print
+       listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]
+              [--bypass-receiving-control]
+       listenerconfig edit <listener> rcptaccess delete <address>
+       listenerconfig edit <listener> rcptaccess print
+(\"help listenerconfig\" lists every form; see docs/cli.md for the policy options.)";
+
+const SETUP_USAGE: &str = "\
+usage: listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
+              [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
+              [--total-timeout SECS] [--idle-timeout SECS]";
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args.len()) {
+        (Some("print"), 1) => Ok(render_listeners(&ctx.store.working()?, true)),
+        (Some("edit"), n) if n >= 3 => {
+            let listener = args[1].as_str();
+            let rest = &args[3..];
+            match args[2].to_ascii_lowercase().as_str() {
+                "hostaccess" => hostaccess::run(ctx, listener, rest),
+                "rcptaccess" => rcptaccess::run(ctx, listener, rest),
+                "setup" => setup(ctx, listener, rest),
+                "print" if rest.is_empty() => {
+                    let cfg = ctx.store.working()?;
+                    let l = find(&cfg, listener)?;
+                    Ok(render_listener(&cfg, l))
+                }
+                _ => Err(usage(USAGE)),
+            }
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+/// The listener called `name` (case-insensitive), or a helpful error.
+pub(super) fn find<'c>(cfg: &'c Config, name: &str) -> Result<&'c ListenerConfig, CliError> {
+    cfg.listener(name).ok_or_else(|| no_such_listener(cfg, name))
+}
+
+pub(super) fn find_mut<'c>(cfg: &'c mut Config, name: &str) -> Result<&'c mut ListenerConfig, CliError> {
+    if cfg.listener(name).is_none() {
+        return Err(no_such_listener(cfg, name));
+    }
+    cfg.listener_mut(name).ok_or_else(|| invalid("listener vanished"))
+}
+
+fn no_such_listener(cfg: &Config, name: &str) -> CliError {
+    let names: Vec<&str> = cfg.listeners.iter().map(|l| l.name.as_str()).collect();
+    invalid(format!(
+        "There is no listener named '{name}'. Listeners: {}.",
+        names.join(", ")
+    ))
+}
+
+fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(
+        args,
+        &[
+            "max-concurrency",
+            "crlf",
+            "port",
+            "interface",
+            "certificate",
+            "unsuccessful-timeout",
+            "total-timeout",
+            "idle-timeout",
+        ],
+        &[],
+        SETUP_USAGE,
+    )?;
+    if !opts.positional.is_empty() || !opts.any() {
+        return Err(usage(SETUP_USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    let interface = match opts.value("interface") {
+        Some(name) => Some(
+            cfg.interface(name)
+                .map(|i| i.name.clone())
+                .ok_or_else(|| invalid(format!("There is no interface named '{name}' (see interfaceconfig print).")))?,
+        ),
+        None => None,
+    };
+    if let Some(name) = opts.value("certificate")
+        && cfg.certificate(name).is_none()
+    {
+        let names: Vec<&str> = cfg.certificates.iter().map(|c| c.name.as_str()).collect();
+        return Err(invalid(format!(
+            "There is no certificate named '{name}'. Certificates: {}.",
+            names.join(", ")
+        )));
+    }
+    let crlf = match opts.value("crlf").map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("strict") => Some(CrLfHandling::Strict),
+        Some("lenient") => Some(CrLfHandling::Lenient),
+        Some(other) => return Err(invalid(format!("Invalid --crlf '{other}': use strict or lenient."))),
+    };
+    let max_concurrency = opts.number("max-concurrency", 1u32, 10_000)?;
+    let port = opts.number("port", 1u16, u16::MAX)?;
+    let unsuccessful = opts.number("unsuccessful-timeout", 1u32, 86_400)?;
+    let total = opts.number("total-timeout", 1u32, 86_400)?;
+    let idle = opts.number("idle-timeout", 1u32, 86_400)?;
+
+    let l = find_mut(&mut cfg, listener)?;
+    let name = l.name.clone();
+    if let Some(i) = interface {
+        l.interface = i;
+    }
+    if let Some(c) = opts.value("certificate") {
+        l.certificate = c.to_string();
+    }
+    if let Some(c) = crlf {
+        l.crlf = c;
+    }
+    if let Some(n) = max_concurrency {
+        l.max_concurrency = n;
+    }
+    if let Some(p) = port {
+        l.port = p;
+    }
+    if let Some(s) = unsuccessful {
+        l.session.unsuccessful_timeout_secs = s;
+    }
+    if let Some(s) = total {
+        l.session.total_timeout_secs = s;
+    }
+    if let Some(s) = idle {
+        l.session.idle_timeout_secs = s;
+    }
+    let (iface, port) = (l.interface.clone(), l.port);
+    if let Some(other) = cfg
+        .listeners
+        .iter()
+        .find(|o| o.name != name && o.interface == iface && o.port == port)
+    {
+        return Err(invalid(format!(
+            "Listener {} already uses {iface} port {port}.",
+            other.name
+        )));
+    }
+    stage(ctx, &cfg, &format!("Listener {name} updated."))
+}
+
+/// The AsyncOS listener list, then (when `tables`) each listener's
+/// settings, HAT, policies and RAT.
+pub(super) fn render_listeners(cfg: &Config, tables: bool) -> String {
+    let mut out = String::from("Currently configured listeners:\n");
+    for (i, l) in cfg.listeners.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, summary(cfg, l));
+    }
+    if tables {
+        for l in &cfg.listeners {
+            out.push('\n');
+            out.push_str(&render_listener(cfg, l));
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// `IncomingMail (on Data 1, 192.0.2.1) SMTP TCP Port 25 Public`
+fn summary(cfg: &Config, l: &ListenerConfig) -> String {
+    let address = cfg
+        .interface(&l.interface)
+        .and_then(|i| i.address)
+        .map_or_else(|| "no address".to_string(), |a| a.to_string());
+    let kind = match l.kind {
+        ListenerKind::Public => "Public",
+        ListenerKind::Private => "Private",
+    };
+    format!("{} (on {}, {address}) SMTP TCP Port {} {kind}", l.name, l.interface, l.port)
+}
+
+/// One listener in full: settings, HAT with policies, RAT.
+pub(super) fn render_listener(cfg: &Config, l: &ListenerConfig) -> String {
+    let crlf = match l.crlf {
+        CrLfHandling::Strict => "strict",
+        CrLfHandling::Lenient => "lenient",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "Listener {}", summary(cfg, l));
+    let _ = writeln!(
+        out,
+        "  Certificate: {}; max concurrency: {}; CR/LF handling: {crlf}",
+        l.certificate, l.max_concurrency
+    );
+    let _ = writeln!(
+        out,
+        "  Timeouts: unsuccessful {}s, total {}s, idle {}s",
+        l.session.unsuccessful_timeout_secs, l.session.total_timeout_secs, l.session.idle_timeout_secs
+    );
+    out.push_str(&hostaccess::render_hat(l));
+    out.push_str(&super::policy::render_policies(l));
+    out.push_str(&rcptaccess::render_rat(l));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::CrLfHandling;
+
+    #[test]
+    fn print_lists_listeners_like_asyncos_with_their_tables() {
+        let f = Fixture::new();
+        let out = f.run("listenerconfig print").unwrap();
+        assert!(out.starts_with("Currently configured listeners:\n1. IncomingMail (on Data 1, 127.0.1.1) SMTP TCP Port 2525 Public\n2. OutgoingMail (on Data 2, 127.0.2.1) SMTP TCP Port 2525 Private"), "{out}");
+        assert!(out.contains("ALLOWED_LIST"), "{out}");
+        assert!(out.contains("RELAYLIST"), "{out}");
+        assert!(out.contains("ALL  REJECT"), "{out}");
+    }
+
+    #[test]
+    fn setup_changes_the_listener_settings() {
+        let f = Fixture::new();
+        f.run("listenerconfig edit incomingmail setup --max-concurrency 50 --crlf lenient --port 25 --interface \"data 2\" --idle-timeout 60")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let l = cfg.listener("IncomingMail").unwrap();
+        assert_eq!((l.max_concurrency, l.crlf, l.port), (50, CrLfHandling::Lenient, 25));
+        assert_eq!(l.interface, "Data 2");
+        assert_eq!(l.session.idle_timeout_secs, 60);
+    }
+
+    #[test]
+    fn bad_setup_is_refused_and_stages_nothing() {
+        let f = Fixture::new();
+        f.assert_refused(&[
+            "listenerconfig edit Nope setup --port 25",
+            "listenerconfig edit IncomingMail setup",
+            "listenerconfig edit IncomingMail setup --port 0",
+            "listenerconfig edit IncomingMail setup --port 70000",
+            "listenerconfig edit IncomingMail setup --crlf maybe",
+            "listenerconfig edit IncomingMail setup --interface eth9",
+            "listenerconfig edit IncomingMail setup --certificate Missing",
+            "listenerconfig edit IncomingMail setup --max-concurrency 0",
+            "listenerconfig edit IncomingMail setup --bogus 1",
+            // OutgoingMail already listens on Data 2 at the same port.
+            "listenerconfig edit IncomingMail setup --interface \"Data 2\"",
+        ]);
+    }
+}

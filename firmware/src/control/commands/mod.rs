@@ -1,0 +1,182 @@
+//! The batch-mode CLI commands, AsyncOS style: `listenerconfig edit
+//! IncomingMail rcptaccess new example.com accept`, `smtproutes new ...`,
+//! `commit "comment"`. One submodule per command family.
+//!
+//! Every change follows the same protocol: load the working config (the
+//! staged copy, or the committed one), validate the whole request, edit,
+//! and stage. A request that fails validation returns an error before
+//! anything is staged, so a typo never leaves a half-made change behind.
+//! Nothing is live until `commit`, which hands the new config to the
+//! daemon through [`CommandContext::on_commit`].
+//!
+//! Exposure: reached only through the owner-only control socket, so the
+//! caller is a trusted administrator. Arguments are still validated in
+//! full (banner texts may not hold CR/LF, members and patterns are parsed
+//! by the same code the listener uses) because a bad value, once
+//! committed, would reach the internet-facing listener.
+
+mod args;
+mod commit;
+mod deliveryconfig;
+mod dnsconfig;
+mod hostaccess;
+mod interfaceconfig;
+mod listenerconfig;
+mod logconfig;
+mod policy;
+mod rcptaccess;
+mod showconfig;
+mod smtproutes;
+#[cfg(test)]
+mod testutil;
+
+use crate::config::{Config, ConfigStore, StoreError};
+
+/// What a command runs against.
+pub struct CommandContext<'a> {
+    pub store: &'a ConfigStore,
+    /// The user running the command (for the commit log).
+    pub user: &'a str,
+    /// Called after a successful commit with the newly committed config; the daemon applies it.
+    pub on_commit: &'a (dyn Fn(&Config) + Sync),
+}
+
+/// A command's failure, printed to the administrator; the CLI exits non-zero.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// A wrong or incomplete command; the text is the family's usage.
+    #[error("{0}")]
+    Usage(String),
+    /// A well-formed command with a value that cannot be accepted.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Unknown command: {0}. Commands: {names}.", names = names().join(", "))]
+    UnknownCommand(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs one batch command (`args[0]` is the command name, case-insensitive). Returns the text to print.
+pub fn run(ctx: &CommandContext<'_>, args: &[String], stdin: Option<&str>) -> Result<String, CliError> {
+    // No command reads a body yet; `stdin` is for the ones that will (a
+    // pasted message filter ends with a line holding a single `.`).
+    let _ = stdin;
+    let Some(name) = args.first() else {
+        return Err(CliError::Usage(overview()));
+    };
+    let rest = &args[1..];
+    match name.to_ascii_lowercase().as_str() {
+        "listenerconfig" => listenerconfig::run(ctx, rest),
+        "smtproutes" => smtproutes::run(ctx, rest),
+        "dnsconfig" => dnsconfig::run(ctx, rest),
+        "interfaceconfig" => interfaceconfig::run(ctx, rest),
+        "deliveryconfig" => deliveryconfig::run(ctx, rest),
+        "logconfig" => logconfig::run(ctx, rest),
+        "commit" => commit::commit(ctx, rest),
+        "clear" => commit::clear(ctx, rest),
+        "commitlog" | "commithistory" => commit::commitlog(ctx, rest),
+        "rollback" => commit::rollback(ctx, rest),
+        "showconfig" => showconfig::run(ctx, rest),
+        "help" => help(rest),
+        _ => Err(CliError::UnknownCommand(name.clone())),
+    }
+}
+
+/// Names of the commands `run` knows (for help and completion).
+pub fn names() -> &'static [&'static str] {
+    &[
+        "clear",
+        "commit",
+        "commithistory",
+        "commitlog",
+        "deliveryconfig",
+        "dnsconfig",
+        "help",
+        "interfaceconfig",
+        "listenerconfig",
+        "logconfig",
+        "rollback",
+        "showconfig",
+        "smtproutes",
+    ]
+}
+
+/// The usage text of `command` (any name from [`names`]).
+fn usage_of(command: &str) -> Option<&'static str> {
+    Some(match command.to_ascii_lowercase().as_str() {
+        "listenerconfig" => listenerconfig::USAGE,
+        "smtproutes" => smtproutes::USAGE,
+        "dnsconfig" => dnsconfig::USAGE,
+        "interfaceconfig" => interfaceconfig::USAGE,
+        "deliveryconfig" => deliveryconfig::USAGE,
+        "logconfig" => logconfig::USAGE,
+        "commit" | "clear" | "commitlog" | "commithistory" | "rollback" => commit::USAGE,
+        "showconfig" => showconfig::USAGE,
+        "help" => HELP_USAGE,
+        _ => return None,
+    })
+}
+
+const HELP_USAGE: &str = "usage: help [COMMAND]";
+
+fn overview() -> String {
+    format!(
+        "usage: COMMAND [ARGUMENTS...]\ncommands: {}\nChanges are staged until \"commit\"; \"help COMMAND\" shows a command's forms.",
+        names().join(", ")
+    )
+}
+
+fn help(args: &[String]) -> Result<String, CliError> {
+    match args {
+        [] => Ok(overview()),
+        [command] => usage_of(command)
+            .map(str::to_string)
+            .ok_or_else(|| CliError::UnknownCommand(command.clone())),
+        _ => Err(CliError::Usage(HELP_USAGE.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::Fixture;
+    use super::*;
+
+    #[test]
+    fn command_names_are_case_insensitive_and_unknown_ones_are_refused() {
+        let f = Fixture::new();
+        assert!(f.run("DNSCONFIG print").unwrap().contains("Timeout"));
+        let err = f.run("frobnicate").unwrap_err();
+        assert!(matches!(err, CliError::UnknownCommand(_)));
+        assert!(err.to_string().contains("listenerconfig"));
+        assert!(matches!(f.run_args(&[]), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn every_name_has_usage_text() {
+        for name in names() {
+            assert!(usage_of(name).is_some(), "{name}");
+            let f = Fixture::new();
+            assert!(f.run(&format!("help {name}")).unwrap().contains("usage"));
+        }
+    }
+
+    #[test]
+    fn incomplete_family_commands_print_their_usage() {
+        let f = Fixture::new();
+        for line in [
+            "listenerconfig",
+            "listenerconfig edit IncomingMail",
+            "smtproutes",
+            "dnsconfig",
+            "interfaceconfig edit",
+            "deliveryconfig",
+            "logconfig",
+            "rollback",
+        ] {
+            let err = f.run(line).unwrap_err();
+            assert!(matches!(err, CliError::Usage(ref u) if u.contains("usage")), "{line}: {err:?}");
+        }
+        assert!(f.staged().is_none());
+    }
+}

@@ -1,0 +1,268 @@
+//! `smtproutes`: where mail for a receiving domain goes instead of its MX
+//! hosts (AsyncOS SMTP routes).
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::args::{comma_list, host_port, invalid, number, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::{Config, RouteHost, RouteTarget, SmtpRoute};
+
+pub(super) const USAGE: &str = "\
+usage: smtproutes new <domain> <host>[:port][/pri=N][,<host>[:port][/pri=N]...]
+       smtproutes edit <domain> <hosts>
+       smtproutes delete <domain>
+       smtproutes print
+domain: example.com (exactly), .example.com (its subdomains) or ALL
+hosts: a host name or IP address, IPv6 as [2001:db8::1]:25; port 25 and pri=0 by default
+       (0..99, lowest first); /dev/null alone accepts and discards the mail";
+
+const DEFAULT_PORT: u16 = 25;
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args.len()) {
+        (Some("print"), 1) => Ok(render(&ctx.store.working()?)),
+        (Some("new" | "edit"), n) if n >= 3 => {
+            let domain = parse_domain(&args[1])?;
+            let target = parse_target(&args[2..])?;
+            let mut cfg = ctx.store.working()?;
+            let existing = position(&cfg, &domain);
+            let message = match (sub.as_deref(), existing) {
+                (Some("new"), Some(_)) => {
+                    return Err(invalid(format!(
+                        "There is already a route for {domain}; use \"smtproutes edit\" to change it."
+                    )));
+                }
+                (Some("new"), None) => {
+                    // AsyncOS keeps the ALL route last.
+                    let at = position(&cfg, "ALL").unwrap_or(cfg.smtp_routes.len());
+                    let route = SmtpRoute { domain, target };
+                    let message = format!("Added route {}.", route_line(&route));
+                    cfg.smtp_routes.insert(at, route);
+                    message
+                }
+                (_, Some(i)) => {
+                    cfg.smtp_routes[i].target = target;
+                    format!("Changed route {}.", route_line(&cfg.smtp_routes[i]))
+                }
+                (_, None) => {
+                    return Err(invalid(format!(
+                        "There is no route for {domain}; use \"smtproutes new\" to add one."
+                    )));
+                }
+            };
+            stage(ctx, &cfg, &message)
+        }
+        (Some("delete"), 2) => {
+            let domain = parse_domain(&args[1])?;
+            let mut cfg = ctx.store.working()?;
+            let i = position(&cfg, &domain)
+                .ok_or_else(|| invalid(format!("There is no route for {domain}.")))?;
+            cfg.smtp_routes.remove(i);
+            stage(ctx, &cfg, &format!("Deleted the route for {domain}."))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn position(cfg: &Config, domain: &str) -> Option<usize> {
+    cfg.smtp_routes
+        .iter()
+        .position(|r| r.domain.eq_ignore_ascii_case(domain))
+}
+
+/// `ALL`, `example.com` or `.example.com`, lower-cased.
+fn parse_domain(text: &str) -> Result<String, CliError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("ALL") {
+        return Ok("ALL".to_string());
+    }
+    let name = t.strip_prefix('.').unwrap_or(t);
+    if !valid_hostname(name) {
+        return Err(invalid(format!(
+            "Invalid route domain '{text}': use example.com, .example.com or ALL."
+        )));
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+fn valid_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+fn parse_target(args: &[String]) -> Result<RouteTarget, CliError> {
+    let items = comma_list(args);
+    if items.iter().any(|i| i == "/dev/null") {
+        return if items.len() == 1 {
+            Ok(RouteTarget::DevNull)
+        } else {
+            Err(invalid("/dev/null must be the route's only destination."))
+        };
+    }
+    if items.is_empty() {
+        return Err(usage(USAGE));
+    }
+    let mut hosts: Vec<RouteHost> = Vec::new();
+    for item in &items {
+        let h = parse_host(item)?;
+        if hosts.iter().any(|o| o.host == h.host && o.port == h.port) {
+            return Err(invalid(format!("Destination '{item}' is listed twice.")));
+        }
+        hosts.push(h);
+    }
+    Ok(RouteTarget::Hosts(hosts))
+}
+
+/// `host[:port][/pri=N]`, with IPv6 hosts in brackets (or bare, without a port).
+fn parse_host(item: &str) -> Result<RouteHost, CliError> {
+    let bad = |why: &str| invalid(format!("Invalid destination '{item}': {why}."));
+    let lower = item.to_ascii_lowercase();
+    let (hostport, priority) = match lower.find("/pri=") {
+        Some(i) => (&item[..i], number("/pri", &item[i + 5..], 0u8, 99)?),
+        None => (item, 0),
+    };
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (addr, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+        let ip: Ipv6Addr = addr.parse().map_err(|_| bad("not an IPv6 address in brackets"))?;
+        let port = match after {
+            "" => DEFAULT_PORT,
+            p => match p.strip_prefix(':') {
+                Some(p) => number("the port", p, 1u16, u16::MAX)?,
+                None => return Err(bad("expected ':port' after ']'")),
+            },
+        };
+        (ip.to_string(), port)
+    } else if let Ok(IpAddr::V6(ip)) = hostport.parse::<IpAddr>() {
+        (ip.to_string(), DEFAULT_PORT)
+    } else {
+        let (host, port) = match hostport.split_once(':') {
+            Some((h, p)) => (h, number("the port", p, 1u16, u16::MAX)?),
+            None => (hostport, DEFAULT_PORT),
+        };
+        if host.parse::<IpAddr>().is_err() && !valid_hostname(host) {
+            return Err(bad("not a host name or IP address"));
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    Ok(RouteHost { host, port, priority })
+}
+
+fn route_line(r: &SmtpRoute) -> String {
+    let targets = match &r.target {
+        RouteTarget::DevNull => "/dev/null".to_string(),
+        RouteTarget::Hosts(hosts) => hosts
+            .iter()
+            .map(|h| format!("{}/pri={}", host_port(&h.host, h.port), h.priority))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!("{} => {targets}", r.domain)
+}
+
+/// AsyncOS's `smtproutes print`.
+pub(super) fn render(cfg: &Config) -> String {
+    if cfg.smtp_routes.is_empty() {
+        return "No SMTP routes are configured (mail is delivered by MX lookup).".to_string();
+    }
+    let mut out = String::from("Host routes");
+    for r in &cfg.smtp_routes {
+        let _ = write!(out, "\n{}", route_line(r));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::{RouteHost, RouteTarget, SmtpRoute};
+
+    fn host(host: &str, port: u16, priority: u8) -> RouteHost {
+        RouteHost { host: host.into(), port, priority }
+    }
+
+    #[test]
+    fn each_form_stages_the_right_route() {
+        let cases: &[(&str, &str, RouteTarget)] = &[
+            (
+                "smtproutes new your_domain.com mx.example.mail.protection.outlook.com",
+                "your_domain.com",
+                RouteTarget::Hosts(vec![host("mx.example.mail.protection.outlook.com", 25, 0)]),
+            ),
+            (
+                "smtproutes new Example.COM a.example:2525/pri=10,b.example/pri=5",
+                "example.com",
+                RouteTarget::Hosts(vec![host("a.example", 2525, 10), host("b.example", 25, 5)]),
+            ),
+            (
+                "smtproutes new .example.com 192.0.2.1:26, [2001:db8::1]:587/pri=99, ::1",
+                ".example.com",
+                RouteTarget::Hosts(vec![
+                    host("192.0.2.1", 26, 0),
+                    host("2001:db8::1", 587, 99),
+                    host("::1", 25, 0),
+                ]),
+            ),
+            ("smtproutes new all /dev/null", "ALL", RouteTarget::DevNull),
+        ];
+        for (line, domain, target) in cases {
+            let f = Fixture::new();
+            assert!(f.run(line).unwrap().contains("commit"));
+            let expected = SmtpRoute {
+                domain: domain.to_string(),
+                target: target.clone(),
+            };
+            assert_eq!(f.staged().unwrap().smtp_routes, [expected], "{line}");
+        }
+    }
+
+    #[test]
+    fn all_stays_last_and_edit_delete_print_work() {
+        let f = Fixture::new();
+        f.run("smtproutes new ALL relay.example").unwrap();
+        f.run("smtproutes new .example.org [::1]:2525/pri=1").unwrap();
+        let domains: Vec<String> = f.working().smtp_routes.iter().map(|r| r.domain.clone()).collect();
+        assert_eq!(domains, [".example.org", "ALL"]);
+        f.run("smtproutes edit all /dev/null").unwrap();
+        assert_eq!(
+            f.run("smtproutes print").unwrap(),
+            "Host routes\n.example.org => [::1]:2525/pri=1\nALL => /dev/null"
+        );
+        f.run("smtproutes delete .EXAMPLE.org").unwrap();
+        assert_eq!(f.working().smtp_routes.len(), 1);
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        let f = Fixture::new();
+        f.assert_refused(&[
+            "smtproutes new example.com",
+            "smtproutes new bad..domain mx.example",
+            "smtproutes new example.com bad_host!",
+            "smtproutes new example.com mx.example:0",
+            "smtproutes new example.com mx.example:99999",
+            "smtproutes new example.com mx.example/pri=100",
+            "smtproutes new example.com mx.example/pri=x",
+            "smtproutes new example.com [::1",
+            "smtproutes new example.com [192.0.2.1]:25",
+            "smtproutes new example.com [::1]25",
+            "smtproutes new example.com /dev/null,mx.example",
+            "smtproutes new example.com mx.example,MX.example:25",
+            "smtproutes edit example.com mx.example",
+            "smtproutes delete example.com",
+            "smtproutes frob",
+        ]);
+        f.run("smtproutes new example.com mx.example").unwrap();
+        let before = f.staged();
+        assert!(f.run("smtproutes new EXAMPLE.com other.example").unwrap_err().to_string().contains("smtproutes edit"));
+        assert_eq!(f.staged(), before);
+    }
+}

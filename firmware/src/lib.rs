@@ -1,0 +1,33 @@
+//! Breakwater: the userland of an email security gateway appliance.
+//!
+//! Mail flows one way through stages with one job each, joined by explicit
+//! channels (see docs/architecture.md):
+//!
+//! ```text
+//! smtp_in (listener, HAT, RAT, session) ──► queue::committer (single writer,
+//! group commit) ──► workqueue (routing, retry schedule) ──► delivery
+//! (per-destination queues, SMTP client) ──► next hop
+//! ```
+//!
+//! `config` holds the staged/committed configuration, `control` the local
+//! control socket and CLI commands, `logging` the AsyncOS-shaped logs.
+
+pub mod codec;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod delivery;
+pub mod dns;
+pub mod queue;
+pub mod workqueue;
+pub mod ids;
+pub mod logging;
+pub mod smtp_in;
+
+/// Writes one line to `mail_logs` (see `logging`).
+#[macro_export]
+macro_rules! mail_log {
+    ($($arg:tt)*) => {
+        ::tracing::info!(target: "mail_logs", $($arg)*)
+    };
+}

@@ -1,0 +1,210 @@
+//! The AsyncOS line shape: `<local time> <Level>: <message>[ key=value]...`.
+//!
+//! Everything here is pure: the timestamp is an argument, so the shape is
+//! tested without a clock. Peer-supplied text (HELO names, addresses,
+//! subjects) reaches these lines, so control characters are escaped: one
+//! event is always exactly one line, and a CR/LF in a header cannot forge a
+//! log entry.
+
+use std::fmt::{self, Write as _};
+
+use chrono::NaiveDateTime;
+use tracing::Level;
+use tracing::field::{Field, Visit};
+
+/// AsyncOS's `Tue Nov 24 01:06:39 2026`, with the day zero-padded (`%d`,
+/// not `%e`) so the prefix has a fixed width and never holds a double space.
+pub(crate) const LINE_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
+
+/// The word AsyncOS prints after the timestamp for each level.
+pub(crate) fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "Critical",
+        Level::WARN => "Warning",
+        Level::INFO => "Info",
+        Level::DEBUG => "Debug",
+        // `Level` is a closed set of five; TRACE is the only one left.
+        _ => "Trace",
+    }
+}
+
+/// An event's `message` and its other fields, already escaped.
+#[derive(Debug, Default)]
+pub(crate) struct EventText {
+    message: String,
+    /// Rendered as ` key=value` pairs, in the order the event lists them.
+    fields: String,
+}
+
+impl EventText {
+    #[cfg(test)]
+    pub(crate) fn new(message: &str) -> Self {
+        let mut text = Self::default();
+        push_escaped(&mut text.message, message);
+        text
+    }
+
+    /// Appends ` name=value`, quoting a value that would otherwise be
+    /// ambiguous to a reader splitting on spaces and `=`.
+    pub(crate) fn push_field(&mut self, name: &str, value: &str) {
+        self.fields.push(' ');
+        self.fields.push_str(name);
+        self.fields.push('=');
+        let needs_quotes = value.is_empty()
+            || value
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '=');
+        if needs_quotes {
+            self.fields.push('"');
+            for c in value.chars() {
+                if c == '"' || c == '\\' {
+                    self.fields.push('\\');
+                }
+                push_escaped_char(&mut self.fields, c);
+            }
+            self.fields.push('"');
+        } else {
+            push_escaped(&mut self.fields, value);
+        }
+    }
+}
+
+/// `tracing-log` adds these to events bridged from the `log` crate (rustls
+/// logs that way); they are noise in an AsyncOS-style line.
+fn is_log_metadata(name: &str) -> bool {
+    name.starts_with("log.")
+}
+
+impl Visit for EventText {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            push_escaped(&mut self.message, value);
+        } else if !is_log_metadata(field.name()) {
+            self.push_field(field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            // The message is `format_args!`, whose Debug is its Display.
+            push_escaped(&mut self.message, &format!("{value:?}"));
+        } else if !is_log_metadata(field.name()) {
+            // Debug output is already unambiguous (strings come quoted), so
+            // it is only escaped, not quoted again.
+            self.fields.push(' ');
+            self.fields.push_str(field.name());
+            self.fields.push('=');
+            push_escaped(&mut self.fields, &format!("{value:?}"));
+        }
+    }
+}
+
+/// One log line, without the trailing newline.
+pub(crate) fn format_line(time: NaiveDateTime, level: Level, text: &EventText) -> String {
+    let mut line = String::with_capacity(32 + text.message.len() + text.fields.len());
+    // Writing to a String cannot fail, and the format string is a valid
+    // constant, so chrono cannot fail either; `write!` rather than
+    // `to_string()` keeps even that impossible case from panicking.
+    let _ = write!(
+        line,
+        "{} {}: {}{}",
+        time.format(LINE_TIME_FORMAT),
+        level_word(level),
+        text.message,
+        text.fields
+    );
+    line
+}
+
+fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        push_escaped_char(out, c);
+    }
+}
+
+fn push_escaped_char(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+        c => out.push(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(day: u32, h: u32, m: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 11, day)
+            .and_then(|d| d.and_hms_opt(h, m, s))
+            .unwrap()
+    }
+
+    #[test]
+    fn asyncos_line_shape() {
+        let text = EventText::new(
+            "New SMTP ICID 5 interface Data 1 (127.0.1.1) address 127.0.0.9 \
+             reverse dns host unknown verified no",
+        );
+        assert_eq!(
+            format_line(at(24, 1, 6, 39), Level::INFO, &text),
+            "Tue Nov 24 01:06:39 2026 Info: New SMTP ICID 5 interface Data 1 \
+             (127.0.1.1) address 127.0.0.9 reverse dns host unknown verified no"
+        );
+    }
+
+    #[test]
+    fn day_is_zero_padded() {
+        let line = format_line(at(3, 9, 5, 7), Level::WARN, &EventText::new("x"));
+        assert_eq!(line, "Tue Nov 03 09:05:07 2026 Warning: x");
+    }
+
+    #[test]
+    fn levels_map_to_asyncos_words() {
+        let cases = [
+            (Level::ERROR, "Critical"),
+            (Level::WARN, "Warning"),
+            (Level::INFO, "Info"),
+            (Level::DEBUG, "Debug"),
+            (Level::TRACE, "Trace"),
+        ];
+        for (level, word) in cases {
+            assert_eq!(level_word(level), word);
+            let line = format_line(at(24, 0, 0, 0), level, &EventText::new("m"));
+            assert!(line.ends_with(&format!(" 2026 {word}: m")), "{line}");
+        }
+    }
+
+    #[test]
+    fn fields_are_appended_and_quoted_when_ambiguous() {
+        let mut text = EventText::new("Start MID 7 ICID 5");
+        text.push_field("from", "<a@example.com>");
+        text.push_field("subject", "hello world");
+        text.push_field("empty", "");
+        let line = format_line(at(24, 1, 6, 39), Level::INFO, &text);
+        assert!(
+            line.ends_with(
+                "Info: Start MID 7 ICID 5 from=<a@example.com> \
+                 subject=\"hello world\" empty=\"\""
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_lines() {
+        let mut text =
+            EventText::new("HELO evil\r\nTue Nov 24 01:06:39 2026 Info: forged\u{1b}[31m");
+        text.push_field("helo", "a\nb");
+        let line = format_line(at(24, 1, 6, 39), Level::INFO, &text);
+        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line}");
+        assert!(line.contains("evil\\r\\nTue"), "{line}");
+        assert!(line.contains("\\u{1b}[31m"), "{line}");
+        assert!(line.ends_with(" helo=\"a\\nb\""), "{line}");
+    }
+}

@@ -1,0 +1,100 @@
+//! `breakwater`: the one multi-call binary of the appliance.
+//!
+//! - `breakwater run`: the mail daemon (on a development machine, on the
+//!   `dev` board with its own data directory);
+//! - `breakwater cli COMMAND ...`: one command against the running daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use breakwater::control;
+use breakwater::daemon::{self, RunOptions};
+use breakwater_board::BoardProfile;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "breakwater", version, about = "Breakwater email security gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the mail daemon in the foreground.
+    Run {
+        /// The data directory ("flash"): configuration, queue and logs.
+        #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
+        data_dir: PathBuf,
+        /// A built-in board profile.
+        #[arg(long, default_value = "dev")]
+        board: String,
+        /// A board profile file (overrides --board).
+        #[arg(long)]
+        board_file: Option<PathBuf>,
+        /// Do not echo the mail log on standard error.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run one CLI command against the running daemon.
+    Cli {
+        #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
+        data_dir: PathBuf,
+        /// The command and its arguments, e.g. `smtproutes print`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("breakwater: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Run { data_dir, board, board_file, quiet } => {
+            let result = runtime.block_on(async {
+                let board = match board_file {
+                    Some(path) => BoardProfile::from_file(&path)?,
+                    None => BoardProfile::builtin(&board)?,
+                };
+                daemon::run(RunOptions { data_dir, board, echo_logs: !quiet })
+                    .await
+                    .context("breakwater daemon")
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("breakwater: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Cli { data_dir, args } => {
+            let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
+            let request = control::Request { args, stdin: None, user };
+            match runtime.block_on(control::call(&data_dir, &request)) {
+                Ok(resp) if resp.ok => {
+                    print!("{}", resp.output);
+                    if !resp.output.ends_with('\n') && !resp.output.is_empty() {
+                        println!();
+                    }
+                    ExitCode::SUCCESS
+                }
+                Ok(resp) => {
+                    eprintln!("{}", resp.output);
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("breakwater cli: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The committer task (see the protocol in the module above).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::record::MessageRecord;
+use super::store::{QueueError, QueueStore};
+use crate::config::QueueSettings;
+use crate::ids::Mid;
+
+/// Requests the committer takes in one batch at most.
+const MAX_BATCH: usize = 1024;
+
+struct Commit {
+    record: MessageRecord,
+    reply: oneshot::Sender<Result<(), QueueError>>,
+}
+
+/// The handle the stages use to reach the queue.
+#[derive(Clone)]
+pub struct QueueHandle {
+    store: Arc<dyn QueueStore>,
+    tx: mpsc::Sender<Commit>,
+    unlink: Arc<Mutex<Vec<Mid>>>,
+    messages: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+    settings: Arc<Mutex<QueueSettings>>,
+}
+
+impl QueueHandle {
+    /// Makes a message durable; returns once it is safe to answer 250.
+    pub async fn enqueue(&self, record: MessageRecord, body: Vec<u8>) -> Result<(), QueueError> {
+        let limits = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let size = body.len() as u64;
+        if self.messages.load(Ordering::Relaxed) >= limits.max_messages {
+            return Err(QueueError::Full(format!("{} messages", limits.max_messages)));
+        }
+        if self.bytes.load(Ordering::Relaxed) + size > limits.max_spool_bytes {
+            return Err(QueueError::Full(format!("{} bytes", limits.max_spool_bytes)));
+        }
+        let store = self.store.clone();
+        let mid = record.mid;
+        tokio::task::spawn_blocking(move || store.write_body(mid, &body))
+            .await
+            .map_err(|_| QueueError::Stopped)??;
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Commit { record, reply }).await.is_err() {
+            let _ = self.store.remove_body(mid);
+            return Err(QueueError::Stopped);
+        }
+        let result = answer.await.map_err(|_| QueueError::Stopped)?;
+        if result.is_ok() {
+            self.messages.fetch_add(1, Ordering::Relaxed);
+            self.bytes.fetch_add(size, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Records a changed record (retry schedule, delivered recipients).
+    /// Durable with the next flush; losing it only repeats an attempt.
+    pub fn update(&self, record: &MessageRecord) -> Result<(), QueueError> {
+        self.store.put(record)
+    }
+
+    /// Removes a finished message; its body goes after the next flush.
+    pub fn retire(&self, record: &MessageRecord) -> Result<(), QueueError> {
+        self.store.remove(record.mid)?;
+        self.unlink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.mid);
+        self.messages.fetch_sub(1, Ordering::Relaxed);
+        self.bytes.fetch_sub(record.body_size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError> {
+        self.store.read_body(mid)
+    }
+
+    pub fn set_settings(&self, settings: QueueSettings) {
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    /// Messages and spooled bytes in the queue now.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Recovers the queue and starts the committer. Returns the handle and the
+/// records found on disk (to be handed to the work queue first); committed
+/// new messages are sent on `committed`.
+pub fn start(
+    store: Arc<dyn QueueStore>,
+    settings: QueueSettings,
+    committed: mpsc::UnboundedSender<MessageRecord>,
+) -> Result<(QueueHandle, Vec<MessageRecord>), QueueError> {
+    for orphan in store.orphan_bodies()? {
+        // Never acknowledged: the crash came before its record was flushed.
+        tracing::info!("queue recovery: removing unacknowledged spool file of MID {orphan}");
+        store.remove_body(orphan)?;
+    }
+    let recovered = store.scan()?;
+    let bytes = recovered.iter().map(|r| r.body_size).sum();
+    let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+    let handle = QueueHandle {
+        store: store.clone(),
+        tx,
+        unlink: Arc::new(Mutex::new(Vec::new())),
+        messages: Arc::new(AtomicU64::new(recovered.len() as u64)),
+        bytes: Arc::new(AtomicU64::new(bytes)),
+        settings: Arc::new(Mutex::new(settings)),
+    };
+    tokio::spawn(run(store, rx, handle.unlink.clone(), committed));
+    Ok((handle, recovered))
+}
+
+async fn run(
+    store: Arc<dyn QueueStore>,
+    mut rx: mpsc::Receiver<Commit>,
+    unlink: Arc<Mutex<Vec<Mid>>>,
+    committed: mpsc::UnboundedSender<MessageRecord>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let mut batch = Vec::new();
+        tokio::select! {
+            first = rx.recv() => match first {
+                Some(c) => batch.push(c),
+                None => return,
+            },
+            _ = tick.tick() => {}
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        // Bodies whose removal this flush will make durable.
+        let doomed = std::mem::take(&mut *unlink.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() && doomed.is_empty() {
+            continue;
+        }
+        let records: Vec<MessageRecord> = batch.iter().map(|c| c.record.clone()).collect();
+        let s = store.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<(), QueueError> {
+            let mids: Vec<Mid> = records.iter().map(|r| r.mid).collect();
+            if !mids.is_empty() {
+                s.sync_bodies(&mids)?;
+            }
+            for r in &records {
+                s.put(r)?;
+            }
+            s.flush()?;
+            for mid in doomed {
+                s.remove_body(mid)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or(Err(QueueError::Stopped));
+        match result {
+            Ok(()) => {
+                for c in batch {
+                    let _ = committed.send(c.record);
+                    let _ = c.reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!("queue commit failed: {e}");
+                for c in batch {
+                    let _ = store.remove(c.record.mid);
+                    let _ = store.remove_body(c.record.mid);
+                    let _ = c.reply.send(Err(QueueError::Io(std::io::Error::other(e.to_string()))));
+                }
+            }
+        }
+    }
+}

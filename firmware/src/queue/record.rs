@@ -1,0 +1,78 @@
+//! The message record: everything the gateway knows about a queued message
+//! except its body. Stored in sled (versioned postcard) under the MID.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Icid, Mid, Rid};
+
+/// Facts about how and from whom the message was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reception {
+    pub icid: Icid,
+    pub listener: String,
+    pub interface: String,
+    pub sender_group: String,
+    pub policy: String,
+    pub client_ip: IpAddr,
+    pub rdns: Option<String>,
+    pub rdns_verified: bool,
+    pub helo: String,
+    /// TLS protocol and cipher, when the session used STARTTLS.
+    pub tls: Option<(String, String)>,
+}
+
+/// Where a recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientStatus {
+    Pending,
+    Delivered,
+    /// Refused permanently by the next hop (the delivery engine adds DSNs).
+    Bounced,
+    /// Discarded on purpose (a `/dev/null` route).
+    Dropped,
+}
+
+/// One recipient of a queued message and its retry schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub rid: Rid,
+    pub address: String,
+    pub status: RecipientStatus,
+    pub attempts: u32,
+    /// Unix seconds of the next attempt; 0 means as soon as possible.
+    pub next_attempt: i64,
+    pub last_response: Option<String>,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub mid: Mid,
+    /// Unix seconds.
+    pub received_at: i64,
+    pub reception: Reception,
+    pub mail_from: String,
+    pub recipients: Vec<Recipient>,
+    /// Size of the spooled body including the gateway's Received: header.
+    pub body_size: u64,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl MessageRecord {
+    pub fn pending(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.status == RecipientStatus::Pending)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.pending().next().is_none()
+    }
+
+    pub fn recipient_mut(&mut self, rid: Rid) -> Option<&mut Recipient> {
+        self.recipients.iter_mut().find(|r| r.rid == rid)
+    }
+}

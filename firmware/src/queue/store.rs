@@ -1,0 +1,165 @@
+//! Queue storage: message records in sled, bodies in spool files beside it
+//! (decision and measurements: docs/decisions/0001-queue-body-storage.md).
+//!
+//! Layout under the data directory:
+//! - sled tree `messages`: big-endian MID → versioned `MessageRecord`, so a
+//!   recovery scan returns messages in arrival order;
+//! - `spool/<xx>/<mid>`: the body as received (with our Received: header),
+//!   `xx` being the low byte of the MID in hex, to keep directories small.
+//!
+//! The store itself makes no durability promise beyond what `flush` says;
+//! the commit protocol lives in `committer`.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::codec::{self, CodecError};
+use crate::ids::Mid;
+
+use super::record::MessageRecord;
+
+const RECORD_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("spool I/O error: {0}")]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("the queue is full ({0})")]
+    Full(String),
+    #[error("the queue writer has stopped")]
+    Stopped,
+}
+
+/// What the queue stages need from storage. Kept small so the storage can
+/// be tested, measured and replaced on its own.
+pub trait QueueStore: Send + Sync + 'static {
+    /// Writes the body and makes it durable (file data and size).
+    fn write_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError>;
+    /// Makes the directory entries of earlier `write_body` calls durable.
+    fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError>;
+    fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError>;
+    /// Inserts or replaces a record (durable only after `flush`).
+    fn put(&self, record: &MessageRecord) -> Result<(), QueueError>;
+    fn remove(&self, mid: Mid) -> Result<(), QueueError>;
+    fn remove_body(&self, mid: Mid) -> Result<(), QueueError>;
+    /// Makes every earlier `put` and `remove` durable.
+    fn flush(&self) -> Result<(), QueueError>;
+    /// All records, in MID order.
+    fn scan(&self) -> Result<Vec<MessageRecord>, QueueError>;
+    /// Spool files that have no record (left by a crash before commit).
+    fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError>;
+}
+
+/// sled index + spool files.
+pub struct SledSpoolStore {
+    db: sled::Db,
+    messages: sled::Tree,
+    spool: PathBuf,
+}
+
+impl SledSpoolStore {
+    pub fn open(db: &sled::Db, data_dir: &Path) -> Result<Self, QueueError> {
+        let spool = data_dir.join("spool");
+        fs::create_dir_all(&spool)?;
+        Ok(Self {
+            db: db.clone(),
+            messages: db.open_tree("messages")?,
+            spool,
+        })
+    }
+
+    fn bucket(&self, mid: Mid) -> PathBuf {
+        self.spool.join(format!("{:02x}", mid.0 & 0xff))
+    }
+
+    fn body_path(&self, mid: Mid) -> PathBuf {
+        self.bucket(mid).join(mid.0.to_string())
+    }
+}
+
+impl QueueStore for SledSpoolStore {
+    fn write_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError> {
+        let dir = self.bucket(mid);
+        if !dir.exists() {
+            fs::create_dir_all(&dir)?;
+        }
+        let mut f = File::create(self.body_path(mid))?;
+        f.write_all(body)?;
+        f.sync_data()?;
+        Ok(())
+    }
+
+    fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError> {
+        let mut buckets: Vec<u64> = mids.iter().map(|m| m.0 & 0xff).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        for b in buckets {
+            File::open(self.spool.join(format!("{b:02x}")))?.sync_all()?;
+        }
+        // A new bucket directory's own entry lives in the spool directory.
+        File::open(&self.spool)?.sync_all()?;
+        Ok(())
+    }
+
+    fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError> {
+        Ok(fs::read(self.body_path(mid))?)
+    }
+
+    fn put(&self, record: &MessageRecord) -> Result<(), QueueError> {
+        self.messages.insert(
+            record.mid.0.to_be_bytes(),
+            codec::encode(RECORD_VERSION, record)?,
+        )?;
+        Ok(())
+    }
+
+    fn remove(&self, mid: Mid) -> Result<(), QueueError> {
+        self.messages.remove(mid.0.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn remove_body(&self, mid: Mid) -> Result<(), QueueError> {
+        match fs::remove_file(self.body_path(mid)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn flush(&self) -> Result<(), QueueError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn scan(&self) -> Result<Vec<MessageRecord>, QueueError> {
+        self.messages
+            .iter()
+            .values()
+            .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
+            .collect()
+    }
+
+    fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError> {
+        let mut orphans = Vec::new();
+        for bucket in fs::read_dir(&self.spool)? {
+            let bucket = bucket?;
+            if !bucket.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(bucket.path())? {
+                let name = entry?.file_name();
+                let Some(mid) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+                    continue;
+                };
+                if !self.messages.contains_key(mid.to_be_bytes())? {
+                    orphans.push(Mid(mid));
+                }
+            }
+        }
+        Ok(orphans)
+    }
+}

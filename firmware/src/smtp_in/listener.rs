@@ -1,0 +1,246 @@
+//! The listener driver: accepts connections, classifies the client (reverse
+//! DNS, HAT), applies the connection limits, then runs the session state
+//! machine over the socket, with STARTTLS and the session timers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
+
+use super::hat;
+use super::reply;
+use super::session::{Action, Connection, Session};
+use super::{ListenerRuntime, ReceptionContext};
+use crate::config::Behavior;
+use crate::ids::Icid;
+use crate::mail_log;
+
+/// Bytes read from the socket per call; the session consumes them all, so
+/// this also bounds what is buffered.
+const READ_CHUNK: usize = 16 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between giving the plain socket to the TLS handshake and getting it back.
+    Detached,
+}
+
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+            Stream::Detached => Ok(0),
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(data).await,
+            Stream::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+            Stream::Detached => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// Accepts connections on `listener` until the task is aborted.
+pub async fn accept_loop(socket: TcpListener, rt: Arc<ListenerRuntime>, ctx: Arc<ReceptionContext>) {
+    loop {
+        match socket.accept().await {
+            Ok((tcp, peer)) => {
+                let rt = rt.clone();
+                let ctx = ctx.clone();
+                tokio::spawn(async move { connection(tcp, peer, rt, ctx).await });
+            }
+            Err(e) => {
+                // Usually EMFILE: back off instead of spinning.
+                tracing::warn!("listener {}: accept failed: {e}", rt.name);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn connection(tcp: TcpStream, peer: SocketAddr, rt: Arc<ListenerRuntime>, ctx: Arc<ReceptionContext>) {
+    let _ = tcp.set_nodelay(true);
+    let icid = match ctx.services.ids.icid() {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!("cannot allocate an ICID: {e}");
+            return;
+        }
+    };
+    let config = ctx.config();
+    let Some(listener) = config.listener(&rt.name).cloned() else {
+        return;
+    };
+    let local_ip = tcp.local_addr().map(|a| a.ip()).ok();
+    let client_ip = peer.ip();
+    let rdns = ctx.dns().reverse(client_ip).await;
+    mail_log!(
+        "New SMTP ICID {icid} interface {} ({}) address {client_ip} reverse dns host {} verified {}",
+        listener.interface,
+        local_ip.map(|i| i.to_string()).unwrap_or_default(),
+        rdns.name.as_deref().unwrap_or("unknown"),
+        if rdns.verified { "yes" } else { "no" }
+    );
+    let verified_name = rdns.name.as_deref().filter(|_| rdns.verified);
+    let Some(hat) = hat::classify(&listener, client_ip, verified_name) else {
+        mail_log!("ICID {icid} REJECT no sender group matches");
+        mail_log!("ICID {icid} close");
+        return;
+    };
+    mail_log!(
+        "ICID {icid} {} SG {} match {} SBRS not enabled",
+        hat.policy.behavior.word(),
+        hat.group,
+        hat.entry
+    );
+    if hat.policy.behavior == Behavior::TcpRefuse {
+        mail_log!("ICID {icid} close");
+        return;
+    }
+    let mut stream = Stream::Plain(tcp);
+    let slot = if hat.policy.behavior == Behavior::Reject {
+        None
+    } else {
+        match rt.connections.acquire(client_ip, listener.max_concurrency, hat.policy.max_concurrency_per_ip) {
+            Ok(slot) => Some(slot),
+            Err(listener_full) => {
+                let text = if listener_full {
+                    reply::listener_busy()
+                } else {
+                    reply::too_many_connections_from_ip()
+                };
+                mail_log!("ICID {icid} refused: {}", &text[4..]);
+                let _ = stream.write_all(format!("{text}\r\n").as_bytes()).await;
+                mail_log!("ICID {icid} close");
+                return;
+            }
+        }
+    };
+    let limits = listener.session;
+    let tls = ctx.acceptor(&listener.certificate);
+    let conn = Connection {
+        icid,
+        hostname: config.hostname.clone(),
+        interface: listener.interface.clone(),
+        listener: Arc::new(listener),
+        client_ip,
+        rdns: rdns.name.clone(),
+        rdns_verified: rdns.verified,
+        hat,
+        tls_available: tls.is_some(),
+    };
+    let mut session = Session::new(conn, ctx.services.clone());
+    run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
+    session.closed();
+    // The connection slot is released here, after the session ended.
+    drop(slot);
+    mail_log!("ICID {icid} close");
+}
+
+async fn run_session(
+    session: &mut Session,
+    stream: &mut Stream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: crate::config::SessionLimits,
+    ctx: &ReceptionContext,
+    icid: Icid,
+) {
+    let start = Instant::now();
+    let total_deadline = start + Duration::from_secs(limits.total_timeout_secs.into());
+    let unsuccessful_deadline = start + Duration::from_secs(limits.unsuccessful_timeout_secs.into());
+    let idle = Duration::from_secs(limits.idle_timeout_secs.into());
+    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut out = String::new();
+    let mut pending = session.greeting();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        // Carry out what the session asked for.
+        let mut close = false;
+        while !pending.is_empty() {
+            let actions = std::mem::take(&mut pending);
+            for action in actions {
+                match action {
+                    Action::Reply(text) => {
+                        out.push_str(&text);
+                        out.push_str("\r\n");
+                    }
+                    Action::Close => close = true,
+                    Action::StartTls => {
+                        if stream.write_all(out.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                        // Anything pipelined after STARTTLS is plaintext
+                        // injection (CVE-2011-0411 class): drop it.
+                        inbuf.clear();
+                        let Some(acceptor) = tls.clone() else { return };
+                        let Stream::Plain(tcp) = std::mem::replace(stream, Stream::Detached) else {
+                            return;
+                        };
+                        match tokio::time::timeout(idle, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls_stream)) => {
+                                let (protocol, cipher) = super::tls::describe(tls_stream.get_ref().1);
+                                *stream = Stream::Tls(Box::new(tls_stream));
+                                session.tls_started(protocol, cipher);
+                            }
+                            Ok(Err(e)) => return session.tls_failed(&e.to_string()),
+                            Err(_) => return session.tls_failed("handshake timed out"),
+                        }
+                    }
+                    Action::Enqueue(message) => {
+                        let (record, body) = *message;
+                        let mid = record.mid;
+                        let result = ctx.queue.enqueue(record, body).await.map(|()| mid);
+                        pending.extend(session.enqueued(result));
+                    }
+                }
+            }
+        }
+        if close {
+            let _ = stream.write_all(out.as_bytes()).await;
+            return;
+        }
+        // Feed what is buffered before reading more (pipelining).
+        if !inbuf.is_empty() {
+            let (used, actions) = session.feed(&inbuf);
+            inbuf.drain(..used);
+            if !actions.is_empty() {
+                pending = actions;
+                continue;
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        let now = Instant::now();
+        let mut deadline = (now + idle).min(total_deadline);
+        if session.messages() == 0 {
+            deadline = deadline.min(unsuccessful_deadline);
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
+            Err(_) => {
+                mail_log!("ICID {icid} timeout");
+                let _ = stream
+                    .write_all(format!("{}\r\n", reply::timeout(&ctx.config().hostname)).as_bytes())
+                    .await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Reception: listeners, the Host Access Table, mail flow policies, the
+//! Recipient Access Table and the SMTP server session.
+//!
+//! Exposure: internet-facing. Everything a client sends is bounded (command
+//! line length, message size, recipients, connections per IP, session time)
+//! and answered with an SMTP reply; nothing here writes the queue directly —
+//! finished messages go to the queue's single writer (`queue::committer`).
+
+pub mod data;
+pub mod hat;
+pub mod limits;
+pub mod listener;
+pub mod rat;
+pub mod received;
+pub mod reply;
+pub mod session;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::dns::Dns;
+use crate::queue::QueueHandle;
+use limits::ConnectionCounter;
+use session::Services;
+
+/// What every connection of every listener shares.
+pub struct ReceptionContext {
+    config: watch::Receiver<Arc<Config>>,
+    dns: RwLock<Dns>,
+    tls: RwLock<HashMap<String, TlsAcceptor>>,
+    pub services: Arc<Services>,
+    pub queue: QueueHandle,
+}
+
+impl ReceptionContext {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    pub fn dns(&self) -> Dns {
+        self.dns.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn acceptor(&self, certificate: &str) -> Option<TlsAcceptor> {
+        self.tls
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(certificate)
+            .cloned()
+    }
+}
+
+/// One running listener.
+pub struct ListenerRuntime {
+    pub name: String,
+    pub connections: Arc<ConnectionCounter>,
+}
+
+struct Running {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    runtime: Arc<ListenerRuntime>,
+}
+
+/// Starts, moves and stops listeners as the committed config says.
+pub struct Reception {
+    ctx: Arc<ReceptionContext>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Reception {
+    pub fn new(
+        config: watch::Receiver<Arc<Config>>,
+        dns: Dns,
+        services: Arc<Services>,
+        queue: QueueHandle,
+    ) -> Self {
+        let ctx = ReceptionContext {
+            config,
+            dns: RwLock::new(dns),
+            tls: RwLock::new(HashMap::new()),
+            services,
+            queue,
+        };
+        Self {
+            ctx: Arc::new(ctx),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Brings listeners, DNS and TLS in line with `config`. Returns the
+    /// problems found (a listener that could not bind, a bad certificate);
+    /// everything else is applied regardless.
+    pub async fn apply(&self, config: &Config) -> Vec<String> {
+        let mut problems = Vec::new();
+        match Dns::new(&config.dns) {
+            Ok(dns) => *self.ctx.dns.write().unwrap_or_else(|e| e.into_inner()) = dns,
+            Err(e) => problems.push(e.to_string()),
+        }
+        let (acceptors, errors) = tls::acceptors(&config.certificates);
+        problems.extend(errors.iter().map(|e| e.to_string()));
+        *self.ctx.tls.write().unwrap_or_else(|e| e.into_inner()) = acceptors;
+
+        let mut wanted: HashMap<String, SocketAddr> = HashMap::new();
+        for l in &config.listeners {
+            match config.interface(&l.interface).and_then(|i| i.address) {
+                Some(ip) => {
+                    wanted.insert(l.name.clone(), SocketAddr::new(ip, l.port));
+                }
+                None => problems.push(format!(
+                    "listener {}: interface {} has no address; not listening",
+                    l.name, l.interface
+                )),
+            }
+        }
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|name, r| {
+            let keep = wanted.get(name) == Some(&r.addr);
+            if !keep {
+                tracing::info!("listener {name} stopped on {}", r.addr);
+                r.task.abort();
+            }
+            keep
+        });
+        for (name, addr) in wanted {
+            if running.contains_key(&name) {
+                continue;
+            }
+            match bind(addr) {
+                Ok(socket) => {
+                    tracing::info!("listener {name} listening on {addr}");
+                    let runtime = Arc::new(ListenerRuntime {
+                        name: name.clone(),
+                        connections: Arc::new(ConnectionCounter::default()),
+                    });
+                    let task = tokio::spawn(listener::accept_loop(socket, runtime.clone(), self.ctx.clone()));
+                    running.insert(name, Running { addr, task, runtime });
+                }
+                Err(e) => problems.push(format!("listener {name}: cannot listen on {addr}: {e}")),
+            }
+        }
+        problems
+    }
+
+    /// Listener name, address and live connections, for `status`.
+    pub fn summary(&self) -> Vec<(String, SocketAddr, u32)> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.addr, r.runtime.connections.total()))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    if addr.ip().is_unspecified() {
+        // A listener belongs to one interface, never to all of them.
+        return Err(std::io::Error::other("refusing to bind the wildcard address"));
+    }
+    let socket = match addr.ip() {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}

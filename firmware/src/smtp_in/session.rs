@@ -1,0 +1,584 @@
+//! The SMTP server session as a sans-I/O state machine: bytes in, actions
+//! out. The listener's driver owns the socket, TLS and timers; this owns
+//! the protocol, the policy decisions (limits, RAT, relay rules) and the
+//! transaction, so it can be tested and fuzzed without a network.
+//!
+//! `feed` consumes as much input as it can act on and stops after an action
+//! the driver must complete first (`StartTls`, `Enqueue`, `Close`); the
+//! driver then calls back (`tls_started`, `enqueued`).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use smtp_proto::{Error as ProtoError, Request};
+
+use super::data::{DataError, DataReceiver};
+use super::hat::HatMatch;
+use super::limits::HourlyRecipients;
+use super::rat;
+use super::reply;
+use crate::config::{Behavior, CrLfHandling, ListenerConfig, ListenerKind, RatAction, TlsMode};
+use crate::ids::{IdAllocator, Icid, Mid, Rid};
+use crate::mail_log;
+use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
+
+/// RFC 5321's limit on a command line, CRLF included.
+pub const MAX_COMMAND_LINE: usize = 512;
+/// Bad commands tolerated before the session is closed.
+const MAX_ERRORS: u32 = 10;
+
+/// What the driver must do.
+#[derive(Debug)]
+pub enum Action {
+    Reply(String),
+    /// Upgrade the connection; discard any unread plaintext.
+    StartTls,
+    /// Make the message durable, then call `enqueued`.
+    Enqueue(Box<(MessageRecord, Vec<u8>)>),
+    Close,
+}
+
+/// Facts about the connection, fixed when it is accepted.
+pub struct Connection {
+    pub icid: Icid,
+    pub hostname: String,
+    pub listener: Arc<ListenerConfig>,
+    pub interface: String,
+    pub client_ip: IpAddr,
+    pub rdns: Option<String>,
+    pub rdns_verified: bool,
+    pub hat: HatMatch,
+    pub tls_available: bool,
+}
+
+/// Shared services a session uses.
+pub struct Services {
+    pub ids: Arc<IdAllocator>,
+    pub hourly: Arc<HourlyRecipients>,
+}
+
+enum State {
+    Command,
+    /// Reading the rest of an over-long command line.
+    Discarding,
+    Data(DataReceiver),
+    Bdat { left: usize, last: bool },
+    /// Waiting for the driver (TLS handshake or durable enqueue).
+    Waiting,
+    Closed,
+}
+
+struct Transaction {
+    mid: Mid,
+    mail_from: String,
+    recipients: Vec<String>,
+    body: Vec<u8>,
+    bdat: bool,
+    /// Set when BDAT data outgrew the limit; reported at LAST.
+    too_large: bool,
+}
+
+pub struct Session {
+    conn: Connection,
+    services: Arc<Services>,
+    state: State,
+    line: Vec<u8>,
+    helo: Option<String>,
+    tls: Option<(String, String)>,
+    tx: Option<Transaction>,
+    messages: u32,
+    errors: u32,
+}
+
+impl Session {
+    pub fn new(conn: Connection, services: Arc<Services>) -> Self {
+        Self {
+            conn,
+            services,
+            state: State::Command,
+            line: Vec::with_capacity(MAX_COMMAND_LINE),
+            helo: None,
+            tls: None,
+            tx: None,
+            messages: 0,
+            errors: 0,
+        }
+    }
+
+    /// Messages accepted so far (the driver's "unsuccessful" timer).
+    pub fn messages(&self) -> u32 {
+        self.messages
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// The greeting, or the reject banner and close.
+    pub fn greeting(&mut self) -> Vec<Action> {
+        let p = &self.conn.hat.policy;
+        if p.behavior == Behavior::Reject {
+            self.state = State::Closed;
+            return vec![
+                Action::Reply(format!("{} {}", p.reject_banner_code, p.reject_banner_text)),
+                Action::Close,
+            ];
+        }
+        let text = p
+            .smtp_banner_text
+            .clone()
+            .unwrap_or_else(|| format!("{} ESMTP", self.conn.hostname));
+        vec![Action::Reply(format!("{} {text}", p.smtp_banner_code))]
+    }
+
+    /// Consumes input; returns bytes consumed and the actions to perform.
+    pub fn feed(&mut self, input: &[u8]) -> (usize, Vec<Action>) {
+        let mut actions = Vec::new();
+        let mut pos = 0;
+        while pos < input.len() {
+            let rest = &input[pos..];
+            match &mut self.state {
+                State::Closed | State::Waiting => break,
+                State::Data(rx) => {
+                    let body = &mut self.tx.as_mut().expect("DATA state has a transaction").body;
+                    let (n, done) = rx.feed(rest, body);
+                    pos += n;
+                    if let Some(result) = done {
+                        self.end_of_data(result.map(|_| ()), &mut actions);
+                    }
+                }
+                State::Bdat { left, last } => {
+                    let take = (*left).min(rest.len());
+                    let last = *last;
+                    pos += take;
+                    *left -= take;
+                    let done = *left == 0;
+                    let max = self.conn.hat.policy.max_message_size as usize;
+                    // No transaction: a refused chunk, read and thrown away.
+                    if let Some(tx) = self.tx.as_mut() {
+                        if tx.body.len() + take > max {
+                            tx.too_large = true;
+                        } else if !tx.too_large {
+                            tx.body.extend_from_slice(&rest[..take]);
+                        }
+                    }
+                    if done {
+                        self.state = State::Command;
+                        match self.tx.as_ref() {
+                            None => {}
+                            Some(tx) if last => {
+                                let r = if tx.too_large { Err(DataError::TooLarge) } else { Ok(()) };
+                                self.end_of_data(r, &mut actions);
+                            }
+                            Some(tx) if tx.too_large => {
+                                actions.push(Action::Reply(reply::TOO_LARGE.to_string()))
+                            }
+                            Some(tx) => actions.push(Action::Reply(format!(
+                                "250 2.0.0 {} octets received",
+                                tx.body.len()
+                            ))),
+                        }
+                    }
+                }
+                State::Discarding => match rest.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.state = State::Command;
+                        self.error(reply::LINE_TOO_LONG.to_string(), &mut actions);
+                    }
+                    None => pos = input.len(),
+                },
+                State::Command => {
+                    let room = MAX_COMMAND_LINE - self.line.len();
+                    match rest.iter().take(room).position(|&b| b == b'\n') {
+                        Some(i) => {
+                            self.line.extend_from_slice(&rest[..=i]);
+                            pos += i + 1;
+                            let line = std::mem::take(&mut self.line);
+                            self.command(&line, &mut actions);
+                            self.line = line;
+                            self.line.clear();
+                        }
+                        None if rest.len() >= room => {
+                            pos += room;
+                            self.line.clear();
+                            self.state = State::Discarding;
+                        }
+                        None => {
+                            self.line.extend_from_slice(rest);
+                            pos = input.len();
+                        }
+                    }
+                }
+            }
+            if actions.iter().any(|a| !matches!(a, Action::Reply(_))) {
+                break;
+            }
+        }
+        (pos, actions)
+    }
+
+    /// The driver finished the TLS handshake.
+    pub fn tls_started(&mut self, protocol: String, cipher: String) {
+        mail_log!(
+            "ICID {} TLS success protocol {protocol} cipher {cipher}",
+            self.conn.icid
+        );
+        self.tls = Some((protocol, cipher));
+        // RFC 3207: forget everything learned before TLS.
+        self.helo = None;
+        self.tx = None;
+        self.state = State::Command;
+    }
+
+    /// The TLS handshake failed; the connection is unusable.
+    pub fn tls_failed(&mut self, reason: &str) {
+        mail_log!("ICID {} TLS failed: {reason}", self.conn.icid);
+        self.state = State::Closed;
+    }
+
+    /// The driver tried to make the message durable.
+    pub fn enqueued(&mut self, result: Result<Mid, crate::queue::QueueError>) -> Vec<Action> {
+        self.state = State::Command;
+        match result {
+            Ok(mid) => {
+                self.messages += 1;
+                mail_log!("MID {mid} queued for delivery");
+                vec![Action::Reply(reply::accepted(mid.0))]
+            }
+            Err(e) => {
+                mail_log!("ICID {} message not queued: {e}", self.conn.icid);
+                let text = match e {
+                    crate::queue::QueueError::Full(_) => reply::QUEUE_FULL,
+                    _ => reply::QUEUE_ERROR,
+                };
+                vec![Action::Reply(text.to_string())]
+            }
+        }
+    }
+
+    fn error(&mut self, text: String, actions: &mut Vec<Action>) {
+        self.errors += 1;
+        if self.errors > MAX_ERRORS {
+            actions.push(Action::Reply(reply::TOO_MANY_ERRORS.to_string()));
+            actions.push(Action::Close);
+            self.state = State::Closed;
+        } else {
+            actions.push(Action::Reply(text));
+        }
+    }
+
+    fn command(&mut self, line: &[u8], actions: &mut Vec<Action>) {
+        let parsed = Request::parse(&mut line.iter()).map(Request::into_owned);
+        let request = match parsed {
+            Ok(r) => r,
+            Err(e) => return self.error(syntax_reply(&e), actions),
+        };
+        match request {
+            Request::Ehlo { host } => self.helo(host, true, actions),
+            Request::Helo { host } => self.helo(host, false, actions),
+            Request::Lhlo { .. } => self.error(reply::UNKNOWN_COMMAND.to_string(), actions),
+            Request::Mail { from } => self.mail(from.address, from.size, actions),
+            Request::Rcpt { to } => self.rcpt(to.address, actions),
+            Request::Data => self.data(actions),
+            Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, actions),
+            Request::Rset => {
+                self.abort_transaction("RSET");
+                actions.push(Action::Reply(reply::RESET.to_string()));
+            }
+            Request::Noop { .. } => actions.push(Action::Reply(reply::OK.to_string())),
+            Request::Vrfy { .. } => actions.push(Action::Reply(reply::VRFY_DISABLED.to_string())),
+            Request::Quit => {
+                actions.push(Action::Reply(format!("221 2.0.0 {} Bye", self.conn.hostname)));
+                actions.push(Action::Close);
+                self.abort_transaction("QUIT");
+                self.state = State::Closed;
+            }
+            Request::StartTls => self.starttls(actions),
+            Request::Help { .. } => actions.push(Action::Reply(
+                "214 2.0.0 See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY STARTTLS QUIT"
+                    .to_string(),
+            )),
+            _ => self.error(reply::NOT_IMPLEMENTED.to_string(), actions),
+        }
+    }
+
+    fn helo(&mut self, host: String, extended: bool, actions: &mut Vec<Action>) {
+        if host.trim().is_empty() {
+            return self.error(reply::bad_syntax(if extended { "EHLO hostname" } else { "HELO hostname" }), actions);
+        }
+        self.abort_transaction("new EHLO");
+        self.helo = Some(host);
+        let hostname = &self.conn.hostname;
+        if !extended {
+            return actions.push(Action::Reply(format!("250 {hostname}")));
+        }
+        let mut lines = vec![
+            hostname.clone(),
+            "8BITMIME".to_string(),
+            format!("SIZE {}", self.conn.hat.policy.max_message_size),
+            "PIPELINING".to_string(),
+            "CHUNKING".to_string(),
+            "ENHANCEDSTATUSCODES".to_string(),
+            "SMTPUTF8".to_string(),
+        ];
+        if self.tls_offered() {
+            lines.push("STARTTLS".to_string());
+        }
+        actions.push(Action::Reply(reply::multiline(250, &lines)));
+    }
+
+    fn tls_offered(&self) -> bool {
+        self.tls.is_none() && self.conn.tls_available && self.conn.hat.policy.tls != TlsMode::Off
+    }
+
+    fn starttls(&mut self, actions: &mut Vec<Action>) {
+        if self.tls.is_some() {
+            return self.error(reply::TLS_ALREADY.to_string(), actions);
+        }
+        if !self.tls_offered() {
+            return actions.push(Action::Reply(reply::TLS_UNAVAILABLE.to_string()));
+        }
+        actions.push(Action::Reply(reply::START_TLS.to_string()));
+        actions.push(Action::StartTls);
+        self.state = State::Waiting;
+    }
+
+    fn mail(&mut self, address: String, size: usize, actions: &mut Vec<Action>) {
+        let policy = &self.conn.hat.policy;
+        if self.helo.is_none() {
+            return self.error(reply::NEED_HELO.to_string(), actions);
+        }
+        if self.tx.is_some() {
+            return self.error(reply::NESTED_MAIL.to_string(), actions);
+        }
+        if policy.tls == TlsMode::Required && self.tls.is_none() {
+            return actions.push(Action::Reply(reply::TLS_REQUIRED.to_string()));
+        }
+        if self.messages >= policy.max_messages_per_connection {
+            return actions.push(Action::Reply(reply::MSGS_PER_CONN.to_string()));
+        }
+        if size as u64 > policy.max_message_size {
+            return actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
+        }
+        let mid = match self.services.ids.mid() {
+            Ok(mid) => mid,
+            Err(e) => {
+                tracing::error!("cannot allocate a MID: {e}");
+                return actions.push(Action::Reply(reply::QUEUE_ERROR.to_string()));
+            }
+        };
+        mail_log!("Start MID {mid} ICID {}", self.conn.icid);
+        mail_log!("MID {mid} ICID {} From: <{address}>", self.conn.icid);
+        actions.push(Action::Reply(format!("250 2.1.0 sender <{address}> ok")));
+        self.tx = Some(Transaction {
+            mid,
+            mail_from: address,
+            recipients: Vec::new(),
+            body: Vec::new(),
+            bdat: false,
+            too_large: false,
+        });
+    }
+
+    fn rcpt(&mut self, address: String, actions: &mut Vec<Action>) {
+        let Some(tx) = &self.tx else {
+            return self.error(reply::NEED_MAIL.to_string(), actions);
+        };
+        let (mid, icid) = (tx.mid, self.conn.icid);
+        let policy = &self.conn.hat.policy;
+        if tx.recipients.len() >= policy.max_recipients_per_message as usize {
+            return actions.push(Action::Reply(reply::TOO_MANY_RCPTS.to_string()));
+        }
+        if let Some(code_text) = self.refusal(&address) {
+            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected by Receiving Control");
+            return actions.push(Action::Reply(code_text));
+        }
+        if let Some(limit) = policy.max_recipients_per_hour
+            && !self.services.hourly.try_add(self.conn.client_ip, limit)
+        {
+            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected: recipients per hour exceeded");
+            return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
+        }
+        let tx = self.tx.as_mut().expect("checked above");
+        let rid = tx.recipients.len();
+        mail_log!("MID {mid} ICID {icid} RID {rid} To: <{address}>");
+        actions.push(Action::Reply(format!("250 2.1.5 recipient <{address}> ok")));
+        tx.recipients.push(address);
+    }
+
+    /// Why `address` may not be relayed to through this connection, as the
+    /// reply to give; `None` when it may.
+    fn refusal(&self, address: &str) -> Option<String> {
+        let behavior = self.conn.hat.policy.behavior;
+        if behavior == Behavior::Relay {
+            return None;
+        }
+        if self.conn.listener.kind == ListenerKind::Private {
+            return Some(reply::relay_denied(address));
+        }
+        match rat::lookup(&self.conn.listener.rat, address) {
+            Some(e) if e.action == RatAction::Accept => None,
+            Some(e) => Some(match (e.code, &e.text) {
+                (Some(code), Some(text)) => format!("{code} {text}"),
+                (Some(code), None) => format!("{code} 5.7.1 Recipient address rejected: <{address}>"),
+                (None, Some(text)) => format!("550 {text}"),
+                (None, None) => reply::relay_denied(address),
+            }),
+            None => Some(reply::relay_denied(address)),
+        }
+    }
+
+    fn data(&mut self, actions: &mut Vec<Action>) {
+        let Some(tx) = &self.tx else {
+            return self.error(reply::NEED_MAIL.to_string(), actions);
+        };
+        if tx.bdat {
+            return self.error(reply::BDAT_MIXED.to_string(), actions);
+        }
+        if tx.recipients.is_empty() {
+            return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
+        }
+        let strict = self.conn.listener.crlf == CrLfHandling::Strict;
+        self.state = State::Data(DataReceiver::new(strict, self.conn.hat.policy.max_message_size));
+        actions.push(Action::Reply(reply::START_DATA.to_string()));
+    }
+
+    fn bdat(&mut self, size: usize, last: bool, actions: &mut Vec<Action>) {
+        match self.tx.as_mut() {
+            Some(tx) if !tx.recipients.is_empty() && size == 0 => {
+                tx.bdat = true;
+                if last {
+                    let r = if tx.too_large { Err(DataError::TooLarge) } else { Ok(()) };
+                    self.end_of_data(r, actions);
+                } else {
+                    actions.push(Action::Reply("250 2.0.0 0 octets received".to_string()));
+                }
+            }
+            Some(tx) if !tx.recipients.is_empty() => {
+                tx.bdat = true;
+                self.state = State::Bdat { left: size, last };
+            }
+            // The chunk must still be read and thrown away to stay in step.
+            Some(_) => {
+                self.tx = None;
+                self.state = State::Bdat { left: size, last: false };
+                actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
+            }
+            None => {
+                self.state = State::Bdat { left: size, last: false };
+                self.error(reply::NEED_MAIL.to_string(), actions);
+            }
+        }
+    }
+
+    fn end_of_data(&mut self, result: Result<(), DataError>, actions: &mut Vec<Action>) {
+        self.state = State::Command;
+        let Some(tx) = self.tx.take() else { return };
+        match result {
+            Err(DataError::TooLarge) => {
+                mail_log!("MID {} rejected: message size exceeds limit", tx.mid);
+                actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
+            }
+            Err(DataError::BareLineEnding) => {
+                mail_log!("MID {} rejected: bare CR or LF in message data", tx.mid);
+                actions.push(Action::Reply(reply::BARE_LINE_ENDING.to_string()));
+            }
+            Ok(()) => {
+                let (record, body) = self.finish(tx);
+                self.state = State::Waiting;
+                actions.push(Action::Enqueue(Box::new((record, body))));
+            }
+        }
+    }
+
+    fn finish(&self, tx: Transaction) -> (MessageRecord, Vec<u8>) {
+        let c = &self.conn;
+        let helo = self.helo.clone().unwrap_or_default();
+        let received = super::received::header(
+            &helo,
+            c.rdns.as_deref().filter(|_| c.rdns_verified),
+            c.client_ip,
+            &c.hostname,
+            self.tls.as_ref(),
+            tx.mid,
+        );
+        let headers = mail_parser::MessageParser::new().parse_headers(&tx.body[..]);
+        let message_id = headers.as_ref().and_then(|m| m.message_id()).map(str::to_string);
+        let subject = headers.as_ref().and_then(|m| m.subject()).map(str::to_string);
+        let mut body = Vec::with_capacity(received.len() + tx.body.len());
+        body.extend_from_slice(received.as_bytes());
+        body.extend_from_slice(&tx.body);
+        let mid = tx.mid;
+        if let Some(id) = &message_id {
+            mail_log!("MID {mid} Message-ID '<{id}>'");
+        }
+        if let Some(s) = &subject {
+            mail_log!("MID {mid} Subject '{s}'");
+        }
+        mail_log!("MID {mid} ready {} bytes from <{}>", body.len(), tx.mail_from);
+        let record = MessageRecord {
+            mid,
+            received_at: chrono::Utc::now().timestamp(),
+            reception: Reception {
+                icid: c.icid,
+                listener: c.listener.name.clone(),
+                interface: c.interface.clone(),
+                sender_group: c.hat.group.clone(),
+                policy: c.hat.policy.name.clone(),
+                client_ip: c.client_ip,
+                rdns: c.rdns.clone(),
+                rdns_verified: c.rdns_verified,
+                helo,
+                tls: self.tls.clone(),
+            },
+            mail_from: tx.mail_from,
+            recipients: tx
+                .recipients
+                .into_iter()
+                .enumerate()
+                .map(|(i, address)| Recipient {
+                    rid: Rid(i as u32),
+                    address,
+                    status: RecipientStatus::Pending,
+                    attempts: 0,
+                    next_attempt: 0,
+                    last_response: None,
+                })
+                .collect(),
+            body_size: body.len() as u64,
+            message_id,
+            subject,
+        };
+        (record, body)
+    }
+
+    fn abort_transaction(&mut self, why: &str) {
+        if let Some(tx) = self.tx.take() {
+            mail_log!("MID {} ICID {} aborted by {why}", tx.mid, self.conn.icid);
+        }
+    }
+
+    /// The connection ended (closed by either side, or timed out).
+    pub fn closed(&mut self) {
+        self.abort_transaction("connection close");
+        self.state = State::Closed;
+    }
+}
+
+fn syntax_reply(e: &ProtoError) -> String {
+    match e {
+        ProtoError::UnknownCommand => reply::UNKNOWN_COMMAND.to_string(),
+        ProtoError::InvalidSenderAddress => reply::bad_sender(),
+        ProtoError::InvalidRecipientAddress => reply::bad_recipient(),
+        ProtoError::SyntaxError { syntax } => reply::bad_syntax(syntax),
+        ProtoError::InvalidParameter { param } => {
+            format!("501 5.5.4 Invalid parameter {param}")
+        }
+        ProtoError::UnsupportedParameter { param } => {
+            format!("555 5.5.4 Unsupported parameter {param}")
+        }
+        ProtoError::ResponseTooLong => reply::LINE_TOO_LONG.to_string(),
+        _ => reply::UNKNOWN_COMMAND.to_string(),
+    }
+}

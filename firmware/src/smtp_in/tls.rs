@@ -1,0 +1,72 @@
+//! Server-side TLS for STARTTLS: rustls acceptors built from the
+//! certificates in the committed configuration.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Certificate;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("certificate '{name}': {reason}")]
+    Certificate { name: String, reason: String },
+}
+
+/// Builds one acceptor per configured certificate, by name.
+pub fn acceptors(certs: &[Certificate]) -> (HashMap<String, TlsAcceptor>, Vec<TlsError>) {
+    let mut map = HashMap::new();
+    let mut errors = Vec::new();
+    for c in certs {
+        match acceptor(c) {
+            Ok(a) => {
+                map.insert(c.name.clone(), a);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (map, errors)
+}
+
+pub fn acceptor(c: &Certificate) -> Result<TlsAcceptor, TlsError> {
+    let err = |reason: String| TlsError::Certificate {
+        name: c.name.clone(),
+        reason,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(c.cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(format!("bad certificate PEM: {e}")))?;
+    if chain.is_empty() {
+        return Err(err("no certificate in PEM".to_string()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes())
+        .map_err(|e| err(format!("bad private key PEM: {e}")))?;
+    let config = ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .map_err(|e| err(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| err(e.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// AsyncOS-style names for the negotiated protocol and cipher.
+pub fn describe(conn: &rustls::ServerConnection) -> (String, String) {
+    let protocol = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "unknown".to_string(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_else(|| "unknown".to_string());
+    (protocol, cipher)
+}

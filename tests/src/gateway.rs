@@ -1,0 +1,349 @@
+//! The gateway under test: the real `breakwater run` daemon with its own
+//! data dir and board profile, managed with `breakwater cli` as an
+//! administrator would.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use regex::Regex;
+use tempfile::TempDir;
+
+use crate::client::bind_connect;
+use crate::net::TestNet;
+use crate::proc::{kill_and_reap, signal, tail, wait_timeout};
+use crate::{SOON, wait_until};
+
+/// The `breakwater` binary, built once per test process if it is missing.
+///
+/// `$CARGO_TARGET_DIR/debug/breakwater`, else `<workspace>/target/debug/breakwater`.
+///
+/// # Panics
+/// When the binary cannot be built.
+pub fn breakwater_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ lives in the workspace")
+            .to_path_buf();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| if p.is_relative() { workspace.join(p) } else { p })
+            .unwrap_or_else(|| workspace.join("target"));
+        let bin = target.join("debug").join("breakwater");
+        if !bin.exists() {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(&workspace)
+                .args(["build", "-p", "breakwater", "--bin", "breakwater"])
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "cargo build -p breakwater failed");
+        }
+        assert!(bin.exists(), "{} missing after build", bin.display());
+        bin
+    })
+}
+
+/// A `breakwater` daemon; SIGKILLed on drop if still running.
+#[derive(Debug)]
+pub struct Gateway {
+    dir: TempDir,
+    data_dir: PathBuf,
+    board: PathBuf,
+    data1: SocketAddrV4,
+    probe_ip: std::net::Ipv4Addr,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    /// Writes the board profile for this test's addresses and starts the
+    /// daemon on a fresh data dir (factory configuration).
+    ///
+    /// # Panics
+    /// When the daemon does not come up.
+    #[must_use]
+    pub fn start(net: &TestNet) -> Gateway {
+        let dir = tempfile::Builder::new()
+            .prefix("bw-gw-")
+            .tempdir()
+            .expect("gateway temp dir");
+        let data_dir = dir.path().join("data");
+        let board = dir.path().join("board.toml");
+        fs::write(&board, board_profile(net)).expect("write board profile");
+        let mut gw = Gateway {
+            dir,
+            data_dir,
+            board,
+            data1: net.data1_smtp(),
+            probe_ip: net.client(254),
+            child: None,
+        };
+        gw.start_again();
+        gw
+    }
+
+    /// Starts the daemon again on the same data dir (after [`Gateway::stop`]
+    /// or [`Gateway::kill9`]) and waits until it serves.
+    ///
+    /// # Panics
+    /// When it is already running or does not come up.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "breakwater already running");
+        let open = |name: &str| {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.path().join(name))
+                .expect("gateway output file")
+        };
+        let child = Command::new(breakwater_bin())
+            .arg("run")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--board-file")
+            .arg(&self.board)
+            .stdin(Stdio::null())
+            .stdout(open("breakwater.stdout"))
+            .stderr(open("breakwater.stderr"))
+            .spawn()
+            .expect("spawn breakwater run");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let ready = wait_until(SOON, || {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "breakwater run exited early ({status}); stderr:\n{}",
+                    tail(&self.stderr_path(), 40)
+                );
+            }
+            (self.cli(&["status"]).is_ok() && self.data1_answers()).then_some(())
+        });
+        if ready.is_none() {
+            panic!(
+                "breakwater did not become ready within {SOON:?} (cli status ok and Data 1 {} accepting); stderr:\n{}\nstatus: {:?}",
+                self.data1,
+                tail(&self.stderr_path(), 40),
+                self.cli(&["status"])
+            );
+        }
+    }
+
+    /// Data 1 accepts a TCP connection; we say QUIT politely.
+    fn data1_answers(&self) -> bool {
+        let Ok(mut s) = bind_connect(self.probe_ip, self.data1, Duration::from_secs(2)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"QUIT\r\n");
+        let _ = s.read(&mut buf);
+        true
+    }
+
+    /// Runs `breakwater cli --data-dir <data> <args...>`: stdout on success,
+    /// stderr (or stdout when stderr is empty) on a non-zero exit.
+    ///
+    /// # Errors
+    /// The command's error text when it exits non-zero.
+    pub fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(breakwater_bin())
+            .arg("cli")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run breakwater cli: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            Ok(stdout)
+        } else if stderr.trim().is_empty() {
+            Err(stdout)
+        } else {
+            Err(stderr)
+        }
+    }
+
+    /// Like [`Gateway::cli`], panicking with the command and its error.
+    ///
+    /// # Panics
+    /// When the command fails.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        self.cli(args)
+            .unwrap_or_else(|e| panic!("breakwater cli {} failed: {e}", args.join(" ")))
+    }
+
+    /// SIGKILL, no warning: a crash or a pulled plug.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_and_reap(&mut child);
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    ///
+    /// # Panics
+    /// When it does not exit within [`SOON`] (it is SIGKILLed first).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        signal(child.id(), "TERM");
+        if wait_timeout(&mut child, SOON).is_none() {
+            kill_and_reap(&mut child);
+            panic!("breakwater did not exit within {SOON:?} of SIGTERM");
+        }
+    }
+
+    /// Stop (SIGTERM) and start again on the same data dir.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Whether the daemon process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The daemon's data dir ("flash").
+    #[must_use]
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("breakwater.stderr")
+    }
+
+    /// `mail_logs`: rotated files (oldest first) followed by `mail.current`.
+    #[must_use]
+    pub fn mail_log(&self) -> String {
+        let dir = self.data_dir.join("logs").join("mail_logs");
+        let mut rotated: Vec<PathBuf> = fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("mail.@"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        rotated.sort();
+        let mut text = String::new();
+        for p in rotated.iter().chain(std::iter::once(&dir.join("mail.current"))) {
+            if let Ok(b) = fs::read(p) {
+                text.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+        text
+    }
+
+    /// Mail log lines matching the regex `pattern`.
+    ///
+    /// # Panics
+    /// When `pattern` is not a valid regex.
+    #[must_use]
+    pub fn log_lines(&self, pattern: &str) -> Vec<String> {
+        let re = Regex::new(pattern).expect("log pattern");
+        self.mail_log()
+            .lines()
+            .filter(|l| re.is_match(l))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits for a mail log line matching the regex `pattern` and returns it
+    /// (use [`regex::escape`] for a literal).
+    ///
+    /// # Panics
+    /// On timeout, with the end of the log.
+    pub fn wait_for_log(&self, pattern: &str, timeout: Duration) -> String {
+        let re = Regex::new(pattern).expect("log pattern");
+        wait_until(timeout, || {
+            self.mail_log()
+                .lines()
+                .find(|l| re.is_match(l))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            let log = self.mail_log();
+            let lines: Vec<&str> = log.lines().collect();
+            panic!(
+                "no mail log line matching /{pattern}/ within {timeout:?}; last lines:\n{}",
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            )
+        })
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.mail_log();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "---- breakwater mail log (last 60 lines) ----\n{}\n---- breakwater stderr (last 30 lines) ----\n{}",
+                lines[lines.len().saturating_sub(60)..].join("\n"),
+                tail(&self.stderr_path(), 30)
+            );
+        }
+        if let Some(mut child) = self.child.take() {
+            kill_and_reap(&mut child);
+        }
+    }
+}
+
+/// The board profile (`board/profiles/*.toml` shape) for this test's addresses.
+fn board_profile(net: &TestNet) -> String {
+    format!(
+        r#"name = "test"
+description = "test board"
+listener_port = {port}
+hostname = "gw.test.local"
+
+[[interfaces]]
+name = "Management"
+address = "{mgmt}"
+prefix = 8
+
+[[interfaces]]
+name = "Data 1"
+address = "{d1}"
+prefix = 8
+
+[[interfaces]]
+name = "Data 2"
+address = "{d2}"
+prefix = 8
+
+[console]
+device = "stdio"
+baud = 115200
+
+[watchdog]
+kind = "soft"
+timeout_secs = 60
+"#,
+        port = crate::net::SMTP_PORT,
+        mgmt = net.management(),
+        d1 = net.data1(),
+        d2 = net.data2(),
+    )
+}

@@ -1,0 +1,92 @@
+//! End-to-end harness: the real `breakwater` daemon between real peers.
+//!
+//! Every test builds a small private network on loopback and runs real
+//! programs on it, no mocks:
+//!
+//! ```text
+//!   swaks / smtplib (127.5.n.x) ──► Data 1 127.1.n.1:2525  IncomingMail (public)
+//!   swaks / smtplib (127.5.n.x) ──► Data 2 127.2.n.1:2525  OutgoingMail (private)
+//!                                   breakwater ──(from 127.2.n.1)──► smtp-sink 127.4.n.25:2525
+//!                                   breakwater ──► dnsmasq 127.3.n.53:5353 (PTR / A)
+//! ```
+//!
+//! - [`TestNet`] hands each test its own `n`, so tests in one binary, and
+//!   concurrent `cargo test` runs, never share an address or a port.
+//! - [`Dns`] is dnsmasq answering only for the records a test gives it.
+//! - [`Sink`] is Postfix's `smtp-sink` dumping every transaction to a file;
+//!   [`SinkMessage`] is one dump parsed back into envelope + raw message.
+//! - [`Gateway`] is the daemon with its own data dir ("flash") and board
+//!   profile, driven through `breakwater cli` like an administrator would.
+//! - [`Swaks`], [`smtplib`] and [`SmtpConn`] are the internet clients.
+//! - [`World`] wires them together with the configuration most tests share.
+//!
+//! Every process is killed when its handle drops, also when a test panics;
+//! on a panic the gateway's log tails are printed to help the reader.
+//!
+//! Traffic stays on 127.0.0.0/8. The peers come from Debian packages
+//! (`swaks`, `postfix`, `dnsmasq-base`, `python3`); `tools/test` installs them.
+
+mod client;
+mod dns;
+mod gateway;
+mod net;
+mod proc;
+mod sink;
+mod world;
+
+pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
+pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome};
+pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
+pub use gateway::{Gateway, breakwater_bin};
+pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
+pub use sink::{Sink, SinkMessage};
+pub use world::{LOCAL_DOMAIN, World};
+
+use std::time::{Duration, Instant};
+
+/// How long to wait for anything that should happen "soon". CI has two
+/// cores and runs many tests at once, so this is generous: tests wait for
+/// events, they never assert on speed.
+pub const SOON: Duration = Duration::from_secs(60);
+
+/// How long to wait for something that involves a retry or a restart.
+pub const EVENTUALLY: Duration = Duration::from_secs(180);
+
+/// Polls `probe` until it returns `Some`, or gives up after `timeout`.
+pub fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The MID in the gateway's reply to the end of DATA
+/// (`250 ok:  Message 12 accepted`).
+pub fn mid_in_reply(text: &str) -> Option<u64> {
+    let re = regex::Regex::new(r"Message (\d+) accepted").expect("static regex");
+    re.captures(text)?.get(1)?.as_str().parse().ok()
+}
+
+/// A small RFC 5322 message with CRLF line ends and a unique Message-ID,
+/// ready to be sent as-is.
+pub fn simple_message(from: &str, to: &str, message_id: &str, body: &str) -> Vec<u8> {
+    let mut m = String::new();
+    m.push_str(&format!("From: <{from}>\r\n"));
+    m.push_str(&format!("To: <{to}>\r\n"));
+    m.push_str(&format!("Subject: e2e {message_id}\r\n"));
+    m.push_str(&format!("Message-ID: <{message_id}>\r\n"));
+    m.push_str("MIME-Version: 1.0\r\n");
+    m.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
+    m.push_str("\r\n");
+    for line in body.lines() {
+        m.push_str(line);
+        m.push_str("\r\n");
+    }
+    m.into_bytes()
+}

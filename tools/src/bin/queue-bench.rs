@@ -1,0 +1,444 @@
+//! `queue-bench`: where should the durable mail queue keep message bodies?
+//!
+//! Two strategies, same durable protocol, same churn:
+//! - `sled`: envelope record and body both in sled (two trees, one `Db`);
+//! - `spool`: sled holds only the envelope records (the index); each body is
+//!   one file `spool/<2 hex bucket>/<16 hex id>`.
+//!
+//! Enqueue is group commit. Each of `-c` session threads prepares a message
+//! (postcard envelope, random body), hands it to the single committer and
+//! blocks until it is durable: the moment a real session would answer `250`.
+//! For `spool` the session first writes the body file and `sync_data`s it;
+//! the committer then fsyncs each bucket directory the batch touched (once per
+//! batch) so the new names are durable too. The committer inserts the batch
+//! (index records, plus bodies for `sled`) and makes all of it durable with
+//! one `Db::flush`, which covers every earlier write in the whole `Db`.
+//!
+//! A consumer "delivers" (deletes) the oldest message whenever more than `-w`
+//! are queued; sessions wait while the backlog is over `-w`. Deletes are not
+//! fsynced: after a crash a delivered message may go out again
+//! (at-least-once), and recovery sweeps spool files without an index record.
+//! At the end everything is drained and the data directory is measured with
+//! the `Db` open, closed, and after a reopen.
+//!
+//! Exposure: host-side tool, never shipped; writes only under `--dir`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::{self, ScopedJoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, ensure};
+use clap::{Parser, ValueEnum};
+use rand::Rng;
+use serde::Serialize;
+
+use breakwater_tools::{DiskUse, mib, written};
+
+/// Durable mail-queue storage benchmark: bodies in sled vs. spool files.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Messages to enqueue and then delete.
+    #[arg(short = 'n', long, default_value_t = 100_000)]
+    messages: u64,
+    /// Body size in bytes.
+    #[arg(short = 'l', long, default_value_t = 10_240)]
+    body_len: usize,
+    /// Concurrent SMTP sessions enqueueing.
+    #[arg(short = 'c', long, default_value_t = 50)]
+    sessions: u64,
+    /// Backlog the consumer leaves in the queue (messages).
+    #[arg(short = 'w', long, default_value_t = 1000)]
+    window: usize,
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    strategy: Which,
+    /// Parent of the fresh per-run data directory. Use a real disk, not
+    /// tmpfs, or fsync costs nothing.
+    #[arg(long, default_value = "/var/tmp")]
+    dir: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Which {
+    Sled,
+    Spool,
+    Both,
+}
+
+/// The queue's index record, shaped like the real envelope so its postcard
+/// encoding lands in the same 200-500 byte range.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    version: u8,
+    id: u64,
+    received_at: u64,
+    mail_from: &'a str,
+    rcpt_to: &'a [String],
+    body_len: u32,
+    /// Peer, HELO, listener, policy verdicts: what the real record carries.
+    trace: &'a str,
+}
+
+/// One session's message waiting for the committer.
+struct Pending {
+    id: u64,
+    envelope: Vec<u8>,
+    /// `Some` for the `sled` strategy; `spool` bodies are already on disk.
+    body: Option<Vec<u8>>,
+    durable: mpsc::SyncSender<()>,
+}
+
+struct Store {
+    db: sled::Db,
+    index: sled::Tree,
+    bodies: sled::Tree,
+    /// `Some` for the `spool` strategy.
+    spool: Option<PathBuf>,
+}
+
+impl Store {
+    fn open(root: &Path, spool: bool) -> Result<Self> {
+        let db = sled::open(root.join("index")).context("opening sled")?;
+        let spool = spool.then(|| root.join("spool"));
+        if let Some(spool) = &spool {
+            // Buckets exist before the first message, as after queue creation.
+            for bucket in 0..=255u8 {
+                fs::create_dir_all(spool.join(format!("{bucket:02x}")))?;
+            }
+            File::open(spool)?.sync_all()?;
+            File::open(root)?.sync_all()?;
+        }
+        let (index, bodies) = (db.open_tree("index")?, db.open_tree("bodies")?);
+        Ok(Store {
+            db,
+            index,
+            bodies,
+            spool,
+        })
+    }
+
+    fn bucket(spool: &Path, id: u64) -> PathBuf {
+        spool.join(format!("{:02x}", id & 0xff))
+    }
+
+    fn body_path(spool: &Path, id: u64) -> PathBuf {
+        Self::bucket(spool, id).join(format!("{id:016x}"))
+    }
+
+    /// Session side. For `spool` the body reaches stable storage before the
+    /// session asks for a commit, so no index record can point at a body
+    /// that a crash lost. For `sled` the body rides in the batch.
+    fn prepare(&self, id: u64, body: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(spool) = &self.spool else {
+            return Ok(Some(body.to_vec()));
+        };
+        let mut file = File::create_new(Self::body_path(spool, id))?;
+        file.write_all(body)?;
+        file.sync_data()?;
+        Ok(None)
+    }
+
+    /// Committer side: make a whole batch durable.
+    fn commit(&self, batch: &[Pending]) -> Result<()> {
+        if let Some(spool) = &self.spool {
+            let buckets: BTreeSet<u64> = batch.iter().map(|p| p.id & 0xff).collect();
+            for bucket in buckets {
+                File::open(Self::bucket(spool, bucket))?.sync_all()?;
+            }
+        }
+        for p in batch {
+            let key = p.id.to_be_bytes();
+            if let Some(body) = &p.body {
+                self.bodies.insert(key, body.as_slice())?;
+            }
+            self.index.insert(key, p.envelope.as_slice())?;
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Consumer side: the message was delivered. Index first, so a crash in
+    /// between leaves an orphan spool file (swept), never a dangling record.
+    fn delete(&self, id: u64) -> Result<()> {
+        let key = id.to_be_bytes();
+        self.index.remove(key)?;
+        match &self.spool {
+            None => drop(self.bodies.remove(key)?),
+            Some(spool) => fs::remove_file(Self::body_path(spool, id))?,
+        }
+        Ok(())
+    }
+}
+
+/// State shared by sessions, committer and consumer.
+#[derive(Default)]
+struct Shared {
+    next_id: AtomicU64,
+    sessions_left: AtomicU64,
+    pending: Mutex<Vec<Pending>>,
+    pending_cv: Condvar,
+    /// Committed, not yet deleted, oldest first.
+    queued: Mutex<VecDeque<u64>>,
+    queued_cv: Condvar,
+    enqueue_done: AtomicBool,
+    /// Set when the run is over or any thread failed.
+    stop: AtomicBool,
+    batches: AtomicU64,
+    peak_queued: AtomicU64,
+}
+
+impl Shared {
+    /// Waits on `cv` until `ready`. Short timeouts, so that a failed thread
+    /// (which sets `stop`) cannot leave the others blocked forever.
+    fn wait<'a, T>(
+        &self,
+        cv: &Condvar,
+        lock: &'a Mutex<T>,
+        ready: impl Fn(&T) -> bool,
+    ) -> Result<MutexGuard<'a, T>> {
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while !ready(&guard) {
+            ensure!(
+                !self.stop.load(Relaxed),
+                "stopped after a failure elsewhere"
+            );
+            let timeout = Duration::from_millis(50);
+            guard = cv
+                .wait_timeout(guard, timeout)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(guard)
+    }
+
+    /// Runs one thread's work; a failure tells every other thread to give up.
+    fn guard<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.stop.store(true, Relaxed);
+        }
+        result
+    }
+}
+
+const TRACE: &str = "203.0.113.45:53122 HELO mail-out-07.sender.example.com \
+    listener IncomingMail ICID 1234567 SBRS 3.5 HAT ACCEPTLIST policy DEFAULT \
+    spf=pass dkim=pass dmarc=pass antispam=negative antivirus=clean";
+
+/// One SMTP session: enqueue until the id counter passes `n`. Returns the
+/// enqueue latencies (prepare to durable) in microseconds.
+fn session(store: &Store, shared: &Shared, args: &Args) -> Result<Vec<u32>> {
+    let mut body = vec![0u8; args.body_len];
+    rand::rng().fill(body.as_mut_slice());
+    let rcpt_to: Vec<String> = (0..3).map(|i| format!("user{i}@example.net")).collect();
+    let mut latencies = Vec::new();
+    loop {
+        drop(shared.wait(&shared.queued_cv, &shared.queued, |q| {
+            q.len() <= args.window
+        })?);
+        let id = shared.next_id.fetch_add(1, Relaxed);
+        if id >= args.messages {
+            return Ok(latencies);
+        }
+        let start = Instant::now();
+        body[..8].copy_from_slice(&id.to_le_bytes());
+        let envelope = postcard::to_allocvec(&Envelope {
+            version: 1,
+            id,
+            received_at: 1_795_000_000 + id,
+            mail_from: "newsletter-bounces+abc123@sender.example.com",
+            rcpt_to: &rcpt_to,
+            body_len: u32::try_from(body.len())?,
+            trace: TRACE,
+        })?;
+        let body = store.prepare(id, &body)?;
+        let (durable, is_durable) = mpsc::sync_channel(1);
+        let pending = Pending {
+            id,
+            envelope,
+            body,
+            durable,
+        };
+        shared
+            .wait(&shared.pending_cv, &shared.pending, |_| true)?
+            .push(pending);
+        shared.pending_cv.notify_one();
+        is_durable.recv().context("committer gave up")?;
+        latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+}
+
+/// The single committer: one flush for whatever sessions are waiting.
+fn committer(store: &Store, shared: &Shared) -> Result<()> {
+    loop {
+        let batch =
+            std::mem::take(&mut *shared.wait(&shared.pending_cv, &shared.pending, |p| {
+                !p.is_empty() || shared.sessions_left.load(Relaxed) == 0
+            })?);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        store.commit(&batch)?;
+        shared.batches.fetch_add(1, Relaxed);
+        let mut queued = shared.wait(&shared.queued_cv, &shared.queued, |_| true)?;
+        queued.extend(batch.iter().map(|p| p.id));
+        shared.peak_queued.fetch_max(queued.len() as u64, Relaxed);
+        drop(queued);
+        shared.queued_cv.notify_all();
+        for p in batch {
+            let _ = p.durable.send(()); // fails only if the session gave up
+        }
+    }
+}
+
+/// Deletes the oldest message while the backlog exceeds `window`; drains
+/// everything once enqueueing is over.
+fn consumer(store: &Store, shared: &Shared, window: usize) -> Result<()> {
+    loop {
+        let oldest = shared
+            .wait(&shared.queued_cv, &shared.queued, |q| {
+                q.len() > window || shared.enqueue_done.load(Relaxed)
+            })?
+            .pop_front();
+        let Some(id) = oldest else { return Ok(()) };
+        shared.queued_cv.notify_all();
+        store.delete(id)?;
+    }
+}
+
+fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle.join().map_err(|_| anyhow!("thread panicked"))?
+}
+
+fn run(args: &Args, spool: bool) -> Result<Vec<(&'static str, String)>> {
+    let tmp = tempfile::Builder::new()
+        .prefix("queue-bench-")
+        .tempdir_in(&args.dir)?;
+    let root = tmp.path();
+    let store = Store::open(root, spool)?;
+    let shared = Shared {
+        sessions_left: AtomicU64::new(args.sessions),
+        ..Shared::default()
+    };
+    let written_before = written(root)?;
+    let start = Instant::now();
+    let (mut latencies, enqueue_secs, peak) = thread::scope(|s| -> Result<_> {
+        let committer = s.spawn(|| shared.guard(committer(&store, &shared)));
+        let consumer = s.spawn(|| shared.guard(consumer(&store, &shared, args.window)));
+        let sampler = s.spawn(|| -> Result<DiskUse> {
+            let mut peak = DiskUse::default();
+            while !shared.stop.load(Relaxed) {
+                peak = peak.max(DiskUse::measure(root)?);
+                thread::sleep(Duration::from_millis(250));
+            }
+            Ok(peak)
+        });
+        let sessions: Vec<_> = (0..args.sessions)
+            .map(|_| {
+                s.spawn(|| {
+                    let result = shared.guard(session(&store, &shared, args));
+                    shared.sessions_left.fetch_sub(1, Relaxed);
+                    shared.pending_cv.notify_one();
+                    result
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for session in sessions {
+            latencies.extend(join(session)?);
+        }
+        let enqueue_secs = start.elapsed().as_secs_f64();
+        shared.enqueue_done.store(true, Relaxed);
+        shared.queued_cv.notify_all();
+        join(committer)?;
+        join(consumer)?;
+        store.db.flush()?;
+        shared.stop.store(true, Relaxed);
+        Ok((latencies, enqueue_secs, join(sampler)?))
+    })?;
+    let total_secs = start.elapsed().as_secs_f64();
+    let written_after = written(root)?;
+    let end_open = DiskUse::measure(root)?;
+    drop(store);
+    let end_closed = DiskUse::measure(root)?;
+    // Reopen, and give sled's recovery and segment cleaner a chance to reclaim.
+    let db = sled::open(root.join("index"))?;
+    let left = db.open_tree("index")?.len() + db.open_tree("bodies")?.len();
+    ensure!(left == 0, "{left} records left after draining");
+    thread::sleep(Duration::from_secs(2));
+    db.flush()?;
+    drop(db);
+    let reopened = DiskUse::measure(root)?;
+
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    let n = args.messages as f64;
+    let batches = shared.batches.load(Relaxed).max(1) as f64;
+    let bytes = written_after.0 - written_before.0;
+    Ok(vec![
+        (
+            "enqueue throughput (msg/s)",
+            format!("{:.0}", n / enqueue_secs),
+        ),
+        ("mean batch (msgs per flush)", format!("{:.1}", n / batches)),
+        (
+            "enqueue latency p50 / p99 (ms)",
+            format!("{:.1} / {:.1}", pct(0.5), pct(0.99)),
+        ),
+        ("enqueue wall time (s)", format!("{enqueue_secs:.1}")),
+        ("total wall time, drained (s)", format!("{total_secs:.1}")),
+        (
+            "peak messages queued",
+            shared.peak_queued.load(Relaxed).to_string(),
+        ),
+        ("peak disk, MiB (apparent / du)", peak.to_string()),
+        ("drained, Db open, MiB", end_open.to_string()),
+        ("drained, Db closed, MiB", end_closed.to_string()),
+        ("drained, after reopen, MiB", reopened.to_string()),
+        (
+            "written by this process, MiB (KiB/msg)",
+            format!("{:.0} ({:.1})", mib(bytes), bytes as f64 / n / 1024.0),
+        ),
+        (
+            "written to the device, all processes, MiB",
+            format!("{:.0}", mib(written_after.1 - written_before.1)),
+        ),
+    ])
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.messages > 0 && args.sessions > 0,
+        "-n and -c must be positive"
+    );
+    let (sled, spool) = ("sled (bodies in sled)", "spool (files + sled index)");
+    let strategies = match args.strategy {
+        Which::Sled => vec![(sled, false)],
+        Which::Spool => vec![(spool, true)],
+        Which::Both => vec![(sled, false), (spool, true)],
+    };
+    let mut reports = Vec::new();
+    for (name, is_spool) in strategies {
+        eprintln!("running {name}");
+        reports.push((name, run(&args, is_spool)?));
+    }
+
+    let (n, l, c, w) = (args.messages, args.body_len, args.sessions, args.window);
+    println!(
+        "n={n} body={l} B sessions={c} window={w} dir={}",
+        args.dir.display()
+    );
+    let names: Vec<&str> = reports.iter().map(|(name, _)| *name).collect();
+    println!("| metric | {} |", names.join(" | "));
+    println!("| --- |{}", " ---: |".repeat(names.len()));
+    for (i, (label, _)) in reports[0].1.iter().enumerate() {
+        let cells: Vec<&str> = reports.iter().map(|(_, r)| r[i].1.as_str()).collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    }
+    Ok(())
+}
