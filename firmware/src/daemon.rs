@@ -71,17 +71,22 @@ impl DaemonStatus for Status {
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     Ok(())
 }
 
 fn load_config(store: &ConfigStore, board: &BoardProfile) -> anyhow::Result<Config> {
     if !store.is_initialised()? {
-        let cert = factory::demo_certificate(&board.hostname).context("cannot generate the Demo certificate")?;
+        let cert = factory::demo_certificate(&board.hostname)
+            .context("cannot generate the Demo certificate")?;
         let cfg = factory::factory_config(board, cert);
         store.commit("system", "factory defaults", Some(&cfg))?;
-        tracing::info!("new data directory: factory configuration committed for board {}", board.name);
+        tracing::info!(
+            "new data directory: factory configuration committed for board {}",
+            board.name
+        );
     }
     Ok(store.committed()?)
 }
@@ -107,14 +112,32 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let (queue, recovered) = queue::start(spool, config.queue, committed_tx)?;
     let dns = Dns::new(&config.dns)?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-    let delivery = Delivery::new(config_rx.clone(), ids.clone(), queue.clone(), dns.clone(), reports_tx)?;
-    workqueue::start(config_rx.clone(), queue.clone(), delivery.clone(), recovered, committed_rx, reports_rx);
+    let delivery = Delivery::new(
+        config_rx.clone(),
+        ids.clone(),
+        queue.clone(),
+        dns.clone(),
+        reports_tx,
+    )?;
+    workqueue::start(
+        config_rx.clone(),
+        queue.clone(),
+        delivery.clone(),
+        recovered,
+        committed_rx,
+        reports_rx,
+    );
 
     let services = Arc::new(Services {
         ids,
         hourly: Arc::new(HourlyRecipients::default()),
     });
-    let reception = Arc::new(Reception::new(config_rx.clone(), dns, services, queue.clone()));
+    let reception = Arc::new(Reception::new(
+        config_rx.clone(),
+        dns,
+        services,
+        queue.clone(),
+    ));
     for problem in reception.apply(&config).await {
         tracing::warn!("{problem}");
     }
@@ -153,8 +176,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             board: opts.board.name.clone(),
         }),
     };
-    let _control = control.start(dir).context("cannot create the control socket")?;
-    tracing::info!("Breakwater {} running (board {}, data {})", env!("CARGO_PKG_VERSION"), opts.board.name, dir.display());
+    let _control = control
+        .start(dir)
+        .context("cannot create the control socket")?;
+    tracing::info!(
+        "Breakwater {} running (board {}, data {})",
+        env!("CARGO_PKG_VERSION"),
+        opts.board.name,
+        dir.display()
+    );
 
     wait_for_shutdown().await;
     tracing::info!("shutting down");
@@ -164,7 +194,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
 
 async fn wait_for_shutdown() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };

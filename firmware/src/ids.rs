@@ -106,7 +106,8 @@ impl IdAllocator {
         let c = &mut counters[kind as usize];
         if c.next >= c.reserved_until {
             let until = c.next + BLOCK;
-            self.tree.insert(KEYS[kind as usize], &until.to_be_bytes())?;
+            self.tree
+                .insert(KEYS[kind as usize], &until.to_be_bytes())?;
             // The reservation must be on disk before any number from it is
             // used, or a crash could hand the same number out twice.
             self.tree.flush()?;

@@ -18,11 +18,11 @@ pub mod control;
 pub mod daemon;
 pub mod delivery;
 pub mod dns;
-pub mod queue;
-pub mod workqueue;
 pub mod ids;
 pub mod logging;
+pub mod queue;
 pub mod smtp_in;
+pub mod workqueue;
 
 /// Writes one line to `mail_logs` (see `logging`).
 #[macro_export]

@@ -14,7 +14,11 @@ use breakwater_board::BoardProfile;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "breakwater", version, about = "Breakwater email security gateway")]
+#[command(
+    name = "breakwater",
+    version,
+    about = "Breakwater email security gateway"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,7 +53,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("breakwater: cannot start the runtime: {e}");
@@ -57,15 +64,24 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { data_dir, board, board_file, quiet } => {
+        Command::Run {
+            data_dir,
+            board,
+            board_file,
+            quiet,
+        } => {
             let result = runtime.block_on(async {
                 let board = match board_file {
                     Some(path) => BoardProfile::from_file(&path)?,
                     None => BoardProfile::builtin(&board)?,
                 };
-                daemon::run(RunOptions { data_dir, board, echo_logs: !quiet })
-                    .await
-                    .context("breakwater daemon")
+                daemon::run(RunOptions {
+                    data_dir,
+                    board,
+                    echo_logs: !quiet,
+                })
+                .await
+                .context("breakwater daemon")
             });
             match result {
                 Ok(()) => ExitCode::SUCCESS,
@@ -77,7 +93,11 @@ fn main() -> ExitCode {
         }
         Command::Cli { data_dir, args } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
-            let request = control::Request { args, stdin: None, user };
+            let request = control::Request {
+                args,
+                stdin: None,
+                user,
+            };
             match runtime.block_on(control::call(&data_dir, &request)) {
                 Ok(resp) if resp.ok => {
                     print!("{}", resp.output);

@@ -96,19 +96,31 @@ impl WorkQueue {
 
     fn admit(&mut self, record: MessageRecord) {
         let mid = record.mid;
-        self.active.insert(mid, Active { record, in_flight: 0 });
+        self.active.insert(
+            mid,
+            Active {
+                record,
+                in_flight: 0,
+            },
+        );
         self.dispatch(mid);
     }
 
     /// Routes the pending recipients of `mid` and hands out jobs.
     fn dispatch(&mut self, mid: Mid) {
         let config = self.config.borrow().clone();
-        let Some(active) = self.active.get_mut(&mid) else { return };
+        let Some(active) = self.active.get_mut(&mid) else {
+            return;
+        };
         let record = &mut active.record;
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut unrouted: Vec<Rid> = Vec::new();
         let mut dropped: Vec<Rid> = Vec::new();
-        for r in record.recipients.iter_mut().filter(|r| r.status == RecipientStatus::Pending) {
+        for r in record
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending)
+        {
             let domain = routes::domain_of(&r.address);
             match routes::select(&config.smtp_routes, domain) {
                 None => unrouted.push(r.rid),
@@ -133,7 +145,10 @@ impl WorkQueue {
             }
         }
         if !dropped.is_empty() {
-            mail_log!("MID {mid} RID {} dropped by the /dev/null SMTP route", rid_list(&dropped));
+            mail_log!(
+                "MID {mid} RID {} dropped by the /dev/null SMTP route",
+                rid_list(&dropped)
+            );
         }
         if !unrouted.is_empty() && !self.held.contains(&mid) {
             mail_log!(
@@ -151,11 +166,15 @@ impl WorkQueue {
 
     fn apply(&mut self, report: DeliveryReport) {
         let config = self.config.borrow().clone();
-        let Some(active) = self.active.get_mut(&report.mid) else { return };
+        let Some(active) = self.active.get_mut(&report.mid) else {
+            return;
+        };
         active.in_flight = active.in_flight.saturating_sub(1);
         let now = chrono::Utc::now().timestamp();
         for (rid, outcome) in report.results {
-            let Some(r) = active.record.recipient_mut(rid) else { continue };
+            let Some(r) = active.record.recipient_mut(rid) else {
+                continue;
+            };
             match outcome {
                 Outcome::Delivered(text) => {
                     r.status = RecipientStatus::Delivered;
@@ -182,7 +201,9 @@ impl WorkQueue {
     /// After a change: retire a finished message, or persist it and
     /// schedule its next attempt.
     fn settle(&mut self, mid: Mid) {
-        let Some(active) = self.active.get(&mid) else { return };
+        let Some(active) = self.active.get(&mid) else {
+            return;
+        };
         if active.in_flight > 0 {
             return;
         }

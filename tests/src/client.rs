@@ -294,7 +294,7 @@ impl SwaksOutcome {
 
 /// Python's smtplib as a client, run with `python3 -c`.
 pub mod smtplib {
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Write};
     use std::net::{Ipv4Addr, SocketAddrV4};
     use std::process::{Child, Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -304,14 +304,15 @@ pub mod smtplib {
 
     use serde_json::{Value, json};
 
-    /// The script both modes share. One JSON job in `argv[1]`, one JSON
+    /// The script both modes share. One JSON job on stdin (argv is limited
+    /// to 128 KiB per argument, too small for big messages), one JSON
     /// object per line out (flushed, so a killed run still tells what it
     /// saw). Message bytes travel as hex and are sent as bytes: smtplib then
     /// dot-stuffs and terminates but changes nothing else.
     const SCRIPT: &str = r#"
 import json, smtplib, ssl, sys, time
 
-job = json.loads(sys.argv[1])
+job = json.loads(sys.stdin.buffer.read())
 
 def out(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
@@ -478,10 +479,23 @@ session() if job["mode"] == "session" else load()
         }
     }
 
-    fn python(job: &Value) -> Command {
-        let mut cmd = Command::new("python3");
-        cmd.arg("-c").arg(SCRIPT).arg(job.to_string());
-        cmd
+    /// Starts `python3 -c SCRIPT` and hands it `job` on stdin.
+    fn python(job: &Value, stdout: Stdio, stderr: Stdio) -> Child {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SCRIPT)
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("run python3 (is it installed? run tools/test)");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let job = job.to_string();
+        // A writer thread, so a script that dies early cannot block us.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(job.as_bytes());
+        });
+        child
     }
 
     /// Runs `steps` from `source` against `server`; one result per step
@@ -500,10 +514,9 @@ session() if job["mode"] == "session" else load()
             "timeout": 120,
             "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
         });
-        let out = python(&job)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run python3 (is it installed? run tools/test)");
+        let out = python(&job, Stdio::piped(), Stdio::piped())
+            .wait_with_output()
+            .expect("wait for python3");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -638,12 +651,7 @@ session() if job["mode"] == "session" else load()
                 "give_up_after": job.give_up_after,
                 "template_hex": hex(tpl.as_bytes()),
             });
-            let mut child = python(&spec)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn python3");
+            let mut child = python(&spec, Stdio::piped(), Stdio::inherit());
             let stdout = child.stdout.take().expect("piped stdout");
             let results = Arc::new(Mutex::new(Vec::new()));
             let errors = Arc::new(Mutex::new(Vec::new()));

@@ -58,7 +58,8 @@ impl DnsBuilder {
     /// MX record `domain` → `host` with `preference`.
     #[must_use]
     pub fn mx(mut self, domain: &str, host: &str, preference: u16) -> Self {
-        self.args.push(format!("--mx-host={domain},{host},{preference}"));
+        self.args
+            .push(format!("--mx-host={domain},{host},{preference}"));
         self
     }
 
@@ -82,7 +83,10 @@ impl DnsBuilder {
             .arg("--bind-interfaces")
             .arg(format!("--listen-address={}", self.ip))
             .arg(format!("--port={}", self.port))
-            .arg(format!("--pid-file={}", dir.path().join("dnsmasq.pid").display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("dnsmasq.pid").display()
+            ))
             .arg(format!("--log-facility={}", log.display()))
             .arg("--log-queries")
             // Names nobody configured are NXDOMAIN, not REFUSED.
@@ -106,10 +110,7 @@ impl DnsBuilder {
         };
         let answered = wait_until(SOON, || {
             if let Some(Ok(Some(status))) = dns.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "dnsmasq exited early ({status}):\n{}",
-                    tail(&dns.log, 20)
-                );
+                panic!("dnsmasq exited early ({status}):\n{}", tail(&dns.log, 20));
             }
             dns.answers().then_some(())
         });

@@ -33,7 +33,13 @@ pub fn breakwater_bin() -> &'static Path {
             .to_path_buf();
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .map(|p| if p.is_relative() { workspace.join(p) } else { p })
+            .map(|p| {
+                if p.is_relative() {
+                    workspace.join(p)
+                } else {
+                    p
+                }
+            })
             .unwrap_or_else(|| workspace.join("target"));
         let bin = target.join("debug").join("breakwater");
         if !bin.exists() {
@@ -247,7 +253,10 @@ impl Gateway {
             .unwrap_or_default();
         rotated.sort();
         let mut text = String::new();
-        for p in rotated.iter().chain(std::iter::once(&dir.join("mail.current"))) {
+        for p in rotated
+            .iter()
+            .chain(std::iter::once(&dir.join("mail.current")))
+        {
             if let Ok(b) = fs::read(p) {
                 text.push_str(&String::from_utf8_lossy(&b));
             }

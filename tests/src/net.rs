@@ -50,7 +50,9 @@ impl TestNet {
         let dir = std::env::temp_dir().join("breakwater-e2e-slots");
         fs::create_dir_all(&dir).expect("create slot lock dir");
         let pid = std::process::id() as usize;
-        let start = pid.wrapping_mul(7919).wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) * 13);
+        let start = pid
+            .wrapping_mul(7919)
+            .wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) * 13);
         for i in 0..SLOTS {
             let n = ((start + i) % SLOTS + 1) as u8;
             let path: PathBuf = dir.join(format!("{n}.lock"));

@@ -29,7 +29,10 @@ pub(crate) fn signal(pid: u32, sig: &str) {
 }
 
 /// Waits for `child` to exit; `None` when it is still running at `timeout`.
-pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_timeout(
+    child: &mut Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {

@@ -195,9 +195,10 @@ impl Sink {
             .into_iter()
             .filter_map(|(_, p)| {
                 let bytes = fs::read(&p).ok()?;
-                Some(SinkMessage::parse(&p, &bytes).unwrap_or_else(|e| {
-                    panic!("{}: not an smtp-sink dump: {e}", p.display())
-                }))
+                Some(
+                    SinkMessage::parse(&p, &bytes)
+                        .unwrap_or_else(|e| panic!("{}: not an smtp-sink dump: {e}", p.display())),
+                )
             })
             .collect()
     }
@@ -254,7 +255,9 @@ fn open_dumps(pid: u32, dump: &Path) -> HashSet<PathBuf> {
 
 fn strip_angles(arg: &str) -> String {
     let addr = arg.split_whitespace().next().unwrap_or("");
-    addr.trim_start_matches('<').trim_end_matches('>').to_string()
+    addr.trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }
 
 impl SinkMessage {

@@ -41,12 +41,7 @@ impl World {
     pub fn with_dns(net: TestNet, dns: Dns) -> World {
         let sink = Sink::start(&net);
         let gw = Gateway::start(&net);
-        let world = World {
-            gw,
-            sink,
-            dns,
-            net,
-        };
+        let world = World { gw, sink, dns, net };
         let route = world.net.sink_route();
         let dns_server = world.net.dns_server();
         for cmd in [
@@ -61,7 +56,14 @@ impl World {
                 LOCAL_DOMAIN,
                 "accept",
             ],
-            vec!["deliveryconfig", "retry", "--initial-secs", "1", "--max-secs", "2"],
+            vec![
+                "deliveryconfig",
+                "retry",
+                "--initial-secs",
+                "1",
+                "--max-secs",
+                "2",
+            ],
             vec!["commit", "e2e: day one"],
         ] {
             world.gw.cli_ok(&cmd);

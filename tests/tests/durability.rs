@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use breakwater_e2e::{
-    EVENTUALLY, LoadClient, LoadJob, SOON, World, mid_in_reply, simple_message, smtplib,
-    wait_until,
+    EVENTUALLY, LoadClient, LoadJob, SOON, World, mid_in_reply, simple_message, smtplib, wait_until,
 };
 
 #[test]
@@ -40,17 +39,26 @@ fn mail_queued_while_next_hop_is_down_is_delivered_after_restart() {
     // the durability result.
     let deferral = wait_until(SOON, || {
         let log = w.gw.mail_log();
-        let after = log.split(&format!("MID {mid} queued for delivery")).nth(1)?.to_string();
-        regex::Regex::new(r"(?i)(connection error|delayed|deferred|defer|retry|refused|unreachable)")
-            .expect("regex")
-            .find(&after)
-            .map(|m| m.as_str().to_string())
+        let after = log
+            .split(&format!("MID {mid} queued for delivery"))
+            .nth(1)?
+            .to_string();
+        regex::Regex::new(
+            r"(?i)(connection error|delayed|deferred|defer|retry|refused|unreachable)",
+        )
+        .expect("regex")
+        .find(&after)
+        .map(|m| m.as_str().to_string())
     });
     assert!(
-        w.gw.log_lines(&format!(r"Message finished MID {mid} done")).is_empty(),
+        w.gw.log_lines(&format!(r"Message finished MID {mid} done"))
+            .is_empty(),
         "message finished although the next hop is down"
     );
-    assert!(w.sink.messages().is_empty(), "the sink is down, yet got mail");
+    assert!(
+        w.sink.messages().is_empty(),
+        "the sink is down, yet got mail"
+    );
 
     w.gw.stop();
     w.sink.start_again();
@@ -148,7 +156,10 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
             .iter()
             .filter_map(breakwater_e2e::SinkMessage::message_id)
             .collect();
-        let missing: Vec<&String> = acknowledged.iter().filter(|id| !arrived.contains(*id)).collect();
+        let missing: Vec<&String> = acknowledged
+            .iter()
+            .filter(|id| !arrived.contains(*id))
+            .collect();
         missing.is_empty().then_some(())
     });
     if missing.is_none() {
@@ -158,7 +169,10 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
             .iter()
             .filter_map(breakwater_e2e::SinkMessage::message_id)
             .collect();
-        let lost: Vec<&String> = acknowledged.iter().filter(|id| !arrived.contains(*id)).collect();
+        let lost: Vec<&String> = acknowledged
+            .iter()
+            .filter(|id| !arrived.contains(*id))
+            .collect();
         panic!(
             "{} of {} acknowledged messages never arrived after kill -9 and restart (first: {:?})",
             lost.len(),

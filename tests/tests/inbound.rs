@@ -145,11 +145,13 @@ fn mail_log_records_the_lifecycle_of_a_message() {
         .wait_for_message_id("inbound-log@e2e.test", SOON)
         .expect("delivered");
 
-    let finished = w.gw.wait_for_log(&format!(r"Message finished MID {mid} done"), SOON);
+    let finished =
+        w.gw.wait_for_log(&format!(r"Message finished MID {mid} done"), SOON);
     assert!(!finished.is_empty());
 
     // Reception: the connection, its sender group, the envelope.
-    let start = w.gw.wait_for_log(&format!(r"Start MID {mid} ICID \d+"), SOON);
+    let start =
+        w.gw.wait_for_log(&format!(r"Start MID {mid} ICID \d+"), SOON);
     let icid: u64 = regex::Regex::new(r"ICID (\d+)")
         .expect("regex")
         .captures(&start)
@@ -176,18 +178,27 @@ fn mail_log_records_the_lifecycle_of_a_message() {
         &format!(r"MID {mid} ICID {icid} RID 0 To: <?dave@example\.com>?"),
         SOON,
     );
-    w.gw.wait_for_log(&format!(r"MID {mid} ready \d+ bytes from <?carol@internet\.example>?"), SOON);
+    w.gw.wait_for_log(
+        &format!(r"MID {mid} ready \d+ bytes from <?carol@internet\.example>?"),
+        SOON,
+    );
     w.gw.wait_for_log(&format!(r"MID {mid} queued for delivery"), SOON);
 
     // Delivery: a DCID carries the message and reports it done.
-    let start = w.gw.wait_for_log(&format!(r"Delivery start DCID \d+ MID {mid} to RID \[0\]"), SOON);
+    let start = w.gw.wait_for_log(
+        &format!(r"Delivery start DCID \d+ MID {mid} to RID \[0\]"),
+        SOON,
+    );
     let dcid: u64 = regex::Regex::new(r"DCID (\d+)")
         .expect("regex")
         .captures(&start)
         .and_then(|c| c[1].parse().ok())
         .expect("DCID");
     w.gw.wait_for_log(&format!(r"New SMTP DCID {dcid} "), SOON);
-    w.gw.wait_for_log(&format!(r"Message done DCID {dcid} MID {mid} to RID \[0\]"), SOON);
+    w.gw.wait_for_log(
+        &format!(r"Message done DCID {dcid} MID {mid} to RID \[0\]"),
+        SOON,
+    );
 
     // The lines come in lifecycle order.
     let log = w.gw.mail_log();

@@ -1,9 +1,7 @@
 //! The harness's own peers, without the gateway: if these fail, the
 //! gateway tests cannot be believed either way.
 
-use breakwater_e2e::{
-    Dns, QTYPE_A, QTYPE_PTR, SOON, Sink, Swaks, TestNet, reverse_name, smtplib,
-};
+use breakwater_e2e::{Dns, QTYPE_A, QTYPE_PTR, SOON, Sink, Swaks, TestNet, reverse_name, smtplib};
 
 /// NOERROR and NXDOMAIN.
 const NOERROR: u8 = 0;
@@ -61,7 +59,11 @@ fn smtp_sink_dump_is_parsed_back_byte_for_byte() {
         .to("c@example.com")
         .data_file(&path)
         .run();
-    assert!(out.succeeded(), "swaks → smtp-sink failed:\n{}", out.transcript);
+    assert!(
+        out.succeeded(),
+        "swaks → smtp-sink failed:\n{}",
+        out.transcript
+    );
     assert_eq!(out.data_reply().map(|r| r.code), Some(250));
 
     let msgs = sink.wait_for(1, SOON);
@@ -93,14 +95,21 @@ fn smtplib_8bit_reaches_sink_and_sink_restarts_on_same_address() {
         &msg,
         &["BODY=8BITMIME"],
     );
-    assert_eq!(smtplib::find(&res, "data").and_then(|r| r.code), Some(250), "{res:?}");
+    assert_eq!(
+        smtplib::find(&res, "data").and_then(|r| r.code),
+        Some(250),
+        "{res:?}"
+    );
     let m = sink.wait_for(1, SOON).remove(0);
     assert_eq!(m.raw, msg);
     assert!(m.mail_args.contains("BODY=8BITMIME"), "{}", m.mail_args);
 
     sink.stop();
     let refused = smtplib::run(sink.addr(), net.client(4), &[smtplib::Step::Connect]);
-    assert!(refused[0].error.is_some(), "sink still answering: {refused:?}");
+    assert!(
+        refused[0].error.is_some(),
+        "sink still answering: {refused:?}"
+    );
     sink.start_again();
     let res = smtplib::send(
         sink.addr(),
@@ -110,7 +119,14 @@ fn smtplib_8bit_reaches_sink_and_sink_restarts_on_same_address() {
         b"Message-ID: <peer-again@e2e.test>\r\n\r\nagain\r\n",
         &[],
     );
-    assert_eq!(smtplib::find(&res, "data").and_then(|r| r.code), Some(250), "{res:?}");
-    assert!(sink.wait_for_message_id("peer-again@e2e.test", SOON).is_some());
+    assert_eq!(
+        smtplib::find(&res, "data").and_then(|r| r.code),
+        Some(250),
+        "{res:?}"
+    );
+    assert!(
+        sink.wait_for_message_id("peer-again@e2e.test", SOON)
+            .is_some()
+    );
     assert_eq!(sink.messages().len(), 2);
 }

@@ -25,11 +25,19 @@ fn swaks_starttls_is_logged_with_protocol_and_cipher() {
         "swaks did not talk TLS:\n{}",
         out.transcript
     );
-    assert_eq!(out.data_reply().map(|r| r.code), Some(250), "{}", out.transcript);
+    assert_eq!(
+        out.data_reply().map(|r| r.code),
+        Some(250),
+        "{}",
+        out.transcript
+    );
 
     // Find this connection's ICID, then its TLS line.
     let new = w.gw.wait_for_log(
-        &format!(r"New SMTP ICID \d+ interface Data 1 \(\S+\) address {} ", escape(&client.to_string())),
+        &format!(
+            r"New SMTP ICID \d+ interface Data 1 \(\S+\) address {} ",
+            escape(&client.to_string())
+        ),
         SOON,
     );
     let icid = regex::Regex::new(r"ICID (\d+)")
@@ -82,11 +90,18 @@ fn smtplib_starttls_negotiates_what_the_log_reports() {
     let starttls = smtplib::find(&res, "starttls").expect("STARTTLS step");
     assert_eq!(starttls.code, Some(220), "{res:?}");
     let (protocol, cipher) = starttls.tls.clone().expect("negotiated TLS");
-    assert_eq!(smtplib::find(&res, "data").and_then(|r| r.code), Some(250), "{res:?}");
+    assert_eq!(
+        smtplib::find(&res, "data").and_then(|r| r.code),
+        Some(250),
+        "{res:?}"
+    );
 
     // The log names the protocol and cipher the client actually got.
     let line = w.gw.wait_for_log(
-        &format!(r"ICID \d+ TLS success protocol {} cipher ", escape(&protocol)),
+        &format!(
+            r"ICID \d+ TLS success protocol {} cipher ",
+            escape(&protocol)
+        ),
         SOON,
     );
     // OpenSSL and rustls name TLS 1.3 suites alike (TLS_AES_256_GCM_SHA384);

@@ -218,7 +218,9 @@ pub struct ListenerConfig {
 
 impl ListenerConfig {
     pub fn policy(&self, name: &str) -> Option<&MailFlowPolicy> {
-        self.policies.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        self.policies
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 }
 

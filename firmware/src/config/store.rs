@@ -65,10 +65,7 @@ impl ConfigStore {
 
     /// The configuration in force.
     pub fn committed(&self) -> Result<Config, StoreError> {
-        let bytes = self
-            .tree
-            .get(COMMITTED)?
-            .ok_or(StoreError::Uninitialised)?;
+        let bytes = self.tree.get(COMMITTED)?.ok_or(StoreError::Uninitialised)?;
         Ok(codec::decode(CONFIG_VERSION, &bytes)?)
     }
 
@@ -112,7 +109,12 @@ impl ConfigStore {
             Some(c) => c.clone(),
             None => self.staged()?.ok_or(StoreError::NothingToCommit)?,
         };
-        let number = self.history.last()?.map(|(k, _)| key_number(&k)).unwrap_or(0) + 1;
+        let number = self
+            .history
+            .last()?
+            .map(|(k, _)| key_number(&k))
+            .unwrap_or(0)
+            + 1;
         let record = CommitRecord {
             number,
             time: chrono::Utc::now().timestamp(),
@@ -158,7 +160,9 @@ impl ConfigStore {
 }
 
 fn key_number(key: &[u8]) -> u64 {
-    <[u8; 8]>::try_from(key).map(u64::from_be_bytes).unwrap_or(0)
+    <[u8; 8]>::try_from(key)
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

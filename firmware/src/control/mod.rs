@@ -60,7 +60,9 @@ impl ControlServer {
         let server = Arc::new(self);
         Ok(tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let server = server.clone();
                 tokio::spawn(async move { server.serve(stream).await });
             }
@@ -91,7 +93,11 @@ impl ControlServer {
     }
 
     async fn dispatch(self: Arc<Self>, req: Request) -> Response {
-        let name = req.args.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        let name = req
+            .args
+            .first()
+            .map(|s| s.to_ascii_lowercase())
+            .unwrap_or_default();
         if name == "status" {
             return Response {
                 ok: true,
@@ -135,7 +141,10 @@ pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, String
     })?;
     let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
     text.push('\n');
-    stream.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(text.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut reply = String::new();
     BufReader::new(stream)
         .read_line(&mut reply)

@@ -160,7 +160,11 @@ impl SmtpClient {
     }
 
     /// EHLO (HELO if refused), and STARTTLS when offered and `tls` is given.
-    pub async fn hello(&mut self, hostname: &str, tls: Option<&TlsConnector>) -> Result<(), ClientError> {
+    pub async fn hello(
+        &mut self,
+        hostname: &str,
+        tls: Option<&TlsConnector>,
+    ) -> Result<(), ClientError> {
         self.ehlo(hostname).await?;
         let Some(connector) = tls.filter(|_| self.caps.starttls) else {
             return Ok(());
@@ -218,7 +222,10 @@ impl SmtpClient {
         if utf8 && self.caps.smtputf8 {
             mail.push_str(" SMTPUTF8");
         }
-        let rcpt_lines: Vec<String> = recipients.iter().map(|r| format!("RCPT TO:<{r}>")).collect();
+        let rcpt_lines: Vec<String> = recipients
+            .iter()
+            .map(|r| format!("RCPT TO:<{r}>"))
+            .collect();
         let (mail_reply, rcpt_replies) = if self.caps.pipelining {
             let mut batch = format!("{mail}\r\n");
             for l in &rcpt_lines {
@@ -274,7 +281,9 @@ fn parse_capabilities(message: &str) -> Capabilities {
     let mut caps = Capabilities::default();
     for line in message.lines().skip(1) {
         let mut words = line.split_whitespace();
-        let Some(keyword) = words.next() else { continue };
+        let Some(keyword) = words.next() else {
+            continue;
+        };
         match keyword.to_ascii_uppercase().as_str() {
             "PIPELINING" => caps.pipelining = true,
             "STARTTLS" => caps.starttls = true,
@@ -311,7 +320,10 @@ mod tests {
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_and_terminates() {
-        assert_eq!(dot_stuff(b"a\r\n.b\r\n..c\r\n"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(
+            dot_stuff(b"a\r\n.b\r\n..c\r\n"),
+            b"a\r\n..b\r\n...c\r\n.\r\n"
+        );
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
     }
 

@@ -105,7 +105,11 @@ impl Delivery {
         let max = self.shared.config.borrow().delivery.max_concurrency.max(1);
         let name = job.destination.clone();
         let spawn = {
-            let mut dests = self.shared.destinations.lock().unwrap_or_else(|e| e.into_inner());
+            let mut dests = self
+                .shared
+                .destinations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let d = dests.entry(name.clone()).or_insert_with(|| Destination {
                 jobs: VecDeque::new(),
                 active: 0,
@@ -126,7 +130,11 @@ impl Delivery {
 
     /// Destinations with queued jobs and active connections, for `status`.
     pub fn summary(&self) -> Vec<(String, usize, u32)> {
-        let dests = self.shared.destinations.lock().unwrap_or_else(|e| e.into_inner());
+        let dests = self
+            .shared
+            .destinations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = dests
             .iter()
             .map(|(n, d)| (n.clone(), d.jobs.len(), d.active))

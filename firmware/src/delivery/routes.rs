@@ -11,7 +11,9 @@ use crate::config::{RouteHost, SmtpRoute};
 /// The route for `domain`, if any.
 pub fn select<'a>(routes: &'a [SmtpRoute], domain: &str) -> Option<&'a SmtpRoute> {
     let domain = domain.to_ascii_lowercase();
-    let exact = routes.iter().find(|r| r.domain.eq_ignore_ascii_case(&domain));
+    let exact = routes
+        .iter()
+        .find(|r| r.domain.eq_ignore_ascii_case(&domain));
     exact
         .or_else(|| {
             routes
@@ -62,17 +64,35 @@ mod tests {
 
     #[test]
     fn the_most_specific_route_wins() {
-        let routes = vec![route("ALL"), route(".example.com"), route(".mail.example.com"), route("example.com")];
-        assert_eq!(select(&routes, "example.com").unwrap().domain, "example.com");
-        assert_eq!(select(&routes, "a.mail.example.com").unwrap().domain, ".mail.example.com");
-        assert_eq!(select(&routes, "b.example.com").unwrap().domain, ".example.com");
+        let routes = vec![
+            route("ALL"),
+            route(".example.com"),
+            route(".mail.example.com"),
+            route("example.com"),
+        ];
+        assert_eq!(
+            select(&routes, "example.com").unwrap().domain,
+            "example.com"
+        );
+        assert_eq!(
+            select(&routes, "a.mail.example.com").unwrap().domain,
+            ".mail.example.com"
+        );
+        assert_eq!(
+            select(&routes, "b.example.com").unwrap().domain,
+            ".example.com"
+        );
         assert_eq!(select(&routes, "other.org").unwrap().domain, "ALL");
         assert!(select(&routes[1..], "other.org").is_none());
     }
 
     #[test]
     fn priorities_order_hosts_and_equals_rotate() {
-        let h = |host: &str, priority| RouteHost { host: host.into(), port: 25, priority };
+        let h = |host: &str, priority| RouteHost {
+            host: host.into(),
+            port: 25,
+            priority,
+        };
         let hosts = vec![h("b", 1), h("a1", 0), h("a2", 0)];
         let first: Vec<String> = attempt_order(&hosts).into_iter().map(|h| h.host).collect();
         let second: Vec<String> = attempt_order(&hosts).into_iter().map(|h| h.host).collect();

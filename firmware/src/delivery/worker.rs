@@ -14,7 +14,9 @@ use crate::mail_log;
 pub(super) async fn run(shared: Arc<Shared>, destination: String) {
     // The first job decides where to connect; later jobs for the same
     // destination share its hosts.
-    let Some(mut job) = shared.next_job(&destination) else { return };
+    let Some(mut job) = shared.next_job(&destination) else {
+        return;
+    };
     loop {
         let Some((mut client, dcid)) = connect(&shared, &job).await else {
             // Nothing reachable: this job and everything waiting is deferred
@@ -24,13 +26,23 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 let results = j
                     .recipients
                     .iter()
-                    .map(|(rid, _)| (*rid, Outcome::Deferred("unable to connect to any next hop".into())))
+                    .map(|(rid, _)| {
+                        (
+                            *rid,
+                            Outcome::Deferred("unable to connect to any next hop".into()),
+                        )
+                    })
                     .collect();
                 shared.report(j.mid, results);
             }
             return;
         };
-        let max = shared.config.borrow().delivery.max_messages_per_connection.max(1);
+        let max = shared
+            .config
+            .borrow()
+            .delivery
+            .max_messages_per_connection
+            .max(1);
         let mut sent = 0;
         let mut broken = false;
         let mut current = Some(job);
@@ -38,8 +50,16 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             match deliver(&shared, &mut client, dcid, &j).await {
                 Ok(()) => {}
                 Err(e) => {
-                    let results = j.recipients.iter().map(|(rid, _)| (*rid, Outcome::Deferred(e.to_string()))).collect();
-                    mail_log!("Delayed: DCID {dcid} MID {} to RID {} - {e}", j.mid, rid_list(&rids(&j)));
+                    let results = j
+                        .recipients
+                        .iter()
+                        .map(|(rid, _)| (*rid, Outcome::Deferred(e.to_string())))
+                        .collect();
+                    mail_log!(
+                        "Delayed: DCID {dcid} MID {} to RID {} - {e}",
+                        j.mid,
+                        rid_list(&rids(&j))
+                    );
                     shared.report(j.mid, results);
                     broken = true;
                     break;
@@ -76,7 +96,9 @@ fn rids(job: &DeliveryJob) -> Vec<Rid> {
 
 async fn connect(shared: &Shared, job: &DeliveryJob) -> Option<(SmtpClient, Dcid)> {
     let config = shared.config.borrow().clone();
-    let local: Option<IpAddr> = config.interface(&config.delivery.interface).and_then(|i| i.address);
+    let local: Option<IpAddr> = config
+        .interface(&config.delivery.interface)
+        .and_then(|i| i.address);
     let connect_timeout = Duration::from_secs(config.delivery.connect_timeout_secs.into());
     let timeout = Duration::from_secs(config.delivery.command_timeout_secs.into());
     let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -103,8 +125,14 @@ async fn connect(shared: &Shared, job: &DeliveryJob) -> Option<(SmtpClient, Dcid
             let remote = SocketAddr::new(ip, host.port);
             match SmtpClient::connect(local, remote, connect_timeout, timeout).await {
                 Ok((mut client, greeting)) if greeting.code == 220 => {
-                    let iface = client.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-                    mail_log!("New SMTP DCID {dcid} interface {iface} address {ip} port {}", host.port);
+                    let iface = client
+                        .local_addr()
+                        .map(|a| a.ip().to_string())
+                        .unwrap_or_default();
+                    mail_log!(
+                        "New SMTP DCID {dcid} interface {iface} address {ip} port {}",
+                        host.port
+                    );
                     match client.hello(&config.hostname, Some(&shared.tls)).await {
                         Ok(()) => {
                             if let Some((p, c)) = &client.tls {
@@ -133,18 +161,31 @@ fn connection_error(dcid: Dcid, domain: &str, ip: IpAddr, port: u16, e: &ClientE
     mail_log!("Connection Error: DCID {dcid} domain: {domain} IP: {ip} port: {port} details: {e}");
 }
 
-async fn deliver(shared: &Shared, client: &mut SmtpClient, dcid: Dcid, job: &DeliveryJob) -> Result<(), ClientError> {
+async fn deliver(
+    shared: &Shared,
+    client: &mut SmtpClient,
+    dcid: Dcid,
+    job: &DeliveryJob,
+) -> Result<(), ClientError> {
     let body = match shared.queue.read_body(job.mid) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("MID {}: cannot read the spooled body: {e}", job.mid);
-            let results = job.recipients.iter().map(|(rid, _)| (*rid, Outcome::Deferred(format!("spool read error: {e}")))).collect();
+            let results = job
+                .recipients
+                .iter()
+                .map(|(rid, _)| (*rid, Outcome::Deferred(format!("spool read error: {e}"))))
+                .collect();
             shared.report(job.mid, results);
             return Ok(());
         }
     };
     let all = rids(job);
-    mail_log!("Delivery start DCID {dcid} MID {} to RID {}", job.mid, rid_list(&all));
+    mail_log!(
+        "Delivery start DCID {dcid} MID {} to RID {}",
+        job.mid,
+        rid_list(&all)
+    );
     let addrs: Vec<&str> = job.recipients.iter().map(|(_, a)| a.as_str()).collect();
     let (rcpt_replies, data_reply) = client.send(&job.mail_from, &addrs, &body).await?;
     let mut results = Vec::with_capacity(all.len());
@@ -165,15 +206,28 @@ async fn deliver(shared: &Shared, client: &mut SmtpClient, dcid: Dcid, job: &Del
             _ => Outcome::Bounced(text.clone()),
         };
         if matches!(outcome, Outcome::Delivered(_)) {
-            mail_log!("Message done DCID {dcid} MID {} to RID {}", job.mid, rid_list(&accepted));
+            mail_log!(
+                "Message done DCID {dcid} MID {} to RID {}",
+                job.mid,
+                rid_list(&accepted)
+            );
         }
-        mail_log!("MID {} RID {} Response '{}'", job.mid, rid_list(&accepted), text);
+        mail_log!(
+            "MID {} RID {} Response '{}'",
+            job.mid,
+            rid_list(&accepted),
+            text
+        );
         results.extend(accepted.iter().map(|rid| (*rid, outcome.clone())));
     }
     for (rid, outcome) in &results {
         match outcome {
-            Outcome::Deferred(t) => mail_log!("Delayed: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid),
-            Outcome::Bounced(t) => mail_log!("Bounced: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid),
+            Outcome::Deferred(t) => {
+                mail_log!("Delayed: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid)
+            }
+            Outcome::Bounced(t) => {
+                mail_log!("Bounced: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid)
+            }
             Outcome::Delivered(_) => {}
         }
     }

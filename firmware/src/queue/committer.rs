@@ -36,10 +36,16 @@ impl QueueHandle {
         let limits = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let size = body.len() as u64;
         if self.messages.load(Ordering::Relaxed) >= limits.max_messages {
-            return Err(QueueError::Full(format!("{} messages", limits.max_messages)));
+            return Err(QueueError::Full(format!(
+                "{} messages",
+                limits.max_messages
+            )));
         }
         if self.bytes.load(Ordering::Relaxed) + size > limits.max_spool_bytes {
-            return Err(QueueError::Full(format!("{} bytes", limits.max_spool_bytes)));
+            return Err(QueueError::Full(format!(
+                "{} bytes",
+                limits.max_spool_bytes
+            )));
         }
         let store = self.store.clone();
         let mid = record.mid;
@@ -179,7 +185,9 @@ async fn run(
                 for c in batch {
                     let _ = store.remove(c.record.mid);
                     let _ = store.remove_body(c.record.mid);
-                    let _ = c.reply.send(Err(QueueError::Io(std::io::Error::other(e.to_string()))));
+                    let _ = c
+                        .reply
+                        .send(Err(QueueError::Io(std::io::Error::other(e.to_string()))));
                 }
             }
         }

@@ -65,7 +65,9 @@ impl HostMember {
             }
             return Ok(HostMember::V6Prefix(s.to_ascii_lowercase()));
         }
-        if s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+        if s.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        {
             return parse_v4_ranges(s).ok_or_else(|| err("bad IPv4 range or partial address"));
         }
         let name = s.to_ascii_lowercase();
@@ -103,19 +105,17 @@ impl HostMember {
             HostMember::Hostname(h) => verified_name.is_some_and(|n| n.eq_ignore_ascii_case(h)),
             HostMember::DomainSuffix(d) => verified_name.is_some_and(|n| {
                 let n = n.trim_end_matches('.').to_ascii_lowercase();
-                n.len() > d.len() && n.ends_with(d.as_str()) && n[..n.len() - d.len()].ends_with('.')
+                n.len() > d.len()
+                    && n.ends_with(d.as_str())
+                    && n[..n.len() - d.len()].ends_with('.')
             }),
         }
     }
 }
 
 fn parse_v4_ranges(s: &str) -> Option<HostMember> {
-    let parts: Vec<&str> = s.split('.').collect();
-    // "10.1.1." splits into a trailing empty part: a partial address.
-    let parts: Vec<&str> = match parts.split_last() {
-        Some((last, rest)) if last.is_empty() => rest.to_vec(),
-        _ => parts,
-    };
+    // "10.1.1." is a partial address: its missing octets match anything.
+    let parts: Vec<&str> = s.strip_suffix('.').unwrap_or(s).split('.').collect();
     if parts.is_empty() || parts.len() > 4 {
         return None;
     }
@@ -165,19 +165,29 @@ fn expanded_v6(ip: std::net::Ipv6Addr) -> String {
 
 /// `2001:db8:` → `2001:0db8:` so prefixes compare against the expanded form.
 fn expand_partial_v6(prefix: &str) -> String {
-    let groups: Vec<String> = prefix
-        .split(':')
+    let (body, trailing) = match prefix.strip_suffix(':') {
+        Some(b) => (b, true),
+        None => (prefix, false),
+    };
+    let groups: Vec<&str> = body.split(':').collect();
+    let last = groups.len() - 1;
+    let mut out = groups
+        .iter()
         .enumerate()
+        // A last group without its colon may be incomplete: keep it as typed.
         .map(|(i, g)| {
-            let last = i == prefix.split(':').count() - 1;
-            if last && !prefix.ends_with(':') {
+            if i == last && !trailing {
                 g.to_string()
             } else {
                 format!("{g:0>4}")
             }
         })
-        .collect();
-    groups.join(":")
+        .collect::<Vec<_>>()
+        .join(":");
+    if trailing {
+        out.push(':');
+    }
+    out
 }
 
 /// The outcome of the HAT for one connection.
@@ -192,9 +202,10 @@ pub struct HatMatch {
 /// Classifies a client into its listener's first matching sender group.
 pub fn classify(listener: &ListenerConfig, ip: IpAddr, verified: Option<&str>) -> Option<HatMatch> {
     listener.hat.iter().find_map(|g: &SenderGroup| {
-        let entry = g.members.iter().find(|m| {
-            HostMember::parse(m).is_ok_and(|member| member.matches(ip, verified))
-        })?;
+        let entry = g
+            .members
+            .iter()
+            .find(|m| HostMember::parse(m).is_ok_and(|member| member.matches(ip, verified)))?;
         let policy = listener.policy(&g.policy)?.clone();
         Some(HatMatch {
             group: g.name.clone(),
@@ -228,14 +239,28 @@ mod tests {
             ("2001:db8::/32", "2001:db8:1::5", None, true),
             ("2001:db8:", "2001:db8:1::5", None, true),
             ("2001:db8:", "2001:db9::5", None, false),
-            (".protection.outlook.com", "127.5.0.1", Some("mail-am6.protection.outlook.com"), true),
-            (".protection.outlook.com", "127.5.0.1", Some("evilprotection.outlook.com"), false),
+            (
+                ".protection.outlook.com",
+                "127.5.0.1",
+                Some("mail-am6.protection.outlook.com"),
+                true,
+            ),
+            (
+                ".protection.outlook.com",
+                "127.5.0.1",
+                Some("evilprotection.outlook.com"),
+                false,
+            ),
             (".protection.outlook.com", "127.5.0.1", None, false),
             ("mx.example.com", "127.5.0.1", Some("MX.example.com"), true),
             ("10.1.1.1", "::ffff:10.1.1.1", None, true),
         ];
         for (member, addr, name, want) in cases {
-            assert_eq!(m(member).matches(ip(addr), name), want, "{member} vs {addr} {name:?}");
+            assert_eq!(
+                m(member).matches(ip(addr), name),
+                want,
+                "{member} vs {addr} {name:?}"
+            );
         }
     }
 

@@ -102,7 +102,10 @@ mod tests {
         let _s2 = c.acquire(b, 3, 1).unwrap();
         drop(s1);
         let _s3 = c.acquire(a, 3, 1).unwrap();
-        assert!(matches!(c.acquire("192.0.2.3".parse().unwrap(), 2, 1), Err(true)));
+        assert!(matches!(
+            c.acquire("192.0.2.3".parse().unwrap(), 2, 1),
+            Err(true)
+        ));
     }
 
     #[test]

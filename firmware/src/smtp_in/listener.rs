@@ -52,7 +52,11 @@ impl Stream {
 }
 
 /// Accepts connections on `listener` until the task is aborted.
-pub async fn accept_loop(socket: TcpListener, rt: Arc<ListenerRuntime>, ctx: Arc<ReceptionContext>) {
+pub async fn accept_loop(
+    socket: TcpListener,
+    rt: Arc<ListenerRuntime>,
+    ctx: Arc<ReceptionContext>,
+) {
     loop {
         match socket.accept().await {
             Ok((tcp, peer)) => {
@@ -69,7 +73,12 @@ pub async fn accept_loop(socket: TcpListener, rt: Arc<ListenerRuntime>, ctx: Arc
     }
 }
 
-async fn connection(tcp: TcpStream, peer: SocketAddr, rt: Arc<ListenerRuntime>, ctx: Arc<ReceptionContext>) {
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    rt: Arc<ListenerRuntime>,
+    ctx: Arc<ReceptionContext>,
+) {
     let _ = tcp.set_nodelay(true);
     let icid = match ctx.services.ids.icid() {
         Ok(i) => i,
@@ -112,7 +121,11 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, rt: Arc<ListenerRuntime>, 
     let slot = if hat.policy.behavior == Behavior::Reject {
         None
     } else {
-        match rt.connections.acquire(client_ip, listener.max_concurrency, hat.policy.max_concurrency_per_ip) {
+        match rt.connections.acquire(
+            client_ip,
+            listener.max_concurrency,
+            hat.policy.max_concurrency_per_ip,
+        ) {
             Ok(slot) => Some(slot),
             Err(listener_full) => {
                 let text = if listener_full {
@@ -158,7 +171,8 @@ async fn run_session(
 ) {
     let start = Instant::now();
     let total_deadline = start + Duration::from_secs(limits.total_timeout_secs.into());
-    let unsuccessful_deadline = start + Duration::from_secs(limits.unsuccessful_timeout_secs.into());
+    let unsuccessful_deadline =
+        start + Duration::from_secs(limits.unsuccessful_timeout_secs.into());
     let idle = Duration::from_secs(limits.idle_timeout_secs.into());
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
@@ -190,7 +204,8 @@ async fn run_session(
                         };
                         match tokio::time::timeout(idle, acceptor.accept(tcp)).await {
                             Ok(Ok(tls_stream)) => {
-                                let (protocol, cipher) = super::tls::describe(tls_stream.get_ref().1);
+                                let (protocol, cipher) =
+                                    super::tls::describe(tls_stream.get_ref().1);
                                 *stream = Stream::Tls(Box::new(tls_stream));
                                 session.tls_started(protocol, cipher);
                             }

@@ -141,8 +141,19 @@ impl Reception {
                         name: name.clone(),
                         connections: Arc::new(ConnectionCounter::default()),
                     });
-                    let task = tokio::spawn(listener::accept_loop(socket, runtime.clone(), self.ctx.clone()));
-                    running.insert(name, Running { addr, task, runtime });
+                    let task = tokio::spawn(listener::accept_loop(
+                        socket,
+                        runtime.clone(),
+                        self.ctx.clone(),
+                    ));
+                    running.insert(
+                        name,
+                        Running {
+                            addr,
+                            task,
+                            runtime,
+                        },
+                    );
                 }
                 Err(e) => problems.push(format!("listener {name}: cannot listen on {addr}: {e}")),
             }
@@ -165,7 +176,9 @@ impl Reception {
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if addr.ip().is_unspecified() {
         // A listener belongs to one interface, never to all of them.
-        return Err(std::io::Error::other("refusing to bind the wildcard address"));
+        return Err(std::io::Error::other(
+            "refusing to bind the wildcard address",
+        ));
     }
     let socket = match addr.ip() {
         IpAddr::V4(_) => TcpSocket::new_v4()?,

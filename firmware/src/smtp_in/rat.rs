@@ -28,7 +28,9 @@ impl RatPattern {
         let domain_ok = |d: &str| {
             !d.is_empty()
                 && d.split('.').all(|l| {
-                    !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+                    !l.is_empty()
+                        && l.chars()
+                            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
                 })
         };
         if s == "all" {
@@ -80,9 +82,8 @@ impl RatPattern {
 
 /// The RAT's answer for one recipient; `None` entry means no row matched.
 pub fn lookup<'a>(rat: &'a [RatEntry], address: &str) -> Option<&'a RatEntry> {
-    rat.iter().find(|e| {
-        RatPattern::parse(&e.address).is_ok_and(|p| p.matches(address))
-    })
+    rat.iter()
+        .find(|e| RatPattern::parse(&e.address).is_ok_and(|p| p.matches(address)))
 }
 
 /// True when the RAT accepts `address`.

@@ -38,7 +38,14 @@ mod tests {
 
     #[test]
     fn header_is_one_folded_field_with_the_client_facts() {
-        let h = header("client\r\nX-Evil: 1", Some("mx.example"), "192.0.2.1".parse().unwrap(), "gw", None, Mid(7));
+        let h = header(
+            "client\r\nX-Evil: 1",
+            Some("mx.example"),
+            "192.0.2.1".parse().unwrap(),
+            "gw",
+            None,
+            Mid(7),
+        );
         assert!(h.starts_with("Received: from clientX-Evil:1 (mx.example [192.0.2.1])\r\n  by gw with ESMTP id 7;\r\n"), "{h}");
         assert!(h.ends_with("\r\n"));
         assert_eq!(h.matches("\r\n").count(), 3);

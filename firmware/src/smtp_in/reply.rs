@@ -3,7 +3,8 @@
 
 pub const OK: &str = "250 2.0.0 Ok";
 pub const RESET: &str = "250 2.0.0 Reset state";
-pub const VRFY_DISABLED: &str = "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery";
+pub const VRFY_DISABLED: &str =
+    "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery";
 pub const START_DATA: &str = "354 go ahead";
 pub const START_TLS: &str = "220 2.0.0 Go ahead with TLS";
 pub const UNKNOWN_COMMAND: &str = "500 5.5.1 Unrecognized command";

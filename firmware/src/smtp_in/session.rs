@@ -18,7 +18,7 @@ use super::limits::HourlyRecipients;
 use super::rat;
 use super::reply;
 use crate::config::{Behavior, CrLfHandling, ListenerConfig, ListenerKind, RatAction, TlsMode};
-use crate::ids::{IdAllocator, Icid, Mid, Rid};
+use crate::ids::{Icid, IdAllocator, Mid, Rid};
 use crate::mail_log;
 use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
 
@@ -62,7 +62,10 @@ enum State {
     /// Reading the rest of an over-long command line.
     Discarding,
     Data(DataReceiver),
-    Bdat { left: usize, last: bool },
+    Bdat {
+        left: usize,
+        last: bool,
+    },
     /// Waiting for the driver (TLS handshake or durable enqueue).
     Waiting,
     Closed,
@@ -82,7 +85,8 @@ pub struct Session {
     conn: Connection,
     services: Arc<Services>,
     state: State,
-    line: Vec<u8>,
+    /// The command line being read; its capacity is RFC 5321's limit.
+    line: heapless::Vec<u8, MAX_COMMAND_LINE>,
     helo: Option<String>,
     tls: Option<(String, String)>,
     tx: Option<Transaction>,
@@ -96,7 +100,7 @@ impl Session {
             conn,
             services,
             state: State::Command,
-            line: Vec::with_capacity(MAX_COMMAND_LINE),
+            line: heapless::Vec::new(),
             helo: None,
             tls: None,
             tx: None,
@@ -167,7 +171,11 @@ impl Session {
                         match self.tx.as_ref() {
                             None => {}
                             Some(tx) if last => {
-                                let r = if tx.too_large { Err(DataError::TooLarge) } else { Ok(()) };
+                                let r = if tx.too_large {
+                                    Err(DataError::TooLarge)
+                                } else {
+                                    Ok(())
+                                };
                                 self.end_of_data(r, &mut actions);
                             }
                             Some(tx) if tx.too_large => {
@@ -190,24 +198,19 @@ impl Session {
                 },
                 State::Command => {
                     let room = MAX_COMMAND_LINE - self.line.len();
-                    match rest.iter().take(room).position(|&b| b == b'\n') {
-                        Some(i) => {
-                            self.line.extend_from_slice(&rest[..=i]);
-                            pos += i + 1;
-                            let line = std::mem::take(&mut self.line);
-                            self.command(&line, &mut actions);
-                            self.line = line;
-                            self.line.clear();
-                        }
-                        None if rest.len() >= room => {
-                            pos += room;
-                            self.line.clear();
-                            self.state = State::Discarding;
-                        }
-                        None => {
-                            self.line.extend_from_slice(rest);
-                            pos = input.len();
-                        }
+                    let (take, complete) = match rest.iter().take(room).position(|&b| b == b'\n') {
+                        Some(i) => (i + 1, true),
+                        None => (rest.len().min(room), false),
+                    };
+                    // Cannot fail: `take` never exceeds the room left.
+                    let _ = self.line.extend_from_slice(&rest[..take]);
+                    pos += take;
+                    if complete {
+                        let line = std::mem::take(&mut self.line);
+                        self.command(&line, &mut actions);
+                    } else if self.line.len() == MAX_COMMAND_LINE {
+                        self.line.clear();
+                        self.state = State::Discarding;
                     }
                 }
             }
@@ -305,7 +308,14 @@ impl Session {
 
     fn helo(&mut self, host: String, extended: bool, actions: &mut Vec<Action>) {
         if host.trim().is_empty() {
-            return self.error(reply::bad_syntax(if extended { "EHLO hostname" } else { "HELO hostname" }), actions);
+            return self.error(
+                reply::bad_syntax(if extended {
+                    "EHLO hostname"
+                } else {
+                    "HELO hostname"
+                }),
+                actions,
+            );
         }
         self.abort_transaction("new EHLO");
         self.helo = Some(host);
@@ -397,7 +407,9 @@ impl Session {
         if let Some(limit) = policy.max_recipients_per_hour
             && !self.services.hourly.try_add(self.conn.client_ip, limit)
         {
-            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected: recipients per hour exceeded");
+            mail_log!(
+                "MID {mid} ICID {icid} To: <{address}> Rejected: recipients per hour exceeded"
+            );
             return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
         }
         let tx = self.tx.as_mut().expect("checked above");
@@ -421,7 +433,9 @@ impl Session {
             Some(e) if e.action == RatAction::Accept => None,
             Some(e) => Some(match (e.code, &e.text) {
                 (Some(code), Some(text)) => format!("{code} {text}"),
-                (Some(code), None) => format!("{code} 5.7.1 Recipient address rejected: <{address}>"),
+                (Some(code), None) => {
+                    format!("{code} 5.7.1 Recipient address rejected: <{address}>")
+                }
                 (None, Some(text)) => format!("550 {text}"),
                 (None, None) => reply::relay_denied(address),
             }),
@@ -440,7 +454,10 @@ impl Session {
             return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
         }
         let strict = self.conn.listener.crlf == CrLfHandling::Strict;
-        self.state = State::Data(DataReceiver::new(strict, self.conn.hat.policy.max_message_size));
+        self.state = State::Data(DataReceiver::new(
+            strict,
+            self.conn.hat.policy.max_message_size,
+        ));
         actions.push(Action::Reply(reply::START_DATA.to_string()));
     }
 
@@ -449,7 +466,11 @@ impl Session {
             Some(tx) if !tx.recipients.is_empty() && size == 0 => {
                 tx.bdat = true;
                 if last {
-                    let r = if tx.too_large { Err(DataError::TooLarge) } else { Ok(()) };
+                    let r = if tx.too_large {
+                        Err(DataError::TooLarge)
+                    } else {
+                        Ok(())
+                    };
                     self.end_of_data(r, actions);
                 } else {
                     actions.push(Action::Reply("250 2.0.0 0 octets received".to_string()));
@@ -462,11 +483,17 @@ impl Session {
             // The chunk must still be read and thrown away to stay in step.
             Some(_) => {
                 self.tx = None;
-                self.state = State::Bdat { left: size, last: false };
+                self.state = State::Bdat {
+                    left: size,
+                    last: false,
+                };
                 actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
             }
             None => {
-                self.state = State::Bdat { left: size, last: false };
+                self.state = State::Bdat {
+                    left: size,
+                    last: false,
+                };
                 self.error(reply::NEED_MAIL.to_string(), actions);
             }
         }
@@ -504,8 +531,14 @@ impl Session {
             tx.mid,
         );
         let headers = mail_parser::MessageParser::new().parse_headers(&tx.body[..]);
-        let message_id = headers.as_ref().and_then(|m| m.message_id()).map(str::to_string);
-        let subject = headers.as_ref().and_then(|m| m.subject()).map(str::to_string);
+        let message_id = headers
+            .as_ref()
+            .and_then(|m| m.message_id())
+            .map(str::to_string);
+        let subject = headers
+            .as_ref()
+            .and_then(|m| m.subject())
+            .map(str::to_string);
         let mut body = Vec::with_capacity(received.len() + tx.body.len());
         body.extend_from_slice(received.as_bytes());
         body.extend_from_slice(&tx.body);
@@ -516,7 +549,11 @@ impl Session {
         if let Some(s) = &subject {
             mail_log!("MID {mid} Subject '{s}'");
         }
-        mail_log!("MID {mid} ready {} bytes from <{}>", body.len(), tx.mail_from);
+        mail_log!(
+            "MID {mid} ready {} bytes from <{}>",
+            body.len(),
+            tx.mail_from
+        );
         let record = MessageRecord {
             mid,
             received_at: chrono::Utc::now().timestamp(),
@@ -582,3 +619,7 @@ fn syntax_reply(e: &ProtoError) -> String {
         _ => reply::UNKNOWN_COMMAND.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

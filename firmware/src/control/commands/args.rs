@@ -8,8 +8,7 @@ use super::{CliError, CommandContext};
 use crate::config::Config;
 
 /// Appended to every change's message: AsyncOS applies nothing until commit.
-pub(super) const STAGED_NOTE: &str =
-    "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
+pub(super) const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
 
 pub(super) fn usage(text: &str) -> CliError {
     CliError::Usage(text.trim_end().to_string())
@@ -20,7 +19,11 @@ pub(super) fn invalid(msg: impl Into<String>) -> CliError {
 }
 
 /// Stages `cfg` and returns `what` followed by the reminder to commit.
-pub(super) fn stage(ctx: &CommandContext<'_>, cfg: &Config, what: &str) -> Result<String, CliError> {
+pub(super) fn stage(
+    ctx: &CommandContext<'_>,
+    cfg: &Config,
+    what: &str,
+) -> Result<String, CliError> {
     ctx.store.stage(cfg)?;
     Ok(format!("{what}\n{STAGED_NOTE}"))
 }
@@ -87,7 +90,10 @@ pub(super) fn parse_opts(
 
 impl Opts {
     pub(super) fn value(&self, name: &str) -> Option<&str> {
-        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(super) fn flag(&self, name: &str) -> bool {
@@ -136,10 +142,11 @@ pub(super) fn number<T>(what: &str, text: &str, min: T, max: T) -> Result<T, Cli
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    let n: T = text
-        .trim()
-        .parse()
-        .map_err(|_| invalid(format!("Invalid value for {what}: '{text}' (expected a whole number).")))?;
+    let n: T = text.trim().parse().map_err(|_| {
+        invalid(format!(
+            "Invalid value for {what}: '{text}' (expected a whole number)."
+        ))
+    })?;
     if n < min || n > max {
         return Err(invalid(format!("{what} must be between {min} and {max}.")));
     }
@@ -179,7 +186,9 @@ pub(super) fn format_size(bytes: u64) -> String {
 pub(super) fn check_name(what: &str, name: &str) -> Result<(), CliError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -198,7 +207,9 @@ pub(super) fn check_text(what: &str, text: &str, max_len: usize) -> Result<(), C
         )));
     }
     if text.len() > max_len {
-        return Err(invalid(format!("{what} is longer than {max_len} characters.")));
+        return Err(invalid(format!(
+            "{what} is longer than {max_len} characters."
+        )));
     }
     Ok(())
 }
@@ -232,10 +243,23 @@ mod tests {
 
     #[test]
     fn sizes_parse_with_binary_suffixes_and_print_back() {
-        for (text, bytes) in [("10M", 10 * 1024 * 1024), ("512k", 512 * 1024), ("1G", 1 << 30), ("1000", 1000)] {
+        for (text, bytes) in [
+            ("10M", 10 * 1024 * 1024),
+            ("512k", 512 * 1024),
+            ("1G", 1 << 30),
+            ("1000", 1000),
+        ] {
             assert_eq!(parse_size(text), Some(bytes), "{text}");
         }
-        for bad in ["", "M", "1.5M", "-1", "10 M", "99999999999999999999", "18446744073709551615G"] {
+        for bad in [
+            "",
+            "M",
+            "1.5M",
+            "-1",
+            "10 M",
+            "99999999999999999999",
+            "18446744073709551615G",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
         assert_eq!(format_size(10 * 1024 * 1024), "10M");
@@ -244,14 +268,30 @@ mod tests {
 
     #[test]
     fn options_take_values_both_ways_and_refuse_unknown_or_repeated_ones() {
-        let o = parse_opts(&strings(&["a", "--code=550", "--text", "no", "--bypass", "b"]), &["code", "text"], &["bypass"], "u")
-            .unwrap();
+        let o = parse_opts(
+            &strings(&["a", "--code=550", "--text", "no", "--bypass", "b"]),
+            &["code", "text"],
+            &["bypass"],
+            "u",
+        )
+        .unwrap();
         assert_eq!(o.positional, strings(&["a", "b"]));
         assert_eq!(o.value("code"), Some("550"));
         assert_eq!(o.value("text"), Some("no"));
         assert!(o.flag("bypass"));
-        assert!(matches!(parse_opts(&strings(&["--nope"]), &[], &[], "u"), Err(CliError::Usage(_))));
-        assert!(parse_opts(&strings(&["--code", "1", "--code", "2"]), &["code"], &[], "u").is_err());
+        assert!(matches!(
+            parse_opts(&strings(&["--nope"]), &[], &[], "u"),
+            Err(CliError::Usage(_))
+        ));
+        assert!(
+            parse_opts(
+                &strings(&["--code", "1", "--code", "2"]),
+                &["code"],
+                &[],
+                "u"
+            )
+            .is_err()
+        );
         assert!(parse_opts(&strings(&["--code"]), &["code"], &[], "u").is_err());
     }
 

@@ -52,8 +52,16 @@ pub(super) fn commitlog(ctx: &CommandContext<'_>, args: &[String]) -> Result<Str
         return Err(usage(USAGE));
     }
     let history = ctx.store.history()?;
-    let user_width = history.iter().map(|r| r.user.len()).max().unwrap_or(0).max(4);
-    let num_width = history.last().map_or(1, |r| r.number.to_string().len()).max(1);
+    let user_width = history
+        .iter()
+        .map(|r| r.user.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let num_width = history
+        .last()
+        .map_or(1, |r| r.number.to_string().len())
+        .max(1);
     let mut out = format!(
         "{:>num_width$}  {:<28}  {:<user_width$}  Comment",
         "#", "Date", "User"
@@ -113,14 +121,20 @@ mod tests {
         f.run("dnsconfig timeout 9").unwrap();
         assert!(f.applied.lock().unwrap().is_empty());
         let out = f.run("commit \"shorter DNS timeout\"").unwrap();
-        assert!(out.starts_with("Changes committed: ") && out.ends_with(" GMT"), "{out}");
+        assert!(
+            out.starts_with("Changes committed: ") && out.ends_with(" GMT"),
+            "{out}"
+        );
         assert_eq!(f.store.committed().unwrap().dns.timeout_secs, 9);
         assert!(f.staged().is_none());
         let applied = f.applied.lock().unwrap();
         assert_eq!(applied.len(), 1);
         assert_eq!(applied[0].dns.timeout_secs, 9);
         let history = f.store.history().unwrap();
-        assert_eq!((history[1].user.as_str(), history[1].comment.as_str()), ("admin", "shorter DNS timeout"));
+        assert_eq!(
+            (history[1].user.as_str(), history[1].comment.as_str()),
+            ("admin", "shorter DNS timeout")
+        );
     }
 
     #[test]
@@ -130,7 +144,10 @@ mod tests {
         assert_eq!(err.to_string(), "There are no changes to commit.");
         assert!(f.applied.lock().unwrap().is_empty());
         f.run("dnsconfig timeout 9").unwrap();
-        assert!(matches!(f.run("commit \"two\nlines\""), Err(CliError::Invalid(_))));
+        assert!(matches!(
+            f.run("commit \"two\nlines\""),
+            Err(CliError::Invalid(_))
+        ));
         assert!(f.staged().is_some());
     }
 
@@ -153,7 +170,10 @@ mod tests {
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(lines.len(), 3, "{log}");
         assert!(lines[0].starts_with("#  Date"), "{log}");
-        assert!(lines[1].starts_with("1  ") && lines[1].ends_with("admin  factory"), "{log}");
+        assert!(
+            lines[1].starts_with("1  ") && lines[1].ends_with("admin  factory"),
+            "{log}"
+        );
         assert!(lines[2].ends_with("admin  second"), "{log}");
 
         assert!(f.run("rollback 3").is_err());

@@ -38,7 +38,11 @@ fn interface(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
         ))
     })?;
     cfg.delivery.interface = canonical.clone();
-    stage(ctx, &cfg, &format!("Outgoing connections will use {canonical}."))
+    stage(
+        ctx,
+        &cfg,
+        &format!("Outgoing connections will use {canonical}."),
+    )
 }
 
 fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
@@ -70,7 +74,12 @@ fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
 fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let opts = parse_opts(
         args,
-        &["max-concurrency", "max-messages-per-connection", "connect-timeout", "command-timeout"],
+        &[
+            "max-concurrency",
+            "max-messages-per-connection",
+            "connect-timeout",
+            "command-timeout",
+        ],
         &[],
         USAGE,
     )?;
@@ -120,12 +129,21 @@ mod tests {
     fn each_form_stages_the_right_change() {
         type Check = fn(&DeliveryConfig);
         let cases: &[(&str, Check)] = &[
-            ("deliveryconfig interface \"data 1\"", |d| assert_eq!(d.interface, "Data 1")),
-            ("deliveryconfig interface management", |d| assert_eq!(d.interface, "Management")),
-            ("deliveryconfig retry --initial-secs 300 --max-secs 7200", |d| {
-                assert_eq!((d.retry_initial_secs, d.retry_max_secs), (300, 7200));
+            ("deliveryconfig interface \"data 1\"", |d| {
+                assert_eq!(d.interface, "Data 1")
             }),
-            ("deliveryconfig retry --max-secs 60", |d| assert_eq!(d.retry_max_secs, 60)),
+            ("deliveryconfig interface management", |d| {
+                assert_eq!(d.interface, "Management")
+            }),
+            (
+                "deliveryconfig retry --initial-secs 300 --max-secs 7200",
+                |d| {
+                    assert_eq!((d.retry_initial_secs, d.retry_max_secs), (300, 7200));
+                },
+            ),
+            ("deliveryconfig retry --max-secs 60", |d| {
+                assert_eq!(d.retry_max_secs, 60)
+            }),
             (
                 "deliveryconfig setup --max-concurrency 20 --max-messages-per-connection 10 --connect-timeout 15 --command-timeout 60",
                 |d| {
@@ -140,7 +158,10 @@ mod tests {
             check(&f.staged().unwrap().delivery);
         }
         let out = Fixture::new().run("deliveryconfig print").unwrap();
-        assert!(out.starts_with("Delivery interface: Data 2\nRetry interval: 60s initially"), "{out}");
+        assert!(
+            out.starts_with("Delivery interface: Data 2\nRetry interval: 60s initially"),
+            "{out}"
+        );
     }
 
     #[test]

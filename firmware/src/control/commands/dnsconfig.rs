@@ -97,7 +97,10 @@ mod tests {
     fn servers_and_timeout_are_staged() {
         let cases: &[(&str, &[&str])] = &[
             ("dnsconfig servers 192.0.2.53", &["192.0.2.53:53"]),
-            ("dnsconfig servers 127.0.0.1:5353,::1, [2001:db8::1]:5300", &["127.0.0.1:5353", "[::1]:53", "[2001:db8::1]:5300"]),
+            (
+                "dnsconfig servers 127.0.0.1:5353,::1, [2001:db8::1]:5300",
+                &["127.0.0.1:5353", "[::1]:53", "[2001:db8::1]:5300"],
+            ),
             ("dnsconfig servers [::1]", &["[::1]:53"]),
         ];
         for (line, expected) in cases {

@@ -36,40 +36,47 @@ fn edit(ctx: &CommandContext<'_>, name: &str, cidr: &str) -> Result<String, CliE
     let max = if address.is_ipv4() { 32 } else { 128 };
     let prefix = number("the prefix length", prefix, 1u8, max)?;
     if address.is_unspecified() || address.is_multicast() {
-        return Err(invalid(format!("{address} cannot be an interface address.")));
+        return Err(invalid(format!(
+            "{address} cannot be an interface address."
+        )));
     }
     let mut cfg = ctx.store.working()?;
-    let canonical = cfg
-        .interface(name)
-        .map(|i| i.name.clone())
-        .ok_or_else(|| {
-            let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
-            invalid(format!(
-                "There is no interface named '{name}'. Interfaces: {}.",
-                names.join(", ")
-            ))
-        })?;
+    let canonical = cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
+        let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+        invalid(format!(
+            "There is no interface named '{name}'. Interfaces: {}.",
+            names.join(", ")
+        ))
+    })?;
     if let Some(other) = cfg
         .interfaces
         .iter()
         .find(|i| i.name != canonical && i.address == Some(address))
     {
-        return Err(invalid(format!("{address} is already the address of {}.", other.name)));
+        return Err(invalid(format!(
+            "{address} is already the address of {}.",
+            other.name
+        )));
     }
     for i in cfg.interfaces.iter_mut().filter(|i| i.name == canonical) {
         i.address = Some(address);
         i.prefix = prefix;
     }
-    stage(ctx, &cfg, &format!("Interface {canonical} set to {address}/{prefix}."))
+    stage(
+        ctx,
+        &cfg,
+        &format!("Interface {canonical} set to {address}/{prefix}."),
+    )
 }
 
 /// AsyncOS's `interfaceconfig` list.
 pub(super) fn render(cfg: &Config) -> String {
     let mut out = String::from("Currently configured interfaces:");
     for (n, i) in cfg.interfaces.iter().enumerate() {
-        let address = i
-            .address
-            .map_or_else(|| "not configured".to_string(), |a| format!("{a}/{}", i.prefix));
+        let address = i.address.map_or_else(
+            || "not configured".to_string(),
+            |a| format!("{a}/{}", i.prefix),
+        );
         let _ = write!(out, "\n{}. {} ({address}: {})", n + 1, i.name, cfg.hostname);
     }
     out
@@ -96,9 +103,24 @@ mod tests {
     #[test]
     fn edit_sets_address_and_prefix() {
         for (line, name, addr, prefix) in [
-            ("interfaceconfig edit \"data 1\" 192.0.2.10/24", "Data 1", "192.0.2.10", 24),
-            ("interfaceconfig edit Data 2 2001:db8::25/64", "Data 2", "2001:db8::25", 64),
-            ("interfaceconfig edit MANAGEMENT 10.0.0.2/16", "Management", "10.0.0.2", 16),
+            (
+                "interfaceconfig edit \"data 1\" 192.0.2.10/24",
+                "Data 1",
+                "192.0.2.10",
+                24,
+            ),
+            (
+                "interfaceconfig edit Data 2 2001:db8::25/64",
+                "Data 2",
+                "2001:db8::25",
+                64,
+            ),
+            (
+                "interfaceconfig edit MANAGEMENT 10.0.0.2/16",
+                "Management",
+                "10.0.0.2",
+                16,
+            ),
         ] {
             let f = Fixture::new();
             f.run(line).unwrap();

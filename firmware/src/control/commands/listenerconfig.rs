@@ -58,14 +58,19 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 
 /// The listener called `name` (case-insensitive), or a helpful error.
 pub(super) fn find<'c>(cfg: &'c Config, name: &str) -> Result<&'c ListenerConfig, CliError> {
-    cfg.listener(name).ok_or_else(|| no_such_listener(cfg, name))
+    cfg.listener(name)
+        .ok_or_else(|| no_such_listener(cfg, name))
 }
 
-pub(super) fn find_mut<'c>(cfg: &'c mut Config, name: &str) -> Result<&'c mut ListenerConfig, CliError> {
+pub(super) fn find_mut<'c>(
+    cfg: &'c mut Config,
+    name: &str,
+) -> Result<&'c mut ListenerConfig, CliError> {
     if cfg.listener(name).is_none() {
         return Err(no_such_listener(cfg, name));
     }
-    cfg.listener_mut(name).ok_or_else(|| invalid("listener vanished"))
+    cfg.listener_mut(name)
+        .ok_or_else(|| invalid("listener vanished"))
 }
 
 fn no_such_listener(cfg: &Config, name: &str) -> CliError {
@@ -97,11 +102,11 @@ fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<St
     }
     let mut cfg = ctx.store.working()?;
     let interface = match opts.value("interface") {
-        Some(name) => Some(
-            cfg.interface(name)
-                .map(|i| i.name.clone())
-                .ok_or_else(|| invalid(format!("There is no interface named '{name}' (see interfaceconfig print).")))?,
-        ),
+        Some(name) => Some(cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
+            invalid(format!(
+                "There is no interface named '{name}' (see interfaceconfig print)."
+            ))
+        })?),
         None => None,
     };
     if let Some(name) = opts.value("certificate")
@@ -117,7 +122,11 @@ fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<St
         None => None,
         Some("strict") => Some(CrLfHandling::Strict),
         Some("lenient") => Some(CrLfHandling::Lenient),
-        Some(other) => return Err(invalid(format!("Invalid --crlf '{other}': use strict or lenient."))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "Invalid --crlf '{other}': use strict or lenient."
+            )));
+        }
     };
     let max_concurrency = opts.number("max-concurrency", 1u32, 10_000)?;
     let port = opts.number("port", 1u16, u16::MAX)?;
@@ -191,7 +200,10 @@ fn summary(cfg: &Config, l: &ListenerConfig) -> String {
         ListenerKind::Public => "Public",
         ListenerKind::Private => "Private",
     };
-    format!("{} (on {}, {address}) SMTP TCP Port {} {kind}", l.name, l.interface, l.port)
+    format!(
+        "{} (on {}, {address}) SMTP TCP Port {} {kind}",
+        l.name, l.interface, l.port
+    )
 }
 
 /// One listener in full: settings, HAT with policies, RAT.
@@ -210,7 +222,9 @@ pub(super) fn render_listener(cfg: &Config, l: &ListenerConfig) -> String {
     let _ = writeln!(
         out,
         "  Timeouts: unsuccessful {}s, total {}s, idle {}s",
-        l.session.unsuccessful_timeout_secs, l.session.total_timeout_secs, l.session.idle_timeout_secs
+        l.session.unsuccessful_timeout_secs,
+        l.session.total_timeout_secs,
+        l.session.idle_timeout_secs
     );
     out.push_str(&hostaccess::render_hat(l));
     out.push_str(&super::policy::render_policies(l));
@@ -240,7 +254,10 @@ mod tests {
             .unwrap();
         let cfg = f.staged().unwrap();
         let l = cfg.listener("IncomingMail").unwrap();
-        assert_eq!((l.max_concurrency, l.crlf, l.port), (50, CrLfHandling::Lenient, 25));
+        assert_eq!(
+            (l.max_concurrency, l.crlf, l.port),
+            (50, CrLfHandling::Lenient, 25)
+        );
         assert_eq!(l.interface, "Data 2");
         assert_eq!(l.session.idle_timeout_secs, 60);
     }

@@ -46,7 +46,10 @@ fn settings(cfg: &Config) -> String {
 }
 
 pub(super) fn render(cfg: &Config) -> String {
-    format!("Currently configured logs:\n1. mail_logs: {}", settings(cfg))
+    format!(
+        "Currently configured logs:\n1. mail_logs: {}",
+        settings(cfg)
+    )
 }
 
 #[cfg(test)]
@@ -56,14 +59,22 @@ mod tests {
     #[test]
     fn mail_logs_settings_are_staged() {
         for (line, bytes, files) in [
-            ("logconfig mail_logs --max-file-size 5M --max-files 20", 5 * 1024 * 1024, 20),
+            (
+                "logconfig mail_logs --max-file-size 5M --max-files 20",
+                5 * 1024 * 1024,
+                20,
+            ),
             ("logconfig mail_logs --max-file-size=512k", 512 * 1024, 10),
             ("logconfig MAIL_LOGS --max-files 3", 10 * 1024 * 1024, 3),
         ] {
             let f = Fixture::new();
             f.run(line).unwrap();
             let logs = f.staged().unwrap().mail_logs;
-            assert_eq!((logs.max_file_bytes, logs.max_files), (bytes, files), "{line}");
+            assert_eq!(
+                (logs.max_file_bytes, logs.max_files),
+                (bytes, files),
+                "{line}"
+            );
         }
         assert_eq!(
             Fixture::new().run("logconfig print").unwrap(),

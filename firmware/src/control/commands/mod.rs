@@ -58,7 +58,11 @@ pub enum CliError {
 }
 
 /// Runs one batch command (`args[0]` is the command name, case-insensitive). Returns the text to print.
-pub fn run(ctx: &CommandContext<'_>, args: &[String], stdin: Option<&str>) -> Result<String, CliError> {
+pub fn run(
+    ctx: &CommandContext<'_>,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
     // No command reads a body yet; `stdin` is for the ones that will (a
     // pasted message filter ends with a line holding a single `.`).
     let _ = stdin;
@@ -175,7 +179,10 @@ mod tests {
             "rollback",
         ] {
             let err = f.run(line).unwrap_err();
-            assert!(matches!(err, CliError::Usage(ref u) if u.contains("usage")), "{line}: {err:?}");
+            assert!(
+                matches!(err, CliError::Usage(ref u) if u.contains("usage")),
+                "{line}: {err:?}"
+            );
         }
         assert!(f.staged().is_none());
     }

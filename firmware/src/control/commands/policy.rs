@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::args::{Opts, check_name, check_text, format_size, invalid, number, parse_opts, stage, usage};
+use super::args::{
+    Opts, check_name, check_text, format_size, invalid, number, parse_opts, stage, usage,
+};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};
@@ -35,7 +37,11 @@ const OPTIONS: &[&str] = &[
 /// Longest banner text; an SMTP reply line is at most 512 octets.
 const MAX_BANNER: usize = 400;
 
-pub(super) fn run(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+pub(super) fn run(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
     let sub = args[0].to_ascii_lowercase();
     let opts = parse_opts(&args[1..], OPTIONS, &[], USAGE)?;
     let [name] = opts.positional.as_slice() else {
@@ -122,8 +128,11 @@ fn apply(p: &mut MailFlowPolicy, o: &Opts) -> Result<(), CliError> {
         })?;
     }
     if let Some(t) = o.value("tls") {
-        p.tls = TlsMode::parse(t)
-            .ok_or_else(|| invalid(format!("Invalid --tls '{t}': use off, preferred or required.")))?;
+        p.tls = TlsMode::parse(t).ok_or_else(|| {
+            invalid(format!(
+                "Invalid --tls '{t}': use off, preferred or required."
+            ))
+        })?;
     }
     if let Some(n) = o.size("max-message-size", 1024, 1024 * 1024 * 1024)? {
         p.max_message_size = n;
@@ -174,9 +183,10 @@ pub(super) fn render_policies(l: &ListenerConfig) -> String {
         let banner = p.smtp_banner_text.as_deref().unwrap_or("<hostname> ESMTP");
         let _ = writeln!(
             out,
-            "    ${}: {}, TLS {}, max message size {}, max recipients {}, max concurrency {}, \
-             max messages/connection {}, recipients/hour {per_hour}, banner {} \"{banner}\", \
-             reject banner {} \"{}\"",
+            "    ${}: {}, TLS {}\n      \
+             max message size {}, max recipients {}, max concurrency {}, \
+             max messages/connection {}, recipients/hour {per_hour}\n      \
+             banner {} \"{banner}\", reject banner {} \"{}\"",
             p.name,
             p.behavior.word(),
             p.tls.word(),
@@ -220,7 +230,10 @@ mod tests {
                     let p = policy(c, "IncomingMail", "THROTTLED");
                     assert_eq!(p.max_recipients_per_hour, None);
                     assert_eq!(p.smtp_banner_text.as_deref(), Some("Welcome"));
-                    assert_eq!((p.reject_banner_code, p.reject_banner_text.as_str()), (421, "Go away"));
+                    assert_eq!(
+                        (p.reject_banner_code, p.reject_banner_text.as_str()),
+                        (421, "Go away")
+                    );
                 },
             ),
             (
@@ -235,9 +248,15 @@ mod tests {
                     assert_eq!(*p, expected);
                 },
             ),
-            ("listenerconfig edit OutgoingMail hostaccess newpolicy REFUSE --behavior tcprefuse", |c| {
-                assert_eq!(policy(c, "OutgoingMail", "REFUSE").behavior, Behavior::TcpRefuse);
-            }),
+            (
+                "listenerconfig edit OutgoingMail hostaccess newpolicy REFUSE --behavior tcprefuse",
+                |c| {
+                    assert_eq!(
+                        policy(c, "OutgoingMail", "REFUSE").behavior,
+                        Behavior::TcpRefuse
+                    );
+                },
+            ),
         ];
         for (line, check) in cases {
             let f = Fixture::new();
@@ -249,9 +268,18 @@ mod tests {
     #[test]
     fn an_unused_policy_can_be_deleted() {
         let f = Fixture::new();
-        f.run("listenerconfig edit IncomingMail hostaccess newpolicy SPARE").unwrap();
-        f.run("listenerconfig edit IncomingMail hostaccess deletepolicy spare").unwrap();
-        assert!(f.staged().unwrap().listener("IncomingMail").unwrap().policy("SPARE").is_none());
+        f.run("listenerconfig edit IncomingMail hostaccess newpolicy SPARE")
+            .unwrap();
+        f.run("listenerconfig edit IncomingMail hostaccess deletepolicy spare")
+            .unwrap();
+        assert!(
+            f.staged()
+                .unwrap()
+                .listener("IncomingMail")
+                .unwrap()
+                .policy("SPARE")
+                .is_none()
+        );
     }
 
     #[test]

@@ -22,12 +22,19 @@ usage: listenerconfig edit <listener> rcptaccess new <address> accept|reject [--
 addresses: example.com, .example.com (subdomains), user@, user@example.com, ALL
 --code: 2xx for accept, 4xx or 5xx for reject";
 
-pub(super) fn run(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+pub(super) fn run(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match sub.as_deref() {
         Some("print") if args.len() == 1 => {
             let cfg = ctx.store.working()?;
-            Ok(render_rat(find(&cfg, listener)?).trim_end().to_string())
+            let l = find(&cfg, listener)?;
+            Ok(format!("{}:\n{}", l.name, render_rat(l))
+                .trim_end()
+                .to_string())
         }
         Some("new") => new_row(ctx, listener, &args[1..]),
         Some("delete") => delete_row(ctx, listener, &args[1..]),
@@ -60,7 +67,12 @@ fn position(l: &ListenerConfig, p: &RatPattern) -> Option<usize> {
 }
 
 fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(args, &["code", "text"], &["bypass-receiving-control"], USAGE)?;
+    let opts = parse_opts(
+        args,
+        &["code", "text"],
+        &["bypass-receiving-control"],
+        USAGE,
+    )?;
     let [address, action] = opts.positional.as_slice() else {
         return Err(usage(USAGE));
     };
@@ -84,7 +96,9 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
     };
     let bypass = opts.flag("bypass-receiving-control");
     if bypass && action == RatAction::Reject {
-        return Err(invalid("--bypass-receiving-control applies to accept rows only."));
+        return Err(invalid(
+            "--bypass-receiving-control applies to accept rows only.",
+        ));
     }
 
     let mut cfg = ctx.store.working()?;
@@ -106,12 +120,20 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
         text,
         bypass_receiving_control: bypass,
     };
-    let message = format!("Added {} to the Recipient Access Table of {}.", row(&entry), l.name);
+    let message = format!(
+        "Added {} to the Recipient Access Table of {}.",
+        row(&entry),
+        l.name
+    );
     l.rat.insert(at, entry);
     stage(ctx, &cfg, &message)
 }
 
-fn delete_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+fn delete_row(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
     let [address] = args else {
         return Err(usage(USAGE));
     };
@@ -164,7 +186,8 @@ pub(super) fn render_rat(l: &ListenerConfig) -> String {
     if l.kind == ListenerKind::Private {
         return "  Recipient Access Table: none (private listener)\n".to_string();
     }
-    let mut out = String::from("  Recipient Access Table (first match wins; no match is rejected):\n");
+    let mut out =
+        String::from("  Recipient Access Table (first match wins; no match is rejected):\n");
     let width = l.rat.iter().map(|r| r.address.len()).max().unwrap_or(0);
     for (i, r) in l.rat.iter().enumerate() {
         let rest = row(r);
@@ -184,14 +207,22 @@ mod tests {
             .unwrap()
             .rat
             .iter()
-            .map(|r| (r.address.clone(), r.action, r.code, r.bypass_receiving_control))
+            .map(|r| {
+                (
+                    r.address.clone(),
+                    r.action,
+                    r.code,
+                    r.bypass_receiving_control,
+                )
+            })
             .collect()
     }
 
     #[test]
     fn new_rows_go_above_all_and_carry_their_options() {
         let f = Fixture::new();
-        f.run("listenerconfig edit incomingmail rcptaccess new your_domain.com accept").unwrap();
+        f.run("listenerconfig edit incomingmail rcptaccess new your_domain.com accept")
+            .unwrap();
         f.run("listenerconfig edit IncomingMail rcptaccess new .sub.example accept --code 250 --text \"ok\" --bypass-receiving-control")
             .unwrap();
         f.run("listenerconfig edit IncomingMail rcptaccess new postmaster@ reject --code 550 --text \"No such user\"")
@@ -200,15 +231,36 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("your_domain.com".to_string(), RatAction::Accept, None, false),
-                (".sub.example".to_string(), RatAction::Accept, Some(250), true),
-                ("postmaster@".to_string(), RatAction::Reject, Some(550), false),
+                (
+                    "your_domain.com".to_string(),
+                    RatAction::Accept,
+                    None,
+                    false
+                ),
+                (
+                    ".sub.example".to_string(),
+                    RatAction::Accept,
+                    Some(250),
+                    true
+                ),
+                (
+                    "postmaster@".to_string(),
+                    RatAction::Reject,
+                    Some(550),
+                    false
+                ),
                 ("ALL".to_string(), RatAction::Reject, None, false),
             ]
         );
-        let out = f.run("listenerconfig edit IncomingMail rcptaccess print").unwrap();
-        assert!(out.contains("2. .sub.example     ACCEPT 250 \"ok\" (bypass receiving control)"), "{out}");
-        f.run("listenerconfig edit IncomingMail rcptaccess delete YOUR_DOMAIN.COM").unwrap();
+        let out = f
+            .run("listenerconfig edit IncomingMail rcptaccess print")
+            .unwrap();
+        assert!(
+            out.contains("2. .sub.example     ACCEPT 250 \"ok\" (bypass receiving control)"),
+            "{out}"
+        );
+        f.run("listenerconfig edit IncomingMail rcptaccess delete YOUR_DOMAIN.COM")
+            .unwrap();
         assert_eq!(rat(&f.staged().unwrap()).len(), 3);
     }
 
@@ -231,9 +283,13 @@ mod tests {
             "listenerconfig edit IncomingMail rcptaccess delete example.com",
             "listenerconfig edit IncomingMail rcptaccess frob",
         ]);
-        f.run("listenerconfig edit IncomingMail rcptaccess new example.com accept").unwrap();
+        f.run("listenerconfig edit IncomingMail rcptaccess new example.com accept")
+            .unwrap();
         let before = f.staged();
-        assert!(f.run("listenerconfig edit IncomingMail rcptaccess new EXAMPLE.com reject").is_err());
+        assert!(
+            f.run("listenerconfig edit IncomingMail rcptaccess new EXAMPLE.com reject")
+                .is_err()
+        );
         assert_eq!(f.staged(), before);
     }
 }

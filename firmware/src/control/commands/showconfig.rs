@@ -47,7 +47,10 @@ pub(super) fn render(cfg: &Config) -> String {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -58,7 +61,10 @@ mod tests {
     fn shows_everything_but_private_keys_and_says_whether_changes_are_staged() {
         let f = Fixture::new();
         let out = f.run("showconfig").unwrap();
-        assert!(out.starts_with("Working configuration: no uncommitted changes"), "{out}");
+        assert!(
+            out.starts_with("Working configuration: no uncommitted changes"),
+            "{out}"
+        );
         for expected in [
             "Hostname: breakwater.dev.local",
             "2. Data 1 (127.0.1.1/8: breakwater.dev.local)",
@@ -78,8 +84,14 @@ mod tests {
 
         f.run("smtproutes new example.com mx.example").unwrap();
         let out = f.run("showconfig").unwrap();
-        assert!(out.starts_with("Working configuration: there are uncommitted changes"), "{out}");
-        assert!(out.contains("Host routes\nexample.com => mx.example:25/pri=0"), "{out}");
+        assert!(
+            out.starts_with("Working configuration: there are uncommitted changes"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Host routes\nexample.com => mx.example:25/pri=0"),
+            "{out}"
+        );
         // Stable: the same config prints the same text.
         assert_eq!(out, f.run("showconfig").unwrap());
         assert!(f.run("showconfig extra").is_err());

@@ -95,7 +95,8 @@ fn valid_hostname(name: &str) -> bool {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }
 
@@ -132,7 +133,9 @@ fn parse_host(item: &str) -> Result<RouteHost, CliError> {
     };
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let (addr, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-        let ip: Ipv6Addr = addr.parse().map_err(|_| bad("not an IPv6 address in brackets"))?;
+        let ip: Ipv6Addr = addr
+            .parse()
+            .map_err(|_| bad("not an IPv6 address in brackets"))?;
         let port = match after {
             "" => DEFAULT_PORT,
             p => match p.strip_prefix(':') {
@@ -153,7 +156,11 @@ fn parse_host(item: &str) -> Result<RouteHost, CliError> {
         }
         (host.to_ascii_lowercase(), port)
     };
-    Ok(RouteHost { host, port, priority })
+    Ok(RouteHost {
+        host,
+        port,
+        priority,
+    })
 }
 
 fn route_line(r: &SmtpRoute) -> String {
@@ -186,7 +193,11 @@ mod tests {
     use crate::config::{RouteHost, RouteTarget, SmtpRoute};
 
     fn host(host: &str, port: u16, priority: u8) -> RouteHost {
-        RouteHost { host: host.into(), port, priority }
+        RouteHost {
+            host: host.into(),
+            port,
+            priority,
+        }
     }
 
     #[test]
@@ -228,8 +239,14 @@ mod tests {
     fn all_stays_last_and_edit_delete_print_work() {
         let f = Fixture::new();
         f.run("smtproutes new ALL relay.example").unwrap();
-        f.run("smtproutes new .example.org [::1]:2525/pri=1").unwrap();
-        let domains: Vec<String> = f.working().smtp_routes.iter().map(|r| r.domain.clone()).collect();
+        f.run("smtproutes new .example.org [::1]:2525/pri=1")
+            .unwrap();
+        let domains: Vec<String> = f
+            .working()
+            .smtp_routes
+            .iter()
+            .map(|r| r.domain.clone())
+            .collect();
         assert_eq!(domains, [".example.org", "ALL"]);
         f.run("smtproutes edit all /dev/null").unwrap();
         assert_eq!(
@@ -262,7 +279,12 @@ mod tests {
         ]);
         f.run("smtproutes new example.com mx.example").unwrap();
         let before = f.staged();
-        assert!(f.run("smtproutes new EXAMPLE.com other.example").unwrap_err().to_string().contains("smtproutes edit"));
+        assert!(
+            f.run("smtproutes new EXAMPLE.com other.example")
+                .unwrap_err()
+                .to_string()
+                .contains("smtproutes edit")
+        );
         assert_eq!(f.staged(), before);
     }
 }

@@ -1,0 +1,234 @@
+//! The session state machine driven without a socket.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::config::factory::factory_config;
+use crate::config::{Certificate, MailFlowPolicy, RatEntry};
+use crate::smtp_in::hat;
+
+struct Harness {
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+fn listener(name: &str, tweak: impl FnOnce(&mut ListenerConfig)) -> ListenerConfig {
+    let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
+    let cert = Certificate {
+        name: "Demo".into(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    let mut l = factory_config(&board, cert).listener(name).unwrap().clone();
+    tweak(&mut l);
+    l
+}
+
+fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path()).unwrap();
+    let ip: IpAddr = client.parse().unwrap();
+    let hat = hat::classify(&l, ip, verified).unwrap();
+    let conn = Connection {
+        icid: Icid(1),
+        hostname: "gw.test".into(),
+        listener: Arc::new(l),
+        interface: "Data 1".into(),
+        client_ip: ip,
+        rdns: verified.map(str::to_string),
+        rdns_verified: verified.is_some(),
+        hat,
+        tls_available: tls,
+    };
+    let services = Arc::new(Services {
+        ids: Arc::new(IdAllocator::open(&db).unwrap()),
+        hourly: Arc::new(HourlyRecipients::default()),
+    });
+    Harness {
+        session: Session::new(conn, services),
+        _dir: dir,
+    }
+}
+
+fn accepting_example_com() -> ListenerConfig {
+    listener("IncomingMail", |l| {
+        l.rat.insert(
+            0,
+            RatEntry {
+                address: "example.com".into(),
+                action: RatAction::Accept,
+                code: None,
+                text: None,
+                bypass_receiving_control: false,
+            },
+        );
+        l.policies.iter_mut().for_each(|p: &mut MailFlowPolicy| {
+            p.max_recipients_per_message = 2;
+            p.max_message_size = 1000;
+            p.tls = TlsMode::Preferred;
+        });
+    })
+}
+
+/// Feeds `input` and returns the reply lines and the other actions.
+fn feed(h: &mut Harness, input: &[u8]) -> (usize, Vec<String>, Vec<Action>) {
+    let (used, actions) = h.session.feed(input);
+    let mut replies = Vec::new();
+    let mut other = Vec::new();
+    for a in actions {
+        match a {
+            Action::Reply(r) => replies.push(r),
+            a => other.push(a),
+        }
+    }
+    (used, replies, other)
+}
+
+#[test]
+fn a_pipelined_transaction_is_enqueued_and_acknowledged_with_its_mid() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    assert!(matches!(&h.session.greeting()[..], [Action::Reply(r)] if r == "220 gw.test ESMTP"));
+    let input = b"EHLO client\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: hi\r\n\r\n..x\r\n.\r\nQUIT\r\n";
+    let (used, replies, other) = feed(&mut h, input);
+    assert!(
+        replies[0].starts_with("250-gw.test\r\n250-8BITMIME"),
+        "{replies:?}"
+    );
+    assert!(
+        !replies[0].contains("STARTTLS"),
+        "no TLS acceptor, no STARTTLS"
+    );
+    assert_eq!(replies[1], "250 2.1.0 sender <a@b.org> ok");
+    assert_eq!(replies[2], "250 2.1.5 recipient <bob@example.com> ok");
+    assert_eq!(replies[3], "354 go ahead");
+    let [Action::Enqueue(msg)] = &other[..] else {
+        panic!("{other:?}")
+    };
+    let (record, body) = msg.as_ref();
+    assert!(body.starts_with(b"Received: from client (unknown [198.51.100.7])\r\n"));
+    assert!(body.ends_with(b"Subject: hi\r\n\r\n.x\r\n"));
+    assert_eq!(record.recipients[0].address, "bob@example.com");
+    assert_eq!(record.reception.sender_group, "ALL");
+    assert_eq!(
+        &input[used..],
+        b"QUIT\r\n",
+        "the rest waits until the message is durable"
+    );
+    let mid = record.mid;
+    let after = h.session.enqueued(Ok(mid));
+    assert!(
+        matches!(&after[..], [Action::Reply(r)] if *r == format!("250 ok:  Message {mid} accepted"))
+    );
+    let (_, replies, other) = feed(&mut h, &input[used..]);
+    assert_eq!(replies, vec!["221 2.0.0 gw.test Bye"]);
+    assert!(matches!(other[..], [Action::Close]));
+}
+
+#[test]
+fn policy_and_rat_limits_answer_with_the_right_codes() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, _) = feed(&mut h, b"MAIL FROM:<a@b.org>\r\n");
+    assert_eq!(r, vec![reply::NEED_HELO]);
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@foreign.example>\r\nRCPT TO:<1@example.com>\r\nRCPT TO:<2@example.com>\r\nRCPT TO:<3@example.com>\r\n",
+    );
+    assert_eq!(
+        r[2],
+        "550 5.7.1 Recipient address rejected: relaying denied for <x@foreign.example>"
+    );
+    assert!(r[3].starts_with("250 ") && r[4].starts_with("250 "));
+    assert_eq!(r[5], reply::TOO_MANY_RCPTS);
+    let mut big = b"DATA\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 2000));
+    big.extend_from_slice(b"\r\n.\r\nNOOP\r\n");
+    let (_, r, other) = feed(&mut h, &big);
+    assert_eq!(r, vec![reply::START_DATA, reply::TOO_LARGE, reply::OK]);
+    assert!(other.is_empty());
+}
+
+#[test]
+fn an_over_long_command_line_is_refused_and_the_session_goes_on() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let mut input = b"EHLO ".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 600));
+    input.extend_from_slice(b"\r\nNOOP\r\n");
+    // Byte by byte, to exercise the bounded line buffer.
+    let mut replies = Vec::new();
+    for b in &input {
+        let (used, r, _) = feed(&mut h, std::slice::from_ref(b));
+        assert_eq!(used, 1);
+        replies.extend(r);
+    }
+    assert_eq!(replies, vec![reply::LINE_TOO_LONG, reply::OK]);
+}
+
+#[test]
+fn strict_crlf_refuses_a_bare_line_feed() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, other) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nbare\nlf\r\n.\r\n",
+    );
+    assert_eq!(r.last().unwrap(), reply::BARE_LINE_ENDING);
+    assert!(other.is_empty());
+}
+
+#[test]
+fn blocked_clients_get_the_reject_banner_and_are_closed() {
+    let l = listener("IncomingMail", |l| {
+        l.hat[1].members.push("203.0.113.9".into())
+    });
+    let mut h = harness(l, "203.0.113.9", None, false);
+    let actions = h.session.greeting();
+    assert!(matches!(&actions[..], [Action::Reply(r), Action::Close] if r == "554 Access Denied"));
+}
+
+#[test]
+fn a_private_listener_relays_only_for_relay_policies() {
+    let l = listener("OutgoingMail", |l| {
+        l.hat[0].members.push(".protection.outlook.com".into())
+    });
+    let mut relay = harness(
+        l.clone(),
+        "127.5.0.10",
+        Some("mail.protection.outlook.com"),
+        false,
+    );
+    let (_, r, _) = feed(
+        &mut relay,
+        b"EHLO o365\r\nMAIL FROM:<a@org>\r\nRCPT TO:<x@internet.example>\r\n",
+    );
+    assert!(r[2].starts_with("250 "), "{r:?}");
+    // Unverified rDNS does not match the sender group: ALL -> BLOCKED.
+    let mut other = harness(l, "127.5.0.11", None, false);
+    assert!(
+        matches!(&other.session.greeting()[..], [Action::Reply(r), Action::Close] if r.starts_with("554"))
+    );
+}
+
+#[test]
+fn starttls_stops_reading_so_pipelined_plaintext_is_not_used() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, true);
+    let input = b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<injected@x>\r\n";
+    let (used, r, other) = feed(&mut h, input);
+    assert!(r[0].contains("250 STARTTLS"), "{r:?}");
+    assert_eq!(r[1], reply::START_TLS);
+    assert!(matches!(other[..], [Action::StartTls]));
+    assert_eq!(&input[used..], b"MAIL FROM:<injected@x>\r\n");
+    h.session
+        .tls_started("TLSv1.3".into(), "TLS13_AES_256_GCM_SHA384".into());
+    let (_, r, _) = feed(&mut h, b"MAIL FROM:<a@b.org>\r\n");
+    assert_eq!(r, vec![reply::NEED_HELO], "EHLO again after TLS");
+}
+
+#[test]
+fn bdat_chunks_make_one_message() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, other) = feed(&mut h, b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@example.com>\r\nBDAT 5\r\nhelloBDAT 8 LAST\r\n world\r\n");
+    assert_eq!(r[3], "250 2.0.0 5 octets received");
+    let [Action::Enqueue(msg)] = &other[..] else {
+        panic!("{r:?} {other:?}")
+    };
+    assert!(msg.1.ends_with(b"hello world\r\n"));
+}
