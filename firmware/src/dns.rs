@@ -8,12 +8,13 @@
 //! query is bounded by the configured timeout and a single attempt per
 //! server; answers are cached by hickory's cache.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::op::{Message, Query};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{ConnectionProvider, Resolver, TokioResolver};
 
 use crate::config::DnsConfig;
@@ -35,6 +36,8 @@ pub struct DnsError(String);
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
 }
 
 impl Dns {
@@ -56,18 +59,85 @@ impl Dns {
                 .collect();
             Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
         };
+        let timeout = Duration::from_secs(u64::from(cfg.timeout_secs.max(1)));
         let opts = builder.options_mut();
-        opts.timeout = Duration::from_secs(u64::from(cfg.timeout_secs.max(1)));
+        opts.timeout = timeout;
         opts.attempts = 1;
         opts.cache_size = u64::from(cfg.cache_size);
         opts.ndots = 0;
         let resolver = builder.build().map_err(|e| DnsError(e.to_string()))?;
-        Ok(Self { resolver })
+        Ok(Self {
+            resolver,
+            servers: cfg.servers.clone(),
+            timeout,
+        })
     }
 
     /// PTR lookup of `ip`, then a forward lookup of the name to confirm it.
     pub async fn reverse(&self, ip: IpAddr) -> ReverseDns {
-        reverse_with(&self.resolver, ip).await
+        let name = if ip.is_loopback() && !self.servers.is_empty() {
+            self.loopback_ptr(ip).await
+        } else {
+            ptr_with(&self.resolver, ip).await
+        };
+        let Some(name) = name else {
+            return ReverseDns {
+                name: None,
+                verified: false,
+            };
+        };
+        let verified = match self.resolver.lookup_ip(name.as_str()).await {
+            Ok(forward) => forward.iter().any(|a| a == ip),
+            Err(_) => false,
+        };
+        ReverseDns {
+            name: Some(name.trim_end_matches('.').to_string()),
+            verified,
+        }
+    }
+
+    /// hickory answers every PTR under 127.in-addr.arpa with "localhost"
+    /// itself (RFC 6761) without asking anyone. Loopback clients only exist
+    /// on test and development set-ups, where the configured server is
+    /// authoritative for them, so ask it directly.
+    async fn loopback_ptr(&self, ip: IpAddr) -> Option<String> {
+        let mut query = Message::query();
+        query.metadata.recursion_desired = true;
+        query.add_query(Query::query(Name::from(ip), RecordType::PTR));
+        let wire = query.to_vec().ok()?;
+        for server in &self.servers {
+            let bind: SocketAddr = if server.is_ipv4() {
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            };
+            let Ok(socket) = tokio::net::UdpSocket::bind(bind).await else {
+                continue;
+            };
+            if socket.send_to(&wire, server).await.is_err() {
+                continue;
+            }
+            let mut buf = [0u8; 1500];
+            let Ok(Ok((n, from))) =
+                tokio::time::timeout(self.timeout, socket.recv_from(&mut buf)).await
+            else {
+                continue;
+            };
+            if from != *server {
+                continue;
+            }
+            let Ok(reply) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            if reply.metadata.id != query.metadata.id {
+                continue;
+            }
+            return reply.answers.iter().find_map(|r| match &r.data {
+                RData::PTR(p) => Some(p.0.to_utf8()),
+                _ => None,
+            });
+        }
+        None
     }
 
     /// Addresses of `host` (an IP literal resolves to itself).
@@ -83,26 +153,10 @@ impl Dns {
     }
 }
 
-async fn reverse_with<P: ConnectionProvider>(resolver: &Resolver<P>, ip: IpAddr) -> ReverseDns {
-    let unverified = |name| ReverseDns {
-        name,
-        verified: false,
-    };
-    let Ok(ptr) = resolver.reverse_lookup(Name::from(ip)).await else {
-        return unverified(None);
-    };
-    let Some(name) = ptr.answers().iter().find_map(|r| match &r.data {
+async fn ptr_with<P: ConnectionProvider>(resolver: &Resolver<P>, ip: IpAddr) -> Option<String> {
+    let ptr = resolver.reverse_lookup(Name::from(ip)).await.ok()?;
+    ptr.answers().iter().find_map(|r| match &r.data {
         RData::PTR(p) => Some(p.0.to_utf8()),
         _ => None,
-    }) else {
-        return unverified(None);
-    };
-    let Ok(forward) = resolver.lookup_ip(name.as_str()).await else {
-        return unverified(Some(name.trim_end_matches('.').to_string()));
-    };
-    let verified = forward.iter().any(|a| a == ip);
-    ReverseDns {
-        name: Some(name.trim_end_matches('.').to_string()),
-        verified,
-    }
+    })
 }

@@ -14,14 +14,17 @@
 
 pub mod codec;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod delivery;
 pub mod dns;
+pub mod filters;
 pub mod ids;
 pub mod logging;
 pub mod queue;
 pub mod smtp_in;
+pub mod tls_names;
 pub mod workqueue;
 
 /// Writes one line to `mail_logs` (see `logging`).

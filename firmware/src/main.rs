@@ -2,7 +2,9 @@
 //!
 //! - `breakwater run`: the mail daemon (on a development machine, on the
 //!   `dev` board with its own data directory);
-//! - `breakwater cli COMMAND ...`: one command against the running daemon.
+//! - `breakwater cli COMMAND ...`: one command against the running daemon;
+//! - `breakwater console`: the interactive console (login, menus) on this
+//!   terminal or on a serial device, against the running daemon.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +51,18 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
     },
+    /// The interactive console (login, AsyncOS-style menus) on this
+    /// terminal, or on a serial device, against the running daemon.
+    Console {
+        #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
+        data_dir: PathBuf,
+        /// A serial device such as /dev/ttyS0 (default: this terminal).
+        #[arg(long)]
+        device: Option<PathBuf>,
+        /// The serial device's baud rate.
+        #[arg(long, default_value_t = 115200)]
+        baud: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +105,11 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Console {
+            data_dir,
+            device,
+            baud,
+        } => run_console(data_dir, device, baud),
         Command::Cli { data_dir, args } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
             let request = control::Request {
@@ -115,6 +134,44 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `breakwater console`: a terminal logs out once and exits; a serial
+/// device shows `login:` again after each logout, like a getty.
+fn run_console(data_dir: PathBuf, device: Option<PathBuf>, baud: u32) -> ExitCode {
+    use breakwater::console::{self, ConsoleOptions, DaemonLink};
+    let opened = match &device {
+        Some(path) => console::port::serial(path, baud),
+        None => console::port::stdio(),
+    };
+    let (port, _raw) = match opened {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("breakwater console: cannot open the terminal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tty = match &device {
+        Some(path) => path.file_name().map_or_else(
+            || "serial".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        None => nix::unistd::ttyname(std::io::stdin())
+            .map(|p| p.to_string_lossy().trim_start_matches("/dev/").to_string())
+            .unwrap_or_else(|_| "console".to_string()),
+    };
+    let options = ConsoleOptions {
+        tty,
+        exit_after_logout: device.is_none(),
+        ..ConsoleOptions::default()
+    };
+    match console::run(port, DaemonLink::new(data_dir), options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("breakwater console: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -330,6 +330,9 @@ def session():
         try:
             if op == "connect":
                 code, msg = s.connect(job["host"], job["port"])
+                # starttls() names the server after the host given to the
+                # constructor, which connect() does not set.
+                s._host = job["host"]
             elif op == "ehlo":
                 code, msg = s.ehlo()
             elif op == "helo":

@@ -77,3 +77,16 @@ impl World {
         format!("{user}@{LOCAL_DOMAIN}")
     }
 }
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.dns.log();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "---- dnsmasq query log (last 20 lines) ----\n{}",
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            );
+        }
+    }
+}

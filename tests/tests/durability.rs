@@ -147,6 +147,11 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         .max()
         .expect("MIDs in 250 replies");
 
+    eprintln!(
+        "kill -9 after {at_kill} of {TOTAL} acknowledged; {} acknowledged in all, {} client errors",
+        acknowledged.len(),
+        errors.len()
+    );
     w.gw.start_again();
 
     let missing = wait_until(EVENTUALLY, || {

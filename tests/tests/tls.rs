@@ -1,12 +1,32 @@
 //! STARTTLS on the listeners, with the Demo certificate generated on first
 //! start.
+//!
+//! As in AsyncOS, the factory ACCEPTED policy has TLS Off; the administrator
+//! turns it to Preferred (the reference scenario's setting) first.
 
 use breakwater_e2e::{SOON, Swaks, World, smtplib};
 use regex::escape;
 
+/// A world whose ACCEPTED policy offers STARTTLS.
+fn tls_world() -> World {
+    let w = World::start();
+    w.gw.cli_ok(&[
+        "listenerconfig",
+        "edit",
+        "IncomingMail",
+        "hostaccess",
+        "editpolicy",
+        "ACCEPTED",
+        "--tls",
+        "preferred",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: TLS preferred"]);
+    w
+}
+
 #[test]
 fn swaks_starttls_is_logged_with_protocol_and_cipher() {
-    let w = World::start();
+    let w = tls_world();
     let client = w.net.client(3);
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("msg.eml");
@@ -62,7 +82,7 @@ fn swaks_starttls_is_logged_with_protocol_and_cipher() {
 
 #[test]
 fn smtplib_starttls_negotiates_what_the_log_reports() {
-    let w = World::start();
+    let w = tls_world();
     let client = w.net.client(4);
     let msg = breakwater_e2e::simple_message(
         "sender@internet.example",

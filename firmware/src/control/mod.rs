@@ -1,12 +1,29 @@
 //! The control plane: a Unix socket under the data directory through which
-//! `breakwater cli` (and later the serial console) runs commands against the
-//! running daemon.
+//! `breakwater cli` and the serial console (`breakwater console`) run
+//! commands against the running daemon.
 //!
 //! Exposure: local only. The socket is created owner-only (0600) inside an
 //! owner-only data directory; whoever can open it is an administrator.
 //! Requests are bounded (one line of at most `MAX_REQUEST` bytes).
+//!
+//! Who is asking: a request that names a console session
+//! (`["__session", token, command...]`, the token from `__auth`) runs as
+//! that session's user with that user's [`Role`]; every other request comes
+//! from the owner of the socket (`breakwater cli`, root on the appliance)
+//! and runs as `admin` under its `user` name. [`permitted`] is checked for
+//! every command before it runs. The console-only requests:
+//!
+//! | args | stdin | answer |
+//! | --- | --- | --- |
+//! | `__banner` | | [`Banner`] (JSON) |
+//! | `__auth USER TTY` | the passphrase | [`users::AuthReply`] or [`users::AuthFailure`] (JSON) |
+//! | `__session TOKEN __state` | | [`SessionState`] (JSON) |
+//! | `__session TOKEN __logout [HOW]` | | closes the session |
+//! | `__session TOKEN passwd` | `OLD\nNEW` | changes the user's own passphrase |
+//! | `userconfig ...`, `who`, `last` | new passphrases | user management |
 
 pub mod commands;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +33,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::config::{Config, ConfigStore};
+use users::{AuthFailure, Role, UserError, UserStore};
 
 /// Largest request accepted (a pasted filter script fits easily).
 pub const MAX_REQUEST: u64 = 1024 * 1024;
@@ -49,15 +67,140 @@ pub struct ControlServer {
     pub daemon: Arc<dyn DaemonStatus>,
 }
 
+/// Opens a console session: `[AUTH, user, tty]`, the passphrase in stdin.
+pub const AUTH: &str = "__auth";
+/// Runs the rest of the request as a console session: `[SESSION, token, ...]`.
+pub const SESSION: &str = "__session";
+/// Product, version, serial number and host name for the login banner.
+pub const BANNER: &str = "__banner";
+/// A session's host name, role and whether changes are staged.
+pub const STATE: &str = "__state";
+/// Ends the session.
+pub const LOGOUT: &str = "__logout";
+/// The answer to a request whose session is gone (logged out elsewhere,
+/// expired, user deleted); the console then shows the login prompt again.
+pub const SESSION_ENDED: &str = "Your session has ended; please log in again.";
+
+/// What the login banner shows (the answer to `__banner`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Banner {
+    pub product: String,
+    pub version: String,
+    pub serial: String,
+    pub hostname: String,
+}
+
+/// The answer to `__state` (asked before every console prompt).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionState {
+    pub hostname: String,
+    pub user: String,
+    pub role: Role,
+    /// There are uncommitted changes.
+    pub staged: bool,
+}
+
+/// Commands that change nothing, open to every role. `*` stands for one
+/// argument, `**` for any rest. A command family adds its print forms here
+/// (e.g. `&["filters", "list"]`); anything not listed is a change.
+pub const READ_FORMS: &[&[&str]] = &[
+    &["status"],
+    &["showconfig"],
+    &["commitlog"],
+    &["commithistory"],
+    &["help", "**"],
+    &["who"],
+    &["last"],
+    &["listenerconfig", "print"],
+    &["listenerconfig", "edit", "*", "print"],
+    &["listenerconfig", "edit", "*", "hostaccess", "print"],
+    &["listenerconfig", "edit", "*", "rcptaccess", "print"],
+    &["smtproutes", "print"],
+    &["dnsconfig", "print"],
+    &["interfaceconfig", "print"],
+    &["deliveryconfig", "print"],
+    &["logconfig", "print"],
+    &["userconfig", "print"],
+];
+
+/// A user's own session and passphrase: every role.
+const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
+
+fn matches_form(form: &[&str], args: &[String]) -> bool {
+    match (form.split_first(), args.split_first()) {
+        (Some((&"**", _)), _) => true,
+        (None, None) => true,
+        (Some((f, fs)), Some((a, rest))) => {
+            (*f == "*" || f.eq_ignore_ascii_case(a)) && matches_form(fs, rest)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `role` may run `args`: admin everything; operator everything
+/// but user management; read-only and guest only [`READ_FORMS`].
+pub fn permitted(role: Role, args: &[String]) -> bool {
+    let name = args
+        .first()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let read = READ_FORMS.iter().any(|f| matches_form(f, args));
+    SELF_SERVICE.contains(&name.as_str())
+        || match role {
+            Role::Admin => true,
+            Role::Operator => name != "userconfig" || read,
+            Role::ReadOnly | Role::Guest => read,
+        }
+}
+
+const USERCONFIG_USAGE: &str = "\
+usage: userconfig print
+       userconfig new <name> admin|operator|read-only|guest [FULL NAME]   (passphrase on stdin)
+       userconfig edit <name> role admin|operator|read-only|guest
+       userconfig edit <name> fullname FULL NAME
+       userconfig edit <name> password      (passphrase on stdin)
+       userconfig delete <name>
+       userconfig unlock <name>";
+
+fn fail(output: impl Into<String>) -> Response {
+    Response {
+        ok: false,
+        output: output.into(),
+    }
+}
+
+fn json<T: Serialize>(ok: bool, value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(output) => Response { ok, output },
+        Err(e) => fail(e.to_string()),
+    }
+}
+
 impl ControlServer {
     /// Binds the socket (replacing a stale one) and serves until aborted.
+    /// Users live in a database of their own under `data_dir`; see
+    /// [`ControlServer::start_with_users`] to keep them in the main one.
     pub fn start(self, data_dir: &Path) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        let users = UserStore::open_standalone(data_dir, users::LoginPolicy::default())
+            .map_err(std::io::Error::other)?;
+        self.start_with_users(data_dir, users)
+    }
+
+    /// Like [`ControlServer::start`], with the console users in `users`.
+    pub fn start_with_users(
+        self,
+        data_dir: &Path,
+        users: UserStore,
+    ) -> std::io::Result<tokio::task::JoinHandle<()>> {
         use std::os::unix::fs::PermissionsExt;
         let path = socket_path(data_dir);
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        let server = Arc::new(self);
+        let server = Arc::new(Served {
+            server: self,
+            users,
+        });
         Ok(tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -68,7 +211,15 @@ impl ControlServer {
             }
         }))
     }
+}
 
+/// The control server and the console users, as the socket serves them.
+struct Served {
+    server: ControlServer,
+    users: UserStore,
+}
+
+impl Served {
     async fn serve(self: Arc<Self>, stream: UnixStream) {
         let (read, mut write) = stream.into_split();
         let mut line = String::new();
@@ -76,15 +227,9 @@ impl ControlServer {
         let response = match reader.read_line(&mut line).await {
             Ok(_) => match serde_json::from_str::<Request>(&line) {
                 Ok(req) => self.clone().dispatch(req).await,
-                Err(e) => Response {
-                    ok: false,
-                    output: format!("malformed control request: {e}"),
-                },
+                Err(e) => fail(format!("malformed control request: {e}")),
             },
-            Err(e) => Response {
-                ok: false,
-                output: format!("cannot read control request: {e}"),
-            },
+            Err(e) => fail(format!("cannot read control request: {e}")),
         };
         if let Ok(mut text) = serde_json::to_string(&response) {
             text.push('\n');
@@ -93,38 +238,227 @@ impl ControlServer {
     }
 
     async fn dispatch(self: Arc<Self>, req: Request) -> Response {
-        let name = req
-            .args
+        // Config commands touch sled synchronously (a commit flushes) and
+        // a login runs argon2: both stay off the async workers.
+        match tokio::task::spawn_blocking(move || self.handle(req)).await {
+            Ok(response) => response,
+            Err(e) => fail(format!("command failed: {e}")),
+        }
+    }
+
+    fn handle(&self, req: Request) -> Response {
+        let first = req.args.first().map(|s| s.to_ascii_lowercase());
+        match first.as_deref() {
+            Some(AUTH) => return self.auth(&req.args, req.stdin.as_deref()),
+            Some(BANNER) => return self.banner(),
+            _ => {}
+        }
+        // Who is asking: a console session, or the socket's owner (admin).
+        let (user, role, token, args) = if first.as_deref() == Some(SESSION) {
+            let Some(token) = req.args.get(1) else {
+                return fail(SESSION_ENDED);
+            };
+            let (u, _) = match self.users.session(token) {
+                Ok(Some(found)) => found,
+                Ok(None) => return fail(SESSION_ENDED),
+                Err(e) => return fail(e.to_string()),
+            };
+            let args = req.args[2..].to_vec();
+            let name = args
+                .first()
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_default();
+            if u.must_change && !SELF_SERVICE.contains(&name.as_str()) {
+                return fail("You must choose a new passphrase first.");
+            }
+            (u.name, u.role, Some(token.clone()), args)
+        } else {
+            (req.user, Role::Admin, None, req.args)
+        };
+        if !permitted(role, &args) {
+            let name = args.first().cloned().unwrap_or_default();
+            return fail(format!(
+                "Permission denied: user {user} ({}) cannot run \"{name}\" with these arguments.",
+                role.name()
+            ));
+        }
+        let name = args
             .first()
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_default();
-        if name == "status" {
-            return Response {
-                ok: true,
-                output: self.daemon.status(),
-            };
-        }
-        // Config commands touch sled synchronously (a commit flushes).
-        let result = tokio::task::spawn_blocking(move || {
-            let on_commit = |c: &Config| (self.on_commit)(c);
-            let ctx = commands::CommandContext {
-                store: &self.store,
-                user: &req.user,
-                on_commit: &on_commit,
-            };
-            commands::run(&ctx, &req.args, req.stdin.as_deref())
-        })
-        .await;
+        let result = match name.as_str() {
+            "status" => Ok(self.server.daemon.status()),
+            STATE => return self.state(&user, role),
+            LOGOUT => match token {
+                Some(t) => {
+                    let how = args.get(1).map_or("logout", String::as_str);
+                    self.users.end(&t, how).map(|()| "Logged out.".to_string())
+                }
+                None => Err(UserError::Invalid("No console session to end.".into())),
+            },
+            "userconfig" | "passwd" | "who" | "last" => {
+                self.users_command(&user, token.is_some(), &args, req.stdin.as_deref())
+            }
+            _ => {
+                let on_commit = |c: &Config| (self.server.on_commit)(c);
+                let ctx = commands::CommandContext {
+                    store: &self.server.store,
+                    user: &user,
+                    on_commit: &on_commit,
+                };
+                return match commands::run(&ctx, &args, req.stdin.as_deref()) {
+                    Ok(output) => Response { ok: true, output },
+                    Err(e) => fail(e.to_string()),
+                };
+            }
+        };
         match result {
-            Ok(Ok(output)) => Response { ok: true, output },
-            Ok(Err(e)) => Response {
-                ok: false,
-                output: e.to_string(),
+            Ok(output) => Response { ok: true, output },
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    fn auth(&self, args: &[String], password: Option<&str>) -> Response {
+        let (Some(user), Some(password)) = (args.get(1), password) else {
+            return fail("usage: __auth USER [TTY], the passphrase on stdin");
+        };
+        let tty = args.get(2).map_or("console", String::as_str);
+        match self.users.authenticate(user, password, tty) {
+            Ok(reply) => json(true, &reply),
+            Err(e) => {
+                let delay_ms = match e {
+                    UserError::Incorrect { delay_ms } | UserError::TooSoon { delay_ms } => delay_ms,
+                    _ => 0,
+                };
+                let message = e.to_string();
+                json(false, &AuthFailure { message, delay_ms })
+            }
+        }
+    }
+
+    fn banner(&self) -> Response {
+        let serial = match self.users.serial() {
+            Ok(s) => s,
+            Err(e) => return fail(e.to_string()),
+        };
+        let hostname = self
+            .server
+            .store
+            .committed()
+            .map(|c| c.hostname)
+            .unwrap_or_default();
+        json(
+            true,
+            &Banner {
+                product: "Breakwater".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                serial,
+                hostname,
             },
-            Err(e) => Response {
-                ok: false,
-                output: format!("command failed: {e}"),
+        )
+    }
+
+    fn state(&self, user: &str, role: Role) -> Response {
+        let staged = match self.server.store.staged() {
+            Ok(s) => s.is_some(),
+            Err(e) => return fail(e.to_string()),
+        };
+        let hostname = self
+            .server
+            .store
+            .committed()
+            .map(|c| c.hostname)
+            .unwrap_or_default();
+        json(
+            true,
+            &SessionState {
+                hostname,
+                user: user.to_string(),
+                role,
+                staged,
             },
+        )
+    }
+
+    fn users_command(
+        &self,
+        user: &str,
+        console: bool,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> Result<String, UserError> {
+        let usage = || UserError::Invalid(USERCONFIG_USAGE.to_string());
+        let secret = || {
+            stdin
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .ok_or_else(|| {
+                    UserError::Invalid(
+                        "The passphrase is read from standard input (use the console).".into(),
+                    )
+                })
+        };
+        let lower: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let words: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let role_of = |s: &str| {
+            Role::parse(s).ok_or_else(|| {
+                UserError::Invalid(format!(
+                    "Unknown role '{s}': admin, operator, read-only or guest."
+                ))
+            })
+        };
+        match words.as_slice() {
+            ["who"] => Ok(users::render_who(&self.users.sessions()?)),
+            ["last"] => Ok(users::render_last(&self.users.last(20)?)),
+            ["passwd"] if console => {
+                let text = stdin.unwrap_or_default();
+                let mut lines = text.lines();
+                let (old, new) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+                self.users.change_password(user, old, new)?;
+                Ok("Passphrase changed.".into())
+            }
+            ["passwd"] => Err(UserError::Invalid(
+                "passwd changes a console user's own passphrase; use \"userconfig edit NAME password\".".into(),
+            )),
+            ["userconfig", "print"] => Ok(users::render_users(&self.users.users()?)),
+            ["userconfig", "new", _, role, ..] => {
+                let role = role_of(role)?;
+                let full = args[4..].join(" ");
+                self.users.add_user(&args[2], &full, role, &secret()?)?;
+                Ok(format!(
+                    "User {} ({}) created; they choose a new passphrase at first login.",
+                    lower[2],
+                    role.name()
+                ))
+            }
+            ["userconfig", "edit", name, "role", role] => {
+                let role = role_of(role)?;
+                self.users.update(name, |u| u.role = role)?;
+                Ok(format!("User {name} is now {}.", role.name()))
+            }
+            ["userconfig", "edit", name, "fullname", ..] => {
+                let full = args[4..].join(" ");
+                if full.chars().any(char::is_control) || full.len() > 128 {
+                    return Err(UserError::Invalid("The full name must be one line of at most 128 characters.".into()));
+                }
+                self.users.update(name, |u| u.full_name = full)?;
+                Ok(format!("Full name of {name} changed."))
+            }
+            ["userconfig", "edit", name, "password"] => {
+                self.users.set_password(name, &secret()?)?;
+                Ok(format!("Passphrase of {name} set; they choose a new one at next login."))
+            }
+            ["userconfig", "delete", name] => {
+                self.users.delete_user(name, user)?;
+                Ok(format!("User {name} deleted."))
+            }
+            ["userconfig", "unlock", name] => {
+                self.users.update(name, |u| {
+                    u.locked_until_ms = 0;
+                    u.failures = 0;
+                })?;
+                Ok(format!("User {name} unlocked."))
+            }
+            _ => Err(usage()),
         }
     }
 }

@@ -183,7 +183,7 @@ impl SmtpClient {
             .await
             .map_err(|_| ClientError::Timeout)?
             .map_err(|e| ClientError::Tls(e.to_string()))?;
-        self.tls = Some(super::tls::describe(tls_stream.get_ref().1));
+        self.tls = Some(crate::tls_names::describe(tls_stream.get_ref().1));
         self.stream = Stream::Tls(Box::new(tls_stream));
         self.inbuf.clear();
         self.ehlo(hostname).await

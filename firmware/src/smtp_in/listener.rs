@@ -205,7 +205,7 @@ async fn run_session(
                         match tokio::time::timeout(idle, acceptor.accept(tcp)).await {
                             Ok(Ok(tls_stream)) => {
                                 let (protocol, cipher) =
-                                    super::tls::describe(tls_stream.get_ref().1);
+                                    crate::tls_names::describe(tls_stream.get_ref().1);
                                 *stream = Stream::Tls(Box::new(tls_stream));
                                 session.tls_started(protocol, cipher);
                             }

@@ -55,18 +55,3 @@ pub fn acceptor(c: &Certificate) -> Result<TlsAcceptor, TlsError> {
     .map_err(|e| err(e.to_string()))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
-
-/// AsyncOS-style names for the negotiated protocol and cipher.
-pub fn describe(conn: &rustls::ServerConnection) -> (String, String) {
-    let protocol = match conn.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
-        Some(v) => format!("{v:?}"),
-        None => "unknown".to_string(),
-    };
-    let cipher = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()))
-        .unwrap_or_else(|| "unknown".to_string());
-    (protocol, cipher)
-}

@@ -1,0 +1,75 @@
+//! The console's side of the control socket: one blocking request per
+//! call, with bounded connect, write and read times, so a console never
+//! hangs on a daemon that is restarting or stuck.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::control::{Request, Response, socket_path};
+
+/// How long one request may take (a commit flushes sled; a login runs argon2).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest reply read (a `showconfig` is a few kB).
+const MAX_REPLY: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// No daemon on the socket, or it did not answer in time.
+    #[error("The mail daemon is restarting; try again in a moment.")]
+    Unreachable,
+    #[error("malformed reply from the mail daemon: {0}")]
+    Malformed(String),
+}
+
+/// Where the daemon is.
+#[derive(Debug, Clone)]
+pub struct DaemonLink {
+    data_dir: PathBuf,
+    timeout: Duration,
+}
+
+impl DaemonLink {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            timeout: CALL_TIMEOUT,
+        }
+    }
+
+    /// Sends one request and waits for its answer.
+    pub fn call(
+        &self,
+        args: Vec<String>,
+        stdin: Option<&str>,
+        user: &str,
+    ) -> Result<Response, LinkError> {
+        let request = Request {
+            args,
+            stdin: stdin.map(str::to_string),
+            user: user.to_string(),
+        };
+        let mut text =
+            serde_json::to_string(&request).map_err(|e| LinkError::Malformed(e.to_string()))?;
+        text.push('\n');
+        let unreachable = |_| LinkError::Unreachable;
+        let mut stream = UnixStream::connect(socket_path(&self.data_dir)).map_err(unreachable)?;
+        stream
+            .set_read_timeout(Some(self.timeout))
+            .map_err(unreachable)?;
+        stream
+            .set_write_timeout(Some(self.timeout))
+            .map_err(unreachable)?;
+        stream.write_all(text.as_bytes()).map_err(unreachable)?;
+        let mut reply = String::new();
+        BufReader::new(stream.take(MAX_REPLY))
+            .read_line(&mut reply)
+            .map_err(unreachable)?;
+        if reply.is_empty() {
+            return Err(LinkError::Unreachable);
+        }
+        serde_json::from_str(&reply).map_err(|e| LinkError::Malformed(e.to_string()))
+    }
+}

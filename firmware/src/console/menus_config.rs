@@ -1,0 +1,228 @@
+//! Menus for `smtproutes`, `dnsconfig`, `interfaceconfig`,
+//! `deliveryconfig` and `logconfig`. Each prints the current settings,
+//! asks, and runs the batch form (see docs/cli.md) until it is accepted.
+
+use super::ConsoleError;
+use super::shell::Shell;
+
+/// Asks each `(option, question)`; an empty answer leaves that setting as
+/// it is. Returns the `--option value` arguments, `None` if all were empty.
+pub(super) fn options(
+    sh: &mut Shell<'_>,
+    questions: &[(&str, &str)],
+) -> Result<Option<Vec<String>>, ConsoleError> {
+    let mut args = Vec::new();
+    for (option, question) in questions {
+        if let Some(v) = sh.ask_some(&format!("{question} (Enter keeps the current value)"))? {
+            args.push(format!("--{option}"));
+            args.push(v);
+        }
+    }
+    if args.is_empty() {
+        sh.show("Nothing changed.")?;
+        return Ok(None);
+    }
+    Ok(Some(args))
+}
+
+fn cmd(parts: &[&str], more: Vec<String>) -> Option<Vec<String>> {
+    Some(parts.iter().map(|s| s.to_string()).chain(more).collect())
+}
+
+pub(super) fn smtproutes(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["smtproutes", "print"])?;
+        let ops = [
+            ("NEW", "Create a new route."),
+            ("EDIT", "Edit destination hosts for an existing route."),
+            ("DELETE", "Remove a route."),
+            ("PRINT", "Display all routes."),
+        ];
+        let verb = match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(3) => continue,
+            Some(0) => "new",
+            Some(1) => "edit",
+            Some(_) => "delete",
+        };
+        sh.until_accepted(|sh| {
+            let Some(domain) = sh.ask_some(
+                "Enter the domain for the route. Partial hostnames such as \".example.com\" are allowed.\nUse \"ALL\" for the default route.",
+            )?
+            else {
+                return Ok(None);
+            };
+            if verb == "delete" {
+                return Ok(cmd(&["smtproutes", verb, &domain], vec![]));
+            }
+            let Some(hosts) = sh.ask_some(&format!(
+                "Enter the destination hosts for {domain}, separated by commas: host[:port][/pri=N].\nEnter /dev/null by itself to discard the mail."
+            ))?
+            else {
+                return Ok(None);
+            };
+            Ok(cmd(&["smtproutes", verb, &domain, &hosts], vec![]))
+        })?;
+    }
+}
+
+pub(super) fn dnsconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["dnsconfig", "print"])?;
+        let ops = [
+            ("SERVERS", "Set the name servers to ask, in order."),
+            ("TIMEOUT", "Set the query timeout."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => sh.until_accepted(|sh| {
+                let a = sh.ask_some("Enter the name servers, separated by commas: ip[:port] ([v6]:port for IPv6 with a port).")?;
+                Ok(a.and_then(|s| cmd(&["dnsconfig", "servers", &s], vec![])))
+            })?,
+            Some(_) => sh.until_accepted(|sh| {
+                let a = sh.ask_some("Enter the DNS query timeout in seconds (1-300).")?;
+                Ok(a.and_then(|s| cmd(&["dnsconfig", "timeout", &s], vec![])))
+            })?,
+        };
+    }
+}
+
+/// "1. Name (...)" lines of a print: the names, for answers by number.
+pub(super) fn numbered_names(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let (n, rest) = l.split_once(". ")?;
+            n.trim().parse::<u32>().ok()?;
+            Some(rest.split(" (").next()?.trim().to_string())
+        })
+        .collect()
+}
+
+/// Asks for a name or its number in `names`; `None` on Enter.
+pub(super) fn pick(
+    sh: &mut Shell<'_>,
+    question: &str,
+    names: &[String],
+) -> Result<Option<String>, ConsoleError> {
+    loop {
+        let Some(a) = sh.ask_some(question)? else {
+            return Ok(None);
+        };
+        let by_number = a
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| names.get(n.checked_sub(1)?));
+        let by_name = names.iter().find(|n| n.eq_ignore_ascii_case(&a));
+        match by_number.or(by_name) {
+            Some(n) => return Ok(Some(n.clone())),
+            None => sh.show(&format!("'{a}' is not one of: {}.", names.join(", ")))?,
+        }
+    }
+}
+
+pub(super) fn interfaceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        let listing = sh.call(&["interfaceconfig", "print"], None)?.output;
+        sh.show(&listing)?;
+        let names = numbered_names(&listing);
+        match sh.choose(&[("EDIT", "Modify an interface.")])? {
+            None => return Ok(()),
+            Some(_) => {
+                let Some(name) = pick(
+                    sh,
+                    "Enter the number or name of the interface you wish to edit.",
+                    &names,
+                )?
+                else {
+                    continue;
+                };
+                sh.until_accepted(|sh| {
+                    let a = sh.ask_some(&format!(
+                        "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24)."
+                    ))?;
+                    Ok(a.and_then(|ip| cmd(&["interfaceconfig", "edit", &name, &ip], vec![])))
+                })?;
+            }
+        }
+    }
+}
+
+pub(super) fn deliveryconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["deliveryconfig", "print"])?;
+        let ops = [
+            (
+                "INTERFACE",
+                "Choose the interface outgoing connections use.",
+            ),
+            ("RETRY", "Set the retry interval for deferred messages."),
+            ("SETUP", "Set the default destination limits and timeouts."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => sh.until_accepted(|sh| {
+                let a = sh.ask_some(
+                    "Enter the interface for outgoing mail (Management, Data 1 or Data 2).",
+                )?;
+                Ok(a.and_then(|i| cmd(&["deliveryconfig", "interface", &i], vec![])))
+            })?,
+            Some(1) => sh.until_accepted(|sh| {
+                let o = options(
+                    sh,
+                    &[
+                        ("initial-secs", "Enter the first retry interval in seconds."),
+                        ("max-secs", "Enter the longest retry interval in seconds."),
+                    ],
+                )?;
+                Ok(o.and_then(|o| cmd(&["deliveryconfig", "retry"], o)))
+            })?,
+            Some(_) => sh.until_accepted(|sh| {
+                let o = options(
+                    sh,
+                    &[
+                        (
+                            "max-concurrency",
+                            "Enter the maximum concurrent connections per destination.",
+                        ),
+                        (
+                            "max-messages-per-connection",
+                            "Enter the maximum messages per connection.",
+                        ),
+                        (
+                            "connect-timeout",
+                            "Enter the connection timeout in seconds.",
+                        ),
+                        (
+                            "command-timeout",
+                            "Enter the SMTP command timeout in seconds.",
+                        ),
+                    ],
+                )?;
+                Ok(o.and_then(|o| cmd(&["deliveryconfig", "setup"], o)))
+            })?,
+        };
+    }
+}
+
+pub(super) fn logconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["logconfig", "print"])?;
+        match sh.choose(&[("EDIT", "Modify the rollover of mail_logs.")])? {
+            None => return Ok(()),
+            Some(_) => sh.until_accepted(|sh| {
+                let o = options(
+                    sh,
+                    &[
+                        (
+                            "max-file-size",
+                            "Enter the size at which mail_logs is rolled over (e.g. 10M).",
+                        ),
+                        ("max-files", "Enter how many rolled-over files to keep."),
+                    ],
+                )?;
+                Ok(o.and_then(|o| cmd(&["logconfig", "mail_logs"], o)))
+            })?,
+        };
+    }
+}

@@ -1,0 +1,113 @@
+//! The serial console: `login:`, the AsyncOS-style CLI and its menus.
+//!
+//! The console is a client of the daemon. It owns no state of its own:
+//! users, passphrases, sessions, the configuration and the commit history
+//! live in the daemon and are reached over the control socket
+//! ([`link::DaemonLink`]); every interactive menu gathers answers and then
+//! runs the same batch command `breakwater cli` runs, so there is one
+//! implementation of each change behind both.
+//!
+//! Layers, bottom up: [`port`] (the byte stream: a UART, a pty, a pipe, as
+//! `embedded_io` `Read + Write`), [`editor`] (the sans-I/O line editor with
+//! bounded `heapless` buffers), [`term::Terminal`] (editor + port + idle
+//! time), [`login`] (banner, `login:`, the forced first passphrase change),
+//! [`shell::Shell`] (the prompt, typed batch commands, prompts for menus)
+//! and [`menus`] (the table of interactive commands).
+//!
+//! Exposure: whoever is at the serial port. Nothing is trusted from it:
+//! passphrases are checked by the daemon, which also checks the role of
+//! the session for every command; lines and history are bounded.
+
+pub mod editor;
+pub mod link;
+pub mod login;
+pub mod menus;
+mod menus_admin;
+mod menus_config;
+mod menus_listener;
+pub mod port;
+pub mod shell;
+pub mod term;
+
+use std::time::Duration;
+
+use embedded_io::ErrorKind;
+
+pub use link::{DaemonLink, LinkError};
+pub use term::Terminal;
+
+/// AsyncOS logs an idle CLI session out after 30 minutes.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Why a console step stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// Ctrl-C: the current menu is cancelled.
+    #[error("cancelled")]
+    Interrupted,
+    /// Ctrl-D on an empty line.
+    #[error("end of input")]
+    Eof,
+    /// The port closed (the terminal went away).
+    #[error("the terminal hung up")]
+    Hangup,
+    #[error("idle timeout")]
+    IdleTimeout,
+    #[error("console I/O error: {0:?}")]
+    Io(ErrorKind),
+    #[error(transparent)]
+    Daemon(#[from] LinkError),
+    /// The daemon no longer knows this session.
+    #[error("{}", crate::control::SESSION_ENDED)]
+    SessionEnded,
+}
+
+/// How a console runs.
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// The terminal's name in `who` and `last` (`ttyS0`, `pts/3`).
+    pub tty: String,
+    pub idle_timeout: Duration,
+    /// Return after the first logout (a terminal); a serial console shows
+    /// `login:` again instead.
+    pub exit_after_logout: bool,
+}
+
+impl Default for ConsoleOptions {
+    fn default() -> Self {
+        Self {
+            tty: "console".into(),
+            idle_timeout: IDLE_TIMEOUT,
+            exit_after_logout: false,
+        }
+    }
+}
+
+/// Runs the console on `port` until the port closes (or, with
+/// `exit_after_logout`, until the first logout).
+pub fn run<P>(port: P, link: DaemonLink, options: ConsoleOptions) -> Result<(), ConsoleError>
+where
+    P: embedded_io::Read + embedded_io::Write + 'static,
+{
+    let mut term = Terminal::new(port);
+    term.set_words(menus::completion_words());
+    loop {
+        term.idle_timeout = None;
+        let session = match login::login(&mut term, &link, &options) {
+            Ok(s) => s,
+            Err(ConsoleError::Hangup | ConsoleError::Eof) => return Ok(()),
+            Err(ConsoleError::Io(e)) => return Err(ConsoleError::Io(e)),
+            Err(_) => continue,
+        };
+        term.idle_timeout = Some(options.idle_timeout);
+        let mut shell = shell::Shell::new(&mut term, &link, session);
+        let result = shell.command_loop();
+        if options.exit_after_logout {
+            return Ok(());
+        }
+        if let Err(ConsoleError::Hangup | ConsoleError::Io(_)) = result {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The logged-in console: the `<hostname>> ` prompt, typed batch commands,
+//! the menus of [`super::menus`], and the prompts menus are built from.
+
+use super::editor::Mode;
+use super::login::{Session, session_args};
+use super::menus;
+use super::{ConsoleError, DaemonLink, Terminal};
+use crate::control::{LOGOUT, Response, SESSION_ENDED, STATE, SessionState};
+
+/// The batch output that already says changes are staged.
+const STAGED_MARK: &str = "The change is staged";
+const UNCOMMITTED: &str =
+    "There are uncommitted changes: \"commit\" applies them, \"clear\" discards them.";
+
+pub struct Shell<'a> {
+    pub term: &'a mut Terminal,
+    link: &'a DaemonLink,
+    pub session: Session,
+    hostname: String,
+    /// The reminder about staged changes was shown since the last command.
+    reminded: bool,
+}
+
+/// What a command asks the loop to do next.
+pub enum Next {
+    Prompt,
+    Logout,
+}
+
+impl<'a> Shell<'a> {
+    pub fn new(term: &'a mut Terminal, link: &'a DaemonLink, session: Session) -> Self {
+        let hostname = session.banner.hostname.clone();
+        Self {
+            term,
+            link,
+            session,
+            hostname,
+            reminded: false,
+        }
+    }
+
+    /// Runs one request in this session.
+    pub fn call(&mut self, args: &[&str], stdin: Option<&str>) -> Result<Response, ConsoleError> {
+        let r = self
+            .link
+            .call(session_args(&self.session, args), stdin, &self.session.user)?;
+        if !r.ok && r.output == SESSION_ENDED {
+            return Err(ConsoleError::SessionEnded);
+        }
+        Ok(r)
+    }
+
+    /// Runs a batch command and prints its answer; true if it succeeded.
+    pub fn run(&mut self, args: &[&str]) -> Result<bool, ConsoleError> {
+        let r = self.call(args, None)?;
+        if r.output.contains(STAGED_MARK) {
+            self.reminded = true;
+        }
+        self.show(&r.output)?;
+        Ok(r.ok)
+    }
+
+    pub fn show(&mut self, text: &str) -> Result<(), ConsoleError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.term.println(text.trim_end_matches('\n'))
+    }
+
+    pub fn state(&mut self) -> Result<SessionState, ConsoleError> {
+        let r = self.call(&[STATE], None)?;
+        serde_json::from_str(&r.output)
+            .map_err(|e| super::LinkError::Malformed(e.to_string()).into())
+    }
+
+    /// The prompt loop, until logout, Ctrl-D, the idle timeout or a hang-up.
+    pub fn command_loop(&mut self) -> Result<(), ConsoleError> {
+        loop {
+            match self.state() {
+                Ok(st) => {
+                    self.hostname = st.hostname;
+                    if st.staged && !self.reminded {
+                        self.term.println(UNCOMMITTED)?;
+                    }
+                    self.reminded = st.staged;
+                }
+                Err(ConsoleError::Daemon(e)) => self.term.println(&e.to_string())?,
+                Err(ConsoleError::SessionEnded) => return self.ended(),
+                Err(e) => return Err(e),
+            }
+            let prompt = format!("{}> ", self.hostname);
+            let line = match self.term.read_line(&prompt, Mode::Command) {
+                Ok(line) => line,
+                Err(ConsoleError::Interrupted) => continue,
+                Err(ConsoleError::Eof) => return self.logout("logout"),
+                Err(ConsoleError::IdleTimeout) => {
+                    self.term
+                        .println("\nSession timed out: no input for too long.")?;
+                    return self.close("timed out");
+                }
+                Err(e) => {
+                    let _ = self.close("hangup");
+                    return Err(e);
+                }
+            };
+            let words = split_words(&line);
+            if words.is_empty() {
+                continue;
+            }
+            match self.execute(&words) {
+                Ok(Next::Prompt) | Err(ConsoleError::Interrupted) => {}
+                Ok(Next::Logout) | Err(ConsoleError::Eof) => return self.logout("logout"),
+                Err(ConsoleError::Daemon(e)) => self.term.println(&e.to_string())?,
+                Err(ConsoleError::SessionEnded) => return self.ended(),
+                Err(ConsoleError::IdleTimeout) => {
+                    self.term
+                        .println("\nSession timed out: no input for too long.")?;
+                    return self.close("timed out");
+                }
+                Err(e) => {
+                    let _ = self.close("hangup");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn ended(&mut self) -> Result<(), ConsoleError> {
+        self.term.println(SESSION_ENDED)
+    }
+
+    fn execute(&mut self, words: &[String]) -> Result<Next, ConsoleError> {
+        let name = words[0].to_ascii_lowercase();
+        if matches!(name.as_str(), "quit" | "q" | "exit" | "logout") {
+            return Ok(Next::Logout);
+        }
+        if let Some(menu) = menus::find(&name)
+            && (words.len() == 1 || menu.takes_args)
+        {
+            (menu.run)(self, &words[1..])?;
+            return Ok(Next::Prompt);
+        }
+        if menus::is_batch(&name) {
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            self.run(&args)?;
+        } else {
+            self.term.println(&format!(
+                "Unknown command: {}. Type \"help\" for the list of commands.",
+                words[0]
+            ))?;
+        }
+        Ok(Next::Prompt)
+    }
+
+    /// Logs out, reporting uncommitted changes (they stay staged).
+    fn logout(&mut self, how: &str) -> Result<(), ConsoleError> {
+        if let Ok(st) = self.state()
+            && st.staged
+        {
+            self.term.println(
+                "There are uncommitted changes. They stay staged for the next session:\n\
+                 \"commit\" applies them, \"clear\" discards them.",
+            )?;
+        }
+        self.close(how)
+    }
+
+    fn close(&mut self, how: &str) -> Result<(), ConsoleError> {
+        let _ = self.call(&[LOGOUT, how], None);
+        self.term.println("Goodbye.")
+    }
+
+    // Prompts for menus. An empty answer returns `None` (go back) unless
+    // there is a default; Ctrl-C cancels the whole menu.
+
+    /// "Choose the operation you want to perform:" with `- NAME - Text.`
+    /// lines; returns the index of the chosen operation, `None` on Enter.
+    pub fn choose(&mut self, ops: &[(&str, &str)]) -> Result<Option<usize>, ConsoleError> {
+        let mut menu = String::from("\nChoose the operation you want to perform:");
+        for (name, text) in ops {
+            menu.push_str(&format!("\n- {name} - {text}"));
+        }
+        self.term.println(&menu)?;
+        loop {
+            let answer = self.term.read_line("[]> ", Mode::Text)?;
+            let answer = answer.trim();
+            if answer.is_empty() {
+                return Ok(None);
+            }
+            if let Some(i) = ops.iter().position(|(n, _)| n.eq_ignore_ascii_case(answer)) {
+                return Ok(Some(i));
+            }
+            let names: Vec<&str> = ops.iter().map(|(n, _)| *n).collect();
+            self.term.println(&format!(
+                "'{answer}' is not an operation of this menu. Choose one of: {} (or press Enter to go back).",
+                names.join(", ")
+            ))?;
+        }
+    }
+
+    /// Asks `question`; Enter takes `default` (shown in brackets).
+    pub fn ask(&mut self, question: &str, default: &str) -> Result<String, ConsoleError> {
+        self.term.println(question)?;
+        let answer = self.term.read_line(&format!("[{default}]> "), Mode::Text)?;
+        let answer = answer.trim();
+        Ok(if answer.is_empty() {
+            default.to_string()
+        } else {
+            answer.to_string()
+        })
+    }
+
+    /// Asks `question` with no default; `None` if the answer is empty.
+    pub fn ask_some(&mut self, question: &str) -> Result<Option<String>, ConsoleError> {
+        let a = self.ask(question, "")?;
+        Ok((!a.is_empty()).then_some(a))
+    }
+
+    pub fn yes_no(&mut self, question: &str, default: bool) -> Result<bool, ConsoleError> {
+        let d = if default { "Y" } else { "N" };
+        loop {
+            let a = self
+                .term
+                .read_line(&format!("{question} [{d}]> "), Mode::Text)?;
+            match a.trim().to_ascii_lowercase().as_str() {
+                "" => return Ok(default),
+                "y" | "yes" => return Ok(true),
+                "n" | "no" => return Ok(false),
+                _ => self.term.println("Please answer Y or N.")?,
+            }
+        }
+    }
+
+    /// Reads lines until one holding a single `.` (a pasted filter script).
+    pub fn read_script(&mut self, intro: &str) -> Result<String, ConsoleError> {
+        self.term.println(intro)?;
+        let mut script = String::new();
+        loop {
+            let line = self.term.read_line("", Mode::Text)?;
+            if line.trim() == "." {
+                return Ok(script);
+            }
+            script.push_str(&line);
+            script.push('\n');
+        }
+    }
+
+    /// Whether this user may change the configuration; says so if not.
+    pub fn may_change(&mut self) -> Result<bool, ConsoleError> {
+        if self.session.role.can_change_config() {
+            return Ok(true);
+        }
+        self.term.println(&format!(
+            "Permission denied: the {} role cannot change the configuration.",
+            self.session.role.name()
+        ))?;
+        Ok(false)
+    }
+
+    /// Asks for answers with `ask_args` and runs the batch command they
+    /// make, until the daemon accepts it. A refused command changes
+    /// nothing (it is validated in full first), so asking again is safe.
+    /// `ask_args` returns `None` when the user gives up (an empty answer).
+    pub fn until_accepted(
+        &mut self,
+        mut ask_args: impl FnMut(&mut Shell<'_>) -> Result<Option<Vec<String>>, ConsoleError>,
+    ) -> Result<bool, ConsoleError> {
+        if !self.may_change()? {
+            return Ok(false);
+        }
+        loop {
+            let Some(args) = ask_args(self)? else {
+                return Ok(false);
+            };
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if self.run(&args)? {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// Splits a command line into words; double quotes group words.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}

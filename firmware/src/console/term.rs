@@ -1,0 +1,119 @@
+//! The terminal a console session talks to: any `embedded_io` port, the
+//! line editor, idle time, and `\n` → `\r\n` on output (a raw terminal
+//! does not translate line endings itself).
+
+use std::time::{Duration, Instant};
+
+use embedded_io::{Error as _, ErrorKind};
+
+use super::ConsoleError;
+use super::editor::{Event, LineEditor, Mode};
+
+/// The port, with its error type erased so menus need no generics.
+trait Port {
+    fn read_bytes(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind>;
+    fn write_bytes(&mut self, buf: &[u8]) -> Result<(), ErrorKind>;
+}
+
+impl<T: embedded_io::Read + embedded_io::Write> Port for T {
+    fn read_bytes(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.read(buf).map_err(|e| e.kind())
+    }
+    fn write_bytes(&mut self, buf: &[u8]) -> Result<(), ErrorKind> {
+        self.write_all(buf).map_err(|e| e.kind())?;
+        self.flush().map_err(|e| e.kind())
+    }
+}
+
+pub struct Terminal {
+    port: Box<dyn Port>,
+    editor: LineEditor,
+    input: [u8; 512],
+    len: usize,
+    pos: usize,
+    /// Log out after this long without a key; `None` while at `login:`.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Terminal {
+    pub fn new<P: embedded_io::Read + embedded_io::Write + 'static>(port: P) -> Self {
+        Self {
+            port: Box::new(port),
+            editor: LineEditor::new(),
+            input: [0; 512],
+            len: 0,
+            pos: 0,
+            idle_timeout: None,
+        }
+    }
+
+    pub fn set_words(&mut self, words: Vec<String>) {
+        self.editor.set_words(words);
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ConsoleError> {
+        self.port.write_bytes(bytes).map_err(ConsoleError::Io)
+    }
+
+    /// Prints `text` as is, with `\n` sent as `\r\n`.
+    pub fn print(&mut self, text: &str) -> Result<(), ConsoleError> {
+        let mut out = Vec::with_capacity(text.len() + 16);
+        for b in text.bytes() {
+            if b == b'\n' {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        self.write(&out)
+    }
+
+    /// Prints `text` and ends the line.
+    pub fn println(&mut self, text: &str) -> Result<(), ConsoleError> {
+        self.print(text)?;
+        self.write(b"\r\n")
+    }
+
+    fn next_byte(&mut self) -> Result<u8, ConsoleError> {
+        let since = Instant::now();
+        while self.pos >= self.len {
+            match self.port.read_bytes(&mut self.input) {
+                Ok(0) => return Err(ConsoleError::Hangup),
+                Ok(n) => {
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Err(ErrorKind::TimedOut) => {
+                    if self.idle_timeout.is_some_and(|t| since.elapsed() >= t) {
+                        return Err(ConsoleError::IdleTimeout);
+                    }
+                }
+                Err(ErrorKind::Interrupted) => {}
+                Err(e) => return Err(ConsoleError::Io(e)),
+            }
+        }
+        self.pos += 1;
+        Ok(self.input[self.pos - 1])
+    }
+
+    /// Shows `prompt` and reads one line (Ctrl-C and Ctrl-D are errors
+    /// the caller turns into "cancel" and "log out").
+    pub fn read_line(&mut self, prompt: &str, mode: Mode) -> Result<String, ConsoleError> {
+        let mut out = Vec::new();
+        self.editor.start(prompt, mode, &mut out);
+        self.write(&out)?;
+        loop {
+            let b = self.next_byte()?;
+            out.clear();
+            let event = self.editor.feed(b, &mut out);
+            if !out.is_empty() {
+                self.write(&out)?;
+            }
+            match event {
+                None => {}
+                Some(Event::Line(line)) => return Ok(line),
+                Some(Event::Interrupt) => return Err(ConsoleError::Interrupted),
+                Some(Event::Eof) => return Err(ConsoleError::Eof),
+            }
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Parsing of conditions (AsyncOS "rules").
+
+use std::net::IpAddr;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::ParseError;
+use super::ast::{CmpOp, Condition, ContainsScope, IpSpec, MatchOp, SizeField, TextField};
+use super::lexer::{Tok, Token};
+use super::parser::{Parser, keyword};
+use super::pattern::Pattern;
+
+/// AsyncOS rules Breakwater does not implement yet: named in the error so an
+/// administrator knows it is a gap, not a typo.
+const UNSUPPORTED_RULES: &[&str] = &[
+    "mail-from-group",
+    "rcpt-to-group",
+    "remote-host",
+    "signed",
+    "signed-certificate",
+    "encrypted",
+    "url-category",
+    "url-reputation",
+    "attachment-filetype",
+    "attachment-mimetype",
+    "attachment-protected",
+    "attachment-unprotected",
+    "attachment-corrupt",
+    "every-attachment-contains",
+    "attachment-dictionary-match",
+    "dictionary-match",
+    "body-dictionary-match",
+    "header-dictionary-match",
+    "workqueue-count",
+    "spf-passed",
+    "dmarc-status",
+    "geolocation",
+    "reputation",
+    "no-reputation",
+];
+
+/// SPF results AsyncOS names (compared case-insensitively).
+pub const SPF_VALUES: &[&str] = &[
+    "none",
+    "neutral",
+    "pass",
+    "fail",
+    "softfail",
+    "temperror",
+    "permerror",
+];
+/// DKIM results AsyncOS names.
+pub const DKIM_VALUES: &[&str] = &[
+    "pass",
+    "neutral",
+    "fail",
+    "policy",
+    "permerror",
+    "temperror",
+    "none",
+];
+
+/// Size suffixes: binary multiples, as AsyncOS (`10M` is 10 MiB).
+pub fn size_multiplier(suffix: &str) -> Option<u64> {
+    match suffix {
+        "" => Some(1),
+        "k" | "K" => Some(1 << 10),
+        "m" | "M" => Some(1 << 20),
+        "g" | "G" => Some(1 << 30),
+        _ => None,
+    }
+}
+
+impl Parser<'_> {
+    pub(super) fn condition(&mut self) -> Result<Condition, ParseError> {
+        let mut left = self.and_cond()?;
+        while self.peek_kw().as_deref() == Some("or") {
+            self.next();
+            let right = self.and_cond()?;
+            left = Condition::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and_cond(&mut self) -> Result<Condition, ParseError> {
+        let mut left = self.unary()?;
+        while self.peek_kw().as_deref() == Some("and") {
+            self.next();
+            let right = self.unary()?;
+            left = Condition::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Condition, ParseError> {
+        self.enter()?;
+        let result = if self.peek_kw().as_deref() == Some("not") {
+            self.next();
+            self.unary().map(|c| Condition::Not(Box::new(c)))
+        } else if self.peek().tok == Tok::LParen {
+            self.next();
+            let c = self.condition()?;
+            self.expect(Tok::RParen, "')'")?;
+            Ok(c)
+        } else {
+            self.rule()
+        };
+        self.leave();
+        result
+    }
+
+    fn match_op(&mut self, rule: &str) -> Result<MatchOp, ParseError> {
+        let t = self.next();
+        match t.tok {
+            Tok::Op("==") => Ok(MatchOp::Eq),
+            Tok::Op("!=") => Ok(MatchOp::Ne),
+            ref other => Err(self.err_at(
+                &t,
+                format!("'{rule}' takes '==' or '!=', found {}", other.describe()),
+            )),
+        }
+    }
+
+    fn cmp_op(&mut self, rule: &str) -> Result<CmpOp, ParseError> {
+        let t = self.next();
+        Ok(match t.tok {
+            Tok::Op("<") => CmpOp::Lt,
+            Tok::Op("<=") => CmpOp::Le,
+            Tok::Op(">") => CmpOp::Gt,
+            Tok::Op(">=") => CmpOp::Ge,
+            Tok::Op("==") => CmpOp::Eq,
+            Tok::Op("!=") => CmpOp::Ne,
+            ref other => {
+                return Err(self.err_at(
+                    &t,
+                    format!(
+                        "'{rule}' takes a comparison (< <= > >= == !=), found {}",
+                        other.describe()
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// A number; `sized` allows the k/M/G suffixes.
+    fn number(&mut self, sized: bool) -> Result<(u64, Token), ParseError> {
+        let t = self.next();
+        let Tok::Number(n, suffix) = &t.tok else {
+            return Err(self.err_at(&t, format!("expected a number, found {}", t.tok.describe())));
+        };
+        let mult = if sized {
+            size_multiplier(suffix)
+        } else if suffix.is_empty() {
+            Some(1)
+        } else {
+            None
+        };
+        let Some(mult) = mult else {
+            return Err(self.err_at(&t, format!("unknown number suffix '{suffix}'")));
+        };
+        let v = n
+            .checked_mul(mult)
+            .ok_or_else(|| self.err_at(&t, "number too large".to_string()))?;
+        Ok((v, t))
+    }
+
+    fn pattern(&mut self, case_insensitive: bool) -> Result<Pattern, ParseError> {
+        let (s, t) = self.string("a regular expression")?;
+        Pattern::new(&s, case_insensitive).map_err(|m| self.err_at(&t, m))
+    }
+
+    fn open(&mut self, rule: &str) -> Result<(), ParseError> {
+        self.expect(Tok::LParen, &format!("'(' after '{rule}'"))
+            .map(|_| ())
+    }
+
+    fn close(&mut self) -> Result<(), ParseError> {
+        self.expect(Tok::RParen, "')'").map(|_| ())
+    }
+
+    fn comma(&mut self) -> bool {
+        if self.peek().tok == Tok::Comma {
+            self.next();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn rule(&mut self) -> Result<Condition, ParseError> {
+        let t = self.next();
+        let Tok::Ident(word) = &t.tok else {
+            return Err(self.err_at(
+                &t,
+                format!("expected a condition, found {}", t.tok.describe()),
+            ));
+        };
+        let kw = keyword(word);
+        let text = |field| (field, true);
+        let field = match kw.as_str() {
+            "subject" => Some(text(TextField::Subject)),
+            "mail-from" => Some(text(TextField::MailFrom)),
+            "rcpt-to" => Some(text(TextField::RcptTo)),
+            // Sender group names are case-sensitive in AsyncOS.
+            "sendergroup" => Some((TextField::SenderGroup, false)),
+            "attachment-filename" => Some(text(TextField::AttachmentFilename)),
+            _ => None,
+        };
+        if let Some((field, ci)) = field {
+            let op = self.match_op(&kw)?;
+            return Ok(Condition::Text(field, op, self.pattern(ci)?));
+        }
+        let size = match kw.as_str() {
+            "rcpt-count" => Some((SizeField::RcptCount, false)),
+            "body-size" => Some((SizeField::BodySize, true)),
+            "attachment-size" => Some((SizeField::AttachmentSize, true)),
+            _ => None,
+        };
+        if let Some((field, sized)) = size {
+            let op = self.cmp_op(&kw)?;
+            return Ok(Condition::Size(field, op, self.number(sized)?.0));
+        }
+        let scope = match kw.as_str() {
+            "body-contains" => Some(ContainsScope::Body),
+            "only-body-contains" => Some(ContainsScope::OnlyBody),
+            "attachment-contains" => Some(ContainsScope::Attachment),
+            _ => None,
+        };
+        if let Some(scope) = scope {
+            self.open(&kw)?;
+            // Both `(regex, n)` and AsyncOS's threshold form `(n, regex)`.
+            let (pattern, min) = if matches!(self.peek().tok, Tok::Number(..)) {
+                let (n, _) = self.number(false)?;
+                self.expect(Tok::Comma, "','")?;
+                (self.pattern(true)?, n)
+            } else {
+                let p = self.pattern(true)?;
+                let n = if self.comma() {
+                    self.number(false)?.0
+                } else {
+                    1
+                };
+                (p, n)
+            };
+            self.close()?;
+            let min = u32::try_from(min.max(1))
+                .map_err(|_| self.err_at(&t, "threshold too large".to_string()))?;
+            return Ok(Condition::Contains {
+                scope,
+                pattern,
+                min,
+            });
+        }
+        match kw.as_str() {
+            "true" => Ok(Condition::True),
+            "valid" => Ok(Condition::Valid),
+            "recv-listener" | "recv-int" => {
+                let op = self.match_op(&kw)?;
+                let (name, _) = self.string("a name")?;
+                Ok(if kw == "recv-int" {
+                    Condition::RecvInt(op, name)
+                } else {
+                    Condition::RecvListener(op, name)
+                })
+            }
+            "remote-ip" => {
+                let op = self.match_op(&kw)?;
+                let (source, st) = self.string("an address list")?;
+                let specs = parse_ip_specs(&source).map_err(|m| self.err_at(&st, m))?;
+                Ok(Condition::RemoteIp { op, source, specs })
+            }
+            "header" => {
+                self.open(&kw)?;
+                let (name, nt) = self.string("a header name")?;
+                check_header_name(&name).map_err(|m| self.err_at(&nt, m))?;
+                self.close()?;
+                let test = if matches!(self.peek().tok, Tok::Op("==" | "!=")) {
+                    let op = self.match_op(&kw)?;
+                    Some((op, self.pattern(true)?))
+                } else {
+                    None
+                };
+                Ok(Condition::Header { name, test })
+            }
+            "attachment-type" => {
+                let op = self.match_op(&kw)?;
+                let (glob, _) = self.string("a MIME type")?;
+                Ok(Condition::AttachmentType(op, glob))
+            }
+            "date" => {
+                let op = self.cmp_op(&kw)?;
+                let (s, st) = self.string("a date 'MM/DD/YYYY HH:MM:SS'")?;
+                let when = parse_date(&s).ok_or_else(|| {
+                    self.err_at(
+                        &st,
+                        format!("invalid date '{s}' (want MM/DD/YYYY HH:MM:SS)"),
+                    )
+                })?;
+                Ok(Condition::Date(op, when))
+            }
+            "random" => {
+                self.open(&kw)?;
+                let (range, nt) = self.number(false)?;
+                if range == 0 {
+                    return Err(self.err_at(&nt, "random() needs a range above 0".to_string()));
+                }
+                self.close()?;
+                let cmp = if matches!(self.peek().tok, Tok::Op(_)) {
+                    let op = self.cmp_op(&kw)?;
+                    Some((op, self.number(false)?.0))
+                } else {
+                    None
+                };
+                Ok(Condition::Random { range, cmp })
+            }
+            "smtp-auth-id-matches" => {
+                self.open(&kw)?;
+                let (target, _) =
+                    self.string("an address or *EnvelopeFrom, *FromAddress, *Sender, *Any, *None")?;
+                let sieve = if self.comma() {
+                    Some(self.string("a sieve character")?.0)
+                } else {
+                    None
+                };
+                self.close()?;
+                Ok(Condition::SmtpAuthIdMatches { target, sieve })
+            }
+            "addr-count" => {
+                self.open(&kw)?;
+                let mut headers = Vec::new();
+                loop {
+                    let (h, ht) = self.string("a header name")?;
+                    check_header_name(&h).map_err(|m| self.err_at(&ht, m))?;
+                    headers.push(h);
+                    if !self.comma() {
+                        break;
+                    }
+                }
+                self.close()?;
+                let op = self.cmp_op(&kw)?;
+                let count = self.number(false)?.0;
+                Ok(Condition::AddrCount { headers, op, count })
+            }
+            "header-repeats" => {
+                self.open(&kw)?;
+                let (target, _) = self.string("'subject' or 'mail-from'")?;
+                self.expect(Tok::Comma, "','")?;
+                let threshold = self.number(false)?.0;
+                let direction = if self.comma() {
+                    let (d, dt) = self.string("'incoming', 'outgoing' or 'all'")?;
+                    if !["incoming", "outgoing", "all"].contains(&d.to_ascii_lowercase().as_str()) {
+                        return Err(self.err_at(&dt, format!("unknown direction '{d}'")));
+                    }
+                    Some(d)
+                } else {
+                    None
+                };
+                self.close()?;
+                Ok(Condition::HeaderRepeats {
+                    target,
+                    threshold,
+                    direction,
+                })
+            }
+            "dnslist" => {
+                self.open(&kw)?;
+                let (zone, _) = self.string("a DNS list zone")?;
+                self.close()?;
+                Ok(Condition::DnsList(zone))
+            }
+            "spf-status" | "dkim-authentication" => {
+                let op = self.match_op(&kw)?;
+                let (value, vt) = self.string("a result keyword")?;
+                let allowed = if kw == "spf-status" {
+                    SPF_VALUES
+                } else {
+                    DKIM_VALUES
+                };
+                if !allowed.contains(&value.to_ascii_lowercase().as_str()) {
+                    return Err(self.err_at(
+                        &vt,
+                        format!("'{kw}' result must be one of {}", allowed.join(", ")),
+                    ));
+                }
+                Ok(if kw == "spf-status" {
+                    Condition::SpfStatus(op, value)
+                } else {
+                    Condition::DkimAuthentication(op, value)
+                })
+            }
+            k if UNSUPPORTED_RULES.contains(&k) => Err(self.err_at(
+                &t,
+                format!("condition '{word}' is not supported by Breakwater yet"),
+            )),
+            _ => Err(self.err_at(&t, format!("unknown condition '{word}'"))),
+        }
+    }
+}
+
+pub(super) fn check_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        return Err(format!("invalid header name '{name}'"));
+    }
+    Ok(())
+}
+
+fn parse_date(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    NaiveDateTime::parse_from_str(s, "%m/%d/%Y %H:%M:%S")
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%m/%d/%Y")
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+        })
+}
+
+/// `10.0.0.0/8, 192.168.1.1-20, 172.16., ::1, [2001:db8::]/32`.
+pub fn parse_ip_specs(source: &str) -> Result<Vec<IpSpec>, String> {
+    let mut out = Vec::new();
+    for item in source.split(',') {
+        let item = item.trim();
+        let bad = || format!("invalid remote-ip '{item}'");
+        if item.is_empty() {
+            return Err(bad());
+        }
+        let (addr, len) = match item.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+            None => (item, None),
+        };
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = addr.parse::<IpAddr>() {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let len = len.unwrap_or(max);
+            if len > max {
+                return Err(bad());
+            }
+            out.push(IpSpec::Cidr(ip, len));
+            continue;
+        }
+        if len.is_some() {
+            return Err(bad());
+        }
+        let parts: Vec<&str> = addr.trim_end_matches('.').split('.').collect();
+        if parts.len() > 4 || (parts.len() < 4 && !addr.ends_with('.')) {
+            return Err(bad());
+        }
+        let mut octets = [(0u8, 255u8); 4];
+        for (slot, part) in octets.iter_mut().zip(&parts) {
+            let (lo, hi) = match part.split_once('-') {
+                Some((a, b)) => (a.parse::<u8>(), b.parse::<u8>()),
+                None => (part.parse::<u8>(), part.parse::<u8>()),
+            };
+            match (lo, hi) {
+                (Ok(lo), Ok(hi)) if lo <= hi => *slot = (lo, hi),
+                _ => return Err(bad()),
+            }
+        }
+        out.push(IpSpec::Octets(octets));
+    }
+    Ok(out)
+}
