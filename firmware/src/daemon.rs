@@ -41,9 +41,26 @@ struct Status {
     queue: QueueHandle,
     config: watch::Receiver<Arc<Config>>,
     board: String,
+    workqueue: workqueue::WorkQueueHandle,
 }
 
 impl DaemonStatus for Status {
+    fn command(&self, args: &[String]) -> Option<Result<String, String>> {
+        if !workqueue::operator::handles(args) {
+            return None;
+        }
+        let args = args.to_vec();
+        // Called on a blocking thread of the runtime (see control).
+        let answer = tokio::runtime::Handle::current().block_on(
+            self.workqueue
+                .query(move |wq| workqueue::operator::run(wq, &args)),
+        );
+        match answer {
+            Some(result) => result,
+            None => Some(Err("The work queue is not running.".to_string())),
+        }
+    }
+
     fn status(&self) -> String {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();
@@ -118,11 +135,13 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         queue.clone(),
         dns.clone(),
         reports_tx,
-    )?;
-    workqueue::start(
+    );
+    let workqueue = workqueue::start(
         config_rx.clone(),
         queue.clone(),
         delivery.clone(),
+        ids.clone(),
+        workqueue::Stats::open(&db)?,
         recovered,
         committed_rx,
         reports_rx,
@@ -154,9 +173,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 for problem in reception.apply(&cfg).await {
                     tracing::warn!("{problem}");
                 }
-                if let Ok(dns) = Dns::new(&cfg.dns) {
-                    delivery.set_dns(dns);
-                }
+                delivery.reconfigure(Dns::new(&cfg.dns).ok());
                 log.set_settings(cfg.mail_logs);
                 queue.set_settings(cfg.queue);
             }
@@ -174,6 +191,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             queue,
             config: config_rx,
             board: opts.board.name.clone(),
+            workqueue,
         }),
     };
     let _control = control

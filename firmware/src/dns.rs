@@ -86,9 +86,30 @@ impl Dns {
                 verified: false,
             };
         };
-        let verified = match self.resolver.lookup_ip(name.as_str()).await {
-            Ok(forward) => forward.iter().any(|a| a == ip),
-            Err(_) => false,
+        // Only the client's own address family is asked: an IPv4 client is
+        // confirmed by an A record, and a slow AAAA answer must not hold up
+        // every connection's banner.
+        let verified = match ip {
+            IpAddr::V4(v4) => self
+                .resolver
+                .ipv4_lookup(name.as_str())
+                .await
+                .is_ok_and(|found| {
+                    found
+                        .answers()
+                        .iter()
+                        .any(|r| matches!(&r.data, RData::A(a) if a.0 == v4))
+                }),
+            IpAddr::V6(v6) => self
+                .resolver
+                .ipv6_lookup(name.as_str())
+                .await
+                .is_ok_and(|found| {
+                    found
+                        .answers()
+                        .iter()
+                        .any(|r| matches!(&r.data, RData::AAAA(a) if a.0 == v6))
+                }),
         };
         ReverseDns {
             name: Some(name.trim_end_matches('.').to_string()),
@@ -141,14 +162,70 @@ impl Dns {
     }
 
     /// Addresses of `host` (an IP literal resolves to itself).
-    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, LookupError> {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
         let fqdn = format!("{}.", host.trim_end_matches('.'));
         match self.resolver.lookup_ip(fqdn.as_str()).await {
             Ok(found) => Ok(found.iter().collect()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(LookupError::from_net(&e)),
+        }
+    }
+
+    /// The MX records of `domain` as (preference, exchange without the
+    /// trailing dot). A null MX (RFC 7505) is one record with exchange "".
+    pub async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, LookupError> {
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        match self.resolver.mx_lookup(fqdn.as_str()).await {
+            Ok(found) => Ok(found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some((
+                        mx.preference,
+                        mx.exchange
+                            .to_utf8()
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase(),
+                    )),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) => Err(LookupError::from_net(&e)),
+        }
+    }
+}
+
+/// Why a lookup gave no answer, as delivery must treat it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// The name does not exist: a hard failure.
+    NxDomain,
+    /// The name exists but has no record of that type.
+    NoRecords,
+    /// SERVFAIL, timeout, network: try again later.
+    Temporary(String),
+}
+
+impl LookupError {
+    fn from_net(e: &hickory_resolver::net::NetError) -> Self {
+        if e.is_nx_domain() {
+            LookupError::NxDomain
+        } else if e.is_no_records_found() {
+            LookupError::NoRecords
+        } else {
+            LookupError::Temporary(e.to_string())
+        }
+    }
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupError::NxDomain => write!(f, "domain does not exist"),
+            LookupError::NoRecords => write!(f, "no records"),
+            LookupError::Temporary(e) => write!(f, "DNS temporary failure: {e}"),
         }
     }
 }

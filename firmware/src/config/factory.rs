@@ -79,9 +79,13 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         smtp_routes: Vec::new(),
         dns: DnsConfig::default(),
         delivery: DeliveryConfig::default(),
+        destination_default: DestinationSettings::default(),
+        destination_controls: Vec::new(),
+        bounce_profiles: vec![BounceProfile::default()],
         queue: QueueSettings::default(),
         mail_logs: Default::default(),
         certificates: vec![cert],
+        ca_certificates: Vec::new(),
     }
 }
 

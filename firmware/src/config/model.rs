@@ -247,6 +247,8 @@ pub enum RouteTarget {
     Hosts(Vec<RouteHost>),
     /// `/dev/null`: accept and discard.
     DevNull,
+    /// `USEDNS`: deliver by MX, e.g. for a subdomain of a routed domain.
+    UseDns,
 }
 
 /// A receiving domain and its next hops.
@@ -276,16 +278,12 @@ impl Default for DnsConfig {
     }
 }
 
-/// Delivery settings (`deliveryconfig`).
+/// Delivery settings (`deliveryconfig`). Per-destination limits live in
+/// the destination control table, retry timing in bounce profiles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryConfig {
     /// The interface outgoing connections bind.
     pub interface: String,
-    pub retry_initial_secs: u32,
-    pub retry_max_secs: u32,
-    /// Per destination (the Default row of the destination control table).
-    pub max_concurrency: u32,
-    pub max_messages_per_connection: u32,
     pub connect_timeout_secs: u32,
     pub command_timeout_secs: u32,
 }
@@ -294,12 +292,221 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             interface: "Data 2".to_string(),
-            retry_initial_secs: 60,
-            retry_max_secs: 3600,
-            max_concurrency: 500,
-            max_messages_per_connection: 50,
             connect_timeout_secs: 30,
             command_timeout_secs: 120,
+        }
+    }
+}
+
+/// TLS towards a destination (`destconfig --use_tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboundTls {
+    None,
+    /// STARTTLS when offered; plain text if not offered or if it fails.
+    Preferred,
+    /// Never plain text: delay, then bounce.
+    Required,
+    /// As Preferred, and the certificate is checked; unverified TLS is
+    /// still used.
+    PreferredVerify,
+    /// TLS with a certificate that verifies (chain and host name), or no
+    /// delivery.
+    RequiredVerify,
+}
+
+impl OutboundTls {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "none" | "no" | "off" => OutboundTls::None,
+            "preferred" => OutboundTls::Preferred,
+            "required" => OutboundTls::Required,
+            "preferred-verify" => OutboundTls::PreferredVerify,
+            "required-verify" => OutboundTls::RequiredVerify,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OutboundTls::None => "None",
+            OutboundTls::Preferred => "Preferred",
+            OutboundTls::Required => "Required",
+            OutboundTls::PreferredVerify => "Preferred (Verify)",
+            OutboundTls::RequiredVerify => "Required (Verify)",
+        }
+    }
+
+    pub fn required(self) -> bool {
+        matches!(self, OutboundTls::Required | OutboundTls::RequiredVerify)
+    }
+
+    pub fn verify(self) -> bool {
+        matches!(
+            self,
+            OutboundTls::PreferredVerify | OutboundTls::RequiredVerify
+        )
+    }
+}
+
+/// DANE (RFC 7672) towards a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dane {
+    None,
+    Opportunistic,
+    Mandatory,
+}
+
+/// Which address family to try first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IpPreference {
+    Ipv4Only,
+    Ipv4Preferred,
+    Ipv6Preferred,
+    Ipv6Only,
+}
+
+impl IpPreference {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "ipv4-only" | "ipv4only" => IpPreference::Ipv4Only,
+            "ipv4-preferred" | "ipv4" => IpPreference::Ipv4Preferred,
+            "ipv6-preferred" | "ipv6" => IpPreference::Ipv6Preferred,
+            "ipv6-only" | "ipv6only" => IpPreference::Ipv6Only,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IpPreference::Ipv4Only => "IPv4 Only",
+            IpPreference::Ipv4Preferred => "IPv4 Preferred",
+            IpPreference::Ipv6Preferred => "IPv6 Preferred",
+            IpPreference::Ipv6Only => "IPv6 Only",
+        }
+    }
+}
+
+/// At most `recipients` per `minutes` to one destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientLimit {
+    pub recipients: u32,
+    pub minutes: u32,
+}
+
+/// What connection and recipient limits count against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LimitScope {
+    /// The whole destination domain.
+    Domain,
+    /// Each mail exchanger IP of the domain on its own.
+    Host,
+}
+
+/// Settings for one destination, all resolved (the Default row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationSettings {
+    pub ip_preference: IpPreference,
+    pub max_concurrency: u32,
+    pub max_messages_per_connection: u32,
+    pub recipient_limit: Option<RecipientLimit>,
+    pub limit_scope: LimitScope,
+    pub tls: OutboundTls,
+    pub dane: Dane,
+    pub bounce_profile: String,
+    pub bounce_verification: bool,
+    /// A certificate from the certificate list to present when asked
+    /// (Microsoft 365 certificate-based connectors).
+    pub client_certificate: Option<String>,
+}
+
+impl Default for DestinationSettings {
+    /// The seed's Default row.
+    fn default() -> Self {
+        Self {
+            ip_preference: IpPreference::Ipv6Preferred,
+            max_concurrency: 500,
+            max_messages_per_connection: 50,
+            recipient_limit: None,
+            limit_scope: LimitScope::Domain,
+            tls: OutboundTls::None,
+            dane: Dane::None,
+            bounce_profile: "Default".to_string(),
+            bounce_verification: false,
+            client_certificate: None,
+        }
+    }
+}
+
+/// A row of the destination control table: `None` takes the Default row's
+/// value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationControl {
+    /// `example.com`, or `.example.com` for its subdomains.
+    pub domain: String,
+    pub ip_preference: Option<IpPreference>,
+    pub max_concurrency: Option<u32>,
+    pub max_messages_per_connection: Option<u32>,
+    /// `Some(None)`: no limit, whatever the Default row says.
+    pub recipient_limit: Option<Option<RecipientLimit>>,
+    pub limit_scope: Option<LimitScope>,
+    pub tls: Option<OutboundTls>,
+    pub dane: Option<Dane>,
+    pub bounce_profile: Option<String>,
+    pub bounce_verification: Option<bool>,
+    pub client_certificate: Option<Option<String>>,
+}
+
+impl DestinationControl {
+    /// This row's settings over `default`.
+    pub fn settings(&self, default: &DestinationSettings) -> DestinationSettings {
+        let mut s = default.clone();
+        self.apply(&mut s);
+        s
+    }
+
+    fn apply(&self, base: &mut DestinationSettings) {
+        macro_rules! take {
+            ($($f:ident),*) => { $(if let Some(v) = &self.$f { base.$f = v.clone(); })* };
+        }
+        take!(
+            ip_preference,
+            max_concurrency,
+            max_messages_per_connection,
+            recipient_limit,
+            limit_scope,
+            tls,
+            dane,
+            bounce_profile,
+            bounce_verification,
+            client_certificate
+        );
+    }
+}
+
+/// Retry timing and bounce behaviour (`bounceconfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BounceProfile {
+    pub name: String,
+    pub max_retries: u32,
+    pub max_queue_secs: u32,
+    pub initial_retry_secs: u32,
+    pub max_retry_secs: u32,
+    /// Send a DSN to the sender on a hard bounce.
+    pub hard_bounce_message: bool,
+    pub delay_warning: bool,
+}
+
+impl Default for BounceProfile {
+    /// AsyncOS's Default bounce profile.
+    fn default() -> Self {
+        Self {
+            name: "Default".to_string(),
+            max_retries: 100,
+            max_queue_secs: 259_200,
+            initial_retry_secs: 60,
+            max_retry_secs: 3600,
+            hard_bounce_message: true,
+            delay_warning: false,
         }
     }
 }
@@ -337,9 +544,17 @@ pub struct Config {
     pub smtp_routes: Vec<SmtpRoute>,
     pub dns: DnsConfig,
     pub delivery: DeliveryConfig,
+    /// The Default row of the destination control table.
+    pub destination_default: DestinationSettings,
+    pub destination_controls: Vec<DestinationControl>,
+    /// Always holds "Default".
+    pub bounce_profiles: Vec<BounceProfile>,
     pub queue: QueueSettings,
     pub mail_logs: LogSettings,
     pub certificates: Vec<Certificate>,
+    /// PEM CA certificates trusted besides the built-in roots, for the
+    /// Verify TLS modes (a private CA of a partner, a test CA).
+    pub ca_certificates: Vec<String>,
 }
 
 impl Config {
@@ -359,6 +574,39 @@ impl Config {
         self.listeners
             .iter_mut()
             .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The destination settings for a recipient domain: the most specific
+    /// row (exact domain, then the longest `.domain`) over the Default row.
+    pub fn destination(&self, domain: &str) -> DestinationSettings {
+        let domain = domain.to_ascii_lowercase();
+        let mut settings = self.destination_default.clone();
+        let exact = self
+            .destination_controls
+            .iter()
+            .find(|d| d.domain.eq_ignore_ascii_case(&domain));
+        let row = exact.or_else(|| {
+            self.destination_controls
+                .iter()
+                .filter(|d| {
+                    d.domain.starts_with('.') && domain.ends_with(&d.domain.to_ascii_lowercase())
+                })
+                .max_by_key(|d| d.domain.len())
+        });
+        if let Some(row) = row {
+            row.apply(&mut settings);
+        }
+        settings
+    }
+
+    /// A bounce profile by name; the Default profile when it is missing.
+    pub fn bounce_profile(&self, name: &str) -> BounceProfile {
+        self.bounce_profiles
+            .iter()
+            .find(|b| b.name.eq_ignore_ascii_case(name))
+            .or_else(|| self.bounce_profiles.iter().find(|b| b.name == "Default"))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn certificate(&self, name: &str) -> Option<&Certificate> {

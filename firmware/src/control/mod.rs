@@ -59,6 +59,12 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 /// What the daemon answers for itself (commands that are not about config).
 pub trait DaemonStatus: Send + Sync + 'static {
     fn status(&self) -> String;
+    /// Operator commands the daemon answers itself (`tophosts`,
+    /// `showmessage`, `delivernow`, ...). Called on a blocking thread;
+    /// `None` when `args` is not one of them.
+    fn command(&self, _args: &[String]) -> Option<Result<String, String>> {
+        None
+    }
 }
 
 pub struct ControlServer {
@@ -105,6 +111,14 @@ pub struct SessionState {
 /// (e.g. `&["filters", "list"]`); anything not listed is a change.
 pub const READ_FORMS: &[&[&str]] = &[
     &["status"],
+    &["status", "detail"],
+    &["tophosts", "**"],
+    &["showmessage", "*"],
+    &["hoststatus", "*"],
+    &["destconfig", "print"],
+    &["destconfig", "list"],
+    &["destconfig", "detail", "*"],
+    &["bounceconfig", "print"],
     &["showconfig"],
     &["commitlog"],
     &["commithistory"],
@@ -286,6 +300,12 @@ impl Served {
             .first()
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_default();
+        if let Some(result) = self.server.daemon.command(&args) {
+            return match result {
+                Ok(output) => Response { ok: true, output },
+                Err(e) => fail(e),
+            };
+        }
         let result = match name.as_str() {
             "status" => Ok(self.server.daemon.status()),
             STATE => return self.state(&user, role),

@@ -159,34 +159,40 @@ impl SmtpClient {
         self.read_reply().await
     }
 
-    /// EHLO (HELO if refused), and STARTTLS when offered and `tls` is given.
-    pub async fn hello(
+    /// EHLO (HELO if EHLO is refused).
+    pub async fn hello(&mut self, hostname: &str) -> Result<(), ClientError> {
+        self.ehlo(hostname).await
+    }
+
+    /// STARTTLS and the handshake, then EHLO again. `Ok(false)` when the
+    /// server does not offer STARTTLS or refuses it (the connection is still
+    /// usable in plain text); a failed handshake is `Err(Tls)` and leaves
+    /// the connection unusable.
+    pub async fn starttls(
         &mut self,
         hostname: &str,
-        tls: Option<&TlsConnector>,
-    ) -> Result<(), ClientError> {
-        self.ehlo(hostname).await?;
-        let Some(connector) = tls.filter(|_| self.caps.starttls) else {
-            return Ok(());
-        };
+        connector: &TlsConnector,
+        server_name: rustls_pki_types::ServerName<'static>,
+    ) -> Result<bool, ClientError> {
+        if !self.caps.starttls {
+            return Ok(false);
+        }
         let r = self.command("STARTTLS").await?;
         if r.code != 220 {
-            // Opportunistic: go on in plain text.
-            return Ok(());
+            return Ok(false);
         }
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Detached) else {
             return Err(ClientError::Tls("STARTTLS on a TLS connection".into()));
         };
-        let name = rustls_pki_types::ServerName::try_from("next-hop.invalid")
-            .map_err(|e| ClientError::Tls(e.to_string()))?;
-        let tls_stream = tokio::time::timeout(self.timeout, connector.connect(name, tcp))
+        let tls_stream = tokio::time::timeout(self.timeout, connector.connect(server_name, tcp))
             .await
-            .map_err(|_| ClientError::Timeout)?
+            .map_err(|_| ClientError::Tls("handshake timed out".into()))?
             .map_err(|e| ClientError::Tls(e.to_string()))?;
         self.tls = Some(crate::tls_names::describe(tls_stream.get_ref().1));
         self.stream = Stream::Tls(Box::new(tls_stream));
         self.inbuf.clear();
-        self.ehlo(hostname).await
+        self.ehlo(hostname).await?;
+        Ok(true)
     }
 
     async fn ehlo(&mut self, hostname: &str) -> Result<(), ClientError> {

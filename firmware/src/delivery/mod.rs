@@ -1,26 +1,30 @@
 //! Delivery: per-destination queues and the connections that drain them.
 //!
-//! The work queue hands over `DeliveryJob`s; each destination (the SMTP
-//! route serving the recipient domain) has its own queue and at most
-//! `max_concurrency` connections, each carrying up to
-//! `max_messages_per_connection` messages. Outcomes go back to the work
-//! queue as `DeliveryReport`s; this module never touches the queue store
-//! except to read bodies.
+//! The work queue hands over `DeliveryJob`s; each destination (the
+//! recipient domain, as AsyncOS's delivery queues are) has its own queue.
+//! Its destination control row decides how many connections it may have
+//! (per domain, or per mail exchanger IP), how many messages each carries,
+//! how many recipients may go out per time window, TLS and the IP family.
+//! Outcomes go back to the work queue as `DeliveryReport`s; this module
+//! never changes the queue store, it only reads bodies.
 //!
 //! Exposure: talks to remote SMTP servers, which are not trusted: replies
 //! are bounded by the response parser and every wait has a timeout.
 
 pub mod client;
+pub mod resolve;
 pub mod routes;
 pub mod tls;
 mod worker;
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{Config, RouteHost};
+use crate::config::{Config, LimitScope, RouteHost};
 use crate::ids::{IdAllocator, Mid, Rid};
 use crate::queue::QueueHandle;
 
@@ -30,18 +34,19 @@ pub struct DeliveryJob {
     pub mid: Mid,
     pub mail_from: String,
     pub recipients: Vec<(Rid, String)>,
-    /// The destination (route domain) this job is queued for.
+    /// The recipient domain: the destination queue this job waits in.
     pub destination: String,
-    pub hosts: Vec<RouteHost>,
+    /// The SMTP route's hosts; `None` delivers by MX.
+    pub route: Option<Vec<RouteHost>>,
 }
 
 /// What happened to a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Delivered(String),
-    /// Try again later (4xx, connection or TLS trouble).
+    /// Try again later (4xx, connection, DNS or TLS trouble).
     Deferred(String),
-    /// Refused for good (5xx).
+    /// Refused for good (5xx, bad destination).
     Bounced(String),
 }
 
@@ -49,12 +54,25 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct DeliveryReport {
     pub mid: Mid,
+    pub destination: String,
     pub results: Vec<(Rid, Outcome)>,
 }
 
 struct Destination {
     jobs: VecDeque<DeliveryJob>,
     active: u32,
+    /// Recipients sent in the current rate window, with when.
+    sent: VecDeque<(Instant, u32)>,
+}
+
+/// What an operator sees of a destination (`tophosts`, `hoststatus`).
+#[derive(Debug, Clone, Default)]
+pub struct HostState {
+    /// Down as of the last delivery attempt.
+    pub down: bool,
+    pub last_error: Option<String>,
+    pub last_attempt: Option<chrono::DateTime<chrono::Local>>,
+    pub last_success: Option<chrono::DateTime<chrono::Local>>,
 }
 
 /// Everything a delivery connection needs.
@@ -65,7 +83,10 @@ pub(crate) struct Shared {
     dns: Mutex<crate::dns::Dns>,
     reports: mpsc::UnboundedSender<DeliveryReport>,
     destinations: Mutex<HashMap<String, Destination>>,
-    tls: tokio_rustls::TlsConnector,
+    /// Open connections per mail exchanger address (host-scoped limits).
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    hosts: Mutex<HashMap<String, HostState>>,
+    tls: tls::Connectors,
 }
 
 /// The handle the work queue submits jobs through.
@@ -81,8 +102,8 @@ impl Delivery {
         queue: QueueHandle,
         dns: crate::dns::Dns,
         reports: mpsc::UnboundedSender<DeliveryReport>,
-    ) -> Result<Self, rustls::Error> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             shared: Arc::new(Shared {
                 config,
                 ids,
@@ -90,32 +111,88 @@ impl Delivery {
                 dns: Mutex::new(dns),
                 reports,
                 destinations: Mutex::new(HashMap::new()),
-                tls: tls::opportunistic()?,
+                per_ip: Mutex::new(HashMap::new()),
+                hosts: Mutex::new(HashMap::new()),
+                tls: tls::Connectors::default(),
             }),
-        })
+        }
     }
 
-    pub fn set_dns(&self, dns: crate::dns::Dns) {
-        *self.shared.dns.lock().unwrap_or_else(|e| e.into_inner()) = dns;
+    /// A commit happened: new DNS servers, certificates or CA list.
+    pub fn reconfigure(&self, dns: Option<crate::dns::Dns>) {
+        if let Some(dns) = dns {
+            *self.shared.dns.lock().unwrap_or_else(|e| e.into_inner()) = dns;
+        }
+        self.shared.tls.clear();
     }
 
-    /// Queues a job and opens another connection if the destination has
-    /// more waiting than its connections can take and is under its limit.
+    /// Queues a job and opens another connection when useful and allowed.
     pub fn submit(&self, job: DeliveryJob) {
-        let max = self.shared.config.borrow().delivery.max_concurrency.max(1);
         let name = job.destination.clone();
+        {
+            let mut dests = self.shared.lock_destinations();
+            dests
+                .entry(name.clone())
+                .or_insert_with(|| Destination {
+                    jobs: VecDeque::new(),
+                    active: 0,
+                    sent: VecDeque::new(),
+                })
+                .jobs
+                .push_back(job);
+        }
+        self.shared.clone().kick(&name);
+    }
+
+    /// Destinations with queued jobs and open connections, for `status`.
+    pub fn summary(&self) -> Vec<(String, usize, u32)> {
+        let dests = self.shared.lock_destinations();
+        let mut v: Vec<_> = dests
+            .iter()
+            .map(|(n, d)| (n.clone(), d.jobs.len(), d.active))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Connections out per destination.
+    pub fn connections(&self) -> HashMap<String, u32> {
+        self.shared
+            .lock_destinations()
+            .iter()
+            .map(|(n, d)| (n.clone(), d.active))
+            .collect()
+    }
+
+    pub fn host_states(&self) -> HashMap<String, HostState> {
+        self.shared
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Shared {
+    fn lock_destinations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Destination>> {
+        self.destinations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a connection for `destination` if it has more jobs than
+    /// connections and is under its limit.
+    fn kick(self: Arc<Self>, destination: &str) {
+        let settings = self.config.borrow().destination(destination);
+        // Host-scoped limits are enforced per address when connecting.
+        let max = match settings.limit_scope {
+            LimitScope::Domain => settings.max_concurrency.max(1),
+            LimitScope::Host => u32::MAX,
+        };
         let spawn = {
-            let mut dests = self
-                .shared
-                .destinations
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let d = dests.entry(name.clone()).or_insert_with(|| Destination {
-                jobs: VecDeque::new(),
-                active: 0,
-            });
-            d.jobs.push_back(job);
-            let wanted = d.active == 0 || d.jobs.len() > d.active as usize;
+            let mut dests = self.lock_destinations();
+            let Some(d) = dests.get_mut(destination) else {
+                return;
+            };
+            let wanted = !d.jobs.is_empty() && (d.active == 0 || d.jobs.len() > d.active as usize);
             if wanted && d.active < max {
                 d.active += 1;
                 true
@@ -124,38 +201,21 @@ impl Delivery {
             }
         };
         if spawn {
-            tokio::spawn(worker::run(self.shared.clone(), name));
+            tokio::spawn(worker::run(self, destination.to_string()));
         }
     }
 
-    /// Destinations with queued jobs and active connections, for `status`.
-    pub fn summary(&self) -> Vec<(String, usize, u32)> {
-        let dests = self
-            .shared
-            .destinations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = dests
-            .iter()
-            .map(|(n, d)| (n.clone(), d.jobs.len(), d.active))
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Shared {
     /// The next job for `destination`; when there is none the caller's
     /// connection is counted out under the same lock, so a job submitted
     /// at that moment always finds a connection or starts one.
     fn next_job(&self, destination: &str) -> Option<DeliveryJob> {
-        let mut dests = self.destinations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut dests = self.lock_destinations();
         let d = dests.get_mut(destination)?;
         match d.jobs.pop_front() {
             Some(job) => Some(job),
             None => {
                 d.active = d.active.saturating_sub(1);
-                if d.active == 0 {
+                if d.active == 0 && d.sent.is_empty() {
                     dests.remove(destination);
                 }
                 None
@@ -163,7 +223,90 @@ impl Shared {
         }
     }
 
-    fn report(&self, mid: Mid, results: Vec<(Rid, Outcome)>) {
-        let _ = self.reports.send(DeliveryReport { mid, results });
+    /// Puts a job back at the head of its queue and counts the caller's
+    /// connection out (the recipient rate limit was reached).
+    fn requeue_and_leave(&self, job: DeliveryJob) {
+        let mut dests = self.lock_destinations();
+        if let Some(d) = dests.get_mut(&job.destination) {
+            d.active = d.active.saturating_sub(1);
+            d.jobs.push_front(job);
+        }
+    }
+
+    /// Counts `n` recipients against the destination's rate window, or
+    /// says how long to wait until they fit.
+    fn take_rate(&self, destination: &str, n: u32) -> Result<(), Duration> {
+        let Some(limit) = self
+            .config
+            .borrow()
+            .destination(destination)
+            .recipient_limit
+        else {
+            return Ok(());
+        };
+        let window = Duration::from_secs(u64::from(limit.minutes.max(1)) * 60);
+        let now = Instant::now();
+        let mut dests = self.lock_destinations();
+        let Some(d) = dests.get_mut(destination) else {
+            return Ok(());
+        };
+        while d
+            .sent
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= window)
+        {
+            d.sent.pop_front();
+        }
+        let used: u32 = d.sent.iter().map(|(_, k)| k).sum();
+        // A job larger than the whole limit still goes, alone in a window.
+        if used > 0 && used + n > limit.recipients {
+            let oldest = d.sent.front().map(|(t, _)| *t).unwrap_or(now);
+            return Err(
+                window.saturating_sub(now.duration_since(oldest)) + Duration::from_millis(10)
+            );
+        }
+        d.sent.push_back((now, n));
+        Ok(())
+    }
+
+    fn report(&self, destination: &str, mid: Mid, results: Vec<(Rid, Outcome)>) {
+        let _ = self.reports.send(DeliveryReport {
+            mid,
+            destination: destination.to_string(),
+            results,
+        });
+    }
+
+    fn host_update(&self, destination: &str, error: Option<String>) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let h = hosts.entry(destination.to_string()).or_default();
+        let now = chrono::Local::now();
+        h.last_attempt = Some(now);
+        h.down = error.is_some();
+        match error {
+            Some(e) => h.last_error = Some(e),
+            None => h.last_success = Some(now),
+        }
+    }
+
+    /// Takes a per-address connection slot, if that address has one free.
+    fn take_ip(&self, ip: IpAddr, max: u32) -> bool {
+        let mut m = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release_ip(&self, ip: IpAddr) {
+        let mut m = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
     }
 }

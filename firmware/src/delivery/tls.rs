@@ -1,16 +1,24 @@
-//! Client-side TLS for delivery. Until per-destination TLS policies exist
-//! (the delivery-engine work), every destination is "TLS Preferred": use
-//! STARTTLS when offered, encrypt, and do not verify the peer's certificate
-//! — exactly what opportunistic TLS means (RFC 7435). Verification modes
-//! will plug a real verifier in here.
+//! Client-side TLS for delivery, per destination control:
+//! - opportunistic (Preferred, Required): encrypt, do not verify the peer's
+//!   certificate — what opportunistic TLS means (RFC 7435);
+//! - verifying (Preferred/Required (Verify)): the chain must lead to a
+//!   trusted root (Mozilla's roots plus the administrator's CA
+//!   certificates) and name the host we connected to.
+//!
+//! Both use TLS 1.2 or 1.3 only with rustls's default (strong) suites, and
+//! may present the destination's client certificate.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
+
+use crate::config::Config;
 
 #[derive(Debug)]
 struct Opportunistic(Arc<CryptoProvider>);
@@ -62,13 +70,92 @@ impl ServerCertVerifier for Opportunistic {
     }
 }
 
-/// The connector for opportunistic STARTTLS (TLS 1.2 and 1.3 only).
-pub fn opportunistic() -> Result<TlsConnector, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Opportunistic(provider)))
-        .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+/// Why a connector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("client certificate '{0}' is not in the certificate list")]
+    NoSuchCertificate(String),
+    #[error("client certificate '{0}': {1}")]
+    BadCertificate(String, String),
+}
+
+/// Connectors by (verify, client certificate), rebuilt when the config
+/// changes (the CA list or a certificate may have changed).
+pub struct Connectors {
+    provider: Arc<CryptoProvider>,
+    cache: Mutex<HashMap<(bool, Option<String>), TlsConnector>>,
+}
+
+impl Default for Connectors {
+    fn default() -> Self {
+        Self {
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Connectors {
+    pub fn clear(&self) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn get(
+        &self,
+        config: &Config,
+        verify: bool,
+        client_cert: Option<&str>,
+    ) -> Result<TlsConnector, TlsSetupError> {
+        let key = (verify, client_cert.map(str::to_string));
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        let builder = if verify {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            for pem in &config.ca_certificates {
+                for der in CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
+                    // A bad administrator CA is skipped; the rest still work.
+                    let _ = roots.add(der);
+                }
+            }
+            builder.with_root_certificates(roots)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Opportunistic(self.provider.clone())))
+        };
+        let config_tls = match client_cert {
+            None => builder.with_no_client_auth(),
+            Some(name) => {
+                let cert = config
+                    .certificate(name)
+                    .ok_or_else(|| TlsSetupError::NoSuchCertificate(name.to_string()))?;
+                let bad = |e: String| TlsSetupError::BadCertificate(name.to_string(), e);
+                let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(e.to_string()))?;
+                let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())
+                    .map_err(|e| bad(e.to_string()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| bad(e.to_string()))?
+            }
+        };
+        let connector = TlsConnector::from(Arc::new(config_tls));
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, connector.clone());
+        Ok(connector)
+    }
 }

@@ -1,88 +1,134 @@
-//! One delivery connection: connect to the destination's next hop (by
-//! priority, failing over), then carry queued jobs until the queue is empty
-//! or the per-connection message limit is reached.
+//! One delivery connection: resolve the destination, connect (by
+//! preference, failing over, with the destination's TLS policy), then carry
+//! queued jobs until the queue is empty, the per-connection message limit
+//! or the recipient rate limit is reached.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls_pki_types::ServerName;
+
 use super::client::{ClientError, SmtpClient, reply_text};
-use super::{DeliveryJob, Outcome, Shared, routes};
+use super::resolve::{self, Candidate, Resolved};
+use super::{DeliveryJob, Outcome, Shared};
+use crate::config::{Config, DestinationSettings, LimitScope, OutboundTls};
 use crate::ids::{Dcid, Rid, rid_list};
 use crate::mail_log;
 
+/// An open, greeted connection.
+struct Conn {
+    client: SmtpClient,
+    dcid: Dcid,
+    /// The per-address slot this connection holds (host-scoped limits).
+    slot: Option<IpAddr>,
+}
+
+impl Conn {
+    async fn close(self, shared: &Shared, polite: bool) {
+        if polite {
+            self.client.quit().await;
+        }
+        if let Some(ip) = self.slot {
+            shared.release_ip(ip);
+        }
+        mail_log!("DCID {} close", self.dcid);
+    }
+}
+
 pub(super) async fn run(shared: Arc<Shared>, destination: String) {
-    // The first job decides where to connect; later jobs for the same
-    // destination share its hosts.
     let Some(mut job) = shared.next_job(&destination) else {
         return;
     };
     loop {
-        let Some((mut client, dcid)) = connect(&shared, &job).await else {
-            // Nothing reachable: this job and everything waiting is deferred
-            // (the last `next_job` also counts this connection out).
-            let mut failed = Some(job);
-            while let Some(j) = failed.take().or_else(|| shared.next_job(&destination)) {
-                let results = j
+        let config = shared.config.borrow().clone();
+        let settings = config.destination(&destination);
+        let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let candidates = match resolve::candidates(
+            &dns,
+            &destination,
+            job.route.as_deref(),
+            settings.ip_preference,
+        )
+        .await
+        {
+            Resolved::Candidates(c) => c,
+            Resolved::Hard(text) => {
+                mail_log!("Hard bounced - {text} (domain {destination})");
+                shared.host_update(&destination, Some(text.clone()));
+                return fail_all(&shared, &destination, job, || {
+                    Outcome::Bounced(text.clone())
+                });
+            }
+            Resolved::Soft(text) => {
+                mail_log!("Delayed: domain {destination} - {text}");
+                shared.host_update(&destination, Some(text.clone()));
+                return fail_all(&shared, &destination, job, || {
+                    Outcome::Deferred(text.clone())
+                });
+            }
+        };
+        let mut conn = match connect(&shared, &config, &settings, &destination, &candidates).await {
+            Ok(conn) => conn,
+            Err(text) => {
+                shared.host_update(&destination, Some(text.clone()));
+                return fail_all(&shared, &destination, job, || {
+                    Outcome::Deferred(text.clone())
+                });
+            }
+        };
+        shared.host_update(&destination, None);
+        let max = settings.max_messages_per_connection.max(1);
+        let mut sent = 0;
+        let mut current = job;
+        let polite = loop {
+            if let Err(wait) = shared.take_rate(&destination, current.recipients.len() as u32) {
+                mail_log!(
+                    "DCID {} recipient limit for {destination} reached; delivery resumes in {}s",
+                    conn.dcid,
+                    wait.as_secs()
+                );
+                conn.close(&shared, true).await;
+                shared.requeue_and_leave(current);
+                let (shared, destination) = (shared.clone(), destination.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    shared.kick(&destination);
+                });
+                return;
+            }
+            if let Err(e) = deliver(&shared, &mut conn, &current).await {
+                let text = e.to_string();
+                mail_log!(
+                    "Delayed: DCID {} MID {} to RID {} - {text}",
+                    conn.dcid,
+                    current.mid,
+                    rid_list(&rids(&current))
+                );
+                let results = current
                     .recipients
                     .iter()
-                    .map(|(rid, _)| {
-                        (
-                            *rid,
-                            Outcome::Deferred("unable to connect to any next hop".into()),
-                        )
-                    })
+                    .map(|(rid, _)| (*rid, Outcome::Deferred(text.clone())))
                     .collect();
-                shared.report(j.mid, results);
-            }
-            return;
-        };
-        let max = shared
-            .config
-            .borrow()
-            .delivery
-            .max_messages_per_connection
-            .max(1);
-        let mut sent = 0;
-        let mut broken = false;
-        let mut current = Some(job);
-        while let Some(j) = current.take() {
-            match deliver(&shared, &mut client, dcid, &j).await {
-                Ok(()) => {}
-                Err(e) => {
-                    let results = j
-                        .recipients
-                        .iter()
-                        .map(|(rid, _)| (*rid, Outcome::Deferred(e.to_string())))
-                        .collect();
-                    mail_log!(
-                        "Delayed: DCID {dcid} MID {} to RID {} - {e}",
-                        j.mid,
-                        rid_list(&rids(&j))
-                    );
-                    shared.report(j.mid, results);
-                    broken = true;
-                    break;
-                }
+                shared.report(&destination, current.mid, results);
+                break false;
             }
             sent += 1;
             if sent >= max {
-                break;
+                break true;
             }
-            current = shared.next_job(&destination);
-            if current.is_none() {
-                // next_job counted this connection out already.
-                client.quit().await;
-                mail_log!("DCID {dcid} close");
-                return;
+            match shared.next_job(&destination) {
+                Some(next) => current = next,
+                None => {
+                    // next_job counted this connection out already.
+                    conn.close(&shared, true).await;
+                    return;
+                }
             }
-        }
-        if !broken {
-            client.quit().await;
-        }
-        mail_log!("DCID {dcid} close");
-        // Limit reached or connection broken: go on with a fresh connection
-        // if there is more to do.
+        };
+        conn.close(&shared, polite).await;
+        // Limit reached or connection broken: a fresh connection if there
+        // is more to do.
         match shared.next_job(&destination) {
             Some(next) => job = next,
             None => return,
@@ -90,83 +136,202 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
     }
 }
 
+/// Fails `job` and everything waiting for the destination; the last
+/// `next_job` also counts this connection out.
+fn fail_all(shared: &Shared, destination: &str, job: DeliveryJob, outcome: impl Fn() -> Outcome) {
+    let mut failed = Some(job);
+    while let Some(j) = failed.take().or_else(|| shared.next_job(destination)) {
+        let results = j
+            .recipients
+            .iter()
+            .map(|(rid, _)| (*rid, outcome()))
+            .collect();
+        shared.report(destination, j.mid, results);
+    }
+}
+
 fn rids(job: &DeliveryJob) -> Vec<Rid> {
     job.recipients.iter().map(|(r, _)| *r).collect()
 }
 
-async fn connect(shared: &Shared, job: &DeliveryJob) -> Option<(SmtpClient, Dcid)> {
-    let config = shared.config.borrow().clone();
+/// Tries the candidates in order; returns the first usable connection, or
+/// the last reason none was.
+async fn connect(
+    shared: &Shared,
+    config: &Config,
+    settings: &DestinationSettings,
+    destination: &str,
+    candidates: &[Candidate],
+) -> Result<Conn, String> {
+    let mut last = "no usable mail exchanger".to_string();
+    for cand in candidates {
+        let slot = match settings.limit_scope {
+            LimitScope::Host => {
+                if !shared.take_ip(cand.addr.ip(), settings.max_concurrency.max(1)) {
+                    last = format!("connection limit reached for {}", cand.addr.ip());
+                    continue;
+                }
+                Some(cand.addr.ip())
+            }
+            LimitScope::Domain => None,
+        };
+        match attempt(shared, config, settings, destination, cand).await {
+            Ok((client, dcid)) => return Ok(Conn { client, dcid, slot }),
+            Err(e) => {
+                if let Some(ip) = slot {
+                    shared.release_ip(ip);
+                }
+                last = e;
+            }
+        }
+    }
+    Err(last)
+}
+
+/// TCP connection, greeting and EHLO.
+async fn open(
+    shared: &Shared,
+    config: &Config,
+    destination: &str,
+    cand: &Candidate,
+) -> Result<(SmtpClient, Dcid), String> {
     let local: Option<IpAddr> = config
         .interface(&config.delivery.interface)
         .and_then(|i| i.address);
     let connect_timeout = Duration::from_secs(config.delivery.connect_timeout_secs.into());
     let timeout = Duration::from_secs(config.delivery.command_timeout_secs.into());
-    let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for host in routes::attempt_order(&job.hosts) {
-        let addresses = match dns.addresses(&host.host).await {
-            Ok(a) if !a.is_empty() => a,
-            Ok(_) | Err(_) => {
-                mail_log!(
-                    "Connection Error: domain: {} host: {} details: cannot resolve host",
-                    job.destination,
-                    host.host
-                );
-                continue;
-            }
-        };
-        for ip in addresses {
-            let dcid = match shared.ids.dcid() {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!("cannot allocate a DCID: {e}");
-                    return None;
+    let dcid = shared
+        .ids
+        .dcid()
+        .map_err(|e| format!("cannot allocate a DCID: {e}"))?;
+    let (ip, port) = (cand.addr.ip(), cand.addr.port());
+    let fail = |e: &dyn std::fmt::Display| {
+        let text = format!(
+            "Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}"
+        );
+        mail_log!("{text}");
+        text
+    };
+    let (mut client, greeting) = SmtpClient::connect(local, cand.addr, connect_timeout, timeout)
+        .await
+        .map_err(|e| fail(&e))?;
+    let iface = client
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    mail_log!("New SMTP DCID {dcid} interface {iface} address {ip} port {port}");
+    if greeting.code != 220 {
+        return Err(fail(&reply_text(&greeting)));
+    }
+    client.hello(&config.hostname).await.map_err(|e| fail(&e))?;
+    Ok((client, dcid))
+}
+
+/// One connection with the destination's TLS policy applied.
+async fn attempt(
+    shared: &Shared,
+    config: &Config,
+    settings: &DestinationSettings,
+    destination: &str,
+    cand: &Candidate,
+) -> Result<(SmtpClient, Dcid), String> {
+    let mode = settings.tls;
+    let (mut client, dcid) = open(shared, config, destination, cand).await?;
+    if mode == OutboundTls::None {
+        return Ok((client, dcid));
+    }
+    let client_cert = settings.client_certificate.as_deref();
+    let connector = shared
+        .tls
+        .get(config, mode.verify(), client_cert)
+        .map_err(|e| e.to_string())?;
+    match client
+        .starttls(
+            &config.hostname,
+            &connector,
+            server_name(&cand.host, cand.addr.ip()),
+        )
+        .await
+    {
+        Ok(true) => {
+            log_tls_success(dcid, &client);
+            Ok((client, dcid))
+        }
+        Ok(false) if !mode.required() => Ok((client, dcid)),
+        Ok(false) => {
+            tls_required_failed(dcid, destination, "the server does not offer STARTTLS");
+            client.quit().await;
+            mail_log!("DCID {dcid} close");
+            Err(format!("TLS required but not offered by {}", cand.addr))
+        }
+        Err(e) => {
+            mail_log!("DCID {dcid} TLS failed: {e}");
+            mail_log!("DCID {dcid} close");
+            match mode {
+                OutboundTls::Required | OutboundTls::RequiredVerify => {
+                    tls_required_failed(dcid, destination, &e.to_string());
+                    Err(format!("TLS error: {e}"))
                 }
-            };
-            let remote = SocketAddr::new(ip, host.port);
-            match SmtpClient::connect(local, remote, connect_timeout, timeout).await {
-                Ok((mut client, greeting)) if greeting.code == 220 => {
-                    let iface = client
-                        .local_addr()
-                        .map(|a| a.ip().to_string())
-                        .unwrap_or_default();
-                    mail_log!(
-                        "New SMTP DCID {dcid} interface {iface} address {ip} port {}",
-                        host.port
-                    );
-                    match client.hello(&config.hostname, Some(&shared.tls)).await {
-                        Ok(()) => {
-                            if let Some((p, c)) = &client.tls {
-                                mail_log!("DCID {dcid} TLS success protocol {p} cipher {c}");
-                            }
-                            return Some((client, dcid));
+                // Verification failed: TLS without verification, as AsyncOS's
+                // Preferred (Verify) does; plain text if even that fails.
+                OutboundTls::PreferredVerify => {
+                    let (mut c, d) = open(shared, config, destination, cand).await?;
+                    let plain = shared
+                        .tls
+                        .get(config, false, client_cert)
+                        .map_err(|e| e.to_string())?;
+                    match c
+                        .starttls(
+                            &config.hostname,
+                            &plain,
+                            server_name(&cand.host, cand.addr.ip()),
+                        )
+                        .await
+                    {
+                        Ok(true) => {
+                            mail_log!(
+                                "DCID {d} TLS certificate not verified; delivering over unverified TLS"
+                            );
+                            log_tls_success(d, &c);
+                            Ok((c, d))
                         }
-                        Err(e) => connection_error(dcid, &job.destination, ip, host.port, &e),
+                        Ok(false) => Ok((c, d)),
+                        Err(e) => {
+                            mail_log!("DCID {d} TLS failed: {e}; delivering in plain text");
+                            mail_log!("DCID {d} close");
+                            open(shared, config, destination, cand).await
+                        }
                     }
                 }
-                Ok((_, greeting)) => connection_error(
-                    dcid,
-                    &job.destination,
-                    ip,
-                    host.port,
-                    &ClientError::Reply(reply_text(&greeting)),
-                ),
-                Err(e) => connection_error(dcid, &job.destination, ip, host.port, &e),
+                _ => open(shared, config, destination, cand).await,
             }
         }
     }
-    None
 }
 
-fn connection_error(dcid: Dcid, domain: &str, ip: IpAddr, port: u16, e: &ClientError) {
-    mail_log!("Connection Error: DCID {dcid} domain: {domain} IP: {ip} port: {port} details: {e}");
+fn log_tls_success(dcid: Dcid, client: &SmtpClient) {
+    if let Some((p, c)) = &client.tls {
+        mail_log!("DCID {dcid} TLS success protocol {p} cipher {c}");
+    }
 }
 
-async fn deliver(
-    shared: &Shared,
-    client: &mut SmtpClient,
-    dcid: Dcid,
-    job: &DeliveryJob,
-) -> Result<(), ClientError> {
+/// An alert: mail for a TLS-required destination is held back.
+fn tls_required_failed(dcid: Dcid, destination: &str, why: &str) {
+    tracing::warn!(
+        target: "mail_logs",
+        "DCID {dcid} TLS was required but could not be successfully negotiated for {destination}: {why}"
+    );
+    tracing::warn!(
+        "Alert: TLS negotiation failed for destination {destination}, which requires TLS: {why}"
+    );
+}
+
+fn server_name(host: &str, ip: IpAddr) -> ServerName<'static> {
+    ServerName::try_from(host.to_string()).unwrap_or_else(|_| ServerName::IpAddress(ip.into()))
+}
+
+async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<(), ClientError> {
+    let dcid = conn.dcid;
     let body = match shared.queue.read_body(job.mid) {
         Ok(b) => b,
         Err(e) => {
@@ -176,7 +341,7 @@ async fn deliver(
                 .iter()
                 .map(|(rid, _)| (*rid, Outcome::Deferred(format!("spool read error: {e}"))))
                 .collect();
-            shared.report(job.mid, results);
+            shared.report(&job.destination, job.mid, results);
             return Ok(());
         }
     };
@@ -187,7 +352,7 @@ async fn deliver(
         rid_list(&all)
     );
     let addrs: Vec<&str> = job.recipients.iter().map(|(_, a)| a.as_str()).collect();
-    let (rcpt_replies, data_reply) = client.send(&job.mail_from, &addrs, &body).await?;
+    let (rcpt_replies, data_reply) = conn.client.send(&job.mail_from, &addrs, &body).await?;
     let mut results = Vec::with_capacity(all.len());
     let mut accepted = Vec::new();
     for ((rid, _), r) in job.recipients.iter().zip(&rcpt_replies) {
@@ -202,7 +367,7 @@ async fn deliver(
         let text = reply_text(&d);
         let outcome = match d.code / 100 {
             2 => Outcome::Delivered(text.clone()),
-            4 | 3 => Outcome::Deferred(text.clone()),
+            3 | 4 => Outcome::Deferred(text.clone()),
             _ => Outcome::Bounced(text.clone()),
         };
         if matches!(outcome, Outcome::Delivered(_)) {
@@ -231,6 +396,6 @@ async fn deliver(
             Outcome::Delivered(_) => {}
         }
     }
-    shared.report(job.mid, results);
+    shared.report(&job.destination, job.mid, results);
     Ok(())
 }

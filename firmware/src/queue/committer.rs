@@ -52,15 +52,22 @@ impl QueueHandle {
         tokio::task::spawn_blocking(move || store.write_body(mid, &body))
             .await
             .map_err(|_| QueueError::Stopped)??;
+        // Count the message before the committer can hand it on: delivery
+        // may retire it before this task hears back, and retiring an
+        // uncounted message would wrap the counters.
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(size, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Commit { record, reply }).await.is_err() {
-            let _ = self.store.remove_body(mid);
-            return Err(QueueError::Stopped);
-        }
-        let result = answer.await.map_err(|_| QueueError::Stopped)?;
-        if result.is_ok() {
-            self.messages.fetch_add(1, Ordering::Relaxed);
-            self.bytes.fetch_add(size, Ordering::Relaxed);
+        let result = match self.tx.send(Commit { record, reply }).await {
+            Ok(()) => answer.await.unwrap_or(Err(QueueError::Stopped)),
+            Err(_) => {
+                let _ = self.store.remove_body(mid);
+                Err(QueueError::Stopped)
+            }
+        };
+        if result.is_err() {
+            self.messages.fetch_sub(1, Ordering::Relaxed);
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
         }
         result
     }

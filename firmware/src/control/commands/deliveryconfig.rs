@@ -1,5 +1,8 @@
 //! `deliveryconfig`: how the gateway delivers — the interface outgoing
-//! connections bind, the retry schedule, and the default destination limits.
+//! connections bind and the timeouts. `retry` and `setup`'s limits are
+//! shortcuts to the Default bounce profile and the Default row of the
+//! destination control table (`bounceconfig`, `destconfig`), where AsyncOS
+//! keeps them.
 
 use super::args::{invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
@@ -51,22 +54,24 @@ fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
         return Err(usage(USAGE));
     }
     let mut cfg = ctx.store.working()?;
-    let d = &mut cfg.delivery;
+    let Some(d) = cfg.bounce_profiles.iter_mut().find(|b| b.name == "Default") else {
+        return Err(invalid("There is no Default bounce profile."));
+    };
     if let Some(n) = opts.number("initial-secs", 1u32, MAX_RETRY_SECS)? {
-        d.retry_initial_secs = n;
+        d.initial_retry_secs = n;
     }
     if let Some(n) = opts.number("max-secs", 1u32, MAX_RETRY_SECS)? {
-        d.retry_max_secs = n;
+        d.max_retry_secs = n;
     }
-    if d.retry_max_secs < d.retry_initial_secs {
+    if d.max_retry_secs < d.initial_retry_secs {
         return Err(invalid(format!(
             "The maximum retry interval ({}s) must be at least the initial one ({}s).",
-            d.retry_max_secs, d.retry_initial_secs
+            d.max_retry_secs, d.initial_retry_secs
         )));
     }
     let message = format!(
-        "Retry interval set to {}s initially, at most {}s.",
-        d.retry_initial_secs, d.retry_max_secs
+        "Retry interval of the Default bounce profile set to {}s initially, at most {}s.",
+        d.initial_retry_secs, d.max_retry_secs
     );
     stage(ctx, &cfg, &message)
 }
@@ -87,13 +92,14 @@ fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
         return Err(usage(USAGE));
     }
     let mut cfg = ctx.store.working()?;
-    let d = &mut cfg.delivery;
+    let row = &mut cfg.destination_default;
     if let Some(n) = opts.number("max-concurrency", 1u32, 10_000)? {
-        d.max_concurrency = n;
+        row.max_concurrency = n;
     }
     if let Some(n) = opts.number("max-messages-per-connection", 1u32, 100_000)? {
-        d.max_messages_per_connection = n;
+        row.max_messages_per_connection = n;
     }
+    let d = &mut cfg.delivery;
     if let Some(n) = opts.number("connect-timeout", 1u32, 3600)? {
         d.connect_timeout_secs = n;
     }
@@ -105,16 +111,18 @@ fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
 
 pub(super) fn render(cfg: &Config) -> String {
     let d = &cfg.delivery;
+    let b = cfg.bounce_profile("Default");
+    let row = &cfg.destination_default;
     format!(
         "Delivery interface: {}\n\
          Retry interval: {}s initially, doubling up to {}s\n\
          Default destination limits: {} concurrent connections, {} messages per connection\n\
          Timeouts: connect {}s, command {}s",
         d.interface,
-        d.retry_initial_secs,
-        d.retry_max_secs,
-        d.max_concurrency,
-        d.max_messages_per_connection,
+        b.initial_retry_secs,
+        b.max_retry_secs,
+        row.max_concurrency,
+        row.max_messages_per_connection,
         d.connect_timeout_secs,
         d.command_timeout_secs
     )
@@ -123,31 +131,37 @@ pub(super) fn render(cfg: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::Fixture;
-    use crate::config::DeliveryConfig;
+    use crate::config::Config;
 
     #[test]
     fn each_form_stages_the_right_change() {
-        type Check = fn(&DeliveryConfig);
+        type Check = fn(&Config);
         let cases: &[(&str, Check)] = &[
-            ("deliveryconfig interface \"data 1\"", |d| {
-                assert_eq!(d.interface, "Data 1")
+            ("deliveryconfig interface \"data 1\"", |c| {
+                assert_eq!(c.delivery.interface, "Data 1")
             }),
-            ("deliveryconfig interface management", |d| {
-                assert_eq!(d.interface, "Management")
+            ("deliveryconfig interface management", |c| {
+                assert_eq!(c.delivery.interface, "Management")
             }),
             (
                 "deliveryconfig retry --initial-secs 300 --max-secs 7200",
-                |d| {
-                    assert_eq!((d.retry_initial_secs, d.retry_max_secs), (300, 7200));
+                |c| {
+                    let b = c.bounce_profile("Default");
+                    assert_eq!((b.initial_retry_secs, b.max_retry_secs), (300, 7200));
                 },
             ),
-            ("deliveryconfig retry --max-secs 60", |d| {
-                assert_eq!(d.retry_max_secs, 60)
+            ("deliveryconfig retry --max-secs 60", |c| {
+                assert_eq!(c.bounce_profile("Default").max_retry_secs, 60)
             }),
             (
                 "deliveryconfig setup --max-concurrency 20 --max-messages-per-connection 10 --connect-timeout 15 --command-timeout 60",
-                |d| {
-                    assert_eq!((d.max_concurrency, d.max_messages_per_connection), (20, 10));
+                |c| {
+                    let row = &c.destination_default;
+                    assert_eq!(
+                        (row.max_concurrency, row.max_messages_per_connection),
+                        (20, 10)
+                    );
+                    let d = &c.delivery;
                     assert_eq!((d.connect_timeout_secs, d.command_timeout_secs), (15, 60));
                 },
             ),
@@ -155,7 +169,7 @@ mod tests {
         for (line, check) in cases {
             let f = Fixture::new();
             f.run(line).unwrap();
-            check(&f.staged().unwrap().delivery);
+            check(&f.staged().unwrap());
         }
         let out = Fixture::new().run("deliveryconfig print").unwrap();
         assert!(

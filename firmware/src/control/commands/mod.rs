@@ -16,8 +16,10 @@
 //! committed, would reach the internet-facing listener.
 
 mod args;
+mod bounceconfig;
 mod commit;
 mod deliveryconfig;
+mod destconfig;
 mod dnsconfig;
 mod hostaccess;
 mod interfaceconfig;
@@ -76,6 +78,8 @@ pub fn run(
         "dnsconfig" => dnsconfig::run(ctx, rest),
         "interfaceconfig" => interfaceconfig::run(ctx, rest),
         "deliveryconfig" => deliveryconfig::run(ctx, rest),
+        "destconfig" => destconfig::run(ctx, rest),
+        "bounceconfig" => bounceconfig::run(ctx, rest),
         "logconfig" => logconfig::run(ctx, rest),
         "commit" => commit::commit(ctx, rest),
         "clear" => commit::clear(ctx, rest),
@@ -90,11 +94,13 @@ pub fn run(
 /// Names of the commands `run` knows (for help and completion).
 pub fn names() -> &'static [&'static str] {
     &[
+        "bounceconfig",
         "clear",
         "commit",
         "commithistory",
         "commitlog",
         "deliveryconfig",
+        "destconfig",
         "dnsconfig",
         "help",
         "interfaceconfig",
@@ -114,6 +120,8 @@ fn usage_of(command: &str) -> Option<&'static str> {
         "dnsconfig" => dnsconfig::USAGE,
         "interfaceconfig" => interfaceconfig::USAGE,
         "deliveryconfig" => deliveryconfig::USAGE,
+        "destconfig" => destconfig::USAGE,
+        "bounceconfig" => bounceconfig::USAGE,
         "logconfig" => logconfig::USAGE,
         "commit" | "clear" | "commitlog" | "commithistory" | "rollback" => commit::USAGE,
         "showconfig" => showconfig::USAGE,

@@ -4,7 +4,10 @@
 
 use super::args::{format_size, usage};
 use super::{CliError, CommandContext};
-use super::{deliveryconfig, dnsconfig, interfaceconfig, listenerconfig, logconfig, smtproutes};
+use super::{
+    bounceconfig, deliveryconfig, destconfig, dnsconfig, interfaceconfig, listenerconfig,
+    logconfig, smtproutes,
+};
 use crate::config::Config;
 
 pub(super) const USAGE: &str = "usage: showconfig";
@@ -35,6 +38,8 @@ pub(super) fn render(cfg: &Config) -> String {
         smtproutes::render(cfg),
         format!("DNS:\n{}", indent(&dnsconfig::render(cfg))),
         format!("Delivery:\n{}", indent(&deliveryconfig::render(cfg))),
+        destconfig::table(cfg),
+        bounceconfig::render(cfg),
         format!(
             "Queue limits: {} messages, {} of spool",
             cfg.queue.max_messages,
@@ -42,6 +47,10 @@ pub(super) fn render(cfg: &Config) -> String {
         ),
         logconfig::render(cfg),
         format!("Certificates: {}", certificates.join(", ")),
+        format!(
+            "Trusted CA certificates added: {}",
+            cfg.ca_certificates.len()
+        ),
     ];
     sections.join("\n\n")
 }

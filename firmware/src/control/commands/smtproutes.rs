@@ -15,7 +15,8 @@ usage: smtproutes new <domain> <host>[:port][/pri=N][,<host>[:port][/pri=N]...]
        smtproutes print
 domain: example.com (exactly), .example.com (its subdomains) or ALL
 hosts: a host name or IP address, IPv6 as [2001:db8::1]:25; port 25 and pri=0 by default
-       (0..99, lowest first); /dev/null alone accepts and discards the mail";
+       (0..99, lowest first); /dev/null alone accepts and discards the mail;
+       USEDNS alone delivers by MX (e.g. a subdomain of a routed domain)";
 
 const DEFAULT_PORT: u16 = 25;
 
@@ -109,6 +110,13 @@ fn parse_target(args: &[String]) -> Result<RouteTarget, CliError> {
             Err(invalid("/dev/null must be the route's only destination."))
         };
     }
+    if items.iter().any(|i| i.eq_ignore_ascii_case("USEDNS")) {
+        return if items.len() == 1 {
+            Ok(RouteTarget::UseDns)
+        } else {
+            Err(invalid("USEDNS must be the route's only destination."))
+        };
+    }
     if items.is_empty() {
         return Err(usage(USAGE));
     }
@@ -166,6 +174,7 @@ fn parse_host(item: &str) -> Result<RouteHost, CliError> {
 fn route_line(r: &SmtpRoute) -> String {
     let targets = match &r.target {
         RouteTarget::DevNull => "/dev/null".to_string(),
+        RouteTarget::UseDns => "USEDNS".to_string(),
         RouteTarget::Hosts(hosts) => hosts
             .iter()
             .map(|h| format!("{}/pri={}", host_port(&h.host, h.port), h.priority))
@@ -223,6 +232,11 @@ mod tests {
                 ]),
             ),
             ("smtproutes new all /dev/null", "ALL", RouteTarget::DevNull),
+            (
+                "smtproutes new .sub.example.com USEDNS",
+                ".sub.example.com",
+                RouteTarget::UseDns,
+            ),
         ];
         for (line, domain, target) in cases {
             let f = Fixture::new();

@@ -1,0 +1,185 @@
+//! `bounceconfig`: bounce profiles — how long and how often delivery is
+//! retried, and whether a hard bounce sends a DSN to the sender.
+//! Destination control rows name the profile their domain uses.
+
+use super::args::{Opts, check_name, invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::{BounceProfile, Config};
+
+pub(super) const USAGE: &str = "\
+usage: bounceconfig print
+       bounceconfig new <name> [options]
+       bounceconfig edit <name>|Default [options]
+       bounceconfig delete <name>
+options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max_retry_timeout SECS
+         --hard_bounce_message on|off  --delay_warning on|off";
+
+const VALUED: &[&str] = &[
+    "max_retries",
+    "max_queue_lifetime",
+    "initial_retry",
+    "max_retry_timeout",
+    "hard_bounce_message",
+    "delay_warning",
+];
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args) {
+        (Some("print" | "list"), [_]) => Ok(render(&ctx.store.working()?)),
+        (Some("new"), [_, name, rest @ ..]) => {
+            check_name("bounce profile", name)?;
+            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            let mut cfg = ctx.store.working()?;
+            if cfg
+                .bounce_profiles
+                .iter()
+                .any(|p| p.name.eq_ignore_ascii_case(name))
+            {
+                return Err(invalid(format!(
+                    "A bounce profile named '{name}' exists; use \"bounceconfig edit\"."
+                )));
+            }
+            let mut p = BounceProfile {
+                name: name.clone(),
+                ..Default::default()
+            };
+            apply(&opts, &mut p)?;
+            cfg.bounce_profiles.push(p);
+            stage(ctx, &cfg, &format!("Bounce profile {name} added."))
+        }
+        (Some("edit"), [_, name, rest @ ..]) => {
+            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            if !opts.any() {
+                return Err(usage(USAGE));
+            }
+            let mut cfg = ctx.store.working()?;
+            let p = cfg
+                .bounce_profiles
+                .iter_mut()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| invalid(format!("There is no bounce profile named '{name}'.")))?;
+            apply(&opts, p)?;
+            let msg = format!("Bounce profile {} updated.", p.name);
+            stage(ctx, &cfg, &msg)
+        }
+        (Some("delete"), [_, name]) => {
+            if name.eq_ignore_ascii_case("default") {
+                return Err(invalid("The Default bounce profile cannot be deleted."));
+            }
+            let mut cfg = ctx.store.working()?;
+            let used = cfg.destination_controls.iter().any(|d| {
+                d.bounce_profile
+                    .as_deref()
+                    .is_some_and(|b| b.eq_ignore_ascii_case(name))
+            });
+            if used {
+                return Err(invalid(format!(
+                    "Bounce profile '{name}' is used by a destination control entry."
+                )));
+            }
+            let before = cfg.bounce_profiles.len();
+            cfg.bounce_profiles
+                .retain(|p| !p.name.eq_ignore_ascii_case(name));
+            if cfg.bounce_profiles.len() == before {
+                return Err(invalid(format!(
+                    "There is no bounce profile named '{name}'."
+                )));
+            }
+            stage(ctx, &cfg, &format!("Bounce profile {name} deleted."))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
+    opts.value(name)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "on" | "yes" => Ok(true),
+            "off" | "no" => Ok(false),
+            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
+        })
+        .transpose()
+}
+
+fn apply(opts: &Opts, p: &mut BounceProfile) -> Result<(), CliError> {
+    if let Some(n) = opts.number("max_retries", 0u32, 10_000)? {
+        p.max_retries = n;
+    }
+    if let Some(n) = opts.number("max_queue_lifetime", 1u32, 30 * 24 * 3600)? {
+        p.max_queue_secs = n;
+    }
+    if let Some(n) = opts.number("initial_retry", 1u32, 7 * 24 * 3600)? {
+        p.initial_retry_secs = n;
+    }
+    if let Some(n) = opts.number("max_retry_timeout", 1u32, 7 * 24 * 3600)? {
+        p.max_retry_secs = n;
+    }
+    if p.max_retry_secs < p.initial_retry_secs {
+        return Err(invalid(format!(
+            "The maximum retry wait ({}s) must be at least the initial one ({}s).",
+            p.max_retry_secs, p.initial_retry_secs
+        )));
+    }
+    if let Some(b) = on_off(opts, "hard_bounce_message")? {
+        p.hard_bounce_message = b;
+    }
+    if let Some(b) = on_off(opts, "delay_warning")? {
+        p.delay_warning = b;
+    }
+    Ok(())
+}
+
+pub(super) fn render(cfg: &Config) -> String {
+    let mut out = String::from("Bounce profiles:\n");
+    for p in &cfg.bounce_profiles {
+        out.push_str(&format!(
+            "\n{}\n  Maximum retries: {}\n  Maximum time in queue: {} seconds\n  Initial retry wait: {} seconds\n  Maximum retry wait: {} seconds\n  Hard bounce message: {}\n  Delay warnings: {}\n",
+            p.name,
+            p.max_retries,
+            p.max_queue_secs,
+            p.initial_retry_secs,
+            p.max_retry_secs,
+            if p.hard_bounce_message { "On" } else { "Off" },
+            if p.delay_warning { "On" } else { "Off" },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+
+    #[test]
+    fn profiles_are_created_edited_and_used_by_destinations() {
+        let f = Fixture::new();
+        f.run("bounceconfig new quick --max_retries 2 --initial_retry 1 --max_retry_timeout 2 --hard_bounce_message on").unwrap();
+        f.run("destconfig new example.com --bounce_profile quick")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let p = cfg.bounce_profile(&cfg.destination("example.com").bounce_profile);
+        assert_eq!(
+            (p.name.as_str(), p.max_retries, p.initial_retry_secs),
+            ("quick", 2, 1)
+        );
+        assert_eq!(cfg.bounce_profile("Default").max_retries, 100);
+        assert!(
+            f.run("bounceconfig print")
+                .unwrap()
+                .contains("Maximum time in queue: 259200 seconds")
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        Fixture::new().assert_refused(&[
+            "bounceconfig new Default",
+            "bounceconfig edit nope --max_retries 1",
+            "bounceconfig edit Default --initial_retry 100 --max_retry_timeout 10",
+            "bounceconfig edit Default --hard_bounce_message maybe",
+            "bounceconfig delete Default",
+            "bounceconfig",
+        ]);
+    }
+}

@@ -1,0 +1,442 @@
+//! `destconfig`: the destination control table — per recipient domain,
+//! how many connections, messages per connection, recipients per time
+//! window, TLS, DANE, IP family and bounce profile. The `Default` row
+//! applies to every domain without a row of its own.
+
+use super::args::{Opts, check_name, invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::{
+    Config, Dane, DestinationControl, DestinationSettings, IpPreference, LimitScope, OutboundTls,
+    RecipientLimit,
+};
+
+pub(super) const USAGE: &str = "\
+usage: destconfig new <domain> [options]
+       destconfig edit <domain>|Default [options]
+       destconfig delete <domain>
+       destconfig list | print
+       destconfig detail <domain>|Default
+options: --max_host_concurrency N  --max_messages_per_connection N
+         --recipient_limit N --recipient_minutes M  (--recipient_limit none: no limit)
+         --limit_applies_to domain|host
+         --use_tls none|preferred|required|preferred-verify|required-verify
+         --dane none|opportunistic|mandatory  --ip_preference ipv4-only|ipv4-preferred|ipv6-preferred|ipv6-only
+         --bounce_profile NAME  --bounce_verification on|off  --client_certificate NAME|none
+domain: example.com, or .example.com for its subdomains";
+
+const VALUED: &[&str] = &[
+    "max_host_concurrency",
+    "max_messages_per_connection",
+    "recipient_limit",
+    "recipient_minutes",
+    "limit_applies_to",
+    "use_tls",
+    "dane",
+    "ip_preference",
+    "bounce_profile",
+    "bounce_verification",
+    "client_certificate",
+];
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args) {
+        (Some("list" | "print"), [_]) => Ok(table(&ctx.store.working()?)),
+        (Some("detail"), [_, domain]) => detail(&ctx.store.working()?, domain),
+        (Some("new"), [_, domain, rest @ ..]) => new(ctx, domain, rest),
+        (Some("edit"), [_, domain, rest @ ..]) => edit(ctx, domain, rest),
+        (Some("delete"), [_, domain]) => delete(ctx, domain),
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn check_domain(domain: &str) -> Result<String, CliError> {
+    let d = domain.to_ascii_lowercase();
+    let bare = d.strip_prefix('.').unwrap_or(&d);
+    let ok = !bare.is_empty()
+        && bare.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !ok || d.eq_ignore_ascii_case("default") {
+        return Err(invalid(format!(
+            "'{domain}' is not a domain (example.com or .example.com)."
+        )));
+    }
+    Ok(d)
+}
+
+fn new(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<String, CliError> {
+    let domain = check_domain(domain)?;
+    let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+    if !opts.positional.is_empty() {
+        return Err(usage(USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    if cfg.destination_controls.iter().any(|d| d.domain == domain) {
+        return Err(invalid(format!(
+            "{domain} already has a destination control entry; use \"destconfig edit\"."
+        )));
+    }
+    let mut row = DestinationControl {
+        domain: domain.clone(),
+        ..Default::default()
+    };
+    apply(&cfg, &opts, &mut Row::Domain(&mut row))?;
+    cfg.destination_controls.push(row);
+    stage(
+        ctx,
+        &cfg,
+        &format!("Destination control for {domain} added."),
+    )
+}
+
+fn edit(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+    if !opts.positional.is_empty() || !opts.any() {
+        return Err(usage(USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    let snapshot = cfg.clone();
+    if domain.eq_ignore_ascii_case("default") {
+        let mut row = cfg.destination_default.clone();
+        apply(&snapshot, &opts, &mut Row::Default(&mut row))?;
+        cfg.destination_default = row;
+        return stage(ctx, &cfg, "Default destination controls updated.");
+    }
+    let d = domain.to_ascii_lowercase();
+    let row = cfg
+        .destination_controls
+        .iter_mut()
+        .find(|r| r.domain == d)
+        .ok_or_else(|| invalid(format!("{domain} has no destination control entry.")))?;
+    apply(&snapshot, &opts, &mut Row::Domain(row))?;
+    stage(ctx, &cfg, &format!("Destination control for {d} updated."))
+}
+
+fn delete(ctx: &CommandContext<'_>, domain: &str) -> Result<String, CliError> {
+    if domain.eq_ignore_ascii_case("default") {
+        return Err(invalid("The Default row cannot be deleted."));
+    }
+    let mut cfg = ctx.store.working()?;
+    let d = domain.to_ascii_lowercase();
+    let before = cfg.destination_controls.len();
+    cfg.destination_controls.retain(|r| r.domain != d);
+    if cfg.destination_controls.len() == before {
+        return Err(invalid(format!(
+            "{domain} has no destination control entry."
+        )));
+    }
+    stage(ctx, &cfg, &format!("Destination control for {d} deleted."))
+}
+
+/// The row being edited: a domain's (options become overrides) or the
+/// Default row (options replace values).
+enum Row<'a> {
+    Domain(&'a mut DestinationControl),
+    Default(&'a mut DestinationSettings),
+}
+
+macro_rules! set {
+    ($row:expr, $field:ident, $value:expr) => {
+        match $row {
+            Row::Domain(r) => r.$field = Some($value),
+            Row::Default(d) => d.$field = $value,
+        }
+    };
+}
+
+fn apply(cfg: &Config, opts: &Opts, row: &mut Row<'_>) -> Result<(), CliError> {
+    if let Some(n) = opts.number("max_host_concurrency", 1u32, 10_000)? {
+        set!(row, max_concurrency, n);
+    }
+    if let Some(n) = opts.number("max_messages_per_connection", 1u32, 100_000)? {
+        set!(row, max_messages_per_connection, n);
+    }
+    match (
+        opts.value("recipient_limit"),
+        opts.value("recipient_minutes"),
+    ) {
+        (Some(none), _) if none.eq_ignore_ascii_case("none") => match row {
+            Row::Domain(r) => r.recipient_limit = Some(None),
+            Row::Default(d) => d.recipient_limit = None,
+        },
+        (Some(_), minutes) => {
+            let recipients = opts
+                .number("recipient_limit", 1u32, 1_000_000)?
+                .unwrap_or(1);
+            let minutes = match minutes {
+                Some(_) => opts
+                    .number("recipient_minutes", 1u32, 60 * 24)?
+                    .unwrap_or(60),
+                None => 60,
+            };
+            let limit = Some(RecipientLimit {
+                recipients,
+                minutes,
+            });
+            match row {
+                Row::Domain(r) => r.recipient_limit = Some(limit),
+                Row::Default(d) => d.recipient_limit = limit,
+            }
+        }
+        (None, Some(_)) => return Err(invalid("--recipient_minutes needs --recipient_limit.")),
+        (None, None) => {}
+    }
+    if let Some(v) = opts.value("limit_applies_to") {
+        let scope = match v.to_ascii_lowercase().as_str() {
+            "domain" => LimitScope::Domain,
+            "host" | "mx" | "ip" => LimitScope::Host,
+            _ => {
+                return Err(invalid(format!(
+                    "--limit_applies_to: '{v}' is not domain or host."
+                )));
+            }
+        };
+        set!(row, limit_scope, scope);
+    }
+    if let Some(v) = opts.value("use_tls") {
+        let tls = OutboundTls::parse(v).ok_or_else(|| {
+            invalid(format!("--use_tls: '{v}' is not none, preferred, required, preferred-verify or required-verify."))
+        })?;
+        set!(row, tls, tls);
+    }
+    if let Some(v) = opts.value("dane") {
+        let dane = match v.to_ascii_lowercase().as_str() {
+            "none" | "off" => Dane::None,
+            "opportunistic" => Dane::Opportunistic,
+            "mandatory" => Dane::Mandatory,
+            _ => {
+                return Err(invalid(format!(
+                    "--dane: '{v}' is not none, opportunistic or mandatory."
+                )));
+            }
+        };
+        set!(row, dane, dane);
+    }
+    if let Some(v) = opts.value("ip_preference") {
+        let pref = IpPreference::parse(v)
+            .ok_or_else(|| invalid(format!("--ip_preference: '{v}' is not ipv4-only, ipv4-preferred, ipv6-preferred or ipv6-only.")))?;
+        set!(row, ip_preference, pref);
+    }
+    if let Some(v) = opts.value("bounce_profile") {
+        check_name("bounce profile", v)?;
+        let Some(p) = cfg
+            .bounce_profiles
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(v))
+        else {
+            return Err(invalid(format!(
+                "There is no bounce profile named '{v}' (see bounceconfig print)."
+            )));
+        };
+        set!(row, bounce_profile, p.name.clone());
+    }
+    if let Some(v) = opts.value("bounce_verification") {
+        let on = match v.to_ascii_lowercase().as_str() {
+            "on" | "yes" => true,
+            "off" | "no" => false,
+            _ => {
+                return Err(invalid(format!(
+                    "--bounce_verification: '{v}' is not on or off."
+                )));
+            }
+        };
+        set!(row, bounce_verification, on);
+    }
+    if let Some(v) = opts.value("client_certificate") {
+        let cert = if v.eq_ignore_ascii_case("none") {
+            None
+        } else if cfg.certificate(v).is_some() {
+            Some(v.to_string())
+        } else {
+            return Err(invalid(format!("There is no certificate named '{v}'.")));
+        };
+        set!(row, client_certificate, cert);
+    }
+    Ok(())
+}
+
+fn limits_text(s: &DestinationSettings) -> String {
+    let rate = match s.recipient_limit {
+        Some(l) => format!("{} recipients per {} minutes", l.recipients, l.minutes),
+        None => "No recipient limit".to_string(),
+    };
+    let scope = match s.limit_scope {
+        LimitScope::Domain => "",
+        LimitScope::Host => " (per host)",
+    };
+    format!(
+        "{} concurrent connections{scope}, {} messages per connection, {rate}",
+        s.max_concurrency, s.max_messages_per_connection
+    )
+}
+
+fn dane_text(d: Dane) -> &'static str {
+    match d {
+        Dane::None => "None",
+        Dane::Opportunistic => "Opportunistic",
+        Dane::Mandatory => "Mandatory",
+    }
+}
+
+/// The seed's Destination Control Table.
+pub(super) fn table(cfg: &Config) -> String {
+    let mut out = String::from("Destination Control Table\n");
+    out.push_str(&format!(
+        "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
+        "Domain",
+        "IP Address Pref.",
+        "Destination Limits",
+        "TLS Support",
+        "DANE Support",
+        "Bounce Verif.",
+        "Bounce Profile"
+    ));
+    let dflt = |set: bool, text: String| if set { text } else { "Default".to_string() };
+    for row in &cfg.destination_controls {
+        let s = row.settings(&cfg.destination_default);
+        let limits = if row.max_concurrency.is_some()
+            || row.max_messages_per_connection.is_some()
+            || row.recipient_limit.is_some()
+        {
+            limits_text(&s)
+        } else {
+            "Default".to_string()
+        };
+        out.push_str(&format!(
+            "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
+            row.domain,
+            dflt(
+                row.ip_preference.is_some(),
+                s.ip_preference.label().to_string()
+            ),
+            limits,
+            dflt(row.tls.is_some(), s.tls.label().to_string()),
+            dflt(row.dane.is_some(), dane_text(s.dane).to_string()),
+            dflt(
+                row.bounce_verification.is_some(),
+                on_off(s.bounce_verification).to_string()
+            ),
+            dflt(row.bounce_profile.is_some(), s.bounce_profile.clone()),
+        ));
+    }
+    let d = &cfg.destination_default;
+    out.push_str(&format!(
+        "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
+        "Default",
+        d.ip_preference.label(),
+        limits_text(d),
+        d.tls.label(),
+        dane_text(d.dane),
+        on_off(d.bounce_verification),
+        d.bounce_profile
+    ));
+    out.push_str("^ DANE will not be enforced for domains that have SMTP Routes configured.\n");
+    out
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "On" } else { "Off" }
+}
+
+fn detail(cfg: &Config, domain: &str) -> Result<String, CliError> {
+    let is_default = domain.eq_ignore_ascii_case("default");
+    let s = if is_default {
+        cfg.destination_default.clone()
+    } else {
+        cfg.destination_controls
+            .iter()
+            .find(|r| r.domain.eq_ignore_ascii_case(domain))
+            .map(|r| r.settings(&cfg.destination_default))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{domain} has no destination control entry (it uses the Default row)."
+                ))
+            })?
+    };
+    Ok(format!(
+        "Domain: {}\nIP address preference: {}\nMaximum concurrent connections: {}{}\nMaximum messages per connection: {}\nRecipient limit: {}\nTLS support: {}\nDANE support: {}\nBounce verification: {}\nBounce profile: {}\nClient certificate: {}\n",
+        if is_default { "Default" } else { domain },
+        s.ip_preference.label(),
+        s.max_concurrency,
+        if s.limit_scope == LimitScope::Host {
+            " (per host)"
+        } else {
+            ""
+        },
+        s.max_messages_per_connection,
+        s.recipient_limit
+            .map(|l| format!("{} per {} minutes", l.recipients, l.minutes))
+            .unwrap_or_else(|| "none".into()),
+        s.tls.label(),
+        dane_text(s.dane),
+        on_off(s.bounce_verification),
+        s.bounce_profile,
+        s.client_certificate.as_deref().unwrap_or("none"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::{LimitScope, OutboundTls};
+
+    #[test]
+    fn the_seed_row_for_the_microsoft_365_domain() {
+        let f = Fixture::new();
+        f.run("destconfig new your_domain.com --max_host_concurrency 10 --max_messages_per_connection 20 --use_tls preferred")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let s = cfg.destination("your_domain.com");
+        assert_eq!(
+            (s.max_concurrency, s.max_messages_per_connection, s.tls),
+            (10, 20, OutboundTls::Preferred)
+        );
+        assert_eq!(cfg.destination("other.org").max_concurrency, 500);
+        let table = f.run("destconfig list").unwrap();
+        assert!(
+            table.contains(
+                "10 concurrent connections, 20 messages per connection, No recipient limit"
+            ),
+            "{table}"
+        );
+        assert!(table.contains(
+            "500 concurrent connections, 50 messages per connection, No recipient limit"
+        ));
+    }
+
+    #[test]
+    fn edits_deletes_and_the_default_row() {
+        let f = Fixture::new();
+        f.run("destconfig new .example.com --recipient_limit 5 --recipient_minutes 10 --limit_applies_to host").unwrap();
+        let s = f.staged().unwrap().destination("a.example.com");
+        assert_eq!(
+            s.recipient_limit.map(|l| (l.recipients, l.minutes)),
+            Some((5, 10))
+        );
+        assert_eq!(s.limit_scope, LimitScope::Host);
+        f.run("destconfig edit Default --use_tls required").unwrap();
+        assert_eq!(
+            f.staged().unwrap().destination("x.org").tls,
+            OutboundTls::Required
+        );
+        f.run("destconfig delete .example.com").unwrap();
+        assert!(f.staged().unwrap().destination_controls.is_empty());
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        Fixture::new().assert_refused(&[
+            "destconfig new bad..domain",
+            "destconfig new example.com --use_tls sometimes",
+            "destconfig new example.com --max_host_concurrency 0",
+            "destconfig new example.com --bounce_profile Nope",
+            "destconfig new example.com --recipient_minutes 5",
+            "destconfig edit nowhere.org --use_tls none",
+            "destconfig delete Default",
+            "destconfig",
+        ]);
+    }
+}

@@ -1,0 +1,389 @@
+//! The work queue: takes every committed message, decides where each
+//! recipient goes (SMTP route or MX), hands jobs to delivery, applies the
+//! outcomes with the bounce profile (retry schedule, expiry, DSNs), and
+//! retires finished messages.
+//!
+//! It is the only stage that changes a queued message's record after it
+//! was committed. Operator commands (`tophosts`, `showmessage`,
+//! `delivernow`, ...) run inside its task through [`WorkQueueHandle`], so
+//! they see and change a consistent state without locks.
+
+mod dsn;
+pub mod operator;
+mod stats;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{Config, RouteTarget};
+use crate::delivery::{Delivery, DeliveryJob, DeliveryReport, Outcome, routes};
+use crate::ids::{Icid, IdAllocator, Mid, Rid, rid_list};
+use crate::mail_log;
+use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
+pub use stats::{Counters, Event, HostCounters, Stats};
+
+/// The reply AsyncOS gives a recipient whose message stayed too long.
+const EXPIRED: &str = "5.4.7 - Delivery expired (message too old)";
+
+struct Active {
+    record: MessageRecord,
+    /// Jobs handed to delivery and not reported yet.
+    in_flight: usize,
+}
+
+type Command = Box<dyn FnOnce(&mut WorkQueue) + Send>;
+
+/// Runs operator commands inside the work queue's task.
+#[derive(Clone)]
+pub struct WorkQueueHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl WorkQueueHandle {
+    /// Runs `f` on the work queue and returns its answer.
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut WorkQueue) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let command: Command = Box::new(move |wq| {
+            let _ = tx.send(f(wq));
+        });
+        self.tx.send(command).ok()?;
+        rx.await.ok()
+    }
+}
+
+pub struct WorkQueue {
+    config: watch::Receiver<Arc<Config>>,
+    queue: QueueHandle,
+    delivery: Delivery,
+    ids: Arc<IdAllocator>,
+    active: HashMap<Mid, Active>,
+    retries: BTreeSet<(i64, Mid)>,
+    pub stats: Stats,
+    /// `redirectrecipients`: every delivery goes to these hosts.
+    redirect: Option<Vec<crate::config::RouteHost>>,
+}
+
+/// Starts the work queue with the messages recovered from disk.
+#[allow(clippy::too_many_arguments)] // the stage's channels, named at the one call site
+pub fn start(
+    config: watch::Receiver<Arc<Config>>,
+    queue: QueueHandle,
+    delivery: Delivery,
+    ids: Arc<IdAllocator>,
+    stats: Stats,
+    recovered: Vec<MessageRecord>,
+    committed: mpsc::UnboundedReceiver<MessageRecord>,
+    reports: mpsc::UnboundedReceiver<DeliveryReport>,
+) -> WorkQueueHandle {
+    let (tx, commands) = mpsc::unbounded_channel();
+    let mut wq = WorkQueue {
+        config,
+        queue,
+        delivery,
+        ids,
+        active: HashMap::new(),
+        retries: BTreeSet::new(),
+        stats,
+        redirect: None,
+    };
+    tokio::spawn(async move {
+        if !recovered.is_empty() {
+            tracing::info!("queue recovery: {} message(s) to deliver", recovered.len());
+        }
+        for record in recovered {
+            // After a restart everything is tried at once.
+            let mid = record.mid;
+            wq.active.insert(
+                mid,
+                Active {
+                    record,
+                    in_flight: 0,
+                },
+            );
+            wq.dispatch(mid);
+        }
+        wq.run(committed, reports, commands).await
+    });
+    WorkQueueHandle { tx }
+}
+
+impl WorkQueue {
+    async fn run(
+        &mut self,
+        mut committed: mpsc::UnboundedReceiver<MessageRecord>,
+        mut reports: mpsc::UnboundedReceiver<DeliveryReport>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut save = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                Some(record) = committed.recv() => self.admit(record),
+                Some(report) = reports.recv() => self.apply(report),
+                Some(command) = commands.recv() => command(self),
+                _ = tick.tick() => self.due(),
+                _ = save.tick() => self.stats.save(),
+            }
+        }
+    }
+
+    fn admit(&mut self, record: MessageRecord) {
+        let mid = record.mid;
+        self.stats.record(Event::Received {
+            recipients: record.recipients.len() as u64,
+        });
+        self.active.insert(
+            mid,
+            Active {
+                record,
+                in_flight: 0,
+            },
+        );
+        self.dispatch(mid);
+    }
+
+    /// Routes the pending, due recipients of `mid` and hands out jobs.
+    fn dispatch(&mut self, mid: Mid) {
+        let config = self.config.borrow().clone();
+        let Some(active) = self.active.get_mut(&mid) else {
+            return;
+        };
+        if active.in_flight > 0 {
+            return;
+        }
+        let record = &mut active.record;
+        let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
+        let mut dropped: Vec<Rid> = Vec::new();
+        for r in record
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending)
+        {
+            let domain = routes::domain_of(&r.address).to_ascii_lowercase();
+            let route = match routes::select(&config.smtp_routes, &domain).map(|r| &r.target) {
+                _ if self.redirect.is_some() => self.redirect.clone(),
+                Some(RouteTarget::DevNull) => {
+                    r.status = RecipientStatus::Dropped;
+                    dropped.push(r.rid);
+                    continue;
+                }
+                Some(RouteTarget::Hosts(hosts)) => Some(hosts.clone()),
+                Some(RouteTarget::UseDns) | None => None,
+            };
+            jobs.entry(domain.clone())
+                .or_insert_with(|| DeliveryJob {
+                    mid,
+                    mail_from: record.mail_from.clone(),
+                    recipients: Vec::new(),
+                    destination: domain,
+                    route,
+                })
+                .recipients
+                .push((r.rid, r.address.clone()));
+        }
+        if !dropped.is_empty() {
+            mail_log!(
+                "MID {mid} RID {} dropped by the /dev/null SMTP route",
+                rid_list(&dropped)
+            );
+            for _ in &dropped {
+                self.stats.record(Event::Dropped);
+            }
+        }
+        active.in_flight += jobs.len();
+        for job in jobs.into_values() {
+            self.delivery.submit(job);
+        }
+        self.settle(mid);
+    }
+
+    fn apply(&mut self, report: DeliveryReport) {
+        let config = self.config.borrow().clone();
+        let Some(active) = self.active.get_mut(&report.mid) else {
+            return;
+        };
+        active.in_flight = active.in_flight.saturating_sub(1);
+        let now = chrono::Utc::now().timestamp();
+        let profile =
+            config.bounce_profile(&config.destination(&report.destination).bounce_profile);
+        let received_at = active.record.received_at;
+        let mid = report.mid;
+        let mut events = Vec::new();
+        for (rid, outcome) in report.results {
+            let Some(r) = active.record.recipient_mut(rid) else {
+                continue;
+            };
+            match outcome {
+                Outcome::Delivered(text) => {
+                    r.status = RecipientStatus::Delivered;
+                    r.last_response = Some(text);
+                    events.push(Event::Delivered);
+                }
+                Outcome::Bounced(text) => {
+                    r.status = RecipientStatus::Bounced;
+                    r.last_response = Some(text);
+                    events.push(Event::HardBounced);
+                }
+                Outcome::Deferred(text) => {
+                    r.attempts += 1;
+                    let expired = r.attempts >= profile.max_retries
+                        || now - received_at >= i64::from(profile.max_queue_secs);
+                    if expired {
+                        mail_log!("Bounced: MID {mid} to RID [{rid}] - {EXPIRED} ('{text}')");
+                        r.status = RecipientStatus::Bounced;
+                        r.last_response = Some(format!("{EXPIRED} (last error: {text})"));
+                        events.push(Event::HardBounced);
+                        continue;
+                    }
+                    let shift = r.attempts.saturating_sub(1).min(20);
+                    let delay = u64::from(profile.initial_retry_secs)
+                        .saturating_mul(1 << shift)
+                        .min(u64::from(profile.max_retry_secs));
+                    r.next_attempt = now + delay as i64;
+                    r.last_response = Some(text);
+                    let till = chrono::DateTime::from_timestamp(r.next_attempt, 0)
+                        .map(|t| {
+                            t.with_timezone(&chrono::Local)
+                                .format("%a %b %d %H:%M:%S %Y")
+                                .to_string()
+                        })
+                        .unwrap_or_default();
+                    mail_log!("Message {mid} to RID [{rid}] pending till {till}");
+                    events.push(Event::SoftBounced);
+                }
+            }
+        }
+        for e in events {
+            self.stats.record_host(&report.destination, e);
+        }
+        self.settle(mid);
+    }
+
+    /// After a change: retire a finished message (sending DSNs for its
+    /// hard bounces), or persist it and schedule its next attempt.
+    fn settle(&mut self, mid: Mid) {
+        let Some(active) = self.active.get(&mid) else {
+            return;
+        };
+        if active.in_flight > 0 {
+            return;
+        }
+        if active.record.is_finished() {
+            let record = active.record.clone();
+            self.bounce_notice(record.clone());
+            if let Err(e) = self.queue.retire(&record) {
+                tracing::error!("MID {mid}: cannot remove from the queue: {e}");
+            }
+            mail_log!("Message finished MID {mid} done");
+            self.active.remove(&mid);
+            return;
+        }
+        let record = &active.record;
+        if let Err(e) = self.queue.update(record) {
+            tracing::error!("MID {mid}: cannot update the queue record: {e}");
+        }
+        if let Some(next) = record.pending().map(|r| r.next_attempt).min() {
+            self.retries.insert((next, mid));
+        }
+    }
+
+    /// Enqueues a DSN for the hard-bounced recipients of a finished
+    /// message, unless the sender is null (no bounce loops) or the bounce
+    /// profile says not to.
+    fn bounce_notice(&mut self, record: MessageRecord) {
+        let config = self.config.borrow().clone();
+        let failed: Vec<&Recipient> = record
+            .recipients
+            .iter()
+            .filter(|r| r.status == RecipientStatus::Bounced)
+            .filter(|r| {
+                let dest = config.destination(routes::domain_of(&r.address));
+                config
+                    .bounce_profile(&dest.bounce_profile)
+                    .hard_bounce_message
+            })
+            .collect();
+        if failed.is_empty() || record.mail_from.is_empty() {
+            return;
+        }
+        let original = self.queue.read_body(record.mid).unwrap_or_default();
+        let failures: Vec<dsn::Failure<'_>> = failed
+            .iter()
+            .map(|r| dsn::Failure {
+                address: &r.address,
+                reason: r
+                    .last_response
+                    .as_deref()
+                    .unwrap_or("5.0.0 - Unknown error"),
+            })
+            .collect();
+        let body = dsn::build(
+            &config.hostname,
+            record.mid,
+            &record.mail_from,
+            &failures,
+            &original,
+        );
+        let Ok(new_mid) = self.ids.mid() else {
+            tracing::error!("MID {}: cannot allocate a MID for the DSN", record.mid);
+            return;
+        };
+        let dsn = MessageRecord {
+            mid: new_mid,
+            received_at: chrono::Utc::now().timestamp(),
+            reception: Reception {
+                icid: Icid(0),
+                listener: "(bounce)".to_string(),
+                interface: config.delivery.interface.clone(),
+                sender_group: String::new(),
+                policy: String::new(),
+                client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                rdns: None,
+                rdns_verified: false,
+                helo: config.hostname.clone(),
+                tls: None,
+            },
+            mail_from: String::new(),
+            recipients: vec![Recipient {
+                rid: Rid(0),
+                address: record.mail_from.clone(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                next_attempt: 0,
+                last_response: None,
+            }],
+            body_size: body.len() as u64,
+            message_id: None,
+            subject: Some("Delivery Status Notification (Failure)".to_string()),
+        };
+        mail_log!(
+            "MID {new_mid} was generated for bounce of MID {}",
+            record.mid
+        );
+        self.stats.record(Event::Dsn);
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            if let Err(e) = queue.enqueue(dsn, body).await {
+                tracing::error!("MID {new_mid}: the DSN could not be queued: {e}");
+            }
+        });
+    }
+
+    /// Dispatches messages whose retry time has come.
+    fn due(&mut self) {
+        let now = chrono::Utc::now().timestamp();
+        while let Some(&(when, mid)) = self.retries.first() {
+            if when > now {
+                break;
+            }
+            self.retries.pop_first();
+            self.dispatch(mid);
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Operator commands that look at or act on the live queue: `tophosts`,
+//! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
+//! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
+//! `resetcounters`. They run inside the work queue's task (see
+//! [`super::WorkQueueHandle`]).
+
+use std::collections::HashMap;
+
+use super::{Active, Event, WorkQueue};
+use crate::config::RouteHost;
+use crate::delivery::routes;
+use crate::ids::Mid;
+use crate::mail_log;
+use crate::queue::RecipientStatus;
+
+/// Whether `args` is an operator command (so the control plane asks the
+/// work queue only for these).
+pub fn handles(args: &[String]) -> bool {
+    let Some(name) = args.first().map(|a| a.to_ascii_lowercase()) else {
+        return false;
+    };
+    match name.as_str() {
+        "status" => args
+            .get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case("detail")),
+        _ => NAMES.contains(&name.as_str()),
+    }
+}
+
+/// The operator commands (besides `status detail`).
+pub const NAMES: &[&str] = &[
+    "tophosts",
+    "resetcounters",
+    "showmessage",
+    "deletemessage",
+    "delivernow",
+    "bouncerecipients",
+    "redirectrecipients",
+    "hoststatus",
+];
+
+/// Runs one operator command; `None` when `args` is not one of them.
+pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>> {
+    let name = args.first()?.to_ascii_lowercase();
+    let rest = &args[1..];
+    Some(match name.as_str() {
+        "tophosts" => Ok(tophosts(wq, rest.first().map(String::as_str))),
+        "status"
+            if rest
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case("detail")) =>
+        {
+            Ok(status_detail(wq))
+        }
+        "resetcounters" => {
+            wq.stats.reset();
+            Ok("Counters reset.".to_string())
+        }
+        "showmessage" => mid_arg(rest).and_then(|mid| showmessage(wq, mid)),
+        "deletemessage" => mid_arg(rest).and_then(|mid| deletemessage(wq, mid)),
+        "delivernow" => Ok(delivernow(
+            wq,
+            rest.first().map(String::as_str).unwrap_or("all"),
+        )),
+        "bouncerecipients" => match rest.first() {
+            Some(which) => Ok(bouncerecipients(wq, which)),
+            None => Err("usage: bouncerecipients <domain>|<address>|all".to_string()),
+        },
+        "redirectrecipients" => match rest.first() {
+            Some(host) => redirect(wq, host),
+            None => Err("usage: redirectrecipients <host>[:port]".to_string()),
+        },
+        "hoststatus" => match rest.first() {
+            Some(host) => Ok(hoststatus(wq, host)),
+            None => Err("usage: hoststatus <domain>".to_string()),
+        },
+        _ => return None,
+    })
+}
+
+fn mid_arg(rest: &[String]) -> Result<Mid, String> {
+    rest.first()
+        .and_then(|s| s.parse().ok())
+        .map(Mid)
+        .ok_or_else(|| "usage: <command> <MID>".to_string())
+}
+
+fn now_line() -> String {
+    format!(
+        "Status as of:                {}",
+        chrono::Local::now().format("%a %b %d %H:%M:%S %Y %Z")
+    )
+}
+
+/// Pending recipients per destination domain.
+fn active_recipients(wq: &WorkQueue) -> HashMap<String, u64> {
+    let mut m: HashMap<String, u64> = HashMap::new();
+    for a in wq.active.values() {
+        for r in a.record.pending() {
+            *m.entry(routes::domain_of(&r.address).to_ascii_lowercase())
+                .or_default() += 1;
+        }
+    }
+    m
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The seed's `tophosts` table, sorted by active recipients or by the
+/// column named (`active`, `conn`, `deliv`, `soft`, `hard`).
+pub fn tophosts(wq: &WorkQueue, sort: Option<&str>) -> String {
+    let active = active_recipients(wq);
+    let conns = wq.delivery.connections();
+    let states = wq.delivery.host_states();
+    let mut names: Vec<String> = active.keys().cloned().collect();
+    names.extend(conns.keys().cloned());
+    names.extend(wq.stats.hosts.keys().cloned());
+    names.sort();
+    names.dedup();
+    let mut rows: Vec<(String, u64, u64, u64, u64, u64)> = names
+        .into_iter()
+        .map(|n| {
+            let c = wq.stats.hosts.get(&n).copied().unwrap_or_default();
+            (
+                n.clone(),
+                active.get(&n).copied().unwrap_or(0),
+                u64::from(conns.get(&n).copied().unwrap_or(0)),
+                c.delivered,
+                c.soft_bounced,
+                c.hard_bounced,
+            )
+        })
+        .collect();
+    let key = sort.unwrap_or("active").to_ascii_lowercase();
+    rows.sort_by(|a, b| {
+        let k = |r: &(String, u64, u64, u64, u64, u64)| match key.as_str() {
+            "conn" | "conn_out" | "connections" => r.2,
+            "deliv" | "delivered" => r.3,
+            "soft" => r.4,
+            "hard" => r.5,
+            _ => r.1,
+        };
+        k(b).cmp(&k(a)).then_with(|| a.0.cmp(&b.0))
+    });
+    let mut out = format!(
+        "{}\nHosts marked with '*' were down as of the last delivery attempt.\n\n\
+         {:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+        now_line(),
+        "",
+        "",
+        "Active",
+        "Conn.",
+        "Deliv.",
+        "Soft",
+        "Hard",
+        "#",
+        "Recipient Host",
+        "Recip.",
+        "Out",
+        "Recip.",
+        "Bounced",
+        "Bounced"
+    );
+    for (i, (name, act, conn, deliv, soft, hard)) in rows.iter().enumerate() {
+        let down = states.get(name).is_some_and(|s| s.down);
+        let label = format!("{}{name}", if down { "*" } else { "" });
+        out.push_str(&format!(
+            "{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+            i + 1,
+            label,
+            thousands(*act),
+            thousands(*conn),
+            thousands(*deliv),
+            thousands(*soft),
+            thousands(*hard)
+        ));
+    }
+    out
+}
+
+fn status_detail(wq: &WorkQueue) -> String {
+    let s = &wq.stats;
+    let (messages, bytes) = wq.queue.counts();
+    let active: u64 = active_recipients(wq).values().sum();
+    let conns_out: u32 = wq.delivery.connections().values().sum();
+    let hours = (s.started.elapsed().as_secs_f64() / 3600.0).max(1.0 / 3600.0);
+    let row = |label: &str, f: fn(&super::Counters) -> u64| {
+        format!(
+            "    {label:<28}{:>12}{:>12}{:>12}\n",
+            thousands(f(&s.since_reset)),
+            thousands(f(&s.since_start)),
+            thousands(f(&s.lifetime))
+        )
+    };
+    let mut out = format!(
+        "{}\nUp since:                    {}\nLast counter reset:          {}\nSystem status:               Online\n\n",
+        now_line(),
+        s.started_at.format("%a %b %d %H:%M:%S %Y"),
+        s.reset_at.format("%a %b %d %H:%M:%S %Y")
+    );
+    out.push_str(&format!(
+        "Counters:{:>35}{:>12}{:>12}\n",
+        "Reset", "Uptime", "Lifetime"
+    ));
+    out.push_str("  Receiving\n");
+    out.push_str(&row("Messages Received", |c| c.messages_received));
+    out.push_str(&row("Recipients Received", |c| c.recipients_received));
+    out.push_str("  Delivery\n");
+    out.push_str(&row("Recipients Delivered", |c| c.recipients_delivered));
+    out.push_str(&row("Soft Bounced Events", |c| c.soft_bounced));
+    out.push_str(&row("Hard Bounced Recipients", |c| c.hard_bounced));
+    out.push_str(&row("Dropped Recipients", |c| c.dropped));
+    out.push_str(&row("DSNs Generated", |c| c.dsns_generated));
+    out.push_str(&format!(
+        "\nGauges:{:>37}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n",
+        "Current",
+        "Messages in Queue",
+        thousands(messages),
+        "Queue Size (bytes)",
+        thousands(bytes),
+        "Recipients Active",
+        thousands(active),
+        "Work Queue Messages",
+        thousands(wq.active.len() as u64),
+        "Connections Out",
+        conns_out
+    ));
+    out.push_str(&format!(
+        "\nRates (per hour, since start):\n    {:<28}{:>12.1}\n    {:<28}{:>12.1}\n",
+        "Messages Received",
+        s.since_start.messages_received as f64 / hours,
+        "Recipients Delivered",
+        s.since_start.recipients_delivered as f64 / hours
+    ));
+    out
+}
+
+fn showmessage(wq: &WorkQueue, mid: Mid) -> Result<String, String> {
+    let a: &Active = wq
+        .active
+        .get(&mid)
+        .ok_or_else(|| format!("MID {mid} is not in the queue."))?;
+    let r = &a.record;
+    let rc = &r.reception;
+    let mut out = format!(
+        "MID {mid}\nReceived: {} on {} ({}) ICID {} from {} ({}, rDNS {} verified {})\nSender group: {}  Policy: {}\nTLS: {}\nFrom: <{}>\nSize: {} bytes\nMessage-ID: {}\nSubject: {}\nRecipients:\n",
+        chrono::DateTime::from_timestamp(r.received_at, 0)
+            .map(|t| t
+                .with_timezone(&chrono::Local)
+                .format("%a %b %d %H:%M:%S %Y")
+                .to_string())
+            .unwrap_or_default(),
+        rc.listener,
+        rc.interface,
+        rc.icid,
+        rc.client_ip,
+        rc.helo,
+        rc.rdns.as_deref().unwrap_or("unknown"),
+        if rc.rdns_verified { "yes" } else { "no" },
+        rc.sender_group,
+        rc.policy,
+        rc.tls
+            .as_ref()
+            .map(|(p, c)| format!("{p} {c}"))
+            .unwrap_or_else(|| "none".into()),
+        r.mail_from,
+        r.body_size,
+        r.message_id.as_deref().unwrap_or("-"),
+        r.subject.as_deref().unwrap_or("-"),
+    );
+    for rcpt in &r.recipients {
+        out.push_str(&format!(
+            "  RID {} <{}> {:?} attempts {}{}\n",
+            rcpt.rid,
+            rcpt.address,
+            rcpt.status,
+            rcpt.attempts,
+            rcpt.last_response
+                .as_deref()
+                .map(|t| format!(" last: {t}"))
+                .unwrap_or_default()
+        ));
+    }
+    // The start of the message itself, bounded.
+    if let Ok(body) = wq.queue.read_body(mid) {
+        let shown = &body[..body.len().min(16 * 1024)];
+        out.push('\n');
+        out.push_str(&String::from_utf8_lossy(shown));
+        if body.len() > shown.len() {
+            out.push_str(&format!(
+                "\n[... {} more bytes]\n",
+                body.len() - shown.len()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn deletemessage(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
+    let a = wq
+        .active
+        .get_mut(&mid)
+        .ok_or_else(|| format!("MID {mid} is not in the queue."))?;
+    let mut n = 0;
+    for r in a
+        .record
+        .recipients
+        .iter_mut()
+        .filter(|r| r.status == RecipientStatus::Pending)
+    {
+        r.status = RecipientStatus::Dropped;
+        n += 1;
+    }
+    mail_log!("MID {mid} deleted from the queue by the administrator");
+    for _ in 0..n {
+        wq.stats.record(Event::Dropped);
+    }
+    wq.settle(mid);
+    Ok(format!("MID {mid} deleted ({n} recipient(s))."))
+}
+
+/// Recipients matching `which`: `all`, a domain, or an address.
+fn matches(which: &str, address: &str) -> bool {
+    which.eq_ignore_ascii_case("all")
+        || address.eq_ignore_ascii_case(which)
+        || routes::domain_of(address).eq_ignore_ascii_case(which)
+}
+
+fn delivernow(wq: &mut WorkQueue, which: &str) -> String {
+    let mut mids = Vec::new();
+    for (mid, a) in wq.active.iter_mut() {
+        let mut hit = false;
+        for r in a
+            .record
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending)
+        {
+            if matches(which, &r.address) {
+                r.next_attempt = 0;
+                hit = true;
+            }
+        }
+        if hit {
+            mids.push(*mid);
+        }
+    }
+    for mid in &mids {
+        wq.dispatch(*mid);
+    }
+    format!(
+        "{} message(s) scheduled for immediate delivery.",
+        mids.len()
+    )
+}
+
+fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
+    let mut mids = Vec::new();
+    let mut n = 0;
+    for (mid, a) in wq.active.iter_mut() {
+        for r in a
+            .record
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending)
+        {
+            if matches(which, &r.address) {
+                r.status = RecipientStatus::Bounced;
+                r.last_response = Some("5.3.0 - Bounced by the administrator".to_string());
+                mail_log!(
+                    "Bounced: MID {mid} to RID [{}] - 5.3.0 - Bounced by the administrator",
+                    r.rid
+                );
+                n += 1;
+                mids.push(*mid);
+            }
+        }
+    }
+    for _ in 0..n {
+        wq.stats.record(Event::HardBounced);
+    }
+    mids.dedup();
+    for mid in mids {
+        wq.settle(mid);
+    }
+    format!("{n} recipient(s) bounced.")
+}
+
+/// Sends all queued mail to one host (AsyncOS's `redirectrecipients`),
+/// until `redirectrecipients clear` or a restart; routes stay as committed.
+fn redirect(wq: &mut WorkQueue, host: &str) -> Result<String, String> {
+    if host.eq_ignore_ascii_case("clear") {
+        wq.redirect = None;
+        mail_log!("Redirection of queued mail ended by the administrator");
+        return Ok("Redirection ended; SMTP routes and MX apply again.".to_string());
+    }
+    let (name, port) = match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h.to_string(),
+            p.parse().map_err(|_| format!("bad port in {host}"))?,
+        ),
+        _ => (host.to_string(), 25),
+    };
+    wq.redirect = Some(vec![RouteHost {
+        host: name.clone(),
+        port,
+        priority: 0,
+    }]);
+    mail_log!("All queued mail redirected to {name}:{port} by the administrator");
+    let n = delivernow(wq, "all");
+    Ok(format!("Queued mail is redirected to {name}:{port}. {n}"))
+}
+
+fn hoststatus(wq: &WorkQueue, host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let active = active_recipients(wq).get(&host).copied().unwrap_or(0);
+    let c = wq.stats.hosts.get(&host).copied().unwrap_or_default();
+    let conns = wq.delivery.connections().get(&host).copied().unwrap_or(0);
+    let state = wq
+        .delivery
+        .host_states()
+        .get(&host)
+        .cloned()
+        .unwrap_or_default();
+    let fmt = |t: Option<chrono::DateTime<chrono::Local>>| {
+        t.map(|t| t.format("%a %b %d %H:%M:%S %Y").to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    format!(
+        "Host mail status for: '{host}'\n{}\nHost up/down:               {}\n\nCounters:\n    Active Recipients        {active}\n    Delivered Recipients     {}\n    Soft Bounced Events      {}\n    Hard Bounced Recipients  {}\n\nGauges:\n    Connections Out          {conns}\n\nLast Activity:              {}\nLast Successful Delivery:   {}\nLast Error:                 {}\n",
+        now_line(),
+        if state.last_attempt.is_none() {
+            "unknown"
+        } else if state.down {
+            "down"
+        } else {
+            "up"
+        },
+        c.delivered,
+        c.soft_bounced,
+        c.hard_bounced,
+        fmt(state.last_attempt),
+        fmt(state.last_success),
+        state.last_error.as_deref().unwrap_or("-")
+    )
+}
