@@ -15,6 +15,7 @@ use breakwater_board::BoardProfile;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, ConfigStore, factory};
+use crate::control::users::{LoginPolicy, UserStore};
 use crate::control::{ControlServer, DaemonStatus};
 use crate::delivery::Delivery;
 use crate::dns::Dns;
@@ -120,6 +121,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the database in {}", dir.display()))?;
     let store = Arc::new(ConfigStore::open(&db)?);
     let config = load_config(&store, &opts.board)?;
+    // As on AsyncOS, uncommitted changes do not survive a restart.
+    if store.clear()? {
+        tracing::warn!("uncommitted configuration changes from before the restart were discarded");
+    }
     log.set_settings(config.mail_logs);
     let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
 
@@ -194,8 +199,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             workqueue,
         }),
     };
+    let users = UserStore::open(&db, LoginPolicy::default())?;
     let _control = control
-        .start(dir)
+        .start_with_users(dir, users)
         .context("cannot create the control socket")?;
     tracing::info!(
         "Breakwater {} running (board {}, data {})",
