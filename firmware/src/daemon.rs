@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use breakwater_board::BoardProfile;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::{Config, ConfigStore, factory};
 use crate::control::users::{LoginPolicy, UserStore};
@@ -43,10 +43,37 @@ struct Status {
     config: watch::Receiver<Arc<Config>>,
     board: String,
     workqueue: workqueue::WorkQueueHandle,
+    /// `shutdown` and `reboot` from the console: [`run`] stops as on SIGTERM.
+    stop: Arc<Notify>,
 }
+
+/// How long the daemon waits after accepting `shutdown` or `reboot`, so
+/// the answer reaches the console before the socket goes away.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl DaemonStatus for Status {
     fn command(&self, args: &[String]) -> Option<Result<String, String>> {
+        if let [name] = args
+            && (name.eq_ignore_ascii_case("shutdown") || name.eq_ignore_ascii_case("reboot"))
+        {
+            // Both stop the daemon cleanly (the same path as SIGTERM: the
+            // database is flushed, then the process exits). Starting it
+            // again after a `reboot` is the supervisor's job, which comes
+            // with its own issue; until then a reboot is a clean stop.
+            let name = name.to_ascii_lowercase();
+            tracing::info!("{name} requested through the control socket");
+            let stop = self.stop.clone();
+            tokio::runtime::Handle::current().spawn(async move {
+                tokio::time::sleep(STOP_GRACE).await;
+                stop.notify_one();
+            });
+            return Some(Ok(if name == "reboot" {
+                "The mail daemon is stopping for a restart (queued mail is safe on disk)."
+                    .to_string()
+            } else {
+                "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
+            }));
+        }
         if !workqueue::operator::handles(args) {
             return None;
         }
@@ -185,6 +212,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         });
     }
 
+    let stop = Arc::new(Notify::new());
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -197,6 +225,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             config: config_rx,
             board: opts.board.name.clone(),
             workqueue,
+            stop: stop.clone(),
         }),
     };
     let users = UserStore::open(&db, LoginPolicy::default())?;
@@ -210,23 +239,25 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         dir.display()
     );
 
-    wait_for_shutdown().await;
+    wait_for_shutdown(&stop).await;
     tracing::info!("shutting down");
     db.flush_async().await?;
     Ok(())
 }
 
-async fn wait_for_shutdown() {
+/// Until SIGTERM, SIGINT, or `shutdown`/`reboot` from the console.
+async fn wait_for_shutdown(stop: &Notify) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        std::future::pending::<()>().await;
+        stop.notified().await;
         return;
     };
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+        _ = stop.notified() => {}
     }
 }

@@ -1,21 +1,33 @@
 //! DNS for the gateway: forward-confirmed reverse DNS of connecting clients
-//! (what sender groups such as `.protection.outlook.com` match against) and
-//! address lookups of SMTP route hosts.
+//! (what sender groups such as `.protection.outlook.com` match against),
+//! address lookups of SMTP route hosts, MX lookups, and the
+//! DNSSEC-validated lookups DANE needs (MX, A/AAAA and TLSA with a
+//! "secure" verdict, RFC 7672 §2.1).
 //!
 //! Name servers come from the committed `dnsconfig`, never implicitly from
 //! the host, unless the list is empty (then the host's resolver
 //! configuration is used, which is what a development machine wants). Every
 //! query is bounded by the configured timeout and a single attempt per
 //! server; answers are cached by hickory's cache.
+//!
+//! Validation is done here, not by the name servers: a second resolver
+//! asks with the DO bit and checks every RRset up to a trust anchor (IANA's
+//! root keys, or the administrator's `dnsconfig trustanchor` keys). The
+//! AD bit of an upstream recursor is never trusted.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use std::str::FromStr;
+use std::sync::Arc;
+
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::op::{Message, Query};
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::{ConnectionProvider, Resolver, TokioResolver};
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
+use hickory_resolver::proto::dnssec::{Proof, TrustAnchors};
+use hickory_resolver::proto::op::{Message, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::{ConnectionProvider, Resolver, ResolverBuilder, TokioResolver};
 
 use crate::config::DnsConfig;
 
@@ -36,38 +48,26 @@ pub struct DnsError(String);
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
+    /// The same servers, asked with DNSSEC validation (DANE only).
+    validating: TokioResolver,
     servers: Vec<SocketAddr>,
     timeout: Duration,
 }
 
 impl Dns {
     pub fn new(cfg: &DnsConfig) -> Result<Self, DnsError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if cfg.servers.is_empty() {
-            Resolver::builder(provider).map_err(|e| DnsError(e.to_string()))?
-        } else {
-            let servers = cfg
-                .servers
-                .iter()
-                .map(|s| {
-                    let mut ns = NameServerConfig::udp_and_tcp(s.ip());
-                    for c in &mut ns.connections {
-                        c.port = s.port();
-                    }
-                    ns
-                })
-                .collect();
-            Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
-        };
         let timeout = Duration::from_secs(u64::from(cfg.timeout_secs.max(1)));
-        let opts = builder.options_mut();
-        opts.timeout = timeout;
-        opts.attempts = 1;
-        opts.cache_size = u64::from(cfg.cache_size);
-        opts.ndots = 0;
-        let resolver = builder.build().map_err(|e| DnsError(e.to_string()))?;
+        let resolver = builder(cfg, timeout)?
+            .build()
+            .map_err(|e| DnsError(e.to_string()))?;
+        let anchors = trust_anchors(&cfg.trust_anchors)?;
+        let validating = builder(cfg, timeout)?
+            .with_trust_anchor(Arc::new(anchors))
+            .build()
+            .map_err(|e| DnsError(e.to_string()))?;
         Ok(Self {
             resolver,
+            validating,
             servers: cfg.servers.clone(),
             timeout,
         })
@@ -197,6 +197,289 @@ impl Dns {
     }
 }
 
+/// A resolver builder for the configured servers and limits.
+fn builder(
+    cfg: &DnsConfig,
+    timeout: Duration,
+) -> Result<ResolverBuilder<TokioRuntimeProvider>, DnsError> {
+    let provider = TokioRuntimeProvider::default();
+    let mut builder = if cfg.servers.is_empty() {
+        Resolver::builder(provider).map_err(|e| DnsError(e.to_string()))?
+    } else {
+        let servers = cfg
+            .servers
+            .iter()
+            .map(|s| {
+                let mut ns = NameServerConfig::udp_and_tcp(s.ip());
+                for c in &mut ns.connections {
+                    c.port = s.port();
+                }
+                ns
+            })
+            .collect();
+        Resolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+    };
+    let opts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    opts.cache_size = u64::from(cfg.cache_size);
+    opts.ndots = 0;
+    Ok(builder)
+}
+
+/// The validator's anchors: the administrator's DNSKEY records, plus IANA's
+/// root keys unless the administrator anchored the root itself (a private
+/// root, as the end-to-end tests serve).
+///
+/// hickory 0.26 trusts a non-root zone's DNSKEY RRset without asking for
+/// its DS only when *every* key in that RRset is an anchor; anchoring only
+/// a zone's KSK makes it look the DS up at the zone itself and loop until
+/// its depth limit (the answer is then bogus). Anchor all of a zone's
+/// DNSKEYs, or a root key with a DS chain down to the zone.
+///
+/// A record that does not parse (the CLI checks them, so only a damaged
+/// store has one) is skipped with a warning: DANE then fails closed for
+/// the zones it covered, while the daemon and every other lookup go on.
+fn trust_anchors(records: &[String]) -> Result<TrustAnchors, DnsError> {
+    let good: Vec<&str> = records
+        .iter()
+        .filter(|r| match TrustAnchors::from_str(r) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("DNSSEC trust anchor skipped ({e}): {r}");
+                false
+            }
+        })
+        .map(String::as_str)
+        .collect();
+    let mut anchors = TrustAnchors::from_str(&good.join("\n"))
+        .map_err(|e| DnsError(format!("trust anchor: {e}")))?;
+    if anchors.is_empty() {
+        // `is_empty` and `get` only see root keys: exactly the ones asked.
+        let iana = TrustAnchors::default();
+        for key in (0..iana.len()).filter_map(|i| iana.get(i)) {
+            anchors.insert(key);
+        }
+    }
+    Ok(anchors)
+}
+
+/// Checks one `dnsconfig trustanchor add` record: a single DNSKEY record
+/// in zone-file form with an absolute owner name. Returns the record as it
+/// will be stored (one line, single spaces).
+pub fn parse_trust_anchor(text: &str) -> Result<String, String> {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut words = line.split(' ');
+    let owner = words.next().unwrap_or_default();
+    if owner.is_empty() {
+        return Err("the record is empty".to_string());
+    }
+    if !owner.ends_with('.') {
+        return Err(format!(
+            "the owner name '{owner}' must be absolute (end with a dot)"
+        ));
+    }
+    // The type follows the optional TTL and class.
+    let rtype = words.find(|w| {
+        !w.bytes().all(|b| b.is_ascii_digit())
+            && !["IN", "CH", "HS"].contains(&w.to_ascii_uppercase().as_str())
+    });
+    if rtype.is_some_and(|t| t.eq_ignore_ascii_case("DS")) {
+        return Err(
+            "DS records cannot be anchors here: give the zone's DNSKEY record (dig DNSKEY <zone>)"
+                .to_string(),
+        );
+    }
+    TrustAnchors::from_str(&line).map_err(|e| format!("not a DNSKEY record: {e}"))?;
+    Ok(line)
+}
+
+/// A TLSA record (RFC 6698 §2.1) as read from DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tlsa {
+    pub usage: u8,
+    pub selector: u8,
+    pub matching: u8,
+    pub data: Vec<u8>,
+}
+
+/// A DNSSEC-validated answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validated<T> {
+    /// Records; `secure` when every RRset in the answer validated Secure
+    /// (RFC 4035 §4.3), false when it is provably or possibly insecure.
+    Found { records: Vec<T>, secure: bool },
+    /// No such records (`nx`: no such name), and whether the denial of
+    /// existence validated Secure.
+    Missing { nx: bool, secure: bool },
+}
+
+impl<T> Validated<T> {
+    pub fn secure(&self) -> bool {
+        match self {
+            Validated::Found { secure, .. } | Validated::Missing { secure, .. } => *secure,
+        }
+    }
+
+    fn map<U>(self, f: impl FnMut(T) -> Option<U>) -> Validated<U> {
+        match self {
+            Validated::Found { records, secure } => {
+                let records: Vec<U> = records.into_iter().filter_map(f).collect();
+                if records.is_empty() {
+                    Validated::Missing { nx: false, secure }
+                } else {
+                    Validated::Found { records, secure }
+                }
+            }
+            Validated::Missing { nx, secure } => Validated::Missing { nx, secure },
+        }
+    }
+}
+
+impl Dns {
+    /// MX records of `domain`, validated (see [`Dns::mx`] for the shape).
+    pub async fn mx_validated(
+        &self,
+        domain: &str,
+    ) -> Result<Validated<(u16, String)>, LookupError> {
+        Ok(self
+            .validated(domain, RecordType::MX)
+            .await?
+            .map(|data| match data {
+                RData::MX(mx) => Some((
+                    mx.preference,
+                    mx.exchange
+                        .to_utf8()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                )),
+                _ => None,
+            }))
+    }
+
+    /// A and AAAA records of `host`, validated: secure only when both
+    /// families' answers (or their denials) are.
+    pub async fn addresses_validated(&self, host: &str) -> Result<Validated<IpAddr>, LookupError> {
+        let (v4, v6) = tokio::join!(
+            self.validated(host, RecordType::A),
+            self.validated(host, RecordType::AAAA)
+        );
+        let ip = |data: RData| match data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        };
+        match (v4.map(|v| v.map(ip)), v6.map(|v| v.map(ip))) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(a), Ok(b)) => {
+                let secure = a.secure() && b.secure();
+                Ok(match (a, b) {
+                    (Validated::Missing { nx: nx_a, .. }, Validated::Missing { nx: nx_b, .. }) => {
+                        Validated::Missing {
+                            nx: nx_a && nx_b,
+                            secure,
+                        }
+                    }
+                    (a, b) => {
+                        let mut records = Vec::new();
+                        for v in [a, b] {
+                            if let Validated::Found { records: r, .. } = v {
+                                records.extend(r);
+                            }
+                        }
+                        Validated::Found { records, secure }
+                    }
+                })
+            }
+        }
+    }
+
+    /// TLSA records at `_<port>._tcp.<host>` (RFC 7672 §2.2.3), validated.
+    pub async fn tlsa(&self, host: &str, port: u16) -> Result<Validated<Tlsa>, LookupError> {
+        let name = format!("_{port}._tcp.{}", host.trim_end_matches('.'));
+        Ok(self
+            .validated(&name, RecordType::TLSA)
+            .await?
+            .map(|data| match data {
+                RData::TLSA(t) => Some(Tlsa {
+                    usage: t.cert_usage.into(),
+                    selector: t.selector.into(),
+                    matching: t.matching.into(),
+                    data: t.cert_data,
+                }),
+                _ => None,
+            }))
+    }
+
+    /// One validated lookup. A bogus answer is a temporary failure
+    /// (RFC 7672 §2.1.1: the zone may be mid-rollover or under attack; try
+    /// later, never treat it as unsigned).
+    async fn validated(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Result<Validated<RData>, LookupError> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let bogus =
+            || LookupError::Temporary(format!("DNSSEC validation failed for {fqdn} {rtype}"));
+        match self.validating.lookup(fqdn.as_str(), rtype).await {
+            Ok(found) => {
+                let rrsets: Vec<&Record> = found
+                    .answers()
+                    .iter()
+                    .filter(|r| r.record_type() != RecordType::RRSIG)
+                    .collect();
+                if rrsets.iter().any(|r| r.proof == Proof::Bogus) {
+                    return Err(bogus());
+                }
+                let secure = !rrsets.is_empty() && rrsets.iter().all(|r| r.proof.is_secure());
+                let records = rrsets
+                    .into_iter()
+                    .filter(|r| r.record_type() == rtype)
+                    .map(|r| r.data.clone())
+                    .collect();
+                Ok(Validated::Found { records, secure })
+            }
+            Err(NetError::Dns(HickoryDnsError::NoRecordsFound(none))) => {
+                if denial_proof(&none) == Proof::Bogus {
+                    return Err(bogus());
+                }
+                Ok(Validated::Missing {
+                    nx: none.response_code == ResponseCode::NXDomain,
+                    secure: denial_proof(&none).is_secure(),
+                })
+            }
+            Err(NetError::Dns(HickoryDnsError::DnssecBogus | HickoryDnsError::Nsec { .. })) => {
+                Err(bogus())
+            }
+            Err(e) => Err(LookupError::from_net(&e)),
+        }
+    }
+}
+
+/// What DNSSEC says of a negative answer: hickory has already checked the
+/// NSEC/NSEC3 proof when the zone is signed, so the SOA's proof is the
+/// zone's verdict.
+fn denial_proof(none: &NoRecords) -> Proof {
+    let all: Vec<Proof> = none
+        .soa
+        .iter()
+        .map(|soa| soa.proof)
+        .chain(
+            none.authorities
+                .iter()
+                .flat_map(|a| a.iter().map(|r| r.proof)),
+        )
+        .collect();
+    if all.contains(&Proof::Bogus) {
+        Proof::Bogus
+    } else if !all.is_empty() && all.iter().all(Proof::is_secure) {
+        Proof::Secure
+    } else {
+        Proof::Insecure
+    }
+}
+
 /// Why a lookup gave no answer, as delivery must treat it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupError {
@@ -236,4 +519,44 @@ async fn ptr_with<P: ConnectionProvider>(resolver: &Resolver<P>, ip: IpAddr) -> 
         RData::PTR(p) => Some(p.0.to_utf8()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = ". IN DNSKEY 257 3 13 LkLrFU9nDTU9udh+koDlyLTXntjBv9rdyIO3m2yJ384e7ysKfXnCBbLpAO//lf0jgouSPDXTvQ7HOU/z3nrgrQ==";
+    const ZONE: &str = "dane.test. IN DNSKEY 257 3 13 9dXvKnFENiKJ4fCc4caV1DVwuHn2Txqi4N7+PBP2uN0GrhGUCKag9nYjVNmhP/IK7V4UemYzud+amejuZlQZQw==";
+
+    #[test]
+    fn a_root_anchor_replaces_iana_and_others_add_to_it() {
+        let iana = TrustAnchors::default().len();
+        assert_eq!(trust_anchors(&[]).map(|a| a.len()).ok(), Some(iana));
+        assert_eq!(
+            trust_anchors(&[ZONE.to_string()]).map(|a| a.len()).ok(),
+            Some(iana)
+        );
+        assert_eq!(
+            trust_anchors(&[ROOT.to_string(), ZONE.to_string()])
+                .map(|a| a.len())
+                .ok(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn trust_anchor_records_are_checked_and_normalised() {
+        assert_eq!(
+            parse_trust_anchor("  dane.test.   3600 IN  DNSKEY 257 3 13 9dXvKnFENiKJ4fCc4caV1DVwuHn2Txqi4N7+PBP2uN0GrhGUCKag9nYj\n VNmhP/IK7V4UemYzud+amejuZlQZQw==").as_deref(),
+            Ok("dane.test. 3600 IN DNSKEY 257 3 13 9dXvKnFENiKJ4fCc4caV1DVwuHn2Txqi4N7+PBP2uN0GrhGUCKag9nYj VNmhP/IK7V4UemYzud+amejuZlQZQw==")
+        );
+        for bad in [
+            "",
+            "dane.test IN DNSKEY 257 3 13 9dXvKnFENiKJ4fCc4caV1DVwuHn2Txqi4N7+PBP2uN0GrhGUCKag9nYjVNmhP/IK7V4UemYzud+amejuZlQZQw==",
+            "dane.test. 300 IN DS 29325 13 2 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            "dane.test. IN TXT hello",
+        ] {
+            assert!(parse_trust_anchor(bad).is_err(), "{bad}");
+        }
+    }
 }

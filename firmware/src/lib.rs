@@ -22,8 +22,10 @@ pub mod dns;
 pub mod filters;
 pub mod ids;
 pub mod logging;
+pub mod quarantine;
 pub mod queue;
 pub mod smtp_in;
+pub mod tdc;
 pub mod tls_names;
 pub mod workqueue;
 

@@ -112,11 +112,24 @@ fn main() -> ExitCode {
         } => run_console(data_dir, device, baud),
         Command::Cli { data_dir, args } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
-            let request = control::Request {
-                args,
-                stdin: None,
-                user,
+            // A pasted filter script or test message comes on a pipe or a
+            // file (`filters new < script`); a terminal is never read.
+            let stdin = {
+                use std::io::{IsTerminal, Read};
+                let mut text = String::new();
+                let input = std::io::stdin();
+                (!input.is_terminal())
+                    .then(|| {
+                        input
+                            .lock()
+                            .take(control::MAX_REQUEST)
+                            .read_to_string(&mut text)
+                            .ok()
+                    })
+                    .flatten()
+                    .map(|_| text)
             };
+            let request = control::Request { args, stdin, user };
             match runtime.block_on(control::call(&data_dir, &request)) {
                 Ok(resp) if resp.ok => {
                     print!("{}", resp.output);

@@ -249,8 +249,8 @@ fn tab_completion_history_and_ctrl_c_cancelling_a_menu() {
     t.expect("- NEW - Create a new route.");
     t.send("\x03");
     t.expect(PROMPT);
-    t.send("s\t");
-    t.expect("showconfig  smtproutes  status");
+    t.send("sh\t");
+    t.expect("showconfig  showmessage  shutdown");
     t.send("\x15\r");
     t.expect(PROMPT);
     assert!(rig.store.staged().unwrap().is_none());

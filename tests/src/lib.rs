@@ -26,20 +26,29 @@
 //! Traffic stays on 127.0.0.0/8. The peers come from Debian packages
 //! (`swaks`, `postfix`, `dnsmasq-base`, `python3`); `tools/test` installs them.
 
+mod bind;
 mod client;
 mod dns;
 mod gateway;
 mod net;
+mod nexthop;
 mod proc;
 mod sink;
+mod tls_mx;
 mod world;
 
+pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
 pub use gateway::{Gateway, breakwater_bin};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
+pub use nexthop::{
+    MX_PORT, MxSink, Outgoing, Script, ScriptedServer, ServerConn, TestCert, TophostsRow,
+    allow_relay_from_clients, mx_ip, parse_tophosts, send_batch, status_counter, status_gauge,
+};
 pub use sink::{Sink, SinkMessage};
+pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};
 pub use world::{LOCAL_DOMAIN, World};
 
 use std::time::{Duration, Instant};

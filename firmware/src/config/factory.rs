@@ -86,6 +86,12 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         mail_logs: Default::default(),
         certificates: vec![cert],
         ca_certificates: Vec::new(),
+        message_filters: Vec::new(),
+        incoming_policies: super::policy::MailPolicyTable::default(),
+        outgoing_policies: super::policy::MailPolicyTable::default(),
+        quarantines: super::policy::QuarantineConfig::predefined(),
+        archive: super::policy::ArchiveSettings::default(),
+        threat_defense: Default::default(),
     }
 }
 

@@ -7,7 +7,9 @@
 
 pub mod factory;
 pub mod model;
+pub mod policy;
 pub mod store;
 
 pub use model::*;
+pub use policy::*;
 pub use store::{CommitRecord, ConfigStore, StoreError};

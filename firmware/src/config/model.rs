@@ -266,6 +266,10 @@ pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     pub timeout_secs: u32,
     pub cache_size: u32,
+    /// DNSSEC trust anchors as zone-file DNSKEY records
+    /// (`example. IN DNSKEY 257 3 13 <key>`). A root (`.`) key replaces
+    /// IANA's built-in root keys; keys for other names are added to them.
+    pub trust_anchors: Vec<String>,
 }
 
 impl Default for DnsConfig {
@@ -274,6 +278,7 @@ impl Default for DnsConfig {
             servers: Vec::new(),
             timeout_secs: 5,
             cache_size: 8192,
+            trust_anchors: Vec::new(),
         }
     }
 }
@@ -535,6 +540,13 @@ pub struct Certificate {
     pub key_pem: String,
 }
 
+/// A CA certificate the administrator added (`certconfig certauthority`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateAuthority {
+    pub name: String,
+    pub cert_pem: String,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -552,9 +564,21 @@ pub struct Config {
     pub queue: QueueSettings,
     pub mail_logs: LogSettings,
     pub certificates: Vec<Certificate>,
-    /// PEM CA certificates trusted besides the built-in roots, for the
-    /// Verify TLS modes (a private CA of a partner, a test CA).
-    pub ca_certificates: Vec<String>,
+    /// Threat Defense Connector: global settings (`threatdefenseconfig`).
+    pub threat_defense: crate::tdc::ThreatDefenseConfig,
+    /// CA certificates trusted besides the built-in roots, for the Verify
+    /// TLS modes (a partner's private CA, a test CA).
+    pub ca_certificates: Vec<CertificateAuthority>,
+    /// Message filters, in the order they run.
+    pub message_filters: Vec<super::policy::MessageFilterConfig>,
+    /// Mail policies for mail received on public listeners.
+    pub incoming_policies: super::policy::MailPolicyTable,
+    /// Mail policies for mail received on private listeners.
+    pub outgoing_policies: super::policy::MailPolicyTable,
+    /// Local quarantines (`quarantine()` filter actions).
+    pub quarantines: Vec<super::policy::QuarantineConfig>,
+    /// `archive()` filter action mbox files.
+    pub archive: super::policy::ArchiveSettings,
 }
 
 impl Config {

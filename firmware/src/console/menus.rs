@@ -9,9 +9,11 @@
 
 use super::shell::Shell;
 use super::{
-    ConsoleError, menus_admin as admin, menus_config as config, menus_listener as listener,
+    ConsoleError, menus_admin as admin, menus_config as config, menus_delivery as delivery,
+    menus_listener as listener, menus_logs as logs, menus_system as system,
 };
-use crate::control::commands;
+use crate::control::{commands, logsearch};
+use crate::workqueue::operator;
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
 
@@ -70,6 +72,72 @@ pub const MENUS: &[MenuDef] = &[
         false,
         config::logconfig,
     ),
+    menu(
+        "destconfig",
+        "Configure options for delivery to destination domains",
+        false,
+        delivery::destconfig,
+    ),
+    menu(
+        "bounceconfig",
+        "Configure the behavior of bounces (bounce profiles)",
+        false,
+        delivery::bounceconfig,
+    ),
+    menu(
+        "sethostname",
+        "Set the name of the machine",
+        true,
+        system::sethostname,
+    ),
+    menu(
+        "saveconfig",
+        "Save the configuration in force to a file (or print it)",
+        true,
+        system::saveconfig,
+    ),
+    menu(
+        "loadconfig",
+        "Stage a configuration saved with saveconfig",
+        true,
+        system::loadconfig,
+    ),
+    menu(
+        "findevent",
+        "Find every mail_logs line of messages by sender, recipient, subject or MID",
+        true,
+        logs::findevent,
+    ),
+    menu(
+        "tail",
+        "Show the end of mail_logs and follow it (tail N: the last N lines)",
+        true,
+        logs::tail,
+    ),
+    menu(
+        "grep",
+        "Search mail_logs for a regular expression",
+        true,
+        logs::grep,
+    ),
+    menu(
+        "trace",
+        "Trace a test message through HAT, RAT, policies and filters (nothing is delivered)",
+        true,
+        logs::trace,
+    ),
+    menu(
+        "reboot",
+        "Restart the mail daemon cleanly",
+        true,
+        system::reboot,
+    ),
+    menu(
+        "shutdown",
+        "Stop the mail daemon cleanly",
+        true,
+        system::shutdown,
+    ),
     menu("commit", "Commit changes", true, admin::commit),
     menu("clear", "Clear changes", true, admin::clear),
     menu(
@@ -107,12 +175,45 @@ pub const MENUS: &[MenuDef] = &[
 
 /// Commands without a menu, run as typed.
 pub const BATCH_ONLY: &[(&str, &str)] = &[
-    ("status", "Show the system status"),
     ("showconfig", "Display the whole configuration"),
     ("commitlog", "List every commit (alias commithistory)"),
     (
         "rollback",
         "Stage the configuration of commit N (batch form of rollbackconfig)",
+    ),
+    (
+        "status",
+        "Show the system status (\"status detail\": counters, gauges and rates)",
+    ),
+    (
+        "workqueue",
+        "Show the work queue: messages, active recipients, by destination",
+    ),
+    (
+        "tophosts",
+        "Show the destinations with the most active recipients (tophosts [active|conn|deliv|soft|hard])",
+    ),
+    (
+        "hoststatus",
+        "Show the delivery status of one destination domain",
+    ),
+    ("showmessage", "Show a queued message by MID"),
+    ("deletemessage", "Delete a queued message by MID"),
+    (
+        "delivernow",
+        "Retry queued mail now (all, a domain or an address)",
+    ),
+    (
+        "bouncerecipients",
+        "Bounce queued recipients (all, a domain or an address)",
+    ),
+    (
+        "redirectrecipients",
+        "Send all queued mail to one host (\"clear\" ends it)",
+    ),
+    (
+        "resetcounters",
+        "Reset the counters of status detail and tophosts",
     ),
     ("who", "List who is logged in"),
     ("last", "List recent logins"),
@@ -126,10 +227,46 @@ pub fn find(name: &str) -> Option<&'static MenuDef> {
     MENUS.iter().find(|m| m.name.eq_ignore_ascii_case(name))
 }
 
-/// A command the daemon runs (typed in its batch form).
+/// A command the daemon runs (typed in its batch form): a batch command
+/// family, or one the daemon answers itself (users, logs, the queue).
 pub fn is_batch(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    commands::names().contains(&name.as_str()) || DAEMON_COMMANDS.contains(&name.as_str())
+    let name = name.as_str();
+    commands::names().contains(&name)
+        || DAEMON_COMMANDS.contains(&name)
+        || logsearch::NAMES.contains(&name)
+        || operator::NAMES.contains(&name)
+        || matches!(name, "reboot" | "shutdown")
+}
+
+/// Usage of the commands the daemon answers outside the batch families
+/// (`help COMMAND` asks the daemon for the others).
+pub fn daemon_usage(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "findevent" => logsearch::FINDEVENT_USAGE,
+        "tail" => logsearch::TAIL_USAGE,
+        "grep" => logsearch::GREP_USAGE,
+        "workqueue" => "usage: workqueue [status]",
+        "tophosts" => "usage: tophosts [active|conn|deliv|soft|hard]",
+        "hoststatus" => "usage: hoststatus <domain>",
+        "showmessage" => "usage: showmessage <MID>",
+        "deletemessage" => "usage: deletemessage <MID>",
+        "delivernow" => "usage: delivernow [all|<domain>|<address>]",
+        "bouncerecipients" => "usage: bouncerecipients all|<domain>|<address>",
+        "redirectrecipients" => "usage: redirectrecipients <host>[:port]|clear",
+        "resetcounters" => "usage: resetcounters",
+        "status" => "usage: status\n       status detail",
+        "reboot" | "shutdown" => {
+            "usage: reboot | shutdown   (asks for confirmation; both stop the daemon cleanly,\n\
+             and its supervisor starts it again after a reboot)"
+        }
+        "who" => "usage: who",
+        "last" => "usage: last",
+        "version" => "usage: version",
+        "quit" | "exit" | "logout" => "usage: quit",
+        "passwd" => "usage: passwd   (asks for the old and the new passphrase)",
+        _ => return None,
+    })
 }
 
 /// Every command name, for Tab.
@@ -139,6 +276,7 @@ pub fn completion_words() -> Vec<String> {
         .map(|m| m.name)
         .chain(BATCH_ONLY.iter().map(|(n, _)| *n))
         .chain(commands::names().iter().copied())
+        .chain(operator::NAMES.iter().copied())
         .chain(DAEMON_COMMANDS.iter().copied())
         .chain(["exit", "logout"])
         .map(str::to_string)
@@ -152,6 +290,11 @@ pub fn completion_words() -> Vec<String> {
 pub fn overview() -> String {
     let mut rows: Vec<(&str, &str)> = MENUS.iter().map(|m| (m.name, m.summary)).collect();
     rows.extend(BATCH_ONLY.iter().filter(|(n, _)| find(n).is_none()));
+    for name in commands::names() {
+        if !rows.iter().any(|(n, _)| n == name) && summary(name) == Some(FAMILY) {
+            rows.push((name, FAMILY));
+        }
+    }
     rows.sort();
     let mut out = String::from(
         "Commands (\"help COMMAND\" for details; a menu command typed alone asks its questions):\n",
@@ -167,7 +310,51 @@ pub fn summary(name: &str) -> Option<&'static str> {
     find(name).map(|m| m.summary).or_else(|| {
         BATCH_ONLY
             .iter()
+            .chain(ALIASES)
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, s)| *s)
+            .or_else(|| {
+                let lower = name.to_ascii_lowercase();
+                commands::names()
+                    .contains(&lower.as_str())
+                    .then_some(FAMILY)
+            })
     })
+}
+
+/// Names `help` knows that the overview does not list on a line of their own.
+const ALIASES: &[(&str, &str)] = &[
+    ("exit", "Log out (also quit, logout)"),
+    ("logout", "Log out (also quit, exit)"),
+    ("commithistory", "List every commit (alias of commitlog)"),
+];
+
+/// What `help` says of a batch command family that has no menu line yet.
+const FAMILY: &str = "Configuration command (typed with its arguments; the forms follow)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_completable_command_has_help() {
+        for word in completion_words() {
+            assert!(summary(&word).is_some(), "no help summary for {word}");
+        }
+    }
+
+    #[test]
+    fn every_daemon_command_outside_the_families_has_usage() {
+        for name in logsearch::NAMES
+            .iter()
+            .chain(operator::NAMES)
+            .chain(DAEMON_COMMANDS)
+            .chain(&["reboot", "shutdown"])
+        {
+            if *name == "userconfig" {
+                continue; // the daemon prints its usage for a wrong form
+            }
+            assert!(daemon_usage(name).is_some(), "no usage for {name}");
+        }
+    }
 }

@@ -101,7 +101,9 @@ pub(super) fn help(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleErr
         Some(s) => format!("{name}: {s}.\n"),
         None => String::new(),
     };
-    if menus::is_batch(name) {
+    if let Some(usage) = menus::daemon_usage(name) {
+        text.push_str(usage);
+    } else if menus::is_batch(name) {
         let r = sh.call(&["help", name], None)?;
         if r.ok {
             text.push_str(&r.output);

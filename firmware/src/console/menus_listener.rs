@@ -1,5 +1,6 @@
 //! `listenerconfig`: choose a listener, then its SETUP, HOSTACCESS (sender
-//! groups) and RCPTACCESS (Recipient Access Table) sub-menus.
+//! groups) and RCPTACCESS (Recipient Access Table) sub-menus: NEW, EDIT,
+//! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
 use super::menus_config::{numbered_names, options, pick};
@@ -101,10 +102,15 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 "Modify a sender group (remove a host, change its policy).",
             ),
             ("DELETE", "Remove a sender group."),
+            ("MOVE", "Move a sender group up or down the table."),
+            ("DEFAULT", "Change the policy of the ALL sender group."),
             (
                 "PRINT",
                 "Display the Host Access Table and mail flow policies.",
             ),
+            ("IMPORT", "Replace the table with one pasted here."),
+            ("EXPORT", "Display the table in the form IMPORT reads."),
+            ("CLEAR", "Remove every sender group except ALL."),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
@@ -183,6 +189,55 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                     }))
                 })?;
             }
+            Some(3) => {
+                sh.until_accepted(|sh| {
+                    let Some(g) =
+                        sh.ask_some("Enter the name of the sender group you wish to move.")?
+                    else {
+                        return Ok(None);
+                    };
+                    let Some(to) =
+                        sh.ask_some("Enter the position to move it to (1 is the top).")?
+                    else {
+                        return Ok(None);
+                    };
+                    Ok(v(&[
+                        "listenerconfig",
+                        "edit",
+                        l,
+                        "hostaccess",
+                        "move",
+                        "sendergroup",
+                        &g,
+                        &to,
+                    ]))
+                })?;
+            }
+            Some(4) => {
+                sh.until_accepted(|sh| {
+                    let p = sh.ask_some("Enter the mail flow policy for the ALL sender group.")?;
+                    Ok(p.and_then(|p| {
+                        v(&[
+                            "listenerconfig",
+                            "edit",
+                            l,
+                            "hostaccess",
+                            "default",
+                            p.trim_start_matches('$'),
+                        ])
+                    }))
+                })?;
+            }
+            Some(6) => import(
+                sh,
+                l,
+                "hostaccess",
+                "Paste the Host Access Table, one sender group a line (NAME: members $POLICY, ALL $POLICY last).",
+            )?,
+            Some(7) => {
+                sh.run(&["listenerconfig", "edit", l, "hostaccess", "export"])?;
+            }
+            Some(8) => clear(sh, l, "hostaccess", "Remove every sender group except ALL?")?,
             Some(_) => {
                 sh.run(&["listenerconfig", "edit", l, "hostaccess", "print"])?;
             }
@@ -235,7 +290,12 @@ fn rcptaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
             ("NEW", "Create a new entry."),
             ("EDIT", "Modify an entry (its action and response)."),
             ("DELETE", "Remove an entry."),
+            ("MOVE", "Move an entry up or down the table."),
+            ("DEFAULT", "Change the action of the ALL entry."),
             ("PRINT", "Display the table."),
+            ("IMPORT", "Replace the table with one pasted here."),
+            ("EXPORT", "Display the table in the form IMPORT reads."),
+            ("CLEAR", "Remove every entry except ALL."),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
@@ -285,9 +345,75 @@ fn rcptaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                     }))
                 })?;
             }
+            Some(3) => {
+                sh.until_accepted(|sh| {
+                    let Some(addr) =
+                        sh.ask_some("Enter the recipient address of the entry you wish to move.")?
+                    else {
+                        return Ok(None);
+                    };
+                    let Some(to) =
+                        sh.ask_some("Enter the position to move it to (1 is the top).")?
+                    else {
+                        return Ok(None);
+                    };
+                    Ok(v(&[
+                        "listenerconfig",
+                        "edit",
+                        l,
+                        "rcptaccess",
+                        "move",
+                        &addr,
+                        &to,
+                    ]))
+                })?;
+            }
+            Some(4) => {
+                sh.until_accepted(|sh| {
+                    let rest = rat_action(sh)?;
+                    let mut a: Vec<String> = ["listenerconfig", "edit", l, "rcptaccess", "default"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                    a.extend(rest);
+                    Ok(Some(a))
+                })?;
+            }
+            Some(6) => import(
+                sh,
+                l,
+                "rcptaccess",
+                "Paste the Recipient Access Table, one entry a line (address ACCEPT|REJECT [CODE] [\"TEXT\"] [BYPASS_RC], ALL last).",
+            )?,
+            Some(7) => {
+                sh.run(&["listenerconfig", "edit", l, "rcptaccess", "export"])?;
+            }
+            Some(8) => clear(sh, l, "rcptaccess", "Remove every entry except ALL?")?,
             Some(_) => {
                 sh.run(&["listenerconfig", "edit", l, "rcptaccess", "print"])?;
             }
         }
     }
+}
+
+/// IMPORT: a pasted table, staged only if every line is valid; asked again
+/// while it is refused (nothing is staged until then).
+fn import(sh: &mut Shell<'_>, l: &str, table: &str, intro: &str) -> Result<(), ConsoleError> {
+    sh.until_accepted(|sh| {
+        let text = sh.read_script(&format!(
+            "{intro}\nEnter '.' on a line by itself to end (a '.' alone goes back)."
+        ))?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(v(&["listenerconfig", "edit", l, table, "import", &text]))
+    })?;
+    Ok(())
+}
+
+fn clear(sh: &mut Shell<'_>, l: &str, table: &str, question: &str) -> Result<(), ConsoleError> {
+    if sh.may_change()? && sh.yes_no(question, false)? {
+        sh.run(&["listenerconfig", "edit", l, table, "clear"])?;
+    }
+    Ok(())
 }

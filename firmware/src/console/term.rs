@@ -95,6 +95,24 @@ impl Terminal {
         Ok(self.input[self.pos - 1])
     }
 
+    /// Waits at most one port tick (`port::TICK`) for a key: what `tail
+    /// -f` does between two reads of the log. `Ok(None)` when none came.
+    pub fn poll_key(&mut self) -> Result<Option<u8>, ConsoleError> {
+        if self.pos >= self.len {
+            match self.port.read_bytes(&mut self.input) {
+                Ok(0) => return Err(ConsoleError::Hangup),
+                Ok(n) => {
+                    self.len = n;
+                    self.pos = 0;
+                }
+                Err(ErrorKind::TimedOut | ErrorKind::Interrupted) => return Ok(None),
+                Err(e) => return Err(ConsoleError::Io(e)),
+            }
+        }
+        self.pos += 1;
+        Ok(Some(self.input[self.pos - 1]))
+    }
+
     /// Shows `prompt` and reads one line (Ctrl-C and Ctrl-D are errors
     /// the caller turns into "cancel" and "log out").
     pub fn read_line(&mut self, prompt: &str, mode: Mode) -> Result<String, ConsoleError> {

@@ -23,6 +23,7 @@
 //! | `userconfig ...`, `who`, `last` | new passphrases | user management |
 
 pub mod commands;
+pub mod logsearch;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -119,6 +120,9 @@ pub const READ_FORMS: &[&[&str]] = &[
     &["destconfig", "list"],
     &["destconfig", "detail", "*"],
     &["bounceconfig", "print"],
+    &["certconfig", "print"],
+    &["certconfig", "certauthority", "print"],
+    &["threatdefenseconfig", "print"],
     &["showconfig"],
     &["commitlog"],
     &["commithistory"],
@@ -135,6 +139,18 @@ pub const READ_FORMS: &[&[&str]] = &[
     &["deliveryconfig", "print"],
     &["logconfig", "print"],
     &["userconfig", "print"],
+    &["filters", "list"],
+    &["filters", "detail", "*"],
+    &["filters", "export"],
+    &["filters", "trace", "**"],
+    &["policyconfig", "list", "*"],
+    &["policyconfig", "print", "*"],
+    &["policyconfig", "detail", "*", "*"],
+    &["policyconfig", "*", "list"],
+    &["policyconfig", "*", "detail", "*"],
+    &["quarantineconfig", "print"],
+    &["quarantine", "list", "**"],
+    &["quarantine", "show", "*"],
 ];
 
 /// A user's own session and passphrase: every role.
@@ -214,6 +230,7 @@ impl ControlServer {
         let server = Arc::new(Served {
             server: self,
             users,
+            data_dir: data_dir.to_path_buf(),
         });
         Ok(tokio::spawn(async move {
             loop {
@@ -231,6 +248,8 @@ impl ControlServer {
 struct Served {
     server: ControlServer,
     users: UserStore,
+    /// For the log files (`logsearch`) and saved configurations.
+    data_dir: PathBuf,
 }
 
 impl Served {
@@ -318,6 +337,26 @@ impl Served {
             },
             "userconfig" | "passwd" | "who" | "last" => {
                 self.users_command(&user, token.is_some(), &args, req.stdin.as_deref())
+            }
+            "findevent" | "tail" | "grep" => {
+                return match logsearch::run(&self.data_dir, &args) {
+                    Some(Ok(output)) => Response { ok: true, output },
+                    Some(Err(e)) => fail(e),
+                    None => fail(format!("Unknown command: {name}.")),
+                };
+            }
+            "saveconfig" | "loadconfig" => {
+                let on_commit = |c: &Config| (self.server.on_commit)(c);
+                let ctx = commands::CommandContext {
+                    store: &self.server.store,
+                    user: &user,
+                    on_commit: &on_commit,
+                };
+                let (data_dir, stdin) = (Some(self.data_dir.as_path()), req.stdin.as_deref());
+                return match commands::saveconfig::run(&ctx, data_dir, &name, &args[1..], stdin) {
+                    Ok(output) => Response { ok: true, output },
+                    Err(e) => fail(e.to_string()),
+                };
             }
             _ => {
                 let on_commit = |c: &Config| (self.server.on_commit)(c);

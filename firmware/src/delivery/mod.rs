@@ -12,6 +12,7 @@
 //! are bounded by the response parser and every wait has a timeout.
 
 pub mod client;
+pub mod dane;
 pub mod resolve;
 pub mod routes;
 pub mod tls;
@@ -205,21 +206,32 @@ impl Shared {
         }
     }
 
-    /// The next job for `destination`; when there is none the caller's
-    /// connection is counted out under the same lock, so a job submitted
-    /// at that moment always finds a connection or starts one.
+    /// The next job for `destination`, if any.
     fn next_job(&self, destination: &str) -> Option<DeliveryJob> {
-        let mut dests = self.lock_destinations();
-        let d = dests.get_mut(destination)?;
-        match d.jobs.pop_front() {
-            Some(job) => Some(job),
-            None => {
-                d.active = d.active.saturating_sub(1);
-                if d.active == 0 && d.sent.is_empty() {
-                    dests.remove(destination);
-                }
-                None
+        self.lock_destinations()
+            .get_mut(destination)
+            .and_then(|d| d.jobs.pop_front())
+    }
+
+    /// Counts a connection out once it is closed (so the limit holds while
+    /// its QUIT is in flight). A job that arrived meanwhile gets a
+    /// connection of its own.
+    fn leave(self: &Arc<Self>, destination: &str) {
+        let more = {
+            let mut dests = self.lock_destinations();
+            let Some(d) = dests.get_mut(destination) else {
+                return;
+            };
+            d.active = d.active.saturating_sub(1);
+            if d.active == 0 && d.jobs.is_empty() && d.sent.is_empty() {
+                dests.remove(destination);
+                false
+            } else {
+                !d.jobs.is_empty()
             }
+        };
+        if more {
+            self.clone().kick(destination);
         }
     }
 

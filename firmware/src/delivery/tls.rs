@@ -122,8 +122,8 @@ impl Connectors {
         let builder = if verify {
             let mut roots = RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            for pem in &config.ca_certificates {
-                for der in CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
+            for ca in &config.ca_certificates {
+                for der in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()).flatten() {
                     // A bad administrator CA is skipped; the rest still work.
                     let _ = roots.add(der);
                 }

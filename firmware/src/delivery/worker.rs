@@ -38,7 +38,7 @@ impl Conn {
 
 pub(super) async fn run(shared: Arc<Shared>, destination: String) {
     let Some(mut job) = shared.next_job(&destination) else {
-        return;
+        return shared.leave(&destination);
     };
     loop {
         let config = shared.config.borrow().clone();
@@ -49,6 +49,7 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             &destination,
             job.route.as_deref(),
             settings.ip_preference,
+            settings.dane != crate::config::Dane::None,
         )
         .await
         {
@@ -120,9 +121,8 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             match shared.next_job(&destination) {
                 Some(next) => current = next,
                 None => {
-                    // next_job counted this connection out already.
                     conn.close(&shared, true).await;
-                    return;
+                    return shared.leave(&destination);
                 }
             }
         };
@@ -131,16 +131,28 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         // is more to do.
         match shared.next_job(&destination) {
             Some(next) => job = next,
-            None => return,
+            None => return shared.leave(&destination),
         }
     }
 }
 
-/// Fails `job` and everything waiting for the destination; the last
-/// `next_job` also counts this connection out.
-fn fail_all(shared: &Shared, destination: &str, job: DeliveryJob, outcome: impl Fn() -> Outcome) {
+/// Fails `job` and everything waiting for the destination, then counts
+/// this connection out.
+fn fail_all(
+    shared: &Arc<Shared>,
+    destination: &str,
+    job: DeliveryJob,
+    outcome: impl Fn() -> Outcome,
+) {
     let mut failed = Some(job);
     while let Some(j) = failed.take().or_else(|| shared.next_job(destination)) {
+        // No connection was made: AsyncOS logs such outcomes with DCID 0.
+        let list = rid_list(&rids(&j));
+        match outcome() {
+            Outcome::Bounced(t) => mail_log!("Bounced: DCID 0 MID {} to RID {list} - {t}", j.mid),
+            Outcome::Deferred(t) => mail_log!("Delayed: DCID 0 MID {} to RID {list} - {t}", j.mid),
+            Outcome::Delivered(_) => {}
+        }
         let results = j
             .recipients
             .iter()
@@ -148,6 +160,7 @@ fn fail_all(shared: &Shared, destination: &str, job: DeliveryJob, outcome: impl 
             .collect();
         shared.report(destination, j.mid, results);
     }
+    shared.leave(destination);
 }
 
 fn rids(job: &DeliveryJob) -> Vec<Rid> {
@@ -164,6 +177,13 @@ async fn connect(
     candidates: &[Candidate],
 ) -> Result<Conn, String> {
     let mut last = "no usable mail exchanger".to_string();
+    if settings.dane != crate::config::Dane::None
+        && candidates
+            .iter()
+            .any(|c| c.source == resolve::Source::Route)
+    {
+        mail_log!("DANE skipped for {destination}: delivery is by SMTP route");
+    }
     for cand in candidates {
         let slot = match settings.limit_scope {
             LimitScope::Host => {
@@ -235,6 +255,93 @@ async fn attempt(
     destination: &str,
     cand: &Candidate,
 ) -> Result<(SmtpClient, Dcid), String> {
+    use super::dane::{self, DaneVerifier, Requirement};
+    // DANE (RFC 7672) decides first, for mail exchangers only; where it
+    // does not apply, Opportunistic falls through to the TLS setting below.
+    if settings.dane != crate::config::Dane::None && cand.source != resolve::Source::Route {
+        let mandatory = settings.dane == crate::config::Dane::Mandatory;
+        let requirement = if cand.source == (resolve::Source::Mx { secure: true }) {
+            let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            match dane::lookup(&dns, &cand.host, cand.addr.port()).await {
+                Ok(r) => r,
+                Err(why) => {
+                    // Bogus or unanswered: not this host, not now (§2.2).
+                    mail_log!("DANE failed for {}: {why}", cand.host);
+                    return Err(format!("DANE: {why}"));
+                }
+            }
+        } else {
+            Requirement::NotApplicable(format!(
+                "the MX or address records of {} are not DNSSEC-secure",
+                cand.host
+            ))
+        };
+        let verifier = match requirement {
+            Requirement::NotApplicable(why) if mandatory => {
+                mail_log!("DANE failed for {}: {why}", cand.host);
+                return Err(format!("DANE mandatory for {destination}: {why}"));
+            }
+            Requirement::NotApplicable(why) => {
+                mail_log!(
+                    "DANE not applicable to {}: {why}; using the TLS setting",
+                    cand.host
+                );
+                None
+            }
+            Requirement::EncryptOnly if mandatory => {
+                let why = format!("no usable TLSA record for {}", cand.host);
+                mail_log!("DANE failed for {}: {why}", cand.host);
+                return Err(format!("DANE mandatory for {destination}: {why}"));
+            }
+            // All records unusable: encrypt without authentication (§2.2).
+            Requirement::EncryptOnly => Some(None),
+            Requirement::Authenticate(records) => Some(Some(Arc::new(DaneVerifier::new(
+                records,
+                &cand.host,
+                destination,
+            )))),
+        };
+        if let Some(verifier) = verifier {
+            let client_cert = settings.client_certificate.as_deref();
+            let connector = match &verifier {
+                Some(v) => dane::connector(config, v.clone(), client_cert)?,
+                None => shared
+                    .tls
+                    .get(config, false, client_cert)
+                    .map_err(|e| e.to_string())?,
+            };
+            let (mut client, dcid) = open(shared, config, destination, cand).await?;
+            let name = server_name(&cand.host, cand.addr.ip());
+            return match client.starttls(&config.hostname, &connector, name).await {
+                Ok(true) => {
+                    match verifier {
+                        Some(_) => mail_log!("DCID {dcid} DANE success for {}", cand.host),
+                        None => mail_log!(
+                            "DCID {dcid} DANE TLSA records of {} are unusable; TLS without authentication",
+                            cand.host
+                        ),
+                    }
+                    log_tls_success(dcid, &client);
+                    Ok((client, dcid))
+                }
+                Ok(false) => {
+                    let why = format!("{} does not offer STARTTLS", cand.host);
+                    mail_log!("DCID {dcid} DANE failed: {why}");
+                    client.quit().await;
+                    mail_log!("DCID {dcid} close");
+                    Err(format!("DANE: {why}"))
+                }
+                Err(e) => {
+                    let why = verifier
+                        .and_then(|v| v.failure())
+                        .unwrap_or_else(|| e.to_string());
+                    mail_log!("DCID {dcid} DANE failed: {why}");
+                    mail_log!("DCID {dcid} close");
+                    Err(format!("DANE: {why}"))
+                }
+            };
+        }
+    }
     let mode = settings.tls;
     let (mut client, dcid) = open(shared, config, destination, cand).await?;
     if mode == OutboundTls::None {

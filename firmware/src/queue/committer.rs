@@ -90,6 +90,23 @@ impl QueueHandle {
         Ok(())
     }
 
+    /// Replaces the body of a committed message (a message filter rewrote
+    /// it) and updates the spool byte count; `record.body_size` is the old
+    /// size and is set to the new one.
+    pub fn replace_body(&self, record: &mut MessageRecord, body: &[u8]) -> Result<(), QueueError> {
+        self.store.replace_body(record.mid, body)?;
+        let new = body.len() as u64;
+        if new >= record.body_size {
+            self.bytes
+                .fetch_add(new - record.body_size, Ordering::Relaxed);
+        } else {
+            self.bytes
+                .fetch_sub(record.body_size - new, Ordering::Relaxed);
+        }
+        record.body_size = new;
+        Ok(())
+    }
+
     pub fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError> {
         self.store.read_body(mid)
     }

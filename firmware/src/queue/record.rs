@@ -59,6 +59,43 @@ pub struct MessageRecord {
     pub body_size: u64,
     pub message_id: Option<String>,
     pub subject: Option<String>,
+    /// What the work queue's processing (message filters, mail policies)
+    /// decided; `processing.processed` is false until it ran.
+    pub processing: Processing,
+}
+
+/// The outcome of message filters and mail policies for one message,
+/// recorded so that recovery does not run them twice and later stages
+/// (delivery, per-policy services) can use it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processing {
+    /// Filters and policies have run (set before routing).
+    pub processed: bool,
+    /// The mail policy the message's recipients matched (after the split,
+    /// one per message).
+    pub mail_policy: Option<String>,
+    /// `alt-mailhost()`: deliver every recipient to this host.
+    pub alt_mailhost: Option<String>,
+    /// `alt-src-host()`: the interface to send from.
+    pub alt_src_host: Option<String>,
+    /// `bounce-profile()`.
+    pub bounce_profile: Option<String>,
+    /// `tag-message()` tags, for later policies.
+    pub tags: Vec<String>,
+    pub skip_spamcheck: bool,
+    pub skip_viruscheck: bool,
+    /// Held in a local quarantine; not delivered until released.
+    pub hold: Option<Hold>,
+}
+
+/// Why and since when a message is held in a quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub quarantine: String,
+    /// The filter that quarantined it.
+    pub filter: String,
+    /// Unix seconds.
+    pub since: i64,
 }
 
 impl MessageRecord {

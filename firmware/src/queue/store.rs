@@ -43,6 +43,9 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Makes the directory entries of earlier `write_body` calls durable.
     fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError>;
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError>;
+    /// Replaces a committed message's body atomically and durably (a crash
+    /// leaves the old body or the new one, never a mix).
+    fn replace_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError>;
     /// Inserts or replaces a record (durable only after `flush`).
     fn put(&self, record: &MessageRecord) -> Result<(), QueueError>;
     fn remove(&self, mid: Mid) -> Result<(), QueueError>;
@@ -108,6 +111,18 @@ impl QueueStore for SledSpoolStore {
 
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError> {
         Ok(fs::read(self.body_path(mid))?)
+    }
+
+    fn replace_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError> {
+        // Write beside the body, fsync, rename over it, fsync the directory.
+        let path = self.body_path(mid);
+        let tmp = self.bucket(mid).join(format!("{}.new", mid.0));
+        let mut f = File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_data()?;
+        fs::rename(&tmp, &path)?;
+        File::open(self.bucket(mid))?.sync_all()?;
+        Ok(())
     }
 
     fn put(&self, record: &MessageRecord) -> Result<(), QueueError> {

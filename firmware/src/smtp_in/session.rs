@@ -586,6 +586,7 @@ impl Session {
             body_size: body.len() as u64,
             message_id,
             subject,
+            processing: Default::default(),
         };
         (record, body)
     }

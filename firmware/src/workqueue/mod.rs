@@ -10,6 +10,7 @@
 
 mod dsn;
 pub mod operator;
+mod processing;
 mod stats;
 
 use std::collections::{BTreeSet, HashMap};
@@ -67,6 +68,10 @@ pub struct WorkQueue {
     pub stats: Stats,
     /// `redirectrecipients`: every delivery goes to these hosts.
     redirect: Option<Vec<crate::config::RouteHost>>,
+    /// Message filters, mail policies and quarantines (`processing`).
+    processing: processing::State,
+    /// Commands to this task, for work finished elsewhere.
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 /// Starts the work queue with the messages recovered from disk.
@@ -91,12 +96,19 @@ pub fn start(
         retries: BTreeSet::new(),
         stats,
         redirect: None,
+        processing: Default::default(),
+        commands: tx.clone(),
     };
     tokio::spawn(async move {
         if !recovered.is_empty() {
             tracing::info!("queue recovery: {} message(s) to deliver", recovered.len());
         }
+        wq.processing_started();
         for record in recovered {
+            // Processing runs again if the crash came before it was recorded.
+            let Some(record) = wq.recover(record) else {
+                continue;
+            };
             // After a restart everything is tried at once.
             let mid = record.mid;
             wq.active.insert(
@@ -135,9 +147,18 @@ impl WorkQueue {
 
     fn admit(&mut self, record: MessageRecord) {
         let mid = record.mid;
-        self.stats.record(Event::Received {
-            recipients: record.recipients.len() as u64,
-        });
+        // A record that arrives processed was made here (a DSN, a filter's
+        // copy, a policy split's part): it was not received.
+        if !record.processing.processed {
+            self.stats.record(Event::Received {
+                recipients: record.recipients.len() as u64,
+            });
+        }
+        // Message filters and mail policies first (they may take the
+        // message: drop, quarantine, split).
+        let Some(record) = self.process(record) else {
+            return;
+        };
         self.active.insert(
             mid,
             Active {
@@ -361,6 +382,11 @@ impl WorkQueue {
             body_size: body.len() as u64,
             message_id: None,
             subject: Some("Delivery Status Notification (Failure)".to_string()),
+            // A DSN is not run through the filters (no bounce loops).
+            processing: crate::queue::record::Processing {
+                processed: true,
+                ..Default::default()
+            },
         };
         mail_log!(
             "MID {new_mid} was generated for bounce of MID {}",

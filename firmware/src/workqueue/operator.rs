@@ -1,7 +1,7 @@
 //! Operator commands that look at or act on the live queue: `tophosts`,
 //! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
 //! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
-//! `resetcounters`. They run inside the work queue's task (see
+//! `resetcounters`, `workqueue`. They run inside the work queue's task (see
 //! [`super::WorkQueueHandle`]).
 
 use std::collections::HashMap;
@@ -37,6 +37,7 @@ pub const NAMES: &[&str] = &[
     "bouncerecipients",
     "redirectrecipients",
     "hoststatus",
+    "workqueue",
 ];
 
 /// Runs one operator command; `None` when `args` is not one of them.
@@ -69,6 +70,11 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
         "redirectrecipients" => match rest.first() {
             Some(host) => redirect(wq, host),
             None => Err("usage: redirectrecipients <host>[:port]".to_string()),
+        },
+        "workqueue" => match rest {
+            [] => Ok(workqueue_status(wq)),
+            [s] if s.eq_ignore_ascii_case("status") => Ok(workqueue_status(wq)),
+            _ => Err("usage: workqueue [status]".to_string()),
         },
         "hoststatus" => match rest.first() {
             Some(host) => Ok(hoststatus(wq, host)),
@@ -183,6 +189,40 @@ pub fn tophosts(wq: &WorkQueue, sort: Option<&str>) -> String {
             thousands(*deliv),
             thousands(*soft),
             thousands(*hard)
+        ));
+    }
+    out
+}
+
+/// `workqueue status`: what the work queue holds now, and where its
+/// active recipients are going.
+fn workqueue_status(wq: &WorkQueue) -> String {
+    let active = active_recipients(wq);
+    let conns = wq.delivery.connections();
+    let in_flight: usize = wq.active.values().map(|a| a.in_flight).sum();
+    let mut out = format!(
+        "{}\nStatus:                      Operating\nMessages in work queue:      {}\nRecipients active:           {}\nDelivery jobs in progress:   {}\nMessages waiting to retry:   {}\n",
+        now_line(),
+        thousands(wq.active.len() as u64),
+        thousands(active.values().sum()),
+        thousands(in_flight as u64),
+        thousands(wq.retries.len() as u64),
+    );
+    let mut rows: Vec<(&String, &u64)> = active.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    if rows.is_empty() {
+        out.push_str("\nNo recipients are waiting for delivery.\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "\n{:<40}{:>14}{:>10}\n",
+        "Destination", "Active Recip.", "Conn. Out"
+    ));
+    for (domain, n) in rows {
+        out.push_str(&format!(
+            "{domain:<40}{:>14}{:>10}\n",
+            thousands(*n),
+            conns.get(domain).copied().unwrap_or(0)
         ));
     }
     out

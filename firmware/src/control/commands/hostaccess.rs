@@ -22,9 +22,15 @@ usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess move sendergroup <NAME> <position>
+       listenerconfig edit <listener> hostaccess default <POLICY>      (the ALL group's policy)
+       listenerconfig edit <listener> hostaccess clear                 (every group but ALL)
+       listenerconfig edit <listener> hostaccess export
+       listenerconfig edit <listener> hostaccess import <LINE>...      (replaces the table)
        listenerconfig edit <listener> hostaccess print
 members: 10.1.1.1, 10.1.1.0/24, 10.1.1., 10.1.1.1-50, 2001:db8::/32, mail.example.com, .example.com
-(an existing group gets the members added; a new group needs --policy)";
+(an existing group gets the members added; a new group needs --policy)
+import/export lines: `NAME: member, member $POLICY`, and `ALL $POLICY` last";
 
 pub(super) fn run(
     ctx: &CommandContext<'_>,
@@ -47,6 +53,14 @@ pub(super) fn run(
         Some("new") => new_group(ctx, listener, &args[1..]),
         Some("delete") => delete_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
+        Some("move") => move_group(ctx, listener, &args[1..]),
+        Some("default") => default_policy(ctx, listener, &args[1..]),
+        Some("clear") if args.len() == 1 => clear(ctx, listener),
+        Some("export") if args.len() == 1 => {
+            let cfg = ctx.store.working()?;
+            Ok(export(super::listenerconfig::find(&cfg, listener)?))
+        }
+        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
         _ => Err(usage(USAGE)),
     }
@@ -243,6 +257,177 @@ fn edit_group(
     stage(ctx, &cfg, &message)
 }
 
+/// `move sendergroup <NAME> <position>`: positions count from 1, as
+/// `print` shows them. ALL stays last, so nothing moves to or past it.
+fn move_group(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
+    let (name, rest) = group_args(args)?;
+    let [position] = rest else {
+        return Err(usage(USAGE));
+    };
+    if is_all(name) {
+        return Err(invalid("The ALL sender group always stays last."));
+    }
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let i = group_index(l, name)?;
+    let movable = match l.hat.last() {
+        Some(g) if is_all(&g.name) => l.hat.len() - 1,
+        _ => l.hat.len(),
+    };
+    let to = super::args::number("the position", position, 1, movable)? - 1;
+    let group = l.hat.remove(i);
+    let message = format!(
+        "Sender group {} moved to position {} on {}.",
+        group.name,
+        to + 1,
+        l.name
+    );
+    l.hat.insert(to, group);
+    stage(ctx, &cfg, &message)
+}
+
+/// `default <POLICY>`: the policy of the final ALL group (added if the
+/// table has none).
+fn default_policy(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
+    let [p] = args else {
+        return Err(usage(USAGE));
+    };
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let policy = policy::canonical_name(l, p.trim_start_matches('$'))?;
+    match l.hat.last_mut() {
+        Some(g) if is_all(&g.name) => g.policy = policy.clone(),
+        _ => l.hat.push(SenderGroup {
+            name: "ALL".into(),
+            members: vec!["ALL".into()],
+            policy: policy.clone(),
+        }),
+    }
+    let message = format!(
+        "The ALL sender group of {} now uses policy ${policy}.",
+        l.name
+    );
+    stage(ctx, &cfg, &message)
+}
+
+/// `clear`: every sender group but ALL.
+fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let before = l.hat.len();
+    l.hat.retain(|g| is_all(&g.name));
+    if l.hat.len() == before {
+        return Err(invalid(format!(
+            "The Host Access Table of {} holds only the ALL group.",
+            l.name
+        )));
+    }
+    let message = format!(
+        "Removed {} sender group(s) from {}; ALL remains.",
+        before - l.hat.len(),
+        l.name
+    );
+    stage(ctx, &cfg, &message)
+}
+
+/// The table as `import` reads it: one group a line, in matching order.
+/// Mail flow policies are not part of it (they are named, not defined).
+pub(super) fn export(l: &ListenerConfig) -> String {
+    let mut out = format!(
+        "# Host Access Table of {} (first match wins): NAME: members $POLICY\n",
+        l.name
+    );
+    for g in &l.hat {
+        if is_all(&g.name) {
+            let _ = writeln!(out, "ALL ${}", g.policy);
+        } else if g.members.is_empty() {
+            let _ = writeln!(out, "{}: ${}", g.name, g.policy);
+        } else {
+            let _ = writeln!(out, "{}: {} ${}", g.name, g.members.join(", "), g.policy);
+        }
+    }
+    out
+}
+
+/// Parses an exported table against `l`'s policies. Every line is checked
+/// before anything changes; errors name the line.
+fn parse_table(l: &ListenerConfig, text: &str) -> Result<Vec<SenderGroup>, CliError> {
+    let mut groups: Vec<SenderGroup> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |msg: String| invalid(format!("Line {}: {msg} ({line})", n + 1));
+        if groups.last().is_some_and(|g| is_all(&g.name)) {
+            return Err(at("nothing may follow the ALL group".into()));
+        }
+        let (body, policy) = line
+            .rsplit_once('$')
+            .ok_or_else(|| at("no $POLICY at the end".into()))?;
+        let policy = policy::canonical_name(l, policy.trim()).map_err(|e| at(e.to_string()))?;
+        let (name, members) = match body.trim().split_once(':') {
+            Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
+            None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
+            None => return Err(at("expected NAME: members $POLICY or ALL $POLICY".into())),
+        };
+        check_name("sender group", name).map_err(|e| at(e.to_string()))?;
+        if groups.iter().any(|g| g.name.eq_ignore_ascii_case(name)) {
+            return Err(at(format!("sender group {name} is listed twice")));
+        }
+        if !is_all(name) {
+            let mut seen = Vec::new();
+            for m in &members {
+                let p = HostMember::parse(m).map_err(|e| at(e.to_string()))?;
+                if p == HostMember::All || seen.contains(&p) {
+                    return Err(at(format!(
+                        "member '{m}' is not allowed here or is listed twice"
+                    )));
+                }
+                seen.push(p);
+            }
+        }
+        groups.push(SenderGroup {
+            name: name.to_string(),
+            members,
+            policy,
+        });
+    }
+    if groups.is_empty() {
+        return Err(invalid("The imported table has no sender groups."));
+    }
+    Ok(groups)
+}
+
+/// `import <LINE>...`: replaces the table. Each argument holds one or more
+/// lines (the console passes a pasted table as one). Without an ALL line
+/// the current ALL group is kept last.
+fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
+    let mut cfg = ctx.store.working()?;
+    let l = find_mut(&mut cfg, listener)?;
+    let mut groups = parse_table(l, &lines.join("\n"))?;
+    if !groups.last().is_some_and(|g| is_all(&g.name))
+        && let Some(all) = l.hat.iter().find(|g| is_all(&g.name))
+    {
+        groups.push(all.clone());
+    }
+    let message = format!(
+        "Imported {} sender group(s) into the Host Access Table of {}.",
+        groups.len(),
+        l.name
+    );
+    l.hat = groups;
+    stage(ctx, &cfg, &message)
+}
+
 /// The HAT, one group a line, in matching order.
 pub(super) fn render_hat(l: &ListenerConfig) -> String {
     let mut out = String::from("  Host Access Table (first match wins):\n");
@@ -342,9 +527,77 @@ mod tests {
     }
 
     #[test]
+    fn move_default_clear_and_an_export_that_imports_back() {
+        let f = Fixture::new();
+        f.run("listenerconfig edit IncomingMail hostaccess move sendergroup unknownlist 1")
+            .unwrap();
+        assert_eq!(
+            names(&f.working(), "IncomingMail"),
+            [
+                "UNKNOWNLIST",
+                "ALLOWED_LIST",
+                "BLOCKED_LIST",
+                "SUSPECTLIST",
+                "ALL"
+            ]
+        );
+        f.run("listenerconfig edit IncomingMail hostaccess default throttled")
+            .unwrap();
+        assert_eq!(
+            group(&f.working(), "IncomingMail", "ALL").policy,
+            "THROTTLED"
+        );
+        f.run("listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.0/8, .example.com")
+            .unwrap();
+        let exported = f
+            .run("listenerconfig edit IncomingMail hostaccess export")
+            .unwrap();
+        assert!(
+            exported.contains("\nALLOWED_LIST: 10.0.0.0/8, .example.com $TRUSTED\n"),
+            "{exported}"
+        );
+        assert!(exported.ends_with("ALL $THROTTLED\n"), "{exported}");
+        let before = f.working().listener("IncomingMail").unwrap().hat.clone();
+        let out = f
+            .run("listenerconfig edit IncomingMail hostaccess clear")
+            .unwrap();
+        assert!(out.starts_with("Removed 4 sender group(s)"), "{out}");
+        assert_eq!(names(&f.working(), "IncomingMail"), ["ALL"]);
+        f.run_args(&[
+            "listenerconfig".into(),
+            "edit".into(),
+            "IncomingMail".into(),
+            "hostaccess".into(),
+            "import".into(),
+            exported,
+        ])
+        .unwrap();
+        assert_eq!(f.working().listener("IncomingMail").unwrap().hat, before);
+        // One line per argument works as well; the ALL group is kept.
+        f.run("listenerconfig edit IncomingMail hostaccess import \"A: 192.0.2.1 $TRUSTED\" \"B: $BLOCKED\"")
+            .unwrap();
+        assert_eq!(names(&f.working(), "IncomingMail"), ["A", "B", "ALL"]);
+    }
+
+    #[test]
     fn bad_requests_are_refused_and_stage_nothing() {
         let f = Fixture::new();
         f.assert_refused(&[
+            "listenerconfig edit IncomingMail hostaccess move sendergroup ALL 1",
+            "listenerconfig edit IncomingMail hostaccess move sendergroup ALLOWED_LIST 5",
+            "listenerconfig edit IncomingMail hostaccess move sendergroup ALLOWED_LIST 0",
+            "listenerconfig edit IncomingMail hostaccess move sendergroup NOPE 1",
+            "listenerconfig edit IncomingMail hostaccess default NOPE",
+            "listenerconfig edit IncomingMail hostaccess default",
+            "listenerconfig edit IncomingMail hostaccess import \"A: 10.0.0.1\"",
+            "listenerconfig edit IncomingMail hostaccess import \"A: 10.0.0.1 $NOPE\"",
+            "listenerconfig edit IncomingMail hostaccess import \"A: 10.0.0.0/33 $TRUSTED\"",
+            "listenerconfig edit IncomingMail hostaccess import \"A: ALL $TRUSTED\"",
+            "listenerconfig edit IncomingMail hostaccess import \"A: $TRUSTED\" \"a: $TRUSTED\"",
+            "listenerconfig edit IncomingMail hostaccess import \"ALL $TRUSTED\" \"A: $TRUSTED\"",
+            "listenerconfig edit IncomingMail hostaccess import \"# only a comment\"",
+            "listenerconfig edit IncomingMail hostaccess import",
+            "listenerconfig edit IncomingMail hostaccess export extra",
             "listenerconfig edit IncomingMail hostaccess new sendergroup NEWGROUP 10.0.0.1",
             "listenerconfig edit IncomingMail hostaccess new sendergroup NEWGROUP 10.0.0.1 --policy NOPE",
             "listenerconfig edit OutgoingMail hostaccess new sendergroup NEWGROUP 10.0.0.1 --policy TRUSTED",

@@ -17,20 +17,28 @@
 
 mod args;
 mod bounceconfig;
+mod certconfig;
 mod commit;
 mod deliveryconfig;
 mod destconfig;
 mod dnsconfig;
+mod filters;
 mod hostaccess;
 mod interfaceconfig;
 mod listenerconfig;
 mod logconfig;
 mod policy;
+mod policyconfig;
+mod quarantine;
 mod rcptaccess;
+pub mod saveconfig;
+mod sethostname;
 mod showconfig;
 mod smtproutes;
 #[cfg(test)]
 mod testutil;
+mod threatdefenseconfig;
+mod trace;
 
 use crate::config::{Config, ConfigStore, StoreError};
 
@@ -65,9 +73,8 @@ pub fn run(
     args: &[String],
     stdin: Option<&str>,
 ) -> Result<String, CliError> {
-    // No command reads a body yet; `stdin` is for the ones that will (a
-    // pasted message filter ends with a line holding a single `.`).
-    let _ = stdin;
+    // `stdin` carries pasted scripts and messages (`filters new`, `import`,
+    // `trace`); a pasted message filter ends with a line holding a single `.`.
     let Some(name) = args.first() else {
         return Err(CliError::Usage(overview()));
     };
@@ -80,12 +87,22 @@ pub fn run(
         "deliveryconfig" => deliveryconfig::run(ctx, rest),
         "destconfig" => destconfig::run(ctx, rest),
         "bounceconfig" => bounceconfig::run(ctx, rest),
+        "certconfig" => certconfig::run(ctx, rest),
+        "threatdefenseconfig" => threatdefenseconfig::run(ctx, rest),
         "logconfig" => logconfig::run(ctx, rest),
-        "commit" => commit::commit(ctx, rest),
+        "filters" => filters::run(ctx, rest, stdin),
+        "policyconfig" => policyconfig::run(ctx, rest),
+        "quarantineconfig" => quarantine::run(ctx, rest),
+        "quarantine" => quarantine::held(rest),
+        // Commit prints the filters' warnings (names nothing defines) too.
+        "commit" => filters::commit(ctx, rest),
         "clear" => commit::clear(ctx, rest),
         "commitlog" | "commithistory" => commit::commitlog(ctx, rest),
         "rollback" => commit::rollback(ctx, rest),
         "showconfig" => showconfig::run(ctx, rest),
+        "sethostname" => sethostname::run(ctx, rest),
+        "saveconfig" | "loadconfig" => saveconfig::run(ctx, None, name, rest, stdin),
+        "trace" => trace::run(ctx, rest, stdin),
         "help" => help(rest),
         _ => Err(CliError::UnknownCommand(name.clone())),
     }
@@ -95,6 +112,7 @@ pub fn run(
 pub fn names() -> &'static [&'static str] {
     &[
         "bounceconfig",
+        "certconfig",
         "clear",
         "commit",
         "commithistory",
@@ -102,13 +120,22 @@ pub fn names() -> &'static [&'static str] {
         "deliveryconfig",
         "destconfig",
         "dnsconfig",
+        "filters",
         "help",
         "interfaceconfig",
         "listenerconfig",
         "logconfig",
+        "policyconfig",
+        "quarantine",
+        "quarantineconfig",
+        "loadconfig",
         "rollback",
+        "saveconfig",
+        "sethostname",
         "showconfig",
         "smtproutes",
+        "threatdefenseconfig",
+        "trace",
     ]
 }
 
@@ -122,9 +149,18 @@ fn usage_of(command: &str) -> Option<&'static str> {
         "deliveryconfig" => deliveryconfig::USAGE,
         "destconfig" => destconfig::USAGE,
         "bounceconfig" => bounceconfig::USAGE,
+        "certconfig" => certconfig::USAGE,
+        "threatdefenseconfig" => threatdefenseconfig::USAGE,
         "logconfig" => logconfig::USAGE,
+        "filters" => filters::USAGE,
+        "policyconfig" => policyconfig::USAGE,
+        "quarantineconfig" => quarantine::USAGE,
+        "quarantine" => quarantine::HELD_USAGE,
         "commit" | "clear" | "commitlog" | "commithistory" | "rollback" => commit::USAGE,
         "showconfig" => showconfig::USAGE,
+        "sethostname" => sethostname::USAGE,
+        "saveconfig" | "loadconfig" => saveconfig::USAGE,
+        "trace" => trace::USAGE,
         "help" => HELP_USAGE,
         _ => return None,
     })

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::args::{check_text, invalid, number, parse_opts, stage, usage};
+use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
 use super::listenerconfig::{find, find_mut};
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
@@ -18,9 +18,16 @@ const USAGE: &str = "\
 usage: listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]
               [--bypass-receiving-control]
        listenerconfig edit <listener> rcptaccess delete <address>
+       listenerconfig edit <listener> rcptaccess move <address> <position>
+       listenerconfig edit <listener> rcptaccess default accept|reject [--code N] [--text TEXT]
+              (the ALL row's action)
+       listenerconfig edit <listener> rcptaccess clear        (every row but ALL)
+       listenerconfig edit <listener> rcptaccess export
+       listenerconfig edit <listener> rcptaccess import <LINE>...   (replaces the table)
        listenerconfig edit <listener> rcptaccess print
 addresses: example.com, .example.com (subdomains), user@, user@example.com, ALL
---code: 2xx for accept, 4xx or 5xx for reject";
+--code: 2xx for accept, 4xx or 5xx for reject
+import/export lines: `address ACCEPT|REJECT [CODE] [\"TEXT\"] [BYPASS_RC]`, `ALL` last";
 
 pub(super) fn run(
     ctx: &CommandContext<'_>,
@@ -38,6 +45,19 @@ pub(super) fn run(
         }
         Some("new") => new_row(ctx, listener, &args[1..]),
         Some("delete") => delete_row(ctx, listener, &args[1..]),
+        Some("move") => move_row(ctx, listener, &args[1..]),
+        Some("default") => default_row(ctx, listener, &args[1..]),
+        Some("clear") if args.len() == 1 => clear(ctx, listener),
+        Some("export") if args.len() == 1 => {
+            let cfg = ctx.store.working()?;
+            let l = find(&cfg, listener)?;
+            if l.kind == ListenerKind::Private {
+                let mut l = l.clone();
+                return public(&mut l).map(|_| String::new());
+            }
+            Ok(export(l))
+        }
+        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         _ => Err(usage(USAGE)),
     }
 }
@@ -66,17 +86,12 @@ fn position(l: &ListenerConfig, p: &RatPattern) -> Option<usize> {
         .position(|r| RatPattern::parse(&r.address).is_ok_and(|q| q == *p))
 }
 
-fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(
-        args,
-        &["code", "text"],
-        &["bypass-receiving-control"],
-        USAGE,
-    )?;
-    let [address, action] = opts.positional.as_slice() else {
-        return Err(usage(USAGE));
-    };
-    let pat = pattern(address)?;
+const VALUED: &[&str] = &["code", "text"];
+const FLAGS: &[&str] = &["bypass-receiving-control"];
+
+/// A row from its address, `accept|reject` and the options
+/// `[--code N] [--text TEXT] [--bypass-receiving-control]`, checked.
+fn entry(address: &str, action: &str, opts: &Opts) -> Result<RatEntry, CliError> {
     let action = match action.to_ascii_lowercase().as_str() {
         "accept" => RatAction::Accept,
         "reject" => RatAction::Reject,
@@ -100,7 +115,22 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
             "--bypass-receiving-control applies to accept rows only.",
         ));
     }
+    Ok(RatEntry {
+        address: address.trim().to_string(),
+        action,
+        code,
+        text,
+        bypass_receiving_control: bypass,
+    })
+}
 
+fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
+    let [address, action] = opts.positional.as_slice() else {
+        return Err(usage(USAGE));
+    };
+    let pat = pattern(address)?;
+    let entry = entry(address, action, &opts)?;
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
     if let Some(i) = position(l, &pat) {
@@ -112,13 +142,6 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
     let at = match l.rat.last() {
         Some(r) if r.address.eq_ignore_ascii_case("ALL") => l.rat.len() - 1,
         _ => l.rat.len(),
-    };
-    let entry = RatEntry {
-        address: address.trim().to_string(),
-        action,
-        code,
-        text,
-        bypass_receiving_control: bypass,
     };
     let message = format!(
         "Added {} to the Recipient Access Table of {}.",
@@ -156,6 +179,235 @@ fn delete_row(
         "Deleted {} from the Recipient Access Table of {}.",
         removed.address, l.name
     );
+    stage(ctx, &cfg, &message)
+}
+
+fn is_all(r: &RatEntry) -> bool {
+    r.address.eq_ignore_ascii_case("ALL")
+}
+
+/// `move <address> <position>`: positions count from 1, as `print` shows
+/// them; the ALL row stays last.
+fn move_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let [address, to] = args else {
+        return Err(usage(USAGE));
+    };
+    let pat = pattern(address)?;
+    if pat == RatPattern::All {
+        return Err(invalid("The ALL row always stays last."));
+    }
+    let mut cfg = ctx.store.working()?;
+    let l = public(find_mut(&mut cfg, listener)?)?;
+    let i = position(l, &pat).ok_or_else(|| {
+        invalid(format!(
+            "'{address}' is not in the Recipient Access Table of {}.",
+            l.name
+        ))
+    })?;
+    let movable = l.rat.len() - usize::from(l.rat.last().is_some_and(is_all));
+    let to = number("the position", to, 1, movable)? - 1;
+    let row = l.rat.remove(i);
+    let message = format!(
+        "{} moved to position {} on {}.",
+        row.address,
+        to + 1,
+        l.name
+    );
+    l.rat.insert(to, row);
+    stage(ctx, &cfg, &message)
+}
+
+/// `default accept|reject ...`: the ALL row (added last if missing).
+fn default_row(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
+    let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
+    let [action] = opts.positional.as_slice() else {
+        return Err(usage(USAGE));
+    };
+    let mut row = entry("ALL", action, &opts)?;
+    let mut cfg = ctx.store.working()?;
+    let l = public(find_mut(&mut cfg, listener)?)?;
+    match l.rat.iter_mut().find(|r| is_all(r)) {
+        Some(r) => {
+            row.address = r.address.clone();
+            *r = row.clone();
+        }
+        None => l.rat.push(row.clone()),
+    }
+    let message = format!(
+        "The default (ALL) row of {} is now {}.",
+        l.name,
+        row_text(&row)
+    );
+    stage(ctx, &cfg, &message)
+}
+
+fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
+    let mut cfg = ctx.store.working()?;
+    let l = public(find_mut(&mut cfg, listener)?)?;
+    let before = l.rat.len();
+    l.rat.retain(is_all);
+    if l.rat.len() == before {
+        return Err(invalid(format!(
+            "The Recipient Access Table of {} holds only the ALL row.",
+            l.name
+        )));
+    }
+    let message = format!(
+        "Removed {} row(s) from the Recipient Access Table of {}; ALL remains.",
+        before - l.rat.len(),
+        l.name
+    );
+    stage(ctx, &cfg, &message)
+}
+
+/// A row as `import` reads it (the text is quoted with `"` and `\`
+/// escaped, so any accepted text survives the round trip).
+fn row_text(r: &RatEntry) -> String {
+    let mut s = format!(
+        "{} {}",
+        r.address,
+        match r.action {
+            RatAction::Accept => "ACCEPT",
+            RatAction::Reject => "REJECT",
+        }
+    );
+    if let Some(code) = r.code {
+        let _ = write!(s, " {code}");
+    }
+    if let Some(text) = &r.text {
+        let _ = write!(
+            s,
+            " \"{}\"",
+            text.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+    }
+    if r.bypass_receiving_control {
+        s.push_str(" BYPASS_RC");
+    }
+    s
+}
+
+/// The table as `import` reads it, one row a line, in matching order.
+pub(super) fn export(l: &ListenerConfig) -> String {
+    let mut out = format!(
+        "# Recipient Access Table of {} (first match wins; no match is rejected)\n",
+        l.name
+    );
+    for r in &l.rat {
+        out.push_str(&row_text(r));
+        out.push('\n');
+    }
+    out
+}
+
+/// Splits an exported line into words; `"..."` is one word, with `\"`
+/// and `\\` inside it.
+fn line_words(line: &str) -> Option<Vec<(String, bool)>> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut w = String::new();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => w.push(chars.next()?),
+                    c => w.push(c),
+                }
+            }
+            words.push((w, true));
+        } else {
+            let mut w = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                w.push(c);
+                chars.next();
+            }
+            words.push((w, false));
+        }
+    }
+    Some(words)
+}
+
+/// One exported line as a checked row.
+fn parse_line(line: &str) -> Result<RatEntry, CliError> {
+    let words = line_words(line).ok_or_else(|| invalid("unterminated quoted text"))?;
+    let Some(((address, false), rest)) = words.split_first() else {
+        return Err(invalid("expected an address first"));
+    };
+    pattern(address)?;
+    let mut args = Vec::new();
+    for (i, (w, quoted)) in rest.iter().enumerate() {
+        match (i, quoted) {
+            (_, true) => args.extend(["--text".to_string(), w.clone()]),
+            (0, false) => args.push(w.clone()),
+            (_, false) if w.eq_ignore_ascii_case("BYPASS_RC") => {
+                args.push("--bypass-receiving-control".into())
+            }
+            (_, false) if w.bytes().all(|b| b.is_ascii_digit()) => {
+                args.extend(["--code".to_string(), w.clone()])
+            }
+            _ => return Err(invalid(format!("unexpected '{w}'"))),
+        }
+    }
+    let opts = parse_opts(&args, VALUED, FLAGS, USAGE)?;
+    let [action] = opts.positional.as_slice() else {
+        return Err(invalid("expected ACCEPT or REJECT after the address"));
+    };
+    entry(address, action, &opts).map_err(|e| match e {
+        CliError::Usage(_) => invalid("expected ACCEPT or REJECT after the address"),
+        e => e,
+    })
+}
+
+/// `import <LINE>...`: replaces the table with the rows given (each
+/// argument holds one or more lines). Every line is checked first; without
+/// an ALL line the current ALL row is kept last.
+fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
+    let mut rows: Vec<RatEntry> = Vec::new();
+    let mut patterns: Vec<RatPattern> = Vec::new();
+    for (n, raw) in lines.join("\n").lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |e: CliError| invalid(format!("Line {}: {e} ({line})", n + 1));
+        if rows.last().is_some_and(is_all) {
+            return Err(at(invalid("nothing may follow the ALL row")));
+        }
+        let row = parse_line(line).map_err(at)?;
+        let p = pattern(&row.address)?;
+        if patterns.contains(&p) {
+            return Err(at(invalid("this address is listed twice")));
+        }
+        patterns.push(p);
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(invalid("The imported table has no rows."));
+    }
+    let mut cfg = ctx.store.working()?;
+    let l = public(find_mut(&mut cfg, listener)?)?;
+    if !rows.last().is_some_and(is_all)
+        && let Some(all) = l.rat.iter().find(|r| is_all(r))
+    {
+        rows.push(all.clone());
+    }
+    let message = format!(
+        "Imported {} row(s) into the Recipient Access Table of {}.",
+        rows.len(),
+        l.name
+    );
+    l.rat = rows;
     stage(ctx, &cfg, &message)
 }
 
@@ -265,9 +517,75 @@ mod tests {
     }
 
     #[test]
+    fn exported_text_with_quotes_and_backslashes_reads_back() {
+        let row = super::RatEntry {
+            address: "user@example.com".into(),
+            action: RatAction::Reject,
+            code: Some(550),
+            text: Some(r#"say "no" \ twice"#.into()),
+            bypass_receiving_control: false,
+        };
+        let line = super::row_text(&row);
+        assert_eq!(line, r#"user@example.com REJECT 550 "say \"no\" \\ twice""#);
+        assert_eq!(super::parse_line(&line).unwrap(), row);
+    }
+
+    #[test]
+    fn move_default_clear_and_an_export_that_imports_back() {
+        let f = Fixture::new();
+        for line in [
+            "listenerconfig edit IncomingMail rcptaccess new a.example accept",
+            "listenerconfig edit IncomingMail rcptaccess new b.example reject --code 550 --text \"No \\b\\ here\"",
+            "listenerconfig edit IncomingMail rcptaccess new c@ accept --code 250 --bypass-receiving-control",
+            "listenerconfig edit IncomingMail rcptaccess move c@ 1",
+            "listenerconfig edit IncomingMail rcptaccess default accept --code 250 --text \"ok\"",
+        ] {
+            f.run(line).unwrap();
+        }
+        let got: Vec<String> = rat(&f.working()).into_iter().map(|r| r.0).collect();
+        assert_eq!(got, ["c@", "a.example", "b.example", "ALL"]);
+        let exported = f
+            .run("listenerconfig edit IncomingMail rcptaccess export")
+            .unwrap();
+        assert!(
+            exported.contains("\nb.example REJECT 550 \"No \\\\b\\\\ here\"\n")
+                && exported.contains("\nc@ ACCEPT 250 BYPASS_RC\n")
+                && exported.ends_with("\nALL ACCEPT 250 \"ok\"\n"),
+            "{exported}"
+        );
+        let before = f.working().listener("IncomingMail").unwrap().rat.clone();
+        f.run("listenerconfig edit IncomingMail rcptaccess clear")
+            .unwrap();
+        assert_eq!(rat(&f.working()).len(), 1);
+        f.run_args(&[
+            "listenerconfig".into(),
+            "edit".into(),
+            "IncomingMail".into(),
+            "rcptaccess".into(),
+            "import".into(),
+            exported,
+        ])
+        .unwrap();
+        assert_eq!(f.working().listener("IncomingMail").unwrap().rat, before);
+    }
+
+    #[test]
     fn bad_requests_are_refused_and_stage_nothing() {
         let f = Fixture::new();
         f.assert_refused(&[
+            "listenerconfig edit IncomingMail rcptaccess move ALL 1",
+            "listenerconfig edit IncomingMail rcptaccess move nowhere.example 1",
+            "listenerconfig edit IncomingMail rcptaccess default maybe",
+            "listenerconfig edit IncomingMail rcptaccess default reject --code 250",
+            "listenerconfig edit OutgoingMail rcptaccess default reject",
+            "listenerconfig edit IncomingMail rcptaccess clear",
+            "listenerconfig edit IncomingMail rcptaccess import \"example.com MAYBE\"",
+            "listenerconfig edit IncomingMail rcptaccess import \"example.com ACCEPT 550\"",
+            "listenerconfig edit IncomingMail rcptaccess import \"example.com ACCEPT \\\"open\"",
+            "listenerconfig edit IncomingMail rcptaccess import \"a.com ACCEPT\" \"A.com REJECT\"",
+            "listenerconfig edit IncomingMail rcptaccess import \"ALL REJECT\" \"a.com ACCEPT\"",
+            "listenerconfig edit IncomingMail rcptaccess import \"bad..domain ACCEPT\"",
+            "listenerconfig edit OutgoingMail rcptaccess import \"a.com ACCEPT\"",
             "listenerconfig edit OutgoingMail rcptaccess new example.com accept",
             "listenerconfig edit Nope rcptaccess new example.com accept",
             "listenerconfig edit IncomingMail rcptaccess new bad..domain accept",

@@ -1,0 +1,197 @@
+//! Menus for `destconfig` (the destination control table) and
+//! `bounceconfig` (bounce profiles). Each prints the table, asks, and runs
+//! the batch form (see docs/cli.md) until the daemon accepts it.
+
+use super::ConsoleError;
+use super::shell::Shell;
+
+/// Destination control questions: `(option, question)`, Enter keeps the
+/// current (or Default) value.
+const DEST_QUESTIONS: &[(&str, &str)] = &[
+    (
+        "max_host_concurrency",
+        "Enter the maximum number of concurrent connections (1-10000).",
+    ),
+    (
+        "max_messages_per_connection",
+        "Enter the maximum number of messages per connection (1-100000).",
+    ),
+    (
+        "recipient_limit",
+        "Enter the maximum number of recipients per time window, or \"none\".",
+    ),
+    (
+        "recipient_minutes",
+        "Enter the length of that time window in minutes (1-1440).",
+    ),
+    (
+        "limit_applies_to",
+        "Apply the limits to the whole domain or to each host: domain or host.",
+    ),
+    (
+        "use_tls",
+        "Enter the TLS setting: none, preferred, required, preferred-verify or required-verify.",
+    ),
+    (
+        "dane",
+        "Enter the DANE setting: none, opportunistic or mandatory.",
+    ),
+    (
+        "ip_preference",
+        "Enter the IP address preference: ipv4-only, ipv4-preferred, ipv6-preferred or ipv6-only.",
+    ),
+    ("bounce_profile", "Enter the bounce profile to use."),
+    (
+        "bounce_verification",
+        "Turn bounce verification on or off: on or off.",
+    ),
+];
+
+const BOUNCE_QUESTIONS: &[(&str, &str)] = &[
+    ("max_retries", "Enter the maximum number of retries."),
+    (
+        "max_queue_lifetime",
+        "Enter the maximum number of seconds a message may stay in the queue.",
+    ),
+    (
+        "initial_retry",
+        "Enter the number of seconds to wait before the first retry.",
+    ),
+    (
+        "max_retry_timeout",
+        "Enter the longest wait between two retries, in seconds.",
+    ),
+    (
+        "hard_bounce_message",
+        "Send a bounce message (DSN) for hard bounces: on or off.",
+    ),
+    ("delay_warning", "Send delay warnings: on or off."),
+];
+
+/// Asks each question; `--option value` for every non-empty answer.
+fn answers(sh: &mut Shell<'_>, questions: &[(&str, &str)]) -> Result<Vec<String>, ConsoleError> {
+    let mut args = Vec::new();
+    for (option, question) in questions {
+        if let Some(v) = sh.ask_some(&format!("{question} (Enter keeps the current value)"))? {
+            args.push(format!("--{option}"));
+            args.push(v);
+        }
+    }
+    Ok(args)
+}
+
+fn cmd(parts: &[&str], more: Vec<String>) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).chain(more).collect()
+}
+
+pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["destconfig", "list"])?;
+        let ops = [
+            ("NEW", "Create a new entry."),
+            ("EDIT", "Modify an entry."),
+            ("DELETE", "Remove an entry."),
+            ("DEFAULT", "Change the default."),
+            ("LIST", "Display a summary list of all entries."),
+            ("DETAIL", "Display details for one destination."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => {
+                sh.until_accepted(|sh| {
+                    let Some(domain) = sh.ask_some(
+                        "Enter the domain you wish to configure (example.com, or .example.com for its subdomains).",
+                    )?
+                    else {
+                        return Ok(None);
+                    };
+                    let o = answers(sh, DEST_QUESTIONS)?;
+                    Ok(Some(cmd(&["destconfig", "new", &domain], o)))
+                })?;
+            }
+            Some(op @ (1 | 3)) => {
+                sh.until_accepted(|sh| {
+                    let domain = if op == 3 {
+                        "Default".to_string()
+                    } else {
+                        let Some(d) =
+                            sh.ask_some("Enter the domain of the entry you wish to edit.")?
+                        else {
+                            return Ok(None);
+                        };
+                        d
+                    };
+                    let o = answers(sh, DEST_QUESTIONS)?;
+                    if o.is_empty() {
+                        sh.show("Nothing changed.")?;
+                        return Ok(None);
+                    }
+                    Ok(Some(cmd(&["destconfig", "edit", &domain], o)))
+                })?;
+            }
+            Some(2) => {
+                sh.until_accepted(|sh| {
+                    let d = sh.ask_some("Enter the domain of the entry you wish to delete.")?;
+                    Ok(d.map(|d| cmd(&["destconfig", "delete", &d], vec![])))
+                })?;
+            }
+            Some(4) => {}
+            Some(_) => {
+                while let Some(d) = sh.ask_some(
+                    "Enter the domain you wish to see (\"Default\" for the default settings).",
+                )? {
+                    if sh.run(&["destconfig", "detail", &d])? {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn bounceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["bounceconfig", "print"])?;
+        let ops = [
+            ("NEW", "Create a new profile."),
+            ("EDIT", "Modify a profile."),
+            ("DELETE", "Remove a profile."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => {
+                sh.until_accepted(|sh| {
+                    let Some(name) = sh.ask_some(
+                        "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
+                    )?
+                    else {
+                        return Ok(None);
+                    };
+                    let o = answers(sh, BOUNCE_QUESTIONS)?;
+                    Ok(Some(cmd(&["bounceconfig", "new", &name], o)))
+                })?;
+            }
+            Some(1) => {
+                sh.until_accepted(|sh| {
+                    let Some(name) =
+                        sh.ask_some("Enter the name of the profile you wish to edit.")?
+                    else {
+                        return Ok(None);
+                    };
+                    let o = answers(sh, BOUNCE_QUESTIONS)?;
+                    if o.is_empty() {
+                        sh.show("Nothing changed.")?;
+                        return Ok(None);
+                    }
+                    Ok(Some(cmd(&["bounceconfig", "edit", &name], o)))
+                })?;
+            }
+            Some(_) => {
+                sh.until_accepted(|sh| {
+                    let n = sh.ask_some("Enter the name of the profile you wish to delete.")?;
+                    Ok(n.map(|n| cmd(&["bounceconfig", "delete", &n], vec![])))
+                })?;
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! `findevent`, `tail` (with `-f`: follow until Ctrl-C), `grep` and
+//! `trace`. The daemon does the reading and the tracing (see
+//! `control::logsearch` and `commands::trace`); these menus ask and print.
+
+use super::ConsoleError;
+use super::menus_config::{numbered_names, pick};
+use super::shell::Shell;
+use crate::control::logsearch::CURSOR_PREFIX;
+
+fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
+    std::iter::once(first)
+        .chain(args.iter().map(String::as_str))
+        .collect()
+}
+
+pub(super) fn findevent(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("findevent", args))?;
+        return Ok(());
+    }
+    let kinds = [
+        ("--from", "Search by envelope FROM"),
+        ("--mid", "Search by Message ID"),
+        ("--subject", "Search by Subject"),
+        ("--to", "Search by envelope TO"),
+    ];
+    let mut menu = String::from("Please choose which type of search you want to perform:");
+    for (i, (_, text)) in kinds.iter().enumerate() {
+        menu.push_str(&format!("\n{}. {text}", i + 1));
+    }
+    let kind = loop {
+        let a = sh.ask(&menu, "1")?;
+        match a
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| kinds.get(n.wrapping_sub(1)))
+        {
+            Some((option, _)) => break *option,
+            None => sh.show("Please enter a number from 1 to 4.")?,
+        }
+    };
+    loop {
+        let Some(value) = sh.ask_some(if kind == "--mid" {
+            "Enter the MID to search for."
+        } else {
+            "Enter the text to search for (part of the value is enough; case does not matter)."
+        })?
+        else {
+            return Ok(());
+        };
+        let mut a = vec!["findevent".to_string(), kind.to_string(), value];
+        if sh.yes_no("Do you want to limit the search to a time range?", false)? {
+            for (option, question) in [
+                (
+                    "--since",
+                    "Enter the start (YYYY-MM-DD[ HH:MM]), or Enter for none.",
+                ),
+                (
+                    "--until",
+                    "Enter the end (YYYY-MM-DD[ HH:MM]), or Enter for none.",
+                ),
+            ] {
+                if let Some(t) = sh.ask_some(question)? {
+                    a.extend([option.to_string(), t]);
+                }
+            }
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        if sh.run(&a)? {
+            return Ok(());
+        }
+    }
+}
+
+pub(super) fn grep(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("grep", args))?;
+        return Ok(());
+    }
+    loop {
+        let Some(re) = sh.ask_some("Enter the regular expression to grep for.")? else {
+            return Ok(());
+        };
+        let insensitive = sh.yes_no("Do you want this search to be case insensitive?", true)?;
+        let mut a = vec!["grep"];
+        if insensitive {
+            a.push("-i");
+        }
+        a.push(&re);
+        if sh.run(&a)? {
+            return Ok(());
+        }
+    }
+}
+
+/// `tail` alone or `tail -f [N]` follows mail_logs until Ctrl-C (as
+/// AsyncOS's `tail` does); `tail N` prints the last N lines and returns.
+pub(super) fn tail(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    let count = match args {
+        [] => "20".to_string(),
+        [f] if f == "-f" => "20".to_string(),
+        [f, n] if f == "-f" => n.clone(),
+        _ => {
+            sh.run(&with_args("tail", args))?;
+            return Ok(());
+        }
+    };
+    let r = sh.call(&["tail", "--follow", "start", &count], None)?;
+    if !r.ok {
+        return sh.show(&r.output);
+    }
+    sh.show("Press Ctrl-C to stop.")?;
+    let mut cursor = print_follow(sh, &r.output)?;
+    loop {
+        // One port tick (250 ms) between reads: the wait for a key is the pause.
+        match sh.term.poll_key()? {
+            Some(0x03) => {
+                sh.term.println("^C")?;
+                return Ok(());
+            }
+            Some(0x04) => return Err(ConsoleError::Eof),
+            _ => {}
+        }
+        let r = sh.call(&["tail", "--follow", &cursor], None)?;
+        if !r.ok {
+            return sh.show(&r.output);
+        }
+        cursor = print_follow(sh, &r.output)?;
+    }
+}
+
+/// Prints a `tail --follow` answer's lines; returns its cursor.
+fn print_follow(sh: &mut Shell<'_>, output: &str) -> Result<String, ConsoleError> {
+    let (first, lines) = output.split_once('\n').unwrap_or((output, ""));
+    if !lines.is_empty() {
+        sh.term.print(lines)?;
+    }
+    Ok(first
+        .strip_prefix(CURSOR_PREFIX)
+        .unwrap_or("0:0")
+        .to_string())
+}
+
+pub(super) fn trace(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("trace", args))?;
+        return Ok(());
+    }
+    let ip = loop {
+        let Some(ip) = sh.ask_some("Enter the source IP address for this test.")? else {
+            return Ok(());
+        };
+        if ip
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+        {
+            break ip;
+        }
+        sh.show(&format!("'{ip}' is not an IPv4 or IPv6 address."))?;
+    };
+    let rdns = sh.ask_some(
+        "Enter the fully qualified domain name of the source IP (Enter for none; it is taken as verified).",
+    )?;
+    let listing = sh.call(&["listenerconfig", "print"], None)?.output;
+    sh.show("Select the listener to trace behavior on:")?;
+    let summary: Vec<&str> = listing
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    sh.show(&summary.join("\n"))?;
+    let Some(listener) = pick(
+        sh,
+        "Enter the name or number of the listener.",
+        &numbered_names(&listing),
+    )?
+    else {
+        return Ok(());
+    };
+    let Some(from) = sh.ask_some("Enter the Envelope Sender address.")? else {
+        return Ok(());
+    };
+    let Some(to) = sh.ask_some(
+        "Enter the Envelope Recipient addresses. Separate multiple addresses by commas.",
+    )?
+    else {
+        return Ok(());
+    };
+    let body = sh.read_script(
+        "Enter or paste the message here. Enter '.' on a blank line to end (a '.' alone makes a short test message).",
+    )?;
+    let mut a = vec![
+        "trace",
+        "--listener",
+        &listener,
+        "--remote-ip",
+        &ip,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    if let Some(r) = &rdns {
+        a.extend(["--rdns", r.as_str()]);
+    }
+    let r = sh.call(&a, Some(&body))?;
+    sh.show(&r.output)
+}

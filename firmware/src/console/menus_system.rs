@@ -1,0 +1,123 @@
+//! `sethostname`, `saveconfig`, `loadconfig`, `reboot` and `shutdown`.
+
+use super::ConsoleError;
+use super::shell::Shell;
+
+fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
+    std::iter::once(first)
+        .chain(args.iter().map(String::as_str))
+        .collect()
+}
+
+pub(super) fn sethostname(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("sethostname", args))?;
+        return Ok(());
+    }
+    let current = sh.state()?.hostname;
+    sh.until_accepted(|sh| {
+        let name = sh.ask("Enter the new hostname.", &current)?;
+        if name == current {
+            return Ok(None);
+        }
+        Ok(Some(vec!["sethostname".into(), name]))
+    })?;
+    Ok(())
+}
+
+pub(super) fn saveconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("saveconfig", args))?;
+        return Ok(());
+    }
+    let secrets = sh.yes_no(
+        "Do you want to include private keys? Files with masked keys load back only on this appliance.",
+        false,
+    )?;
+    loop {
+        let name = sh.ask(
+            "Enter a name for the file (letters, digits, '.', '_' and '-'), or Enter for a name with the host name and time.",
+            "",
+        )?;
+        let mut a = vec!["saveconfig"];
+        if !name.is_empty() {
+            a.push(&name);
+        }
+        if secrets {
+            a.push("--include-secrets");
+        }
+        if sh.run(&a)? {
+            return Ok(());
+        }
+    }
+}
+
+pub(super) fn loadconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("loadconfig", args))?;
+        return Ok(());
+    }
+    if !sh.may_change()? {
+        return Ok(());
+    }
+    let ops = [
+        ("PASTE", "Paste the configuration here."),
+        (
+            "FILE",
+            "Load a file saved by saveconfig (in the configuration directory).",
+        ),
+    ];
+    match sh.choose(&ops)? {
+        None => Ok(()),
+        Some(0) => {
+            let text = sh.read_script(
+                "Paste the configuration now. Enter '.' on a line by itself to end.",
+            )?;
+            let r = sh.call(&["loadconfig", "-"], Some(&text))?;
+            sh.show(&r.output)
+        }
+        Some(_) => {
+            sh.until_accepted(|sh| {
+                let n = sh.ask_some("Enter the name of the file to load.")?;
+                Ok(n.map(|n| vec!["loadconfig".into(), n]))
+            })?;
+            Ok(())
+        }
+    }
+}
+
+fn stop(sh: &mut Shell<'_>, what: &str, question: &str) -> Result<(), ConsoleError> {
+    if !sh.may_change()? {
+        return Ok(());
+    }
+    if sh.state()?.staged {
+        sh.show(
+            "There are uncommitted changes: they are discarded when the mail daemon starts again.",
+        )?;
+    }
+    if !sh.yes_no(question, false)? {
+        return Ok(());
+    }
+    if sh.run(&[what])? {
+        // The daemon is going away: end the session now, as AsyncOS
+        // disconnects the CLI, rather than at the next prompt.
+        return Err(ConsoleError::Eof);
+    }
+    Ok(())
+}
+
+pub(super) fn reboot(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    stop(
+        sh,
+        "reboot",
+        "Are you sure you want to restart the mail daemon?",
+    )
+}
+
+pub(super) fn shutdown(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    stop(
+        sh,
+        "shutdown",
+        "Are you sure you want to shut down the mail daemon?",
+    )
+}

@@ -1,0 +1,157 @@
+//! `quarantineconfig`: the local quarantines filters hold messages in
+//! (`quarantine('Policy')`), their size caps and overflow action; and
+//! `quarantine`: the held messages themselves (list, show, release,
+//! delete), which the running work queue answers (see `crate::quarantine`).
+
+use super::args::{check_name, invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::{Config, OverflowAction, QuarantineConfig};
+
+pub(super) const USAGE: &str = "\
+usage: quarantineconfig print
+       quarantineconfig new <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
+       quarantineconfig edit <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
+       quarantineconfig delete <name>";
+
+pub(super) const HELD_USAGE: &str = crate::quarantine::USAGE;
+
+const VALUED: &[&str] = &["max_size", "retention", "overflow"];
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args) {
+        (Some("print" | "list"), [_]) => Ok(render(&ctx.store.working()?)),
+        (Some("new"), [_, name, rest @ ..]) => {
+            check_name("quarantine", name)?;
+            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            if !opts.positional.is_empty() {
+                return Err(usage(USAGE));
+            }
+            let mut cfg = ctx.store.working()?;
+            if cfg
+                .quarantines
+                .iter()
+                .any(|q| q.name.eq_ignore_ascii_case(name))
+            {
+                return Err(invalid(format!("A quarantine named '{name}' exists.")));
+            }
+            let mut q = QuarantineConfig {
+                name: name.clone(),
+                ..QuarantineConfig::predefined().remove(0)
+            };
+            apply(&opts, &mut q)?;
+            cfg.quarantines.push(q);
+            stage(ctx, &cfg, &format!("Quarantine {name} added."))
+        }
+        (Some("edit"), [_, name, rest @ ..]) => {
+            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            if !opts.any() || !opts.positional.is_empty() {
+                return Err(usage(USAGE));
+            }
+            let mut cfg = ctx.store.working()?;
+            let q = cfg
+                .quarantines
+                .iter_mut()
+                .find(|q| q.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| invalid(format!("There is no quarantine named '{name}'.")))?;
+            apply(&opts, q)?;
+            let msg = format!("Quarantine {} updated.", q.name);
+            stage(ctx, &cfg, &msg)
+        }
+        (Some("delete"), [_, name]) => {
+            let mut cfg = ctx.store.working()?;
+            let before = cfg.quarantines.len();
+            cfg.quarantines
+                .retain(|q| !q.name.eq_ignore_ascii_case(name));
+            if cfg.quarantines.len() == before {
+                return Err(invalid(format!("There is no quarantine named '{name}'.")));
+            }
+            // Filters that name it now warn (and their holds still work).
+            let warnings =
+                super::filters::warnings(&cfg, &super::filters::compile(&cfg.message_filters));
+            stage(ctx, &cfg, &format!("{warnings}Quarantine {name} deleted."))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+/// `quarantine list|show|release|delete`, answered by the running gateway.
+pub(super) fn held(args: &[String]) -> Result<String, CliError> {
+    if args.is_empty() {
+        return Err(usage(HELD_USAGE));
+    }
+    crate::quarantine::run(args).map_err(invalid)
+}
+
+fn apply(opts: &super::args::Opts, q: &mut QuarantineConfig) -> Result<(), CliError> {
+    if let Some(n) = opts.size("max_size", 1024 * 1024, 64 * 1024 * 1024 * 1024)? {
+        q.max_bytes = n;
+    }
+    if let Some(h) = opts.number("retention", 1u32, 24 * 365)? {
+        q.retention_hours = h;
+    }
+    if let Some(o) = opts.value("overflow") {
+        q.overflow = match o.to_ascii_lowercase().as_str() {
+            "release" => OverflowAction::Release,
+            "delete" => OverflowAction::Delete,
+            _ => {
+                return Err(invalid(format!(
+                    "--overflow: '{o}' is not release or delete."
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
+fn render(cfg: &Config) -> String {
+    let mut out = String::from("Quarantine           Maximum size  Retention  Overflow\n");
+    for q in &cfg.quarantines {
+        out.push_str(&format!(
+            "{:<20} {:>12}  {:>7} h  {}\n",
+            q.name,
+            super::args::format_size(q.max_bytes),
+            q.retention_hours,
+            q.overflow.word()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+
+    #[test]
+    fn quarantines_are_predefined_added_and_edited() {
+        let f = Fixture::new();
+        let out = f.run("quarantineconfig print").unwrap();
+        for name in ["Policy", "Virus", "Outbreak"] {
+            assert!(out.contains(name), "{out}");
+        }
+        f.run("quarantineconfig new Hold --max_size 10M --retention 48 --overflow delete")
+            .unwrap();
+        f.run("quarantineconfig edit Hold --max_size 20M").unwrap();
+        let q = f.staged().unwrap().quarantines.pop().unwrap();
+        assert_eq!(
+            (q.name.as_str(), q.max_bytes, q.retention_hours),
+            ("Hold", 20 << 20, 48)
+        );
+        f.run("quarantineconfig delete Hold").unwrap();
+        // Without a running gateway the held messages cannot be reached.
+        assert!(f.run("quarantine list").is_err());
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        Fixture::new().assert_refused(&[
+            "quarantineconfig",
+            "quarantineconfig new Policy",
+            "quarantineconfig new X --max_size 1",
+            "quarantineconfig new X --overflow keep",
+            "quarantineconfig edit Nope --max_size 10M",
+            "quarantineconfig edit Policy",
+            "quarantineconfig delete Nope",
+        ]);
+    }
+}

@@ -1,0 +1,570 @@
+//! `saveconfig` and `loadconfig`: the whole committed configuration as a
+//! TOML file an administrator can read, keep, diff and load back.
+//!
+//! The file is the [`Config`] itself through serde (so a new setting is
+//! exported the day it is added), under a small header:
+//!
+//! ```toml
+//! # Breakwater configuration, saved ...
+//! format = 1
+//! secrets = "masked"
+//!
+//! [config]
+//! hostname = "mail.example.com"
+//! ...
+//! ```
+//!
+//! **Secrets.** Certificates' private keys are written as [`MASK`] unless
+//! `--include-secrets` is given. Loading a masked file takes each masked
+//! key from the certificate of the same name and certificate in the
+//! current configuration, so a masked save loads back on the appliance it
+//! came from; anywhere else it is refused. Console passphrases are not
+//! part of the configuration at all (they live with the users, see
+//! `control::users`), so no hash is ever exported.
+//!
+//! **Exactness.** `loadconfig` of a file `saveconfig` wrote stages a
+//! config equal to the one saved. TOML has no null, so the two
+//! "explicitly none" settings of a destination control row
+//! (`Option<Option<_>>`: `--recipient_limit none`, `--client_certificate
+//! none`) would read back as "inherit"; they are written as the string
+//! [`NONE`] and restored by [`from_text`]. `saveconfig` checks the round
+//! trip before it writes anything, so a future setting TOML cannot carry
+//! is an error at save time, not a surprise at load time.
+//!
+//! **Files.** Saved files go to `<data-dir>/configuration/<name>.toml`,
+//! owner-only (they may hold private keys), written to a temporary name
+//! and renamed. Names are plain (`[A-Za-z0-9._-]`), so no path reaches
+//! outside that directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::args::{invalid, parse_opts, usage};
+use super::sethostname::check_hostname;
+use super::{CliError, CommandContext};
+use crate::config::{Config, DestinationControl};
+use crate::smtp_in::hat::HostMember;
+use crate::smtp_in::rat::RatPattern;
+
+pub(super) const USAGE: &str = "\
+usage: saveconfig [<name>] [--include-secrets]   (writes <data-dir>/configuration/<name>.toml)
+       saveconfig print [--include-secrets]      (prints the file instead)
+       loadconfig <name>                         (stages the configuration in that file)
+       loadconfig -                              (stages the configuration given on standard input)
+Private keys are masked unless --include-secrets is given; a masked file loads back
+on the appliance it was saved on.";
+
+/// What a masked private key reads.
+pub const MASK: &str = "*****";
+/// How an "explicitly none" destination setting is written.
+pub const NONE: &str = "none";
+/// The file format; bumped (with a reader for the old one) if the header
+/// or the encoding of `config` ever changes.
+const FORMAT: u32 = 1;
+/// The directory under the data directory.
+pub const DIRECTORY: &str = "configuration";
+/// A configuration is a few hundred kB at most; refuse anything absurd.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Document {
+    format: u32,
+    /// "masked" or "included".
+    secrets: String,
+    config: toml::Value,
+}
+
+/// Runs `saveconfig ...` or `loadconfig ...` (`name` says which). Without
+/// a data directory (a bare command context), `saveconfig` can only print
+/// and `loadconfig` only read standard input.
+pub fn run(
+    ctx: &CommandContext<'_>,
+    data_dir: Option<&Path>,
+    name: &str,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
+    if name.eq_ignore_ascii_case("loadconfig") {
+        return load(ctx, data_dir, args, stdin);
+    }
+    let opts = parse_opts(args, &[], &["include-secrets"], USAGE)?;
+    let secrets = opts.flag("include-secrets");
+    let cfg = ctx.store.committed()?;
+    let text = to_text(&cfg, secrets)?;
+    match opts.positional.as_slice() {
+        [p] if p.eq_ignore_ascii_case("print") => Ok(text),
+        [] | [_] => {
+            let Some(dir) = data_dir else {
+                return Err(invalid(
+                    "Saving to a file needs the daemon's data directory; use \"saveconfig print\".",
+                ));
+            };
+            let file = match opts.positional.first() {
+                Some(n) => check_file_name(n)?,
+                None => format!(
+                    "config-{}-{}",
+                    cfg.hostname,
+                    chrono::Local::now().format("%Y%m%dT%H%M%S")
+                ),
+            };
+            let path = write_file(dir, &file, &text)
+                .map_err(|e| invalid(format!("Cannot save the configuration: {e}")))?;
+            Ok(format!(
+                "The configuration in force was saved to {} ({}).\nUse \"loadconfig {file}\" to stage it again.",
+                path.display(),
+                if secrets {
+                    "private keys included: keep this file safe"
+                } else {
+                    "private keys masked"
+                }
+            ))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn load(
+    ctx: &CommandContext<'_>,
+    data_dir: Option<&Path>,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
+    let [source] = args else {
+        return Err(usage(USAGE));
+    };
+    let (text, from) = if source == "-" {
+        let text = stdin.ok_or_else(|| {
+            invalid("\"loadconfig -\" reads the configuration from standard input (paste it at the console).")
+        })?;
+        (text.to_string(), "the pasted text".to_string())
+    } else {
+        let Some(dir) = data_dir else {
+            return Err(invalid(
+                "Loading a file needs the daemon's data directory; use \"loadconfig -\".",
+            ));
+        };
+        let name = check_file_name(source)?;
+        let path = dir.join(DIRECTORY).join(format!("{name}.toml"));
+        let text = read_file(&path).map_err(|e| {
+            invalid(format!(
+                "Cannot read {}: {e} (see the names \"saveconfig\" printed).",
+                path.display()
+            ))
+        })?;
+        (text, path.display().to_string())
+    };
+    // Loading over uncommitted edits would silently lose them.
+    if ctx.store.staged()?.is_some() {
+        return Err(invalid(
+            "There are uncommitted changes; run \"commit\" or \"clear\" before loading a configuration.",
+        ));
+    }
+    let current = ctx.store.working()?;
+    let cfg = from_text(&text, &current)?;
+    let problems = check(&cfg);
+    if !problems.is_empty() {
+        return Err(invalid(format!(
+            "The configuration in {from} was not loaded:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    if cfg == ctx.store.committed()? {
+        return Ok(format!(
+            "The configuration in {from} is the one in force; nothing was staged."
+        ));
+    }
+    ctx.store.stage(&cfg)?;
+    Ok(format!(
+        "The configuration in {from} is staged.\n\
+         Run \"commit\" to put it in force, or \"clear\" to keep the current configuration."
+    ))
+}
+
+/// `name`, without a `.toml` suffix, if it is a plain file name.
+fn check_file_name(name: &str) -> Result<String, CliError> {
+    let n = name.strip_suffix(".toml").unwrap_or(name);
+    let ok = !n.is_empty()
+        && n.len() <= 100
+        && !n.starts_with('.')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(n.to_string())
+    } else {
+        Err(invalid(format!(
+            "'{name}' is not a configuration file name: use letters, digits, '.', '_' and '-'."
+        )))
+    }
+}
+
+fn write_file(data_dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let dir = data_dir.join(DIRECTORY);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    let path = dir.join(format!("{name}.toml"));
+    let tmp = dir.join(format!(".{name}.toml.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+fn read_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The file for `cfg`; private keys masked unless `secrets`.
+pub fn to_text(cfg: &Config, secrets: bool) -> Result<String, CliError> {
+    let mut shown = cfg.clone();
+    if !secrets {
+        for c in &mut shown.certificates {
+            c.key_pem = MASK.to_string();
+        }
+    }
+    let mut value = toml::Value::try_from(&shown)
+        .map_err(|e| invalid(format!("Cannot export the configuration: {e}")))?;
+    mark_explicit_none(&shown.destination_controls, &mut value);
+    let doc = Document {
+        format: FORMAT,
+        secrets: if secrets { "included" } else { "masked" }.to_string(),
+        config: value,
+    };
+    let body = toml::to_string(&doc)
+        .map_err(|e| invalid(format!("Cannot export the configuration: {e}")))?;
+    let text = format!(
+        "# Breakwater configuration of {}, saved {}.\n\
+         # \"loadconfig\" stages it; nothing changes until \"commit\".\n{}{body}",
+        cfg.hostname,
+        chrono::Local::now().format("%a %b %d %H:%M:%S %Y %Z"),
+        if secrets {
+            "# This file holds private keys: keep it safe.\n"
+        } else {
+            "# Private keys are masked (*****): this file loads back on this appliance only.\n"
+        }
+    );
+    // The promise is an exact round trip: check it before anyone relies on it.
+    if from_text(&text, &shown)? != shown {
+        return Err(invalid(
+            "Cannot export the configuration: it does not read back identically (a setting TOML cannot carry).",
+        ));
+    }
+    Ok(text)
+}
+
+/// The `Option<Option<_>>` settings of the destination control rows that
+/// are `Some(None)`: written as [`NONE`] (TOML has no null).
+fn mark_explicit_none(rows: &[DestinationControl], value: &mut toml::Value) {
+    let Some(tables) = value
+        .get_mut("destination_controls")
+        .and_then(toml::Value::as_array_mut)
+    else {
+        return;
+    };
+    for (row, table) in rows.iter().zip(tables) {
+        let Some(table) = table.as_table_mut() else {
+            continue;
+        };
+        if row.recipient_limit == Some(None) {
+            table.insert("recipient_limit".into(), NONE.into());
+        }
+        if row.client_certificate == Some(None) {
+            table.insert("client_certificate".into(), NONE.into());
+        }
+    }
+}
+
+/// Which rows had an explicit none, by index: (recipient_limit, client_certificate).
+fn take_explicit_none(value: &mut toml::Value) -> Vec<(bool, bool)> {
+    let Some(tables) = value
+        .get_mut("destination_controls")
+        .and_then(toml::Value::as_array_mut)
+    else {
+        return Vec::new();
+    };
+    tables
+        .iter_mut()
+        .map(|t| match t.as_table_mut() {
+            Some(t) => {
+                let mut take = |key: &str| {
+                    let none = t.get(key).and_then(toml::Value::as_str) == Some(NONE);
+                    if none {
+                        t.remove(key);
+                    }
+                    none
+                };
+                (take("recipient_limit"), take("client_certificate"))
+            }
+            None => (false, false),
+        })
+        .collect()
+}
+
+/// Reads a saved file. Masked private keys are taken from `current`'s
+/// certificate of the same name and certificate, or refused.
+pub fn from_text(text: &str, current: &Config) -> Result<Config, CliError> {
+    let doc: Document = toml::from_str(text)
+        .map_err(|e| invalid(format!("This is not a Breakwater configuration file: {e}")))?;
+    if doc.format != FORMAT {
+        return Err(invalid(format!(
+            "This configuration file has format {}; this version reads format {FORMAT}.",
+            doc.format
+        )));
+    }
+    let mut value = doc.config;
+    let nones = take_explicit_none(&mut value);
+    let mut cfg: Config = value.try_into().map_err(|e: toml::de::Error| {
+        invalid(format!("The configuration is incomplete or wrong: {e}"))
+    })?;
+    for (row, (limit, cert)) in cfg.destination_controls.iter_mut().zip(nones) {
+        if limit {
+            row.recipient_limit = Some(None);
+        }
+        if cert {
+            row.client_certificate = Some(None);
+        }
+    }
+    for c in &mut cfg.certificates {
+        if c.key_pem != MASK {
+            continue;
+        }
+        let same = current
+            .certificates
+            .iter()
+            .find(|k| k.name == c.name && k.cert_pem == c.cert_pem);
+        match same {
+            Some(k) => c.key_pem = k.key_pem.clone(),
+            None => {
+                return Err(invalid(format!(
+                    "The private key of certificate {} is masked in this file and this appliance has no such certificate: save it with --include-secrets.",
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// What a loaded file must satisfy before it is staged: the checks the
+/// batch commands make one change at a time, for the whole file at once
+/// (a hand-edited file reaches the listeners otherwise).
+pub fn check(cfg: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = check_hostname(&cfg.hostname) {
+        problems.push(e.to_string());
+    }
+    for l in &cfg.listeners {
+        if cfg.certificate(&l.certificate).is_none() {
+            problems.push(format!(
+                "Listener {}: there is no certificate named '{}'.",
+                l.name, l.certificate
+            ));
+        }
+        for g in &l.hat {
+            if l.policy(&g.policy).is_none() {
+                problems.push(format!(
+                    "Listener {}: sender group {} names the unknown policy ${}.",
+                    l.name, g.name, g.policy
+                ));
+            }
+            for m in &g.members {
+                if let Err(e) = HostMember::parse(m) {
+                    problems.push(format!("Listener {}, sender group {}: {e}", l.name, g.name));
+                }
+            }
+        }
+        for r in &l.rat {
+            if let Err(e) = RatPattern::parse(&r.address) {
+                problems.push(format!("Listener {}, RAT row {}: {e}", l.name, r.address));
+            }
+        }
+    }
+    if !cfg.bounce_profiles.iter().any(|b| b.name == "Default") {
+        problems.push("There is no Default bounce profile.".to_string());
+    }
+    for f in &cfg.message_filters {
+        if let Err(e) = crate::filters::parse(&f.source) {
+            problems.push(format!("Message filter {}: {e}", f.name));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{Fixture, factory};
+    use super::*;
+    use crate::config::RecipientLimit;
+
+    fn with_everything() -> Config {
+        let mut cfg = factory();
+        cfg.hostname = "mail.example.com".into();
+        cfg.destination_controls = vec![
+            DestinationControl {
+                domain: "example.com".into(),
+                recipient_limit: Some(None),
+                client_certificate: Some(None),
+                max_concurrency: Some(10),
+                ..Default::default()
+            },
+            DestinationControl {
+                domain: ".example.org".into(),
+                recipient_limit: Some(Some(RecipientLimit {
+                    recipients: 5,
+                    minutes: 10,
+                })),
+                client_certificate: Some(Some("Demo".into())),
+                ..Default::default()
+            },
+            DestinationControl {
+                domain: "plain.example".into(),
+                ..Default::default()
+            },
+        ];
+        cfg.listeners[0].rat[0].text = Some("say \"no\" \\ and 'bye'".into());
+        cfg
+    }
+
+    #[test]
+    fn a_saved_file_loads_into_a_fresh_store_exactly() {
+        let f = Fixture::new();
+        let cfg = with_everything();
+        f.store.stage(&cfg).unwrap();
+        f.run("commit everything").unwrap();
+        let text = f.run("saveconfig print --include-secrets").unwrap();
+        assert!(
+            text.contains("SECRETKEY") && text.contains("format = 1"),
+            "{text}"
+        );
+        assert!(text.contains("recipient_limit = \"none\""), "{text}");
+
+        let fresh = Fixture::new();
+        let ctx = CommandContext {
+            store: &fresh.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        let out = run(&ctx, None, "loadconfig", &["-".into()], Some(&text)).unwrap();
+        assert!(out.contains("is staged"), "{out}");
+        assert_eq!(fresh.staged().unwrap(), cfg);
+        // The same file again: already staged changes are not overwritten.
+        assert!(run(&ctx, None, "loadconfig", &["-".into()], Some(&text)).is_err());
+    }
+
+    #[test]
+    fn private_keys_are_masked_unless_asked_and_masked_files_load_back_here_only() {
+        let f = Fixture::new();
+        let text = f.run("saveconfig print").unwrap();
+        assert!(!text.contains("SECRETKEY") && text.contains(MASK), "{text}");
+        assert!(
+            text.contains("CERTDATA"),
+            "the certificate itself is public"
+        );
+        let committed = f.store.committed().unwrap();
+        assert_eq!(from_text(&text, &committed).unwrap(), committed);
+
+        let mut elsewhere = committed.clone();
+        elsewhere.certificates[0].cert_pem = "another certificate".into();
+        let err = from_text(&text, &elsewhere).unwrap_err();
+        assert!(err.to_string().contains("--include-secrets"), "{err}");
+    }
+
+    #[test]
+    fn files_are_written_owner_only_under_the_data_directory_and_read_back() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let f = Fixture::new();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        let out = run(
+            &ctx,
+            Some(dir.path()),
+            "saveconfig",
+            &["backup-1".into()],
+            None,
+        )
+        .unwrap();
+        let path = dir.path().join("configuration/backup-1.toml");
+        assert!(out.contains(&path.display().to_string()), "{out}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let same = run(
+            &ctx,
+            Some(dir.path()),
+            "loadconfig",
+            &["backup-1.toml".into()],
+            None,
+        )
+        .unwrap();
+        assert!(same.contains("nothing was staged"), "{same}");
+        assert!(f.staged().is_none());
+        for bad in ["../etc/passwd", ".hidden", "a/b", ""] {
+            assert!(
+                run(&ctx, Some(dir.path()), "saveconfig", &[bad.into()], None).is_err(),
+                "{bad}"
+            );
+            assert!(
+                run(&ctx, Some(dir.path()), "loadconfig", &[bad.into()], None).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            run(
+                &ctx,
+                Some(dir.path()),
+                "loadconfig",
+                &["missing".into()],
+                None
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn broken_or_inconsistent_files_are_refused_and_stage_nothing() {
+        let f = Fixture::new();
+        let good = f.run("saveconfig print --include-secrets").unwrap();
+        let bad_policy = good.replacen("policy = \"TRUSTED\"", "policy = \"NOPE\"", 1);
+        let bad_host = good.replacen(
+            "hostname = \"breakwater.dev.local\"",
+            "hostname = \"not a host\"",
+            1,
+        );
+        let cases = [
+            "this is not toml at all [".to_string(),
+            good.replacen("format = 1", "format = 99", 1),
+            good.replacen("hostname = ", "hostnam = ", 1),
+            bad_policy,
+            bad_host,
+        ];
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        for text in &cases {
+            assert!(
+                run(&ctx, None, "loadconfig", &["-".into()], Some(text)).is_err(),
+                "{text}"
+            );
+            assert!(f.staged().is_none());
+        }
+        assert!(f.run("saveconfig").is_err(), "no data directory here");
+    }
+}

@@ -1,0 +1,125 @@
+//! `sethostname`: the appliance's fully qualified host name. It is the
+//! name the listeners greet with (`220 <hostname> ESMTP`), the name
+//! delivery says in EHLO, the prompt of the console and the `Received:`
+//! header's `by` part, so it is checked as a DNS host name (RFC 1123): a
+//! name a peer would refuse in EHLO must never reach a commit.
+
+use super::args::{invalid, stage, usage};
+use super::{CliError, CommandContext};
+
+pub(super) const USAGE: &str = "\
+usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
+       sethostname print";
+
+/// RFC 1035's limit on a whole name (without the final dot).
+const MAX_NAME: usize = 253;
+const MAX_LABEL: usize = 63;
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    match args {
+        [p] if p.eq_ignore_ascii_case("print") => {
+            Ok(format!("Hostname: {}", ctx.store.working()?.hostname))
+        }
+        [name] => {
+            let name = check_hostname(name)?;
+            let mut cfg = ctx.store.working()?;
+            if cfg.hostname == name {
+                return Err(invalid(format!("The host name is already {name}.")));
+            }
+            cfg.hostname = name.clone();
+            stage(ctx, &cfg, &format!("Host name set to {name}."))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+/// `name` lower-cased, without a final dot, if it is a fully qualified
+/// host name: at least two labels of letters, digits and inner hyphens,
+/// and a top-level label that is not all digits (that would be an IPv4
+/// address, which EHLO wants in brackets).
+pub(super) fn check_hostname(name: &str) -> Result<String, CliError> {
+    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let bad = |why: &str| {
+        invalid(format!(
+            "'{name}' is not a valid host name: {why}. Enter a fully qualified name such as mail.example.com."
+        ))
+    };
+    if n.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if n.len() > MAX_NAME {
+        return Err(bad("it is longer than 253 characters"));
+    }
+    let labels: Vec<&str> = n.split('.').collect();
+    if labels.len() < 2 {
+        return Err(bad("it has no domain part"));
+    }
+    for label in &labels {
+        if label.is_empty() {
+            return Err(bad("it has an empty label"));
+        }
+        if label.len() > MAX_LABEL {
+            return Err(bad("a label is longer than 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad("only letters, digits, '-' and '.' are allowed"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad("a label may not begin or end with '-'"));
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad("it looks like an IP address"));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use super::check_hostname;
+
+    #[test]
+    fn a_valid_name_is_staged_lower_case() {
+        let f = Fixture::new();
+        let out = f.run("sethostname Mail.Example.COM.").unwrap();
+        assert!(
+            out.starts_with("Host name set to mail.example.com."),
+            "{out}"
+        );
+        assert!(out.contains("commit"), "{out}");
+        assert_eq!(f.staged().unwrap().hostname, "mail.example.com");
+        assert_eq!(
+            f.run("sethostname print").unwrap(),
+            "Hostname: mail.example.com"
+        );
+        assert_ne!(f.store.committed().unwrap().hostname, "mail.example.com");
+    }
+
+    #[test]
+    fn bad_names_are_refused_and_stage_nothing() {
+        let long_label = format!("{}.example.com", "a".repeat(64));
+        let long_name = format!("{}.com", ["abcdefghij"; 25].join("."));
+        Fixture::new().assert_refused(&[
+            "sethostname",
+            "sethostname localhost",
+            "sethostname mail..example.com",
+            "sethostname -mail.example.com",
+            "sethostname mail-.example.com",
+            "sethostname mail_1.example.com",
+            "sethostname \"mail example.com\"",
+            "sethostname 192.0.2.1",
+            "sethostname mail.example.com extra",
+            "sethostname breakwater.dev.local",
+            &format!("sethostname {long_label}"),
+            &format!("sethostname {long_name}"),
+        ]);
+        assert!(check_hostname("a-b.c0").is_ok());
+    }
+}

@@ -1,0 +1,128 @@
+//! `threatdefenseconfig`: the Threat Defense Connector's global settings —
+//! on or off, the global Message Intake Address, the header that carries
+//! the client IP, and how long a copy may wait in `the.tdc.queue`.
+//! Which incoming mail policies send copies is set per policy
+//! (`policyconfig edit incoming <POLICY> threatdefense ...`).
+
+use super::args::{invalid, parse_opts, stage, usage};
+use super::{CliError, CommandContext};
+use crate::config::Config;
+
+pub(super) const USAGE: &str = "\
+usage: threatdefenseconfig print
+       threatdefenseconfig enable <intake-address>
+       threatdefenseconfig disable
+       threatdefenseconfig setup [--header NAME] [--max-age SECS]
+--header: the header carrying the original client IP (default X-IronPort-RemoteIP)
+--max-age: a copy leaves the.tdc.queue after this long, delivered or not (default 120)";
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args) {
+        (Some("print"), [_]) => Ok(render(&ctx.store.working()?)),
+        (Some("enable"), [_, address]) => {
+            check_address(address)?;
+            let mut cfg = ctx.store.working()?;
+            cfg.threat_defense.enabled = true;
+            cfg.threat_defense.intake_address = Some(address.clone());
+            stage(
+                ctx,
+                &cfg,
+                &format!("Threat Defense Connector enabled; Message Intake Address {address}."),
+            )
+        }
+        (Some("disable"), [_]) => {
+            let mut cfg = ctx.store.working()?;
+            cfg.threat_defense.enabled = false;
+            stage(ctx, &cfg, "Threat Defense Connector disabled.")
+        }
+        (Some("setup"), [_, rest @ ..]) => {
+            let opts = parse_opts(rest, &["header", "max-age"], &[], USAGE)?;
+            if !opts.positional.is_empty() || !opts.any() {
+                return Err(usage(USAGE));
+            }
+            let mut cfg = ctx.store.working()?;
+            if let Some(h) = opts.value("header") {
+                let ok = !h.is_empty()
+                    && h.len() <= 76
+                    && h.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+                if !ok {
+                    return Err(invalid(format!("'{h}' is not a header name.")));
+                }
+                cfg.threat_defense.header_name = h.to_string();
+            }
+            if let Some(n) = opts.number("max-age", 1u32, 24 * 3600)? {
+                cfg.threat_defense.max_age_secs = n;
+            }
+            stage(ctx, &cfg, "Threat Defense Connector settings updated.")
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+/// A Message Intake Address must be `local@domain.tld`.
+pub(super) fn check_address(address: &str) -> Result<(), CliError> {
+    let valid = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !local.contains(char::is_whitespace)
+            && domain.contains('.')
+            && domain
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "'{address}' is not a valid Message Intake Address (user@domain)."
+        )))
+    }
+}
+
+pub(super) fn render(cfg: &Config) -> String {
+    let t = &cfg.threat_defense;
+    format!(
+        "Threat Defense Connector: {}\nMessage Intake Address: {}\nClient IP header: {}\nMaximum time in the.tdc.queue: {} seconds\n",
+        if t.enabled { "Enabled" } else { "Disabled" },
+        t.intake_address.as_deref().unwrap_or("(not set)"),
+        t.header_name,
+        t.max_age_secs
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+
+    #[test]
+    fn enable_disable_and_setup() {
+        let f = Fixture::new();
+        f.run("threatdefenseconfig enable intake@tdc.example.com")
+            .unwrap();
+        let t = f.staged().unwrap().threat_defense;
+        assert!(t.enabled);
+        assert_eq!(t.intake_address.as_deref(), Some("intake@tdc.example.com"));
+        f.run("threatdefenseconfig setup --header X-Client-IP --max-age 5")
+            .unwrap();
+        let t = f.staged().unwrap().threat_defense;
+        assert_eq!((t.header_name.as_str(), t.max_age_secs), ("X-Client-IP", 5));
+        f.run("threatdefenseconfig disable").unwrap();
+        assert!(!f.staged().unwrap().threat_defense.enabled);
+        assert!(
+            f.run("threatdefenseconfig print")
+                .unwrap()
+                .contains("Disabled")
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused_and_stage_nothing() {
+        Fixture::new().assert_refused(&[
+            "threatdefenseconfig enable not-an-address",
+            "threatdefenseconfig enable a@nodot",
+            "threatdefenseconfig setup --header Bad:Name",
+            "threatdefenseconfig setup --max-age 0",
+            "threatdefenseconfig",
+        ]);
+    }
+}

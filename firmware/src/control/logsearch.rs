@@ -1,0 +1,816 @@
+//! `findevent`, `tail` and `grep`: reading `mail_logs` from the console.
+//!
+//! The daemon answers these itself, on a blocking thread of the control
+//! server, from the files `logging` writes under
+//! `<data-dir>/logs/mail_logs/`: the rotated `mail.@<stamp>[.n].s` files,
+//! oldest first, then `mail.current`. Nothing here writes.
+//!
+//! **findevent** works like AsyncOS's: a first pass collects, per MID, the
+//! facts the log states (`Start MID m ICID i`, `From:`, `To:`, `Subject`,
+//! `Delivery start DCID d MID m`), selects the messages that match every
+//! criterion given, and a second pass prints every line about those
+//! messages and about the connections (ICID, DCID) that carried them.
+//!
+//! Bounds, because a console must never wedge the daemon: the logs are at
+//! most `(max_files + 1) * max_file_bytes` (110 MiB by default) and read
+//! line by line; answers are capped at [`MAX_LINES`] lines; `grep` regexes
+//! are compiled with [`REGEX_SIZE_LIMIT`] (the `regex` crate runs in linear
+//! time, so no pattern can backtrack catastrophically).
+//!
+//! Exposure: reached through the owner-only control socket; the patterns
+//! and criteria come from an authenticated console user, and every form
+//! here is read-only (see `READ_FORMS`).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+
+/// Commands this module answers.
+pub const NAMES: &[&str] = &["findevent", "tail", "grep"];
+
+/// Most lines one answer holds; the rest is summarised.
+pub const MAX_LINES: usize = 5000;
+/// Compiled-size limit of a `grep` pattern (and of its DFA cache).
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Most bytes one `tail --follow` answer carries; the next call continues.
+const MAX_FOLLOW_BYTES: u64 = 256 * 1024;
+/// Longest line kept; a longer one is cut (log lines are one event each,
+/// far shorter, but the files are on disk and could hold anything).
+const MAX_LINE: u64 = 64 * 1024;
+
+const LOG_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
+
+pub const FINDEVENT_USAGE: &str = "\
+usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
+                 [--since TIME] [--until TIME]
+Prints every mail_logs line of the messages that match all criteria given
+(addresses and subject: case-insensitive, part of the value is enough;
+TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).";
+pub const TAIL_USAGE: &str = "\
+usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
+       tail -f [N]       (console) the same, then follow new lines until Ctrl-C";
+pub const GREP_USAGE: &str = "\
+usage: grep [-i] <regex> [--max N]
+Prints the mail_logs lines (oldest first) that match the regular expression
+(-i: case-insensitive; at most N lines, default and limit 5000).";
+
+/// Runs one of [`NAMES`] against the logs of `data_dir`; `None` when
+/// `args` is not one of them.
+pub fn run(data_dir: &Path, args: &[String]) -> Option<Result<String, String>> {
+    let name = args.first()?.to_ascii_lowercase();
+    let logs = MailLogs::new(data_dir);
+    let rest = &args[1..];
+    Some(match name.as_str() {
+        "findevent" => findevent(&logs, rest),
+        "tail" => tail(&logs, rest),
+        "grep" => grep(&logs, rest),
+        _ => return None,
+    })
+}
+
+/// The mail log files of one data directory.
+pub struct MailLogs {
+    dir: PathBuf,
+}
+
+impl MailLogs {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            dir: data_dir.join("logs").join("mail_logs"),
+        }
+    }
+
+    fn current(&self) -> PathBuf {
+        self.dir.join("mail.current")
+    }
+
+    /// Every file, oldest first: the rotated ones by their stamp, then
+    /// `mail.current`. Missing files are simply absent.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut rotated: Vec<((String, u32), PathBuf)> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|e| Some((rotated_key(e.file_name().to_str()?)?, e.path())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        rotated.sort();
+        let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+        if self.current().is_file() {
+            files.push(self.current());
+        }
+        files
+    }
+
+    /// Calls `f` on every line of every file, oldest first.
+    fn each_line(&self, mut f: impl FnMut(&str)) {
+        for path in self.files() {
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            let mut reader = BufReader::new(file);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if buf.last() != Some(&b'\n') && buf.len() as u64 == MAX_LINE {
+                            // Skip the rest of an over-long line.
+                            let mut rest = Vec::new();
+                            let _ = reader.read_until(b'\n', &mut rest);
+                        }
+                        let line = String::from_utf8_lossy(&buf);
+                        f(line.trim_end_matches(['\r', '\n']));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `mail.@20260124T010639.s` → ("20260124T010639", 0); `.2.s` → 2.
+fn rotated_key(name: &str) -> Option<(String, u32)> {
+    let rest = name.strip_prefix("mail.@")?.strip_suffix(".s")?;
+    let (stamp, n) = match rest.split_once('.') {
+        Some((s, n)) => (s, n.parse().ok()?),
+        None => (rest, 0),
+    };
+    (stamp.len() == 15 && stamp.as_bytes()[8] == b'T').then(|| (stamp.to_string(), n))
+}
+
+/// A line's time and its message (the part after `<Level>: `).
+fn split_line(line: &str) -> Option<(NaiveDateTime, &str)> {
+    let stamp = line.get(..24)?;
+    let time = NaiveDateTime::parse_from_str(stamp, LOG_TIME_FORMAT).ok()?;
+    let (_, message) = line[24..].split_once(": ")?;
+    Some((time, message))
+}
+
+/// The number after `key ` in `text`, where `key` is a whole word.
+fn number_after(text: &str, key: &str) -> Option<u64> {
+    ids_after(text, key).next()
+}
+
+fn ids_after(text: &str, key: &str) -> impl Iterator<Item = u64> {
+    let mut ids = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key).map(|i| i + from) {
+        from = i + key.len();
+        let before_ok = i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric();
+        let Some(rest) = text[from..].strip_prefix(' ') else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if before_ok && let Ok(n) = digits.parse() {
+            ids.push(n);
+        }
+    }
+    ids.into_iter()
+}
+
+/// The MID a message line is about: `MID m`, or AsyncOS's `Message m to
+/// RID [...] pending till` which names it without the word.
+fn mids_of(message: &str) -> Vec<u64> {
+    let mut mids: Vec<u64> = ids_after(message, "MID").collect();
+    if let Some(rest) = message.strip_prefix("Message ")
+        && let Some((n, _)) = rest.split_once(" to RID")
+        && let Ok(n) = n.parse()
+    {
+        mids.push(n);
+    }
+    mids
+}
+
+/// What the log says about one message.
+#[derive(Debug, Default)]
+struct MessageFacts {
+    start: Option<NaiveDateTime>,
+    icid: Option<u64>,
+    dcids: Vec<u64>,
+    from: Option<String>,
+    to: Vec<String>,
+    subject: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Criteria {
+    mid: Option<u64>,
+    from: Option<String>,
+    to: Option<String>,
+    subject: Option<String>,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+}
+
+impl Criteria {
+    fn is_empty(&self) -> bool {
+        self.mid.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.subject.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+
+    fn matches(&self, mid: u64, f: &MessageFacts) -> bool {
+        let has = |value: &str, wanted: &str| {
+            value
+                .to_ascii_lowercase()
+                .contains(&wanted.to_ascii_lowercase())
+        };
+        self.mid.is_none_or(|m| m == mid)
+            && self
+                .from
+                .as_deref()
+                .is_none_or(|w| f.from.as_deref().is_some_and(|v| has(v, w)))
+            && self
+                .to
+                .as_deref()
+                .is_none_or(|w| f.to.iter().any(|v| has(v, w)))
+            && self
+                .subject
+                .as_deref()
+                .is_none_or(|w| f.subject.as_deref().is_some_and(|v| has(v, w)))
+            && self.since.is_none_or(|s| f.start.is_some_and(|t| t >= s))
+            && self.until.is_none_or(|u| f.start.is_some_and(|t| t <= u))
+    }
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` (or with `T`).
+fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
+    let t = text.trim().replace('T', " ");
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(&t, f) {
+            return Ok(d);
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+        let time = if end_of_day {
+            d.and_hms_opt(23, 59, 59)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
+        if let Some(t) = time {
+            return Ok(t);
+        }
+    }
+    Err(format!(
+        "'{text}' is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS."
+    ))
+}
+
+fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
+    let mut c = Criteria::default();
+    let mut it = args.iter();
+    while let Some(opt) = it.next() {
+        let key = opt.trim_start_matches('-').to_ascii_lowercase();
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{opt} needs a value.\n{FINDEVENT_USAGE}"))?;
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("{opt} needs a value.\n{FINDEVENT_USAGE}"));
+        }
+        match key.as_str() {
+            "mid" => {
+                c.mid = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("'{value}' is not a MID (a number)."))?,
+                )
+            }
+            "from" | "sender" => c.from = Some(value.to_string()),
+            "to" | "recipient" | "rcpt" => c.to = Some(value.to_string()),
+            "subject" => c.subject = Some(value.to_string()),
+            "since" | "after" => c.since = Some(parse_time(value, false)?),
+            "until" | "before" => c.until = Some(parse_time(value, true)?),
+            _ => return Err(FINDEVENT_USAGE.to_string()),
+        }
+    }
+    if c.is_empty() {
+        return Err(FINDEVENT_USAGE.to_string());
+    }
+    Ok(c)
+}
+
+/// Strips the angle brackets of `From: <a@b>` and friends.
+fn bracketed(text: &str) -> String {
+    let t = text.trim();
+    t.strip_prefix('<')
+        .and_then(|t| t.split_once('>'))
+        .map_or(t, |(a, _)| a)
+        .to_string()
+}
+
+fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
+    let criteria = parse_criteria(args)?;
+    let mut facts: HashMap<u64, MessageFacts> = HashMap::new();
+    logs.each_line(|line| {
+        let Some((time, msg)) = split_line(line) else {
+            return;
+        };
+        if let Some(rest) = msg.strip_prefix("Start MID ") {
+            if let Some(mid) = number_after(msg, "MID") {
+                let f = facts.entry(mid).or_default();
+                f.start = Some(time);
+                f.icid = number_after(rest, "ICID");
+            }
+        } else if let Some(rest) = msg.strip_prefix("Delivery start DCID ") {
+            let dcid = rest.split(' ').next().and_then(|d| d.parse::<u64>().ok());
+            if let (Some(dcid), Some(mid)) = (dcid, number_after(msg, "MID")) {
+                let f = facts.entry(mid).or_default();
+                if !f.dcids.contains(&dcid) {
+                    f.dcids.push(dcid);
+                }
+            }
+        } else if msg.starts_with("MID ") {
+            let Some(mid) = number_after(msg, "MID") else {
+                return;
+            };
+            if let Some((_, from)) = msg.split_once(" From: ") {
+                facts.entry(mid).or_default().from = Some(bracketed(from));
+            } else if let Some((_, to)) = msg.split_once(" To: ") {
+                facts.entry(mid).or_default().to.push(bracketed(to));
+            } else if let Some((_, subject)) = msg.split_once(" Subject ") {
+                let s = subject.trim();
+                let s = s
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .unwrap_or(s);
+                facts.entry(mid).or_default().subject = Some(s.to_string());
+            }
+        }
+    });
+    let mut mids: Vec<u64> = facts
+        .iter()
+        .filter(|(mid, f)| criteria.matches(**mid, f))
+        .map(|(mid, _)| *mid)
+        .collect();
+    mids.sort_unstable();
+    if mids.is_empty() {
+        return Ok("No message in mail_logs matches.".to_string());
+    }
+    let wanted: HashSet<u64> = mids.iter().copied().collect();
+    let icids: HashSet<u64> = mids.iter().filter_map(|m| facts[m].icid).collect();
+    let dcids: HashSet<u64> = mids
+        .iter()
+        .flat_map(|m| facts[m].dcids.iter().copied())
+        .collect();
+    let mut out = Lines::default();
+    logs.each_line(|line| {
+        let Some((_, msg)) = split_line(line) else {
+            return;
+        };
+        // A line naming another message of the same connection is about
+        // that message, not this one.
+        let line_mids = mids_of(msg);
+        let hit = if line_mids.is_empty() {
+            ids_after(msg, "ICID").any(|i| icids.contains(&i))
+                || ids_after(msg, "DCID").any(|d| dcids.contains(&d))
+        } else {
+            line_mids.iter().any(|m| wanted.contains(m))
+        };
+        if hit {
+            out.push(line);
+        }
+    });
+    let list: Vec<String> = mids.iter().map(u64::to_string).collect();
+    Ok(format!(
+        "{} message(s) found: MID {}\n\n{}",
+        mids.len(),
+        list.join(", "),
+        out.finish()
+    ))
+}
+
+/// Collected answer lines, capped at [`MAX_LINES`].
+#[derive(Default)]
+struct Lines {
+    text: String,
+    count: usize,
+    max: Option<usize>,
+}
+
+impl Lines {
+    fn push(&mut self, line: &str) {
+        self.count += 1;
+        if self.count <= self.max.unwrap_or(MAX_LINES) {
+            self.text.push_str(line);
+            self.text.push('\n');
+        }
+    }
+
+    fn finish(self) -> String {
+        let max = self.max.unwrap_or(MAX_LINES);
+        let mut text = self.text;
+        if self.count > max {
+            text.push_str(&format!(
+                "[... {} more line(s) not shown; narrow the search]\n",
+                self.count - max
+            ));
+        }
+        text
+    }
+}
+
+fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
+    let mut insensitive = false;
+    let mut max = MAX_LINES;
+    let mut pattern: Option<&str> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-i" => insensitive = true,
+            "--max" => {
+                let n = it.next().ok_or_else(|| GREP_USAGE.to_string())?;
+                max = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LINES).contains(n))
+                    .ok_or_else(|| format!("--max must be a number from 1 to {MAX_LINES}."))?;
+            }
+            "mail_logs" if pattern.is_some() => {}
+            p if pattern.is_none() => pattern = Some(p),
+            _ => return Err(GREP_USAGE.to_string()),
+        }
+    }
+    let Some(pattern) = pattern.filter(|p| !p.is_empty()) else {
+        return Err(GREP_USAGE.to_string());
+    };
+    let re = regex::RegexBuilder::new(pattern)
+        .case_insensitive(insensitive)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("Invalid regular expression: {e}"))?;
+    let mut out = Lines {
+        max: Some(max),
+        ..Lines::default()
+    };
+    logs.each_line(|line| {
+        if re.is_match(line) {
+            out.push(line);
+        }
+    });
+    if out.count == 0 {
+        return Ok("No line of mail_logs matches.".to_string());
+    }
+    Ok(out.finish())
+}
+
+/// Where a follower has read up to: the inode of the file that was
+/// `mail.current` and the offset in it. Rotation renames the file, so the
+/// inode still finds the rest of it among the rotated files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub inode: u64,
+    pub offset: u64,
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.inode, self.offset)
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, o) = s.split_once(':').ok_or("a cursor is INODE:OFFSET")?;
+        Ok(Cursor {
+            inode: i.parse().map_err(|_| "bad inode")?,
+            offset: o.parse().map_err(|_| "bad offset")?,
+        })
+    }
+}
+
+/// The first line of a `tail --follow` answer.
+pub const CURSOR_PREFIX: &str = "cursor ";
+
+fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
+    let count = |s: Option<&String>| -> Result<usize, String> {
+        match s {
+            None => Ok(20),
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LINES).contains(n))
+                .ok_or_else(|| {
+                    format!("The number of lines must be 1 to {MAX_LINES}.\n{TAIL_USAGE}")
+                }),
+        }
+    };
+    match args {
+        [] | [_] => Ok(last_lines(logs, count(args.first())?)),
+        // Console-internal: `tail --follow start [N]` gives the last N lines
+        // and a cursor; `tail --follow CURSOR` what was written since.
+        [f, rest @ ..] if f == "--follow" => {
+            let (cursor, text) = match rest {
+                [start] | [start, _] if start == "start" => {
+                    let text = last_lines(logs, count(rest.get(1))?);
+                    (end_cursor(logs), text)
+                }
+                [c] => follow(logs, c.parse()?),
+                _ => return Err(TAIL_USAGE.to_string()),
+            };
+            Ok(format!("{CURSOR_PREFIX}{cursor}\n{text}"))
+        }
+        _ => Err(TAIL_USAGE.to_string()),
+    }
+}
+
+/// The last `n` lines over all files (usually all in `mail.current`).
+fn last_lines(logs: &MailLogs, n: usize) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for path in logs.files().iter().rev() {
+        let Ok(mut file) = File::open(path) else {
+            continue;
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        // Lines are a few hundred bytes; read a generous tail of the file.
+        let want = (n as u64 + 1).saturating_mul(1024).min(len);
+        if file.seek(SeekFrom::Start(len - want)).is_err() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        if file.read_to_end(&mut buf).is_err() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let mut lines: Vec<&str> = text.lines().collect();
+        if want < len && !lines.is_empty() {
+            lines.remove(0); // a partial first line
+        }
+        let take = (n - kept.len()).min(lines.len());
+        let mut these: Vec<String> = lines[lines.len() - take..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        these.append(&mut kept);
+        kept = these;
+        if kept.len() >= n {
+            break;
+        }
+    }
+    if kept.is_empty() {
+        return String::new();
+    }
+    kept.join("\n") + "\n"
+}
+
+fn end_cursor(logs: &MailLogs) -> Cursor {
+    std::fs::metadata(logs.current())
+        .map(|m| Cursor {
+            inode: m.ino(),
+            offset: m.len(),
+        })
+        .unwrap_or(Cursor {
+            inode: 0,
+            offset: 0,
+        })
+}
+
+/// Reads whole lines from `offset`, at most [`MAX_FOLLOW_BYTES`]; returns
+/// the text and the offset after it.
+fn read_from(path: &Path, offset: u64) -> (String, u64) {
+    let Ok(mut file) = File::open(path) else {
+        return (String::new(), offset);
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len <= offset || file.seek(SeekFrom::Start(offset)).is_err() {
+        return (String::new(), offset.min(len));
+    }
+    let mut buf = Vec::new();
+    if file.take(MAX_FOLLOW_BYTES).read_to_end(&mut buf).is_err() {
+        return (String::new(), offset);
+    }
+    // Only whole lines: the writer may be halfway through one.
+    let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    buf.truncate(whole);
+    (
+        String::from_utf8_lossy(&buf).into_owned(),
+        offset + whole as u64,
+    )
+}
+
+fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
+    let end = end_cursor(logs);
+    if end.inode == cursor.inode {
+        let (text, offset) = read_from(&logs.current(), cursor.offset);
+        return (
+            Cursor {
+                inode: cursor.inode,
+                offset,
+            },
+            text,
+        );
+    }
+    // Rotated since: the rest of the old file, then the new one.
+    let mut text = String::new();
+    let old = logs
+        .files()
+        .into_iter()
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.ino() == cursor.inode));
+    if let Some(old) = old {
+        let (rest, offset) = read_from(&old, cursor.offset);
+        let done = std::fs::metadata(&old).is_ok_and(|m| m.len() <= offset);
+        text.push_str(&rest);
+        if !done {
+            return (
+                Cursor {
+                    inode: cursor.inode,
+                    offset,
+                },
+                text,
+            );
+        }
+    }
+    let (new, offset) = read_from(&logs.current(), 0);
+    text.push_str(&new);
+    (
+        Cursor {
+            inode: end.inode,
+            offset,
+        },
+        text,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "Tue Nov 24 01:06:39 2026 Info:";
+
+    /// A data directory with a rotated file and mail.current holding two
+    /// messages on one connection and a third on another.
+    fn logs() -> (tempfile::TempDir, MailLogs) {
+        let dir = tempfile::tempdir().unwrap();
+        let logs_dir = dir.path().join("logs/mail_logs");
+        std::fs::create_dir_all(&logs_dir).unwrap();
+        std::fs::write(
+            logs_dir.join("mail.@20261124T010000.s"),
+            format!(
+                "{T} New SMTP ICID 7 interface Data 1 (127.0.0.1) address 192.0.2.9 reverse dns host unknown verified no\n\
+                 {T} ICID 7 ACCEPT SG ALL match ALL SBRS not enabled\n\
+                 {T} Start MID 101 ICID 7\n\
+                 {T} MID 101 ICID 7 From: <alice@example.org>\n\
+                 {T} MID 101 ICID 7 RID 0 To: <bob@your_domain.com>\n\
+                 {T} MID 101 Subject 'Quarterly report'\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            logs_dir.join("mail.current"),
+            format!(
+                "{T} MID 101 ready 310 bytes from <alice@example.org>\n\
+                 {T} Start MID 102 ICID 7\n\
+                 {T} MID 102 ICID 7 From: <carol@example.org>\n\
+                 {T} MID 102 ICID 7 RID 0 To: <dave@your_domain.com>\n\
+                 {T} ICID 7 close\n\
+                 {T} New SMTP DCID 55 interface 127.0.0.1 address 192.0.2.25 port 25\n\
+                 {T} Delivery start DCID 55 MID 101 to RID [0]\n\
+                 {T} Message done DCID 55 MID 101 to RID [0]\n\
+                 {T} DCID 55 close\n\
+                 {T} Message 102 to RID [0] pending till Tue Nov 24 02:00:00 2026\n\
+                 {T} Start MID 1010 ICID 8\n\
+                 {T} Message finished MID 101 done\n"
+            ),
+        )
+        .unwrap();
+        let logs = MailLogs::new(dir.path());
+        (dir, logs)
+    }
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn findevent_prints_every_line_of_the_message_and_its_connections() {
+        let (_dir, logs) = logs();
+        let out = findevent(&logs, &args("--subject quarterly")).unwrap();
+        assert!(out.starts_with("1 message(s) found: MID 101\n"), "{out}");
+        for expected in [
+            "New SMTP ICID 7",
+            "ICID 7 ACCEPT",
+            "Start MID 101 ICID 7",
+            "From: <alice@example.org>",
+            "MID 101 ready",
+            "ICID 7 close",
+            "Delivery start DCID 55 MID 101",
+            "DCID 55 close",
+            "Message finished MID 101 done",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        for other in ["MID 102", "Message 102", "MID 1010", "New SMTP DCID 55"] {
+            // The DCID line before "Delivery start" is found by its DCID.
+            if other == "New SMTP DCID 55" {
+                assert!(out.contains(other), "{out}");
+            } else {
+                assert!(!out.contains(other), "{other:?} in\n{out}");
+            }
+        }
+        let by_to = findevent(&logs, &args("--to DAVE@your_domain.com")).unwrap();
+        assert!(
+            by_to.starts_with("1 message(s) found: MID 102\n"),
+            "{by_to}"
+        );
+        assert!(
+            by_to.contains("Message 102 to RID [0] pending till"),
+            "{by_to}"
+        );
+        let by_from = findevent(&logs, &args("--from example.org")).unwrap();
+        assert!(
+            by_from.starts_with("2 message(s) found: MID 101, 102\n"),
+            "{by_from}"
+        );
+        let by_mid = findevent(&logs, &args("--mid 1010")).unwrap();
+        assert!(by_mid.contains("Start MID 1010"), "{by_mid}");
+        let timed = findevent(&logs, &args("--from alice --since 2026-11-25")).unwrap();
+        assert_eq!(timed, "No message in mail_logs matches.");
+        let timed = findevent(&logs, &args("--from alice --until 2026-11-24")).unwrap();
+        assert!(timed.starts_with("1 message(s)"), "{timed}");
+        for bad in ["", "--mid x", "--since yesterday", "--mid", "--colour red"] {
+            assert!(findevent(&logs, &args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grep_is_bounded_and_refuses_bad_patterns() {
+        let (_dir, logs) = logs();
+        let out = grep(&logs, &args("-i dcid\\s55")).unwrap();
+        assert_eq!(out.lines().count(), 4, "{out}");
+        let out = grep(&logs, &args("MID --max 2")).unwrap();
+        assert!(out.contains("more line(s) not shown"), "{out}");
+        assert!(grep(&logs, &args("(unclosed")).is_err());
+        assert!(grep(&logs, &args("a{1000}{1000}")).is_err(), "size limit");
+        assert!(grep(&logs, &args("")).is_err());
+        assert_eq!(
+            grep(&logs, &args("nothing-like-this")).unwrap(),
+            "No line of mail_logs matches."
+        );
+    }
+
+    #[test]
+    fn tail_shows_the_last_lines_across_rotation_and_follows_new_ones() {
+        let (dir, logs) = logs();
+        let out = tail(&logs, &args("2")).unwrap();
+        assert_eq!(
+            out,
+            format!("{T} Start MID 1010 ICID 8\n{T} Message finished MID 101 done\n")
+        );
+        // More than mail.current holds: the rotated file supplies the rest.
+        assert!(
+            tail(&logs, &args("17"))
+                .unwrap()
+                .starts_with(&format!("{T} ICID 7 ACCEPT"))
+        );
+        assert!(tail(&logs, &args("0")).is_err());
+
+        let start = tail(&logs, &args("--follow start 1")).unwrap();
+        let (first, rest) = start.split_once('\n').unwrap();
+        assert_eq!(rest, format!("{T} Message finished MID 101 done\n"));
+        let cursor: Cursor = first.strip_prefix(CURSOR_PREFIX).unwrap().parse().unwrap();
+        let current = dir.path().join("logs/mail_logs/mail.current");
+        let append = |text: &str| {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&current)
+                .unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        };
+        append(&format!("{T} new line one\n{T} half a li"));
+        let (cursor, text) = follow(&logs, cursor);
+        assert_eq!(text, format!("{T} new line one\n"));
+        append("ne\n");
+        // Rotation: the old file is renamed, a new mail.current begins.
+        std::fs::rename(
+            &current,
+            dir.path().join("logs/mail_logs/mail.@20261124T020000.s"),
+        )
+        .unwrap();
+        std::fs::write(&current, format!("{T} after rotation\n")).unwrap();
+        let (cursor, text) = follow(&logs, cursor);
+        assert_eq!(text, format!("{T} half a line\n{T} after rotation\n"));
+        let (_, text) = follow(&logs, cursor);
+        assert_eq!(text, "");
+    }
+
+    #[test]
+    fn rotated_names_sort_by_time_then_number() {
+        assert_eq!(
+            rotated_key("mail.@20261124T010000.2.s"),
+            Some(("20261124T010000".into(), 2))
+        );
+        assert_eq!(rotated_key("mail.current"), None);
+        assert_eq!(rotated_key("mail.@junk.s"), None);
+    }
+}

@@ -1,0 +1,882 @@
+//! Processing: what happens to a new message between the queue and
+//! routing. Message filters run first, on the whole message; then each
+//! recipient is matched against the mail policy table of the message's
+//! direction, and a message whose recipients match different policies is
+//! split into one message per policy (AsyncOS's order: filters, then
+//! per-recipient policies).
+//!
+//! It runs once per message: the record's `processing.processed` flag is
+//! set (and written with the next queue flush) before the message is
+//! routed, so recovery routes a processed message directly and processes
+//! again only a message whose crash came first. Processing again can repeat
+//! side effects (a bcc copy, an archive entry, an inserted header): at least
+//! once, never lost.
+//!
+//! Effects, in order, for a message whose filters took actions:
+//! 1. `log-entry` lines; recorded settings (`alt-mailhost`, `alt-src-host`,
+//!    `bounce-profile`, `tag-message`, `skip-*`) go into the record;
+//! 2. message rewrites (`apply_rewrites`) replace the spooled body
+//!    atomically (`QueueHandle::replace_body`);
+//! 3. `archive` appends to an mbox; `bcc`, `bcc-scan`, `notify`,
+//!    `notify-copy`, `duplicate-quarantine` and the policy split build new
+//!    messages with new MIDs, which are made durable through the committer
+//!    like any received message (they arrive back at `admit` already
+//!    processed);
+//! 4. only then the original gets its fate: routed, held in a quarantine,
+//!    dropped (`drop()`, no DSN), bounced (`bounce()`, DSN to the sender),
+//!    or retired after `alt-rcpt-to` handed it on under a new MID.
+//!
+//! Quarantined messages stay in the queue (record in sled, body in the
+//! spool) with `processing.hold` set; the work queue keeps them aside in
+//! [`State::held`] and never routes them until `quarantine release`.
+//! Keeping them in the queue, rather than copying them into a tree of their
+//! own, keeps one commit protocol for every stored message and lets a
+//! release keep the MID.
+//!
+//! Filters are compiled once per committed configuration (the cache is
+//! keyed by the config `Arc`): a commit costs one parse, a message none.
+
+mod archive;
+mod copies;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::{Active, Event, WorkQueue, WorkQueueHandle};
+use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
+use crate::filters::{self, ActionKind, Filter, FinalAction, Lookups, MessageContext};
+use crate::ids::{Mid, Rid, rid_list};
+use crate::mail_log;
+use crate::queue::record::Hold;
+use crate::queue::{MessageRecord, Recipient, RecipientStatus};
+
+/// The work queue's processing state.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Filters of the committed config they were compiled from.
+    compiled: Option<(Arc<Config>, Arc<Vec<Filter>>)>,
+    /// Quarantined messages, by MID.
+    pub(crate) held: BTreeMap<Mid, MessageRecord>,
+    repeats: Repeats,
+}
+
+/// What becomes of the message being processed once its new messages are
+/// durable.
+#[derive(Debug, Clone, PartialEq)]
+enum Fate {
+    Route,
+    Hold {
+        quarantine: String,
+        filter: String,
+    },
+    Drop {
+        filter: String,
+    },
+    Bounce {
+        filter: String,
+    },
+    /// Handed on under a new MID (`alt-rcpt-to`).
+    Replaced,
+}
+
+/// Compiles the committed filter list; a stored filter that no longer
+/// parses (it was valid when it was committed) is skipped and reported.
+pub(crate) fn compile(config: &Config) -> Vec<Filter> {
+    let mut out = Vec::with_capacity(config.message_filters.len());
+    for f in &config.message_filters {
+        match filters::parse(&f.source) {
+            Ok(parsed) => out.extend(parsed.into_iter().map(|mut p| {
+                p.active = f.active;
+                p
+            })),
+            Err(e) => tracing::error!("message filter '{}' does not parse: {e}", f.name),
+        }
+    }
+    out
+}
+
+/// `mail_logs` names the tables "inbound" and "outbound".
+fn table_for<'c>(
+    config: &'c Config,
+    record: &MessageRecord,
+) -> (&'c MailPolicyTable, &'static str) {
+    let public = config
+        .listener(&record.reception.listener)
+        .is_some_and(|l| l.kind == ListenerKind::Public);
+    if public {
+        (&config.incoming_policies, "inbound")
+    } else {
+        (&config.outgoing_policies, "outbound")
+    }
+}
+
+/// The message as the filters see it.
+pub(crate) fn context<'a>(
+    config: &Config,
+    record: &MessageRecord,
+    body: &'a [u8],
+) -> MessageContext<'a> {
+    let mut ctx = MessageContext::new(record.mid, body, Utc::now());
+    ctx.envelope_sender = record.mail_from.clone();
+    ctx.recipients = record.pending().map(|r| r.address.clone()).collect();
+    let r = &record.reception;
+    ctx.sender_group = (!r.sender_group.is_empty()).then(|| r.sender_group.clone());
+    ctx.listener = r.listener.clone();
+    ctx.interface = r.interface.clone();
+    ctx.remote_ip = r.client_ip;
+    ctx.remote_host = r.rdns.clone().filter(|_| r.rdns_verified);
+    ctx.policy = record.processing.mail_policy.clone();
+    ctx.hostname = config.hostname.clone();
+    ctx
+}
+
+impl WorkQueue {
+    /// Registers the work queue for the quarantine commands; called once
+    /// when the work queue starts.
+    pub(super) fn processing_started(&mut self) {
+        crate::quarantine::attach(WorkQueueHandle {
+            tx: self.commands.clone(),
+        });
+    }
+
+    /// A record found on disk at start: processed again if the crash came
+    /// before its processing was recorded, kept aside if it is held.
+    /// `Some` when it should be routed at once.
+    pub(super) fn recover(&mut self, record: MessageRecord) -> Option<MessageRecord> {
+        if record.processing.processed && record.processing.hold.is_none() {
+            return Some(record);
+        }
+        self.process(record)
+    }
+
+    /// Runs filters and policies on a newly committed message. `Some` when
+    /// the message is to be routed now; otherwise processing has taken it
+    /// (held, dropped, or waiting for its new messages to be queued).
+    pub(super) fn process(&mut self, mut record: MessageRecord) -> Option<MessageRecord> {
+        if record.processing.processed {
+            if record.processing.hold.is_some() {
+                self.processing.held.insert(record.mid, record);
+                return None;
+            }
+            return Some(record);
+        }
+        let config = self.config.borrow().clone();
+        let filters = self.compiled_filters(&config);
+        let mid = record.mid;
+        let mut extra: Vec<(MessageRecord, Vec<u8>)> = Vec::new();
+        let mut fate = Fate::Route;
+        let mut body: Option<Vec<u8>> = None;
+
+        if filters.iter().any(|f| f.active) {
+            let raw = match self.queue.read_body(mid) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Without its body the message cannot be filtered or
+                    // delivered: keep it queued for the operator.
+                    tracing::error!("MID {mid}: cannot read the body for the message filters: {e}");
+                    return None;
+                }
+            };
+            let direction = table_for(&config, &record).1;
+            let ctx = context(&config, &record, &raw);
+            self.processing
+                .repeats
+                .count(direction, &record.mail_from, ctx.subject());
+            let lookups = QueueLookups {
+                repeats: &self.processing.repeats,
+                direction,
+            };
+            let verdict = filters::evaluate(&filters, &ctx, &lookups, &mut rand::rng());
+            drop(ctx);
+            let mut new_body = None;
+            if verdict.actions.iter().any(|a| a.kind.is_rewrite()) {
+                let rewritten = filters::apply_rewrites(&verdict.actions, &raw);
+                if rewritten != raw {
+                    new_body = Some(rewritten);
+                }
+            }
+            let current = new_body.as_deref().unwrap_or(&raw);
+            let mut alt_rcpt: Option<(String, String)> = None;
+            for a in &verdict.actions {
+                match &a.kind {
+                    k @ ActionKind::LogEntry { .. } => {
+                        if let Some(line) = k.log_line(mid) {
+                            mail_log!("{line}");
+                        }
+                    }
+                    ActionKind::TagMessage { tag } => record.processing.tags.push(tag.clone()),
+                    ActionKind::AltMailhost { host } => {
+                        record.processing.alt_mailhost = Some(host.clone())
+                    }
+                    ActionKind::AltSrcHost { interface } => {
+                        record.processing.alt_src_host = Some(interface.clone())
+                    }
+                    ActionKind::BounceProfile { name } => {
+                        record.processing.bounce_profile = Some(name.clone())
+                    }
+                    ActionKind::SkipSpamcheck => record.processing.skip_spamcheck = true,
+                    ActionKind::SkipViruscheck => record.processing.skip_viruscheck = true,
+                    ActionKind::AltRcptTo { address } => {
+                        alt_rcpt = Some((address.clone(), a.filter.clone()))
+                    }
+                    ActionKind::Archive { mbox } => {
+                        if let Err(e) =
+                            archive::append(&config.archive, mbox, &record.mail_from, current)
+                        {
+                            tracing::error!("MID {mid}: archive '{mbox}': {e}");
+                        } else {
+                            mail_log!("MID {mid} archived to '{mbox}' by filter '{}'", a.filter);
+                        }
+                    }
+                    ActionKind::Copy {
+                        kind,
+                        to,
+                        subject,
+                        return_path,
+                        third,
+                    } => {
+                        let spec = copies::CopySpec {
+                            kind: *kind,
+                            to,
+                            subject: subject.as_deref(),
+                            return_path: return_path.as_deref(),
+                            third: third.as_deref(),
+                            filter: &a.filter,
+                        };
+                        if let Some(copy) = self.copy(&config, &record, current, &spec) {
+                            extra.push(copy);
+                        }
+                    }
+                    ActionKind::DuplicateQuarantine { name } => {
+                        if let Some((mut copy, b)) = self.duplicate(&record, current, &a.filter) {
+                            copy.processing.hold = Some(Hold {
+                                quarantine: name.clone(),
+                                filter: a.filter.clone(),
+                                since: Utc::now().timestamp(),
+                            });
+                            extra.push((copy, b));
+                        }
+                    }
+                    ActionKind::Quarantine { name } => {
+                        fate = Fate::Hold {
+                            quarantine: name.clone(),
+                            filter: a.filter.clone(),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match (verdict.final_action, verdict.final_filter) {
+                (Some(FinalAction::Drop), Some(filter)) => fate = Fate::Drop { filter },
+                (Some(FinalAction::Bounce), Some(filter)) => fate = Fate::Bounce { filter },
+                _ => {}
+            }
+            if let Some(b) = new_body {
+                if let Err(e) = self.queue.replace_body(&mut record, &b) {
+                    tracing::error!("MID {mid}: cannot store the rewritten message: {e}");
+                }
+                body = Some(b);
+            } else {
+                body = Some(raw);
+            }
+            // alt-rcpt-to: the message goes on under a new MID to the new
+            // recipient(s); a drop or bounce wins over it.
+            if let (Some((address, filter)), Fate::Route | Fate::Hold { .. }) = (alt_rcpt, &fate)
+                && let Some((mut next, b)) =
+                    self.duplicate(&record, body.as_deref().unwrap_or(&[]), "")
+            {
+                next.recipients = recipients(&split_addresses(&address));
+                mail_log!(
+                    "MID {mid} rewritten to MID {} by alt-rcpt-to filter '{filter}'",
+                    next.mid
+                );
+                match std::mem::replace(&mut fate, Fate::Replaced) {
+                    Fate::Hold { quarantine, filter } => {
+                        next.processing.hold = Some(Hold {
+                            quarantine,
+                            filter,
+                            since: Utc::now().timestamp(),
+                        });
+                    }
+                    _ => {
+                        let parts = self.split(&config, &mut next, &b);
+                        extra.extend(parts);
+                    }
+                }
+                next.processing.processed = true;
+                extra.insert(0, (next, b));
+            }
+        }
+        if fate == Fate::Route {
+            let parts = match (&body, self.needs_split(&config, &record)) {
+                (_, false) => self.split(&config, &mut record, &[]),
+                (Some(b), true) => self.split(&config, &mut record, b),
+                (None, true) => match self.queue.read_body(mid) {
+                    Ok(b) => self.split(&config, &mut record, &b),
+                    Err(e) => {
+                        tracing::error!("MID {mid}: cannot read the body to split it: {e}");
+                        Vec::new()
+                    }
+                },
+            };
+            extra.extend(parts);
+        }
+        record.processing.processed = true;
+        self.after_enqueue(record, fate, extra)
+    }
+
+    fn compiled_filters(&mut self, config: &Arc<Config>) -> Arc<Vec<Filter>> {
+        match &self.processing.compiled {
+            Some((c, f)) if Arc::ptr_eq(c, config) => f.clone(),
+            _ => {
+                let compiled = Arc::new(compile(config));
+                self.processing.compiled = Some((config.clone(), compiled.clone()));
+                compiled
+            }
+        }
+    }
+
+    /// Makes `extra` durable, then gives the original its fate. Without new
+    /// messages that happens now (`Some` when it is to be routed).
+    fn after_enqueue(
+        &mut self,
+        record: MessageRecord,
+        fate: Fate,
+        extra: Vec<(MessageRecord, Vec<u8>)>,
+    ) -> Option<MessageRecord> {
+        if extra.is_empty() {
+            return self.conclude(record, fate);
+        }
+        let queue = self.queue.clone();
+        let back = self.commands.clone();
+        tokio::spawn(async move {
+            for (r, b) in extra {
+                let m = r.mid;
+                if let Err(e) = queue.enqueue(r, b).await {
+                    tracing::error!("MID {m}: could not be queued: {e}");
+                }
+            }
+            let _ = back.send(Box::new(move |wq: &mut WorkQueue| {
+                if let Some(r) = wq.conclude(record, fate) {
+                    wq.route(r);
+                }
+            }));
+        });
+        None
+    }
+
+    /// Hands a processed record to routing.
+    pub(super) fn route(&mut self, record: MessageRecord) {
+        let mid = record.mid;
+        self.active.insert(
+            mid,
+            Active {
+                record,
+                in_flight: 0,
+            },
+        );
+        self.dispatch(mid);
+    }
+
+    fn conclude(&mut self, mut record: MessageRecord, fate: Fate) -> Option<MessageRecord> {
+        let mid = record.mid;
+        match fate {
+            Fate::Route => {
+                if let Err(e) = self.queue.update(&record) {
+                    tracing::error!("MID {mid}: cannot update the queue record: {e}");
+                }
+                Some(record)
+            }
+            Fate::Hold { quarantine, filter } => {
+                record.processing.hold = Some(Hold {
+                    quarantine,
+                    filter,
+                    since: Utc::now().timestamp(),
+                });
+                self.hold(record);
+                None
+            }
+            Fate::Drop { filter } => {
+                mail_log!("Message aborted MID {mid} Dropped by filter '{filter}'");
+                for _ in record.pending() {
+                    self.stats.record(Event::Dropped);
+                }
+                if let Err(e) = self.queue.retire(&record) {
+                    tracing::error!("MID {mid}: cannot remove from the queue: {e}");
+                }
+                mail_log!("Message finished MID {mid} aborted");
+                None
+            }
+            Fate::Bounce { filter } => {
+                let reason = format!("5.7.1 - Bounced by filter '{filter}'");
+                let mut rids = Vec::new();
+                for r in record
+                    .recipients
+                    .iter_mut()
+                    .filter(|r| r.status == RecipientStatus::Pending)
+                {
+                    r.status = RecipientStatus::Bounced;
+                    r.last_response = Some(reason.clone());
+                    rids.push(r.rid);
+                }
+                mail_log!("Bounced: MID {mid} to RID {} - {reason}", rid_list(&rids));
+                for _ in &rids {
+                    self.stats.record(Event::HardBounced);
+                }
+                // settle() sends the DSN and retires the message.
+                self.route(record);
+                None
+            }
+            Fate::Replaced => {
+                if let Err(e) = self.queue.retire(&record) {
+                    tracing::error!("MID {mid}: cannot remove from the queue: {e}");
+                }
+                mail_log!("Message finished MID {mid} done");
+                None
+            }
+        }
+    }
+
+    /// Puts a record with `hold` set into its quarantine, making room by
+    /// the quarantine's overflow action if it is full.
+    fn hold(&mut self, record: MessageRecord) {
+        let mid = record.mid;
+        let Some(hold) = record.processing.hold.clone() else {
+            return;
+        };
+        let config = self.config.borrow().clone();
+        let q = config
+            .quarantines
+            .iter()
+            .find(|q| q.name.eq_ignore_ascii_case(&hold.quarantine))
+            .cloned();
+        if let Some(q) = &q {
+            loop {
+                let used: u64 = self.held_in(&q.name).map(|r| r.body_size).sum();
+                if used + record.body_size <= q.max_bytes {
+                    break;
+                }
+                let Some(oldest) = self.held_in(&q.name).map(|r| r.mid).next() else {
+                    break;
+                };
+                match q.overflow {
+                    OverflowAction::Release => {
+                        let _ = self.release(oldest, "quarantine full");
+                    }
+                    OverflowAction::Delete => {
+                        let _ = self.delete_held(oldest, "quarantine full");
+                    }
+                }
+            }
+        } else {
+            tracing::warn!(
+                "MID {mid}: quarantine \"{}\" is not configured; holding the message anyway",
+                hold.quarantine
+            );
+        }
+        if let Err(e) = self.queue.update(&record) {
+            tracing::error!("MID {mid}: cannot update the queue record: {e}");
+        }
+        mail_log!(
+            "MID {mid} quarantined to \"{}\" (message filter:{})",
+            hold.quarantine,
+            hold.filter
+        );
+        self.processing.held.insert(mid, record);
+    }
+
+    /// Held messages of one quarantine, oldest first.
+    fn held_in<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s MessageRecord> + 's {
+        self.processing.held.values().filter(move |r| {
+            r.processing
+                .hold
+                .as_ref()
+                .is_some_and(|h| h.quarantine.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// `quarantine release`: the message goes on to the mail policies and
+    /// delivery, under its own MID.
+    pub(crate) fn release(&mut self, mid: Mid, why: &str) -> Result<String, String> {
+        let mut record = self
+            .processing
+            .held
+            .remove(&mid)
+            .ok_or_else(|| format!("MID {mid} is not in a quarantine."))?;
+        let name = record
+            .processing
+            .hold
+            .take()
+            .map(|h| h.quarantine)
+            .unwrap_or_default();
+        mail_log!("MID {mid} released from quarantine \"{name}\" ({why})");
+        let config = self.config.borrow().clone();
+        let parts = if self.needs_split(&config, &record) {
+            match self.queue.read_body(mid) {
+                Ok(b) => self.split(&config, &mut record, &b),
+                Err(e) => return Err(format!("MID {mid}: cannot read the message: {e}")),
+            }
+        } else {
+            self.split(&config, &mut record, &[])
+        };
+        if let Some(r) = self.after_enqueue(record, Fate::Route, parts) {
+            self.route(r);
+        }
+        Ok(format!(
+            "Message {mid} released from quarantine \"{name}\"."
+        ))
+    }
+
+    /// `quarantine delete`: the message is removed without delivery.
+    pub(crate) fn delete_held(&mut self, mid: Mid, why: &str) -> Result<String, String> {
+        let record = self
+            .processing
+            .held
+            .remove(&mid)
+            .ok_or_else(|| format!("MID {mid} is not in a quarantine."))?;
+        let name = record
+            .processing
+            .hold
+            .as_ref()
+            .map(|h| h.quarantine.clone())
+            .unwrap_or_default();
+        if let Err(e) = self.queue.retire(&record) {
+            return Err(format!("MID {mid}: cannot remove from the queue: {e}"));
+        }
+        mail_log!("MID {mid} deleted from quarantine \"{name}\" ({why})");
+        mail_log!("Message finished MID {mid} aborted");
+        Ok(format!("Message {mid} deleted from quarantine \"{name}\"."))
+    }
+
+    /// Whether the pending recipients match more than one policy.
+    fn needs_split(&self, config: &Config, record: &MessageRecord) -> bool {
+        let (table, _) = table_for(config, record);
+        let mut names = record
+            .pending()
+            .map(|r| table.select(&record.mail_from, &r.address));
+        let first = names.next();
+        names.any(|n| Some(n) != first)
+    }
+
+    /// Matches each pending recipient against the policy table; the first
+    /// policy's recipients stay in `record`, every other policy's go to a
+    /// new message (returned, to be queued). `body` is needed only when
+    /// there is a split.
+    fn split(
+        &mut self,
+        config: &Config,
+        record: &mut MessageRecord,
+        body: &[u8],
+    ) -> Vec<(MessageRecord, Vec<u8>)> {
+        let (table, label) = table_for(config, record);
+        let mid = record.mid;
+        let mut groups: Vec<(String, Vec<Recipient>)> = Vec::new();
+        let mut kept = Vec::new();
+        for r in record.recipients.drain(..) {
+            if r.status != RecipientStatus::Pending {
+                kept.push(r);
+                continue;
+            }
+            let name = table.select(&record.mail_from, &r.address).to_string();
+            match groups.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, list)) => list.push(r),
+                None => groups.push((name, vec![r])),
+            }
+        }
+        let mut groups = groups.into_iter();
+        let Some((first, first_rcpts)) = groups.next() else {
+            record.recipients = kept;
+            return Vec::new();
+        };
+        kept.extend(first_rcpts);
+        kept.sort_by_key(|r| r.rid);
+        record.recipients = kept;
+        record.processing.mail_policy = Some(first.clone());
+        let mut parts = Vec::new();
+        for (name, rcpts) in groups {
+            let Ok(new_mid) = self.ids.mid() else {
+                tracing::error!("MID {mid}: cannot allocate a MID for the policy split");
+                // Keep the recipients with the original rather than lose them.
+                record.recipients.extend(rcpts);
+                continue;
+            };
+            let mut part = record.clone();
+            part.mid = new_mid;
+            part.received_at = Utc::now().timestamp();
+            part.recipients = renumber(rcpts);
+            part.body_size = body.len() as u64;
+            part.processing.mail_policy = Some(name.clone());
+            part.processing.processed = true;
+            mail_log!(
+                "MID {mid} was split creating MID {new_mid} due to a per-recipient policy {name} in the {label} table"
+            );
+            mail_log!(
+                "MID {new_mid} matched all recipients for per-recipient policy {name} in the {label} table"
+            );
+            parts.push((part, body.to_vec()));
+        }
+        mail_log!(
+            "MID {mid} matched all recipients for per-recipient policy {first} in the {label} table"
+        );
+        parts
+    }
+
+    /// A new message with a new MID and the same envelope and body.
+    fn duplicate(
+        &mut self,
+        record: &MessageRecord,
+        body: &[u8],
+        filter: &str,
+    ) -> Option<(MessageRecord, Vec<u8>)> {
+        let Ok(new_mid) = self.ids.mid() else {
+            tracing::error!("MID {}: cannot allocate a MID for a copy", record.mid);
+            return None;
+        };
+        let mut copy = record.clone();
+        copy.mid = new_mid;
+        copy.received_at = Utc::now().timestamp();
+        copy.recipients = renumber(record.pending().cloned().collect());
+        copy.body_size = body.len() as u64;
+        copy.processing.processed = true;
+        if !filter.is_empty() {
+            mail_log!(
+                "MID {new_mid} generated based on MID {} by duplicate-quarantine filter '{filter}'",
+                record.mid
+            );
+        }
+        Some((copy, body.to_vec()))
+    }
+
+    /// `quarantine ...` commands, run inside the work queue.
+    pub(crate) fn quarantine_command(&mut self, args: &[String]) -> Result<String, String> {
+        let words: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let mid_of = |s: &String| {
+            s.parse::<u64>()
+                .map(Mid)
+                .map_err(|_| format!("'{s}' is not a MID."))
+        };
+        match words
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [] | ["list"] => Ok(self.quarantine_list(None)),
+            ["list", _] => Ok(self.quarantine_list(Some(&args[1]))),
+            ["show", _] => self.quarantine_show(mid_of(&args[1])?),
+            ["release", _] => self.release(mid_of(&args[1])?, "manual"),
+            ["delete", _] => self.delete_held(mid_of(&args[1])?, "manual"),
+            _ => Err(crate::quarantine::USAGE.to_string()),
+        }
+    }
+
+    fn quarantine_list(&self, only: Option<&str>) -> String {
+        let config = self.config.borrow().clone();
+        let mut out = String::from("Quarantine            Messages        Size  Maximum\n");
+        for q in &config.quarantines {
+            let (n, bytes) = self
+                .held_in(&q.name)
+                .fold((0u64, 0u64), |(n, b), r| (n + 1, b + r.body_size));
+            out.push_str(&format!(
+                "{:<20} {:>9} {:>11} {:>8}\n",
+                q.name,
+                n,
+                bytes,
+                format_size(q.max_bytes)
+            ));
+        }
+        let held: Vec<&MessageRecord> = match only {
+            Some(name) => self.held_in(name).collect(),
+            None => self.processing.held.values().collect(),
+        };
+        if held.is_empty() {
+            out.push_str("\nNo messages are held.\n");
+            return out;
+        }
+        out.push_str("\n     MID  Quarantine  Held since                Size  From / Subject\n");
+        for r in held {
+            let h = r.processing.hold.as_ref();
+            let since = h
+                .and_then(|h| chrono::DateTime::from_timestamp(h.since, 0))
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{:>8}  {:<10}  {:<23} {:>6}  <{}> {}\n",
+                r.mid,
+                h.map(|h| h.quarantine.as_str()).unwrap_or(""),
+                since,
+                r.body_size,
+                r.mail_from,
+                r.subject.as_deref().unwrap_or("")
+            ));
+        }
+        out
+    }
+
+    fn quarantine_show(&self, mid: Mid) -> Result<String, String> {
+        let r = self
+            .processing
+            .held
+            .get(&mid)
+            .ok_or_else(|| format!("MID {mid} is not in a quarantine."))?;
+        let h = r.processing.hold.as_ref();
+        let mut out = format!(
+            "MID: {mid}\nQuarantine: {}\nQuarantined by filter: {}\nEnvelope sender: <{}>\nRecipients: {}\nSender group: {}\nClient: {}\nSize: {} bytes\n",
+            h.map(|h| h.quarantine.as_str()).unwrap_or(""),
+            h.map(|h| h.filter.as_str()).unwrap_or(""),
+            r.mail_from,
+            r.pending()
+                .map(|x| format!("<{}>", x.address))
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.reception.sender_group,
+            r.reception.client_ip,
+            r.body_size,
+        );
+        if let Ok(body) = self.queue.read_body(mid) {
+            let end = body
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(body.len().min(8192), |p| p + 2);
+            out.push_str("\nHeaders:\n");
+            out.push_str(&String::from_utf8_lossy(&body[..end.min(65536)]));
+        }
+        Ok(out)
+    }
+}
+
+fn format_size(bytes: u64) -> String {
+    const M: u64 = 1024 * 1024;
+    if bytes.is_multiple_of(M) {
+        format!("{}M", bytes / M)
+    } else {
+        bytes.to_string()
+    }
+}
+
+/// `a@x, b@y` (alt-rcpt-to and copies take a list).
+fn split_addresses(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|a| {
+            a.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// Fresh pending recipients, RIDs from 0.
+fn recipients(addresses: &[String]) -> Vec<Recipient> {
+    addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Recipient {
+            rid: Rid(i as u32),
+            address: a.clone(),
+            status: RecipientStatus::Pending,
+            attempts: 0,
+            next_attempt: 0,
+            last_response: None,
+        })
+        .collect()
+}
+
+fn renumber(list: Vec<Recipient>) -> Vec<Recipient> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.rid = Rid(i as u32);
+            r
+        })
+        .collect()
+}
+
+/// `header-repeats`: messages per subject and per envelope sender over the
+/// last hour, per direction. Bounded: at most `MAX_KEYS` distinct values
+/// are tracked; beyond that the oldest values are forgotten.
+#[derive(Default)]
+struct Repeats {
+    seen: HashMap<(&'static str, &'static str, String), VecDeque<i64>>,
+    order: VecDeque<(&'static str, &'static str, String)>,
+}
+
+const MAX_KEYS: usize = 50_000;
+const HOUR: i64 = 3600;
+
+impl Repeats {
+    fn count(&mut self, direction: &'static str, mail_from: &str, subject: &str) {
+        let now = Utc::now().timestamp();
+        for (target, value) in [("mail-from", mail_from), ("subject", subject)] {
+            let key = (target, direction, value.to_string());
+            let times = self.seen.entry(key.clone()).or_insert_with(|| {
+                self.order.push_back(key);
+                VecDeque::new()
+            });
+            while times.front().is_some_and(|t| now - t >= HOUR) {
+                times.pop_front();
+            }
+            times.push_back(now);
+        }
+        while self.order.len() > MAX_KEYS {
+            if let Some(k) = self.order.pop_front() {
+                self.seen.remove(&k);
+            }
+        }
+    }
+
+    fn get(&self, target: &str, direction: &str, value: &str) -> u64 {
+        let now = Utc::now().timestamp();
+        let n = |dir: &'static str| {
+            self.seen
+                .get(&(
+                    if target.eq_ignore_ascii_case("subject") {
+                        "subject"
+                    } else {
+                        "mail-from"
+                    },
+                    dir,
+                    value.to_string(),
+                ))
+                .map_or(0, |t| t.iter().filter(|x| now - **x < HOUR).count() as u64)
+        };
+        match direction {
+            "all" => n("inbound") + n("outbound"),
+            d => n(if d == "outbound" {
+                "outbound"
+            } else {
+                "inbound"
+            }),
+        }
+    }
+}
+
+/// What the filters may ask the work queue. DNS lists are not asked yet
+/// (the filters run synchronously in the work queue's task and a DNS query
+/// would stall it): `dnslist()` is false until it runs ahead of them.
+struct QueueLookups<'a> {
+    repeats: &'a Repeats,
+    direction: &'static str,
+}
+
+impl Lookups for QueueLookups<'_> {
+    fn dnslist(&self, _zone: &str, _ip: IpAddr) -> bool {
+        false
+    }
+
+    fn header_repeats(&self, target: &str, value: &str, direction: Option<&str>) -> u64 {
+        let dir = match direction.map(str::to_ascii_lowercase).as_deref() {
+            Some("incoming") => "inbound",
+            Some("outgoing") => "outbound",
+            Some("all") => "all",
+            _ => self.direction,
+        };
+        self.repeats.get(target, dir, value)
+    }
+}

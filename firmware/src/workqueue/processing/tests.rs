@@ -1,0 +1,399 @@
+//! Processing on a real queue (sled + spool in a temporary directory) and
+//! a real work queue. Mail is routed to a closed port on loopback, so a
+//! routed message stays queued (deferred) where the test can look at it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::archive;
+use crate::config::factory::factory_config;
+use crate::config::{
+    Certificate, Config, MailPolicy, MemberSide, MessageFilterConfig, PolicyMember, PolicySettings,
+    RouteHost, RouteTarget, SmtpRoute,
+};
+use crate::delivery::Delivery;
+use crate::ids::{Icid, IdAllocator, Mid, Rid};
+use crate::queue::{
+    self, MessageRecord, QueueHandle, QueueStore, Reception, Recipient, RecipientStatus,
+    SledSpoolStore,
+};
+use crate::workqueue::{self, Stats, WorkQueueHandle};
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Arc<SledSpoolStore>,
+    queue: QueueHandle,
+    wq: WorkQueueHandle,
+    ids: Arc<IdAllocator>,
+}
+
+fn config(filters: &str) -> Config {
+    let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
+    let cert = Certificate {
+        name: "Demo".into(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    let mut cfg = factory_config(&board, cert);
+    cfg.smtp_routes = vec![SmtpRoute {
+        domain: "ALL".into(),
+        target: RouteTarget::Hosts(vec![RouteHost {
+            host: "127.0.0.1".into(),
+            port: 9,
+            priority: 0,
+        }]),
+    }];
+    if !filters.is_empty() {
+        for f in crate::filters::parse(filters).unwrap() {
+            let mut printed = f.clone();
+            printed.active = true;
+            cfg.message_filters.push(MessageFilterConfig {
+                name: f.name.clone(),
+                active: f.active,
+                source: printed.to_string(),
+            });
+        }
+    }
+    cfg
+}
+
+async fn rig(cfg: Config) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path().join("db"))
+        .open()
+        .unwrap();
+    let store = Arc::new(SledSpoolStore::open(&db, dir.path()).unwrap());
+    let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+    let (queue, recovered) = queue::start(store.clone(), cfg.queue, committed_tx).unwrap();
+    let (_tx, config_rx) = watch::channel(Arc::new(cfg.clone()));
+    std::mem::forget(_tx);
+    let ids = Arc::new(IdAllocator::open(&db).unwrap());
+    let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+    let dns = crate::dns::Dns::new(&cfg.dns).unwrap();
+    let delivery = Delivery::new(
+        config_rx.clone(),
+        ids.clone(),
+        queue.clone(),
+        dns,
+        reports_tx,
+    );
+    let wq = workqueue::start(
+        config_rx,
+        queue.clone(),
+        delivery,
+        ids.clone(),
+        Stats::open(&db).unwrap(),
+        recovered,
+        committed_rx,
+        reports_rx,
+    );
+    Rig {
+        _dir: dir,
+        store,
+        queue,
+        wq,
+        ids,
+    }
+}
+
+fn record(mid: Mid, listener: &str, group: &str, rcpts: &[&str]) -> MessageRecord {
+    MessageRecord {
+        mid,
+        received_at: chrono::Utc::now().timestamp(),
+        reception: Reception {
+            icid: Icid(1),
+            listener: listener.into(),
+            interface: "Data 2".into(),
+            sender_group: group.into(),
+            policy: "RELAYED".into(),
+            client_ip: "192.0.2.10".parse().unwrap(),
+            rdns: Some("mail.protection.outlook.com".into()),
+            rdns_verified: true,
+            helo: "mail".into(),
+            tls: None,
+        },
+        mail_from: "alice@example.com".into(),
+        recipients: rcpts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Recipient {
+                rid: Rid(i as u32),
+                address: a.to_string(),
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                next_attempt: 0,
+                last_response: None,
+            })
+            .collect(),
+        body_size: 0,
+        message_id: None,
+        subject: Some("hello".into()),
+        processing: Default::default(),
+    }
+}
+
+fn body(extra_header: &str) -> Vec<u8> {
+    format!(
+        "From: <alice@example.com>\r\nTo: <bob@partner.example>\r\nSubject: hello\r\n{extra_header}\r\nbody text\r\n"
+    )
+    .into_bytes()
+}
+
+impl Rig {
+    async fn send(&self, mut r: MessageRecord, b: Vec<u8>) -> Mid {
+        r.body_size = b.len() as u64;
+        let mid = r.mid;
+        self.queue.enqueue(r, b).await.unwrap();
+        mid
+    }
+
+    fn mid(&self) -> Mid {
+        self.ids.mid().unwrap()
+    }
+
+    async fn held(&self) -> Vec<MessageRecord> {
+        self.wq
+            .query(|wq| wq.processing.held.values().cloned().collect::<Vec<_>>())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `probe` holds on the queued records.
+    async fn until(
+        &self,
+        what: &str,
+        probe: impl Fn(&[MessageRecord]) -> bool,
+    ) -> Vec<MessageRecord> {
+        for _ in 0..200 {
+            let records = self.store.scan().unwrap();
+            if probe(&records) {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{what}: {:#?}", self.store.scan().unwrap());
+    }
+}
+
+const SEED: &str = "office365_outbound: if sendergroup == \"RELAY_O365\" {\n  if header(\"X-OUTBOUND-AUTH\") == \"^mysecretkey$\" {\n    strip-header(\"X-OUTBOUND-AUTH\");\n  } else {\n    drop();\n  }\n}\nhold: if true { quarantine(\"Policy\"); }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_filter_strips_the_secret_or_drops_the_message() {
+    let r = rig(config(SEED)).await;
+    let good = r
+        .send(
+            record(
+                r.mid(),
+                "OutgoingMail",
+                "RELAY_O365",
+                &["bob@partner.example"],
+            ),
+            body("X-OUTBOUND-AUTH: mysecretkey\r\n"),
+        )
+        .await;
+    let bad = r
+        .send(
+            record(
+                r.mid(),
+                "OutgoingMail",
+                "RELAY_O365",
+                &["bob@partner.example"],
+            ),
+            body("X-OUTBOUND-AUTH: wrong\r\n"),
+        )
+        .await;
+    let other = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body("X-OUTBOUND-AUTH: wrong\r\n"),
+        )
+        .await;
+    let records = r
+        .until("the dropped message leaves the queue", |rs| {
+            rs.len() == 2 && rs.iter().all(|x| x.mid != bad)
+        })
+        .await;
+    assert!(records.iter().all(|x| x.processing.processed));
+    let held = r.held().await;
+    assert_eq!(
+        held.iter().map(|h| h.mid).collect::<Vec<_>>(),
+        [good, other]
+    );
+    let stripped = r.queue.read_body(good).unwrap();
+    assert!(!String::from_utf8_lossy(&stripped).contains("X-OUTBOUND-AUTH"));
+    assert_eq!(held[0].body_size, stripped.len() as u64);
+    let untouched = r.queue.read_body(other).unwrap();
+    assert!(String::from_utf8_lossy(&untouched).contains("X-OUTBOUND-AUTH: wrong"));
+    let list =
+        r.wq.query(|wq| wq.quarantine_command(&["list".to_string()]))
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(list.contains(&format!("{good}  Policy")), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_matching_different_policies_are_split_into_messages() {
+    let mut cfg = config("");
+    cfg.incoming_policies.policies.push(MailPolicy {
+        name: "SALES".into(),
+        members: vec![PolicyMember {
+            side: MemberSide::Recipient,
+            pattern: "sales@".into(),
+        }],
+        settings: PolicySettings::default(),
+    });
+    let r = rig(cfg).await;
+    let mid = r
+        .send(
+            record(
+                r.mid(),
+                "IncomingMail",
+                "UNKNOWNLIST",
+                &["bob@example.com", "sales@example.com", "carol@example.com"],
+            ),
+            body(""),
+        )
+        .await;
+    let records = r
+        .until("two messages, one per policy", |rs| {
+            rs.len() == 2 && rs.iter().all(|x| x.processing.processed)
+        })
+        .await;
+    let original = records.iter().find(|x| x.mid == mid).unwrap();
+    assert_eq!(original.processing.mail_policy.as_deref(), Some("DEFAULT"));
+    let addrs: Vec<&str> = original
+        .recipients
+        .iter()
+        .map(|x| x.address.as_str())
+        .collect();
+    assert_eq!(addrs, ["bob@example.com", "carol@example.com"]);
+    let part = records.iter().find(|x| x.mid != mid).unwrap();
+    assert_eq!(part.processing.mail_policy.as_deref(), Some("SALES"));
+    assert_eq!(part.recipients.len(), 1);
+    assert_eq!(part.recipients[0].rid, Rid(0));
+    assert_eq!(
+        r.queue.read_body(part.mid).unwrap(),
+        r.queue.read_body(mid).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bcc_copies_go_out_and_quarantined_messages_wait_for_release() {
+    let r = rig(config(
+        "audit: if rcpt-to == 'bob@' { bcc('audit@example.com'); log-entry('audited $MID'); quarantine('Policy'); }",
+    ))
+    .await;
+    let mid = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    let records = r
+        .until("the copy is queued and the original held", |rs| {
+            rs.len() == 2 && rs.iter().any(|x| x.processing.hold.is_some())
+        })
+        .await;
+    let copy = records.iter().find(|x| x.mid != mid).unwrap();
+    assert_eq!(copy.recipients[0].address, "audit@example.com");
+    assert!(copy.processing.hold.is_none());
+    assert_eq!(r.held().await.len(), 1);
+    let show =
+        r.wq.query(move |wq| wq.quarantine_command(&["show".into(), mid.to_string()]))
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(show.contains("Quarantined by filter: audit"), "{show}");
+    let out =
+        r.wq.query(move |wq| wq.quarantine_command(&["release".into(), mid.to_string()]))
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(out.contains("released"), "{out}");
+    assert!(r.held().await.is_empty());
+    r.until("the released message is routed", |rs| {
+        rs.iter().any(|x| {
+            x.mid == mid && x.processing.hold.is_none() && x.processing.mail_policy.is_some()
+        })
+    })
+    .await;
+    let again =
+        r.wq.query(move |wq| wq.quarantine_command(&["delete".into(), mid.to_string()]))
+            .await
+            .unwrap();
+    assert!(again.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_rcpt_to_hands_the_message_on_under_a_new_mid_and_bounce_bounces() {
+    let r = rig(config(
+        "redirect: if rcpt-to == 'bob@' { alt-rcpt-to('carol@example.com'); alt-mailhost('[10.0.0.1]'); }\nrefuse: if rcpt-to == 'mallory@' { bounce(); }",
+    ))
+    .await;
+    let mid = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    let records = r
+        .until("the original is replaced", |rs| {
+            rs.len() == 1 && rs[0].mid != mid
+        })
+        .await;
+    assert_eq!(records[0].recipients[0].address, "carol@example.com");
+    assert_eq!(
+        records[0].processing.alt_mailhost.as_deref(),
+        Some("[10.0.0.1]")
+    );
+    let bounced = r
+        .send(
+            record(
+                r.mid(),
+                "IncomingMail",
+                "UNKNOWNLIST",
+                &["mallory@example.com"],
+            ),
+            body(""),
+        )
+        .await;
+    // The bounced message leaves; its DSN to alice@example.com is queued.
+    r.until("the DSN replaces the bounced message", |rs| {
+        rs.len() == 2
+            && rs.iter().all(|x| x.mid != bounced)
+            && rs
+                .iter()
+                .any(|x| x.mail_from.is_empty() && x.recipients[0].address == "alice@example.com")
+    })
+    .await;
+}
+
+#[test]
+fn archive_writes_mboxrd_and_rotates_within_its_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::config::ArchiveSettings {
+        max_file_bytes: 300,
+        max_files: 2,
+    };
+    let msg = b"Subject: x\r\n\r\nFrom here\r\n>From there\r\n";
+    for _ in 0..10 {
+        archive::append_in(dir.path(), &settings, "../evil", "a@b", msg).unwrap();
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("_._evil.mbox")),
+        "{names:?}"
+    );
+    assert!(names.len() <= 3, "{names:?}");
+    let text = std::fs::read_to_string(dir.path().join("_._evil.mbox")).unwrap();
+    assert!(text.starts_with("From a@b "), "{text}");
+    assert!(text.contains("\n>From here\n>>From there\n"), "{text}");
+    assert!(!text.contains('\r'));
+}
