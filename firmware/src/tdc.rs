@@ -12,6 +12,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::policy::ThreatDefense;
+
 /// The delivery queue TDC copies travel through (what `tophosts` shows).
 pub const DESTINATION: &str = "the.tdc.queue";
 /// Connections kept open while the queue has entries.
@@ -42,25 +44,15 @@ impl Default for ThreatDefenseConfig {
     }
 }
 
-/// What an incoming mail policy says about TDC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PolicyThreatDefense {
-    /// Use the global Message Intake Address.
-    Global,
-    /// Use this address for this policy's messages only.
-    Custom(String),
-    No,
-}
-
 /// The intake address a message gets a copy sent to, if any.
-pub fn intake_for(global: &ThreatDefenseConfig, policy: &PolicyThreatDefense) -> Option<String> {
+pub fn intake_for(global: &ThreatDefenseConfig, policy: &ThreatDefense) -> Option<String> {
     if !global.enabled {
         return None;
     }
     match policy {
-        PolicyThreatDefense::Global => global.intake_address.clone(),
-        PolicyThreatDefense::Custom(address) => Some(address.clone()),
-        PolicyThreatDefense::No => None,
+        ThreatDefense::Global => global.intake_address.clone(),
+        ThreatDefense::Custom(address) => Some(address.clone()),
+        ThreatDefense::No => None,
     }
 }
 
@@ -157,23 +149,23 @@ mod tests {
     #[test]
     fn policies_choose_the_intake_address() {
         let mut g = ThreatDefenseConfig::default();
-        let custom = PolicyThreatDefense::Custom("other@intake.example".into());
+        let custom = ThreatDefense::Custom("other@intake.example".into());
         assert_eq!(
-            intake_for(&g, &PolicyThreatDefense::Global),
+            intake_for(&g, &ThreatDefense::Global),
             None,
             "disabled globally"
         );
         g.enabled = true;
         g.intake_address = Some("global@intake.example".into());
         assert_eq!(
-            intake_for(&g, &PolicyThreatDefense::Global).as_deref(),
+            intake_for(&g, &ThreatDefense::Global).as_deref(),
             Some("global@intake.example")
         );
         assert_eq!(
             intake_for(&g, &custom).as_deref(),
             Some("other@intake.example")
         );
-        assert_eq!(intake_for(&g, &PolicyThreatDefense::No), None);
+        assert_eq!(intake_for(&g, &ThreatDefense::No), None);
     }
 
     #[test]

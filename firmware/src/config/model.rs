@@ -617,6 +617,10 @@ impl Config {
                 })
                 .max_by_key(|d| d.domain.len())
         });
+        if domain == crate::tdc::DESTINATION {
+            // Copies to Threat Defense go over TLS 1.2 or newer only.
+            settings.tls = OutboundTls::Required;
+        }
         if let Some(row) = row {
             row.apply(&mut settings);
         }

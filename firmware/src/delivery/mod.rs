@@ -39,6 +39,9 @@ pub struct DeliveryJob {
     pub destination: String,
     /// The SMTP route's hosts; `None` delivers by MX.
     pub route: Option<Vec<RouteHost>>,
+    /// The domain to resolve when it is not the destination's own (a TDC
+    /// copy waits in `the.tdc.queue` but goes to the intake's domain).
+    pub lookup_domain: Option<String>,
 }
 
 /// What happened to a recipient.
@@ -193,7 +196,15 @@ impl Shared {
             let Some(d) = dests.get_mut(destination) else {
                 return;
             };
-            let wanted = !d.jobs.is_empty() && (d.active == 0 || d.jobs.len() > d.active as usize);
+            // The TDC keeps at least MIN_CONNECTIONS open while it has work
+            // (the seed's "TDC connection behaviour").
+            let floor = if destination == crate::tdc::DESTINATION {
+                crate::tdc::MIN_CONNECTIONS
+            } else {
+                1
+            };
+            let queued = d.jobs.len();
+            let wanted = d.active < floor.min(queued as u32) || queued > d.active as usize;
             if wanted && d.active < max {
                 d.active += 1;
                 true

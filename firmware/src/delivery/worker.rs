@@ -44,9 +44,11 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         let config = shared.config.borrow().clone();
         let settings = config.destination(&destination);
         let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // TDC copies wait in the.tdc.queue but go to the intake's domain.
+        let lookup = job.lookup_domain.as_deref().unwrap_or(&destination);
         let candidates = match resolve::candidates(
             &dns,
-            &destination,
+            lookup,
             job.route.as_deref(),
             settings.ip_preference,
             settings.dane != crate::config::Dane::None,
@@ -55,14 +57,17 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         {
             Resolved::Candidates(c) => c,
             Resolved::Hard(text) => {
-                mail_log!("Hard bounced - {text} (domain {destination})");
+                mail_log!(
+                    "{}Hard bounced - {text} (domain {lookup})",
+                    tag(&destination)
+                );
                 shared.host_update(&destination, Some(text.clone()));
                 return fail_all(&shared, &destination, job, || {
                     Outcome::Bounced(text.clone())
                 });
             }
             Resolved::Soft(text) => {
-                mail_log!("Delayed: domain {destination} - {text}");
+                mail_log!("{}Delayed: domain {lookup} - {text}", tag(&destination));
                 shared.host_update(&destination, Some(text.clone()));
                 return fail_all(&shared, &destination, job, || {
                     Outcome::Deferred(text.clone())
@@ -149,8 +154,20 @@ fn fail_all(
         // No connection was made: AsyncOS logs such outcomes with DCID 0.
         let list = rid_list(&rids(&j));
         match outcome() {
-            Outcome::Bounced(t) => mail_log!("Bounced: DCID 0 MID {} to RID {list} - {t}", j.mid),
-            Outcome::Deferred(t) => mail_log!("Delayed: DCID 0 MID {} to RID {list} - {t}", j.mid),
+            Outcome::Bounced(t) => {
+                mail_log!(
+                    "{}Bounced: DCID 0 MID {} to RID {list} - {t}",
+                    tag(destination),
+                    j.mid
+                )
+            }
+            Outcome::Deferred(t) => {
+                mail_log!(
+                    "{}Delayed: DCID 0 MID {} to RID {list} - {t}",
+                    tag(destination),
+                    j.mid
+                )
+            }
             Outcome::Delivered(_) => {}
         }
         let results = j
@@ -161,6 +178,15 @@ fn fail_all(
         shared.report(destination, j.mid, results);
     }
     shared.leave(destination);
+}
+
+/// The prefix of the TDC's log lines.
+fn tag(destination: &str) -> &'static str {
+    if destination == crate::tdc::DESTINATION {
+        "TDC: "
+    } else {
+        ""
+    }
 }
 
 fn rids(job: &DeliveryJob) -> Vec<Rid> {
@@ -227,7 +253,8 @@ async fn open(
     let (ip, port) = (cand.addr.ip(), cand.addr.port());
     let fail = |e: &dyn std::fmt::Display| {
         let text = format!(
-            "Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}"
+            "{}Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}",
+            tag(destination)
         );
         mail_log!("{text}");
         text
@@ -239,7 +266,10 @@ async fn open(
         .local_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    mail_log!("New SMTP DCID {dcid} interface {iface} address {ip} port {port}");
+    mail_log!(
+        "{}New SMTP DCID {dcid} interface {iface} address {ip} port {port}",
+        tag(destination)
+    );
     if greeting.code != 220 {
         return Err(fail(&reply_text(&greeting)));
     }
@@ -453,11 +483,16 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
         }
     };
     let all = rids(job);
-    mail_log!(
-        "Delivery start DCID {dcid} MID {} to RID {}",
-        job.mid,
-        rid_list(&all)
-    );
+    let tdc = job.destination == crate::tdc::DESTINATION;
+    if tdc {
+        mail_log!("TDC: Delivery start DCID {dcid} MID {}", job.mid);
+    } else {
+        mail_log!(
+            "Delivery start DCID {dcid} MID {} to RID {}",
+            job.mid,
+            rid_list(&all)
+        );
+    }
     let addrs: Vec<&str> = job.recipients.iter().map(|(_, a)| a.as_str()).collect();
     let (rcpt_replies, data_reply) = conn.client.send(&job.mail_from, &addrs, &body).await?;
     let mut results = Vec::with_capacity(all.len());
@@ -477,22 +512,31 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
             3 | 4 => Outcome::Deferred(text.clone()),
             _ => Outcome::Bounced(text.clone()),
         };
-        if matches!(outcome, Outcome::Delivered(_)) {
+        if tdc {
+            if matches!(outcome, Outcome::Delivered(_)) {
+                mail_log!(
+                    "TDC: MID {} successfully delivered for scanning with Cisco Secure Email Threat Defense",
+                    job.mid
+                );
+            }
+        } else {
+            if matches!(outcome, Outcome::Delivered(_)) {
+                mail_log!(
+                    "Message done DCID {dcid} MID {} to RID {}",
+                    job.mid,
+                    rid_list(&accepted)
+                );
+            }
             mail_log!(
-                "Message done DCID {dcid} MID {} to RID {}",
+                "MID {} RID {} Response '{}'",
                 job.mid,
-                rid_list(&accepted)
+                rid_list(&accepted),
+                text
             );
         }
-        mail_log!(
-            "MID {} RID {} Response '{}'",
-            job.mid,
-            rid_list(&accepted),
-            text
-        );
         results.extend(accepted.iter().map(|rid| (*rid, outcome.clone())));
     }
-    for (rid, outcome) in &results {
+    for (rid, outcome) in results.iter().filter(|_| !tdc) {
         match outcome {
             Outcome::Deferred(t) => {
                 mail_log!("Delayed: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid)

@@ -86,6 +86,9 @@ pub struct Processing {
     pub skip_viruscheck: bool,
     /// Held in a local quarantine; not delivered until released.
     pub hold: Option<Hold>,
+    /// This message is a Threat Defense copy of that MID: it goes through
+    /// `the.tdc.queue` with the TDC's own retry rules and never bounces.
+    pub tdc_copy_of: Option<Mid>,
 }
 
 /// Why and since when a message is held in a quarantine.

@@ -12,6 +12,7 @@ mod dsn;
 pub mod operator;
 mod processing;
 mod stats;
+mod tdc;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -159,6 +160,7 @@ impl WorkQueue {
         let Some(record) = self.process(record) else {
             return;
         };
+        self.threat_defense_copy(&record);
         self.active.insert(
             mid,
             Active {
@@ -178,7 +180,13 @@ impl WorkQueue {
         if active.in_flight > 0 {
             return;
         }
+        let max_age = i64::from(config.threat_defense.max_age_secs);
+        if tdc::expire_copy(&mut active.record, chrono::Utc::now().timestamp(), max_age) {
+            self.stats.record(Event::TdcExpired);
+            return self.settle(mid);
+        }
         let record = &mut active.record;
+        let tdc_copy = record.processing.tdc_copy_of.is_some();
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut dropped: Vec<Rid> = Vec::new();
         for r in record
@@ -197,13 +205,20 @@ impl WorkQueue {
                 Some(RouteTarget::Hosts(hosts)) => Some(hosts.clone()),
                 Some(RouteTarget::UseDns) | None => None,
             };
-            jobs.entry(domain.clone())
+            // A TDC copy waits in the.tdc.queue, resolved as its intake's domain.
+            let (destination, lookup_domain) = if tdc_copy {
+                (crate::tdc::DESTINATION.to_string(), Some(domain))
+            } else {
+                (domain, None)
+            };
+            jobs.entry(destination.clone())
                 .or_insert_with(|| DeliveryJob {
                     mid,
                     mail_from: record.mail_from.clone(),
                     recipients: Vec::new(),
-                    destination: domain,
+                    destination,
                     route,
+                    lookup_domain,
                 })
                 .recipients
                 .push((r.rid, r.address.clone()));
@@ -234,12 +249,18 @@ impl WorkQueue {
         let profile =
             config.bounce_profile(&config.destination(&report.destination).bounce_profile);
         let received_at = active.record.received_at;
+        let tdc_copy = active.record.processing.tdc_copy_of.is_some();
         let mid = report.mid;
         let mut events = Vec::new();
         for (rid, outcome) in report.results {
             let Some(r) = active.record.recipient_mut(rid) else {
                 continue;
             };
+            if tdc_copy {
+                let retry = profile.initial_retry_secs.min(10);
+                events.push(tdc::copy_outcome(mid, r, outcome, now, retry));
+                continue;
+            }
             match outcome {
                 Outcome::Delivered(text) => {
                     r.status = RecipientStatus::Delivered;

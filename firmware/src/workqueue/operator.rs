@@ -261,6 +261,10 @@ fn status_detail(wq: &WorkQueue) -> String {
     out.push_str(&row("Hard Bounced Recipients", |c| c.hard_bounced));
     out.push_str(&row("Dropped Recipients", |c| c.dropped));
     out.push_str(&row("DSNs Generated", |c| c.dsns_generated));
+    out.push_str("  Threat Defense Connector\n");
+    out.push_str(&row("Copies Delivered", |c| c.tdc_sent));
+    out.push_str(&row("Copies Failed", |c| c.tdc_failed));
+    out.push_str(&row("Copies Expired", |c| c.tdc_expired));
     out.push_str(&format!(
         "\nGauges:{:>37}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n",
         "Current",

@@ -22,6 +22,9 @@ pub struct Counters {
     pub hard_bounced: u64,
     pub dropped: u64,
     pub dsns_generated: u64,
+    pub tdc_sent: u64,
+    pub tdc_failed: u64,
+    pub tdc_expired: u64,
 }
 
 /// What happened, to add to all three scopes at once.
@@ -33,6 +36,9 @@ pub enum Event {
     HardBounced,
     Dropped,
     Dsn,
+    TdcSent,
+    TdcFailed,
+    TdcExpired,
 }
 
 impl Counters {
@@ -47,6 +53,9 @@ impl Counters {
             Event::HardBounced => self.hard_bounced += 1,
             Event::Dropped => self.dropped += 1,
             Event::Dsn => self.dsns_generated += 1,
+            Event::TdcSent => self.tdc_sent += 1,
+            Event::TdcFailed => self.tdc_failed += 1,
+            Event::TdcExpired => self.tdc_expired += 1,
         }
     }
 }
@@ -104,7 +113,8 @@ impl Stats {
         match e {
             Event::Delivered => h.delivered += 1,
             Event::SoftBounced => h.soft_bounced += 1,
-            Event::HardBounced => h.hard_bounced += 1,
+            Event::HardBounced | Event::TdcFailed => h.hard_bounced += 1,
+            Event::TdcSent => h.delivered += 1,
             _ => {}
         }
         self.record(e);

@@ -1,0 +1,155 @@
+//! The work queue's side of the Threat Defense Connector: making the copy
+//! of a message its incoming mail policy selects, and applying the seed's
+//! retry table and age limit to copies (see `crate::tdc`).
+
+use super::{Event, WorkQueue};
+use crate::config::ListenerKind;
+use crate::config::policy::DEFAULT_POLICY;
+use crate::delivery::Outcome;
+use crate::ids::{Mid, Rid};
+use crate::mail_log;
+use crate::queue::record::Processing;
+use crate::queue::{MessageRecord, Recipient, RecipientStatus};
+use crate::tdc::{self, RetryRule};
+
+impl WorkQueue {
+    /// After processing, when `record` will be delivered: enqueue its copy
+    /// for Threat Defense if its incoming mail policy asks for one. The
+    /// copy is independent: its failures never touch the real message.
+    pub(super) fn threat_defense_copy(&mut self, record: &MessageRecord) {
+        let config = self.config.borrow().clone();
+        if record.processing.tdc_copy_of.is_some() || record.is_finished() {
+            return;
+        }
+        // Incoming mail only, as the seed says.
+        let incoming = config
+            .listener(&record.reception.listener)
+            .is_some_and(|l| l.kind == ListenerKind::Public);
+        if !incoming {
+            return;
+        }
+        let policy = record
+            .processing
+            .mail_policy
+            .as_deref()
+            .unwrap_or(DEFAULT_POLICY);
+        let Some(settings) = config.incoming_policies.settings(policy) else {
+            return;
+        };
+        let Some(intake) = tdc::intake_for(&config.threat_defense, &settings.threat_defense) else {
+            return;
+        };
+        let original = match self.queue.read_body(record.mid) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(
+                    "TDC: MID {}: cannot read the message to copy: {e}",
+                    record.mid
+                );
+                return;
+            }
+        };
+        let body = tdc::copy_body(
+            &original,
+            record.reception.client_ip,
+            &config.threat_defense.header_name,
+        );
+        let Ok(mid) = self.ids.mid() else {
+            tracing::error!(
+                "TDC: cannot allocate a MID for the copy of MID {}",
+                record.mid
+            );
+            return;
+        };
+        let copy = MessageRecord {
+            mid,
+            received_at: chrono::Utc::now().timestamp(),
+            reception: record.reception.clone(),
+            mail_from: record.mail_from.clone(),
+            recipients: vec![Recipient {
+                rid: Rid(0),
+                address: intake,
+                status: RecipientStatus::Pending,
+                attempts: 0,
+                next_attempt: 0,
+                last_response: None,
+            }],
+            body_size: body.len() as u64,
+            message_id: record.message_id.clone(),
+            subject: record.subject.clone(),
+            processing: Processing {
+                processed: true,
+                mail_policy: Some(policy.to_string()),
+                tdc_copy_of: Some(record.mid),
+                ..Default::default()
+            },
+        };
+        mail_log!(
+            "TDC: MID {mid} with Message-ID '<{}>' enqueued for delivery to Cisco Secure Email Threat Defense (copy of MID {})",
+            record.message_id.as_deref().unwrap_or(""),
+            record.mid
+        );
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            if let Err(e) = queue.enqueue(copy, body).await {
+                tracing::error!("TDC: MID {mid}: the copy could not be queued: {e}");
+            }
+        });
+    }
+}
+
+/// True (and the copy finished) when a TDC copy has been in the queue
+/// longer than `max_age` seconds, whatever happened to it.
+pub(super) fn expire_copy(record: &mut MessageRecord, now: i64, max_age: i64) -> bool {
+    if record.processing.tdc_copy_of.is_none() || now - record.received_at < max_age {
+        return false;
+    }
+    let mid = record.mid;
+    for r in record
+        .recipients
+        .iter_mut()
+        .filter(|r| r.status == RecipientStatus::Pending)
+    {
+        r.status = RecipientStatus::Dropped;
+    }
+    mail_log!(
+        "TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: message expired after {max_age} seconds in the.tdc.queue"
+    );
+    true
+}
+
+/// Applies a delivery outcome to a TDC copy's recipient with the seed's
+/// retry table: a copy is retried at most once, never bounced, never the
+/// cause of a DSN.
+pub(super) fn copy_outcome(
+    mid: Mid,
+    r: &mut Recipient,
+    outcome: Outcome,
+    now: i64,
+    retry_secs: u32,
+) -> Event {
+    let text = match outcome {
+        Outcome::Delivered(text) => {
+            r.status = RecipientStatus::Delivered;
+            r.last_response = Some(text);
+            return Event::TdcSent;
+        }
+        Outcome::Deferred(text) | Outcome::Bounced(text) => text,
+    };
+    let kind = tdc::failure_kind(&text);
+    r.attempts += 1;
+    r.last_response = Some(text.clone());
+    if tdc::retry_rule(kind) == RetryRule::RetryOnce && r.attempts < 2 {
+        r.next_attempt = now + i64::from(retry_secs);
+        mail_log!(
+            "TDC: MID {mid} delivery to Cisco Secure Email Threat Defense will be retried once: {text}"
+        );
+        return Event::SoftBounced;
+    }
+    r.status = RecipientStatus::Dropped;
+    mail_log!(
+        "TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: {} ({text})",
+        tdc::failure_words(kind)
+    );
+    Event::TdcFailed
+}
