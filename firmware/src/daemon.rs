@@ -174,6 +174,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         delivery.clone(),
         ids.clone(),
         workqueue::Stats::open(&db)?,
+        dir.to_path_buf(),
         recovered,
         committed_rx,
         reports_rx,

@@ -30,6 +30,7 @@ mod bind;
 mod client;
 mod dns;
 mod gateway;
+mod intake;
 mod net;
 mod nexthop;
 mod proc;
@@ -42,6 +43,7 @@ pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResul
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
 pub use gateway::{Gateway, breakwater_bin};
+pub use intake::{Intake, IntakeMessage};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
 pub use nexthop::{
     MX_PORT, MxSink, Outgoing, Script, ScriptedServer, ServerConn, TestCert, TophostsRow,

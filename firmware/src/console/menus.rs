@@ -255,6 +255,7 @@ pub fn daemon_usage(name: &str) -> Option<&'static str> {
         "bouncerecipients" => "usage: bouncerecipients all|<domain>|<address>",
         "redirectrecipients" => "usage: redirectrecipients <host>[:port]|clear",
         "resetcounters" => "usage: resetcounters",
+        "quarantine" => crate::quarantine::USAGE,
         "status" => "usage: status\n       status detail",
         "reboot" | "shutdown" => {
             "usage: reboot | shutdown   (asks for confirmation; both stop the daemon cleanly,\n\

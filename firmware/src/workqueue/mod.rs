@@ -73,6 +73,8 @@ pub struct WorkQueue {
     processing: processing::State,
     /// Commands to this task, for work finished elsewhere.
     commands: mpsc::UnboundedSender<Command>,
+    /// The data directory ("flash"): the filters' archive lives under it.
+    data_dir: std::path::PathBuf,
 }
 
 /// Starts the work queue with the messages recovered from disk.
@@ -83,6 +85,7 @@ pub fn start(
     delivery: Delivery,
     ids: Arc<IdAllocator>,
     stats: Stats,
+    data_dir: std::path::PathBuf,
     recovered: Vec<MessageRecord>,
     committed: mpsc::UnboundedReceiver<MessageRecord>,
     reports: mpsc::UnboundedReceiver<DeliveryReport>,
@@ -97,6 +100,7 @@ pub fn start(
         retries: BTreeSet::new(),
         stats,
         redirect: None,
+        data_dir,
         processing: Default::default(),
         commands: tx.clone(),
     };
@@ -104,7 +108,6 @@ pub fn start(
         if !recovered.is_empty() {
             tracing::info!("queue recovery: {} message(s) to deliver", recovered.len());
         }
-        wq.processing_started();
         for record in recovered {
             // Processing runs again if the crash came before it was recorded.
             let Some(record) = wq.recover(record) else {
@@ -187,6 +190,18 @@ impl WorkQueue {
         }
         let record = &mut active.record;
         let tdc_copy = record.processing.tdc_copy_of.is_some();
+        // A filter's alt-mailhost() sends every recipient to one host.
+        let alt_mailhost = record.processing.alt_mailhost.as_deref().map(|h| {
+            let (host, port) = match h.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') => (host, port.parse().unwrap_or(25)),
+                _ => (h, 25),
+            };
+            vec![crate::config::RouteHost {
+                host: host.trim_matches(['[', ']']).to_string(),
+                port,
+                priority: 0,
+            }]
+        });
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut dropped: Vec<Rid> = Vec::new();
         for r in record
@@ -197,6 +212,7 @@ impl WorkQueue {
             let domain = routes::domain_of(&r.address).to_ascii_lowercase();
             let route = match routes::select(&config.smtp_routes, &domain).map(|r| &r.target) {
                 _ if self.redirect.is_some() => self.redirect.clone(),
+                _ if alt_mailhost.is_some() => alt_mailhost.clone(),
                 Some(RouteTarget::DevNull) => {
                     r.status = RecipientStatus::Dropped;
                     dropped.push(r.rid);
@@ -246,8 +262,12 @@ impl WorkQueue {
         };
         active.in_flight = active.in_flight.saturating_sub(1);
         let now = chrono::Utc::now().timestamp();
-        let profile =
-            config.bounce_profile(&config.destination(&report.destination).bounce_profile);
+        // A filter's bounce-profile() wins over the destination's.
+        let profile_name = match &active.record.processing.bounce_profile {
+            Some(name) => name.clone(),
+            None => config.destination(&report.destination).bounce_profile,
+        };
+        let profile = config.bounce_profile(&profile_name);
         let received_at = active.record.received_at;
         let tdc_copy = active.record.processing.tdc_copy_of.is_some();
         let mid = report.mid;

@@ -38,6 +38,7 @@ pub const NAMES: &[&str] = &[
     "redirectrecipients",
     "hoststatus",
     "workqueue",
+    "quarantine",
 ];
 
 /// Runs one operator command; `None` when `args` is not one of them.
@@ -76,6 +77,7 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
             [s] if s.eq_ignore_ascii_case("status") => Ok(workqueue_status(wq)),
             _ => Err("usage: workqueue [status]".to_string()),
         },
+        "quarantine" => wq.quarantine_command(rest),
         "hoststatus" => match rest.first() {
             Some(host) => Ok(hoststatus(wq, host)),
             None => Err("usage: hoststatus <domain>".to_string()),

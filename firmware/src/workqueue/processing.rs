@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{Active, Event, WorkQueue, WorkQueueHandle};
+use super::{Active, Event, WorkQueue};
 use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
 use crate::filters::{self, ActionKind, Filter, FinalAction, Lookups, MessageContext};
 use crate::ids::{Mid, Rid, rid_list};
@@ -136,14 +136,6 @@ pub(crate) fn context<'a>(
 }
 
 impl WorkQueue {
-    /// Registers the work queue for the quarantine commands; called once
-    /// when the work queue starts.
-    pub(super) fn processing_started(&mut self) {
-        crate::quarantine::attach(WorkQueueHandle {
-            tx: self.commands.clone(),
-        });
-    }
-
     /// A record found on disk at start: processed again if the crash came
     /// before its processing was recorded, kept aside if it is held.
     /// `Some` when it should be routed at once.
@@ -225,9 +217,13 @@ impl WorkQueue {
                         alt_rcpt = Some((address.clone(), a.filter.clone()))
                     }
                     ActionKind::Archive { mbox } => {
-                        if let Err(e) =
-                            archive::append(&config.archive, mbox, &record.mail_from, current)
-                        {
+                        if let Err(e) = archive::append_in(
+                            &self.data_dir.join("archive"),
+                            &config.archive,
+                            mbox,
+                            &record.mail_from,
+                            current,
+                        ) {
                             tracing::error!("MID {mid}: archive '{mbox}': {e}");
                         } else {
                             mail_log!("MID {mid} archived to '{mbox}' by filter '{}'", a.filter);

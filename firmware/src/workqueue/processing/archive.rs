@@ -63,21 +63,6 @@ pub(super) fn mbox_entry(sender: &str, message: &[u8]) -> Vec<u8> {
     out
 }
 
-pub(super) fn append(
-    settings: &ArchiveSettings,
-    name: &str,
-    sender: &str,
-    message: &[u8],
-) -> io::Result<()> {
-    append_in(
-        &crate::quarantine::data_dir().join("archive"),
-        settings,
-        name,
-        sender,
-        message,
-    )
-}
-
 pub(super) fn append_in(
     dir: &Path,
     settings: &ArchiveSettings,
