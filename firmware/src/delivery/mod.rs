@@ -130,6 +130,15 @@ impl Delivery {
         self.shared.tls.clear();
     }
 
+    /// The resolver in use (the filters' DNS lists ask it too).
+    pub fn dns(&self) -> crate::dns::Dns {
+        self.shared
+            .dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Queues a job and opens another connection when useful and allowed.
     pub fn submit(&self, job: DeliveryJob) {
         let name = job.destination.clone();

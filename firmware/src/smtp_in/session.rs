@@ -401,14 +401,20 @@ impl Session {
             return actions.push(Action::Reply(reply::TOO_MANY_RCPTS.to_string()));
         }
         if let Some(code_text) = self.refusal(&address) {
-            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected by Receiving Control");
+            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected by RAT");
             return actions.push(Action::Reply(code_text));
         }
+        // A RAT row may let its recipients bypass the HAT's rate limits
+        // (AsyncOS's "bypass receiving control").
+        let bypass = self.conn.listener.kind == ListenerKind::Public
+            && rat::lookup(&self.conn.listener.rat, &address)
+                .is_some_and(|e| e.bypass_receiving_control);
         if let Some(limit) = policy.max_recipients_per_hour
+            && !bypass
             && !self.services.hourly.try_add(self.conn.client_ip, limit)
         {
             mail_log!(
-                "MID {mid} ICID {icid} To: <{address}> Rejected: recipients per hour exceeded"
+                "MID {mid} ICID {icid} To: <{address}> Rejected by Receiving Control: recipients per hour exceeded"
             );
             return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
         }

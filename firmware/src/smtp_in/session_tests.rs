@@ -232,3 +232,32 @@ fn bdat_chunks_make_one_message() {
     };
     assert!(msg.1.ends_with(b"hello world\r\n"));
 }
+
+#[test]
+fn recipients_per_hour_are_limited_unless_the_rat_row_bypasses_receiving_control() {
+    let l = listener("IncomingMail", |l| {
+        for (address, bypass) in [("vip.example", true), ("example.com", false)] {
+            l.rat.insert(
+                0,
+                RatEntry {
+                    address: address.into(),
+                    action: RatAction::Accept,
+                    code: None,
+                    text: None,
+                    bypass_receiving_control: bypass,
+                },
+            );
+        }
+        l.policies
+            .iter_mut()
+            .for_each(|p| p.max_recipients_per_hour = Some(1));
+    });
+    let mut h = harness(l, "198.51.100.7", None, false);
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<1@example.com>\r\nRCPT TO:<2@example.com>\r\nRCPT TO:<boss@vip.example>\r\n",
+    );
+    assert!(r[2].starts_with("250 "), "{r:?}");
+    assert_eq!(r[3], reply::RCPTS_PER_HOUR);
+    assert!(r[4].starts_with("250 "), "bypass: {r:?}");
+}

@@ -182,6 +182,7 @@ impl WorkQueue {
             let lookups = QueueLookups {
                 repeats: &self.processing.repeats,
                 direction,
+                dns: self.delivery.dns(),
             };
             let verdict = filters::evaluate(&filters, &ctx, &lookups, &mut rand::rng());
             drop(ctx);
@@ -853,17 +854,56 @@ impl Repeats {
     }
 }
 
-/// What the filters may ask the work queue. DNS lists are not asked yet
-/// (the filters run synchronously in the work queue's task and a DNS query
-/// would stall it): `dnslist()` is false until it runs ahead of them.
+/// What the filters may ask the work queue: DNS lists (through the
+/// configured name servers) and the header-repeats counters.
 struct QueueLookups<'a> {
     repeats: &'a Repeats,
     direction: &'static str,
+    dns: crate::dns::Dns,
+}
+
+/// How long one DNS list query may hold up the message's processing.
+const DNSLIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The DNS list form of an address: `4.3.2.1` for 1.2.3.4, nibbles for
+/// IPv6.
+fn reversed(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => v6
+            .octets()
+            .iter()
+            .rev()
+            .flat_map(|b| [b & 0x0f, b >> 4])
+            .map(|n| format!("{n:x}"))
+            .collect::<Vec<_>>()
+            .join("."),
+    }
 }
 
 impl Lookups for QueueLookups<'_> {
-    fn dnslist(&self, _zone: &str, _ip: IpAddr) -> bool {
-        false
+    /// `ip` is listed when `<reversed ip>.<zone>` has an address record
+    /// (RFC 5782). The filters run synchronously in the work queue's task,
+    /// so the query blocks that worker thread (never the others) for at
+    /// most `DNSLIST_TIMEOUT`; an unanswered query is "not listed".
+    fn dnslist(&self, zone: &str, ip: IpAddr) -> bool {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return false;
+        }
+        let name = format!("{}.{}", reversed(ip), zone.trim_matches('.'));
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                tokio::time::timeout(DNSLIST_TIMEOUT, self.dns.addresses(&name))
+                    .await
+                    .is_ok_and(|r| r.is_ok_and(|a| !a.is_empty()))
+            })
+        })
     }
 
     fn header_repeats(&self, target: &str, value: &str, direction: Option<&str>) -> u64 {
@@ -874,5 +914,18 @@ impl Lookups for QueueLookups<'_> {
             _ => self.direction,
         };
         self.repeats.get(target, dir, value)
+    }
+}
+
+#[cfg(test)]
+mod dnslist_tests {
+    #[test]
+    fn addresses_are_reversed_as_dns_lists_want() {
+        assert_eq!(super::reversed("192.0.2.1".parse().unwrap()), "1.2.0.192");
+        let v6 = super::reversed("2001:db8::1".parse().unwrap());
+        assert!(
+            v6.starts_with("1.0.0.0.0.0.0.0.") && v6.ends_with("8.b.d.0.1.0.0.2"),
+            "{v6}"
+        );
     }
 }
