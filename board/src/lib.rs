@@ -17,7 +17,14 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// The built-in profiles, by name.
-const BUILTIN: &[(&str, &str)] = &[("dev", include_str!("../profiles/dev.toml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("dev", include_str!("../profiles/dev.toml")),
+    ("vesa", include_str!("../profiles/vesa.toml")),
+    (
+        "x86-appliance",
+        include_str!("../profiles/x86-appliance.toml"),
+    ),
+];
 
 /// Why a board profile could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +67,98 @@ pub struct Console {
 pub struct Watchdog {
     /// `soft` (a timer in the supervisor) or a device path such as `/dev/watchdog`.
     pub kind: String,
+    /// How long the box may go unpetted before it is reset. A device
+    /// cannot be told this without an ioctl (see
+    /// `docs/decisions/0005-watchdog-supervisor.md`): `init` passes it to
+    /// the driver module as its `heartbeat`/`soft_margin` parameter.
     pub timeout_secs: u32,
+    /// The kernel module that drives the device (`i6300esb`, `iTCO_wdt`).
+    #[serde(default)]
+    pub driver: Option<String>,
+    /// Load `softdog` when no hardware watchdog appears (VMware has none).
+    #[serde(default)]
+    pub softdog_fallback: bool,
+}
+
+impl Watchdog {
+    /// The soft watchdog: a timer inside the supervisor.
+    pub fn is_soft(&self) -> bool {
+        self.kind == "soft"
+    }
+}
+
+/// How a physical port becomes Management, Data 1 or Data 2. Exactly one
+/// of `mac` and `bus_path` is set: a MAC pins one unit's ports, a bus path
+/// (`/sys/class/net/*/device` resolved, e.g. `0000:00:03.0`) pins a model's
+/// layout whatever the MACs.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NicRule {
+    /// "Management", "Data 1" or "Data 2".
+    pub name: String,
+    #[serde(default)]
+    pub mac: Option<String>,
+    #[serde(default)]
+    pub bus_path: Option<String>,
+    /// The expected driver, checked and reported, never required.
+    #[serde(default)]
+    pub driver: Option<String>,
+}
+
+/// One partition of the appliance's flash (disk, eMMC or SSD).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FlashPartition {
+    /// The file-system label `init` looks for (`BW-DATA`).
+    pub label: String,
+    /// Where it is mounted (`/data`), or `None` for the boot partition
+    /// that only the boot loader reads.
+    #[serde(default)]
+    pub mount: Option<String>,
+    /// `vfat`, `ext4`.
+    pub fs: String,
+    /// What lives there: `boot` or `data` (configuration, queue, logs).
+    pub role: String,
+    /// Devices searched, in order, when no label matches (`/dev/vda2`).
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+/// The supervisor's limits (named settings; AsyncOS-like defaults).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisorLimits {
+    /// Crashes (exits and hangs) tolerated within `restart_window_secs`;
+    /// one more and the supervisor gives up and stops petting the watchdog.
+    pub max_restarts: u32,
+    pub restart_window_secs: u32,
+    /// The first restart waits this long; each further crash in the window
+    /// doubles it, up to `backoff_max_ms`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A running daemon silent this long is hung: killed and restarted.
+    pub heartbeat_timeout_secs: u32,
+    /// A starting daemon (database open, queue recovery) gets this long to
+    /// send its first heartbeat.
+    pub start_timeout_secs: u32,
+    /// After forwarding SIGTERM, how long to wait before SIGKILL.
+    pub stop_timeout_secs: u32,
+}
+
+impl Default for SupervisorLimits {
+    /// 5 crashes in 10 minutes, 1 s back-off doubling to 60 s, a daemon
+    /// silent for 30 s is hung, 120 s to start, 45 s to stop.
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            restart_window_secs: 600,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 60_000,
+            heartbeat_timeout_secs: 30,
+            start_timeout_secs: 120,
+            stop_timeout_secs: 45,
+        }
+    }
 }
 
 /// A whole board profile.
@@ -75,6 +173,18 @@ pub struct BoardProfile {
     pub interfaces: Vec<BoardInterface>,
     pub console: Console,
     pub watchdog: Watchdog,
+    /// Kernel modules `init` loads, in order (empty: all built in).
+    #[serde(default)]
+    pub kernel_modules: Vec<String>,
+    /// How physical ports get their names (empty: the interfaces are
+    /// already there, as on a development machine).
+    #[serde(default)]
+    pub nic_rules: Vec<NicRule>,
+    /// The flash layout (empty: the data directory is a plain directory).
+    #[serde(default)]
+    pub flash: Vec<FlashPartition>,
+    #[serde(default)]
+    pub supervisor: SupervisorLimits,
 }
 
 impl BoardProfile {
@@ -109,7 +219,40 @@ impl BoardProfile {
                 });
             }
         }
+        for rule in &profile.nic_rules {
+            if profile.interface(&rule.name).is_none() {
+                return Err(BoardError::Invalid {
+                    name: name.to_string(),
+                    reason: format!("NIC rule for unknown interface '{}'", rule.name),
+                });
+            }
+            if rule.mac.is_some() == rule.bus_path.is_some() {
+                return Err(BoardError::Invalid {
+                    name: name.to_string(),
+                    reason: format!(
+                        "NIC rule for '{}' needs exactly one of mac and bus_path",
+                        rule.name
+                    ),
+                });
+            }
+        }
+        let limits = &profile.supervisor;
+        if limits.max_restarts == 0
+            || limits.heartbeat_timeout_secs == 0
+            || limits.backoff_initial_ms == 0
+            || profile.watchdog.timeout_secs == 0
+        {
+            return Err(BoardError::Invalid {
+                name: name.to_string(),
+                reason: "supervisor limits and the watchdog timeout must be above zero".into(),
+            });
+        }
         Ok(profile)
+    }
+
+    /// The names of the built-in profiles.
+    pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+        BUILTIN.iter().map(|(n, _)| *n)
     }
 
     pub fn interface(&self, name: &str) -> Option<&BoardInterface> {
@@ -130,6 +273,92 @@ mod tests {
         assert_eq!(addr("Data 2"), "127.0.2.1");
         assert_eq!(dev.listener_port, 2525);
     }
+
+    #[test]
+    fn every_builtin_profile_parses() {
+        for name in BoardProfile::builtin_names() {
+            let p = BoardProfile::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.name, name);
+        }
+    }
+
+    #[test]
+    fn dev_profile_keeps_the_defaults_it_never_names() {
+        let dev = BoardProfile::builtin("dev").unwrap();
+        assert!(dev.watchdog.is_soft());
+        assert!(dev.kernel_modules.is_empty());
+        assert!(dev.nic_rules.is_empty());
+        assert!(dev.flash.is_empty());
+        assert_eq!(dev.supervisor, SupervisorLimits::default());
+    }
+
+    #[test]
+    fn vesa_profile_names_virtio_ports_by_pci_order() {
+        let v = BoardProfile::builtin("vesa").unwrap();
+        let order: Vec<(&str, &str)> = v
+            .nic_rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.bus_path.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("Management", "0000:00:03.0"),
+                ("Data 1", "0000:00:04.0"),
+                ("Data 2", "0000:00:05.0")
+            ]
+        );
+        assert_eq!(v.console.device, "/dev/ttyS0");
+        assert_eq!(v.console.baud, 115_200);
+        assert_eq!(v.watchdog.driver.as_deref(), Some("i6300esb"));
+        assert!(v.kernel_modules.iter().any(|m| m == "virtio_net"));
+        assert!(v.flash.iter().any(|p| p.role == "data"));
+    }
+
+    #[test]
+    fn hardware_profile_uses_intel_ports_and_the_tco_watchdog() {
+        let hw = BoardProfile::builtin("x86-appliance").unwrap();
+        assert_eq!(hw.watchdog.driver.as_deref(), Some("iTCO_wdt"));
+        let modules = &hw.kernel_modules;
+        let pos = |m: &str| modules.iter().position(|x| x == m).unwrap();
+        // iTCO_wdt finds its device through lpc_ich: load order matters.
+        assert!(pos("lpc_ich") < pos("iTCO_wdt"));
+        assert!(hw.nic_rules.iter().all(|r| r.bus_path.is_some()));
+        assert_eq!(hw.console.device, "/dev/ttyS0");
+    }
+
+    #[test]
+    fn supervisor_limits_can_be_set_in_part() {
+        let text = DEV_LIKE.to_string()
+            + "[supervisor]\nmax_restarts = 2\nrestart_window_secs = 30\n";
+        let p = BoardProfile::parse("x", &text).unwrap();
+        assert_eq!(p.supervisor.max_restarts, 2);
+        assert_eq!(p.supervisor.restart_window_secs, 30);
+        assert_eq!(
+            p.supervisor.heartbeat_timeout_secs,
+            SupervisorLimits::default().heartbeat_timeout_secs
+        );
+    }
+
+    #[test]
+    fn a_nic_rule_needs_exactly_one_match() {
+        let both = DEV_LIKE.to_string()
+            + "[[nic_rules]]\nname = \"Data 1\"\nmac = \"52:54:00:00:00:01\"\nbus_path = \"0000:00:04.0\"\n";
+        let err = BoardProfile::parse("x", &both).unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        let unknown = DEV_LIKE.to_string() + "[[nic_rules]]\nname = \"Data 3\"\nmac = \"x\"\n";
+        assert!(BoardProfile::parse("x", &unknown).is_err());
+    }
+
+    const DEV_LIKE: &str = r#"
+        name = "x"
+        description = "x"
+        listener_port = 25
+        hostname = "h"
+        interfaces = [{ name = "Management" }, { name = "Data 1" }, { name = "Data 2" }]
+        console = { device = "stdio", baud = 9600 }
+        watchdog = { kind = "soft", timeout_secs = 10 }
+    "#;
 
     #[test]
     fn a_profile_without_data_2_is_refused() {

@@ -15,6 +15,8 @@
 //! - [`Dns`] is dnsmasq answering only for the records a test gives it.
 //! - [`Sink`] is Postfix's `smtp-sink` dumping every transaction to a file;
 //!   [`SinkMessage`] is one dump parsed back into envelope + raw message.
+//! - [`Postfix`] is a throwaway Postfix instance (own config dir, queue and
+//!   log) as a real next hop, delivering into Maildirs the tests read back.
 //! - [`Gateway`] is the daemon with its own data dir ("flash") and board
 //!   profile, driven through `breakwater cli` like an administrator would.
 //! - [`Swaks`], [`smtplib`] and [`SmtpConn`] are the internet clients.
@@ -33,6 +35,7 @@ mod gateway;
 mod intake;
 mod net;
 mod nexthop;
+mod postfix;
 mod proc;
 mod sink;
 mod tls_mx;
@@ -48,6 +51,9 @@ pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
 pub use nexthop::{
     MX_PORT, MxSink, Outgoing, Script, ScriptedServer, ServerConn, TestCert, TophostsRow,
     allow_relay_from_clients, mx_ip, parse_tophosts, send_batch, status_counter, status_gauge,
+};
+pub use postfix::{
+    POSTFIX_PORT, Postfix, PostfixBuilder, PostfixMessage, QueueEntry, SmtpdSession,
 };
 pub use sink::{Sink, SinkMessage};
 pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};

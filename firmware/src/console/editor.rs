@@ -147,6 +147,15 @@ impl LineEditor {
             0x08 | 0x7f => self.backspace(out),
             0x15 => self.erase_line(out),
             b'\t' if self.mode == Mode::Command => self.complete(out),
+            // A pasted filter script indented with tabs: a tab separates
+            // words like a space (it is not a control key in answers).
+            b'\t' if self.mode == Mode::Text => {
+                if self.line.push(b' ').is_err() {
+                    out.push(BEL);
+                } else {
+                    out.push(b' ');
+                }
+            }
             b if b >= 0x20 => {
                 if self.line.push(b).is_err() {
                     out.push(BEL);
@@ -364,6 +373,16 @@ mod tests {
         assert!(echo.contains("smtproutes  showconfig  status"), "{echo:?}");
         assert_eq!(run(&mut ed, b"ho\t\r").0, [line("showconfig ")]);
         assert_eq!(run(&mut ed, b"zz\t\r").0, [line("zz")]);
+    }
+
+    #[test]
+    fn a_tab_in_an_answer_is_a_space() {
+        let mut ed = LineEditor::new();
+        let mut out = Vec::new();
+        ed.start("", Mode::Text, &mut out);
+        let (events, echo) = run(&mut ed, b"\tif\ttrue {\r");
+        assert_eq!(events, [line(" if true {")]);
+        assert_eq!(echo, " if true {\r\n");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 use super::shell::Shell;
 use super::{
     ConsoleError, menus_admin as admin, menus_config as config, menus_delivery as delivery,
-    menus_listener as listener, menus_logs as logs, menus_system as system,
+    menus_filters as filters, menus_listener as listener, menus_logs as logs,
+    menus_policy as policy, menus_quarantine as quarantine, menus_system as system,
 };
 use crate::control::{commands, logsearch};
 use crate::workqueue::operator;
@@ -83,6 +84,36 @@ pub const MENUS: &[MenuDef] = &[
         "Configure the behavior of bounces (bounce profiles)",
         false,
         delivery::bounceconfig,
+    ),
+    menu(
+        "filters",
+        "Configure message filters (paste, list, order, activate, import, export)",
+        false,
+        filters::filters,
+    ),
+    menu(
+        "policyconfig",
+        "Configure the incoming and outgoing mail policies",
+        false,
+        policy::policyconfig,
+    ),
+    menu(
+        "threatdefenseconfig",
+        "Configure the Threat Defense Connector (copies to Secure Email Threat Defense)",
+        false,
+        policy::threatdefenseconfig,
+    ),
+    menu(
+        "quarantineconfig",
+        "Configure the local quarantines",
+        false,
+        quarantine::quarantineconfig,
+    ),
+    menu(
+        "quarantine",
+        "List, show, release or delete quarantined messages",
+        false,
+        quarantine::quarantine,
     ),
     menu(
         "sethostname",

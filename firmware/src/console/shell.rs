@@ -52,7 +52,12 @@ impl<'a> Shell<'a> {
 
     /// Runs a batch command and prints its answer; true if it succeeded.
     pub fn run(&mut self, args: &[&str]) -> Result<bool, ConsoleError> {
-        let r = self.call(args, None)?;
+        self.run_input(args, None)
+    }
+
+    /// [`Shell::run`] with `stdin` for the command (a pasted filter script).
+    pub fn run_input(&mut self, args: &[&str], stdin: Option<&str>) -> Result<bool, ConsoleError> {
+        let r = self.call(args, stdin)?;
         if r.output.contains(STAGED_MARK) {
             self.reminded = true;
         }
@@ -265,15 +270,27 @@ impl<'a> Shell<'a> {
         &mut self,
         mut ask_args: impl FnMut(&mut Shell<'_>) -> Result<Option<Vec<String>>, ConsoleError>,
     ) -> Result<bool, ConsoleError> {
+        self.until_accepted_input(|sh| Ok(ask_args(sh)?.map(|a| (a, None))))
+    }
+
+    /// [`Shell::until_accepted`] for commands that read standard input
+    /// (`filters new`, `filters import`): `ask` returns the arguments and
+    /// the text (a pasted script) the command reads.
+    pub fn until_accepted_input(
+        &mut self,
+        mut ask: impl FnMut(
+            &mut Shell<'_>,
+        ) -> Result<Option<(Vec<String>, Option<String>)>, ConsoleError>,
+    ) -> Result<bool, ConsoleError> {
         if !self.may_change()? {
             return Ok(false);
         }
         loop {
-            let Some(args) = ask_args(self)? else {
+            let Some((args, stdin)) = ask(self)? else {
                 return Ok(false);
             };
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            if self.run(&args)? {
+            if self.run_input(&args, stdin.as_deref())? {
                 return Ok(true);
             }
         }

@@ -33,11 +33,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::hash::{Hash, HashAlgorithm};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{
-    ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedCipherSuite,
-};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
@@ -204,7 +201,7 @@ impl DaneVerifier {
         self.records
             .iter()
             .filter(|r| r.usage == usage)
-            .find(|r| matches(&self.provider, r, cert))
+            .find(|r| matches(r, cert))
     }
 
     /// DANE-TA: a chain certificate matching a record anchors a path
@@ -304,7 +301,7 @@ impl ServerCertVerifier for DaneVerifier {
 }
 
 /// Whether `cert` (DER) matches `record`.
-fn matches(provider: &CryptoProvider, record: &Tlsa, cert: &[u8]) -> bool {
+fn matches(record: &Tlsa, cert: &[u8]) -> bool {
     let selected = match record.selector {
         SELECTOR_CERT => cert,
         SELECTOR_SPKI => match spki(cert) {
@@ -315,176 +312,24 @@ fn matches(provider: &CryptoProvider, record: &Tlsa, cert: &[u8]) -> bool {
     };
     match record.matching {
         MATCH_FULL => selected == record.data.as_slice(),
-        MATCH_SHA256 => sha256(provider, selected).is_some_and(|d| d == record.data),
+        MATCH_SHA256 => sha256(selected) == record.data,
         MATCH_SHA512 => sha512(selected).as_slice() == record.data.as_slice(),
         _ => false,
     }
 }
 
-/// SHA-256 through the TLS crypto provider (aws-lc-rs), which has it for
-/// its cipher suites.
-fn sha256(provider: &CryptoProvider, data: &[u8]) -> Option<Vec<u8>> {
-    let hash: &dyn Hash = provider.cipher_suites.iter().find_map(|s| {
-        let h = match s {
-            SupportedCipherSuite::Tls13(s) => s.common.hash_provider,
-            SupportedCipherSuite::Tls12(s) => s.common.hash_provider,
-        };
-        (h.algorithm() == HashAlgorithm::SHA256).then_some(h)
-    })?;
-    Some(hash.hash(data).as_ref().to_vec())
+/// SHA-256 and SHA-512 for TLSA matching types 1 and 2, from aws-lc-rs
+/// (the crypto library rustls already uses here).
+fn sha256(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
 }
 
-/// SHA-512 (FIPS 180-4 §6.4), for TLSA matching type 2. No crate in the
-/// build offers it to us: rustls's providers only expose the hashes of
-/// their cipher suites (SHA-256/384), and aws-lc-rs and `sha2` are not
-/// direct dependencies. Replace with `aws_lc_rs::digest::SHA512` when
-/// aws-lc-rs (already in Cargo.lock through rustls) becomes one. Checked
-/// against the FIPS 180-4 examples below.
-fn sha512(data: &[u8]) -> [u8; 64] {
-    const K: [u64; 80] = [
-        0x428a2f98d728ae22,
-        0x7137449123ef65cd,
-        0xb5c0fbcfec4d3b2f,
-        0xe9b5dba58189dbbc,
-        0x3956c25bf348b538,
-        0x59f111f1b605d019,
-        0x923f82a4af194f9b,
-        0xab1c5ed5da6d8118,
-        0xd807aa98a3030242,
-        0x12835b0145706fbe,
-        0x243185be4ee4b28c,
-        0x550c7dc3d5ffb4e2,
-        0x72be5d74f27b896f,
-        0x80deb1fe3b1696b1,
-        0x9bdc06a725c71235,
-        0xc19bf174cf692694,
-        0xe49b69c19ef14ad2,
-        0xefbe4786384f25e3,
-        0x0fc19dc68b8cd5b5,
-        0x240ca1cc77ac9c65,
-        0x2de92c6f592b0275,
-        0x4a7484aa6ea6e483,
-        0x5cb0a9dcbd41fbd4,
-        0x76f988da831153b5,
-        0x983e5152ee66dfab,
-        0xa831c66d2db43210,
-        0xb00327c898fb213f,
-        0xbf597fc7beef0ee4,
-        0xc6e00bf33da88fc2,
-        0xd5a79147930aa725,
-        0x06ca6351e003826f,
-        0x142929670a0e6e70,
-        0x27b70a8546d22ffc,
-        0x2e1b21385c26c926,
-        0x4d2c6dfc5ac42aed,
-        0x53380d139d95b3df,
-        0x650a73548baf63de,
-        0x766a0abb3c77b2a8,
-        0x81c2c92e47edaee6,
-        0x92722c851482353b,
-        0xa2bfe8a14cf10364,
-        0xa81a664bbc423001,
-        0xc24b8b70d0f89791,
-        0xc76c51a30654be30,
-        0xd192e819d6ef5218,
-        0xd69906245565a910,
-        0xf40e35855771202a,
-        0x106aa07032bbd1b8,
-        0x19a4c116b8d2d0c8,
-        0x1e376c085141ab53,
-        0x2748774cdf8eeb99,
-        0x34b0bcb5e19b48a8,
-        0x391c0cb3c5c95a63,
-        0x4ed8aa4ae3418acb,
-        0x5b9cca4f7763e373,
-        0x682e6ff3d6b2b8a3,
-        0x748f82ee5defb2fc,
-        0x78a5636f43172f60,
-        0x84c87814a1f0ab72,
-        0x8cc702081a6439ec,
-        0x90befffa23631e28,
-        0xa4506cebde82bde9,
-        0xbef9a3f7b2c67915,
-        0xc67178f2e372532b,
-        0xca273eceea26619c,
-        0xd186b8c721c0c207,
-        0xeada7dd6cde0eb1e,
-        0xf57d4f7fee6ed178,
-        0x06f067aa72176fba,
-        0x0a637dc5a2c898a6,
-        0x113f9804bef90dae,
-        0x1b710b35131c471b,
-        0x28db77f523047d84,
-        0x32caab7b40c72493,
-        0x3c9ebe0a15c9bebc,
-        0x431d67c49c100d4c,
-        0x4cc5d4becb3e42b6,
-        0x597f299cfc657e2a,
-        0x5fcb6fab3ad6faec,
-        0x6c44198c4a475817,
-    ];
-    let mut h: [u64; 8] = [
-        0x6a09e667f3bcc908,
-        0xbb67ae8584caa73b,
-        0x3c6ef372fe94f82b,
-        0xa54ff53a5f1d36f1,
-        0x510e527fade682d1,
-        0x9b05688c2b3e6c1f,
-        0x1f83d9abfb41bd6b,
-        0x5be0cd19137e2179,
-    ];
-    // Padding: 0x80, zeros to 112 mod 128, then the bit length in 128 bits.
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 128 != 112 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u128) * 8).to_be_bytes());
-    for block in msg.chunks_exact(128) {
-        let mut w = [0u64; 80];
-        for (i, word) in block.chunks_exact(8).enumerate() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(word);
-            w[i] = u64::from_be_bytes(b);
-        }
-        for t in 16..80 {
-            let s0 = w[t - 15].rotate_right(1) ^ w[t - 15].rotate_right(8) ^ (w[t - 15] >> 7);
-            let s1 = w[t - 2].rotate_right(19) ^ w[t - 2].rotate_right(61) ^ (w[t - 2] >> 6);
-            w[t] = w[t - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[t - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
-        for t in 0..80 {
-            let s1 = e.rotate_right(14) ^ e.rotate_right(18) ^ e.rotate_right(41);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = hh
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[t])
-                .wrapping_add(w[t]);
-            let s0 = a.rotate_right(28) ^ a.rotate_right(34) ^ a.rotate_right(39);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            hh = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        for (x, v) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-            *x = x.wrapping_add(v);
-        }
-    }
-    let mut out = [0u8; 64];
-    for (chunk, word) in out.chunks_exact_mut(8).zip(h) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    out
+fn sha512(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, data)
+        .as_ref()
+        .to_vec()
 }
 
 /// One DER element, checked: the tag, its contents, the whole encoding
@@ -588,11 +433,10 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
     }
 
     #[test]
-    fn sha256_comes_from_the_provider() {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+    fn sha256_matches_the_fips_180_4_example() {
         assert_eq!(
-            sha256(&provider, b"abc").map(|d| hex(&d)).as_deref(),
-            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+            hex(&sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 
@@ -613,7 +457,6 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 
     #[test]
     fn records_match_by_selector_and_matching_type() {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
             .expect("params")
@@ -624,25 +467,16 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
         let cases = [
             (tlsa(3, 0, 0, &der), true),
             (tlsa(3, 1, 0, &spki), true),
-            (
-                tlsa(3, 1, 1, &sha256(&provider, &spki).expect("sha256")),
-                true,
-            ),
-            (
-                tlsa(3, 0, 1, &sha256(&provider, &der).expect("sha256")),
-                true,
-            ),
+            (tlsa(3, 1, 1, &sha256(&spki)), true),
+            (tlsa(3, 0, 1, &sha256(&der)), true),
             (tlsa(3, 1, 2, &sha512(&spki)), true),
             (tlsa(3, 0, 2, &sha512(&der)), true),
             (tlsa(3, 1, 1, &[0u8; 32]), false),
             (tlsa(3, 1, 2, &sha512(&der)), false),
-            (
-                tlsa(3, 2, 1, &sha256(&provider, &spki).expect("sha256")),
-                false,
-            ),
+            (tlsa(3, 2, 1, &sha256(&spki)), false),
         ];
         for (record, expected) in cases {
-            assert_eq!(matches(&provider, &record, &der), expected, "{record:?}");
+            assert_eq!(matches(&record, &der), expected, "{record:?}");
         }
     }
 
@@ -683,25 +517,14 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 
     #[test]
     fn dane_ee_accepts_the_matching_certificate_only() {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
             .expect("params")
             .self_signed(&key)
             .expect("cert");
         let other = rcgen::KeyPair::generate().expect("key");
-        let good = tlsa(
-            3,
-            1,
-            1,
-            &sha256(&provider, &key.public_key_der()).expect("sha256"),
-        );
-        let bad = tlsa(
-            3,
-            1,
-            1,
-            &sha256(&provider, &other.public_key_der()).expect("sha256"),
-        );
+        let good = tlsa(3, 1, 1, &sha256(&key.public_key_der()));
+        let bad = tlsa(3, 1, 1, &sha256(&other.public_key_der()));
         let name = ServerName::try_from("mx.example").expect("name");
         let ok = DaneVerifier::new(vec![good], "mx.example", "example");
         assert!(
@@ -719,7 +542,6 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 
     #[test]
     fn dane_ta_checks_the_chain_and_the_name() {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let ca_key = rcgen::KeyPair::generate().expect("key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -732,12 +554,7 @@ hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
             .expect("params")
             .signed_by(&leaf_key, &ca, &ca_key)
             .expect("leaf");
-        let ta = tlsa(
-            2,
-            1,
-            1,
-            &sha256(&provider, &ca_key.public_key_der()).expect("sha256"),
-        );
+        let ta = tlsa(2, 1, 1, &sha256(&ca_key.public_key_der()));
         let name = ServerName::try_from("mx.example").expect("name");
         let chain = [ca.der().clone()];
         let right = DaneVerifier::new(vec![ta.clone()], "mx.example", "example");

@@ -1,0 +1,153 @@
+//! `quarantineconfig` (the local quarantines: NEW, EDIT, DELETE) and
+//! `quarantine` (the held messages: LIST, SHOW, RELEASE, DELETE, which the
+//! running gateway's work queue answers). Both run the batch commands
+//! (see `control::commands::quarantine`).
+
+use super::ConsoleError;
+use super::shell::Shell;
+
+fn v(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+const QUESTIONS: &[(&str, &str)] = &[
+    (
+        "max_size",
+        "Enter the maximum size of the quarantine (e.g. 500M, 2G).",
+    ),
+    (
+        "retention",
+        "Enter how many hours a message is held before its overflow action applies (1-8760).",
+    ),
+    (
+        "overflow",
+        "Enter what happens to a message when the quarantine is full or its time is up: release or delete.",
+    ),
+];
+
+/// `--option value` for each answered question.
+fn answers(sh: &mut Shell<'_>, keeps: &str) -> Result<Vec<String>, ConsoleError> {
+    let mut a = Vec::new();
+    for (option, question) in QUESTIONS {
+        if let Some(x) = sh.ask_some(&format!("{question} (Enter keeps {keeps})"))? {
+            a.extend([format!("--{option}"), x]);
+        }
+    }
+    Ok(a)
+}
+
+pub(super) fn quarantineconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&["quarantineconfig", "print"])?;
+        let ops = [
+            ("NEW", "Create a new quarantine."),
+            ("EDIT", "Modify a quarantine."),
+            ("DELETE", "Remove a quarantine."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => {
+                sh.until_accepted(|sh| {
+                    let Some(name) = sh.ask_some(
+                        "Enter the name of the new quarantine (letters, digits, '_' and '-').",
+                    )?
+                    else {
+                        return Ok(None);
+                    };
+                    let mut a = v(&["quarantineconfig", "new", &name]);
+                    a.extend(answers(sh, "the default")?);
+                    Ok(Some(a))
+                })?;
+            }
+            Some(1) => {
+                sh.until_accepted(|sh| {
+                    let Some(name) =
+                        sh.ask_some("Enter the name of the quarantine you wish to edit.")?
+                    else {
+                        return Ok(None);
+                    };
+                    let o = answers(sh, "the current value")?;
+                    if o.is_empty() {
+                        sh.show("Nothing changed.")?;
+                        return Ok(None);
+                    }
+                    let mut a = v(&["quarantineconfig", "edit", &name]);
+                    a.extend(o);
+                    Ok(Some(a))
+                })?;
+            }
+            Some(_) => {
+                sh.until_accepted(|sh| {
+                    let n = sh.ask_some(
+                        "Enter the name of the quarantine you wish to delete (filters that name it are reported).",
+                    )?;
+                    Ok(n.map(|n| v(&["quarantineconfig", "delete", &n])))
+                })?;
+            }
+        }
+    }
+}
+
+/// Asks for a MID; `None` on Enter.
+fn ask_mid(sh: &mut Shell<'_>, question: &str) -> Result<Option<String>, ConsoleError> {
+    loop {
+        let Some(a) = sh.ask_some(question)? else {
+            return Ok(None);
+        };
+        if a.parse::<u64>().is_ok() {
+            return Ok(Some(a));
+        }
+        sh.show(&format!("'{a}' is not a MID: enter the message's number."))?;
+    }
+}
+
+pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    loop {
+        let ops = [
+            ("LIST", "List the quarantines and the messages they hold."),
+            ("SHOW", "Display a held message."),
+            ("RELEASE", "Release a held message for delivery."),
+            ("DELETE", "Delete a held message."),
+        ];
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => {
+                let q = sh.ask(
+                    "Enter the quarantine whose messages to list, or Enter for every quarantine.",
+                    "",
+                )?;
+                let mut a = vec!["quarantine", "list"];
+                if !q.is_empty() {
+                    a.push(&q);
+                }
+                sh.run(&a)?;
+            }
+            Some(1) => {
+                while let Some(mid) = ask_mid(sh, "Enter the MID of the message to display.")? {
+                    if sh.run(&["quarantine", "show", &mid])? {
+                        break;
+                    }
+                }
+            }
+            Some(op) => {
+                let verb = if op == 2 { "release" } else { "delete" };
+                sh.until_accepted(|sh| {
+                    let Some(mid) =
+                        ask_mid(sh, &format!("Enter the MID of the message to {verb}."))?
+                    else {
+                        return Ok(None);
+                    };
+                    if verb == "delete"
+                        && !sh.yes_no(
+                            &format!("Delete message {mid} for good? It is not delivered."),
+                            false,
+                        )?
+                    {
+                        return Ok(None);
+                    }
+                    Ok(Some(v(&["quarantine", verb, &mid])))
+                })?;
+            }
+        }
+    }
+}
