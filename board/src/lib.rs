@@ -128,10 +128,10 @@ pub struct FlashPartition {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SupervisorLimits {
-    /// Crashes (exits and hangs) tolerated within `restart_window_secs`;
+    /// Crashes (exits and hangs) tolerated within `crash_window_secs`;
     /// one more and the supervisor gives up and stops petting the watchdog.
-    pub max_restarts: u32,
-    pub restart_window_secs: u32,
+    pub max_crashes: u32,
+    pub crash_window_secs: u32,
     /// The first restart waits this long; each further crash in the window
     /// doubles it, up to `backoff_max_ms`.
     pub backoff_initial_ms: u64,
@@ -150,8 +150,8 @@ impl Default for SupervisorLimits {
     /// silent for 30 s is hung, 120 s to start, 45 s to stop.
     fn default() -> Self {
         Self {
-            max_restarts: 5,
-            restart_window_secs: 600,
+            max_crashes: 5,
+            crash_window_secs: 600,
             backoff_initial_ms: 1000,
             backoff_max_ms: 60_000,
             heartbeat_timeout_secs: 30,
@@ -237,7 +237,7 @@ impl BoardProfile {
             }
         }
         let limits = &profile.supervisor;
-        if limits.max_restarts == 0
+        if limits.max_crashes == 0
             || limits.heartbeat_timeout_secs == 0
             || limits.backoff_initial_ms == 0
             || profile.watchdog.timeout_secs == 0
@@ -329,11 +329,10 @@ mod tests {
 
     #[test]
     fn supervisor_limits_can_be_set_in_part() {
-        let text = DEV_LIKE.to_string()
-            + "[supervisor]\nmax_restarts = 2\nrestart_window_secs = 30\n";
+        let text = DEV_LIKE.to_string() + "[supervisor]\nmax_crashes = 2\ncrash_window_secs = 30\n";
         let p = BoardProfile::parse("x", &text).unwrap();
-        assert_eq!(p.supervisor.max_restarts, 2);
-        assert_eq!(p.supervisor.restart_window_secs, 30);
+        assert_eq!(p.supervisor.max_crashes, 2);
+        assert_eq!(p.supervisor.crash_window_secs, 30);
         assert_eq!(
             p.supervisor.heartbeat_timeout_secs,
             SupervisorLimits::default().heartbeat_timeout_secs

@@ -201,10 +201,7 @@ impl PostfixBuilder {
             &conf,
             &[
                 "-M".to_string(),
-                format!(
-                    "{a}/inet={a} inet n - n - - smtpd",
-                    a = self.addr
-                ),
+                format!("{a}/inet={a} inet n - n - - smtpd", a = self.addr),
             ],
         );
         postconf(&conf, &["-F".to_string(), "*/*/chroot=n".to_string()]);
@@ -664,7 +661,12 @@ pub struct PostfixMessage {
 }
 
 /// Header fields delivery and relays prepend.
-const TRACE: [&str; 4] = ["received:", "return-path:", "delivered-to:", "x-original-to:"];
+const TRACE: [&str; 4] = [
+    "received:",
+    "return-path:",
+    "delivered-to:",
+    "x-original-to:",
+];
 
 impl PostfixMessage {
     fn from_maildir(file: PathBuf, bytes: &[u8]) -> PostfixMessage {
@@ -734,7 +736,11 @@ impl PostfixMessage {
     pub fn leading_received(&self) -> Vec<String> {
         self.headers()
             .into_iter()
-            .take_while(|(n, _)| TRACE.iter().any(|t| t[..t.len() - 1].eq_ignore_ascii_case(n)))
+            .take_while(|(n, _)| {
+                TRACE
+                    .iter()
+                    .any(|t| t[..t.len() - 1].eq_ignore_ascii_case(n))
+            })
             .filter(|(n, _)| n.eq_ignore_ascii_case("Received"))
             .map(|(_, v)| v)
             .collect()
