@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use breakwater_board::BoardProfile;
@@ -24,6 +25,7 @@ use crate::queue::{self, QueueHandle, SledSpoolStore};
 use crate::smtp_in::Reception;
 use crate::smtp_in::limits::HourlyRecipients;
 use crate::smtp_in::session::Services;
+use crate::supervisor::{LastBoot, heartbeat};
 use crate::{logging, workqueue};
 
 /// sled's page cache; the default (1 GiB) is far too much for an appliance.
@@ -34,7 +36,27 @@ pub struct RunOptions {
     pub board: BoardProfile,
     /// Echo the mail log on stderr (a terminal on a development machine).
     pub echo_logs: bool,
+    /// The supervisor's heartbeat socket (`None`: run unsupervised).
+    pub heartbeat: Option<PathBuf>,
+    /// How the box last stopped, as the supervisor found it.
+    pub last_boot: Option<LastBoot>,
 }
+
+/// How [`run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGTERM, SIGINT or `shutdown`.
+    Shutdown,
+    /// `reboot`: the supervisor starts the daemon again.
+    Reboot,
+}
+
+/// How long sessions in progress get to finish after SIGTERM before they
+/// are told `421` and closed (their transaction is then abandoned, never
+/// acknowledged). AsyncOS's `suspendlistener` offers 30 s by default; 10 s
+/// keeps a supervised stop (45 s, `stop_timeout_secs`) well in bounds even
+/// with a slow flush behind it.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Status {
     reception: Arc<Reception>,
@@ -45,6 +67,11 @@ struct Status {
     workqueue: workqueue::WorkQueueHandle,
     /// `shutdown` and `reboot` from the console: [`run`] stops as on SIGTERM.
     stop: Arc<Notify>,
+    /// Set by `reboot`: [`run`] returns [`Stopped::Reboot`].
+    reboot: Arc<AtomicBool>,
+    /// Set by `debughang`.
+    hung: Arc<AtomicBool>,
+    last_boot: Option<LastBoot>,
 }
 
 /// How long the daemon waits after accepting `shutdown` or `reboot`, so
@@ -57,11 +84,11 @@ impl DaemonStatus for Status {
             && (name.eq_ignore_ascii_case("shutdown") || name.eq_ignore_ascii_case("reboot"))
         {
             // Both stop the daemon cleanly (the same path as SIGTERM: the
-            // database is flushed, then the process exits). Starting it
-            // again after a `reboot` is the supervisor's job, which comes
-            // with its own issue; until then a reboot is a clean stop.
+            // database is flushed, then the process exits). After a
+            // `reboot` the supervisor starts it again.
             let name = name.to_ascii_lowercase();
             tracing::info!("{name} requested through the control socket");
+            self.reboot.store(name == "reboot", Ordering::Relaxed);
             let stop = self.stop.clone();
             tokio::runtime::Handle::current().spawn(async move {
                 tokio::time::sleep(STOP_GRACE).await;
@@ -73,6 +100,17 @@ impl DaemonStatus for Status {
             } else {
                 "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
             }));
+        }
+        if let [name] = args
+            && name.eq_ignore_ascii_case("debughang")
+        {
+            // Admin only (control::permitted). The answer goes out first.
+            tracing::warn!("debughang requested through the control socket");
+            heartbeat::hang(self.hung.clone(), STOP_GRACE);
+            return Some(Ok(
+                "The mail daemon will stop answering in a moment; the supervisor should restart it."
+                    .to_string(),
+            ));
         }
         if !workqueue::operator::handles(args) {
             return None;
@@ -93,11 +131,13 @@ impl DaemonStatus for Status {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();
         let mut out = format!(
-            "Status as of: {}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\n\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
+            "Status as of: {}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
             chrono::Local::now().format("%a %b %d %H:%M:%S %Y"),
             config.hostname,
             self.board,
             env!("CARGO_PKG_VERSION"),
+            self.last_boot
+                .map_or("unknown (not supervised)", LastBoot::describe),
         );
         for (name, addr, conns) in self.reception.summary() {
             out.push_str(&format!("  {name:<16} {addr:<22} {conns} connection(s)\n"));
@@ -114,7 +154,7 @@ impl DaemonStatus for Status {
     }
 }
 
-fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
@@ -136,18 +176,112 @@ fn load_config(store: &ConfigStore, board: &BoardProfile) -> anyhow::Result<Conf
     Ok(store.committed()?)
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
+/// The database could not be opened, or opened without the data it is
+/// known to hold. The daemon refuses to start (exit status
+/// [`crate::supervisor::EXIT_STORE_DAMAGED`]) rather than start on a new,
+/// empty store: queue recovery on an empty index would delete every spool
+/// body, acknowledged mail included. The recovery path is in
+/// `docs/operations.md` ("Damaged database").
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database {path} is damaged: {reason}.\n\
+     Breakwater will not start on it, so that no queued message is lost.\n\
+     To recover (see docs/operations.md, \"Damaged database\"):\n  \
+     1. stop Breakwater;\n  \
+     2. move the damaged store and its spool aside together:\n       \
+     mv {path} {path}.damaged-<timestamp> && mv {spool} {spool}.damaged-<timestamp>\n  \
+     3. start Breakwater: it starts with the factory configuration; load a saved one\n     \
+     with \"loadconfig\" and keep the .damaged-* pair for salvage."
+)]
+pub struct StoreDamaged {
+    pub path: String,
+    pub spool: String,
+    pub reason: String,
+}
+
+/// Written (durably) once the store holds a committed configuration: from
+/// then on, a store that opens without one has lost data.
+const STORE_MARKER: &str = "db.initialised";
+
+/// Opens sled, turning every way it can fail on a damaged store (an error,
+/// a panic inside sled, or a store that comes up empty although it was
+/// initialised) into [`StoreDamaged`].
+fn open_store(dir: &Path) -> anyhow::Result<(sled::Db, Arc<ConfigStore>)> {
+    let path = dir.join("db");
+    let damaged = |reason: String| StoreDamaged {
+        path: path.display().to_string(),
+        spool: dir.join("spool").display().to_string(),
+        reason,
+    };
+    let opened = std::panic::catch_unwind(|| {
+        sled::Config::new()
+            .path(&path)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+    });
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        // Another daemon holds the lock: not damage, just a clear error.
+        Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            anyhow::bail!(
+                "the database {} is in use by another process",
+                path.display()
+            )
+        }
+        Ok(Err(e)) => return Err(damaged(e.to_string()).into()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "sled panicked while opening it".to_string());
+            return Err(damaged(what).into());
+        }
+    };
+    let store = match ConfigStore::open(&db) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Err(damaged(e.to_string()).into()),
+    };
+    let marker = dir.join(STORE_MARKER);
+    match store.is_initialised() {
+        Ok(true) => mark_initialised(dir)?,
+        Ok(false) if marker.exists() => {
+            return Err(damaged(
+                "it opened without its committed configuration (truncated or replaced)".into(),
+            )
+            .into());
+        }
+        Ok(false) => {}
+        Err(e) => return Err(damaged(e.to_string()).into()),
+    }
+    Ok((db, store))
+}
+
+/// Writes [`STORE_MARKER`] durably unless it is there already.
+fn mark_initialised(dir: &Path) -> std::io::Result<()> {
+    let marker = dir.join(STORE_MARKER);
+    if !marker.exists() {
+        std::fs::write(&marker, b"1\n")?;
+        std::fs::File::open(&marker)?.sync_all()?;
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Runs the daemon until SIGTERM, SIGINT, `shutdown` or `reboot`.
+pub async fn run(opts: RunOptions) -> anyhow::Result<Stopped> {
     let dir = &opts.data_dir;
     prepare_data_dir(dir)?;
     let log = logging::init(dir, Default::default(), opts.echo_logs)?;
-    let db = sled::Config::new()
-        .path(dir.join("db"))
-        .cache_capacity(SLED_CACHE_BYTES)
-        .open()
-        .with_context(|| format!("cannot open the database in {}", dir.display()))?;
-    let store = Arc::new(ConfigStore::open(&db)?);
+    let (db, store) = match open_store(dir) {
+        Ok(opened) => opened,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            return Err(e);
+        }
+    };
     let config = load_config(&store, &opts.board)?;
+    mark_initialised(dir)?;
     // As on AsyncOS, uncommitted changes do not survive a restart.
     if store.clear()? {
         tracing::warn!("uncommitted configuration changes from before the restart were discarded");
@@ -214,6 +348,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
 
     let stop = Arc::new(Notify::new());
+    let reboot = Arc::new(AtomicBool::new(false));
+    let hung = Arc::new(AtomicBool::new(false));
+    let draining = reception.clone();
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -227,6 +364,9 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             board: opts.board.name.clone(),
             workqueue,
             stop: stop.clone(),
+            reboot: reboot.clone(),
+            hung: hung.clone(),
+            last_boot: opts.last_boot,
         }),
     };
     let users = UserStore::open(&db, LoginPolicy::default())?;
@@ -240,10 +380,23 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         dir.display()
     );
 
+    if let Some(socket) = opts.heartbeat {
+        heartbeat::start(socket, hung);
+    }
+
     wait_for_shutdown(&stop).await;
-    tracing::info!("shutting down");
+    tracing::info!(
+        "shutting down: listeners answer 421, sessions in progress get {} s",
+        SHUTDOWN_GRACE.as_secs()
+    );
+    draining.drain(SHUTDOWN_GRACE).await;
     db.flush_async().await?;
-    Ok(())
+    tracing::info!("database flushed; mail daemon stopped");
+    Ok(if reboot.load(Ordering::Relaxed) {
+        Stopped::Reboot
+    } else {
+        Stopped::Shutdown
+    })
 }
 
 /// Until SIGTERM, SIGINT, or `shutdown`/`reboot` from the console.

@@ -25,6 +25,7 @@ pub mod logging;
 pub mod quarantine;
 pub mod queue;
 pub mod smtp_in;
+pub mod supervisor;
 pub mod tdc;
 pub mod tls_names;
 pub mod workqueue;

@@ -1,7 +1,10 @@
 //! `breakwater`: the one multi-call binary of the appliance.
 //!
-//! - `breakwater run`: the mail daemon (on a development machine, on the
-//!   `dev` board with its own data directory);
+//! - `breakwater run`: the supervisor, which runs the mail daemon as its
+//!   child, restarts it and pets the watchdog (on a development machine:
+//!   the `dev` board, a soft watchdog, its own data directory);
+//! - `breakwater daemon` (internal): the mail daemon itself, started by the
+//!   supervisor;
 //! - `breakwater cli COMMAND ...`: one command against the running daemon;
 //! - `breakwater console`: the interactive console (login, menus) on this
 //!   terminal or on a serial device, against the running daemon.
@@ -11,7 +14,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use breakwater::control;
-use breakwater::daemon::{self, RunOptions};
+use breakwater::daemon::{self, RunOptions, Stopped, StoreDamaged};
+use breakwater::supervisor::{self, LastBoot, SuperviseOptions};
 use breakwater_board::BoardProfile;
 use clap::{Parser, Subcommand};
 
@@ -26,22 +30,61 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct DaemonArgs {
+    /// The data directory ("flash"): configuration, queue and logs.
+    #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
+    data_dir: PathBuf,
+    /// A built-in board profile.
+    #[arg(long, default_value = "dev")]
+    board: String,
+    /// A board profile file (overrides --board).
+    #[arg(long)]
+    board_file: Option<PathBuf>,
+    /// Do not echo the mail log on standard error.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl DaemonArgs {
+    fn profile(&self) -> anyhow::Result<BoardProfile> {
+        Ok(match &self.board_file {
+            Some(path) => BoardProfile::from_file(path)?,
+            None => BoardProfile::builtin(&self.board)?,
+        })
+    }
+
+    /// The same board, as arguments for the daemon child.
+    fn board_args(&self) -> Vec<std::ffi::OsString> {
+        match &self.board_file {
+            Some(path) => vec!["--board-file".into(), path.into()],
+            None => vec!["--board".into(), self.board.clone().into()],
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the mail daemon in the foreground.
+    /// Run the gateway in the foreground: the supervisor and, as its
+    /// child, the mail daemon.
     Run {
-        /// The data directory ("flash"): configuration, queue and logs.
-        #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
-        data_dir: PathBuf,
-        /// A built-in board profile.
-        #[arg(long, default_value = "dev")]
-        board: String,
-        /// A board profile file (overrides --board).
+        #[command(flatten)]
+        common: DaemonArgs,
+    },
+    /// The mail daemon alone (started by `run`; not for operators).
+    #[command(hide = true)]
+    Daemon {
+        #[command(flatten)]
+        common: DaemonArgs,
+        /// The supervisor's PID: the daemon dies with it.
         #[arg(long)]
-        board_file: Option<PathBuf>,
-        /// Do not echo the mail log on standard error.
+        supervisor_pid: Option<i32>,
+        /// The supervisor's heartbeat socket.
         #[arg(long)]
-        quiet: bool,
+        heartbeat_socket: Option<PathBuf>,
+        /// How the box last stopped: clean or unclean.
+        #[arg(long)]
+        last_boot: Option<String>,
     },
     /// Run one CLI command against the running daemon.
     Cli {
@@ -78,27 +121,55 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run {
-            data_dir,
-            board,
-            board_file,
-            quiet,
-        } => {
+        Command::Run { common } => {
             let result = runtime.block_on(async {
-                let board = match board_file {
-                    Some(path) => BoardProfile::from_file(&path)?,
-                    None => BoardProfile::builtin(&board)?,
-                };
+                supervisor::supervise(SuperviseOptions {
+                    data_dir: common.data_dir.clone(),
+                    board: common.profile()?,
+                    board_args: common.board_args(),
+                    quiet: common.quiet,
+                })
+                .await
+                .context("breakwater supervisor")
+            });
+            match result {
+                Ok(outcome) => ExitCode::from(outcome.exit_code()),
+                Err(e) => {
+                    eprintln!("breakwater: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Daemon {
+            common,
+            supervisor_pid,
+            heartbeat_socket,
+            last_boot,
+        } => {
+            if let Some(parent) = supervisor_pid
+                && let Err(e) = die_with_supervisor(parent)
+            {
+                eprintln!("breakwater daemon: {e}");
+                return ExitCode::FAILURE;
+            }
+            let result = runtime.block_on(async {
                 daemon::run(RunOptions {
-                    data_dir,
-                    board,
-                    echo_logs: !quiet,
+                    data_dir: common.data_dir.clone(),
+                    board: common.profile()?,
+                    echo_logs: !common.quiet,
+                    heartbeat: heartbeat_socket,
+                    last_boot: last_boot.as_deref().and_then(LastBoot::from_arg),
                 })
                 .await
                 .context("breakwater daemon")
             });
             match result {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(Stopped::Shutdown) => ExitCode::SUCCESS,
+                Ok(Stopped::Reboot) => ExitCode::from(supervisor::EXIT_REBOOT),
+                Err(e) if e.downcast_ref::<StoreDamaged>().is_some() => {
+                    eprintln!("breakwater: {e:#}");
+                    ExitCode::from(supervisor::EXIT_STORE_DAMAGED)
+                }
                 Err(e) => {
                     eprintln!("breakwater: {e:#}");
                     ExitCode::FAILURE
@@ -149,6 +220,21 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The daemon is killed when its supervisor dies (`PR_SET_PDEATHSIG`), so
+/// a killed supervisor never leaves an unsupervised daemon holding the
+/// database and the ports. Checked after arming: a supervisor that died
+/// before the call would otherwise go unnoticed.
+fn die_with_supervisor(parent: i32) -> anyhow::Result<()> {
+    use nix::sys::signal::Signal;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
+    let actual = nix::unistd::getppid().as_raw();
+    anyhow::ensure!(
+        actual == parent,
+        "the supervisor {parent} is gone (parent is now {actual})"
+    );
+    Ok(())
 }
 
 /// `breakwater console`: a terminal logs out once and exits; a serial

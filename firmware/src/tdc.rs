@@ -105,6 +105,8 @@ pub fn failure_kind(text: &str) -> FailureKind {
         .filter(|c| (200..600).contains(c));
     match code {
         Some(c) => FailureKind::Reply(c),
+        // A hard DNS answer ("5.1.2 - Bad destination host", null MX).
+        None if text.starts_with("5.") => FailureKind::Reply(550),
         None if text.contains("TLS") => FailureKind::Tls,
         None => FailureKind::Network,
     }
@@ -140,6 +142,7 @@ mod tests {
             ),
             ("unable to connect to any next hop", RetryRule::RetryOnce),
             ("DNS temporary failure: timed out", RetryRule::RetryOnce),
+            ("5.1.2 - Bad destination host", RetryRule::NoRetry),
         ];
         for (text, want) in cases {
             assert_eq!(retry_rule(failure_kind(text)), want, "{text}");

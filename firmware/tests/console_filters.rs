@@ -364,3 +364,106 @@ fn quarantineconfig_and_quarantine_explain_bad_answers() {
     t.expect(PROMPT);
     t.quit();
 }
+
+/// A daemon whose work queue holds MID 7 in the Policy quarantine: it
+/// answers `quarantine ...` as the running gateway does and records what
+/// it was asked.
+struct HeldDaemon(std::sync::Mutex<Vec<String>>);
+
+impl breakwater::control::DaemonStatus for HeldDaemon {
+    fn status(&self) -> String {
+        "Status as of: now".into()
+    }
+    fn command(&self, args: &[String]) -> Option<Result<String, String>> {
+        if !args[0].eq_ignore_ascii_case("quarantine") {
+            return None;
+        }
+        self.0.lock().unwrap().push(args.join(" "));
+        Some(
+            match args[1..].iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["list"] => Ok("Policy 1\n\n       7  Policy ...".into()),
+                ["show", "7"] => Ok("MID: 7\nQuarantine: Policy".into()),
+                ["release", "7"] => Ok("Message 7 released from quarantine \"Policy\".".into()),
+                [_, mid] => Err(format!("MID {mid} is not in a quarantine.")),
+                _ => Err("usage".into()),
+            },
+        )
+    }
+}
+
+#[test]
+fn the_quarantine_menu_asks_the_daemon_for_held_messages() {
+    use std::sync::Arc;
+
+    use breakwater::config::{Certificate, ConfigStore, factory};
+    use breakwater::control::ControlServer;
+    use breakwater::control::users::UserStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let store = Arc::new(ConfigStore::open(&db).unwrap());
+    let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
+    let cert = Certificate {
+        name: "Demo".into(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    store
+        .commit(
+            "system",
+            "factory",
+            Some(&factory::factory_config(&board, cert)),
+        )
+        .unwrap();
+    let users = UserStore::open(&db, console_support::fast_policy()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let daemon = Arc::new(HeldDaemon(Default::default()));
+    let server = ControlServer {
+        store,
+        on_commit: Arc::new(|_| {}),
+        daemon: daemon.clone(),
+    };
+    {
+        let _guard = rt.enter();
+        server.start_with_users(dir.path(), users).unwrap();
+    }
+    let mut t = console_support::console_at(dir.path().to_path_buf());
+    t.line_after("login: ", "admin");
+    t.line_after("Password: ", "breakwater");
+    t.line_after("New passphrase: ", console_support::NEW_PASS);
+    t.line_after("again: ", console_support::NEW_PASS);
+    t.expect(PROMPT);
+    t.send("quarantine\r");
+    t.line_after("[]> ", "LIST");
+    t.line_after("[]> ", "");
+    t.expect("7  Policy");
+    t.line_after("[]> ", "show");
+    t.line_after("[]> ", "8");
+    t.expect("MID 8 is not in a quarantine.");
+    t.line_after("[]> ", "7");
+    t.expect("Quarantine: Policy");
+    t.line_after("[]> ", "delete");
+    t.line_after("[]> ", "7");
+    t.line_after("It is not delivered. [N]> ", "n");
+    t.line_after("[]> ", "release");
+    t.line_after("[]> ", "x");
+    t.expect("'x' is not a MID");
+    t.line_after("[]> ", "7");
+    t.expect("Message 7 released from quarantine \"Policy\".");
+    t.line_after("[]> ", "");
+    t.expect(PROMPT);
+    t.quit();
+    assert_eq!(
+        *daemon.0.lock().unwrap(),
+        [
+            "quarantine list",
+            "quarantine show 8",
+            "quarantine show 7",
+            "quarantine release 7"
+        ]
+    );
+}

@@ -1,6 +1,6 @@
-//! The gateway under test: the real `breakwater run` daemon with its own
-//! data dir and board profile, managed with `breakwater cli` as an
-//! administrator would.
+//! The gateway under test: the real `breakwater run` (the supervisor, with
+//! the mail daemon as its child process) with its own data dir and board
+//! profile, managed with `breakwater cli` as an administrator would.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -190,11 +190,67 @@ impl Gateway {
             .unwrap_or_else(|e| panic!("breakwater cli {} failed: {e}", args.join(" ")))
     }
 
-    /// SIGKILL, no warning: a crash or a pulled plug.
+    /// SIGKILL, no warning, to the supervisor and the mail daemon: a pulled
+    /// plug. The supervisor goes first so it cannot restart the daemon;
+    /// returns once the daemon is gone too (its database lock released).
+    ///
+    /// # Panics
+    /// When the daemon is still alive [`SOON`] after SIGKILL.
     pub fn kill9(&mut self) {
+        if let Some(pid) = self.kill_all() {
+            panic!("mail daemon {pid} survived SIGKILL");
+        }
+    }
+
+    /// [`Gateway::kill9`] without the panic: the PID of a daemon that would
+    /// not die.
+    fn kill_all(&mut self) -> Option<u32> {
+        let daemon = self.daemon_pid();
         if let Some(mut child) = self.child.take() {
             kill_and_reap(&mut child);
         }
+        let pid = daemon?;
+        signal(pid, "KILL");
+        wait_until(SOON, || (!process_alive(pid)).then_some(()))
+            .is_none()
+            .then_some(pid)
+    }
+
+    /// SIGKILL to the mail daemon only (a crash): the supervisor is expected
+    /// to start it again. Returns the PID that was killed.
+    ///
+    /// # Panics
+    /// When no daemon is running.
+    pub fn kill_daemon(&mut self) -> u32 {
+        let pid = self
+            .daemon_pid()
+            .expect("no daemon.pid: the mail daemon is not running");
+        signal(pid, "KILL");
+        pid
+    }
+
+    /// The current mail daemon's PID (`<data-dir>/daemon.pid`, written by
+    /// the supervisor), when one runs.
+    #[must_use]
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.data_dir.join("daemon.pid")).ok()?;
+        let pid = text.trim().parse().ok()?;
+        process_alive(pid).then_some(pid)
+    }
+
+    /// Waits up to `timeout` for the supervisor to exit by itself and
+    /// returns its status (`None`: still running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let status = wait_timeout(self.child.as_mut()?, timeout)?;
+        self.child = None;
+        Some(status)
+    }
+
+    /// The board profile file the gateway starts with (tests may append
+    /// settings, e.g. a `[supervisor]` table, before a restart).
+    #[must_use]
+    pub fn board_file(&self) -> &Path {
+        &self.board
     }
 
     /// SIGTERM, then wait for a clean exit.
@@ -313,9 +369,20 @@ impl Drop for Gateway {
                 tail(&self.stderr_path(), 30)
             );
         }
-        if let Some(mut child) = self.child.take() {
-            kill_and_reap(&mut child);
-        }
+        let _ = self.kill_all();
+    }
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone: it holds no
+/// files or sockets any more).
+fn process_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 

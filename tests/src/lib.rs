@@ -8,6 +8,7 @@
 //!   swaks / smtplib (127.5.n.x) ──► Data 2 127.2.n.1:2525  OutgoingMail (private)
 //!                                   breakwater ──(from 127.2.n.1)──► smtp-sink 127.4.n.25:2525
 //!                                   breakwater ──► dnsmasq 127.3.n.53:5353 (PTR / A)
+//!                                   breakwater ──► Postfix 127.4.n.x:2525 (delivery_postfix)
 //! ```
 //!
 //! - [`TestNet`] hands each test its own `n`, so tests in one binary, and

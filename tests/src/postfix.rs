@@ -52,7 +52,7 @@ use regex::Regex;
 use tempfile::TempDir;
 
 use crate::nexthop::TestCert;
-use crate::proc::{kill_and_reap, signal, tail, wait_timeout};
+use crate::proc::{is_root, kill_and_reap, signal, tail, wait_timeout};
 use crate::wait_until;
 
 /// The port a test's Postfix listens on (next to smtp-sink's
@@ -118,6 +118,10 @@ impl PostfixBuilder {
     /// When the address is taken, Postfix is missing, or it does not start.
     #[must_use]
     pub fn start(self) -> Postfix {
+        assert!(
+            is_root(),
+            "a Postfix instance needs root (`postfix start`); the delivery tests run as root"
+        );
         assert!(
             !self.mailboxes.is_empty(),
             "a Postfix next hop needs at least one mailbox"

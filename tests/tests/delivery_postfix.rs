@@ -29,8 +29,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// commit
 /// ```
 ///
-/// Postfix is second in the tuple, so it stops before the world (and its
-/// address slot) goes away.
+/// Callers write `let (w, pf) = ...`: locals drop in reverse order, so
+/// Postfix stops before the world (and its address slot) goes away.
 fn world_with_postfix(
     x: u8,
     build: impl FnOnce(PostfixBuilder) -> PostfixBuilder,
@@ -110,6 +110,16 @@ fn postfix_queue_id(w: &World, mid: u64) -> String {
         .to_string()
 }
 
+/// Postfix had nothing to complain about: no warnings, no protocol
+/// errors, no dropped or timed-out sessions, no command sent ahead of
+/// time where SMTP does not allow it.
+fn assert_postfix_content(pf: &Postfix) {
+    let bad = pf.log_lines(
+        r"(warning|error|fatal|panic): |improper command pipelining|lost connection|timeout after",
+    );
+    assert!(bad.is_empty(), "Postfix complained:\n{}", bad.join("\n"));
+}
+
 #[test]
 fn postfix_next_hop_stores_the_message_byte_for_byte() {
     let (w, pf) = world_with_postfix(70, |b| b.mailbox("bob"), &[]);
@@ -168,6 +178,7 @@ fn postfix_next_hop_stores_the_message_byte_for_byte() {
         ),
         WAIT,
     );
+    assert_postfix_content(&pf);
 }
 
 #[test]
@@ -273,6 +284,7 @@ fn three_recipients_go_to_postfix_in_one_pipelined_transaction() {
         "one delivery attempt for MID {mid}: {starts:?}"
     );
     assert!(starts[0].ends_with("to RID [0, 1, 2]"), "{}", starts[0]);
+    assert_postfix_content(&pf);
 }
 
 #[test]
@@ -359,4 +371,5 @@ fn tls_preferred_negotiates_starttls_with_postfix() {
         &format!(r"disconnect from [^\[]*\[{data2}\] .*starttls=1 .*data=1"),
         WAIT,
     );
+    assert_postfix_content(&pf);
 }

@@ -44,6 +44,13 @@ pub struct DeliveryJob {
     pub lookup_domain: Option<String>,
 }
 
+impl DeliveryJob {
+    /// Whether `other` is delivered to the same place.
+    pub fn same_target(&self, other: &DeliveryJob) -> bool {
+        self.route == other.route && self.lookup_domain == other.lookup_domain
+    }
+}
+
 /// What happened to a recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -213,7 +220,7 @@ impl Shared {
                 1
             };
             let queued = d.jobs.len();
-            let wanted = d.active < floor.min(queued as u32) || queued > d.active as usize;
+            let wanted = queued > 0 && (d.active < floor || queued > d.active as usize);
             if wanted && d.active < max {
                 d.active += 1;
                 true
@@ -231,6 +238,17 @@ impl Shared {
         self.lock_destinations()
             .get_mut(destination)
             .and_then(|d| d.jobs.pop_front())
+    }
+
+    /// The next job for `destination` that goes where `like` goes (same
+    /// route or intake domain), so an open connection never carries mail
+    /// meant for another host (TDC copies for different intakes, or an
+    /// `alt-mailhost` job, share a queue with others).
+    fn next_job_like(&self, destination: &str, like: &DeliveryJob) -> Option<DeliveryJob> {
+        let mut dests = self.lock_destinations();
+        let d = dests.get_mut(destination)?;
+        let i = d.jobs.iter().position(|j| j.same_target(like))?;
+        d.jobs.remove(i)
     }
 
     /// Counts a connection out once it is closed (so the limit holds while

@@ -123,12 +123,11 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             if sent >= max {
                 break true;
             }
-            match shared.next_job(&destination) {
+            match shared.next_job_like(&destination, &current) {
                 Some(next) => current = next,
-                None => {
-                    conn.close(&shared, true).await;
-                    return shared.leave(&destination);
-                }
+                // Nothing more for this host: close, then carry on with
+                // the destination's other jobs (another host), if any.
+                None => break true,
             }
         };
         conn.close(&shared, polite).await;
@@ -149,11 +148,19 @@ fn fail_all(
     job: DeliveryJob,
     outcome: impl Fn() -> Outcome,
 ) {
+    // Only the jobs for the host that failed: the destination's queue may
+    // hold jobs for other hosts (TDC intakes, alt-mailhost).
+    let like = job.clone();
     let mut failed = Some(job);
-    while let Some(j) = failed.take().or_else(|| shared.next_job(destination)) {
+    while let Some(j) = failed
+        .take()
+        .or_else(|| shared.next_job_like(destination, &like))
+    {
         // No connection was made: AsyncOS logs such outcomes with DCID 0.
         let list = rid_list(&rids(&j));
         match outcome() {
+            // The work queue logs what becomes of a TDC copy.
+            _ if destination == crate::tdc::DESTINATION => {}
             Outcome::Bounced(t) => {
                 mail_log!(
                     "{}Bounced: DCID 0 MID {} to RID {list} - {t}",
@@ -253,10 +260,9 @@ async fn open(
     let (ip, port) = (cand.addr.ip(), cand.addr.port());
     let fail = |e: &dyn std::fmt::Display| {
         let text = format!(
-            "{}Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}",
-            tag(destination)
+            "Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}"
         );
-        mail_log!("{text}");
+        mail_log!("{}{text}", tag(destination));
         text
     };
     let (mut client, greeting) = SmtpClient::connect(local, cand.addr, connect_timeout, timeout)
@@ -407,7 +413,7 @@ async fn attempt(
             match mode {
                 OutboundTls::Required | OutboundTls::RequiredVerify => {
                     tls_required_failed(dcid, destination, &e.to_string());
-                    Err(format!("TLS error: {e}"))
+                    Err(e.to_string())
                 }
                 // Verification failed: TLS without verification, as AsyncOS's
                 // Preferred (Verify) does; plain text if even that fails.

@@ -59,6 +59,19 @@ pub async fn accept_loop(
 ) {
     loop {
         match socket.accept().await {
+            Ok((mut tcp, peer)) if ctx.draining().is_some() => {
+                let text = shutting_down(&ctx.config().hostname);
+                mail_log!(
+                    "Connection from {} on {} refused: {}",
+                    peer.ip(),
+                    rt.name,
+                    &text[4..]
+                );
+                tokio::spawn(async move {
+                    let _ = tcp.write_all(format!("{text}\r\n").as_bytes()).await;
+                    let _ = tcp.shutdown().await;
+                });
+            }
             Ok((tcp, peer)) => {
                 let rt = rt.clone();
                 let ctx = ctx.clone();
@@ -246,9 +259,26 @@ async fn run_session(
         if session.messages() == 0 {
             deadline = deadline.min(unsuccessful_deadline);
         }
-        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+        let grace_end = ctx.draining();
+        if let Some(end) = grace_end {
+            deadline = deadline.min(end);
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, stream.read(&mut chunk)) => r,
+            // Shutting down started while waiting: recompute the deadline
+            // (reads are cancel-safe: nothing was consumed).
+            () = ctx.drain_started(), if grace_end.is_none() => continue,
+        };
+        match read {
             Ok(Ok(0)) | Ok(Err(_)) => return,
             Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
+            Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
+                mail_log!("ICID {icid} shutdown");
+                let _ = stream
+                    .write_all(format!("{}\r\n", shutting_down(&ctx.config().hostname)).as_bytes())
+                    .await;
+                return;
+            }
             Err(_) => {
                 mail_log!("ICID {icid} timeout");
                 let _ = stream
@@ -258,4 +288,10 @@ async fn run_session(
             }
         }
     }
+}
+
+/// The reply while the daemon shuts down (RFC 5321 §3.8: 421, and RFC 3463's
+/// 4.3.2 "system not accepting network messages").
+fn shutting_down(hostname: &str) -> String {
+    format!("421 4.3.2 {hostname} Service shutting down")
 }

@@ -38,6 +38,10 @@ pub struct ReceptionContext {
     tls: RwLock<HashMap<String, TlsAcceptor>>,
     pub services: Arc<Services>,
     pub queue: QueueHandle,
+    /// `Some(end of the grace period)` once the daemon is shutting down:
+    /// new connections get `421 4.3.2`, sessions in progress may finish
+    /// until then.
+    draining: watch::Sender<Option<tokio::time::Instant>>,
 }
 
 impl ReceptionContext {
@@ -47,6 +51,17 @@ impl ReceptionContext {
 
     pub fn dns(&self) -> Dns {
         self.dns.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The end of the shutdown grace period, once shutting down.
+    pub fn draining(&self) -> Option<tokio::time::Instant> {
+        *self.draining.borrow()
+    }
+
+    /// Resolves when shutting down starts (at once if it has).
+    pub async fn drain_started(&self) {
+        let mut rx = self.draining.subscribe();
+        let _ = rx.wait_for(Option::is_some).await;
     }
 
     pub fn acceptor(&self, certificate: &str) -> Option<TlsAcceptor> {
@@ -89,6 +104,7 @@ impl Reception {
             tls: RwLock::new(HashMap::new()),
             services,
             queue,
+            draining: watch::Sender::new(None),
         };
         Self {
             ctx: Arc::new(ctx),
@@ -159,6 +175,35 @@ impl Reception {
             }
         }
         problems
+    }
+
+    /// Shutting down (SIGTERM): every listener answers new connections
+    /// `421 4.3.2 <hostname> Service shutting down`; sessions in progress
+    /// get `grace` to finish, then are told the same and closed (a
+    /// transaction not yet acknowledged is abandoned, never half-accepted).
+    /// Returns when no session is left, or shortly after `grace`; the
+    /// listeners are closed then.
+    pub async fn drain(&self, grace: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        self.ctx.draining.send_replace(Some(deadline));
+        // The extra second lets the sessions send their 421 and close.
+        let hard = deadline + std::time::Duration::from_secs(1);
+        loop {
+            let open: u32 = self.summary().iter().map(|(_, _, c)| c).sum();
+            if open == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= hard {
+                tracing::warn!("{open} session(s) still open after the shutdown grace period");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, r) in running.drain() {
+            tracing::info!("listener {name} stopped on {}", r.addr);
+            r.task.abort();
+        }
     }
 
     /// Listener name, address and live connections, for `status`.

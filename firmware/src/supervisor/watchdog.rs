@@ -119,7 +119,11 @@ impl DeviceWatchdog {
 /// `/dev/watchdog` is the legacy alias of `watchdog0`.
 fn sysfs_dir(device: &Path) -> Option<PathBuf> {
     let name = device.file_name()?.to_str()?;
-    let name = if name == "watchdog" { "watchdog0" } else { name };
+    let name = if name == "watchdog" {
+        "watchdog0"
+    } else {
+        name
+    };
     Some(Path::new("/sys/class/watchdog").join(name))
 }
 

@@ -67,6 +67,8 @@ pub struct WorkQueue {
     active: HashMap<Mid, Active>,
     retries: BTreeSet<(i64, Mid)>,
     pub stats: Stats,
+    /// TDC copies by arrival, so the age limit is applied on time.
+    tdc_ages: BTreeSet<(i64, Mid)>,
     /// `redirectrecipients`: every delivery goes to these hosts.
     redirect: Option<Vec<crate::config::RouteHost>>,
     /// Message filters, mail policies and quarantines (`processing`).
@@ -100,6 +102,7 @@ pub fn start(
         retries: BTreeSet::new(),
         stats,
         redirect: None,
+        tdc_ages: BTreeSet::new(),
         data_dir,
         processing: Default::default(),
         commands: tx.clone(),
@@ -164,6 +167,9 @@ impl WorkQueue {
             return;
         };
         self.threat_defense_copy(&record);
+        if record.processing.tdc_copy_of.is_some() {
+            self.tdc_ages.insert((record.received_at, mid));
+        }
         self.active.insert(
             mid,
             Active {
@@ -321,6 +327,11 @@ impl WorkQueue {
                 }
             }
         }
+        // A copy whose attempt outlived its age limit ends now.
+        let max_age = i64::from(config.threat_defense.max_age_secs);
+        if tdc_copy && tdc::expire_copy(&mut active.record, now, max_age) {
+            events.push(Event::TdcExpired);
+        }
         for e in events {
             self.stats.record_host(&report.destination, e);
         }
@@ -442,9 +453,11 @@ impl WorkQueue {
         });
     }
 
-    /// Dispatches messages whose retry time has come.
+    /// Dispatches messages whose retry time has come, and ends TDC copies
+    /// that reached their age limit.
     fn due(&mut self) {
         let now = chrono::Utc::now().timestamp();
+        self.expire_tdc_copies(now);
         while let Some(&(when, mid)) = self.retries.first() {
             if when > now {
                 break;

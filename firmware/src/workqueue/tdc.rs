@@ -13,6 +13,29 @@ use crate::queue::{MessageRecord, Recipient, RecipientStatus};
 use crate::tdc::{self, RetryRule};
 
 impl WorkQueue {
+    /// Ends the TDC copies older than the age limit that are not being
+    /// delivered right now (one in delivery is ended when its attempt
+    /// reports, see `copy_outcome`'s caller).
+    pub(super) fn expire_tdc_copies(&mut self, now: i64) {
+        let max_age = i64::from(self.config.borrow().threat_defense.max_age_secs);
+        while let Some(&(received_at, mid)) = self.tdc_ages.first() {
+            if now - received_at < max_age {
+                break;
+            }
+            self.tdc_ages.pop_first();
+            let Some(active) = self.active.get_mut(&mid) else {
+                continue;
+            };
+            if active.in_flight > 0 {
+                continue;
+            }
+            if expire_copy(&mut active.record, now, max_age) {
+                self.stats.record(Event::TdcExpired);
+                self.settle(mid);
+            }
+        }
+    }
+
     /// After processing, when `record` will be delivered: enqueue its copy
     /// for Threat Defense if its incoming mail policy asks for one. The
     /// copy is independent: its failures never touch the real message.
@@ -147,9 +170,12 @@ pub(super) fn copy_outcome(
         return Event::SoftBounced;
     }
     r.status = RecipientStatus::Dropped;
-    mail_log!(
-        "TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: {} ({text})",
-        tdc::failure_words(kind)
-    );
+    let words = tdc::failure_words(kind);
+    let detail = if text.starts_with(words) {
+        text
+    } else {
+        format!("{words} ({text})")
+    };
+    mail_log!("TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: {detail}");
     Event::TdcFailed
 }

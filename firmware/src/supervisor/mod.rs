@@ -1,0 +1,627 @@
+//! The supervisor: keeps the mail daemon alive and is the only thing that
+//! pets the watchdog.
+//!
+//! **Owns** the daemon child process, the watchdog, the heartbeat socket
+//! (`<data-dir>/supervisor.sock`), `<data-dir>/daemon.pid` (the current
+//! daemon's PID), the boot marker `<data-dir>/unclean-shutdown` and the
+//! lock `<data-dir>/supervisor.lock` (one supervisor per data directory).
+//! It may touch nothing else: it never opens the database or the queue.
+//!
+//! ```text
+//!   breakwater run (supervisor) ──spawn──► breakwater daemon (mail daemon)
+//!        ▲   │ pets while healthy              │ PR_SET_PDEATHSIG(SIGKILL)
+//!        │   ▼                                 │
+//!        │ watchdog (soft or /dev/watchdog)    │
+//!        └──────── heartbeat datagram, 1/s ────┘
+//! ```
+//!
+//! The loop: start the daemon; it is healthy while it beats (it gets
+//! `start_timeout_secs` for the first beat, `heartbeat_timeout_secs`
+//! between beats). When it exits or goes silent it is killed (SIGKILL:
+//! a hung process cannot be trusted to handle SIGTERM), the crash is
+//! recorded, and it is started again after a back-off that doubles with
+//! each crash in the window (`backoff_initial_ms` up to `backoff_max_ms`).
+//! The `max_crashes`-th crash within `crash_window_secs` makes the
+//! supervisor give up: it stops petting the watchdog, which resets the box
+//! (on the `dev` board the soft watchdog logs "watchdog would reset the
+//! box" and the supervisor exits with [`EXIT_WATCHDOG_RESET`]).
+//!
+//! Two exits of the daemon are not crashes: 0 (an orderly stop, e.g.
+//! `shutdown` on the console) ends the supervisor too, and
+//! [`EXIT_REBOOT`] (`reboot`) starts it again at once. [`EXIT_STORE_DAMAGED`]
+//! means the daemon refuses to start until an operator acts (see
+//! `docs/operations.md`): restarting cannot help, so the supervisor says so
+//! and exits with the same code instead of looping.
+//!
+//! SIGTERM and SIGINT are forwarded to the daemon as SIGTERM; it gets
+//! `stop_timeout_secs` to drain and flush, then SIGKILL. Every decision is
+//! written to the system log (`<data-dir>/logs/system_logs/`).
+//!
+//! **Exposure:** none. It reads beats only from its owner-only socket and
+//! ignores any datagram that is not a beat from the current daemon.
+
+pub mod heartbeat;
+pub mod watchdog;
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use breakwater_board::{BoardProfile, SupervisorLimits};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::net::UnixDatagram;
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use self::heartbeat::Beat;
+use self::watchdog::Watchdog;
+
+/// The supervisor's exit status when the soft watchdog "resets the box".
+pub const EXIT_WATCHDOG_RESET: u8 = 86;
+/// The daemon's (and then the supervisor's) exit status when the database
+/// is damaged and it will not start (sysexits' `EX_CONFIG`).
+pub const EXIT_STORE_DAMAGED: u8 = 78;
+/// The daemon's exit status after `reboot`: start it again, not a crash.
+pub const EXIT_REBOOT: u8 = 10;
+
+/// How often the supervisor checks health and pets the watchdog.
+const TICK: Duration = Duration::from_millis(250);
+
+/// The current daemon's PID, for tests and operators.
+pub fn pid_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("daemon.pid")
+}
+
+/// Present while a supervisor runs; found at start it means the last one
+/// did not stop in order (crash, kill, reset or power cut).
+pub fn boot_marker_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("unclean-shutdown")
+}
+
+/// How the previous run of the box ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastBoot {
+    Clean,
+    /// A crash, a kill, a watchdog reset or a power cut.
+    Unclean,
+}
+
+impl LastBoot {
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            LastBoot::Clean => "clean",
+            LastBoot::Unclean => "unclean",
+        }
+    }
+
+    pub fn from_arg(s: &str) -> Option<Self> {
+        match s {
+            "clean" => Some(LastBoot::Clean),
+            "unclean" => Some(LastBoot::Unclean),
+            _ => None,
+        }
+    }
+
+    /// The `status` line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LastBoot::Clean => "clean",
+            LastBoot::Unclean => "after a crash or reset",
+        }
+    }
+}
+
+pub struct SuperviseOptions {
+    pub data_dir: PathBuf,
+    pub board: BoardProfile,
+    /// How the daemon is told the same board (`--board NAME` or
+    /// `--board-file PATH`).
+    pub board_args: Vec<OsString>,
+    pub quiet: bool,
+}
+
+/// Why the supervisor stopped; [`Outcome::exit_code`] is its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// SIGTERM/SIGINT, or the daemon stopped in order.
+    Stopped,
+    /// It gave up, stopped petting, and the (soft) watchdog fired.
+    WatchdogReset,
+    /// The daemon refuses to start (damaged store).
+    DaemonCannotStart,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Stopped => 0,
+            Outcome::WatchdogReset => EXIT_WATCHDOG_RESET,
+            Outcome::DaemonCannotStart => EXIT_STORE_DAMAGED,
+        }
+    }
+}
+
+/// Why one daemon run ended.
+enum Ended {
+    Exited(ExitStatus),
+    Hung(&'static str),
+    /// A signal for the supervisor: the daemon has been stopped.
+    Stop,
+    /// The soft watchdog fired.
+    Reset,
+}
+
+/// The crash record over the sliding window.
+#[derive(Debug)]
+struct Crashes {
+    limits: SupervisorLimits,
+    times: VecDeque<Instant>,
+}
+
+impl Crashes {
+    fn new(limits: SupervisorLimits) -> Self {
+        Self {
+            limits,
+            times: VecDeque::new(),
+        }
+    }
+
+    /// Records a crash at `now`; `Some(back-off)` to restart after, `None`
+    /// to give up.
+    fn record(&mut self, now: Instant) -> Option<Duration> {
+        let window = Duration::from_secs(self.limits.crash_window_secs.into());
+        while self
+            .times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            self.times.pop_front();
+        }
+        self.times.push_back(now);
+        let n = self.times.len() as u32;
+        if n >= self.limits.max_crashes {
+            return None;
+        }
+        let factor = 1u64.checked_shl(n - 1).unwrap_or(u64::MAX);
+        let ms = self
+            .limits
+            .backoff_initial_ms
+            .saturating_mul(factor)
+            .min(self.limits.backoff_max_ms);
+        Some(Duration::from_millis(ms))
+    }
+
+    fn count(&self) -> usize {
+        self.times.len()
+    }
+}
+
+/// Runs the supervisor until it is stopped or gives up. The global log
+/// subscriber must not be installed yet (this installs it).
+pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
+    let dir = &opts.data_dir;
+    crate::daemon::prepare_data_dir(dir)?;
+    let _lock = lock_data_dir(dir)?;
+    crate::logging::init(dir, Default::default(), false)?;
+    let limits = opts.board.supervisor;
+
+    let mut watchdog = watchdog::open(&opts.board.watchdog)
+        .with_context(|| format!("cannot open the watchdog {}", opts.board.watchdog.kind))?;
+    let marker = boot_marker_path(dir);
+    let last_boot = if marker.exists() || watchdog.caused_last_boot() == Some(true) {
+        LastBoot::Unclean
+    } else {
+        LastBoot::Clean
+    };
+    write_durably(&marker, format!("{}\n", std::process::id()).as_bytes())
+        .context("cannot write the boot marker")?;
+    tracing::info!(
+        "supervisor {} started (board {}, {}); last boot: {}",
+        std::process::id(),
+        opts.board.name,
+        watchdog.describe(),
+        last_boot.describe()
+    );
+
+    let socket_path = heartbeat::socket_path(dir);
+    let _ = std::fs::remove_file(&socket_path);
+    let beats = UnixDatagram::bind(&socket_path)
+        .with_context(|| format!("cannot bind {}", socket_path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    let mut crashes = Crashes::new(limits);
+    let mut supervisor = Supervisor {
+        opts: &opts,
+        limits,
+        watchdog: &mut *watchdog,
+        beats,
+        last_boot,
+    };
+    let outcome = loop {
+        let mut child = match supervisor.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                // Cannot even fork/exec: count it like a crash.
+                tracing::error!("cannot start the mail daemon: {e:#}");
+                match crashes.record(Instant::now()) {
+                    Some(delay) => {
+                        if supervisor
+                            .wait_petting(delay, &mut tick, &mut term, &mut int)
+                            .await
+                        {
+                            break Outcome::Stopped;
+                        }
+                        continue;
+                    }
+                    None => break supervisor.give_up(&mut tick, &mut term, &mut int).await,
+                }
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let ended = supervisor
+            .watch(&mut child, pid, &mut tick, &mut term, &mut int)
+            .await;
+        let _ = std::fs::remove_file(pid_path(dir));
+        let why = match ended {
+            Ended::Stop => break Outcome::Stopped,
+            Ended::Reset => {
+                let _ = child.kill().await;
+                break Outcome::WatchdogReset;
+            }
+            Ended::Exited(status) => match status.code() {
+                Some(0) => {
+                    tracing::info!("the mail daemon {pid} stopped in order; supervisor stopping");
+                    break Outcome::Stopped;
+                }
+                Some(c) if c == i32::from(EXIT_REBOOT) => {
+                    tracing::info!(
+                        "the mail daemon {pid} stopped for a restart; starting it again"
+                    );
+                    continue;
+                }
+                Some(c) if c == i32::from(EXIT_STORE_DAMAGED) => {
+                    tracing::error!(
+                        "the mail daemon cannot start: its database is damaged (see the daemon's message and docs/operations.md); not restarting it"
+                    );
+                    eprintln!(
+                        "breakwater: the mail daemon cannot start (damaged database); the supervisor will not restart it. See docs/operations.md, \"Damaged database\"."
+                    );
+                    break Outcome::DaemonCannotStart;
+                }
+                _ => format!("exited ({status})"),
+            },
+            Ended::Hung(why) => {
+                tracing::error!("the mail daemon {pid} {why}; killing it");
+                let _ = child.kill().await;
+                why.to_string()
+            }
+        };
+        match crashes.record(Instant::now()) {
+            Some(delay) => {
+                tracing::warn!(
+                    "the mail daemon {pid} {why}; crash {} of {} allowed in {} s; restarting in {} ms",
+                    crashes.count(),
+                    limits.max_crashes,
+                    limits.crash_window_secs,
+                    delay.as_millis()
+                );
+                if supervisor
+                    .wait_petting(delay, &mut tick, &mut term, &mut int)
+                    .await
+                {
+                    break Outcome::Stopped;
+                }
+            }
+            None => {
+                tracing::error!(
+                    "the mail daemon {pid} {why}: {} crashes within {} s; giving up",
+                    crashes.count(),
+                    limits.crash_window_secs
+                );
+                break supervisor.give_up(&mut tick, &mut term, &mut int).await;
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&socket_path);
+    match outcome {
+        Outcome::Stopped | Outcome::DaemonCannotStart => {
+            if let Err(e) = watchdog.disarm() {
+                tracing::error!("watchdog magic close failed: {e}");
+            }
+            let _ = std::fs::remove_file(&marker);
+            tracing::info!("supervisor stopped");
+        }
+        Outcome::WatchdogReset => {
+            // The marker stays: the next start reports an unclean boot.
+            tracing::error!("watchdog would reset the box now");
+            eprintln!("breakwater: watchdog would reset the box now (supervisor gave up)");
+        }
+    }
+    Ok(outcome)
+}
+
+struct Supervisor<'a> {
+    opts: &'a SuperviseOptions,
+    limits: SupervisorLimits,
+    watchdog: &'a mut dyn Watchdog,
+    beats: UnixDatagram,
+    last_boot: LastBoot,
+}
+
+impl Supervisor<'_> {
+    fn spawn(&mut self) -> anyhow::Result<Child> {
+        let exe = std::env::current_exe().context("cannot find the breakwater binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("daemon")
+            .arg("--data-dir")
+            .arg(&self.opts.data_dir)
+            .args(&self.opts.board_args)
+            .arg("--supervisor-pid")
+            .arg(std::process::id().to_string())
+            .arg("--heartbeat-socket")
+            .arg(heartbeat::socket_path(&self.opts.data_dir))
+            .arg("--last-boot")
+            .arg(self.last_boot.as_arg())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if self.opts.quiet {
+            cmd.arg("--quiet");
+        }
+        let child = cmd.spawn().context("cannot spawn the mail daemon")?;
+        let pid = child.id().unwrap_or(0);
+        write_durably(
+            &pid_path(&self.opts.data_dir),
+            format!("{pid}\n").as_bytes(),
+        )
+        .context("cannot write daemon.pid")?;
+        tracing::info!("started the mail daemon, pid {pid}");
+        Ok(child)
+    }
+
+    /// Pets the watchdog unless `given_up`; true when it fired.
+    fn pet(&mut self, given_up: bool) -> bool {
+        if !given_up && let Err(e) = self.watchdog.pet() {
+            tracing::error!("cannot pet the watchdog: {e}");
+        }
+        self.watchdog.expired()
+    }
+
+    /// Until the daemon exits, hangs, or the supervisor is told to stop.
+    async fn watch(
+        &mut self,
+        child: &mut Child,
+        pid: u32,
+        tick: &mut tokio::time::Interval,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) -> Ended {
+        let started = Instant::now();
+        let start_timeout = Duration::from_secs(self.limits.start_timeout_secs.into());
+        let beat_timeout = Duration::from_secs(self.limits.heartbeat_timeout_secs.into());
+        let mut last_beat: Option<Instant> = None;
+        let mut buf = [0u8; 64];
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    return match status {
+                        Ok(s) => Ended::Exited(s),
+                        Err(_) => Ended::Hung("cannot be waited for"),
+                    };
+                }
+                received = self.beats.recv(&mut buf) => {
+                    if let Ok(n) = received
+                        && Beat::parse(&buf[..n]).is_some_and(|b| b.pid == pid)
+                    {
+                        if last_beat.is_none() {
+                            tracing::info!(
+                                "the mail daemon {pid} is up (first heartbeat after {} ms)",
+                                started.elapsed().as_millis()
+                            );
+                        }
+                        last_beat = Some(Instant::now());
+                    }
+                }
+                _ = tick.tick() => {
+                    let healthy = match last_beat {
+                        None => started.elapsed() < start_timeout,
+                        Some(t) => t.elapsed() < beat_timeout,
+                    };
+                    if !healthy {
+                        return Ended::Hung(if last_beat.is_none() {
+                            "did not start in time (no heartbeat)"
+                        } else {
+                            "stopped answering (no heartbeat)"
+                        });
+                    }
+                    if self.pet(false) {
+                        return Ended::Reset;
+                    }
+                }
+                _ = term.recv() => {
+                    self.stop_daemon(child, pid, "SIGTERM").await;
+                    return Ended::Stop;
+                }
+                _ = int.recv() => {
+                    self.stop_daemon(child, pid, "SIGINT").await;
+                    return Ended::Stop;
+                }
+            }
+        }
+    }
+
+    /// Forwards SIGTERM; SIGKILL after `stop_timeout_secs`.
+    async fn stop_daemon(&mut self, child: &mut Child, pid: u32, got: &str) {
+        let timeout = Duration::from_secs(self.limits.stop_timeout_secs.into());
+        tracing::info!("{got} received: stopping the mail daemon {pid}");
+        if let Ok(raw) = i32::try_from(pid)
+            && raw > 0
+        {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
+        }
+        let waited = {
+            // Keep petting while the daemon drains: a long flush is not a hang.
+            let deadline = Instant::now() + timeout;
+            loop {
+                tokio::select! {
+                    s = child.wait() => break s.ok(),
+                    _ = tokio::time::sleep_until(deadline) => break None,
+                    _ = tokio::time::sleep(TICK) => { self.pet(false); }
+                }
+            }
+        };
+        match waited {
+            Some(status) => tracing::info!("the mail daemon {pid} stopped ({status})"),
+            None => {
+                tracing::error!(
+                    "the mail daemon {pid} did not stop within {} s; killing it",
+                    timeout.as_secs()
+                );
+                let _ = child.kill().await;
+            }
+        }
+    }
+
+    /// Sleeps `delay` while petting; true when told to stop meanwhile.
+    async fn wait_petting(
+        &mut self,
+        delay: Duration,
+        tick: &mut tokio::time::Interval,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return false,
+                _ = tick.tick() => { self.pet(false); }
+                _ = term.recv() => return true,
+                _ = int.recv() => return true,
+            }
+        }
+    }
+
+    /// Stops petting and waits for the watchdog to reset the box (a device
+    /// watchdog takes the supervisor with it; the soft one returns).
+    async fn give_up(
+        &mut self,
+        tick: &mut tokio::time::Interval,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) -> Outcome {
+        tracing::error!(
+            "supervisor gave up on the mail daemon: no longer petting the watchdog ({})",
+            self.watchdog.describe()
+        );
+        eprintln!("breakwater: the mail daemon keeps failing; supervisor gave up");
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if self.pet(true) {
+                        return Outcome::WatchdogReset;
+                    }
+                }
+                // An operator may still stop the box in order.
+                _ = term.recv() => return Outcome::Stopped,
+                _ = int.recv() => return Outcome::Stopped,
+            }
+        }
+    }
+}
+
+/// One supervisor per data directory: a second one would fight the first
+/// over the heartbeat socket and the daemon.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let path = dir.join("supervisor.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!("another supervisor is running on {} ({e})", dir.display())
+    })
+}
+
+/// Write to a temporary name, fsync, rename, fsync the directory: a reader
+/// (or the next boot after a power cut) sees the old or the new content.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SupervisorLimits {
+        SupervisorLimits {
+            max_crashes: 4,
+            crash_window_secs: 60,
+            backoff_initial_ms: 100,
+            backoff_max_ms: 350,
+            ..SupervisorLimits::default()
+        }
+    }
+
+    #[test]
+    fn back_off_doubles_then_caps_then_gives_up() {
+        let mut c = Crashes::new(limits());
+        let t = Instant::now();
+        assert_eq!(c.record(t), Some(Duration::from_millis(100)));
+        assert_eq!(c.record(t), Some(Duration::from_millis(200)));
+        assert_eq!(c.record(t), Some(Duration::from_millis(350)));
+        assert_eq!(c.record(t), None, "the 4th crash in the window");
+    }
+
+    #[test]
+    fn crashes_outside_the_window_are_forgotten() {
+        let mut c = Crashes::new(limits());
+        let t = Instant::now();
+        for _ in 0..3 {
+            assert!(c.record(t).is_some());
+        }
+        let later = t + Duration::from_secs(61);
+        assert_eq!(c.record(later), Some(Duration::from_millis(100)));
+        assert_eq!(c.count(), 1);
+    }
+
+    #[test]
+    fn last_boot_words() {
+        for b in [LastBoot::Clean, LastBoot::Unclean] {
+            assert_eq!(LastBoot::from_arg(b.as_arg()), Some(b));
+        }
+        assert_eq!(LastBoot::Unclean.describe(), "after a crash or reset");
+    }
+
+    #[test]
+    fn write_durably_replaces_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("daemon.pid");
+        write_durably(&p, b"1\n").unwrap();
+        write_durably(&p, b"2\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"2\n");
+        assert!(!p.with_extension("tmp").exists());
+    }
+}
