@@ -199,9 +199,11 @@ pub struct StoreDamaged {
     pub reason: String,
 }
 
-/// Written (durably) once the store holds a committed configuration: from
-/// then on, a store that opens without one has lost data.
-const STORE_MARKER: &str = "db.initialised";
+/// Written (durably) inside the store's directory once it holds a committed
+/// configuration: from then on, a store that opens without one has lost
+/// data. Inside, so that moving a damaged store aside moves its marker too
+/// (sled ignores files it did not create).
+const STORE_MARKER: &str = "db/breakwater.initialised";
 
 /// Opens sled, turning every way it can fail on a damaged store (an error,
 /// a panic inside sled, or a store that comes up empty although it was
@@ -263,7 +265,7 @@ fn mark_initialised(dir: &Path) -> std::io::Result<()> {
     if !marker.exists() {
         std::fs::write(&marker, b"1\n")?;
         std::fs::File::open(&marker)?.sync_all()?;
-        std::fs::File::open(dir)?.sync_all()?;
+        std::fs::File::open(dir.join("db"))?.sync_all()?;
     }
     Ok(())
 }

@@ -229,7 +229,7 @@ fn the_policy_threat_defense_menu_stores_global() {
     t.line_after("[]> ", "threatdefense");
     t.line_after("[1]> ", "2");
     t.line_after("[]> ", "not-an-address");
-    t.expect("'not-an-address' is not an email address.");
+    t.expect("'not-an-address' is not a valid Message Intake Address (user@domain).");
     t.line_after("[]> ", "soc@intake.example");
     t.expect("Custom Message Intake Address soc@intake.example");
     // Members: add one, remove one by number.

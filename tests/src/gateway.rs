@@ -246,6 +246,14 @@ impl Gateway {
         Some(status)
     }
 
+    /// SIGTERM to the supervisor without waiting (see [`Gateway::stop`]
+    /// for the waiting form).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            signal(child.id(), "TERM");
+        }
+    }
+
     /// The board profile file the gateway starts with (tests may append
     /// settings, e.g. a `[supervisor]` table, before a restart).
     #[must_use]

@@ -116,8 +116,13 @@ pub fn start(
             let Some(record) = wq.recover(record) else {
                 continue;
             };
-            // After a restart everything is tried at once.
+            // The retry schedule survives the restart: what was due (or
+            // never tried) goes now, the rest when its time comes.
             let mid = record.mid;
+            let next = record.pending().map(|r| r.next_attempt).min().unwrap_or(0);
+            if record.processing.tdc_copy_of.is_some() {
+                wq.tdc_ages.insert((record.received_at, mid));
+            }
             wq.active.insert(
                 mid,
                 Active {
@@ -125,7 +130,11 @@ pub fn start(
                     in_flight: 0,
                 },
             );
-            wq.dispatch(mid);
+            if next > chrono::Utc::now().timestamp() {
+                wq.retries.insert((next, mid));
+            } else {
+                wq.dispatch(mid);
+            }
         }
         wq.run(committed, reports, commands).await
     });

@@ -175,14 +175,8 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 ("no" | "off", []) => ThreatDefense::No,
                 ("custom", [_]) => {
                     let address = args[5].clone();
-                    let ok = address.len() <= 254
-                        && address
-                            .split_once('@')
-                            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-                        && check_member(&address).is_ok();
-                    if !ok {
-                        return Err(invalid(format!("'{address}' is not an email address.")));
-                    }
+                    // The same check as the global address.
+                    super::threatdefenseconfig::check_address(&address)?;
                     ThreatDefense::Custom(address)
                 }
                 _ => return Err(usage(USAGE)),
