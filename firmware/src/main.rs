@@ -184,12 +184,19 @@ fn main() -> ExitCode {
         Command::Cli { data_dir, args } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
             // A pasted filter script or test message comes on a pipe or a
-            // file (`filters new < script`); a terminal is never read.
+            // file (`filters new < script`); a terminal is never read, and
+            // only the commands that take a body read it at all (a script
+            // that runs `breakwater cli status` with an open pipe as its
+            // stdin must not hang).
+            let takes_body = args.first().is_some_and(|c| {
+                ["filters", "trace", "loadconfig", "userconfig", "passwd"]
+                    .contains(&c.to_ascii_lowercase().as_str())
+            });
             let stdin = {
                 use std::io::{IsTerminal, Read};
                 let mut text = String::new();
                 let input = std::io::stdin();
-                (!input.is_terminal())
+                (takes_body && !input.is_terminal())
                     .then(|| {
                         input
                             .lock()
