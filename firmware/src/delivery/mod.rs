@@ -42,12 +42,17 @@ pub struct DeliveryJob {
     /// The domain to resolve when it is not the destination's own (a TDC
     /// copy waits in `the.tdc.queue` but goes to the intake's domain).
     pub lookup_domain: Option<String>,
+    /// The interface to send from instead of the delivery interface (a
+    /// filter's `alt-src-host()`).
+    pub source_interface: Option<String>,
 }
 
 impl DeliveryJob {
     /// Whether `other` is delivered to the same place.
     pub fn same_target(&self, other: &DeliveryJob) -> bool {
-        self.route == other.route && self.lookup_domain == other.lookup_domain
+        self.route == other.route
+            && self.lookup_domain == other.lookup_domain
+            && self.source_interface == other.source_interface
     }
 }
 

@@ -41,7 +41,13 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         return shared.leave(&destination);
     };
     loop {
-        let config = shared.config.borrow().clone();
+        let mut config = shared.config.borrow().clone();
+        if let Some(interface) = &job.source_interface {
+            // alt-src-host(): this job leaves from another interface.
+            let mut c = (*config).clone();
+            c.delivery.interface = interface.clone();
+            config = std::sync::Arc::new(c);
+        }
         let settings = config.destination(&destination);
         let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // TDC copies wait in the.tdc.queue but go to the intake's domain.

@@ -250,6 +250,7 @@ impl WorkQueue {
                     destination,
                     route,
                     lookup_domain,
+                    source_interface: record.processing.alt_src_host.clone(),
                 })
                 .recipients
                 .push((r.rid, r.address.clone()));
