@@ -25,7 +25,7 @@ use crate::queue::{self, QueueHandle, SledSpoolStore};
 use crate::smtp_in::Reception;
 use crate::smtp_in::limits::HourlyRecipients;
 use crate::smtp_in::session::Services;
-use crate::supervisor::{LastBoot, heartbeat};
+use crate::supervisor::{LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
 
 /// sled's page cache; the default (1 GiB) is far too much for an appliance.
@@ -127,6 +127,10 @@ impl DaemonStatus for Status {
         }
     }
 
+    fn last_boot(&self) -> Option<String> {
+        self.last_boot.map(|b| b.describe().to_string())
+    }
+
     fn status(&self) -> String {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();
@@ -141,6 +145,9 @@ impl DaemonStatus for Status {
         );
         for (name, addr, conns) in self.reception.summary() {
             out.push_str(&format!("  {name:<16} {addr:<22} {conns} connection(s)\n"));
+        }
+        for problem in self.reception.problems() {
+            out.push_str(&format!("  Warning: {problem}\n"));
         }
         out.push_str("\nDelivery (destination, queued, connections):\n");
         let dests = self.delivery.summary();
@@ -270,9 +277,30 @@ fn mark_initialised(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs the daemon until SIGTERM, SIGINT, `shutdown` or `reboot`.
-pub async fn run(opts: RunOptions) -> anyhow::Result<Stopped> {
+/// What the daemon opens before its async runtime exists (and, on a board
+/// with `run_as`, before it gives up root): see [`open`].
+pub struct Opened {
+    log: logging::LogHandle,
+    db: sled::Db,
+    store: Arc<ConfigStore>,
+    config: Config,
+}
+
+/// The daemon's first, synchronous part: the data directory, the logs, the
+/// database and the committed configuration. On a board with `run_as`
+/// (see `docs/decisions/0006-least-privilege.md`) it then binds the
+/// listeners, gives the data directory to that user and becomes it; the
+/// caller must not have started any runtime yet. A failure to become the
+/// user is [`CannotDropPrivileges`].
+pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
     let dir = &opts.data_dir;
+    // Resolve the user first: an image without it should say so before
+    // anything is created as root.
+    let run_as = match opts.board.run_as.as_deref().map(privilege::resolve) {
+        Some(Ok(who)) => Some(who),
+        Some(Err(e)) => return Err(CannotDropPrivileges(format!("{e:#}")).into()),
+        None => None,
+    };
     prepare_data_dir(dir)?;
     let log = logging::init(dir, Default::default(), opts.echo_logs)?;
     let (db, store) = match open_store(dir) {
@@ -289,6 +317,48 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Stopped> {
         tracing::warn!("uncommitted configuration changes from before the restart were discarded");
     }
     log.set_settings(config.mail_logs);
+    if let Some(who) = run_as {
+        for problem in crate::smtp_in::prebind(&config) {
+            tracing::warn!("{problem}");
+        }
+        let dropped = privilege::chown_tree(dir, &who)
+            .with_context(|| format!("cannot give {} to {}", dir.display(), who.name))
+            .and_then(|()| privilege::drop_to(&who));
+        if let Err(e) = dropped {
+            let e = CannotDropPrivileges(format!("{e:#}"));
+            tracing::error!("{e}");
+            return Err(e.into());
+        }
+        tracing::info!(
+            "the mail daemon runs as {} (uid {}, gid {}); its ports are bound",
+            who.name,
+            who.uid,
+            who.gid
+        );
+    }
+    Ok(Opened {
+        log,
+        db,
+        store,
+        config,
+    })
+}
+
+/// The daemon could not become the board's `run_as` user; it exits with
+/// [`privilege::EXIT_CANNOT_DROP`] and the supervisor does not restart it.
+#[derive(Debug, thiserror::Error)]
+#[error("the mail daemon cannot give up root: {0}")]
+pub struct CannotDropPrivileges(pub String);
+
+/// Runs the daemon until SIGTERM, SIGINT, `shutdown` or `reboot`.
+pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
+    let dir = &opts.data_dir;
+    let Opened {
+        log,
+        db,
+        store,
+        config,
+    } = opened;
     let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
 
     let ids = Arc::new(IdAllocator::open(&db)?);

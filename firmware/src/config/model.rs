@@ -118,7 +118,9 @@ impl MailFlowPolicy {
             smtp_banner_text: None,
             reject_banner_code: 554,
             reject_banner_text: "Access Denied".to_string(),
-            tls: TlsMode::Off,
+            // AsyncOS ships TLS Off; we offer STARTTLS out of the box, since
+            // opportunistic TLS costs a client nothing it did not ask for.
+            tls: TlsMode::Preferred,
         };
         match name {
             "TRUSTED" | "RELAYED" => {

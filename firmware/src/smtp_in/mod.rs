@@ -89,6 +89,8 @@ struct Running {
 pub struct Reception {
     ctx: Arc<ReceptionContext>,
     running: Mutex<HashMap<String, Running>>,
+    /// What the last `apply` could not do (shown by `status`).
+    problems: Mutex<Vec<String>>,
 }
 
 impl Reception {
@@ -109,6 +111,7 @@ impl Reception {
         Self {
             ctx: Arc::new(ctx),
             running: Mutex::new(HashMap::new()),
+            problems: Mutex::new(Vec::new()),
         }
     }
 
@@ -174,13 +177,22 @@ impl Reception {
                 Err(e) => problems.push(format!("listener {name}: cannot listen on {addr}: {e}")),
             }
         }
+        *self.problems.lock().unwrap_or_else(|e| e.into_inner()) = problems.clone();
         problems
     }
 
+    /// What the last configuration change could not apply (a listener that
+    /// could not bind its address, a bad certificate).
+    pub fn problems(&self) -> Vec<String> {
+        self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Shutting down (SIGTERM): every listener answers new connections
-    /// `421 4.3.2 <hostname> Service shutting down`; sessions in progress
-    /// get `grace` to finish, then are told the same and closed (a
-    /// transaction not yet acknowledged is abandoned, never half-accepted).
+    /// `421 4.3.2 <hostname> Service shutting down`; an idle session (no
+    /// transaction open) is told the same at once; a session in the
+    /// middle of a transaction gets `grace` to finish, then is told the
+    /// same and closed (a transaction not yet acknowledged is abandoned,
+    /// never half-accepted).
     /// Returns when no session is left, or shortly after `grace`; the
     /// listeners are closed then.
     pub async fn drain(&self, grace: std::time::Duration) {
@@ -218,7 +230,46 @@ impl Reception {
     }
 }
 
+/// Listening sockets bound while the daemon was still root (see
+/// [`prebind`]); [`bind`] takes a socket from here before binding anew.
+static PREBOUND: Mutex<Vec<std::net::TcpListener>> = Mutex::new(Vec::new());
+
+/// Binds every listener `config` names, for a daemon about to give up root
+/// (ports below 1024 need it): [`Reception::apply`] then adopts these
+/// sockets instead of binding. A listener a later commit moves to another
+/// privileged port or address cannot be bound without root; it says so
+/// and takes effect after `reboot`. Returns the problems found.
+pub fn prebind(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut pool = PREBOUND.lock().unwrap_or_else(|e| e.into_inner());
+    for l in &config.listeners {
+        let Some(ip) = config.interface(&l.interface).and_then(|i| i.address) else {
+            continue;
+        };
+        let addr = SocketAddr::new(ip, l.port);
+        if ip.is_unspecified() || pool.iter().any(|s| s.local_addr().ok() == Some(addr)) {
+            continue;
+        }
+        // std sets SO_REUSEADDR on Unix, as `bind` below does.
+        match std::net::TcpListener::bind(addr) {
+            Ok(socket) => pool.push(socket),
+            Err(e) => problems.push(format!("listener {}: cannot listen on {addr}: {e}", l.name)),
+        }
+    }
+    problems
+}
+
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let prebound = {
+        let mut pool = PREBOUND.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter()
+            .position(|s| s.local_addr().ok() == Some(addr))
+            .map(|i| pool.swap_remove(i))
+    };
+    if let Some(socket) = prebound {
+        socket.set_nonblocking(true)?;
+        return TcpListener::from_std(socket);
+    }
     if addr.ip().is_unspecified() {
         // A listener belongs to one interface, never to all of them.
         return Err(std::io::Error::other(
