@@ -185,6 +185,20 @@ pub struct BoardProfile {
     pub flash: Vec<FlashPartition>,
     #[serde(default)]
     pub supervisor: SupervisorLimits,
+    /// The unprivileged user the mail daemon runs as once it has bound its
+    /// ports (a name, or numeric `UID[:GID]`); `None` (the `dev` board)
+    /// keeps the user that started it. See
+    /// `docs/decisions/0006-least-privilege.md`.
+    #[serde(default)]
+    pub run_as: Option<String>,
+}
+
+impl BoardProfile {
+    /// The console runs on a serial device (not this terminal): the
+    /// supervisor keeps `breakwater console` running on it.
+    pub fn serial_console(&self) -> Option<&str> {
+        (self.console.device != "stdio").then_some(self.console.device.as_str())
+    }
 }
 
 impl BoardProfile {
@@ -237,6 +251,16 @@ impl BoardProfile {
             }
         }
         let limits = &profile.supervisor;
+        if profile
+            .run_as
+            .as_deref()
+            .is_some_and(|u| u.trim().is_empty())
+        {
+            return Err(BoardError::Invalid {
+                name: name.to_string(),
+                reason: "run_as must name a user (or be left out)".into(),
+            });
+        }
         if limits.max_crashes == 0
             || limits.heartbeat_timeout_secs == 0
             || limits.backoff_initial_ms == 0
@@ -290,6 +314,8 @@ mod tests {
         assert!(dev.nic_rules.is_empty());
         assert!(dev.flash.is_empty());
         assert_eq!(dev.supervisor, SupervisorLimits::default());
+        assert_eq!(dev.run_as, None);
+        assert_eq!(dev.serial_console(), None);
     }
 
     #[test]
@@ -325,6 +351,15 @@ mod tests {
         assert!(pos("lpc_ich") < pos("iTCO_wdt"));
         assert!(hw.nic_rules.iter().all(|r| r.bus_path.is_some()));
         assert_eq!(hw.console.device, "/dev/ttyS0");
+    }
+
+    #[test]
+    fn appliance_profiles_drop_root_and_run_the_serial_console() {
+        for name in ["vesa", "x86-appliance"] {
+            let p = BoardProfile::builtin(name).unwrap();
+            assert_eq!(p.run_as.as_deref(), Some("breakwater"), "{name}");
+            assert_eq!(p.serial_console(), Some("/dev/ttyS0"), "{name}");
+        }
     }
 
     #[test]

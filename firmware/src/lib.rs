@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod dns;
 pub mod filters;
 pub mod ids;
+pub mod init;
 pub mod logging;
 pub mod quarantine;
 pub mod queue;

@@ -6,6 +6,9 @@
 //! - `breakwater daemon` (internal): the mail daemon itself, started by the
 //!   supervisor;
 //! - `breakwater cli COMMAND ...`: one command against the running daemon;
+//! - `breakwater init` (also when started as PID 1 under a name ending in
+//!   `init`, e.g. `/init`): PID 1 on the appliance image (see
+//!   `breakwater::init`);
 //! - `breakwater console`: the interactive console (login, menus) on this
 //!   terminal or on a serial device, against the running daemon.
 
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use breakwater::control;
-use breakwater::daemon::{self, RunOptions, Stopped, StoreDamaged};
+use breakwater::daemon::{self, CannotDropPrivileges, RunOptions, Stopped, StoreDamaged};
 use breakwater::supervisor::{self, LastBoot, SuperviseOptions};
 use breakwater_board::BoardProfile;
 use clap::{Parser, Subcommand};
@@ -65,6 +68,14 @@ impl DaemonArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// PID 1 on the appliance image: mounts, modules, NICs, the data
+    /// partition, then the supervisor (`run`) as its child.
+    Init {
+        /// A built-in board profile (default: `breakwater.board=` on the
+        /// kernel command line, then /etc/breakwater/board, then vesa).
+        #[arg(long)]
+        board: Option<String>,
+    },
     /// Run the gateway in the foreground: the supervisor and, as its
     /// child, the mail daemon.
     Run {
@@ -108,20 +119,49 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The async runtime, built per role: the mail daemon first does what
+/// needs root (and gives it up) while it has only one thread.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("breakwater: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            None
         }
-    };
+    }
+}
+
+/// The daemon's exit status for an error that ends it.
+fn daemon_failed(e: &anyhow::Error) -> ExitCode {
+    eprintln!("breakwater: {e:#}");
+    if e.downcast_ref::<StoreDamaged>().is_some() {
+        ExitCode::from(supervisor::EXIT_STORE_DAMAGED)
+    } else if e.downcast_ref::<CannotDropPrivileges>().is_some() {
+        ExitCode::from(supervisor::privilege::EXIT_CANNOT_DROP)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn main() -> ExitCode {
+    // The image starts the binary as /init with no arguments.
+    if breakwater::init::invoked_as_init() {
+        breakwater::init::main(None);
+    }
+    // A child of init inherits the signals init blocks: unblock them
+    // before any thread starts, or the supervisor would not hear SIGTERM.
+    breakwater::init::unblock_inherited_signals();
+    let cli = Cli::parse();
     match cli.command {
+        // Before any runtime exists: init blocks signals in its only thread.
+        Command::Init { board } => breakwater::init::main(board),
         Command::Run { common } => {
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
             let result = runtime.block_on(async {
                 supervisor::supervise(SuperviseOptions {
                     data_dir: common.data_dir.clone(),
@@ -152,28 +192,40 @@ fn main() -> ExitCode {
                 eprintln!("breakwater daemon: {e}");
                 return ExitCode::FAILURE;
             }
-            let result = runtime.block_on(async {
-                daemon::run(RunOptions {
-                    data_dir: common.data_dir.clone(),
-                    board: common.profile()?,
-                    echo_logs: !common.quiet,
-                    heartbeat: heartbeat_socket,
-                    last_boot: last_boot.as_deref().and_then(LastBoot::from_arg),
-                })
-                .await
-                .context("breakwater daemon")
-            });
+            let board = match common.profile() {
+                Ok(b) => b,
+                Err(e) => return daemon_failed(&e.context("breakwater daemon")),
+            };
+            let opts = RunOptions {
+                data_dir: common.data_dir.clone(),
+                board,
+                echo_logs: !common.quiet,
+                heartbeat: heartbeat_socket,
+                last_boot: last_boot.as_deref().and_then(LastBoot::from_arg),
+            };
+            // Before any runtime thread: this is where a board with
+            // `run_as` binds its ports and gives up root.
+            let opened = match daemon::open(&opts) {
+                Ok(o) => o,
+                Err(e) => return daemon_failed(&e.context("breakwater daemon")),
+            };
+            // Changing credentials clears the parent-death signal: arm it again.
+            if opts.board.run_as.is_some()
+                && let Some(parent) = supervisor_pid
+                && let Err(e) = die_with_supervisor(parent)
+            {
+                eprintln!("breakwater daemon: {e}");
+                return ExitCode::FAILURE;
+            }
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            let result = runtime
+                .block_on(async { daemon::run(opts, opened).await.context("breakwater daemon") });
             match result {
                 Ok(Stopped::Shutdown) => ExitCode::SUCCESS,
                 Ok(Stopped::Reboot) => ExitCode::from(supervisor::EXIT_REBOOT),
-                Err(e) if e.downcast_ref::<StoreDamaged>().is_some() => {
-                    eprintln!("breakwater: {e:#}");
-                    ExitCode::from(supervisor::EXIT_STORE_DAMAGED)
-                }
-                Err(e) => {
-                    eprintln!("breakwater: {e:#}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => daemon_failed(&e),
             }
         }
         Command::Console {
@@ -208,6 +260,9 @@ fn main() -> ExitCode {
                     .map(|_| text)
             };
             let request = control::Request { args, stdin, user };
+            let Some(runtime) = runtime() else {
+                return ExitCode::FAILURE;
+            };
             match runtime.block_on(control::call(&data_dir, &request)) {
                 Ok(resp) if resp.ok => {
                     print!("{}", resp.output);

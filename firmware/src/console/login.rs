@@ -36,8 +36,16 @@ pub fn login(
     term.println("")?;
     match &banner {
         Some(b) => term.println(&format!(
-            "{} {} ({})\nWelcome to the {} Email Security Gateway\nSerial #: {}\n",
-            b.product, b.version, b.hostname, b.product, b.serial
+            "{} {} ({})\nWelcome to the {} Email Security Gateway\nSerial #: {}\n{}",
+            b.product,
+            b.version,
+            b.hostname,
+            b.product,
+            b.serial,
+            b.last_boot
+                .as_deref()
+                .map(|l| format!("Last boot: {l}\n"))
+                .unwrap_or_default()
         ))?,
         None => term.println(&format!(
             "Breakwater {}\n{}\n",
@@ -83,6 +91,7 @@ pub fn login(
                 version: env!("CARGO_PKG_VERSION").into(),
                 serial: String::new(),
                 hostname: String::new(),
+                last_boot: None,
             });
         let session = Session {
             user: user.to_ascii_lowercase(),

@@ -66,6 +66,10 @@ pub trait DaemonStatus: Send + Sync + 'static {
     fn command(&self, _args: &[String]) -> Option<Result<String, String>> {
         None
     }
+    /// How the box last stopped, for the login banner (`None`: unknown).
+    fn last_boot(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct ControlServer {
@@ -95,6 +99,10 @@ pub struct Banner {
     pub version: String,
     pub serial: String,
     pub hostname: String,
+    /// How the box last stopped (`clean`, `after a crash or reset`), as
+    /// `status` shows it under "Last boot"; `None` when not supervised.
+    #[serde(default)]
+    pub last_boot: Option<String>,
 }
 
 /// The answer to `__state` (asked before every console prompt).
@@ -415,6 +423,7 @@ impl Served {
                 version: env!("CARGO_PKG_VERSION").into(),
                 serial,
                 hostname,
+                last_boot: self.server.daemon.last_boot(),
             },
         )
     }

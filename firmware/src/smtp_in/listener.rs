@@ -261,6 +261,16 @@ async fn run_session(
         }
         let grace_end = ctx.draining();
         if let Some(end) = grace_end {
+            // Shutting down: only a transaction in progress gets the grace
+            // period; an idle session (between transactions, or before
+            // MAIL FROM) is told 421 at once.
+            if !session.in_transaction() {
+                mail_log!("ICID {icid} shutdown");
+                let _ = stream
+                    .write_all(format!("{}\r\n", shutting_down(&ctx.config().hostname)).as_bytes())
+                    .await;
+                return;
+            }
             deadline = deadline.min(end);
         }
         let read = tokio::select! {

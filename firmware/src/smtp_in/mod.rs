@@ -184,7 +184,10 @@ impl Reception {
     /// What the last configuration change could not apply (a listener that
     /// could not bind its address, a bad certificate).
     pub fn problems(&self) -> Vec<String> {
-        self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.problems
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Shutting down (SIGTERM): every listener answers new connections

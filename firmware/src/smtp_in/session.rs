@@ -118,6 +118,13 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// A mail transaction is open (MAIL FROM accepted, not yet answered
+    /// at the end of data, reset or aborted). While the daemon shuts down,
+    /// only such a session gets the grace period; an idle one is closed.
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// The greeting, or the reject banner and close.
     pub fn greeting(&mut self) -> Vec<Action> {
         let p = &self.conn.hat.policy;
@@ -251,8 +258,15 @@ impl Session {
             }
             Err(e) => {
                 mail_log!("ICID {} message not queued: {e}", self.conn.icid);
-                let text = match e {
+                // A full queue and a full flash are the same to the client:
+                // 452 4.3.1, try again later (RFC 3463).
+                let storage_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
+                let text = match &e {
                     crate::queue::QueueError::Full(_) => reply::QUEUE_FULL,
+                    crate::queue::QueueError::Io(io) if storage_full(io) => reply::QUEUE_FULL,
+                    crate::queue::QueueError::Sled(sled::Error::Io(io)) if storage_full(io) => {
+                        reply::QUEUE_FULL
+                    }
                     _ => reply::QUEUE_ERROR,
                 };
                 vec![Action::Reply(text.to_string())]

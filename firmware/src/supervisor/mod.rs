@@ -33,6 +33,12 @@
 //! `docs/operations.md`): restarting cannot help, so the supervisor says so
 //! and exits with the same code instead of looping.
 //!
+//! On a board whose console is a serial device, the supervisor also keeps
+//! `breakwater console --device DEV --baud BAUD` running as a second
+//! child, apart from the daemon ([`start_console`]). On a board with
+//! `run_as` the daemon gives up root itself ([`privilege`]); the supervisor
+//! stays root and hands it the heartbeat socket.
+//!
 //! SIGTERM and SIGINT are forwarded to the daemon as SIGTERM; it gets
 //! `stop_timeout_secs` to drain and flush, then SIGKILL. Every decision is
 //! written to the system log (`<data-dir>/logs/system_logs/`).
@@ -41,6 +47,7 @@
 //! ignores any datagram that is not a beat from the current daemon.
 
 pub mod heartbeat;
+pub mod privilege;
 pub mod watchdog;
 
 use std::collections::VecDeque;
@@ -237,6 +244,20 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
     }
+    // A daemon that gives up root (the board's `run_as`) must still be
+    // able to send its beats: the socket stays owner-only, owned by it.
+    if let Some(spec) = opts.board.run_as.as_deref() {
+        match privilege::resolve(spec) {
+            Ok(who) => std::os::unix::fs::chown(
+                &socket_path,
+                Some(who.uid.as_raw()),
+                Some(who.gid.as_raw()),
+            )
+            .with_context(|| format!("cannot give {} to {}", socket_path.display(), who.name))?,
+            // The daemon reports it and exits with EXIT_CANNOT_DROP.
+            Err(e) => tracing::error!("{e:#}"),
+        }
+    }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(TICK);
@@ -249,6 +270,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         watchdog: &mut *watchdog,
         beats,
         last_boot,
+        console: None,
     };
     let outcome = loop {
         let mut child = match supervisor.spawn() {
@@ -291,6 +313,15 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                         "the mail daemon {pid} stopped for a restart; starting it again"
                     );
                     continue;
+                }
+                Some(c) if c == i32::from(privilege::EXIT_CANNOT_DROP) => {
+                    tracing::error!(
+                        "the mail daemon cannot give up root (the board's run_as user; see its message); not restarting it"
+                    );
+                    eprintln!(
+                        "breakwater: the mail daemon cannot run as the board's run_as user; the supervisor will not restart it. See docs/decisions/0006-least-privilege.md."
+                    );
+                    break Outcome::DaemonCannotStart;
                 }
                 Some(c) if c == i32::from(EXIT_STORE_DAMAGED) => {
                     tracing::error!(
@@ -335,6 +366,11 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
             }
         }
     };
+    if let Some(console) = supervisor.console.take() {
+        // Dropping the task kills the console process (kill_on_drop).
+        console.abort();
+        let _ = console.await;
+    }
     let _ = std::fs::remove_file(&socket_path);
     match outcome {
         Outcome::Stopped | Outcome::DaemonCannotStart => {
@@ -359,6 +395,8 @@ struct Supervisor<'a> {
     watchdog: &'a mut dyn Watchdog,
     beats: UnixDatagram,
     last_boot: LastBoot,
+    /// The serial console, started once the first daemon is up.
+    console: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Supervisor<'_> {
@@ -430,6 +468,11 @@ impl Supervisor<'_> {
                                 "the mail daemon {pid} is up (first heartbeat after {} ms)",
                                 started.elapsed().as_millis()
                             );
+                            // The console's login banner comes from the
+                            // daemon: start it once there is one to ask.
+                            if self.console.is_none() {
+                                self.console = start_console(self.opts);
+                            }
                         }
                         last_beat = Some(Instant::now());
                     }
@@ -539,6 +582,63 @@ impl Supervisor<'_> {
             }
         }
     }
+}
+
+/// A console that failed within this long after starting backs off.
+const CONSOLE_STABLE: Duration = Duration::from_secs(60);
+const CONSOLE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// On a board whose console is a serial device (not `stdio`), keeps
+/// `breakwater console --device DEV --baud BAUD` running on it, apart from
+/// the daemon: the console stays at `login:` while the daemon restarts.
+/// Restarted 1 s after it exits, backing off (doubling, up to 30 s) while
+/// it keeps failing at once (a missing device). Aborting the task kills it.
+fn start_console(opts: &SuperviseOptions) -> Option<tokio::task::JoinHandle<()>> {
+    let device = opts.board.serial_console()?.to_string();
+    let baud = opts.board.console.baud;
+    let data_dir = opts.data_dir.clone();
+    Some(tokio::spawn(async move {
+        let initial = Duration::from_secs(1);
+        // Doubled before the first wait: a console that fails at once
+        // waits 1 s, then 2 s, 4 s...
+        let mut delay = initial / 2;
+        loop {
+            let started = Instant::now();
+            let spawned = std::env::current_exe().and_then(|exe| {
+                Command::new(exe)
+                    .arg("console")
+                    .arg("--data-dir")
+                    .arg(&data_dir)
+                    .arg("--device")
+                    .arg(&device)
+                    .arg("--baud")
+                    .arg(baud.to_string())
+                    .stdin(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+            });
+            let why = match spawned {
+                Ok(mut child) => {
+                    let pid = child.id().unwrap_or(0);
+                    tracing::info!("started the console on {device} ({baud} baud), pid {pid}");
+                    match child.wait().await {
+                        Ok(status) => format!("the console {pid} on {device} exited ({status})"),
+                        Err(e) => {
+                            format!("the console {pid} on {device} cannot be waited for: {e}")
+                        }
+                    }
+                }
+                Err(e) => format!("cannot start the console on {device}: {e}"),
+            };
+            delay = if started.elapsed() >= CONSOLE_STABLE {
+                initial
+            } else {
+                (delay * 2).min(CONSOLE_BACKOFF_MAX)
+            };
+            tracing::warn!("{why}; restarting it in {} ms", delay.as_millis());
+            tokio::time::sleep(delay).await;
+        }
+    }))
 }
 
 /// One supervisor per data directory: a second one would fight the first

@@ -1,0 +1,162 @@
+//! What the network and the host name should be: read from the committed
+//! configuration in the data partition's sled database, or the board's
+//! factory values before the first commit.
+//!
+//! sled allows one process per database: init opens it, reads the
+//! committed config and drops it before the supervisor (and so the
+//! daemon) starts. It never writes: an uninitialised store is left for
+//! the daemon to initialise with factory defaults.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use breakwater_board::BoardProfile;
+
+use crate::config::{Config, ConfigStore, StoreError};
+
+/// The addresses, route and host name init applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetPlan {
+    pub hostname: String,
+    /// (appliance interface name, address, prefix length).
+    pub addresses: Vec<(String, IpAddr, u8)>,
+    /// The default gateway. The configuration model has no gateway yet
+    /// (the `setgateway`/`systemsetup` work of the appliance-image issue),
+    /// so this is `None` until it does.
+    pub default_gateway: Option<IpAddr>,
+    /// Where the plan came from, for the console.
+    pub source: &'static str,
+}
+
+impl NetPlan {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            hostname: config.hostname.clone(),
+            addresses: config
+                .interfaces
+                .iter()
+                .filter_map(|i| i.address.map(|a| (i.name.clone(), a, i.prefix)))
+                .collect(),
+            default_gateway: None,
+            source: "the committed configuration",
+        }
+    }
+
+    pub fn factory(board: &BoardProfile) -> Self {
+        Self {
+            hostname: board.hostname.clone(),
+            addresses: board
+                .interfaces
+                .iter()
+                .filter_map(|i| i.address.map(|a| (i.name.clone(), a, i.prefix)))
+                .collect(),
+            default_gateway: None,
+            source: "the board's factory defaults",
+        }
+    }
+}
+
+/// Reads the committed configuration from `<data_dir>/db` (never creating
+/// it), or `None` when there is none yet.
+pub fn read_committed(data_dir: &Path) -> Result<Option<Config>, String> {
+    let path = data_dir.join("db");
+    if !path.exists() {
+        return Ok(None);
+    }
+    // sled panics on some kinds of damage; PID 1 must not.
+    let opened = std::panic::catch_unwind(|| {
+        sled::Config::new()
+            .path(&path)
+            .cache_capacity(8 * 1024 * 1024)
+            .open()
+    });
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(_) => return Err(format!("{} is damaged (sled panicked)", path.display())),
+    };
+    let result = ConfigStore::open(&db).and_then(|store| store.committed());
+    drop(db);
+    match result {
+        Ok(config) => Ok(Some(config)),
+        Err(StoreError::Uninitialised) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The plan for this boot: the committed config if it can be read, the
+/// board's factory values otherwise (reported through `log`).
+pub fn plan(data_dir: Option<&Path>, board: &BoardProfile, log: &mut dyn FnMut(String)) -> NetPlan {
+    let Some(dir) = data_dir else {
+        log("no data partition: using the board's factory network settings".into());
+        return NetPlan::factory(board);
+    };
+    match read_committed(dir) {
+        Ok(Some(config)) => NetPlan::from_config(&config),
+        Ok(None) => NetPlan::factory(board),
+        Err(e) => {
+            log(format!(
+                "cannot read the committed configuration ({e}); using the board's factory network settings"
+            ));
+            NetPlan::factory(board)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factory_plan_has_only_the_management_address_on_vesa() {
+        let vesa = BoardProfile::builtin("vesa").unwrap();
+        let p = NetPlan::factory(&vesa);
+        assert_eq!(
+            p.addresses,
+            [(
+                "Management".to_string(),
+                "192.168.42.42".parse().unwrap(),
+                24
+            )]
+        );
+        assert_eq!(p.hostname, "breakwater.example.com");
+    }
+
+    #[test]
+    fn reads_the_committed_config_and_releases_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_committed(dir.path()).unwrap(), None);
+        assert!(!dir.path().join("db").exists(), "init creates nothing");
+        let board = BoardProfile::builtin("vesa").unwrap();
+        let mut cfg = crate::config::factory::factory_config(
+            &board,
+            crate::config::Certificate {
+                name: "Demo".into(),
+                cert_pem: String::new(),
+                key_pem: String::new(),
+            },
+        );
+        cfg.hostname = "mx1.example.org".into();
+        if let Some(i) = cfg.interfaces.iter_mut().find(|i| i.name == "Data 1") {
+            i.address = Some("10.1.2.3".parse().unwrap());
+            i.prefix = 16;
+        }
+        {
+            let db = sled::open(dir.path().join("db")).unwrap();
+            ConfigStore::open(&db)
+                .unwrap()
+                .commit("admin", "test", Some(&cfg))
+                .unwrap();
+        }
+        let read = read_committed(dir.path()).unwrap().unwrap();
+        let plan = NetPlan::from_config(&read);
+        assert_eq!(plan.hostname, "mx1.example.org");
+        assert!(
+            plan.addresses
+                .contains(&("Data 1".into(), "10.1.2.3".parse().unwrap(), 16))
+        );
+        // Dropped: another process-local open succeeds (sled locks the db).
+        let again = sled::open(dir.path().join("db"));
+        assert!(again.is_ok());
+    }
+}
