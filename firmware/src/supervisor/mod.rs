@@ -142,6 +142,9 @@ pub enum Outcome {
     WatchdogReset,
     /// The daemon refuses to start (damaged store).
     DaemonCannotStart,
+    /// The administrator asked for `reboot` and PID 1 (`init`) is our
+    /// parent: it reboots the box when we exit with [`EXIT_REBOOT`].
+    Reboot,
 }
 
 impl Outcome {
@@ -150,6 +153,7 @@ impl Outcome {
             Outcome::Stopped => 0,
             Outcome::WatchdogReset => EXIT_WATCHDOG_RESET,
             Outcome::DaemonCannotStart => EXIT_STORE_DAMAGED,
+            Outcome::Reboot => EXIT_REBOOT,
         }
     }
 }
@@ -309,6 +313,14 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                     break Outcome::Stopped;
                 }
                 Some(c) if c == i32::from(EXIT_REBOOT) => {
+                    // On the appliance init is our parent and reboots the
+                    // box; on a development machine a reboot is a restart.
+                    if std::os::unix::process::parent_id() == 1 {
+                        tracing::info!(
+                            "the mail daemon {pid} stopped for a reboot; asking init to reboot"
+                        );
+                        break Outcome::Reboot;
+                    }
                     tracing::info!(
                         "the mail daemon {pid} stopped for a restart; starting it again"
                     );
@@ -373,7 +385,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     }
     let _ = std::fs::remove_file(&socket_path);
     match outcome {
-        Outcome::Stopped | Outcome::DaemonCannotStart => {
+        Outcome::Stopped | Outcome::DaemonCannotStart | Outcome::Reboot => {
             if let Err(e) = watchdog.disarm() {
                 tracing::error!("watchdog magic close failed: {e}");
             }
