@@ -1,0 +1,172 @@
+//! Log search on real log files written in a temporary directory.
+
+use super::*;
+
+const T: &str = "Tue Nov 24 01:06:39 2026 Info:";
+
+/// A data directory with a rotated file and mail.current holding two
+/// messages on one connection and a third on another.
+fn logs() -> (tempfile::TempDir, MailLogs) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs_dir = dir.path().join("logs/mail_logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    std::fs::write(
+        logs_dir.join("mail.@20261124T010000.s"),
+        format!(
+            "{T} New SMTP ICID 7 interface Data 1 (127.0.0.1) address 192.0.2.9 reverse dns host unknown verified no\n\
+             {T} ICID 7 ACCEPT SG ALL match ALL SBRS not enabled\n\
+             {T} Start MID 101 ICID 7\n\
+             {T} MID 101 ICID 7 From: <alice@example.org>\n\
+             {T} MID 101 ICID 7 RID 0 To: <bob@your_domain.com>\n\
+             {T} MID 101 Subject 'Quarterly report'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        logs_dir.join("mail.current"),
+        format!(
+            "{T} MID 101 ready 310 bytes from <alice@example.org>\n\
+             {T} Start MID 102 ICID 7\n\
+             {T} MID 102 ICID 7 From: <carol@example.org>\n\
+             {T} MID 102 ICID 7 RID 0 To: <dave@your_domain.com>\n\
+             {T} ICID 7 close\n\
+             {T} New SMTP DCID 55 interface 127.0.0.1 address 192.0.2.25 port 25\n\
+             {T} Delivery start DCID 55 MID 101 to RID [0]\n\
+             {T} Message done DCID 55 MID 101 to RID [0]\n\
+             {T} DCID 55 close\n\
+             {T} Message 102 to RID [0] pending till Tue Nov 24 02:00:00 2026\n\
+             {T} Start MID 1010 ICID 8\n\
+             {T} Message finished MID 101 done\n"
+        ),
+    )
+    .unwrap();
+    let logs = MailLogs::new(dir.path());
+    (dir, logs)
+}
+
+fn args(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn findevent_prints_every_line_of_the_message_and_its_connections() {
+    let (_dir, logs) = logs();
+    let out = findevent(&logs, &args("--subject quarterly")).unwrap();
+    assert!(out.starts_with("1 message(s) found: MID 101\n"), "{out}");
+    for expected in [
+        "New SMTP ICID 7",
+        "ICID 7 ACCEPT",
+        "Start MID 101 ICID 7",
+        "From: <alice@example.org>",
+        "MID 101 ready",
+        "ICID 7 close",
+        "Delivery start DCID 55 MID 101",
+        "DCID 55 close",
+        "Message finished MID 101 done",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    for other in ["MID 102", "Message 102", "MID 1010", "New SMTP DCID 55"] {
+        // The DCID line before "Delivery start" is found by its DCID.
+        if other == "New SMTP DCID 55" {
+            assert!(out.contains(other), "{out}");
+        } else {
+            assert!(!out.contains(other), "{other:?} in\n{out}");
+        }
+    }
+    let by_to = findevent(&logs, &args("--to DAVE@your_domain.com")).unwrap();
+    assert!(
+        by_to.starts_with("1 message(s) found: MID 102\n"),
+        "{by_to}"
+    );
+    assert!(
+        by_to.contains("Message 102 to RID [0] pending till"),
+        "{by_to}"
+    );
+    let by_from = findevent(&logs, &args("--from example.org")).unwrap();
+    assert!(
+        by_from.starts_with("2 message(s) found: MID 101, 102\n"),
+        "{by_from}"
+    );
+    let by_mid = findevent(&logs, &args("--mid 1010")).unwrap();
+    assert!(by_mid.contains("Start MID 1010"), "{by_mid}");
+    let timed = findevent(&logs, &args("--from alice --since 2026-11-25")).unwrap();
+    assert_eq!(timed, "No message in mail_logs matches.");
+    let timed = findevent(&logs, &args("--from alice --until 2026-11-24")).unwrap();
+    assert!(timed.starts_with("1 message(s)"), "{timed}");
+    for bad in ["", "--mid x", "--since yesterday", "--mid", "--colour red"] {
+        assert!(findevent(&logs, &args(bad)).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn grep_is_bounded_and_refuses_bad_patterns() {
+    let (_dir, logs) = logs();
+    let out = grep(&logs, &args("-i dcid\\s55")).unwrap();
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let out = grep(&logs, &args("MID --max 2")).unwrap();
+    assert!(out.contains("more line(s) not shown"), "{out}");
+    assert!(grep(&logs, &args("(unclosed")).is_err());
+    assert!(grep(&logs, &args("a{1000}{1000}")).is_err(), "size limit");
+    assert!(grep(&logs, &args("")).is_err());
+    assert_eq!(
+        grep(&logs, &args("nothing-like-this")).unwrap(),
+        "No line of mail_logs matches."
+    );
+}
+
+#[test]
+fn tail_shows_the_last_lines_across_rotation_and_follows_new_ones() {
+    let (dir, logs) = logs();
+    let out = tail(&logs, &args("2")).unwrap();
+    assert_eq!(
+        out,
+        format!("{T} Start MID 1010 ICID 8\n{T} Message finished MID 101 done\n")
+    );
+    // More than mail.current holds: the rotated file supplies the rest.
+    assert!(
+        tail(&logs, &args("17"))
+            .unwrap()
+            .starts_with(&format!("{T} ICID 7 ACCEPT"))
+    );
+    assert!(tail(&logs, &args("0")).is_err());
+
+    let start = tail(&logs, &args("--follow start 1")).unwrap();
+    let (first, rest) = start.split_once('\n').unwrap();
+    assert_eq!(rest, format!("{T} Message finished MID 101 done\n"));
+    let cursor: Cursor = first.strip_prefix(CURSOR_PREFIX).unwrap().parse().unwrap();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let append = |text: &str| {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&current)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append(&format!("{T} new line one\n{T} half a li"));
+    let (cursor, text) = follow(&logs, cursor);
+    assert_eq!(text, format!("{T} new line one\n"));
+    append("ne\n");
+    // Rotation: the old file is renamed, a new mail.current begins.
+    std::fs::rename(
+        &current,
+        dir.path().join("logs/mail_logs/mail.@20261124T020000.s"),
+    )
+    .unwrap();
+    std::fs::write(&current, format!("{T} after rotation\n")).unwrap();
+    let (cursor, text) = follow(&logs, cursor);
+    assert_eq!(text, format!("{T} half a line\n{T} after rotation\n"));
+    let (_, text) = follow(&logs, cursor);
+    assert_eq!(text, "");
+}
+
+#[test]
+fn rotated_names_sort_by_time_then_number() {
+    assert_eq!(
+        rotated_key("mail.@20261124T010000.2.s"),
+        Some(("20261124T010000".into(), 2))
+    );
+    assert_eq!(rotated_key("mail.current"), None);
+    assert_eq!(rotated_key("mail.@junk.s"), None);
+}
