@@ -265,10 +265,13 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(control::call(&data_dir, &request)) {
                 Ok(resp) if resp.ok => {
-                    print!("{}", resp.output);
-                    if !resp.output.ends_with('\n') && !resp.output.is_empty() {
-                        println!();
+                    use std::io::Write;
+                    let mut text = resp.output;
+                    if !text.ends_with('\n') && !text.is_empty() {
+                        text.push('\n');
                     }
+                    // A reader that went away (`| head`) is not an error.
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
                     ExitCode::SUCCESS
                 }
                 Ok(resp) => {
