@@ -381,10 +381,11 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     });
     let list: Vec<String> = mids.iter().map(u64::to_string).collect();
     Ok(format!(
-        "{} message(s) found: MID {}\n\n{}",
+        "{} message(s) found: MID {}\n\n{}\n{}",
         mids.len(),
         list.join(", "),
-        out.finish()
+        out.finish(),
+        tracking::summaries(logs, &mids)
     ))
 }
 
@@ -640,6 +641,8 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
         text,
     )
 }
+
+mod tracking;
 
 #[cfg(test)]
 mod tests;

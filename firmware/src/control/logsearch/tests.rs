@@ -170,3 +170,28 @@ fn rotated_names_sort_by_time_then_number() {
     assert_eq!(rotated_key("mail.current"), None);
     assert_eq!(rotated_key("mail.@junk.s"), None);
 }
+
+#[test]
+fn findevent_ends_with_the_tracking_summary_of_each_message() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} New SMTP ICID 9 interface Data 2 (127.0.2.1) address 127.5.0.10 reverse dns host mail.protection.outlook.com verified yes\n\
+         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled\n\
+         {T} ICID 9 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384\n\
+         {T} Start MID 103 ICID 9\n\
+         {T} MID 103 ICID 9 From: <x@your_domain.com>\n\
+         {T} Message aborted MID 103 Dropped by filter 'office365_outbound'\n"
+    ));
+    std::fs::write(&current, text).unwrap();
+    let out = findevent(&logs, &args("--mid 103")).unwrap();
+    assert!(
+        out.contains("MID 103  ICID 9  Sender group RELAY_O365  Sender IP 127.5.0.10  TLS protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384  DCID -  Status: Dropped By Message Filters ('office365_outbound')"),
+        "{out}"
+    );
+    let out = findevent(&logs, &args("--mid 101")).unwrap();
+    assert!(out.contains("DCID 55  Status: Delivered"), "{out}");
+    let out = findevent(&logs, &args("--mid 102")).unwrap();
+    assert!(out.contains("Status: Soft Bounced"), "{out}");
+}
