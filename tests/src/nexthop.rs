@@ -823,9 +823,11 @@ pub fn parse_tophosts(text: &str) -> Vec<TophostsRow> {
             && text.contains("Hosts marked with '*' were down as of the last delivery attempt."),
         "tophosts lacks the seed's header:\n{text}"
     );
-    let header = text
-        .lines()
-        .position(|l| l.trim_start().starts_with('#') && l.contains("Recipient Host"))
+    // The seed's table has two header lines, both starting "# Recipient Host".
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('#') && l.contains("Recipient Host"))
         .unwrap_or_else(|| panic!("tophosts has no '# Recipient Host' header:\n{text}"));
     text.lines()
         .skip(header + 1)

@@ -164,8 +164,8 @@ pub fn tophosts(wq: &WorkQueue, sort: Option<&str>) -> String {
         "{}\nHosts marked with '*' were down as of the last delivery attempt.\n\n\
          {:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
         now_line(),
-        "",
-        "",
+        "#",
+        "Recipient Host",
         "Active",
         "Conn.",
         "Deliv.",
