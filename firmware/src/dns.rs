@@ -204,7 +204,22 @@ fn builder(
 ) -> Result<ResolverBuilder<TokioRuntimeProvider>, DnsError> {
     let provider = TokioRuntimeProvider::default();
     let mut builder = if cfg.servers.is_empty() {
-        Resolver::builder(provider).map_err(|e| DnsError(e.to_string()))?
+        // No `dnsconfig` yet (a first boot): the host's resolver settings,
+        // or, when there are none, no name server at all — lookups then
+        // fail at once (clients show as "reverse dns host unknown") and
+        // the gateway still starts, so `systemsetup` can set DNS.
+        match Resolver::builder(provider.clone()) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(
+                    "no usable host resolver configuration ({e}); DNS is off until dnsconfig sets servers"
+                );
+                Resolver::builder_with_config(
+                    ResolverConfig::from_name_servers(Vec::new()),
+                    provider,
+                )
+            }
+        }
     } else {
         let servers = cfg
             .servers
@@ -558,5 +573,22 @@ mod tests {
         ] {
             assert!(parse_trust_anchor(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod no_servers_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_resolver_without_name_servers_builds_and_fails_lookups_quickly() {
+        let provider = TokioRuntimeProvider::default();
+        let resolver =
+            Resolver::builder_with_config(ResolverConfig::from_name_servers(Vec::new()), provider)
+                .build()
+                .expect("a resolver with no servers still builds");
+        let started = std::time::Instant::now();
+        assert!(resolver.lookup_ip("example.com.").await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
