@@ -72,14 +72,23 @@ pub struct HourlyRecipients {
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+/// Map size at which expired windows are swept.
+const SWEEP_AT: usize = 4096;
 
 impl HourlyRecipients {
     /// Counts one recipient unless `ip` already reached `limit` this hour.
     pub fn try_add(&self, ip: IpAddr, limit: u32) -> bool {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        map.retain(|_, (start, _)| now.duration_since(*start) < HOUR);
+        // Expired windows are swept only when the map has grown, so a
+        // recipient costs O(1), not a scan of every address seen.
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (start, _)| now.duration_since(*start) < HOUR);
+        }
         let entry = map.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= HOUR {
+            *entry = (now, 0);
+        }
         if entry.1 >= limit {
             return false;
         }

@@ -17,7 +17,9 @@ use super::hat::HatMatch;
 use super::limits::HourlyRecipients;
 use super::rat;
 use super::reply;
-use crate::config::{Behavior, CrLfHandling, ListenerConfig, ListenerKind, RatAction, TlsMode};
+use crate::config::{
+    Behavior, CrLfHandling, ListenerConfig, ListenerKind, RatAction, RatEntry, TlsMode,
+};
 use crate::ids::{Icid, IdAllocator, Mid, Rid};
 use crate::mail_log;
 use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
@@ -414,15 +416,19 @@ impl Session {
         if tx.recipients.len() >= policy.max_recipients_per_message as usize {
             return actions.push(Action::Reply(reply::TOO_MANY_RCPTS.to_string()));
         }
-        if let Some(code_text) = self.refusal(&address) {
+        // One RAT lookup answers both questions: may it relay, and does
+        // the row bypass the HAT's rate limits.
+        let row = match self.conn.listener.kind {
+            ListenerKind::Public => rat::lookup(&self.conn.listener.rat, &address),
+            ListenerKind::Private => None,
+        };
+        if let Some(code_text) = self.refusal(&address, row) {
             mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected by RAT");
             return actions.push(Action::Reply(code_text));
         }
         // A RAT row may let its recipients bypass the HAT's rate limits
         // (AsyncOS's "bypass receiving control").
-        let bypass = self.conn.listener.kind == ListenerKind::Public
-            && rat::lookup(&self.conn.listener.rat, &address)
-                .is_some_and(|e| e.bypass_receiving_control);
+        let bypass = row.is_some_and(|e| e.bypass_receiving_control);
         if let Some(limit) = policy.max_recipients_per_hour
             && !bypass
             && !self.services.hourly.try_add(self.conn.client_ip, limit)
@@ -441,7 +447,7 @@ impl Session {
 
     /// Why `address` may not be relayed to through this connection, as the
     /// reply to give; `None` when it may.
-    fn refusal(&self, address: &str) -> Option<String> {
+    fn refusal(&self, address: &str, row: Option<&RatEntry>) -> Option<String> {
         let behavior = self.conn.hat.policy.behavior;
         if behavior == Behavior::Relay {
             return None;
@@ -449,7 +455,7 @@ impl Session {
         if self.conn.listener.kind == ListenerKind::Private {
             return Some(reply::relay_denied(address));
         }
-        match rat::lookup(&self.conn.listener.rat, address) {
+        match row {
             Some(e) if e.action == RatAction::Accept => None,
             Some(e) => Some(match (e.code, &e.text) {
                 (Some(code), Some(text)) => format!("{code} {text}"),
