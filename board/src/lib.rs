@@ -88,9 +88,12 @@ impl Watchdog {
 }
 
 /// How a physical port becomes Management, Data 1 or Data 2. Exactly one
-/// of `mac` and `bus_path` is set: a MAC pins one unit's ports, a bus path
-/// (`/sys/class/net/*/device` resolved, e.g. `0000:00:03.0`) pins a model's
-/// layout whatever the MACs.
+/// of `mac`, `bus_path` and `pci_order` is set: a MAC pins one unit's
+/// ports, a bus path (`/sys/class/net/*/device` resolved, e.g.
+/// `0000:00:03.0`) pins a model's layout whatever the MACs, and a PCI
+/// order (1 = the first network port by PCI address) names the ports of a
+/// virtual machine whatever the hypervisor's bus layout (QEMU puts NICs on
+/// the root bus, VMware behind PCIe root ports).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct NicRule {
@@ -100,6 +103,8 @@ pub struct NicRule {
     pub mac: Option<String>,
     #[serde(default)]
     pub bus_path: Option<String>,
+    #[serde(default)]
+    pub pci_order: Option<u32>,
     /// The expected driver, checked and reported, never required.
     #[serde(default)]
     pub driver: Option<String>,
@@ -240,11 +245,16 @@ impl BoardProfile {
                     reason: format!("NIC rule for unknown interface '{}'", rule.name),
                 });
             }
-            if rule.mac.is_some() == rule.bus_path.is_some() {
+            let set = [
+                rule.mac.is_some(),
+                rule.bus_path.is_some(),
+                rule.pci_order.is_some_and(|n| n > 0),
+            ];
+            if set.iter().filter(|b| **b).count() != 1 {
                 return Err(BoardError::Invalid {
                     name: name.to_string(),
                     reason: format!(
-                        "NIC rule for '{}' needs exactly one of mac and bus_path",
+                        "NIC rule for '{}' needs exactly one of mac, bus_path and pci_order (from 1)",
                         rule.name
                     ),
                 });
@@ -321,19 +331,12 @@ mod tests {
     #[test]
     fn vesa_profile_names_virtio_ports_by_pci_order() {
         let v = BoardProfile::builtin("vesa").unwrap();
-        let order: Vec<(&str, &str)> = v
+        let order: Vec<(&str, u32)> = v
             .nic_rules
             .iter()
-            .map(|r| (r.name.as_str(), r.bus_path.as_deref().unwrap()))
+            .map(|r| (r.name.as_str(), r.pci_order.unwrap()))
             .collect();
-        assert_eq!(
-            order,
-            [
-                ("Management", "0000:00:03.0"),
-                ("Data 1", "0000:00:04.0"),
-                ("Data 2", "0000:00:05.0")
-            ]
-        );
+        assert_eq!(order, [("Management", 1), ("Data 1", 2), ("Data 2", 3)]);
         assert_eq!(v.console.device, "/dev/ttyS0");
         assert_eq!(v.console.baud, 115_200);
         assert_eq!(v.watchdog.driver.as_deref(), Some("i6300esb"));

@@ -25,7 +25,7 @@ use crate::queue::{self, QueueHandle, SledSpoolStore};
 use crate::smtp_in::Reception;
 use crate::smtp_in::limits::HourlyRecipients;
 use crate::smtp_in::session::Services;
-use crate::supervisor::{LastBoot, heartbeat, privilege};
+use crate::supervisor::{BootReason, LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
 
 /// sled's page cache; the default (1 GiB) is far too much for an appliance.
@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub heartbeat: Option<PathBuf>,
     /// How the box last stopped, as the supervisor found it.
     pub last_boot: Option<LastBoot>,
+    /// Why the box started, as the supervisor found it.
+    pub boot_reason: Option<BootReason>,
 }
 
 /// How [`run`] ended.
@@ -72,6 +74,10 @@ struct Status {
     /// Set by `debughang`.
     hung: Arc<AtomicBool>,
     last_boot: Option<LastBoot>,
+    boot_reason: Option<BootReason>,
+    /// The supervisor's heartbeat socket (`debughang supervisor`).
+    heartbeat: Option<PathBuf>,
+    data_dir: PathBuf,
 }
 
 /// How long the daemon waits after accepting `shutdown` or `reboot`, so
@@ -100,6 +106,31 @@ impl DaemonStatus for Status {
             } else {
                 "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
             }));
+        }
+        if args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case("upgrade"))
+        {
+            return Some(self.upgrade(&args[1..]));
+        }
+        if let [name, what] = args
+            && name.eq_ignore_ascii_case("debughang")
+            && what.eq_ignore_ascii_case("supervisor")
+        {
+            // Admin only (control::permitted), as `debughang`.
+            tracing::warn!("debughang supervisor requested through the control socket");
+            let Some(socket) = &self.heartbeat else {
+                return Some(Err(
+                    "The mail daemon is not supervised: there is no watchdog to test.".to_string(),
+                ));
+            };
+            return Some(match heartbeat::ask_supervisor_to_hang(socket) {
+                Ok(()) => Ok(
+                    "The supervisor stops petting the watchdog now, as if it had hung: the watchdog should reset the box when its timeout runs out."
+                        .to_string(),
+                ),
+                Err(e) => Err(format!("Cannot reach the supervisor: {e}")),
+            });
         }
         if let [name] = args
             && name.eq_ignore_ascii_case("debughang")
@@ -131,6 +162,10 @@ impl DaemonStatus for Status {
         self.last_boot.map(|b| b.describe().to_string())
     }
 
+    fn boot_info(&self) -> Vec<String> {
+        boot_info(self.boot_reason)
+    }
+
     fn status(&self) -> String {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();
@@ -143,6 +178,13 @@ impl DaemonStatus for Status {
             self.last_boot
                 .map_or("unknown (not supervised)", LastBoot::describe),
         );
+        // "Last boot:" ends with a newline; the boot lines go right after it.
+        let at = out.find("\n\nQueue:").unwrap_or(out.len());
+        let lines: String = boot_info(self.boot_reason)
+            .iter()
+            .map(|l| format!("\n{l}"))
+            .collect();
+        out.insert_str(at, &lines);
         for (name, addr, conns) in self.reception.summary() {
             out.push_str(&format!("  {name:<16} {addr:<22} {conns} connection(s)\n"));
         }
@@ -159,6 +201,46 @@ impl DaemonStatus for Status {
         }
         out
     }
+}
+
+impl Status {
+    /// `upgrade [status]`, `upgrade install <file|https-url>` (admin only).
+    fn upgrade(&self, args: &[String]) -> Result<String, String> {
+        let boot = crate::slots::BootPartition::probe();
+        match args {
+            [] => Ok(boot.describe().join("\n")),
+            [s] if s.eq_ignore_ascii_case("status") => Ok(boot.describe().join("\n")),
+            [i, source] if i.eq_ignore_ascii_case("install") => {
+                let config = self.config.borrow().clone();
+                tracing::info!("upgrade: installing from {source}");
+                let result = crate::upgrade::fetch(source, &self.data_dir, &config)
+                    .and_then(|bytes| crate::upgrade::Package::parse(&bytes))
+                    .and_then(|pkg| crate::upgrade::install(&boot, &self.board, &pkg));
+                match &result {
+                    Ok(_) => {
+                        tracing::info!("upgrade: installed from {source}; trial on the next boot")
+                    }
+                    Err(e) => tracing::error!("upgrade from {source} failed: {e}"),
+                }
+                result.map_err(|e| format!("Upgrade failed: {e}"))
+            }
+            _ => Err(
+                "usage: upgrade [status] | upgrade install <file in upgrade/ | https://...>"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// `Boot reason:` and the firmware slots, for `status`, `version` and the
+/// login banner.
+fn boot_info(reason: Option<BootReason>) -> Vec<String> {
+    let mut lines = vec![format!(
+        "Boot reason: {}",
+        reason.map_or("unknown (not supervised)", BootReason::describe)
+    )];
+    lines.extend(crate::slots::BootPartition::probe().describe());
+    lines
 }
 
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
@@ -439,6 +521,9 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             reboot: reboot.clone(),
             hung: hung.clone(),
             last_boot: opts.last_boot,
+            boot_reason: opts.boot_reason,
+            heartbeat: opts.heartbeat.clone(),
+            data_dir: opts.data_dir.clone(),
         }),
     };
     let users = UserStore::open(&db, LoginPolicy::default())?;

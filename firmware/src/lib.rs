@@ -25,10 +25,12 @@ pub mod init;
 pub mod logging;
 pub mod quarantine;
 pub mod queue;
+pub mod slots;
 pub mod smtp_in;
 pub mod supervisor;
 pub mod tdc;
 pub mod tls_names;
+pub mod upgrade;
 pub mod workqueue;
 
 /// Writes one line to `mail_logs` (see `logging`).

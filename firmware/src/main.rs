@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use breakwater::control;
 use breakwater::daemon::{self, CannotDropPrivileges, RunOptions, Stopped, StoreDamaged};
-use breakwater::supervisor::{self, LastBoot, SuperviseOptions};
+use breakwater::supervisor::{self, BootReason, LastBoot, SuperviseOptions};
 use breakwater_board::BoardProfile;
 use clap::{Parser, Subcommand};
 
@@ -96,6 +96,9 @@ enum Command {
         /// How the box last stopped: clean or unclean.
         #[arg(long)]
         last_boot: Option<String>,
+        /// Why the box started: power-on, reboot, watchdog or unclean.
+        #[arg(long)]
+        boot_reason: Option<String>,
     },
     /// Run one CLI command against the running daemon.
     Cli {
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
             supervisor_pid,
             heartbeat_socket,
             last_boot,
+            boot_reason,
         } => {
             if let Some(parent) = supervisor_pid
                 && let Err(e) = die_with_supervisor(parent)
@@ -202,6 +206,7 @@ fn main() -> ExitCode {
                 echo_logs: !common.quiet,
                 heartbeat: heartbeat_socket,
                 last_boot: last_boot.as_deref().and_then(LastBoot::from_arg),
+                boot_reason: boot_reason.as_deref().and_then(BootReason::from_arg),
             };
             // Before any runtime thread: this is where a board with
             // `run_as` binds its ports and gives up root.

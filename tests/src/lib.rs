@@ -38,6 +38,7 @@ mod net;
 mod nexthop;
 mod postfix;
 mod proc;
+pub mod qemu;
 mod sink;
 mod tls_mx;
 mod world;

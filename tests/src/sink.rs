@@ -74,6 +74,16 @@ impl Sink {
     /// When smtp-sink does not start listening.
     #[must_use]
     pub fn start(net: &TestNet) -> Sink {
+        Sink::start_at(net.sink_addr())
+    }
+
+    /// Starts smtp-sink on any address (the appliance VM tests use
+    /// 127.0.0.1, which the guest reaches through slirp).
+    ///
+    /// # Panics
+    /// When smtp-sink does not start listening.
+    #[must_use]
+    pub fn start_at(addr: SocketAddrV4) -> Sink {
         let dir = tempfile::Builder::new()
             .prefix("bw-sink-")
             .tempdir()
@@ -81,7 +91,7 @@ impl Sink {
         let dump = dir.path().join("dump");
         fs::create_dir_all(&dump).expect("sink dump dir");
         let mut sink = Sink {
-            addr: net.sink_addr(),
+            addr,
             child: None,
             dir,
             dump,

@@ -141,6 +141,40 @@ fn too_many_crashes_make_the_supervisor_give_up_and_the_watchdog_fire() {
 }
 
 #[test]
+fn debughang_supervisor_stops_the_petting_and_the_watchdog_fires() {
+    let mut w = World::start();
+    with_limits(&mut w.gw, 3, "max_crashes = 5");
+    // A stop in order, then a start: "power-on"; `reboot`: "reboot".
+    let status = w.gw.cli_ok(&["status"]);
+    assert!(status.contains("Boot reason: power-on"), "{status}");
+    assert!(
+        status.contains("Firmware slot: none"),
+        "a development run has no slots:\n{status}"
+    );
+    let out = w.gw.cli_ok(&["debughang", "supervisor"]);
+    assert!(out.contains("stops petting the watchdog"), "{out}");
+    let status =
+        w.gw.wait_exit(SOON)
+            .expect("the soft watchdog should fire and end the supervisor");
+    assert_eq!(status.code(), Some(EXIT_WATCHDOG_RESET), "{status}");
+    let log = system_log(w.gw.data_dir());
+    assert!(
+        log.contains("debughang supervisor: the supervisor stops petting the watchdog")
+            && log.contains("watchdog would reset the box"),
+        "{log}"
+    );
+    // The daemon's own `debughang` (no argument) is unchanged; operators
+    // may not use either form.
+    w.gw.start_again();
+    let status = w.gw.cli_ok(&["status"]);
+    assert!(
+        status.contains("Boot reason: power loss or crash"),
+        "a box that never stopped in order:\n{status}"
+    );
+    mail_flows(&w, "after-soft-reset");
+}
+
+#[test]
 fn sigterm_answers_421_to_new_clients_and_lets_a_transaction_finish() {
     let mut w = World::start();
     let to = World::local("alice");

@@ -92,6 +92,8 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         quarantines: super::policy::QuarantineConfig::predefined(),
         archive: super::policy::ArchiveSettings::default(),
         threat_defense: Default::default(),
+        // AsyncOS ships without one too: `systemsetup` asks for it.
+        default_gateway: None,
     }
 }
 

@@ -581,6 +581,11 @@ pub struct Config {
     pub quarantines: Vec<super::policy::QuarantineConfig>,
     /// `archive()` filter action mbox files.
     pub archive: super::policy::ArchiveSettings,
+    /// The default route (`setgateway`). init installs it at boot: the
+    /// daemon runs unprivileged and cannot change routes. Kept the last
+    /// field: the store's version 1 migration relies on it (see `store`).
+    #[serde(default)]
+    pub default_gateway: Option<IpAddr>,
 }
 
 impl Config {

@@ -8,6 +8,7 @@
 //! `clear` deletes the staged copy. A rollback stages an earlier commit's
 //! config, which the administrator then commits like any other change.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -15,7 +16,14 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::model::Config;
 use crate::codec::{self, CodecError};
 
-const CONFIG_VERSION: u8 = 1;
+/// Version 2 added `Config::default_gateway`. It is the last field of
+/// `Config`, which is the last field of [`CommitRecord`], and postcard
+/// writes fields in order without framing: a version 1 record is a
+/// version 2 record without its final `None` (one 0 byte). [`decode`]
+/// migrates by appending it, so data directories made before the change
+/// (and their commit history) still load.
+const CONFIG_VERSION: u8 = 2;
+const CONFIG_VERSION_1: u8 = 1;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -66,13 +74,13 @@ impl ConfigStore {
     /// The configuration in force.
     pub fn committed(&self) -> Result<Config, StoreError> {
         let bytes = self.tree.get(COMMITTED)?.ok_or(StoreError::Uninitialised)?;
-        Ok(codec::decode(CONFIG_VERSION, &bytes)?)
+        decode(&bytes)
     }
 
     /// Uncommitted changes, if there are any.
     pub fn staged(&self) -> Result<Option<Config>, StoreError> {
         match self.tree.get(STAGED)? {
-            Some(bytes) => Ok(Some(codec::decode(CONFIG_VERSION, &bytes)?)),
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -143,11 +151,15 @@ impl ConfigStore {
 
     /// The commit history, oldest first.
     pub fn history(&self) -> Result<Vec<CommitRecord>, StoreError> {
-        self.history
-            .iter()
-            .values()
-            .map(|v| Ok(codec::decode(CONFIG_VERSION, &v?)?))
-            .collect()
+        self.history.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    /// Whether anyone has committed since the factory configuration. The
+    /// first commit of a store is always the factory one (the daemon makes
+    /// it on a new data directory), so any second commit means a user has
+    /// configured the appliance (`systemsetup` hints at itself until then).
+    pub fn configured(&self) -> Result<bool, StoreError> {
+        Ok(self.history.iter().keys().nth(1).transpose()?.is_some())
     }
 
     pub fn commit_record(&self, number: u64) -> Result<CommitRecord, StoreError> {
@@ -155,7 +167,21 @@ impl ConfigStore {
             .history
             .get(number.to_be_bytes())?
             .ok_or(StoreError::NoSuchCommit(number))?;
-        Ok(codec::decode(CONFIG_VERSION, &bytes)?)
+        decode(&bytes)
+    }
+}
+
+/// A stored config or commit record, migrating version 1 (see [`CONFIG_VERSION`]).
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&CONFIG_VERSION_1, body)) => {
+            let mut upgraded = Vec::with_capacity(bytes.len() + 1);
+            upgraded.push(CONFIG_VERSION);
+            upgraded.extend_from_slice(body);
+            upgraded.push(0); // default_gateway: None
+            Ok(codec::decode(CONFIG_VERSION, &upgraded)?)
+        }
+        _ => Ok(codec::decode(CONFIG_VERSION, bytes)?),
     }
 }
 
@@ -206,6 +232,46 @@ mod tests {
         let history = store.history().unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[1].comment, "rename");
+    }
+
+    #[test]
+    fn version_1_records_load_without_a_gateway() {
+        let cfg = factory();
+        let record = CommitRecord {
+            number: 1,
+            time: 0,
+            user: "system".into(),
+            comment: "factory".into(),
+            config: cfg.clone(),
+        };
+        // Version 1 wrote exactly this, minus the final None.
+        let v1 = |bytes: Vec<u8>| {
+            let (last, body) = bytes.split_last().unwrap();
+            assert_eq!(*last, 0, "default_gateway must stay the last field");
+            let mut old = body.to_vec();
+            old[0] = CONFIG_VERSION_1;
+            old
+        };
+        let old_config = v1(codec::encode(CONFIG_VERSION, &cfg).unwrap());
+        let old_record = v1(codec::encode(CONFIG_VERSION, &record).unwrap());
+        assert_eq!(decode::<Config>(&old_config).unwrap(), cfg);
+        let back: CommitRecord = decode(&old_record).unwrap();
+        assert_eq!((back.config, back.comment), (cfg, record.comment));
+    }
+
+    #[test]
+    fn configured_once_a_user_commits_after_the_factory_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = ConfigStore::open(&db).unwrap();
+        assert!(!store.configured().unwrap());
+        store.commit("system", "factory", Some(&factory())).unwrap();
+        let mut c = store.working().unwrap();
+        c.hostname = "mail.example.com".into();
+        store.stage(&c).unwrap();
+        assert!(!store.configured().unwrap(), "staged is not committed");
+        store.commit("admin", "systemsetup", None).unwrap();
+        assert!(store.configured().unwrap());
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub fn login(
                 .as_deref()
                 .map(|l| format!("Last boot: {l}\n"))
                 .unwrap_or_default()
+                + &b.boot_info
+                    .iter()
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
         ))?,
         None => term.println(&format!(
             "Breakwater {}\n{}\n",
@@ -92,6 +96,7 @@ pub fn login(
                 serial: String::new(),
                 hostname: String::new(),
                 last_boot: None,
+                boot_info: Vec::new(),
             });
         let session = Session {
             user: user.to_ascii_lowercase(),

@@ -11,7 +11,8 @@ use super::shell::Shell;
 use super::{
     ConsoleError, menus_admin as admin, menus_config as config, menus_delivery as delivery,
     menus_filters as filters, menus_listener as listener, menus_logs as logs,
-    menus_policy as policy, menus_quarantine as quarantine, menus_system as system,
+    menus_policy as policy, menus_quarantine as quarantine, menus_setup as setup,
+    menus_system as system,
 };
 use crate::control::{commands, logsearch};
 use crate::workqueue::operator;
@@ -37,6 +38,12 @@ const fn menu(name: &'static str, summary: &'static str, takes_args: bool, run: 
 }
 
 pub const MENUS: &[MenuDef] = &[
+    menu(
+        "systemsetup",
+        "Run the System Setup Wizard (host name, network, DNS, mail flow, passphrase)",
+        false,
+        setup::systemsetup,
+    ),
     menu(
         "listenerconfig",
         "Configure listeners, their Host Access Table and Recipient Access Table",
@@ -120,6 +127,12 @@ pub const MENUS: &[MenuDef] = &[
         "Set the name of the machine",
         true,
         system::sethostname,
+    ),
+    menu(
+        "setgateway",
+        "Set the default network gateway",
+        true,
+        system::setgateway,
     ),
     menu(
         "saveconfig",
@@ -246,13 +259,29 @@ pub const BATCH_ONLY: &[(&str, &str)] = &[
         "resetcounters",
         "Reset the counters of status detail and tophosts",
     ),
+    (
+        "upgrade",
+        "Install a firmware upgrade into the other slot (upgrade install <file|https://...>; upgrade status)",
+    ),
+    (
+        "debughang",
+        "Testing (admin): make the mail daemon hang; \"debughang supervisor\": stop petting the watchdog",
+    ),
     ("who", "List who is logged in"),
     ("last", "List recent logins"),
     ("quit", "Log out (also exit, logout)"),
 ];
 
 /// Commands the daemon answers itself besides the batch command families.
-const DAEMON_COMMANDS: &[&str] = &["status", "who", "last", "userconfig", "passwd"];
+const DAEMON_COMMANDS: &[&str] = &[
+    "status",
+    "who",
+    "last",
+    "userconfig",
+    "passwd",
+    "upgrade",
+    "debughang",
+];
 
 pub fn find(name: &str) -> Option<&'static MenuDef> {
     MENUS.iter().find(|m| m.name.eq_ignore_ascii_case(name))
@@ -292,6 +321,10 @@ pub fn daemon_usage(name: &str) -> Option<&'static str> {
             "usage: reboot | shutdown   (asks for confirmation; both stop the daemon cleanly,\n\
              and its supervisor starts it again after a reboot)"
         }
+        "upgrade" => {
+            "usage: upgrade [status]\n       upgrade install <file in the data partition's upgrade/ directory | https://URL>"
+        }
+        "debughang" => "usage: debughang [supervisor]",
         "who" => "usage: who",
         "last" => "usage: last",
         "version" => "usage: version",

@@ -87,8 +87,9 @@ pub(super) fn rollbackconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(),
 
 pub(super) fn version(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     let b = sh.session.banner.clone();
+    let boot: String = b.boot_info.iter().map(|l| format!("\n{l}")).collect();
     sh.show(&format!(
-        "Current Version\n===============\nProduct: {} Email Security Gateway\nVersion: {}\nSerial #: {}\nHost name: {}",
+        "Current Version\n===============\nProduct: {} Email Security Gateway\nVersion: {}\nSerial #: {}\nHost name: {}{boot}",
         b.product, b.version, b.serial, b.hostname
     ))
 }

@@ -1,4 +1,5 @@
-//! `sethostname`, `saveconfig`, `loadconfig`, `reboot` and `shutdown`.
+//! `sethostname`, `setgateway`, `saveconfig`, `loadconfig`, `reboot` and
+//! `shutdown`.
 
 use super::ConsoleError;
 use super::shell::Shell;
@@ -21,6 +22,32 @@ pub(super) fn sethostname(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Con
             return Ok(None);
         }
         Ok(Some(vec!["sethostname".into(), name]))
+    })?;
+    Ok(())
+}
+
+pub(super) fn setgateway(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
+    if !args.is_empty() {
+        sh.run(&with_args("setgateway", args))?;
+        return Ok(());
+    }
+    if !sh.may_change()? {
+        return Ok(());
+    }
+    let printed = sh.call(&["setgateway", "print"], None)?.output;
+    let current = match printed.strip_prefix("Default gateway: ") {
+        Some(gw) if gw.parse::<std::net::IpAddr>().is_ok() => gw.to_string(),
+        _ => String::new(),
+    };
+    sh.until_accepted(|sh| {
+        let gw = sh.ask(
+            "Enter the new default gateway (an IPv4 address on an interface's subnet, or IPv6).",
+            &current,
+        )?;
+        if gw == current {
+            return Ok(None);
+        }
+        Ok(Some(vec!["setgateway".into(), gw]))
     })?;
     Ok(())
 }

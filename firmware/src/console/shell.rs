@@ -5,10 +5,11 @@ use super::editor::Mode;
 use super::login::{Session, session_args};
 use super::menus;
 use super::{ConsoleError, DaemonLink, Terminal};
+use crate::control::commands::systemsetup::NOT_CONFIGURED;
 use crate::control::{LOGOUT, Response, SESSION_ENDED, STATE, SessionState};
 
 /// The batch output that already says changes are staged.
-const STAGED_MARK: &str = "The change is staged";
+pub(super) const STAGED_MARK: &str = "The change is staged";
 const UNCOMMITTED: &str =
     "There are uncommitted changes: \"commit\" applies them, \"clear\" discards them.";
 
@@ -80,6 +81,10 @@ impl<'a> Shell<'a> {
 
     /// The prompt loop, until logout, Ctrl-D, the idle timeout or a hang-up.
     pub fn command_loop(&mut self) -> Result<(), ConsoleError> {
+        if let Err(e) = self.setup_hint() {
+            let _ = self.close("hangup");
+            return Err(e);
+        }
         loop {
             match self.state() {
                 Ok(st) => {
@@ -130,6 +135,22 @@ impl<'a> Shell<'a> {
         }
     }
 
+    /// AsyncOS's hint on an appliance nobody has configured yet, once per
+    /// login, to users who may run the wizard. Best effort: a daemon that
+    /// does not answer is reported by the prompt loop.
+    fn setup_hint(&mut self) -> Result<(), ConsoleError> {
+        if !self.session.role.can_change_config() {
+            return Ok(());
+        }
+        let Ok(r) = self.call(&["systemsetup", "status"], None) else {
+            return Ok(());
+        };
+        if r.ok && r.output == NOT_CONFIGURED {
+            self.term.println(NOT_CONFIGURED)?;
+        }
+        Ok(())
+    }
+
     fn ended(&mut self) -> Result<(), ConsoleError> {
         self.term.println(SESSION_ENDED)
     }
@@ -145,7 +166,15 @@ impl<'a> Shell<'a> {
             (menu.run)(self, &words[1..])?;
             return Ok(Next::Prompt);
         }
-        if menus::is_batch(&name) {
+        if name == "certconfig" && words.last().is_some_and(|w| w == "-") {
+            // `certconfig certauthority import NAME -`: the PEM is pasted.
+            let pem = self.read_script(
+                "Paste the PEM certificate(s) now. Enter '.' on a line by itself to end.",
+            )?;
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            let r = self.call(&args, Some(&pem))?;
+            self.show(&r.output)?;
+        } else if menus::is_batch(&name) {
             let args: Vec<&str> = words.iter().map(String::as_str).collect();
             self.run(&args)?;
         } else {

@@ -70,6 +70,11 @@ pub trait DaemonStatus: Send + Sync + 'static {
     fn last_boot(&self) -> Option<String> {
         None
     }
+    /// `Boot reason: ...` and the firmware slot lines, for the banner and
+    /// `version`.
+    fn boot_info(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 pub struct ControlServer {
@@ -103,6 +108,9 @@ pub struct Banner {
     /// `status` shows it under "Last boot"; `None` when not supervised.
     #[serde(default)]
     pub last_boot: Option<String>,
+    /// `Boot reason: ...`, `Running slot: ...`, `Other slot: ...`.
+    #[serde(default)]
+    pub boot_info: Vec<String>,
 }
 
 /// The answer to `__state` (asked before every console prompt).
@@ -120,6 +128,9 @@ pub struct SessionState {
 /// (e.g. `&["filters", "list"]`); anything not listed is a change.
 pub const READ_FORMS: &[&[&str]] = &[
     &["status"],
+    &["setgateway", "print"],
+    &["upgrade"],
+    &["upgrade", "status"],
     &["status", "detail"],
     &["tophosts", "**"],
     &["showmessage", "*"],
@@ -187,8 +198,11 @@ pub fn permitted(role: Role, args: &[String]) -> bool {
         || match role {
             Role::Admin => true,
             // `debughang` stops the mail daemon on purpose (testing the
-            // supervisor): administrators only.
-            Role::Operator => (name != "userconfig" || read) && name != "debughang",
+            // supervisor) and `upgrade install` replaces the firmware:
+            // administrators only.
+            Role::Operator => {
+                (name != "userconfig" && name != "upgrade" || read) && name != "debughang"
+            }
             Role::ReadOnly | Role::Guest => read,
         }
 }
@@ -424,6 +438,7 @@ impl Served {
                 serial,
                 hostname,
                 last_boot: self.server.daemon.last_boot(),
+                boot_info: self.server.daemon.boot_info(),
             },
         )
     }

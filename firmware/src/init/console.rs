@@ -18,8 +18,13 @@ pub fn open(path: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt as _;
     let file = std::fs::OpenOptions::new().write(true).open(path)?;
     let console = file.metadata()?;
+    // The kernel may hand init the serial port itself (`/dev/ttyS0`, major
+    // 4) or `/dev/console` (major 5) as standard error: both are the
+    // console, and writing to both would print every line twice.
+    let is_console_tty = |rdev: u64| matches!(nix::sys::stat::major(rdev), 4 | 5);
     let separate = std::fs::metadata("/proc/self/fd/2").is_ok_and(|err| {
         (err.dev(), err.ino(), err.rdev()) != (console.dev(), console.ino(), console.rdev())
+            && !is_console_tty(err.rdev())
     });
     ALSO_STDERR.store(separate, Ordering::Relaxed);
     if let Ok(mut slot) = CONSOLE.lock() {

@@ -1,5 +1,6 @@
 //! The data partition ("flash"): found by its ext4 label, mounted at
-//! `/data`.
+//! `/data`; and the boot partition (the ESP with slots A and B), found by
+//! its GPT partition name and mounted at `/boot`.
 //!
 //! The partitions are those the kernel lists under `/sys/class/block`
 //! (entries with a `partition` file), read through their device nodes in
@@ -93,9 +94,39 @@ pub fn data_partition(flash: &[FlashPartition]) -> Option<&FlashPartition> {
     flash.iter().find(|p| p.role == "data")
 }
 
+/// The profile's boot partition (role `boot`: the ESP with slots A and B).
+pub fn boot_partition(flash: &[FlashPartition]) -> Option<&FlashPartition> {
+    flash.iter().find(|p| p.role == "boot")
+}
+
+/// The partition whose GPT partition name is `part.label` (the kernel
+/// reports it as `PARTNAME=` in the partition's `uevent`), else the first
+/// of the profile's fall-back `devices` that exists.
+pub fn find_by_partname(sys: &Path, dev: &Path, part: &FlashPartition) -> Option<PathBuf> {
+    let wanted = format!("PARTNAME={}", part.label);
+    partitions(sys)
+        .into_iter()
+        .find(|name| {
+            std::fs::read_to_string(sys.join("class/block").join(name).join("uevent"))
+                .is_ok_and(|u| u.lines().any(|l| l.trim() == wanted))
+        })
+        .map(|name| dev.join(name))
+        .or_else(|| part.devices.iter().map(PathBuf::from).find(|p| p.exists()))
+}
+
 /// Mounts the device at `target` (the mount point is created if missing;
 /// nothing on the device is).
 pub fn mount(device: &Path, target: &Path, fs: &str) -> Result<(), String> {
+    mount_with(device, target, fs, None)
+}
+
+/// [`mount`] with file-system options (`uid=100,gid=100,...` for vfat).
+pub fn mount_with(
+    device: &Path,
+    target: &Path,
+    fs: &str,
+    options: Option<&str>,
+) -> Result<(), String> {
     use nix::mount::MsFlags;
     std::fs::create_dir_all(target)
         .map_err(|e| format!("cannot create the mount point {}: {e}", target.display()))?;
@@ -103,8 +134,8 @@ pub fn mount(device: &Path, target: &Path, fs: &str) -> Result<(), String> {
         Some(device),
         target,
         Some(fs),
-        MsFlags::MS_NOATIME | MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
-        None::<&str>,
+        MsFlags::MS_NOATIME | MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        options,
     )
     .map_err(|e| {
         let hint = if e == nix::errno::Errno::ENOENT && fs == "ext4" {

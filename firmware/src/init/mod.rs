@@ -53,6 +53,9 @@ use self::shutdown::{AfterExit, Request, Timeouts};
 
 /// Where the data partition is mounted and the supervisor's data directory.
 pub const DATA_DIR: &str = "/data";
+/// Where the boot partition (slots A and B) is mounted.
+pub const BOOT_DIR: &str = crate::slots::BOOT_DIR;
+
 /// The board when nothing names one.
 pub const DEFAULT_BOARD: &str = "vesa";
 /// How long a panicking init waits before it reboots (so the message can
@@ -163,6 +166,7 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
 
     load_modules(&board);
     let data = mount_data(&board);
+    mount_boot(&board);
     let plan = netconfig::plan(data.as_deref(), &board, &mut log);
     say(format!("network settings from {}", plan.source));
     let sys = Path::new("/sys");
@@ -280,6 +284,47 @@ fn mount_data(board: &BoardProfile) -> Option<PathBuf> {
     }
 }
 
+/// Step 5b: the boot partition at `/boot`, for `upgrade` and the slot
+/// versions `status` shows. It belongs to the daemon's user (`run_as`):
+/// the unprivileged daemon installs upgrades into the inactive slot (see
+/// docs/decisions/0008-upgrade-slots.md). Without it the box still runs;
+/// only `upgrade` is refused.
+fn mount_boot(board: &BoardProfile) {
+    let Some(part) = flash::boot_partition(&board.flash) else {
+        return;
+    };
+    let Some(device) = flash::find_by_partname(Path::new("/sys"), Path::new("/dev"), part) else {
+        say(format!(
+            "no boot partition named {}: upgrades are not possible",
+            part.label
+        ));
+        return;
+    };
+    let owner = board
+        .run_as
+        .as_deref()
+        .and_then(|spec| crate::supervisor::privilege::resolve(spec).ok())
+        .map(|who| format!("uid={},gid={},", who.uid, who.gid))
+        .unwrap_or_default();
+    let options = format!("{owner}fmask=0077,dmask=0077,flush");
+    match flash::mount_with(&device, Path::new(BOOT_DIR), &part.fs, Some(&options)) {
+        Ok(()) => say(format!(
+            "mounted {} ({}) on {BOOT_DIR}",
+            device.display(),
+            part.label
+        )),
+        Err(e) => say(format!(
+            "boot partition not mounted: {e}; upgrades are not possible"
+        )),
+    }
+}
+
+/// Whether `/boot` is a mount point (the boot partition was mounted).
+fn boot_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(BOOT_DIR)))
+}
+
 /// Step 9: the supervisor as a child, reaping, shutdown. Never returns
 /// (the last step is `reboot(2)`).
 fn run(board: &BoardProfile, data: Option<&Path>, signals: &SigSet) -> std::convert::Infallible {
@@ -350,7 +395,14 @@ fn run(board: &BoardProfile, data: Option<&Path>, signals: &SigSet) -> std::conv
             other => Request::from_signal(other),
         };
         if let Some(request) = request {
-            let err = shutdown::shutdown(&mut shutdown::Pid1, supervisor, data, timeouts, request);
+            let err = shutdown::shutdown(
+                &mut shutdown::Pid1,
+                supervisor,
+                data,
+                boot_mounted().then_some(Path::new(BOOT_DIR)),
+                timeouts,
+                request,
+            );
             say(format!("still running after a failed reboot ({err})"));
             supervisor = None;
         }

@@ -254,6 +254,10 @@ pub enum Loaded {
     Loaded,
     AlreadyLoaded,
     Builtin,
+    /// `ENODEV`: the module is not for this machine (a CPU-accelerated
+    /// variant such as `crct10dif_pclmul` on a CPU without PCLMULQDQ, a
+    /// driver for absent hardware); the generic code path serves instead.
+    NoDevice,
 }
 
 /// Loads one module file with `finit_module(2)`. `EEXIST` (loaded
@@ -266,6 +270,7 @@ pub fn load_file(path: &Path, params: &str) -> Result<Loaded, String> {
     match finit_module(&file, &params, ModuleInitFlags::empty()) {
         Ok(()) => Ok(Loaded::Loaded),
         Err(nix::errno::Errno::EEXIST) => Ok(Loaded::AlreadyLoaded),
+        Err(nix::errno::Errno::ENODEV) => Ok(Loaded::NoDevice),
         Err(e) => Err(format!("finit_module {}: {e}", path.display())),
     }
 }
@@ -296,6 +301,11 @@ pub fn load_all(
                 let params = parameters(name, watchdog_timeout_secs);
                 let result = loadable_file(modules_dir, file).and_then(|p| load_file(&p, &params));
                 match result {
+                    Ok(Loaded::NoDevice) => {
+                        log(format!(
+                            "module {name}: not for this machine (ENODEV), skipped"
+                        ));
+                    }
                     Ok(_) if params.is_empty() => log(format!("module {name}: loaded")),
                     Ok(_) => log(format!("module {name}: loaded ({params})")),
                     Err(e) => {

@@ -20,9 +20,10 @@ pub struct NetPlan {
     pub hostname: String,
     /// (appliance interface name, address, prefix length).
     pub addresses: Vec<(String, IpAddr, u8)>,
-    /// The default gateway. The configuration model has no gateway yet
-    /// (the `setgateway`/`systemsetup` work of the appliance-image issue),
-    /// so this is `None` until it does.
+    /// The default gateway (`setgateway`). Only init can install it: the
+    /// daemon runs unprivileged, so a committed change takes effect at the
+    /// next boot. The board's factory values have none (AsyncOS ships
+    /// without one; `systemsetup` asks for it).
     pub default_gateway: Option<IpAddr>,
     /// Where the plan came from, for the console.
     pub source: &'static str,
@@ -37,7 +38,7 @@ impl NetPlan {
                 .iter()
                 .filter_map(|i| i.address.map(|a| (i.name.clone(), a, i.prefix)))
                 .collect(),
-            default_gateway: None,
+            default_gateway: config.default_gateway,
             source: "the committed configuration",
         }
     }
@@ -120,6 +121,27 @@ mod tests {
             )]
         );
         assert_eq!(p.hostname, "breakwater.example.com");
+        assert_eq!(p.default_gateway, None);
+    }
+
+    #[test]
+    fn the_gateway_comes_from_the_configuration() {
+        let board = BoardProfile::builtin("dev").unwrap();
+        let mut cfg = crate::config::factory::factory_config(
+            &board,
+            crate::config::Certificate {
+                name: "Demo".into(),
+                cert_pem: String::new(),
+                key_pem: String::new(),
+            },
+        );
+        assert_eq!(NetPlan::from_config(&cfg).default_gateway, None);
+        for gw in ["192.0.2.1", "2001:db8::1"] {
+            cfg.default_gateway = Some(gw.parse().unwrap());
+            let plan = NetPlan::from_config(&cfg);
+            assert_eq!(plan.default_gateway, cfg.default_gateway);
+        }
+        assert_eq!(NetPlan::factory(&board).default_gateway, None);
     }
 
     #[test]
@@ -141,6 +163,7 @@ mod tests {
             i.address = Some("10.1.2.3".parse().unwrap());
             i.prefix = 16;
         }
+        cfg.default_gateway = Some("10.1.0.1".parse().unwrap());
         {
             let db = sled::open(dir.path().join("db")).unwrap();
             ConfigStore::open(&db)
@@ -155,6 +178,7 @@ mod tests {
             plan.addresses
                 .contains(&("Data 1".into(), "10.1.2.3".parse().unwrap(), 16))
         );
+        assert_eq!(plan.default_gateway, Some("10.1.0.1".parse().unwrap()));
         // Dropped: another process-local open succeeds (sled locks the db).
         let again = sled::open(dir.path().join("db"));
         assert!(again.is_ok());

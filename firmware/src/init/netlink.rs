@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 use super::netconfig::NetPlan;
@@ -163,20 +164,64 @@ async fn up(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
 }
 
 async fn default_route(handle: &Handle, gw: IpAddr) -> Result<(), rtnetlink::Error> {
-    let msg = match gw {
+    // Replace: a route left from an earlier attempt must not fail the boot.
+    handle
+        .route()
+        .add(default_route_message(gw))
+        .replace()
+        .execute()
+        .await
+}
+
+/// `ip route add default via GW`, as iproute2 sends it: a destination
+/// prefix length of 0 and no destination attribute; the builder's header
+/// is the main table, static, universe scope, unicast.
+fn default_route_message(gw: IpAddr) -> RouteMessage {
+    match gw {
         IpAddr::V4(v4) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
             .gateway(v4)
             .build(),
         IpAddr::V6(v6) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
             .gateway(v6)
             .build(),
-    };
-    handle.route().add(msg).replace().execute().await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_route_is_a_zero_length_prefix_via_the_gateway() {
+        use rtnetlink::packet_route::AddressFamily;
+        use rtnetlink::packet_route::route::{
+            RouteAddress, RouteAttribute, RouteHeader, RouteProtocol, RouteScope, RouteType,
+        };
+        for (gw, family) in [
+            ("192.0.2.1", AddressFamily::Inet),
+            ("2001:db8::1", AddressFamily::Inet6),
+        ] {
+            let gw: IpAddr = gw.parse().unwrap();
+            let m = default_route_message(gw);
+            assert_eq!(m.header.address_family, family);
+            assert_eq!(m.header.destination_prefix_length, 0);
+            assert_eq!(m.header.table, RouteHeader::RT_TABLE_MAIN);
+            assert_eq!(m.header.protocol, RouteProtocol::Static);
+            assert_eq!(m.header.scope, RouteScope::Universe);
+            assert_eq!(m.header.kind, RouteType::Unicast);
+            let via = m.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Gateway(RouteAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+                RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+                _ => None,
+            });
+            assert_eq!(via, Some(gw));
+            let dst = m
+                .attributes
+                .iter()
+                .any(|a| matches!(a, RouteAttribute::Destination(_)));
+            assert!(!dst, "a destination would make it a host or network route");
+        }
+    }
 
     #[test]
     fn names_are_looked_up_case_insensitively() {

@@ -3,7 +3,7 @@
 //!
 //! A rule names a port by MAC (`/sys/class/net/<if>/address`) or by bus
 //! path: the PCI address (`0000:00:03.0`) found anywhere on the resolved
-//! `device` link (`/sys/class/net/<if>/device`). For a virtio NIC that
+//! `device` link (or by its place in PCI order, [`pci_ranks`]) (`/sys/class/net/<if>/device`). For a virtio NIC that
 //! link is the virtio device (`.../0000:00:03.0/virtio0`), so the PCI
 //! address is a parent, not the link's last component.
 //!
@@ -121,16 +121,34 @@ pub struct Naming {
     pub spare: Vec<String>,
 }
 
+/// Each port's place (from 1) among the PCI network ports, by PCI address
+/// path (`pci0000:00/0000:00:15.0/0000:03:00.0` sorts by its root port
+/// first, as the bus is walked); `None` for a port not on PCI.
+pub fn pci_ranks(ports: &[Port]) -> Vec<Option<u32>> {
+    let on_pci = |p: &Port| p.device_path.first().is_some_and(|c| c.starts_with("pci"));
+    let mut order: Vec<usize> = (0..ports.len()).filter(|i| on_pci(&ports[*i])).collect();
+    order.sort_by(|a, b| ports[*a].device_path.cmp(&ports[*b].device_path));
+    let mut ranks = vec![None; ports.len()];
+    for (rank, i) in order.into_iter().enumerate() {
+        ranks[i] = u32::try_from(rank + 1).ok();
+    }
+    ranks
+}
+
 /// Matches every rule, in the profile's order, to the first port not
 /// taken yet.
 pub fn assign(rules: &[NicRule], ports: &[Port]) -> Naming {
     let mut naming = Naming::default();
     let mut taken = vec![false; ports.len()];
+    let ranks = pci_ranks(ports);
     for rule in rules {
-        let found = ports
-            .iter()
-            .enumerate()
-            .find(|(i, p)| !taken[*i] && matches(rule, p));
+        let found = ports.iter().enumerate().find(|(i, p)| {
+            !taken[*i]
+                && match rule.pci_order {
+                    Some(n) => ranks[*i] == Some(n),
+                    None => matches(rule, p),
+                }
+        });
         match found {
             Some((i, port)) => {
                 taken[i] = true;
@@ -219,8 +237,56 @@ pub(crate) mod tests {
             name: name.into(),
             mac: mac.map(Into::into),
             bus_path: bus.map(Into::into),
+            pci_order: None,
             driver: driver.map(Into::into),
         }
+    }
+
+    #[test]
+    fn pci_order_follows_the_bus_behind_root_ports_as_on_vmware() {
+        // VMware: vmxnet3 NICs behind PCIe root ports 15.0, 16.0, 17.0;
+        // the kernel named them in another order.
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path();
+        fake_nic(
+            sys,
+            "ens192",
+            "0000:00:15.0/0000:03:00.0",
+            None,
+            "00:50:56:00:00:01",
+            "vmxnet3",
+        );
+        fake_nic(
+            sys,
+            "ens224",
+            "0000:00:17.0/0000:13:00.0",
+            None,
+            "00:50:56:00:00:03",
+            "vmxnet3",
+        );
+        fake_nic(
+            sys,
+            "ens161",
+            "0000:00:16.0/0000:0b:00.0",
+            None,
+            "00:50:56:00:00:02",
+            "vmxnet3",
+        );
+        let vesa = breakwater_board::BoardProfile::builtin("vesa").unwrap();
+        let naming = assign(&vesa.nic_rules, &scan(sys).unwrap());
+        let macs: Vec<(&str, &str)> = naming
+            .assigned
+            .iter()
+            .map(|a| (a.name.as_str(), a.kernel_name.as_str()))
+            .collect();
+        assert_eq!(
+            macs,
+            [
+                ("Management", "ens192"),
+                ("Data 1", "ens161"),
+                ("Data 2", "ens224")
+            ]
+        );
     }
 
     fn virtio_sys() -> tempfile::TempDir {

@@ -94,6 +94,9 @@ pub trait Machine {
     fn sync(&mut self);
     fn unmount(&mut self, target: &Path) -> Result<(), String>;
     fn remount_read_only(&mut self, target: &Path) -> Result<(), String>;
+    /// Writes how the box stops (`reboot`, `power off`) to the data
+    /// directory, for the next boot's "Boot reason".
+    fn record_stop(&mut self, data: &Path, request: Request);
     /// Does not return on success; the error otherwise.
     fn reboot(&mut self, request: Request) -> String;
 }
@@ -114,6 +117,7 @@ pub fn shutdown(
     m: &mut dyn Machine,
     supervisor: Option<Pid>,
     data: Option<&Path>,
+    boot: Option<&Path>,
     timeouts: Timeouts,
     request: Request,
 ) -> String {
@@ -136,6 +140,13 @@ pub fn shutdown(
     m.settle(Duration::from_secs(1));
     m.sync();
     if let Some(dir) = data {
+        m.record_stop(dir, request);
+        if let Some(boot) = boot {
+            match m.unmount(boot) {
+                Ok(()) => m.log(format!("unmounted {}", boot.display())),
+                Err(e) => m.log(e),
+            }
+        }
         match m.unmount(dir) {
             Ok(()) => m.log(format!("unmounted {}", dir.display())),
             Err(e) => {
@@ -207,6 +218,19 @@ impl Machine for Pid1 {
         nix::unistd::sync();
     }
 
+    fn record_stop(&mut self, data: &Path, request: Request) {
+        let word = match request {
+            Request::Reboot => "reboot",
+            _ => "power-off",
+        };
+        if let Err(e) = crate::supervisor::write_durably(
+            &crate::supervisor::last_stop_path(data),
+            format!("{word}\n").as_bytes(),
+        ) {
+            super::console::say(format!("cannot record the {word}: {e}"));
+        }
+    }
+
     fn unmount(&mut self, target: &Path) -> Result<(), String> {
         nix::mount::umount(target).map_err(|e| format!("cannot unmount {}: {e}", target.display()))
     }
@@ -273,6 +297,11 @@ mod tests {
         fn sync(&mut self) {
             self.calls.push("sync".into());
         }
+        fn record_stop(&mut self, data: &Path, request: Request) {
+            self.calls
+                .push(format!("record {request:?} in {}", data.display()));
+        }
+
         fn unmount(&mut self, target: &Path) -> Result<(), String> {
             self.calls.push(format!("unmount {}", target.display()));
             if target == Path::new("/busy") {
@@ -308,6 +337,7 @@ mod tests {
             &mut m,
             Some(pid),
             Some(Path::new(data)),
+            None,
             timeouts,
             Request::Reboot,
         );
@@ -327,6 +357,7 @@ mod tests {
                 "signal all SIGKILL",
                 "settle",
                 "sync",
+                "record Reboot in /data",
                 "unmount /data",
                 "sync",
                 "reboot Reboot",
@@ -351,11 +382,12 @@ mod tests {
                 "exited signal: 9 (SIGKILL)"
             ]
         );
-        let tail = &calls[calls.len() - 5..];
+        let tail = &calls[calls.len() - 6..];
         assert_eq!(
             tail,
             [
                 "sync",
+                "record Reboot in /busy",
                 "unmount /busy",
                 "remount ro /busy",
                 "sync",

@@ -53,6 +53,29 @@ impl Beat {
     }
 }
 
+/// `debughang supervisor`: the daemon asks the supervisor to stop petting
+/// the watchdog (`hang <pid>`; only the current daemon's PID counts, and
+/// the socket is owner-only).
+pub fn hang_request(pid: u32) -> String {
+    format!("hang {pid}")
+}
+
+/// The PID in a well-formed `hang <pid>` datagram.
+pub fn parse_hang(bytes: &[u8]) -> Option<u32> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("hang ")?
+        .parse()
+        .ok()
+}
+
+/// Sends `hang <our pid>` to the supervisor's socket.
+pub fn ask_supervisor_to_hang(socket: &Path) -> std::io::Result<()> {
+    let s = UnixDatagram::unbound()?;
+    s.send_to(hang_request(std::process::id()).as_bytes(), socket)
+        .map(|_| ())
+}
+
 /// The daemon's side: beats on `socket` every [`INTERVAL`] until `hung` is
 /// set (`debughang`). Must be called inside the daemon's runtime.
 pub fn start(socket: PathBuf, hung: Arc<AtomicBool>) {
@@ -128,5 +151,8 @@ mod tests {
         ] {
             assert_eq!(Beat::parse(junk), None, "{junk:?}");
         }
+        assert_eq!(parse_hang(hang_request(42).as_bytes()), Some(42));
+        assert_eq!(parse_hang(b"hang"), None);
+        assert_eq!(parse_hang(b"beat 42 1"), None);
     }
 }

@@ -77,6 +77,10 @@ pub const EXIT_STORE_DAMAGED: u8 = 78;
 /// The daemon's exit status after `reboot`: start it again, not a crash.
 pub const EXIT_REBOOT: u8 = 10;
 
+/// How long the daemon of a firmware on trial must stay healthy (beating,
+/// listeners up) before the upgrade is made permanent.
+pub const TRIAL_HEALTHY: Duration = Duration::from_secs(60);
+
 /// How often the supervisor checks health and pets the watchdog.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -89,6 +93,72 @@ pub fn pid_path(data_dir: &Path) -> PathBuf {
 /// did not stop in order (crash, kill, reset or power cut).
 pub fn boot_marker_path(data_dir: &Path) -> PathBuf {
     data_dir.join("unclean-shutdown")
+}
+
+/// Written at an orderly stop (`reboot`, `power-off`), read and removed at
+/// the next start: with the boot marker and the watchdog's boot status it
+/// tells the [`BootReason`].
+pub fn last_stop_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("last-stop")
+}
+
+/// Why the box (or, on a development machine, the supervisor) started:
+/// shown by `status`, `version` and the login banner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootReason {
+    /// No record of a stop: switched on after a power-off.
+    PowerOn,
+    /// After `reboot` (or init's reboot on SIGTERM/Ctrl-Alt-Del).
+    Reboot,
+    /// The watchdog card reset the box (its boot status says so).
+    Watchdog,
+    /// The last run never stopped in order: a crash, a kill or a power cut.
+    Unclean,
+}
+
+impl BootReason {
+    /// Decides from what the last run left behind.
+    pub fn decide(card_reset: bool, marker: bool, last_stop: Option<&str>) -> BootReason {
+        if card_reset {
+            BootReason::Watchdog
+        } else if marker {
+            BootReason::Unclean
+        } else if last_stop.map(str::trim) == Some("reboot") {
+            BootReason::Reboot
+        } else {
+            BootReason::PowerOn
+        }
+    }
+
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            BootReason::PowerOn => "power-on",
+            BootReason::Reboot => "reboot",
+            BootReason::Watchdog => "watchdog",
+            BootReason::Unclean => "unclean",
+        }
+    }
+
+    pub fn from_arg(s: &str) -> Option<Self> {
+        [
+            BootReason::PowerOn,
+            BootReason::Reboot,
+            BootReason::Watchdog,
+            BootReason::Unclean,
+        ]
+        .into_iter()
+        .find(|r| r.as_arg() == s)
+    }
+
+    /// The `Boot reason:` line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BootReason::PowerOn => "power-on",
+            BootReason::Reboot => "reboot",
+            BootReason::Watchdog => "watchdog reset",
+            BootReason::Unclean => "power loss or crash (no orderly shutdown)",
+        }
+    }
 }
 
 /// How the previous run of the box ended.
@@ -225,20 +295,33 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let mut watchdog = watchdog::open(&opts.board.watchdog)
         .with_context(|| format!("cannot open the watchdog {}", opts.board.watchdog.kind))?;
     let marker = boot_marker_path(dir);
-    let last_boot = if marker.exists() || watchdog.caused_last_boot() == Some(true) {
+    let card_reset = watchdog.caused_last_boot() == Some(true);
+    let last_boot = if marker.exists() || card_reset {
         LastBoot::Unclean
     } else {
         LastBoot::Clean
     };
+    let last_stop = std::fs::read_to_string(last_stop_path(dir)).ok();
+    let _ = std::fs::remove_file(last_stop_path(dir));
+    let boot_reason = BootReason::decide(card_reset, marker.exists(), last_stop.as_deref());
     write_durably(&marker, format!("{}\n", std::process::id()).as_bytes())
         .context("cannot write the boot marker")?;
     tracing::info!(
-        "supervisor {} started (board {}, {}); last boot: {}",
+        "supervisor {} started (board {}, {}); last boot: {}; boot reason: {}",
         std::process::id(),
         opts.board.name,
         watchdog.describe(),
-        last_boot.describe()
+        last_boot.describe(),
+        boot_reason.describe()
     );
+
+    // A trial boot that came back to the old slot is a rollback.
+    let boot = crate::slots::BootPartition::probe();
+    if let Some(line) = boot.settle_after_boot() {
+        tracing::error!("upgrade: {line}");
+        eprintln!("breakwater: {line}");
+    }
+    let trial = boot.trial().filter(|t| Some(t.slot) == boot.running);
 
     let socket_path = heartbeat::socket_path(dir);
     let _ = std::fs::remove_file(&socket_path);
@@ -274,7 +357,11 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         watchdog: &mut *watchdog,
         beats,
         last_boot,
+        boot_reason,
         console: None,
+        frozen: false,
+        boot,
+        trial,
     };
     let outcome = loop {
         let mut child = match supervisor.spawn() {
@@ -386,6 +473,16 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let _ = std::fs::remove_file(&socket_path);
     match outcome {
         Outcome::Stopped | Outcome::DaemonCannotStart | Outcome::Reboot => {
+            // On the appliance init writes it again as it goes down (it
+            // knows whether a SIGTERM means reboot or power-off).
+            let word = if outcome == Outcome::Reboot {
+                "reboot\n"
+            } else {
+                "power-off\n"
+            };
+            if let Err(e) = write_durably(&last_stop_path(dir), word.as_bytes()) {
+                tracing::error!("cannot record the stop: {e}");
+            }
             if let Err(e) = watchdog.disarm() {
                 tracing::error!("watchdog magic close failed: {e}");
             }
@@ -407,6 +504,14 @@ struct Supervisor<'a> {
     watchdog: &'a mut dyn Watchdog,
     beats: UnixDatagram,
     last_boot: LastBoot,
+    boot_reason: BootReason,
+    /// `debughang supervisor`: the supervisor stops petting the watchdog
+    /// for good, as if it had hung, so the box resets.
+    frozen: bool,
+    boot: crate::slots::BootPartition,
+    /// An upgrade on trial in the running slot: made permanent once the
+    /// daemon has stayed healthy for [`TRIAL_HEALTHY`].
+    trial: Option<crate::slots::Trial>,
     /// The serial console, started once the first daemon is up.
     console: Option<tokio::task::JoinHandle<()>>,
 }
@@ -425,6 +530,8 @@ impl Supervisor<'_> {
             .arg(heartbeat::socket_path(&self.opts.data_dir))
             .arg("--last-boot")
             .arg(self.last_boot.as_arg())
+            .arg("--boot-reason")
+            .arg(self.boot_reason.as_arg())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         if self.opts.quiet {
@@ -441,9 +548,12 @@ impl Supervisor<'_> {
         Ok(child)
     }
 
-    /// Pets the watchdog unless `given_up`; true when it fired.
+    /// Pets the watchdog unless `given_up` (or frozen); true when it fired.
     fn pet(&mut self, given_up: bool) -> bool {
-        if !given_up && let Err(e) = self.watchdog.pet() {
+        if !given_up
+            && !self.frozen
+            && let Err(e) = self.watchdog.pet()
+        {
             tracing::error!("cannot pet the watchdog: {e}");
         }
         self.watchdog.expired()
@@ -472,6 +582,18 @@ impl Supervisor<'_> {
                     };
                 }
                 received = self.beats.recv(&mut buf) => {
+                    if let Ok(n) = received
+                        && heartbeat::parse_hang(&buf[..n]) == Some(pid)
+                        && !self.frozen
+                    {
+                        self.frozen = true;
+                        tracing::error!(
+                            "debughang supervisor: the supervisor stops petting the watchdog now, as if it had hung; {} should reset the box in about {} s",
+                            self.watchdog.describe(),
+                            self.opts.board.watchdog.timeout_secs
+                        );
+                        eprintln!("breakwater: debughang supervisor: no longer petting the watchdog");
+                    }
                     if let Ok(n) = received
                         && Beat::parse(&buf[..n]).is_some_and(|b| b.pid == pid)
                     {
@@ -504,6 +626,9 @@ impl Supervisor<'_> {
                     if self.pet(false) {
                         return Ended::Reset;
                     }
+                    if last_beat.is_some() && started.elapsed() >= TRIAL_HEALTHY {
+                        self.confirm_trial();
+                    }
                 }
                 _ = term.recv() => {
                     self.stop_daemon(child, pid, "SIGTERM").await;
@@ -514,6 +639,24 @@ impl Supervisor<'_> {
                     return Ended::Stop;
                 }
             }
+        }
+    }
+
+    /// The firmware on trial has been healthy long enough: permanent.
+    fn confirm_trial(&mut self) {
+        let Some(trial) = self.trial.take() else {
+            return;
+        };
+        match self.boot.confirm(&trial) {
+            Ok(()) => tracing::info!(
+                "upgrade: Breakwater {} in slot {} came up healthy; it is now the default",
+                trial.version,
+                trial.slot.label()
+            ),
+            Err(e) => tracing::error!(
+                "upgrade: cannot make slot {} permanent: {e}",
+                trial.slot.label()
+            ),
         }
     }
 
@@ -671,7 +814,7 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>>
 
 /// Write to a temporary name, fsync, rename, fsync the directory: a reader
 /// (or the next boot after a power cut) sees the old or the new content.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;

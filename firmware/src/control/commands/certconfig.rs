@@ -18,7 +18,11 @@ usage: certconfig print
        certconfig certauthority delete <name>
        certconfig certauthority print";
 
-pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+pub(super) fn run(
+    ctx: &CommandContext<'_>,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
     let lower: Vec<String> = args
         .iter()
         .take(2)
@@ -29,6 +33,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         (["print"], [_]) => Ok(render(&ctx.store.working()?)),
         (["import", ..], [_, name, cert, key]) => import(ctx, name, cert, key),
         (["delete", ..], [_, name]) => delete(ctx, name),
+        // `-`: the PEM pasted at the console (or piped to `breakwater cli`).
+        (["certauthority", "import"], [_, _, name, file]) if file == "-" => {
+            let pem =
+                stdin.ok_or_else(|| invalid("No certificate was given on standard input."))?;
+            import_ca_pem(ctx, name, pem, "standard input")
+        }
         (["certauthority", "import"], [_, _, name, file]) => import_ca(ctx, name, file),
         (["certauthority", "delete"], [_, _, name]) => delete_ca(ctx, name),
         (["certauthority", "print"], [_, _]) => Ok(render(&ctx.store.working()?)),
@@ -105,9 +115,18 @@ fn delete(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
 }
 
 fn import_ca(ctx: &CommandContext<'_>, name: &str, file: &str) -> Result<String, CliError> {
+    import_ca_pem(ctx, name, &read(file)?, file)
+}
+
+fn import_ca_pem(
+    ctx: &CommandContext<'_>,
+    name: &str,
+    pem: &str,
+    from: &str,
+) -> Result<String, CliError> {
     check_name("certificate authority", name)?;
-    let cert_pem = read(file)?;
-    let n = certs_in(&cert_pem, file)?;
+    let cert_pem = pem.to_string();
+    let n = certs_in(&cert_pem, from)?;
     let mut cfg = ctx.store.working()?;
     cfg.ca_certificates.retain(|c| c.name != name);
     cfg.ca_certificates.push(CertificateAuthority {
@@ -118,7 +137,7 @@ fn import_ca(ctx: &CommandContext<'_>, name: &str, file: &str) -> Result<String,
         ctx,
         &cfg,
         &format!(
-            "Certificate authority {name} added ({n} certificate(s)); the Verify TLS modes now trust it."
+            "Certificate authority {name} added ({n} certificate(s)); the Verify TLS modes and upgrade downloads now trust it."
         ),
     )
 }

@@ -17,7 +17,7 @@ usage: commit [COMMENT]
 /// AsyncOS prints commit times as `Fri May 23 11:42:12 2014 GMT`.
 const TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y GMT";
 
-fn time(secs: i64) -> String {
+pub(super) fn time(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map_or_else(|| format!("@{secs}"), |t| t.format(TIME_FORMAT).to_string())
 }

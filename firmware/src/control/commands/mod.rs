@@ -32,9 +32,11 @@ mod policyconfig;
 mod quarantine;
 mod rcptaccess;
 pub mod saveconfig;
+mod setgateway;
 mod sethostname;
 mod showconfig;
 mod smtproutes;
+pub mod systemsetup;
 #[cfg(test)]
 mod testutil;
 mod threatdefenseconfig;
@@ -87,7 +89,7 @@ pub fn run(
         "deliveryconfig" => deliveryconfig::run(ctx, rest),
         "destconfig" => destconfig::run(ctx, rest),
         "bounceconfig" => bounceconfig::run(ctx, rest),
-        "certconfig" => certconfig::run(ctx, rest),
+        "certconfig" => certconfig::run(ctx, rest, stdin),
         "threatdefenseconfig" => threatdefenseconfig::run(ctx, rest),
         "logconfig" => logconfig::run(ctx, rest),
         "filters" => filters::run(ctx, rest, stdin),
@@ -101,6 +103,8 @@ pub fn run(
         "rollback" => commit::rollback(ctx, rest),
         "showconfig" => showconfig::run(ctx, rest),
         "sethostname" => sethostname::run(ctx, rest),
+        "setgateway" => setgateway::run(ctx, rest),
+        "systemsetup" => systemsetup::run(ctx, rest),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, None, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),
         "help" => help(rest),
@@ -131,9 +135,11 @@ pub fn names() -> &'static [&'static str] {
         "loadconfig",
         "rollback",
         "saveconfig",
+        "setgateway",
         "sethostname",
         "showconfig",
         "smtproutes",
+        "systemsetup",
         "threatdefenseconfig",
         "trace",
     ]
@@ -159,6 +165,8 @@ fn usage_of(command: &str) -> Option<&'static str> {
         "commit" | "clear" | "commitlog" | "commithistory" | "rollback" => commit::USAGE,
         "showconfig" => showconfig::USAGE,
         "sethostname" => sethostname::USAGE,
+        "setgateway" => setgateway::USAGE,
+        "systemsetup" => systemsetup::USAGE,
         "saveconfig" | "loadconfig" => saveconfig::USAGE,
         "trace" => trace::USAGE,
         "help" => HELP_USAGE,

@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::args::{invalid, parse_opts, usage};
+use super::setgateway::check_gateway;
 use super::sethostname::check_hostname;
 use super::{CliError, CommandContext};
 use crate::config::{Config, DestinationControl};
@@ -366,6 +367,11 @@ pub fn check(cfg: &Config) -> Vec<String> {
     if let Err(e) = check_hostname(&cfg.hostname) {
         problems.push(e.to_string());
     }
+    if let Some(gw) = cfg.default_gateway
+        && let Err(e) = check_gateway(cfg, &gw.to_string())
+    {
+        problems.push(format!("Default gateway: {e}"));
+    }
     for l in &cfg.listeners {
         if cfg.certificate(&l.certificate).is_none() {
             problems.push(format!(
@@ -412,6 +418,9 @@ mod tests {
     fn with_everything() -> Config {
         let mut cfg = factory();
         cfg.hostname = "mail.example.com".into();
+        cfg.interfaces[1].address = Some("192.0.2.10".parse().unwrap());
+        cfg.interfaces[1].prefix = 24;
+        cfg.default_gateway = Some("192.0.2.1".parse().unwrap());
         cfg.destination_controls = vec![
             DestinationControl {
                 domain: "example.com".into(),
@@ -450,6 +459,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("recipient_limit = \"none\""), "{text}");
+        assert!(text.contains("default_gateway = \"192.0.2.1\""), "{text}");
 
         let fresh = Fixture::new();
         let ctx = CommandContext {
@@ -546,8 +556,18 @@ mod tests {
             "hostname = \"not a host\"",
             1,
         );
+        // Loopback is no gateway, and no interface is on 203.0.113.0/24.
+        let bad_gateway = |gw: &str| {
+            good.replacen(
+                "hostname = \"breakwater.dev.local\"\n",
+                &format!("hostname = \"breakwater.dev.local\"\ndefault_gateway = \"{gw}\"\n"),
+                1,
+            )
+        };
         let cases = [
             "this is not toml at all [".to_string(),
+            bad_gateway("127.0.1.254"),
+            bad_gateway("203.0.113.1"),
             good.replacen("format = 1", "format = 99", 1),
             good.replacen("hostname = ", "hostnam = ", 1),
             bad_policy,

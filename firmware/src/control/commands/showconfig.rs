@@ -6,7 +6,7 @@ use super::args::{format_size, usage};
 use super::{CliError, CommandContext};
 use super::{
     bounceconfig, deliveryconfig, destconfig, dnsconfig, interfaceconfig, listenerconfig,
-    logconfig, smtproutes,
+    logconfig, setgateway, smtproutes,
 };
 use crate::config::Config;
 
@@ -34,6 +34,7 @@ pub(super) fn render(cfg: &Config) -> String {
     let sections = [
         format!("Hostname: {}", cfg.hostname),
         interfaceconfig::render(cfg),
+        setgateway::render(cfg),
         listenerconfig::render_listeners(cfg, true),
         smtproutes::render(cfg),
         format!("DNS:\n{}", indent(&dnsconfig::render(cfg))),
@@ -77,6 +78,7 @@ mod tests {
         for expected in [
             "Hostname: breakwater.dev.local",
             "2. Data 1 (127.0.1.1/8: breakwater.dev.local)",
+            "Default gateway: not configured",
             "1. IncomingMail (on Data 1, 127.0.1.1) SMTP TCP Port 2525 Public",
             "$RELAYED: RELAY",
             "No SMTP routes are configured",

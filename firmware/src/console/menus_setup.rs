@@ -1,0 +1,334 @@
+//! `systemsetup`: AsyncOS's System Setup Wizard, for a new appliance.
+//!
+//! It asks, in order: the host name, each interface's address, the default
+//! gateway, the DNS servers, the domains IncomingMail accepts and the mail
+//! server they are routed to, the hosts OutgoingMail relays for, and
+//! whether to change the user's passphrase; then it shows a summary and
+//! commits. Each question offers the working value in brackets (Enter
+//! keeps it, and keeping a value runs nothing). Every answer runs the
+//! batch command `breakwater cli` would (`sethostname`, `interfaceconfig
+//! edit`, `setgateway`, ...) at once, so a refused answer is explained and
+//! asked again, and nothing is validated twice. The current values come
+//! from `systemsetup print --json`.
+//!
+//! Ctrl-C, or an empty answer to a question that has no value yet (the
+//! gateway, the DNS servers, the domains, their route), leaves the wizard
+//! without committing; what was staged stays staged, as with every menu.
+
+use super::shell::{STAGED_MARK, Shell};
+use super::{ConsoleError, LinkError};
+use crate::control::commands::systemsetup::{INCOMING, OUTGOING, RELAY_GROUP, SetupValues};
+
+const INTRO: &str = "\nSystem Setup Wizard\n\
+Enter keeps the value in brackets. Each answer is staged as it is given;\n\
+nothing takes effect until the commit at the end. Ctrl-C leaves the wizard.";
+const REQUIRED: &str = "An answer is required here.";
+const AT_BOOT: &str = "Interface addresses and the default gateway take effect at the next reboot:\n\
+the mail daemon runs unprivileged, and the system applies them at boot.";
+
+pub(super) fn systemsetup(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    if !sh.may_change()? {
+        return Ok(());
+    }
+    match wizard(sh) {
+        Err(ConsoleError::Interrupted) => {
+            let staged = sh.state()?.staged;
+            sh.show(&format!(
+                "\nThe System Setup Wizard was left: nothing was committed.{}",
+                if staged {
+                    "\nThe answers given so far stay staged: \"commit\" applies them, \"clear\" discards them."
+                } else {
+                    ""
+                }
+            ))
+        }
+        other => other,
+    }
+}
+
+fn wizard(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+    sh.show(INTRO)?;
+    let v = values(sh)?;
+    until_staged(sh, |sh| {
+        let name = sh.ask(
+            "\nEnter the fully qualified host name of this appliance (e.g. mail.example.com).",
+            &v.hostname,
+        )?;
+        Ok((name != v.hostname).then(|| vec!["sethostname".into(), name]))
+    })?;
+    for (name, current) in &v.interfaces {
+        until_staged(sh, |sh| {
+            let a = sh.ask(
+                &format!(
+                    "\nEnter the IP address and prefix length of the {name} interface (e.g. 192.0.2.10/24)."
+                ),
+                current,
+            )?;
+            let keep = a == *current;
+            let cmd = ["interfaceconfig", "edit", name.as_str(), a.as_str()];
+            Ok((!keep).then(|| cmd.map(String::from).to_vec()))
+        })?;
+    }
+    until_staged(sh, |sh| {
+        let gw = required(
+            sh,
+            "\nEnter the default gateway (an IPv4 address on an interface's subnet, or IPv6).",
+            &v.gateway,
+        )?;
+        Ok((gw != v.gateway).then(|| vec!["setgateway".into(), gw]))
+    })?;
+    let current_dns = v.dns_servers.join(", ");
+    until_staged(sh, |sh| {
+        let dns = required(
+            sh,
+            "\nEnter the DNS servers, separated by commas (ip, or ip:port).",
+            &current_dns,
+        )?;
+        let same = items(&dns) == v.dns_servers;
+        Ok((!same).then(|| vec!["dnsconfig".into(), "servers".into(), dns]))
+    })?;
+    incoming(sh)?;
+    outgoing(sh)?;
+    passphrase(sh)?;
+    finish(sh)
+}
+
+/// IncomingMail: the accepted domains (RAT rows) and their one route.
+fn incoming(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+    let Some(accepted) = values(sh)?.accepted_domains else {
+        return sh.show(&format!(
+            "\nThere is no listener {INCOMING}: set up incoming mail with listenerconfig."
+        ));
+    };
+    sh.show(&format!(
+        "\nIncoming mail: listener {INCOMING} (on Data 1)."
+    ))?;
+    let current = accepted.join(", ");
+    loop {
+        let answer = required(
+            sh,
+            "Enter the domains to accept mail for, separated by commas\n\
+             (example.com, or .example.com for its subdomains). Domains already accepted stay.",
+            &current,
+        )?;
+        let domains = items(&answer);
+        if let Some(bad) = domains
+            .iter()
+            .find(|d| d.contains('@') || d.eq_ignore_ascii_case("ALL"))
+        {
+            sh.show(&format!(
+                "'{bad}' is not a domain: enter example.com or .example.com."
+            ))?;
+            continue;
+        }
+        let mut all_added = true;
+        for d in &domains {
+            let known = values(sh)?.accepted_domains.unwrap_or_default();
+            if known.iter().any(|k| k.eq_ignore_ascii_case(d)) {
+                continue;
+            }
+            let cmd = [
+                "listenerconfig",
+                "edit",
+                INCOMING,
+                "rcptaccess",
+                "new",
+                d.as_str(),
+                "accept",
+            ];
+            if !step(sh, &cmd)? {
+                all_added = false;
+                break;
+            }
+        }
+        if all_added {
+            break;
+        }
+    }
+    let v = values(sh)?;
+    let domains = v.accepted_domains.clone().unwrap_or_default();
+    // One route for them all; the default is a route one of them has.
+    let default = domains
+        .iter()
+        .find_map(|d| v.route(d))
+        .unwrap_or_default()
+        .to_string();
+    until_staged_many(sh, |sh| {
+        let host = required(
+            sh,
+            "Enter the mail server to deliver mail for these domains to, host[:port]\n\
+             (for Microsoft 365: your MX host, e.g. example-com.mail.protection.outlook.com).",
+            &default,
+        )?;
+        let keep = host == default;
+        let routes = values(sh)?;
+        let commands = domains
+            .iter()
+            .filter_map(|d| match routes.route(d) {
+                None => Some(["smtproutes", "new", d.as_str(), host.as_str()]),
+                Some(r) if r != host && !keep => {
+                    Some(["smtproutes", "edit", d.as_str(), host.as_str()])
+                }
+                Some(_) => None,
+            })
+            .map(|c| c.map(String::from).to_vec())
+            .collect();
+        Ok(commands)
+    })
+}
+
+/// OutgoingMail: hosts and networks added to the RELAYLIST sender group.
+fn outgoing(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+    let Some(members) = values(sh)?.relay_list else {
+        return sh.show(&format!(
+            "\nThere is no sender group {RELAY_GROUP} on {OUTGOING}: set up relaying with listenerconfig."
+        ));
+    };
+    sh.show(&format!(
+        "\nOutgoing mail: listener {OUTGOING} (on Data 2)."
+    ))?;
+    let current = members.join(", ");
+    until_staged(sh, |sh| {
+        let answer = sh.ask(
+            &format!(
+                "Enter the hosts and networks allowed to relay mail through this appliance, separated by commas\n\
+                 (e.g. 10.0.0.0/8, .protection.outlook.com). Members of {RELAY_GROUP} already listed stay."
+            ),
+            &current,
+        )?;
+        let new: Vec<String> = items(&answer)
+            .into_iter()
+            .filter(|m| !members.iter().any(|k| k.eq_ignore_ascii_case(m)))
+            .collect();
+        Ok((!new.is_empty()).then(|| {
+            let mut cmd = [
+                "listenerconfig",
+                "edit",
+                OUTGOING,
+                "hostaccess",
+                "new",
+                "sendergroup",
+                RELAY_GROUP,
+            ]
+            .map(String::from)
+            .to_vec();
+            cmd.push(new.join(","));
+            cmd
+        }))
+    })
+}
+
+/// The user's own passphrase: not configuration, so it changes at once.
+fn passphrase(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+    let question = format!(
+        "\nDo you want to change the {} passphrase?",
+        sh.session.user
+    );
+    if !sh.yes_no(&question, false)? {
+        return Ok(());
+    }
+    loop {
+        let old = sh
+            .term
+            .read_line("Old passphrase: ", super::editor::Mode::Secret)?;
+        let new = super::login::ask_new_passphrase(sh.term)?;
+        let r = sh.call(&["passwd"], Some(&format!("{old}\n{new}")))?;
+        sh.show(&r.output)?;
+        if r.ok || !sh.yes_no("Try again?", true)? {
+            return Ok(());
+        }
+    }
+}
+
+/// The summary, the commit, and the reboot the network settings need.
+fn finish(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+    sh.show("")?;
+    sh.run(&["systemsetup", "print"])?;
+    if !sh.state()?.staged {
+        return sh.show("Nothing was changed: there is nothing to commit.");
+    }
+    let network = values(sh)?.network_staged;
+    if !sh.yes_no("Commit these changes?", true)? {
+        return sh.show(
+            "Nothing was committed. The changes stay staged: \"commit\" applies them, \"clear\" discards them.",
+        );
+    }
+    if !sh.run(&["commit", "systemsetup"])? || !network {
+        return Ok(());
+    }
+    sh.show(AT_BOOT)?;
+    if sh.yes_no("Reboot now?", false)? && sh.run(&["reboot"])? {
+        // The daemon is going away: end the session, as `reboot` does.
+        return Err(ConsoleError::Eof);
+    }
+    Ok(())
+}
+
+/// The wizard's settings in the working configuration.
+fn values(sh: &mut Shell<'_>) -> Result<SetupValues, ConsoleError> {
+    let r = sh.call(&["systemsetup", "print", "--json"], None)?;
+    if !r.ok {
+        return Err(LinkError::Malformed(r.output).into());
+    }
+    serde_json::from_str(&r.output).map_err(|e| LinkError::Malformed(e.to_string()).into())
+}
+
+/// `ask`, but an empty answer with no current value leaves the wizard.
+fn required(sh: &mut Shell<'_>, question: &str, current: &str) -> Result<String, ConsoleError> {
+    let a = sh.ask(question, current)?;
+    if a.is_empty() {
+        sh.show(REQUIRED)?;
+        return Err(ConsoleError::Interrupted);
+    }
+    Ok(a)
+}
+
+/// Comma-separated answers, trimmed, without empty ones.
+fn items(answer: &str) -> Vec<String> {
+    answer
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Runs one batch command and prints its answer without the staging
+/// note (the wizard says once that answers are staged). True if accepted.
+fn step<S: AsRef<str>>(sh: &mut Shell<'_>, args: &[S]) -> Result<bool, ConsoleError> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let r = sh.call(&args, None)?;
+    let shown: Vec<&str> = r
+        .output
+        .lines()
+        .filter(|l| !l.starts_with(STAGED_MARK))
+        .collect();
+    sh.show(&shown.join("\n"))?;
+    Ok(r.ok)
+}
+
+/// Asks until the command the answer makes is accepted; `None` from `ask`
+/// means the value is kept and nothing runs.
+fn until_staged(
+    sh: &mut Shell<'_>,
+    mut ask: impl FnMut(&mut Shell<'_>) -> Result<Option<Vec<String>>, ConsoleError>,
+) -> Result<(), ConsoleError> {
+    until_staged_many(sh, |sh| Ok(ask(sh)?.into_iter().collect()))
+}
+
+/// [`until_staged`] for an answer that makes several commands (a route
+/// per domain): the first refused one asks again; those already accepted
+/// are not made again (`ask` sees them in the working values).
+fn until_staged_many(
+    sh: &mut Shell<'_>,
+    mut ask: impl FnMut(&mut Shell<'_>) -> Result<Vec<Vec<String>>, ConsoleError>,
+) -> Result<(), ConsoleError> {
+    'ask: loop {
+        for cmd in ask(sh)? {
+            if !step(sh, &cmd)? {
+                continue 'ask;
+            }
+        }
+        return Ok(());
+    }
+}

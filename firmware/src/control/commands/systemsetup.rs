@@ -1,0 +1,332 @@
+//! `systemsetup status|print`: the daemon's side of the console's System
+//! Setup Wizard (`console::menus_setup`).
+//!
+//! The wizard changes nothing itself: every answer runs an ordinary batch
+//! command (`sethostname`, `interfaceconfig edit`, `setgateway`, ...). It
+//! asks here for the current values of the settings it covers, so each
+//! question can offer the working value as its default, and for the
+//! summary shown before the commit. `status` is the first-login hint:
+//! the appliance counts as configured once anyone has committed after the
+//! factory configuration (`ConfigStore::configured`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::args::{host_port, invalid, parse_opts, usage};
+use super::{CliError, CommandContext, commit};
+use crate::config::{Config, ListenerConfig, RatAction, RouteTarget};
+
+pub(super) const USAGE: &str = "\
+usage: systemsetup status          (whether the appliance has been configured since the factory)
+       systemsetup print [--json]  (the settings the System Setup Wizard covers, working values)
+The wizard itself runs at the console: type \"systemsetup\" alone.";
+
+/// What `status` answers, and the console prints after login, before the
+/// first commit (AsyncOS's words).
+pub const NOT_CONFIGURED: &str =
+    "The system has not been configured. Run \"systemsetup\" to configure it.";
+
+/// The listeners and sender group the wizard sets up (the factory's).
+pub const INCOMING: &str = "IncomingMail";
+pub const OUTGOING: &str = "OutgoingMail";
+pub const RELAY_GROUP: &str = "RELAYLIST";
+
+/// The wizard's settings in the working configuration, as the batch
+/// commands take them back (`systemsetup print --json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupValues {
+    pub hostname: String,
+    /// Each interface and its `address/prefix` (empty: none).
+    pub interfaces: Vec<(String, String)>,
+    /// Empty: none.
+    pub gateway: String,
+    pub dns_servers: Vec<String>,
+    /// The domains IncomingMail's RAT accepts; `None` without that listener.
+    pub accepted_domains: Option<Vec<String>>,
+    /// Every route: its domain and destinations.
+    pub routes: Vec<(String, String)>,
+    /// The RELAYLIST members of OutgoingMail; `None` without that group.
+    pub relay_list: Option<Vec<String>>,
+    /// Interface addresses or the gateway are staged: they take effect at
+    /// the next boot, not at commit.
+    pub network_staged: bool,
+}
+
+impl SetupValues {
+    pub fn of(cfg: &Config, committed: &Config) -> Self {
+        Self {
+            hostname: cfg.hostname.clone(),
+            interfaces: cfg
+                .interfaces
+                .iter()
+                .map(|i| {
+                    let a = i.address.map(|a| format!("{a}/{}", i.prefix));
+                    (i.name.clone(), a.unwrap_or_default())
+                })
+                .collect(),
+            gateway: cfg
+                .default_gateway
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
+            dns_servers: cfg.dns.servers.iter().map(server).collect(),
+            accepted_domains: cfg.listener(INCOMING).map(accepted_domains),
+            routes: cfg
+                .smtp_routes
+                .iter()
+                .map(|r| (r.domain.clone(), targets(&r.target)))
+                .collect(),
+            relay_list: cfg
+                .listener(OUTGOING)
+                .and_then(|l| l.hat.iter().find(|g| g.name == RELAY_GROUP))
+                .map(|g| g.members.clone()),
+            network_staged: cfg.interfaces != committed.interfaces
+                || cfg.default_gateway != committed.default_gateway,
+        }
+    }
+
+    /// The route of `domain`, if it has one.
+    pub fn route(&self, domain: &str) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(args, &[], &["json"], USAGE)?;
+    match opts.positional.as_slice() {
+        [s] if s.eq_ignore_ascii_case("status") && !opts.any() => status(ctx),
+        [p] if p.eq_ignore_ascii_case("print") => {
+            let (working, committed) = (ctx.store.working()?, ctx.store.committed()?);
+            if opts.flag("json") {
+                let values = SetupValues::of(&working, &committed);
+                return serde_json::to_string(&values)
+                    .map_err(|e| invalid(format!("Cannot print the settings: {e}")));
+            }
+            Ok(render(&working, &committed))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+
+fn status(ctx: &CommandContext<'_>) -> Result<String, CliError> {
+    if !ctx.store.configured()? {
+        return Ok(NOT_CONFIGURED.to_string());
+    }
+    let history = ctx.store.history()?;
+    Ok(match history.last() {
+        Some(last) => format!(
+            "The system has been configured (last commit: {}, {}, {}).",
+            last.number,
+            commit::time(last.time),
+            last.user
+        ),
+        None => "The system has been configured.".to_string(),
+    })
+}
+
+/// The summary the wizard shows before it commits: each setting, and what
+/// is in force now where the working value differs.
+fn render(cfg: &Config, committed: &Config) -> String {
+    let now = SetupValues::of(cfg, committed);
+    let was = SetupValues::of(committed, committed);
+    let mut rows: Vec<(String, String, String)> = vec![(
+        "Host name".into(),
+        now.hostname.clone(),
+        was.hostname.clone(),
+    )];
+    for ((name, a), (_, b)) in now.interfaces.iter().zip(&was.interfaces) {
+        rows.push((format!("Interface {name}"), or_none(a), or_none(b)));
+    }
+    rows.push((
+        "Default gateway".into(),
+        or_none(&now.gateway),
+        or_none(&was.gateway),
+    ));
+    rows.push((
+        "DNS servers".into(),
+        list(&now.dns_servers),
+        list(&was.dns_servers),
+    ));
+    let opt_list =
+        |l: &Option<Vec<String>>| l.as_ref().map_or("(no such listener)".into(), |l| list(l));
+    rows.push((
+        format!("Accepted domains ({INCOMING})"),
+        opt_list(&now.accepted_domains),
+        opt_list(&was.accepted_domains),
+    ));
+    for d in now.accepted_domains.iter().flatten() {
+        let route = |v: &SetupValues| {
+            v.route(d)
+                .map_or("by MX lookup".to_string(), str::to_string)
+        };
+        rows.push((format!("SMTP route {d}"), route(&now), route(&was)));
+    }
+    rows.push((
+        format!("Relay list ({OUTGOING} {RELAY_GROUP})"),
+        opt_list(&now.relay_list),
+        opt_list(&was.relay_list),
+    ));
+    let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut out = String::from("System setup:");
+    for (key, value, in_force) in &rows {
+        let key = format!("{key}:");
+        let _ = write!(out, "\n  {key:<width$} {value}");
+        if value != in_force {
+            let _ = write!(out, "   (in force: {in_force})");
+        }
+    }
+    if other_changes(cfg, committed) {
+        out.push_str("\nOther staged changes will be committed with these (see \"showconfig\").");
+    }
+    out
+}
+
+/// Whether `cfg` differs from `committed` outside the wizard's settings.
+fn other_changes(cfg: &Config, committed: &Config) -> bool {
+    let mut rest = cfg.clone();
+    rest.hostname.clone_from(&committed.hostname);
+    rest.interfaces.clone_from(&committed.interfaces);
+    rest.default_gateway = committed.default_gateway;
+    rest.dns.servers.clone_from(&committed.dns.servers);
+    rest.smtp_routes.clone_from(&committed.smtp_routes);
+    for (name, take) in [(INCOMING, true), (OUTGOING, false)] {
+        if let (Some(l), Some(c)) = (rest.listener_mut(name), committed.listener(name)) {
+            if take {
+                l.rat.clone_from(&c.rat);
+            } else {
+                l.hat.clone_from(&c.hat);
+            }
+        }
+    }
+    rest != *committed
+}
+
+fn or_none(text: &str) -> String {
+    if text.is_empty() {
+        "not configured".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// A name server as `dnsconfig servers` takes it, without the usual port.
+fn server(s: &SocketAddr) -> String {
+    if s.port() == 53 {
+        s.ip().to_string()
+    } else {
+        host_port(&s.ip().to_string(), s.port())
+    }
+}
+
+/// Domain rows (`example.com`, `.example.com`) IncomingMail accepts.
+fn accepted_domains(l: &ListenerConfig) -> Vec<String> {
+    l.rat
+        .iter()
+        .filter(|r| r.action == RatAction::Accept)
+        .filter(|r| !r.address.contains('@') && !r.address.eq_ignore_ascii_case("ALL"))
+        .map(|r| r.address.clone())
+        .collect()
+}
+
+/// Route destinations as `smtproutes` takes them, without the usual port
+/// and priority (`mx.example.com`, `relay.example:2525/pri=10`).
+fn targets(target: &RouteTarget) -> String {
+    match target {
+        RouteTarget::DevNull => "/dev/null".to_string(),
+        RouteTarget::UseDns => "USEDNS".to_string(),
+        RouteTarget::Hosts(hosts) => hosts
+            .iter()
+            .map(|h| {
+                // A bare IPv6 address reads back with port 25 too.
+                let mut t = match h.port {
+                    25 => h.host.clone(),
+                    port => host_port(&h.host, port),
+                };
+                if h.priority != 0 {
+                    let _ = write!(t, "/pri={}", h.priority);
+                }
+                t
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use super::*;
+
+    #[test]
+    fn status_says_not_configured_until_someone_commits() {
+        let f = Fixture::new();
+        assert_eq!(f.run("systemsetup status").unwrap(), NOT_CONFIGURED);
+        f.run("sethostname mail.example.com").unwrap();
+        assert_eq!(f.run("systemsetup status").unwrap(), NOT_CONFIGURED);
+        f.run("commit named").unwrap();
+        let out = f.run("systemsetup status").unwrap();
+        assert!(
+            out.starts_with("The system has been configured (last commit: 2,"),
+            "{out}"
+        );
+        assert!(f.run("systemsetup").is_err() && f.run("systemsetup frob").is_err());
+    }
+
+    #[test]
+    fn print_gives_the_working_values_and_what_is_in_force() {
+        let f = Fixture::new();
+        for line in [
+            "interfaceconfig edit \"Data 1\" 192.0.2.10/24",
+            "setgateway 192.0.2.1",
+            "dnsconfig servers 192.0.2.53,[2001:db8::53]:5353",
+            "listenerconfig edit IncomingMail rcptaccess new example.com accept",
+            "listenerconfig edit IncomingMail rcptaccess new postmaster@example.com reject",
+            "smtproutes new example.com mx.example.net,[2001:db8::25]:2525/pri=5",
+            "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAYLIST 10.0.0.0/8",
+        ] {
+            f.run(line).unwrap();
+        }
+        let json = f.run("systemsetup print --json").unwrap();
+        let v: SetupValues = serde_json::from_str(&json).unwrap();
+        assert_eq!(v.hostname, "breakwater.dev.local");
+        assert_eq!(v.interfaces[1], ("Data 1".into(), "192.0.2.10/24".into()));
+        assert_eq!(v.gateway, "192.0.2.1");
+        assert_eq!(v.dns_servers, ["192.0.2.53", "[2001:db8::53]:5353"]);
+        assert_eq!(v.accepted_domains, Some(vec!["example.com".to_string()]));
+        assert_eq!(
+            v.route("EXAMPLE.com"),
+            Some("mx.example.net, [2001:db8::25]:2525/pri=5")
+        );
+        assert_eq!(v.relay_list, Some(vec!["10.0.0.0/8".to_string()]));
+        assert!(v.network_staged);
+
+        let text = f.run("systemsetup print").unwrap();
+        for expected in [
+            "Host name:",
+            "Interface Data 1:",
+            "192.0.2.10/24   (in force: 127.0.1.1/8)",
+            "192.0.2.1   (in force: not configured)",
+            "example.com   (in force: none)",
+            "SMTP route example.com:",
+            "10.0.0.0/8   (in force: none)",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("Other staged changes"), "{text}");
+        f.run("dnsconfig timeout 9").unwrap();
+        let text = f.run("systemsetup print").unwrap();
+        assert!(text.contains("Other staged changes"), "{text}");
+    }
+}

@@ -1,0 +1,420 @@
+//! The appliance image in QEMU (TCG), as a customer would check it: boot,
+//! log in on the serial console, configure, pass mail both ways, survive a
+//! watchdog reset and a power cut, boot the VMware stand-in, upgrade A → B
+//! and roll back a broken image.
+//!
+//! These need the built image (`tools/image build`), so they are ignored by
+//! a plain `cargo test`; `tools/image boot-test` runs them (and `tools/test`
+//! calls that). Each boots its own copy-on-write overlay of
+//! `target/image/breakwater.raw`.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use breakwater_e2e::qemu::{BOOT, GUEST_DATA1, GUEST_DATA2, HOST_VIA_DATA2, Vm, VmSpec, free_port};
+use breakwater_e2e::{Sink, SmtpConn, simple_message};
+
+const PROMPT: &str = "breakwater.example.com> ";
+const PASSPHRASE: &str = "Appliance-test-1";
+const LONG: Duration = Duration::from_secs(300);
+
+/// First login on the factory image: admin/breakwater, then the forced
+/// passphrase change. Returns the banner text.
+fn first_login(vm: &mut Vm) -> String {
+    let banner = vm.serial.expect("login: ", BOOT);
+    vm.serial.line("admin");
+    vm.serial.expect("Password: ", Duration::from_secs(30));
+    vm.serial.line("breakwater");
+    vm.serial
+        .expect("New passphrase: ", Duration::from_secs(60));
+    vm.serial.line(PASSPHRASE);
+    vm.serial.expect("again: ", Duration::from_secs(30));
+    vm.serial.line(PASSPHRASE);
+    vm.serial.expect(PROMPT, Duration::from_secs(60));
+    banner
+}
+
+/// A later login; returns the banner.
+fn login(vm: &mut Vm) -> String {
+    let banner = vm.serial.expect("login: ", BOOT);
+    vm.serial.line("admin");
+    vm.serial.expect("Password: ", Duration::from_secs(30));
+    vm.serial.line(PASSPHRASE);
+    vm.serial.expect(PROMPT, Duration::from_secs(60));
+    banner
+}
+
+fn run(vm: &mut Vm, cmd: &str) -> String {
+    vm.serial.command(PROMPT, cmd, Duration::from_secs(120))
+}
+
+/// Data 1 and Data 2 addresses, the accepted domain and its route, the
+/// relay list and a route for everything else, all to the sink on the
+/// host (reached at Data 2's slirp gateway); a short retry interval.
+fn configure(vm: &mut Vm, sink_port: u16) {
+    let route = format!("{HOST_VIA_DATA2}:{sink_port}");
+    for cmd in [
+        format!("interfaceconfig edit \"Data 1\" {GUEST_DATA1}/24"),
+        format!("interfaceconfig edit \"Data 2\" {GUEST_DATA2}/24"),
+        "listenerconfig edit IncomingMail rcptaccess new example.com accept".to_string(),
+        format!("smtproutes new example.com {route}"),
+        format!("smtproutes new ALL {route}"),
+        format!(
+            "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAYLIST {HOST_VIA_DATA2}"
+        ),
+        "deliveryconfig retry --initial-secs 5 --max-secs 10".to_string(),
+    ] {
+        let out = run(vm, &cmd);
+        assert!(out.contains("staged"), "{cmd}:\n{out}");
+    }
+    let out = run(vm, "commit appliance test");
+    assert!(out.contains("Changes committed"), "{out}");
+}
+
+/// Answers one `systemsetup` question: waits for its text, then its
+/// `[default]> ` prompt.
+fn answer(vm: &mut Vm, question: &str, reply: &str) {
+    vm.serial.expect(question, Duration::from_secs(60));
+    vm.serial.expect("]> ", Duration::from_secs(30));
+    vm.serial.line(reply);
+}
+
+/// The first-boot wizard, as an administrator answers it, then a reboot.
+/// Mail for other domains (the internet) goes to the sink too, and the
+/// retry interval is short: two batch commands staged before the wizard,
+/// which commits them with its own.
+fn systemsetup(vm: &mut Vm, sink_port: u16) {
+    let sink = format!("{HOST_VIA_DATA2}:{sink_port}");
+    for cmd in [
+        format!("smtproutes new ALL {sink}"),
+        "deliveryconfig retry --initial-secs 5 --max-secs 10".to_string(),
+    ] {
+        let out = run(vm, &cmd);
+        assert!(out.contains("staged"), "{cmd}:\n{out}");
+    }
+    vm.serial.line("systemsetup");
+    vm.serial
+        .expect("System Setup Wizard", Duration::from_secs(30));
+    answer(vm, "fully qualified host name", "");
+    answer(vm, "of the Management interface", "");
+    answer(vm, "of the Data 1 interface", &format!("{GUEST_DATA1}/24"));
+    answer(vm, "of the Data 2 interface", &format!("{GUEST_DATA2}/24"));
+    answer(vm, "default gateway", &HOST_VIA_DATA2.to_string());
+    answer(vm, "DNS servers", "10.0.2.3");
+    answer(vm, "domains to accept mail for", "example.com");
+    answer(vm, "mail server to deliver mail for these domains", &sink);
+    answer(vm, "allowed to relay mail", &HOST_VIA_DATA2.to_string());
+    vm.serial
+        .expect("change the admin passphrase?", Duration::from_secs(30));
+    vm.serial.line("");
+    let summary = vm
+        .serial
+        .expect("Commit these changes? [Y]> ", Duration::from_secs(60));
+    assert!(summary.contains("example.com"), "{summary}");
+    vm.serial.line("");
+    vm.serial
+        .expect("Changes committed", Duration::from_secs(60));
+    vm.serial
+        .expect("Reboot now? [N]> ", Duration::from_secs(30));
+    vm.serial.line("y");
+    vm.serial.expect("Booting from Hard Disk", BOOT);
+}
+
+/// `reboot` at the console (the interface addresses apply at boot); returns
+/// once the firmware (SeaBIOS) starts again, so the next `login: ` is the
+/// new boot's, not the console's prompt while the box goes down.
+fn reboot(vm: &mut Vm) {
+    vm.serial.line("reboot");
+    vm.serial.expect("]>", Duration::from_secs(30));
+    vm.serial.line("y");
+    vm.serial.expect("Booting from Hard Disk", BOOT);
+}
+
+fn send(addr: SocketAddrV4, from: &str, to: &str, id: &str) -> Result<u64, String> {
+    let (mut c, banner) =
+        SmtpConn::connect(Ipv4Addr::LOCALHOST, addr).map_err(|e| format!("connect: {e}"))?;
+    if banner.code != 220 {
+        return Err(format!("banner {banner}"));
+    }
+    let step = |c: &mut SmtpConn, line: &str, want: u16| -> Result<(), String> {
+        let r = c.cmd(line).map_err(|e| format!("{line}: {e}"))?;
+        if r.code == want {
+            Ok(())
+        } else {
+            Err(format!("{line}: {r}"))
+        }
+    };
+    step(&mut c, "EHLO client.test", 250)?;
+    step(&mut c, &format!("MAIL FROM:<{from}>"), 250)?;
+    step(&mut c, &format!("RCPT TO:<{to}>"), 250)?;
+    step(&mut c, "DATA", 354)?;
+    let mut msg = simple_message(from, to, id, "sent into the appliance VM");
+    msg.extend_from_slice(b".\r\n");
+    c.send_raw(&msg).map_err(|e| format!("body: {e}"))?;
+    let r = c.read_reply().map_err(|e| format!("end of data: {e}"))?;
+    let _ = c.cmd("QUIT");
+    if r.code == 250 {
+        Ok(breakwater_e2e::mid_in_reply(&r.text()).unwrap_or(0))
+    } else {
+        Err(format!("end of data: {r}"))
+    }
+}
+
+#[test]
+#[ignore = "needs the image: tools/image boot-test"]
+fn vesa_vm_passes_mail_both_ways_and_survives_a_watchdog_reset() {
+    let sink_port = free_port();
+    let mut sink = Sink::start_at(SocketAddrV4::new(Ipv4Addr::LOCALHOST, sink_port));
+    let mut vm = Vm::boot(VmSpec::vesa());
+    let banner = first_login(&mut vm);
+    assert!(banner.contains("Boot reason: power-on"), "{banner}");
+    assert!(banner.contains("Running slot: A (Breakwater"), "{banner}");
+    assert!(
+        vm.serial
+            .text()
+            .contains("Run \"systemsetup\" to configure it."),
+        "no first-boot hint"
+    );
+    let version = run(&mut vm, "version");
+    assert!(version.contains("Other slot: B (Breakwater"), "{version}");
+    systemsetup(&mut vm, sink_port);
+
+    let banner = login(&mut vm);
+    assert!(banner.contains("Boot reason: reboot"), "{banner}");
+    assert!(
+        vm.wait_banner(vm.data1, LONG).is_some(),
+        "no banner on Data 1"
+    );
+    assert!(
+        vm.wait_banner(vm.data2, LONG).is_some(),
+        "no banner on Data 2"
+    );
+    send(
+        vm.data1,
+        "sender@outside.test",
+        "user@example.com",
+        "in-1@test",
+    )
+    .expect("Data 1");
+    send(
+        vm.data2,
+        "user@example.com",
+        "friend@remote.test",
+        "out-1@test",
+    )
+    .expect("Data 2");
+    assert!(
+        sink.wait_for_message_id("in-1@test", LONG).is_some(),
+        "inbound not delivered"
+    );
+    let out = sink
+        .wait_for_message_id("out-1@test", LONG)
+        .expect("outbound not delivered");
+    assert_eq!(out.rcpts, ["friend@remote.test"]);
+
+    // A stranger may not relay through Data 1.
+    let refused = send(
+        vm.data1,
+        "x@outside.test",
+        "victim@elsewhere.test",
+        "relay@test",
+    );
+    assert!(refused.is_err(), "Data 1 relayed for a stranger");
+
+    // Queue one while the next hop is down, then hang the supervisor.
+    sink.stop();
+    send(
+        vm.data1,
+        "sender@outside.test",
+        "user@example.com",
+        "queued-1@test",
+    )
+    .expect("queued");
+    let out = run(&mut vm, "debughang supervisor");
+    assert!(out.contains("stops petting the watchdog"), "{out}");
+    vm.serial.skip();
+    // i6300esb: 60 s timeout (two stages), then the VM resets and boots.
+    vm.serial.expect("Booting from Hard Disk", LONG);
+    let banner = login(&mut vm);
+    assert!(banner.contains("Boot reason: watchdog reset"), "{banner}");
+    let status = run(&mut vm, "status");
+    assert!(status.contains("Boot reason: watchdog reset"), "{status}");
+    assert!(run(&mut vm, "setgateway print").contains(&HOST_VIA_DATA2.to_string()));
+    sink.start_again();
+    assert!(
+        sink.wait_for_message_id("queued-1@test", LONG).is_some(),
+        "the mail queued before the reset was not delivered after it"
+    );
+}
+
+#[test]
+#[ignore = "needs the image: tools/image boot-test"]
+fn power_cut_while_mail_flows_loses_no_acknowledged_message() {
+    let sink_port = free_port();
+    let mut sink = Sink::start_at(SocketAddrV4::new(Ipv4Addr::LOCALHOST, sink_port));
+    let mut vm = Vm::boot(VmSpec::vesa());
+    first_login(&mut vm);
+    configure(&mut vm, sink_port);
+    // The first power cut is the "reboot" that applies the addresses.
+    vm.power_cut();
+    vm.start();
+    assert!(
+        vm.wait_banner(vm.data1, LONG).is_some(),
+        "no banner on Data 1"
+    );
+    // The next hop is down: every acknowledged message must be on the
+    // guest's disk, not in its page cache, when the power goes.
+    sink.stop();
+    let data1 = vm.data1;
+    let sender = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for i in 0.. {
+            let id = format!("cut-{i}@test");
+            match send(data1, "sender@outside.test", "user@example.com", &id) {
+                Ok(_) => acked.push(id),
+                Err(_) => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_secs(20));
+    vm.power_cut();
+    let acked = sender.join().expect("sender thread");
+    assert!(
+        acked.len() >= 3,
+        "too few messages before the cut: {}",
+        acked.len()
+    );
+    vm.start();
+    let banner = vm.serial.expect("login: ", BOOT);
+    assert!(
+        banner.contains("Boot reason: power loss or crash"),
+        "{banner}"
+    );
+    sink.start_again();
+    let mut missing: Vec<&String> = Vec::new();
+    for id in &acked {
+        if sink.wait_for_message_id(id, LONG).is_none() {
+            missing.push(id);
+        }
+    }
+    let ids: Vec<String> = sink
+        .messages()
+        .iter()
+        .filter_map(|m| m.message_id())
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    eprintln!(
+        "power cut: {} acknowledged, {} delivered, {} duplicates",
+        acked.len(),
+        ids.len(),
+        ids.len() - unique.len()
+    );
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+}
+
+#[test]
+#[ignore = "needs the image: tools/image boot-test"]
+fn the_vmdk_boots_on_ahci_with_e1000e_nics_as_on_vmware() {
+    let mut vm = Vm::boot(VmSpec::vmware());
+    vm.serial.expect("/dev/sda2 (BW-DATA) on /data", BOOT);
+    vm.serial.expect("Management is ", Duration::from_secs(60));
+    vm.serial.expect("Data 2 is ", Duration::from_secs(60));
+    let banner = first_login(&mut vm);
+    assert!(banner.contains("Running slot: A"), "{banner}");
+    let status = run(&mut vm, "interfaceconfig print");
+    assert!(status.contains("Management (192.168.42.42/24"), "{status}");
+}
+
+/// An upgrade package made from the built image's kernel and initramfs
+/// (`tools/image-helper.py upgrade-package`), with its own version label;
+/// `broken` replaces the initramfs with bytes no kernel can unpack.
+fn package(dir: &std::path::Path, version: &str, broken: bool) -> std::path::PathBuf {
+    let img = breakwater_e2e::qemu::image_dir();
+    let initrd = if broken {
+        let p = dir.join("broken-initrd.img");
+        std::fs::write(&p, vec![0x5au8; 4096]).expect("broken initrd");
+        p
+    } else {
+        img.join("initrd.img")
+    };
+    let out = dir.join(format!("breakwater-{version}.upgrade"));
+    let helper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/image-helper.py");
+    let ok = std::process::Command::new("python3")
+        .arg(helper)
+        .args(["upgrade-package"])
+        .arg(&out)
+        .args([version, "vesa"])
+        .arg(img.join("vmlinuz"))
+        .arg(&initrd)
+        .arg("1700000000")
+        .status()
+        .expect("python3");
+    assert!(ok.success(), "upgrade-package failed");
+    out
+}
+
+#[test]
+#[ignore = "needs the image: tools/image boot-test"]
+fn upgrade_to_slot_b_and_a_broken_image_rolls_back() {
+    let files = tempfile::tempdir().expect("temp dir");
+    let good = package(files.path(), "0.1.0-next", false);
+    let broken = package(files.path(), "0.1.0-broken", true);
+    let https = breakwater_e2e::qemu::HttpsServer::start(files.path());
+    let mut vm = Vm::boot(VmSpec::vesa());
+    first_login(&mut vm);
+    // Trust the test server's CA, as an administrator would: pasted.
+    vm.serial.line("certconfig certauthority import test-ca -");
+    vm.serial.expect("Paste the PEM", Duration::from_secs(30));
+    for l in https.ca_pem().lines() {
+        vm.serial.line(l);
+    }
+    vm.serial.line(".");
+    let out = vm.serial.expect(PROMPT, Duration::from_secs(60));
+    assert!(out.contains("Certificate authority test-ca added"), "{out}");
+    assert!(run(&mut vm, "commit trust the upgrade server").contains("Changes committed"));
+
+    let url = https.url_via_management(good.file_name().and_then(|n| n.to_str()).expect("name"));
+    let out = run(&mut vm, &format!("upgrade install {url}"));
+    assert!(out.contains("is installed in slot B"), "{out}");
+    reboot(&mut vm);
+    vm.serial
+        .expect("Loading /B/vmlinuz", Duration::from_secs(60));
+    let banner = login(&mut vm);
+    assert!(
+        banner.contains("Running slot: B (Breakwater 0.1.0-next)"),
+        "{banner}"
+    );
+    assert!(banner.contains("Upgrade on trial"), "{banner}");
+    // Healthy for a minute: permanent. Config and users survived (login).
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let st = run(&mut vm, "upgrade status");
+        if st.contains("is permanent") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never made permanent:\n{st}"
+        );
+        std::thread::sleep(Duration::from_secs(10));
+    }
+
+    // Now a broken image into slot A: it must come back to B.
+    let url = https.url_via_management(broken.file_name().and_then(|n| n.to_str()).expect("name"));
+    let out = run(&mut vm, &format!("upgrade install {url}"));
+    assert!(out.contains("is installed in slot A"), "{out}");
+    reboot(&mut vm);
+    vm.serial
+        .expect("Loading /A/vmlinuz", Duration::from_secs(60));
+    // The kernel cannot unpack it and panics (panic=10), the box resets,
+    // and the boot-once is spent: slot B again.
+    vm.serial.expect("Loading /B/vmlinuz", LONG);
+    let banner = login(&mut vm);
+    assert!(
+        banner.contains("Running slot: B (Breakwater 0.1.0-next)"),
+        "{banner}"
+    );
+    assert!(banner.contains("rolled back to slot B"), "{banner}");
+}
