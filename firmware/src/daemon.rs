@@ -181,7 +181,8 @@ impl DaemonStatus for Status {
         // "Last boot:" ends with a newline; the boot lines go right after it.
         let at = out.find("\n\nQueue:").unwrap_or(out.len());
         let lines: String = boot_info(self.boot_reason)
-            .iter()
+            .into_iter()
+            .chain(memory_line())
             .map(|l| format!("\n{l}"))
             .collect();
         out.insert_str(at, &lines);
@@ -230,6 +231,21 @@ impl Status {
             ),
         }
     }
+}
+
+/// The daemon's resident memory, as the kernel counts it (VmRSS), for
+/// `status`.
+fn memory_line() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(format!("Mail daemon memory (RSS): {} MiB", kib.div_ceil(1024)))
 }
 
 /// `Boot reason:` and the firmware slots, for `status`, `version` and the

@@ -354,15 +354,28 @@ pub fn set_boot_once(ldlinux: &Path, command: &str) -> Result<(), SlotError> {
         return Err(SlotError::NoAdv(ldlinux.display().to_string()));
     }
     let blk = adv_with_boot_once(command);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(ldlinux)
-        .map_err(io(ldlinux))?;
-    f.seek(SeekFrom::Start((n - 2 * ADV_SIZE) as u64))
-        .map_err(io(ldlinux))?;
-    f.write_all(&blk).map_err(io(ldlinux))?;
-    f.write_all(&blk).map_err(io(ldlinux))?;
-    f.sync_all().map_err(io(ldlinux))
+    // `syslinux --install` marks ldlinux.sys read-only (FAT attribute);
+    // vfat maps that to the write bits, so lift it for the write and put
+    // it back, as syslinux's own installers do.
+    let perms = std::fs::metadata(ldlinux).map_err(io(ldlinux))?.permissions();
+    let was_read_only = perms.readonly();
+    if was_read_only {
+        let mut writable = perms.clone();
+        #[allow(clippy::permissions_set_readonly_false)]
+        writable.set_readonly(false);
+        std::fs::set_permissions(ldlinux, writable).map_err(io(ldlinux))?;
+    }
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).open(ldlinux)?;
+        f.seek(SeekFrom::Start((n - 2 * ADV_SIZE) as u64))?;
+        f.write_all(&blk)?;
+        f.write_all(&blk)?;
+        f.sync_all()
+    })();
+    if was_read_only {
+        let _ = std::fs::set_permissions(ldlinux, perms);
+    }
+    written.map_err(io(ldlinux))
 }
 
 #[cfg(test)]
@@ -419,7 +432,12 @@ mod tests {
         };
         ld.extend_from_slice(&empty);
         ld.extend_from_slice(&empty);
-        std::fs::write(b.join("syslinux/ldlinux.sys"), ld).unwrap();
+        let ld_path = b.join("syslinux/ldlinux.sys");
+        std::fs::write(&ld_path, ld).unwrap();
+        // As `syslinux --install` leaves it.
+        let mut ro = std::fs::metadata(&ld_path).unwrap().permissions();
+        ro.set_readonly(true);
+        std::fs::set_permissions(&ld_path, ro).unwrap();
         dir
     }
 
@@ -439,6 +457,8 @@ mod tests {
         );
         assert!(adv_valid(&ld[4096..4096 + 512]));
         assert_eq!(&ld[4096 + 8..4096 + 11], &[1, 1, b'B']);
+        let ld_meta = std::fs::metadata(dir.path().join("syslinux/ldlinux.sys")).unwrap();
+        assert!(ld_meta.permissions().readonly(), "read-only again");
         let t = boot.trial().unwrap();
         assert_eq!(
             (t.slot, t.previous, t.version.as_str()),

@@ -8,7 +8,8 @@
 //!   NIC 00:03.0 Management  slirp 192.168.42.0/24, host 192.168.42.1
 //!   NIC 00:04.0 Data 1      slirp 10.0.1.0/24, host 10.0.1.2, 127.0.0.1:P1 → 10.0.1.15:25
 //!   NIC 00:05.0 Data 2      slirp 10.0.2.0/24, host 10.0.2.2, 127.0.0.1:P2 → 10.0.2.15:25
-//!   disk (virtio, or AHCI for the VMware stand-in), i6300esb watchdog (reset)
+//!   disk (virtio, or AHCI for the VMware stand-in), i6300esb watchdog (reset),
+//!   virtio-rng (entropy; TCG's CPU has no RDRAND)
 //!   ttyS0 → a unix socket: the [`Serial`] console (kernel log and login)
 //! ```
 //!
@@ -112,6 +113,8 @@ pub struct Vm {
     /// Host ports forwarded to Data 1 and Data 2 port 25.
     pub data1: SocketAddrV4,
     pub data2: SocketAddrV4,
+    /// When QEMU was last started (for boot-time reports).
+    pub started: Instant,
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for QEMU to take).
@@ -155,6 +158,7 @@ impl Vm {
             serial,
             data1,
             data2,
+            started: Instant::now(),
         };
         vm.start();
         vm
@@ -236,6 +240,9 @@ impl Vm {
             cmd.arg("-device")
                 .arg(format!("{},netdev={id},addr=0x{slot:x},romfile=", s.nic));
         }
+        // An entropy source, as libvirt and Proxmox give a KVM guest.
+        cmd.args(["-object", "rng-random,id=rng0,filename=/dev/urandom"])
+            .args(["-device", "virtio-rng-pci,rng=rng0,addr=0x8"]);
         if s.watchdog {
             cmd.args(["-device", "i6300esb,addr=0x7"])
                 .args(["-action", "watchdog=reset"]);

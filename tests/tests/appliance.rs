@@ -23,6 +23,10 @@ const LONG: Duration = Duration::from_secs(300);
 /// passphrase change. Returns the banner text.
 fn first_login(vm: &mut Vm) -> String {
     let banner = vm.serial.expect("login: ", BOOT);
+    eprintln!(
+        "measure: boot to the login banner under TCG: {} s",
+        vm.started.elapsed().as_secs()
+    );
     vm.serial.line("admin");
     vm.serial.expect("Password: ", Duration::from_secs(30));
     vm.serial.line("breakwater");
@@ -118,17 +122,17 @@ fn systemsetup(vm: &mut Vm, sink_port: u16) {
     vm.serial
         .expect("Reboot now? [N]> ", Duration::from_secs(30));
     vm.serial.line("y");
-    vm.serial.expect("Booting from Hard Disk", BOOT);
+    vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
 /// `reboot` at the console (the interface addresses apply at boot); returns
-/// once the firmware (SeaBIOS) starts again, so the next `login: ` is the
+/// once the boot loader (syslinux) starts again, so the next `login: ` is the
 /// new boot's, not the console's prompt while the box goes down.
 fn reboot(vm: &mut Vm) {
     vm.serial.line("reboot");
     vm.serial.expect("]>", Duration::from_secs(30));
     vm.serial.line("y");
-    vm.serial.expect("Booting from Hard Disk", BOOT);
+    vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
 fn send(addr: SocketAddrV4, from: &str, to: &str, id: &str) -> Result<u64, String> {
@@ -235,11 +239,14 @@ fn vesa_vm_passes_mail_both_ways_and_survives_a_watchdog_reset() {
     assert!(out.contains("stops petting the watchdog"), "{out}");
     vm.serial.skip();
     // i6300esb: 60 s timeout (two stages), then the VM resets and boots.
-    vm.serial.expect("Booting from Hard Disk", LONG);
+    vm.serial.expect("\nSYSLINUX ", LONG);
     let banner = login(&mut vm);
     assert!(banner.contains("Boot reason: watchdog reset"), "{banner}");
     let status = run(&mut vm, "status");
     assert!(status.contains("Boot reason: watchdog reset"), "{status}");
+    if let Some(rss) = status.lines().find(|l| l.contains("memory (RSS)")) {
+        eprintln!("measure: after boot, {rss}");
+    }
     assert!(run(&mut vm, "setgateway print").contains(&HOST_VIA_DATA2.to_string()));
     sink.start_again();
     assert!(

@@ -3,9 +3,11 @@
 //!
 //! **Owns** the daemon child process, the watchdog, the heartbeat socket
 //! (`<data-dir>/supervisor.sock`), `<data-dir>/daemon.pid` (the current
-//! daemon's PID), the boot marker `<data-dir>/unclean-shutdown` and the
-//! lock `<data-dir>/supervisor.lock` (one supervisor per data directory).
-//! It may touch nothing else: it never opens the database or the queue.
+//! daemon's PID), the boot marker `<data-dir>/unclean-shutdown`, the stop
+//! record `<data-dir>/last-stop` and the lock `<data-dir>/supervisor.lock`
+//! (one supervisor per data directory); on the boot partition, only the
+//! end of a trial boot ([`crate::slots`]: the loaders' default, `trial`,
+//! `last-upgrade`). It never opens the database or the queue.
 //!
 //! ```text
 //!   breakwater run (supervisor) ──spawn──► breakwater daemon (mail daemon)
