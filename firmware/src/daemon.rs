@@ -245,7 +245,10 @@ fn memory_line() -> Option<String> {
         .trim()
         .parse()
         .ok()?;
-    Some(format!("Mail daemon memory (RSS): {} MiB", kib.div_ceil(1024)))
+    Some(format!(
+        "Mail daemon memory (RSS): {} MiB",
+        kib.div_ceil(1024)
+    ))
 }
 
 /// `Boot reason:` and the firmware slots, for `status`, `version` and the
@@ -320,11 +323,10 @@ fn open_store(dir: &Path) -> anyhow::Result<(sled::Db, Arc<ConfigStore>)> {
         spool: dir.join("spool").display().to_string(),
         reason,
     };
+    // Through `durable::open`: its flushes then fsync sled's files (see
+    // durable.rs: sled's own flush is not power-cut safe on Linux).
     let opened = std::panic::catch_unwind(|| {
-        sled::Config::new()
-            .path(&path)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
+        crate::durable::open(sled::Config::new().cache_capacity(SLED_CACHE_BYTES), &path)
     });
     let db = match opened {
         Ok(Ok(db)) => db,
@@ -564,6 +566,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     );
     draining.drain(SHUTDOWN_GRACE).await;
     db.flush_async().await?;
+    crate::durable::sync()?;
     tracing::info!("database flushed; mail daemon stopped");
     Ok(if reboot.load(Ordering::Relaxed) {
         Stopped::Reboot

@@ -110,7 +110,7 @@ impl IdAllocator {
                 .insert(KEYS[kind as usize], &until.to_be_bytes())?;
             // The reservation must be on disk before any number from it is
             // used, or a crash could hand the same number out twice.
-            self.tree.flush()?;
+            crate::durable::flush(&self.tree)?;
             c.reserved_until = until;
         }
         let id = c.next;

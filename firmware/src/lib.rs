@@ -19,6 +19,7 @@ pub mod control;
 pub mod daemon;
 pub mod delivery;
 pub mod dns;
+pub mod durable;
 pub mod filters;
 pub mod ids;
 pub mod init;

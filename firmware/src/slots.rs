@@ -357,7 +357,9 @@ pub fn set_boot_once(ldlinux: &Path, command: &str) -> Result<(), SlotError> {
     // `syslinux --install` marks ldlinux.sys read-only (FAT attribute);
     // vfat maps that to the write bits, so lift it for the write and put
     // it back, as syslinux's own installers do.
-    let perms = std::fs::metadata(ldlinux).map_err(io(ldlinux))?.permissions();
+    let perms = std::fs::metadata(ldlinux)
+        .map_err(io(ldlinux))?
+        .permissions();
     let was_read_only = perms.readonly();
     if was_read_only {
         let mut writable = perms.clone();

@@ -263,9 +263,17 @@ fn power_cut_while_mail_flows_loses_no_acknowledged_message() {
     let mut vm = Vm::boot(VmSpec::vesa());
     first_login(&mut vm);
     configure(&mut vm, sink_port);
-    // The first power cut is the "reboot" that applies the addresses.
+    // The first power cut is the "reboot" that applies the addresses: the
+    // commit must have survived it.
     vm.power_cut();
     vm.start();
+    login(&mut vm);
+    let interfaces = run(&mut vm, "interfaceconfig print");
+    let commits = run(&mut vm, "commitlog");
+    assert!(
+        interfaces.contains(&GUEST_DATA1.to_string()),
+        "the commit did not survive the power cut:\n{interfaces}\n{commits}"
+    );
     assert!(
         vm.wait_banner(vm.data1, LONG).is_some(),
         "no banner on Data 1"
@@ -274,20 +282,28 @@ fn power_cut_while_mail_flows_loses_no_acknowledged_message() {
     // guest's disk, not in its page cache, when the power goes.
     sink.stop();
     let data1 = vm.data1;
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cut_seen = cut.clone();
     let sender = std::thread::spawn(move || {
         let mut acked = Vec::new();
+        let mut refused = Vec::new();
         for i in 0.. {
             let id = format!("cut-{i}@test");
             match send(data1, "sender@outside.test", "user@example.com", &id) {
                 Ok(_) => acked.push(id),
-                Err(_) => break,
+                // After the cut nothing answers; before it, a refusal is
+                // a finding, reported below.
+                Err(_) if cut_seen.load(std::sync::atomic::Ordering::SeqCst) => break,
+                Err(e) => refused.push(e),
             }
         }
-        acked
+        (acked, refused)
     });
-    std::thread::sleep(Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(30));
+    cut.store(true, std::sync::atomic::Ordering::SeqCst);
     vm.power_cut();
-    let acked = sender.join().expect("sender thread");
+    let (acked, refused) = sender.join().expect("sender thread");
+    assert!(refused.is_empty(), "refused before the cut: {refused:?}");
     assert!(
         acked.len() >= 3,
         "too few messages before the cut: {}",

@@ -96,13 +96,13 @@ impl ConfigStore {
     pub fn stage(&self, config: &Config) -> Result<(), StoreError> {
         self.tree
             .insert(STAGED, codec::encode(CONFIG_VERSION, config)?)?;
-        self.tree.flush()?;
+        crate::durable::flush(&self.tree)?;
         Ok(())
     }
 
     pub fn clear(&self) -> Result<bool, StoreError> {
         let had = self.tree.remove(STAGED)?.is_some();
-        self.tree.flush()?;
+        crate::durable::flush(&self.tree)?;
         Ok(had)
     }
 
@@ -145,7 +145,7 @@ impl ConfigStore {
                     "config commit aborted".to_string(),
                 )),
             })?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(record)
     }
 

@@ -268,7 +268,7 @@ impl UserStore {
                 last_failure_ms: 0,
                 locked_until_ms: 0,
             })?;
-            store.db.flush()?;
+            crate::durable::flush(&store.db)?;
         }
         Ok(store)
     }
@@ -355,7 +355,7 @@ impl UserStore {
                 })
             };
             self.put(&u)?;
-            self.db.flush()?;
+            crate::durable::flush(&self.db)?;
             return result;
         }
         u.failures = 0;
@@ -384,7 +384,7 @@ impl UserStore {
         };
         self.sessions
             .insert(token.as_bytes(), codec::encode(USER_VERSION, &session)?)?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(AuthReply {
             token,
             role: u.role,
@@ -423,7 +423,7 @@ impl UserStore {
             self.logins
                 .insert(s.seq.to_be_bytes(), codec::encode(USER_VERSION, &l)?)?;
         }
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
@@ -472,7 +472,7 @@ impl UserStore {
         u.hash = hash(&self.policy, new)?;
         u.must_change = false;
         self.put(&u)?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
@@ -498,7 +498,7 @@ impl UserStore {
             last_failure_ms: 0,
             locked_until_ms: 0,
         })?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
@@ -514,7 +514,7 @@ impl UserStore {
             return Err(invalid("There must be at least one admin account."));
         }
         self.put(&u)?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
@@ -543,7 +543,7 @@ impl UserStore {
             return Err(invalid("There must be at least one admin account."));
         }
         self.users.remove(u.name.as_bytes())?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
@@ -562,7 +562,7 @@ impl UserStore {
         }
         let serial = format!("BW{:010X}", rand::random::<u64>() & 0xFF_FFFF_FFFF);
         self.meta.insert("serial", serial.as_bytes())?;
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(serial)
     }
 }

@@ -146,7 +146,7 @@ impl QueueStore for SledSpoolStore {
     }
 
     fn flush(&self) -> Result<(), QueueError> {
-        self.db.flush()?;
+        crate::durable::flush(&self.db)?;
         Ok(())
     }
 
