@@ -148,6 +148,10 @@ pub struct SupervisorLimits {
     pub start_timeout_secs: u32,
     /// After forwarding SIGTERM, how long to wait before SIGKILL.
     pub stop_timeout_secs: u32,
+    /// When the daemon reports a damaged database, salvage it (move it
+    /// aside, keep what is readable) and start again, instead of stopping
+    /// for an operator: the appliance has no shell to run `salvage` from.
+    pub auto_salvage: bool,
 }
 
 impl Default for SupervisorLimits {
@@ -162,6 +166,7 @@ impl Default for SupervisorLimits {
             heartbeat_timeout_secs: 30,
             start_timeout_secs: 120,
             stop_timeout_secs: 45,
+            auto_salvage: false,
         }
     }
 }

@@ -296,10 +296,9 @@ fn load_config(store: &ConfigStore, board: &BoardProfile) -> anyhow::Result<Conf
      Breakwater will not start on it, so that no queued message is lost.\n\
      To recover (see docs/operations.md, \"Damaged database\"):\n  \
      1. stop Breakwater;\n  \
-     2. move the damaged store and its spool aside together:\n       \
-     mv {path} {path}.damaged-<timestamp> && mv {spool} {spool}.damaged-<timestamp>\n  \
-     3. start Breakwater: it starts with the factory configuration; load a saved one\n     \
-     with \"loadconfig\" and keep the .damaged-* pair for salvage."
+     2. run \"breakwater salvage --data-dir <data-dir>\": it moves {path} and {spool}\n     \
+     aside together (*.damaged-<time>, nothing is deleted) and keeps what is readable;\n  \
+     3. start Breakwater; if the configuration was lost, load a saved one with \"loadconfig\"."
 )]
 pub struct StoreDamaged {
     pub path: String,

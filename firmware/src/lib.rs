@@ -26,6 +26,7 @@ pub mod init;
 pub mod logging;
 pub mod quarantine;
 pub mod queue;
+pub mod salvage;
 pub mod slots;
 pub mod smtp_in;
 pub mod supervisor;

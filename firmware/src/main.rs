@@ -100,6 +100,12 @@ enum Command {
         #[arg(long)]
         boot_reason: Option<String>,
     },
+    /// Move a damaged database and its spool aside and build a new store
+    /// from whatever it still yields (the gateway must be stopped).
+    Salvage {
+        #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
+        data_dir: PathBuf,
+    },
     /// Run one CLI command against the running daemon.
     Cli {
         #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
@@ -238,6 +244,22 @@ fn main() -> ExitCode {
             device,
             baud,
         } => run_console(data_dir, device, baud),
+        Command::Salvage { data_dir } => {
+            if let Err(e) = supervisor::lock_data_dir(&data_dir) {
+                eprintln!("breakwater salvage: {e:#}; stop Breakwater first");
+                return ExitCode::FAILURE;
+            }
+            match breakwater::salvage::salvage(&data_dir) {
+                Ok(report) => {
+                    println!("{}", report.describe());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("breakwater salvage: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Cli { data_dir, args } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
             // A pasted filter script or test message comes on a pipe or a

@@ -439,6 +439,43 @@ impl Serial {
         }
     }
 
+    /// Waits for whichever of `needles` comes first after the mark; returns
+    /// the text up to and including it (so `ends_with` tells which).
+    ///
+    /// # Panics
+    /// At the timeout, with the console's tail.
+    pub fn expect_any(&mut self, needles: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.buf;
+        let mut buf = lock.lock().expect("serial buffer");
+        loop {
+            let start = self.mark.min(buf.len());
+            let first = needles
+                .iter()
+                .filter_map(|n| find(&buf[start..], n.as_bytes()).map(|p| (p, n.len())))
+                .min();
+            if let Some((pos, len)) = first {
+                let end = start + pos + len;
+                let text = String::from_utf8_lossy(&buf[start..end]).into_owned();
+                self.mark = end;
+                return text;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                drop(buf);
+                panic!(
+                    "none of {needles:?} on the serial console within {} s; last lines:\n{}",
+                    timeout.as_secs(),
+                    self.tail(40)
+                );
+            }
+            buf = cv
+                .wait_timeout(buf, deadline - now)
+                .expect("serial buffer")
+                .0;
+        }
+    }
+
     /// [`Serial::expect`] without the panic.
     pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;

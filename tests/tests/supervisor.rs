@@ -287,14 +287,72 @@ fn a_truncated_database_stops_the_start_with_instructions_not_a_crash_loop() {
     // Nothing was thrown away: the damaged store and the spool are intact.
     assert!(db.join("conf").exists() && data.join("spool").exists());
 
-    // The documented recovery: move both aside together, start fresh.
-    let stamp = "20260101T000000";
-    fs::rename(&db, data.join(format!("db.damaged-{stamp}"))).unwrap();
-    fs::rename(
-        data.join("spool"),
-        data.join(format!("spool.damaged-{stamp}")),
-    )
-    .unwrap();
+    // The documented recovery: `breakwater salvage` moves both aside
+    // together and keeps what is readable; then start.
+    let out = Command::new(breakwater_bin())
+        .arg("salvage")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("run breakwater salvage");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("Database salvage") && said.contains("db.damaged-"),
+        "{said}"
+    );
+    let kept: Vec<String> = fs::read_dir(&data)
+        .expect("data dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".damaged-"))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        2,
+        "the damaged store and spool are kept: {kept:?}"
+    );
+    // Nothing of a truncated store is readable: the gateway starts on the
+    // factory configuration (an operator then runs `loadconfig`).
     w.gw.start_again();
     assert!(w.gw.cli_ok(&["status"]).contains("Host name"));
+}
+
+#[test]
+fn with_auto_salvage_the_supervisor_salvages_a_damaged_store_and_starts() {
+    let mut w = World::start();
+    with_limits(&mut w.gw, 60, "auto_salvage = true");
+    mail_flows(&w, "before-damage");
+    w.gw.stop();
+    let data = w.gw.data_dir().to_path_buf();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(data.join("db/db"))
+        .expect("sled data file")
+        .set_len(0)
+        .expect("truncate");
+    for entry in fs::read_dir(data.join("db")).expect("db dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("snap.") {
+            fs::remove_file(entry.path()).expect("remove snapshot");
+        }
+    }
+    w.gw.start_again();
+    let status = w.gw.cli_ok(&["status"]);
+    assert!(status.contains("Host name"), "{status}");
+    let log = system_log(&data);
+    assert!(
+        log.contains("salvaging it (auto_salvage)") && log.contains("Database salvage"),
+        "{log}"
+    );
+    assert!(
+        fs::read_dir(&data)
+            .expect("data dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("db.damaged-")),
+        "the damaged store is kept"
+    );
 }

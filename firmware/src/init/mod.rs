@@ -420,6 +420,10 @@ fn spawn_supervisor(board: &BoardProfile, data: &Path) -> Option<Pid> {
         .arg(data)
         .arg("--board")
         .arg(&board.name)
+        // The mail log goes to files on the data partition, not to the
+        // serial console: at 115200 baud echoing it would throttle the
+        // daemon and bury the login prompt (AsyncOS prints none either).
+        .arg("--quiet")
         .env("PATH", "/sbin:/bin")
         .env("HOME", data);
     if let Some(c) = console::for_child() {

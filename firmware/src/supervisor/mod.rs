@@ -424,6 +424,26 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                     );
                     break Outcome::DaemonCannotStart;
                 }
+                Some(c) if c == i32::from(EXIT_STORE_DAMAGED) && limits.auto_salvage => {
+                    // The daemon has exited: the store is free.
+                    tracing::error!(
+                        "the mail daemon cannot start: its database is damaged; salvaging it (auto_salvage)"
+                    );
+                    match crate::salvage::salvage(dir) {
+                        Ok(report) => {
+                            tracing::warn!("{}", report.describe());
+                            eprintln!("breakwater: {}", report.describe());
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                "database salvage failed: {e}; not restarting the mail daemon"
+                            );
+                            eprintln!("breakwater: database salvage failed: {e}");
+                            break Outcome::DaemonCannotStart;
+                        }
+                    }
+                }
                 Some(c) if c == i32::from(EXIT_STORE_DAMAGED) => {
                     tracing::error!(
                         "the mail daemon cannot start: its database is damaged (see the daemon's message and docs/operations.md); not restarting it"
@@ -800,7 +820,7 @@ fn start_console(opts: &SuperviseOptions) -> Option<tokio::task::JoinHandle<()>>
 
 /// One supervisor per data directory: a second one would fight the first
 /// over the heartbeat socket and the daemon.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
     let path = dir.join("supervisor.lock");
     let file = std::fs::OpenOptions::new()
