@@ -353,7 +353,7 @@ fn power_cut_while_mail_flows_loses_no_acknowledged_message() {
         .collect();
     let unique: HashSet<&String> = ids.iter().collect();
     eprintln!(
-        "power cut: {} acknowledged, {} delivered, {} duplicates",
+        "measure: power cut: {} acknowledged, {} delivered, {} duplicates",
         acked.len(),
         ids.len(),
         ids.len() - unique.len()
@@ -372,6 +372,19 @@ fn the_vmdk_boots_on_ahci_with_e1000e_nics_as_on_vmware() {
     assert!(banner.contains("Running slot: A"), "{banner}");
     let status = run(&mut vm, "interfaceconfig print");
     assert!(status.contains("Management (192.168.42.42/24"), "{status}");
+}
+
+#[test]
+#[ignore = "needs the image: tools/image boot-test"]
+fn the_raw_image_boots_with_uefi_through_systemd_boot() {
+    let mut spec = VmSpec::vesa();
+    spec.uefi = true;
+    let mut vm = Vm::boot(spec);
+    vm.serial.expect("breakwater.slot=A", BOOT);
+    let banner = first_login(&mut vm);
+    assert!(banner.contains("Running slot: A"), "{banner}");
+    let status = run(&mut vm, "status");
+    assert!(status.contains("Boot reason: power-on"), "{status}");
 }
 
 /// An upgrade package made from the built image's kernel and initramfs
