@@ -201,18 +201,7 @@ fn rollbackconfig_lists_commits_and_rolls_back_one() {
 #[test]
 fn a_read_only_user_is_refused_every_change() {
     let rig = rig();
-    let mut t = rig.admin();
-    t.send("userconfig new reader read-only Read Only\r");
-    t.line_after("New passphrase: ", "reader pass 1");
-    t.line_after("again: ", "reader pass 1");
-    t.expect("User reader (read-only) created");
-    t.quit();
-
-    let mut t = rig.console();
-    t.line_after("login: ", "reader");
-    t.line_after("Password: ", "reader pass 1");
-    t.line_after("New passphrase: ", "reader pass 2");
-    t.line_after("again: ", "reader pass 2");
+    let mut t = rig.reader();
     t.expect(PROMPT);
     let refused = t.command("smtproutes new example.com mx.example.com");
     assert!(refused.contains("Permission denied"), "{refused}");

@@ -199,18 +199,7 @@ fn ctrl_c_or_an_empty_required_answer_leaves_without_committing() {
 #[test]
 fn read_only_users_are_refused_and_get_no_hint() {
     let rig = rig();
-    let mut t = rig.admin();
-    t.send("userconfig new reader read-only Read Only\r");
-    t.line_after("New passphrase: ", "reader pass 1");
-    t.line_after("again: ", "reader pass 1");
-    t.expect("User reader (read-only) created");
-    t.quit();
-
-    let mut t = rig.console();
-    t.line_after("login: ", "reader");
-    t.line_after("Password: ", "reader pass 1");
-    t.line_after("New passphrase: ", "reader pass 2");
-    t.line_after("again: ", "reader pass 2");
+    let mut t = rig.reader();
     let screen = t.expect(PROMPT);
     assert!(!screen.contains(HINT), "{screen}");
     let refused = t.command("systemsetup");

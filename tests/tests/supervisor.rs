@@ -35,6 +35,23 @@ fn with_limits(gw: &mut Gateway, watchdog_secs: u32, supervisor: &str) {
     gw.restart();
 }
 
+/// Truncates sled's data file and drops its snapshots: sled itself opens
+/// that as a new, empty store (the daemon must see the damage).
+fn truncate_store(data: &Path) {
+    let db = data.join("db");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(db.join("db"))
+        .expect("sled data file")
+        .set_len(0)
+        .expect("truncate");
+    for entry in fs::read_dir(&db).expect("db dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("snap.") {
+            fs::remove_file(entry.path()).expect("remove snapshot");
+        }
+    }
+}
+
 /// Sends one message through Data 1 and waits until the sink has it.
 fn mail_flows(w: &World, tag: &str) {
     let id = format!("{tag}@e2e.test");
@@ -246,19 +263,7 @@ fn a_truncated_database_stops_the_start_with_instructions_not_a_crash_loop() {
     w.gw.stop();
     let data = w.gw.data_dir().to_path_buf();
     let db = data.join("db");
-    // Truncate sled's data file and drop its snapshots: sled itself opens
-    // that as a new, empty store.
-    fs::OpenOptions::new()
-        .write(true)
-        .open(db.join("db"))
-        .expect("sled data file")
-        .set_len(0)
-        .expect("truncate");
-    for entry in fs::read_dir(&db).expect("db dir").flatten() {
-        if entry.file_name().to_string_lossy().starts_with("snap.") {
-            fs::remove_file(entry.path()).expect("remove snapshot");
-        }
-    }
+    truncate_store(&data);
     let before = system_log(&data).matches("started the mail daemon").count();
 
     let out = Command::new(breakwater_bin())
@@ -329,17 +334,7 @@ fn with_auto_salvage_the_supervisor_salvages_a_damaged_store_and_starts() {
     mail_flows(&w, "before-damage");
     w.gw.stop();
     let data = w.gw.data_dir().to_path_buf();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(data.join("db/db"))
-        .expect("sled data file")
-        .set_len(0)
-        .expect("truncate");
-    for entry in fs::read_dir(data.join("db")).expect("db dir").flatten() {
-        if entry.file_name().to_string_lossy().starts_with("snap.") {
-            fs::remove_file(entry.path()).expect("remove snapshot");
-        }
-    }
+    truncate_store(&data);
     w.gw.start_again();
     let status = w.gw.cli_ok(&["status"]);
     assert!(status.contains("Host name"), "{status}");

@@ -97,6 +97,25 @@ impl Rig {
         t.expect(PROMPT);
         t
     }
+
+    /// Has the admin create the read-only user `reader`, then logs in as
+    /// it (choosing its passphrase); returns the console after the forced
+    /// change, before the prompt.
+    pub fn reader(&self) -> Term {
+        let mut t = self.admin();
+        t.send("userconfig new reader read-only Read Only\r");
+        t.line_after("New passphrase: ", "reader pass 1");
+        t.line_after("again: ", "reader pass 1");
+        t.expect("User reader (read-only) created");
+        t.quit();
+
+        let mut t = self.console();
+        t.line_after("login: ", "reader");
+        t.line_after("Password: ", "reader pass 1");
+        t.line_after("New passphrase: ", "reader pass 2");
+        t.line_after("again: ", "reader pass 2");
+        t
+    }
 }
 
 pub fn console_at(dir: PathBuf) -> Term {
