@@ -281,7 +281,30 @@ fn load_config(store: &ConfigStore, board: &BoardProfile) -> anyhow::Result<Conf
             board.name
         );
     }
-    Ok(store.committed()?)
+    match store.committed() {
+        Err(crate::config::StoreError::Codec(crate::codec::CodecError::Version {
+            found,
+            expected,
+        })) if found > expected => Err(ConfigTooNew { found, expected }.into()),
+        other => Ok(other?),
+    }
+}
+
+/// The committed configuration was written by a newer firmware (a higher
+/// format version): this one refuses to read it rather than misread it,
+/// and does not start (exit status
+/// [`crate::supervisor::EXIT_CONFIG_TOO_NEW`]; no restart, no salvage: the
+/// store is not damaged).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the configuration was written by a newer firmware (configuration format {found}; \
+     this firmware reads format {expected}).\n\
+     This firmware will not start on it. Boot the newer firmware again (its slot is kept), \
+     or, to go back to this version for good, restore a configuration saved by it."
+)]
+pub struct ConfigTooNew {
+    pub found: u8,
+    pub expected: u8,
 }
 
 /// The database could not be opened, or opened without the data it is
@@ -588,5 +611,31 @@ async fn wait_for_shutdown(stop: &Notify) {
         _ = term.recv() => {}
         _ = int.recv() => {}
         _ = stop.notified() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_from_a_newer_firmware_is_refused_with_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let store = ConfigStore::open(&db).unwrap();
+        let board = BoardProfile::builtin("dev").unwrap();
+        load_config(&store, &board).unwrap();
+        // A newer firmware's record: a format version this one does not know.
+        let tree = db.open_tree("config").unwrap();
+        let mut bytes = tree.get("committed").unwrap().unwrap().to_vec();
+        bytes[0] = bytes[0].wrapping_add(1);
+        tree.insert("committed", bytes).unwrap();
+        let err = load_config(&store, &board).unwrap_err();
+        let too_new = err.downcast_ref::<ConfigTooNew>().expect("ConfigTooNew");
+        assert!(too_new.found > too_new.expected);
+        assert!(
+            err.to_string().contains("written by a newer firmware"),
+            "{err}"
+        );
     }
 }

@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use breakwater::control;
-use breakwater::daemon::{self, CannotDropPrivileges, RunOptions, Stopped, StoreDamaged};
+use breakwater::daemon::{
+    self, CannotDropPrivileges, ConfigTooNew, RunOptions, Stopped, StoreDamaged,
+};
 use breakwater::supervisor::{self, BootReason, LastBoot, SuperviseOptions};
 use breakwater_board::BoardProfile;
 use clap::{Parser, Subcommand};
@@ -150,6 +152,8 @@ fn daemon_failed(e: &anyhow::Error) -> ExitCode {
         ExitCode::from(supervisor::EXIT_STORE_DAMAGED)
     } else if e.downcast_ref::<CannotDropPrivileges>().is_some() {
         ExitCode::from(supervisor::privilege::EXIT_CANNOT_DROP)
+    } else if e.downcast_ref::<ConfigTooNew>().is_some() {
+        ExitCode::from(supervisor::EXIT_CONFIG_TOO_NEW)
     } else {
         ExitCode::FAILURE
     }

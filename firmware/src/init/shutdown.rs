@@ -65,13 +65,15 @@ pub enum AfterExit {
 
 /// `code` is the exit status, `None` when a signal killed it.
 pub fn after_supervisor_exit(code: Option<i32>) -> AfterExit {
-    use crate::supervisor::{EXIT_REBOOT, EXIT_STORE_DAMAGED, EXIT_WATCHDOG_RESET};
+    use crate::supervisor::{
+        EXIT_CONFIG_TOO_NEW, EXIT_REBOOT, EXIT_STORE_DAMAGED, EXIT_WATCHDOG_RESET,
+    };
     match code {
         Some(0) => AfterExit::Shutdown(Request::PowerOff),
         Some(c) if c == i32::from(EXIT_REBOOT) || c == i32::from(EXIT_WATCHDOG_RESET) => {
             AfterExit::Shutdown(Request::Reboot)
         }
-        Some(c) if c == i32::from(EXIT_STORE_DAMAGED) => {
+        Some(c) if c == i32::from(EXIT_STORE_DAMAGED) || c == i32::from(EXIT_CONFIG_TOO_NEW) => {
             AfterExit::Restart(Duration::from_secs(60))
         }
         _ => AfterExit::Restart(Duration::from_secs(5)),

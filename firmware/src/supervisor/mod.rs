@@ -76,6 +76,10 @@ pub const EXIT_WATCHDOG_RESET: u8 = 86;
 /// The daemon's (and then the supervisor's) exit status when the database
 /// is damaged and it will not start (sysexits' `EX_CONFIG`).
 pub const EXIT_STORE_DAMAGED: u8 = 78;
+/// The daemon's exit status when the committed configuration was written
+/// by a newer firmware (sysexits' `EX_PROTOCOL`): not damage, so neither a
+/// restart nor a salvage can help.
+pub const EXIT_CONFIG_TOO_NEW: u8 = 76;
 /// The daemon's exit status after `reboot`: start it again, not a crash.
 pub const EXIT_REBOOT: u8 = 10;
 
@@ -421,6 +425,15 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                     );
                     eprintln!(
                         "breakwater: the mail daemon cannot run as the board's run_as user; the supervisor will not restart it. See docs/decisions/0006-least-privilege.md."
+                    );
+                    break Outcome::DaemonCannotStart;
+                }
+                Some(c) if c == i32::from(EXIT_CONFIG_TOO_NEW) => {
+                    tracing::error!(
+                        "the mail daemon cannot start: the configuration was written by a newer firmware; not restarting it (boot the newer firmware's slot)"
+                    );
+                    eprintln!(
+                        "breakwater: the configuration was written by a newer firmware; this firmware will not start the mail daemon. Boot the newer firmware again."
                     );
                     break Outcome::DaemonCannotStart;
                 }
