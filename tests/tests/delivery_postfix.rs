@@ -114,9 +114,17 @@ fn postfix_queue_id(w: &World, mid: u64) -> String {
 /// errors, no dropped or timed-out sessions, no command sent ahead of
 /// time where SMTP does not allow it.
 fn assert_postfix_content(pf: &Postfix) {
-    let bad = pf.log_lines(
-        r"(warning|error|fatal|panic): |improper command pipelining|lost connection|timeout after",
-    );
+    let bad: Vec<String> = pf
+        .log_lines(
+            r"(warning|error|fatal|panic): |improper command pipelining|lost connection|timeout after",
+        )
+        .into_iter()
+        // cleanup's note about this machine's clocks under load (the file
+        // system's time stamps vs the local clock), not about the session.
+        .filter(|l| {
+            !l.contains("file system clock is") && !l.contains("resetting file time stamps")
+        })
+        .collect();
     assert!(bad.is_empty(), "Postfix complained:\n{}", bad.join("\n"));
 }
 
