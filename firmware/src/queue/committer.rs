@@ -17,6 +17,10 @@ const MAX_BATCH: usize = 1024;
 struct Commit {
     record: MessageRecord,
     reply: oneshot::Sender<Result<(), QueueError>>,
+    /// A message a listener received: the committer logs `MID n queued for
+    /// delivery` once it is durable and before the work queue can see it,
+    /// so the line always precedes that message's `Delivery start`.
+    received: bool,
 }
 
 /// The handle the stages use to reach the queue.
@@ -31,8 +35,27 @@ pub struct QueueHandle {
 }
 
 impl QueueHandle {
+    /// Makes a message a listener received durable (and logs `queued for
+    /// delivery`); returns once it is safe to answer 250.
+    pub async fn enqueue_received(
+        &self,
+        record: MessageRecord,
+        body: Vec<u8>,
+    ) -> Result<(), QueueError> {
+        self.submit(record, body, true).await
+    }
+
     /// Makes a message durable; returns once it is safe to answer 250.
     pub async fn enqueue(&self, record: MessageRecord, body: Vec<u8>) -> Result<(), QueueError> {
+        self.submit(record, body, false).await
+    }
+
+    async fn submit(
+        &self,
+        record: MessageRecord,
+        body: Vec<u8>,
+        received: bool,
+    ) -> Result<(), QueueError> {
         let limits = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let size = body.len() as u64;
         if self.messages.load(Ordering::Relaxed) >= limits.max_messages {
@@ -58,7 +81,12 @@ impl QueueHandle {
         self.messages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(size, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        let result = match self.tx.send(Commit { record, reply }).await {
+        let commit = Commit {
+            record,
+            reply,
+            received,
+        };
+        let result = match self.tx.send(commit).await {
             Ok(()) => answer.await.unwrap_or(Err(QueueError::Stopped)),
             Err(_) => {
                 let _ = self.store.remove_body(mid);
@@ -200,6 +228,9 @@ async fn run(
         match result {
             Ok(()) => {
                 for c in batch {
+                    if c.received {
+                        crate::mail_log!("MID {} queued for delivery", c.record.mid);
+                    }
                     let _ = committed.send(c.record);
                     let _ = c.reply.send(Ok(()));
                 }

@@ -229,7 +229,7 @@ async fn run_session(
                     Action::Enqueue(message) => {
                         let (record, body) = *message;
                         let mid = record.mid;
-                        let result = ctx.queue.enqueue(record, body).await.map(|()| mid);
+                        let result = ctx.queue.enqueue_received(record, body).await.map(|()| mid);
                         pending.extend(session.enqueued(result));
                     }
                 }

@@ -254,8 +254,10 @@ impl Session {
         self.state = State::Command;
         match result {
             Ok(mid) => {
+                // "MID n queued for delivery" is the committer's line
+                // (queue::QueueHandle::enqueue_received): it comes before
+                // the work queue can start a delivery.
                 self.messages += 1;
-                mail_log!("MID {mid} queued for delivery");
                 vec![Action::Reply(reply::accepted(mid.0))]
             }
             Err(e) => {
