@@ -392,9 +392,7 @@ fn open_store(dir: &Path) -> anyhow::Result<(sled::Db, Arc<ConfigStore>)> {
 fn mark_initialised(dir: &Path) -> std::io::Result<()> {
     let marker = dir.join(STORE_MARKER);
     if !marker.exists() {
-        std::fs::write(&marker, b"1\n")?;
-        std::fs::File::open(&marker)?.sync_all()?;
-        std::fs::File::open(dir.join("db"))?.sync_all()?;
+        crate::durable::write_file(&marker, b"1\n")?;
     }
     Ok(())
 }

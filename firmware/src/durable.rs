@@ -15,6 +15,10 @@
 //! `flush()` that must be durable we `fsync` sled's files through our own
 //! read-only descriptors ([`sync`]). [`open`] opens the database and
 //! records those files; [`flush`] is the durable flush.
+//!
+//! The small files beside the database (the supervisor's boot marker and
+//! stop record, the boot partition's slot files) use [`write_file`],
+//! [`remove_file`] and [`sync_dir`].
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,7 +47,7 @@ pub fn register(dir: &Path) -> std::io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    File::open(dir)?.sync_all()?;
+    sync_dir(dir)?;
     let mut all = FILES.lock().unwrap_or_else(|e| e.into_inner());
     all.retain(|(d, _)| d != dir);
     all.push((dir.to_path_buf(), files));
@@ -69,6 +73,40 @@ pub fn flush(db: &sled::Tree) -> sled::Result<usize> {
     Ok(n)
 }
 
+/// Writes `bytes` to `path` through a temporary name, synced, renamed over
+/// the old file, the directory synced: a reader (or the next boot after a
+/// power cut) sees the old or the new content, never a mix.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("new");
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// Removes `path` (absent is fine) and syncs its directory.
+pub fn remove_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// Syncs a directory: the names created, renamed or removed in it survive.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +121,18 @@ mod tests {
         let registered = FILES.lock().unwrap();
         let (_, files) = registered.iter().find(|(d, _)| *d == path).unwrap();
         assert!(!files.is_empty(), "sled's log file is recorded");
+    }
+
+    #[test]
+    fn write_file_replaces_and_remove_file_tolerates_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("daemon.pid");
+        write_file(&p, b"1\n").unwrap();
+        write_file(&p, b"2\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"2\n");
+        assert!(!p.with_extension("new").exists());
+        remove_file(&p).unwrap();
+        remove_file(&p).unwrap();
+        assert!(!p.exists());
     }
 }

@@ -188,9 +188,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<usize, SalvageError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SalvageError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    crate::durable::sync_dir(dir).map_err(io(dir))
 }
 
 #[cfg(test)]

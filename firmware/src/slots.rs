@@ -276,29 +276,13 @@ pub fn set_default(boot: &Path, slot: Slot) -> Result<(), SlotError> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary name, synced, renamed.
+/// [`crate::durable::write_file`], with the path in the error.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
-    let tmp = path.with_extension("new");
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
+    crate::durable::write_file(path, bytes).map_err(io(path))
 }
 
 fn remove_synced(path: &Path) -> Result<(), SlotError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(path)(e)),
-    }
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
+    crate::durable::remove_file(path).map_err(io(path))
 }
 
 // syslinux's auxiliary data vector: two identical 512-byte copies at the

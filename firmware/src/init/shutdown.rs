@@ -225,7 +225,7 @@ impl Machine for Pid1 {
             Request::Reboot => "reboot",
             _ => "power-off",
         };
-        if let Err(e) = crate::supervisor::write_durably(
+        if let Err(e) = crate::durable::write_file(
             &crate::supervisor::last_stop_path(data),
             format!("{word}\n").as_bytes(),
         ) {

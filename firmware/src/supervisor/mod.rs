@@ -54,7 +54,6 @@ pub mod watchdog;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -310,7 +309,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let last_stop = std::fs::read_to_string(last_stop_path(dir)).ok();
     let _ = std::fs::remove_file(last_stop_path(dir));
     let boot_reason = BootReason::decide(card_reset, marker.exists(), last_stop.as_deref());
-    write_durably(&marker, format!("{}\n", std::process::id()).as_bytes())
+    crate::durable::write_file(&marker, format!("{}\n", std::process::id()).as_bytes())
         .context("cannot write the boot marker")?;
     tracing::info!(
         "supervisor {} started (board {}, {}); last boot: {}; boot reason: {}",
@@ -515,7 +514,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
             } else {
                 "power-off\n"
             };
-            if let Err(e) = write_durably(&last_stop_path(dir), word.as_bytes()) {
+            if let Err(e) = crate::durable::write_file(&last_stop_path(dir), word.as_bytes()) {
                 tracing::error!("cannot record the stop: {e}");
             }
             if let Err(e) = watchdog.disarm() {
@@ -574,7 +573,7 @@ impl Supervisor<'_> {
         }
         let child = cmd.spawn().context("cannot spawn the mail daemon")?;
         let pid = child.id().unwrap_or(0);
-        write_durably(
+        crate::durable::write_file(
             &pid_path(&self.opts.data_dir),
             format!("{pid}\n").as_bytes(),
         )
@@ -847,20 +846,6 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::Fi
     })
 }
 
-/// Write to a temporary name, fsync, rename, fsync the directory: a reader
-/// (or the next boot after a power cut) sees the old or the new content.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -903,15 +888,5 @@ mod tests {
             assert_eq!(LastBoot::from_arg(b.as_arg()), Some(b));
         }
         assert_eq!(LastBoot::Unclean.describe(), "after a crash or reset");
-    }
-
-    #[test]
-    fn write_durably_replaces_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("daemon.pid");
-        write_durably(&p, b"1\n").unwrap();
-        write_durably(&p, b"2\n").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"2\n");
-        assert!(!p.with_extension("tmp").exists());
     }
 }
