@@ -48,11 +48,13 @@
 //! **Exposure:** none. It reads beats only from its owner-only socket and
 //! ignores any datagram that is not a beat from the current daemon.
 
+mod boot;
+mod console;
+mod crashes;
 pub mod heartbeat;
 pub mod privilege;
 pub mod watchdog;
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -67,6 +69,9 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, MissedTickBehavior};
 
+pub use self::boot::{BootReason, LastBoot, boot_marker_path, last_stop_path, pid_path};
+use self::console::start_console;
+use self::crashes::Crashes;
 use self::heartbeat::Beat;
 use self::watchdog::Watchdog;
 
@@ -88,116 +93,6 @@ pub const TRIAL_HEALTHY: Duration = Duration::from_secs(60);
 
 /// How often the supervisor checks health and pets the watchdog.
 const TICK: Duration = Duration::from_millis(250);
-
-/// The current daemon's PID, for tests and operators.
-pub fn pid_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("daemon.pid")
-}
-
-/// Present while a supervisor runs; found at start it means the last one
-/// did not stop in order (crash, kill, reset or power cut).
-pub fn boot_marker_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("unclean-shutdown")
-}
-
-/// Written at an orderly stop (`reboot`, `power-off`), read and removed at
-/// the next start: with the boot marker and the watchdog's boot status it
-/// tells the [`BootReason`].
-pub fn last_stop_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("last-stop")
-}
-
-/// Why the box (or, on a development machine, the supervisor) started:
-/// shown by `status`, `version` and the login banner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BootReason {
-    /// No record of a stop: switched on after a power-off.
-    PowerOn,
-    /// After `reboot` (or init's reboot on SIGTERM/Ctrl-Alt-Del).
-    Reboot,
-    /// The watchdog card reset the box (its boot status says so).
-    Watchdog,
-    /// The last run never stopped in order: a crash, a kill or a power cut.
-    Unclean,
-}
-
-impl BootReason {
-    /// Decides from what the last run left behind.
-    pub fn decide(card_reset: bool, marker: bool, last_stop: Option<&str>) -> BootReason {
-        if card_reset {
-            BootReason::Watchdog
-        } else if marker {
-            BootReason::Unclean
-        } else if last_stop.map(str::trim) == Some("reboot") {
-            BootReason::Reboot
-        } else {
-            BootReason::PowerOn
-        }
-    }
-
-    pub fn as_arg(self) -> &'static str {
-        match self {
-            BootReason::PowerOn => "power-on",
-            BootReason::Reboot => "reboot",
-            BootReason::Watchdog => "watchdog",
-            BootReason::Unclean => "unclean",
-        }
-    }
-
-    pub fn from_arg(s: &str) -> Option<Self> {
-        [
-            BootReason::PowerOn,
-            BootReason::Reboot,
-            BootReason::Watchdog,
-            BootReason::Unclean,
-        ]
-        .into_iter()
-        .find(|r| r.as_arg() == s)
-    }
-
-    /// The `Boot reason:` line.
-    pub fn describe(self) -> &'static str {
-        match self {
-            BootReason::PowerOn => "power-on",
-            BootReason::Reboot => "reboot",
-            BootReason::Watchdog => "watchdog reset",
-            BootReason::Unclean => "power loss or crash (no orderly shutdown)",
-        }
-    }
-}
-
-/// How the previous run of the box ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastBoot {
-    Clean,
-    /// A crash, a kill, a watchdog reset or a power cut.
-    Unclean,
-}
-
-impl LastBoot {
-    pub fn as_arg(self) -> &'static str {
-        match self {
-            LastBoot::Clean => "clean",
-            LastBoot::Unclean => "unclean",
-        }
-    }
-
-    pub fn from_arg(s: &str) -> Option<Self> {
-        match s {
-            "clean" => Some(LastBoot::Clean),
-            "unclean" => Some(LastBoot::Unclean),
-            _ => None,
-        }
-    }
-
-    /// The `status` line.
-    pub fn describe(self) -> &'static str {
-        match self {
-            LastBoot::Clean => "clean",
-            LastBoot::Unclean => "after a crash or reset",
-        }
-    }
-}
 
 pub struct SuperviseOptions {
     pub data_dir: PathBuf,
@@ -241,51 +136,6 @@ enum Ended {
     Stop,
     /// The soft watchdog fired.
     Reset,
-}
-
-/// The crash record over the sliding window.
-#[derive(Debug)]
-struct Crashes {
-    limits: SupervisorLimits,
-    times: VecDeque<Instant>,
-}
-
-impl Crashes {
-    fn new(limits: SupervisorLimits) -> Self {
-        Self {
-            limits,
-            times: VecDeque::new(),
-        }
-    }
-
-    /// Records a crash at `now`; `Some(back-off)` to restart after, `None`
-    /// to give up.
-    fn record(&mut self, now: Instant) -> Option<Duration> {
-        let window = Duration::from_secs(self.limits.crash_window_secs.into());
-        while self
-            .times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > window)
-        {
-            self.times.pop_front();
-        }
-        self.times.push_back(now);
-        let n = self.times.len() as u32;
-        if n >= self.limits.max_crashes {
-            return None;
-        }
-        let factor = 1u64.checked_shl(n - 1).unwrap_or(u64::MAX);
-        let ms = self
-            .limits
-            .backoff_initial_ms
-            .saturating_mul(factor)
-            .min(self.limits.backoff_max_ms);
-        Some(Duration::from_millis(ms))
-    }
-
-    fn count(&self) -> usize {
-        self.times.len()
-    }
 }
 
 /// Runs the supervisor until it is stopped or gives up. The global log
@@ -773,63 +623,6 @@ impl Supervisor<'_> {
     }
 }
 
-/// A console that failed within this long after starting backs off.
-const CONSOLE_STABLE: Duration = Duration::from_secs(60);
-const CONSOLE_BACKOFF_MAX: Duration = Duration::from_secs(30);
-
-/// On a board whose console is a serial device (not `stdio`), keeps
-/// `breakwater console --device DEV --baud BAUD` running on it, apart from
-/// the daemon: the console stays at `login:` while the daemon restarts.
-/// Restarted 1 s after it exits, backing off (doubling, up to 30 s) while
-/// it keeps failing at once (a missing device). Aborting the task kills it.
-fn start_console(opts: &SuperviseOptions) -> Option<tokio::task::JoinHandle<()>> {
-    let device = opts.board.serial_console()?.to_string();
-    let baud = opts.board.console.baud;
-    let data_dir = opts.data_dir.clone();
-    Some(tokio::spawn(async move {
-        let initial = Duration::from_secs(1);
-        // Doubled before the first wait: a console that fails at once
-        // waits 1 s, then 2 s, 4 s...
-        let mut delay = initial / 2;
-        loop {
-            let started = Instant::now();
-            let spawned = std::env::current_exe().and_then(|exe| {
-                Command::new(exe)
-                    .arg("console")
-                    .arg("--data-dir")
-                    .arg(&data_dir)
-                    .arg("--device")
-                    .arg(&device)
-                    .arg("--baud")
-                    .arg(baud.to_string())
-                    .stdin(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-            });
-            let why = match spawned {
-                Ok(mut child) => {
-                    let pid = child.id().unwrap_or(0);
-                    tracing::info!("started the console on {device} ({baud} baud), pid {pid}");
-                    match child.wait().await {
-                        Ok(status) => format!("the console {pid} on {device} exited ({status})"),
-                        Err(e) => {
-                            format!("the console {pid} on {device} cannot be waited for: {e}")
-                        }
-                    }
-                }
-                Err(e) => format!("cannot start the console on {device}: {e}"),
-            };
-            delay = if started.elapsed() >= CONSOLE_STABLE {
-                initial
-            } else {
-                (delay * 2).min(CONSOLE_BACKOFF_MAX)
-            };
-            tracing::warn!("{why}; restarting it in {} ms", delay.as_millis());
-            tokio::time::sleep(delay).await;
-        }
-    }))
-}
-
 /// One supervisor per data directory: a second one would fight the first
 /// over the heartbeat socket and the daemon.
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
@@ -844,49 +637,4 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::Fi
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
         anyhow::anyhow!("another supervisor is running on {} ({e})", dir.display())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn limits() -> SupervisorLimits {
-        SupervisorLimits {
-            max_crashes: 4,
-            crash_window_secs: 60,
-            backoff_initial_ms: 100,
-            backoff_max_ms: 350,
-            ..SupervisorLimits::default()
-        }
-    }
-
-    #[test]
-    fn back_off_doubles_then_caps_then_gives_up() {
-        let mut c = Crashes::new(limits());
-        let t = Instant::now();
-        assert_eq!(c.record(t), Some(Duration::from_millis(100)));
-        assert_eq!(c.record(t), Some(Duration::from_millis(200)));
-        assert_eq!(c.record(t), Some(Duration::from_millis(350)));
-        assert_eq!(c.record(t), None, "the 4th crash in the window");
-    }
-
-    #[test]
-    fn crashes_outside_the_window_are_forgotten() {
-        let mut c = Crashes::new(limits());
-        let t = Instant::now();
-        for _ in 0..3 {
-            assert!(c.record(t).is_some());
-        }
-        let later = t + Duration::from_secs(61);
-        assert_eq!(c.record(later), Some(Duration::from_millis(100)));
-        assert_eq!(c.count(), 1);
-    }
-
-    #[test]
-    fn last_boot_words() {
-        for b in [LastBoot::Clean, LastBoot::Unclean] {
-            assert_eq!(LastBoot::from_arg(b.as_arg()), Some(b));
-        }
-        assert_eq!(LastBoot::Unclean.describe(), "after a crash or reset");
-    }
 }
