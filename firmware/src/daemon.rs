@@ -169,8 +169,13 @@ impl DaemonStatus for Status {
     fn status(&self) -> String {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();
+        let boot: String = boot_info(self.boot_reason)
+            .into_iter()
+            .chain(memory_line())
+            .map(|l| format!("{l}\n"))
+            .collect();
         let mut out = format!(
-            "Status as of: {}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
+            "Status as of: {}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n{boot}\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
             chrono::Local::now().format("%a %b %d %H:%M:%S %Y"),
             config.hostname,
             self.board,
@@ -178,14 +183,6 @@ impl DaemonStatus for Status {
             self.last_boot
                 .map_or("unknown (not supervised)", LastBoot::describe),
         );
-        // "Last boot:" ends with a newline; the boot lines go right after it.
-        let at = out.find("\n\nQueue:").unwrap_or(out.len());
-        let lines: String = boot_info(self.boot_reason)
-            .into_iter()
-            .chain(memory_line())
-            .map(|l| format!("\n{l}"))
-            .collect();
-        out.insert_str(at, &lines);
         for (name, addr, conns) in self.reception.summary() {
             out.push_str(&format!("  {name:<16} {addr:<22} {conns} connection(s)\n"));
         }

@@ -75,6 +75,8 @@ pub struct BootPartition {
     pub dir: PathBuf,
     /// `None` off the appliance (no `breakwater.slot=` on the command line).
     pub running: Option<Slot>,
+    /// Booted through UEFI (systemd-boot), not BIOS (syslinux).
+    pub uefi: bool,
 }
 
 /// An upgrade on trial (`/boot/trial`).
@@ -139,6 +141,7 @@ impl BootPartition {
         BootPartition {
             dir: PathBuf::from(BOOT_DIR),
             running: running_from_cmdline(&cmdline),
+            uefi: Path::new("/sys/firmware/efi").exists(),
         }
     }
 
@@ -433,6 +436,7 @@ mod tests {
         let boot = BootPartition {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::A),
+            uefi: false,
         };
         boot.begin_trial(Slot::B, "0.2.0").unwrap();
         let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
@@ -455,6 +459,7 @@ mod tests {
         let on_b = BootPartition {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::B),
+            uefi: false,
         };
         assert_eq!(
             on_b.settle_after_boot(),
@@ -482,6 +487,7 @@ mod tests {
         let boot = BootPartition {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::A),
+            uefi: false,
         };
         boot.begin_trial(Slot::B, "0.2.0").unwrap();
         let line = boot.settle_after_boot().unwrap();

@@ -197,7 +197,7 @@ fn download(url: &str, config: &Config) -> Result<Vec<u8>, UpgradeError> {
 /// Returns the console's answer.
 pub fn install(boot: &BootPartition, board: &str, pkg: &Package) -> Result<String, UpgradeError> {
     let running = boot.running.ok_or(SlotError::NoSlot)?;
-    if Path::new("/sys/firmware/efi").exists() && boot.dir == Path::new(crate::slots::BOOT_DIR) {
+    if boot.uefi {
         return Err(UpgradeError::Uefi);
     }
     if !boot.dir.join("syslinux").is_dir() {
@@ -275,6 +275,56 @@ mod tests {
         assert!(e.to_string().contains("initrd.img does not match"), "{e}");
         let e = Package::parse(b"junk").unwrap_err();
         assert!(matches!(e, UpgradeError::BadPackage(_)), "{e}");
+    }
+
+    fn fake_boot(uefi: bool) -> (tempfile::TempDir, BootPartition) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("syslinux")).unwrap();
+        std::fs::write(dir.path().join("syslinux/syslinux.cfg"), "DEFAULT A\n").unwrap();
+        let mut ld = vec![0u8; 2048];
+        let adv = crate::slots::adv_with_boot_once("");
+        ld.extend_from_slice(&adv);
+        ld.extend_from_slice(&adv);
+        std::fs::write(dir.path().join("syslinux/ldlinux.sys"), ld).unwrap();
+        let boot = BootPartition {
+            dir: dir.path().to_path_buf(),
+            running: Some(crate::slots::Slot::A),
+            uefi,
+        };
+        (dir, boot)
+    }
+
+    #[test]
+    fn install_writes_the_other_slot_and_arms_one_trial() {
+        let (dir, boot) = fake_boot(false);
+        let pkg = Package::parse(&package("vesa", false)).unwrap();
+        let e = install(&boot, "x86-appliance", &pkg).unwrap_err();
+        assert!(matches!(e, UpgradeError::WrongBoard { .. }), "{e}");
+        let said = install(&boot, "vesa", &pkg).unwrap();
+        assert!(said.contains("installed in slot B"), "{said}");
+        assert_eq!(
+            std::fs::read(dir.path().join("B/initrd.img")).unwrap(),
+            b"initrd bytes"
+        );
+        assert_eq!(
+            boot.version_of(crate::slots::Slot::B).as_deref(),
+            Some("0.2.0")
+        );
+        let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
+        assert_eq!(&ld[2048 + 8..2048 + 11], &[1, 1, b'B'], "boot-once B armed");
+        let e = install(&boot, "vesa", &pkg).unwrap_err();
+        assert!(matches!(e, UpgradeError::TrialPending("B")), "{e}");
+    }
+
+    #[test]
+    fn a_uefi_booted_box_refuses_before_touching_a_slot() {
+        let (dir, boot) = fake_boot(true);
+        let pkg = Package::parse(&package("vesa", false)).unwrap();
+        assert!(matches!(
+            install(&boot, "vesa", &pkg),
+            Err(UpgradeError::Uefi)
+        ));
+        assert!(!dir.path().join("B").exists());
     }
 
     #[test]
