@@ -278,3 +278,29 @@ fn an_unreachable_daemon_is_reported_not_waited_for() {
     t.expect("The mail daemon is restarting; try again in a moment.");
     t.expect("login: ");
 }
+
+#[test]
+fn a_dash_argument_reads_a_paste_as_standard_input() {
+    let rig = rig();
+    let mut t = rig.admin();
+    let ca = rcgen::generate_simple_self_signed(vec!["ca.example.com".to_string()])
+        .expect("a certificate")
+        .cert
+        .pem();
+    t.send("certconfig certauthority import partner-ca -\r");
+    t.expect("Paste the text now");
+    for line in ca.lines() {
+        t.send(&format!("{line}\r"));
+    }
+    t.send(".\r");
+    let said = t.expect(PROMPT);
+    assert!(
+        said.contains("Certificate authority partner-ca added (1 certificate(s))"),
+        "{said}"
+    );
+    assert!(
+        t.command("certconfig certauthority print")
+            .contains("partner-ca")
+    );
+    t.quit();
+}

@@ -426,7 +426,8 @@ fn upgrade_to_slot_b_and_a_broken_image_rolls_back() {
     first_login(&mut vm);
     // Trust the test server's CA, as an administrator would: pasted.
     vm.serial.line("certconfig certauthority import test-ca -");
-    vm.serial.expect("Paste the PEM", Duration::from_secs(30));
+    vm.serial
+        .expect("Paste the text now", Duration::from_secs(30));
     for l in https.ca_pem().lines() {
         vm.serial.line(l);
     }

@@ -160,21 +160,24 @@ impl<'a> Shell<'a> {
         if matches!(name.as_str(), "quit" | "q" | "exit" | "logout") {
             return Ok(Next::Logout);
         }
+        let batch = menus::is_batch(&name);
+        if words.len() > 1 && words.last().is_some_and(|w| w == "-") && batch {
+            // As with `breakwater cli`, `-` means "standard input": at the
+            // console it is pasted (`certconfig certauthority import NAME -`,
+            // `loadconfig -`).
+            let text =
+                self.read_script("Paste the text now. Enter '.' on a line by itself to end.")?;
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            self.run_input(&args, Some(&text))?;
+            return Ok(Next::Prompt);
+        }
         if let Some(menu) = menus::find(&name)
             && (words.len() == 1 || menu.takes_args)
         {
             (menu.run)(self, &words[1..])?;
             return Ok(Next::Prompt);
         }
-        if name == "certconfig" && words.last().is_some_and(|w| w == "-") {
-            // `certconfig certauthority import NAME -`: the PEM is pasted.
-            let pem = self.read_script(
-                "Paste the PEM certificate(s) now. Enter '.' on a line by itself to end.",
-            )?;
-            let args: Vec<&str> = words.iter().map(String::as_str).collect();
-            let r = self.call(&args, Some(&pem))?;
-            self.show(&r.output)?;
-        } else if menus::is_batch(&name) {
+        if batch {
             let args: Vec<&str> = words.iter().map(String::as_str).collect();
             self.run(&args)?;
         } else {
