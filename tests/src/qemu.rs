@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::proc::kill_and_reap;
+use crate::{SmtpConn, TlsCert};
 
 /// How long a boot may take under TCG on a loaded two-core machine.
 pub const BOOT: Duration = Duration::from_secs(240);
@@ -321,13 +322,9 @@ impl Vm {
 }
 
 fn read_banner(addr: SocketAddrV4) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(5)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let _ = s.write_all(b"QUIT\r\n");
-    text.starts_with("220").then_some(text)
+    let (mut conn, banner) = SmtpConn::connect(Ipv4Addr::LOCALHOST, addr).ok()?;
+    let _ = conn.cmd("QUIT");
+    (banner.code == 220).then(|| banner.text())
 }
 
 impl Drop for Vm {
@@ -429,14 +426,7 @@ impl Serial {
     /// # Panics
     /// At the timeout, with the console's tail.
     pub fn expect(&mut self, needle: &str, timeout: Duration) -> String {
-        match self.wait_for(needle, timeout) {
-            Some(t) => t,
-            None => panic!(
-                "no {needle:?} on the serial console within {} s; last lines:\n{}",
-                timeout.as_secs(),
-                self.tail(40)
-            ),
-        }
+        self.expect_any(&[needle], timeout)
     }
 
     /// Waits for whichever of `needles` comes first after the mark; returns
@@ -445,6 +435,18 @@ impl Serial {
     /// # Panics
     /// At the timeout, with the console's tail.
     pub fn expect_any(&mut self, needles: &[&str], timeout: Duration) -> String {
+        match self.wait_any(needles, timeout) {
+            Some(t) => t,
+            None => panic!(
+                "none of {needles:?} on the serial console within {} s; last lines:\n{}",
+                timeout.as_secs(),
+                self.tail(40)
+            ),
+        }
+    }
+
+    /// [`Serial::expect_any`] without the panic.
+    pub fn wait_any(&mut self, needles: &[&str], timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         let (lock, cv) = &*self.buf;
         let mut buf = lock.lock().expect("serial buffer");
@@ -456,38 +458,8 @@ impl Serial {
                 .min();
             if let Some((pos, len)) = first {
                 let end = start + pos + len;
-                let text = String::from_utf8_lossy(&buf[start..end]).into_owned();
                 self.mark = end;
-                return text;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                drop(buf);
-                panic!(
-                    "none of {needles:?} on the serial console within {} s; last lines:\n{}",
-                    timeout.as_secs(),
-                    self.tail(40)
-                );
-            }
-            buf = cv
-                .wait_timeout(buf, deadline - now)
-                .expect("serial buffer")
-                .0;
-        }
-    }
-
-    /// [`Serial::expect`] without the panic.
-    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let (lock, cv) = &*self.buf;
-        let mut buf = lock.lock().expect("serial buffer");
-        loop {
-            let start = self.mark.min(buf.len());
-            if let Some(pos) = find(&buf[start..], needle.as_bytes()) {
-                let end = start + pos + needle.len();
-                let text = String::from_utf8_lossy(&buf[start..end]).into_owned();
-                self.mark = end;
-                return Some(text);
+                return Some(String::from_utf8_lossy(&buf[start..end]).into_owned());
             }
             let now = Instant::now();
             if now >= deadline {
@@ -535,7 +507,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// An HTTPS file server on 127.0.0.1 for `upgrade install https://...`:
 /// Python's `http.server` behind TLS, with a certificate for the host's
 /// address on the Management network (192.168.42.1) issued by a CA made
-/// for the test (openssl), which the appliance is told to trust.
+/// for the test ([`TlsCert`]), which the appliance is told to trust.
 pub struct HttpsServer {
     port: u16,
     child: Child,
@@ -561,76 +533,21 @@ impl HttpsServer {
     /// When openssl or python3 fail.
     pub fn start(root: &Path) -> HttpsServer {
         let certs = tempfile::tempdir().expect("cert dir");
-        let d = certs.path();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(d)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Breakwater test upgrade CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "srv.key",
-            "-out",
-            "srv.csr",
-            "-subj",
-            "/CN=192.168.42.1",
-        ]);
-        std::fs::write(
-            d.join("ext.cnf"),
-            format!("subjectAltName=IP:{HOST_VIA_MGMT}\nbasicConstraints=CA:FALSE\n"),
-        )
-        .expect("ext file");
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        let ca = TlsCert::ca(certs.path(), "upgrade-ca");
+        let srv = TlsCert::issued(
+            certs.path(),
+            "upgrade-server",
+            &HOST_VIA_MGMT.to_string(),
+            &ca,
+        );
         let port = free_port();
         let child = Command::new("python3")
             .arg("-c")
             .arg(HTTPS_SERVER)
             .arg(root)
             .arg(port.to_string())
-            .arg(d.join("srv.pem"))
-            .arg(d.join("srv.key"))
+            .arg(&srv.chain)
+            .arg(&srv.key)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -641,7 +558,7 @@ impl HttpsServer {
             assert!(Instant::now() < deadline, "the HTTPS server never listened");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let ca_pem = std::fs::read_to_string(d.join("ca.pem")).expect("ca.pem");
+        let ca_pem = std::fs::read_to_string(&ca.cert).expect("the CA certificate");
         HttpsServer {
             port,
             child,

@@ -141,7 +141,8 @@ impl TlsCert {
         }
     }
 
-    /// A certificate for `host` issued by `ca`; the chain includes `ca`.
+    /// A certificate for `host` (a name, or an IP address) issued by `ca`;
+    /// the chain includes `ca`.
     #[must_use]
     pub fn issued(dir: &Path, name: &str, host: &str, ca: &TlsCert) -> TlsCert {
         let (cert, key, csr) = (
@@ -169,7 +170,15 @@ impl TlsCert {
         let ext = dir.join(format!("{name}.ext"));
         fs::write(
             &ext,
-            format!("subjectAltName=DNS:{host}\nextendedKeyUsage=serverAuth\n"),
+            // An address gets an IP SAN (an HTTPS server reached by IP).
+            format!(
+                "subjectAltName={}:{host}\nextendedKeyUsage=serverAuth\n",
+                if host.parse::<std::net::IpAddr>().is_ok() {
+                    "IP"
+                } else {
+                    "DNS"
+                }
+            ),
         )
         .expect("write extensions");
         openssl(

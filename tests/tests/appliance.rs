@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use breakwater_e2e::qemu::{BOOT, GUEST_DATA1, GUEST_DATA2, HOST_VIA_DATA2, Vm, VmSpec, free_port};
-use breakwater_e2e::{Sink, SmtpConn, simple_message};
+use breakwater_e2e::{Sink, mid_in_reply, simple_message, smtplib};
 
 const PROMPT: &str = "breakwater.example.com> ";
 const PASSPHRASE: &str = "Appliance-test-1";
@@ -154,33 +154,14 @@ fn reboot(vm: &mut Vm) {
     vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
+/// One message through a forwarded port with Python's smtplib; `Ok` is the
+/// MID of the `250` after DATA, `Err` the step that failed.
 fn send(addr: SocketAddrV4, from: &str, to: &str, id: &str) -> Result<u64, String> {
-    let (mut c, banner) =
-        SmtpConn::connect(Ipv4Addr::LOCALHOST, addr).map_err(|e| format!("connect: {e}"))?;
-    if banner.code != 220 {
-        return Err(format!("banner {banner}"));
-    }
-    let step = |c: &mut SmtpConn, line: &str, want: u16| -> Result<(), String> {
-        let r = c.cmd(line).map_err(|e| format!("{line}: {e}"))?;
-        if r.code == want {
-            Ok(())
-        } else {
-            Err(format!("{line}: {r}"))
-        }
-    };
-    step(&mut c, "EHLO client.test", 250)?;
-    step(&mut c, &format!("MAIL FROM:<{from}>"), 250)?;
-    step(&mut c, &format!("RCPT TO:<{to}>"), 250)?;
-    step(&mut c, "DATA", 354)?;
-    let mut msg = simple_message(from, to, id, "sent into the appliance VM");
-    msg.extend_from_slice(b".\r\n");
-    c.send_raw(&msg).map_err(|e| format!("body: {e}"))?;
-    let r = c.read_reply().map_err(|e| format!("end of data: {e}"))?;
-    let _ = c.cmd("QUIT");
-    if r.code == 250 {
-        Ok(breakwater_e2e::mid_in_reply(&r.text()).unwrap_or(0))
-    } else {
-        Err(format!("end of data: {r}"))
+    let msg = simple_message(from, to, id, "sent into the appliance VM");
+    let steps = smtplib::send(addr, Ipv4Addr::LOCALHOST, from, &[to], &msg, &[]);
+    match smtplib::find(&steps, "data") {
+        Some(d) if d.code == Some(250) => Ok(mid_in_reply(&d.text).unwrap_or(0)),
+        _ => Err(format!("{steps:?}")),
     }
 }
 
