@@ -1,0 +1,132 @@
+//! The SMTP server session (sans-I/O) fed arbitrary bytes in arbitrary
+//! pieces, on the factory IncomingMail listener with a RAT row for
+//! example.com. Properties: no panic; every feed makes progress or asks
+//! the driver for something; spooled chunks stay bounded; an enqueued
+//! record's size is what was spooled; nothing is enqueued for a recipient
+//! the RAT does not accept.
+#![no_main]
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use breakwater::config::{Certificate, RatAction, RatEntry};
+use breakwater::ids::{IdAllocator, Mid};
+use breakwater::smtp_in::budget::ReceptionBudget;
+use breakwater::smtp_in::hat;
+use breakwater::smtp_in::limits::HourlyRecipients;
+use breakwater::smtp_in::session::{Action, Connection, SPOOL_CHUNK, Services, Session};
+use libfuzzer_sys::fuzz_target;
+
+struct World {
+    services: Arc<Services>,
+    listener: Arc<breakwater::config::ListenerConfig>,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sled::open(dir.path()).expect("sled");
+        let board = breakwater_board::BoardProfile::builtin("dev").expect("dev board");
+        let cert = Certificate {
+            name: "Demo".into(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+        };
+        let cfg = breakwater::config::factory::factory_config(&board, cert);
+        let mut listener = cfg.listener("IncomingMail").expect("factory listener").clone();
+        listener.rat.insert(
+            0,
+            RatEntry {
+                address: "example.com".into(),
+                action: RatAction::Accept,
+                code: None,
+                text: None,
+                bypass_receiving_control: false,
+            },
+        );
+        World {
+            services: Arc::new(Services {
+                ids: Arc::new(IdAllocator::open(&db).expect("ids")),
+                hourly: Arc::new(HourlyRecipients::default()),
+                budget: ReceptionBudget::new(64 * 1024 * 1024),
+            }),
+            listener: Arc::new(listener),
+            _dir: dir,
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let w = world();
+    let Some((&piece, input)) = data.split_first() else {
+        return;
+    };
+    let piece = usize::from(piece).max(1);
+    let ip: IpAddr = "198.51.100.7".parse().expect("ip");
+    let Some(hat) = hat::classify(&w.listener, ip, None) else {
+        return;
+    };
+    let conn = Connection {
+        icid: breakwater::ids::Icid(1),
+        hostname: "gw.test".into(),
+        listener: w.listener.clone(),
+        interface: "Data 1".into(),
+        client_ip: ip,
+        rdns: None,
+        rdns_verified: false,
+        hat,
+        tls_available: true,
+        headers: Default::default(),
+    };
+    let mut session = Session::new(conn, w.services.clone());
+    let _ = session.greeting();
+    let mut spooled: u64 = 0;
+    let mut inbuf: Vec<u8> = Vec::new();
+    for part in input.chunks(piece) {
+        inbuf.extend_from_slice(part);
+        loop {
+            if session.is_closed() || inbuf.is_empty() {
+                break;
+            }
+            let (used, actions) = session.feed(&inbuf);
+            inbuf.drain(..used);
+            let mut asked = false;
+            for a in actions {
+                match a {
+                    Action::Reply(r) => assert!(!r.contains('\n') || r.contains("\r\n")),
+                    Action::Spool(_, bytes) => {
+                        assert!(bytes.len() <= SPOOL_CHUNK + 3);
+                        spooled += bytes.len() as u64;
+                        asked = true;
+                    }
+                    Action::Enqueue(m) => {
+                        let (record, tail) = *m;
+                        assert_eq!(record.body_size, spooled + tail.len() as u64);
+                        for r in &record.recipients {
+                            assert!(r.address.to_ascii_lowercase().ends_with("@example.com"));
+                        }
+                        spooled = 0;
+                        let mid: Mid = record.mid;
+                        let _ = session.enqueued(Ok(mid));
+                        asked = true;
+                    }
+                    Action::StartTls => {
+                        session.tls_started("TLSv1.3".into(), "TLS13_AES_128_GCM_SHA256".into());
+                        asked = true;
+                    }
+                    Action::Discard => {
+                        spooled = 0;
+                        asked = true;
+                    }
+                    Action::Close => asked = true,
+                }
+            }
+            if used == 0 && !asked {
+                break;
+            }
+        }
+    }
+    session.closed();
+});
