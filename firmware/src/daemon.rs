@@ -506,6 +506,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let services = Arc::new(Services {
         ids,
         hourly: Arc::new(HourlyRecipients::default()),
+        budget: crate::smtp_in::budget::ReceptionBudget::new(config.reception.memory_budget_bytes),
     });
     let reception = Arc::new(Reception::new(
         config_rx.clone(),

@@ -199,6 +199,55 @@ impl Default for SessionLimits {
     }
 }
 
+/// Limits on a message's header section, checked while it streams in
+/// (`listenerconfig setup`). A message over a limit is refused after its
+/// end of data with a 552 (or 554 5.4.6 for the hop count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeaderLimits {
+    /// Header fields in one message.
+    pub max_header_fields: u32,
+    /// Octets of one header field, its folded lines included (Postfix's
+    /// `header_size_limit`).
+    pub max_header_field_bytes: u32,
+    /// Octets of the whole header section.
+    pub max_header_bytes: u32,
+    /// `Received:` fields a message may arrive with (Postfix's
+    /// `hopcount_limit`); at this many it is taken for a mail loop.
+    pub max_hops: u32,
+}
+
+impl Default for HeaderLimits {
+    fn default() -> Self {
+        Self {
+            max_header_fields: 1000,
+            max_header_field_bytes: 100 * 1024,
+            max_header_bytes: 1024 * 1024,
+            max_hops: 100,
+        }
+    }
+}
+
+/// Settings every listener shares (AsyncOS's `listenerconfig setup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReceptionSettings {
+    pub headers: HeaderLimits,
+    /// Memory all SMTP sessions together may hold for reception (read
+    /// buffers and message data on its way to the spool). When it is
+    /// spent, new connections and new DATA/BDAT get a 4xx.
+    pub memory_budget_bytes: u64,
+}
+
+impl Default for ReceptionSettings {
+    fn default() -> Self {
+        Self {
+            headers: HeaderLimits::default(),
+            memory_budget_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// A listener: one address and port, its HAT, policies and RAT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListenerConfig {
@@ -586,6 +635,10 @@ pub struct Config {
     /// field: the store's version 1 migration relies on it (see `store`).
     #[serde(default)]
     pub default_gateway: Option<IpAddr>,
+    /// Settings all listeners share. Version 3 of the stored config added
+    /// it as the last field (see `store`).
+    #[serde(default)]
+    pub reception: ReceptionSettings,
 }
 
 impl Config {

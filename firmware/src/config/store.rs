@@ -16,14 +16,17 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::model::Config;
 use crate::codec::{self, CodecError};
 
-/// Version 2 added `Config::default_gateway`. It is the last field of
-/// `Config`, which is the last field of [`CommitRecord`], and postcard
-/// writes fields in order without framing: a version 1 record is a
-/// version 2 record without its final `None` (one 0 byte). [`decode`]
-/// migrates by appending it, so data directories made before the change
-/// (and their commit history) still load.
-const CONFIG_VERSION: u8 = 2;
+/// Stored configs grow only at their end: postcard writes fields in order
+/// without framing, and `Config` is the last field of [`CommitRecord`], so
+/// a record of an older version is a newer one without its last fields.
+/// [`decode`] migrates by appending their defaults (see [`missing_tail`]),
+/// so data directories made before a change (and their commit history)
+/// still load.
+/// - Version 2 added `Config::default_gateway`.
+/// - Version 3 added `Config::reception` (header limits, memory budget).
+const CONFIG_VERSION: u8 = 3;
 const CONFIG_VERSION_1: u8 = 1;
+const CONFIG_VERSION_2: u8 = 2;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -171,18 +174,33 @@ impl ConfigStore {
     }
 }
 
-/// A stored config or commit record, migrating version 1 (see [`CONFIG_VERSION`]).
+/// A stored config or commit record, migrating older versions (see
+/// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&CONFIG_VERSION_1, body)) => {
-            let mut upgraded = Vec::with_capacity(bytes.len() + 1);
+        Some((&v, body)) if v == CONFIG_VERSION_1 || v == CONFIG_VERSION_2 => {
+            let tail = missing_tail(v)?;
+            let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
             upgraded.extend_from_slice(body);
-            upgraded.push(0); // default_gateway: None
+            upgraded.extend_from_slice(&tail);
             Ok(codec::decode(CONFIG_VERSION, &upgraded)?)
         }
         _ => Ok(codec::decode(CONFIG_VERSION, bytes)?),
     }
+}
+
+/// The encoded defaults of the fields a record of `version` lacks.
+fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
+    let mut tail = Vec::new();
+    if version < 2 {
+        tail.push(0); // default_gateway: None
+    }
+    if version < 3 {
+        let reception = super::model::ReceptionSettings::default();
+        tail.extend(postcard::to_allocvec(&reception).map_err(CodecError::from)?);
+    }
+    Ok(tail)
 }
 
 fn key_number(key: &[u8]) -> u64 {
@@ -244,14 +262,20 @@ mod tests {
             comment: "factory".into(),
             config: cfg.clone(),
         };
-        // Version 1 wrote exactly this, minus the final None.
+        // Version 1 wrote exactly this, minus the final None and the
+        // reception settings; version 2 minus the reception settings.
+        let tail = missing_tail(CONFIG_VERSION_1).unwrap();
         let v1 = |bytes: Vec<u8>| {
-            let (last, body) = bytes.split_last().unwrap();
-            assert_eq!(*last, 0, "default_gateway must stay the last field");
-            let mut old = body.to_vec();
+            assert!(bytes.ends_with(&tail), "new fields must stay the last");
+            let mut old = bytes[..bytes.len() - tail.len()].to_vec();
             old[0] = CONFIG_VERSION_1;
             old
         };
+        let v2_tail = missing_tail(CONFIG_VERSION_2).unwrap();
+        let mut v2 = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        v2.truncate(v2.len() - v2_tail.len());
+        v2[0] = CONFIG_VERSION_2;
+        assert_eq!(decode::<Config>(&v2).unwrap(), cfg);
         let old_config = v1(codec::encode(CONFIG_VERSION, &cfg).unwrap());
         let old_record = v1(codec::encode(CONFIG_VERSION, &record).unwrap());
         assert_eq!(decode::<Config>(&old_config).unwrap(), cfg);

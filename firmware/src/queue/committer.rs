@@ -56,8 +56,68 @@ impl QueueHandle {
         body: Vec<u8>,
         received: bool,
     ) -> Result<(), QueueError> {
-        let limits = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let size = body.len() as u64;
+        self.check_room(size)?;
+        let store = self.store.clone();
+        let mid = record.mid;
+        tokio::task::spawn_blocking(move || store.write_body(mid, &body))
+            .await
+            .map_err(|_| QueueError::Stopped)??;
+        self.commit(record, size, received).await
+    }
+
+    /// Appends message data a listener is receiving to its spool file
+    /// (`first` creates the file). Not durable until `enqueue_spooled`.
+    pub async fn spool(&self, mid: Mid, bytes: Vec<u8>, first: bool) -> Result<(), QueueError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.append_body(mid, &bytes, first))
+            .await
+            .map_err(|_| QueueError::Stopped)?
+    }
+
+    /// Makes a message whose data was streamed with `spool` durable:
+    /// appends `tail`, syncs the file and commits the record (its
+    /// `body_size` is the whole file). Returns once it is safe to answer
+    /// 250; on an error the spool file is removed.
+    pub async fn enqueue_spooled(
+        &self,
+        record: MessageRecord,
+        tail: Vec<u8>,
+        first: bool,
+    ) -> Result<(), QueueError> {
+        let mid = record.mid;
+        let size = record.body_size;
+        if let Err(e) = self.check_room(size) {
+            self.discard_spooled(mid).await;
+            return Err(e);
+        }
+        let store = self.store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            store.append_body(mid, &tail, first)?;
+            store.sync_body(mid)
+        })
+        .await
+        .map_err(|_| QueueError::Stopped)
+        .and_then(|r| r);
+        if let Err(e) = written {
+            self.discard_spooled(mid).await;
+            return Err(e);
+        }
+        self.commit(record, size, true).await
+    }
+
+    /// Removes the spool file of a message that was not accepted.
+    pub async fn discard_spooled(&self, mid: Mid) {
+        let store = self.store.clone();
+        let removed = tokio::task::spawn_blocking(move || store.remove_body(mid)).await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!("cannot remove the spool file of refused MID {mid}: {e}");
+        }
+    }
+
+    /// Refuses a message of `size` bytes when the queue is at its limits.
+    fn check_room(&self, size: u64) -> Result<(), QueueError> {
+        let limits = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
         if self.messages.load(Ordering::Relaxed) >= limits.max_messages {
             return Err(QueueError::Full(format!(
                 "{} messages",
@@ -70,11 +130,17 @@ impl QueueHandle {
                 limits.max_spool_bytes
             )));
         }
-        let store = self.store.clone();
+        Ok(())
+    }
+
+    /// Commits the record of a message whose body is written and synced.
+    async fn commit(
+        &self,
+        record: MessageRecord,
+        size: u64,
+        received: bool,
+    ) -> Result<(), QueueError> {
         let mid = record.mid;
-        tokio::task::spawn_blocking(move || store.write_body(mid, &body))
-            .await
-            .map_err(|_| QueueError::Stopped)??;
         // Count the message before the committer can hand it on: delivery
         // may retire it before this task hears back, and retiring an
         // uncounted message would wrap the counters.

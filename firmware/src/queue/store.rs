@@ -40,6 +40,11 @@ pub enum QueueError {
 pub trait QueueStore: Send + Sync + 'static {
     /// Writes the body and makes it durable (file data and size).
     fn write_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError>;
+    /// Appends to a body being received (`first` creates it anew); not yet
+    /// durable (see `sync_body`).
+    fn append_body(&self, mid: Mid, bytes: &[u8], first: bool) -> Result<(), QueueError>;
+    /// Makes a body written by `append_body` durable (data and size).
+    fn sync_body(&self, mid: Mid) -> Result<(), QueueError>;
     /// Makes the directory entries of earlier `write_body` calls durable.
     fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError>;
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError>;
@@ -94,6 +99,27 @@ impl QueueStore for SledSpoolStore {
         let mut f = File::create(self.body_path(mid))?;
         f.write_all(body)?;
         f.sync_data()?;
+        Ok(())
+    }
+
+    fn append_body(&self, mid: Mid, bytes: &[u8], first: bool) -> Result<(), QueueError> {
+        let mut f = if first {
+            let dir = self.bucket(mid);
+            if !dir.exists() {
+                fs::create_dir_all(&dir)?;
+            }
+            File::create(self.body_path(mid))?
+        } else {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(self.body_path(mid))?
+        };
+        f.write_all(bytes)?;
+        Ok(())
+    }
+
+    fn sync_body(&self, mid: Mid) -> Result<(), QueueError> {
+        File::open(self.body_path(mid))?.sync_data()?;
         Ok(())
     }
 

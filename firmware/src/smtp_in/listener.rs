@@ -22,6 +22,8 @@ use crate::mail_log;
 /// Bytes read from the socket per call; the session consumes them all, so
 /// this also bounds what is buffered.
 const READ_CHUNK: usize = 16 * 1024;
+/// Time a last reply (a timeout, a refusal) may take to write.
+const LAST_WRITE: Duration = Duration::from_secs(5);
 
 enum Stream {
     Plain(TcpStream),
@@ -36,6 +38,15 @@ impl Stream {
             Stream::Plain(s) => s.read(buf).await,
             Stream::Tls(s) => s.read(buf).await,
             Stream::Detached => Ok(0),
+        }
+    }
+
+    /// Writes all of `data` by `deadline`: a client that stops reading
+    /// cannot hold the session (and its memory) past its time limits.
+    async fn write_by(&mut self, data: &[u8], deadline: Instant) -> std::io::Result<()> {
+        match tokio::time::timeout_at(deadline, self.write_all(data)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         }
     }
 
@@ -165,6 +176,7 @@ async fn connection(
         rdns_verified: rdns.verified,
         hat,
         tls_available: tls.is_some(),
+        headers: config.reception.headers,
     };
     let mut session = Session::new(conn, ctx.services.clone());
     run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
@@ -172,6 +184,25 @@ async fn connection(
     // The connection slot is released here, after the session ended.
     drop(slot);
     mail_log!("ICID {icid} close");
+}
+
+/// The spool file of the message being received, as the driver sees it.
+#[derive(Default)]
+struct SpoolFile {
+    /// The message whose data the file holds, once it has one.
+    mid: Option<crate::ids::Mid>,
+    /// A write failed: the message cannot be accepted (reported at its end).
+    failed: Option<crate::queue::QueueError>,
+}
+
+impl SpoolFile {
+    /// Removes the file of a message that will not be accepted.
+    async fn discard(&mut self, ctx: &ReceptionContext) {
+        if let Some(mid) = self.mid.take() {
+            ctx.queue.discard_spooled(mid).await;
+        }
+        self.failed = None;
+    }
 }
 
 async fn run_session(
@@ -187,6 +218,61 @@ async fn run_session(
     let unsuccessful_deadline =
         start + Duration::from_secs(limits.unsuccessful_timeout_secs.into());
     let idle = Duration::from_secs(limits.idle_timeout_secs.into());
+    let write_deadline = || Instant::now() + LAST_WRITE;
+    // The read buffer is the session's first share of the reception budget.
+    let Some(_memory) = ctx.services.budget.try_reserve(READ_CHUNK as u64) else {
+        mail_log!("ICID {icid} refused: reception memory budget spent");
+        let text = format!("{}\r\n", reply::BUDGET_SPENT.replacen("451", "421", 1));
+        let _ = stream.write_by(text.as_bytes(), write_deadline()).await;
+        return;
+    };
+    let mut spool = SpoolFile::default();
+    run_session_io(
+        session,
+        stream,
+        tls,
+        &mut spool,
+        ctx,
+        icid,
+        SessionClock {
+            total_deadline,
+            unsuccessful_deadline,
+            idle,
+        },
+    )
+    .await;
+    // A message whose data was spooled but that was never enqueued (the
+    // client went away, reset, or the session timed out).
+    spool.discard(ctx).await;
+}
+
+struct SessionClock {
+    total_deadline: Instant,
+    unsuccessful_deadline: Instant,
+    idle: Duration,
+}
+
+impl SessionClock {
+    /// When a reply write must be done: the idle timeout, cut by the
+    /// session's total time, but always a few seconds for a last reply.
+    fn write_deadline(&self) -> Instant {
+        let now = Instant::now();
+        (now + self.idle)
+            .min(self.total_deadline)
+            .max(now + LAST_WRITE)
+    }
+}
+
+async fn run_session_io(
+    session: &mut Session,
+    stream: &mut Stream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    spool: &mut SpoolFile,
+    ctx: &ReceptionContext,
+    icid: Icid,
+    clock: SessionClock,
+) {
+    let idle = clock.idle;
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
     let mut pending = session.greeting();
@@ -204,7 +290,11 @@ async fn run_session(
                     }
                     Action::Close => close = true,
                     Action::StartTls => {
-                        if stream.write_all(out.as_bytes()).await.is_err() {
+                        if stream
+                            .write_by(out.as_bytes(), clock.write_deadline())
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                         out.clear();
@@ -215,7 +305,10 @@ async fn run_session(
                         let Stream::Plain(tcp) = std::mem::replace(stream, Stream::Detached) else {
                             return;
                         };
-                        match tokio::time::timeout(idle, acceptor.accept(tcp)).await {
+                        let handshake_deadline = clock.write_deadline();
+                        match tokio::time::timeout_at(handshake_deadline, acceptor.accept(tcp))
+                            .await
+                        {
                             Ok(Ok(tls_stream)) => {
                                 let (protocol, cipher) =
                                     crate::tls_names::describe(tls_stream.get_ref().1);
@@ -226,17 +319,48 @@ async fn run_session(
                             Err(_) => return session.tls_failed("handshake timed out"),
                         }
                     }
+                    Action::Spool(mid, bytes) => {
+                        if spool.mid != Some(mid) {
+                            // A new message: an abandoned one's file goes.
+                            spool.discard(ctx).await;
+                        }
+                        let first = spool.mid.is_none();
+                        spool.mid = Some(mid);
+                        if spool.failed.is_none()
+                            && let Err(e) = ctx.queue.spool(mid, bytes, first).await
+                        {
+                            spool.failed = Some(e);
+                        }
+                    }
+                    Action::Discard => spool.discard(ctx).await,
                     Action::Enqueue(message) => {
-                        let (record, body) = *message;
+                        let (record, tail) = *message;
                         let mid = record.mid;
-                        let result = ctx.queue.enqueue_received(record, body).await.map(|()| mid);
-                        pending.extend(session.enqueued(result));
+                        if spool.mid.is_some_and(|m| m != mid) {
+                            spool.discard(ctx).await;
+                        }
+                        let first = spool.mid.is_none();
+                        let result = match spool.failed.take() {
+                            Some(e) => {
+                                spool.discard(ctx).await;
+                                Err(e)
+                            }
+                            None => {
+                                // enqueue_spooled owns the file from here
+                                // (it removes it itself on a failure).
+                                spool.mid = None;
+                                ctx.queue.enqueue_spooled(record, tail, first).await
+                            }
+                        };
+                        pending.extend(session.enqueued(result.map(|()| mid)));
                     }
                 }
             }
         }
         if close {
-            let _ = stream.write_all(out.as_bytes()).await;
+            let _ = stream
+                .write_by(out.as_bytes(), clock.write_deadline())
+                .await;
             return;
         }
         // Feed what is buffered before reading more (pipelining).
@@ -249,15 +373,20 @@ async fn run_session(
             }
         }
         if !out.is_empty() {
-            if stream.write_all(out.as_bytes()).await.is_err() {
+            if stream
+                .write_by(out.as_bytes(), clock.write_deadline())
+                .await
+                .is_err()
+            {
+                mail_log!("ICID {icid} write failed or timed out");
                 return;
             }
             out.clear();
         }
         let now = Instant::now();
-        let mut deadline = (now + idle).min(total_deadline);
+        let mut deadline = (now + idle).min(clock.total_deadline);
         if session.messages() == 0 {
-            deadline = deadline.min(unsuccessful_deadline);
+            deadline = deadline.min(clock.unsuccessful_deadline);
         }
         let grace_end = ctx.draining();
         if let Some(end) = grace_end {
@@ -266,8 +395,9 @@ async fn run_session(
             // MAIL FROM) is told 421 at once.
             if !session.in_transaction() {
                 mail_log!("ICID {icid} shutdown");
+                let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
                 let _ = stream
-                    .write_all(format!("{}\r\n", shutting_down(&ctx.config().hostname)).as_bytes())
+                    .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
                 return;
             }
@@ -284,15 +414,17 @@ async fn run_session(
             Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
             Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
                 mail_log!("ICID {icid} shutdown");
+                let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
                 let _ = stream
-                    .write_all(format!("{}\r\n", shutting_down(&ctx.config().hostname)).as_bytes())
+                    .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
                 return;
             }
             Err(_) => {
                 mail_log!("ICID {icid} timeout");
+                let text = format!("{}\r\n", reply::timeout(&ctx.config().hostname));
                 let _ = stream
-                    .write_all(format!("{}\r\n", reply::timeout(&ctx.config().hostname)).as_bytes())
+                    .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
                 return;
             }

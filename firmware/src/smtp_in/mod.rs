@@ -6,8 +6,10 @@
 //! and answered with an SMTP reply; nothing here writes the queue directly —
 //! finished messages go to the queue's single writer (`queue::committer`).
 
+pub mod budget;
 pub mod data;
 pub mod hat;
+pub mod headers;
 pub mod limits;
 pub mod listener;
 pub mod rat;
@@ -120,6 +122,10 @@ impl Reception {
     /// everything else is applied regardless.
     pub async fn apply(&self, config: &Config) -> Vec<String> {
         let mut problems = Vec::new();
+        self.ctx
+            .services
+            .budget
+            .set_limit(config.reception.memory_budget_bytes);
         match Dns::new(&config.dns) {
             Ok(dns) => *self.ctx.dns.write().unwrap_or_else(|e| e.into_inner()) = dns,
             Err(e) => problems.push(e.to_string()),

@@ -24,6 +24,13 @@ pub const RCPTS_PER_HOUR: &str = "452 4.3.2 Too many recipients received this ho
 pub const MSGS_PER_CONN: &str = "452 4.3.2 Too many messages in this session; please reconnect";
 pub const BARE_LINE_ENDING: &str =
     "550 5.6.0 Message refused: bare CR or LF in message data (CR/LF handling is strict)";
+pub const NUL_IN_DATA: &str = "550 5.6.0 Message refused: NUL character in message data";
+/// Pipelining where RFC 2920 forbids it (data before 354, anything after
+/// BDAT LAST): Postfix's wording for smtpd_forbid_unauth_pipelining.
+pub const SYNC_ERROR: &str = "554 5.5.0 Error: SMTP protocol synchronization";
+/// The reception memory budget is spent (`listenerconfig setup`).
+pub const BUDGET_SPENT: &str =
+    "451 4.3.2 Insufficient system resources for reception; try again later";
 pub const QUEUE_FULL: &str = "452 4.3.1 Insufficient system storage";
 pub const QUEUE_ERROR: &str = "451 4.3.0 Error: queue file write error";
 pub const TOO_MANY_ERRORS: &str = "421 4.7.0 Too many errors, closing connection";

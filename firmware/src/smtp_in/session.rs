@@ -4,21 +4,30 @@
 //! transaction, so it can be tested and fuzzed without a network.
 //!
 //! `feed` consumes as much input as it can act on and stops after an action
-//! the driver must complete first (`StartTls`, `Enqueue`, `Close`); the
-//! driver then calls back (`tls_started`, `enqueued`).
+//! the driver must complete first (`StartTls`, `Spool`, `Enqueue`,
+//! `Discard`, `Close`); the driver then calls back (`tls_started`,
+//! `enqueued`) or simply feeds the rest.
+//!
+//! Message data never accumulates here: the receivers write into a buffer
+//! of [`SPOOL_CHUNK`] bytes that is handed to the driver (`Spool`) each time
+//! it fills, and the driver appends it to the message's spool file. The
+//! buffer is reserved against the global reception budget.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use smtp_proto::{Error as ProtoError, Request};
 
-use super::data::{DataError, DataReceiver};
+use super::budget::{ReceptionBudget, Reservation};
+use super::data::{BdatReceiver, DataError, DataReceiver};
 use super::hat::HatMatch;
+use super::headers::{HeaderError, HeaderScanner};
 use super::limits::HourlyRecipients;
 use super::rat;
 use super::reply;
 use crate::config::{
-    Behavior, CrLfHandling, ListenerConfig, ListenerKind, RatAction, RatEntry, TlsMode,
+    Behavior, CrLfHandling, HeaderLimits, ListenerConfig, ListenerKind, RatAction, RatEntry,
+    TlsMode,
 };
 use crate::ids::{Icid, IdAllocator, Mid, Rid};
 use crate::mail_log;
@@ -28,6 +37,9 @@ use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
 pub const MAX_COMMAND_LINE: usize = 512;
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 10;
+/// Message data a session buffers before the driver writes it to the spool
+/// file; also what it reserves from the reception budget per transaction.
+pub const SPOOL_CHUNK: usize = 64 * 1024;
 
 /// What the driver must do.
 #[derive(Debug)]
@@ -35,8 +47,15 @@ pub enum Action {
     Reply(String),
     /// Upgrade the connection; discard any unread plaintext.
     StartTls,
-    /// Make the message durable, then call `enqueued`.
+    /// Append these bytes to the spool file of message `Mid` (opened by its
+    /// first `Spool`). A file whose message was abandoned (RSET, a new
+    /// transaction, the connection's end) is the driver's to remove.
+    Spool(Mid, Vec<u8>),
+    /// Append the last bytes, make the message durable, then call
+    /// `enqueued`.
     Enqueue(Box<(MessageRecord, Vec<u8>)>),
+    /// The message being received is refused: remove what was spooled.
+    Discard,
     Close,
 }
 
@@ -51,12 +70,15 @@ pub struct Connection {
     pub rdns_verified: bool,
     pub hat: HatMatch,
     pub tls_available: bool,
+    /// The header limits in force when the connection was accepted.
+    pub headers: HeaderLimits,
 }
 
 /// Shared services a session uses.
 pub struct Services {
     pub ids: Arc<IdAllocator>,
     pub hourly: Arc<HourlyRecipients>,
+    pub budget: Arc<ReceptionBudget>,
 }
 
 enum State {
@@ -64,6 +86,7 @@ enum State {
     /// Reading the rest of an over-long command line.
     Discarding,
     Data(DataReceiver),
+    /// Reading a BDAT chunk (thrown away when there is no transaction).
     Bdat {
         left: usize,
         last: bool,
@@ -77,10 +100,21 @@ struct Transaction {
     mid: Mid,
     mail_from: String,
     recipients: Vec<String>,
-    body: Vec<u8>,
-    bdat: bool,
-    /// Set when BDAT data outgrew the limit; reported at LAST.
-    too_large: bool,
+    /// Set once DATA or the first BDAT started the message data.
+    body: Option<Body>,
+}
+
+/// A message's data on its way to the spool.
+struct Body {
+    /// What the driver has not written yet (at most about [`SPOOL_CHUNK`]).
+    pending: Vec<u8>,
+    /// Octets handed to the driver so far, our Received header included.
+    spooled: u64,
+    headers: HeaderScanner,
+    /// `Some` for BDAT.
+    bdat: Option<BdatReceiver>,
+    /// The buffer's share of the reception budget.
+    _memory: Reservation,
 }
 
 pub struct Session {
@@ -153,48 +187,46 @@ impl Session {
             match &mut self.state {
                 State::Closed | State::Waiting => break,
                 State::Data(rx) => {
-                    let body = &mut self.tx.as_mut().expect("DATA state has a transaction").body;
-                    let (n, done) = rx.feed(rest, body);
+                    let body = self
+                        .tx
+                        .as_mut()
+                        .and_then(|tx| tx.body.as_mut())
+                        .expect("DATA state has a message body");
+                    let start = body.pending.len();
+                    let (n, done) = rx.feed(rest, &mut body.pending, SPOOL_CHUNK);
+                    body.headers.feed(&body.pending[start..]);
                     pos += n;
                     if let Some(result) = done {
                         self.end_of_data(result.map(|_| ()), &mut actions);
+                    } else {
+                        self.spool_if_full(&mut actions);
                     }
                 }
                 State::Bdat { left, last } => {
-                    let take = (*left).min(rest.len());
                     let last = *last;
+                    let avail = (*left).min(rest.len());
+                    let body = self.tx.as_mut().and_then(|tx| tx.body.as_mut());
+                    let take = match body {
+                        Some(body) => {
+                            let start = body.pending.len();
+                            let rx = body.bdat.as_mut().expect("BDAT body has a receiver");
+                            let n = rx.feed(&rest[..avail], &mut body.pending, SPOOL_CHUNK);
+                            body.headers.feed(&body.pending[start..]);
+                            n
+                        }
+                        // No transaction: a refused chunk, read and thrown away.
+                        None => avail,
+                    };
                     pos += take;
+                    let State::Bdat { left, .. } = &mut self.state else {
+                        unreachable!("matched above")
+                    };
                     *left -= take;
-                    let done = *left == 0;
-                    let max = self.conn.hat.policy.max_message_size as usize;
-                    // No transaction: a refused chunk, read and thrown away.
-                    if let Some(tx) = self.tx.as_mut() {
-                        if tx.body.len() + take > max {
-                            tx.too_large = true;
-                        } else if !tx.too_large {
-                            tx.body.extend_from_slice(&rest[..take]);
-                        }
-                    }
-                    if done {
+                    if *left > 0 {
+                        self.spool_if_full(&mut actions);
+                    } else {
                         self.state = State::Command;
-                        match self.tx.as_ref() {
-                            None => {}
-                            Some(tx) if last => {
-                                let r = if tx.too_large {
-                                    Err(DataError::TooLarge)
-                                } else {
-                                    Ok(())
-                                };
-                                self.end_of_data(r, &mut actions);
-                            }
-                            Some(tx) if tx.too_large => {
-                                actions.push(Action::Reply(reply::TOO_LARGE.to_string()))
-                            }
-                            Some(tx) => actions.push(Action::Reply(format!(
-                                "250 2.0.0 {} octets received",
-                                tx.body.len()
-                            ))),
-                        }
+                        self.bdat_chunk_done(last, pos < input.len(), &mut actions);
                     }
                 }
                 State::Discarding => match rest.iter().position(|&b| b == b'\n') {
@@ -217,6 +249,17 @@ impl Session {
                     if complete {
                         let line = std::mem::take(&mut self.line);
                         self.command(&line, &mut actions);
+                        if matches!(self.state, State::Data(_)) && pos < input.len() {
+                            // Message text sent before our 354: RFC 2920
+                            // forbids it, and it is how smuggling payloads
+                            // arrive. Refuse it, as Postfix's
+                            // smtpd_forbid_unauth_pipelining does.
+                            actions.pop();
+                            self.protocol_violation(
+                                "message data sent before the 354 reply",
+                                &mut actions,
+                            );
+                        }
                     } else if self.line.len() == MAX_COMMAND_LINE {
                         self.line.clear();
                         self.state = State::Discarding;
@@ -228,6 +271,58 @@ impl Session {
             }
         }
         (pos, actions)
+    }
+
+    /// Hands the buffered message data to the driver once it is full.
+    fn spool_if_full(&mut self, actions: &mut Vec<Action>) {
+        if let Some(tx) = self.tx.as_mut()
+            && let Some(body) = tx.body.as_mut()
+            && body.pending.len() >= SPOOL_CHUNK
+        {
+            let chunk = std::mem::take(&mut body.pending);
+            body.spooled += chunk.len() as u64;
+            actions.push(Action::Spool(tx.mid, chunk));
+        }
+    }
+
+    /// A BDAT chunk was read to its end; `more_input` says the client sent
+    /// more after it without waiting for our reply.
+    fn bdat_chunk_done(&mut self, last: bool, more_input: bool, actions: &mut Vec<Action>) {
+        let Some(tx) = self.tx.as_mut() else { return };
+        let Some(body) = tx.body.as_mut() else { return };
+        let rx = body.bdat.as_mut().expect("BDAT body has a receiver");
+        if last && more_input {
+            return self.protocol_violation("commands sent after BDAT LAST", actions);
+        }
+        if last {
+            let result = rx.finish(&mut body.pending).map(|_| ());
+            return self.end_of_data(result, actions);
+        }
+        if rx.too_large() {
+            actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
+        } else {
+            let size = rx.size();
+            actions.push(Action::Reply(format!("250 2.0.0 {size} octets received")));
+        }
+        self.spool_if_full(actions);
+    }
+
+    /// The client broke the pipelining rules: refuse, drop the message,
+    /// close.
+    fn protocol_violation(&mut self, what: &str, actions: &mut Vec<Action>) {
+        mail_log!("ICID {} improper pipelining: {what}", self.conn.icid);
+        if self
+            .tx
+            .as_ref()
+            .and_then(|tx| tx.body.as_ref())
+            .is_some_and(|b| b.spooled > 0)
+        {
+            actions.push(Action::Discard);
+        }
+        self.abort_transaction("improper pipelining");
+        actions.push(Action::Reply(reply::SYNC_ERROR.to_string()));
+        actions.push(Action::Close);
+        self.state = State::Closed;
     }
 
     /// The driver finished the TLS handshake.
@@ -403,9 +498,7 @@ impl Session {
             mid,
             mail_from: address,
             recipients: Vec::new(),
-            body: Vec::new(),
-            bdat: false,
-            too_large: false,
+            body: None,
         });
     }
 
@@ -475,101 +568,151 @@ impl Session {
         let Some(tx) = &self.tx else {
             return self.error(reply::NEED_MAIL.to_string(), actions);
         };
-        if tx.bdat {
+        if tx.body.is_some() {
             return self.error(reply::BDAT_MIXED.to_string(), actions);
         }
         if tx.recipients.is_empty() {
             return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
         }
-        let strict = self.conn.listener.crlf == CrLfHandling::Strict;
+        if let Err(text) = self.start_body(false) {
+            return actions.push(Action::Reply(text));
+        }
         self.state = State::Data(DataReceiver::new(
-            strict,
+            self.strict(),
             self.conn.hat.policy.max_message_size,
         ));
         actions.push(Action::Reply(reply::START_DATA.to_string()));
     }
 
-    fn bdat(&mut self, size: usize, last: bool, actions: &mut Vec<Action>) {
-        match self.tx.as_mut() {
-            Some(tx) if !tx.recipients.is_empty() && size == 0 => {
-                tx.bdat = true;
-                if last {
-                    let r = if tx.too_large {
-                        Err(DataError::TooLarge)
-                    } else {
-                        Ok(())
-                    };
-                    self.end_of_data(r, actions);
-                } else {
-                    actions.push(Action::Reply("250 2.0.0 0 octets received".to_string()));
-                }
-            }
-            Some(tx) if !tx.recipients.is_empty() => {
-                tx.bdat = true;
-                self.state = State::Bdat { left: size, last };
-            }
-            // The chunk must still be read and thrown away to stay in step.
-            Some(_) => {
-                self.tx = None;
-                self.state = State::Bdat {
-                    left: size,
-                    last: false,
-                };
-                actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
-            }
-            None => {
-                self.state = State::Bdat {
-                    left: size,
-                    last: false,
-                };
-                self.error(reply::NEED_MAIL.to_string(), actions);
-            }
-        }
+    fn strict(&self) -> bool {
+        self.conn.listener.crlf == CrLfHandling::Strict
     }
 
-    fn end_of_data(&mut self, result: Result<(), DataError>, actions: &mut Vec<Action>) {
-        self.state = State::Command;
-        let Some(tx) = self.tx.take() else { return };
-        match result {
-            Err(DataError::TooLarge) => {
-                mail_log!("MID {} rejected: message size exceeds limit", tx.mid);
-                actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
-            }
-            Err(DataError::BareLineEnding) => {
-                mail_log!("MID {} rejected: bare CR or LF in message data", tx.mid);
-                actions.push(Action::Reply(reply::BARE_LINE_ENDING.to_string()));
-            }
-            Ok(()) => {
-                let (record, body) = self.finish(tx);
-                self.state = State::Waiting;
-                actions.push(Action::Enqueue(Box::new((record, body))));
-            }
-        }
-    }
-
-    fn finish(&self, tx: Transaction) -> (MessageRecord, Vec<u8>) {
+    /// Starts the message data: reserves its buffer from the reception
+    /// budget and puts our Received header first. `Err` is the reply when
+    /// the budget is spent.
+    fn start_body(&mut self, bdat: bool) -> Result<(), String> {
+        let memory = self
+            .services
+            .budget
+            .try_reserve(SPOOL_CHUNK as u64)
+            .ok_or_else(|| {
+                mail_log!(
+                    "ICID {} reception memory budget spent; message deferred",
+                    self.conn.icid
+                );
+                reply::BUDGET_SPENT.to_string()
+            })?;
         let c = &self.conn;
-        let helo = self.helo.clone().unwrap_or_default();
+        let tx = self.tx.as_mut().expect("checked by the caller");
         let received = super::received::header(
-            &helo,
+            self.helo.as_deref().unwrap_or_default(),
             c.rdns.as_deref().filter(|_| c.rdns_verified),
             c.client_ip,
             &c.hostname,
             self.tls.as_ref(),
             tx.mid,
         );
-        let headers = mail_parser::MessageParser::new().parse_headers(&tx.body[..]);
-        let message_id = headers
-            .as_ref()
-            .and_then(|m| m.message_id())
-            .map(str::to_string);
-        let subject = headers
-            .as_ref()
-            .and_then(|m| m.subject())
-            .map(str::to_string);
-        let mut body = Vec::with_capacity(received.len() + tx.body.len());
-        body.extend_from_slice(received.as_bytes());
-        body.extend_from_slice(&tx.body);
+        let mut pending = Vec::with_capacity(SPOOL_CHUNK + 3);
+        pending.extend_from_slice(received.as_bytes());
+        let max = c.hat.policy.max_message_size;
+        tx.body = Some(Body {
+            pending,
+            spooled: 0,
+            headers: HeaderScanner::new(c.headers),
+            bdat: bdat.then(|| BdatReceiver::new(c.listener.crlf == CrLfHandling::Strict, max)),
+            _memory: memory,
+        });
+        Ok(())
+    }
+
+    fn bdat(&mut self, size: usize, last: bool, actions: &mut Vec<Action>) {
+        let Some(tx) = self.tx.as_ref() else {
+            // The chunk must still be read and thrown away to stay in step.
+            self.state = State::Bdat {
+                left: size,
+                last: false,
+            };
+            return self.error(reply::NEED_MAIL.to_string(), actions);
+        };
+        if tx.recipients.is_empty() {
+            self.tx = None;
+            self.state = State::Bdat {
+                left: size,
+                last: false,
+            };
+            return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
+        }
+        match &tx.body {
+            None => {
+                if let Err(text) = self.start_body(true) {
+                    self.abort_transaction("reception memory budget spent");
+                    self.state = State::Bdat {
+                        left: size,
+                        last: false,
+                    };
+                    return actions.push(Action::Reply(text));
+                }
+            }
+            Some(body) if body.bdat.is_none() => {
+                return self.error(reply::BDAT_MIXED.to_string(), actions);
+            }
+            Some(_) => {}
+        }
+        self.state = State::Bdat { left: size, last };
+        if size == 0 {
+            // An empty chunk is done at once (BDAT 0 LAST ends the message).
+            self.state = State::Command;
+            self.bdat_chunk_done(last, false, actions);
+        }
+    }
+
+    fn end_of_data(&mut self, result: Result<(), DataError>, actions: &mut Vec<Action>) {
+        self.state = State::Command;
+        let Some(mut tx) = self.tx.take() else { return };
+        let Some(mut body) = tx.body.take() else {
+            return;
+        };
+        let refused = match result {
+            Err(DataError::TooLarge) => Some((
+                "message size exceeds limit".to_string(),
+                reply::TOO_LARGE.to_string(),
+            )),
+            Err(DataError::BareLineEnding) => Some((
+                "bare CR or LF in message data".to_string(),
+                reply::BARE_LINE_ENDING.to_string(),
+            )),
+            Err(DataError::Nul) => Some((
+                "NUL character in message data".to_string(),
+                reply::NUL_IN_DATA.to_string(),
+            )),
+            Ok(()) => body
+                .headers
+                .result()
+                .err()
+                .map(|e: HeaderError| (e.log(), e.reply())),
+        };
+        if let Some((why, text)) = refused {
+            mail_log!("MID {} rejected: {why}", tx.mid);
+            if body.spooled > 0 {
+                actions.push(Action::Discard);
+            }
+            return actions.push(Action::Reply(text));
+        }
+        let record = self.finish(tx, &body);
+        self.state = State::Waiting;
+        actions.push(Action::Enqueue(Box::new((
+            record,
+            std::mem::take(&mut body.pending),
+        ))));
+    }
+
+    fn finish(&self, tx: Transaction, body: &Body) -> MessageRecord {
+        let c = &self.conn;
+        let helo = self.helo.clone().unwrap_or_default();
+        let message_id = body.headers.message_id();
+        let subject = body.headers.subject();
+        let size = body.spooled + body.pending.len() as u64;
         let mid = tx.mid;
         if let Some(id) = &message_id {
             mail_log!("MID {mid} Message-ID '<{id}>'");
@@ -577,12 +720,8 @@ impl Session {
         if let Some(s) = &subject {
             mail_log!("MID {mid} Subject '{s}'");
         }
-        mail_log!(
-            "MID {mid} ready {} bytes from <{}>",
-            body.len(),
-            tx.mail_from
-        );
-        let record = MessageRecord {
+        mail_log!("MID {mid} ready {size} bytes from <{}>", tx.mail_from);
+        MessageRecord {
             mid,
             received_at: chrono::Utc::now().timestamp(),
             reception: Reception {
@@ -611,12 +750,11 @@ impl Session {
                     last_response: None,
                 })
                 .collect(),
-            body_size: body.len() as u64,
+            body_size: size,
             message_id,
             subject,
             processing: Default::default(),
-        };
-        (record, body)
+        }
     }
 
     fn abort_transaction(&mut self, why: &str) {

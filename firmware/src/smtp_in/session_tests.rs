@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::config::HeaderLimits;
 use crate::config::factory::factory_config;
 use crate::config::{Certificate, MailFlowPolicy, RatEntry};
+use crate::smtp_in::budget::ReceptionBudget;
 use crate::smtp_in::hat;
 
 struct Harness {
@@ -39,10 +41,12 @@ fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -
         rdns_verified: verified.is_some(),
         hat,
         tls_available: tls,
+        headers: HeaderLimits::default(),
     };
     let services = Arc::new(Services {
         ids: Arc::new(IdAllocator::open(&db).unwrap()),
         hourly: Arc::new(HourlyRecipients::default()),
+        budget: ReceptionBudget::new(64 * 1024 * 1024),
     });
     Harness {
         session: Session::new(conn, services),
@@ -88,8 +92,14 @@ fn feed(h: &mut Harness, input: &[u8]) -> (usize, Vec<String>, Vec<Action>) {
 fn a_pipelined_transaction_is_enqueued_and_acknowledged_with_its_mid() {
     let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
     assert!(matches!(&h.session.greeting()[..], [Action::Reply(r)] if r == "220 gw.test ESMTP"));
-    let input = b"EHLO client\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: hi\r\n\r\n..x\r\n.\r\nQUIT\r\n";
-    let (used, replies, other) = feed(&mut h, input);
+    let (used, replies, _) = feed(
+        &mut h,
+        b"EHLO client\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    assert_eq!(used, 67);
+    let input = b"Subject: hi\r\n\r\n..x\r\n.\r\nQUIT\r\n";
+    let (used, more, other) = feed(&mut h, input);
+    assert!(more.is_empty(), "{more:?}");
     assert!(
         replies[0].starts_with("250-gw.test\r\n250-8BITMIME"),
         "{replies:?}"
@@ -139,11 +149,13 @@ fn policy_and_rat_limits_answer_with_the_right_codes() {
     );
     assert!(r[3].starts_with("250 ") && r[4].starts_with("250 "));
     assert_eq!(r[5], reply::TOO_MANY_RCPTS);
-    let mut big = b"DATA\r\n".to_vec();
+    let (_, r, _) = feed(&mut h, b"DATA\r\n");
+    assert_eq!(r, vec![reply::START_DATA]);
+    let mut big = Vec::new();
     big.extend(std::iter::repeat_n(b'x', 2000));
     big.extend_from_slice(b"\r\n.\r\nNOOP\r\n");
     let (_, r, other) = feed(&mut h, &big);
-    assert_eq!(r, vec![reply::START_DATA, reply::TOO_LARGE, reply::OK]);
+    assert_eq!(r, vec![reply::TOO_LARGE, reply::OK]);
     assert!(other.is_empty());
 }
 
@@ -168,9 +180,12 @@ fn strict_crlf_refuses_a_bare_line_feed() {
     let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
     let (_, r, other) = feed(
         &mut h,
-        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nbare\nlf\r\n.\r\n",
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n",
     );
-    assert_eq!(r.last().unwrap(), reply::BARE_LINE_ENDING);
+    assert_eq!(r.last().unwrap(), reply::START_DATA);
+    let (_, r, other2) = feed(&mut h, b"bare\nlf\r\n.\r\n");
+    assert_eq!(r, vec![reply::BARE_LINE_ENDING]);
+    assert!(other2.is_empty());
     assert!(other.is_empty());
 }
 
@@ -260,4 +275,233 @@ fn recipients_per_hour_are_limited_unless_the_rat_row_bypasses_receiving_control
     assert!(r[2].starts_with("250 "), "{r:?}");
     assert_eq!(r[3], reply::RCPTS_PER_HOUR);
     assert!(r[4].starts_with("250 "), "bypass: {r:?}");
+}
+
+/// Opens a transaction for bob@example.com and answers its DATA with 354.
+fn at_data(h: &mut Harness) {
+    let (_, r, _) = feed(
+        h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    assert_eq!(
+        r.last().map(String::as_str),
+        Some(reply::START_DATA),
+        "{r:?}"
+    );
+}
+
+/// Feeds `input` until it is used up (the driver's loop), collecting the
+/// replies, the spooled bytes and the enqueued record.
+fn drive(
+    h: &mut Harness,
+    mut input: &[u8],
+) -> (Vec<String>, Vec<u8>, Option<MessageRecord>, Vec<Action>) {
+    let (mut replies, mut spooled, mut record, mut other) =
+        (Vec::new(), Vec::new(), None, Vec::new());
+    while !input.is_empty() && !h.session.is_closed() {
+        let (used, actions) = h.session.feed(input);
+        input = &input[used..];
+        for a in actions {
+            match a {
+                Action::Reply(r) => replies.push(r),
+                Action::Spool(_, bytes) => {
+                    assert!(bytes.len() <= SPOOL_CHUNK + 3, "a spool chunk is bounded");
+                    spooled.extend(bytes);
+                }
+                Action::Enqueue(m) => {
+                    let (r, tail) = *m;
+                    spooled.extend(tail);
+                    let mid = r.mid;
+                    record = Some(r);
+                    for a in h.session.enqueued(Ok(mid)) {
+                        if let Action::Reply(r) = a {
+                            replies.push(r);
+                        }
+                    }
+                }
+                a => other.push(a),
+            }
+        }
+    }
+    (replies, spooled, record, other)
+}
+
+#[test]
+fn smuggled_end_of_data_variants_never_start_a_second_transaction() {
+    let variants: &[&[u8]] = &[
+        b"\n.\n",
+        b"\n.\r\n",
+        b"\r\n.\n",
+        b"\r.\r",
+        b"\r\n.\r",
+        b"\r\n.\r\r\n",
+        b"\r\n\x00.\r\n",
+    ];
+    for lenient in [false, true] {
+        for v in variants {
+            let l = listener("IncomingMail", |l| {
+                l.rat.insert(
+                    0,
+                    RatEntry {
+                        address: "example.com".into(),
+                        action: RatAction::Accept,
+                        code: None,
+                        text: None,
+                        bypass_receiving_control: false,
+                    },
+                );
+                if lenient {
+                    l.crlf = crate::config::CrLfHandling::Lenient;
+                }
+            });
+            let mut h = harness(l, "198.51.100.7", None, false);
+            at_data(&mut h);
+            let mut wire = b"Subject: x\r\n\r\nhello".to_vec();
+            wire.extend_from_slice(v);
+            wire.extend_from_slice(b"MAIL FROM:<ceo@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nspoofed\r\n.\r\nNOOP\r\n");
+            let (replies, body, record, _) = drive(&mut h, &wire);
+            // One message, one reply to its end, then NOOP's.
+            assert_eq!(replies.len(), 2, "{v:?} lenient {lenient}: {replies:?}");
+            assert_eq!(replies[1], reply::OK);
+            if lenient {
+                assert!(replies[0].starts_with("250 ok:"), "{replies:?}");
+                let record = record.unwrap();
+                assert_eq!(record.mail_from, "a@b.org");
+                assert_eq!(record.body_size, body.len() as u64);
+                // No bare CR or LF survives in what was stored.
+                let text = String::from_utf8_lossy(&body);
+                assert!(
+                    !text.replace("\r\n", "").contains(['\r', '\n']),
+                    "{v:?}: {text:?}"
+                );
+            } else {
+                assert!(replies[0].starts_with("550 5.6.0"), "{v:?}: {replies:?}");
+                assert!(record.is_none() && body.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn data_sent_before_the_354_is_a_protocol_violation() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (replies, _, record, other) = drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+    );
+    assert_eq!(replies.last().unwrap(), reply::SYNC_ERROR, "{replies:?}");
+    assert!(!replies.iter().any(|r| r == reply::START_DATA));
+    assert!(record.is_none());
+    assert!(matches!(other[..], [Action::Close]));
+    assert!(h.session.is_closed());
+}
+
+#[test]
+fn commands_pipelined_after_bdat_last_are_refused() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (replies, _, record, other) = drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 4 LAST\r\nhi\r\nMAIL FROM:<ceo@example.com>\r\n",
+    );
+    assert_eq!(replies.last().unwrap(), reply::SYNC_ERROR, "{replies:?}");
+    assert!(record.is_none());
+    assert!(matches!(other[..], [Action::Close]));
+}
+
+#[test]
+fn bdat_follows_the_strict_crlf_setting() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (replies, _, record, _) = drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nBDAT 34 LAST\r\nx\n.\r\nMAIL FROM:<ceo@example.com>\r\n",
+    );
+    assert_eq!(
+        replies.last().unwrap(),
+        reply::BARE_LINE_ENDING,
+        "{replies:?}"
+    );
+    assert!(record.is_none());
+}
+
+/// The factory listener with a RAT row for example.com (10 MB messages).
+fn factory_accepting_example_com() -> ListenerConfig {
+    listener("IncomingMail", |l| {
+        l.rat.insert(
+            0,
+            RatEntry {
+                address: "example.com".into(),
+                action: RatAction::Accept,
+                code: None,
+                text: None,
+                bypass_receiving_control: false,
+            },
+        );
+    })
+}
+
+#[test]
+fn message_data_streams_out_in_bounded_chunks() {
+    let mut h = harness(factory_accepting_example_com(), "198.51.100.7", None, false);
+    at_data(&mut h);
+    let line = b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n";
+    let mut wire = b"Subject: big\r\n\r\n".to_vec();
+    for _ in 0..10_000 {
+        wire.extend_from_slice(line);
+    }
+    wire.extend_from_slice(b".\r\n");
+    let (replies, body, record, _) = drive(&mut h, &wire);
+    assert!(replies[0].starts_with("250 ok:"), "{replies:?}");
+    let record = record.unwrap();
+    assert_eq!(record.body_size, body.len() as u64);
+    assert!(body.starts_with(b"Received: "));
+    assert!(body.ends_with(line));
+    assert_eq!(record.subject.as_deref(), Some("big"));
+}
+
+#[test]
+fn a_spent_memory_budget_defers_data() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let hold = h
+        .session
+        .services
+        .budget
+        .try_reserve(64 * 1024 * 1024 - 100)
+        .unwrap();
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    assert_eq!(r.last().unwrap(), reply::BUDGET_SPENT);
+    drop(hold);
+    let (_, r, _) = feed(&mut h, b"DATA\r\n");
+    assert_eq!(r, vec![reply::START_DATA]);
+}
+
+#[test]
+fn header_limits_and_hop_count_refuse_after_the_end_of_data() {
+    let mut h = harness(factory_accepting_example_com(), "198.51.100.7", None, false);
+    at_data(&mut h);
+    let mut wire = Vec::new();
+    for i in 0..100 {
+        wire.extend_from_slice(format!("Received: from hop{i}\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\nloop\r\n.\r\nNOOP\r\n");
+    let (replies, _, record, _) = drive(&mut h, &wire);
+    assert!(
+        replies[0].starts_with("554 5.4.6 Too many hops"),
+        "{replies:?}"
+    );
+    assert_eq!(replies[1], reply::OK);
+    assert!(record.is_none());
+
+    let mut h = harness(factory_accepting_example_com(), "198.51.100.7", None, false);
+    at_data(&mut h);
+    let mut wire = Vec::new();
+    for i in 0..1001 {
+        wire.extend_from_slice(format!("X-H{i}: y\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n.\r\n");
+    let (replies, _, record, _) = drive(&mut h, &wire);
+    assert!(replies[0].starts_with("552 5.3.4 "), "{replies:?}");
+    assert!(record.is_none());
 }
