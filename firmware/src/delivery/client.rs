@@ -302,18 +302,42 @@ fn parse_capabilities(message: &str) -> Capabilities {
     caps
 }
 
-/// The body on the wire: leading dots doubled, CRLF-terminated, then `.`.
+/// The body on the wire: canonical lines (every bare CR and bare LF made a
+/// CRLF, so the next hop cannot find an end of data or a line that we did
+/// not), leading dots doubled, CRLF-terminated, then `.`.
+///
+/// Reception already stores canonical text; this holds the rule for bodies
+/// from anywhere else too (a filter's rewrite, a DSN, an old queue).
 pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
     let mut line_start = true;
-    for &b in body {
-        if line_start && b == b'.' {
-            out.push(b'.');
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        i += 1;
+        match b {
+            b'\r' => {
+                // CR LF, or a bare CR: either way one line ending.
+                if body.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                out.extend_from_slice(b"\r\n");
+                line_start = true;
+            }
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                line_start = true;
+            }
+            _ => {
+                if line_start && b == b'.' {
+                    out.push(b'.');
+                }
+                out.push(b);
+                line_start = false;
+            }
         }
-        out.push(b);
-        line_start = b == b'\n';
     }
-    if !body.is_empty() && !body.ends_with(b"\r\n") {
+    if !line_start {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b".\r\n");
@@ -331,6 +355,17 @@ mod tests {
             b"a\r\n..b\r\n...c\r\n.\r\n"
         );
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
+    }
+
+    #[test]
+    fn dot_stuffing_works_on_canonical_lines() {
+        // A bare LF or CR is a line ending on the way out: the dot after it
+        // is doubled and no bare CR reaches the next hop.
+        assert_eq!(dot_stuff(b"a\n.\r\nb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r.\rb\r\n"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+        let out = dot_stuff(b"x\r\n.\r\nMAIL FROM:<a@b>\r\n");
+        assert_eq!(out.windows(5).filter(|w| w == b"\r\n.\r\n").count(), 1);
     }
 
     #[test]

@@ -35,27 +35,12 @@ pub struct QueueHandle {
 }
 
 impl QueueHandle {
-    /// Makes a message a listener received durable (and logs `queued for
-    /// delivery`); returns once it is safe to answer 250.
-    pub async fn enqueue_received(
-        &self,
-        record: MessageRecord,
-        body: Vec<u8>,
-    ) -> Result<(), QueueError> {
-        self.submit(record, body, true).await
-    }
-
     /// Makes a message durable; returns once it is safe to answer 250.
     pub async fn enqueue(&self, record: MessageRecord, body: Vec<u8>) -> Result<(), QueueError> {
-        self.submit(record, body, false).await
+        self.submit(record, body).await
     }
 
-    async fn submit(
-        &self,
-        record: MessageRecord,
-        body: Vec<u8>,
-        received: bool,
-    ) -> Result<(), QueueError> {
+    async fn submit(&self, record: MessageRecord, body: Vec<u8>) -> Result<(), QueueError> {
         let size = body.len() as u64;
         self.check_room(size)?;
         let store = self.store.clone();
@@ -63,7 +48,7 @@ impl QueueHandle {
         tokio::task::spawn_blocking(move || store.write_body(mid, &body))
             .await
             .map_err(|_| QueueError::Stopped)??;
-        self.commit(record, size, received).await
+        self.commit(record, size, false).await
     }
 
     /// Appends message data a listener is receiving to its spool file

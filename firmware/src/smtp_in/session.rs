@@ -350,7 +350,7 @@ impl Session {
         match result {
             Ok(mid) => {
                 // "MID n queued for delivery" is the committer's line
-                // (queue::QueueHandle::enqueue_received): it comes before
+                // (queue::QueueHandle::enqueue_spooled): it comes before
                 // the work queue can start a delivery.
                 self.messages += 1;
                 vec![Action::Reply(reply::accepted(mid.0))]

@@ -10,6 +10,9 @@ use crate::config::{Config, CrLfHandling, ListenerConfig, ListenerKind};
 
 pub(super) const USAGE: &str = "\
 usage: listenerconfig print
+       listenerconfig setup print
+       listenerconfig setup [--max-header-fields N] [--max-header-field-size BYTES]
+              [--max-header-size BYTES] [--max-hops N] [--reception-memory MB]
        listenerconfig edit <listener> print
        listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
               [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
@@ -28,6 +31,11 @@ usage: listenerconfig print
        listenerconfig edit <listener> rcptaccess print
 (\"help listenerconfig\" lists every form; see docs/cli.md for the policy options.)";
 
+const GLOBAL_SETUP_USAGE: &str = "\
+usage: listenerconfig setup print
+       listenerconfig setup [--max-header-fields N] [--max-header-field-size BYTES]
+              [--max-header-size BYTES] [--max-hops N] [--reception-memory MB]";
+
 const SETUP_USAGE: &str = "\
 usage: listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
               [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
@@ -37,6 +45,10 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match (sub.as_deref(), args.len()) {
         (Some("print"), 1) => Ok(render_listeners(&ctx.store.working()?, true)),
+        (Some("setup"), 2) if args[1].eq_ignore_ascii_case("print") => {
+            Ok(render_global(&ctx.store.working()?))
+        }
+        (Some("setup"), _) => global_setup(ctx, &args[1..]),
         (Some("edit"), n) if n >= 3 => {
             let listener = args[1].as_str();
             let rest = &args[3..];
@@ -174,6 +186,80 @@ fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<St
     stage(ctx, &cfg, &format!("Listener {name} updated."))
 }
 
+/// `listenerconfig setup`: the settings every listener shares (AsyncOS
+/// keeps its global listener settings under the same word).
+fn global_setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(
+        args,
+        &[
+            "max-header-fields",
+            "max-header-field-size",
+            "max-header-size",
+            "max-hops",
+            "reception-memory",
+        ],
+        &[],
+        GLOBAL_SETUP_USAGE,
+    )?;
+    if !opts.positional.is_empty() || !opts.any() {
+        return Err(usage(GLOBAL_SETUP_USAGE));
+    }
+    let fields = opts.number("max-header-fields", 10u32, 100_000)?;
+    // Sizes take k/M suffixes; the bounds keep them within u32.
+    let field_size = opts
+        .size("max-header-field-size", 1000, 16 * 1024 * 1024)?
+        .map(|n| n as u32);
+    let size = opts
+        .size("max-header-size", 1000, 64 * 1024 * 1024)?
+        .map(|n| n as u32);
+    let hops = opts.number("max-hops", 5u32, 1000)?;
+    // Below 1 MB not even one session could receive; above 4 GB is no
+    // longer a bound on an appliance.
+    let memory_mb = opts.number("reception-memory", 1u64, 4096)?;
+    let mut cfg = ctx.store.working()?;
+    let r = &mut cfg.reception;
+    if let Some(n) = fields {
+        r.headers.max_header_fields = n;
+    }
+    if let Some(n) = field_size {
+        r.headers.max_header_field_bytes = n;
+    }
+    if let Some(n) = size {
+        r.headers.max_header_bytes = n;
+    }
+    if let Some(n) = hops {
+        r.headers.max_hops = n;
+    }
+    if let Some(mb) = memory_mb {
+        r.memory_budget_bytes = mb * 1024 * 1024;
+    }
+    if r.headers.max_header_field_bytes > r.headers.max_header_bytes {
+        return Err(invalid(format!(
+            "The maximum header field size ({}) cannot exceed the maximum header size ({}).",
+            r.headers.max_header_field_bytes, r.headers.max_header_bytes
+        )));
+    }
+    stage(ctx, &cfg, "Listener global settings updated.")
+}
+
+/// `listenerconfig setup print`.
+fn render_global(cfg: &Config) -> String {
+    let r = &cfg.reception;
+    format!(
+        "Global listener settings:\n\
+         Maximum header fields per message: {}\n\
+         Maximum size of one header field: {} bytes\n\
+         Maximum size of the header section: {} bytes\n\
+         Maximum hops (Received headers): {}\n\
+         Reception memory budget: {} MB",
+        r.headers.max_header_fields,
+        r.headers.max_header_field_bytes,
+        r.headers.max_header_bytes,
+        r.headers.max_hops,
+        r.memory_budget_bytes / (1024 * 1024)
+    )
+}
+
 /// The AsyncOS listener list, then (when `tables`) each listener's
 /// settings, HAT, policies and RAT.
 pub(super) fn render_listeners(cfg: &Config, tables: bool) -> String {
@@ -245,6 +331,28 @@ mod tests {
         assert!(out.contains("ALLOWED_LIST"), "{out}");
         assert!(out.contains("RELAYLIST"), "{out}");
         assert!(out.contains("ALL  REJECT"), "{out}");
+    }
+
+    #[test]
+    fn global_setup_changes_the_reception_limits_and_refuses_nonsense() {
+        let f = Fixture::new();
+        f.run("listenerconfig setup --max-header-fields 200 --max-header-field-size 64k --max-hops 30 --reception-memory 128")
+            .unwrap();
+        let r = f.staged().unwrap().reception;
+        assert_eq!(r.headers.max_header_fields, 200);
+        assert_eq!(r.headers.max_header_field_bytes, 64 * 1024);
+        assert_eq!(r.headers.max_hops, 30);
+        assert_eq!(r.memory_budget_bytes, 128 * 1024 * 1024);
+        let printed = f.run("listenerconfig setup print").unwrap();
+        assert!(
+            printed.contains("Maximum hops (Received headers): 30"),
+            "{printed}"
+        );
+        let e = f
+            .run("listenerconfig setup --max-header-field-size 2M --max-header-size 1M")
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot exceed"), "{e}");
+        assert!(f.run("listenerconfig setup --max-hops 0").is_err());
     }
 
     #[test]
