@@ -116,6 +116,11 @@ impl SmtpConn {
         }
     }
 
+    /// How long [`SmtpConn::read_reply`] waits for data (120 s unless set).
+    pub fn set_read_timeout(&self, timeout: Duration) {
+        let _ = self.stream.set_read_timeout(Some(timeout));
+    }
+
     /// EHLO and return the reply.
     ///
     /// # Errors

@@ -33,6 +33,7 @@ mod bind;
 mod client;
 mod dns;
 mod gateway;
+pub mod hostile;
 mod intake;
 mod net;
 mod nexthop;
