@@ -13,17 +13,20 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::model::Config;
+use super::model::{Config, ConnectionSettings};
 use crate::codec::{self, CodecError};
 
-/// Version 2 added `Config::default_gateway`. It is the last field of
-/// `Config`, which is the last field of [`CommitRecord`], and postcard
-/// writes fields in order without framing: a version 1 record is a
-/// version 2 record without its final `None` (one 0 byte). [`decode`]
-/// migrates by appending it, so data directories made before the change
-/// (and their commit history) still load.
-const CONFIG_VERSION: u8 = 2;
+/// Version 2 added `Config::default_gateway`, version 3
+/// `Config::connections`. Each is appended at the end of `Config`, which is
+/// the last field of [`CommitRecord`], and postcard writes fields in order
+/// without framing: an older record is a newer one without its final
+/// fields. [`decode`] migrates by appending their default encodings
+/// (version 1: one 0 byte, `None`; version 2: the default
+/// [`ConnectionSettings`]), so data directories made before a change (and
+/// their commit history) still load.
+const CONFIG_VERSION: u8 = 3;
 const CONFIG_VERSION_1: u8 = 1;
+const CONFIG_VERSION_2: u8 = 2;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -171,18 +174,23 @@ impl ConfigStore {
     }
 }
 
-/// A stored config or commit record, migrating version 1 (see [`CONFIG_VERSION`]).
+/// A stored config or commit record, migrating versions 1 and 2 (see
+/// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&CONFIG_VERSION_1, body)) => {
-            let mut upgraded = Vec::with_capacity(bytes.len() + 1);
-            upgraded.push(CONFIG_VERSION);
-            upgraded.extend_from_slice(body);
-            upgraded.push(0); // default_gateway: None
-            Ok(codec::decode(CONFIG_VERSION, &upgraded)?)
-        }
-        _ => Ok(codec::decode(CONFIG_VERSION, bytes)?),
+    let (version, body) = match bytes.split_first() {
+        Some((&v @ (CONFIG_VERSION_1 | CONFIG_VERSION_2), body)) => (v, body),
+        _ => return Ok(codec::decode(CONFIG_VERSION, bytes)?),
+    };
+    let mut upgraded = Vec::with_capacity(bytes.len() + 16);
+    upgraded.push(CONFIG_VERSION);
+    upgraded.extend_from_slice(body);
+    if version == CONFIG_VERSION_1 {
+        upgraded.push(0); // default_gateway: None
     }
+    let connections =
+        postcard::to_allocvec(&ConnectionSettings::default()).map_err(CodecError::from)?;
+    upgraded.extend_from_slice(&connections);
+    Ok(codec::decode(CONFIG_VERSION, &upgraded)?)
 }
 
 fn key_number(key: &[u8]) -> u64 {
@@ -234,8 +242,24 @@ mod tests {
         assert_eq!(history[1].comment, "rename");
     }
 
+    /// What an older firmware wrote: the current encoding without the
+    /// fields appended since `version` (they must stay the last ones).
+    fn older(bytes: Vec<u8>, version: u8) -> Vec<u8> {
+        let tail = postcard::to_allocvec(&ConnectionSettings::default()).unwrap();
+        assert!(
+            bytes.ends_with(&tail),
+            "connections must stay the last field"
+        );
+        let mut old = bytes[..bytes.len() - tail.len()].to_vec();
+        if version == CONFIG_VERSION_1 {
+            assert_eq!(old.pop(), Some(0), "then default_gateway");
+        }
+        old[0] = version;
+        old
+    }
+
     #[test]
-    fn version_1_records_load_without_a_gateway() {
+    fn version_1_and_2_records_load_with_the_defaults_of_later_fields() {
         let cfg = factory();
         let record = CommitRecord {
             number: 1,
@@ -244,19 +268,16 @@ mod tests {
             comment: "factory".into(),
             config: cfg.clone(),
         };
-        // Version 1 wrote exactly this, minus the final None.
-        let v1 = |bytes: Vec<u8>| {
-            let (last, body) = bytes.split_last().unwrap();
-            assert_eq!(*last, 0, "default_gateway must stay the last field");
-            let mut old = body.to_vec();
-            old[0] = CONFIG_VERSION_1;
-            old
-        };
-        let old_config = v1(codec::encode(CONFIG_VERSION, &cfg).unwrap());
-        let old_record = v1(codec::encode(CONFIG_VERSION, &record).unwrap());
-        assert_eq!(decode::<Config>(&old_config).unwrap(), cfg);
-        let back: CommitRecord = decode(&old_record).unwrap();
-        assert_eq!((back.config, back.comment), (cfg, record.comment));
+        for version in [CONFIG_VERSION_1, CONFIG_VERSION_2] {
+            let old_config = older(codec::encode(CONFIG_VERSION, &cfg).unwrap(), version);
+            let old_record = older(codec::encode(CONFIG_VERSION, &record).unwrap(), version);
+            assert_eq!(decode::<Config>(&old_config).unwrap(), cfg, "v{version}");
+            let back: CommitRecord = decode(&old_record).unwrap();
+            assert_eq!(
+                (back.config, back.comment),
+                (cfg.clone(), record.comment.clone())
+            );
+        }
     }
 
     #[test]

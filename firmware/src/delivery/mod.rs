@@ -20,6 +20,7 @@ mod worker;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, LimitScope, RouteHost};
 use crate::ids::{IdAllocator, Mid, Rid};
+use crate::mail_log;
 use crate::queue::QueueHandle;
 
 /// Recipients of one message for one destination.
@@ -103,6 +105,12 @@ pub(crate) struct Shared {
     per_ip: Mutex<HashMap<IpAddr, u32>>,
     hosts: Mutex<HashMap<String, HostState>>,
     tls: tls::Connectors,
+    /// Connections open to all destinations together; changed only with
+    /// the destinations lock held (`max_outbound_connections`).
+    outbound: AtomicU32,
+    /// A destination is waiting for the outbound cap (logged once per
+    /// episode; a freed slot then kicks the waiting destinations).
+    capped: AtomicBool,
 }
 
 /// The handle the work queue submits jobs through.
@@ -130,6 +138,8 @@ impl Delivery {
                 per_ip: Mutex::new(HashMap::new()),
                 hosts: Mutex::new(HashMap::new()),
                 tls: tls::Connectors::default(),
+                outbound: AtomicU32::new(0),
+                capped: AtomicBool::new(false),
             }),
         }
     }
@@ -206,7 +216,11 @@ impl Shared {
     /// Starts a connection for `destination` if it has more jobs than
     /// connections and is under its limit.
     fn kick(self: Arc<Self>, destination: &str) {
-        let settings = self.config.borrow().destination(destination);
+        let (settings, cap) = {
+            let config = self.config.borrow();
+            let cap = config.connections.max_outbound_connections.max(1);
+            (config.destination(destination), cap)
+        };
         // Host-scoped limits are enforced per address when connecting.
         let max = match settings.limit_scope {
             LimitScope::Domain => settings.max_concurrency.max(1),
@@ -226,11 +240,22 @@ impl Shared {
             };
             let queued = d.jobs.len();
             let wanted = queued > 0 && (d.active < floor || queued > d.active as usize);
-            if wanted && d.active < max {
-                d.active += 1;
-                true
-            } else {
+            if !wanted || d.active >= max {
                 false
+            } else if self.outbound.load(Ordering::Relaxed) >= cap {
+                // The jobs wait in their queue; `leave` kicks again.
+                if !self.capped.swap(true, Ordering::Relaxed) {
+                    mail_log!(
+                        "{} outbound connections open (the limit for all destinations): \
+                         delivery to {destination} waits for one to close",
+                        cap
+                    );
+                }
+                false
+            } else {
+                d.active += 1;
+                self.outbound.fetch_add(1, Ordering::Relaxed);
+                true
             }
         };
         if spawn {
@@ -262,6 +287,7 @@ impl Shared {
     fn leave(self: &Arc<Self>, destination: &str) {
         let more = {
             let mut dests = self.lock_destinations();
+            self.outbound_closed();
             let Some(d) = dests.get_mut(destination) else {
                 return;
             };
@@ -276,12 +302,45 @@ impl Shared {
         if more {
             self.clone().kick(destination);
         }
+        self.kick_waiting();
+    }
+
+    /// One outbound connection fewer (destinations lock held).
+    fn outbound_closed(&self) {
+        let _ = self
+            .outbound
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
+    /// A connection closed while the outbound cap held destinations back:
+    /// give them the free slots.
+    fn kick_waiting(self: &Arc<Self>) {
+        if !self.capped.load(Ordering::Relaxed) {
+            return;
+        }
+        let waiting: Vec<String> = self
+            .lock_destinations()
+            .iter()
+            .filter(|(_, d)| d.jobs.len() > d.active as usize)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in waiting {
+            self.clone().kick(&name);
+        }
+        // Still at the cap: the episode goes on (and is not logged again).
+        let cap = self.config.borrow().connections.max_outbound_connections;
+        if self.outbound.load(Ordering::Relaxed) < cap {
+            self.capped.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Puts a job back at the head of its queue and counts the caller's
     /// connection out (the recipient rate limit was reached).
     fn requeue_and_leave(&self, job: DeliveryJob) {
         let mut dests = self.lock_destinations();
+        self.outbound_closed();
         if let Some(d) = dests.get_mut(&job.destination) {
             d.active = d.active.saturating_sub(1);
             d.jobs.push_front(job);

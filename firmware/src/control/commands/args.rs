@@ -303,3 +303,14 @@ mod tests {
         assert!(check_name("policy", "bad name").is_err());
     }
 }
+
+/// An `on`/`off` (or `yes`/`no`) option, if given.
+pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
+    opts.value(name)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "on" | "yes" => Ok(true),
+            "off" | "no" => Ok(false),
+            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
+        })
+        .transpose()
+}
