@@ -372,6 +372,31 @@ mod tests {
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
     }
 
+    /// A server that trickles its greeting a byte at a time, each byte well
+    /// within the timeout, never finishes it: the deadline is per reply.
+    #[tokio::test]
+    async fn a_reply_trickled_a_byte_at_a_time_hits_the_reply_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            for b in b"220-".iter().chain(std::iter::repeat(&b'x')) {
+                if s.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let second = Duration::from_secs(1);
+        let result = SmtpClient::connect(None, addr, second, second).await;
+        assert!(
+            matches!(result, Err(ClientError::ReplyTimeout(1))),
+            "{:?}",
+            result.map(|(_, r)| r)
+        );
+        server.abort();
+    }
+
     #[test]
     fn capabilities_are_read_from_the_ehlo_reply() {
         let c = parse_capabilities("mx.example\nPIPELINING\nSIZE 1000\nSTARTTLS\n8BITMIME");
