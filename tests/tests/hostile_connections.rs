@@ -355,3 +355,65 @@ fn a_next_hop_that_never_answers_the_end_of_data_is_a_temporary_failure() {
     );
     a_normal_client_is_served(&w, 7, "after-slow@e2e.test");
 }
+
+/// `deliveryconfig setup --max-outbound-connections 1`: two destinations
+/// with mail at once, and the second waits (logged) until the first's
+/// connection has closed; both are delivered.
+#[test]
+fn the_outbound_cap_holds_a_destination_back_until_a_connection_closes() {
+    let net = TestNet::new();
+    let (a, b) = (mx_ip(&net, 83), mx_ip(&net, 84));
+    let dns = Dns::builder(&net)
+        .mx("a.test", "mx.a.test", 10)
+        .host_record("mx.a.test", a)
+        .mx("b.test", "mx.b.test", 10)
+        .host_record("mx.b.test", b)
+        .start();
+    let w = World::with_dns(net, dns);
+    w.gw.cli_ok(&[
+        "deliveryconfig",
+        "setup",
+        "--max-outbound-connections",
+        "1",
+        // The mail exchangers of this test listen on loopback.
+        "--allow-loopback-next-hops",
+        "yes",
+    ]);
+    allow_relay_from_clients(&w);
+    // Each holds its transaction a moment, so the two overlap if allowed.
+    let delay = Duration::from_secs(2);
+    let server_a = Script::new(a, "mx.a.test").data_delay(delay).start();
+    let server_b = Script::new(b, "mx.b.test").data_delay(delay).start();
+    let _mids = send_batch(
+        &w,
+        16,
+        &[
+            Outgoing::new(SENDER, &["ann@a.test"], "cap-a@e2e.test"),
+            Outgoing::new(SENDER, &["ben@b.test"], "cap-b@e2e.test"),
+        ],
+    );
+    w.gw.wait_for_log(
+        r"1 outbound connections open \(the limit for all destinations\): delivery to [ab]\.test waits for one to close",
+        SOON,
+    );
+    for (server, id) in [(&server_a, "cap-a@e2e.test"), (&server_b, "cap-b@e2e.test")] {
+        let got = wait_until(SOON, || {
+            server.accepted_ids().iter().any(|i| i == id).then_some(())
+        });
+        assert!(got.is_some(), "{id} was never delivered");
+    }
+    // The connections did not overlap: one said QUIT (the server writes
+    // that down before its 221, which the gateway waits for before it
+    // counts the connection out) before the other was opened.
+    let time = |server: &breakwater_e2e::ScriptedServer, ev: &str| {
+        server.events_named(ev)[0]["t"]
+            .as_f64()
+            .expect("event time")
+    };
+    let (a_open, a_quit) = (time(&server_a, "connect"), time(&server_a, "quit"));
+    let (b_open, b_quit) = (time(&server_b, "connect"), time(&server_b, "quit"));
+    assert!(
+        a_quit <= b_open || b_quit <= a_open,
+        "two outbound connections at once: a {a_open}..{a_quit}, b {b_open}..{b_quit}"
+    );
+}

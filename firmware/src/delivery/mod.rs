@@ -93,6 +93,45 @@ pub struct HostState {
     pub last_success: Option<chrono::DateTime<chrono::Local>>,
 }
 
+/// A destination's wish for another connection.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    queued: usize,
+    active: u32,
+    /// Connections kept while there is work (the TDC keeps 3).
+    floor: u32,
+    /// The destination's own limit.
+    max: u32,
+}
+
+/// Whether a destination opens another connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Yes,
+    /// Not wanted, or the destination is at its own limit.
+    No,
+    /// Wanted and allowed, but all destinations together are at
+    /// `max_outbound_connections`.
+    Capped,
+}
+
+impl Want {
+    /// More jobs than connections (or fewer than the floor), under the
+    /// destination's limit, and under `cap` for all destinations together
+    /// (`outbound` open now).
+    fn decide(self, outbound: u32, cap: u32) -> Open {
+        let wanted =
+            self.queued > 0 && (self.active < self.floor || self.queued > self.active as usize);
+        if !wanted || self.active >= self.max {
+            Open::No
+        } else if outbound >= cap {
+            Open::Capped
+        } else {
+            Open::Yes
+        }
+    }
+}
+
 /// Everything a delivery connection needs.
 pub(crate) struct Shared {
     config: watch::Receiver<Arc<Config>>,
@@ -238,24 +277,30 @@ impl Shared {
             } else {
                 1
             };
-            let queued = d.jobs.len();
-            let wanted = queued > 0 && (d.active < floor || queued > d.active as usize);
-            if !wanted || d.active >= max {
-                false
-            } else if self.outbound.load(Ordering::Relaxed) >= cap {
-                // The jobs wait in their queue; `leave` kicks again.
-                if !self.capped.swap(true, Ordering::Relaxed) {
-                    mail_log!(
-                        "{} outbound connections open (the limit for all destinations): \
-                         delivery to {destination} waits for one to close",
-                        cap
-                    );
+            let want = Want {
+                queued: d.jobs.len(),
+                active: d.active,
+                floor,
+                max,
+            };
+            match want.decide(self.outbound.load(Ordering::Relaxed), cap) {
+                Open::No => false,
+                Open::Capped => {
+                    // The jobs wait in their queue; `leave` kicks again.
+                    if !self.capped.swap(true, Ordering::Relaxed) {
+                        mail_log!(
+                            "{} outbound connections open (the limit for all destinations): \
+                             delivery to {destination} waits for one to close",
+                            cap
+                        );
+                    }
+                    false
                 }
-                false
-            } else {
-                d.active += 1;
-                self.outbound.fetch_add(1, Ordering::Relaxed);
-                true
+                Open::Yes => {
+                    d.active += 1;
+                    self.outbound.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
             }
         };
         if spawn {
@@ -422,5 +467,38 @@ impl Shared {
                 m.remove(&ip);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_opens_when_wanted_and_under_both_limits() {
+        let want = |queued, active| Want {
+            queued,
+            active,
+            floor: 1,
+            max: 2,
+        };
+        assert_eq!(want(0, 0).decide(0, 10), Open::No, "nothing queued");
+        assert_eq!(
+            want(1, 1).decide(1, 10),
+            Open::No,
+            "one job, one connection"
+        );
+        assert_eq!(want(3, 1).decide(1, 10), Open::Yes);
+        assert_eq!(want(3, 2).decide(2, 10), Open::No, "destination limit");
+        assert_eq!(want(3, 1).decide(10, 10), Open::Capped, "all destinations");
+        assert_eq!(want(1, 0).decide(10, 10), Open::Capped);
+        let tdc = Want {
+            queued: 1,
+            active: 1,
+            floor: crate::tdc::MIN_CONNECTIONS,
+            max: 500,
+        };
+        assert_eq!(tdc.decide(5, 10), Open::Yes, "the TDC keeps its floor");
+        assert_eq!(tdc.decide(10, 10), Open::Capped, "but not past the cap");
     }
 }

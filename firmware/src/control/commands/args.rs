@@ -233,6 +233,17 @@ pub(super) fn comma_list(args: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// An `on`/`off` (or `yes`/`no`) option, if given.
+pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
+    opts.value(name)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "on" | "yes" => Ok(true),
+            "off" | "no" => Ok(false),
+            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,15 +313,4 @@ mod tests {
         assert!(check_name("policy", "RELAY_O365").is_ok());
         assert!(check_name("policy", "bad name").is_err());
     }
-}
-
-/// An `on`/`off` (or `yes`/`no`) option, if given.
-pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
-    opts.value(name)
-        .map(|v| match v.to_ascii_lowercase().as_str() {
-            "on" | "yes" => Ok(true),
-            "off" | "no" => Ok(false),
-            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
-        })
-        .transpose()
 }
