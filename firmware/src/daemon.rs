@@ -420,6 +420,11 @@ pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
     };
     prepare_data_dir(dir)?;
     let log = logging::init(dir, Default::default(), opts.echo_logs)?;
+    // Before giving up root, which may raise the hard limit too.
+    match crate::open_files::raise() {
+        Ok(r) => tracing::info!("open-file limit {} (was {})", r.after, r.before),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let (db, store) = match open_store(dir) {
         Ok(opened) => opened,
         Err(e) => {

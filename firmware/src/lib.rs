@@ -24,6 +24,7 @@ pub mod filters;
 pub mod ids;
 pub mod init;
 pub mod logging;
+pub mod open_files;
 pub mod quarantine;
 pub mod queue;
 pub mod salvage;

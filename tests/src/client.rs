@@ -15,7 +15,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 /// A TCP connection from `source` (port chosen by the kernel) to `server`.
-pub(crate) fn bind_connect(
+pub fn bind_connect(
     source: Ipv4Addr,
     server: SocketAddrV4,
     timeout: Duration,

@@ -46,14 +46,15 @@ mod world;
 
 pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
-pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome};
+pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome, bind_connect};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
 pub use gateway::{Gateway, breakwater_bin};
 pub use intake::{Intake, IntakeMessage};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
 pub use nexthop::{
     MX_PORT, MxSink, Outgoing, Script, ScriptedServer, ServerConn, TestCert, TophostsRow,
-    allow_relay_from_clients, mx_ip, parse_tophosts, send_batch, status_counter, status_gauge,
+    allow_loopback_next_hops, allow_relay_from_clients, mx_ip, parse_tophosts, send_batch,
+    status_counter, status_gauge,
 };
 pub use postfix::{
     POSTFIX_PORT, Postfix, PostfixBuilder, PostfixMessage, QueueEntry, SmtpdSession,

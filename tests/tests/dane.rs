@@ -127,6 +127,14 @@ fn dane_world() -> DaneWorld {
             "--max-secs".into(),
             "2".into(),
         ],
+        // The mail exchangers listen on loopback, which delivery by MX
+        // refuses unless told otherwise (docs/security.md).
+        vec![
+            "deliveryconfig".into(),
+            "setup".into(),
+            "--allow-loopback-next-hops".into(),
+            "yes".into(),
+        ],
     ];
     let mut anchor = vec!["dnsconfig".to_string(), "trustanchor".into(), "add".into()];
     anchor.extend(dns.trust_anchor().split(' ').map(str::to_string));

@@ -8,14 +8,17 @@
 use std::time::Duration;
 
 use breakwater_e2e::{
-    Dns, MxSink, Outgoing, SOON, Script, TestNet, TophostsRow, World, allow_relay_from_clients,
-    mx_ip, parse_tophosts, send_batch, status_counter, status_gauge, wait_until,
+    Dns, MxSink, Outgoing, SOON, Script, TestNet, TophostsRow, World, allow_loopback_next_hops,
+    allow_relay_from_clients, mx_ip, parse_tophosts, send_batch, status_counter, status_gauge,
+    wait_until,
 };
 
 const SENDER: &str = "alice@example.com";
 
 fn world_with(net: TestNet, dns: Dns) -> World {
     let w = World::with_dns(net, dns);
+    // The mail exchangers of these tests listen on loopback.
+    allow_loopback_next_hops(&w.gw);
     allow_relay_from_clients(&w);
     w
 }

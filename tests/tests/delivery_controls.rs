@@ -6,14 +6,16 @@
 use std::time::{Duration, Instant};
 
 use breakwater_e2e::{
-    Dns, Outgoing, SOON, Script, TestNet, World, allow_relay_from_clients, mx_ip, send_batch,
-    wait_until,
+    Dns, Outgoing, SOON, Script, TestNet, World, allow_loopback_next_hops,
+    allow_relay_from_clients, mx_ip, send_batch, wait_until,
 };
 
 const SENDER: &str = "alice@example.com";
 
 fn world_with(net: TestNet, dns: Dns, destconfig: &[&str]) -> World {
     let w = World::with_dns(net, dns);
+    // The mail exchangers of these tests listen on loopback.
+    allow_loopback_next_hops(&w.gw);
     allow_relay_from_clients(&w);
     let mut cmd = vec!["destconfig", "new"];
     cmd.extend_from_slice(destconfig);

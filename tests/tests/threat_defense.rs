@@ -36,13 +36,35 @@ const SEED_SUCCESS: &str =
     "successfully delivered for scanning with Cisco Secure Email Threat Defense";
 const SEED_FAILED: &str = "delivery failed to Cisco Secure Email Threat Defense";
 
-/// The TDC's settings and the DEFAULT policy's choice, committed.
+/// The TDC's settings and the DEFAULT policy's choice, committed. The
+/// intakes' MX records point at loopback, which delivery by MX refuses
+/// unless told otherwise (docs/security.md).
 fn configure(w: &World, extra: &[&[&str]]) {
     w.gw.cli_ok(&["threatdefenseconfig", "enable", INTAKE]);
+    w.gw.cli_ok(&[
+        "deliveryconfig",
+        "setup",
+        "--allow-loopback-next-hops",
+        "yes",
+    ]);
     for cmd in extra {
         w.gw.cli_ok(cmd);
     }
     w.gw.cli_ok(&["commit", "e2e: Threat Defense Connector"]);
+}
+
+/// A certificate for an intake's mail exchanger, from a CA made for the
+/// test, and the command that makes the gateway trust that CA: copies are
+/// delivered only to an intake whose certificate verifies.
+fn intake_cert(host: &str) -> (TestCert, TestCert, Vec<String>) {
+    let (cert, ca) = TestCert::signed_by_new_ca(host);
+    let name = format!("ca-{}", host.replace('.', "-"));
+    let import = ["certconfig", "certauthority", "import"]
+        .map(str::to_string)
+        .into_iter()
+        .chain([name, ca.cert.display().to_string()])
+        .collect();
+    (cert, ca, import)
 }
 
 /// Sends one message per `(recipient, Message-ID)` to Data 1 from the
@@ -188,9 +210,15 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
         .host_record("mx.second-tdc.test", custom_ip)
         .start();
     let w = World::with_dns(net, dns);
+    let (global_cert, _global_ca, trust_global) = intake_cert(INTAKE_MX);
+    let (custom_cert, _custom_ca, trust_custom) = intake_cert("mx.second-tdc.test");
+    let trust_global: Vec<&str> = trust_global.iter().map(String::as_str).collect();
+    let trust_custom: Vec<&str> = trust_custom.iter().map(String::as_str).collect();
     configure(
         &w,
         &[
+            &trust_global,
+            &trust_custom,
             &[
                 "policyconfig",
                 "new",
@@ -238,8 +266,6 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
         w.gw.cli_ok(&["policyconfig", "detail", "incoming", "SALES"]);
     assert!(detail.contains("seg@second-tdc.test"), "{detail}");
     // A global intake a little slow to answer, as a busy one is.
-    let global_cert = TestCert::self_signed(INTAKE_MX);
-    let custom_cert = TestCert::self_signed("mx.second-tdc.test");
     let global = Intake::start(
         global_ip,
         INTAKE_MX,
@@ -446,7 +472,8 @@ fn the_seed_retry_table_at_the_intake() {
         },
     ];
     // One custom policy per row: recipient <name>@ → intake <name>@<domain>.
-    let mut cmds: Vec<Vec<String>> = Vec::new();
+    let (cert, _ca, trust) = intake_cert(INTAKE_MX);
+    let mut cmds: Vec<Vec<String>> = vec![trust];
     for r in &rows {
         let policy = r.name.to_uppercase();
         cmds.push(
@@ -478,7 +505,6 @@ fn the_seed_retry_table_at_the_intake() {
     let slices: Vec<&[&str]> = cmd_refs.iter().map(Vec::as_slice).collect();
     configure(&w, &slices);
 
-    let cert = TestCert::self_signed(INTAKE_MX);
     let intake = Script::new(ip, INTAKE_MX)
         .starttls(&cert)
         .data("^data451@", &["451 4.3.0 Try again later"])
@@ -707,18 +733,22 @@ fn a_backlog_is_carried_by_at_least_three_connections() {
         .host_record(INTAKE_MX, ip)
         .start();
     let w = World::with_dns(net, dns);
+    let (cert, _ca, trust) = intake_cert(INTAKE_MX);
+    let trust: Vec<&str> = trust.iter().map(String::as_str).collect();
     configure(
         &w,
-        &[&[
-            "policyconfig",
-            "edit",
-            "incoming",
-            "DEFAULT",
-            "threatdefense",
-            "global",
-        ]],
+        &[
+            &trust,
+            &[
+                "policyconfig",
+                "edit",
+                "incoming",
+                "DEFAULT",
+                "threatdefense",
+                "global",
+            ],
+        ],
     );
-    let cert = TestCert::self_signed(INTAKE_MX);
     let intake = Script::new(ip, INTAKE_MX)
         .starttls(&cert)
         .data_delay(Duration::from_secs(1))
@@ -771,4 +801,61 @@ fn a_backlog_is_carried_by_at_least_three_connections() {
         "{row:?}"
     );
     assert_eq!(tdc_counters(&w), (12, 0, 0), "status detail");
+}
+
+/// Copies carry every inbound message, so the intake's certificate is
+/// checked by default: an intake presenting a certificate no trusted CA
+/// signed gets no copy (the seed's TLS error, no retry), and nothing is
+/// sent to it; `threatdefenseconfig setup --verify-certificate no` relaxes
+/// that to TLS without verification, and the next copy is delivered.
+#[test]
+fn an_intake_whose_certificate_does_not_verify_gets_no_copy_unless_relaxed() {
+    let net = TestNet::new();
+    let ip = mx_ip(&net, 75);
+    let dns = Dns::builder(&net)
+        .mx("tdc.test", INTAKE_MX, 10)
+        .host_record(INTAKE_MX, ip)
+        .start();
+    let w = World::with_dns(net, dns);
+    configure(
+        &w,
+        &[&[
+            "policyconfig",
+            "edit",
+            "incoming",
+            "DEFAULT",
+            "threatdefense",
+            "global",
+        ]],
+    );
+    let untrusted = TestCert::self_signed(INTAKE_MX);
+    let intake = Script::new(ip, INTAKE_MX).starttls(&untrusted).start();
+
+    let mid = send_in(&w, &[("bob@example.com", "unverified@e2e.test")])[0];
+    let copy = copy_of(&w, mid, "unverified@e2e.test");
+    w.gw.wait_for_log(
+        &format!(r"Info: TDC: MID {copy} {SEED_FAILED}: ?TLS error: invalid peer certificate"),
+        SOON,
+    );
+    assert!(
+        intake.events_named("mail").is_empty(),
+        "a copy was offered to an intake whose certificate does not verify: {}",
+        intake.event_tail(10)
+    );
+    w.gw.wait_for_log(&format!(r"Message finished MID {mid} done$"), SOON);
+
+    let shown = w.gw.cli_ok(&["threatdefenseconfig", "print"]);
+    assert!(
+        shown.contains("TLS: required, certificate verified"),
+        "{shown}"
+    );
+    w.gw.cli_ok(&["threatdefenseconfig", "setup", "--verify-certificate", "no"]);
+    w.gw.cli_ok(&["commit", "e2e: intake certificate not verified"]);
+    let mid = send_in(&w, &[("bob@example.com", "relaxed@e2e.test")])[0];
+    let copy = copy_of(&w, mid, "relaxed@e2e.test");
+    w.gw.wait_for_log(&format!(r"Info: TDC: MID {copy} {SEED_SUCCESS}$"), SOON);
+    assert_eq!(intake.accepted().len(), 1);
+    for c in intake.connections() {
+        assert_eq!(c.plain_mails, 0, "a copy offered in plain text: {c:?}");
+    }
 }

@@ -94,6 +94,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         threat_defense: Default::default(),
         // AsyncOS ships without one too: `systemsetup` asks for it.
         default_gateway: None,
+        connections: Default::default(),
         reception: Default::default(),
     }
 }

@@ -635,10 +635,69 @@ pub struct Config {
     /// field: the store's version 1 migration relies on it (see `store`).
     #[serde(default)]
     pub default_gateway: Option<IpAddr>,
+    /// Connection caps, delivery deadlines and next-hop checks. Appended
+    /// by version 3 of the stored config; keep new settings of this kind
+    /// here or append after it (see `store`).
+    #[serde(default)]
+    pub connections: ConnectionSettings,
     /// Settings all listeners share. Version 3 of the stored config added
     /// it as the last field (see `store`).
     #[serde(default)]
     pub reception: ReceptionSettings,
+}
+
+/// What bounds the connections the internet can make the gateway hold or
+/// open, and where delivery may connect to (issue 12, docs/security.md).
+/// The settings are edited where an administrator looks for them
+/// (`listenerconfig limits`, `deliveryconfig setup`,
+/// `threatdefenseconfig setup`); they live together here because the
+/// stored config (postcard, no schema evolution) can only grow at its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectionSettings {
+    /// Inbound connections on all listeners together, counted at accept
+    /// (before any DNS or TLS work).
+    pub max_connections_total: u32,
+    /// Inbound connections from one client address (an IPv6 client: its
+    /// /64) on all listeners together, counted at accept. A mail flow
+    /// policy's `max_concurrency_per_ip` is checked after the HAT.
+    pub max_connections_per_ip: u32,
+    /// Delivery connections open to all destinations together.
+    pub max_outbound_connections: u32,
+    /// Wait for the reply to the end of data at most this long
+    /// (Postfix's `smtp_data_done_timeout`).
+    pub data_timeout_secs: u32,
+    /// One delivery transaction, MAIL FROM to the end-of-data reply, at
+    /// most this long.
+    pub transaction_timeout_secs: u32,
+    /// Deliver by MX or A/AAAA to private addresses (RFC 1918, RFC 6598,
+    /// IPv6 unique local): internal mail exchangers.
+    pub allow_private_next_hops: bool,
+    /// Deliver by MX or A/AAAA to loopback addresses (test set-ups where
+    /// the gateway and its next hops share one machine).
+    pub allow_loopback_next_hops: bool,
+    /// Check the Threat Defense intake's certificate (chain and name).
+    pub tdc_verify_certificate: bool,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            // Above the factory listeners' 300 + 600, so it binds only when
+            // an administrator raises those.
+            max_connections_total: 1000,
+            // Postfix's smtpd_client_connection_count_limit.
+            max_connections_per_ip: 50,
+            // The Default destination row's 500: one destination may use
+            // all of it, several share it.
+            max_outbound_connections: 500,
+            data_timeout_secs: 600,
+            transaction_timeout_secs: 1800,
+            allow_private_next_hops: false,
+            allow_loopback_next_hops: false,
+            tdc_verify_certificate: true,
+        }
+    }
 }
 
 impl Config {
@@ -678,8 +737,14 @@ impl Config {
                 .max_by_key(|d| d.domain.len())
         });
         if domain == crate::tdc::DESTINATION {
-            // Copies to Threat Defense go over TLS 1.2 or newer only.
-            settings.tls = OutboundTls::Required;
+            // Copies to Threat Defense carry every inbound message: over
+            // TLS only, and to an intake whose certificate verifies unless
+            // the administrator relaxed it.
+            settings.tls = if self.connections.tdc_verify_certificate {
+                OutboundTls::RequiredVerify
+            } else {
+                OutboundTls::Required
+            };
         }
         if let Some(row) = row {
             row.apply(&mut settings);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::model::Config;
+use super::model::{Config, ConnectionSettings};
 use crate::codec::{self, CodecError};
 
 /// Stored configs grow only at their end: postcard writes fields in order
@@ -23,7 +23,9 @@ use crate::codec::{self, CodecError};
 /// so data directories made before a change (and their commit history)
 /// still load.
 /// - Version 2 added `Config::default_gateway`.
-/// - Version 3 added `Config::reception` (header limits, memory budget).
+/// - Version 3 added `Config::connections` (connection caps, delivery
+///   deadlines, next-hop checks) and `Config::reception` (header limits,
+///   memory budget).
 const CONFIG_VERSION: u8 = 3;
 const CONFIG_VERSION_1: u8 = 1;
 const CONFIG_VERSION_2: u8 = 2;
@@ -197,6 +199,8 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.push(0); // default_gateway: None
     }
     if version < 3 {
+        let connections = ConnectionSettings::default();
+        tail.extend(postcard::to_allocvec(&connections).map_err(CodecError::from)?);
         let reception = super::model::ReceptionSettings::default();
         tail.extend(postcard::to_allocvec(&reception).map_err(CodecError::from)?);
     }
@@ -253,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn version_1_records_load_without_a_gateway() {
+    fn version_1_and_2_records_load_with_the_defaults_of_later_fields() {
         let cfg = factory();
         let record = CommitRecord {
             number: 1,

@@ -12,6 +12,11 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+/// The most one reply may take, all lines together: an EHLO reply with
+/// every extension is under 1 KiB; RFC 5321 §4.5.3.1.5 allows 512 octets
+/// a line.
+const MAX_REPLY: usize = 64 * 1024;
+
 /// Why a connection or transaction failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -19,6 +24,12 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("timed out waiting for the server")]
     Timeout,
+    /// No complete reply within the reply deadline (seconds).
+    #[error("timed out: no complete reply from the server within {0}s")]
+    ReplyTimeout(u64),
+    /// The whole transaction took longer than allowed (seconds).
+    #[error("timed out: the transaction did not finish within {0}s")]
+    TransactionTimeout(u32),
     #[error("invalid response from server: {0}")]
     Protocol(String),
     #[error("TLS error: {0}")]
@@ -47,7 +58,10 @@ pub struct Capabilities {
 pub struct SmtpClient {
     stream: Stream,
     inbuf: Vec<u8>,
+    /// For each write and each reply but the one to the end of data.
     timeout: Duration,
+    /// For the reply to the end of data (the server may scan the message).
+    data_timeout: Duration,
     pub caps: Capabilities,
     pub tls: Option<(String, String)>,
 }
@@ -85,6 +99,7 @@ impl SmtpClient {
             stream: Stream::Plain(tcp),
             inbuf: Vec::with_capacity(4096),
             timeout,
+            data_timeout: timeout,
             caps: Capabilities::default(),
             tls: None,
         };
@@ -117,11 +132,29 @@ impl SmtpClient {
         Ok(())
     }
 
-    /// Reads one (possibly multi-line) reply.
+    /// How long the reply to the end of data may take (Postfix's
+    /// `smtp_data_done_timeout`); the command timeout until set.
+    pub fn set_data_timeout(&mut self, timeout: Duration) {
+        self.data_timeout = timeout;
+    }
+
+    /// Reads one (possibly multi-line) reply within the command timeout.
     pub async fn read_reply(&mut self) -> Result<Response<String>, ClientError> {
+        self.read_reply_within(self.timeout).await
+    }
+
+    /// Reads one (possibly multi-line) reply. `limit` bounds the whole
+    /// reply, not each read: a server trickling a byte at a time cannot
+    /// hold the connection longer, and the reply's size is capped.
+    async fn read_reply_within(
+        &mut self,
+        limit: Duration,
+    ) -> Result<Response<String>, ClientError> {
+        let deadline = tokio::time::Instant::now() + limit;
         let mut rx = ResponseReceiver::default();
         let mut chunk = [0u8; 4096];
         let mut consumed = 0;
+        let mut received = 0usize;
         loop {
             let mut iter = self.inbuf[consumed..].iter();
             let before = iter.len();
@@ -144,11 +177,17 @@ impl SmtpClient {
                     Stream::Detached => Ok(0),
                 }
             };
-            let n = tokio::time::timeout(self.timeout, read)
+            let n = tokio::time::timeout_at(deadline, read)
                 .await
-                .map_err(|_| ClientError::Timeout)??;
+                .map_err(|_| ClientError::ReplyTimeout(limit.as_secs()))??;
             if n == 0 {
                 return Err(ClientError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            received += n;
+            if received > MAX_REPLY {
+                return Err(ClientError::Protocol(format!(
+                    "reply longer than {MAX_REPLY} bytes"
+                )));
             }
             self.inbuf.extend_from_slice(&chunk[..n]);
         }
@@ -270,7 +309,7 @@ impl SmtpClient {
             return Ok((rcpt_replies, Some(go)));
         }
         self.write(&dot_stuff(body)).await?;
-        let done = self.read_reply().await?;
+        let done = self.read_reply_within(self.data_timeout).await?;
         Ok((rcpt_replies, Some(done)))
     }
 
@@ -355,6 +394,31 @@ mod tests {
             b"a\r\n..b\r\n...c\r\n.\r\n"
         );
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
+    }
+
+    /// A server that trickles its greeting a byte at a time, each byte well
+    /// within the timeout, never finishes it: the deadline is per reply.
+    #[tokio::test]
+    async fn a_reply_trickled_a_byte_at_a_time_hits_the_reply_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            for b in b"220-".iter().chain(std::iter::repeat(&b'x')) {
+                if s.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let second = Duration::from_secs(1);
+        let result = SmtpClient::connect(None, addr, second, second).await;
+        assert!(
+            matches!(result, Err(ClientError::ReplyTimeout(1))),
+            "{:?}",
+            result.map(|(_, r)| r)
+        );
+        server.abort();
     }
 
     #[test]

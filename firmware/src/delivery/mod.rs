@@ -20,6 +20,7 @@ mod worker;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, LimitScope, RouteHost};
 use crate::ids::{IdAllocator, Mid, Rid};
+use crate::mail_log;
 use crate::queue::QueueHandle;
 
 /// Recipients of one message for one destination.
@@ -91,6 +93,45 @@ pub struct HostState {
     pub last_success: Option<chrono::DateTime<chrono::Local>>,
 }
 
+/// A destination's wish for another connection.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    queued: usize,
+    active: u32,
+    /// Connections kept while there is work (the TDC keeps 3).
+    floor: u32,
+    /// The destination's own limit.
+    max: u32,
+}
+
+/// Whether a destination opens another connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Yes,
+    /// Not wanted, or the destination is at its own limit.
+    No,
+    /// Wanted and allowed, but all destinations together are at
+    /// `max_outbound_connections`.
+    Capped,
+}
+
+impl Want {
+    /// More jobs than connections (or fewer than the floor), under the
+    /// destination's limit, and under `cap` for all destinations together
+    /// (`outbound` open now).
+    fn decide(self, outbound: u32, cap: u32) -> Open {
+        let wanted =
+            self.queued > 0 && (self.active < self.floor || self.queued > self.active as usize);
+        if !wanted || self.active >= self.max {
+            Open::No
+        } else if outbound >= cap {
+            Open::Capped
+        } else {
+            Open::Yes
+        }
+    }
+}
+
 /// Everything a delivery connection needs.
 pub(crate) struct Shared {
     config: watch::Receiver<Arc<Config>>,
@@ -103,6 +144,12 @@ pub(crate) struct Shared {
     per_ip: Mutex<HashMap<IpAddr, u32>>,
     hosts: Mutex<HashMap<String, HostState>>,
     tls: tls::Connectors,
+    /// Connections open to all destinations together; changed only with
+    /// the destinations lock held (`max_outbound_connections`).
+    outbound: AtomicU32,
+    /// A destination is waiting for the outbound cap (logged once per
+    /// episode; a freed slot then kicks the waiting destinations).
+    capped: AtomicBool,
 }
 
 /// The handle the work queue submits jobs through.
@@ -130,6 +177,8 @@ impl Delivery {
                 per_ip: Mutex::new(HashMap::new()),
                 hosts: Mutex::new(HashMap::new()),
                 tls: tls::Connectors::default(),
+                outbound: AtomicU32::new(0),
+                capped: AtomicBool::new(false),
             }),
         }
     }
@@ -206,7 +255,11 @@ impl Shared {
     /// Starts a connection for `destination` if it has more jobs than
     /// connections and is under its limit.
     fn kick(self: Arc<Self>, destination: &str) {
-        let settings = self.config.borrow().destination(destination);
+        let (settings, cap) = {
+            let config = self.config.borrow();
+            let cap = config.connections.max_outbound_connections.max(1);
+            (config.destination(destination), cap)
+        };
         // Host-scoped limits are enforced per address when connecting.
         let max = match settings.limit_scope {
             LimitScope::Domain => settings.max_concurrency.max(1),
@@ -224,13 +277,30 @@ impl Shared {
             } else {
                 1
             };
-            let queued = d.jobs.len();
-            let wanted = queued > 0 && (d.active < floor || queued > d.active as usize);
-            if wanted && d.active < max {
-                d.active += 1;
-                true
-            } else {
-                false
+            let want = Want {
+                queued: d.jobs.len(),
+                active: d.active,
+                floor,
+                max,
+            };
+            match want.decide(self.outbound.load(Ordering::Relaxed), cap) {
+                Open::No => false,
+                Open::Capped => {
+                    // The jobs wait in their queue; `leave` kicks again.
+                    if !self.capped.swap(true, Ordering::Relaxed) {
+                        mail_log!(
+                            "{} outbound connections open (the limit for all destinations): \
+                             delivery to {destination} waits for one to close",
+                            cap
+                        );
+                    }
+                    false
+                }
+                Open::Yes => {
+                    d.active += 1;
+                    self.outbound.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
             }
         };
         if spawn {
@@ -262,6 +332,7 @@ impl Shared {
     fn leave(self: &Arc<Self>, destination: &str) {
         let more = {
             let mut dests = self.lock_destinations();
+            self.outbound_closed();
             let Some(d) = dests.get_mut(destination) else {
                 return;
             };
@@ -276,12 +347,45 @@ impl Shared {
         if more {
             self.clone().kick(destination);
         }
+        self.kick_waiting();
+    }
+
+    /// One outbound connection fewer (destinations lock held).
+    fn outbound_closed(&self) {
+        let _ = self
+            .outbound
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
+    /// A connection closed while the outbound cap held destinations back:
+    /// give them the free slots.
+    fn kick_waiting(self: &Arc<Self>) {
+        if !self.capped.load(Ordering::Relaxed) {
+            return;
+        }
+        let waiting: Vec<String> = self
+            .lock_destinations()
+            .iter()
+            .filter(|(_, d)| d.jobs.len() > d.active as usize)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in waiting {
+            self.clone().kick(&name);
+        }
+        // Still at the cap: the episode goes on (and is not logged again).
+        let cap = self.config.borrow().connections.max_outbound_connections;
+        if self.outbound.load(Ordering::Relaxed) < cap {
+            self.capped.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Puts a job back at the head of its queue and counts the caller's
     /// connection out (the recipient rate limit was reached).
     fn requeue_and_leave(&self, job: DeliveryJob) {
         let mut dests = self.lock_destinations();
+        self.outbound_closed();
         if let Some(d) = dests.get_mut(&job.destination) {
             d.active = d.active.saturating_sub(1);
             d.jobs.push_front(job);
@@ -363,5 +467,38 @@ impl Shared {
                 m.remove(&ip);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_opens_when_wanted_and_under_both_limits() {
+        let want = |queued, active| Want {
+            queued,
+            active,
+            floor: 1,
+            max: 2,
+        };
+        assert_eq!(want(0, 0).decide(0, 10), Open::No, "nothing queued");
+        assert_eq!(
+            want(1, 1).decide(1, 10),
+            Open::No,
+            "one job, one connection"
+        );
+        assert_eq!(want(3, 1).decide(1, 10), Open::Yes);
+        assert_eq!(want(3, 2).decide(2, 10), Open::No, "destination limit");
+        assert_eq!(want(3, 1).decide(10, 10), Open::Capped, "all destinations");
+        assert_eq!(want(1, 0).decide(10, 10), Open::Capped);
+        let tdc = Want {
+            queued: 1,
+            active: 1,
+            floor: crate::tdc::MIN_CONNECTIONS,
+            max: 500,
+        };
+        assert_eq!(tdc.decide(5, 10), Open::Yes, "the TDC keeps its floor");
+        assert_eq!(tdc.decide(10, 10), Open::Capped, "but not past the cap");
     }
 }

@@ -193,9 +193,281 @@ fn push_ordered(
     }));
 }
 
+/// Why a next hop found in DNS (MX or A/AAAA, not an SMTP route) is not
+/// connected to. Whoever controls a domain's DNS chooses these addresses:
+/// without this check a message to a domain of the sender's choosing
+/// makes the gateway connect to itself, to its loopback services or to
+/// the Management network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Unspecified,
+    Loopback,
+    LinkLocal,
+    Multicast,
+    /// 255.255.255.255 and the reserved 240.0.0.0/4.
+    Broadcast,
+    /// RFC 1918, RFC 6598 (shared address space), IPv6 unique local.
+    Private,
+    /// An address of one of the appliance's interfaces.
+    OwnAddress,
+    /// Inside the Management interface's network.
+    Management,
+}
+
+impl Refusal {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Refusal::Unspecified => "an unspecified address",
+            Refusal::Loopback => "a loopback address",
+            Refusal::LinkLocal => "a link-local address",
+            Refusal::Multicast => "a multicast address",
+            Refusal::Broadcast => "a broadcast or reserved address",
+            Refusal::Private => "a private address",
+            Refusal::OwnAddress => "an address of this appliance",
+            Refusal::Management => "an address in the Management network",
+        }
+    }
+}
+
+/// What [`check_next_hop`] allows besides public addresses.
+#[derive(Debug, Clone, Default)]
+pub struct NextHopPolicy {
+    /// `deliveryconfig setup --allow-private-next-hops`.
+    pub allow_private: bool,
+    /// `deliveryconfig setup --allow-loopback-next-hops`: loopback
+    /// addresses are then accepted outright (on loopback the appliance's
+    /// own addresses and its next hops are told apart by port only).
+    pub allow_loopback: bool,
+    /// The appliance's interface addresses.
+    pub own: Vec<IpAddr>,
+    /// The Management interface's address and prefix length.
+    pub management: Option<(IpAddr, u8)>,
+}
+
+impl NextHopPolicy {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        Self {
+            allow_private: cfg.connections.allow_private_next_hops,
+            allow_loopback: cfg.connections.allow_loopback_next_hops,
+            own: cfg.interfaces.iter().filter_map(|i| i.address).collect(),
+            management: cfg
+                .interface("Management")
+                .and_then(|i| i.address.map(|a| (a, i.prefix))),
+        }
+    }
+}
+
+/// Whether delivery may connect to `ip`, found in DNS.
+pub fn check_next_hop(ip: IpAddr, policy: &NextHopPolicy) -> Result<(), Refusal> {
+    let ip = ip.to_canonical();
+    if ip.is_loopback() {
+        return if policy.allow_loopback {
+            Ok(())
+        } else {
+            Err(Refusal::Loopback)
+        };
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_unspecified() || a == 0 {
+                return Err(Refusal::Unspecified);
+            }
+            if v4.is_link_local() {
+                return Err(Refusal::LinkLocal);
+            }
+            if v4.is_multicast() {
+                return Err(Refusal::Multicast);
+            }
+            if v4.is_broadcast() || a >= 240 {
+                return Err(Refusal::Broadcast);
+            }
+            let shared = a == 100 && (64..128).contains(&b);
+            if (v4.is_private() || shared) && !policy.allow_private {
+                return Err(Refusal::Private);
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_unspecified() {
+                return Err(Refusal::Unspecified);
+            }
+            if first & 0xffc0 == 0xfe80 {
+                return Err(Refusal::LinkLocal);
+            }
+            if v6.is_multicast() {
+                return Err(Refusal::Multicast);
+            }
+            if first & 0xfe00 == 0xfc00 && !policy.allow_private {
+                return Err(Refusal::Private);
+            }
+        }
+    }
+    if policy.own.iter().any(|own| own.to_canonical() == ip) {
+        return Err(Refusal::OwnAddress);
+    }
+    if let Some((net, prefix)) = policy.management
+        && same_network(net.to_canonical(), ip, prefix)
+    {
+        return Err(Refusal::Management);
+    }
+    Ok(())
+}
+
+fn same_network(a: IpAddr, b: IpAddr, prefix: u8) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let bits = u32::from(prefix.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let bits = u32::from(prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Splits candidates into those delivery may connect to and those it must
+/// not. SMTP route hosts are the administrator's own choice and always
+/// pass; mail exchangers and implicit-MX addresses come from DNS and are
+/// checked with [`check_next_hop`].
+pub fn screen(
+    candidates: Vec<Candidate>,
+    policy: &NextHopPolicy,
+) -> (Vec<Candidate>, Vec<(Candidate, Refusal)>) {
+    let mut usable = Vec::with_capacity(candidates.len());
+    let mut refused = Vec::new();
+    for c in candidates {
+        match c.source {
+            Source::Route => usable.push(c),
+            Source::Mx { .. } => match check_next_hop(c.addr.ip(), policy) {
+                Ok(()) => usable.push(c),
+                Err(why) => refused.push((c, why)),
+            },
+        }
+    }
+    (usable, refused)
+}
+
+/// The bounce text when every next hop DNS gave was refused.
+pub fn all_refused(domain: &str, refused: &[(Candidate, Refusal)]) -> String {
+    let list: Vec<String> = refused
+        .iter()
+        .map(|(c, why)| format!("{} [{}] is {}", c.host, c.addr.ip(), why.describe()))
+        .collect();
+    format!(
+        "5.4.4 - No acceptable next hop for {domain}: {}",
+        list.join("; ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_hops_from_dns_must_be_public_unless_allowed() {
+        let appliance = NextHopPolicy {
+            allow_private: false,
+            allow_loopback: false,
+            own: vec![
+                "203.0.113.10".parse().unwrap(),
+                "2001:db8::10".parse().unwrap(),
+            ],
+            management: Some(("198.51.100.5".parse().unwrap(), 24)),
+        };
+        let cases: &[(&str, Result<(), Refusal>)] = &[
+            ("192.0.2.25", Ok(())),
+            ("2001:db8::25", Ok(())),
+            ("127.0.0.1", Err(Refusal::Loopback)),
+            ("127.8.9.10", Err(Refusal::Loopback)),
+            ("::1", Err(Refusal::Loopback)),
+            ("::ffff:127.0.0.1", Err(Refusal::Loopback)),
+            ("0.0.0.0", Err(Refusal::Unspecified)),
+            ("0.1.2.3", Err(Refusal::Unspecified)),
+            ("::", Err(Refusal::Unspecified)),
+            ("169.254.169.254", Err(Refusal::LinkLocal)),
+            ("fe80::1", Err(Refusal::LinkLocal)),
+            ("224.0.0.1", Err(Refusal::Multicast)),
+            ("ff02::1", Err(Refusal::Multicast)),
+            ("255.255.255.255", Err(Refusal::Broadcast)),
+            ("240.0.0.1", Err(Refusal::Broadcast)),
+            ("10.1.2.3", Err(Refusal::Private)),
+            ("172.16.0.1", Err(Refusal::Private)),
+            ("192.168.1.1", Err(Refusal::Private)),
+            ("100.64.0.1", Err(Refusal::Private)),
+            ("fd00::1", Err(Refusal::Private)),
+            ("203.0.113.10", Err(Refusal::OwnAddress)),
+            ("2001:db8::10", Err(Refusal::OwnAddress)),
+            ("198.51.100.200", Err(Refusal::Management)),
+            ("198.51.101.1", Ok(())),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(
+                check_next_hop(ip.parse().unwrap(), &appliance),
+                *want,
+                "{ip}"
+            );
+        }
+        let internal = NextHopPolicy {
+            allow_private: true,
+            ..appliance.clone()
+        };
+        assert_eq!(
+            check_next_hop("10.1.2.3".parse().unwrap(), &internal),
+            Ok(())
+        );
+        assert_eq!(
+            check_next_hop("fd00::1".parse().unwrap(), &internal),
+            Ok(())
+        );
+        assert_eq!(
+            check_next_hop("127.0.0.1".parse().unwrap(), &internal),
+            Err(Refusal::Loopback)
+        );
+        let test_bench = NextHopPolicy {
+            allow_loopback: true,
+            management: Some(("127.0.0.1".parse().unwrap(), 8)),
+            own: vec!["127.0.1.1".parse().unwrap()],
+            ..appliance
+        };
+        assert_eq!(
+            check_next_hop("127.0.0.1".parse().unwrap(), &test_bench),
+            Ok(())
+        );
+        assert_eq!(
+            check_next_hop("169.254.1.1".parse().unwrap(), &test_bench),
+            Err(Refusal::LinkLocal)
+        );
+    }
+
+    #[test]
+    fn routes_are_trusted_and_dns_answers_screened() {
+        let cand = |ip: &str, source| Candidate {
+            host: "mx.example".into(),
+            addr: SocketAddr::new(ip.parse().unwrap(), 25),
+            source,
+        };
+        let policy = NextHopPolicy::default();
+        let (usable, refused) = screen(
+            vec![
+                cand("127.0.0.1", Source::Route),
+                cand("127.0.0.1", Source::Mx { secure: false }),
+                cand("192.0.2.1", Source::Mx { secure: false }),
+            ],
+            &policy,
+        );
+        let ips: Vec<String> = usable.iter().map(|c| c.addr.to_string()).collect();
+        assert_eq!(ips, ["127.0.0.1:25", "192.0.2.1:25"]);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            all_refused("example.com", &refused),
+            "5.4.4 - No acceptable next hop for example.com: mx.example [127.0.0.1] is a loopback address"
+        );
+    }
 
     #[test]
     fn ip_preference_orders_and_filters_addresses() {

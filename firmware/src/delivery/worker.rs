@@ -52,15 +52,15 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         let dns = shared.dns.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // TDC copies wait in the.tdc.queue but go to the intake's domain.
         let lookup = job.lookup_domain.as_deref().unwrap_or(&destination);
-        let candidates = match resolve::candidates(
+        let resolved = resolve::candidates(
             &dns,
             lookup,
             job.route.as_deref(),
             settings.ip_preference,
             settings.dane != crate::config::Dane::None,
         )
-        .await
-        {
+        .await;
+        let candidates = match screen_next_hops(resolved, &config, &destination, lookup) {
             Resolved::Candidates(c) => c,
             Resolved::Hard(text) => {
                 mail_log!(
@@ -193,6 +193,36 @@ fn fail_all(
     shared.leave(destination);
 }
 
+/// Drops the next hops DNS pointed at addresses delivery must not connect
+/// to (loopback, the appliance itself...: see `resolve::check_next_hop`),
+/// each with a log line; none left is a bounce.
+fn screen_next_hops(
+    resolved: Resolved,
+    config: &Config,
+    destination: &str,
+    domain: &str,
+) -> Resolved {
+    let Resolved::Candidates(candidates) = resolved else {
+        return resolved;
+    };
+    let policy = resolve::NextHopPolicy::from_config(config);
+    let (usable, refused) = resolve::screen(candidates, &policy);
+    for (c, why) in &refused {
+        mail_log!(
+            "{}Next hop {} [{}] for {domain} refused: it is {} (deliveryconfig setup --allow-private-next-hops)",
+            tag(destination),
+            c.host,
+            c.addr.ip(),
+            why.describe()
+        );
+    }
+    if usable.is_empty() {
+        Resolved::Hard(resolve::all_refused(domain, &refused))
+    } else {
+        Resolved::Candidates(usable)
+    }
+}
+
 /// The prefix of the TDC's log lines.
 fn tag(destination: &str) -> &'static str {
     if destination == crate::tdc::DESTINATION {
@@ -274,6 +304,9 @@ async fn open(
     let (mut client, greeting) = SmtpClient::connect(local, cand.addr, connect_timeout, timeout)
         .await
         .map_err(|e| fail(&e))?;
+    client.set_data_timeout(Duration::from_secs(
+        config.connections.data_timeout_secs.into(),
+    ));
     let iface = client
         .local_addr()
         .map(|a| a.ip().to_string())
@@ -506,7 +539,15 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
         );
     }
     let addrs: Vec<&str> = job.recipients.iter().map(|(_, a)| a.as_str()).collect();
-    let (rcpt_replies, data_reply) = conn.client.send(&job.mail_from, &addrs, &body).await?;
+    // Each reply has its own deadline; this one bounds the transaction as
+    // a whole (a server that answers every command just in time).
+    let limit = shared.config.borrow().connections.transaction_timeout_secs;
+    let (rcpt_replies, data_reply) = tokio::time::timeout(
+        Duration::from_secs(limit.into()),
+        conn.client.send(&job.mail_from, &addrs, &body),
+    )
+    .await
+    .map_err(|_| ClientError::TransactionTimeout(limit))??;
     let mut results = Vec::with_capacity(all.len());
     let mut accepted = Vec::new();
     for ((rid, _), r) in job.recipients.iter().zip(&rcpt_replies) {

@@ -1,15 +1,43 @@
-//! Counters behind the per-IP limits of mail flow policies: concurrent
-//! connections and recipients per hour. Both are bounded maps keyed by the
-//! client address; entries go away when their count does, so an attack from
-//! many addresses cannot grow them without bound beyond the listener's
-//! connection limit (connections) or one hour's window (recipients).
+//! Counters behind the connection limits — all listeners together, each
+//! listener, each client address — and the per-IP recipients per hour of
+//! mail flow policies. Both are bounded maps keyed by the client address;
+//! entries go away when their count does, so an attack from many
+//! addresses cannot grow them without bound beyond the connection limits
+//! (connections) or one hour's window (recipients).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Live connections per client address on one listener.
+/// The address a client is counted under: an IPv4 address as it is, an
+/// IPv6 client by its /64. A subscriber gets at least a /64 and may pick
+/// any of its 2^64 addresses per connection, so counting single IPv6
+/// addresses would be no limit at all.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Which limit a connection would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The counter's total (a listener, or all listeners together).
+    Total,
+    /// The client's address (see [`client_key`]).
+    Address,
+}
+
+/// Live connections in total and per client address; one per listener,
+/// and one for all listeners together.
 #[derive(Default)]
 pub struct ConnectionCounter {
     inner: Mutex<(u32, HashMap<IpAddr, u32>)>,
@@ -18,32 +46,32 @@ pub struct ConnectionCounter {
 /// Releases its connection slot when dropped.
 pub struct ConnectionSlot {
     counter: Arc<ConnectionCounter>,
-    ip: IpAddr,
+    key: IpAddr,
 }
 
 impl ConnectionCounter {
-    /// Takes a slot unless the listener or this address is at its limit.
-    /// Errors: `Err(true)` when the listener is full, `Err(false)` when the
-    /// address is.
+    /// Takes a slot unless the total or this client's address (see
+    /// [`client_key`]) is at its limit.
     pub fn acquire(
         self: &Arc<Self>,
         ip: IpAddr,
-        listener_max: u32,
+        total_max: u32,
         per_ip_max: u32,
-    ) -> Result<ConnectionSlot, bool> {
+    ) -> Result<ConnectionSlot, Full> {
+        let key = client_key(ip);
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if g.0 >= listener_max {
-            return Err(true);
+        if g.0 >= total_max {
+            return Err(Full::Total);
         }
-        let n = g.1.get(&ip).copied().unwrap_or(0);
+        let n = g.1.get(&key).copied().unwrap_or(0);
         if n >= per_ip_max {
-            return Err(false);
+            return Err(Full::Address);
         }
         g.0 += 1;
-        g.1.insert(ip, n + 1);
+        g.1.insert(key, n + 1);
         Ok(ConnectionSlot {
             counter: self.clone(),
-            ip,
+            key,
         })
     }
 
@@ -52,14 +80,22 @@ impl ConnectionCounter {
     }
 }
 
+impl ConnectionSlot {
+    /// Live connections from this slot's client address, this one included.
+    pub fn same_address(&self) -> u32 {
+        let g = self.counter.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.get(&self.key).copied().unwrap_or(0)
+    }
+}
+
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut g = self.counter.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.0 = g.0.saturating_sub(1);
-        if let Some(n) = g.1.get_mut(&self.ip) {
+        if let Some(n) = g.1.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                g.1.remove(&self.ip);
+                g.1.remove(&self.key);
             }
         }
     }
@@ -107,14 +143,37 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let s1 = c.acquire(a, 3, 1).unwrap();
-        assert!(matches!(c.acquire(a, 3, 1), Err(false)));
+        assert_eq!(s1.same_address(), 1);
+        assert!(matches!(c.acquire(a, 3, 1), Err(Full::Address)));
         let _s2 = c.acquire(b, 3, 1).unwrap();
         drop(s1);
         let _s3 = c.acquire(a, 3, 1).unwrap();
         assert!(matches!(
             c.acquire("192.0.2.3".parse().unwrap(), 2, 1),
-            Err(true)
+            Err(Full::Total)
         ));
+        assert_eq!(c.total(), 2);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let c = Arc::new(ConnectionCounter::default());
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let s = c.acquire(one, 10, 2).unwrap();
+        let _t = c.acquire(same_64, 10, 2).unwrap();
+        assert_eq!(s.same_address(), 2);
+        assert!(matches!(
+            c.acquire("2001:db8:1:2::abcd".parse().unwrap(), 10, 2),
+            Err(Full::Address)
+        ));
+        assert!(c.acquire(other_64, 10, 2).is_ok());
+        // An IPv4 client seen through a v4-mapped address is that client.
+        assert_eq!(
+            client_key("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

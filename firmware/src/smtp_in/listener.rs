@@ -12,10 +12,12 @@ use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 
 use super::hat;
+use super::limits::{ConnectionSlot, Full};
 use super::reply;
 use super::session::{Action, Connection, Session};
 use super::{ListenerRuntime, ReceptionContext};
 use crate::config::Behavior;
+use crate::dns::ReverseDns;
 use crate::ids::Icid;
 use crate::mail_log;
 
@@ -63,6 +65,11 @@ impl Stream {
 }
 
 /// Accepts connections on `listener` until the task is aborted.
+///
+/// The connection limits (all listeners, this listener, the client's
+/// address) are taken here, before any DNS lookup or TLS work: a refused
+/// client costs one short write, and a flood from one address cannot make
+/// the gateway wait on the resolver for it.
 pub async fn accept_loop(
     socket: TcpListener,
     rt: Arc<ListenerRuntime>,
@@ -70,24 +77,17 @@ pub async fn accept_loop(
 ) {
     loop {
         match socket.accept().await {
-            Ok((mut tcp, peer)) if ctx.draining().is_some() => {
-                let text = shutting_down(&ctx.config().hostname);
-                mail_log!(
-                    "Connection from {} on {} refused: {}",
-                    peer.ip(),
-                    rt.name,
-                    &text[4..]
-                );
-                tokio::spawn(async move {
-                    let _ = tcp.write_all(format!("{text}\r\n").as_bytes()).await;
-                    let _ = tcp.shutdown().await;
-                });
+            Ok((tcp, peer)) if ctx.draining().is_some() => {
+                refuse(tcp, peer, &rt, shutting_down(&ctx.config().hostname));
             }
-            Ok((tcp, peer)) => {
-                let rt = rt.clone();
-                let ctx = ctx.clone();
-                tokio::spawn(async move { connection(tcp, peer, rt, ctx).await });
-            }
+            Ok((tcp, peer)) => match admit(&ctx, &rt, peer) {
+                Ok(slots) => {
+                    let rt = rt.clone();
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move { connection(tcp, peer, rt, ctx, slots).await });
+                }
+                Err(text) => refuse(tcp, peer, &rt, text),
+            },
             Err(e) => {
                 // Usually EMFILE: back off instead of spinning.
                 tracing::warn!("listener {}: accept failed: {e}", rt.name);
@@ -97,11 +97,69 @@ pub async fn accept_loop(
     }
 }
 
+/// A refused connection has this long to take its one-line reply.
+const REFUSAL_WRITE: Duration = Duration::from_secs(10);
+
+/// The slots a connection holds until it closes: one of all listeners'
+/// together, one of its listener's.
+struct Slots {
+    _all: ConnectionSlot,
+    listener: ConnectionSlot,
+}
+
+/// Takes the connection slots for a new client, or says why not (the
+/// 421 reply).
+fn admit(ctx: &ReceptionContext, rt: &ListenerRuntime, peer: SocketAddr) -> Result<Slots, String> {
+    let config = ctx.config();
+    let limits = &config.connections;
+    let all = ctx
+        .connections
+        .acquire(
+            peer.ip(),
+            limits.max_connections_total,
+            limits.max_connections_per_ip,
+        )
+        .map_err(|full| match full {
+            Full::Total => reply::listener_busy(),
+            Full::Address => reply::too_many_connections_from_ip(),
+        })?;
+    let listener_max = config
+        .listener(&rt.name)
+        .map(|l| l.max_concurrency)
+        .unwrap_or(0);
+    let listener = rt
+        .connections
+        .acquire(peer.ip(), listener_max, u32::MAX)
+        .map_err(|_| reply::listener_busy())?;
+    Ok(Slots {
+        _all: all,
+        listener,
+    })
+}
+
+/// Answers `text` (a 421) and closes, without holding up the accept loop.
+fn refuse(mut tcp: TcpStream, peer: SocketAddr, rt: &ListenerRuntime, text: String) {
+    mail_log!(
+        "Connection from {} on {} refused: {}",
+        peer.ip(),
+        rt.name,
+        text.get(4..).unwrap_or(&text)
+    );
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(REFUSAL_WRITE, async {
+            let _ = tcp.write_all(format!("{text}\r\n").as_bytes()).await;
+            let _ = tcp.shutdown().await;
+        })
+        .await;
+    });
+}
+
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     rt: Arc<ListenerRuntime>,
     ctx: Arc<ReceptionContext>,
+    slots: Slots,
 ) {
     let _ = tcp.set_nodelay(true);
     let icid = match ctx.services.ids.icid() {
@@ -117,7 +175,16 @@ async fn connection(
     };
     let local_ip = tcp.local_addr().map(|a| a.ip()).ok();
     let client_ip = peer.ip();
-    let rdns = ctx.dns().reverse(client_ip).await;
+    // Each query is bounded by the resolver's timeout, but the PTR and the
+    // confirming A/AAAA query run one after the other (and per server):
+    // the whole check gets two timeouts, then the client is "unknown".
+    let dns_budget = Duration::from_secs(2 * u64::from(config.dns.timeout_secs.max(1)));
+    let rdns = tokio::time::timeout(dns_budget, ctx.dns().reverse(client_ip))
+        .await
+        .unwrap_or(ReverseDns {
+            name: None,
+            verified: false,
+        });
     mail_log!(
         "New SMTP ICID {icid} interface {} ({}) address {client_ip} reverse dns host {} verified {}",
         listener.interface,
@@ -142,28 +209,21 @@ async fn connection(
         return;
     }
     let mut stream = Stream::Plain(tcp);
-    let slot = if hat.policy.behavior == Behavior::Reject {
-        None
-    } else {
-        match rt.connections.acquire(
-            client_ip,
-            listener.max_concurrency,
-            hat.policy.max_concurrency_per_ip,
-        ) {
-            Ok(slot) => Some(slot),
-            Err(listener_full) => {
-                let text = if listener_full {
-                    reply::listener_busy()
-                } else {
-                    reply::too_many_connections_from_ip()
-                };
-                mail_log!("ICID {icid} refused: {}", &text[4..]);
-                let _ = stream.write_all(format!("{text}\r\n").as_bytes()).await;
-                mail_log!("ICID {icid} close");
-                return;
-            }
-        }
-    };
+    // The policy's own per-IP limit needs the HAT, so it is checked here;
+    // the slot taken at accept already counts this connection.
+    if hat.policy.behavior != Behavior::Reject
+        && slots.listener.same_address() > hat.policy.max_concurrency_per_ip
+    {
+        let text = reply::too_many_connections_from_ip();
+        mail_log!("ICID {icid} refused: {}", &text[4..]);
+        let _ = tokio::time::timeout(
+            REFUSAL_WRITE,
+            stream.write_all(format!("{text}\r\n").as_bytes()),
+        )
+        .await;
+        mail_log!("ICID {icid} close");
+        return;
+    }
     let limits = listener.session;
     let tls = ctx.acceptor(&listener.certificate);
     let conn = Connection {
@@ -181,8 +241,8 @@ async fn connection(
     let mut session = Session::new(conn, ctx.services.clone());
     run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
     session.closed();
-    // The connection slot is released here, after the session ended.
-    drop(slot);
+    // The connection slots are released here, after the session ended.
+    drop(slots);
     mail_log!("ICID {icid} close");
 }
 

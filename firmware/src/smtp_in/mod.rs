@@ -44,6 +44,9 @@ pub struct ReceptionContext {
     /// new connections get `421 4.3.2`, sessions in progress may finish
     /// until then.
     draining: watch::Sender<Option<tokio::time::Instant>>,
+    /// Connections on all listeners together (`max_connections_total`,
+    /// `max_connections_per_ip`), counted at accept.
+    pub connections: Arc<ConnectionCounter>,
 }
 
 impl ReceptionContext {
@@ -109,6 +112,7 @@ impl Reception {
             services,
             queue,
             draining: watch::Sender::new(None),
+            connections: Arc::new(ConnectionCounter::default()),
         };
         Self {
             ctx: Arc::new(ctx),

@@ -281,8 +281,7 @@ impl Session {
         {
             // A fresh buffer of the same size: letting it grow from empty
             // would double past SPOOL_CHUNK and waste half.
-            let chunk =
-                std::mem::replace(&mut body.pending, Vec::with_capacity(SPOOL_CHUNK + 3));
+            let chunk = std::mem::replace(&mut body.pending, Vec::with_capacity(SPOOL_CHUNK + 3));
             body.spooled += chunk.len() as u64;
             actions.push(Action::Spool(tx.mid, chunk));
         }

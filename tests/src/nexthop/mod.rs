@@ -25,6 +25,7 @@ pub use scripted::{Script, ScriptedServer, ServerConn};
 pub use test_cert::TestCert;
 
 use crate::client::smtplib::{self, Step};
+use crate::gateway::Gateway;
 use crate::mid_in_reply;
 use crate::world::World;
 
@@ -44,6 +45,27 @@ pub fn allow_relay_from_clients(w: &World) {
         &range,
     ]);
     w.gw.cli_ok(&["commit", "e2e: clients relay through Data 2"]);
+}
+
+/// Lets delivery by MX reach next hops on loopback, where every peer of
+/// these tests listens, and commits. By default the gateway refuses a
+/// mail exchanger (or implicit-MX address) that DNS puts at a loopback,
+/// private or link-local address or at the appliance itself (see
+/// docs/security.md), as an administrator's gateway on the internet must;
+/// SMTP routes are trusted and need no such setting:
+///
+/// ```text
+/// deliveryconfig setup --allow-loopback-next-hops yes
+/// commit
+/// ```
+pub fn allow_loopback_next_hops(gw: &Gateway) {
+    gw.cli_ok(&[
+        "deliveryconfig",
+        "setup",
+        "--allow-loopback-next-hops",
+        "yes",
+    ]);
+    gw.cli_ok(&["commit", "e2e: next hops on loopback"]);
 }
 
 /// One message of a [`send_batch`]: envelope sender, recipients, Message-ID.

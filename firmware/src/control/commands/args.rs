@@ -233,6 +233,17 @@ pub(super) fn comma_list(args: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// An `on`/`off` (or `yes`/`no`) option, if given.
+pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
+    opts.value(name)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "on" | "yes" => Ok(true),
+            "off" | "no" => Ok(false),
+            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

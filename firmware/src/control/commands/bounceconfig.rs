@@ -2,7 +2,7 @@
 //! retried, and whether a hard bounce sends a DSN to the sender.
 //! Destination control rows name the profile their domain uses.
 
-use super::args::{Opts, check_name, invalid, parse_opts, stage, usage};
+use super::args::{Opts, check_name, invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
 
@@ -90,16 +90,6 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         _ => Err(usage(USAGE)),
     }
-}
-
-fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> {
-    opts.value(name)
-        .map(|v| match v.to_ascii_lowercase().as_str() {
-            "on" | "yes" => Ok(true),
-            "off" | "no" => Ok(false),
-            _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
-        })
-        .transpose()
 }
 
 fn apply(opts: &Opts, p: &mut BounceProfile) -> Result<(), CliError> {

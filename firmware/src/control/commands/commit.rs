@@ -27,6 +27,12 @@ pub(super) fn commit(ctx: &CommandContext<'_>, args: &[String]) -> Result<String
     let comment = comment.trim();
     // The comment is one column of `commitlog`: keep it one line.
     check_text("The commit comment", comment, 255)?;
+    // Connection limits the daemon could not open files for would fail as
+    // EMFILE under load, far from the change that caused it.
+    if let Some(staged) = ctx.store.staged()? {
+        let limit = crate::open_files::limit().map_err(|e| invalid(e.to_string()))?;
+        crate::open_files::check(&staged, limit).map_err(|e| invalid(e.to_string()))?;
+    }
     let record = match ctx.store.commit(ctx.user, comment, None) {
         Ok(r) => r,
         Err(StoreError::NothingToCommit) => return Err(invalid("There are no changes to commit.")),
@@ -149,6 +155,38 @@ mod tests {
             Err(CliError::Invalid(_))
         ));
         assert!(f.staged().is_some());
+    }
+
+    #[test]
+    fn commit_refuses_connection_limits_beyond_the_open_file_limit() {
+        let f = Fixture::new();
+        // Far more than any process may open: 2 x (20,000 + 100,000) + margin.
+        for line in [
+            "listenerconfig edit IncomingMail setup --max-concurrency 10000",
+            "listenerconfig edit OutgoingMail setup --max-concurrency 10000",
+            "listenerconfig limits --max-connections-total 100000",
+            "deliveryconfig setup --max-outbound-connections 100000",
+        ] {
+            f.run(line).unwrap();
+        }
+        let limit = crate::open_files::limit().unwrap();
+        if limit >= crate::open_files::needed(&f.staged().unwrap()) {
+            return; // a host that allows it: nothing to refuse
+        }
+        let err = f.run("commit").unwrap_err().to_string();
+        assert!(
+            err.contains("need up to 240256 open files")
+                && err.contains(&format!("may open {limit}"))
+                && err.contains("--max-outbound-connections (100000)"),
+            "{err}"
+        );
+        assert!(f.applied.lock().unwrap().is_empty());
+        assert!(f.staged().is_some(), "the changes stay staged to be fixed");
+        f.run("deliveryconfig setup --max-outbound-connections 500")
+            .unwrap();
+        f.run("listenerconfig limits --max-connections-total 1000")
+            .unwrap();
+        f.run("commit").unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! destination control table (`bounceconfig`, `destconfig`), where AsyncOS
 //! keeps them.
 
-use super::args::{invalid, parse_opts, stage, usage};
+use super::args::{invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
@@ -13,8 +13,15 @@ usage: deliveryconfig print
        deliveryconfig interface <name>
        deliveryconfig retry [--initial-secs N] [--max-secs N]
        deliveryconfig setup [--max-concurrency N] [--max-messages-per-connection N]
-              [--connect-timeout SECS] [--command-timeout SECS]
-retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs";
+              [--connect-timeout SECS] [--command-timeout SECS] [--data-timeout SECS]
+              [--transaction-timeout SECS] [--max-outbound-connections N]
+              [--allow-private-next-hops yes|no] [--allow-loopback-next-hops yes|no]
+retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs
+--command-timeout: for each reply but the last; --data-timeout: for the reply to the end of data;
+--transaction-timeout: for a whole transaction, MAIL FROM to that reply
+--max-outbound-connections: delivery connections to all destinations together
+--allow-private-next-hops / --allow-loopback-next-hops: deliver by MX or A/AAAA to private
+  (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted";
 
 /// A week: longer than any message stays in the queue.
 const MAX_RETRY_SECS: u32 = 7 * 24 * 3600;
@@ -84,6 +91,11 @@ fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
             "max-messages-per-connection",
             "connect-timeout",
             "command-timeout",
+            "data-timeout",
+            "transaction-timeout",
+            "max-outbound-connections",
+            "allow-private-next-hops",
+            "allow-loopback-next-hops",
         ],
         &[],
         USAGE,
@@ -106,6 +118,22 @@ fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
     if let Some(n) = opts.number("command-timeout", 1u32, 3600)? {
         d.command_timeout_secs = n;
     }
+    let c = &mut cfg.connections;
+    if let Some(n) = opts.number("data-timeout", 1u32, 3600)? {
+        c.data_timeout_secs = n;
+    }
+    if let Some(n) = opts.number("transaction-timeout", 1u32, 24 * 3600)? {
+        c.transaction_timeout_secs = n;
+    }
+    if let Some(n) = opts.number("max-outbound-connections", 1u32, 100_000)? {
+        c.max_outbound_connections = n;
+    }
+    if let Some(b) = on_off(&opts, "allow-private-next-hops")? {
+        c.allow_private_next_hops = b;
+    }
+    if let Some(b) = on_off(&opts, "allow-loopback-next-hops")? {
+        c.allow_loopback_next_hops = b;
+    }
     stage(ctx, &cfg, "Delivery settings updated.")
 }
 
@@ -113,18 +141,27 @@ pub(super) fn render(cfg: &Config) -> String {
     let d = &cfg.delivery;
     let b = cfg.bounce_profile("Default");
     let row = &cfg.destination_default;
+    let c = &cfg.connections;
+    let allowed = |b: bool| if b { "allowed" } else { "refused" };
     format!(
         "Delivery interface: {}\n\
          Retry interval: {}s initially, doubling up to {}s\n\
          Default destination limits: {} concurrent connections, {} messages per connection\n\
-         Timeouts: connect {}s, command {}s",
+         Timeouts: connect {}s, command {}s, end of data {}s, transaction {}s\n\
+         Outbound connections: at most {} to all destinations together\n\
+         Next hops found by MX or A/AAAA: private addresses {}, loopback addresses {}",
         d.interface,
         b.initial_retry_secs,
         b.max_retry_secs,
         row.max_concurrency,
         row.max_messages_per_connection,
         d.connect_timeout_secs,
-        d.command_timeout_secs
+        d.command_timeout_secs,
+        c.data_timeout_secs,
+        c.transaction_timeout_secs,
+        c.max_outbound_connections,
+        allowed(c.allow_private_next_hops),
+        allowed(c.allow_loopback_next_hops),
     )
 }
 
@@ -165,6 +202,21 @@ mod tests {
                     assert_eq!((d.connect_timeout_secs, d.command_timeout_secs), (15, 60));
                 },
             ),
+            (
+                "deliveryconfig setup --data-timeout 300 --transaction-timeout 900 --max-outbound-connections 40 --allow-private-next-hops yes --allow-loopback-next-hops on",
+                |c| {
+                    let n = &c.connections;
+                    assert_eq!(
+                        (
+                            n.data_timeout_secs,
+                            n.transaction_timeout_secs,
+                            n.max_outbound_connections
+                        ),
+                        (300, 900, 40)
+                    );
+                    assert!(n.allow_private_next_hops && n.allow_loopback_next_hops);
+                },
+            ),
         ];
         for (line, check) in cases {
             let f = Fixture::new();
@@ -190,6 +242,8 @@ mod tests {
             "deliveryconfig setup --max-concurrency 0",
             "deliveryconfig setup --connect-timeout soon",
             "deliveryconfig setup --frob 1",
+            "deliveryconfig setup --max-outbound-connections 0",
+            "deliveryconfig setup --allow-loopback-next-hops maybe",
             "deliveryconfig frob",
         ]);
     }

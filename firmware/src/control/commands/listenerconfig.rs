@@ -13,6 +13,8 @@ usage: listenerconfig print
        listenerconfig setup print
        listenerconfig setup [--max-header-fields N] [--max-header-field-size BYTES]
               [--max-header-size BYTES] [--max-hops N] [--reception-memory MB]
+       listenerconfig limits [--max-connections-total N] [--max-connections-per-ip N]
+              (all listeners together, counted when a connection is accepted)
        listenerconfig edit <listener> print
        listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
               [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
@@ -49,6 +51,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             Ok(render_global(&ctx.store.working()?))
         }
         (Some("setup"), _) => global_setup(ctx, &args[1..]),
+        (Some("limits"), _) => limits(ctx, &args[1..]),
         (Some("edit"), n) if n >= 3 => {
             let listener = args[1].as_str();
             let rest = &args[3..];
@@ -66,6 +69,42 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         _ => Err(usage(USAGE)),
     }
+}
+
+/// The connection limits of all listeners together, taken at accept
+/// before any DNS lookup: `max_connections_total` and
+/// `max_connections_per_ip` (IPv6 clients counted per /64).
+fn limits(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let opts = parse_opts(
+        args,
+        &["max-connections-total", "max-connections-per-ip"],
+        &[],
+        USAGE,
+    )?;
+    if !opts.positional.is_empty() {
+        return Err(usage(USAGE));
+    }
+    let mut cfg = ctx.store.working()?;
+    if !opts.any() {
+        return Ok(render_limits(&cfg));
+    }
+    let c = &mut cfg.connections;
+    if let Some(n) = opts.number("max-connections-total", 1u32, 100_000)? {
+        c.max_connections_total = n;
+    }
+    if let Some(n) = opts.number("max-connections-per-ip", 1u32, 100_000)? {
+        c.max_connections_per_ip = n;
+    }
+    let message = render_limits(&cfg);
+    stage(ctx, &cfg, &message)
+}
+
+fn render_limits(cfg: &Config) -> String {
+    let c = &cfg.connections;
+    format!(
+        "Connections on all listeners: at most {} in total, {} from one address (IPv6: one /64).",
+        c.max_connections_total, c.max_connections_per_ip
+    )
 }
 
 /// The listener called `name` (case-insensitive), or a helpful error.
@@ -268,6 +307,9 @@ pub(super) fn render_listeners(cfg: &Config, tables: bool) -> String {
         let _ = writeln!(out, "{}. {}", i + 1, summary(cfg, l));
     }
     if tables {
+        out.push('\n');
+        out.push_str(&render_limits(cfg));
+        out.push('\n');
         for l in &cfg.listeners {
             out.push('\n');
             out.push_str(&render_listener(cfg, l));
@@ -368,6 +410,28 @@ mod tests {
         );
         assert_eq!(l.interface, "Data 2");
         assert_eq!(l.session.idle_timeout_secs, 60);
+    }
+
+    #[test]
+    fn limits_set_the_caps_of_all_listeners() {
+        let f = Fixture::new();
+        let out = f.run("listenerconfig limits").unwrap();
+        assert!(
+            out.contains("at most 1000 in total, 50 from one address"),
+            "{out}"
+        );
+        f.run("listenerconfig limits --max-connections-total 200 --max-connections-per-ip 5")
+            .unwrap();
+        let c = f.staged().unwrap().connections;
+        assert_eq!(
+            (c.max_connections_total, c.max_connections_per_ip),
+            (200, 5)
+        );
+        Fixture::new().assert_refused(&[
+            "listenerconfig limits --max-connections-total 0",
+            "listenerconfig limits --max-connections-per-ip many",
+            "listenerconfig limits extra",
+        ]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Which incoming mail policies send copies is set per policy
 //! (`policyconfig edit incoming <POLICY> threatdefense ...`).
 
-use super::args::{invalid, parse_opts, stage, usage};
+use super::args::{invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
@@ -12,9 +12,11 @@ pub(super) const USAGE: &str = "\
 usage: threatdefenseconfig print
        threatdefenseconfig enable <intake-address>
        threatdefenseconfig disable
-       threatdefenseconfig setup [--header NAME] [--max-age SECS]
+       threatdefenseconfig setup [--header NAME] [--max-age SECS] [--verify-certificate yes|no]
 --header: the header carrying the original client IP (default X-IronPort-RemoteIP)
---max-age: a copy leaves the.tdc.queue after this long, delivered or not (default 120)";
+--max-age: a copy leaves the.tdc.queue after this long, delivered or not (default 120)
+--verify-certificate: the intake's certificate must verify against the trusted CAs
+  (certconfig certauthority) and its name (default yes; no: TLS without verification)";
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
@@ -37,7 +39,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             stage(ctx, &cfg, "Threat Defense Connector disabled.")
         }
         (Some("setup"), [_, rest @ ..]) => {
-            let opts = parse_opts(rest, &["header", "max-age"], &[], USAGE)?;
+            let opts = parse_opts(
+                rest,
+                &["header", "max-age", "verify-certificate"],
+                &[],
+                USAGE,
+            )?;
             if !opts.positional.is_empty() || !opts.any() {
                 return Err(usage(USAGE));
             }
@@ -53,6 +60,9 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             if let Some(n) = opts.number("max-age", 1u32, 24 * 3600)? {
                 cfg.threat_defense.max_age_secs = n;
+            }
+            if let Some(b) = on_off(&opts, "verify-certificate")? {
+                cfg.connections.tdc_verify_certificate = b;
             }
             stage(ctx, &cfg, "Threat Defense Connector settings updated.")
         }
@@ -82,11 +92,16 @@ pub(super) fn check_address(address: &str) -> Result<(), CliError> {
 pub(super) fn render(cfg: &Config) -> String {
     let t = &cfg.threat_defense;
     format!(
-        "Threat Defense Connector: {}\nMessage Intake Address: {}\nClient IP header: {}\nMaximum time in the.tdc.queue: {} seconds\n",
+        "Threat Defense Connector: {}\nMessage Intake Address: {}\nClient IP header: {}\nMaximum time in the.tdc.queue: {} seconds\nTLS: required, {}\n",
         if t.enabled { "Enabled" } else { "Disabled" },
         t.intake_address.as_deref().unwrap_or("(not set)"),
         t.header_name,
-        t.max_age_secs
+        t.max_age_secs,
+        if cfg.connections.tdc_verify_certificate {
+            "certificate verified"
+        } else {
+            "certificate NOT verified"
+        }
     )
 }
 
@@ -106,6 +121,15 @@ mod tests {
             .unwrap();
         let t = f.staged().unwrap().threat_defense;
         assert_eq!((t.header_name.as_str(), t.max_age_secs), ("X-Client-IP", 5));
+        assert!(f.staged().unwrap().connections.tdc_verify_certificate);
+        f.run("threatdefenseconfig setup --verify-certificate no")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        assert!(!cfg.connections.tdc_verify_certificate);
+        assert_eq!(
+            cfg.destination(crate::tdc::DESTINATION).tls,
+            crate::config::OutboundTls::Required
+        );
         f.run("threatdefenseconfig disable").unwrap();
         assert!(!f.staged().unwrap().threat_defense.enabled);
         assert!(
@@ -122,6 +146,7 @@ mod tests {
             "threatdefenseconfig enable a@nodot",
             "threatdefenseconfig setup --header Bad:Name",
             "threatdefenseconfig setup --max-age 0",
+            "threatdefenseconfig setup --verify-certificate sometimes",
             "threatdefenseconfig",
         ]);
     }
