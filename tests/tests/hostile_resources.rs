@@ -98,6 +98,37 @@ fn header_line_over_100_kib_and_10000_headers_get_552_5_3_4_on_both_listeners() 
     assert_sink_holds_exactly(&w, &expected, &[]);
 }
 
+/// A message that already passed 100 MTAs is a mail loop: refused with
+/// 554 5.4.6 (Postfix's hopcount_limit, as `listenerconfig setup
+/// --max-hops`), so the sender's MTA bounces it instead of it circling.
+#[test]
+fn a_message_with_100_received_headers_is_refused_as_a_mail_loop_on_both_listeners() {
+    let w = hostile_world();
+    let hops: String = (0..100)
+        .map(|i| format!("Received: from hop{i}.example by hop{}.example; Mon, 1 Dec 2026 00:00:00 +0000\r\n", i + 1))
+        .collect();
+    for (side, x) in [(Side::Incoming, 34), (Side::Outgoing, 35)] {
+        let reply = send_raw_message(
+            &w,
+            side,
+            x,
+            &with_headers("looping@e2e.test", hops.as_bytes()),
+        );
+        assert_eq!(reply.code, 554, "{side}: {reply:?}");
+        assert!(reply.text().contains("5.4.6"), "{side}: {reply:?}");
+    }
+    // 99 hops are still mail.
+    let fewer: String = hops.lines().take(99).map(|l| format!("{l}\r\n")).collect();
+    let reply = send_raw_message(
+        &w,
+        Side::Incoming,
+        36,
+        &with_headers("ninety-nine-hops@e2e.test", fewer.as_bytes()),
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    assert_sink_holds_exactly(&w, &["ninety-nine-hops@e2e.test".to_string()], &[]);
+}
+
 #[test]
 fn message_of_60_mb_gets_552_5_3_4_and_the_daemon_does_not_grow() {
     let w = hostile_world();
