@@ -738,9 +738,12 @@ mod tests {
 
     #[test]
     fn the_relay_by_quoting_payload_stays_one_quoted_mailbox() {
-        let m = rcpt("RCPT TO:<\"victim@external.example> ORCPT=rfc822;x\"@example.com>\r\n")
-            .unwrap();
-        assert_eq!(m.local().as_str(), "victim@external.example> ORCPT=rfc822;x");
+        let m =
+            rcpt("RCPT TO:<\"victim@external.example> ORCPT=rfc822;x\"@example.com>\r\n").unwrap();
+        assert_eq!(
+            m.local().as_str(),
+            "victim@external.example> ORCPT=rfc822;x"
+        );
         assert_eq!(m.domain(), &Domain::Name("example.com".into()));
         assert_eq!(
             m.canonical(),
@@ -756,15 +759,31 @@ mod tests {
             ("RCPT TO:<Bob@Example.COM>", "Bob@example.com"),
             ("RCPT TO:<bob@example.com.>", "bob@example.com"),
             ("RCPT TO:<\"bob\"@example.com>", "bob@example.com"),
-            ("RCPT TO:<\"john smith\"@example.com>", "\"john smith\"@example.com"),
-            ("RCPT TO:<\"a\\\"b\\\\c\"@example.com>", "\"a\\\"b\\\\c\"@example.com"),
+            (
+                "RCPT TO:<\"john smith\"@example.com>",
+                "\"john smith\"@example.com",
+            ),
+            (
+                "RCPT TO:<\"a\\\"b\\\\c\"@example.com>",
+                "\"a\\\"b\\\\c\"@example.com",
+            ),
             ("RCPT TO:<\"\\a\"@example.com>", "a@example.com"),
-            ("RCPT TO:<@relay.one,@relay.two:bob@example.com>", "bob@example.com"),
+            (
+                "RCPT TO:<@relay.one,@relay.two:bob@example.com>",
+                "bob@example.com",
+            ),
             ("RCPT TO:<a@[192.0.2.1]> NOTIFY=NEVER", "a@[192.0.2.1]"),
             ("RCPT TO:<a@[ipv6:2001:DB8::1]>", "a@[IPv6:2001:db8::1]"),
-            ("RCPT TO:<a.b+tag@your_domain.com>\r\n", "a.b+tag@your_domain.com"),
+            (
+                "RCPT TO:<a.b+tag@your_domain.com>\r\n",
+                "a.b+tag@your_domain.com",
+            ),
         ] {
-            assert_eq!(rcpt(line).map(|m| m.canonical()), Ok(canonical.into()), "{line}");
+            assert_eq!(
+                rcpt(line).map(|m| m.canonical()),
+                Ok(canonical.into()),
+                "{line}"
+            );
         }
         assert_eq!(
             parse_mail_from(b"MAIL FROM:<> SIZE=10\r\n", false),
@@ -790,13 +809,22 @@ mod tests {
             ("RCPT TO:<Postmaster>", BarePostmaster),
             ("RCPT TO:<a..b@example.com>", LocalPartDot),
             ("RCPT TO:<.a@example.com>", LocalPartDot),
-            ("RCPT TO:<a\"b\"@example.com>", LocalPartCharacter(u32::from(b'"'))),
+            (
+                "RCPT TO:<a\"b\"@example.com>",
+                LocalPartCharacter(u32::from(b'"')),
+            ),
             ("RCPT TO:<a@>", MissingDomain),
             ("RCPT TO:<a>", MissingDomain),
             ("RCPT TO:<a@example..com>", BadDomain("empty label")),
-            ("RCPT TO:<a@-x.com>", BadDomain("label starts or ends with '-'")),
+            (
+                "RCPT TO:<a@-x.com>",
+                BadDomain("label starts or ends with '-'"),
+            ),
             ("RCPT TO:<a@[300.1.1.1]>", BadLiteral("not an IPv4 address")),
-            ("RCPT TO:<a@[tag:x@y]>", BadLiteral("only IPv4 and IPv6 literals")),
+            (
+                "RCPT TO:<a@[tag:x@y]>",
+                BadLiteral("only IPv4 and IPv6 literals"),
+            ),
             ("RCPT TO:<a@example.com>x", TrailingText),
             ("RCPT TO:<a@example.com", MissingCloseBracket),
             ("RCPT TO:<\"abc@example.com>", UnterminatedQuote),
@@ -809,7 +837,9 @@ mod tests {
         assert_eq!(rcpt(&long_path), Err(PathTooLong));
         // smtp-proto would have unquoted these bytes; the reason never
         // repeats them.
-        let reason = rcpt("RCPT TO:<\"\x1b[2J\"@example.com>").unwrap_err().to_string();
+        let reason = rcpt("RCPT TO:<\"\x1b[2J\"@example.com>")
+            .unwrap_err()
+            .to_string();
         assert_eq!(reason, "control character U+001B not allowed");
     }
 
@@ -837,10 +867,22 @@ mod tests {
     #[test]
     fn routing_tricks_are_named() {
         for (line, trick) in [
-            ("RCPT TO:<a%b.example@example.com>", Some(RoutingTrick::PercentHack)),
-            ("RCPT TO:<b.example!a@example.com>", Some(RoutingTrick::BangPath)),
-            ("RCPT TO:<\"a@b.example\"@example.com>", Some(RoutingTrick::AtInLocalPart)),
-            ("RCPT TO:<a@[192.0.2.1]>", Some(RoutingTrick::AddressLiteral)),
+            (
+                "RCPT TO:<a%b.example@example.com>",
+                Some(RoutingTrick::PercentHack),
+            ),
+            (
+                "RCPT TO:<b.example!a@example.com>",
+                Some(RoutingTrick::BangPath),
+            ),
+            (
+                "RCPT TO:<\"a@b.example\"@example.com>",
+                Some(RoutingTrick::AtInLocalPart),
+            ),
+            (
+                "RCPT TO:<a@[192.0.2.1]>",
+                Some(RoutingTrick::AddressLiteral),
+            ),
             ("RCPT TO:<@x,@y:a@example.com>", None),
             ("RCPT TO:<\"a b\"@example.com>", None),
         ] {
@@ -863,8 +905,7 @@ mod tests {
 
     fn domain_strategy() -> impl Strategy<Value = Domain> {
         prop_oneof![
-            "[a-z0-9]([a-z0-9_-]{0,8}[a-z0-9])?(\\.[a-z0-9]{1,8}){0,3}"
-                .prop_map(Domain::Name),
+            "[a-z0-9]([a-z0-9_-]{0,8}[a-z0-9])?(\\.[a-z0-9]{1,8}){0,3}".prop_map(Domain::Name),
             any::<[u8; 4]>().prop_map(|o| Domain::V4(o.into())),
             any::<[u16; 8]>().prop_map(|s| Domain::V6(s.into())),
         ]

@@ -288,7 +288,11 @@ fn relay_by_quoting_is_refused_and_a_quoted_local_part_stays_quoted() {
     };
     let stored = &msg.0.recipients[0].address;
     assert_eq!(stored, "\"x> ORCPT=rfc822;x\"@example.com");
-    assert_eq!(msg.0.recipients.len(), 1, "the refused recipient is not kept");
+    assert_eq!(
+        msg.0.recipients.len(),
+        1,
+        "the refused recipient is not kept"
+    );
     // What delivery writes inside RCPT TO:<...> is that same quoted form.
     let again = crate::address::Mailbox::parse(stored, false).unwrap();
     assert_eq!(again.local().as_str(), "x> ORCPT=rfc822;x");
@@ -317,7 +321,8 @@ fn control_characters_and_8bit_addresses_are_refused_with_a_reason() {
     // With SMTPUTF8 on MAIL FROM the same recipient is welcome.
     let (_, r, _) = feed(
         &mut h,
-        "RSET\r\nMAIL FROM:<jos\u{e9}@b.org> SMTPUTF8\r\nRCPT TO:<jos\u{e9}@EXAMPLE.com>\r\n".as_bytes(),
+        "RSET\r\nMAIL FROM:<jos\u{e9}@b.org> SMTPUTF8\r\nRCPT TO:<jos\u{e9}@EXAMPLE.com>\r\n"
+            .as_bytes(),
     );
     assert_eq!(r[1], "250 2.1.0 sender <jos\u{e9}@b.org> ok");
     assert_eq!(r[2], "250 2.1.5 recipient <jos\u{e9}@example.com> ok");
