@@ -12,6 +12,7 @@
 //! `config` holds the staged/committed configuration, `control` the local
 //! control socket and CLI commands, `logging` the AsyncOS-shaped logs.
 
+pub mod address;
 pub mod codec;
 pub mod config;
 pub mod console;

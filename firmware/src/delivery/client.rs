@@ -16,6 +16,7 @@ use tokio_rustls::client::TlsStream;
 /// every extension is under 1 KiB; RFC 5321 §4.5.3.1.5 allows 512 octets
 /// a line.
 const MAX_REPLY: usize = 64 * 1024;
+use crate::address::{AddressError, Mailbox, ReversePath};
 
 /// Why a connection or transaction failed.
 #[derive(Debug, thiserror::Error)]
@@ -250,10 +251,56 @@ impl SmtpClient {
 
     /// One transaction. Returns the reply to each RCPT (in order) and, when
     /// at least one recipient was accepted, the reply to the end of data.
+    ///
+    /// Defence in depth: every address is parsed again (`crate::address`)
+    /// and written in its canonical form. One that does not parse (a queue
+    /// entry from before reception checked addresses, or a UTF-8 address
+    /// the next hop cannot take without SMTPUTF8) is never written: it gets
+    /// a local 553 reply, a permanent failure of that recipient; a bad
+    /// sender fails them all.
     pub async fn send(
         &mut self,
         from: &str,
         recipients: &[&str],
+        body: &[u8],
+    ) -> Result<(Vec<Response<String>>, Option<Response<String>>), ClientError> {
+        let envelope = Envelope::check(from, recipients, self.caps.smtputf8);
+        let sender = match envelope.sender {
+            Ok(sender) => sender,
+            Err(refusal) => {
+                return Ok((recipients.iter().map(|_| refusal.clone()).collect(), None));
+            }
+        };
+        let sendable: Vec<&Mailbox> = envelope
+            .recipients
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .collect();
+        let (replies, data_reply) = if sendable.is_empty() {
+            (Vec::new(), None)
+        } else {
+            self.transaction(&sender, &sendable, body).await?
+        };
+        // `transaction` answers every recipient it was given, in order.
+        let mut replies = replies.into_iter();
+        let merged = envelope
+            .recipients
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => replies.next().unwrap_or_else(|| {
+                    Response::new(451, 4, 4, 0, "No reply to RCPT recorded".to_string())
+                }),
+                Err(refusal) => refusal,
+            })
+            .collect();
+        Ok((merged, data_reply))
+    }
+
+    /// The wire part of `send`, for addresses already checked.
+    async fn transaction(
+        &mut self,
+        from: &ReversePath,
+        recipients: &[&Mailbox],
         body: &[u8],
     ) -> Result<(Vec<Response<String>>, Option<Response<String>>), ClientError> {
         let mut mail = format!("MAIL FROM:<{from}>");
@@ -263,7 +310,8 @@ impl SmtpClient {
         if self.caps.eight_bit_mime && body.iter().any(|b| *b >= 0x80) {
             mail.push_str(" BODY=8BITMIME");
         }
-        let utf8 = !from.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+        let utf8 =
+            from.mailbox().is_some_and(Mailbox::is_utf8) || recipients.iter().any(|r| r.is_utf8());
         if utf8 && self.caps.smtputf8 {
             mail.push_str(" SMTPUTF8");
         }
@@ -319,6 +367,46 @@ impl SmtpClient {
 
     pub async fn quit(mut self) {
         let _ = self.command("QUIT").await;
+    }
+}
+
+/// The addresses of one transaction, each parsed again before anything is
+/// written; a refused one carries the reply that stands for its RCPT.
+struct Envelope {
+    sender: Result<ReversePath, Response<String>>,
+    recipients: Vec<Result<Mailbox, Response<String>>>,
+}
+
+impl Envelope {
+    fn check(from: &str, recipients: &[&str], smtputf8: bool) -> Self {
+        let refusal = |e: AddressError, what: &str, esc: u8| {
+            if e.needs_smtputf8() {
+                Response::new(
+                    553,
+                    5,
+                    6,
+                    7,
+                    format!(
+                        "{what} address needs SMTPUTF8, which the next hop does not offer; not sent"
+                    ),
+                )
+            } else {
+                Response::new(
+                    553,
+                    5,
+                    1,
+                    esc,
+                    format!("Invalid {what} address, not sent: {e}"),
+                )
+            }
+        };
+        Envelope {
+            sender: ReversePath::parse_stored(from, smtputf8).map_err(|e| refusal(e, "sender", 7)),
+            recipients: recipients
+                .iter()
+                .map(|r| Mailbox::parse(r, smtputf8).map_err(|e| refusal(e, "recipient", 3)))
+                .collect(),
+        }
     }
 }
 
@@ -394,6 +482,106 @@ mod tests {
             b"a\r\n..b\r\n...c\r\n.\r\n"
         );
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
+    }
+
+    /// A next hop that offers PIPELINING and records every line it reads.
+    async fn recording_server() -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"220 hop ESMTP\r\n").await.unwrap();
+            let mut seen = String::new();
+            let mut buf = [0u8; 4096];
+            let mut pending = String::new();
+            let mut in_data = false;
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return seen;
+                }
+                pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                while let Some(i) = pending.find("\r\n") {
+                    let line: String = pending.drain(..i + 2).collect();
+                    seen.push_str(&line);
+                    let reply: &[u8] = if in_data {
+                        if line != ".\r\n" {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 2.0.0 queued\r\n"
+                    } else if line.starts_with("EHLO") {
+                        b"250-hop\r\n250 PIPELINING\r\n"
+                    } else if line.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go\r\n"
+                    } else if line.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else {
+                        b"250 2.0.0 ok\r\n"
+                    };
+                    s.write_all(reply).await.unwrap();
+                }
+            }
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn an_address_that_does_not_parse_is_never_written() {
+        let (addr, server) = recording_server().await;
+        let t = Duration::from_secs(30);
+        let (mut c, _) = SmtpClient::connect(None, addr, t, t).await.unwrap();
+        c.hello("gw.test").await.unwrap();
+        // As a queue entry from before reception checked addresses held it.
+        let smuggled = "victim@external.example> ORCPT=rfc822;x@example.com";
+        let (rcpts, data) = c
+            .send(
+                "a@b.org",
+                &[smuggled, "\"x> y\"@example.com", "jos\u{e9}@example.com"],
+                b"Subject: t\r\n\r\nhi\r\n",
+            )
+            .await
+            .unwrap();
+        c.quit().await;
+        let seen = server.await.unwrap();
+        assert_eq!(rcpts[0].code, 553);
+        assert!(
+            reply_text(&rcpts[0]).starts_with("553 5.1.3 Invalid recipient address, not sent:"),
+            "{rcpts:?}"
+        );
+        assert_eq!(rcpts[1].code, 250);
+        assert_eq!(
+            reply_text(&rcpts[2]),
+            "553 5.6.7 recipient address needs SMTPUTF8, which the next hop does not offer; not sent"
+        );
+        assert_eq!(data.map(|d| d.code), Some(250));
+        assert!(
+            seen.contains("RCPT TO:<\"x> y\"@example.com>\r\n"),
+            "{seen}"
+        );
+        assert!(!seen.contains("victim"), "{seen}");
+        assert!(!seen.contains("jos"), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_sender_fails_every_recipient_and_writes_no_transaction() {
+        let (addr, server) = recording_server().await;
+        let t = Duration::from_secs(30);
+        let (mut c, _) = SmtpClient::connect(None, addr, t, t).await.unwrap();
+        c.hello("gw.test").await.unwrap();
+        let (rcpts, data) = c
+            .send("a\u{1b}@b.org", &["x@example.com"], b"hi\r\n")
+            .await
+            .unwrap();
+        c.quit().await;
+        let seen = server.await.unwrap();
+        assert_eq!(
+            reply_text(&rcpts[0]),
+            "553 5.1.7 Invalid sender address, not sent: control character U+001B not allowed"
+        );
+        assert!(data.is_none());
+        assert_eq!(seen, "EHLO gw.test\r\nQUIT\r\n");
     }
 
     /// A server that trickles its greeting a byte at a time, each byte well

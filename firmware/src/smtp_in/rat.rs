@@ -2,6 +2,7 @@
 //! gateway accepts mail for. First match wins; a recipient no row matches is
 //! rejected, which is what keeps a public listener from being an open relay.
 
+use crate::address::{Domain, Mailbox};
 use crate::config::{RatAction, RatEntry};
 
 /// A parsed RAT address pattern.
@@ -23,7 +24,7 @@ pub struct RatPatternError(pub String);
 
 impl RatPattern {
     pub fn parse(text: &str) -> Result<Self, RatPatternError> {
-        let s = text.trim().to_ascii_lowercase();
+        let s = text.trim().to_lowercase();
         let err = || RatPatternError(text.to_string());
         let domain_ok = |d: &str| {
             !d.is_empty()
@@ -62,10 +63,28 @@ impl RatPattern {
         }
     }
 
-    /// `address` is an envelope recipient (`user@domain`).
+    /// `address` is an envelope recipient as text (`user@domain`, as the
+    /// CLI's `trace` takes it). It is parsed first, so a quoted local part
+    /// holding `@` never lends the match a domain from inside the quotes;
+    /// text that is not an address matches nothing but `ALL`.
     pub fn matches(&self, address: &str) -> bool {
-        let address = address.to_ascii_lowercase();
-        let (user, domain) = address.rsplit_once('@').unwrap_or((address.as_str(), ""));
+        match Mailbox::parse(address, true) {
+            Ok(m) => self.matches_mailbox(&m),
+            Err(_) => *self == RatPattern::All,
+        }
+    }
+
+    /// The match itself, on the typed recipient. Domains are compared in
+    /// their canonical form (lowercased, no trailing dot); local parts by
+    /// their unquoted text, case-insensitively as AsyncOS does.
+    pub fn matches_mailbox(&self, mailbox: &Mailbox) -> bool {
+        let user = mailbox.local().as_str().to_lowercase();
+        // An address literal is not a domain name: only `ALL` and `user@`
+        // rows can match it.
+        let domain = match mailbox.domain() {
+            Domain::Name(d) => d.as_str(),
+            _ => "",
+        };
         match self {
             RatPattern::All => true,
             RatPattern::Domain(d) => domain == d,
@@ -74,8 +93,8 @@ impl RatPattern {
                     && domain.ends_with(d.as_str())
                     && domain[..domain.len() - d.len()].ends_with('.')
             }
-            RatPattern::User(u) => user == u,
-            RatPattern::Address(u, d) => user == u && domain == d,
+            RatPattern::User(u) => user == *u,
+            RatPattern::Address(u, d) => user == *u && domain == d,
         }
     }
 }
@@ -84,6 +103,12 @@ impl RatPattern {
 pub fn lookup<'a>(rat: &'a [RatEntry], address: &str) -> Option<&'a RatEntry> {
     rat.iter()
         .find(|e| RatPattern::parse(&e.address).is_ok_and(|p| p.matches(address)))
+}
+
+/// [`lookup`] for a recipient reception has already parsed.
+pub fn lookup_mailbox<'a>(rat: &'a [RatEntry], mailbox: &Mailbox) -> Option<&'a RatEntry> {
+    rat.iter()
+        .find(|e| RatPattern::parse(&e.address).is_ok_and(|p| p.matches_mailbox(mailbox)))
 }
 
 /// True when the RAT accepts `address`.
@@ -122,6 +147,17 @@ mod tests {
         assert!(accepts(&rat, "postmaster@anything.net"));
         assert!(!accepts(&rat, "victim@foreign.example"));
         assert!(!accepts(&[], "anyone@anywhere"));
+    }
+
+    #[test]
+    fn a_quoted_at_never_supplies_the_domain() {
+        let rat = vec![entry("external.example", RatAction::Accept)];
+        assert!(!accepts(&rat, "\"victim@external.example\"@example.com"));
+        assert!(!accepts(&rat, "victim@external.example> x@example.com"));
+        let rat = vec![entry("example.com", RatAction::Accept)];
+        assert!(accepts(&rat, "\"victim@external.example\"@example.com"));
+        assert!(accepts(&rat, "bob@EXAMPLE.com."));
+        assert!(!accepts(&rat, "bob@[192.0.2.1]"));
     }
 
     #[test]

@@ -48,6 +48,31 @@ pub fn bad_recipient() -> String {
     "501 5.1.3 Bad recipient address syntax".to_string()
 }
 
+/// A sender address `crate::address` refused; `reason` is its error text.
+pub fn bad_sender_address(reason: &crate::address::AddressError) -> String {
+    if reason.needs_smtputf8() {
+        return format!("553 5.6.7 Sender address rejected: {reason}");
+    }
+    format!("501 5.1.7 Bad sender address syntax: {reason}")
+}
+
+/// A recipient address `crate::address` refused.
+pub fn bad_recipient_address(reason: &crate::address::AddressError) -> String {
+    match reason {
+        e if e.needs_smtputf8() => format!("553 5.6.7 Recipient address rejected: {e}"),
+        crate::address::AddressError::BarePostmaster => {
+            format!("553 5.1.3 Recipient address rejected: {reason}")
+        }
+        e => format!("501 5.1.3 Bad recipient address syntax: {e}"),
+    }
+}
+
+/// A well-formed recipient in a form that routes elsewhere (percent hack,
+/// bang path, address literal...): refused, never relayed.
+pub fn routing_trick(address: &str, trick: crate::address::RoutingTrick) -> String {
+    format!("553 5.7.1 Recipient address rejected: <{address}>: {trick}")
+}
+
 pub fn relay_denied(address: &str) -> String {
     format!("550 5.7.1 Recipient address rejected: relaying denied for <{address}>")
 }

@@ -102,6 +102,8 @@ struct Transaction {
     recipients: Vec<String>,
     /// Set once DATA or the first BDAT started the message data.
     body: Option<Body>,
+    /// MAIL FROM carried SMTPUTF8: UTF-8 addresses are allowed (RFC 6531).
+    smtputf8: bool,
 }
 
 /// A message's data on its way to the spool.
@@ -396,8 +398,13 @@ impl Session {
             Request::Ehlo { host } => self.helo(host, true, actions),
             Request::Helo { host } => self.helo(host, false, actions),
             Request::Lhlo { .. } => self.error(reply::UNKNOWN_COMMAND.to_string(), actions),
-            Request::Mail { from } => self.mail(from.address, from.size, actions),
-            Request::Rcpt { to } => self.rcpt(to.address, actions),
+            // The addresses are read again from the raw line: smtp-proto
+            // drops the quotes of a quoted local part (see crate::address).
+            Request::Mail { from } => {
+                let smtputf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
+                self.mail(line, smtputf8, from.size, actions)
+            }
+            Request::Rcpt { .. } => self.rcpt(line, actions),
             Request::Data => self.data(actions),
             Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, actions),
             Request::Rset => {
@@ -469,7 +476,7 @@ impl Session {
         self.state = State::Waiting;
     }
 
-    fn mail(&mut self, address: String, size: usize, actions: &mut Vec<Action>) {
+    fn mail(&mut self, line: &[u8], smtputf8: bool, size: usize, actions: &mut Vec<Action>) {
         let policy = &self.conn.hat.policy;
         if self.helo.is_none() {
             return self.error(reply::NEED_HELO.to_string(), actions);
@@ -486,6 +493,13 @@ impl Session {
         if size as u64 > policy.max_message_size {
             return actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
         }
+        let address = match crate::address::parse_mail_from(line, smtputf8) {
+            Ok(path) => path.canonical(),
+            Err(e) => {
+                mail_log!("ICID {} sender rejected: {e}", self.conn.icid);
+                return self.error(reply::bad_sender_address(&e), actions);
+            }
+        };
         let mid = match self.services.ids.mid() {
             Ok(mid) => mid,
             Err(e) => {
@@ -501,14 +515,29 @@ impl Session {
             mail_from: address,
             recipients: Vec::new(),
             body: None,
+            smtputf8,
         });
     }
 
-    fn rcpt(&mut self, address: String, actions: &mut Vec<Action>) {
+    fn rcpt(&mut self, line: &[u8], actions: &mut Vec<Action>) {
         let Some(tx) = &self.tx else {
             return self.error(reply::NEED_MAIL.to_string(), actions);
         };
         let (mid, icid) = (tx.mid, self.conn.icid);
+        let mailbox = match crate::address::parse_rcpt_to(line, tx.smtputf8) {
+            Ok(m) => m,
+            Err(e) => {
+                mail_log!("MID {mid} ICID {icid} recipient rejected: {e}");
+                return self.error(reply::bad_recipient_address(&e), actions);
+            }
+        };
+        // Everything from here on (RAT, logs, the queue, the next hop) sees
+        // the canonical form only.
+        let address = mailbox.canonical();
+        if let Some(trick) = mailbox.routing_trick() {
+            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected: {trick}");
+            return actions.push(Action::Reply(reply::routing_trick(&address, trick)));
+        }
         let policy = &self.conn.hat.policy;
         if tx.recipients.len() >= policy.max_recipients_per_message as usize {
             return actions.push(Action::Reply(reply::TOO_MANY_RCPTS.to_string()));
@@ -516,7 +545,7 @@ impl Session {
         // One RAT lookup answers both questions: may it relay, and does
         // the row bypass the HAT's rate limits.
         let row = match self.conn.listener.kind {
-            ListenerKind::Public => rat::lookup(&self.conn.listener.rat, &address),
+            ListenerKind::Public => rat::lookup_mailbox(&self.conn.listener.rat, &mailbox),
             ListenerKind::Private => None,
         };
         if let Some(code_text) = self.refusal(&address, row) {

@@ -505,3 +505,94 @@ fn header_limits_and_hop_count_refuse_after_the_end_of_data() {
     assert!(replies[0].starts_with("552 5.3.4 "), "{replies:?}");
     assert!(record.is_none());
 }
+
+/// Issue 12, "relay by quoting": smtp-proto hands back the address with its
+/// quotes dropped, so the next hop read one recipient plus a parameter.
+#[test]
+fn relay_by_quoting_is_refused_and_a_quoted_local_part_stays_quoted() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<\"victim@external.example> ORCPT=rfc822;x\"@example.com>\r\n",
+    );
+    assert_eq!(
+        r[2],
+        "553 5.7.1 Recipient address rejected: <\"victim@external.example> ORCPT=rfc822;x\"@example.com>: '@' inside a quoted local part is not accepted"
+    );
+    let (_, r, _) = feed(
+        &mut h,
+        b"RCPT TO:<\"x> ORCPT=rfc822;x\"@Example.COM>\r\nDATA\r\n",
+    );
+    assert_eq!(
+        r[0],
+        "250 2.1.5 recipient <\"x> ORCPT=rfc822;x\"@example.com> ok"
+    );
+    let (_, _, record, _) = drive(&mut h, b"Subject: q\r\n\r\nhi\r\n.\r\n");
+    let record = record.expect("enqueued");
+    let stored = &record.recipients[0].address;
+    assert_eq!(stored, "\"x> ORCPT=rfc822;x\"@example.com");
+    assert_eq!(
+        record.recipients.len(),
+        1,
+        "the refused recipient is not kept"
+    );
+    // What delivery writes inside RCPT TO:<...> is that same quoted form.
+    let again = crate::address::Mailbox::parse(stored, false).unwrap();
+    assert_eq!(again.local().as_str(), "x> ORCPT=rfc822;x");
+    assert_eq!(again.to_string(), *stored);
+}
+
+#[test]
+fn control_characters_and_8bit_addresses_are_refused_with_a_reason() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<\"a\x1b[2J\"@b.org>\r\nMAIL FROM:<\"a\x7f\"@b.org>\r\nMAIL FROM:<jos\xc3\xa9@b.org>\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<\"b\x01\"@example.com>\r\nRCPT TO:<jos\xc3\xa9@example.com>\r\nRCPT TO:<>\r\n",
+    );
+    assert_eq!(
+        &r[1..],
+        [
+            "501 5.1.7 Bad sender address syntax: control character U+001B not allowed",
+            "501 5.1.7 Bad sender address syntax: control character U+007F not allowed",
+            "553 5.6.7 Sender address rejected: 8-bit characters need SMTPUTF8",
+            "250 2.1.0 sender <a@b.org> ok",
+            "501 5.1.3 Bad recipient address syntax: control character U+0001 not allowed",
+            "553 5.6.7 Recipient address rejected: 8-bit characters need SMTPUTF8",
+            "501 5.1.3 Bad recipient address syntax: the null path <> is only a sender",
+        ]
+    );
+    // With SMTPUTF8 on MAIL FROM the same recipient is welcome.
+    let (_, r, _) = feed(
+        &mut h,
+        "RSET\r\nMAIL FROM:<jos\u{e9}@b.org> SMTPUTF8\r\nRCPT TO:<jos\u{e9}@EXAMPLE.com>\r\n"
+            .as_bytes(),
+    );
+    assert_eq!(r[1], "250 2.1.0 sender <jos\u{e9}@b.org> ok");
+    assert_eq!(r[2], "250 2.1.5 recipient <jos\u{e9}@example.com> ok");
+}
+
+#[test]
+fn classic_routing_tricks_are_refused_or_go_to_the_local_domain() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, r, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\n\
+RCPT TO:<victim%external.example@example.com>\r\n\
+RCPT TO:<external.example!victim@example.com>\r\n\
+RCPT TO:<victim@[192.0.2.1]>\r\n\
+RCPT TO:<Postmaster>\r\n\
+RCPT TO:<@relay.external.example,@x.example:Bob@EXAMPLE.COM.>\r\n",
+    );
+    assert_eq!(
+        &r[2..],
+        [
+            "553 5.7.1 Recipient address rejected: <victim%external.example@example.com>: '%' routing in the local part is not accepted",
+            "553 5.7.1 Recipient address rejected: <external.example!victim@example.com>: '!' (UUCP bang path) routing in the local part is not accepted",
+            // smtp-proto refuses the '[' already; crate::address would
+            // answer 553 5.7.1 (AddressLiteral) if it ever got through.
+            "501 5.1.3 Bad recipient address syntax",
+            "553 5.1.3 Recipient address rejected: <postmaster> needs a domain on this gateway",
+            "250 2.1.5 recipient <Bob@example.com> ok",
+        ]
+    );
+}
