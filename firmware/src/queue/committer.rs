@@ -77,13 +77,10 @@ impl QueueHandle {
             return Err(e);
         }
         let store = self.store.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            store.append_body(mid, &tail, first)?;
-            store.sync_body(mid)
-        })
-        .await
-        .map_err(|_| QueueError::Stopped)
-        .and_then(|r| r);
+        let written = tokio::task::spawn_blocking(move || store.finish_body(mid, &tail, first))
+            .await
+            .map_err(|_| QueueError::Stopped)
+            .and_then(|r| r);
         if let Err(e) = written {
             self.discard_spooled(mid).await;
             return Err(e);

@@ -43,8 +43,9 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Appends to a body being received (`first` creates it anew); not yet
     /// durable (see `sync_body`).
     fn append_body(&self, mid: Mid, bytes: &[u8], first: bool) -> Result<(), QueueError>;
-    /// Makes a body written by `append_body` durable (data and size).
-    fn sync_body(&self, mid: Mid) -> Result<(), QueueError>;
+    /// Appends the last bytes of a body written by `append_body` (`first`:
+    /// they are all of it) and makes it durable (data and size).
+    fn finish_body(&self, mid: Mid, tail: &[u8], first: bool) -> Result<(), QueueError>;
     /// Makes the directory entries of earlier `write_body` calls durable.
     fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError>;
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError>;
@@ -88,6 +89,22 @@ impl SledSpoolStore {
     fn body_path(&self, mid: Mid) -> PathBuf {
         self.bucket(mid).join(mid.0.to_string())
     }
+
+    /// The spool file of a body being received: created anew for its first
+    /// bytes, appended to after.
+    fn open_for_append(&self, mid: Mid, first: bool) -> io::Result<File> {
+        if first {
+            let dir = self.bucket(mid);
+            if !dir.exists() {
+                fs::create_dir_all(&dir)?;
+            }
+            File::create(self.body_path(mid))
+        } else {
+            fs::OpenOptions::new()
+                .append(true)
+                .open(self.body_path(mid))
+        }
+    }
 }
 
 impl QueueStore for SledSpoolStore {
@@ -103,23 +120,14 @@ impl QueueStore for SledSpoolStore {
     }
 
     fn append_body(&self, mid: Mid, bytes: &[u8], first: bool) -> Result<(), QueueError> {
-        let mut f = if first {
-            let dir = self.bucket(mid);
-            if !dir.exists() {
-                fs::create_dir_all(&dir)?;
-            }
-            File::create(self.body_path(mid))?
-        } else {
-            fs::OpenOptions::new()
-                .append(true)
-                .open(self.body_path(mid))?
-        };
-        f.write_all(bytes)?;
+        self.open_for_append(mid, first)?.write_all(bytes)?;
         Ok(())
     }
 
-    fn sync_body(&self, mid: Mid) -> Result<(), QueueError> {
-        File::open(self.body_path(mid))?.sync_data()?;
+    fn finish_body(&self, mid: Mid, tail: &[u8], first: bool) -> Result<(), QueueError> {
+        let mut f = self.open_for_append(mid, first)?;
+        f.write_all(tail)?;
+        f.sync_data()?;
         Ok(())
     }
 
