@@ -41,6 +41,7 @@ mod parse_action;
 mod parse_cond;
 mod parser;
 mod pattern;
+mod prescan;
 mod print;
 mod rewrite;
 mod validate;
@@ -55,10 +56,14 @@ pub use ast::{
 };
 pub use bench::{bench_header_filters, header_filter_script};
 pub use conditions::AUTH_RESULT_NONE;
-pub use context::{Lookups, MessageContext, MimeLimits, NoLookups};
+pub use context::{Lookups, MessageContext, NoLookups};
 pub use eval::{TraceEvent, TraceLine, Verdict, evaluate, trace};
 pub use invocation::{ActionInvocation, ActionKind};
 pub use lexer::MAX_SCRIPT_LEN;
+pub use mime::{
+    MIME_MAX_BOUNDARY_FIELD, MIME_MAX_DECLARATIONS, MIME_MAX_DECODED, MIME_MAX_DELIMITERS,
+    MIME_MAX_DEPTH, MIME_MAX_HEADER_BYTES, MIME_MAX_PARTS, MimeLimitHit, MimeLimits,
+};
 pub use parser::{MAX_DEPTH, parse};
 pub use pattern::{MAX_PATTERN_LEN, Pattern, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT};
 pub use print::{print_script, quote};
