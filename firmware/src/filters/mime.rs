@@ -239,7 +239,7 @@ impl Parts {
 /// so body rules still scan it (undecoded, within `max_decoded`).
 pub(crate) fn parse_parts(raw: &[u8], limits: &MimeLimits) -> Parts {
     let scan = prescan(raw, limits);
-    let parsed = MessageParser::default().parse(&raw[..scan.parse_len]);
+    let parsed = parse_message(&raw[..scan.parse_len]);
     let mut out = flatten(parsed.as_ref(), limits);
     if let Some(msg) = parsed {
         teardown(msg);
@@ -270,7 +270,17 @@ pub(crate) fn parse_for_rewrite(raw: &[u8]) -> Option<Message<'_>> {
     if prescan(raw, &MimeLimits::default()).hit.is_some() {
         return None;
     }
-    MessageParser::default().parse(raw)
+    parse_message(raw)
+}
+
+/// `mail-parser`'s whole-message parse. Its debug assertions (states its
+/// authors held unreachable) are reached by fuzzed input; a build with
+/// debug assertions on must not lose its work queue to them, so a panic
+/// there reads as "no message" (malformed), like any unparsable mail.
+pub(crate) fn parse_message(raw: &[u8]) -> Option<Message<'_>> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .ok()
+        .flatten()
 }
 
 /// Drops a parsed message one nesting level at a time: the derived drop

@@ -59,6 +59,26 @@ fn multipart_nesting_ten_thousand_deep_stops_at_the_limit() {
     assert!(matches("body-contains('cheap pills')", &ctx));
 }
 
+/// Multiparts whose boundaries never appear: each one makes the parser scan
+/// the rest of the message again, so their number is bounded.
+#[test]
+fn multiparts_without_their_boundaries_are_bounded() {
+    let mut raw =
+        b"From: a@example.com\r\nContent-Type: multipart/mixed; boundary=top\r\n\r\n".to_vec();
+    for i in 0..1_000 {
+        raw.extend_from_slice(
+            format!("--top\r\nContent-Type: multipart/mixed; boundary=never{i}\r\n\r\n").as_bytes(),
+        );
+        raw.extend(std::iter::repeat_n(b'x', 1000));
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"--top\r\n\r\nbuy cheap pills\r\n--top--\r\n");
+    let ctx = inbound(&raw);
+    assert!(!matches("valid", &ctx));
+    assert_eq!(ctx.mime_limit(), Some(MimeLimitHit::Depth));
+    assert!(matches("body-contains('cheap pills')", &ctx));
+}
+
 /// 10,000 header fields: every one is looked at, the last one too.
 #[test]
 fn ten_thousand_headers_are_all_seen() {
@@ -132,4 +152,20 @@ fn the_corpus_is_within_the_limits() {
         let _ = matches("body-contains('x')", &ctx);
         assert_eq!(ctx.mime_limit(), None);
     }
+}
+
+/// Found by `fuzz/fuzz_targets/message_headers.rs`: mail-parser reaches its
+/// own `debug_assert!(false, "Invalid part ID, could not find multipart.")`
+/// on this message. With debug assertions on (tests, fuzzing) that was a
+/// panic in the work queue; the message now reads as malformed.
+#[test]
+fn fuzz_message_headers_multipart_part_id() {
+    let raw: &[u8] = b"\x0f\r\nContent-Type:multipart/i; boundary=\"outer-boundary\"\n\xff\n\r\nY--outer-boundary\rContent-Type: message/rfc822\r\r\n\r\nContent-Type: message/rfc822\nCaml\"\r\n\r\nFr\r\n\r\nTIr\n--outer-boundary--\r\n";
+    let ctx = inbound(raw);
+    let _ = matches("body-contains('x')", &ctx);
+    if cfg!(debug_assertions) {
+        assert!(!matches("valid", &ctx));
+    }
+    let p = Pattern::new("x", false).unwrap();
+    let _ = edit_body_text(raw, &p, "y");
 }
