@@ -30,7 +30,7 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
             Condition::True => true,
             Condition::Valid => {
                 let parts = msg.parts();
-                !parts.malformed && !parts.limited
+                !parts.malformed && parts.limit.is_none()
             }
             Condition::Text(field, op, p) => apply(*op, text_matches(msg, *field, p)),
             Condition::RecvListener(op, name) => apply(*op, msg.listener == *name),

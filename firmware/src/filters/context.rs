@@ -4,12 +4,10 @@
 use std::cell::OnceCell;
 use std::net::{IpAddr, Ipv4Addr};
 
-use chrono::{DateTime, Utc};
-use mail_parser::MessageParser;
-
-pub use super::mime::MimeLimits;
-use super::mime::{Parts, decode_value, flatten, header_block};
+pub use super::mime::{MimeLimitHit, MimeLimits};
+use super::mime::{Parts, decode_value, header_block, parse_parts};
 use crate::ids::Mid;
+use chrono::{DateTime, Utc};
 
 /// Lookups that need the network or shared state; the caller implements
 /// them (DNS with hickory, counters in the work queue).
@@ -103,12 +101,18 @@ impl<'a> MessageContext<'a> {
     pub(crate) fn headers(&self) -> &[HeaderField] {
         self.headers.get_or_init(|| {
             let (fields, _) = header_block(self.raw, 0);
+            let cap = self.limits.max_header_bytes;
             fields
                 .into_iter()
-                .map(|h| HeaderField {
-                    name: String::from_utf8_lossy(&self.raw[h.name.clone()]).into_owned(),
-                    value: decode_value(&self.raw[h.value.clone()]),
-                    raw: h.value,
+                .map(|h| {
+                    // Rules see the first `max_header_bytes` of a value: a
+                    // 100 KB header costs each rule that much, not more.
+                    let raw = h.value.start..h.value.end.min(h.value.start.saturating_add(cap));
+                    HeaderField {
+                        name: String::from_utf8_lossy(&self.raw[h.name.clone()]).into_owned(),
+                        value: decode_value(&self.raw[raw.clone()]),
+                        raw,
+                    }
                 })
                 .collect()
         })
@@ -150,9 +154,13 @@ impl<'a> MessageContext<'a> {
     }
 
     pub(crate) fn parts(&self) -> &Parts {
-        self.parts.get_or_init(|| {
-            let parsed = MessageParser::default().parse(self.raw);
-            flatten(parsed.as_ref(), &self.limits)
-        })
+        self.parts
+            .get_or_init(|| parse_parts(self.raw, &self.limits))
+    }
+
+    /// The limit that kept the filters from seeing the whole message, if
+    /// a rule looked at its MIME structure and one did (for the log).
+    pub fn mime_limit(&self) -> Option<MimeLimitHit> {
+        self.parts.get().and_then(|p| p.limit)
     }
 }

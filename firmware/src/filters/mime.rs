@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use mail_parser::parsers::MessageStream;
-use mail_parser::{HeaderValue, Message, MimeHeaders, PartType};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+
+use super::prescan::prescan;
 
 /// One header field in a header block: name and value as byte ranges into
 /// the raw message; `full` runs from the name through the final line ending.
@@ -92,28 +94,85 @@ pub(crate) fn count_addresses(raw_value: &[u8]) -> usize {
     }
 }
 
-/// Bounds on how much of a message's MIME tree filters look at.
+/// Bounds on how much of a message's MIME tree filters look at, and on
+/// the work spent finding it out (see `prescan` for what each bounds in
+/// `mail-parser`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MimeLimits {
     /// Multipart and message/rfc822 nesting levels below the top.
     pub max_depth: usize,
     /// Parts looked at, in tree order.
     pub max_parts: usize,
-    /// Decoded bytes kept for content rules, over all parts.
+    /// Decoded bytes kept for content rules, over all parts: the most a
+    /// body or attachment rule scans.
     pub max_decoded: usize,
+    /// Possible MIME delimiters (runs of two or more `-`) handed to the
+    /// parser.
+    pub max_delimiters: usize,
+    /// Possible type declarations (`multipart/`, `message/`) handed to the
+    /// parser: bounds its nesting and its rescans.
+    pub max_declarations: usize,
+    /// Bytes from a `boundary` parameter name to the end of its header
+    /// field.
+    pub max_boundary_field: usize,
+    /// Bytes of one header field's value that header rules examine.
+    pub max_header_bytes: usize,
 }
 
+/// [`MimeLimits::max_depth`]: AsyncOS scans attachments 5 levels deep by
+/// default; Outlook nests 4 with inline images, so 10 leaves room.
+pub const MIME_MAX_DEPTH: usize = 10;
+/// [`MimeLimits::max_parts`].
+pub const MIME_MAX_PARTS: usize = 500;
+/// [`MimeLimits::max_decoded`]: well below what a zip of nested messages
+/// can claim, above the largest message the default policies accept.
+pub const MIME_MAX_DECODED: usize = 32 << 20;
+/// [`MimeLimits::max_delimiters`]: 10,000 parts cost the parser about
+/// 2 MB; a million cost 190 MB.
+pub const MIME_MAX_DELIMITERS: usize = 10_000;
+/// [`MimeLimits::max_declarations`]: each one can make the parser rescan
+/// the rest of the message once, so this is the worst-case multiple of
+/// the message size it reads; real mail declares fewer than ten.
+pub const MIME_MAX_DECLARATIONS: usize = 100;
+/// [`MimeLimits::max_boundary_field`]: RFC 2046 allows 70-byte boundaries
+/// and RFC 5322 998-byte lines; 256 holds a boundary and its neighbours
+/// (`type=`, `start=`) while keeping the parser's per-`--` comparison
+/// short.
+pub const MIME_MAX_BOUNDARY_FIELD: usize = 256;
+/// [`MimeLimits::max_header_bytes`]: Postfix's `header_size_limit`.
+pub const MIME_MAX_HEADER_BYTES: usize = 102_400;
+
 impl Default for MimeLimits {
-    /// 10 levels, 500 parts, 32 MiB: well above what mail clients produce
-    /// (Outlook nests 4 deep with inline images), well below what a zip of
-    /// nested messages can claim.
     fn default() -> Self {
         MimeLimits {
-            max_depth: 10,
-            max_parts: 500,
-            max_decoded: 32 << 20,
+            max_depth: MIME_MAX_DEPTH,
+            max_parts: MIME_MAX_PARTS,
+            max_decoded: MIME_MAX_DECODED,
+            max_delimiters: MIME_MAX_DELIMITERS,
+            max_declarations: MIME_MAX_DECLARATIONS,
+            max_boundary_field: MIME_MAX_BOUNDARY_FIELD,
+            max_header_bytes: MIME_MAX_HEADER_BYTES,
         }
     }
+}
+
+/// Which of the [`MimeLimits`] stopped the filters from seeing a whole
+/// message. The message is still filtered on what was seen: `valid` is
+/// false, and body rules scan the part of the message the parser was not
+/// shown as raw text (see `Parts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MimeLimitHit {
+    #[error("more MIME parts than the limit")]
+    Parts,
+    #[error("MIME nesting deeper than the limit")]
+    Depth,
+    #[error("more decoded content than the scan limit")]
+    Decoded,
+    #[error("a MIME boundary longer than the limit")]
+    Boundary,
+    #[error("an attached message with a transfer encoding (RFC 2046 forbids it)")]
+    EncodedMessage,
 }
 
 /// Content of a leaf part, decoded.
@@ -151,10 +210,12 @@ impl PartInfo {
 #[derive(Debug, Default)]
 pub(crate) struct Parts {
     pub parts: Vec<PartInfo>,
-    /// A limit stopped the walk or the budget dropped content.
-    pub limited: bool,
+    /// The first limit that stopped the walk or dropped content.
+    pub limit: Option<MimeLimitHit>,
     /// mail-parser flagged an encoding problem, or found no message.
     pub malformed: bool,
+    /// Decoded bytes that may still be kept.
+    budget: usize,
 }
 
 pub(crate) fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
@@ -167,15 +228,85 @@ pub(crate) fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
     }
 }
 
+impl Parts {
+    fn hit(&mut self, hit: MimeLimitHit) {
+        self.limit.get_or_insert(hit);
+    }
+}
+
+/// Parses `raw` within `limits` and flattens it: the parser sees only the
+/// prefix [`prescan`] allows; the rest, if any, becomes one raw text part
+/// so body rules still scan it (undecoded, within `max_decoded`).
+pub(crate) fn parse_parts(raw: &[u8], limits: &MimeLimits) -> Parts {
+    let scan = prescan(raw, limits);
+    let parsed = parse_message(&raw[..scan.parse_len]);
+    let mut out = flatten(parsed.as_ref(), limits);
+    if let Some(msg) = parsed {
+        teardown(msg);
+    }
+    if let Some(hit) = scan.hit {
+        out.hit(hit);
+        let rest = &raw[scan.parse_len..];
+        let kept = rest.len().min(out.budget);
+        out.budget -= kept;
+        if kept < rest.len() {
+            out.hit(MimeLimitHit::Decoded);
+        }
+        out.parts.push(PartInfo {
+            content_type: "text/plain".to_string(),
+            filename: None,
+            attachment: false,
+            size: rest.len(),
+            content: Content::Text(String::from_utf8_lossy(&rest[..kept]).into_owned()),
+        });
+    }
+    out
+}
+
+/// Parses `raw` for a rewrite: `None` when the message is beyond the
+/// limits (a rewrite of part of a message could break its structure, so
+/// the message is left as it is).
+pub(crate) fn parse_for_rewrite(raw: &[u8]) -> Option<Message<'_>> {
+    if prescan(raw, &MimeLimits::default()).hit.is_some() {
+        return None;
+    }
+    parse_message(raw)
+}
+
+/// `mail-parser`'s whole-message parse. Its debug assertions (states its
+/// authors held unreachable) are reached by fuzzed input; a build with
+/// debug assertions on must not lose its work queue to them, so a panic
+/// there reads as "no message" (malformed), like any unparsable mail.
+pub(crate) fn parse_message(raw: &[u8]) -> Option<Message<'_>> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .ok()
+        .flatten()
+}
+
+/// Drops a parsed message one nesting level at a time: the derived drop
+/// recurses once per attached message.
+pub(crate) fn teardown(msg: Message<'_>) {
+    let mut stack = vec![msg];
+    while let Some(mut m) = stack.pop() {
+        for part in &mut m.parts {
+            if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                stack.push(inner);
+            }
+        }
+    }
+}
+
 /// Walks `msg` depth first within `limits`.
 pub(crate) fn flatten(msg: Option<&Message<'_>>, limits: &MimeLimits) -> Parts {
-    let mut out = Parts::default();
+    let mut out = Parts {
+        budget: limits.max_decoded,
+        ..Parts::default()
+    };
     let Some(msg) = msg else {
         out.malformed = true;
         return out;
     };
-    let mut budget = limits.max_decoded;
-    walk(msg, 0, 0, false, limits, &mut budget, &mut out);
+    walk(msg, 0, 0, false, limits, &mut out);
     out
 }
 
@@ -185,14 +316,13 @@ fn walk(
     depth: usize,
     nested: bool,
     limits: &MimeLimits,
-    budget: &mut usize,
     out: &mut Parts,
 ) {
     let Some(part) = msg.parts.get(id as usize) else {
         return;
     };
     if out.parts.len() >= limits.max_parts {
-        out.limited = true;
+        out.hit(MimeLimitHit::Parts);
         return;
     }
     if part.is_encoding_problem {
@@ -202,11 +332,11 @@ fn walk(
     match &part.body {
         PartType::Multipart(children) => {
             if depth >= limits.max_depth {
-                out.limited = true;
+                out.hit(MimeLimitHit::Depth);
                 return;
             }
             for &child in children {
-                walk(msg, child, depth + 1, nested, limits, budget, out);
+                walk(msg, child, depth + 1, nested, limits, out);
             }
         }
         PartType::Message(inner) => {
@@ -218,18 +348,18 @@ fn walk(
                 content: Content::Skipped,
             });
             if depth >= limits.max_depth {
-                out.limited = true;
+                out.hit(MimeLimitHit::Depth);
                 return;
             }
-            walk(inner, 0, depth + 1, true, limits, budget, out);
+            walk(inner, 0, depth + 1, true, limits, out);
         }
         body => {
             let size = part.len();
-            let content = if size > *budget {
-                out.limited = true;
+            let content = if size > out.budget {
+                out.hit(MimeLimitHit::Decoded);
                 Content::Skipped
             } else {
-                *budget -= size;
+                out.budget -= size;
                 match body {
                     PartType::Text(t) | PartType::Html(t) => Content::Text(t.to_string()),
                     PartType::Binary(b) | PartType::InlineBinary(b) => Content::Binary(b.to_vec()),

@@ -13,9 +13,11 @@
 //! Exposure: filter scripts come from the administrator (CLI paste or
 //! import); messages come from the internet. Both are hostile input here:
 //! scripts are bounded in length and nesting, regexes are compiled with size
-//! limits and run in linear time, and MIME is looked at only down to
-//! [`MimeLimits`]. Nothing in this module panics on any input (the fuzz
-//! target `fuzz/fuzz_targets/filter_parser.rs` checks the parser).
+//! limits and run in linear time, and MIME is parsed and looked at only
+//! within [`MimeLimits`] (`prescan` bounds what `mail-parser` is shown).
+//! Nothing in this module panics on any input (the fuzz targets
+//! `fuzz/fuzz_targets/filter_parser.rs` and `message_headers.rs` check the
+//! parser, and the message handling with every family of rules).
 //!
 //! Layout, in pipeline order:
 //! - `lexer`, `parser`, `parse_cond`, `parse_action`: source → [`Filter`]s,
@@ -25,7 +27,8 @@
 //! - `context`: what conditions look at ([`MessageContext`]).
 //! - `conditions`, `eval`: [`evaluate`] → [`Verdict`].
 //! - `vars`, `invocation`: action variables and the typed actions.
-//! - `rewrite`, `mime`: header and body rewrites on the raw message.
+//! - `rewrite`, `mime`, `prescan`: header and body rewrites on the raw
+//!   message; the bounded MIME parse both they and the conditions use.
 //! - `bench`: [`bench_header_filters`].
 
 mod ast;
@@ -41,6 +44,7 @@ mod parse_action;
 mod parse_cond;
 mod parser;
 mod pattern;
+mod prescan;
 mod print;
 mod rewrite;
 mod validate;
@@ -55,10 +59,14 @@ pub use ast::{
 };
 pub use bench::{bench_header_filters, header_filter_script};
 pub use conditions::AUTH_RESULT_NONE;
-pub use context::{Lookups, MessageContext, MimeLimits, NoLookups};
+pub use context::{Lookups, MessageContext, NoLookups};
 pub use eval::{TraceEvent, TraceLine, Verdict, evaluate, trace};
 pub use invocation::{ActionInvocation, ActionKind};
 pub use lexer::MAX_SCRIPT_LEN;
+pub use mime::{
+    MIME_MAX_BOUNDARY_FIELD, MIME_MAX_DECLARATIONS, MIME_MAX_DECODED, MIME_MAX_DELIMITERS,
+    MIME_MAX_DEPTH, MIME_MAX_HEADER_BYTES, MIME_MAX_PARTS, MimeLimitHit, MimeLimits,
+};
 pub use parser::{MAX_DEPTH, parse};
 pub use pattern::{MAX_PATTERN_LEN, Pattern, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT};
 pub use print::{print_script, quote};

@@ -11,12 +11,12 @@
 
 use std::sync::OnceLock;
 
-use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use regex::{Captures, Regex, Replacer};
 
 use super::encode::{base64_body, crlf, header_field, quoted_printable};
 use super::invocation::{ActionInvocation, ActionKind};
-use super::mime::{decode_value, header_block};
+use super::mime::{decode_value, header_block, parse_for_rewrite};
 use super::pattern::Pattern;
 
 /// Applies the rewrite actions in order; other actions are ignored.
@@ -130,7 +130,7 @@ impl Replacer for Template<'_> {
 
 /// Replaces matches in every text body part (not attachments).
 pub fn edit_body_text(raw: &[u8], pattern: &Pattern, replacement: &str) -> Vec<u8> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
+    let Some(msg) = parse_for_rewrite(raw) else {
         return raw.to_vec();
     };
     let mut edits = Vec::new();
@@ -151,7 +151,7 @@ pub fn edit_body_text(raw: &[u8], pattern: &Pattern, replacement: &str) -> Vec<u
 /// single-part text message. The footer is literal text in this version
 /// (AsyncOS names a footer text resource).
 pub fn add_footer(raw: &[u8], footer: &str) -> Vec<u8> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
+    let Some(msg) = parse_for_rewrite(raw) else {
         return raw.to_vec();
     };
     let target = top_level_parts(&msg).into_iter().find(|(id, p)| {
@@ -179,7 +179,7 @@ pub fn add_footer(raw: &[u8], footer: &str) -> Vec<u8> {
 /// Removes the attachments whose filename matches; with a `comment`, a
 /// text/plain part holding the comment takes each one's place.
 pub fn drop_attachments_by_name(raw: &[u8], pattern: &Pattern, comment: Option<&str>) -> Vec<u8> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
+    let Some(msg) = parse_for_rewrite(raw) else {
         return raw.to_vec();
     };
     let mut edits = Vec::new();

@@ -162,7 +162,6 @@ impl WorkQueue {
     }
 
     fn admit(&mut self, record: MessageRecord) {
-        let mid = record.mid;
         // A record that arrives processed was made here (a DSN, a filter's
         // copy, a policy split's part): it was not received.
         if !record.processing.processed {
@@ -175,6 +174,13 @@ impl WorkQueue {
         let Some(record) = self.process(record) else {
             return;
         };
+        self.admit_processed(record);
+    }
+
+    /// A new message past its filters and policies: its Threat Defense
+    /// copy, then routing.
+    fn admit_processed(&mut self, record: MessageRecord) {
+        let mid = record.mid;
         self.threat_defense_copy(&record);
         if record.processing.tdc_copy_of.is_some() {
             self.tdc_ages.insert((record.received_at, mid));

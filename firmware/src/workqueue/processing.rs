@@ -35,6 +35,13 @@
 //!
 //! Filters are compiled once per committed configuration (the cache is
 //! keyed by the config `Arc`): a commit costs one parse, a message none.
+//!
+//! A filter that reaches a `dnslist` rule whose answer is not known yet
+//! does not wait in this task: its verdict is set aside, the zones are
+//! queried in a task of their own, and the message is processed again
+//! when the answers come back ([`Pass`]). Meanwhile every other message
+//! goes on. The `random` rule draws from a generator seeded once per
+//! message, so a second pass draws what the first did.
 
 mod archive;
 mod copies;
@@ -46,6 +53,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::Semaphore;
 
 use super::{Active, Event, WorkQueue};
 use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
@@ -54,16 +64,53 @@ use crate::ids::{Mid, Rid, rid_list};
 use crate::mail_log;
 use crate::queue::record::Hold;
 use crate::queue::{MessageRecord, Recipient, RecipientStatus};
-use lookups::{QueueLookups, Repeats};
+use lookups::{MAX_DNSLIST_QUERIES, QueueLookups, Repeats};
 
 /// The work queue's processing state.
-#[derive(Default)]
 pub(crate) struct State {
     /// Filters of the committed config they were compiled from.
     compiled: Option<(Arc<Config>, Arc<Vec<Filter>>)>,
     /// Quarantined messages, by MID.
     pub(crate) held: BTreeMap<Mid, MessageRecord>,
     repeats: Repeats,
+    /// DNS list queries in flight, over all messages.
+    dnslist_permits: Arc<Semaphore>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            compiled: None,
+            held: BTreeMap::new(),
+            repeats: Repeats::default(),
+            dnslist_permits: Arc::new(Semaphore::new(MAX_DNSLIST_QUERIES)),
+        }
+    }
+}
+
+/// One run of the filters on a message, and what earlier runs learnt.
+#[derive(Debug, Clone)]
+pub(super) struct Pass {
+    /// No earlier run: count the message for `header-repeats`.
+    first: bool,
+    /// Found on disk at start: once processed, it is routed as recovery
+    /// routes, not admitted as a new message.
+    recovered: bool,
+    /// The `random` rule's seed for this message.
+    seed: u64,
+    /// DNS list answers by zone (`zone_key`).
+    dnslists: std::collections::HashMap<String, bool>,
+}
+
+impl Pass {
+    fn first(recovered: bool) -> Pass {
+        Pass {
+            first: true,
+            recovered,
+            seed: rand::random(),
+            dnslists: Default::default(),
+        }
+    }
 }
 
 /// What becomes of the message being processed once its new messages are
@@ -144,13 +191,51 @@ impl WorkQueue {
         if record.processing.processed && record.processing.hold.is_none() {
             return Some(record);
         }
-        self.process(record)
+        self.process_pass(record, Pass::first(true))
     }
 
     /// Runs filters and policies on a newly committed message. `Some` when
     /// the message is to be routed now; otherwise processing has taken it
     /// (held, dropped, or waiting for its new messages to be queued).
-    pub(super) fn process(&mut self, mut record: MessageRecord) -> Option<MessageRecord> {
+    pub(super) fn process(&mut self, record: MessageRecord) -> Option<MessageRecord> {
+        self.process_pass(record, Pass::first(false))
+    }
+
+    /// A message whose DNS list answers came back: processed again, then
+    /// admitted (or routed, if it was recovered).
+    fn resume(&mut self, record: MessageRecord, pass: Pass) {
+        let recovered = pass.recovered;
+        let Some(record) = self.process_pass(record, pass) else {
+            return;
+        };
+        if recovered {
+            self.route(record);
+        } else {
+            self.admit_processed(record);
+        }
+    }
+
+    /// Queries `zones` for the message's client in a task of its own, then
+    /// resumes its processing with the answers.
+    fn await_dnslists(&mut self, record: MessageRecord, mut pass: Pass, zones: Vec<String>) {
+        let dns = self.delivery.dns();
+        let permits = self.processing.dnslist_permits.clone();
+        let back = self.commands.clone();
+        tokio::spawn(async move {
+            let mid = record.mid;
+            let ip = record.reception.client_ip;
+            for (zone, answer) in lookups::query_dnslists(&dns, &permits, ip, zones).await {
+                let listed = answer.unwrap_or_else(|reason| {
+                    mail_log!("MID {mid} dnslist '{zone}' query failed ({reason}): not listed");
+                    false
+                });
+                pass.dnslists.insert(zone, listed);
+            }
+            let _ = back.send(Box::new(move |wq: &mut WorkQueue| wq.resume(record, pass)));
+        });
+    }
+
+    fn process_pass(&mut self, mut record: MessageRecord, pass: Pass) -> Option<MessageRecord> {
         if record.processing.processed {
             if record.processing.hold.is_some() {
                 self.processing.held.insert(record.mid, record);
@@ -177,15 +262,32 @@ impl WorkQueue {
             };
             let direction = table_for(&config, &record).1;
             let ctx = context(&config, &record, &raw);
-            self.processing
-                .repeats
-                .count(direction, &record.mail_from, ctx.subject());
+            if pass.first {
+                self.processing
+                    .repeats
+                    .count(direction, &record.mail_from, ctx.subject());
+            }
             let lookups = QueueLookups {
                 repeats: &self.processing.repeats,
                 direction,
-                dns: self.delivery.dns(),
+                dnslists: &pass.dnslists,
+                missing: Default::default(),
             };
-            let verdict = filters::evaluate(&filters, &ctx, &lookups, &mut rand::rng());
+            let mut rng = StdRng::seed_from_u64(pass.seed);
+            let verdict = filters::evaluate(&filters, &ctx, &lookups, &mut rng);
+            let missing = lookups.missing.into_inner();
+            if !missing.is_empty() {
+                drop(ctx);
+                let mut next = pass;
+                next.first = false;
+                self.await_dnslists(record, next, missing);
+                return None;
+            }
+            if let Some(hit) = ctx.mime_limit() {
+                mail_log!(
+                    "MID {mid} message filters saw part of the message only: {hit} (rules on its MIME parts see what was scanned; valid is false)"
+                );
+            }
             drop(ctx);
             let mut new_body = None;
             if verdict.actions.iter().any(|a| a.kind.is_rewrite()) {

@@ -3,6 +3,7 @@
 
 mod docs;
 mod eval;
+mod hostile;
 mod parse;
 mod rewrite;
 

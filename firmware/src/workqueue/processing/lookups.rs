@@ -2,11 +2,17 @@
 //! subject was seen in the last hour (`header-repeats`) and DNS lists
 //! (`dnslist`).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
+use crate::dns::{Dns, LookupError};
 use crate::filters::Lookups;
 
 /// `header-repeats`: messages per subject and per envelope sender over the
@@ -68,16 +74,36 @@ impl Repeats {
     }
 }
 
-/// What the filters may ask the work queue: DNS lists (through the
-/// configured name servers) and the header-repeats counters.
+/// What the filters may ask the work queue: the DNS list answers found so
+/// far for this message, and the header-repeats counters.
+///
+/// The filters are sans-I/O and run inside the work queue's task, so a DNS
+/// list is never queried from inside them: a zone with no answer yet reads
+/// as "not listed" and is noted in `missing`; the work queue then discards
+/// that verdict, queries the missing zones in a task of their own
+/// ([`query_dnslists`]) and runs the filters again with the answers. A slow
+/// or dead DNS server so delays only the messages whose filters reach a
+/// `dnslist` rule; every other message goes on at once.
 pub(super) struct QueueLookups<'a> {
     pub(super) repeats: &'a Repeats,
     pub(super) direction: &'static str,
-    pub(super) dns: crate::dns::Dns,
+    pub(super) dnslists: &'a HashMap<String, bool>,
+    pub(super) missing: RefCell<Vec<String>>,
 }
 
-/// How long one DNS list query may hold up the message's processing.
-const DNSLIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Most DNS list queries in flight at once, over all messages: a flood of
+/// messages facing a dead DNS server waits for permits instead of opening
+/// a socket each.
+pub(super) const MAX_DNSLIST_QUERIES: usize = 64;
+
+/// A last bound on one DNS list query, past the resolver's own timeout
+/// (`dnsconfig`, one attempt per server).
+const DNSLIST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The key a zone is known by: `bl.example.net`.
+pub(super) fn zone_key(zone: &str) -> String {
+    zone.trim_matches('.').to_ascii_lowercase()
+}
 
 /// The DNS list form of an address: `4.3.2.1` for 1.2.3.4, nibbles for
 /// IPv6.
@@ -98,26 +124,58 @@ fn reversed(ip: IpAddr) -> String {
     }
 }
 
-impl Lookups for QueueLookups<'_> {
-    /// `ip` is listed when `<reversed ip>.<zone>` has an address record
-    /// (RFC 5782). The filters run synchronously in the work queue's task,
-    /// so the query blocks that worker thread (never the others) for at
-    /// most `DNSLIST_TIMEOUT`; an unanswered query is "not listed".
-    fn dnslist(&self, zone: &str, ip: IpAddr) -> bool {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return false;
+/// Asks each DNS list in `zones` whether `ip` is listed, concurrently. `ip`
+/// is listed when `<reversed ip>.<zone>` has an address record (RFC 5782);
+/// a name that does not exist is "not listed"; a query that fails (timeout,
+/// SERVFAIL) is an `Err` with the reason, which the caller logs and reads
+/// as "not listed". Answers, negative ones included, are cached by the
+/// resolver (`dnsconfig` cache size).
+pub(super) async fn query_dnslists(
+    dns: &Dns,
+    permits: &Arc<Semaphore>,
+    ip: IpAddr,
+    zones: Vec<String>,
+) -> Vec<(String, Result<bool, String>)> {
+    let mut set = JoinSet::new();
+    for zone in zones {
+        let dns = dns.clone();
+        let permits = permits.clone();
+        set.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return (zone, Err("DNS list queries are shut down".to_string()));
+            };
+            let name = format!("{}.{zone}", reversed(ip));
+            let answer = match tokio::time::timeout(DNSLIST_DEADLINE, dns.addresses(&name)).await {
+                Err(_) => Err("no answer".to_string()),
+                Ok(Ok(found)) => Ok(!found.is_empty()),
+                Ok(Err(LookupError::NxDomain | LookupError::NoRecords)) => Ok(false),
+                Ok(Err(LookupError::Temporary(e))) => Err(e),
+            };
+            (zone, answer)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = set.join_next().await {
+        if let Ok(answer) = done {
+            out.push(answer);
         }
-        let name = format!("{}.{}", reversed(ip), zone.trim_matches('.'));
-        tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                tokio::time::timeout(DNSLIST_TIMEOUT, self.dns.addresses(&name))
-                    .await
-                    .is_ok_and(|r| r.is_ok_and(|a| !a.is_empty()))
-            })
-        })
+    }
+    out
+}
+
+impl Lookups for QueueLookups<'_> {
+    fn dnslist(&self, zone: &str, _ip: IpAddr) -> bool {
+        let key = zone_key(zone);
+        match self.dnslists.get(&key) {
+            Some(listed) => *listed,
+            None => {
+                let mut missing = self.missing.borrow_mut();
+                if !missing.contains(&key) {
+                    missing.push(key);
+                }
+                false
+            }
+        }
     }
 
     fn header_repeats(&self, target: &str, value: &str, direction: Option<&str>) -> u64 {

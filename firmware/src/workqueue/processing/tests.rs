@@ -402,3 +402,111 @@ fn archive_writes_mboxrd_and_rotates_within_its_cap() {
     assert!(text.contains("\n>From here\n>>From there\n"), "{text}");
     assert!(!text.contains('\r'));
 }
+
+/// A DNS reply to `query` (RFC 1035 wire format): for an A question one
+/// answer, 127.0.0.2 (RFC 5782's "listed"); for any other type no answer.
+fn dns_reply(query: &[u8]) -> Vec<u8> {
+    let mut end = 12;
+    while let Some(&len) = query.get(end) {
+        end += 1 + len as usize;
+        if len == 0 {
+            break;
+        }
+    }
+    let question = &query[12..end + 4];
+    let is_a = question[question.len() - 4..question.len() - 2] == [0, 1];
+    let mut out = query[..2].to_vec();
+    out.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(is_a), 0, 0, 0, 0]);
+    out.extend_from_slice(question);
+    if is_a {
+        out.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 2]);
+    }
+    out
+}
+
+const DNSLIST_FILTER: &str = "bl: if sendergroup == \"UNKNOWNLIST\" and dnslist('bl.example.net') {\n  quarantine(\"Policy\");\n}\n";
+
+/// The DNS server holds the DNS list query until the test lets it answer:
+/// meanwhile a message whose filters do not reach the `dnslist` rule is
+/// processed, and the waiting one is not; then the answer ("listed")
+/// quarantines it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dns_list_delays_only_the_message_that_needs_it() {
+    let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = config(DNSLIST_FILTER);
+    cfg.dns.servers = vec![server.local_addr().unwrap()];
+    // Longer than the test: the answer comes when the test sends it.
+    cfg.dns.timeout_secs = 3600;
+    let r = rig(cfg).await;
+    let waiting = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    let mut buf = [0u8; 1500];
+    let (n, client) = server.recv_from(&mut buf).await.unwrap();
+    let held_query = buf[..n].to_vec();
+    let other = r
+        .send(
+            record(
+                r.mid(),
+                "OutgoingMail",
+                "RELAY_O365",
+                &["bob@partner.example"],
+            ),
+            body(""),
+        )
+        .await;
+    let records = r
+        .until("the message without a DNS list rule is processed", |rs| {
+            rs.iter().any(|x| x.mid == other && x.processing.processed)
+        })
+        .await;
+    let first = records.iter().find(|x| x.mid == waiting).unwrap();
+    assert!(!first.processing.processed, "{first:#?}");
+    assert!(r.held().await.is_empty());
+
+    // The server answers now, this query and any that follow (AAAA).
+    server
+        .send_to(&dns_reply(&held_query), client)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = server.recv_from(&mut buf).await {
+            let _ = server.send_to(&dns_reply(&buf[..n]), from).await;
+        }
+    });
+    r.until("the listed message is processed", |rs| {
+        rs.iter().all(|x| x.processing.processed)
+    })
+    .await;
+    let held = r.held().await;
+    assert_eq!(held.iter().map(|h| h.mid).collect::<Vec<_>>(), [waiting]);
+}
+
+/// A DNS server that never answers: the query fails after the resolver's
+/// timeout, and the message goes on as "not listed" (routed, not held).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_dns_list_query_reads_as_not_listed() {
+    let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = config(DNSLIST_FILTER);
+    cfg.dns.servers = vec![server.local_addr().unwrap()];
+    cfg.dns.timeout_secs = 1;
+    let r = rig(cfg).await;
+    let mid = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    let mut buf = [0u8; 1500];
+    server.recv_from(&mut buf).await.unwrap();
+    r.until("the message is processed after the timeout", |rs| {
+        rs.iter().any(|x| x.mid == mid && x.processing.processed)
+    })
+    .await;
+    assert!(r.held().await.is_empty());
+    drop(server);
+}
