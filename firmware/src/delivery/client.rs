@@ -62,6 +62,34 @@ pub fn reply_text(r: &Response<String>) -> String {
     }
 }
 
+/// The sans-I/O half of [`SmtpClient::read_reply`]: the next hop's bytes
+/// in, whole (possibly multi-line) replies out. smtp-proto bounds a reply
+/// at 4 KiB, so a hostile server cannot make it grow; the fuzzer
+/// (`fuzz/fuzz_targets/delivery_reply.rs`) drives exactly this.
+#[derive(Default)]
+pub struct ReplyParser {
+    rx: ResponseReceiver,
+}
+
+impl ReplyParser {
+    /// Parses from the start of `buf`: the bytes used and the reply, or
+    /// `None` when `buf` ends inside one (what was read of it is kept
+    /// here: feed what follows next).
+    pub fn feed(&mut self, buf: &[u8]) -> Result<(usize, Option<Response<String>>), ClientError> {
+        let mut iter = buf.iter();
+        let result = self.rx.parse(&mut iter);
+        let used = buf.len() - iter.len();
+        match result {
+            Ok(reply) => {
+                self.rx = ResponseReceiver::default();
+                Ok((used, Some(reply)))
+            }
+            Err(ProtoError::NeedsMoreData { .. }) => Ok((used, None)),
+            Err(e) => Err(ClientError::Protocol(format!("{e:?}"))),
+        }
+    }
+}
+
 impl SmtpClient {
     /// Connects from `local` to `remote` and reads the greeting.
     pub async fn connect(
@@ -119,24 +147,14 @@ impl SmtpClient {
 
     /// Reads one (possibly multi-line) reply.
     pub async fn read_reply(&mut self) -> Result<Response<String>, ClientError> {
-        let mut rx = ResponseReceiver::default();
+        let mut parser = ReplyParser::default();
         let mut chunk = [0u8; 4096];
-        let mut consumed = 0;
         loop {
-            let mut iter = self.inbuf[consumed..].iter();
-            let before = iter.len();
-            let result = rx.parse(&mut iter);
-            consumed += before - iter.len();
-            match result {
-                Ok(r) => {
-                    self.inbuf.drain(..consumed);
-                    return Ok(r);
-                }
-                Err(ProtoError::NeedsMoreData { .. }) => {}
-                Err(e) => return Err(ClientError::Protocol(format!("{e:?}"))),
+            let (used, reply) = parser.feed(&self.inbuf)?;
+            self.inbuf.drain(..used);
+            if let Some(r) = reply {
+                return Ok(r);
             }
-            self.inbuf.drain(..consumed);
-            consumed = 0;
             let read = async {
                 match &mut self.stream {
                     Stream::Plain(s) => s.read(&mut chunk).await,
