@@ -357,4 +357,50 @@ mod tests {
         assert!(c.pipelining && c.starttls && c.eight_bit_mime && !c.smtputf8);
         assert_eq!(c.size, Some(1000));
     }
+
+    /// Every reply in `bytes`, fed `chunk` bytes at a time.
+    fn replies(bytes: &[u8], chunk: usize) -> Vec<String> {
+        let mut parser = ReplyParser::default();
+        let mut inbuf = Vec::new();
+        let mut out = Vec::new();
+        for piece in bytes.chunks(chunk) {
+            inbuf.extend_from_slice(piece);
+            loop {
+                let (used, reply) = parser.feed(&inbuf).unwrap();
+                inbuf.drain(..used);
+                match reply {
+                    Some(r) => out.push(reply_text(&r)),
+                    None => break,
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn replies_read_the_same_however_the_bytes_arrive() {
+        let bytes = b"220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n\
+                      550 5.1.1 no such user\r\n";
+        let whole = replies(bytes, bytes.len());
+        assert_eq!(
+            whole,
+            [
+                "220 mx.example ESMTP",
+                "250 mx.example PIPELINING SIZE 1000",
+                "550 5.1.1 no such user"
+            ]
+        );
+        for chunk in 1..8 {
+            assert_eq!(replies(bytes, chunk), whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_reply_that_is_not_smtp_is_a_protocol_error() {
+        let mut parser = ReplyParser::default();
+        assert!(matches!(
+            parser.feed(b"HTTP/1.1 400 Bad Request\r\n"),
+            Err(ClientError::Protocol(_))
+        ));
+    }
 }
