@@ -21,9 +21,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut ed = LineEditor::new();
     ed.set_words(
-        ["listenerconfig", "logconfig", "loadconfig", "status", "commit"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "listenerconfig",
+            "logconfig",
+            "loadconfig",
+            "status",
+            "commit",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     let mut out = Vec::new();
     ed.start(PROMPT, mode, &mut out);

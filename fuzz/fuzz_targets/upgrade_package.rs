@@ -15,7 +15,8 @@ fn member(tar: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
     header.set_size(data.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    tar.append_data(&mut header, name, data).expect("tar member");
+    tar.append_data(&mut header, name, data)
+        .expect("tar member");
 }
 
 fn with_manifest(manifest: &[u8]) -> Vec<u8> {
@@ -29,8 +30,7 @@ fn with_manifest(manifest: &[u8]) -> Vec<u8> {
 fn plain_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'))
 }
 

@@ -170,9 +170,8 @@ fn one_quoted_command_line_runs_like_separate_words() {
     assert_eq!(code, Some(550), "no RAT row yet: {res:?}");
 
     // Exactly what `ssh admin@box '...'` hands over: one string.
-    let out = w
-        .gw
-        .cli_ok(&["listenerconfig edit IncomingMail rcptaccess new quoted.example accept"]);
+    let out =
+        w.gw.cli_ok(&["listenerconfig edit IncomingMail rcptaccess new quoted.example accept"]);
     assert!(!out.contains("Unknown command"), "{out}");
     w.gw.cli_ok(&[r#"commit "accept quoted.example, sent as 'one string'""#]);
     let log = w.gw.cli_ok(&["commitlog"]);
@@ -183,10 +182,9 @@ fn one_quoted_command_line_runs_like_separate_words() {
     let (code, res) = rcpt_code(&w, 4, "user@quoted.example", "after@e2e.test");
     assert_eq!(code, Some(250), "the RAT row is in force: {res:?}");
 
-    let err = w
-        .gw
-        .cli(&["commit 'no closing quote"])
-        .expect_err("an unbalanced line is refused");
+    let err =
+        w.gw.cli(&["commit 'no closing quote"])
+            .expect_err("an unbalanced line is refused");
     assert!(err.contains("unclosed quote"), "{err}");
 }
 

@@ -379,7 +379,8 @@ mod tests {
 
     #[test]
     fn replies_read_the_same_however_the_bytes_arrive() {
-        let bytes = b"220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n\
+        let bytes =
+            b"220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n\
                       550 5.1.1 no such user\r\n";
         let whole = replies(bytes, bytes.len());
         assert_eq!(

@@ -258,7 +258,11 @@ mod tests {
         let line = format_line(at(24, 1, 6, 39), Level::INFO, &text);
         assert!(line.len() <= MAX_LINE_BYTES, "{} bytes", line.len());
         assert!(line.ends_with(TRUNCATED), "{line}");
-        assert!(line.contains("Start MID 7 ICID 5 subject=éé"), "{}", line.chars().take(60).collect::<String>());
+        assert!(
+            line.contains("Start MID 7 ICID 5 subject=éé"),
+            "{}",
+            line.chars().take(60).collect::<String>()
+        );
         assert!(!line.contains("after=x"));
     }
 
