@@ -519,33 +519,16 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         services,
         queue.clone(),
     ));
-    for problem in reception.apply(&config).await {
-        tracing::warn!("{problem}");
-    }
-
-    // Apply every commit: listeners, DNS, TLS, log and queue limits.
-    {
-        let mut changes = config_rx.clone();
-        let reception = reception.clone();
-        let delivery = delivery.clone();
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                let cfg = changes.borrow_and_update().clone();
-                for problem in reception.apply(&cfg).await {
-                    tracing::warn!("{problem}");
-                }
-                delivery.reconfigure(Dns::new(&cfg.dns).ok());
-                log.set_settings(cfg.mail_logs);
-                queue.set_settings(cfg.queue);
-            }
-        });
-    }
-
     let stop = Arc::new(Notify::new());
     let reboot = Arc::new(AtomicBool::new(false));
     let hung = Arc::new(AtomicBool::new(false));
     let draining = reception.clone();
+    // What applies the commits, taken before the control server owns the
+    // originals (the receiver's clone sees any commit made from here on).
+    let listeners = reception.clone();
+    let delivery_for_commits = delivery.clone();
+    let queue_for_commits = queue.clone();
+    let mut changes = config_rx.clone();
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -571,6 +554,26 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let _control = control
         .start_with_users(dir, users)
         .context("cannot create the control socket")?;
+    // The listeners start only once the control socket exists: a script
+    // that waits for the SMTP banner and then runs `breakwater cli` must
+    // find the socket there.
+    for problem in listeners.apply(&config).await {
+        tracing::warn!("{problem}");
+    }
+
+    // Apply every commit: listeners, DNS, TLS, log and queue limits.
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let cfg = changes.borrow_and_update().clone();
+            for problem in listeners.apply(&cfg).await {
+                tracing::warn!("{problem}");
+            }
+            delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
+            log.set_settings(cfg.mail_logs);
+            queue_for_commits.set_settings(cfg.queue);
+        }
+    });
+
     tracing::info!(
         "Breakwater {} running (board {}, data {})",
         env!("CARGO_PKG_VERSION"),

@@ -265,6 +265,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Cli { data_dir, args } => {
+            let args = match control::command_words(args) {
+                Ok(args) => args,
+                Err(e) => {
+                    eprintln!("breakwater cli: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let user = std::env::var("USER").unwrap_or_else(|_| "admin".to_string());
             // A pasted filter script or test message comes on a pipe or a
             // file (`filters new < script`); a terminal is never read, and

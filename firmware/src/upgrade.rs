@@ -61,6 +61,22 @@ pub struct Package {
     pub initrd: Vec<u8>,
 }
 
+/// Longest version or board name a manifest may give.
+const MAX_TOKEN: usize = 64;
+
+/// A manifest's version and board reach the slot's `version` file, the
+/// trial record, the boot messages and the console: only the characters
+/// of a Debian version, so none of them can hold a control character, a
+/// line of its own or bytes that are not UTF-8 (found by the
+/// `upgrade_package` fuzz target: a board of `\xe4ev` was accepted).
+fn is_plain_token(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_TOKEN
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
@@ -107,6 +123,13 @@ impl Package {
         }
         let version = get("version").ok_or_else(|| bad("no version in the manifest".into()))?;
         let board = get("board").ok_or_else(|| bad("no board in the manifest".into()))?;
+        for (key, value) in [("version", &version), ("board", &board)] {
+            if !is_plain_token(value) {
+                return Err(bad(format!(
+                    "the manifest's {key} is not a plain name (at most {MAX_TOKEN} letters, digits, '.', '_', '-', '+' or '~')"
+                )));
+            }
+        }
         let vmlinuz = vmlinuz.ok_or_else(|| bad("no vmlinuz".into()))?;
         let initrd = initrd.ok_or_else(|| bad("no initrd.img".into()))?;
         for (member, data) in [("vmlinuz", &vmlinuz), ("initrd.img", &initrd)] {
@@ -242,16 +265,27 @@ mod tests {
     use super::*;
 
     fn package(board: &str, corrupt: bool) -> Vec<u8> {
+        package_with("0.2.0".as_bytes(), board.as_bytes(), corrupt)
+    }
+
+    fn package_with(version: &[u8], board: &[u8], corrupt: bool) -> Vec<u8> {
         let kernel = b"kernel bytes".to_vec();
         let initrd = b"initrd bytes".to_vec();
-        let manifest = format!(
-            "product=breakwater\nversion=0.2.0\nboard={board}\nsha256.vmlinuz={}\nsha256.initrd.img={}\n",
-            sha256_hex(&kernel),
-            sha256_hex(&initrd)
+        let mut manifest = b"product=breakwater\nversion=".to_vec();
+        manifest.extend_from_slice(version);
+        manifest.extend_from_slice(b"\nboard=");
+        manifest.extend_from_slice(board);
+        manifest.extend_from_slice(
+            format!(
+                "\nsha256.vmlinuz={}\nsha256.initrd.img={}\n",
+                sha256_hex(&kernel),
+                sha256_hex(&initrd)
+            )
+            .as_bytes(),
         );
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in [
-            ("manifest", manifest.into_bytes()),
+            ("manifest", manifest),
             ("vmlinuz", kernel),
             (
                 "initrd.img",
@@ -275,6 +309,37 @@ mod tests {
         assert!(e.to_string().contains("initrd.img does not match"), "{e}");
         let e = Package::parse(b"junk").unwrap_err();
         assert!(matches!(e, UpgradeError::BadPackage(_)), "{e}");
+    }
+
+    /// Found by the `upgrade_package` fuzz target
+    /// (`fuzz/corpus/upgrade_package/board_not_utf8`).
+    #[test]
+    fn fuzz_upgrade_package_board_not_utf8_is_refused() {
+        let e = Package::parse(&package_with(b"0.3.1", b"\xe4ev", false)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the manifest's board is not a plain name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn versions_and_boards_that_could_forge_a_line_are_refused() {
+        for (version, board) in [
+            (&b"0.2\r0"[..], &b"vesa"[..]),
+            (b"0.2.0\x1b[2J", b"vesa"),
+            (b"", b"vesa"),
+            (b"0.2.0", b"ve sa"),
+            (b"0.2.0", &[b'v'; 65][..]),
+        ] {
+            let e = Package::parse(&package_with(version, board, false)).unwrap_err();
+            assert!(
+                matches!(e, UpgradeError::BadPackage(_)),
+                "{version:?} {board:?}: {e}"
+            );
+        }
+        let p = Package::parse(&package_with(b"1.2.3~rc1+deb12", b"vesa", false)).unwrap();
+        assert_eq!(p.version, "1.2.3~rc1+deb12");
     }
 
     fn fake_boot(uefi: bool) -> (tempfile::TempDir, BootPartition) {

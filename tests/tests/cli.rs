@@ -1,7 +1,12 @@
 //! The batch CLI as an administrator uses it: errors are clear and change
-//! nothing, changes are staged until `commit`, `clear` discards them.
+//! nothing, changes are staged until `commit`, `clear` discards them; a
+//! whole command line in one argument (as `ssh admin@box '...'` passes it)
+//! runs like separate words; the control socket answers as soon as the
+//! SMTP banner does.
 
-use breakwater_e2e::{SOON, World, simple_message, smtplib};
+use std::process::{Child, Command, Stdio};
+
+use breakwater_e2e::{SOON, SmtpConn, World, breakwater_bin, simple_message, smtplib, wait_until};
 
 /// Sends one message to `rcpt` on Data 1; the RCPT reply code.
 fn rcpt_code(w: &World, x: u8, rcpt: &str, id: &str) -> (Option<u16>, Vec<smtplib::StepResult>) {
@@ -156,4 +161,86 @@ fn status_answers_and_config_survives_restart() {
     );
     let (code, res) = rcpt_code(&w, 3, "alice@example.com", "after-restart@e2e.test");
     assert_eq!(code, Some(250), "{res:?}");
+}
+
+#[test]
+fn one_quoted_command_line_runs_like_separate_words() {
+    let w = World::start();
+    let (code, res) = rcpt_code(&w, 3, "user@quoted.example", "before@e2e.test");
+    assert_eq!(code, Some(550), "no RAT row yet: {res:?}");
+
+    // Exactly what `ssh admin@box '...'` hands over: one string.
+    let out =
+        w.gw.cli_ok(&["listenerconfig edit IncomingMail rcptaccess new quoted.example accept"]);
+    assert!(!out.contains("Unknown command"), "{out}");
+    w.gw.cli_ok(&[r#"commit "accept quoted.example, sent as 'one string'""#]);
+    let log = w.gw.cli_ok(&["commitlog"]);
+    assert!(
+        log.contains("accept quoted.example, sent as 'one string'"),
+        "the quoted comment is one word:\n{log}"
+    );
+    let (code, res) = rcpt_code(&w, 4, "user@quoted.example", "after@e2e.test");
+    assert_eq!(code, Some(250), "the RAT row is in force: {res:?}");
+
+    let err =
+        w.gw.cli(&["commit 'no closing quote"])
+            .expect_err("an unbalanced line is refused");
+    assert!(err.contains("unclosed quote"), "{err}");
+}
+
+/// `breakwater run` started by hand (no readiness wait), stopped with
+/// SIGTERM when dropped.
+struct Started(Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_control_socket_answers_once_the_banner_does() {
+    let mut w = World::start();
+    w.gw.stop();
+    // As a provisioning script does: start, wait for the banner, then
+    // configure. A few starts, since the old order failed only now and then.
+    for attempt in 0..3 {
+        let _run = Started(
+            Command::new(breakwater_bin())
+                .arg("run")
+                .arg("--data-dir")
+                .arg(w.gw.data_dir())
+                .arg("--board-file")
+                .arg(w.gw.board_file())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn breakwater run"),
+        );
+        let banner = wait_until(SOON, || {
+            SmtpConn::connect(w.net.client(5), w.net.data1_smtp())
+                .ok()
+                .map(|(_, banner)| banner)
+        })
+        .expect("the SMTP banner");
+        assert_eq!(banner.code, 220, "{banner:?}");
+        let status = Command::new(breakwater_bin())
+            .arg("cli")
+            .arg("--data-dir")
+            .arg(w.gw.data_dir())
+            .arg("status")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run breakwater cli");
+        assert!(
+            status.status.success(),
+            "start {attempt}: cli status right after the banner: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
 }

@@ -52,6 +52,37 @@ pub struct Response {
     pub output: String,
 }
 
+/// A `breakwater cli` command line that cannot be split into words.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandLineError {
+    #[error("the command line has an unclosed quote or ends with a backslash")]
+    Unbalanced,
+    #[error("the command line is empty")]
+    Empty,
+}
+
+/// The words of a `breakwater cli` command. A single argument that holds
+/// whitespace, a quote or a backslash is a whole command line, as
+/// `ssh admin@box 'listenerconfig edit ...'` hands it over: it is split as
+/// a POSIX shell would (quotes group, backslashes escape), as AsyncOS does
+/// over SSH. Several arguments are the words already, taken as they are.
+pub fn command_words(args: Vec<String>) -> Result<Vec<String>, CommandLineError> {
+    let words = match args.as_slice() {
+        [line]
+            if line
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) =>
+        {
+            shlex::split(line).ok_or(CommandLineError::Unbalanced)?
+        }
+        _ => args,
+    };
+    if words.is_empty() {
+        return Err(CommandLineError::Empty);
+    }
+    Ok(words)
+}
+
 /// The socket's path for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("control.sock")
@@ -570,4 +601,60 @@ pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, String
         .await
         .map_err(|e| e.to_string())?;
     serde_json::from_str(&reply).map_err(|e| format!("malformed reply from the daemon: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CommandLineError, command_words};
+
+    fn words(args: &[&str]) -> Result<Vec<String>, CommandLineError> {
+        command_words(args.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[test]
+    fn one_quoted_command_line_is_split_as_a_shell_would() {
+        assert_eq!(
+            words(&["listenerconfig edit IncomingMail rcptaccess new example.com accept"]),
+            Ok(vec![
+                "listenerconfig".into(),
+                "edit".into(),
+                "IncomingMail".into(),
+                "rcptaccess".into(),
+                "new".into(),
+                "example.com".into(),
+                "accept".into(),
+            ])
+        );
+        assert_eq!(
+            words(&[r#"commit "accept example.com" it\'s\ done"#]),
+            Ok(vec![
+                "commit".into(),
+                "accept example.com".into(),
+                "it's done".into()
+            ])
+        );
+        assert_eq!(
+            words(&["commit 'a \"quoted\" comment'"]),
+            Ok(vec!["commit".into(), "a \"quoted\" comment".into()])
+        );
+    }
+
+    #[test]
+    fn separate_words_are_taken_as_they_are() {
+        assert_eq!(
+            words(&["commit", "a comment with 'quotes\""]),
+            Ok(vec!["commit".into(), "a comment with 'quotes\"".into()])
+        );
+        assert_eq!(words(&["status"]), Ok(vec!["status".into()]));
+    }
+
+    #[test]
+    fn unbalanced_or_empty_lines_are_refused() {
+        assert_eq!(
+            words(&["commit 'no end"]),
+            Err(CommandLineError::Unbalanced)
+        );
+        assert_eq!(words(&["status \\"]), Err(CommandLineError::Unbalanced));
+        assert_eq!(words(&["   "]), Err(CommandLineError::Empty));
+    }
 }

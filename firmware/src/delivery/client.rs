@@ -77,6 +77,34 @@ pub fn reply_text(r: &Response<String>) -> String {
     }
 }
 
+/// The sans-I/O half of [`SmtpClient::read_reply`]: the next hop's bytes
+/// in, whole (possibly multi-line) replies out. smtp-proto bounds a reply
+/// at 4 KiB, so a hostile server cannot make it grow; the fuzzer
+/// (`fuzz/fuzz_targets/delivery_reply.rs`) drives exactly this.
+#[derive(Default)]
+pub struct ReplyParser {
+    rx: ResponseReceiver,
+}
+
+impl ReplyParser {
+    /// Parses from the start of `buf`: the bytes used and the reply, or
+    /// `None` when `buf` ends inside one (what was read of it is kept
+    /// here: feed what follows next).
+    pub fn feed(&mut self, buf: &[u8]) -> Result<(usize, Option<Response<String>>), ClientError> {
+        let mut iter = buf.iter();
+        let result = self.rx.parse(&mut iter);
+        let used = buf.len() - iter.len();
+        match result {
+            Ok(reply) => {
+                self.rx = ResponseReceiver::default();
+                Ok((used, Some(reply)))
+            }
+            Err(ProtoError::NeedsMoreData { .. }) => Ok((used, None)),
+            Err(e) => Err(ClientError::Protocol(format!("{e:?}"))),
+        }
+    }
+}
+
 impl SmtpClient {
     /// Connects from `local` to `remote` and reads the greeting.
     pub async fn connect(
@@ -152,25 +180,15 @@ impl SmtpClient {
         limit: Duration,
     ) -> Result<Response<String>, ClientError> {
         let deadline = tokio::time::Instant::now() + limit;
-        let mut rx = ResponseReceiver::default();
+        let mut parser = ReplyParser::default();
         let mut chunk = [0u8; 4096];
-        let mut consumed = 0;
         let mut received = 0usize;
         loop {
-            let mut iter = self.inbuf[consumed..].iter();
-            let before = iter.len();
-            let result = rx.parse(&mut iter);
-            consumed += before - iter.len();
-            match result {
-                Ok(r) => {
-                    self.inbuf.drain(..consumed);
-                    return Ok(r);
-                }
-                Err(ProtoError::NeedsMoreData { .. }) => {}
-                Err(e) => return Err(ClientError::Protocol(format!("{e:?}"))),
+            let (used, reply) = parser.feed(&self.inbuf)?;
+            self.inbuf.drain(..used);
+            if let Some(r) = reply {
+                return Ok(r);
             }
-            self.inbuf.drain(..consumed);
-            consumed = 0;
             let read = async {
                 match &mut self.stream {
                     Stream::Plain(s) => s.read(&mut chunk).await,
@@ -625,5 +643,52 @@ mod tests {
         let c = parse_capabilities("mx.example\nPIPELINING\nSIZE 1000\nSTARTTLS\n8BITMIME");
         assert!(c.pipelining && c.starttls && c.eight_bit_mime && !c.smtputf8);
         assert_eq!(c.size, Some(1000));
+    }
+
+    /// Every reply in `bytes`, fed `chunk` bytes at a time.
+    fn replies(bytes: &[u8], chunk: usize) -> Vec<String> {
+        let mut parser = ReplyParser::default();
+        let mut inbuf = Vec::new();
+        let mut out = Vec::new();
+        for piece in bytes.chunks(chunk) {
+            inbuf.extend_from_slice(piece);
+            loop {
+                let (used, reply) = parser.feed(&inbuf).unwrap();
+                inbuf.drain(..used);
+                match reply {
+                    Some(r) => out.push(reply_text(&r)),
+                    None => break,
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn replies_read_the_same_however_the_bytes_arrive() {
+        let bytes =
+            b"220 mx.example ESMTP\r\n250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n\
+                      550 5.1.1 no such user\r\n";
+        let whole = replies(bytes, bytes.len());
+        assert_eq!(
+            whole,
+            [
+                "220 mx.example ESMTP",
+                "250 mx.example PIPELINING SIZE 1000",
+                "550 5.1.1 no such user"
+            ]
+        );
+        for chunk in 1..8 {
+            assert_eq!(replies(bytes, chunk), whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_reply_that_is_not_smtp_is_a_protocol_error() {
+        let mut parser = ReplyParser::default();
+        assert!(matches!(
+            parser.feed(b"HTTP/1.1 400 Bad Request\r\n"),
+            Err(ClientError::Protocol(_))
+        ));
     }
 }

@@ -4,7 +4,9 @@
 //! tested without a clock. Peer-supplied text (HELO names, addresses,
 //! subjects) reaches these lines, so control characters are escaped: one
 //! event is always exactly one line, and a CR/LF in a header cannot forge a
-//! log entry.
+//! log entry. Each line is capped at [`MAX_LINE_BYTES`] (the tail cut and
+//! marked [`TRUNCATED`]), so no peer can make one line larger than a log
+//! file's size cap, and escaping a hostile 60 MB header stops early.
 
 use std::fmt::{self, Write as _};
 
@@ -15,6 +17,15 @@ use tracing::field::{Field, Visit};
 /// AsyncOS's `Tue Nov 24 01:06:39 2026`, with the day zero-padded (`%d`,
 /// not `%e`) so the prefix has a fixed width and never holds a double space.
 pub(crate) const LINE_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
+
+/// Longest log line, in bytes, newline excluded. A full SMTP command line
+/// (512), a 998-octet header line and every field of a delivery line fit;
+/// `logconfig` never allows a file smaller than 100 KiB, so a capped line
+/// always fits in a file and the file cap holds whatever a peer sends.
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// What ends a line cut at [`MAX_LINE_BYTES`].
+pub const TRUNCATED: &str = " [truncated]";
 
 /// The word AsyncOS prints after the timestamp for each level.
 pub(crate) fn level_word(level: Level) -> &'static str {
@@ -57,6 +68,9 @@ impl EventText {
         if needs_quotes {
             self.fields.push('"');
             for c in value.chars() {
+                if past_cap(&self.fields) {
+                    break;
+                }
                 if c == '"' || c == '\\' {
                     self.fields.push('\\');
                 }
@@ -87,19 +101,23 @@ impl Visit for EventText {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
             // The message is `format_args!`, whose Debug is its Display.
-            push_escaped(&mut self.message, &format!("{value:?}"));
+            if !past_cap(&self.message) {
+                push_escaped(&mut self.message, &format!("{value:?}"));
+            }
         } else if !is_log_metadata(field.name()) {
             // Debug output is already unambiguous (strings come quoted), so
             // it is only escaped, not quoted again.
             self.fields.push(' ');
             self.fields.push_str(field.name());
             self.fields.push('=');
-            push_escaped(&mut self.fields, &format!("{value:?}"));
+            if !past_cap(&self.fields) {
+                push_escaped(&mut self.fields, &format!("{value:?}"));
+            }
         }
     }
 }
 
-/// One log line, without the trailing newline.
+/// One log line, without the trailing newline, at most [`MAX_LINE_BYTES`].
 pub(crate) fn format_line(time: NaiveDateTime, level: Level, text: &EventText) -> String {
     let mut line = String::with_capacity(32 + text.message.len() + text.fields.len());
     // Writing to a String cannot fail, and the format string is a valid
@@ -113,11 +131,32 @@ pub(crate) fn format_line(time: NaiveDateTime, level: Level, text: &EventText) -
         text.message,
         text.fields
     );
+    cap_line(&mut line);
     line
+}
+
+/// Cuts `line` to [`MAX_LINE_BYTES`] at a character boundary, ending it
+/// with [`TRUNCATED`].
+fn cap_line(line: &mut String) {
+    if line.len() <= MAX_LINE_BYTES {
+        return;
+    }
+    let cut = line.floor_char_boundary(MAX_LINE_BYTES - TRUNCATED.len());
+    line.truncate(cut);
+    line.push_str(TRUNCATED);
+}
+
+/// Escaping stops once a part is past the line cap: the line will be cut
+/// there anyway, and a huge value should cost no more than a short one.
+fn past_cap(part: &str) -> bool {
+    part.len() > MAX_LINE_BYTES
 }
 
 fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
+        if past_cap(out) {
+            break;
+        }
         push_escaped_char(out, c);
     }
 }
@@ -206,5 +245,38 @@ mod tests {
         assert!(line.contains("evil\\r\\nTue"), "{line}");
         assert!(line.contains("\\u{1b}[31m"), "{line}");
         assert!(line.ends_with(" helo=\"a\\nb\""), "{line}");
+    }
+
+    #[test]
+    fn a_huge_subject_is_cut_to_the_line_cap_and_marked() {
+        // 60 MB of a multi-byte character: the cut must land on a
+        // character boundary and the work must stop near the cap.
+        let subject = "é".repeat(30_000_000);
+        let mut text = EventText::new("Start MID 7 ICID 5");
+        text.push_field("subject", &subject);
+        text.push_field("after", "x");
+        let line = format_line(at(24, 1, 6, 39), Level::INFO, &text);
+        assert!(line.len() <= MAX_LINE_BYTES, "{} bytes", line.len());
+        assert!(line.ends_with(TRUNCATED), "{line}");
+        assert!(
+            line.contains("Start MID 7 ICID 5 subject=éé"),
+            "{}",
+            line.chars().take(60).collect::<String>()
+        );
+        assert!(!line.contains("after=x"));
+    }
+
+    #[test]
+    fn a_huge_message_is_cut_too_and_short_lines_are_untouched() {
+        let text = EventText::new(&"\u{1}".repeat(10_000));
+        let line = format_line(at(24, 1, 6, 39), Level::INFO, &text);
+        assert!(line.len() <= MAX_LINE_BYTES);
+        assert!(line.ends_with(TRUNCATED));
+
+        let prefix = format_line(at(24, 1, 6, 39), Level::INFO, &EventText::new("")).len();
+        let exact = "x".repeat(MAX_LINE_BYTES - prefix);
+        let line = format_line(at(24, 1, 6, 39), Level::INFO, &EventText::new(&exact));
+        assert_eq!(line.len(), MAX_LINE_BYTES);
+        assert!(line.ends_with('x'), "a line at the cap is kept whole");
     }
 }

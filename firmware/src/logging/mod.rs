@@ -25,7 +25,8 @@
 //!
 //! **Exposure:** none. Nothing here listens or reads input; it only writes
 //! files. It does write peer-supplied text, so control characters are
-//! escaped and one event is always one line. I/O errors are reported once
+//! escaped, one event is always one line, and a line is capped at
+//! [`MAX_LINE_BYTES`] so the file size cap holds whatever arrives. I/O errors are reported once
 //! on stderr and never stop the caller: logging cannot take mail flow down.
 
 mod format;
@@ -44,6 +45,7 @@ use tracing_subscriber::layer::{Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub use self::format::{MAX_LINE_BYTES, TRUNCATED};
 use self::layer::{FileLayer, lock};
 use self::rotate::LogFile;
 

@@ -60,8 +60,9 @@ impl LogFile {
     }
 
     /// Appends `line` and a newline, rotating first if the line would push
-    /// the current file past `max_file_bytes`. A line longer than the cap
-    /// still gets written, alone in its file.
+    /// the current file past `max_file_bytes`. Lines are capped at
+    /// [`super::MAX_LINE_BYTES`], far below the smallest file cap `logconfig`
+    /// allows; a longer line would still be written, alone in its file.
     pub(crate) fn write_line(&mut self, line: &str, now: NaiveDateTime) {
         let len = line.len() as u64 + 1;
         if self.size > 0 && self.size.saturating_add(len) > self.settings.max_file_bytes {
