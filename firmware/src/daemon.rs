@@ -189,6 +189,12 @@ impl DaemonStatus for Status {
         for problem in self.reception.problems() {
             out.push_str(&format!("  Warning: {problem}\n"));
         }
+        let (used, limit) = self.reception.memory();
+        out.push_str(&format!(
+            "  Reception memory: {} KiB in use of {} MB (listenerconfig setup --reception-memory)\n",
+            used / 1024,
+            limit / (1024 * 1024)
+        ));
         out.push_str("\nDelivery (destination, queued, connections):\n");
         let dests = self.delivery.summary();
         if dests.is_empty() {

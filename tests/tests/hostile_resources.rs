@@ -554,6 +554,20 @@ fn five_hundred_slow_10_mb_senders_keep_the_daemon_under_256_mib() {
     ready.wait();
     std::thread::sleep(Duration::from_secs(5));
     assert_served(&w, Side::Incoming, 200, "served-during-flood@e2e.test");
+    // The administrator's view of the same: `status` counts each sender's
+    // read buffer and message buffer against the reception budget.
+    let status = w.gw.cli_ok(&["status"]);
+    let in_use: u64 = status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Reception memory: "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no reception memory line in status: {status}"));
+    // (Half of them, at least: a sender may already be done.)
+    assert!(
+        in_use >= (SLOW_SENDERS as u64 / 2) * 64,
+        "senders in DATA hold at least 64 KiB each: {status}"
+    );
     let outcomes: Vec<SlowOutcome> = threads
         .into_iter()
         .flat_map(|t| t.join().expect("sender thread"))

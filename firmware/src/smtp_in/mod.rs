@@ -231,6 +231,12 @@ impl Reception {
         }
     }
 
+    /// Reception memory in use and its budget, in bytes, for `status`.
+    pub fn memory(&self) -> (u64, u64) {
+        let budget = &self.ctx.services.budget;
+        (budget.used(), budget.limit())
+    }
+
     /// Listener name, address and live connections, for `status`.
     pub fn summary(&self) -> Vec<(String, SocketAddr, u32)> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
