@@ -98,17 +98,9 @@ pub fn check(cfg: &Config, limit: u64) -> Result<(), TooManyFiles> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::factory::factory_config;
-    use crate::config::model::Certificate;
 
     fn factory() -> Config {
-        let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
-        let cert = Certificate {
-            name: "Demo".into(),
-            cert_pem: String::new(),
-            key_pem: String::new(),
-        };
-        factory_config(&board, cert)
+        crate::config::factory::dev_factory_for_tests()
     }
 
     #[test]

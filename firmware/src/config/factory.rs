@@ -108,3 +108,16 @@ pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
         key_pem: cert.key_pair.serialize_pem(),
     })
 }
+
+/// The factory configuration of the `dev` board with an empty "Demo"
+/// certificate: what unit tests start from (no key generation).
+#[cfg(test)]
+pub fn dev_factory_for_tests() -> Config {
+    let board = BoardProfile::builtin("dev").expect("the dev board is built in");
+    let cert = Certificate {
+        name: "Demo".into(),
+        cert_pem: String::new(),
+        key_pem: String::new(),
+    };
+    factory_config(&board, cert)
+}

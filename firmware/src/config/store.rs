@@ -216,17 +216,9 @@ fn key_number(key: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::factory::factory_config;
-    use crate::config::model::Certificate;
 
     fn factory() -> Config {
-        let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
-        let cert = Certificate {
-            name: "Demo".into(),
-            cert_pem: String::new(),
-            key_pem: String::new(),
-        };
-        factory_config(&board, cert)
+        crate::config::factory::dev_factory_for_tests()
     }
 
     #[test]

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::HeaderLimits;
-use crate::config::factory::factory_config;
-use crate::config::{Certificate, MailFlowPolicy, RatEntry};
+use crate::config::{MailFlowPolicy, RatEntry};
 use crate::smtp_in::budget::ReceptionBudget;
 use crate::smtp_in::hat;
 
@@ -15,13 +14,10 @@ struct Harness {
 }
 
 fn listener(name: &str, tweak: impl FnOnce(&mut ListenerConfig)) -> ListenerConfig {
-    let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
-    let cert = Certificate {
-        name: "Demo".into(),
-        cert_pem: String::new(),
-        key_pem: String::new(),
-    };
-    let mut l = factory_config(&board, cert).listener(name).unwrap().clone();
+    let mut l = crate::config::factory::dev_factory_for_tests()
+        .listener(name)
+        .unwrap()
+        .clone();
     tweak(&mut l);
     l
 }
@@ -54,18 +50,23 @@ fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -
     }
 }
 
+/// A RAT row accepting example.com, first.
+fn accept_example_com(l: &mut ListenerConfig) {
+    l.rat.insert(
+        0,
+        RatEntry {
+            address: "example.com".into(),
+            action: RatAction::Accept,
+            code: None,
+            text: None,
+            bypass_receiving_control: false,
+        },
+    );
+}
+
 fn accepting_example_com() -> ListenerConfig {
     listener("IncomingMail", |l| {
-        l.rat.insert(
-            0,
-            RatEntry {
-                address: "example.com".into(),
-                action: RatAction::Accept,
-                code: None,
-                text: None,
-                bypass_receiving_control: false,
-            },
-        );
+        accept_example_com(l);
         l.policies.iter_mut().for_each(|p: &mut MailFlowPolicy| {
             p.max_recipients_per_message = 2;
             p.max_message_size = 1000;
@@ -340,16 +341,7 @@ fn smuggled_end_of_data_variants_never_start_a_second_transaction() {
     for lenient in [false, true] {
         for v in variants {
             let l = listener("IncomingMail", |l| {
-                l.rat.insert(
-                    0,
-                    RatEntry {
-                        address: "example.com".into(),
-                        action: RatAction::Accept,
-                        code: None,
-                        text: None,
-                        bypass_receiving_control: false,
-                    },
-                );
+                accept_example_com(l);
                 if lenient {
                     l.crlf = crate::config::CrLfHandling::Lenient;
                 }
@@ -426,16 +418,7 @@ fn bdat_follows_the_strict_crlf_setting() {
 /// The factory listener with a RAT row for example.com (10 MB messages).
 fn factory_accepting_example_com() -> ListenerConfig {
     listener("IncomingMail", |l| {
-        l.rat.insert(
-            0,
-            RatEntry {
-                address: "example.com".into(),
-                action: RatAction::Accept,
-                code: None,
-                text: None,
-                bypass_receiving_control: false,
-            },
-        );
+        accept_example_com(l);
     })
 }
 

@@ -8,10 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::archive;
-use crate::config::factory::factory_config;
 use crate::config::{
-    Certificate, Config, MailPolicy, MemberSide, MessageFilterConfig, PolicyMember, PolicySettings,
-    RouteHost, RouteTarget, SmtpRoute,
+    Config, MailPolicy, MemberSide, MessageFilterConfig, PolicyMember, PolicySettings, RouteHost,
+    RouteTarget, SmtpRoute,
 };
 use crate::delivery::Delivery;
 use crate::ids::{Icid, IdAllocator, Mid, Rid};
@@ -30,13 +29,7 @@ struct Rig {
 }
 
 fn config(filters: &str) -> Config {
-    let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
-    let cert = Certificate {
-        name: "Demo".into(),
-        cert_pem: String::new(),
-        key_pem: String::new(),
-    };
-    let mut cfg = factory_config(&board, cert);
+    let mut cfg = crate::config::factory::dev_factory_for_tests();
     cfg.smtp_routes = vec![SmtpRoute {
         domain: "ALL".into(),
         target: RouteTarget::Hosts(vec![RouteHost {
