@@ -77,6 +77,20 @@ impl SmtpConn {
         self.read_reply()
     }
 
+    /// `MAIL FROM:<from>`, `RCPT TO:<to>` and `DATA`, one at a time,
+    /// asserting 250, 250 and 354: the connection is then in the message.
+    ///
+    /// # Panics
+    /// On an I/O error or another reply.
+    pub fn start_data(&mut self, from: &str, to: &str) {
+        let mail = self.cmd(&format!("MAIL FROM:<{from}>")).expect("MAIL");
+        assert_eq!(mail.code, 250, "MAIL FROM:<{from}>: {mail}");
+        let rcpt = self.cmd(&format!("RCPT TO:<{to}>")).expect("RCPT");
+        assert_eq!(rcpt.code, 250, "RCPT TO:<{to}>: {rcpt}");
+        let data = self.cmd("DATA").expect("DATA");
+        assert_eq!(data.code, 354, "DATA: {data}");
+    }
+
     /// Writes bytes as they are.
     ///
     /// # Errors

@@ -116,6 +116,17 @@ pub fn assert_served(w: &World, side: Side, x: u8, id: &str) {
         .unwrap_or_else(|| panic!("the normal client's message {id} did not reach the next hop"));
 }
 
+/// A normal client served on each listener, from client addresses
+/// `xs` (Data 1, Data 2), with Message-IDs `served-<tag>-<listener>@e2e.test`
+/// pushed onto `expected` for `assert_sink_holds_exactly`.
+pub fn assert_both_served(w: &World, tag: &str, xs: (u8, u8), expected: &mut Vec<String>) {
+    for (side, x) in [(Side::Incoming, xs.0), (Side::Outgoing, xs.1)] {
+        let id = format!("served-{tag}-{}@e2e.test", side.listener().to_lowercase());
+        assert_served(w, side, x, &id);
+        expected.push(id);
+    }
+}
+
 /// The Message-IDs the next hop received, in arrival order.
 #[must_use]
 pub fn sink_message_ids(w: &World) -> Vec<String> {

@@ -10,7 +10,7 @@
 use std::fs;
 
 use breakwater_e2e::hostile::{
-    Side, assert_served, assert_sink_holds_exactly, hostile_world, open,
+    Side, assert_both_served, assert_sink_holds_exactly, hostile_world, open,
 };
 use breakwater_e2e::{SOON, SinkMessage, World, simple_message};
 
@@ -230,11 +230,7 @@ fn relay_tricks_in_rcpt_to_are_refused_or_delivered_locally_on_both_listeners() 
             }
         }
     }
-    for (side, x) in [(Side::Incoming, 50), (Side::Outgoing, 51)] {
-        let id = format!("served-addr-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "addr", (50, 51), &mut expected);
     // Every accepted trick is checked below, against the next hop's dump.
     assert_sink_holds_exactly(&w, &expected, &[]);
 
@@ -304,10 +300,6 @@ fn control_characters_and_8bit_in_mail_from_get_501_or_553_on_both_listeners() {
         }
     }
     let mut expected = Vec::new();
-    for (side, x) in [(Side::Incoming, 52), (Side::Outgoing, 53)] {
-        let id = format!("served-sender-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "sender", (52, 53), &mut expected);
     assert_sink_holds_exactly(&w, &expected, &[]);
 }

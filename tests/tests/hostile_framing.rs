@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use breakwater_e2e::hostile::{
-    Side, assert_served, assert_sink_holds_exactly, hostile_world, open, replies_until_close,
+    Side, assert_both_served, assert_sink_holds_exactly, hostile_world, open, replies_until_close,
     set_crlf,
 };
 use breakwater_e2e::{Reply, World};
@@ -141,17 +141,7 @@ fn codes(replies: &[Reply]) -> Vec<u16> {
 /// would have answered first).
 fn data_alone(w: &World, side: Side, id: &str, variant: &Variant) -> Reply {
     let mut conn = open(w, side, 10);
-    assert_eq!(
-        conn.cmd("MAIL FROM:<tester@internet.example>")
-            .expect("MAIL")
-            .code,
-        250
-    );
-    assert_eq!(
-        conn.cmd("RCPT TO:<alice@example.com>").expect("RCPT").code,
-        250
-    );
-    assert_eq!(conn.cmd("DATA").expect("DATA").code, 354);
+    conn.start_data("tester@internet.example", "alice@example.com");
     conn.send_raw(&payload(id, variant.bytes)).expect("payload");
     let reply = conn.read_reply().expect("one reply to the end of data");
     let quit = conn.cmd("QUIT").expect("reply to QUIT");
@@ -240,11 +230,7 @@ fn every_variant(w: &World, mode: &str, bdat: bool) -> Vec<String> {
 /// next hop holds exactly the legitimate messages, and a Lenient message
 /// arrived whole: the smuggled commands are a line of its body.
 fn still_served_and_nothing_smuggled(w: &World, mut delivered: Vec<String>, tag: &str) {
-    for (side, x) in [(Side::Incoming, 40), (Side::Outgoing, 41)] {
-        let id = format!("served-{tag}-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(w, side, x, &id);
-        delivered.push(id);
-    }
+    assert_both_served(w, tag, (40, 41), &mut delivered);
     assert_sink_holds_exactly(w, &delivered, &[SMUGGLED_RCPT]);
     for m in w.sink.messages() {
         if m.message_id().is_some_and(|id| id.starts_with("frame-")) {
@@ -332,38 +318,38 @@ fn assert_synchronization_refused(case: &str, replies: &[Reply], closed: bool) {
     assert!(closed, "{case}: the connection is closed after 554 5.5.0");
 }
 
-#[test]
-fn data_content_before_354_is_refused_554_5_5_0_in_both_modes() {
+/// One pipelining violation sent for a variant: the replies until the
+/// connection closed, and whether it closed.
+type PipelinedCase = fn(&World, Side, &str, &Variant) -> (Vec<Reply>, bool);
+
+/// Sends every variant with `send` (a pipelining violation), in both CR/LF
+/// modes on both listeners, and asserts each is refused with 554 5.5.0 and
+/// the connection closed; then normal clients are served and nothing was
+/// smuggled through.
+fn assert_every_pipelined_case_refused(what: &str, send: PipelinedCase) {
     let w = hostile_world();
     for mode in ["strict", "lenient"] {
         set_crlf(&w, mode);
         for side in Side::BOTH {
             for (i, variant) in VARIANTS.iter().enumerate() {
-                let id = case_id(side, &format!("{mode}-pipelined-data"), i);
-                let (replies, closed) = pipelined_data(&w, side, &id, variant);
-                let case = format!("{mode}, {side}, pipelined DATA, {}", variant.name);
+                let id = case_id(side, &format!("{mode}-pipelined-{what}"), i);
+                let (replies, closed) = send(&w, side, &id, variant);
+                let case = format!("{mode}, {side}, pipelined {what}, {}", variant.name);
                 assert_synchronization_refused(&case, &replies, closed);
             }
         }
     }
-    still_served_and_nothing_smuggled(&w, Vec::new(), "pipelined-data");
+    still_served_and_nothing_smuggled(&w, Vec::new(), &format!("pipelined-{what}"));
+}
+
+#[test]
+fn data_content_before_354_is_refused_554_5_5_0_in_both_modes() {
+    assert_every_pipelined_case_refused("data", pipelined_data);
 }
 
 #[test]
 fn commands_after_bdat_last_are_refused_554_5_5_0_in_both_modes() {
-    let w = hostile_world();
-    for mode in ["strict", "lenient"] {
-        set_crlf(&w, mode);
-        for side in Side::BOTH {
-            for (i, variant) in VARIANTS.iter().enumerate() {
-                let id = case_id(side, &format!("{mode}-pipelined-bdat"), i);
-                let (replies, closed) = pipelined_bdat(&w, side, &id, variant);
-                let case = format!("{mode}, {side}, pipelined BDAT, {}", variant.name);
-                assert_synchronization_refused(&case, &replies, closed);
-            }
-        }
-    }
-    still_served_and_nothing_smuggled(&w, Vec::new(), "pipelined-bdat");
+    assert_every_pipelined_case_refused("bdat", pipelined_bdat);
 }
 
 #[test]

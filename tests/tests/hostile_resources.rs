@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use breakwater_e2e::hostile::{
-    RssSampler, Side, assert_served, assert_sink_holds_exactly, daemon_rss_kib, hostile_world,
-    open, replies_until_close, spread_client,
+    RssSampler, Side, assert_both_served, assert_served, assert_sink_holds_exactly, daemon_rss_kib,
+    hostile_world, open, replies_until_close, spread_client,
 };
 use breakwater_e2e::{SOON, SmtpConn, World, simple_message, wait_until};
 
@@ -38,17 +38,7 @@ fn with_headers(id: &str, headers: &[u8]) -> Vec<u8> {
 /// to it, then QUIT must be answered (the session survives a refusal).
 fn send_raw_message(w: &World, side: Side, x: u8, message: &[u8]) -> breakwater_e2e::Reply {
     let mut conn = open(w, side, x);
-    assert_eq!(
-        conn.cmd("MAIL FROM:<tester@internet.example>")
-            .expect("MAIL")
-            .code,
-        250
-    );
-    assert_eq!(
-        conn.cmd("RCPT TO:<alice@example.com>").expect("RCPT").code,
-        250
-    );
-    assert_eq!(conn.cmd("DATA").expect("DATA").code, 354);
+    conn.start_data("tester@internet.example", "alice@example.com");
     for chunk in message.chunks(1 << 20) {
         conn.send_raw(chunk).expect("message data");
     }
@@ -90,11 +80,7 @@ fn header_line_over_100_kib_and_10000_headers_get_552_5_3_4_on_both_listeners() 
         assert_552_5_3_4(&format!("{side}, 10,000 headers"), &reply);
     }
     let mut expected = Vec::new();
-    for (side, x) in [(Side::Incoming, 32), (Side::Outgoing, 33)] {
-        let id = format!("served-headers-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "headers", (32, 33), &mut expected);
     assert_sink_holds_exactly(&w, &expected, &[]);
 }
 
@@ -161,11 +147,7 @@ fn message_of_60_mb_gets_552_5_3_4_and_the_daemon_does_not_grow() {
         );
     }
     let mut expected = Vec::new();
-    for (side, x) in [(Side::Incoming, 35), (Side::Outgoing, 36)] {
-        let id = format!("served-60mb-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "60mb", (35, 36), &mut expected);
     assert_sink_holds_exactly(&w, &expected, &[]);
 }
 
@@ -236,11 +218,7 @@ fn two_thousand_recipients_get_452_4_5_3_past_the_policy_limit_on_both_listeners
         assert_eq!(got, want, "{side}: delivered to the accepted recipients");
         expected.push(id);
     }
-    for (side, x) in [(Side::Incoming, 39), (Side::Outgoing, 40)] {
-        let id = format!("served-rcpts-{}@e2e.test", side.listener().to_lowercase());
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "rcpts", (39, 40), &mut expected);
     assert_sink_holds_exactly(&w, &expected, &[]);
 }
 
@@ -261,17 +239,7 @@ fn slowloris(server: SocketAddrV4, source: std::net::Ipv4Addr, in_data: bool) ->
     assert_eq!(banner.code, 220, "{banner}");
     assert_eq!(conn.ehlo("slow.e2e.test").expect("EHLO").code, 250);
     if in_data {
-        assert_eq!(
-            conn.cmd("MAIL FROM:<slow@internet.example>")
-                .expect("MAIL")
-                .code,
-            250
-        );
-        assert_eq!(
-            conn.cmd("RCPT TO:<alice@example.com>").expect("RCPT").code,
-            250
-        );
-        assert_eq!(conn.cmd("DATA").expect("DATA").code, 354);
+        conn.start_data("slow@internet.example", "alice@example.com");
     }
     let max_bytes = 100;
     let payload = b"X-Slow-Header-That-Never-Ends: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -337,14 +305,7 @@ fn slowloris_at_one_byte_a_second_is_cut_off_by_the_session_timeouts() {
     }
     // While they drip, a normal client is served on both listeners.
     let mut expected = Vec::new();
-    for (side, x) in [(Side::Incoming, 70), (Side::Outgoing, 71)] {
-        let id = format!(
-            "served-slowloris-{}@e2e.test",
-            side.listener().to_lowercase()
-        );
-        assert_served(&w, side, x, &id);
-        expected.push(id);
-    }
+    assert_both_served(&w, "slowloris", (70, 71), &mut expected);
     for (side, in_data, t) in threads {
         let case = format!(
             "{side}, slowloris in the {}",

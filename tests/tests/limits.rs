@@ -273,17 +273,7 @@ fn bare_lf_in_data_is_refused_and_nothing_is_delivered() {
         SmtpConn::connect(w.net.client(3), w.net.data1_smtp()).expect("connect");
     assert_eq!(banner.code, 220);
     assert_eq!(conn.ehlo("lf.e2e.test").expect("EHLO").code, 250);
-    assert_eq!(
-        conn.cmd("MAIL FROM:<lf@internet.example>")
-            .expect("MAIL")
-            .code,
-        250
-    );
-    assert_eq!(
-        conn.cmd("RCPT TO:<alice@example.com>").expect("RCPT").code,
-        250
-    );
-    assert_eq!(conn.cmd("DATA").expect("DATA").code, 354);
+    conn.start_data("lf@internet.example", "alice@example.com");
     // A bare LF in the body, and a bare-LF "end of data" that must not end
     // anything (SMTP smuggling), then the real end.
     conn.send_raw(
