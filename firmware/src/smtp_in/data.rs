@@ -243,6 +243,22 @@ impl BdatReceiver {
     }
 }
 
+/// The SMTP smuggling "end of data" variants (each put between message
+/// text and a second transaction): the tests of both receivers and of the
+/// session run every one.
+#[cfg(test)]
+pub(super) const FAKE_ENDS_OF_DATA: &[&[u8]] = &[
+    b"\n.\n",
+    b"\n.\r\n",
+    b"\r\n.\n",
+    b"\r.\r",
+    b"\r\n.\r",
+    b"\r\n.\r\r\n",
+    b"\r.\r\n",
+    b"\n.\r",
+    b"\r\n\x00.\r\n",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,17 +301,7 @@ mod tests {
     /// lenient stores every bare ending as CRLF and keeps the dot.
     #[test]
     fn smuggling_variants_never_end_data() {
-        let variants: &[&[u8]] = &[
-            b"\n.\n",
-            b"\n.\r\n",
-            b"\r\n.\n",
-            b"\r.\r",
-            b"\r\n.\r",
-            b"\r\n.\r\r\n",
-            b"\r.\r\n",
-            b"\n.\r",
-            b"\r\n\x00.\r\n",
-        ];
+        let variants = FAKE_ENDS_OF_DATA;
         // Lenient drops the NUL: the line is then a lone dot, which is
         // stored as text and dot-stuffed again on the way out.
         for v in variants {

@@ -159,7 +159,7 @@ impl HeaderScanner {
     }
 
     fn name_byte(&mut self, b: u8) {
-        self.field_byte(b);
+        self.count_field_byte();
         match b {
             b':' if !self.name.is_empty() || self.name_overflow => {
                 self.capture = if self.name_overflow {
@@ -198,7 +198,7 @@ impl HeaderScanner {
     }
 
     fn body_byte(&mut self, b: u8) {
-        self.field_byte(b);
+        self.count_field_byte();
         if self.capture != Capture::None && self.captured.len() < CAPTURE_MAX {
             self.captured.push(b);
         }
@@ -207,7 +207,7 @@ impl HeaderScanner {
         }
     }
 
-    fn field_byte(&mut self, _b: u8) {
+    fn count_field_byte(&mut self) {
         self.field_size = self.field_size.saturating_add(1);
         if self.field_size > self.limits.max_header_field_bytes {
             self.fail(HeaderError::FieldTooLarge(
@@ -251,11 +251,6 @@ impl HeaderScanner {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-    /// `Received:` fields seen.
-    pub fn received(&self) -> u32 {
-        self.received
     }
 
     /// The decoded Subject, cut to [`SUBJECT_MAX_CHARS`].
@@ -319,7 +314,7 @@ mod tests {
         assert_eq!(s.result(), Ok(()));
         assert_eq!(s.subject().as_deref(), Some("café again"));
         assert_eq!(s.message_id().as_deref(), Some("1@x"));
-        assert_eq!(s.received(), 1);
+        assert_eq!(s.received, 1);
     }
 
     #[test]

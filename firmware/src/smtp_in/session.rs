@@ -106,19 +106,6 @@ struct Transaction {
     smtputf8: bool,
 }
 
-/// A message's data on its way to the spool.
-struct Body {
-    /// What the driver has not written yet (at most about [`SPOOL_CHUNK`]).
-    pending: Vec<u8>,
-    /// Octets handed to the driver so far, our Received header included.
-    spooled: u64,
-    headers: HeaderScanner,
-    /// `Some` for BDAT.
-    bdat: Option<BdatReceiver>,
-    /// The buffer's share of the reception budget.
-    _memory: Reservation,
-}
-
 pub struct Session {
     conn: Connection,
     services: Arc<Services>,
@@ -273,42 +260,6 @@ impl Session {
             }
         }
         (pos, actions)
-    }
-
-    /// Hands the buffered message data to the driver once it is full.
-    fn spool_if_full(&mut self, actions: &mut Vec<Action>) {
-        if let Some(tx) = self.tx.as_mut()
-            && let Some(body) = tx.body.as_mut()
-            && body.pending.len() >= SPOOL_CHUNK
-        {
-            // A fresh buffer of the same size: letting it grow from empty
-            // would double past SPOOL_CHUNK and waste half.
-            let chunk = std::mem::replace(&mut body.pending, Vec::with_capacity(SPOOL_CHUNK + 3));
-            body.spooled += chunk.len() as u64;
-            actions.push(Action::Spool(tx.mid, chunk));
-        }
-    }
-
-    /// A BDAT chunk was read to its end; `more_input` says the client sent
-    /// more after it without waiting for our reply.
-    fn bdat_chunk_done(&mut self, last: bool, more_input: bool, actions: &mut Vec<Action>) {
-        let Some(tx) = self.tx.as_mut() else { return };
-        let Some(body) = tx.body.as_mut() else { return };
-        let rx = body.bdat.as_mut().expect("BDAT body has a receiver");
-        if last && more_input {
-            return self.protocol_violation("commands sent after BDAT LAST", actions);
-        }
-        if last {
-            let result = rx.finish(&mut body.pending).map(|_| ());
-            return self.end_of_data(result, actions);
-        }
-        if rx.too_large() {
-            actions.push(Action::Reply(reply::TOO_LARGE.to_string()));
-        } else {
-            let size = rx.size();
-            actions.push(Action::Reply(format!("250 2.0.0 {size} octets received")));
-        }
-        self.spool_if_full(actions);
     }
 
     /// The client broke the pipelining rules: refuse, drop the message,
@@ -595,199 +546,6 @@ impl Session {
         }
     }
 
-    fn data(&mut self, actions: &mut Vec<Action>) {
-        let Some(tx) = &self.tx else {
-            return self.error(reply::NEED_MAIL.to_string(), actions);
-        };
-        if tx.body.is_some() {
-            return self.error(reply::BDAT_MIXED.to_string(), actions);
-        }
-        if tx.recipients.is_empty() {
-            return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
-        }
-        if let Err(text) = self.start_body(false) {
-            return actions.push(Action::Reply(text));
-        }
-        self.state = State::Data(DataReceiver::new(
-            self.strict(),
-            self.conn.hat.policy.max_message_size,
-        ));
-        actions.push(Action::Reply(reply::START_DATA.to_string()));
-    }
-
-    fn strict(&self) -> bool {
-        self.conn.listener.crlf == CrLfHandling::Strict
-    }
-
-    /// Starts the message data: reserves its buffer from the reception
-    /// budget and puts our Received header first. `Err` is the reply when
-    /// the budget is spent.
-    fn start_body(&mut self, bdat: bool) -> Result<(), String> {
-        let memory = self
-            .services
-            .budget
-            .try_reserve(SPOOL_CHUNK as u64)
-            .ok_or_else(|| {
-                mail_log!(
-                    "ICID {} reception memory budget spent; message deferred",
-                    self.conn.icid
-                );
-                reply::BUDGET_SPENT.to_string()
-            })?;
-        let c = &self.conn;
-        let tx = self.tx.as_mut().expect("checked by the caller");
-        let received = super::received::header(
-            self.helo.as_deref().unwrap_or_default(),
-            c.rdns.as_deref().filter(|_| c.rdns_verified),
-            c.client_ip,
-            &c.hostname,
-            self.tls.as_ref(),
-            tx.mid,
-        );
-        let mut pending = Vec::with_capacity(SPOOL_CHUNK + 3);
-        pending.extend_from_slice(received.as_bytes());
-        let max = c.hat.policy.max_message_size;
-        tx.body = Some(Body {
-            pending,
-            spooled: 0,
-            headers: HeaderScanner::new(c.headers),
-            bdat: bdat.then(|| BdatReceiver::new(c.listener.crlf == CrLfHandling::Strict, max)),
-            _memory: memory,
-        });
-        Ok(())
-    }
-
-    fn bdat(&mut self, size: usize, last: bool, actions: &mut Vec<Action>) {
-        let Some(tx) = self.tx.as_ref() else {
-            // The chunk must still be read and thrown away to stay in step.
-            self.state = State::Bdat {
-                left: size,
-                last: false,
-            };
-            return self.error(reply::NEED_MAIL.to_string(), actions);
-        };
-        if tx.recipients.is_empty() {
-            self.tx = None;
-            self.state = State::Bdat {
-                left: size,
-                last: false,
-            };
-            return actions.push(Action::Reply(reply::NO_VALID_RCPT.to_string()));
-        }
-        match &tx.body {
-            None => {
-                if let Err(text) = self.start_body(true) {
-                    self.abort_transaction("reception memory budget spent");
-                    self.state = State::Bdat {
-                        left: size,
-                        last: false,
-                    };
-                    return actions.push(Action::Reply(text));
-                }
-            }
-            Some(body) if body.bdat.is_none() => {
-                return self.error(reply::BDAT_MIXED.to_string(), actions);
-            }
-            Some(_) => {}
-        }
-        self.state = State::Bdat { left: size, last };
-        if size == 0 {
-            // An empty chunk is done at once (BDAT 0 LAST ends the message).
-            self.state = State::Command;
-            self.bdat_chunk_done(last, false, actions);
-        }
-    }
-
-    fn end_of_data(&mut self, result: Result<(), DataError>, actions: &mut Vec<Action>) {
-        self.state = State::Command;
-        let Some(mut tx) = self.tx.take() else { return };
-        let Some(mut body) = tx.body.take() else {
-            return;
-        };
-        let refused = match result {
-            Err(DataError::TooLarge) => Some((
-                "message size exceeds limit".to_string(),
-                reply::TOO_LARGE.to_string(),
-            )),
-            Err(DataError::BareLineEnding) => Some((
-                "bare CR or LF in message data".to_string(),
-                reply::BARE_LINE_ENDING.to_string(),
-            )),
-            Err(DataError::Nul) => Some((
-                "NUL character in message data".to_string(),
-                reply::NUL_IN_DATA.to_string(),
-            )),
-            Ok(()) => body
-                .headers
-                .result()
-                .err()
-                .map(|e: HeaderError| (e.log(), e.reply())),
-        };
-        if let Some((why, text)) = refused {
-            mail_log!("MID {} rejected: {why}", tx.mid);
-            if body.spooled > 0 {
-                actions.push(Action::Discard);
-            }
-            return actions.push(Action::Reply(text));
-        }
-        let record = self.finish(tx, &body);
-        self.state = State::Waiting;
-        actions.push(Action::Enqueue(Box::new((
-            record,
-            std::mem::take(&mut body.pending),
-        ))));
-    }
-
-    fn finish(&self, tx: Transaction, body: &Body) -> MessageRecord {
-        let c = &self.conn;
-        let helo = self.helo.clone().unwrap_or_default();
-        let message_id = body.headers.message_id();
-        let subject = body.headers.subject();
-        let size = body.spooled + body.pending.len() as u64;
-        let mid = tx.mid;
-        if let Some(id) = &message_id {
-            mail_log!("MID {mid} Message-ID '<{id}>'");
-        }
-        if let Some(s) = &subject {
-            mail_log!("MID {mid} Subject '{s}'");
-        }
-        mail_log!("MID {mid} ready {size} bytes from <{}>", tx.mail_from);
-        MessageRecord {
-            mid,
-            received_at: chrono::Utc::now().timestamp(),
-            reception: Reception {
-                icid: c.icid,
-                listener: c.listener.name.clone(),
-                interface: c.interface.clone(),
-                sender_group: c.hat.group.clone(),
-                policy: c.hat.policy.name.clone(),
-                client_ip: c.client_ip,
-                rdns: c.rdns.clone(),
-                rdns_verified: c.rdns_verified,
-                helo,
-                tls: self.tls.clone(),
-            },
-            mail_from: tx.mail_from,
-            recipients: tx
-                .recipients
-                .into_iter()
-                .enumerate()
-                .map(|(i, address)| Recipient {
-                    rid: Rid(i as u32),
-                    address,
-                    status: RecipientStatus::Pending,
-                    attempts: 0,
-                    next_attempt: 0,
-                    last_response: None,
-                })
-                .collect(),
-            body_size: size,
-            message_id,
-            subject,
-            processing: Default::default(),
-        }
-    }
-
     fn abort_transaction(&mut self, why: &str) {
         if let Some(tx) = self.tx.take() {
             mail_log!("MID {} ICID {} aborted by {why}", tx.mid, self.conn.icid);
@@ -817,6 +575,12 @@ fn syntax_reply(e: &ProtoError) -> String {
         _ => reply::UNKNOWN_COMMAND.to_string(),
     }
 }
+
+/// The message data: DATA and BDAT, streaming to the spool, the end of
+/// data and the queue record.
+#[path = "session_data.rs"]
+mod message;
+use message::Body;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

@@ -329,15 +329,7 @@ fn drive(
 
 #[test]
 fn smuggled_end_of_data_variants_never_start_a_second_transaction() {
-    let variants: &[&[u8]] = &[
-        b"\n.\n",
-        b"\n.\r\n",
-        b"\r\n.\n",
-        b"\r.\r",
-        b"\r\n.\r",
-        b"\r\n.\r\r\n",
-        b"\r\n\x00.\r\n",
-    ];
+    let variants = crate::smtp_in::data::FAKE_ENDS_OF_DATA;
     for lenient in [false, true] {
         for v in variants {
             let l = listener("IncomingMail", |l| {
