@@ -29,6 +29,7 @@
 //! Traffic stays on 127.0.0.0/8. The peers come from Debian packages
 //! (`swaks`, `postfix`, `dnsmasq-base`, `python3`); `tools/test` installs them.
 
+pub mod appliance;
 mod bind;
 mod client;
 mod dns;

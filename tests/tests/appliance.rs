@@ -1,7 +1,7 @@
 //! The appliance image in QEMU (TCG), as a customer would check it: boot,
 //! log in on the serial console, configure, pass mail both ways, survive a
-//! watchdog reset and a power cut, boot the VMware stand-in, upgrade A → B
-//! and roll back a broken image.
+//! watchdog reset and a power cut, boot the VMware stand-in and UEFI.
+//! Upgrades are in `appliance_upgrade.rs`.
 //!
 //! These need the built image (`tools/image build`), so they are ignored by
 //! a plain `cargo test`; `tools/image boot-test` runs them (and `tools/test`
@@ -12,59 +12,9 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use breakwater_e2e::appliance::{LONG, answer, first_login, login, run};
 use breakwater_e2e::qemu::{BOOT, GUEST_DATA1, GUEST_DATA2, HOST_VIA_DATA2, Vm, VmSpec, free_port};
 use breakwater_e2e::{Sink, mid_in_reply, simple_message, smtplib};
-
-const PROMPT: &str = "breakwater.example.com> ";
-const PASSPHRASE: &str = "Appliance-test-1";
-const LONG: Duration = Duration::from_secs(300);
-
-/// First login on the factory image: admin/breakwater, then the forced
-/// passphrase change. Returns the banner text.
-fn first_login(vm: &mut Vm) -> String {
-    let banner = vm.serial.expect("login: ", BOOT);
-    eprintln!(
-        "measure: boot to the login banner under TCG: {} s",
-        vm.started.elapsed().as_secs()
-    );
-    vm.serial.line("admin");
-    vm.serial.expect("Password: ", Duration::from_secs(30));
-    vm.serial.line("breakwater");
-    vm.serial
-        .expect("New passphrase: ", Duration::from_secs(60));
-    vm.serial.line(PASSPHRASE);
-    vm.serial.expect("again: ", Duration::from_secs(30));
-    vm.serial.line(PASSPHRASE);
-    vm.serial.expect(PROMPT, Duration::from_secs(60));
-    banner
-}
-
-/// A later login; returns the banner. While the daemon is still busy
-/// after a boot (recovering a full queue) the console answers "try again"
-/// and shows `login:` again: then it tries again.
-fn login(vm: &mut Vm) -> String {
-    let mut banner = vm.serial.expect("login: ", BOOT);
-    for _ in 0..10 {
-        vm.serial.line("admin");
-        vm.serial.expect("Password: ", Duration::from_secs(30));
-        vm.serial.line(PASSPHRASE);
-        let after = vm.serial.expect("\n", Duration::from_secs(60));
-        let next = vm
-            .serial
-            .expect_any(&[PROMPT, "login: "], Duration::from_secs(120));
-        if next.ends_with(PROMPT) {
-            return banner;
-        }
-        eprintln!("login refused ({}), trying again", after.trim());
-        banner = next;
-        std::thread::sleep(Duration::from_secs(5));
-    }
-    panic!("could not log in:\n{}", vm.serial.tail(40));
-}
-
-fn run(vm: &mut Vm, cmd: &str) -> String {
-    vm.serial.command(PROMPT, cmd, Duration::from_secs(120))
-}
 
 /// Data 1 and Data 2 addresses, the accepted domain and its route, the
 /// relay list and a route for everything else, all to the sink on the
@@ -93,14 +43,6 @@ fn configure(vm: &mut Vm, sink_port: u16) {
     }
     let out = run(vm, "commit appliance test");
     assert!(out.contains("Changes committed"), "{out}");
-}
-
-/// Answers one `systemsetup` question: waits for its text, then its
-/// `[default]> ` prompt.
-fn answer(vm: &mut Vm, question: &str, reply: &str) {
-    vm.serial.expect(question, Duration::from_secs(60));
-    vm.serial.expect("]> ", Duration::from_secs(30));
-    vm.serial.line(reply);
 }
 
 /// The first-boot wizard, as an administrator answers it, then a reboot.
@@ -140,16 +82,6 @@ fn systemsetup(vm: &mut Vm, sink_port: u16) {
         .expect("Changes committed", Duration::from_secs(60));
     vm.serial
         .expect("Reboot now? [N]> ", Duration::from_secs(30));
-    vm.serial.line("y");
-    vm.serial.expect("\nSYSLINUX ", BOOT);
-}
-
-/// `reboot` at the console (the interface addresses apply at boot); returns
-/// once the boot loader (syslinux) starts again, so the next `login: ` is the
-/// new boot's, not the console's prompt while the box goes down.
-fn reboot(vm: &mut Vm) {
-    vm.serial.line("reboot");
-    vm.serial.expect("]>", Duration::from_secs(30));
     vm.serial.line("y");
     vm.serial.expect("\nSYSLINUX ", BOOT);
 }
@@ -366,97 +298,4 @@ fn the_raw_image_boots_with_uefi_through_systemd_boot() {
     assert!(banner.contains("Running slot: A"), "{banner}");
     let status = run(&mut vm, "status");
     assert!(status.contains("Boot reason: power-on"), "{status}");
-}
-
-/// An upgrade package made from the built image's kernel and initramfs
-/// (`tools/image-helper.py upgrade-package`), with its own version label;
-/// `broken` replaces the initramfs with bytes no kernel can unpack.
-fn package(dir: &std::path::Path, version: &str, broken: bool) -> std::path::PathBuf {
-    let img = breakwater_e2e::qemu::image_dir();
-    let initrd = if broken {
-        let p = dir.join("broken-initrd.img");
-        std::fs::write(&p, vec![0x5au8; 4096]).expect("broken initrd");
-        p
-    } else {
-        img.join("initrd.img")
-    };
-    let out = dir.join(format!("breakwater-{version}.upgrade"));
-    let helper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/image-helper.py");
-    let ok = std::process::Command::new("python3")
-        .arg(helper)
-        .args(["upgrade-package"])
-        .arg(&out)
-        .args([version, "vesa"])
-        .arg(img.join("vmlinuz"))
-        .arg(&initrd)
-        .arg("1700000000")
-        .status()
-        .expect("python3");
-    assert!(ok.success(), "upgrade-package failed");
-    out
-}
-
-#[test]
-#[ignore = "needs the image: tools/image boot-test"]
-fn upgrade_to_slot_b_and_a_broken_image_rolls_back() {
-    let files = tempfile::tempdir().expect("temp dir");
-    let good = package(files.path(), "0.1.0-next", false);
-    let broken = package(files.path(), "0.1.0-broken", true);
-    let https = breakwater_e2e::qemu::HttpsServer::start(files.path());
-    let mut vm = Vm::boot(VmSpec::vesa());
-    first_login(&mut vm);
-    // Trust the test server's CA, as an administrator would: pasted.
-    vm.serial.line("certconfig certauthority import test-ca -");
-    vm.serial
-        .expect("Paste the text now", Duration::from_secs(30));
-    for l in https.ca_pem().lines() {
-        vm.serial.line(l);
-    }
-    vm.serial.line(".");
-    let out = vm.serial.expect(PROMPT, Duration::from_secs(60));
-    assert!(out.contains("Certificate authority test-ca added"), "{out}");
-    assert!(run(&mut vm, "commit trust the upgrade server").contains("Changes committed"));
-
-    let url = https.url_via_management(good.file_name().and_then(|n| n.to_str()).expect("name"));
-    let out = run(&mut vm, &format!("upgrade install {url}"));
-    assert!(out.contains("is installed in slot B"), "{out}");
-    reboot(&mut vm);
-    vm.serial
-        .expect("Loading /B/vmlinuz", Duration::from_secs(60));
-    let banner = login(&mut vm);
-    assert!(
-        banner.contains("Running slot: B (Breakwater 0.1.0-next)"),
-        "{banner}"
-    );
-    assert!(banner.contains("Upgrade on trial"), "{banner}");
-    // Healthy for a minute: permanent. Config and users survived (login).
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let st = run(&mut vm, "upgrade status");
-        if st.contains("is permanent") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never made permanent:\n{st}"
-        );
-        std::thread::sleep(Duration::from_secs(10));
-    }
-
-    // Now a broken image into slot A: it must come back to B.
-    let url = https.url_via_management(broken.file_name().and_then(|n| n.to_str()).expect("name"));
-    let out = run(&mut vm, &format!("upgrade install {url}"));
-    assert!(out.contains("is installed in slot A"), "{out}");
-    reboot(&mut vm);
-    vm.serial
-        .expect("Loading /A/vmlinuz", Duration::from_secs(60));
-    // The kernel cannot unpack it and panics (panic=10), the box resets,
-    // and the boot-once is spent: slot B again.
-    vm.serial.expect("Loading /B/vmlinuz", LONG);
-    let banner = login(&mut vm);
-    assert!(
-        banner.contains("Running slot: B (Breakwater 0.1.0-next)"),
-        "{banner}"
-    );
-    assert!(banner.contains("rolled back to slot B"), "{banner}");
 }
