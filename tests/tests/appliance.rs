@@ -293,7 +293,11 @@ fn the_raw_image_boots_with_uefi_through_systemd_boot() {
     let mut spec = VmSpec::vesa();
     spec.uefi = true;
     let mut vm = Vm::boot(spec);
-    vm.serial.expect("breakwater.slot=A", BOOT);
+    // The banner's slot comes from `breakwater.slot=A` on the kernel
+    // command line that systemd-boot's entry passes. (Waiting for the
+    // kernel's own echo of its command line was flaky: with two TCG VMs
+    // on two cores that early line was sometimes missing from the serial
+    // capture although the box booted the slot.)
     let banner = first_login(&mut vm);
     assert!(banner.contains("Running slot: A"), "{banner}");
     let status = run(&mut vm, "status");
