@@ -94,7 +94,10 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
         assert!(summary.contains(expected), "{expected:?} in\n{summary}");
     }
     assert!(!summary.contains("The change is staged"), "{summary}");
-    assert!(!summary.contains("Warning"), "the relay is guarded:\n{summary}");
+    assert!(
+        !summary.contains("Warning"),
+        "the relay is guarded:\n{summary}"
+    );
     assert_eq!(
         rig.store.history().unwrap().len(),
         1,
@@ -219,13 +222,7 @@ fn a_declined_relay_filter_leaves_a_warning_in_the_summary_and_the_commit() {
     assert!(committed.contains(warning), "{committed}");
     t.line_after("Reboot now? [N]> ", "");
     t.expect(PROMPT);
-    assert!(
-        rig.store
-            .committed()
-            .unwrap()
-            .message_filters
-            .is_empty()
-    );
+    assert!(rig.store.committed().unwrap().message_filters.is_empty());
     t.quit();
 }
 

@@ -37,7 +37,10 @@ fn add(cfg: &mut Config, group: &str, members: &[&str]) {
 
 fn lint_with(cfg: &Config, script: &str) -> Vec<String> {
     let filters = parse(script).expect("script parses");
-    lint(cfg, &filters).iter().map(ToString::to_string).collect()
+    lint(cfg, &filters)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
@@ -98,7 +101,11 @@ fn a_correct_setup_yields_nothing() {
 #[test]
 fn an_unknown_group_is_left_to_validate_and_the_relay_stays_unguarded() {
     let mut cfg = dev_factory_for_tests();
-    add(&mut cfg, "RELAYLIST", &["10.0.0.0/8", ".outbound.protection.outlook.com"]);
+    add(
+        &mut cfg,
+        "RELAYLIST",
+        &["10.0.0.0/8", ".outbound.protection.outlook.com"],
+    );
     let found = lint_with(&cfg, &seed_filter("RELAY_0365"));
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
@@ -156,7 +163,11 @@ fn shadows_empty_groups_and_supersets_are_named() {
     let mut cfg = dev_factory_for_tests();
     add(&mut cfg, "RELAYLIST", &["10.0.0.0/8", ".outlook.com"]);
     add(&mut cfg, "INTERNAL", &["10.1.2.3", "10.9.0.0/16"]);
-    add(&mut cfg, "TENANT", &["mail-a.protection.outlook.com", "10.0.0.1-9"]);
+    add(
+        &mut cfg,
+        "TENANT",
+        &["mail-a.protection.outlook.com", "10.0.0.1-9"],
+    );
     let l = cfg.listener("OutgoingMail").unwrap();
     assert_eq!(
         never_matches(l, 1),
@@ -179,9 +190,12 @@ fn shadows_empty_groups_and_supersets_are_named() {
     );
     // A pattern that names a live group too means something.
     assert!(
-        lint_with(&cfg, "f: if sendergroup == 'INTERNAL|TENANT' { alt-mailhost('[10.0.0.25]'); }")
-            .iter()
-            .all(|f| !f.starts_with("filter"))
+        lint_with(
+            &cfg,
+            "f: if sendergroup == 'INTERNAL|TENANT' { alt-mailhost('[10.0.0.25]'); }"
+        )
+        .iter()
+        .all(|f| !f.starts_with("filter"))
     );
     // Groups on the public listener are empty at the factory.
     let found = lint_with(&cfg, "f: if sendergroup == 'BLOCKED_LIST' { drop(); }");
@@ -201,8 +215,10 @@ fn a_group_behind_all_never_matches() {
         members: vec!["10.0.0.1".into()],
         policy: "RELAYED".into(),
     });
-    l.policies
-        .push(MailFlowPolicy::predefined("OTHER", crate::config::Behavior::Accept));
+    l.policies.push(MailFlowPolicy::predefined(
+        "OTHER",
+        crate::config::Behavior::Accept,
+    ));
     let l = cfg.listener("OutgoingMail").unwrap();
     assert!(matches!(
         never_matches(l, 2),
@@ -225,8 +241,17 @@ fn shared_domains_cover_names_under_and_above_them() {
             "{m}"
         );
     }
-    assert_eq!(shared_domain(".google.com").map(|s| s.domain), Some("google.com"));
-    for m in ["10.0.0.0/8", "ALL", ".example.com", "evilprotection.outlook.com", "outlook.com"] {
+    assert_eq!(
+        shared_domain(".google.com").map(|s| s.domain),
+        Some("google.com")
+    );
+    for m in [
+        "10.0.0.0/8",
+        "ALL",
+        ".example.com",
+        "evilprotection.outlook.com",
+        "outlook.com",
+    ] {
         assert_eq!(shared_domain(m), None, "{m}");
     }
 }

@@ -379,7 +379,10 @@ mod tests {
         f.run("dnsconfig timeout 9").unwrap();
         let text = f.run("systemsetup print").unwrap();
         assert!(text.contains("Other staged changes"), "{text}");
-        assert!(v.relay_guard.is_none() && !text.contains("Warning"), "{text}");
+        assert!(
+            v.relay_guard.is_none() && !text.contains("Warning"),
+            "{text}"
+        );
     }
 
     #[test]
