@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::factory::dev_factory_for_tests;
-use crate::config::{Config, MailFlowPolicy, SenderGroup};
+use crate::config::{Config, SenderGroup};
 use crate::filters::parse;
 
 /// The seeds' filter, with the sender group it names.
@@ -215,10 +215,6 @@ fn a_group_behind_all_never_matches() {
         members: vec!["10.0.0.1".into()],
         policy: "RELAYED".into(),
     });
-    l.policies.push(MailFlowPolicy::predefined(
-        "OTHER",
-        crate::config::Behavior::Accept,
-    ));
     let l = cfg.listener("OutgoingMail").unwrap();
     assert!(matches!(
         never_matches(l, 2),
