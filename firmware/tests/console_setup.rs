@@ -66,6 +66,19 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
     t.expect("Enter the hosts and networks allowed to relay mail");
     t.line_after("[]> ", "10.0.0.0/8, .protection.outlook.com");
     t.expect("Added 2 member(s) to sender group RELAYLIST");
+    t.expect("RELAYLIST holds .protection.outlook.com: it matches the servers of every Microsoft 365 tenant");
+    t.line_after(
+        "Do you want to add the filter office365_outbound for RELAYLIST now? [Y]> ",
+        "",
+    );
+    t.expect("Enter the shared secret");
+    t.line_after("]> ", "mysecretkey");
+    t.expect("Refused: the secret must be at least 16 characters long.");
+    t.line_after("]> ", "Tenant$ecret0123456789");
+    t.expect("Refused: the secret may hold letters, digits, '-' and '_' only ('$'");
+    t.line_after("]> ", "Tenant-Secret_0123456789");
+    t.expect("Filter 'office365_outbound' added.");
+    t.expect("Filter 'office365_outbound' moved to position 1.");
     t.line_after("Do you want to change the admin passphrase? [N]> ", "y");
     t.line_after("Old passphrase: ", NEW_PASS);
     t.line_after("New passphrase: ", SECOND_PASS);
@@ -81,6 +94,10 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
         assert!(summary.contains(expected), "{expected:?} in\n{summary}");
     }
     assert!(!summary.contains("The change is staged"), "{summary}");
+    assert!(
+        !summary.contains("Warning"),
+        "the relay is guarded:\n{summary}"
+    );
     assert_eq!(
         rig.store.history().unwrap().len(),
         1,
@@ -133,6 +150,16 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
         hat.contains("RELAYLIST  $RELAYED  10.0.0.0/8, .protection.outlook.com"),
         "{hat}"
     );
+    let filter = run("filters detail office365_outbound");
+    for expected in [
+        "Num: 1",
+        "Active: Yes",
+        "sendergroup == \"^RELAYLIST$\"",
+        "header(\"X-OUTBOUND-AUTH\") == \"^Tenant-Secret_0123456789$\"",
+        "drop();",
+    ] {
+        assert!(filter.contains(expected), "{expected:?} in\n{filter}");
+    }
 
     // Run again, Enter everywhere: every value is kept, nothing is staged.
     t.send("systemsetup\r");
@@ -160,6 +187,43 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
     assert!(!screen.contains(HINT), "{screen}");
     t.send("quit\r");
     t.expect("Goodbye.");
+}
+
+#[test]
+fn a_declined_relay_filter_leaves_a_warning_in_the_summary_and_the_commit() {
+    let rig = rig();
+    let mut t = rig.admin();
+    t.send("systemsetup\r");
+    t.line_after("[breakwater.dev.local]> ", "");
+    t.line_after("[127.0.0.1/8]> ", "");
+    t.line_after("[127.0.1.1/8]> ", "192.0.2.10/24");
+    t.line_after("[127.0.2.1/8]> ", "");
+    t.expect("Enter the default gateway");
+    t.line_after("[]> ", "192.0.2.1");
+    t.expect("Enter the DNS servers");
+    t.line_after("[]> ", "192.0.2.53");
+    t.expect("Enter the domains to accept mail for");
+    t.line_after("[]> ", "example.com");
+    t.expect("Enter the mail server to deliver mail for these domains to");
+    t.line_after("[]> ", "example-com.mail.protection.outlook.com");
+    t.expect("Enter the hosts and networks allowed to relay mail");
+    t.line_after("[]> ", ".outbound.protection.outlook.com");
+    t.expect("Added 1 member(s) to sender group RELAYLIST");
+    t.line_after("for RELAYLIST now? [Y]> ", "n");
+    t.expect("No filter added: the summary and every commit warn about this relay.");
+    t.line_after("passphrase? [N]> ", "");
+    let warning = "Warning: OutgoingMail relays for sender group RELAYLIST, whose member \
+                   .outbound.protection.outlook.com matches the servers of every Microsoft 365 \
+                   tenant, and no active filter checks a secret header for RELAYLIST";
+    let summary = t.expect("Commit these changes? [Y]> ");
+    assert!(summary.contains(warning), "{summary}");
+    t.send("\r");
+    let committed = t.expect("Changes committed");
+    assert!(committed.contains(warning), "{committed}");
+    t.line_after("Reboot now? [N]> ", "");
+    t.expect(PROMPT);
+    assert!(rig.store.committed().unwrap().message_filters.is_empty());
+    t.quit();
 }
 
 #[test]

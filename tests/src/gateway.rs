@@ -181,6 +181,39 @@ impl Gateway {
         }
     }
 
+    /// [`Gateway::cli`] with `stdin` piped in (a filter script ended by a
+    /// line holding `.`, a test message): stdout on success, stderr and
+    /// stdout on a non-zero exit.
+    ///
+    /// # Errors
+    /// The command's error text when it exits non-zero.
+    pub fn cli_input(&self, args: &[&str], stdin: &str) -> Result<String, String> {
+        let mut child = Command::new(breakwater_bin())
+            .arg("cli")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run breakwater cli: {e}"))?;
+        if let Some(mut input) = child.stdin.take() {
+            input
+                .write_all(stdin.as_bytes())
+                .map_err(|e| format!("cannot write to breakwater cli: {e}"))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("breakwater cli: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!("{}{stdout}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
     /// Like [`Gateway::cli`], panicking with the command and its error.
     ///
     /// # Panics

@@ -3,12 +3,7 @@
 //! then committed; quarantine and release; a bcc copy; and a syntax error
 //! that reports its position and adds nothing.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use breakwater_e2e::{
-    Dns, Gateway, SOON, TestNet, World, breakwater_bin, mid_in_reply, simple_message, smtplib,
-};
+use breakwater_e2e::{Dns, SOON, TestNet, World, mid_in_reply, simple_message, smtplib};
 use regex::escape;
 
 /// The "internet" domain of the outbound tests; routed to the sink.
@@ -24,38 +19,6 @@ const SEED_FILTER: &str = r#"office365_outbound: if sendergroup == "RELAY_O365" 
 }
 .
 "#;
-
-/// `breakwater cli <args>` with `stdin` piped in: `Ok(stdout)` or
-/// `Err(stderr)`.
-fn cli_stdin(gw: &Gateway, args: &[&str], stdin: &str) -> Result<String, String> {
-    let mut child = Command::new(breakwater_bin())
-        .arg("cli")
-        .arg("--data-dir")
-        .arg(gw.data_dir())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run breakwater cli");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("breakwater cli output");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            stdout
-        ))
-    }
-}
 
 /// A message with extra header lines (each ending in CRLF) after the
 /// standard ones.
@@ -88,7 +51,9 @@ fn seed_world() -> World {
         "RELAYED",
     ]);
     w.gw.cli_ok(&["smtproutes", "new", PARTNER, &route]);
-    let out = cli_stdin(&w.gw, &["filters", "new"], SEED_FILTER).expect("filters new");
+    let out =
+        w.gw.cli_input(&["filters", "new"], SEED_FILTER)
+            .expect("filters new");
     assert!(
         out.contains("Filter 'office365_outbound' added."),
         "filters new: {out}"
@@ -220,7 +185,8 @@ fn seed_filter_leaves_other_sender_groups_alone() {
 fn quarantined_message_waits_until_released() {
     let w = World::start();
     let script = "hold_it: if header('Message-ID') == 'hold-me' {\n  quarantine('Policy');\n}\n.\n";
-    cli_stdin(&w.gw, &["filters", "new"], script).expect("filters new");
+    w.gw.cli_input(&["filters", "new"], script)
+        .expect("filters new");
     w.gw.cli_ok(&["commit", "e2e: quarantine"]);
     let msg = simple_message(
         "friend@internet.example",
@@ -294,7 +260,8 @@ fn quarantined_message_waits_until_released() {
 fn bcc_copy_arrives_beside_the_original() {
     let w = World::start();
     let script = "audit_copy: if rcpt-to == '^alice@' {\n  bcc('audit@example.com');\n  log-entry('audited');\n}\n.\n";
-    cli_stdin(&w.gw, &["filters", "new"], script).expect("filters new");
+    w.gw.cli_input(&["filters", "new"], script)
+        .expect("filters new");
     w.gw.cli_ok(&["commit", "e2e: bcc"]);
     let msg = simple_message(
         "friend@internet.example",
@@ -333,7 +300,9 @@ fn bcc_copy_arrives_beside_the_original() {
 fn syntax_error_reports_its_position_and_adds_nothing() {
     let w = World::start();
     let bad = "office365_outbound: if sendrgroup == \"RELAY_O365\" {\n  drop();\n}\n.\n";
-    let err = cli_stdin(&w.gw, &["filters", "new"], bad).expect_err("refused");
+    let err =
+        w.gw.cli_input(&["filters", "new"], bad)
+            .expect_err("refused");
     assert!(
         err.contains("line 1, column 24: unknown condition 'sendrgroup'"),
         "{err}"
@@ -351,12 +320,12 @@ fn syntax_error_reports_its_position_and_adds_nothing() {
         "nothing was staged"
     );
     // The guides' RELAYLIST pitfall: added, with a warning.
-    let out = cli_stdin(
-        &w.gw,
-        &["filters", "new"],
-        &SEED_FILTER.replace("RELAY_O365", "RELAYLIST_TYPO"),
-    )
-    .expect("added with a warning");
+    let out =
+        w.gw.cli_input(
+            &["filters", "new"],
+            &SEED_FILTER.replace("RELAY_O365", "RELAYLIST_TYPO"),
+        )
+        .expect("added with a warning");
     assert!(
         out.contains(
             "Warning: Filter 'office365_outbound': sender group 'RELAYLIST_TYPO' is not defined"

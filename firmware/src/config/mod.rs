@@ -8,6 +8,7 @@
 pub mod factory;
 pub mod model;
 pub mod policy;
+pub mod relay_lint;
 pub mod store;
 
 pub use model::*;

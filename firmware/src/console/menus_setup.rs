@@ -2,7 +2,9 @@
 //!
 //! It asks, in order: the host name, each interface's address, the default
 //! gateway, the DNS servers, the domains IncomingMail accepts and the mail
-//! server they are routed to, the hosts OutgoingMail relays for, and
+//! server they are routed to, the hosts OutgoingMail relays for (with,
+//! when they include a shared domain such as `.protection.outlook.com`,
+//! the offer of the seeds' shared-secret filter), and
 //! whether to change the user's passphrase; then it shows a summary and
 //! commits. Each question offers the working value in brackets (Enter
 //! keeps it, and keeping a value runs nothing). Every answer runs the
@@ -17,7 +19,10 @@
 
 use super::shell::{STAGED_MARK, Shell};
 use super::{ConsoleError, LinkError};
-use crate::control::commands::systemsetup::{INCOMING, OUTGOING, RELAY_GROUP, SetupValues};
+use crate::config::relay_lint::{self, MIN_SECRET_LEN, SECRET_HEADER};
+use crate::control::commands::systemsetup::{
+    GuardOffer, INCOMING, OUTGOING, RELAY_GROUP, SetupValues,
+};
 
 const INTRO: &str = "\nSystem Setup Wizard\n\
 Enter keeps the value in brackets. Each answer is staged as it is given;\n\
@@ -215,7 +220,68 @@ fn outgoing(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
             cmd.push(new.join(","));
             cmd
         }))
-    })
+    })?;
+    match values(sh)?.relay_guard {
+        Some(offer) => guard(sh, &offer),
+        None => Ok(()),
+    }
+}
+
+/// RELAYLIST holds a shared domain: every customer of that service could
+/// relay. Offers the seeds' filter that drops relayed mail without the
+/// shared-secret header; a refusal leaves the warning in the summary and
+/// at every commit.
+fn guard(sh: &mut Shell<'_>, offer: &GuardOffer) -> Result<(), ConsoleError> {
+    sh.show(&format!(
+        "\n{RELAY_GROUP} holds {}: it matches the servers of {}, not only yours.\n\
+         A message filter can drop relayed mail that lacks a secret header ({SECRET_HEADER})\n\
+         which your own tenant adds (a Microsoft 365 mail flow rule; see docs/microsoft-365.md).",
+        offer.member, offer.customers
+    ))?;
+    let question = format!(
+        "Do you want to add the filter {} for {RELAY_GROUP} now?",
+        offer.filter
+    );
+    if !sh.yes_no(&question, true)? {
+        return sh.show("No filter added: the summary and every commit warn about this relay.");
+    }
+    let generated = generated_secret();
+    loop {
+        let secret = sh.ask(
+            &format!(
+                "Enter the shared secret (at least {MIN_SECRET_LEN} letters, digits, - or _; no special\n\
+                 characters: the filter matches it as a regular expression). Enter takes the one in brackets.\n\
+                 Set the same value in the rule that adds {SECRET_HEADER} in Microsoft 365."
+            ),
+            &generated,
+        )?;
+        let script = match relay_lint::secret_filter_script(&offer.filter, RELAY_GROUP, &secret) {
+            Ok(script) => script,
+            Err(e) => {
+                sh.show(&format!("Refused: {e}."))?;
+                continue;
+            }
+        };
+        if !step_input(sh, &["filters", "new"], Some(&script))? {
+            return Ok(());
+        }
+        // First in the list, so no earlier filter's deliver() or
+        // skip-filters() lets a message past it.
+        step(sh, &["filters", "move", offer.filter.as_str(), "1"])?;
+        return Ok(());
+    }
+}
+
+/// A secret for the offer's default: 24 letters and digits (about 143
+/// bits), from `rand`'s thread generator (a CSPRNG the operating system
+/// seeds).
+fn generated_secret() -> String {
+    use rand::Rng as _;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }
 
 /// The user's own passphrase: not configuration, so it changes at once.
@@ -296,8 +362,17 @@ fn items(answer: &str) -> Vec<String> {
 /// Runs one batch command and prints its answer without the staging
 /// note (the wizard says once that answers are staged). True if accepted.
 fn step<S: AsRef<str>>(sh: &mut Shell<'_>, args: &[S]) -> Result<bool, ConsoleError> {
+    step_input(sh, args, None)
+}
+
+/// [`step`] with standard input for the command (a filter script).
+fn step_input<S: AsRef<str>>(
+    sh: &mut Shell<'_>,
+    args: &[S],
+    stdin: Option<&str>,
+) -> Result<bool, ConsoleError> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let r = sh.call(&args, None)?;
+    let r = sh.call(&args, stdin)?;
     let shown: Vec<&str> = r
         .output
         .lines()

@@ -7,13 +7,16 @@
 //! a whole, with the line, column and a pointer; names nothing defines
 //! (a sender group no listener has, a quarantine, ...) are warnings: the
 //! filter is added and the warnings printed, at `new`, `import` and again
-//! at `commit`. Filters are stored as canonical source (see
+//! at `commit`. The relay lint (`config::relay_lint`) adds its own: at
+//! `new` and `import`, a pasted filter's sender group that can never
+//! match; at `commit`, that and a shared-domain relay no secret header
+//! guards. Filters are stored as canonical source (see
 //! `config::policy`), so `detail` and `export` print them back the same
 //! way whatever spacing was pasted.
 
 use super::args::{STAGED_NOTE, invalid, number, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
-use crate::config::{Config, MessageFilterConfig};
+use crate::config::{Config, MessageFilterConfig, relay_lint};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
 
 pub(super) const USAGE: &str = "\
@@ -144,6 +147,21 @@ pub(super) fn warnings(cfg: &Config, filters: &[Filter]) -> String {
         .collect()
 }
 
+/// `Warning: ...` lines of the relay lint for the whole of `cfg`; with
+/// `only`, just the findings about those filters (the ones being added).
+pub(super) fn relay_warnings(cfg: &Config, only: Option<&[Filter]>) -> String {
+    relay_lint::lint(cfg, &compile(&cfg.message_filters))
+        .iter()
+        .filter(|f| {
+            only.is_none_or(|new| {
+                f.filter()
+                    .is_some_and(|name| new.iter().any(|n| n.name == name))
+            })
+        })
+        .map(|f| format!("Warning: {f}\n"))
+        .collect()
+}
+
 fn position(cfg: &Config, name: &str) -> Result<usize, CliError> {
     cfg.message_filters
         .iter()
@@ -168,6 +186,7 @@ fn new(ctx: &CommandContext<'_>, src: &str) -> Result<String, CliError> {
     }
     cfg.message_filters.extend(parsed.iter().map(stored));
     let mut out = warnings(&cfg, &parsed);
+    out.push_str(&relay_warnings(&cfg, Some(&parsed)));
     for f in &parsed {
         out.push_str(&format!("Filter '{}' added.\n", f.name));
     }
@@ -181,6 +200,7 @@ fn import(ctx: &CommandContext<'_>, src: &str) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
     cfg.message_filters = parsed.iter().map(stored).collect();
     let mut out = warnings(&cfg, &parsed);
+    out.push_str(&relay_warnings(&cfg, Some(&parsed)));
     out.push_str(&format!(
         "{} filter(s) imported; they replace the previous list.\n",
         parsed.len()
@@ -230,12 +250,17 @@ fn detail(cfg: &Config, name: &str) -> Result<String, CliError> {
     ))
 }
 
-/// `commit`, with the filters' warnings printed after the commit line.
+/// `commit`, with the filters' warnings and the relay lint's (see
+/// `config::relay_lint`) printed before the commit line.
 pub(super) fn commit(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let staged = ctx.store.staged()?;
     let out = super::commit::commit(ctx, args)?;
     let notes = staged
-        .map(|cfg| warnings(&cfg, &compile(&cfg.message_filters)))
+        .map(|cfg| {
+            let mut notes = warnings(&cfg, &compile(&cfg.message_filters));
+            notes.push_str(&relay_warnings(&cfg, None));
+            notes
+        })
         .unwrap_or_default();
     Ok(format!("{notes}{out}"))
 }
@@ -375,6 +400,30 @@ mod tests {
         let out = f.run("commit \"filters\"").unwrap();
         assert!(!out.contains("Warning"), "{out}");
         assert_eq!(f.applied.lock().unwrap()[0].message_filters.len(), 1);
+    }
+
+    #[test]
+    fn the_seed_filter_naming_the_empty_relaylist_is_added_with_both_groups_named() {
+        let f = Fixture::new();
+        f.run("listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED").unwrap();
+        let out = with_stdin(&f, "filters new", &SEED.replace("RELAY_O365", "RELAYLIST")).unwrap();
+        assert!(
+            out.starts_with(
+                "Warning: filter 'office365_outbound' checks sendergroup RELAYLIST, which never \
+                 matches on OutgoingMail: RELAYLIST has no members; the hosts OutgoingMail relays \
+                 for are in RELAY_O365\nFilter 'office365_outbound' added.\n"
+            ),
+            "{out}"
+        );
+        let out = f.run("commit").unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[0].contains("checks sendergroup RELAYLIST"), "{out}");
+        assert!(
+            lines[1].starts_with("Warning: OutgoingMail relays for sender group RELAY_O365,"),
+            "{out}"
+        );
+        assert!(lines[2].starts_with("Changes committed: "), "{out}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::args::{host_port, invalid, parse_opts, usage};
 use super::{CliError, CommandContext, commit};
-use crate::config::{Config, ListenerConfig, RatAction, RouteTarget};
+use crate::config::{Config, ListenerConfig, RatAction, RouteTarget, relay_lint};
 
 pub(super) const USAGE: &str = "\
 usage: systemsetup status          (whether the appliance has been configured since the factory)
@@ -52,6 +52,53 @@ pub struct SetupValues {
     /// Interface addresses or the gateway are staged: they take effect at
     /// the next boot, not at commit.
     pub network_staged: bool,
+    /// RELAYLIST holds a shared domain (`.protection.outlook.com`) and no
+    /// filter checks a secret header for it: what the wizard offers.
+    #[serde(default)]
+    pub relay_guard: Option<GuardOffer>,
+}
+
+/// The wizard's offer of the seeds' shared-secret filter for RELAYLIST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardOffer {
+    /// The shared member, as typed.
+    pub member: String,
+    /// Whose servers it matches ("every Microsoft 365 tenant").
+    pub customers: String,
+    /// A filter name no filter has yet (the seeds' `office365_outbound`
+    /// when it is free).
+    pub filter: String,
+}
+
+impl GuardOffer {
+    fn of(cfg: &Config) -> Option<Self> {
+        let listener = cfg.listener(OUTGOING)?;
+        let index = listener.hat.iter().position(|g| g.name == RELAY_GROUP)?;
+        if relay_lint::never_matches(listener, index).is_some() {
+            return None;
+        }
+        let (member, shared) = listener.hat[index]
+            .members
+            .iter()
+            .find_map(|m| relay_lint::shared_domain(m).map(|s| (m.clone(), s)))?;
+        let filters = super::filters::compile(&cfg.message_filters);
+        if relay_lint::guarded(&filters, listener, RELAY_GROUP) {
+            return None;
+        }
+        let taken = |name: &str| {
+            cfg.message_filters
+                .iter()
+                .any(|f| f.name.eq_ignore_ascii_case(name))
+        };
+        let filter = std::iter::once(relay_lint::SECRET_FILTER_NAME.to_string())
+            .chain((2..).map(|n| format!("{}_{n}", relay_lint::SECRET_FILTER_NAME)))
+            .find(|name| !taken(name))?;
+        Some(Self {
+            member,
+            customers: shared.customers.to_string(),
+            filter,
+        })
+    }
 }
 
 impl SetupValues {
@@ -83,6 +130,7 @@ impl SetupValues {
                 .map(|g| g.members.clone()),
             network_staged: cfg.interfaces != committed.interfaces
                 || cfg.default_gateway != committed.default_gateway,
+            relay_guard: GuardOffer::of(cfg),
         }
     }
 
@@ -181,6 +229,9 @@ fn render(cfg: &Config, committed: &Config) -> String {
     }
     if other_changes(cfg, committed) {
         out.push_str("\nOther staged changes will be committed with these (see \"showconfig\").");
+    }
+    for finding in relay_lint::lint(cfg, &super::filters::compile(&cfg.message_filters)) {
+        let _ = write!(out, "\nWarning: {finding}");
     }
     out
 }
@@ -328,5 +379,57 @@ mod tests {
         f.run("dnsconfig timeout 9").unwrap();
         let text = f.run("systemsetup print").unwrap();
         assert!(text.contains("Other staged changes"), "{text}");
+        assert!(
+            v.relay_guard.is_none() && !text.contains("Warning"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unguarded_microsoft_365_relay_is_offered_the_filter_and_warned() {
+        let f = Fixture::new();
+        f.run("listenerconfig edit OutgoingMail hostaccess new sendergroup RELAYLIST .protection.outlook.com")
+            .unwrap();
+        let v: SetupValues =
+            serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
+        let offer = v.relay_guard.expect("an offer");
+        assert_eq!(
+            (offer.member.as_str(), offer.filter.as_str()),
+            (".protection.outlook.com", "office365_outbound")
+        );
+        let text = f.run("systemsetup print").unwrap();
+        assert!(
+            text.ends_with(
+                "\nWarning: OutgoingMail relays for sender group RELAYLIST, whose member \
+                 .protection.outlook.com matches the servers of every Microsoft 365 tenant, and no \
+                 active filter checks a secret header for RELAYLIST (see \"Guard the relay\" in \
+                 docs/microsoft-365.md)"
+            ),
+            "{text}"
+        );
+        // The name is taken by a filter for another group: another name.
+        let seed = "office365_outbound: if sendergroup == \"RELAY_O365\" { drop(); }\n.\n";
+        let args = ["filters".to_string(), "new".to_string()];
+        let on_commit = |_: &Config| {};
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &on_commit,
+        };
+        super::super::run(&ctx, &args, Some(seed)).unwrap();
+        let v: SetupValues =
+            serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
+        assert_eq!(v.relay_guard.unwrap().filter, "office365_outbound_2");
+        let script = relay_lint::secret_filter_script(
+            "office365_outbound_2",
+            RELAY_GROUP,
+            "0123456789abcdefXYZ",
+        )
+        .unwrap();
+        super::super::run(&ctx, &args, Some(&script)).unwrap();
+        let v: SetupValues =
+            serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
+        assert!(v.relay_guard.is_none());
+        assert!(!f.run("systemsetup print").unwrap().contains("Warning"));
     }
 }
