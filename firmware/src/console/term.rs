@@ -55,8 +55,16 @@ impl Terminal {
         self.port.write_bytes(bytes).map_err(ConsoleError::Io)
     }
 
-    /// Prints `text` as is, with `\n` sent as `\r\n`.
+    /// Prints `text` with `\n` sent as `\r\n`, and every other control,
+    /// bidi or invisible character escaped ([`crate::display::escape_text`]).
+    ///
+    /// The last line of defence: the daemon escapes its answers already,
+    /// but nothing printed here (an answer, a banner field, a menu's echo
+    /// of what the daemon listed) may move the cursor, retitle the window
+    /// or reorder the text. The console's own drawing (the line editor's
+    /// echo, erase and bell) goes through `write`, not here.
     pub fn print(&mut self, text: &str) -> Result<(), ConsoleError> {
+        let text = crate::display::escape_text(text);
         let mut out = Vec::with_capacity(text.len() + 16);
         for b in text.bytes() {
             if b == b'\n' {
