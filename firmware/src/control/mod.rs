@@ -190,6 +190,8 @@ pub const VIEW_FORMS: &[&[&str]] = &[
     &["threatdefenseconfig", "print"],
     &["showconfig"],
     &["saveconfig", "print"],
+    &["systemsetup", "status"],
+    &["systemsetup", "print"],
     &["commitlog"],
     &["commithistory"],
     &["who"],
@@ -223,10 +225,10 @@ pub const VIEW_FORMS: &[&[&str]] = &[
 ];
 
 /// Commands only an admin may run: user management, replacing the
-/// firmware, the first-time setup wizard (AsyncOS keeps `systemsetup`
-/// from operators too), and stopping the daemon on purpose (`debughang`,
-/// testing the supervisor).
-const ADMIN_ONLY: &[&str] = &["userconfig", "upgrade", "systemsetup", "debughang"];
+/// firmware, and stopping the daemon on purpose (`debughang`, testing the
+/// supervisor). Unlike AsyncOS, operators may run `systemsetup`: the
+/// wizard only stages the commands an operator may run one by one.
+const ADMIN_ONLY: &[&str] = &["userconfig", "upgrade", "debughang"];
 
 /// A user's own session and passphrase: every role.
 const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
@@ -641,11 +643,16 @@ impl Served {
     }
 }
 
-/// Requests answered with JSON for the console: `__auth`, `__banner`,
-/// `__session TOKEN __state`.
+/// Requests answered with JSON for a program: `__auth`, `__banner`,
+/// `__session TOKEN __state`, and any `--json` form. JSON escapes C0
+/// controls itself; whoever prints from it escapes the rest (the console
+/// does, in `Terminal::print`).
 fn is_json_request(args: &[String]) -> bool {
     let is = |i: usize, name: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name));
-    is(0, AUTH) || is(0, BANNER) || (is(0, SESSION) && is(2, STATE))
+    is(0, AUTH)
+        || is(0, BANNER)
+        || (is(0, SESSION) && is(2, STATE))
+        || args.iter().any(|a| a.eq_ignore_ascii_case("--json"))
 }
 
 /// Client side: runs one command against the daemon of `data_dir`.
@@ -725,7 +732,7 @@ mod tests {
         ("userconfig new bob guest", [true, false, false, false]),
         ("userconfig unlock bob", [true, false, false, false]),
         ("upgrade install /tmp/p.bwup", [true, false, false, false]),
-        ("systemsetup", [true, false, false, false]),
+        ("systemsetup status", [true, true, true, false]),
         ("debughang", [true, false, false, false]),
     ];
 
