@@ -143,3 +143,24 @@ impl Terminal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Terminal;
+    use crate::console::port::pipe;
+
+    #[test]
+    fn printed_text_cannot_drive_the_terminal() {
+        let (port, mut peer) = pipe();
+        let mut term = Terminal::new(port);
+        term.println("Subject: \x1b[2J\u{9b}31m\u{202e}fdp.exe\nnext")
+            .unwrap();
+        let seen = peer.expect("next", Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            seen,
+            "Subject: \\u{1b}[2J\\u{9b}31m\\u{202e}fdp.exe\r\nnext"
+        );
+    }
+}
