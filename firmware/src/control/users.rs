@@ -600,7 +600,9 @@ impl UserStore {
             if stored {
                 crate::durable::flush(&self.db)?;
             }
-            if locked {
+            // An unknown name "locks" in memory only, so that it answers
+            // like a real one; there is nothing for the admin to unlock.
+            if locked && user.is_some() {
                 tracing::warn!(
                     "Console login: user '{key}' locked for {} s after {} failed network logins in a row (last on {tty}); \"userconfig unlock {key}\" lifts it",
                     policy.lockout.as_secs(),
