@@ -19,6 +19,7 @@ pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod delivery;
+pub mod display;
 pub mod dns;
 pub mod durable;
 pub mod filters;

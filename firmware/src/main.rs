@@ -367,6 +367,13 @@ fn run_console(data_dir: PathBuf, device: Option<PathBuf>, baud: u32) -> ExitCod
     let options = ConsoleOptions {
         tty,
         exit_after_logout: device.is_none(),
+        // The serial device is the box's own console: it slows down
+        // after failed logins but never locks (docs/console.md).
+        origin: if device.is_some() {
+            console::Origin::Serial
+        } else {
+            console::Origin::Network
+        },
         ..ConsoleOptions::default()
     };
     match console::run(port, DaemonLink::new(data_dir), options) {

@@ -6,7 +6,8 @@ mod console_support;
 
 use std::time::Duration;
 
-use console_support::{NEW_PASS, PROMPT, console_at, rig};
+use breakwater::control::users::LoginPolicy;
+use console_support::{NEW_PASS, PROMPT, console_at, fast_policy, rig, rig_with};
 
 #[test]
 fn first_login_shows_the_banner_and_forces_a_new_passphrase() {
@@ -58,22 +59,62 @@ fn first_login_shows_the_banner_and_forces_a_new_passphrase() {
 fn wrong_passwords_slow_down_then_lock_the_account() {
     let rig = rig();
     let mut t = rig.console();
-    for _ in 0..2 {
+    // Three failures lock a network login; every answer is the same, so
+    // nobody learns that the account exists or is locked.
+    for _ in 0..3 {
         t.line_after("login: ", "admin");
         t.line_after("Password: ", "guess");
         t.expect("Login incorrect.");
     }
-    t.line_after("login: ", "admin");
-    t.line_after("Password: ", "guess");
-    t.expect("the account is locked");
-    // Locked: even the right passphrase is refused.
+    // Locked: even the right passphrase is refused, with the same answer.
     t.line_after("login: ", "admin");
     t.line_after("Password: ", "breakwater");
-    t.expect("the account is locked");
+    let refused = t.expect("login: ");
+    assert!(refused.contains("Login incorrect."), "{refused}");
+    assert!(!refused.contains("locked"), "{refused}");
     std::thread::sleep(Duration::from_millis(2100));
-    t.line_after("login: ", "admin");
+    t.send("admin\r");
     t.line_after("Password: ", "breakwater");
     t.expect("You must choose a new passphrase");
+}
+
+#[test]
+fn a_locked_admin_still_logs_in_at_the_serial_console() {
+    let rig = rig_with(LoginPolicy {
+        lockout: Duration::from_secs(3600),
+        ..fast_policy()
+    });
+    // Someone guessing over the network locks the admin for an hour.
+    let mut net = rig.console();
+    for _ in 0..3 {
+        net.line_after("login: ", "admin");
+        net.line_after("Password: ", "guess");
+        net.expect("Login incorrect.");
+    }
+    // At the box's serial port the admin mistypes once, waits the
+    // console's delay, and gets in.
+    let mut serial = rig.serial_console();
+    serial.line_after("login: ", "admin");
+    serial.line_after("Password: ", "typo typo");
+    serial.expect("Login incorrect.");
+    serial.line_after("login: ", "admin");
+    serial.line_after("Password: ", "breakwater");
+    serial.line_after("New passphrase: ", NEW_PASS);
+    serial.line_after("again: ", NEW_PASS);
+    serial.expect(PROMPT);
+    let users = serial.command("userconfig print");
+    assert!(users.contains("locked"), "{users}");
+    assert!(
+        serial
+            .command("userconfig unlock admin")
+            .contains("unlocked")
+    );
+    serial.quit();
+    // Unlocked by the admin: the network login works again.
+    net.line_after("login: ", "admin");
+    net.line_after("Password: ", NEW_PASS);
+    net.expect(PROMPT);
+    net.quit();
 }
 
 #[test]

@@ -214,6 +214,77 @@ impl Gateway {
         }
     }
 
+    /// One request on the control socket, exactly as the console sends
+    /// it: `(ok, output)`.
+    ///
+    /// # Panics
+    /// When the socket cannot be reached or answers nonsense.
+    #[must_use]
+    pub fn control(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        let path = self.data_dir.join("control.sock");
+        let mut stream = std::os::unix::net::UnixStream::connect(&path)
+            .unwrap_or_else(|e| panic!("control socket {}: {e}", path.display()));
+        let request = serde_json::json!({ "args": args, "stdin": stdin, "user": "e2e" });
+        let mut line = request.to_string();
+        line.push('\n');
+        stream
+            .write_all(line.as_bytes())
+            .expect("send control request");
+        let mut reply = String::new();
+        stream
+            .read_to_string(&mut reply)
+            .expect("read control reply");
+        let v: serde_json::Value = serde_json::from_str(&reply).expect("control reply is JSON");
+        (
+            v["ok"].as_bool().unwrap_or(false),
+            v["output"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    /// Creates console user `name` with `role` (`breakwater cli
+    /// userconfig new`), logs in as it over the control socket as the
+    /// console does (`__auth`), makes the forced first passphrase change,
+    /// and returns the session token for [`Gateway::cli_as`].
+    ///
+    /// # Panics
+    /// When any step fails.
+    #[must_use]
+    pub fn console_user(&self, name: &str, role: &str) -> String {
+        let first = format!("{name} first pass");
+        let second = format!("{name} second pass");
+        self.cli_input(&["userconfig", "new", name, role], &first)
+            .unwrap_or_else(|e| panic!("userconfig new {name} {role}: {e}"));
+        let (ok, reply) = self.control(&["__auth", name, "pts/9", "network"], Some(&first));
+        assert!(ok, "login as {name}: {reply}");
+        let v: serde_json::Value = serde_json::from_str(&reply).expect("auth reply is JSON");
+        let token = v["token"].as_str().expect("session token").to_string();
+        let (ok, out) = self.control(
+            &["__session", &token, "passwd"],
+            Some(&format!("{first}\n{second}")),
+        );
+        assert!(ok, "first passphrase change of {name}: {out}");
+        token
+    }
+
+    /// Runs `args` in the console session `token` (see
+    /// [`Gateway::console_user`]): `Ok(output)` or `Err(output)`.
+    ///
+    /// # Errors
+    /// The daemon's refusal or the command's error text.
+    pub fn cli_as(
+        &self,
+        token: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, String> {
+        let mut full = vec!["__session", token];
+        full.extend_from_slice(args);
+        match self.control(&full, stdin) {
+            (true, out) => Ok(out),
+            (false, out) => Err(out),
+        }
+    }
+
     /// Like [`Gateway::cli`], panicking with the command and its error.
     ///
     /// # Panics

@@ -63,7 +63,12 @@ pub fn login(
             continue;
         }
         let password = term.read_line("Password: ", Mode::Secret)?;
-        let args = vec![AUTH.to_string(), user.clone(), options.tty.clone()];
+        let args = vec![
+            AUTH.to_string(),
+            user.clone(),
+            options.tty.clone(),
+            options.origin.name().to_string(),
+        ];
         let reply = match link.call(args, Some(&password), &user) {
             Ok(r) => r,
             Err(e) => {

@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use embedded_io::ErrorKind;
 
+pub use crate::control::users::Origin;
 pub use link::{DaemonLink, LinkError};
 pub use term::Terminal;
 
@@ -79,6 +80,10 @@ pub struct ConsoleOptions {
     /// Return after the first logout (a terminal); a serial console shows
     /// `login:` again instead.
     pub exit_after_logout: bool,
+    /// The appliance's serial console, or anything else: repeated failed
+    /// logins lock an account only over the network (see
+    /// `control::users`).
+    pub origin: Origin,
 }
 
 impl Default for ConsoleOptions {
@@ -87,6 +92,7 @@ impl Default for ConsoleOptions {
             tty: "console".into(),
             idle_timeout: IDLE_TIMEOUT,
             exit_after_logout: false,
+            origin: Origin::Network,
         }
     }
 }

@@ -55,8 +55,16 @@ impl Terminal {
         self.port.write_bytes(bytes).map_err(ConsoleError::Io)
     }
 
-    /// Prints `text` as is, with `\n` sent as `\r\n`.
+    /// Prints `text` with `\n` sent as `\r\n`, and every other control,
+    /// bidi or invisible character escaped ([`crate::display::escape_text`]).
+    ///
+    /// The last line of defence: the daemon escapes its answers already,
+    /// but nothing printed here (an answer, a banner field, a menu's echo
+    /// of what the daemon listed) may move the cursor, retitle the window
+    /// or reorder the text. The console's own drawing (the line editor's
+    /// echo, erase and bell) goes through `write`, not here.
     pub fn print(&mut self, text: &str) -> Result<(), ConsoleError> {
+        let text = crate::display::escape_text(text);
         let mut out = Vec::with_capacity(text.len() + 16);
         for b in text.bytes() {
             if b == b'\n' {
@@ -133,5 +141,26 @@ impl Terminal {
                 Some(Event::Eof) => return Err(ConsoleError::Eof),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Terminal;
+    use crate::console::port::pipe;
+
+    #[test]
+    fn printed_text_cannot_drive_the_terminal() {
+        let (port, mut peer) = pipe();
+        let mut term = Terminal::new(port);
+        term.println("Subject: \x1b[2J\u{9b}31m\u{202e}fdp.exe\nnext")
+            .unwrap();
+        let seen = peer.expect("next", Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            seen,
+            "Subject: \\u{1b}[2J\\u{9b}31m\\u{202e}fdp.exe\r\nnext"
+        );
     }
 }

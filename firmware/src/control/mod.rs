@@ -16,7 +16,7 @@
 //! | args | stdin | answer |
 //! | --- | --- | --- |
 //! | `__banner` | | [`Banner`] (JSON) |
-//! | `__auth USER TTY` | the passphrase | [`users::AuthReply`] or [`users::AuthFailure`] (JSON) |
+//! | `__auth USER TTY [ORIGIN]` | the passphrase | [`users::AuthReply`] or [`users::AuthFailure`] (JSON) |
 //! | `__session TOKEN __state` | | [`SessionState`] (JSON) |
 //! | `__session TOKEN __logout [HOW]` | | closes the session |
 //! | `__session TOKEN passwd` | `OLD\nNEW` | changes the user's own passphrase |
@@ -154,18 +154,33 @@ pub struct SessionState {
     pub staged: bool,
 }
 
-/// Commands that change nothing, open to every role. `*` stands for one
-/// argument, `**` for any rest. A command family adds its print forms here
-/// (e.g. `&["filters", "list"]`); anything not listed is a change.
-pub const READ_FORMS: &[&[&str]] = &[
+/// What a guest may run (and every other role): the state of the box and
+/// of its mail flow, as AsyncOS's Guest sees status and reports. Nothing
+/// here shows configuration, message content, addresses or log lines:
+/// no filter script (it can hold the Microsoft 365 shared secret), no
+/// key. `*` stands for one argument, `**` for any rest.
+pub const STATUS_FORMS: &[&[&str]] = &[
     &["status"],
-    &["setgateway", "print"],
-    &["upgrade"],
-    &["upgrade", "status"],
     &["status", "detail"],
     &["tophosts", "**"],
-    &["showmessage", "*"],
     &["hoststatus", "*"],
+    &["workqueue"],
+    &["workqueue", "status"],
+    &["upgrade"],
+    &["upgrade", "status"],
+    &["help", "**"],
+];
+
+/// What a read-only user may run besides [`STATUS_FORMS`]: every view of
+/// the configuration (filter scripts included, as AsyncOS's Read-Only
+/// Operator sees the configuration; private keys stay masked), the
+/// commit history, the logs, message tracking, the queue's and the
+/// quarantines' messages, and `trace`, which changes nothing. A command
+/// family adds its print forms here (e.g. `&["filters", "list"]`);
+/// anything not listed is a change.
+pub const VIEW_FORMS: &[&[&str]] = &[
+    &["setgateway", "print"],
+    &["showmessage", "*"],
     &["destconfig", "print"],
     &["destconfig", "list"],
     &["destconfig", "detail", "*"],
@@ -174,9 +189,11 @@ pub const READ_FORMS: &[&[&str]] = &[
     &["certconfig", "certauthority", "print"],
     &["threatdefenseconfig", "print"],
     &["showconfig"],
+    &["saveconfig", "print"],
+    &["systemsetup", "status"],
+    &["systemsetup", "print"],
     &["commitlog"],
     &["commithistory"],
-    &["help", "**"],
     &["who"],
     &["last"],
     &["listenerconfig", "print"],
@@ -201,7 +218,17 @@ pub const READ_FORMS: &[&[&str]] = &[
     &["quarantineconfig", "print"],
     &["quarantine", "list", "**"],
     &["quarantine", "show", "*"],
+    &["findevent", "**"],
+    &["tail", "**"],
+    &["grep", "**"],
+    &["trace", "**"],
 ];
+
+/// Commands only an admin may run: user management, replacing the
+/// firmware, and stopping the daemon on purpose (`debughang`, testing the
+/// supervisor). Unlike AsyncOS, operators may run `systemsetup`: the
+/// wizard only stages the commands an operator may run one by one.
+const ADMIN_ONLY: &[&str] = &["userconfig", "upgrade", "debughang"];
 
 /// A user's own session and passphrase: every role.
 const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
@@ -217,24 +244,38 @@ fn matches_form(form: &[&str], args: &[String]) -> bool {
     }
 }
 
-/// Whether `role` may run `args`: admin everything; operator everything
-/// but user management; read-only and guest only [`READ_FORMS`].
+/// Whether `args` asks for private keys in clear (`saveconfig
+/// --include-secrets`): an admin's decision alone.
+fn reveals_keys(args: &[String]) -> bool {
+    args.first()
+        .is_some_and(|a| a.eq_ignore_ascii_case("saveconfig"))
+        && args[1..]
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("--include-secrets"))
+}
+
+/// Whether `role` may run `args` (docs/console.md, "Roles", is the same
+/// table in words): admin everything; operator everything but
+/// [`ADMIN_ONLY`] (their print forms excepted) and private keys in
+/// clear; read-only [`STATUS_FORMS`] and [`VIEW_FORMS`]; guest
+/// [`STATUS_FORMS`] only. Every role runs [`SELF_SERVICE`].
 pub fn permitted(role: Role, args: &[String]) -> bool {
     let name = args
         .first()
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
-    let read = READ_FORMS.iter().any(|f| matches_form(f, args));
+    let status = STATUS_FORMS.iter().any(|f| matches_form(f, args));
+    let view = status || VIEW_FORMS.iter().any(|f| matches_form(f, args));
     SELF_SERVICE.contains(&name.as_str())
         || match role {
             Role::Admin => true,
-            // `debughang` stops the mail daemon on purpose (testing the
-            // supervisor) and `upgrade install` replaces the firmware:
-            // administrators only.
             Role::Operator => {
-                (name != "userconfig" && name != "upgrade" || read) && name != "debughang"
+                (view || !ADMIN_ONLY.contains(&name.as_str()))
+                    && name != "debughang"
+                    && !reveals_keys(args)
             }
-            Role::ReadOnly | Role::Guest => read,
+            Role::ReadOnly => view,
+            Role::Guest => status,
         }
 }
 
@@ -334,7 +375,24 @@ impl Served {
         }
     }
 
+    /// Every answer is escaped for the operator's terminal (see
+    /// [`crate::display`]): queue views, tracking, log lines and traces
+    /// carry what senders chose, and one place here covers every command,
+    /// today's and tomorrow's. Only the JSON the console parses itself is
+    /// left alone (JSON escapes C0 controls; the console escapes what it
+    /// prints from it).
     fn handle(&self, req: Request) -> Response {
+        let json_answer = is_json_request(&req.args);
+        let mut response = self.answer(req);
+        if !json_answer
+            && let std::borrow::Cow::Owned(escaped) = crate::display::escape_text(&response.output)
+        {
+            response.output = escaped;
+        }
+        response
+    }
+
+    fn answer(&self, req: Request) -> Response {
         let first = req.args.first().map(|s| s.to_ascii_lowercase());
         match first.as_deref() {
             Some(AUTH) => return self.auth(&req.args, req.stdin.as_deref()),
@@ -434,14 +492,20 @@ impl Served {
 
     fn auth(&self, args: &[String], password: Option<&str>) -> Response {
         let (Some(user), Some(password)) = (args.get(1), password) else {
-            return fail("usage: __auth USER [TTY], the passphrase on stdin");
+            return fail("usage: __auth USER [TTY [serial|network]], the passphrase on stdin");
         };
         let tty = args.get(2).map_or("console", String::as_str);
-        match self.users.authenticate(user, password, tty) {
+        // Whoever can open this socket may claim the serial console (it
+        // is root on the box anyway, see the module doc); anything that
+        // does not say so is a network login, the stricter kind.
+        let origin = args
+            .get(3)
+            .map_or(users::Origin::Network, |o| users::Origin::parse(o));
+        match self.users.authenticate(user, password, tty, origin) {
             Ok(reply) => json(true, &reply),
             Err(e) => {
                 let delay_ms = match e {
-                    UserError::Incorrect { delay_ms } | UserError::TooSoon { delay_ms } => delay_ms,
+                    UserError::Incorrect { delay_ms } => delay_ms,
                     _ => 0,
                 };
                 let message = e.to_string();
@@ -556,7 +620,7 @@ impl Served {
                 if full.chars().any(char::is_control) || full.len() > 128 {
                     return Err(UserError::Invalid("The full name must be one line of at most 128 characters.".into()));
                 }
-                self.users.update(name, |u| u.full_name = full)?;
+                self.users.update(name, |u| u.full_name.clone_from(&full))?;
                 Ok(format!("Full name of {name} changed."))
             }
             ["userconfig", "edit", name, "password"] => {
@@ -577,6 +641,18 @@ impl Served {
             _ => Err(usage()),
         }
     }
+}
+
+/// Requests answered with JSON for a program: `__auth`, `__banner`,
+/// `__session TOKEN __state`, and any `--json` form. JSON escapes C0
+/// controls itself; whoever prints from it escapes the rest (the console
+/// does, in `Terminal::print`).
+fn is_json_request(args: &[String]) -> bool {
+    let is = |i: usize, name: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name));
+    is(0, AUTH)
+        || is(0, BANNER)
+        || (is(0, SESSION) && is(2, STATE))
+        || args.iter().any(|a| a.eq_ignore_ascii_case("--json"))
 }
 
 /// Client side: runs one command against the daemon of `data_dir`.
@@ -605,7 +681,76 @@ pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, String
 
 #[cfg(test)]
 mod tests {
-    use super::{CommandLineError, command_words};
+    use super::users::Role;
+    use super::{CommandLineError, command_words, permitted};
+
+    /// One row of docs/console.md's "Roles" table: the command, then
+    /// whether admin, operator, read-only and guest may run it.
+    const ROLE_TABLE: &[(&str, [bool; 4])] = &[
+        ("status", [true, true, true, true]),
+        ("status detail", [true, true, true, true]),
+        ("tophosts", [true, true, true, true]),
+        ("hoststatus example.com", [true, true, true, true]),
+        ("workqueue status", [true, true, true, true]),
+        ("upgrade status", [true, true, true, true]),
+        ("help", [true, true, true, true]),
+        ("passwd", [true, true, true, true]),
+        ("showconfig", [true, true, true, false]),
+        ("filters list", [true, true, true, false]),
+        (
+            "filters detail office365_outbound",
+            [true, true, true, false],
+        ),
+        ("filters export", [true, true, true, false]),
+        ("saveconfig print", [true, true, true, false]),
+        ("certconfig print", [true, true, true, false]),
+        ("listenerconfig print", [true, true, true, false]),
+        ("commitlog", [true, true, true, false]),
+        ("who", [true, true, true, false]),
+        ("userconfig print", [true, true, true, false]),
+        ("showmessage 1", [true, true, true, false]),
+        ("quarantine list", [true, true, true, false]),
+        ("quarantine show 1", [true, true, true, false]),
+        ("findevent -m 1", [true, true, true, false]),
+        ("tail mail_logs", [true, true, true, false]),
+        ("grep -e x mail_logs", [true, true, true, false]),
+        ("trace -s 127.0.0.9", [true, true, true, false]),
+        ("filters trace -s 127.0.0.9", [true, true, true, false]),
+        (
+            "smtproutes new example.com mx.example.com",
+            [true, true, false, false],
+        ),
+        ("commit done", [true, true, false, false]),
+        ("quarantine release 1", [true, true, false, false]),
+        ("deletemessage 1", [true, true, false, false]),
+        ("saveconfig", [true, true, false, false]),
+        (
+            "saveconfig print --include-secrets",
+            [true, false, false, false],
+        ),
+        ("saveconfig --include-secrets", [true, false, false, false]),
+        ("userconfig new bob guest", [true, false, false, false]),
+        ("userconfig unlock bob", [true, false, false, false]),
+        ("upgrade install /tmp/p.bwup", [true, false, false, false]),
+        ("systemsetup status", [true, true, true, false]),
+        ("debughang", [true, false, false, false]),
+    ];
+
+    #[test]
+    fn the_permission_table_is_the_documented_one() {
+        let roles = [Role::Admin, Role::Operator, Role::ReadOnly, Role::Guest];
+        for (line, allowed) in ROLE_TABLE {
+            let args: Vec<String> = line.split(' ').map(String::from).collect();
+            for (role, want) in roles.iter().zip(allowed) {
+                assert_eq!(
+                    permitted(*role, &args),
+                    *want,
+                    "{} running \"{line}\"",
+                    role.name()
+                );
+            }
+        }
+    }
 
     fn words(args: &[&str]) -> Result<Vec<String>, CommandLineError> {
         command_words(args.iter().map(|a| a.to_string()).collect())

@@ -3,12 +3,33 @@
 //!
 //! The console is a client process; this store is the only place that
 //! knows passphrases. A passphrase is kept as an argon2id PHC string, never
-//! in clear. Repeated failures slow a user down (the n-th consecutive
-//! failure makes the next attempt wait n × `delay_step`) and
-//! `max_failures` in a row lock the account for `lockout`; the daemon
-//! refuses early attempts itself, so a console that skipped the wait gains
-//! nothing. Sessions are stored too, so a console stays logged in while
-//! the daemon restarts.
+//! in clear.
+//!
+//! **Failed logins.** Every login says where it comes from ([`Origin`]).
+//! Repeated failures slow a name down (the n-th consecutive failure makes
+//! the next attempt wait n × `delay_step`). A network login (anything but
+//! the appliance's own serial console) locks the account for `lockout`
+//! after `max_failures` in a row. The serial console never locks: its
+//! wait keeps growing instead, up to `serial_max_delay`, so whoever stands
+//! at the box can always get in, however long someone on the network has
+//! been guessing. The daemon refuses early attempts itself, so a console
+//! that skipped the wait gains nothing.
+//!
+//! Every refusal, whether the name is unknown, the passphrase wrong, the
+//! account locked or the attempt too early, is the same `Login incorrect.`
+//! with a wait computed the same way: unknown names are counted like known
+//! ones (in memory), and a locked account costs an argon2 verification
+//! like any other attempt, so neither the text, the wait nor the time
+//! tells whether an account exists or is locked. The real reason goes to
+//! the system log for the administrator.
+//!
+//! **Atomic counters.** A known user's network failures are stored in the
+//! user's record and changed with one sled compare-and-swap
+//! (`update_and_fetch`), so concurrent attempts each count; the serial
+//! console's and unknown names' counters live in memory behind one mutex.
+//!
+//! Sessions are stored too, so a console stays logged in while the daemon
+//! restarts.
 //!
 //! Trees (values are versioned postcard, see `crate::codec`): `users`
 //! (name → [`UserRecord`]), `sessions` (token → [`SessionRecord`]),
@@ -33,6 +54,35 @@ pub const FACTORY_PASSWORD: &str = "breakwater";
 const MAX_LOGIN_RECORDS: u64 = 200;
 const MIN_PASSPHRASE: usize = 8;
 const MAX_PASSPHRASE: usize = 256;
+
+/// Where a login comes from: it decides what repeated failures do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Origin {
+    /// The appliance's own serial console (`breakwater console --device`):
+    /// never locked, slowed down up to `serial_max_delay`.
+    Serial,
+    /// Anything else (a console on a terminal, later SSH or the web):
+    /// locked after `max_failures` in a row.
+    Network,
+}
+
+impl Origin {
+    /// `serial` or `network`; anything else is a network login, the
+    /// stricter of the two.
+    pub fn parse(s: &str) -> Origin {
+        if s.eq_ignore_ascii_case("serial") {
+            Origin::Serial
+        } else {
+            Origin::Network
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Serial => "serial",
+            Origin::Network => "network",
+        }
+    }
+}
 
 /// What a user may do (checked by the control plane on every request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,9 +172,14 @@ pub struct AuthFailure {
 /// Failed-login handling and session lifetime.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginPolicy {
+    /// Network logins: this many failures in a row lock the account.
     pub max_failures: u32,
+    /// The n-th failure in a row makes the next attempt wait n × this.
     pub delay_step: Duration,
+    /// How long a locked account stays locked (network logins only).
     pub lockout: Duration,
+    /// The serial console's wait grows no further than this; it never locks.
+    pub serial_max_delay: Duration,
     /// A session nobody used for this long is gone (the console's own
     /// idle timeout, 30 minutes, is shorter).
     pub session_expiry: Duration,
@@ -140,6 +195,7 @@ impl Default for LoginPolicy {
             max_failures: 5,
             delay_step: Duration::from_secs(1),
             lockout: Duration::from_secs(15 * 60),
+            serial_max_delay: Duration::from_secs(60),
             session_expiry: Duration::from_secs(60 * 60),
             // OWASP's first recommended argon2id setting.
             hash_memory_kib: 19 * 1024,
@@ -155,12 +211,9 @@ pub enum UserError {
     Sled(#[from] sled::Error),
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// Every refused login, whatever the reason (see the module doc).
     #[error("Login incorrect.")]
     Incorrect { delay_ms: u64 },
-    #[error("Too many failed logins: the account is locked for {secs} more second(s).")]
-    Locked { secs: u64 },
-    #[error("Please wait before trying again.")]
-    TooSoon { delay_ms: u64 },
     #[error("There is no user named '{0}'.")]
     NoSuchUser(String),
     #[error("{0}")]
@@ -234,6 +287,102 @@ fn check_passphrase(user: &str, password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
+/// One name's consecutive failures at one origin: a known user's network
+/// counter is the three fields of its [`UserRecord`]; the others live in
+/// [`UserStore`]'s memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub failures: u32,
+    pub last_failure_ms: i64,
+    pub locked_until_ms: i64,
+}
+
+impl Throttle {
+    fn of(u: &UserRecord) -> Self {
+        Self {
+            failures: u.failures,
+            last_failure_ms: u.last_failure_ms,
+            locked_until_ms: u.locked_until_ms,
+        }
+    }
+    fn store(self, u: &mut UserRecord) {
+        u.failures = self.failures;
+        u.last_failure_ms = self.last_failure_ms;
+        u.locked_until_ms = self.locked_until_ms;
+    }
+}
+
+/// Whether an attempt may be checked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    /// Too early after the last failure: this much longer.
+    Wait {
+        delay_ms: u64,
+    },
+    /// A network login to a locked account.
+    Locked,
+}
+
+impl LoginPolicy {
+    /// The wait after `failures` failures in a row at `origin`.
+    pub fn delay_ms(&self, failures: u32, origin: Origin) -> u64 {
+        let wait = self.delay_step.saturating_mul(failures);
+        let wait = match origin {
+            Origin::Serial => wait.min(self.serial_max_delay),
+            Origin::Network => wait,
+        };
+        u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether `t` lets an attempt from `origin` through at `now`.
+    pub fn gate(&self, t: &Throttle, origin: Origin, now: i64) -> Gate {
+        if origin == Origin::Network && t.locked_until_ms > now {
+            return Gate::Locked;
+        }
+        let wait = i64::try_from(self.delay_ms(t.failures, origin)).unwrap_or(i64::MAX);
+        let ready_at = t.last_failure_ms.saturating_add(wait);
+        // `wait > 0`: with no wait, a concurrent failure stamped a moment
+        // after this attempt's `now` must not turn it away uncounted.
+        if t.failures > 0 && wait > 0 && now < ready_at {
+            return Gate::Wait {
+                delay_ms: (ready_at - now).unsigned_abs(),
+            };
+        }
+        Gate::Open
+    }
+
+    /// Counts one failure at `now`; true when it locks the account (a
+    /// network login's `max_failures`-th failure in a row). The count
+    /// starts again after a lock.
+    pub fn fail(&self, t: &mut Throttle, origin: Origin, now: i64) -> bool {
+        t.failures = t.failures.saturating_add(1);
+        t.last_failure_ms = now;
+        if origin == Origin::Network && t.failures >= self.max_failures {
+            t.failures = 0;
+            t.locked_until_ms = now.saturating_add(ms(self.lockout));
+            return true;
+        }
+        false
+    }
+
+    /// The wait a refusal announces: after `t` (just updated), or the
+    /// whole scale's top for a locked account.
+    fn refusal_delay(&self, t: &Throttle, origin: Origin, locked: bool) -> u64 {
+        if locked {
+            self.delay_ms(self.max_failures, origin)
+        } else {
+            self.delay_ms(t.failures, origin)
+        }
+    }
+}
+
+/// How many names the in-memory counters follow; when full, the ones
+/// whose wait is over and that are not locked are forgotten, and if that
+/// is not enough all are (a flood of invented names must not grow the
+/// daemon without bound; forgetting only shortens someone's wait).
+const MAX_TRACKED_NAMES: usize = 4096;
+
 pub struct UserStore {
     db: sled::Db,
     users: sled::Tree,
@@ -241,8 +390,12 @@ pub struct UserStore {
     logins: sled::Tree,
     meta: sled::Tree,
     policy: LoginPolicy,
-    /// Verified against for unknown names, so they cost as much as known ones.
+    /// Verified against for unknown names and locked accounts, so they
+    /// cost as much as an ordinary attempt.
     dummy_hash: String,
+    /// Failures counted in memory: every name at the serial console, and
+    /// unknown names over the network (see the module doc).
+    throttles: std::sync::Mutex<std::collections::HashMap<(Origin, String), Throttle>>,
 }
 
 impl UserStore {
@@ -256,6 +409,7 @@ impl UserStore {
             meta: db.open_tree("meta")?,
             policy,
             dummy_hash: hash(&policy, "no such user, no such passphrase")?,
+            throttles: std::sync::Mutex::default(),
         };
         if store.users.is_empty() {
             store.put(&UserRecord {
@@ -310,57 +464,165 @@ impl UserStore {
             .collect()
     }
 
-    fn delay_ms(&self, failures: u32) -> i64 {
-        ms(self.policy.delay_step).saturating_mul(i64::from(failures))
+    pub fn policy(&self) -> &LoginPolicy {
+        &self.policy
     }
 
-    /// Checks a passphrase and opens a session.
+    /// Whether this name's counter at `origin` is kept in the user's
+    /// record (a known user over the network) rather than in memory.
+    fn stored_counter(origin: Origin, user: Option<&UserRecord>) -> bool {
+        origin == Origin::Network && user.is_some()
+    }
+
+    fn throttles(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(Origin, String), Throttle>> {
+        // A panic while holding the lock leaves a map of plain counters:
+        // still usable.
+        self.throttles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current counter of `key` at `origin`.
+    pub fn throttle(&self, key: &str, origin: Origin) -> Result<Throttle, UserError> {
+        let user = self.user(key)?;
+        Ok(if Self::stored_counter(origin, user.as_ref()) {
+            user.as_ref().map(Throttle::of).unwrap_or_default()
+        } else {
+            self.throttles()
+                .get(&(origin, key.to_ascii_lowercase()))
+                .copied()
+                .unwrap_or_default()
+        })
+    }
+
+    /// Applies `edit` to a counter atomically and returns what it returned
+    /// with the counter after it: one sled compare-and-swap for a stored
+    /// counter (retried on a concurrent change, so `edit` may run more
+    /// than once, each time on the newest value), the mutex otherwise.
+    fn update_throttle<R: Default>(
+        &self,
+        key: &str,
+        origin: Origin,
+        stored: bool,
+        mut edit: impl FnMut(&mut Throttle) -> R,
+    ) -> Result<(Throttle, R), UserError> {
+        let key = key.to_ascii_lowercase();
+        if !stored {
+            let mut map = self.throttles();
+            if map.len() >= MAX_TRACKED_NAMES && !map.contains_key(&(origin, key.clone())) {
+                let now = now_ms();
+                let policy = self.policy;
+                map.retain(|(o, _), t| policy.gate(t, *o, now) != Gate::Open);
+                if map.len() >= MAX_TRACKED_NAMES {
+                    map.clear();
+                }
+            }
+            let t = map.entry((origin, key)).or_default();
+            let r = edit(t);
+            return Ok((*t, r));
+        }
+        let mut result = R::default();
+        let mut broken: Option<CodecError> = None;
+        let after = self.users.update_and_fetch(key.as_bytes(), |old| {
+            let old = old?;
+            let mut u: UserRecord = match codec::decode(USER_VERSION, old) {
+                Ok(u) => u,
+                Err(e) => {
+                    broken = Some(e);
+                    return Some(old.to_vec());
+                }
+            };
+            let mut t = Throttle::of(&u);
+            result = edit(&mut t);
+            t.store(&mut u);
+            match codec::encode(USER_VERSION, &u) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    broken = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = broken {
+            return Err(e.into());
+        }
+        let t = match after {
+            Some(v) => Throttle::of(&codec::decode::<UserRecord>(USER_VERSION, &v)?),
+            None => Throttle::default(),
+        };
+        Ok((t, result))
+    }
+
+    /// Checks a passphrase and opens a session. Every refusal is
+    /// [`UserError::Incorrect`] with the wait before the next attempt;
+    /// the reason is logged (system log) for the administrator.
     pub fn authenticate(
         &self,
         name: &str,
         password: &str,
         tty: &str,
+        origin: Origin,
     ) -> Result<AuthReply, UserError> {
         let now = now_ms();
-        let Some(mut u) = self.user(name)? else {
-            let _ = verify(&self.dummy_hash, password);
-            return Err(UserError::Incorrect {
-                delay_ms: self.delay_ms(1).unsigned_abs(),
-            });
+        let key = name.to_ascii_lowercase();
+        let user = self.user(&key)?;
+        let stored = Self::stored_counter(origin, user.as_ref());
+        let before = self.throttle(&key, origin)?;
+        let refuse = |reason: &str, delay_ms: u64| {
+            tracing::info!(
+                "Console login refused for '{key}' on {tty} ({} login): {reason}",
+                origin.name()
+            );
+            Err(UserError::Incorrect { delay_ms })
         };
-        if u.locked_until_ms > now {
-            let secs = (u.locked_until_ms - now + 999) / 1000;
-            return Err(UserError::Locked {
-                secs: secs.unsigned_abs(),
-            });
+        match self.policy.gate(&before, origin, now) {
+            Gate::Open => {}
+            Gate::Wait { delay_ms } => return refuse("attempt before the wait was over", delay_ms),
+            Gate::Locked => {
+                // As costly as an attempt that is checked, and the right
+                // passphrase is not confirmed while locked.
+                let _ = verify(&self.dummy_hash, password);
+                let delay = self.policy.refusal_delay(&before, origin, true);
+                return refuse("the account is locked", delay);
+            }
         }
-        let ready_at = u.last_failure_ms.saturating_add(self.delay_ms(u.failures));
-        if u.failures > 0 && now < ready_at {
-            return Err(UserError::TooSoon {
-                delay_ms: (ready_at - now).unsigned_abs(),
-            });
-        }
-        if !verify(&u.hash, password) {
-            u.failures += 1;
-            u.last_failure_ms = now;
-            let result = if u.failures >= self.policy.max_failures {
-                u.failures = 0;
-                u.locked_until_ms = now.saturating_add(ms(self.policy.lockout));
-                Err(UserError::Locked {
-                    secs: self.policy.lockout.as_secs(),
-                })
+        let right = match &user {
+            Some(u) => verify(&u.hash, password),
+            None => {
+                let _ = verify(&self.dummy_hash, password);
+                false
+            }
+        };
+        if !right {
+            let policy = self.policy;
+            let (after, locked) =
+                self.update_throttle(&key, origin, stored, |t| policy.fail(t, origin, now))?;
+            if stored {
+                crate::durable::flush(&self.db)?;
+            }
+            // An unknown name "locks" in memory only, so that it answers
+            // like a real one; there is nothing for the admin to unlock.
+            if locked && user.is_some() {
+                tracing::warn!(
+                    "Console login: user '{key}' locked for {} s after {} failed network logins in a row (last on {tty}); \"userconfig unlock {key}\" lifts it",
+                    policy.lockout.as_secs(),
+                    policy.max_failures
+                );
+            }
+            let reason = if user.is_some() {
+                "wrong passphrase"
             } else {
-                Err(UserError::Incorrect {
-                    delay_ms: self.delay_ms(u.failures).unsigned_abs(),
-                })
+                "unknown user"
             };
-            self.put(&u)?;
-            crate::durable::flush(&self.db)?;
-            return result;
+            return refuse(reason, policy.refusal_delay(&after, origin, locked));
         }
-        u.failures = 0;
-        u.locked_until_ms = 0;
-        self.put(&u)?;
+        let Some(u) = user else {
+            return refuse("unknown user", self.policy.delay_ms(1, origin));
+        };
+        self.update_throttle(&key, origin, stored, |t| {
+            t.failures = 0;
+            t.locked_until_ms = 0;
+        })?;
         let seq = self.db.generate_id()?;
         let token = format!("{:032x}", rand::random::<u128>());
         let login = LoginRecord {
@@ -461,7 +723,7 @@ impl UserStore {
 
     /// A user changes their own passphrase (also the forced first change).
     pub fn change_password(&self, name: &str, old: &str, new: &str) -> Result<(), UserError> {
-        let mut u = self.existing(name)?;
+        let u = self.existing(name)?;
         if !verify(&u.hash, old) {
             return Err(invalid("The old passphrase is not correct."));
         }
@@ -469,11 +731,11 @@ impl UserStore {
             return Err(invalid("The new passphrase must differ from the old one."));
         }
         check_passphrase(&u.name, new)?;
-        u.hash = hash(&self.policy, new)?;
-        u.must_change = false;
-        self.put(&u)?;
-        crate::durable::flush(&self.db)?;
-        Ok(())
+        let hashed = hash(&self.policy, new)?;
+        self.update(name, |u| {
+            u.hash.clone_from(&hashed);
+            u.must_change = false;
+        })
     }
 
     /// An administrator creates a user, who must change the passphrase at first login.
@@ -503,17 +765,34 @@ impl UserStore {
     }
 
     /// Applies `edit` to an existing user; refuses to leave no admin.
-    pub fn update(&self, name: &str, edit: impl FnOnce(&mut UserRecord)) -> Result<(), UserError> {
-        let mut u = self.existing(name)?;
-        edit(&mut u);
-        let other_admin = self
-            .users()?
-            .iter()
-            .any(|x| x.name != u.name && x.role == Role::Admin);
-        if u.role != Role::Admin && !other_admin {
-            return Err(invalid("There must be at least one admin account."));
+    ///
+    /// The record is replaced with a compare-and-swap against the one
+    /// `edit` saw, retried on a concurrent change (a failed login counted
+    /// meanwhile is not lost), so `edit` may run more than once.
+    pub fn update(&self, name: &str, edit: impl Fn(&mut UserRecord)) -> Result<(), UserError> {
+        let key = name.to_ascii_lowercase();
+        loop {
+            let Some(old) = self.users.get(key.as_bytes())? else {
+                return Err(UserError::NoSuchUser(name.to_string()));
+            };
+            let mut u: UserRecord = codec::decode(USER_VERSION, &old)?;
+            edit(&mut u);
+            let other_admin = self
+                .users()?
+                .iter()
+                .any(|x| x.name != u.name && x.role == Role::Admin);
+            if u.role != Role::Admin && !other_admin {
+                return Err(invalid("There must be at least one admin account."));
+            }
+            let new = codec::encode(USER_VERSION, &u)?;
+            if self
+                .users
+                .compare_and_swap(key.as_bytes(), Some(old), Some(new))?
+                .is_ok()
+            {
+                break;
+            }
         }
-        self.put(&u)?;
         crate::durable::flush(&self.db)?;
         Ok(())
     }
@@ -522,7 +801,7 @@ impl UserStore {
         check_passphrase(name, pw)?;
         let hashed = hash(&self.policy, pw)?;
         self.update(name, |u| {
-            u.hash = hashed;
+            u.hash.clone_from(&hashed);
             u.must_change = true;
         })
     }
@@ -669,7 +948,9 @@ mod tests {
         let (_d, s) = store(fast());
         let u = s.user("ADMIN").unwrap().unwrap();
         assert!(u.hash.starts_with("$argon2id$") && !u.hash.contains(FACTORY_PASSWORD));
-        let r = s.authenticate("admin", FACTORY_PASSWORD, "ttyS0").unwrap();
+        let r = s
+            .authenticate("admin", FACTORY_PASSWORD, "ttyS0", SERIAL)
+            .unwrap();
         assert!(r.must_change && r.role == Role::Admin);
         assert!(
             s.change_password("admin", FACTORY_PASSWORD, "short")
@@ -688,42 +969,158 @@ mod tests {
         assert_eq!(s.last(10).unwrap()[0].ended, "logout");
     }
 
-    #[test]
-    fn failures_grow_the_delay_then_lock_the_account() {
-        let (_d, s) = store(fast());
-        let wait = |e: UserError| match e {
-            UserError::Incorrect { delay_ms } => delay_ms,
+    const NET: Origin = Origin::Network;
+    const SERIAL: Origin = Origin::Serial;
+
+    fn delay(r: Result<AuthReply, UserError>) -> u64 {
+        match r {
+            Err(UserError::Incorrect { delay_ms }) => delay_ms,
             other => panic!("{other:?}"),
-        };
-        assert_eq!(
-            wait(s.authenticate("admin", "wrong1", "t").unwrap_err()),
-            200
-        );
-        assert!(matches!(
-            s.authenticate("admin", FACTORY_PASSWORD, "t"),
-            Err(UserError::TooSoon { .. })
-        ));
+        }
+    }
+
+    #[test]
+    fn failures_grow_the_delay_then_lock_a_network_login() {
+        let (_d, s) = store(fast());
+        assert_eq!(delay(s.authenticate("admin", "wrong1", "t", NET)), 200);
+        // Too early: refused with the same answer, the rest of the wait.
+        assert!(delay(s.authenticate("admin", FACTORY_PASSWORD, "t", NET)) <= 200);
         std::thread::sleep(Duration::from_millis(210));
-        assert_eq!(
-            wait(s.authenticate("admin", "wrong2", "t").unwrap_err()),
-            400
-        );
+        assert_eq!(delay(s.authenticate("admin", "wrong2", "t", NET)), 400);
         std::thread::sleep(Duration::from_millis(410));
-        assert!(matches!(
-            s.authenticate("admin", "wrong3", "t"),
-            Err(UserError::Locked { .. })
-        ));
+        // The third failure locks; the answer is still "Login incorrect."
+        // with the top of the scale.
+        assert_eq!(delay(s.authenticate("admin", "wrong3", "t", NET)), 600);
+        let u = s.user("admin").unwrap().unwrap();
+        assert!(u.locked_until_ms > now_ms());
         // Even the right passphrase is refused while locked.
-        assert!(matches!(
-            s.authenticate("admin", FACTORY_PASSWORD, "t"),
-            Err(UserError::Locked { .. })
-        ));
+        assert_eq!(
+            delay(s.authenticate("admin", FACTORY_PASSWORD, "t", NET)),
+            600
+        );
         std::thread::sleep(Duration::from_millis(620));
-        assert!(s.authenticate("admin", FACTORY_PASSWORD, "t").is_ok());
-        assert!(matches!(
-            s.authenticate("nobody", "x", "t"),
-            Err(UserError::Incorrect { .. })
-        ));
+        assert!(s.authenticate("admin", FACTORY_PASSWORD, "t", NET).is_ok());
+    }
+
+    #[test]
+    fn unknown_wrong_and_locked_get_the_same_answer_and_waits() {
+        let (_d, s) = store(LoginPolicy {
+            lockout: Duration::from_secs(3600),
+            ..fast()
+        });
+        s.add_user("alice", "", Role::Operator, "alice pass 1")
+            .unwrap();
+        // The same sequence of answers for a known and an unknown name,
+        // through the lock and while locked.
+        let mut answers = Vec::new();
+        for name in ["alice", "mallory"] {
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                let r = s.authenticate(name, "guess guess", "t", NET);
+                let text = r.as_ref().map(|_| ()).unwrap_err().to_string();
+                seen.push((text, delay(r)));
+                std::thread::sleep(Duration::from_millis(
+                    seen.last().map_or(0, |(_, d)| *d) + 10,
+                ));
+            }
+            answers.push(seen);
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert!(answers[0].iter().all(|(t, _)| t == "Login incorrect."));
+        assert_eq!(
+            answers[0].iter().map(|(_, d)| *d).collect::<Vec<_>>(),
+            [200, 400, 600, 600]
+        );
+        // alice is locked now: the right passphrase gets the same answer.
+        assert_eq!(
+            delay(s.authenticate("alice", "alice pass 1", "t", NET)),
+            600
+        );
+    }
+
+    #[test]
+    fn the_serial_console_slows_down_but_never_locks() {
+        let policy = LoginPolicy {
+            lockout: Duration::from_secs(3600),
+            serial_max_delay: Duration::from_millis(500),
+            ..fast()
+        };
+        let (_d, s) = store(policy);
+        // Someone on the network locks the admin for an hour.
+        for i in 0..3 {
+            let d = delay(s.authenticate("admin", "guess guess", "pts/1", NET));
+            if i < 2 {
+                std::thread::sleep(Duration::from_millis(d + 10));
+            }
+        }
+        assert!(s.user("admin").unwrap().unwrap().locked_until_ms > now_ms());
+        // At the serial console, failures slow down, capped, never lock.
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            let d = delay(s.authenticate("admin", "typo typo", "ttyS0", SERIAL));
+            waits.push(d);
+            std::thread::sleep(Duration::from_millis(d + 10));
+        }
+        assert_eq!(waits, [200, 400, 500, 500, 500]);
+        // The administrator at the box still gets in, though the account
+        // is locked for network logins.
+        let r = s.authenticate("admin", FACTORY_PASSWORD, "ttyS0", SERIAL);
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(
+            delay(s.authenticate("admin", FACTORY_PASSWORD, "pts/1", NET)),
+            600
+        );
+        assert_eq!(policy.delay_ms(1000, SERIAL), 500);
+        assert_eq!(
+            LoginPolicy::default().serial_max_delay,
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn concurrent_failures_each_count() {
+        // No wait between attempts and no lock within the run, so every
+        // attempt is checked and must be counted once.
+        let policy = LoginPolicy {
+            max_failures: 1000,
+            delay_step: Duration::ZERO,
+            ..fast()
+        };
+        let (_d, s) = store(policy);
+        let s = std::sync::Arc::new(s);
+        const THREADS: u32 = 8;
+        const EACH: u32 = 5;
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..EACH {
+                        assert!(s.authenticate("admin", "guess guess", "t", NET).is_err());
+                        assert!(s.authenticate("ghost", "guess guess", "t", NET).is_err());
+                        assert!(s.authenticate("admin", "guess guess", "t", SERIAL).is_err());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        for (name, origin) in [("admin", NET), ("ghost", NET), ("admin", SERIAL)] {
+            assert_eq!(
+                s.throttle(name, origin).unwrap().failures,
+                THREADS * EACH,
+                "{name} {origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_edit_does_not_lose_a_failure_counted_meanwhile() {
+        let (_d, s) = store(fast());
+        let _ = s.authenticate("admin", "guess guess", "t", NET);
+        s.update("admin", |u| u.full_name = "Root".into()).unwrap();
+        assert_eq!(s.throttle("admin", NET).unwrap().failures, 1);
+        assert_eq!(s.user("admin").unwrap().unwrap().full_name, "Root");
     }
 
     #[test]
@@ -736,7 +1133,7 @@ mod tests {
                 .is_err()
         );
         assert!(s.add_user("1bad", "", Role::Guest, "reader pass").is_err());
-        let r = s.authenticate("reader", "reader pass", "t").unwrap();
+        let r = s.authenticate("reader", "reader pass", "t", NET).unwrap();
         assert_eq!(r.role, Role::ReadOnly);
         assert!(r.must_change && !r.role.can_change_config());
         assert!(s.update("admin", |u| u.role = Role::Operator).is_err());

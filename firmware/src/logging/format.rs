@@ -74,7 +74,7 @@ impl EventText {
                 if c == '"' || c == '\\' {
                     self.fields.push('\\');
                 }
-                push_escaped_char(&mut self.fields, c);
+                crate::display::push_escaped_char(&mut self.fields, c);
             }
             self.fields.push('"');
         } else {
@@ -157,19 +157,7 @@ fn push_escaped(out: &mut String, text: &str) {
         if past_cap(out) {
             break;
         }
-        push_escaped_char(out, c);
-    }
-}
-
-fn push_escaped_char(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if c.is_control() => {
-            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-        }
-        c => out.push(c),
+        crate::display::push_escaped_char(out, c);
     }
 }
 

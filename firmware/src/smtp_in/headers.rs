@@ -275,13 +275,10 @@ fn parse_one(raw: &[u8]) -> Option<mail_parser::Message<'_>> {
     mail_parser::MessageParser::new().parse_headers(raw)
 }
 
-/// At most `max` characters, control characters replaced (they would break
-/// a log line or a tracking view).
+/// At most `max` characters, control, bidi and invisible characters
+/// replaced by spaces (they would break a log line or a tracking view).
 pub fn cut(s: &str, max: usize) -> String {
-    s.chars()
-        .take(max)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::display::flatten(s, max)
 }
 
 #[cfg(test)]

@@ -69,7 +69,11 @@ pub fn build(
          It is attached below.\r\n\r\n"
     ));
     for f in failures {
-        out.push_str(&format!("<{}>: {}\r\n", f.address, one_line(f.reason)));
+        out.push_str(&format!(
+            "<{}>: {}\r\n",
+            f.address,
+            crate::display::flatten(f.reason, usize::MAX)
+        ));
     }
     out.push_str(&format!(
         "\r\n--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n\
@@ -80,7 +84,7 @@ pub fn build(
             "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\nDiagnostic-Code: smtp; {}\r\n",
             f.address,
             status_code(f.reason),
-            one_line(f.reason)
+            crate::display::flatten(f.reason, usize::MAX)
         ));
     }
     let mut bytes = out.into_bytes();
@@ -101,12 +105,6 @@ pub fn build(
     }
     bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     bytes
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 fn find_header_end(msg: &[u8]) -> Option<usize> {

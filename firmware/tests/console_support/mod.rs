@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use breakwater::config::{Certificate, ConfigStore, factory};
 use breakwater::console::port::{PipePeer, pipe};
-use breakwater::console::{self, ConsoleOptions, DaemonLink};
+use breakwater::console::{self, ConsoleOptions, DaemonLink, Origin};
 use breakwater::control::users::{LoginPolicy, UserStore};
 use breakwater::control::{ControlServer, DaemonStatus};
 
@@ -43,6 +43,11 @@ pub fn fast_policy() -> LoginPolicy {
 }
 
 pub fn rig() -> Rig {
+    rig_with(fast_policy())
+}
+
+/// A rig whose users follow `policy`.
+pub fn rig_with(policy: LoginPolicy) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let db = sled::open(dir.path().join("db")).unwrap();
     let store = Arc::new(ConfigStore::open(&db).unwrap());
@@ -54,7 +59,7 @@ pub fn rig() -> Rig {
     };
     let cfg = factory::factory_config(&board, cert);
     store.commit("system", "factory", Some(&cfg)).unwrap();
-    let users = UserStore::open(&db, fast_policy()).unwrap();
+    let users = UserStore::open(&db, policy).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -84,6 +89,12 @@ impl Rig {
     /// A console on a pipe; it exits after the first logout.
     pub fn console(&self) -> Term {
         console_at(self.path())
+    }
+
+    /// A console on the appliance's serial port (`--device`): failed
+    /// logins there slow down but never lock.
+    pub fn serial_console(&self) -> Term {
+        console_with(self.path(), Origin::Serial)
     }
 
     /// Logs in as the factory admin and sets [`NEW_PASS`].
@@ -119,10 +130,15 @@ impl Rig {
 }
 
 pub fn console_at(dir: PathBuf) -> Term {
+    console_with(dir, Origin::Network)
+}
+
+pub fn console_with(dir: PathBuf, origin: Origin) -> Term {
     let (port, peer) = pipe();
     let options = ConsoleOptions {
         tty: "pipe0".into(),
         exit_after_logout: true,
+        origin,
         ..ConsoleOptions::default()
     };
     let done =

@@ -19,7 +19,9 @@
 //!
 //! Exposure: reached through the owner-only control socket; the patterns
 //! and criteria come from an authenticated console user, and every form
-//! here is read-only (see `READ_FORMS`).
+//! here is read-only (see `VIEW_FORMS`: read-only users may run them,
+//! guests may not). The lines come from files senders influence; the
+//! control plane escapes every answer for the terminal (`crate::display`).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

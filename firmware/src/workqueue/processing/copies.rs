@@ -100,10 +100,7 @@ impl WorkQueue {
 
 /// One line of header text: no CR/LF, non-ASCII RFC 2047-encoded.
 fn header_line(name: &str, value: &str) -> String {
-    let one: String = value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one = crate::display::flatten(value, usize::MAX);
     let field = filters::insert_header(b"\r\n", name, &one);
     String::from_utf8_lossy(&field).trim_end().to_string()
 }
