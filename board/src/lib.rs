@@ -201,6 +201,12 @@ pub struct BoardProfile {
     /// `docs/decisions/0006-least-privilege.md`.
     #[serde(default)]
     pub run_as: Option<String>,
+    /// DHCP on the Management port in the factory configuration (the
+    /// first boot): on for the virtual appliance, which a cloud or a lab
+    /// starts with no operator at a console; off on hardware, which ships
+    /// with AsyncOS's 192.168.42.42 (docs/decisions/0011-dhcp-management.md).
+    #[serde(default)]
+    pub management_dhcp: bool,
 }
 
 impl BoardProfile {
@@ -368,6 +374,14 @@ mod tests {
             assert_eq!(p.run_as.as_deref(), Some("breakwater"), "{name}");
             assert_eq!(p.serial_console(), Some("/dev/ttyS0"), "{name}");
         }
+    }
+
+    #[test]
+    fn only_the_virtual_appliance_asks_dhcp_for_management_at_first_boot() {
+        let dhcp = |n: &str| BoardProfile::builtin(n).unwrap().management_dhcp;
+        assert!(dhcp("vesa"));
+        assert!(!dhcp("x86-appliance"));
+        assert!(!dhcp("dev"), "the dev board never runs init");
     }
 
     #[test]

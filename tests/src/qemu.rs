@@ -5,7 +5,8 @@
 //! factory image and the image itself is never written. The machine:
 //!
 //! ```text
-//!   NIC 00:03.0 Management  slirp 192.168.42.0/24, host 192.168.42.1
+//!   NIC 00:03.0 Management  slirp 192.168.42.0/24, host 192.168.42.1,
+//!                           DHCP (slirp's) from 192.168.42.42
 //!   NIC 00:04.0 Data 1      slirp 10.0.1.0/24, host 10.0.1.2, 127.0.0.1:P1 → 10.0.1.15:25
 //!   NIC 00:05.0 Data 2      slirp 10.0.2.0/24, host 10.0.2.2, 127.0.0.1:P2 → 10.0.2.15:25
 //!   disk (virtio, or AHCI for the VMware stand-in), i6300esb watchdog (reset),
@@ -34,6 +35,10 @@ use crate::{SmtpConn, TlsCert};
 /// How long a boot may take under TCG on a loaded two-core machine.
 pub const BOOT: Duration = Duration::from_secs(240);
 
+/// Management's address in the guest: the board's factory static address,
+/// and the first one slirp's DHCP server hands out (the `vesa` board asks
+/// DHCP on its first boot), so both ways give the same address.
+pub const GUEST_MGMT: Ipv4Addr = Ipv4Addr::new(192, 168, 42, 42);
 /// Data 1's address in the guest (the tests configure it).
 pub const GUEST_DATA1: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 15);
 /// Data 2's address in the guest.
@@ -234,6 +239,9 @@ impl Vm {
         ];
         for (id, net, host, fwd, slot) in nets {
             let mut netdev = format!("user,id={id},net={net},host={host},ipv6=off");
+            if id == "n0" {
+                netdev.push_str(&format!(",dhcpstart={GUEST_MGMT}"));
+            }
             if let Some((port, guest)) = fwd {
                 netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-{guest}:25"));
             }

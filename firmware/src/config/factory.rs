@@ -14,7 +14,10 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         .iter()
         .map(|i| Interface {
             name: i.name.clone(),
-            address: i.address,
+            // With DHCP on Management, its address is the lease's.
+            address: i
+                .address
+                .filter(|_| !(board.management_dhcp && i.name == "Management")),
             prefix: i.prefix,
         })
         .collect();
@@ -96,6 +99,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         default_gateway: None,
         connections: Default::default(),
         reception: Default::default(),
+        management_dhcp: board.management_dhcp,
     }
 }
 

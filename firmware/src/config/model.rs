@@ -644,6 +644,13 @@ pub struct Config {
     /// it as the last field (see `store`).
     #[serde(default)]
     pub reception: ReceptionSettings,
+    /// DHCP on the Management port (`interfaceconfig edit Management
+    /// dhcp`): init asks for Management's address at boot, and its
+    /// `Interface::address` is `None` meanwhile (see
+    /// docs/decisions/0011-dhcp-management.md). Version 4 of the stored
+    /// config added it as the last field (see `store`).
+    #[serde(default)]
+    pub management_dhcp: bool,
 }
 
 /// What bounds the connections the internet can make the gateway hold or

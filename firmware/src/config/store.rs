@@ -26,9 +26,13 @@ use crate::codec::{self, CodecError};
 /// - Version 3 added `Config::connections` (connection caps, delivery
 ///   deadlines, next-hop checks) and `Config::reception` (header limits,
 ///   memory budget).
-const CONFIG_VERSION: u8 = 3;
+/// - Version 4 added `Config::management_dhcp` (false: a box configured
+///   before keeps its static Management address).
+const CONFIG_VERSION: u8 = 4;
 const CONFIG_VERSION_1: u8 = 1;
+#[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
+const CONFIG_VERSION_3: u8 = 3;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -180,7 +184,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if v == CONFIG_VERSION_1 || v == CONFIG_VERSION_2 => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_3).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -203,6 +207,9 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&connections).map_err(CodecError::from)?);
         let reception = super::model::ReceptionSettings::default();
         tail.extend(postcard::to_allocvec(&reception).map_err(CodecError::from)?);
+    }
+    if version < 4 {
+        tail.push(0); // management_dhcp: false
     }
     Ok(tail)
 }
@@ -277,6 +284,38 @@ mod tests {
         assert_eq!(decode::<Config>(&old_config).unwrap(), cfg);
         let back: CommitRecord = decode(&old_record).unwrap();
         assert_eq!((back.config, back.comment), (cfg, record.comment));
+    }
+
+    #[test]
+    fn version_3_records_load_with_dhcp_off_on_management() {
+        let mut cfg = factory();
+        let record = |cfg: &Config| CommitRecord {
+            number: 3,
+            time: 0,
+            user: "admin".into(),
+            comment: "before DHCP".into(),
+            config: cfg.clone(),
+        };
+        // Version 3 wrote exactly this, minus the final `false`.
+        let tail = missing_tail(CONFIG_VERSION_3).unwrap();
+        assert_eq!(tail, [0]);
+        let v3 = |bytes: Vec<u8>| {
+            assert!(bytes.ends_with(&tail), "new fields must stay the last");
+            let mut old = bytes[..bytes.len() - tail.len()].to_vec();
+            old[0] = CONFIG_VERSION_3;
+            old
+        };
+        let old_config = v3(codec::encode(CONFIG_VERSION, &cfg).unwrap());
+        let back: Config = decode(&old_config).unwrap();
+        assert!(!back.management_dhcp);
+        assert_eq!(back, cfg);
+        let old_record = v3(codec::encode(CONFIG_VERSION, &record(&cfg)).unwrap());
+        let back: CommitRecord = decode(&old_record).unwrap();
+        assert_eq!(back.config, cfg);
+        // And version 4 keeps the setting.
+        cfg.management_dhcp = true;
+        let now = codec::encode(CONFIG_VERSION, &record(&cfg)).unwrap();
+        assert!(decode::<CommitRecord>(&now).unwrap().config.management_dhcp);
     }
 
     #[test]

@@ -139,7 +139,12 @@ pub(super) fn interfaceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<()
                 };
                 sh.until_accepted(|sh| {
                     let a = sh.ask_some(&format!(
-                        "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24)."
+                        "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24){}.",
+                        if name == "Management" {
+                            ", or DHCP"
+                        } else {
+                            ""
+                        }
                     ))?;
                     Ok(a.and_then(|ip| cmd(&["interfaceconfig", "edit", &name, &ip], vec![])))
                 })?;

@@ -22,7 +22,9 @@
 //!    [`netconfig`]);
 //! 7. name the ports Management / Data 1 / Data 2 by the board's rules
 //!    ([`nics`]), rename them `mgmt`/`data1`/`data2` and apply addresses
-//!    and the default route over rtnetlink ([`netlink`]);
+//!    and the default route over rtnetlink ([`netlink`]); with DHCP on
+//!    Management, start its client ([`dhcp`], [`dhcp_io`]) and wait a
+//!    little for the first lease (it keeps trying in the background);
 //! 8. set the host name;
 //! 9. run `breakwater run --data-dir /data --board NAME` (the supervisor)
 //!    as a child, reap orphans, and act on shutdown requests and the
@@ -32,6 +34,8 @@
 //! after a delay.
 
 pub mod console;
+pub mod dhcp;
+pub mod dhcp_io;
 pub mod flash;
 pub mod modules;
 pub mod mounts;
@@ -183,12 +187,37 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
     if !naming.spare.is_empty() {
         say(format!("ports not used: {}", naming.spare.join(", ")));
     }
-    netlink::apply(sys, &naming.assigned, &plan, &mut log);
+    let names = netlink::apply(sys, &naming.assigned, &plan, &mut log);
+    if plan.management_dhcp {
+        start_dhcp(sys, &names, &plan);
+    }
     match nix::unistd::sethostname(&plan.hostname) {
         Ok(()) => say(format!("host name {}", plan.hostname)),
         Err(e) => say(format!("cannot set the host name {}: {e}", plan.hostname)),
     }
     run(&board, data.as_deref(), &signals)
+}
+
+/// Step 7b: DHCP on Management ([`dhcp_io`]). The lease's router becomes
+/// the default route only when the configuration has no default gateway.
+fn start_dhcp(sys: &Path, names: &netlink::Names, plan: &netconfig::NetPlan) {
+    let name = netconfig::MANAGEMENT;
+    let port = names
+        .kernel_name(name)
+        .and_then(|kernel| dhcp_io::Port::from_sys(sys, name, kernel));
+    match port {
+        Some(port) => {
+            say(format!("{name}: asking DHCP for an address"));
+            dhcp_io::start(
+                port,
+                plan.default_gateway.is_none(),
+                dhcp_io::FIRST_LEASE_WAIT,
+            );
+        }
+        None => say(format!(
+            "{name}: DHCP is configured but the port is missing; no {name} address"
+        )),
+    }
 }
 
 /// Step 4: the board's modules, then the softdog fallback.

@@ -14,6 +14,9 @@ use breakwater_board::BoardProfile;
 
 use crate::config::{Config, ConfigStore, StoreError};
 
+/// The one port DHCP may configure.
+pub const MANAGEMENT: &str = "Management";
+
 /// The addresses, route and host name init applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetPlan {
@@ -25,20 +28,26 @@ pub struct NetPlan {
     /// next boot. The board's factory values have none (AsyncOS ships
     /// without one; `systemsetup` asks for it).
     pub default_gateway: Option<IpAddr>,
+    /// Management's address comes from DHCP ([`super::dhcp_io`]); it is
+    /// then never in `addresses`.
+    pub management_dhcp: bool,
     /// Where the plan came from, for the console.
     pub source: &'static str,
 }
 
 impl NetPlan {
     pub fn from_config(config: &Config) -> Self {
+        let dhcp = config.management_dhcp;
         Self {
             hostname: config.hostname.clone(),
             addresses: config
                 .interfaces
                 .iter()
+                .filter(|i| !(dhcp && i.name == MANAGEMENT))
                 .filter_map(|i| i.address.map(|a| (i.name.clone(), a, i.prefix)))
                 .collect(),
             default_gateway: config.default_gateway,
+            management_dhcp: dhcp,
             source: "the committed configuration",
         }
     }
@@ -49,9 +58,11 @@ impl NetPlan {
             addresses: board
                 .interfaces
                 .iter()
+                .filter(|i| !(board.management_dhcp && i.name == MANAGEMENT))
                 .filter_map(|i| i.address.map(|a| (i.name.clone(), a, i.prefix)))
                 .collect(),
             default_gateway: None,
+            management_dhcp: board.management_dhcp,
             source: "the board's factory defaults",
         }
     }
@@ -109,19 +120,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn factory_plan_has_only_the_management_address_on_vesa() {
+    fn factory_plan_asks_dhcp_for_management_on_vesa_only() {
         let vesa = BoardProfile::builtin("vesa").unwrap();
         let p = NetPlan::factory(&vesa);
+        assert!(p.management_dhcp);
+        assert_eq!(p.addresses, []);
+        assert_eq!(p.hostname, "breakwater.example.com");
+        assert_eq!(p.default_gateway, None);
+        let hardware = NetPlan::factory(&BoardProfile::builtin("x86-appliance").unwrap());
+        assert!(!hardware.management_dhcp);
         assert_eq!(
-            p.addresses,
+            hardware.addresses,
             [(
                 "Management".to_string(),
                 "192.168.42.42".parse().unwrap(),
                 24
             )]
         );
-        assert_eq!(p.hostname, "breakwater.example.com");
-        assert_eq!(p.default_gateway, None);
+    }
+
+    #[test]
+    fn a_committed_dhcp_management_sets_no_static_address() {
+        let board = BoardProfile::builtin("x86-appliance").unwrap();
+        let mut cfg = crate::config::factory::factory_config(
+            &board,
+            crate::config::Certificate {
+                name: "Demo".into(),
+                cert_pem: String::new(),
+                key_pem: String::new(),
+            },
+        );
+        assert!(!NetPlan::from_config(&cfg).management_dhcp);
+        cfg.management_dhcp = true;
+        let plan = NetPlan::from_config(&cfg);
+        assert!(plan.management_dhcp);
+        assert!(plan.addresses.iter().all(|(n, ..)| n != MANAGEMENT));
     }
 
     #[test]

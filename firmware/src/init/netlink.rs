@@ -117,6 +117,69 @@ pub fn apply(
     })
 }
 
+/// A netlink handle for changes after boot: the Management port's DHCP
+/// lease ([`super::dhcp_io`]) is installed, renewed and removed while
+/// init runs. Each call blocks on a current-thread runtime of its own.
+pub struct Netlink {
+    runtime: tokio::runtime::Runtime,
+    handle: Handle,
+}
+
+impl Netlink {
+    pub fn open() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let handle = runtime.block_on(async {
+            let (connection, handle, _) = rtnetlink::new_connection()?;
+            tokio::spawn(connection);
+            Ok::<_, std::io::Error>(handle)
+        })?;
+        Ok(Self { runtime, handle })
+    }
+
+    /// `ip address replace ADDR/PREFIX dev INDEX`.
+    pub fn add_address(
+        &self,
+        index: u32,
+        addr: IpAddr,
+        prefix: u8,
+    ) -> Result<(), rtnetlink::Error> {
+        self.runtime.block_on(
+            self.handle
+                .address()
+                .add(index, addr, prefix)
+                .replace()
+                .execute(),
+        )
+    }
+
+    /// `ip address del ADDR/PREFIX dev INDEX`.
+    pub fn remove_address(
+        &self,
+        index: u32,
+        addr: IpAddr,
+        prefix: u8,
+    ) -> Result<(), rtnetlink::Error> {
+        let mut add = self.handle.address().add(index, addr, prefix);
+        let message = add.message_mut().clone();
+        self.runtime
+            .block_on(self.handle.address().del(message).execute())
+    }
+
+    /// `ip route replace default via GW`.
+    pub fn set_default_route(&self, gw: IpAddr) -> Result<(), rtnetlink::Error> {
+        self.runtime.block_on(default_route(&self.handle, gw))
+    }
+
+    /// `ip route del default via GW`.
+    pub fn remove_default_route(&self, gw: IpAddr) -> Result<(), rtnetlink::Error> {
+        self.runtime
+            .block_on(self.handle.route().del(default_route_message(gw)).execute())
+    }
+}
+
 /// Renames one port (it is down this early in boot); the name in force.
 async fn rename(
     handle: &Handle,

@@ -1,16 +1,25 @@
 //! `interfaceconfig`: the addresses of Management, Data 1 and Data 2 (the
-//! board profile decides which NIC each one is).
+//! board profile decides which NIC each one is), and DHCP on Management.
+//!
+//! Addresses take effect at the next boot (init applies them). With DHCP,
+//! `print` shows the lease init recorded ([`dhcp_io::LEASE_FILE`]) in the
+//! same place as a static address, so `Management (192.168.42.42/24`
+//! reads the same whichever way the address came.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::path::Path;
 
 use super::args::{invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
+use crate::init::dhcp_io::{self, LeaseRecord};
+use crate::init::netconfig::MANAGEMENT;
 
 pub(super) const USAGE: &str = "\
 usage: interfaceconfig print
        interfaceconfig edit <name> <ip>/<prefix>
+       interfaceconfig edit Management dhcp
 names: Management, \"Data 1\", \"Data 2\" (quote the space)";
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
@@ -25,6 +34,9 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 }
 
 fn edit(ctx: &CommandContext<'_>, name: &str, cidr: &str) -> Result<String, CliError> {
+    if cidr.eq_ignore_ascii_case("dhcp") {
+        return edit_dhcp(ctx, name);
+    }
     let (addr, prefix) = cidr.split_once('/').ok_or_else(|| {
         invalid(format!(
             "Invalid address '{cidr}': give the address and prefix length, e.g. 192.0.2.10/24."
@@ -62,6 +74,9 @@ fn edit(ctx: &CommandContext<'_>, name: &str, cidr: &str) -> Result<String, CliE
         i.address = Some(address);
         i.prefix = prefix;
     }
+    if canonical == MANAGEMENT {
+        cfg.management_dhcp = false;
+    }
     stage(
         ctx,
         &cfg,
@@ -69,15 +84,70 @@ fn edit(ctx: &CommandContext<'_>, name: &str, cidr: &str) -> Result<String, CliE
     )
 }
 
-/// AsyncOS's `interfaceconfig` list.
+/// `interfaceconfig edit Management dhcp`: init asks a DHCP server for
+/// Management's address at boot; the static address is dropped.
+fn edit_dhcp(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
+    if !name.eq_ignore_ascii_case(MANAGEMENT) {
+        return Err(invalid(format!(
+            "DHCP is available on {MANAGEMENT} only; give {name} an address and prefix length, e.g. 192.0.2.10/24."
+        )));
+    }
+    let mut cfg = ctx.store.working()?;
+    for i in cfg.interfaces.iter_mut().filter(|i| i.name == MANAGEMENT) {
+        i.address = None;
+    }
+    cfg.management_dhcp = true;
+    let listeners: Vec<&str> = cfg
+        .listeners
+        .iter()
+        .filter(|l| l.interface.eq_ignore_ascii_case(MANAGEMENT))
+        .map(|l| l.name.as_str())
+        .collect();
+    let note = if listeners.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nListeners on {MANAGEMENT} ({}) do not listen while its address comes from DHCP.",
+            listeners.join(", ")
+        )
+    };
+    stage(
+        ctx,
+        &cfg,
+        &format!("Interface {MANAGEMENT} set to DHCP.{note}"),
+    )
+}
+
+/// AsyncOS's `interfaceconfig` list, with the Management lease init
+/// recorded when Management uses DHCP.
 pub(super) fn render(cfg: &Config) -> String {
+    let lease = cfg
+        .management_dhcp
+        .then(|| dhcp_io::read_lease(Path::new(dhcp_io::LEASE_FILE)))
+        .flatten();
+    render_with(cfg, lease.as_ref())
+}
+
+fn render_with(cfg: &Config, lease: Option<&LeaseRecord>) -> String {
     let mut out = String::from("Currently configured interfaces:");
     for (n, i) in cfg.interfaces.iter().enumerate() {
-        let address = i.address.map_or_else(
-            || "not configured".to_string(),
-            |a| format!("{a}/{}", i.prefix),
-        );
-        let _ = write!(out, "\n{}. {} ({address}: {})", n + 1, i.name, cfg.hostname);
+        let host = &cfg.hostname;
+        let _ = write!(out, "\n{}. {} (", n + 1, i.name);
+        if cfg.management_dhcp && i.name == MANAGEMENT {
+            let _ = match lease {
+                Some(l) => write!(
+                    out,
+                    "{}/{}: {host}) DHCP from {}, lease {} s",
+                    l.address, l.prefix, l.server, l.lease_secs
+                ),
+                None => write!(out, "DHCP, no lease yet: {host})"),
+            };
+            continue;
+        }
+        let _ = match i.address {
+            Some(a) => write!(out, "{a}/{}: {host})", i.prefix),
+            None => write!(out, "not configured: {host})"),
+        };
     }
     out
 }
@@ -87,6 +157,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::super::testutil::Fixture;
+    use super::*;
 
     #[test]
     fn print_shows_each_interface_with_address_and_hostname() {
@@ -132,6 +203,55 @@ mod tests {
     }
 
     #[test]
+    fn dhcp_on_management_replaces_its_address_and_a_static_one_turns_it_off() {
+        let f = Fixture::new();
+        let out = f.run("interfaceconfig edit management DHCP").unwrap();
+        assert!(
+            out.starts_with("Interface Management set to DHCP."),
+            "{out}"
+        );
+        let cfg = f.staged().unwrap();
+        assert!(cfg.management_dhcp);
+        assert_eq!(cfg.interface("Management").unwrap().address, None);
+        assert!(
+            f.run("interfaceconfig print")
+                .unwrap()
+                .contains("\n1. Management (DHCP, no lease yet: breakwater.dev.local)\n")
+        );
+        f.run("interfaceconfig edit Management 192.0.2.42/24")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        assert!(!cfg.management_dhcp);
+        assert_eq!(
+            cfg.interface("Management").unwrap().address,
+            Some("192.0.2.42".parse::<IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
+    fn print_shows_the_lease_where_a_static_address_would_be() {
+        let f = Fixture::new();
+        f.run("interfaceconfig edit Management dhcp").unwrap();
+        let lease = LeaseRecord {
+            address: "192.168.42.42".parse().unwrap(),
+            prefix: 24,
+            server: "192.168.42.2".parse().unwrap(),
+            router: Some("192.168.42.1".parse().unwrap()),
+            dns_servers: vec![],
+            lease_secs: 86400,
+            default_route: true,
+            obtained: 0,
+        };
+        let out = render_with(&f.staged().unwrap(), Some(&lease));
+        assert!(
+            out.contains(
+                "\n1. Management (192.168.42.42/24: breakwater.dev.local) DHCP from 192.168.42.2, lease 86400 s\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn bad_requests_are_refused_and_stage_nothing() {
         Fixture::new().assert_refused(&[
             "interfaceconfig edit \"Data 3\" 192.0.2.1/24",
@@ -141,6 +261,8 @@ mod tests {
             "interfaceconfig edit \"Data 1\" host.example/24",
             "interfaceconfig edit \"Data 1\" 0.0.0.0/24",
             "interfaceconfig edit \"Data 1\" 127.0.2.1/8",
+            "interfaceconfig edit \"Data 1\" dhcp",
+            "interfaceconfig edit Data 2 DHCP",
             "interfaceconfig edit",
             "interfaceconfig frob",
         ]);
