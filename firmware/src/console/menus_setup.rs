@@ -63,9 +63,15 @@ fn wizard(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     })?;
     for (name, current) in &v.interfaces {
         until_staged(sh, |sh| {
+            // Only Management can take its address from DHCP.
+            let or_dhcp = if name == crate::init::netconfig::MANAGEMENT {
+                ", or dhcp"
+            } else {
+                ""
+            };
             let a = sh.ask(
                 &format!(
-                    "\nEnter the IP address and prefix length of the {name} interface (e.g. 192.0.2.10/24)."
+                    "\nEnter the IP address and prefix length of the {name} interface (e.g. 192.0.2.10/24){or_dhcp}."
                 ),
                 current,
             )?;

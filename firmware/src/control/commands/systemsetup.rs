@@ -109,6 +109,12 @@ impl SetupValues {
                 .interfaces
                 .iter()
                 .map(|i| {
+                    // A Management port on DHCP shows (and keeps, when the
+                    // answer is left empty) `dhcp`, the word
+                    // `interfaceconfig edit Management dhcp` takes.
+                    if cfg.management_dhcp && i.name == crate::init::netconfig::MANAGEMENT {
+                        return (i.name.clone(), "dhcp".to_string());
+                    }
                     let a = i.address.map(|a| format!("{a}/{}", i.prefix));
                     (i.name.clone(), a.unwrap_or_default())
                 })
@@ -129,6 +135,7 @@ impl SetupValues {
                 .and_then(|l| l.hat.iter().find(|g| g.name == RELAY_GROUP))
                 .map(|g| g.members.clone()),
             network_staged: cfg.interfaces != committed.interfaces
+                || cfg.management_dhcp != committed.management_dhcp
                 || cfg.default_gateway != committed.default_gateway,
             relay_guard: GuardOffer::of(cfg),
         }
@@ -241,6 +248,7 @@ fn other_changes(cfg: &Config, committed: &Config) -> bool {
     let mut rest = cfg.clone();
     rest.hostname.clone_from(&committed.hostname);
     rest.interfaces.clone_from(&committed.interfaces);
+    rest.management_dhcp = committed.management_dhcp;
     rest.default_gateway = committed.default_gateway;
     rest.dns.servers.clone_from(&committed.dns.servers);
     rest.smtp_routes.clone_from(&committed.smtp_routes);
@@ -376,6 +384,17 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
         assert!(!text.contains("Other staged changes"), "{text}");
+        // Management on DHCP: the wizard shows and keeps `dhcp`, one of
+        // its own settings (not an "other" change).
+        f.run("interfaceconfig edit Management dhcp").unwrap();
+        let json = f.run("systemsetup print --json").unwrap();
+        let dhcp: SetupValues = serde_json::from_str(&json).unwrap();
+        assert_eq!(dhcp.interfaces[0], ("Management".into(), "dhcp".into()));
+        assert!(
+            !f.run("systemsetup print")
+                .unwrap()
+                .contains("Other staged changes")
+        );
         f.run("dnsconfig timeout 9").unwrap();
         let text = f.run("systemsetup print").unwrap();
         assert!(text.contains("Other staged changes"), "{text}");
