@@ -267,27 +267,6 @@ def cmd_manifest(out, args):
         f.write("\n")
 
 
-def cmd_upgrade_package(out, version, board, vmlinuz, initrd, epoch):
-    """The upgrade package: a ustar of manifest, vmlinuz, initrd.img, all
-    owned by root, times SOURCE_DATE_EPOCH (reproducible)."""
-    import io
-    import tarfile
-    members = [("vmlinuz", open(vmlinuz, "rb").read()), ("initrd.img", open(initrd, "rb").read())]
-    manifest = "product=breakwater\nversion=%s\nboard=%s\n" % (version, board)
-    for name, data in members:
-        manifest += "sha256.%s=%s\n" % (name, hashlib.sha256(data).hexdigest())
-    members.insert(0, ("manifest", manifest.encode()))
-    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = int(epoch)
-            info.mode = 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
-
-
 def main():
     a = sys.argv[1:]
     if not a:
@@ -304,8 +283,6 @@ def main():
         cmd_fix_vmdk(a[1])
     elif c == "ovf":
         cmd_ovf(a[1], a[2], a[3])
-    elif c == "upgrade-package":
-        cmd_upgrade_package(*a[1:7])
     elif c == "manifest":
         cmd_manifest(a[1], a[2:])
     else:

@@ -218,7 +218,24 @@ impl Status {
                 let config = self.config.borrow().clone();
                 tracing::info!("upgrade: installing from {source}");
                 let result = crate::upgrade::fetch(source, &self.data_dir, &config)
-                    .and_then(|bytes| crate::upgrade::Package::parse(&bytes))
+                    .and_then(|bytes| {
+                        let pkg = crate::upgrade::Package::parse(
+                            &bytes,
+                            &crate::upgrade::TrustedKeys::image()?,
+                        )?;
+                        let running = boot.running.and_then(|s| boot.version_of(s));
+                        crate::upgrade::check(
+                            &pkg,
+                            &crate::upgrade::InstallPolicy {
+                                board: &self.board,
+                                running_version: running
+                                    .as_deref()
+                                    .unwrap_or(env!("CARGO_PKG_VERSION")),
+                                allow_downgrade: false,
+                            },
+                        )?;
+                        Ok(pkg)
+                    })
                     .and_then(|pkg| crate::upgrade::install(&boot, &self.board, &pkg));
                 match &result {
                     Ok(_) => {

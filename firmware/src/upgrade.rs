@@ -1,22 +1,35 @@
-//! `upgrade`: installs a new firmware into the inactive slot and starts its
-//! trial boot ([`crate::slots`]).
+//! `upgrade`: checks a signed firmware package and installs it into the
+//! inactive slot, starting its trial boot ([`crate::slots`]).
 //!
 //! An upgrade package (`breakwater-<version>.upgrade`, made by `tools/image
-//! build`) is a ustar archive of three members:
+//! build` through `upgrade-sign package`) is a ustar archive:
 //!
 //! ```text
-//! manifest     product=breakwater, version=, board=, sha256.vmlinuz=, sha256.initrd.img=
-//! vmlinuz      the kernel
-//! initrd.img   the initramfs (the breakwater binary as /init, modules)
+//! manifest      product=breakwater, version=, board=, and sha256.<member>=
+//!               for every other member (vmlinuz and initrd.img at least)
+//! manifest.sig  key=<key id>, ed25519=<signature over the manifest's bytes>
+//! vmlinuz       the kernel
+//! initrd.img    the initramfs (the breakwater binary as /init, modules,
+//!               the trusted keys in /etc/breakwater/upgrade-keys/)
 //! ```
 //!
-//! It comes from a file the administrator put in `<data-dir>/upgrade/`, or
-//! from an `https://` URL (fetched over the Management interface's route,
-//! the server's certificate checked against the public roots and the
-//! `certconfig` CA list; plain http is refused). Everything is checked
-//! before the slot is touched: the board, each member's SHA-256. The
-//! files are written as `*.new`, synced, and renamed into the slot.
+//! The signature covers the manifest, and the manifest the SHA-256 of
+//! every member, so one Ed25519 signature covers the whole package
+//! (decision 0010). [`Package::parse`] refuses an unsigned package, a
+//! signature by a key the image does not carry ([`TrustedKeys`]) or that
+//! does not verify, a member the manifest does not list, a member given
+//! twice, and a member whose SHA-256 differs; [`check`] then refuses a
+//! package for another board, and a version older than (or equal to) the
+//! running one unless the administrator allows a downgrade.
+//!
+//! The package comes from a file the administrator put in
+//! `<data-dir>/upgrade/`, or from an `https://` URL (fetched over the
+//! Management interface's route, the server's certificate checked
+//! against the public roots and the `certconfig` CA list; plain http is
+//! refused). Everything is checked before the slot is touched. The files
+//! are written as `*.new`, synced, and renamed into the slot.
 
+use std::cmp::Ordering;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,8 +37,25 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::slots::{BootPartition, SlotError, write_synced};
 
+#[cfg(test)]
+mod package_tests;
+mod signature;
+mod version;
+
+pub use signature::{SIGNATURE_MEMBER, SigningKey, TrustedKeys, key_id};
+pub use version::{compare_versions, is_debian_version};
+
 /// The largest package accepted (a kernel and an initramfs are ~15 MiB).
 pub const MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Where the image carries the public keys it accepts packages from (in
+/// the initramfs: nothing at run time can add one).
+pub const IMAGE_KEYS_DIR: &str = "/etc/breakwater/upgrade-keys";
+
+/// The members every package has besides the manifest and its signature.
+const KERNEL: &str = "vmlinuz";
+const INITRD: &str = "initrd.img";
+const MANIFEST: &str = "manifest";
 
 /// Typed failures, each a sentence for the console.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +68,41 @@ pub enum UpgradeError {
     Download { url: String, reason: String },
     #[error("not an upgrade package: {0}")]
     BadPackage(String),
+    #[error(
+        "the package is not signed (it has no {SIGNATURE_MEMBER}): this appliance installs only signed firmware"
+    )]
+    Unsigned,
+    #[error(
+        "the package is signed by key {key_id}, which this appliance does not trust (it trusts: {trusted})"
+    )]
+    UntrustedKey { key_id: String, trusted: String },
+    #[error(
+        "the package's signature by key {key_id} does not verify: its manifest was changed after signing, or the signature is damaged"
+    )]
+    BadSignature { key_id: String },
+    #[error("the package holds {0}, which its signed manifest does not list")]
+    UnlistedMember(String),
+    #[error("the package holds {0} twice")]
+    DuplicateMember(String),
+    #[error(
+        "this appliance has no trusted upgrade keys (no *.pub in {0}): it cannot verify any package"
+    )]
+    NoTrustedKeys(String),
+    #[error("cannot use the key file {path}: {reason}")]
+    KeyFile { path: String, reason: String },
     #[error("the package is for board {found}; this appliance is {expected}")]
     WrongBoard { found: String, expected: String },
-    #[error("{member} does not match its SHA-256 in the manifest: the package is damaged")]
+    #[error(
+        "the package is Breakwater {version}, older than the running {running}: refused, so a firmware with known flaws cannot be put back (an administrator can override with `upgrade install --allow-downgrade`)"
+    )]
+    Older { version: String, running: String },
+    #[error(
+        "Breakwater {0} is already running: nothing to upgrade (`upgrade install --allow-downgrade` reinstalls it into the other slot)"
+    )]
+    AlreadyRunning(String),
+    #[error(
+        "{member} does not match its SHA-256 in the signed manifest: the package is damaged or was tampered with"
+    )]
     Checksum { member: String },
     #[error(transparent)]
     Slot(#[from] SlotError),
@@ -52,13 +114,16 @@ pub enum UpgradeError {
     Uefi,
 }
 
-/// A checked package.
+/// A checked package: its signature verified by a trusted key, every
+/// member listed in the signed manifest and matching its SHA-256.
 #[derive(Debug)]
 pub struct Package {
     pub version: String,
     pub board: String,
     pub vmlinuz: Vec<u8>,
     pub initrd: Vec<u8>,
+    /// The id of the key whose signature verified.
+    pub signed_by: String,
 }
 
 /// Longest version or board name a manifest may give.
@@ -77,6 +142,11 @@ fn is_plain_token(value: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~'))
 }
 
+/// A version: a plain token, with an epoch's `:` allowed, in Debian's form.
+fn is_plain_version(value: &str) -> bool {
+    is_plain_token(&value.replace(':', "0")) && is_debian_version(value)
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
@@ -85,68 +155,214 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-impl Package {
-    /// Reads and checks a package (members and checksums).
-    pub fn parse(bytes: &[u8]) -> Result<Package, UpgradeError> {
-        let bad = |m: String| UpgradeError::BadPackage(m);
-        let mut manifest = None;
-        let mut vmlinuz = None;
-        let mut initrd = None;
-        let mut archive = tar::Archive::new(bytes);
-        for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
-            let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-            let name = entry
-                .path()
-                .map_err(|e| bad(e.to_string()))?
-                .to_string_lossy()
-                .into_owned();
-            let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| bad(e.to_string()))?;
-            match name.trim_start_matches("./") {
-                "manifest" => manifest = Some(String::from_utf8_lossy(&data).into_owned()),
-                "vmlinuz" => vmlinuz = Some(data),
-                "initrd.img" => initrd = Some(data),
-                _ => {}
-            }
+/// The members of a ustar archive, in order, each name at most once.
+fn read_members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, UpgradeError> {
+    let bad = |m: String| UpgradeError::BadPackage(m);
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut archive = tar::Archive::new(bytes);
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        let raw = entry.path().map_err(|e| bad(e.to_string()))?;
+        let name = raw.to_string_lossy();
+        let name = name.trim_start_matches("./").to_string();
+        if !is_plain_token(&name) {
+            return Err(bad("a member's name is not a plain file name".into()));
         }
-        let manifest = manifest.ok_or_else(|| bad("no manifest".into()))?;
-        let get = |k: &str| {
-            manifest
-                .lines()
-                .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
-                .map(|v| v.trim().to_string())
+        if !entry.header().entry_type().is_file() {
+            return Err(bad(format!("{name} is not a regular file")));
+        }
+        if members.iter().any(|(n, _)| *n == name) {
+            return Err(UpgradeError::DuplicateMember(name));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| bad(e.to_string()))?;
+        members.push((name, data));
+    }
+    Ok(members)
+}
+
+/// The manifest's `key=value` lines; a key given twice is refused (which
+/// line would count is then a matter of reader, not of signer).
+/// (Bytes that are not UTF-8 were replaced by U+FFFD, which no checked
+/// value may hold.)
+fn manifest_fields(text: &str) -> Result<Vec<(&str, &str)>, UpgradeError> {
+    let bad = |m: String| UpgradeError::BadPackage(m);
+    let mut fields: Vec<(&str, &str)> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| bad("a manifest line is not key=value".into()))?;
+        let (key, value) = (key.trim(), value.trim());
+        if fields.iter().any(|(k, _)| *k == key) {
+            return Err(bad(format!(
+                "the manifest gives {} twice",
+                if is_plain_token(key) { key } else { "a key" }
+            )));
+        }
+        fields.push((key, value));
+    }
+    Ok(fields)
+}
+
+impl Package {
+    /// Reads and checks a package: its signature by one of `keys` over
+    /// the manifest, then every member against the manifest.
+    pub fn parse(bytes: &[u8], keys: &TrustedKeys) -> Result<Package, UpgradeError> {
+        let bad = |m: String| UpgradeError::BadPackage(m);
+        let mut members = read_members(bytes)?;
+        let take = |members: &mut Vec<(String, Vec<u8>)>, name: &str| {
+            let i = members.iter().position(|(n, _)| n == name)?;
+            Some(members.remove(i).1)
         };
-        if get("product").as_deref() != Some("breakwater") {
+        let manifest = take(&mut members, MANIFEST).ok_or_else(|| bad("no manifest".into()))?;
+        let signature = take(&mut members, SIGNATURE_MEMBER).ok_or(UpgradeError::Unsigned)?;
+        let signed_by = keys.verify(&manifest, &signature)?;
+        // From here on the manifest is the signer's.
+        let text = String::from_utf8_lossy(&manifest);
+        let fields = manifest_fields(&text)?;
+        let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+        if get("product") != Some("breakwater") {
             return Err(bad("the manifest does not name product=breakwater".into()));
         }
         let version = get("version").ok_or_else(|| bad("no version in the manifest".into()))?;
         let board = get("board").ok_or_else(|| bad("no board in the manifest".into()))?;
-        for (key, value) in [("version", &version), ("board", &board)] {
-            if !is_plain_token(value) {
+        for (key, ok) in [
+            ("version", is_plain_version(version)),
+            ("board", is_plain_token(board)),
+        ] {
+            if !ok {
                 return Err(bad(format!(
-                    "the manifest's {key} is not a plain name (at most {MAX_TOKEN} letters, digits, '.', '_', '-', '+' or '~')"
+                    "the manifest's {key} is not a plain name (at most {MAX_TOKEN} letters, digits, '.', '_', '-', '+' or '~'; a version as Debian writes one)"
                 )));
             }
         }
-        let vmlinuz = vmlinuz.ok_or_else(|| bad("no vmlinuz".into()))?;
-        let initrd = initrd.ok_or_else(|| bad("no initrd.img".into()))?;
-        for (member, data) in [("vmlinuz", &vmlinuz), ("initrd.img", &initrd)] {
-            let want = get(&format!("sha256.{member}"))
-                .ok_or_else(|| bad(format!("no sha256.{member} in the manifest")))?;
+        // Every member listed, every listed member present and intact.
+        for (name, _) in &members {
+            if get(&format!("sha256.{name}")).is_none() {
+                return Err(UpgradeError::UnlistedMember(name.clone()));
+            }
+        }
+        for (key, want) in &fields {
+            let Some(name) = key.strip_prefix("sha256.") else {
+                continue;
+            };
+            let data = members
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, d)| d)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "the manifest lists {name}, which the package lacks"
+                    ))
+                })?;
             if !want.eq_ignore_ascii_case(&sha256_hex(data)) {
                 return Err(UpgradeError::Checksum {
-                    member: member.to_string(),
+                    member: name.to_string(),
                 });
             }
         }
+        let vmlinuz = take(&mut members, KERNEL).ok_or_else(|| bad("no vmlinuz".into()))?;
+        let initrd = take(&mut members, INITRD).ok_or_else(|| bad("no initrd.img".into()))?;
         Ok(Package {
-            version,
-            board,
+            version: version.to_string(),
+            board: board.to_string(),
             vmlinuz,
             initrd,
+            signed_by,
         })
+    }
+
+    /// The manifest this package is described by (what gets signed).
+    pub fn manifest(&self) -> Vec<u8> {
+        format!(
+            "product=breakwater\nversion={}\nboard={}\nsha256.{KERNEL}={}\nsha256.{INITRD}={}\n",
+            self.version,
+            self.board,
+            sha256_hex(&self.vmlinuz),
+            sha256_hex(&self.initrd)
+        )
+        .into_bytes()
+    }
+
+    /// The package file, signed by `key` (`upgrade-sign package`); every
+    /// member's time is `mtime` (SOURCE_DATE_EPOCH: reproducible).
+    pub fn emit(&self, key: &SigningKey, mtime: u64) -> std::io::Result<Vec<u8>> {
+        let manifest = self.manifest();
+        let signature = key.sign_manifest(&manifest);
+        write_ustar(
+            &[
+                (MANIFEST, &manifest),
+                (SIGNATURE_MEMBER, &signature),
+                (KERNEL, &self.vmlinuz),
+                (INITRD, &self.initrd),
+            ],
+            mtime,
+        )
+    }
+}
+
+/// A ustar archive of `members`, owned by root, mode 0644.
+pub fn write_ustar(members: &[(&str, &[u8])], mtime: u64) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_username("root")?;
+        header.set_groupname("root")?;
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        tar.append_data(&mut header, name, *data)?;
+    }
+    tar.into_inner()
+}
+
+/// What an installation must respect besides the package's own checks.
+#[derive(Debug, Clone, Copy)]
+pub struct InstallPolicy<'a> {
+    /// This appliance's board (`/etc/breakwater/board`).
+    pub board: &'a str,
+    /// The running slot's version.
+    pub running_version: &'a str,
+    /// `upgrade install --allow-downgrade`: an administrator's explicit
+    /// choice to install an older (or the same) version.
+    pub allow_downgrade: bool,
+}
+
+/// Refuses a package this appliance must not install: another board's,
+/// or (anti-rollback) a version not newer than the running one, unless
+/// the administrator allowed a downgrade. An equal version is refused
+/// too: reinstalling the running firmware spends a trial boot for
+/// nothing and usually means the wrong file was picked; the override
+/// covers the rare repair of the other slot.
+pub fn check(pkg: &Package, policy: &InstallPolicy) -> Result<(), UpgradeError> {
+    if pkg.board != policy.board {
+        return Err(UpgradeError::WrongBoard {
+            found: pkg.board.clone(),
+            expected: policy.board.to_string(),
+        });
+    }
+    let order = compare_versions(&pkg.version, policy.running_version);
+    match order {
+        Ordering::Greater => Ok(()),
+        _ if policy.allow_downgrade => {
+            tracing::warn!(
+                "upgrade: Breakwater {} over the running {}: anti-rollback overridden by the administrator (--allow-downgrade)",
+                pkg.version,
+                policy.running_version
+            );
+            Ok(())
+        }
+        Ordering::Equal => Err(UpgradeError::AlreadyRunning(pkg.version.clone())),
+        Ordering::Less => Err(UpgradeError::Older {
+            version: pkg.version.clone(),
+            running: policy.running_version.to_string(),
+        }),
     }
 }
 
@@ -283,9 +499,11 @@ mod tests {
             )
             .as_bytes(),
         );
+        let signature = package_tests::test_key().sign_manifest(&manifest);
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in [
             ("manifest", manifest),
+            ("manifest.sig", signature),
             ("vmlinuz", kernel),
             (
                 "initrd.img",
@@ -303,11 +521,11 @@ mod tests {
 
     #[test]
     fn a_good_package_parses_and_a_damaged_one_is_refused() {
-        let p = Package::parse(&package("vesa", false)).unwrap();
+        let p = Package::parse(&package("vesa", false), &package_tests::test_keys()).unwrap();
         assert_eq!((p.version.as_str(), p.board.as_str()), ("0.2.0", "vesa"));
-        let e = Package::parse(&package("vesa", true)).unwrap_err();
+        let e = Package::parse(&package("vesa", true), &package_tests::test_keys()).unwrap_err();
         assert!(e.to_string().contains("initrd.img does not match"), "{e}");
-        let e = Package::parse(b"junk").unwrap_err();
+        let e = Package::parse(b"junk", &package_tests::test_keys()).unwrap_err();
         assert!(matches!(e, UpgradeError::BadPackage(_)), "{e}");
     }
 
@@ -315,7 +533,11 @@ mod tests {
     /// (`fuzz/corpus/upgrade_package/board_not_utf8`).
     #[test]
     fn fuzz_upgrade_package_board_not_utf8_is_refused() {
-        let e = Package::parse(&package_with(b"0.3.1", b"\xe4ev", false)).unwrap_err();
+        let e = Package::parse(
+            &package_with(b"0.3.1", b"\xe4ev", false),
+            &package_tests::test_keys(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
                 .contains("the manifest's board is not a plain name"),
@@ -332,13 +554,21 @@ mod tests {
             (b"0.2.0", b"ve sa"),
             (b"0.2.0", &[b'v'; 65][..]),
         ] {
-            let e = Package::parse(&package_with(version, board, false)).unwrap_err();
+            let e = Package::parse(
+                &package_with(version, board, false),
+                &package_tests::test_keys(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(e, UpgradeError::BadPackage(_)),
                 "{version:?} {board:?}: {e}"
             );
         }
-        let p = Package::parse(&package_with(b"1.2.3~rc1+deb12", b"vesa", false)).unwrap();
+        let p = Package::parse(
+            &package_with(b"1.2.3~rc1+deb12", b"vesa", false),
+            &package_tests::test_keys(),
+        )
+        .unwrap();
         assert_eq!(p.version, "1.2.3~rc1+deb12");
     }
 
@@ -362,7 +592,7 @@ mod tests {
     #[test]
     fn install_writes_the_other_slot_and_arms_one_trial() {
         let (dir, boot) = fake_boot(false);
-        let pkg = Package::parse(&package("vesa", false)).unwrap();
+        let pkg = Package::parse(&package("vesa", false), &package_tests::test_keys()).unwrap();
         let e = install(&boot, "x86-appliance", &pkg).unwrap_err();
         assert!(matches!(e, UpgradeError::WrongBoard { .. }), "{e}");
         let said = install(&boot, "vesa", &pkg).unwrap();
@@ -384,7 +614,7 @@ mod tests {
     #[test]
     fn a_uefi_booted_box_refuses_before_touching_a_slot() {
         let (dir, boot) = fake_boot(true);
-        let pkg = Package::parse(&package("vesa", false)).unwrap();
+        let pkg = Package::parse(&package("vesa", false), &package_tests::test_keys()).unwrap();
         assert!(matches!(
             install(&boot, "vesa", &pkg),
             Err(UpgradeError::Uefi)

@@ -2,7 +2,10 @@
 //! (`tests/tests/appliance*.rs`): logins, commands, reboots, and upgrade
 //! packages made from the built image.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use breakwater::upgrade::{Package, SIGNATURE_MEMBER, SigningKey, write_ustar};
 
 use crate::qemu::{BOOT, Vm};
 
@@ -75,30 +78,109 @@ pub fn reboot(vm: &mut Vm) {
     vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
-/// An upgrade package made from the built image's kernel and initramfs
-/// (`tools/image-helper.py upgrade-package`), with its own version label;
-/// `broken` replaces the initramfs with bytes no kernel can unpack.
-pub fn package(dir: &std::path::Path, version: &str, broken: bool) -> std::path::PathBuf {
+/// The key the built image's upgrade packages are signed with:
+/// `BREAKWATER_SIGNING_KEY` when the image was built with a release key,
+/// else the development key `tools/image build` made in `<image>/keys/`.
+pub fn image_signing_key() -> SigningKey {
+    let path = std::env::var_os("BREAKWATER_SIGNING_KEY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::qemu::image_dir().join("keys/dev-signing.pk8"));
+    SigningKey::load(&path).unwrap_or_else(|e| {
+        panic!("the image's signing key: {e} (set BREAKWATER_SIGNING_KEY to the key the image was built with)")
+    })
+}
+
+/// An upgrade package made from the built image's kernel and initramfs,
+/// signed with the image's key ([`image_signing_key`]), with its own
+/// version label; `broken` replaces the initramfs with bytes no kernel can
+/// unpack.
+pub fn package(dir: &Path, version: &str, broken: bool) -> PathBuf {
     let img = crate::qemu::image_dir();
     let initrd = if broken {
-        let p = dir.join("broken-initrd.img");
-        std::fs::write(&p, vec![0x5au8; 4096]).expect("broken initrd");
-        p
+        vec![0x5au8; 4096]
     } else {
-        img.join("initrd.img")
+        std::fs::read(img.join("initrd.img")).expect("the image's initrd.img")
     };
+    let bytes = build(version, "vesa", initrd, &image_signing_key(), Tamper::None);
     let out = dir.join(format!("breakwater-{version}.upgrade"));
-    let helper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/image-helper.py");
-    let ok = std::process::Command::new("python3")
-        .arg(helper)
-        .args(["upgrade-package"])
-        .arg(&out)
-        .args([version, "vesa"])
-        .arg(img.join("vmlinuz"))
-        .arg(&initrd)
-        .arg("1700000000")
-        .status()
-        .expect("python3");
-    assert!(ok.success(), "upgrade-package failed");
+    std::fs::write(&out, bytes).expect("write the package");
     out
+}
+
+/// How [`package_signed_by`] spoils a package after signing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tamper {
+    /// A genuine package.
+    None,
+    /// One byte of the initramfs changed (the manifest's SHA-256 no
+    /// longer matches).
+    Initrd,
+    /// One byte of the kernel changed.
+    Kernel,
+    /// The manifest names another version (the signature no longer
+    /// verifies).
+    Manifest,
+    /// No `manifest.sig` member.
+    Unsigned,
+}
+
+/// A package of the built image's kernel and initramfs for `board`,
+/// signed by `key`, spoiled as `tamper` says; named after all of them.
+pub fn package_signed_by(
+    dir: &Path,
+    version: &str,
+    board: &str,
+    key: &SigningKey,
+    tamper: Tamper,
+) -> PathBuf {
+    let img = crate::qemu::image_dir();
+    let initrd = std::fs::read(img.join("initrd.img")).expect("the image's initrd.img");
+    let bytes = build(version, board, initrd, key, tamper);
+    let out = dir.join(format!(
+        "breakwater-{version}-{board}-{}-{}.upgrade",
+        key.key_id(),
+        format!("{tamper:?}").to_lowercase()
+    ));
+    std::fs::write(&out, bytes).expect("write the package");
+    out
+}
+
+fn build(version: &str, board: &str, initrd: Vec<u8>, key: &SigningKey, tamper: Tamper) -> Vec<u8> {
+    let img = crate::qemu::image_dir();
+    let mut pkg = Package {
+        version: version.to_string(),
+        board: board.to_string(),
+        vmlinuz: std::fs::read(img.join("vmlinuz")).expect("the image's vmlinuz"),
+        initrd,
+        signed_by: key.key_id().to_string(),
+    };
+    if tamper == Tamper::None {
+        return pkg.emit(key, 1_700_000_000).expect("package");
+    }
+    let mut manifest = pkg.manifest();
+    let signature = key.sign_manifest(&manifest);
+    match tamper {
+        Tamper::Initrd => flip_last_byte(&mut pkg.initrd),
+        Tamper::Kernel => flip_last_byte(&mut pkg.vmlinuz),
+        Tamper::Manifest => {
+            manifest = String::from_utf8(manifest)
+                .expect("manifest text")
+                .replace(&format!("version={version}\n"), "version=99.0\n")
+                .into_bytes();
+        }
+        Tamper::None | Tamper::Unsigned => {}
+    }
+    let mut members: Vec<(&str, &[u8])> = vec![("manifest", &manifest)];
+    if tamper != Tamper::Unsigned {
+        members.push((SIGNATURE_MEMBER, &signature));
+    }
+    members.push(("vmlinuz", &pkg.vmlinuz));
+    members.push(("initrd.img", &pkg.initrd));
+    write_ustar(&members, 1_700_000_000).expect("package")
+}
+
+fn flip_last_byte(bytes: &mut [u8]) {
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 0xff;
+    }
 }
