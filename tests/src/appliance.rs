@@ -75,6 +75,18 @@ pub fn reboot(vm: &mut Vm) {
     vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
+/// `reboot` at the console of a UEFI-booted VM: OVMF and systemd-boot
+/// (`timeout 0`) print no "SYSLINUX" banner nor "Loading /B/vmlinuz", so
+/// this returns once the new kernel prints its command line, and returns
+/// that line (`... breakwater.slot=B`: the slot the loader chose).
+pub fn reboot_uefi(vm: &mut Vm) -> String {
+    vm.serial.line("reboot");
+    vm.serial.expect("]>", Duration::from_secs(30));
+    vm.serial.line("y");
+    vm.serial.expect("Command line: ", BOOT);
+    vm.serial.expect("\n", Duration::from_secs(30))
+}
+
 /// An upgrade package made from the built image's kernel and initramfs
 /// (`tools/image-helper.py upgrade-package`), with its own version label;
 /// `broken` replaces the initramfs with bytes no kernel can unpack.
