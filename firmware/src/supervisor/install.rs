@@ -127,9 +127,12 @@ impl Head {
         let malformed = || ProtocolError::Malformed(String::from_utf8_lossy(&buf[..end]).into());
         let line = std::str::from_utf8(&buf[..end]).map_err(|_| malformed())?;
         let words: Vec<&str> = line.split(' ').collect();
-        // Digits only: `u64::from_str` would also take a leading '+'.
+        // Digits only, no leading zero (one spelling per header):
+        // `u64::from_str` would also take a leading '+'.
         let length = |w: &str| {
-            (!w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+            (!w.is_empty()
+                && w.bytes().all(|b| b.is_ascii_digit())
+                && (w == "0" || !w.starts_with('0')))
                 .then(|| w.parse::<u64>().ok())
                 .flatten()
                 .ok_or_else(malformed)
@@ -486,6 +489,7 @@ mod tests {
         for junk in [
             &b"install - +5\n"[..],
             b"install - -5\n",
+            b"install - 05\n",
             b"install yes 5\n",
             b"install -  5\n",
             b"install - 5 6\n",
