@@ -188,7 +188,9 @@ pub enum SlotError {
     },
     #[error("{0} does not end with a valid syslinux ADV; reinstall the boot loader")]
     NoAdv(String),
-    #[error("no EFI variables at {0}: efivarfs is not mounted, so the one-shot boot entry cannot be set")]
+    #[error(
+        "no EFI variables at {0}: efivarfs is not mounted, so the one-shot boot entry cannot be set"
+    )]
     NoEfiVariables(String),
     #[error("the boot partition has no systemd-boot entry {0}")]
     NoLoaderEntry(String),
@@ -725,8 +727,9 @@ mod tests {
         set_one_shot(&boot.efivars, "breakwater-b.conf").unwrap();
         let e = set_one_shot(&boot.efivars, "breakwater-a.conf").unwrap_err();
         assert!(
-            e.to_string()
-                .contains("already set to breakwater-b.conf; it is used and cleared at the next boot"),
+            e.to_string().contains(
+                "already set to breakwater-b.conf; it is used and cleared at the next boot"
+            ),
             "{e}"
         );
     }
@@ -755,6 +758,9 @@ mod tests {
         )
         .unwrap();
         let e = boot.ready_for_trial(Slot::B).unwrap_err();
-        assert!(matches!(e, SlotError::OneShotPending(ref s) if s == "other.conf"), "{e}");
+        assert!(
+            matches!(e, SlotError::OneShotPending(ref s) if s == "other.conf"),
+            "{e}"
+        );
     }
 }

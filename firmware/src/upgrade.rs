@@ -380,8 +380,11 @@ mod tests {
         std::fs::create_dir_all(b.join("loader/entries")).unwrap();
         std::fs::write(b.join("loader/loader.conf"), "default breakwater-a.conf\n").unwrap();
         for l in ["a", "b"] {
-            std::fs::write(b.join(format!("loader/entries/breakwater-{l}.conf")), "title\n")
-                .unwrap();
+            std::fs::write(
+                b.join(format!("loader/entries/breakwater-{l}.conf")),
+                "title\n",
+            )
+            .unwrap();
         }
         let efivars = b.join("efivars");
         std::fs::create_dir_all(&efivars).unwrap();
@@ -440,7 +443,10 @@ mod tests {
             Some("breakwater-b.conf")
         );
         let loader = std::fs::read_to_string(dir.path().join("loader/loader.conf")).unwrap();
-        assert!(loader.contains("default breakwater-a.conf"), "the default stays");
+        assert!(
+            loader.contains("default breakwater-a.conf"),
+            "the default stays"
+        );
         let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
         assert_eq!(&ld[2048 + 8..2048 + 11], &[1, 0, 0], "no ADV boot-once");
     }

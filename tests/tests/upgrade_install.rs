@@ -50,12 +50,13 @@ fn the_daemon_hands_the_package_to_the_supervisor_which_checks_it_again() {
     fs::write(data.join("upgrade/junk.upgrade"), b"not a tar file").expect("junk");
 
     // The daemon's own check: nothing reaches the supervisor.
-    let e = w.gw.cli(&["upgrade", "install", "junk.upgrade"]).unwrap_err();
+    let e =
+        w.gw.cli(&["upgrade", "install", "junk.upgrade"])
+            .unwrap_err();
     assert!(e.contains("Upgrade failed: not an upgrade package"), "{e}");
-    let e = w
-        .gw
-        .cli(&["upgrade", "install", "other-board.upgrade"])
-        .unwrap_err();
+    let e =
+        w.gw.cli(&["upgrade", "install", "other-board.upgrade"])
+            .unwrap_err();
     assert!(
         e.contains("the package is for board vesa; this appliance is test"),
         "{e}"
@@ -64,10 +65,9 @@ fn the_daemon_hands_the_package_to_the_supervisor_which_checks_it_again() {
 
     // A good package crosses to the supervisor, whose answer is the
     // console's: a development run has no slot to write.
-    let e = w
-        .gw
-        .cli(&["upgrade", "install", "--allow-downgrade", "good.upgrade"])
-        .unwrap_err();
+    let e =
+        w.gw.cli(&["upgrade", "install", "--allow-downgrade", "good.upgrade"])
+            .unwrap_err();
     assert!(
         e.contains("Upgrade failed: not running from a firmware slot"),
         "{e}"
@@ -80,14 +80,15 @@ fn the_daemon_hands_the_package_to_the_supervisor_which_checks_it_again() {
         log.contains(&format!(
             "upgrade: the mail daemon handed over a package of {size} bytes (--allow-downgrade)"
         )) && log.contains("the administrator allowed a downgrade")
-            && log.contains("upgrade: the supervisor refused the package: not running from a firmware slot"),
+            && log.contains(
+                "upgrade: the supervisor refused the package: not running from a firmware slot"
+            ),
         "{log}"
     );
 
-    let e = w
-        .gw
-        .cli(&["upgrade", "install", "--force", "good.upgrade"])
-        .unwrap_err();
+    let e =
+        w.gw.cli(&["upgrade", "install", "--force", "good.upgrade"])
+            .unwrap_err();
     assert!(e.contains("usage: upgrade"), "{e}");
 }
 
@@ -110,14 +111,10 @@ fn an_unsupervised_daemon_refuses_upgrade_install() {
     let up = wait_until(SOON, || w.gw.cli(&["status"]).ok());
     assert!(up.is_some(), "the unsupervised daemon never answered");
     package(w.gw.data_dir(), "good.upgrade", "test");
-    let e = w
-        .gw
-        .cli(&["upgrade", "install", "good.upgrade"])
-        .unwrap_err();
-    assert!(
-        e.contains("upgrade install needs the supervisor"),
-        "{e}"
-    );
+    let e =
+        w.gw.cli(&["upgrade", "install", "good.upgrade"])
+            .unwrap_err();
+    assert!(e.contains("upgrade install needs the supervisor"), "{e}");
     let _ = daemon.kill();
     let _ = daemon.wait();
 }

@@ -333,9 +333,7 @@ fn mount_efivars() {
     let m = mounts::efivarfs();
     match mounts::mount_one(&m) {
         Ok(()) => say(format!("mounted {} on {}", m.fstype, m.target)),
-        Err(e) => say(format!(
-            "{e}; upgrades cannot set the one-shot boot entry"
-        )),
+        Err(e) => say(format!("{e}; upgrades cannot set the one-shot boot entry")),
     }
 }
 

@@ -133,9 +133,9 @@ impl Head {
             (!w.is_empty()
                 && w.bytes().all(|b| b.is_ascii_digit())
                 && (w == "0" || !w.starts_with('0')))
-                .then(|| w.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(malformed)
+            .then(|| w.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(malformed)
         };
         let head = match words.as_slice() {
             ["install", flag, len] => {
@@ -275,9 +275,7 @@ pub fn write_answer(w: &mut impl Write, answer: &InstallAnswer) -> Result<(), Pr
 
 pub fn read_answer(r: &mut impl Read) -> Result<InstallAnswer, ProtocolError> {
     let head = read_head(r)?;
-    let mut text = |len| {
-        String::from_utf8(read_body(r, len)?).map_err(|_| ProtocolError::NotText)
-    };
+    let mut text = |len| String::from_utf8(read_body(r, len)?).map_err(|_| ProtocolError::NotText);
     match head {
         Head::Installed { len } => Ok(InstallAnswer::Installed(text(len)?)),
         Head::Refused { len } => Ok(InstallAnswer::Refused(text(len)?)),
