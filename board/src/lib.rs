@@ -207,6 +207,13 @@ pub struct BoardProfile {
     /// with AsyncOS's 192.168.42.42 (docs/decisions/0011-dhcp-management.md).
     #[serde(default)]
     pub management_dhcp: bool,
+    /// The directory of the Ed25519 public keys (`*.pub`) an upgrade
+    /// package must be signed with; `None` (every real board): the keys
+    /// the image carries, `/etc/breakwater/upgrade-keys`. Development and
+    /// test boards name a directory of their own
+    /// (docs/decisions/0010-signed-firmware.md).
+    #[serde(default)]
+    pub upgrade_keys: Option<String>,
 }
 
 impl BoardProfile {

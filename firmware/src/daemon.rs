@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub echo_logs: bool,
     /// The supervisor's heartbeat socket (`None`: run unsupervised).
     pub heartbeat: Option<PathBuf>,
+    /// The supervisor's install socket (`None`: `upgrade install` is
+    /// refused; only the supervisor writes the boot partition).
+    pub install_socket: Option<PathBuf>,
     /// How the box last stopped, as the supervisor found it.
     pub last_boot: Option<LastBoot>,
     /// Why the box started, as the supervisor found it.
@@ -66,6 +69,8 @@ struct Status {
     queue: QueueHandle,
     config: watch::Receiver<Arc<Config>>,
     board: String,
+    /// The keys an upgrade package must be signed with (the board's).
+    upgrade_keys: std::path::PathBuf,
     workqueue: workqueue::WorkQueueHandle,
     /// `shutdown` and `reboot` from the console: [`run`] stops as on SIGTERM.
     stop: Arc<Notify>,
@@ -77,6 +82,8 @@ struct Status {
     boot_reason: Option<BootReason>,
     /// The supervisor's heartbeat socket (`debughang supervisor`).
     heartbeat: Option<PathBuf>,
+    /// The supervisor's install socket (`upgrade install`).
+    install_socket: Option<PathBuf>,
     data_dir: PathBuf,
 }
 
@@ -208,47 +215,74 @@ impl DaemonStatus for Status {
 }
 
 impl Status {
-    /// `upgrade [status]`, `upgrade install <file|https-url>` (admin only).
+    /// `upgrade [status]`, `upgrade install [--allow-downgrade]
+    /// <file|https-url>` (admin only). The daemon fetches and pre-checks
+    /// the package; the supervisor (root) verifies it again and writes the
+    /// slot, and its answer is the console's.
     fn upgrade(&self, args: &[String]) -> Result<String, String> {
-        let boot = crate::slots::BootPartition::probe();
+        const USAGE: &str = "usage: upgrade [status] | upgrade install [--allow-downgrade] <file in upgrade/ | https://...>";
         match args {
-            [] => Ok(boot.describe().join("\n")),
-            [s] if s.eq_ignore_ascii_case("status") => Ok(boot.describe().join("\n")),
-            [i, source] if i.eq_ignore_ascii_case("install") => {
-                let config = self.config.borrow().clone();
-                tracing::info!("upgrade: installing from {source}");
-                let result = crate::upgrade::fetch(source, &self.data_dir, &config)
-                    .and_then(|bytes| {
-                        let pkg = crate::upgrade::Package::parse(
-                            &bytes,
-                            &crate::upgrade::TrustedKeys::image()?,
-                        )?;
-                        let running = boot.running.and_then(|s| boot.version_of(s));
-                        crate::upgrade::check(
-                            &pkg,
-                            &crate::upgrade::InstallPolicy {
-                                board: &self.board,
-                                running_version: running
-                                    .as_deref()
-                                    .unwrap_or(env!("CARGO_PKG_VERSION")),
-                                allow_downgrade: false,
-                            },
-                        )?;
-                        Ok(pkg)
-                    })
-                    .and_then(|pkg| crate::upgrade::install(&boot, &self.board, &pkg));
-                match &result {
-                    Ok(_) => {
-                        tracing::info!("upgrade: installed from {source}; trial on the next boot")
-                    }
-                    Err(e) => tracing::error!("upgrade from {source} failed: {e}"),
-                }
-                result.map_err(|e| format!("Upgrade failed: {e}"))
+            [] => Ok(crate::slots::BootPartition::probe().describe().join("\n")),
+            [s] if s.eq_ignore_ascii_case("status") => {
+                Ok(crate::slots::BootPartition::probe().describe().join("\n"))
             }
-            _ => Err(
-                "usage: upgrade [status] | upgrade install <file in upgrade/ | https://...>"
-                    .to_string(),
-            ),
+            [i, rest @ ..] if i.eq_ignore_ascii_case("install") => {
+                let (allow_downgrade, source) = match rest {
+                    [source] => (false, source),
+                    [flag, source] if flag.eq_ignore_ascii_case("--allow-downgrade") => {
+                        (true, source)
+                    }
+                    _ => return Err(USAGE.to_string()),
+                };
+                let Some(socket) = &self.install_socket else {
+                    return Err(
+                        "Upgrade failed: upgrade install needs the supervisor (it writes the boot partition); this mail daemon runs without one (start the gateway with `breakwater run`)"
+                            .to_string(),
+                    );
+                };
+                let config = self.config.borrow().clone();
+                tracing::info!(
+                    "upgrade: installing from {source}{}",
+                    if allow_downgrade {
+                        " (--allow-downgrade)"
+                    } else {
+                        ""
+                    }
+                );
+                let bytes = crate::upgrade::fetch(source, &self.data_dir, &config)
+                    .and_then(|bytes| {
+                        crate::upgrade::verify_on_this_box(
+                            &bytes,
+                            &crate::slots::BootPartition::probe(),
+                            &self.board,
+                            &self.upgrade_keys,
+                            allow_downgrade,
+                        )
+                        .map(|_| bytes)
+                    })
+                    .map_err(|e| {
+                        tracing::error!("upgrade from {source} failed: {e}");
+                        format!("Upgrade failed: {e}")
+                    })?;
+                use crate::supervisor::install::{InstallAnswer, ask_supervisor_to_install};
+                match ask_supervisor_to_install(socket, allow_downgrade, &bytes) {
+                    Ok(InstallAnswer::Installed(text)) => {
+                        tracing::info!("upgrade: installed from {source}; trial on the next boot");
+                        Ok(text)
+                    }
+                    Ok(InstallAnswer::Refused(why)) => {
+                        tracing::error!("upgrade from {source} refused by the supervisor: {why}");
+                        Err(format!("Upgrade failed: {why}"))
+                    }
+                    Err(e) => {
+                        tracing::error!("upgrade from {source}: cannot reach the supervisor: {e}");
+                        Err(format!(
+                            "Upgrade failed: cannot hand the package to the supervisor: {e}"
+                        ))
+                    }
+                }
+            }
+            _ => Err(USAGE.to_string()),
         }
     }
 }
@@ -563,6 +597,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             queue,
             config: config_rx,
             board: opts.board.name.clone(),
+            upgrade_keys: crate::upgrade::keys_dir(&opts.board),
             workqueue,
             stop: stop.clone(),
             reboot: reboot.clone(),
@@ -570,6 +605,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             last_boot: opts.last_boot,
             boot_reason: opts.boot_reason,
             heartbeat: opts.heartbeat.clone(),
+            install_socket: opts.install_socket.clone(),
             data_dir: opts.data_dir.clone(),
         }),
     };

@@ -95,6 +95,9 @@ enum Command {
         /// The supervisor's heartbeat socket.
         #[arg(long)]
         heartbeat_socket: Option<PathBuf>,
+        /// The supervisor's install socket (`upgrade install`).
+        #[arg(long)]
+        install_socket: Option<PathBuf>,
         /// How the box last stopped: clean or unclean.
         #[arg(long)]
         last_boot: Option<String>,
@@ -197,6 +200,7 @@ fn main() -> ExitCode {
             common,
             supervisor_pid,
             heartbeat_socket,
+            install_socket,
             last_boot,
             boot_reason,
         } => {
@@ -215,6 +219,7 @@ fn main() -> ExitCode {
                 board,
                 echo_logs: !common.quiet,
                 heartbeat: heartbeat_socket,
+                install_socket,
                 last_boot: last_boot.as_deref().and_then(LastBoot::from_arg),
                 boot_reason: boot_reason.as_deref().and_then(BootReason::from_arg),
             };

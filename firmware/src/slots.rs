@@ -7,6 +7,7 @@
 //! /boot/syslinux/syslinux.cfg            BIOS: DEFAULT = the permanent slot
 //! /boot/syslinux/ldlinux.sys             its last 1 KiB: syslinux's ADV
 //! /boot/loader/loader.conf               UEFI (systemd-boot): default entry
+//! /boot/loader/entries/breakwater-a.conf  UEFI: slot A's entry (and -b)
 //! /boot/trial                            an upgrade on trial (see below)
 //! /boot/last-upgrade                     how the last upgrade ended
 //! ```
@@ -23,6 +24,18 @@
 //! if it panics, hangs (watchdog) or is switched off, the next boot is the
 //! old slot, which sees a trial naming the other slot and records the
 //! rollback ([`settle_after_boot`]).
+//!
+//! **Trial boot** (UEFI): the same, with systemd-boot's one-shot entry
+//! instead of the ADV: the EFI variable `LoaderEntryOneShot` (systemd's
+//! loader vendor GUID) names the slot's entry file, `breakwater-b.conf`;
+//! systemd-boot deletes it before booting that entry once, and the default
+//! in `loader.conf` stays the old slot until [`confirm`]. The variable is
+//! written through efivarfs, which init mounts at [`EFIVARS_DIR`] on a
+//! UEFI-booted box (root only).
+//!
+//! Every write here is made by the supervisor (root): the boot partition
+//! is mounted root-owned, readable by the mail daemon (for `status`,
+//! `version` and the login banner), not writable by it.
 
 use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -69,6 +82,54 @@ pub fn running_from_cmdline(cmdline: &str) -> Option<Slot> {
 /// Where init mounts the boot partition.
 pub const BOOT_DIR: &str = "/boot";
 
+/// Where init mounts efivarfs on a UEFI-booted box.
+pub const EFIVARS_DIR: &str = "/sys/firmware/efi/efivars";
+
+/// systemd-boot's vendor GUID for its loader variables (`LoaderEntryOneShot`,
+/// `LoaderEntryDefault`, `LoaderInfo`...), as in systemd's `src/boot/efi`.
+pub const LOADER_VENDOR_GUID: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+
+/// The EFI variable systemd-boot boots once and deletes.
+pub const ONE_SHOT_VARIABLE: &str = "LoaderEntryOneShot";
+
+/// EFI variable attributes: non-volatile, boot-service and runtime access
+/// (UEFI 2.x `EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS |
+/// RUNTIME_ACCESS`), what systemd's `bootctl set-oneshot` writes.
+pub const EFI_ATTRIBUTES_NV_BS_RT: u32 = 0x1 | 0x2 | 0x4;
+
+/// A slot's systemd-boot entry id: its file name in `loader/entries/`
+/// (`tools/image` writes `breakwater-a.conf` and `breakwater-b.conf`).
+pub fn loader_entry_id(slot: Slot) -> String {
+    format!("breakwater-{}.conf", slot.label().to_ascii_lowercase())
+}
+
+/// An efivarfs file's contents: the attributes (4 bytes, little-endian)
+/// then the value, here a UTF-16LE string with its NUL, as systemd-boot
+/// reads string variables.
+pub fn efi_string_variable(attributes: u32, value: &str) -> Vec<u8> {
+    let mut bytes = attributes.to_le_bytes().to_vec();
+    for unit in value.encode_utf16().chain(std::iter::once(0)) {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    bytes
+}
+
+/// The string in an efivarfs file's contents ([`efi_string_variable`]),
+/// `None` when it is not a UTF-16LE, NUL-terminated string.
+pub fn parse_efi_string_variable(bytes: &[u8]) -> Option<String> {
+    let value = bytes.get(4..)?;
+    if value.len() % 2 != 0 {
+        return None;
+    }
+    let units: Vec<u16> = value
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let (last, text) = units.split_last()?;
+    (*last == 0).then_some(())?;
+    String::from_utf16(text).ok()
+}
+
 /// The boot partition as this firmware sees it.
 #[derive(Debug, Clone)]
 pub struct BootPartition {
@@ -77,6 +138,8 @@ pub struct BootPartition {
     pub running: Option<Slot>,
     /// Booted through UEFI (systemd-boot), not BIOS (syslinux).
     pub uefi: bool,
+    /// Where efivarfs is mounted ([`EFIVARS_DIR`]); used when `uefi`.
+    pub efivars: PathBuf,
 }
 
 /// An upgrade on trial (`/boot/trial`).
@@ -125,6 +188,21 @@ pub enum SlotError {
     },
     #[error("{0} does not end with a valid syslinux ADV; reinstall the boot loader")]
     NoAdv(String),
+    #[error(
+        "no EFI variables at {0}: efivarfs is not mounted, so the one-shot boot entry cannot be set"
+    )]
+    NoEfiVariables(String),
+    #[error("the boot partition has no systemd-boot entry {0}")]
+    NoLoaderEntry(String),
+    // efivarfs makes every existing variable outside the kernel's short
+    // list immutable (`chattr -i` needs the FS_IOC_SETFLAGS ioctl, which
+    // the workspace's no-`unsafe` rule keeps out), so an existing one
+    // cannot be rewritten; it is gone after the next boot, which
+    // systemd-boot deletes it in.
+    #[error(
+        "systemd-boot's one-shot entry (EFI variable LoaderEntryOneShot) is already set to {0}; it is used and cleared at the next boot: reboot, then install again"
+    )]
+    OneShotPending(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SlotError + '_ {
@@ -142,7 +220,40 @@ impl BootPartition {
             dir: PathBuf::from(BOOT_DIR),
             running: running_from_cmdline(&cmdline),
             uefi: Path::new("/sys/firmware/efi").exists(),
+            efivars: PathBuf::from(EFIVARS_DIR),
         }
+    }
+
+    /// Whether the loader this box booted through can start a trial of
+    /// `slot`: checked before a slot is written, so a box that cannot
+    /// boot the new firmware once is not left with a half-done upgrade.
+    pub fn ready_for_trial(&self, slot: Slot) -> Result<(), SlotError> {
+        if self.uefi {
+            let entry = self.dir.join("loader/entries").join(loader_entry_id(slot));
+            if !entry.is_file() {
+                return Err(if self.dir.join("loader").is_dir() {
+                    SlotError::NoLoaderEntry(entry.display().to_string())
+                } else {
+                    SlotError::NotMounted(self.dir.display().to_string())
+                });
+            }
+            let visible = std::fs::read_dir(&self.efivars)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            if !visible {
+                return Err(SlotError::NoEfiVariables(
+                    self.efivars.display().to_string(),
+                ));
+            }
+            return match one_shot(&self.efivars)? {
+                Some(set) if set != loader_entry_id(slot) => Err(SlotError::OneShotPending(set)),
+                _ => Ok(()),
+            };
+        }
+        if !self.dir.join("syslinux").is_dir() {
+            return Err(SlotError::NotMounted(self.dir.display().to_string()));
+        }
+        Ok(())
     }
 
     pub fn slot_dir(&self, slot: Slot) -> PathBuf {
@@ -199,7 +310,17 @@ impl BootPartition {
             previous: running,
         };
         write_synced(&self.dir.join("trial"), trial.emit().as_bytes())?;
-        set_boot_once(&self.dir.join("syslinux/ldlinux.sys"), slot.label())
+        let armed = if self.uefi {
+            set_one_shot(&self.efivars, &loader_entry_id(slot))
+        } else {
+            set_boot_once(&self.dir.join("syslinux/ldlinux.sys"), slot.label())
+        };
+        // Without the loader's boot-once the next boot is the old slot,
+        // which would report a rollback of a trial that never ran.
+        if armed.is_err() {
+            let _ = remove_synced(&self.dir.join("trial"));
+        }
+        armed
     }
 
     /// Makes the running slot permanent (its trial succeeded).
@@ -260,10 +381,7 @@ pub fn set_default(boot: &Path, slot: Slot) -> Result<(), SlotError> {
     write_synced(&sys, new.as_bytes())?;
     let loader = boot.join("loader/loader.conf");
     if let Ok(text) = std::fs::read_to_string(&loader) {
-        let entry = format!(
-            "default breakwater-{}.conf",
-            slot.label().to_ascii_lowercase()
-        );
+        let entry = format!("default {}", loader_entry_id(slot));
         let new: String = text
             .lines()
             .map(|l| {
@@ -286,6 +404,51 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
 
 fn remove_synced(path: &Path) -> Result<(), SlotError> {
     crate::durable::remove_file(path).map_err(io(path))
+}
+
+/// The efivarfs file of systemd-boot's one-shot entry.
+pub fn one_shot_path(efivars: &Path) -> PathBuf {
+    efivars.join(format!("{ONE_SHOT_VARIABLE}-{LOADER_VENDOR_GUID}"))
+}
+
+/// The entry id in `LoaderEntryOneShot`, `None` when it is not set.
+pub fn one_shot(efivars: &Path) -> Result<Option<String>, SlotError> {
+    let path = one_shot_path(efivars);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(
+            parse_efi_string_variable(&bytes).unwrap_or_else(|| "an unreadable value".to_string()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+/// Sets systemd-boot's one-shot entry to `entry` (`breakwater-b.conf`).
+/// efivarfs takes a variable in one `write(2)` of attributes and value; a
+/// new file can be created and written, an existing one is immutable
+/// ([`SlotError::OneShotPending`] unless it already says `entry`). The
+/// firmware commits the variable to flash inside that write: no fsync.
+pub fn set_one_shot(efivars: &Path, entry: &str) -> Result<(), SlotError> {
+    match one_shot(efivars)? {
+        Some(set) if set == entry => return Ok(()),
+        Some(set) => return Err(SlotError::OneShotPending(set)),
+        None => {}
+    }
+    let path = one_shot_path(efivars);
+    let bytes = efi_string_variable(EFI_ATTRIBUTES_NV_BS_RT, entry);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    let written = file.write(&bytes).map_err(io(&path))?;
+    if written != bytes.len() {
+        return Err(io(&path)(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            format!("short write ({written} of {} bytes)", bytes.len()),
+        )));
+    }
+    Ok(())
 }
 
 // syslinux's auxiliary data vector: two identical 512-byte copies at the
@@ -437,6 +600,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::A),
             uefi: false,
+            efivars: PathBuf::new(),
         };
         boot.begin_trial(Slot::B, "0.2.0").unwrap();
         let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
@@ -460,6 +624,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::B),
             uefi: false,
+            efivars: PathBuf::new(),
         };
         assert_eq!(
             on_b.settle_after_boot(),
@@ -488,6 +653,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             running: Some(Slot::A),
             uefi: false,
+            efivars: PathBuf::new(),
         };
         boot.begin_trial(Slot::B, "0.2.0").unwrap();
         let line = boot.settle_after_boot().unwrap();
@@ -499,6 +665,102 @@ mod tests {
             boot.describe()
                 .iter()
                 .any(|l| l.starts_with("Last upgrade: ") && l.contains("rolled back"))
+        );
+    }
+
+    /// A fake efivarfs directory with what systemd-boot sets at every boot.
+    fn fake_efivars(boot: &Path) -> PathBuf {
+        let vars = boot.join("efivars");
+        std::fs::create_dir_all(&vars).unwrap();
+        std::fs::write(
+            vars.join(format!("LoaderInfo-{LOADER_VENDOR_GUID}")),
+            efi_string_variable(0x6, "systemd-boot 252"),
+        )
+        .unwrap();
+        vars
+    }
+
+    #[test]
+    fn the_one_shot_variable_is_utf16_with_its_nul_after_the_attributes() {
+        let bytes = efi_string_variable(EFI_ATTRIBUTES_NV_BS_RT, "breakwater-b.conf");
+        assert_eq!(&bytes[..4], &[7, 0, 0, 0]);
+        assert_eq!(&bytes[4..8], &[b'b', 0, b'r', 0]);
+        assert_eq!(&bytes[bytes.len() - 4..], &[b'f', 0, 0, 0]);
+        assert_eq!(bytes.len(), 4 + 2 * ("breakwater-b.conf".len() + 1));
+        assert_eq!(
+            parse_efi_string_variable(&bytes).as_deref(),
+            Some("breakwater-b.conf")
+        );
+        for junk in [&b""[..], b"\x07\0\0\0b", b"\x07\0\0\0b\0"] {
+            assert_eq!(parse_efi_string_variable(junk), None, "{junk:?}");
+        }
+        assert_eq!(loader_entry_id(Slot::B), "breakwater-b.conf");
+    }
+
+    #[test]
+    fn a_uefi_trial_sets_the_one_shot_entry_and_leaves_the_adv_alone() {
+        let dir = fake_boot();
+        let b = dir.path();
+        std::fs::create_dir_all(b.join("loader/entries")).unwrap();
+        std::fs::write(b.join("loader/entries/breakwater-b.conf"), "title B\n").unwrap();
+        let boot = BootPartition {
+            dir: b.to_path_buf(),
+            running: Some(Slot::A),
+            uefi: true,
+            efivars: fake_efivars(b),
+        };
+        let adv_before = std::fs::read(b.join("syslinux/ldlinux.sys")).unwrap();
+        boot.ready_for_trial(Slot::B).unwrap();
+        boot.begin_trial(Slot::B, "0.2.0").unwrap();
+        let var = std::fs::read(one_shot_path(&boot.efivars)).unwrap();
+        assert_eq!(
+            var,
+            efi_string_variable(EFI_ATTRIBUTES_NV_BS_RT, "breakwater-b.conf")
+        );
+        assert_eq!(
+            std::fs::read(b.join("syslinux/ldlinux.sys")).unwrap(),
+            adv_before
+        );
+        assert_eq!(boot.trial().map(|t| t.slot), Some(Slot::B));
+        // Setting the same entry again is a no-op; another one is refused
+        // (efivarfs keeps existing variables immutable).
+        set_one_shot(&boot.efivars, "breakwater-b.conf").unwrap();
+        let e = set_one_shot(&boot.efivars, "breakwater-a.conf").unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "already set to breakwater-b.conf; it is used and cleared at the next boot"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_uefi_box_without_efi_variables_or_the_entry_cannot_start_a_trial() {
+        let dir = fake_boot();
+        let b = dir.path();
+        let mut boot = BootPartition {
+            dir: b.to_path_buf(),
+            running: Some(Slot::A),
+            uefi: true,
+            efivars: b.join("efivars"),
+        };
+        let e = boot.ready_for_trial(Slot::B).unwrap_err();
+        assert!(matches!(e, SlotError::NoLoaderEntry(_)), "{e}");
+        std::fs::create_dir_all(b.join("loader/entries")).unwrap();
+        std::fs::write(b.join("loader/entries/breakwater-b.conf"), "title B\n").unwrap();
+        std::fs::create_dir_all(&boot.efivars).unwrap();
+        let e = boot.ready_for_trial(Slot::B).unwrap_err();
+        assert!(matches!(e, SlotError::NoEfiVariables(_)), "{e}");
+        boot.efivars = fake_efivars(b);
+        std::fs::write(
+            one_shot_path(&boot.efivars),
+            efi_string_variable(EFI_ATTRIBUTES_NV_BS_RT, "other.conf"),
+        )
+        .unwrap();
+        let e = boot.ready_for_trial(Slot::B).unwrap_err();
+        assert!(
+            matches!(e, SlotError::OneShotPending(ref s) if s == "other.conf"),
+            "{e}"
         );
     }
 }

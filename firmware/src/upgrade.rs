@@ -108,10 +108,6 @@ pub enum UpgradeError {
     Slot(#[from] SlotError),
     #[error("a trial of slot {0} is already in progress; reboot to finish it first")]
     TrialPending(&'static str),
-    #[error(
-        "this box booted through UEFI: trial boots need the BIOS loader for now (see docs/decisions/0008-upgrade-slots.md)"
-    )]
-    Uefi,
 }
 
 /// A checked package: its signature verified by a trusted key, every
@@ -432,16 +428,14 @@ fn download(url: &str, config: &Config) -> Result<Vec<u8>, UpgradeError> {
         .map_err(|e| fail(e.to_string()))
 }
 
-/// Writes the package into the inactive slot and starts its trial.
-/// Returns the console's answer.
+/// Writes the package into the inactive slot and starts its trial (the
+/// loader's boot-once: syslinux's ADV on a BIOS box, systemd-boot's
+/// `LoaderEntryOneShot` on a UEFI one). Run by the supervisor (root) with a
+/// package from [`verify_for_install`]. Returns the console's answer.
 pub fn install(boot: &BootPartition, board: &str, pkg: &Package) -> Result<String, UpgradeError> {
     let running = boot.running.ok_or(SlotError::NoSlot)?;
-    if boot.uefi {
-        return Err(UpgradeError::Uefi);
-    }
-    if !boot.dir.join("syslinux").is_dir() {
-        return Err(SlotError::NotMounted(boot.dir.display().to_string()).into());
-    }
+    let target = running.other();
+    boot.ready_for_trial(target)?;
     if let Some(t) = boot.trial() {
         return Err(UpgradeError::TrialPending(t.slot.label()));
     }
@@ -451,7 +445,6 @@ pub fn install(boot: &BootPartition, board: &str, pkg: &Package) -> Result<Strin
             expected: board.to_string(),
         });
     }
-    let target = running.other();
     let dir = boot.slot_dir(target);
     std::fs::create_dir_all(&dir).map_err(|source| SlotError::Io {
         path: dir.display().to_string(),
@@ -474,6 +467,65 @@ pub fn install(boot: &BootPartition, board: &str, pkg: &Package) -> Result<Strin
         target.label(),
         running.label()
     ))
+}
+
+/// The one check a package passes before a slot is written: size,
+/// signature by a trusted key, every member against the signed manifest,
+/// then [`check`] (board, anti-rollback). The daemon runs it to answer at
+/// once; the supervisor (root) runs it again on the bytes it was handed,
+/// because the daemon's check proves nothing to root.
+pub fn verify_for_install(
+    bytes: &[u8],
+    keys: &TrustedKeys,
+    policy: &InstallPolicy<'_>,
+) -> Result<Package, UpgradeError> {
+    if bytes.len() as u64 > MAX_PACKAGE_BYTES {
+        return Err(UpgradeError::BadPackage(format!(
+            "the package is larger than {MAX_PACKAGE_BYTES} bytes"
+        )));
+    }
+    let pkg = Package::parse(bytes, keys)?;
+    check(&pkg, policy)?;
+    Ok(pkg)
+}
+
+/// [`verify_for_install`] on this box: the trusted keys in `keys_dir`
+/// ([`keys_dir`]: the image's own on every real board) and the running
+/// slot's version (the workspace version off the appliance).
+pub fn verify_on_this_box(
+    bytes: &[u8],
+    boot: &BootPartition,
+    board: &str,
+    keys_dir: &Path,
+    allow_downgrade: bool,
+) -> Result<Package, UpgradeError> {
+    let running = running_version(boot);
+    verify_for_install(
+        bytes,
+        &TrustedKeys::load(keys_dir)?,
+        &InstallPolicy {
+            board,
+            running_version: &running,
+            allow_downgrade,
+        },
+    )
+}
+
+/// Where `board` keeps the keys it trusts: its `upgrade_keys` directory,
+/// else the image's [`IMAGE_KEYS_DIR`].
+pub fn keys_dir(board: &breakwater_board::BoardProfile) -> PathBuf {
+    board
+        .upgrade_keys
+        .as_deref()
+        .map_or_else(|| PathBuf::from(IMAGE_KEYS_DIR), PathBuf::from)
+}
+
+/// The version the box runs: its slot's `version` file, or the firmware's
+/// own version when it did not boot from a slot.
+pub fn running_version(boot: &BootPartition) -> String {
+    boot.running
+        .and_then(|s| boot.version_of(s))
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
 }
 
 #[cfg(test)]
@@ -572,19 +624,39 @@ mod tests {
         assert_eq!(p.version, "1.2.3~rc1+deb12");
     }
 
+    /// A boot partition as `tools/image` lays it out (both loaders), and
+    /// for `uefi` a fake efivarfs directory beside it.
     fn fake_boot(uefi: bool) -> (tempfile::TempDir, BootPartition) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("syslinux")).unwrap();
-        std::fs::write(dir.path().join("syslinux/syslinux.cfg"), "DEFAULT A\n").unwrap();
+        let b = dir.path();
+        std::fs::create_dir_all(b.join("syslinux")).unwrap();
+        std::fs::write(b.join("syslinux/syslinux.cfg"), "DEFAULT A\n").unwrap();
         let mut ld = vec![0u8; 2048];
         let adv = crate::slots::adv_with_boot_once("");
         ld.extend_from_slice(&adv);
         ld.extend_from_slice(&adv);
-        std::fs::write(dir.path().join("syslinux/ldlinux.sys"), ld).unwrap();
+        std::fs::write(b.join("syslinux/ldlinux.sys"), ld).unwrap();
+        std::fs::create_dir_all(b.join("loader/entries")).unwrap();
+        std::fs::write(b.join("loader/loader.conf"), "default breakwater-a.conf\n").unwrap();
+        for l in ["a", "b"] {
+            std::fs::write(
+                b.join(format!("loader/entries/breakwater-{l}.conf")),
+                "title\n",
+            )
+            .unwrap();
+        }
+        let efivars = b.join("efivars");
+        std::fs::create_dir_all(&efivars).unwrap();
+        std::fs::write(
+            efivars.join(format!("LoaderInfo-{}", crate::slots::LOADER_VENDOR_GUID)),
+            crate::slots::efi_string_variable(6, "systemd-boot"),
+        )
+        .unwrap();
         let boot = BootPartition {
-            dir: dir.path().to_path_buf(),
+            dir: b.to_path_buf(),
             running: Some(crate::slots::Slot::A),
             uefi,
+            efivars,
         };
         (dir, boot)
     }
@@ -607,19 +679,94 @@ mod tests {
         );
         let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
         assert_eq!(&ld[2048 + 8..2048 + 11], &[1, 1, b'B'], "boot-once B armed");
+        assert!(
+            !crate::slots::one_shot_path(&boot.efivars).exists(),
+            "a BIOS box sets no EFI variable"
+        );
         let e = install(&boot, "vesa", &pkg).unwrap_err();
         assert!(matches!(e, UpgradeError::TrialPending("B")), "{e}");
     }
 
     #[test]
-    fn a_uefi_booted_box_refuses_before_touching_a_slot() {
+    fn a_uefi_box_installs_and_sets_systemd_boots_one_shot_entry() {
         let (dir, boot) = fake_boot(true);
-        let pkg = Package::parse(&package("vesa", false), &package_tests::test_keys()).unwrap();
-        assert!(matches!(
-            install(&boot, "vesa", &pkg),
-            Err(UpgradeError::Uefi)
-        ));
+        let pkg = verify_for_install(
+            &package("vesa", false),
+            &package_tests::test_keys(),
+            &InstallPolicy {
+                board: "vesa",
+                running_version: "0.1.0",
+                allow_downgrade: false,
+            },
+        )
+        .unwrap();
+        let said = install(&boot, "vesa", &pkg).unwrap();
+        assert!(said.contains("installed in slot B"), "{said}");
+        assert_eq!(
+            boot.version_of(crate::slots::Slot::B).as_deref(),
+            Some("0.2.0")
+        );
+        assert_eq!(
+            crate::slots::one_shot(&boot.efivars).unwrap().as_deref(),
+            Some("breakwater-b.conf")
+        );
+        let loader = std::fs::read_to_string(dir.path().join("loader/loader.conf")).unwrap();
+        assert!(
+            loader.contains("default breakwater-a.conf"),
+            "the default stays"
+        );
+        let ld = std::fs::read(dir.path().join("syslinux/ldlinux.sys")).unwrap();
+        assert_eq!(&ld[2048 + 8..2048 + 11], &[1, 0, 0], "no ADV boot-once");
+    }
+
+    #[test]
+    fn a_uefi_box_with_a_pending_one_shot_refuses_before_touching_a_slot() {
+        let (dir, boot) = fake_boot(true);
+        crate::slots::set_one_shot(&boot.efivars, "something-else.conf").unwrap();
+        let pkg = verify_for_install(
+            &package("vesa", false),
+            &package_tests::test_keys(),
+            &InstallPolicy {
+                board: "vesa",
+                running_version: "0.1.0",
+                allow_downgrade: false,
+            },
+        )
+        .unwrap();
+        let e = install(&boot, "vesa", &pkg).unwrap_err();
+        assert!(e.to_string().contains("reboot, then install again"), "{e}");
         assert!(!dir.path().join("B").exists());
+        assert!(boot.trial().is_none());
+    }
+
+    #[test]
+    fn verification_refuses_a_damaged_package_or_another_board() {
+        let e = verify_for_install(
+            &package("vesa", true),
+            &package_tests::test_keys(),
+            &InstallPolicy {
+                board: "vesa",
+                running_version: "0.1.0",
+                allow_downgrade: false,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, UpgradeError::Checksum { .. }), "{e}");
+        let e = verify_for_install(
+            &package("vesa", false),
+            &package_tests::test_keys(),
+            &InstallPolicy {
+                board: "x86-appliance",
+                running_version: "0.1.0",
+                allow_downgrade: true,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the package is for board vesa; this appliance is x86-appliance"),
+            "{e}"
+        );
     }
 
     #[test]

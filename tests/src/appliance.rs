@@ -78,6 +78,18 @@ pub fn reboot(vm: &mut Vm) {
     vm.serial.expect("\nSYSLINUX ", BOOT);
 }
 
+/// `reboot` at the console of a UEFI-booted VM: OVMF and systemd-boot
+/// (`timeout 0`) print no "SYSLINUX" banner nor "Loading /B/vmlinuz", so
+/// this returns once the new kernel prints its command line, and returns
+/// that line (`... breakwater.slot=B`: the slot the loader chose).
+pub fn reboot_uefi(vm: &mut Vm) -> String {
+    vm.serial.line("reboot");
+    vm.serial.expect("]>", Duration::from_secs(30));
+    vm.serial.line("y");
+    vm.serial.expect("Command line: ", BOOT);
+    vm.serial.expect("\n", Duration::from_secs(30))
+}
+
 /// The key the built image's upgrade packages are signed with:
 /// `BREAKWATER_SIGNING_KEY` when the image was built with a release key,
 /// else the development key `tools/image build` made in `<image>/keys/`.

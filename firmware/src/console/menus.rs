@@ -261,7 +261,7 @@ pub const BATCH_ONLY: &[(&str, &str)] = &[
     ),
     (
         "upgrade",
-        "Install a firmware upgrade into the other slot (upgrade install <file|https://...>; upgrade status)",
+        "Install a firmware upgrade into the other slot (upgrade install [--allow-downgrade] <file|https://...>; upgrade status)",
     ),
     (
         "debughang",
@@ -322,7 +322,7 @@ pub fn daemon_usage(name: &str) -> Option<&'static str> {
              and its supervisor starts it again after a reboot)"
         }
         "upgrade" => {
-            "usage: upgrade [status]\n       upgrade install <file in the data partition's upgrade/ directory | https://URL>"
+            "usage: upgrade [status]\n       upgrade install [--allow-downgrade] <file in the data partition's upgrade/ directory | https://URL>"
         }
         "debughang" => "usage: debughang [supervisor]",
         "who" => "usage: who",

@@ -171,6 +171,7 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
     load_modules(&board);
     let data = mount_data(&board);
     mount_boot(&board);
+    mount_efivars();
     let plan = netconfig::plan(data.as_deref(), &board, &mut log);
     say(format!("network settings from {}", plan.source));
     let sys = Path::new("/sys");
@@ -314,10 +315,11 @@ fn mount_data(board: &BoardProfile) -> Option<PathBuf> {
 }
 
 /// Step 5b: the boot partition at `/boot`, for `upgrade` and the slot
-/// versions `status` shows. It belongs to the daemon's user (`run_as`):
-/// the unprivileged daemon installs upgrades into the inactive slot (see
-/// docs/decisions/0008-upgrade-slots.md). Without it the box still runs;
-/// only `upgrade` is refused.
+/// versions `status` shows. It belongs to root and is readable by all: the
+/// mail daemon (its `run_as` user) reads slot versions and the trial
+/// records, and only the supervisor (root) writes upgrades and the
+/// loaders' state (see docs/decisions/0008-upgrade-slots.md). Without it
+/// the box still runs; only `upgrade` is refused.
 fn mount_boot(board: &BoardProfile) {
     let Some(part) = flash::boot_partition(&board.flash) else {
         return;
@@ -329,14 +331,12 @@ fn mount_boot(board: &BoardProfile) {
         ));
         return;
     };
-    let owner = board
-        .run_as
-        .as_deref()
-        .and_then(|spec| crate::supervisor::privilege::resolve(spec).ok())
-        .map(|who| format!("uid={},gid={},", who.uid, who.gid))
-        .unwrap_or_default();
-    let options = format!("{owner}fmask=0077,dmask=0077,flush");
-    match flash::mount_with(&device, Path::new(BOOT_DIR), &part.fs, Some(&options)) {
+    match flash::mount_with(
+        &device,
+        Path::new(BOOT_DIR),
+        &part.fs,
+        Some(BOOT_MOUNT_OPTIONS),
+    ) {
         Ok(()) => say(format!(
             "mounted {} ({}) on {BOOT_DIR}",
             device.display(),
@@ -345,6 +345,24 @@ fn mount_boot(board: &BoardProfile) {
         Err(e) => say(format!(
             "boot partition not mounted: {e}; upgrades are not possible"
         )),
+    }
+}
+
+/// The boot partition's vfat options: owned by root (no `uid=`), files
+/// `0644` and directories `0755`, so the daemon's user reads and cannot
+/// write; `flush` writes each file out as it is closed.
+pub const BOOT_MOUNT_OPTIONS: &str = "fmask=0022,dmask=0022,flush";
+
+/// On a UEFI-booted box, efivarfs: the supervisor sets systemd-boot's
+/// one-shot entry there for an upgrade's trial boot.
+fn mount_efivars() {
+    if !Path::new("/sys/firmware/efi").exists() {
+        return;
+    }
+    let m = mounts::efivarfs();
+    match mounts::mount_one(&m) {
+        Ok(()) => say(format!("mounted {} on {}", m.fstype, m.target)),
+        Err(e) => say(format!("{e}; upgrades cannot set the one-shot boot entry")),
     }
 }
 

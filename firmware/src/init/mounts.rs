@@ -52,6 +52,18 @@ pub fn early_mounts() -> [Early; 4] {
     ]
 }
 
+/// efivarfs, on a UEFI-booted box only (the kernel module refuses to load
+/// on a BIOS one): root writes boot-loader variables through it.
+pub fn efivarfs() -> Early {
+    Early {
+        source: "efivarfs",
+        target: crate::slots::EFIVARS_DIR,
+        fstype: "efivarfs",
+        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        data: None,
+    }
+}
+
 /// Mounts one, creating the mount point in the initramfs if it is
 /// missing. `EBUSY` (already mounted) counts as done.
 pub fn mount_one(m: &Early) -> Result<(), String> {

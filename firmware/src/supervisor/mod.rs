@@ -5,9 +5,13 @@
 //! (`<data-dir>/supervisor.sock`), `<data-dir>/daemon.pid` (the current
 //! daemon's PID), the boot marker `<data-dir>/unclean-shutdown`, the stop
 //! record `<data-dir>/last-stop` and the lock `<data-dir>/supervisor.lock`
-//! (one supervisor per data directory); on the boot partition, only the
-//! end of a trial boot ([`crate::slots`]: the loaders' default, `trial`,
-//! `last-upgrade`). It never opens the database or the queue.
+//! (one supervisor per data directory); the install socket ([`install`],
+//! in a directory of its own outside the data directory); and every write
+//! to the boot partition ([`crate::slots`]): upgrades into the inactive
+//! slot with their boot-once (syslinux's ADV, or systemd-boot's
+//! `LoaderEntryOneShot` EFI variable), and the end of a trial boot (the
+//! loaders' default, `trial`, `last-upgrade`). It never opens the
+//! database or the queue.
 //!
 //! ```text
 //!   breakwater run (supervisor) ──spawn──► breakwater daemon (mail daemon)
@@ -46,18 +50,22 @@
 //! written to the system log (`<data-dir>/logs/system_logs/`).
 //!
 //! **Exposure:** none. It reads beats only from its owner-only socket and
-//! ignores any datagram that is not a beat from the current daemon.
+//! ignores any datagram that is not a beat from the current daemon; it
+//! takes upgrade packages only from the current daemon (its PID, checked
+//! with `SO_PEERCRED`) and verifies them itself before writing a slot.
 
 mod boot;
 mod console;
 mod crashes;
 pub mod heartbeat;
+pub mod install;
 pub mod privilege;
 pub mod watchdog;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -188,18 +196,32 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     }
     // A daemon that gives up root (the board's `run_as`) must still be
     // able to send its beats: the socket stays owner-only, owned by it.
+    let mut daemon_user = None;
     if let Some(spec) = opts.board.run_as.as_deref() {
         match privilege::resolve(spec) {
-            Ok(who) => std::os::unix::fs::chown(
-                &socket_path,
-                Some(who.uid.as_raw()),
-                Some(who.gid.as_raw()),
-            )
-            .with_context(|| format!("cannot give {} to {}", socket_path.display(), who.name))?,
+            Ok(who) => {
+                std::os::unix::fs::chown(
+                    &socket_path,
+                    Some(who.uid.as_raw()),
+                    Some(who.gid.as_raw()),
+                )
+                .with_context(|| {
+                    format!("cannot give {} to {}", socket_path.display(), who.name)
+                })?;
+                daemon_user = Some((who.uid.as_raw(), who.gid.as_raw()));
+            }
             // The daemon reports it and exits with EXIT_CANNOT_DROP.
             Err(e) => tracing::error!("{e:#}"),
         }
     }
+    // Without it the box runs; only `upgrade install` is refused.
+    let installs = match install::InstallSocket::open(daemon_user) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!("cannot open the install socket: {e}; upgrades are not possible");
+            None
+        }
+    };
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut tick = tokio::time::interval(TICK);
@@ -217,6 +239,8 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         frozen: false,
         boot,
         trial,
+        installs,
+        install_busy: Arc::new(Mutex::new(())),
     };
     let outcome = loop {
         let mut child = match supervisor.spawn() {
@@ -398,6 +422,11 @@ struct Supervisor<'a> {
     trial: Option<crate::slots::Trial>,
     /// The serial console, started once the first daemon is up.
     console: Option<tokio::task::JoinHandle<()>>,
+    /// Where the daemon hands over upgrade packages (`None`: it could not
+    /// be created; `upgrade install` is refused).
+    installs: Option<install::InstallSocket>,
+    /// Held while a package is verified and written: one at a time.
+    install_busy: Arc<Mutex<()>>,
 }
 
 impl Supervisor<'_> {
@@ -418,6 +447,9 @@ impl Supervisor<'_> {
             .arg(self.boot_reason.as_arg())
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(installs) = &self.installs {
+            cmd.arg("--install-socket").arg(&installs.path);
+        }
         if self.opts.quiet {
             cmd.arg("--quiet");
         }
@@ -495,6 +527,11 @@ impl Supervisor<'_> {
                         last_beat = Some(Instant::now());
                     }
                 }
+                accepted = accept_install(self.installs.as_ref()) => {
+                    if let Ok((stream, _)) = accepted {
+                        self.hand_install(stream, pid);
+                    }
+                }
                 _ = tick.tick() => {
                     let healthy = match last_beat {
                         None => started.elapsed() < start_timeout,
@@ -524,6 +561,34 @@ impl Supervisor<'_> {
                 }
             }
         }
+    }
+
+    /// A connection on the install socket: served (on a blocking thread:
+    /// hashing and writing a slot take seconds, and the watchdog must be
+    /// petted meanwhile) only when it comes from the current daemon.
+    fn hand_install(&self, stream: tokio::net::UnixStream, pid: u32) {
+        let peer = stream.peer_cred().ok().and_then(|c| c.pid());
+        if peer != i32::try_from(pid).ok() {
+            tracing::warn!(
+                "upgrade: install socket: a connection from pid {peer:?}, not the mail daemon {pid}: closed"
+            );
+            return;
+        }
+        let stream = match stream.into_std().and_then(|s| {
+            s.set_nonblocking(false)?;
+            Ok(s)
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("upgrade: install socket: {e}");
+                return;
+            }
+        };
+        let boot = self.boot.clone();
+        let board = self.opts.board.name.clone();
+        let keys = crate::upgrade::keys_dir(&self.opts.board);
+        let busy = self.install_busy.clone();
+        tokio::task::spawn_blocking(move || install::serve(stream, &boot, &board, &keys, &busy));
     }
 
     /// The firmware on trial has been healthy long enough: permanent.
@@ -620,6 +685,16 @@ impl Supervisor<'_> {
                 _ = int.recv() => return Outcome::Stopped,
             }
         }
+    }
+}
+
+/// The next connection on the install socket; never, without one.
+async fn accept_install(
+    installs: Option<&install::InstallSocket>,
+) -> std::io::Result<(tokio::net::UnixStream, tokio::net::unix::SocketAddr)> {
+    match installs {
+        Some(s) => s.listener.accept().await,
+        None => std::future::pending().await,
     }
 }
 
