@@ -53,6 +53,7 @@ mod console;
 mod crashes;
 pub mod heartbeat;
 pub mod privilege;
+pub mod safe_fs;
 pub mod watchdog;
 
 use std::ffi::OsString;
