@@ -657,17 +657,22 @@ impl Supervisor<'_> {
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
     let path = dir.join(LOCK_FILE);
+    let access = safe_fs::Access {
+        write: true,
+        append: false,
+        create: Some(0o600),
+        truncate: false,
+    };
     let file = safe_fs::Dir::open(dir)
-        .and_then(|d| {
-            d.open_regular(
-                LOCK_FILE,
-                safe_fs::Access {
-                    write: true,
-                    append: false,
-                    create: Some(0o600),
-                    truncate: false,
-                },
-            )
+        .and_then(|d| match d.open_regular(LOCK_FILE, access) {
+            // A link, a FIFO or a hard link planted at the name cannot be
+            // a lock another supervisor holds (that is a regular file
+            // with one name): replace it rather than refuse to start.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                d.remove_file(LOCK_FILE)?;
+                d.open_regular(LOCK_FILE, access)
+            }
+            other => other,
         })
         .with_context(|| format!("cannot open {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
