@@ -251,8 +251,18 @@ impl Victim {
             "{} was written",
             self.path.display()
         );
-        assert_eq!((meta.uid(), meta.gid()), (0, 0), "{} was given away", self.path.display());
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{} mode", self.path.display());
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (0, 0),
+            "{} was given away",
+            self.path.display()
+        );
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{} mode",
+            self.path.display()
+        );
     }
 }
 
@@ -276,7 +286,12 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
     // (on the same file system, so a hard link can reach one).
     let outside = tempfile::Builder::new()
         .prefix("bw-root-only")
-        .tempdir_in(data.parent().expect("parent").parent().expect("grandparent"))
+        .tempdir_in(
+            data.parent()
+                .expect("parent")
+                .parent()
+                .expect("grandparent"),
+        )
         .expect("root-only dir");
     fs::set_permissions(outside.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
     let pid_victim = Victim::new(outside.path(), "pid-victim");
@@ -319,7 +334,10 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
     breakwater_e2e::wait_until(EVENTUALLY, || w.gw.cli(&["status"]).ok()).expect("new daemon");
     assert_eq!(ids(new, "Uid:")[1], uid, "the new daemon runs as {USER}");
     assert!(
-        fs::symlink_metadata(data.join("daemon.pid")).unwrap().file_type().is_file(),
+        fs::symlink_metadata(data.join("daemon.pid"))
+            .unwrap()
+            .file_type()
+            .is_file(),
         "the planted link was replaced by a file"
     );
     let log = fs::read_to_string(data.join("logs/system_logs/system.current")).unwrap_or_default();
@@ -356,7 +374,8 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
     }
     assert_eq!(dir_owner(), 0, "a linked directory was given away");
     assert!(
-        !outside.path().join("logs").exists() && fs::read_dir(&dir_victim).unwrap().next().is_none(),
+        !outside.path().join("logs").exists()
+            && fs::read_dir(&dir_victim).unwrap().next().is_none(),
         "nothing was created outside the data directory"
     );
 
@@ -382,7 +401,12 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
         .expect("the store moved aside");
     for p in [data.join("db"), data.join("db/db"), aside.path()] {
         let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert_eq!((m.uid(), m.gid()), (uid, gid), "{} owner after salvage", p.display());
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (uid, gid),
+            "{} owner after salvage",
+            p.display()
+        );
     }
     hard_victim.assert_untouched();
     w.gw.start_again();
@@ -393,8 +417,15 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
     w.gw.stop();
     let board = w.gw.board_file().to_path_buf();
     let text = fs::read_to_string(&board).expect("board file");
-    assert!(!text.contains("[supervisor]"), "the test board has no [supervisor] table yet");
-    fs::write(&board, format!("{text}\n[supervisor]\nauto_salvage = true\n")).expect("board");
+    assert!(
+        !text.contains("[supervisor]"),
+        "the test board has no [supervisor] table yet"
+    );
+    fs::write(
+        &board,
+        format!("{text}\n[supervisor]\nauto_salvage = true\n"),
+    )
+    .expect("board");
     let damaged_before = damaged_stores(&data);
     fs::OpenOptions::new()
         .write(true)
@@ -412,10 +443,23 @@ fn links_planted_by_the_daemons_user_never_lead_root_outside_the_data_directory(
         .expect("the gateway starts after the supervisor's salvage");
     let log = fs::read_to_string(data.join("logs/system_logs/system.current")).unwrap_or_default();
     assert!(log.contains("Database salvage"), "{log}");
-    assert_eq!(damaged_stores(&data), damaged_before + 1, "one more store aside");
-    for p in [data.join("db"), data.join("db/db"), data.join("db/breakwater.initialised")] {
+    assert_eq!(
+        damaged_stores(&data),
+        damaged_before + 1,
+        "one more store aside"
+    );
+    for p in [
+        data.join("db"),
+        data.join("db/db"),
+        data.join("db/breakwater.initialised"),
+    ] {
         let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert_eq!((m.uid(), m.gid()), (uid, gid), "{} owner after auto_salvage", p.display());
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (uid, gid),
+            "{} owner after auto_salvage",
+            p.display()
+        );
     }
     // (A truncated store yields no configuration: the gateway is back on
     // its factory one, so no mail check here; an operator would now run

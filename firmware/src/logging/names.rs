@@ -34,11 +34,7 @@ pub(crate) fn list_rotated(dir: &Dir, prefix: &str) -> io::Result<Vec<(RotatedKe
 /// highest number already used for that second, never into a gap left by
 /// pruning: reusing `.s` there would make the newest file sort oldest, and
 /// the next prune would delete it.
-pub(crate) fn next_rotated_name(
-    dir: &Dir,
-    prefix: &str,
-    now: NaiveDateTime,
-) -> io::Result<String> {
+pub(crate) fn next_rotated_name(dir: &Dir, prefix: &str, now: NaiveDateTime) -> io::Result<String> {
     let now = now.trunc_subsecs(0);
     let first = list_rotated(dir, prefix)?
         .into_iter()

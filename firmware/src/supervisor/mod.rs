@@ -218,9 +218,15 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         // The daemon reports it and exits with EXIT_CANNOT_DROP.
         Some(Err(e)) => {
             tracing::error!("{e:#}");
-            (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
         }
-        None => (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()),
+        None => (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        ),
     };
     data.give_socket(heartbeat::SOCKET_NAME, owner.0, owner.1, 0o600)
         .with_context(|| format!("cannot give {} to the mail daemon", socket_path.display()))?;

@@ -128,8 +128,7 @@ pub fn drop_to_owner_of(dir: &Path) -> anyhow::Result<Option<RunAs>> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
-    let meta =
-        std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     if meta.uid() == 0 {
         return Ok(None);
     }

@@ -121,7 +121,13 @@ fn one_name(name: &str) -> io::Result<&str> {
 
 /// `ELOOP` from `O_NOFOLLOW`, or `ENOTDIR` from `O_DIRECTORY`, said as
 /// what the name really is (a link, a file).
-fn explain(e: rustix::io::Errno, at: &OwnedFd, name: &std::ffi::OsStr, path: &Path, expected: &'static str) -> io::Error {
+fn explain(
+    e: rustix::io::Errno,
+    at: &OwnedFd,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    expected: &'static str,
+) -> io::Error {
     if e != rustix::io::Errno::LOOP && e != rustix::io::Errno::NOTDIR {
         return e.into();
     }
@@ -230,9 +236,8 @@ impl Dir {
         let mode = Mode::from_raw_mode(access.create.unwrap_or(0));
         // Truncation waits for the checks below: O_TRUNC at open would
         // already have emptied a hard-linked file.
-        let fd = rustix::fs::openat(&self.fd, name, flags, mode).map_err(|e| {
-            explain(e, &self.fd, name.as_ref(), &path, "regular file")
-        })?;
+        let fd = rustix::fs::openat(&self.fd, name, flags, mode)
+            .map_err(|e| explain(e, &self.fd, name.as_ref(), &path, "regular file"))?;
         let st = rustix::fs::fstat(&fd)?;
         if !FileType::from_raw_mode(st.st_mode).is_file() {
             return Err(Refused::NotRegular {
@@ -242,6 +247,8 @@ impl Dir {
             .into());
         }
         if access.write && st.st_nlink > 1 {
+            // `st_nlink` is u64 on x86_64, u32 on some other targets.
+            #[allow(clippy::useless_conversion)]
             return Err(Refused::HardLinked {
                 path,
                 links: u64::from(st.st_nlink),
@@ -386,6 +393,52 @@ impl Dir {
     }
 }
 
+/// A socket root connects to in the daemon's directory, pinned: opened
+/// `O_PATH | O_NOFOLLOW` and checked to be a socket, so a name swapped for
+/// a link to another socket (another root service's) is refused.
+/// [`PinnedSocket::path`] names that very inode through `/proc/self/fd`,
+/// for `connect(2)`, while the value lives.
+#[derive(Debug)]
+pub struct PinnedSocket {
+    _fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl PinnedSocket {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Dir {
+    /// Pins the socket `name` in this directory (see [`PinnedSocket`]).
+    pub fn pin_socket(&self, name: &str) -> io::Result<PinnedSocket> {
+        let name = one_name(name)?;
+        let path = self.path.join(name);
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| explain(e, &self.fd, name.as_ref(), &path, "socket"))?;
+        let st = rustix::fs::fstat(&fd)?;
+        if !FileType::from_raw_mode(st.st_mode).is_socket() {
+            return Err(Refused::WrongKind {
+                path,
+                kind: kind_of(&st),
+                expected: "socket",
+            }
+            .into());
+        }
+        let pinned = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        Ok(PinnedSocket {
+            _fd: fd,
+            path: pinned,
+        })
+    }
+}
+
 /// `chown` of the inode behind `fd` (also an `O_PATH` descriptor).
 fn chown_fd(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
     rustix::fs::chownat(
@@ -521,7 +574,10 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"root's\n");
         let meta = std::fs::symlink_metadata(tmp.path().join("daemon.pid")).unwrap();
         assert!(meta.file_type().is_file());
-        assert_eq!(std::fs::read(tmp.path().join("daemon.pid")).unwrap(), b"42\n");
+        assert_eq!(
+            std::fs::read(tmp.path().join("daemon.pid")).unwrap(),
+            b"42\n"
+        );
         assert!(!tmp.path().join("daemon.pid.new").exists());
     }
 
@@ -557,19 +613,23 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         // The real thing is created and walked.
-        let made = dir.subdir(Path::new("logs/mail_logs"), Some(0o700)).unwrap();
+        let made = dir
+            .subdir(Path::new("logs/mail_logs"), Some(0o700))
+            .unwrap();
         made.write_file("x", b"1", 0o600).unwrap();
         assert!(tmp.path().join("logs/mail_logs/x").is_file());
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
         assert!(dir.subdir(Path::new("../etc"), None).is_err());
-        assert!(dir.read_file("logs/mail_logs/x", 8).is_err(), "one name only");
+        assert!(
+            dir.read_file("logs/mail_logs/x", 8).is_err(),
+            "one name only"
+        );
     }
 
     #[test]
     fn a_fifo_is_refused_without_hanging() {
         let (tmp, dir) = setup();
-        nix::unistd::mkfifo(&tmp.path().join("last-stop"), nix::sys::stat::Mode::S_IRWXU)
-            .unwrap();
+        nix::unistd::mkfifo(&tmp.path().join("last-stop"), nix::sys::stat::Mode::S_IRWXU).unwrap();
         nix::unistd::mkfifo(&tmp.path().join("lock"), nix::sys::stat::Mode::S_IRWXU).unwrap();
         let err = dir.read_file("last-stop", 64).unwrap_err();
         assert!(err.to_string().contains("FIFO"), "{err}");
@@ -578,7 +638,10 @@ mod tests {
         assert!(dir.open_regular("lock", write_access()).is_err());
         // Replacing one is fine: the name is renamed over.
         dir.write_file("last-stop", b"reboot\n", 0o644).unwrap();
-        assert_eq!(dir.read_file("last-stop", 64).unwrap().unwrap(), b"reboot\n");
+        assert_eq!(
+            dir.read_file("last-stop", 64).unwrap().unwrap(),
+            b"reboot\n"
+        );
     }
 
     #[test]
@@ -605,7 +668,10 @@ mod tests {
     #[test]
     fn a_socket_is_given_only_when_it_is_a_socket() {
         let (tmp, dir) = setup();
-        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let me = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
         let _sock = std::os::unix::net::UnixDatagram::bind(tmp.path().join("s.sock")).unwrap();
         dir.give_socket("s.sock", me.0, me.1, 0o600).unwrap();
         let mode = std::fs::metadata(tmp.path().join("s.sock")).unwrap().mode();
@@ -623,6 +689,26 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_socket_connects_and_a_link_to_another_is_refused() {
+        let (tmp, dir) = setup();
+        let outside = tempfile::tempdir().unwrap();
+        let real = std::os::unix::net::UnixListener::bind(tmp.path().join("control.sock")).unwrap();
+        let _other =
+            std::os::unix::net::UnixListener::bind(outside.path().join("root.sock")).unwrap();
+        let pinned = dir.pin_socket("control.sock").unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(pinned.path()).unwrap();
+        assert!(real.accept().is_ok(), "connected to the pinned socket");
+        std::fs::remove_file(tmp.path().join("control.sock")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("root.sock"),
+            tmp.path().join("control.sock"),
+        )
+        .unwrap();
+        let err = dir.pin_socket("control.sock").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[test]
     fn chown_tree_walks_real_entries_and_skips_links() {
         let (tmp, dir) = setup();
         std::fs::create_dir_all(tmp.path().join("logs/system_logs")).unwrap();
@@ -630,7 +716,10 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), tmp.path().join("evil")).unwrap();
         nix::unistd::mkfifo(&tmp.path().join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-        let me = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+        let me = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
         // Everything is ours already: nothing to change, nothing refused,
         // and the FIFO did not hang the walk.
         let report = chown_tree(&dir, me.0, me.1).unwrap();
@@ -651,11 +740,8 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("shadow"), b"x").unwrap();
         std::os::unix::fs::symlink(outside.path(), tmp.path().join("evil-dir")).unwrap();
-        std::os::unix::fs::symlink(
-            outside.path().join("shadow"),
-            tmp.path().join("evil-file"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(outside.path().join("shadow"), tmp.path().join("evil-file"))
+            .unwrap();
         let root_file = tmp.path().join("root-only");
         std::fs::write(&root_file, b"x").unwrap();
         std::fs::hard_link(&root_file, tmp.path().join("db/linked")).unwrap();
