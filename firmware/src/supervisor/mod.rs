@@ -213,20 +213,18 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     // able to send its beats: the socket stays owner-only, owned by it.
     // Changed through a descriptor on the socket itself: a name swapped
     // for a link to a root file meanwhile is refused, not followed.
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     let owner = match opts.board.run_as.as_deref().map(privilege::resolve) {
         Some(Ok(who)) => (who.uid.as_raw(), who.gid.as_raw()),
         // The daemon reports it and exits with EXIT_CANNOT_DROP.
         Some(Err(e)) => {
             tracing::error!("{e:#}");
-            (
-                nix::unistd::geteuid().as_raw(),
-                nix::unistd::getegid().as_raw(),
-            )
+            me
         }
-        None => (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        ),
+        None => me,
     };
     data.give_socket(heartbeat::SOCKET_NAME, owner.0, owner.1, 0o600)
         .with_context(|| format!("cannot give {} to the mail daemon", socket_path.display()))?;
