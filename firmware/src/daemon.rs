@@ -462,8 +462,13 @@ pub struct Opened {
 
 /// The daemon's first, synchronous part: the data directory, the logs, the
 /// database and the committed configuration. On a board with `run_as`
-/// (see `docs/decisions/0006-least-privilege.md`) it then binds the
-/// listeners, gives the data directory to that user and becomes it; the
+/// (see `docs/decisions/0006-least-privilege.md`) root's only file work is
+/// giving the data directory to that user (race-free:
+/// [`privilege::chown_tree`]); the logs, the database and the
+/// configuration are then opened with the user's effective IDs
+/// ([`privilege::as_user`]), so nothing the user planted there (a link to
+/// a root file in `db/`, say) leads root anywhere. Root comes back only to
+/// bind the listeners, then the process becomes the user for good. The
 /// caller must not have started any runtime yet. A failure to become the
 /// user is [`CannotDropPrivileges`].
 pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
@@ -476,12 +481,56 @@ pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
         None => None,
     };
     prepare_data_dir(dir)?;
-    let log = logging::init(dir, Default::default(), opts.echo_logs)?;
+    let chowned = match &run_as {
+        Some(who) => Some(
+            privilege::chown_tree(dir, who)
+                .with_context(|| format!("cannot give {} to {}", dir.display(), who.name))
+                .map_err(|e| CannotDropPrivileges(format!("{e:#}")))?,
+        ),
+        None => None,
+    };
     // Before giving up root, which may raise the hard limit too.
-    match crate::open_files::raise() {
+    let raised = crate::open_files::raise();
+    let opened = match &run_as {
+        Some(who) => privilege::as_user(who, || open_as_owner(opts))
+            .map_err(|e| CannotDropPrivileges(format!("{e:#}")))??,
+        None => open_as_owner(opts)?,
+    };
+    match raised {
         Ok(r) => tracing::info!("open-file limit {} (was {})", r.after, r.before),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
+    for skipped in chowned.iter().flat_map(|r| &r.skipped) {
+        tracing::warn!("data directory: {skipped}");
+    }
+    if let Some(who) = run_as {
+        // Root again, for the ports only. sled's flusher thread exists by
+        // now and runs as root too until drop_to: it only writes through
+        // the descriptors it opened as the user; nothing writes to the
+        // store meanwhile, so it opens no file.
+        for problem in crate::smtp_in::prebind(&opened.config) {
+            tracing::warn!("{problem}");
+        }
+        if let Err(e) = privilege::drop_to(&who) {
+            let e = CannotDropPrivileges(format!("{e:#}"));
+            tracing::error!("{e}");
+            return Err(e.into());
+        }
+        tracing::info!(
+            "the mail daemon runs as {} (uid {}, gid {}); its ports are bound",
+            who.name,
+            who.uid,
+            who.gid
+        );
+    }
+    Ok(opened)
+}
+
+/// The logs, the store and the committed configuration, opened with the
+/// data directory owner's rights (see [`open`]).
+fn open_as_owner(opts: &RunOptions) -> anyhow::Result<Opened> {
+    let dir = &opts.data_dir;
+    let log = logging::init(dir, Default::default(), opts.echo_logs)?;
     let (db, store) = match open_store(dir) {
         Ok(opened) => opened,
         Err(e) => {
@@ -496,25 +545,6 @@ pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
         tracing::warn!("uncommitted configuration changes from before the restart were discarded");
     }
     log.set_settings(config.mail_logs);
-    if let Some(who) = run_as {
-        for problem in crate::smtp_in::prebind(&config) {
-            tracing::warn!("{problem}");
-        }
-        let dropped = privilege::chown_tree(dir, &who)
-            .with_context(|| format!("cannot give {} to {}", dir.display(), who.name))
-            .and_then(|()| privilege::drop_to(&who));
-        if let Err(e) = dropped {
-            let e = CannotDropPrivileges(format!("{e:#}"));
-            tracing::error!("{e}");
-            return Err(e.into());
-        }
-        tracing::info!(
-            "the mail daemon runs as {} (uid {}, gid {}); its ports are bound",
-            who.name,
-            who.uid,
-            who.gid
-        );
-    }
     Ok(Opened {
         log,
         db,

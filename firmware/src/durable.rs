@@ -18,7 +18,8 @@
 //!
 //! The small files beside the database (the supervisor's boot marker and
 //! stop record, the boot partition's slot files) use [`write_file`],
-//! [`remove_file`] and [`sync_dir`].
+//! [`remove_file`] and [`sync_dir`]; [`write_file`] never writes through a
+//! link planted at either name (root uses it in the daemon's directory).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -75,17 +76,32 @@ pub fn flush(db: &sled::Tree) -> sled::Result<usize> {
 
 /// Writes `bytes` to `path` through a temporary name, synced, renamed over
 /// the old file, the directory synced: a reader (or the next boot after a
-/// power cut) sees the old or the new content, never a mix.
+/// power cut) sees the old or the new content, never a mix. Root calls it
+/// on the daemon-owned data directory, so the temporary is created
+/// exclusively and nothing at either name is followed
+/// ([`crate::supervisor::safe_fs::Dir::write_file`]); `path`'s directory
+/// itself is trusted.
 pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("new");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    match path.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
+    let (dir, name) = split(path)?;
+    crate::supervisor::safe_fs::Dir::open(dir)?.write_file(name, bytes, 0o644)
+}
+
+/// `path` as its directory and its file name.
+fn split(path: &Path) -> std::io::Result<(&Path, &str)> {
+    let name = path.file_name().and_then(|n| n.to_str());
+    match (path.parent(), name) {
+        (Some(dir), Some(name)) => Ok((
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            },
+            name,
+        )),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a file name", path.display()),
+        )),
     }
 }
 

@@ -107,9 +107,16 @@ enum Command {
     },
     /// Move a damaged database and its spool aside and build a new store
     /// from whatever it still yields (the gateway must be stopped).
+    ///
+    /// Started as root, it runs as the owner of the data directory (the
+    /// mail daemon's user on a board with `run_as`).
     Salvage {
         #[arg(long, env = "BREAKWATER_DATA_DIR", default_value = "breakwater-data")]
         data_dir: PathBuf,
+        /// Started by the supervisor, which holds the data directory's
+        /// lock (not for operators).
+        #[arg(long, hide = true)]
+        supervised: bool,
     },
     /// Run one CLI command against the running daemon.
     Cli {
@@ -253,9 +260,25 @@ fn main() -> ExitCode {
             device,
             baud,
         } => run_console(data_dir, device, baud),
-        Command::Salvage { data_dir } => {
-            if let Err(e) = supervisor::lock_data_dir(&data_dir) {
-                eprintln!("breakwater salvage: {e:#}; stop Breakwater first");
+        Command::Salvage {
+            data_dir,
+            supervised,
+        } => {
+            let _lock = if supervised {
+                None
+            } else {
+                match supervisor::lock_data_dir(&data_dir) {
+                    Ok(lock) => Some(lock),
+                    Err(e) => {
+                        eprintln!("breakwater salvage: {e:#}; stop Breakwater first");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            };
+            // A damaged store is the daemon's data, possibly shaped by
+            // whoever owned the daemon: never worked on as root.
+            if let Err(e) = supervisor::privilege::drop_to_owner_of(&data_dir) {
+                eprintln!("breakwater salvage: cannot run as the data directory's owner: {e:#}");
                 return ExitCode::FAILURE;
             }
             match breakwater::salvage::salvage(&data_dir) {

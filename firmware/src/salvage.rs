@@ -20,7 +20,11 @@
 //! `breakwater salvage --data-dir DIR` runs it by hand (docs/operations.md,
 //! "Damaged database"); on a board with `auto_salvage` the supervisor runs
 //! it itself when the daemon reports a damaged store, since the appliance
-//! has no shell.
+//! has no shell. Either way it runs as the owner of the data directory
+//! (the daemon's user on a board with `run_as`), never as root: the
+//! supervisor starts `breakwater salvage` as a child, and that command
+//! started by root drops to the owner first
+//! (`supervisor::privilege::drop_to_owner_of`).
 
 use std::path::{Path, PathBuf};
 

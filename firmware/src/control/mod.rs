@@ -85,8 +85,11 @@ pub fn command_words(args: Vec<String>) -> Result<Vec<String>, CommandLineError>
 
 /// The socket's path for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("control.sock")
+    data_dir.join(CONTROL_SOCKET_NAME)
 }
+
+/// The control socket's name in the data directory.
+pub const CONTROL_SOCKET_NAME: &str = "control.sock";
 
 /// What the daemon answers for itself (commands that are not about config).
 pub trait DaemonStatus: Send + Sync + 'static {
@@ -658,7 +661,15 @@ fn is_json_request(args: &[String]) -> bool {
 /// Client side: runs one command against the daemon of `data_dir`.
 pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, String> {
     let path = socket_path(data_dir);
-    let mut stream = UnixStream::connect(&path).await.map_err(|e| {
+    // Root runs this too, on a directory the daemon's user owns: the name
+    // is pinned (no link followed, a socket) before connect(2).
+    let pinned = crate::supervisor::safe_fs::Dir::open(data_dir)
+        .and_then(|d| d.pin_socket(CONTROL_SOCKET_NAME));
+    let connected = match &pinned {
+        Ok(p) => UnixStream::connect(p.path()).await,
+        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+    };
+    let mut stream = connected.map_err(|e| {
         format!(
             "cannot reach the Breakwater daemon at {}: {e} (is `breakwater run --data-dir {}` running?)",
             path.display(),

@@ -5,7 +5,10 @@
 //! sled allows one process per database: init opens it, reads the
 //! committed config and drops it before the supervisor (and so the
 //! daemon) starts. It never writes: an uninitialised store is left for
-//! the daemon to initialise with factory defaults.
+//! the daemon to initialise with factory defaults. On a board with
+//! `run_as` it reads with that user's effective IDs: the store is the
+//! daemon's, and PID 1 must not follow what a compromised daemon left in
+//! it.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -103,7 +106,20 @@ pub fn plan(data_dir: Option<&Path>, board: &BoardProfile, log: &mut dyn FnMut(S
         log("no data partition: using the board's factory network settings".into());
         return NetPlan::factory(board);
     };
-    match read_committed(dir) {
+    // The store belongs to the mail daemon's user, who may have planted
+    // links in it for PID 1 to follow: sled opens it with that user's
+    // rights (the effective IDs only; init takes root back after).
+    let who = board
+        .run_as
+        .as_deref()
+        .and_then(|spec| crate::supervisor::privilege::resolve(spec).ok())
+        .filter(|_| nix::unistd::geteuid().is_root());
+    let read = match &who {
+        Some(who) => crate::supervisor::privilege::as_user(who, || read_committed(dir))
+            .unwrap_or_else(|e| Err(format!("cannot read it as {}: {e:#}", who.name))),
+        None => read_committed(dir),
+    };
+    match read {
         Ok(Some(config)) => NetPlan::from_config(&config),
         Ok(None) => NetPlan::factory(board),
         Err(e) => {

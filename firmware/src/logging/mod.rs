@@ -155,9 +155,8 @@ fn build<S>(
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let logs = data_dir.join("logs");
-    let mail = open_log(&logs.join("mail_logs"), "mail", settings)?;
-    let system = open_log(&logs.join("system_logs"), "system", settings)?;
+    let mail = open_log(data_dir, "logs/mail_logs", "mail", settings)?;
+    let system = open_log(data_dir, "logs/system_logs", "system", settings)?;
 
     let mail_layer = FileLayer::new(Arc::clone(&mail), echo_stderr).with_filter(filter_fn(is_mail));
     let system_layer = FileLayer::new(Arc::clone(&system), false)
@@ -172,15 +171,21 @@ fn is_mail(meta: &Metadata<'_>) -> bool {
     meta.target() == MAIL_LOGS_TARGET
 }
 
+/// The supervisor opens the logs as root in the mail daemon's directory:
+/// the log directory is walked from the data directory without following
+/// links (`supervisor::safe_fs`).
 fn open_log(
-    dir: &Path,
+    data_dir: &Path,
+    rel: &str,
     prefix: &'static str,
     settings: LogSettings,
 ) -> anyhow::Result<Arc<Mutex<LogFile>>> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating log directory {}", dir.display()))?;
+    let path = data_dir.join(rel);
+    let dir = crate::supervisor::safe_fs::Dir::open(data_dir)
+        .and_then(|d| d.subdir(Path::new(rel), Some(0o750)))
+        .with_context(|| format!("creating log directory {}", path.display()))?;
     let file = LogFile::open(dir, prefix, settings)
-        .with_context(|| format!("opening {prefix}.current in {}", dir.display()))?;
+        .with_context(|| format!("opening {prefix}.current in {}", path.display()))?;
     Ok(Arc::new(Mutex::new(file)))
 }
 

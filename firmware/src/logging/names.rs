@@ -5,25 +5,27 @@
 //! restores), so they must sort by age: the fixed-width stamp does that, and
 //! [`next_rotated_path`] never hands out a number below one already used.
 
-use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, SubsecRound as _};
+
+use crate::supervisor::safe_fs::Dir;
 
 const ROTATED_TIME_FORMAT: &str = "%Y%m%dT%H%M%S";
 
 /// Orders rotated files oldest first: (stamp, collision number).
 pub(crate) type RotatedKey = (NaiveDateTime, u32);
 
-/// Rotated files of `prefix` in `dir`, unsorted. Only names this module
-/// produces are listed, so pruning never touches anything else.
-pub(crate) fn list_rotated(dir: &Path, prefix: &str) -> io::Result<Vec<(RotatedKey, PathBuf)>> {
-    Ok(fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let key = parse_rotated_name(prefix, entry.file_name().to_str()?)?;
-            Some((key, entry.path()))
+/// Rotated files of `prefix` in `dir` (names), unsorted. Only names this
+/// module produces are listed, so pruning never touches anything else.
+pub(crate) fn list_rotated(dir: &Dir, prefix: &str) -> io::Result<Vec<(RotatedKey, String)>> {
+    Ok(dir
+        .names()?
+        .into_iter()
+        .filter_map(|name| {
+            let name = name.into_string().ok()?;
+            let key = parse_rotated_name(prefix, &name)?;
+            Some((key, name))
         })
         .collect())
 }
@@ -32,11 +34,7 @@ pub(crate) fn list_rotated(dir: &Path, prefix: &str) -> io::Result<Vec<(RotatedK
 /// highest number already used for that second, never into a gap left by
 /// pruning: reusing `.s` there would make the newest file sort oldest, and
 /// the next prune would delete it.
-pub(crate) fn next_rotated_path(
-    dir: &Path,
-    prefix: &str,
-    now: NaiveDateTime,
-) -> io::Result<PathBuf> {
+pub(crate) fn next_rotated_name(dir: &Dir, prefix: &str, now: NaiveDateTime) -> io::Result<String> {
     let now = now.trunc_subsecs(0);
     let first = list_rotated(dir, prefix)?
         .into_iter()
@@ -50,10 +48,9 @@ pub(crate) fn next_rotated_path(
             0 => format!("{prefix}.@{stamp}.s"),
             n => format!("{prefix}.@{stamp}.{n}.s"),
         };
-        let path = dir.join(name);
         // Also skips a same-named file of another kind (a directory, say).
-        if !path.try_exists()? {
-            return Ok(path);
+        if !dir.exists(&name)? {
+            return Ok(name);
         }
     }
     Err(io::Error::other("no free name for a rotated log"))
@@ -109,14 +106,15 @@ mod tests {
 
     #[test]
     fn numbers_continue_above_the_highest_used() {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
         let now = at(1, 6, 39);
-        let next = || next_rotated_path(dir.path(), "mail", now).unwrap();
-        assert_eq!(next(), dir.path().join("mail.@20261124T010639.s"));
-        fs::write(dir.path().join("mail.@20261124T010639.3.s"), "").unwrap();
-        assert_eq!(next(), dir.path().join("mail.@20261124T010639.4.s"));
+        let next = || next_rotated_name(&dir, "mail", now).unwrap();
+        assert_eq!(next(), "mail.@20261124T010639.s");
+        std::fs::write(tmp.path().join("mail.@20261124T010639.3.s"), "").unwrap();
+        assert_eq!(next(), "mail.@20261124T010639.4.s");
         // Another second starts again at no number.
-        let later = next_rotated_path(dir.path(), "mail", at(1, 6, 40)).unwrap();
-        assert_eq!(later, dir.path().join("mail.@20261124T010640.s"));
+        let later = next_rotated_name(&dir, "mail", at(1, 6, 40)).unwrap();
+        assert_eq!(later, "mail.@20261124T010640.s");
     }
 }

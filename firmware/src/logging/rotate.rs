@@ -5,18 +5,25 @@
 //! take mail flow down. The first failure of an outage goes to stderr; the
 //! next good write re-arms the report.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDateTime;
 
 use super::LogSettings;
-use super::names::{list_rotated, next_rotated_path};
+use super::names::{list_rotated, next_rotated_name};
+use crate::supervisor::safe_fs::{Access, Dir};
 
+/// Mail logs hold addresses and subjects: not world-readable.
+const LOG_MODE: u32 = 0o640;
+
+/// The supervisor writes the system log as root into a directory the mail
+/// daemon's user owns: every file operation goes through `dir`'s
+/// descriptor and never follows a link (see `supervisor::safe_fs`).
 #[derive(Debug)]
 pub(crate) struct LogFile {
-    dir: PathBuf,
+    dir: Dir,
     prefix: &'static str,
     settings: LogSettings,
     /// `None` after a rotation or a failed open; the next write reopens.
@@ -27,15 +34,10 @@ pub(crate) struct LogFile {
 }
 
 impl LogFile {
-    /// Opens (or creates) `<dir>/<prefix>.current` for appending; `dir`
-    /// must exist.
-    pub(crate) fn open(
-        dir: &Path,
-        prefix: &'static str,
-        settings: LogSettings,
-    ) -> io::Result<Self> {
+    /// Opens (or creates) `<dir>/<prefix>.current` for appending.
+    pub(crate) fn open(dir: Dir, prefix: &'static str, settings: LogSettings) -> io::Result<Self> {
         let mut log = Self {
-            dir: dir.to_path_buf(),
+            dir,
             prefix,
             settings,
             file: None,
@@ -47,7 +49,11 @@ impl LogFile {
     }
 
     pub(crate) fn current_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.current", self.prefix))
+        self.dir.path().join(self.current_name())
+    }
+
+    fn current_name(&self) -> String {
+        format!("{}.current", self.prefix)
     }
 
     /// New limits apply from the next write; a lowered `max_files` is
@@ -97,7 +103,15 @@ impl LogFile {
         let file = match self.file.take() {
             Some(file) => file,
             None => {
-                let file = open_append(&self.current_path())?;
+                let file = self.dir.open_regular(
+                    &self.current_name(),
+                    Access {
+                        write: true,
+                        append: true,
+                        create: Some(LOG_MODE),
+                        truncate: false,
+                    },
+                )?;
                 self.size = file.metadata()?.len();
                 file
             }
@@ -107,9 +121,9 @@ impl LogFile {
 
     fn rotate(&mut self, now: NaiveDateTime) {
         self.file = None;
-        let current = self.current_path();
-        let renamed =
-            next_rotated_path(&self.dir, self.prefix, now).and_then(|to| fs::rename(&current, to));
+        let current = self.current_name();
+        let renamed = next_rotated_name(&self.dir, self.prefix, now)
+            .and_then(|to| self.dir.rename(&current, &to));
         match renamed {
             Ok(()) => {}
             // Someone removed it; the next write starts a fresh one anyway.
@@ -118,7 +132,13 @@ impl LogFile {
                 self.report("rotating", &e);
                 // Cannot rotate, so truncate: losing these lines is better
                 // than a full flash, which would stop the queue as well.
-                if let Err(e) = File::create(&current) {
+                let truncate = Access {
+                    write: true,
+                    append: false,
+                    create: Some(LOG_MODE),
+                    truncate: true,
+                };
+                if let Err(e) = self.dir.open_regular(&current, truncate) {
                     self.report("truncating", &e);
                 }
             }
@@ -138,8 +158,8 @@ impl LogFile {
         rotated.sort_unstable();
         // Try every removal; report the first failure.
         let mut first_error = None;
-        for (_, path) in &rotated[..excess] {
-            if let Err(e) = fs::remove_file(path) {
+        for (_, name) in &rotated[..excess] {
+            if let Err(e) = self.dir.remove_file(name) {
                 first_error.get_or_insert(e);
             }
         }
@@ -155,25 +175,18 @@ impl LogFile {
                 "breakwater: {} log in {}: {what} failed: {e} \
                  (further errors hidden until a write succeeds)",
                 self.prefix,
-                self.dir.display()
+                self.dir.path().display()
             );
         }
     }
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    // Mail logs hold addresses and subjects: not world-readable.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
-    options.open(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use std::fs;
+    use std::path::Path;
 
     fn at(h: u32, m: u32, s: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 11, 24)
@@ -198,7 +211,7 @@ mod tests {
             max_file_bytes: 100,
             max_files: 3,
         };
-        let mut log = LogFile::open(dir.path(), "mail", settings).unwrap();
+        let mut log = LogFile::open(Dir::open(dir.path()).unwrap(), "mail", settings).unwrap();
         let line = "x".repeat(39); // 40 bytes with the newline: two fit in 100.
         for i in 0..12 {
             log.write_line(&line, at(1, 6, 30 + i));
@@ -226,7 +239,7 @@ mod tests {
             max_file_bytes: 10,
             max_files: 3,
         };
-        let mut log = LogFile::open(dir.path(), "mail", settings).unwrap();
+        let mut log = LogFile::open(Dir::open(dir.path()).unwrap(), "mail", settings).unwrap();
         for i in 0..6 {
             log.write_line(&format!("line {i}"), at(1, 6, 39));
         }
@@ -255,7 +268,7 @@ mod tests {
             max_file_bytes: 100,
             max_files: 0,
         };
-        let mut log = LogFile::open(dir.path(), "mail", settings).unwrap();
+        let mut log = LogFile::open(Dir::open(dir.path()).unwrap(), "mail", settings).unwrap();
         log.write_line("0123456789", at(1, 6, 39));
         assert_eq!(
             rotated_names(dir.path()),
@@ -274,7 +287,7 @@ mod tests {
             max_file_bytes: 1,
             max_files: 10,
         };
-        let mut log = LogFile::open(dir.path(), "mail", settings).unwrap();
+        let mut log = LogFile::open(Dir::open(dir.path()).unwrap(), "mail", settings).unwrap();
         for i in 0..5 {
             log.write_line("l", at(2, 0, i));
         }

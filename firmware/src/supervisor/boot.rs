@@ -4,22 +4,29 @@
 
 use std::path::{Path, PathBuf};
 
+/// The names in the data directory (the supervisor, root, works on them
+/// through `safe_fs`, by name).
+pub(super) const PID_FILE: &str = "daemon.pid";
+pub(super) const BOOT_MARKER: &str = "unclean-shutdown";
+pub(super) const LAST_STOP: &str = "last-stop";
+pub(super) const LOCK_FILE: &str = "supervisor.lock";
+
 /// The current daemon's PID, for tests and operators.
 pub fn pid_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("daemon.pid")
+    data_dir.join(PID_FILE)
 }
 
 /// Present while a supervisor runs; found at start it means the last one
 /// did not stop in order (crash, kill, reset or power cut).
 pub fn boot_marker_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("unclean-shutdown")
+    data_dir.join(BOOT_MARKER)
 }
 
 /// Written at an orderly stop (`reboot`, `power-off`), read and removed at
 /// the next start: with the boot marker and the watchdog's boot status it
 /// tells the [`BootReason`].
 pub fn last_stop_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("last-stop")
+    data_dir.join(LAST_STOP)
 }
 
 /// Why the box (or, on a development machine, the supervisor) started:

@@ -23,9 +23,12 @@ use std::time::Duration;
 /// How often the daemon beats.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
+/// The heartbeat socket's name in the data directory.
+pub const SOCKET_NAME: &str = "supervisor.sock";
+
 /// The supervisor's heartbeat socket in a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("supervisor.sock")
+    data_dir.join(SOCKET_NAME)
 }
 
 /// One heartbeat: `beat <pid> <seq>`.

@@ -52,7 +52,11 @@
 //! **Exposure:** none. It reads beats only from its owner-only socket and
 //! ignores any datagram that is not a beat from the current daemon; it
 //! takes upgrade packages only from the current daemon (its PID, checked
-//! with `SO_PEERCRED`) and verifies them itself before writing a slot.
+//! with `SO_PEERCRED`) and verifies them itself before writing a slot. It
+//! runs as root in a directory the daemon's user owns, so every file it
+//! touches there goes through [`safe_fs`] (by name, through the data
+//! directory's descriptor, never following a link); a salvage runs in a
+//! child process as the daemon's user ([`salvage_as_owner`]).
 
 mod boot;
 mod console;
@@ -60,6 +64,7 @@ mod crashes;
 pub mod heartbeat;
 pub mod install;
 pub mod privilege;
+pub mod safe_fs;
 pub mod watchdog;
 
 use std::ffi::OsString;
@@ -77,6 +82,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use self::boot::{BOOT_MARKER, LAST_STOP, LOCK_FILE, PID_FILE};
 pub use self::boot::{BootReason, LastBoot, boot_marker_path, last_stop_path, pid_path};
 use self::console::start_console;
 use self::crashes::Crashes;
@@ -153,22 +159,40 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     crate::daemon::prepare_data_dir(dir)?;
     let _lock = lock_data_dir(dir)?;
     crate::logging::init(dir, Default::default(), false)?;
+    // Everything below in the data directory is done by name through this
+    // descriptor: the daemon's user owns the directory (safe_fs).
+    let data = safe_fs::Dir::open(dir)
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     let limits = opts.board.supervisor;
 
     let mut watchdog = watchdog::open(&opts.board.watchdog)
         .with_context(|| format!("cannot open the watchdog {}", opts.board.watchdog.kind))?;
-    let marker = boot_marker_path(dir);
     let card_reset = watchdog.caused_last_boot() == Some(true);
-    let last_boot = if marker.exists() || card_reset {
+    // Anything at the marker's name counts: even a planted link means the
+    // last run did not remove it in order.
+    let marker = data.exists(BOOT_MARKER).unwrap_or(true);
+    let last_boot = if marker || card_reset {
         LastBoot::Unclean
     } else {
         LastBoot::Clean
     };
-    let last_stop = std::fs::read_to_string(last_stop_path(dir)).ok();
-    let _ = std::fs::remove_file(last_stop_path(dir));
-    let boot_reason = BootReason::decide(card_reset, marker.exists(), last_stop.as_deref());
-    crate::durable::write_file(&marker, format!("{}\n", std::process::id()).as_bytes())
-        .context("cannot write the boot marker")?;
+    let last_stop = match data.read_file(LAST_STOP, 64) {
+        Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        Err(e) => {
+            tracing::warn!("ignoring {}: {e}", last_stop_path(dir).display());
+            None
+        }
+    };
+    if let Err(e) = data.remove_file(LAST_STOP) {
+        tracing::warn!("cannot remove {}: {e}", last_stop_path(dir).display());
+    }
+    let boot_reason = BootReason::decide(card_reset, marker, last_stop.as_deref());
+    data.write_file(
+        BOOT_MARKER,
+        format!("{}\n", std::process::id()).as_bytes(),
+        0o644,
+    )
+    .context("cannot write the boot marker")?;
     tracing::info!(
         "supervisor {} started (board {}, {}); last boot: {}; boot reason: {}",
         std::process::id(),
@@ -187,33 +211,32 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let trial = boot.trial().filter(|t| Some(t.slot) == boot.running);
 
     let socket_path = heartbeat::socket_path(dir);
-    let _ = std::fs::remove_file(&socket_path);
+    data.remove_file(heartbeat::SOCKET_NAME)
+        .with_context(|| format!("cannot remove the old {}", socket_path.display()))?;
+    // bind(2) creates the name and fails on anything already there (a
+    // link is not followed): the daemon's user cannot redirect it.
     let beats = UnixDatagram::bind(&socket_path)
         .with_context(|| format!("cannot bind {}", socket_path.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
-    }
     // A daemon that gives up root (the board's `run_as`) must still be
     // able to send its beats: the socket stays owner-only, owned by it.
-    let mut daemon_user = None;
-    if let Some(spec) = opts.board.run_as.as_deref() {
-        match privilege::resolve(spec) {
-            Ok(who) => {
-                std::os::unix::fs::chown(
-                    &socket_path,
-                    Some(who.uid.as_raw()),
-                    Some(who.gid.as_raw()),
-                )
-                .with_context(|| {
-                    format!("cannot give {} to {}", socket_path.display(), who.name)
-                })?;
-                daemon_user = Some((who.uid.as_raw(), who.gid.as_raw()));
-            }
-            // The daemon reports it and exits with EXIT_CANNOT_DROP.
-            Err(e) => tracing::error!("{e:#}"),
+    // Changed through a descriptor on the socket itself: a name swapped
+    // for a link to a root file meanwhile is refused, not followed.
+    let me = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    let daemon_user = match opts.board.run_as.as_deref().map(privilege::resolve) {
+        Some(Ok(who)) => Some((who.uid.as_raw(), who.gid.as_raw())),
+        // The daemon reports it and exits with EXIT_CANNOT_DROP.
+        Some(Err(e)) => {
+            tracing::error!("{e:#}");
+            None
         }
-    }
+        None => None,
+    };
+    let owner = daemon_user.unwrap_or(me);
+    data.give_socket(heartbeat::SOCKET_NAME, owner.0, owner.1, 0o600)
+        .with_context(|| format!("cannot give {} to the mail daemon", socket_path.display()))?;
     // Without it the box runs; only `upgrade install` is refused.
     let installs = match install::InstallSocket::open(daemon_user) {
         Ok(s) => Some(s),
@@ -230,6 +253,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let mut crashes = Crashes::new(limits);
     let mut supervisor = Supervisor {
         opts: &opts,
+        data: &data,
         limits,
         watchdog: &mut *watchdog,
         beats,
@@ -266,7 +290,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         let ended = supervisor
             .watch(&mut child, pid, &mut tick, &mut term, &mut int)
             .await;
-        let _ = std::fs::remove_file(pid_path(dir));
+        let _ = data.remove_file(PID_FILE);
         let why = match ended {
             Ended::Stop => break Outcome::Stopped,
             Ended::Reset => {
@@ -315,10 +339,12 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                     tracing::error!(
                         "the mail daemon cannot start: its database is damaged; salvaging it (auto_salvage)"
                     );
-                    match crate::salvage::salvage(dir) {
+                    // Not as root: in a child, as the owner of the data
+                    // directory (the daemon's user).
+                    match salvage_as_owner(dir).await {
                         Ok(report) => {
-                            tracing::warn!("{}", report.describe());
-                            eprintln!("breakwater: {}", report.describe());
+                            tracing::warn!("{report}");
+                            eprintln!("breakwater: {report}");
                             continue;
                         }
                         Err(e) => {
@@ -378,7 +404,7 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         console.abort();
         let _ = console.await;
     }
-    let _ = std::fs::remove_file(&socket_path);
+    let _ = data.remove_file(heartbeat::SOCKET_NAME);
     match outcome {
         Outcome::Stopped | Outcome::DaemonCannotStart | Outcome::Reboot => {
             // On the appliance init writes it again as it goes down (it
@@ -388,13 +414,13 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
             } else {
                 "power-off\n"
             };
-            if let Err(e) = crate::durable::write_file(&last_stop_path(dir), word.as_bytes()) {
+            if let Err(e) = data.write_file(LAST_STOP, word.as_bytes(), 0o644) {
                 tracing::error!("cannot record the stop: {e}");
             }
             if let Err(e) = watchdog.disarm() {
                 tracing::error!("watchdog magic close failed: {e}");
             }
-            let _ = std::fs::remove_file(&marker);
+            let _ = data.remove_file(BOOT_MARKER);
             tracing::info!("supervisor stopped");
         }
         Outcome::WatchdogReset => {
@@ -408,6 +434,8 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
 
 struct Supervisor<'a> {
     opts: &'a SuperviseOptions,
+    /// The data directory's descriptor (see [`safe_fs`]).
+    data: &'a safe_fs::Dir,
     limits: SupervisorLimits,
     watchdog: &'a mut dyn Watchdog,
     beats: UnixDatagram,
@@ -455,11 +483,9 @@ impl Supervisor<'_> {
         }
         let child = cmd.spawn().context("cannot spawn the mail daemon")?;
         let pid = child.id().unwrap_or(0);
-        crate::durable::write_file(
-            &pid_path(&self.opts.data_dir),
-            format!("{pid}\n").as_bytes(),
-        )
-        .context("cannot write daemon.pid")?;
+        self.data
+            .write_file(PID_FILE, format!("{pid}\n").as_bytes(), 0o644)
+            .context("cannot write daemon.pid")?;
         tracing::info!("started the mail daemon, pid {pid}");
         Ok(child)
     }
@@ -699,17 +725,58 @@ async fn accept_install(
 }
 
 /// One supervisor per data directory: a second one would fight the first
-/// over the heartbeat socket and the daemon.
+/// over the heartbeat socket and the daemon. The lock file is opened by
+/// name without following a link, and must be a regular file with one
+/// name (root opens it for writing).
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
-    let path = dir.join("supervisor.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let path = dir.join(LOCK_FILE);
+    let access = safe_fs::Access {
+        write: true,
+        append: false,
+        create: Some(0o600),
+        truncate: false,
+    };
+    let file = safe_fs::Dir::open(dir)
+        .and_then(|d| match d.open_regular(LOCK_FILE, access) {
+            // A link, a FIFO or a hard link planted at the name cannot be
+            // a lock another supervisor holds (that is a regular file
+            // with one name): replace it rather than refuse to start.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                d.remove_file(LOCK_FILE)?;
+                d.open_regular(LOCK_FILE, access)
+            }
+            other => other,
+        })
         .with_context(|| format!("cannot open {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
         anyhow::anyhow!("another supervisor is running on {} ({e})", dir.display())
     })
+}
+
+/// Salvages the store in `dir` in a child process, `breakwater salvage
+/// --supervised`, which runs as the owner of the data directory (the
+/// daemon's user on a board with `run_as`; see [`crate::salvage`]): a
+/// salvage reads and copies a damaged store, which is the daemon's data
+/// and may have been shaped by whoever owned the daemon. The supervisor
+/// holds the data directory's lock meanwhile. The report (the child's
+/// output) on success.
+pub async fn salvage_as_owner(dir: &Path) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("cannot find the breakwater binary")?;
+    let out = Command::new(exe)
+        .arg("salvage")
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--supervised")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("cannot start breakwater salvage")?;
+    let said = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+    if out.status.success() {
+        Ok(said(&out.stdout))
+    } else {
+        anyhow::bail!("{} ({})", said(&out.stderr), out.status)
+    }
 }

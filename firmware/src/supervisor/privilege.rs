@@ -7,10 +7,13 @@
 //! appliance profiles; unset on `dev`, where nothing changes). The daemon,
 //! still root and still single-threaded as far as tokio is concerned:
 //!
-//! 1. opens the data directory, the logs and the database, and binds the
-//!    listeners the committed configuration names;
-//! 2. gives the whole data directory to that user ([`chown_tree`]);
-//! 3. [`drop_to`]: `setgroups([gid])`, `setgid`, `setuid` (all three
+//! 1. gives the whole data directory to that user ([`chown_tree`],
+//!    race-free: root never follows a link there);
+//! 2. opens the logs and the database and reads the configuration with
+//!    the user's effective IDs ([`as_user`]), so the kernel checks every
+//!    path there as the user;
+//! 3. binds the listeners the committed configuration names (root again);
+//! 4. [`drop_to`]: `setgroups([gid])`, `setgid`, `setuid` (all three
 //!    process-wide), and checks that root cannot be taken back.
 //!
 //! The supervisor stays root (it pets the watchdog and starts the console
@@ -22,6 +25,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use nix::unistd::{Gid, Uid, User};
+
+use super::safe_fs;
 
 /// The daemon's exit status when it cannot become the board's `run_as`
 /// user (no such user, or the switch failed): restarting cannot help, so
@@ -79,27 +84,61 @@ fn lookup(spec: &str) -> anyhow::Result<RunAs> {
     })
 }
 
-/// Gives `dir` and everything under it to `who` (files, directories and
-/// sockets; symbolic links themselves, never what they point to). Only
-/// entries owned by someone else are changed, so a second run is cheap.
-pub fn chown_tree(dir: &Path, who: &RunAs) -> io::Result<()> {
-    let (uid, gid) = (who.uid.as_raw(), who.gid.as_raw());
-    let meta = std::fs::symlink_metadata(dir)?;
-    if meta.uid() != uid || meta.gid() != gid {
-        std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+/// Gives `dir` and everything under it to `who`, race-free: through
+/// descriptors, never following a link, leaving hard-linked files of
+/// others alone ([`safe_fs::chown_tree`], which says why). Only entries
+/// owned by someone else are changed, so a second run is cheap. What was
+/// left alone is in the report, for the log.
+pub fn chown_tree(dir: &Path, who: &RunAs) -> io::Result<safe_fs::ChownReport> {
+    let dir = safe_fs::Dir::open(dir)?;
+    safe_fs::chown_tree(&dir, who.uid.as_raw(), who.gid.as_raw())
+}
+
+/// Runs `f` with the effective user and group of `who` (and `who`'s group
+/// as the only supplementary group), then takes root back: the real and
+/// saved IDs stay root, so this is a mask for file-system work in the
+/// daemon's directory, not a drop. The kernel then checks every path `f`
+/// resolves as `who`: a link the daemon's user planted to a root file
+/// leads nowhere `who` could not go already. glibc applies each change to
+/// every thread of the process. Returns `f`'s value, or the error of a
+/// change that failed (root could not be taken back: the caller must
+/// stop).
+pub fn as_user<T>(who: &RunAs, f: impl FnOnce() -> T) -> anyhow::Result<T> {
+    let groups = nix::unistd::getgroups().context("getgroups")?;
+    nix::unistd::setgroups(&[who.gid]).context("setgroups")?;
+    nix::unistd::setegid(who.gid).context("setegid")?;
+    if let Err(e) = nix::unistd::seteuid(who.uid) {
+        let _ = nix::unistd::setegid(Gid::from_raw(0));
+        let _ = nix::unistd::setgroups(&groups);
+        return Err(anyhow::Error::from(e).context("seteuid"));
     }
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            match chown_tree(&entry.path(), who) {
-                Ok(()) => {}
-                // Removed meanwhile (a rotated log, a delivered body).
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
+    let value = f();
+    nix::unistd::seteuid(Uid::from_raw(0)).context("taking root back (seteuid)")?;
+    nix::unistd::setegid(Gid::from_raw(0)).context("taking root back (setegid)")?;
+    nix::unistd::setgroups(&groups).context("taking root back (setgroups)")?;
+    Ok(value)
+}
+
+/// For a one-shot tool started as root on the daemon's data (`breakwater
+/// salvage`): becomes the owner of `dir` for good when that is not root
+/// (on a board with `run_as`, the daemon's user), so nothing it reads can
+/// lead root anywhere, and what it creates belongs to the daemon. `None`
+/// when nothing changed (not root, or a root-owned directory).
+pub fn drop_to_owner_of(dir: &Path) -> anyhow::Result<Option<RunAs>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
     }
-    Ok(())
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    if meta.uid() == 0 {
+        return Ok(None);
+    }
+    let who = RunAs {
+        name: format!("{}:{}", meta.uid(), meta.gid()),
+        uid: Uid::from_raw(meta.uid()),
+        gid: Gid::from_raw(meta.gid()),
+    };
+    drop_to(&who)?;
+    Ok(Some(who))
 }
 
 /// Becomes `who` for good: supplementary groups, group, then user (the
@@ -155,6 +194,7 @@ mod tests {
             uid: nix::unistd::getuid(),
             gid: nix::unistd::getgid(),
         };
-        chown_tree(dir.path(), &me).unwrap();
+        let report = chown_tree(dir.path(), &me).unwrap();
+        assert_eq!(report, safe_fs::ChownReport::default());
     }
 }
