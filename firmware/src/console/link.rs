@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::control::{Request, Response, socket_path};
+use crate::control::{Request, Response};
 
 /// How long one request may take (a commit flushes sled; a login runs argon2).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,7 +55,14 @@ impl DaemonLink {
             serde_json::to_string(&request).map_err(|e| LinkError::Malformed(e.to_string()))?;
         text.push('\n');
         let unreachable = |_| LinkError::Unreachable;
-        let mut stream = UnixStream::connect(socket_path(&self.data_dir)).map_err(unreachable)?;
+        // The console runs as root on the serial port, and the data
+        // directory belongs to the daemon's user: the socket's name is
+        // pinned (no link followed, a socket and nothing else) before
+        // connect(2), as `breakwater cli` does.
+        let pinned = crate::supervisor::safe_fs::Dir::open(&self.data_dir)
+            .and_then(|d| d.pin_socket(crate::control::CONTROL_SOCKET_NAME))
+            .map_err(unreachable)?;
+        let mut stream = UnixStream::connect(pinned.path()).map_err(unreachable)?;
         stream
             .set_read_timeout(Some(self.timeout))
             .map_err(unreachable)?;
