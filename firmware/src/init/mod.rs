@@ -153,6 +153,8 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
         say(format!("cannot hand Ctrl-Alt-Del to init: {e}"));
     }
 
+    harden_links();
+
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let name = board_name(
         flag,
@@ -197,6 +199,27 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
         Err(e) => say(format!("cannot set the host name {}: {e}", plan.hostname)),
     }
     run(&board, data.as_deref(), &signals)
+}
+
+/// The kernel's own link protections, which a distribution's systemd
+/// turns on and the kernel leaves off: root (init, the supervisor, the
+/// console) then never follows a symlink it does not own in a
+/// world-writable sticky directory, never opens a hard link to a file
+/// the linker could not read and write, and never writes into a FIFO or
+/// file another user planted in `/tmp`. A second layer under the rules of
+/// `supervisor::safe_fs` (docs/security.md).
+fn harden_links() {
+    for (knob, value) in [
+        ("protected_symlinks", "1"),
+        ("protected_hardlinks", "1"),
+        ("protected_fifos", "2"),
+        ("protected_regular", "2"),
+    ] {
+        let path = format!("/proc/sys/fs/{knob}");
+        if let Err(e) = std::fs::write(&path, value) {
+            say(format!("cannot set fs.{knob} = {value}: {e}"));
+        }
+    }
 }
 
 /// Step 7b: DHCP on Management ([`dhcp_io`]). The lease's router becomes
