@@ -687,19 +687,24 @@ mod tests {
         assert!(matches!(e, UpgradeError::TrialPending("B")), "{e}");
     }
 
+    /// [`verify_for_install`] with the tests' key on a box running 0.1.0.
+    fn verify_on(
+        bytes: Vec<u8>,
+        board: &str,
+        allow_downgrade: bool,
+    ) -> Result<Package, UpgradeError> {
+        let policy = InstallPolicy {
+            board,
+            running_version: "0.1.0",
+            allow_downgrade,
+        };
+        verify_for_install(&bytes, &package_tests::test_keys(), &policy)
+    }
+
     #[test]
     fn a_uefi_box_installs_and_sets_systemd_boots_one_shot_entry() {
         let (dir, boot) = fake_boot(true);
-        let pkg = verify_for_install(
-            &package("vesa", false),
-            &package_tests::test_keys(),
-            &InstallPolicy {
-                board: "vesa",
-                running_version: "0.1.0",
-                allow_downgrade: false,
-            },
-        )
-        .unwrap();
+        let pkg = verify_on(package("vesa", false), "vesa", false).unwrap();
         let said = install(&boot, "vesa", &pkg).unwrap();
         assert!(said.contains("installed in slot B"), "{said}");
         assert_eq!(
@@ -723,16 +728,7 @@ mod tests {
     fn a_uefi_box_with_a_pending_one_shot_refuses_before_touching_a_slot() {
         let (dir, boot) = fake_boot(true);
         crate::slots::set_one_shot(&boot.efivars, "something-else.conf").unwrap();
-        let pkg = verify_for_install(
-            &package("vesa", false),
-            &package_tests::test_keys(),
-            &InstallPolicy {
-                board: "vesa",
-                running_version: "0.1.0",
-                allow_downgrade: false,
-            },
-        )
-        .unwrap();
+        let pkg = verify_on(package("vesa", false), "vesa", false).unwrap();
         let e = install(&boot, "vesa", &pkg).unwrap_err();
         assert!(e.to_string().contains("reboot, then install again"), "{e}");
         assert!(!dir.path().join("B").exists());
@@ -741,27 +737,9 @@ mod tests {
 
     #[test]
     fn verification_refuses_a_damaged_package_or_another_board() {
-        let e = verify_for_install(
-            &package("vesa", true),
-            &package_tests::test_keys(),
-            &InstallPolicy {
-                board: "vesa",
-                running_version: "0.1.0",
-                allow_downgrade: false,
-            },
-        )
-        .unwrap_err();
+        let e = verify_on(package("vesa", true), "vesa", false).unwrap_err();
         assert!(matches!(e, UpgradeError::Checksum { .. }), "{e}");
-        let e = verify_for_install(
-            &package("vesa", false),
-            &package_tests::test_keys(),
-            &InstallPolicy {
-                board: "x86-appliance",
-                running_version: "0.1.0",
-                allow_downgrade: true,
-            },
-        )
-        .unwrap_err();
+        let e = verify_on(package("vesa", false), "x86-appliance", true).unwrap_err();
         assert!(
             e.to_string()
                 .contains("the package is for board vesa; this appliance is x86-appliance"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use breakwater::upgrade::{Package, SIGNATURE_MEMBER, SigningKey, write_ustar};
 
-use crate::qemu::{BOOT, Vm};
+use crate::qemu::{BOOT, HttpsServer, Vm};
 
 pub const PROMPT: &str = "breakwater.example.com> ";
 pub const PASSPHRASE: &str = "Appliance-test-1";
@@ -195,4 +195,18 @@ fn flip_last_byte(bytes: &mut [u8]) {
     if let Some(last) = bytes.last_mut() {
         *last ^= 0xff;
     }
+}
+
+/// Trusts the test server's CA, as an administrator would: pasted.
+pub fn trust_upgrade_server(vm: &mut Vm, https: &HttpsServer) {
+    vm.serial.line("certconfig certauthority import test-ca -");
+    vm.serial
+        .expect("Paste the text now", Duration::from_secs(30));
+    for l in https.ca_pem().lines() {
+        vm.serial.line(l);
+    }
+    vm.serial.line(".");
+    let out = vm.serial.expect(PROMPT, Duration::from_secs(60));
+    assert!(out.contains("Certificate authority test-ca added"), "{out}");
+    assert!(run(vm, "commit trust the upgrade server").contains("Changes committed"));
 }

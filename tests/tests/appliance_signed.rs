@@ -7,11 +7,9 @@
 //! Like `appliance.rs`, this needs the built image; `tools/image
 //! boot-test` runs every `appliance*.rs` file.
 
-use std::time::Duration;
-
 use breakwater::upgrade::SigningKey;
 use breakwater_e2e::appliance::{
-    PROMPT, Tamper, first_login, image_signing_key, package_signed_by, run,
+    Tamper, first_login, image_signing_key, package_signed_by, run, trust_upgrade_server,
 };
 use breakwater_e2e::qemu::{HttpsServer, Vm, VmSpec};
 
@@ -60,17 +58,7 @@ fn only_a_newer_package_signed_by_the_image_key_for_this_board_installs() {
 
     let mut vm = Vm::boot(VmSpec::vesa());
     first_login(&mut vm);
-    // Trust the test server's CA, as an administrator would: pasted.
-    vm.serial.line("certconfig certauthority import test-ca -");
-    vm.serial
-        .expect("Paste the text now", Duration::from_secs(30));
-    for l in https.ca_pem().lines() {
-        vm.serial.line(l);
-    }
-    vm.serial.line(".");
-    let out = vm.serial.expect(PROMPT, Duration::from_secs(60));
-    assert!(out.contains("Certificate authority test-ca added"), "{out}");
-    assert!(run(&mut vm, "commit trust the upgrade server").contains("Changes committed"));
+    trust_upgrade_server(&mut vm, &https);
 
     let before = run(&mut vm, "upgrade status");
     assert!(

@@ -14,23 +14,9 @@
 use std::time::Duration;
 
 use breakwater_e2e::appliance::{
-    LONG, PROMPT, first_login, login, package, reboot, reboot_uefi, run,
+    LONG, first_login, login, package, reboot, reboot_uefi, run, trust_upgrade_server,
 };
 use breakwater_e2e::qemu::{HttpsServer, Vm, VmSpec};
-
-/// Trusts the test server's CA, as an administrator would: pasted.
-fn trust_upgrade_server(vm: &mut Vm, https: &HttpsServer) {
-    vm.serial.line("certconfig certauthority import test-ca -");
-    vm.serial
-        .expect("Paste the text now", Duration::from_secs(30));
-    for l in https.ca_pem().lines() {
-        vm.serial.line(l);
-    }
-    vm.serial.line(".");
-    let out = vm.serial.expect(PROMPT, Duration::from_secs(60));
-    assert!(out.contains("Certificate authority test-ca added"), "{out}");
-    assert!(run(vm, "commit trust the upgrade server").contains("Changes committed"));
-}
 
 /// `upgrade status` until the trial is permanent (the new firmware's
 /// daemon stays healthy for a minute).
