@@ -48,6 +48,10 @@ pub use version::{compare_versions, is_debian_version};
 /// The largest package accepted (a kernel and an initramfs are ~15 MiB).
 pub const MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The longest an `https://` download may take, from connect to the last
+/// byte (the console waits for it: `console::link::INSTALL_CALL_TIMEOUT`).
+pub const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Where the image carries the public keys it accepts packages from (in
 /// the initramfs: nothing at run time can add one).
 pub const IMAGE_KEYS_DIR: &str = "/etc/breakwater/upgrade-keys";
@@ -416,7 +420,7 @@ fn download(url: &str, config: &Config) -> Result<Vec<u8>, UpgradeError> {
         .tls_config(tls)
         .https_only(true)
         .timeout_connect(Some(std::time::Duration::from_secs(20)))
-        .timeout_global(Some(std::time::Duration::from_secs(600)))
+        .timeout_global(Some(DOWNLOAD_TIMEOUT))
         .build()
         .into();
     let mut response = agent.get(url).call().map_err(|e| fail(e.to_string()))?;

@@ -11,6 +11,12 @@ use crate::control::{Request, Response};
 
 /// How long one request may take (a commit flushes sled; a login runs argon2).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `upgrade install` may take: the download's own limit
+/// ([`crate::upgrade::DOWNLOAD_TIMEOUT`]), then two checks of up to
+/// 256 MiB and the slot written and synced on flash. With the 30 s of
+/// other requests, the console gave up while the install went on.
+pub const INSTALL_CALL_TIMEOUT: Duration =
+    Duration::from_secs(crate::upgrade::DOWNLOAD_TIMEOUT.as_secs() + 300);
 /// Largest reply read (a `showconfig` is a few kB).
 const MAX_REPLY: u64 = 16 * 1024 * 1024;
 
@@ -54,6 +60,11 @@ impl DaemonLink {
         let mut text =
             serde_json::to_string(&request).map_err(|e| LinkError::Malformed(e.to_string()))?;
         text.push('\n');
+        let timeout = if is_install(&request.args) {
+            INSTALL_CALL_TIMEOUT
+        } else {
+            self.timeout
+        };
         let unreachable = |_| LinkError::Unreachable;
         // The console runs as root on the serial port, and the data
         // directory belongs to the daemon's user: the socket's name is
@@ -64,10 +75,10 @@ impl DaemonLink {
             .map_err(unreachable)?;
         let mut stream = UnixStream::connect(pinned.path()).map_err(unreachable)?;
         stream
-            .set_read_timeout(Some(self.timeout))
+            .set_read_timeout(Some(timeout))
             .map_err(unreachable)?;
         stream
-            .set_write_timeout(Some(self.timeout))
+            .set_write_timeout(Some(timeout))
             .map_err(unreachable)?;
         stream.write_all(text.as_bytes()).map_err(unreachable)?;
         let mut reply = String::new();
@@ -78,5 +89,32 @@ impl DaemonLink {
             return Err(LinkError::Unreachable);
         }
         serde_json::from_str(&reply).map_err(|e| LinkError::Malformed(e.to_string()))
+    }
+}
+
+/// `upgrade install ...`, alone or in a console session
+/// (`__session TOKEN upgrade install ...`).
+fn is_install(args: &[String]) -> bool {
+    let args = match args {
+        [session, _token, rest @ ..] if session == crate::control::SESSION => rest,
+        all => all,
+    };
+    matches!(args, [u, i, ..] if u.eq_ignore_ascii_case("upgrade") && i.eq_ignore_ascii_case("install"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_install_waits_for_the_download_and_the_slot() {
+        let words = |l: &str| l.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(is_install(&words("upgrade install https://x/p.upgrade")));
+        assert!(is_install(&words(
+            "__session t0k3n UPGRADE Install p.upgrade"
+        )));
+        assert!(!is_install(&words("upgrade status")));
+        assert!(!is_install(&words("__session t0k3n status")));
+        assert!(INSTALL_CALL_TIMEOUT > CALL_TIMEOUT * 20);
     }
 }
