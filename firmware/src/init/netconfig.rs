@@ -135,6 +135,18 @@ pub fn plan(data_dir: Option<&Path>, board: &BoardProfile, log: &mut dyn FnMut(S
 mod tests {
     use super::*;
 
+    /// `board`'s factory configuration (the certificate plays no part).
+    fn factory(board: &str) -> Config {
+        crate::config::factory::factory_config(
+            &BoardProfile::builtin(board).unwrap(),
+            crate::config::Certificate {
+                name: "Demo".into(),
+                cert_pem: String::new(),
+                key_pem: String::new(),
+            },
+        )
+    }
+
     #[test]
     fn factory_plan_asks_dhcp_for_management_on_vesa_only() {
         let vesa = BoardProfile::builtin("vesa").unwrap();
@@ -157,15 +169,7 @@ mod tests {
 
     #[test]
     fn a_committed_dhcp_management_sets_no_static_address() {
-        let board = BoardProfile::builtin("x86-appliance").unwrap();
-        let mut cfg = crate::config::factory::factory_config(
-            &board,
-            crate::config::Certificate {
-                name: "Demo".into(),
-                cert_pem: String::new(),
-                key_pem: String::new(),
-            },
-        );
+        let mut cfg = factory("x86-appliance");
         assert!(!NetPlan::from_config(&cfg).management_dhcp);
         cfg.management_dhcp = true;
         let plan = NetPlan::from_config(&cfg);
@@ -175,22 +179,17 @@ mod tests {
 
     #[test]
     fn the_gateway_comes_from_the_configuration() {
-        let board = BoardProfile::builtin("dev").unwrap();
-        let mut cfg = crate::config::factory::factory_config(
-            &board,
-            crate::config::Certificate {
-                name: "Demo".into(),
-                cert_pem: String::new(),
-                key_pem: String::new(),
-            },
-        );
+        let mut cfg = factory("dev");
         assert_eq!(NetPlan::from_config(&cfg).default_gateway, None);
         for gw in ["192.0.2.1", "2001:db8::1"] {
             cfg.default_gateway = Some(gw.parse().unwrap());
             let plan = NetPlan::from_config(&cfg);
             assert_eq!(plan.default_gateway, cfg.default_gateway);
         }
-        assert_eq!(NetPlan::factory(&board).default_gateway, None);
+        assert_eq!(
+            NetPlan::factory(&BoardProfile::builtin("dev").unwrap()).default_gateway,
+            None
+        );
     }
 
     #[test]
@@ -198,15 +197,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_committed(dir.path()).unwrap(), None);
         assert!(!dir.path().join("db").exists(), "init creates nothing");
-        let board = BoardProfile::builtin("vesa").unwrap();
-        let mut cfg = crate::config::factory::factory_config(
-            &board,
-            crate::config::Certificate {
-                name: "Demo".into(),
-                cert_pem: String::new(),
-                key_pem: String::new(),
-            },
-        );
+        let mut cfg = factory("vesa");
         cfg.hostname = "mx1.example.org".into();
         if let Some(i) = cfg.interfaces.iter_mut().find(|i| i.name == "Data 1") {
             i.address = Some("10.1.2.3".parse().unwrap());
