@@ -1,60 +1,12 @@
-//! The identifiers AsyncOS administrators track mail by: MID (message),
-//! ICID (incoming connection), DCID (delivery connection) and RID (a
-//! recipient's index within its message).
-//!
-//! MIDs, ICIDs and DCIDs are never reused, also across restarts and crashes:
-//! the allocator reserves blocks of numbers in sled and makes each
-//! reservation durable before handing out a number from it. A crash wastes
-//! at most the rest of a block, which is harmless (AsyncOS numbers have gaps
-//! too).
+//! The durable ID allocator: MIDs, ICIDs and DCIDs unique for the life of
+//! the data directory. The ID types themselves live in `breakwater-types`
+//! (re-exported here so `crate::ids::Mid` names the same type); only this
+//! allocator names sled, so a protocol core handed its IDs never reaches a
+//! flush.
 
-use std::fmt;
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub struct $name(pub u64);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// Message ID.
-    Mid
-);
-id_type!(
-    /// Incoming connection ID.
-    Icid
-);
-id_type!(
-    /// Delivery connection ID.
-    Dcid
-);
-
-/// Recipient ID: the index of a recipient within its message, from 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Rid(pub u32);
-
-impl fmt::Display for Rid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Formats RIDs the way AsyncOS logs them: `[0, 1, 2]`.
-pub fn rid_list(rids: &[Rid]) -> String {
-    let inner: Vec<String> = rids.iter().map(|r| r.0.to_string()).collect();
-    format!("[{}]", inner.join(", "))
-}
+pub use breakwater_types::ids::*;
 
 /// Numbers handed out per durable reservation.
 const BLOCK: u64 = 1000;

@@ -12,17 +12,19 @@
 //! `config` holds the staged/committed configuration, `control` the local
 //! control socket and CLI commands, `logging` the AsyncOS-shaped logs.
 
-pub mod address;
+// The lower crates, re-exported at the paths the firmware names them by
+// (docs/architecture.md, "Crates").
+pub use breakwater_filters as filters;
+pub use breakwater_types::{address, display};
+
 pub mod codec;
 pub mod config;
 pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod delivery;
-pub mod display;
 pub mod dns;
 pub mod durable;
-pub mod filters;
 pub mod ids;
 pub mod init;
 pub mod logging;

@@ -4,6 +4,9 @@
 //! real SMTP client; the console says the daemon is restarting instead of
 //! hanging; `shutdown` stops the daemon cleanly.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

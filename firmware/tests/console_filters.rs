@@ -5,6 +5,9 @@
 //! syntax error that adds nothing, the per-policy Threat Defense choice,
 //! and bad answers explained, asked again and staging nothing.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod console_support;
 
 use breakwater::config::ThreatDefense;

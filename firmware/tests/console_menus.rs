@@ -4,6 +4,9 @@
 //! round-trip; trace shows the seed filter dropping a message; help covers
 //! every command.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod console_support;
 
 use breakwater::config::MessageFilterConfig;

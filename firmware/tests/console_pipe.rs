@@ -2,6 +2,9 @@
 //! line editor, against a real control server (sled config store, users,
 //! argon2) in this process.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod console_support;
 
 use std::time::Duration;

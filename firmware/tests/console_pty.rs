@@ -3,6 +3,9 @@
 //! first login with the forced passphrase change, a change, an
 //! interactive commit, logout.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;

@@ -6,6 +6,9 @@
 //! nothing; read-only users are refused; the first-login hint goes away
 //! once someone has committed.
 
+// Test code: helpers outside #[test] functions may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod console_support;
 
 use console_support::{NEW_PASS, PROMPT, Term, rig};

@@ -64,7 +64,9 @@ mod crashes;
 pub mod heartbeat;
 pub mod install;
 pub mod privilege;
-pub mod safe_fs;
+/// Root's race-free file-system work (its own crate: it names nothing of
+/// the firmware, and the daemon side uses it too).
+pub use breakwater_safe_fs as safe_fs;
 pub mod watchdog;
 
 use std::ffi::OsString;

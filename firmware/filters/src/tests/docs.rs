@@ -3,7 +3,7 @@
 //! with the behaviour the guide describes.
 
 use super::*;
-use crate::filters::{ActionKind, FinalAction};
+use crate::{ActionKind, FinalAction};
 
 /// (script, context, expected final action, expected action keywords)
 type Case<'a> = (

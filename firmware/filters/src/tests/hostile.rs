@@ -6,7 +6,7 @@
 //! overflow here.
 
 use super::*;
-use crate::filters::{MimeLimitHit, Pattern, edit_body_text};
+use crate::{MimeLimitHit, Pattern, edit_body_text};
 
 /// A million empty parts (10 MB), then the text a rule looks for.
 #[test]

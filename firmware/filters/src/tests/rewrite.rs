@@ -4,7 +4,7 @@
 use mail_parser::{MessageParser, MimeHeaders};
 
 use super::*;
-use crate::filters::apply_rewrites;
+use crate::apply_rewrites;
 
 fn rewrite(script: &str, raw: &[u8]) -> Vec<u8> {
     let v = run(script, &inbound(raw));

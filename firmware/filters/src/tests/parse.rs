@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::filters::{
+use crate::{
     Action, CmpOp, Condition, ContainsScope, CopyKind, Filter, FinalAction, IfChain, MatchOp,
     Pattern, SizeField, Stmt, TextField, parse, print_script,
 };

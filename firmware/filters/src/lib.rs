@@ -3,7 +3,8 @@
 //! its actions ask for.
 //!
 //! Owns: the filter syntax tree and everything computed from it. Touches:
-//! nothing outside this module — it is sans-I/O. The work queue builds a
+//! nothing outside this crate — it is sans-I/O, and Cargo enforces it: the crate
+//! depends only on `breakwater-types`. The work queue builds a
 //! [`MessageContext`] for each message, calls [`evaluate`], carries out the
 //! returned [`ActionInvocation`]s that reach outside the message (bcc,
 //! quarantine, archive, ...) and applies the rest with [`apply_rewrites`].
@@ -30,6 +31,9 @@
 //! - `rewrite`, `mime`, `prescan`: header and body rewrites on the raw
 //!   message; the bounded MIME parse both they and the conditions use.
 //! - `bench`: [`bench_header_filters`].
+
+/// The ID types, at the path the filter modules name them by.
+pub(crate) use breakwater_types::ids;
 
 mod ast;
 mod bench;

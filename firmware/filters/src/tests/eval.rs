@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
-use crate::filters::{
+use crate::{
     ActionKind, FinalAction, KnownNames, TraceEvent, apply_rewrites, trace, validate,
 };
 
