@@ -5,9 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::*;
-use crate::{
-    ActionKind, FinalAction, KnownNames, TraceEvent, apply_rewrites, trace, validate,
-};
+use crate::{ActionKind, FinalAction, KnownNames, TraceEvent, apply_rewrites, trace, validate};
 
 /// The seed filter with the sender group the reference scenario defines.
 const SEED_O365: &str = r#"office365_outbound: if sendergroup == "RELAY_O365" {
