@@ -316,14 +316,6 @@ fn boot_info(reason: Option<BootReason>) -> Vec<String> {
     lines
 }
 
-pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    Ok(())
-}
-
 fn load_config(store: &ConfigStore, board: &BoardProfile) -> anyhow::Result<Config> {
     if !store.is_initialised()? {
         let cert = factory::demo_certificate(&board.hostname)
@@ -480,7 +472,7 @@ pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
         Some(Err(e)) => return Err(CannotDropPrivileges(format!("{e:#}")).into()),
         None => None,
     };
-    prepare_data_dir(dir)?;
+    crate::supervisor::prepare_data_dir(dir)?;
     let chowned = match &run_as {
         Some(who) => Some(
             privilege::chown_tree(dir, who)

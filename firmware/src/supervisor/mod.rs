@@ -154,11 +154,22 @@ enum Ended {
     Reset,
 }
 
+/// Creates the data directory, owner-only (0700). Part of the supervision
+/// contract: the supervisor and a daemon started
+/// alone both call it before anything else touches the data directory.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
 /// Runs the supervisor until it is stopped or gives up. The global log
 /// subscriber must not be installed yet (this installs it).
 pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     let dir = &opts.data_dir;
-    crate::daemon::prepare_data_dir(dir)?;
+    prepare_data_dir(dir)?;
     let _lock = lock_data_dir(dir)?;
     crate::logging::init(dir, Default::default(), false)?;
     // Everything below in the data directory is done by name through this
