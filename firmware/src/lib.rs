@@ -15,23 +15,20 @@
 // The lower crates, re-exported at the paths the firmware names them by
 // (docs/architecture.md, "Crates").
 pub use breakwater_filters as filters;
+pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
 
-pub mod codec;
 pub mod config;
 pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod delivery;
 pub mod dns;
-pub mod durable;
-pub mod ids;
 pub mod init;
 pub mod logging;
 pub mod open_files;
 pub mod quarantine;
 pub mod queue;
-pub mod salvage;
 pub mod slots;
 pub mod smtp_in;
 pub mod supervisor;

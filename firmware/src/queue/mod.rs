@@ -20,8 +20,8 @@
 //! cause a duplicate delivery but never a record without its body.
 
 pub mod committer;
-pub mod record;
-pub mod store;
+// Records and spool live in the store crate (the only one naming sled).
+pub use breakwater_store::queue::{record, store};
 
 pub use committer::{QueueHandle, start};
 pub use record::{MessageRecord, Reception, Recipient, RecipientStatus};

@@ -1,0 +1,7 @@
+//! The message queue on disk: a record per message in sled and its body in
+//! the spool. The commit protocol that writes them (group commit, the
+//! order of `fsync`s) is the committer's, in the mail stages
+//! (`breakwater::queue`); this is the storage it drives.
+
+pub mod record;
+pub mod store;
