@@ -1,5 +1,6 @@
 //! The supervisor: keeps the mail daemon alive and is the only thing that
-//! pets the watchdog.
+//! pets the watchdog. What it and the daemon agree on is written down in
+//! [`contract`].
 //!
 //! **Owns** the daemon child process, the watchdog, the heartbeat socket
 //! (`<data-dir>/supervisor.sock`), `<data-dir>/daemon.pid` (the current
@@ -60,6 +61,7 @@
 
 mod boot;
 mod console;
+pub mod contract;
 mod crashes;
 pub mod heartbeat;
 pub mod install;
@@ -91,21 +93,9 @@ use self::crashes::Crashes;
 use self::heartbeat::Beat;
 use self::watchdog::Watchdog;
 
-/// The supervisor's exit status when the soft watchdog "resets the box".
-pub const EXIT_WATCHDOG_RESET: u8 = 86;
-/// The daemon's (and then the supervisor's) exit status when the database
-/// is damaged and it will not start (sysexits' `EX_CONFIG`).
-pub const EXIT_STORE_DAMAGED: u8 = 78;
-/// The daemon's exit status when the committed configuration was written
-/// by a newer firmware (sysexits' `EX_PROTOCOL`): not damage, so neither a
-/// restart nor a salvage can help.
-pub const EXIT_CONFIG_TOO_NEW: u8 = 76;
-/// The daemon's exit status after `reboot`: start it again, not a crash.
-pub const EXIT_REBOOT: u8 = 10;
-
-/// How long the daemon of a firmware on trial must stay healthy (beating,
-/// listeners up) before the upgrade is made permanent.
-pub const TRIAL_HEALTHY: Duration = Duration::from_secs(60);
+pub use self::contract::{
+    EXIT_CONFIG_TOO_NEW, EXIT_REBOOT, EXIT_STORE_DAMAGED, EXIT_WATCHDOG_RESET, TRIAL_HEALTHY,
+};
 
 /// How often the supervisor checks health and pets the watchdog.
 const TICK: Duration = Duration::from_millis(250);
