@@ -178,6 +178,9 @@ enum Expect {
     Quit,
 }
 
+/// The reply for each recipient and the reply to DATA or the end of data.
+type Answers = (Vec<Response<String>>, Option<Response<String>>);
+
 /// One transaction under way.
 struct Tx {
     /// Each recipient as given: `Ok` to be sent, `Err` a local refusal.
@@ -190,7 +193,7 @@ struct Tx {
     rcpt_replies: Vec<Response<String>>,
     body: Vec<u8>,
     /// What the transaction answers once RSET is done.
-    result: Option<(Vec<Response<String>>, Option<Response<String>>)>,
+    result: Option<Answers>,
 }
 
 /// The client side of one SMTP connection, without I/O.
