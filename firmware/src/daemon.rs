@@ -23,8 +23,8 @@ use crate::dns::Dns;
 use crate::ids::IdAllocator;
 use crate::queue::{self, QueueHandle, SledSpoolStore};
 use crate::smtp_in::Reception;
+use crate::smtp_in::Services;
 use crate::smtp_in::limits::HourlyRecipients;
-use crate::smtp_in::session::Services;
 use crate::supervisor::{BootReason, LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
 

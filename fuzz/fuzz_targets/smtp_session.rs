@@ -10,24 +10,21 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use breakwater::config::{Certificate, RatAction, RatEntry};
-use breakwater::ids::{IdAllocator, Mid};
+use breakwater::ids::Mid;
 use breakwater::smtp_in::budget::ReceptionBudget;
 use breakwater::smtp_in::hat;
 use breakwater::smtp_in::limits::HourlyRecipients;
-use breakwater::smtp_in::session::{Action, Connection, SPOOL_CHUNK, Services, Session};
+use breakwater::smtp_in::session::{Action, Connection, SPOOL_CHUNK, Session, SessionServices};
 use libfuzzer_sys::fuzz_target;
 
 struct World {
-    services: Arc<Services>,
+    services: SessionServices,
     listener: Arc<breakwater::config::ListenerConfig>,
-    _dir: tempfile::TempDir,
 }
 
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = sled::open(dir.path()).expect("sled");
         let board = breakwater_board::BoardProfile::builtin("dev").expect("dev board");
         let cert = Certificate {
             name: "Demo".into(),
@@ -47,13 +44,12 @@ fn world() -> &'static World {
             },
         );
         World {
-            services: Arc::new(Services {
-                ids: Arc::new(IdAllocator::open(&db).expect("ids")),
+            services: SessionServices {
                 hourly: Arc::new(HourlyRecipients::default()),
                 budget: ReceptionBudget::new(64 * 1024 * 1024),
-            }),
+                clock: chrono::Local::now,
+            },
             listener: Arc::new(listener),
-            _dir: dir,
         }
     })
 }
@@ -82,6 +78,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut session = Session::new(conn, w.services.clone());
     let _ = session.greeting();
+    // The driver's MID allocator.
+    let mut next_mid = 0u64;
     let mut spooled: u64 = 0;
     let mut inbuf: Vec<u8> = Vec::new();
     for part in input.chunks(piece) {
@@ -92,6 +90,8 @@ fuzz_target!(|data: &[u8]| {
             }
             let (used, actions) = session.feed(&inbuf);
             inbuf.drain(..used);
+            // The driver takes the events after every call: they never pile up.
+            let _ = session.take_events();
             let mut asked = false;
             for a in actions {
                 match a {
@@ -118,6 +118,11 @@ fuzz_target!(|data: &[u8]| {
                     }
                     Action::Discard => {
                         spooled = 0;
+                        asked = true;
+                    }
+                    Action::NeedMid => {
+                        next_mid += 1;
+                        let _ = session.mid_allocated(Some(Mid(next_mid)));
                         asked = true;
                     }
                     Action::Close => asked = true,

@@ -12,6 +12,7 @@
 //! are bounded by the response parser and every wait has a timeout.
 
 pub mod client;
+pub mod client_core;
 pub mod dane;
 pub mod resolve;
 pub mod routes;

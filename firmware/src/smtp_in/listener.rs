@@ -14,7 +14,7 @@ use tokio_rustls::server::TlsStream;
 use super::hat;
 use super::limits::{ConnectionSlot, Full};
 use super::reply;
-use super::session::{Action, Connection, Session};
+use super::session::{Action, Connection, NotQueued, Session};
 use super::{ListenerRuntime, ReceptionContext};
 use crate::config::Behavior;
 use crate::dns::ReverseDns;
@@ -238,9 +238,10 @@ async fn connection(
         tls_available: tls.is_some(),
         headers: config.reception.headers,
     };
-    let mut session = Session::new(conn, ctx.services.clone());
+    let mut session = Session::new(conn, ctx.services.for_session());
     run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
     session.closed();
+    log_events(&mut session);
     // The connection slots are released here, after the session ended.
     drop(slots);
     mail_log!("ICID {icid} close");
@@ -336,6 +337,7 @@ async fn run_session_io(
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
     let mut pending = session.greeting();
+    log_events(session);
     let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         // Carry out what the session asked for.
@@ -374,9 +376,16 @@ async fn run_session_io(
                                     crate::tls_names::describe(tls_stream.get_ref().1);
                                 *stream = Stream::Tls(Box::new(tls_stream));
                                 session.tls_started(protocol, cipher);
+                                log_events(session);
                             }
-                            Ok(Err(e)) => return session.tls_failed(&e.to_string()),
-                            Err(_) => return session.tls_failed("handshake timed out"),
+                            Ok(Err(e)) => {
+                                session.tls_failed(&e.to_string());
+                                return log_events(session);
+                            }
+                            Err(_) => {
+                                session.tls_failed("handshake timed out");
+                                return log_events(session);
+                            }
                         }
                     }
                     Action::Spool(mid, bytes) => {
@@ -393,6 +402,18 @@ async fn run_session_io(
                         }
                     }
                     Action::Discard => spool.discard(ctx).await,
+                    Action::NeedMid => {
+                        // Allocating flushes the store: the driver's work,
+                        // never the session's.
+                        let mid = ctx
+                            .services
+                            .ids
+                            .mid()
+                            .map_err(|e| tracing::error!("cannot allocate a MID: {e}"))
+                            .ok();
+                        pending.extend(session.mid_allocated(mid));
+                        log_events(session);
+                    }
                     Action::Enqueue(message) => {
                         let (record, tail) = *message;
                         let mid = record.mid;
@@ -412,7 +433,9 @@ async fn run_session_io(
                                 ctx.queue.enqueue_spooled(record, tail, first).await
                             }
                         };
-                        pending.extend(session.enqueued(result.map(|()| mid)));
+                        let result = result.map(|()| mid).map_err(|e| not_queued(&e));
+                        pending.extend(session.enqueued(result));
+                        log_events(session);
                     }
                 }
             }
@@ -426,6 +449,7 @@ async fn run_session_io(
         // Feed what is buffered before reading more (pipelining).
         if !inbuf.is_empty() {
             let (used, actions) = session.feed(&inbuf);
+            log_events(session);
             inbuf.drain(..used);
             if !actions.is_empty() {
                 pending = actions;
@@ -489,6 +513,30 @@ async fn run_session_io(
                 return;
             }
         }
+    }
+}
+
+/// Writes what the session reported since the last call to `mail_logs`.
+fn log_events(session: &mut Session) {
+    for event in session.take_events() {
+        mail_log!("{event}");
+    }
+}
+
+/// A queue failure as the session sees it: a full queue and a full flash
+/// are both "storage full" (452 4.3.1 to the client).
+fn not_queued(e: &crate::queue::QueueError) -> NotQueued {
+    use crate::queue::QueueError;
+    let full = |io: &std::io::Error| io.kind() == std::io::ErrorKind::StorageFull;
+    let storage_full = match e {
+        QueueError::Full(_) => true,
+        QueueError::Io(io) => full(io),
+        QueueError::Sled(sled::Error::Io(io)) => full(io),
+        _ => false,
+    };
+    NotQueued {
+        reason: e.to_string(),
+        storage_full,
     }
 }
 

@@ -31,7 +31,26 @@ use crate::config::Config;
 use crate::dns::Dns;
 use crate::queue::QueueHandle;
 use limits::ConnectionCounter;
-use session::Services;
+
+/// The services every session's driver shares: the ID allocator (which
+/// only the driver calls: it flushes the store), the hourly recipient
+/// counts and the reception memory budget.
+pub struct Services {
+    pub ids: Arc<crate::ids::IdAllocator>,
+    pub hourly: Arc<limits::HourlyRecipients>,
+    pub budget: Arc<budget::ReceptionBudget>,
+}
+
+impl Services {
+    /// What a session is handed: the shared limits and the wall clock.
+    pub fn for_session(&self) -> session::SessionServices {
+        session::SessionServices {
+            hourly: self.hourly.clone(),
+            budget: self.budget.clone(),
+            clock: chrono::Local::now,
+        }
+    }
+}
 
 /// What every connection of every listener shares.
 pub struct ReceptionContext {

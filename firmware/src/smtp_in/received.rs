@@ -13,6 +13,7 @@ pub fn header(
     hostname: &str,
     tls: Option<&(String, String)>,
     mid: Mid,
+    date: chrono::DateTime<chrono::Local>,
 ) -> String {
     let with = match tls {
         Some((proto, cipher)) => format!("ESMTPS ({proto}:{cipher})"),
@@ -28,7 +29,7 @@ pub fn header(
     format!(
         "Received: from {helo} ({} [{ip}])\r\n  by {hostname} with {with} id {mid};\r\n  {}\r\n",
         verified_name.unwrap_or("unknown"),
-        chrono::Local::now().to_rfc2822()
+        date.to_rfc2822()
     )
 }
 
@@ -45,6 +46,7 @@ mod tests {
             "gw",
             None,
             Mid(7),
+            chrono::Local::now(),
         );
         assert!(h.starts_with("Received: from clientX-Evil:1 (mx.example [192.0.2.1])\r\n  by gw with ESMTP id 7;\r\n"), "{h}");
         assert!(h.ends_with("\r\n"));

@@ -4,9 +4,14 @@
 //! transaction, so it can be tested and fuzzed without a network.
 //!
 //! `feed` consumes as much input as it can act on and stops after an action
-//! the driver must complete first (`StartTls`, `Spool`, `Enqueue`,
-//! `Discard`, `Close`); the driver then calls back (`tls_started`,
-//! `enqueued`) or simply feeds the rest.
+//! the driver must complete first (`NeedMid`, `StartTls`, `Spool`,
+//! `Enqueue`, `Discard`, `Close`); the driver then calls back
+//! (`mid_allocated`, `tls_started`, `enqueued`) or simply feeds the rest.
+//!
+//! The session reaches no store and writes no log: the driver allocates
+//! the MID (the allocator flushes the store), hands it the clock, and
+//! turns the [`SessionEvent`]s it collects (`take_events`, after every
+//! call) into `mail_logs` lines.
 //!
 //! Message data never accumulates here: the receivers write into a buffer
 //! of [`SPOOL_CHUNK`] bytes that is handed to the driver (`Spool`) each time
@@ -29,9 +34,12 @@ use crate::config::{
     Behavior, CrLfHandling, HeaderLimits, ListenerConfig, ListenerKind, RatAction, RatEntry,
     TlsMode,
 };
-use crate::ids::{Icid, IdAllocator, Mid, Rid};
-use crate::mail_log;
+use crate::ids::{Icid, Mid, Rid};
 use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
+
+#[path = "session_events.rs"]
+mod events;
+pub use events::{NotQueued, SessionEvent};
 
 /// RFC 5321's limit on a command line, CRLF included.
 pub const MAX_COMMAND_LINE: usize = 512;
@@ -45,6 +53,9 @@ pub const SPOOL_CHUNK: usize = 64 * 1024;
 #[derive(Debug)]
 pub enum Action {
     Reply(String),
+    /// MAIL FROM was accepted so far: allocate the transaction's MID and
+    /// call `mid_allocated`.
+    NeedMid,
     /// Upgrade the connection; discard any unread plaintext.
     StartTls,
     /// Append these bytes to the spool file of message `Mid` (opened by its
@@ -74,11 +85,16 @@ pub struct Connection {
     pub headers: HeaderLimits,
 }
 
-/// Shared services a session uses.
-pub struct Services {
-    pub ids: Arc<IdAllocator>,
+/// The wall clock as the session reads it (the Received header's date,
+/// the record's reception time); the driver hands it in, tests fix it.
+pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
+
+/// The shared state a session uses, and its clock.
+#[derive(Clone)]
+pub struct SessionServices {
     pub hourly: Arc<HourlyRecipients>,
     pub budget: Arc<ReceptionBudget>,
+    pub clock: Clock,
 }
 
 enum State {
@@ -91,7 +107,8 @@ enum State {
         left: usize,
         last: bool,
     },
-    /// Waiting for the driver (TLS handshake or durable enqueue).
+    /// Waiting for the driver (a MID, the TLS handshake or the durable
+    /// enqueue).
     Waiting,
     Closed,
 }
@@ -106,9 +123,15 @@ struct Transaction {
     smtputf8: bool,
 }
 
+/// A MAIL FROM waiting for its MID.
+struct PendingMail {
+    address: String,
+    smtputf8: bool,
+}
+
 pub struct Session {
     conn: Connection,
-    services: Arc<Services>,
+    services: SessionServices,
     state: State,
     /// The command line being read; its capacity is RFC 5321's limit.
     line: heapless::Vec<u8, MAX_COMMAND_LINE>,
@@ -117,10 +140,13 @@ pub struct Session {
     tx: Option<Transaction>,
     messages: u32,
     errors: u32,
+    pending_mail: Option<PendingMail>,
+    /// What happened since the driver last took them (`take_events`).
+    events: Vec<SessionEvent>,
 }
 
 impl Session {
-    pub fn new(conn: Connection, services: Arc<Services>) -> Self {
+    pub fn new(conn: Connection, services: SessionServices) -> Self {
         Self {
             conn,
             services,
@@ -131,7 +157,19 @@ impl Session {
             tx: None,
             messages: 0,
             errors: 0,
+            pending_mail: None,
+            events: Vec::new(),
         }
+    }
+
+    /// The events since the last call, oldest first: the driver takes them
+    /// after every call into the session and writes them to `mail_logs`.
+    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn event(&mut self, event: SessionEvent) {
+        self.events.push(event);
     }
 
     /// Messages accepted so far (the driver's "unsuccessful" timer).
@@ -264,8 +302,11 @@ impl Session {
 
     /// The client broke the pipelining rules: refuse, drop the message,
     /// close.
-    fn protocol_violation(&mut self, what: &str, actions: &mut Vec<Action>) {
-        mail_log!("ICID {} improper pipelining: {what}", self.conn.icid);
+    fn protocol_violation(&mut self, what: &'static str, actions: &mut Vec<Action>) {
+        self.event(SessionEvent::ImproperPipelining {
+            icid: self.conn.icid,
+            what,
+        });
         if self
             .tx
             .as_ref()
@@ -282,10 +323,11 @@ impl Session {
 
     /// The driver finished the TLS handshake.
     pub fn tls_started(&mut self, protocol: String, cipher: String) {
-        mail_log!(
-            "ICID {} TLS success protocol {protocol} cipher {cipher}",
-            self.conn.icid
-        );
+        self.event(SessionEvent::TlsSuccess {
+            icid: self.conn.icid,
+            protocol: protocol.clone(),
+            cipher: cipher.clone(),
+        });
         self.tls = Some((protocol, cipher));
         // RFC 3207: forget everything learned before TLS.
         self.helo = None;
@@ -295,12 +337,15 @@ impl Session {
 
     /// The TLS handshake failed; the connection is unusable.
     pub fn tls_failed(&mut self, reason: &str) {
-        mail_log!("ICID {} TLS failed: {reason}", self.conn.icid);
+        self.event(SessionEvent::TlsFailed {
+            icid: self.conn.icid,
+            reason: reason.to_string(),
+        });
         self.state = State::Closed;
     }
 
     /// The driver tried to make the message durable.
-    pub fn enqueued(&mut self, result: Result<Mid, crate::queue::QueueError>) -> Vec<Action> {
+    pub fn enqueued(&mut self, result: Result<Mid, NotQueued>) -> Vec<Action> {
         self.state = State::Command;
         match result {
             Ok(mid) => {
@@ -311,18 +356,17 @@ impl Session {
                 vec![Action::Reply(reply::accepted(mid.0))]
             }
             Err(e) => {
-                mail_log!("ICID {} message not queued: {e}", self.conn.icid);
                 // A full queue and a full flash are the same to the client:
                 // 452 4.3.1, try again later (RFC 3463).
-                let storage_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
-                let text = match &e {
-                    crate::queue::QueueError::Full(_) => reply::QUEUE_FULL,
-                    crate::queue::QueueError::Io(io) if storage_full(io) => reply::QUEUE_FULL,
-                    crate::queue::QueueError::Sled(sled::Error::Io(io)) if storage_full(io) => {
-                        reply::QUEUE_FULL
-                    }
-                    _ => reply::QUEUE_ERROR,
+                let text = if e.storage_full {
+                    reply::QUEUE_FULL
+                } else {
+                    reply::QUEUE_ERROR
                 };
+                self.event(SessionEvent::NotQueued {
+                    icid: self.conn.icid,
+                    reason: e.reason,
+                });
                 vec![Action::Reply(text.to_string())]
             }
         }
@@ -447,20 +491,40 @@ impl Session {
         let address = match crate::address::parse_mail_from(line, smtputf8) {
             Ok(path) => path.canonical(),
             Err(e) => {
-                mail_log!("ICID {} sender rejected: {e}", self.conn.icid);
+                self.event(SessionEvent::SenderRejected {
+                    icid: self.conn.icid,
+                    reason: e.to_string(),
+                });
                 return self.error(reply::bad_sender_address(&e), actions);
             }
         };
-        let mid = match self.services.ids.mid() {
-            Ok(mid) => mid,
-            Err(e) => {
-                tracing::error!("cannot allocate a MID: {e}");
-                return actions.push(Action::Reply(reply::QUEUE_ERROR.to_string()));
-            }
+        // The MID comes from the driver: allocating it flushes the store.
+        self.pending_mail = Some(PendingMail { address, smtputf8 });
+        self.state = State::Waiting;
+        actions.push(Action::NeedMid);
+    }
+
+    /// The driver allocated the MID asked for by `NeedMid`; `None` when it
+    /// could not (it logs why): the sender is refused with a temporary
+    /// error.
+    pub fn mid_allocated(&mut self, mid: Option<Mid>) -> Vec<Action> {
+        if matches!(self.state, State::Waiting) {
+            self.state = State::Command;
+        }
+        let Some(PendingMail { address, smtputf8 }) = self.pending_mail.take() else {
+            return Vec::new();
         };
-        mail_log!("Start MID {mid} ICID {}", self.conn.icid);
-        mail_log!("MID {mid} ICID {} From: <{address}>", self.conn.icid);
-        actions.push(Action::Reply(format!("250 2.1.0 sender <{address}> ok")));
+        let Some(mid) = mid else {
+            return vec![Action::Reply(reply::QUEUE_ERROR.to_string())];
+        };
+        let icid = self.conn.icid;
+        self.event(SessionEvent::Start { mid, icid });
+        self.event(SessionEvent::From {
+            mid,
+            icid,
+            address: address.clone(),
+        });
+        let reply = Action::Reply(format!("250 2.1.0 sender <{address}> ok"));
         self.tx = Some(Transaction {
             mid,
             mail_from: address,
@@ -468,6 +532,7 @@ impl Session {
             body: None,
             smtputf8,
         });
+        vec![reply]
     }
 
     fn rcpt(&mut self, line: &[u8], actions: &mut Vec<Action>) {
@@ -478,7 +543,11 @@ impl Session {
         let mailbox = match crate::address::parse_rcpt_to(line, tx.smtputf8) {
             Ok(m) => m,
             Err(e) => {
-                mail_log!("MID {mid} ICID {icid} recipient rejected: {e}");
+                self.event(SessionEvent::RecipientRejected {
+                    mid,
+                    icid,
+                    reason: e.to_string(),
+                });
                 return self.error(reply::bad_recipient_address(&e), actions);
             }
         };
@@ -486,7 +555,12 @@ impl Session {
         // the canonical form only.
         let address = mailbox.canonical();
         if let Some(trick) = mailbox.routing_trick() {
-            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected: {trick}");
+            self.event(SessionEvent::RoutingTrick {
+                mid,
+                icid,
+                address: address.clone(),
+                trick: trick.to_string(),
+            });
             return actions.push(Action::Reply(reply::routing_trick(&address, trick)));
         }
         let policy = &self.conn.hat.policy;
@@ -500,7 +574,7 @@ impl Session {
             ListenerKind::Private => None,
         };
         if let Some(code_text) = self.refusal(&address, row) {
-            mail_log!("MID {mid} ICID {icid} To: <{address}> Rejected by RAT");
+            self.event(SessionEvent::RejectedByRat { mid, icid, address });
             return actions.push(Action::Reply(code_text));
         }
         // A RAT row may let its recipients bypass the HAT's rate limits
@@ -510,16 +584,19 @@ impl Session {
             && !bypass
             && !self.services.hourly.try_add(self.conn.client_ip, limit)
         {
-            mail_log!(
-                "MID {mid} ICID {icid} To: <{address}> Rejected by Receiving Control: recipients per hour exceeded"
-            );
+            self.event(SessionEvent::RecipientsPerHourExceeded { mid, icid, address });
             return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
         }
-        let tx = self.tx.as_mut().expect("checked above");
-        let rid = tx.recipients.len();
-        mail_log!("MID {mid} ICID {icid} RID {rid} To: <{address}>");
+        let Some(tx) = self.tx.as_mut() else { return };
+        let rid = Rid(tx.recipients.len() as u32);
         actions.push(Action::Reply(format!("250 2.1.5 recipient <{address}> ok")));
-        tx.recipients.push(address);
+        tx.recipients.push(address.clone());
+        self.event(SessionEvent::Recipient {
+            mid,
+            icid,
+            rid,
+            address,
+        });
     }
 
     /// Why `address` may not be relayed to through this connection, as the
@@ -546,9 +623,13 @@ impl Session {
         }
     }
 
-    fn abort_transaction(&mut self, why: &str) {
+    fn abort_transaction(&mut self, why: &'static str) {
         if let Some(tx) = self.tx.take() {
-            mail_log!("MID {} ICID {} aborted by {why}", tx.mid, self.conn.icid);
+            self.event(SessionEvent::Aborted {
+                mid: tx.mid,
+                icid: self.conn.icid,
+                why,
+            });
         }
     }
 

@@ -89,27 +89,23 @@ impl Session {
     /// budget and puts our Received header first. `Err` is the reply when
     /// the budget is spent.
     pub(super) fn start_body(&mut self, bdat: bool) -> Result<(), String> {
-        let memory = self
-            .services
-            .budget
-            .try_reserve(SPOOL_CHUNK as u64)
-            .ok_or_else(|| {
-                mail_log!(
-                    "ICID {} reception memory budget spent; message deferred",
-                    self.conn.icid
-                );
-                reply::BUDGET_SPENT.to_string()
-            })?;
+        let Some(memory) = self.services.budget.try_reserve(SPOOL_CHUNK as u64) else {
+            self.event(SessionEvent::BudgetSpent {
+                icid: self.conn.icid,
+            });
+            return Err(reply::BUDGET_SPENT.to_string());
+        };
         let strict = self.strict();
         let c = &self.conn;
         let tx = self.tx.as_mut().expect("checked by the caller");
-        let received = crate::smtp_in::received::header(
+        let received = super::super::received::header(
             self.helo.as_deref().unwrap_or_default(),
             c.rdns.as_deref().filter(|_| c.rdns_verified),
             c.client_ip,
             &c.hostname,
             self.tls.as_ref(),
             tx.mid,
+            (self.services.clock)(),
         );
         let mut pending = Vec::with_capacity(SPOOL_CHUNK + 3);
         pending.extend_from_slice(received.as_bytes());
@@ -191,7 +187,7 @@ impl Session {
                 .map(|e: HeaderError| (e.log(), e.reply())),
         };
         if let Some((why, text)) = refused {
-            mail_log!("MID {} rejected: {why}", tx.mid);
+            self.event(SessionEvent::Rejected { mid: tx.mid, why });
             if body.spooled > 0 {
                 actions.push(Action::Discard);
             }
@@ -205,23 +201,33 @@ impl Session {
         ))));
     }
 
-    pub(super) fn finish(&self, tx: Transaction, body: &Body) -> MessageRecord {
-        let c = &self.conn;
+    pub(super) fn finish(&mut self, tx: Transaction, body: &Body) -> MessageRecord {
         let helo = self.helo.clone().unwrap_or_default();
         let message_id = body.headers.message_id();
         let subject = body.headers.subject();
         let size = body.spooled + body.pending.len() as u64;
         let mid = tx.mid;
         if let Some(id) = &message_id {
-            mail_log!("MID {mid} Message-ID '<{id}>'");
+            self.event(SessionEvent::MessageId {
+                mid,
+                id: id.clone(),
+            });
         }
         if let Some(s) = &subject {
-            mail_log!("MID {mid} Subject '{s}'");
+            self.event(SessionEvent::Subject {
+                mid,
+                subject: s.clone(),
+            });
         }
-        mail_log!("MID {mid} ready {size} bytes from <{}>", tx.mail_from);
+        self.event(SessionEvent::Ready {
+            mid,
+            size,
+            from: tx.mail_from.clone(),
+        });
+        let c = &self.conn;
         MessageRecord {
             mid,
-            received_at: chrono::Utc::now().timestamp(),
+            received_at: (self.services.clock)().timestamp(),
             reception: Reception {
                 icid: c.icid,
                 listener: c.listener.name.clone(),

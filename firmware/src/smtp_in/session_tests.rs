@@ -10,7 +10,36 @@ use crate::smtp_in::hat;
 
 struct Harness {
     session: Session,
-    _dir: tempfile::TempDir,
+    /// The driver's MID allocator.
+    next_mid: u64,
+    /// Every event the session reported, as the driver takes them.
+    events: Vec<SessionEvent>,
+}
+
+impl Harness {
+    /// What the driver does on `NeedMid`: allocate, hand it over.
+    fn allocate_mid(&mut self) -> Vec<Action> {
+        self.next_mid += 1;
+        let actions = self.session.mid_allocated(Some(Mid(self.next_mid)));
+        self.take_events();
+        actions
+    }
+
+    fn take_events(&mut self) {
+        self.events.extend(self.session.take_events());
+    }
+
+    /// The `mail_logs` lines the driver would write.
+    fn log_lines(&self) -> Vec<String> {
+        self.events.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// A fixed wall clock: 2026-01-02 03:04:05 UTC.
+fn fixed_clock() -> chrono::DateTime<chrono::Local> {
+    chrono::DateTime::from_timestamp(1_767_323_045, 0)
+        .unwrap_or_default()
+        .with_timezone(&chrono::Local)
 }
 
 fn listener(name: &str, tweak: impl FnOnce(&mut ListenerConfig)) -> ListenerConfig {
@@ -23,8 +52,6 @@ fn listener(name: &str, tweak: impl FnOnce(&mut ListenerConfig)) -> ListenerConf
 }
 
 fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
     let ip: IpAddr = client.parse().unwrap();
     let hat = hat::classify(&l, ip, verified).unwrap();
     let conn = Connection {
@@ -39,14 +66,15 @@ fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -
         tls_available: tls,
         headers: HeaderLimits::default(),
     };
-    let services = Arc::new(Services {
-        ids: Arc::new(IdAllocator::open(&db).unwrap()),
+    let services = SessionServices {
         hourly: Arc::new(HourlyRecipients::default()),
         budget: ReceptionBudget::new(64 * 1024 * 1024),
-    });
+        clock: fixed_clock,
+    };
     Harness {
         session: Session::new(conn, services),
-        _dir: dir,
+        next_mid: 0,
+        events: Vec::new(),
     }
 }
 
@@ -76,17 +104,35 @@ fn accepting_example_com() -> ListenerConfig {
 }
 
 /// Feeds `input` and returns the reply lines and the other actions.
+/// A MID asked for is allocated at once and the rest fed, as the driver
+/// does; every other action ends the call.
 fn feed(h: &mut Harness, input: &[u8]) -> (usize, Vec<String>, Vec<Action>) {
-    let (used, actions) = h.session.feed(input);
     let mut replies = Vec::new();
     let mut other = Vec::new();
-    for a in actions {
-        match a {
-            Action::Reply(r) => replies.push(r),
-            a => other.push(a),
+    let mut used = 0;
+    loop {
+        let (n, actions) = h.session.feed(&input[used..]);
+        h.take_events();
+        used += n;
+        let mut again = false;
+        for a in actions {
+            match a {
+                Action::Reply(r) => replies.push(r),
+                Action::NeedMid => {
+                    for a in h.allocate_mid() {
+                        if let Action::Reply(r) = a {
+                            replies.push(r);
+                        }
+                    }
+                    again = used < input.len();
+                }
+                a => other.push(a),
+            }
+        }
+        if !again {
+            return (used, replies, other);
         }
     }
-    (used, replies, other)
 }
 
 #[test]
@@ -301,10 +347,18 @@ fn drive(
         (Vec::new(), Vec::new(), None, Vec::new());
     while !input.is_empty() && !h.session.is_closed() {
         let (used, actions) = h.session.feed(input);
+        h.take_events();
         input = &input[used..];
         for a in actions {
             match a {
                 Action::Reply(r) => replies.push(r),
+                Action::NeedMid => {
+                    for a in h.allocate_mid() {
+                        if let Action::Reply(r) = a {
+                            replies.push(r);
+                        }
+                    }
+                }
                 Action::Spool(_, bytes) => {
                     assert!(bytes.len() <= SPOOL_CHUNK + 3, "a spool chunk is bounded");
                     spooled.extend(bytes);
@@ -570,4 +624,57 @@ RCPT TO:<@relay.external.example,@x.example:Bob@EXAMPLE.COM.>\r\n",
             "250 2.1.5 recipient <Bob@example.com> ok",
         ]
     );
+}
+
+/// The session writes no log itself: the lines of a whole transaction come
+/// out as events, in order, and read as `mail_logs` shows them.
+#[test]
+fn a_transaction_reports_its_mail_logs_lines_as_events() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<nobody@elsewhere.test>\r\n\
+          RCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    let (_, _, record, _) = drive(
+        &mut h,
+        b"Subject: hi\r\nMessage-ID: <x@b.org>\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@b.org>\r\nRSET\r\n",
+    );
+    let record = record.expect("enqueued");
+    assert_eq!(
+        h.log_lines(),
+        [
+            "Start MID 1 ICID 1",
+            "MID 1 ICID 1 From: <a@b.org>",
+            "MID 1 ICID 1 To: <nobody@elsewhere.test> Rejected by RAT",
+            "MID 1 ICID 1 RID 0 To: <bob@example.com>",
+            "MID 1 Message-ID '<x@b.org>'",
+            "MID 1 Subject 'hi'",
+            &format!("MID 1 ready {} bytes from <a@b.org>", record.body_size),
+            "Start MID 2 ICID 1",
+            "MID 2 ICID 1 From: <a@b.org>",
+            "MID 2 ICID 1 aborted by RSET",
+        ]
+    );
+    // The clock is the driver's.
+    assert_eq!(record.received_at, 1_767_323_045);
+}
+
+/// No MID to be had (the store failed): the sender gets a temporary
+/// error and no transaction starts.
+#[test]
+fn a_mid_the_driver_cannot_allocate_refuses_the_sender_for_now() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    let (_, _, _) = feed(&mut h, b"EHLO c\r\n");
+    let (used, actions) = h
+        .session
+        .feed(b"MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n");
+    assert_eq!(used, 21, "the rest waits for the MID");
+    assert!(matches!(actions[..], [Action::NeedMid]), "{actions:?}");
+    let after = h.session.mid_allocated(None);
+    assert!(matches!(&after[..], [Action::Reply(r)] if r == reply::QUEUE_ERROR));
+    assert!(!h.session.in_transaction());
+    let (_, r, _) = feed(&mut h, b"RCPT TO:<bob@example.com>\r\n");
+    assert_eq!(r, [reply::NEED_MAIL]);
+    assert!(h.session.take_events().is_empty());
 }
