@@ -48,6 +48,9 @@ pub enum StoreError {
     Uninitialised,
     #[error("there is no commit number {0}")]
     NoSuchCommit(u64),
+    /// What was to be staged fails [`Config::validate`]; nothing was staged.
+    #[error(transparent)]
+    Invalid(#[from] super::validate::ConfigError),
 }
 
 /// One entry of the commit history.
@@ -102,7 +105,11 @@ impl ConfigStore {
         }
     }
 
+    /// Stages `config` if it passes [`Config::validate`]: every path that
+    /// changes the configuration (commands, console, `loadconfig`,
+    /// rollback) ends here, so none can stage what the others refuse.
     pub fn stage(&self, config: &Config) -> Result<(), StoreError> {
+        config.validate()?;
         self.tree
             .insert(STAGED, codec::encode(CONFIG_VERSION, config)?)?;
         crate::durable::flush(&self.tree)?;
