@@ -213,9 +213,9 @@ fn listener(cfg: &Config, l: &ListenerConfig, p: &mut Problems) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::factory::factory_config;
+    use super::super::{Certificate, RatAction, RatEntry};
     use super::*;
-    use crate::config::factory::factory_config;
-    use crate::config::{Certificate, RatAction, RatEntry};
 
     fn valid() -> Config {
         let board = breakwater_board::BoardProfile::builtin("dev").unwrap();

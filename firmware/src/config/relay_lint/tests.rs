@@ -1,7 +1,7 @@
+use super::super::factory::dev_factory_for_tests;
+use super::super::hat::HatMember;
+use super::super::{Config, SenderGroup};
 use super::*;
-use crate::config::factory::dev_factory_for_tests;
-use crate::config::hat::HatMember;
-use crate::config::{Config, SenderGroup};
 use crate::filters::parse;
 
 /// The seeds' filter, with the sender group it names.

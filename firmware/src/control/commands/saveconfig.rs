@@ -510,6 +510,49 @@ mod tests {
     }
 
     #[test]
+    fn line_breaks_in_reply_texts_are_refused_naming_the_field() {
+        let f = Fixture::new();
+        let mut cfg = f.working();
+        cfg.listeners[0].rat[0].text = Some("hello".into());
+        f.store.stage(&cfg).unwrap();
+        f.run("commit texts").unwrap();
+        let good = f.run("saveconfig print --include-secrets").unwrap();
+        let listener = &cfg.listeners[0].name;
+        let cases = [
+            (
+                good.replacen(
+                    "reject_banner_text = \"Access Denied\"",
+                    "reject_banner_text = \"Access Denied\\r\\n250 forged\"",
+                    1,
+                ),
+                "reject_banner_text",
+            ),
+            (
+                good.replacen("text = \"hello\"", "text = \"hello\\n250 ok\"", 1),
+                ".rat[0].text",
+            ),
+        ];
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        for (text, field) in cases {
+            assert_ne!(text, good, "the case changes the file");
+            let err = run(&ctx, None, "loadconfig", &["-".into()], Some(&text)).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("was not loaded")
+                    && msg.contains(&format!("listeners[{listener}]"))
+                    && msg.contains(field)
+                    && msg.contains("no control characters"),
+                "{msg}"
+            );
+            assert!(f.staged().is_none());
+        }
+    }
+
+    #[test]
     fn broken_or_inconsistent_files_are_refused_and_stage_nothing() {
         let f = Fixture::new();
         let good = f.run("saveconfig print --include-secrets").unwrap();
