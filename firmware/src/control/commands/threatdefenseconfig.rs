@@ -76,9 +76,7 @@ pub(super) fn check_address(address: &str) -> Result<(), CliError> {
         !local.is_empty()
             && !local.contains(char::is_whitespace)
             && domain.contains('.')
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            && crate::config::HostName::parse(domain).is_ok()
     });
     if valid {
         Ok(())
