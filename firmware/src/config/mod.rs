@@ -18,6 +18,7 @@ pub mod values;
 
 pub use model::*;
 pub use policy::*;
+pub use services::{LogSettings, ThreatDefenseConfig};
 pub use store::{CommitRecord, ConfigStore, StoreError};
 pub use validate::{ConfigError, FieldError};
 pub use values::{HostName, NameError, ReplyText, ReplyTextError};

@@ -3,6 +3,8 @@
 //! not with the code that uses them (`logging`, `tdc`), so the
 //! configuration names nothing above it; those modules re-export them.
 
+use super::values::HostName;
+
 /// Rotation limits for one log (a named setting; AsyncOS-like defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogSettings {
@@ -47,5 +49,26 @@ impl Default for ThreatDefenseConfig {
             header_name: TDC_DEFAULT_HEADER.to_string(),
             max_age_secs: 120,
         }
+    }
+}
+
+impl ThreatDefenseConfig {
+    /// Whether `name` can be the client IP header's name: printable ASCII
+    /// without `:` (no line break can end the header early), at most 76
+    /// characters so the header fits one line.
+    pub fn valid_header_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 76
+            && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    }
+
+    /// Whether `address` can be a Message Intake Address: `local@domain.tld`.
+    pub fn valid_intake_address(address: &str) -> bool {
+        address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !local.contains(char::is_whitespace)
+                && domain.contains('.')
+                && HostName::parse(domain).is_ok()
+        })
     }
 }

@@ -15,7 +15,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::model::{Config, ListenerConfig, RouteTarget};
-use super::policy::check_member;
+use super::policy::{DEFAULT_POLICY, ThreatDefense, check_member};
+use super::services::ThreatDefenseConfig;
 use super::values::HostName;
 
 /// One problem of a configuration: the field, named as the configuration
@@ -120,6 +121,21 @@ impl Config {
                 );
             }
         }
+        let tdc = &self.threat_defense;
+        if !ThreatDefenseConfig::valid_header_name(&tdc.header_name) {
+            p.add(
+                "threat_defense.header_name",
+                format!("'{}' is not a header name.", tdc.header_name),
+            );
+        }
+        if let Some(a) = &tdc.intake_address
+            && !ThreatDefenseConfig::valid_intake_address(a)
+        {
+            p.add(
+                "threat_defense.intake_address",
+                format!("'{a}' is not a valid Message Intake Address (user@domain)."),
+            );
+        }
         if !self.bounce_profiles.iter().any(|b| b.name == "Default") {
             p.add("bounce_profiles", "There is no Default bounce profile.");
         }
@@ -132,6 +148,20 @@ impl Config {
             ("incoming_policies", &self.incoming_policies),
             ("outgoing_policies", &self.outgoing_policies),
         ] {
+            let settings = table
+                .policies
+                .iter()
+                .map(|x| (x.name.as_str(), &x.settings));
+            for (name, settings) in settings.chain([(DEFAULT_POLICY, &table.default)]) {
+                if let ThreatDefense::Custom(a) = &settings.threat_defense
+                    && !ThreatDefenseConfig::valid_intake_address(a)
+                {
+                    p.add(
+                        format!("{dir}[{name}].threat_defense"),
+                        format!("'{a}' is not a valid Message Intake Address (user@domain)."),
+                    );
+                }
+            }
             for policy in &table.policies {
                 for (j, m) in policy.members.iter().enumerate() {
                     if let Err(e) = check_member(&m.pattern) {
@@ -266,5 +296,23 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("no control characters"), "{text}");
         assert!(text.contains("CIDR prefix length too long"), "{text}");
+    }
+
+    #[test]
+    fn threat_defense_header_and_intake_addresses_are_checked() {
+        let mut cfg = valid();
+        cfg.threat_defense.header_name = "X-IP: 1\r\nBcc".into();
+        cfg.threat_defense.intake_address = Some("nobody".into());
+        cfg.incoming_policies.default.threat_defense = ThreatDefense::Custom("a b".into());
+        let err = cfg.validate().unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "threat_defense.header_name",
+                "threat_defense.intake_address",
+                "incoming_policies[DEFAULT].threat_defense",
+            ]
+        );
     }
 }
