@@ -10,39 +10,14 @@
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::policy::ThreatDefense;
 
-/// The delivery queue TDC copies travel through (what `tophosts` shows).
-pub const DESTINATION: &str = "the.tdc.queue";
 /// Connections kept open while the queue has entries.
 pub const MIN_CONNECTIONS: u32 = 3;
-/// The header Threat Defense reads the original client IP from.
-pub const DEFAULT_HEADER: &str = "X-IronPort-RemoteIP";
-
-/// Global settings (`threatdefenseconfig`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThreatDefenseConfig {
-    pub enabled: bool,
-    /// The global Message Intake Address.
-    pub intake_address: Option<String>,
-    /// "Use Custom SEG header": the header that carries the client IP.
-    pub header_name: String,
-    /// A copy leaves the queue after this long, delivered or not.
-    pub max_age_secs: u32,
-}
-
-impl Default for ThreatDefenseConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            intake_address: None,
-            header_name: DEFAULT_HEADER.to_string(),
-            max_age_secs: 120,
-        }
-    }
-}
+// The settings and names the configuration holds live with it.
+pub use crate::config::services::{
+    TDC_DEFAULT_HEADER as DEFAULT_HEADER, TDC_DESTINATION as DESTINATION, ThreatDefenseConfig,
+};
 
 /// The intake address a message gets a copy sent to, if any.
 pub fn intake_for(global: &ThreatDefenseConfig, policy: &ThreatDefense) -> Option<String> {

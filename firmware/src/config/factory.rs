@@ -23,7 +23,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         .collect();
     let group = |name: &str, members: &[&str], policy: &str| SenderGroup {
         name: name.to_string(),
-        members: members.iter().map(|m| m.to_string()).collect(),
+        members: members.iter().map(|m| (*m).into()).collect(),
         policy: policy.to_string(),
     };
     let incoming = ListenerConfig {
@@ -45,7 +45,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
             MailFlowPolicy::predefined("ACCEPTED", Behavior::Accept),
         ],
         rat: vec![RatEntry {
-            address: "ALL".to_string(),
+            address: "ALL".into(),
             action: RatAction::Reject,
             code: None,
             text: None,

@@ -6,11 +6,19 @@
 //! socket.
 
 pub mod factory;
+pub mod hat;
 pub mod model;
 pub mod policy;
+pub mod rat;
 pub mod relay_lint;
+pub mod services;
 pub mod store;
+pub mod validate;
+pub mod values;
 
 pub use model::*;
 pub use policy::*;
+pub use services::{LogSettings, ThreatDefenseConfig};
 pub use store::{CommitRecord, ConfigStore, StoreError};
+pub use validate::{ConfigError, FieldError};
+pub use values::{HostName, NameError, ReplyText, ReplyTextError};

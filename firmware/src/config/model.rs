@@ -3,15 +3,19 @@
 //!
 //! Names follow AsyncOS (Listener, SenderGroup, MailFlowPolicy,
 //! RecipientAccessTable, SmtpRoute) so that an administrator's vocabulary
-//! maps one to one. Host-access members and RAT patterns are stored as the
-//! administrator typed them and compiled into matchers when the config is
-//! loaded; they are validated when they are staged.
+//! maps one to one. Host-access members, RAT patterns and reply texts are
+//! stored as the administrator typed them and parsed once when the config
+//! is read (see `values`); `validate` checks the whole config whenever a
+//! change is staged.
 
 use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::logging::LogSettings;
+use super::hat::HatMember;
+use super::rat::RecipientPattern;
+use super::services::{LogSettings, TDC_DESTINATION, ThreatDefenseConfig};
+use super::values::ReplyText;
 
 /// Whether a listener takes mail from the internet or from inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,9 +101,9 @@ pub struct MailFlowPolicy {
     pub max_recipients_per_hour: Option<u32>,
     pub smtp_banner_code: u16,
     /// `None` greets with "<hostname> ESMTP".
-    pub smtp_banner_text: Option<String>,
+    pub smtp_banner_text: Option<ReplyText>,
     pub reject_banner_code: u16,
-    pub reject_banner_text: String,
+    pub reject_banner_text: ReplyText,
     pub tls: TlsMode,
 }
 
@@ -117,7 +121,7 @@ impl MailFlowPolicy {
             smtp_banner_code: 220,
             smtp_banner_text: None,
             reject_banner_code: 554,
-            reject_banner_text: "Access Denied".to_string(),
+            reject_banner_text: "Access Denied".into(),
             // AsyncOS ships TLS Off; we offer STARTTLS out of the box, since
             // opportunistic TLS costs a client nothing it did not ask for.
             tls: TlsMode::Preferred,
@@ -146,8 +150,8 @@ impl MailFlowPolicy {
 pub struct SenderGroup {
     pub name: String,
     /// As typed: `10.1.1.0/24`, `10.1.1.`, `10.1.1.1-50`, `mail.example.com`,
-    /// `.protection.outlook.com`, `ALL` (see `config::members`).
-    pub members: Vec<String>,
+    /// `.protection.outlook.com`, `ALL` (see `config::hat`).
+    pub members: Vec<HatMember>,
     pub policy: String,
 }
 
@@ -162,10 +166,10 @@ pub enum RatAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatEntry {
     /// As typed: `example.com`, `.example.com`, `user@`, `user@example.com`, `ALL`.
-    pub address: String,
+    pub address: RecipientPattern,
     pub action: RatAction,
     pub code: Option<u16>,
-    pub text: Option<String>,
+    pub text: Option<ReplyText>,
     pub bypass_receiving_control: bool,
 }
 
@@ -616,7 +620,7 @@ pub struct Config {
     pub mail_logs: LogSettings,
     pub certificates: Vec<Certificate>,
     /// Threat Defense Connector: global settings (`threatdefenseconfig`).
-    pub threat_defense: crate::tdc::ThreatDefenseConfig,
+    pub threat_defense: ThreatDefenseConfig,
     /// CA certificates trusted besides the built-in roots, for the Verify
     /// TLS modes (a partner's private CA, a test CA).
     pub ca_certificates: Vec<CertificateAuthority>,
@@ -743,7 +747,7 @@ impl Config {
                 })
                 .max_by_key(|d| d.domain.len())
         });
-        if domain == crate::tdc::DESTINATION {
+        if domain == TDC_DESTINATION {
             // Copies to Threat Defense carry every inbound message: over
             // TLS only, and to an intake whose certificate verifies unless
             // the administrator relaxed it.

@@ -26,8 +26,8 @@
 
 use std::fmt;
 
+use super::hat::HostMember;
 use crate::filters::{Action, Condition, Filter, FinalAction, IfChain, MatchOp, Stmt, TextField};
-use crate::smtp_in::hat::HostMember;
 
 use super::model::{Behavior, Config, ListenerConfig, SenderGroup};
 
@@ -206,7 +206,7 @@ pub fn lint(cfg: &Config, filters: &[Filter]) -> Vec<RelayFinding> {
             let Some((member, shared)) = group
                 .members
                 .iter()
-                .find_map(|m| shared_domain(m).map(|s| (m, s)))
+                .find_map(|m| shared_domain(m).map(|s| (m.as_str().to_string(), s)))
             else {
                 continue;
             };
@@ -214,7 +214,7 @@ pub fn lint(cfg: &Config, filters: &[Filter]) -> Vec<RelayFinding> {
                 out.push(RelayFinding::UnguardedSharedRelay {
                     listener: listener.name.clone(),
                     group: group.name.clone(),
-                    member: member.clone(),
+                    member,
                     shared,
                 });
             }
@@ -307,7 +307,7 @@ fn parsed(group: &SenderGroup) -> Vec<HostMember> {
     group
         .members
         .iter()
-        .filter_map(|m| HostMember::parse(m).ok())
+        .filter_map(|m| m.member().cloned())
         .collect()
 }
 

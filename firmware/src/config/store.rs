@@ -48,6 +48,9 @@ pub enum StoreError {
     Uninitialised,
     #[error("there is no commit number {0}")]
     NoSuchCommit(u64),
+    /// What was to be staged fails [`Config::validate`]; nothing was staged.
+    #[error(transparent)]
+    Invalid(#[from] super::validate::ConfigError),
 }
 
 /// One entry of the commit history.
@@ -102,7 +105,11 @@ impl ConfigStore {
         }
     }
 
+    /// Stages `config` if it passes [`Config::validate`]: every path that
+    /// changes the configuration (commands, console, `loadconfig`,
+    /// rollback) ends here, so none can stage what the others refuse.
     pub fn stage(&self, config: &Config) -> Result<(), StoreError> {
+        config.validate()?;
         self.tree
             .insert(STAGED, codec::encode(CONFIG_VERSION, config)?)?;
         crate::durable::flush(&self.tree)?;
@@ -316,6 +323,54 @@ mod tests {
         cfg.management_dhcp = true;
         let now = codec::encode(CONFIG_VERSION, &record(&cfg)).unwrap();
         assert!(decode::<CommitRecord>(&now).unwrap().config.management_dhcp);
+    }
+
+    #[test]
+    fn a_stored_config_the_parsers_now_refuse_still_loads_and_must_be_fixed_to_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let store = ConfigStore::open(&db).unwrap();
+        // What earlier firmware could store (its loadconfig let CR/LF into
+        // banners and RAT texts): written as it was, bypassing `stage`.
+        let mut old = factory();
+        let l = &mut old.listeners[0];
+        l.policies[0].smtp_banner_text = Some("Hi\r\n250 forged".into());
+        l.rat[0].text = Some("no\r\n250 ok".into());
+        l.hat[0].members.push("10.1.1.0/33".into());
+        store
+            .tree
+            .insert(COMMITTED, codec::encode(CONFIG_VERSION, &old).unwrap())
+            .unwrap();
+
+        let loaded = store.committed().unwrap();
+        assert_eq!(loaded, old, "loads as stored");
+        let banner = loaded.listeners[0].policies[0].smtp_banner_text.as_ref();
+        assert_eq!(
+            banner.unwrap().to_string(),
+            "Hi  250 forged",
+            "never on the wire"
+        );
+        let ip = "10.1.1.1".parse().unwrap();
+        assert!(
+            !loaded.listeners[0].hat[0]
+                .members
+                .last()
+                .unwrap()
+                .matches(ip, None)
+        );
+
+        let err = store.stage(&loaded).unwrap_err();
+        let text = err.to_string();
+        for field in ["smtp_banner_text", ".rat[0].text", ".members["] {
+            assert!(text.contains(field), "{text}");
+        }
+        assert!(store.staged().unwrap().is_none());
+        let mut fixed = loaded;
+        let l = &mut fixed.listeners[0];
+        l.policies[0].smtp_banner_text = Some("Hi".into());
+        l.rat[0].text = None;
+        l.hat[0].members.pop();
+        store.stage(&fixed).unwrap();
     }
 
     #[test]

@@ -59,24 +59,8 @@ pub const SYSTEM_FILTER_ENV: &str = "BREAKWATER_LOG";
 /// System log defaults; an operator's directives are appended after these.
 const SYSTEM_FILTER_DEFAULTS: &str = "info,sled=warn,rustls=warn,hickory=warn,h2=warn,tokio=warn";
 
-/// Rotation limits for one log (a named setting; AsyncOS-like defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LogSettings {
-    /// `<prefix>.current` is rotated before a line would take it past this.
-    pub max_file_bytes: u64,
-    /// Rotated files kept; older ones are deleted.
-    pub max_files: u32,
-}
-
-impl Default for LogSettings {
-    /// 10 MiB per file and 10 rotated files: at most 110 MiB per log.
-    fn default() -> Self {
-        Self {
-            max_file_bytes: 10 * 1024 * 1024,
-            max_files: 10,
-        }
-    }
-}
+/// Rotation limits for one log; defined with the configuration it is part of.
+pub use crate::config::services::LogSettings;
 
 /// Access to the open logs after [`init`]. Dropping it does not stop
 /// logging (the subscriber holds its own references); it only gives up the

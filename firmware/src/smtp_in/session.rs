@@ -198,10 +198,10 @@ impl Session {
                 Action::Close,
             ];
         }
-        let text = p
-            .smtp_banner_text
-            .clone()
-            .unwrap_or_else(|| format!("{} ESMTP", self.conn.hostname));
+        let text = p.smtp_banner_text.as_ref().map_or_else(
+            || format!("{} ESMTP", self.conn.hostname),
+            ToString::to_string,
+        );
         vec![Action::Reply(format!("{} {text}", p.smtp_banner_code))]
     }
 

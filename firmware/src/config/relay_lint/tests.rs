@@ -1,6 +1,7 @@
+use super::super::factory::dev_factory_for_tests;
+use super::super::hat::HatMember;
+use super::super::{Config, SenderGroup};
 use super::*;
-use crate::config::factory::dev_factory_for_tests;
-use crate::config::{Config, SenderGroup};
 use crate::filters::parse;
 
 /// The seeds' filter, with the sender group it names.
@@ -18,7 +19,7 @@ fn outgoing(cfg: &mut Config) -> &mut ListenerConfig {
 /// of the HAT, before ALL, if it is new), as `hostaccess new` does.
 fn add(cfg: &mut Config, group: &str, members: &[&str]) {
     let l = outgoing(cfg);
-    let members = members.iter().map(|m| m.to_string());
+    let members = members.iter().map(|m| HatMember::from(*m));
     match l.hat.iter_mut().find(|g| g.name == group) {
         Some(g) => g.members.extend(members),
         None => {

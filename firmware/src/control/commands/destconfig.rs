@@ -53,12 +53,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 fn check_domain(domain: &str) -> Result<String, CliError> {
     let d = domain.to_ascii_lowercase();
     let bare = d.strip_prefix('.').unwrap_or(&d);
-    let ok = !bare.is_empty()
-        && bare.split('.').all(|l| {
-            !l.is_empty()
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        });
+    let ok = crate::config::HostName::parse(bare).is_ok();
     if !ok || d.eq_ignore_ascii_case("default") {
         return Err(invalid(format!(
             "'{domain}' is not a domain (example.com or .example.com)."

@@ -145,7 +145,9 @@ fn new_group(
                     )));
                 }
             }
-            group.members.extend(members.iter().cloned());
+            group
+                .members
+                .extend(members.iter().map(|m| m.as_str().into()));
             if let Some(p) = policy {
                 group.policy = p;
             }
@@ -174,7 +176,7 @@ fn new_group(
                 at,
                 SenderGroup {
                     name: name.to_string(),
-                    members,
+                    members: members.into_iter().map(Into::into).collect(),
                     policy,
                 },
             );
@@ -397,7 +399,7 @@ fn parse_table(l: &ListenerConfig, text: &str) -> Result<Vec<SenderGroup>, CliEr
         }
         groups.push(SenderGroup {
             name: name.to_string(),
-            members,
+            members: members.into_iter().map(Into::into).collect(),
             policy,
         });
     }

@@ -158,7 +158,7 @@ fn apply(p: &mut MailFlowPolicy, o: &Opts) -> Result<(), CliError> {
     }
     if let Some(t) = o.value("smtp-banner-text") {
         check_text("--smtp-banner-text", t, MAX_BANNER)?;
-        p.smtp_banner_text = (!t.trim().is_empty()).then(|| t.trim().to_string());
+        p.smtp_banner_text = (!t.trim().is_empty()).then(|| t.trim().into());
     }
     if let Some(n) = o.number("reject-banner-code", 400u16, 599)? {
         p.reject_banner_code = n;
@@ -168,7 +168,7 @@ fn apply(p: &mut MailFlowPolicy, o: &Opts) -> Result<(), CliError> {
         if t.trim().is_empty() {
             return Err(invalid("--reject-banner-text may not be empty."));
         }
-        p.reject_banner_text = t.trim().to_string();
+        p.reject_banner_text = t.trim().into();
     }
     Ok(())
 }

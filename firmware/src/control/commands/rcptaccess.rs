@@ -116,10 +116,10 @@ fn entry(address: &str, action: &str, opts: &Opts) -> Result<RatEntry, CliError>
         ));
     }
     Ok(RatEntry {
-        address: address.trim().to_string(),
+        address: address.trim().into(),
         action,
         code,
-        text,
+        text: text.map(Into::into),
         bypass_receiving_control: bypass,
     })
 }
@@ -461,7 +461,7 @@ mod tests {
             .iter()
             .map(|r| {
                 (
-                    r.address.clone(),
+                    r.address.to_string(),
                     r.action,
                     r.code,
                     r.bypass_receiving_control,

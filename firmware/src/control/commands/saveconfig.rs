@@ -42,11 +42,8 @@ use serde::{Deserialize, Serialize};
 
 use super::args::{invalid, parse_opts, usage};
 use super::setgateway::check_gateway;
-use super::sethostname::check_hostname;
 use super::{CliError, CommandContext};
 use crate::config::{Config, DestinationControl};
-use crate::smtp_in::hat::HostMember;
-use crate::smtp_in::rat::RatPattern;
 
 pub(super) const USAGE: &str = "\
 usage: saveconfig [<name>] [--include-secrets]   (writes <data-dir>/configuration/<name>.toml)
@@ -359,52 +356,18 @@ pub fn from_text(text: &str, current: &Config) -> Result<Config, CliError> {
     Ok(cfg)
 }
 
-/// What a loaded file must satisfy before it is staged: the checks the
-/// batch commands make one change at a time, for the whole file at once
-/// (a hand-edited file reaches the listeners otherwise).
+/// What a loaded file must satisfy before it is staged: [`Config::validate`]
+/// (what every staged change must pass, each problem naming its field),
+/// and the default gateway's check `setgateway` makes.
 pub fn check(cfg: &Config) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Err(e) = check_hostname(&cfg.hostname) {
-        problems.push(e.to_string());
-    }
+    let mut problems: Vec<String> = match cfg.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    };
     if let Some(gw) = cfg.default_gateway
         && let Err(e) = check_gateway(cfg, &gw.to_string())
     {
-        problems.push(format!("Default gateway: {e}"));
-    }
-    for l in &cfg.listeners {
-        if cfg.certificate(&l.certificate).is_none() {
-            problems.push(format!(
-                "Listener {}: there is no certificate named '{}'.",
-                l.name, l.certificate
-            ));
-        }
-        for g in &l.hat {
-            if l.policy(&g.policy).is_none() {
-                problems.push(format!(
-                    "Listener {}: sender group {} names the unknown policy ${}.",
-                    l.name, g.name, g.policy
-                ));
-            }
-            for m in &g.members {
-                if let Err(e) = HostMember::parse(m) {
-                    problems.push(format!("Listener {}, sender group {}: {e}", l.name, g.name));
-                }
-            }
-        }
-        for r in &l.rat {
-            if let Err(e) = RatPattern::parse(&r.address) {
-                problems.push(format!("Listener {}, RAT row {}: {e}", l.name, r.address));
-            }
-        }
-    }
-    if !cfg.bounce_profiles.iter().any(|b| b.name == "Default") {
-        problems.push("There is no Default bounce profile.".to_string());
-    }
-    for f in &cfg.message_filters {
-        if let Err(e) = crate::filters::parse(&f.source) {
-            problems.push(format!("Message filter {}: {e}", f.name));
-        }
+        problems.push(format!("default_gateway: {e}"));
     }
     problems
 }
@@ -544,6 +507,49 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn line_breaks_in_reply_texts_are_refused_naming_the_field() {
+        let f = Fixture::new();
+        let mut cfg = f.working();
+        cfg.listeners[0].rat[0].text = Some("hello".into());
+        f.store.stage(&cfg).unwrap();
+        f.run("commit texts").unwrap();
+        let good = f.run("saveconfig print --include-secrets").unwrap();
+        let listener = &cfg.listeners[0].name;
+        let cases = [
+            (
+                good.replacen(
+                    "reject_banner_text = \"Access Denied\"",
+                    "reject_banner_text = \"Access Denied\\r\\n250 forged\"",
+                    1,
+                ),
+                "reject_banner_text",
+            ),
+            (
+                good.replacen("text = \"hello\"", "text = \"hello\\n250 ok\"", 1),
+                ".rat[0].text",
+            ),
+        ];
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        for (text, field) in cases {
+            assert_ne!(text, good, "the case changes the file");
+            let err = run(&ctx, None, "loadconfig", &["-".into()], Some(&text)).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("was not loaded")
+                    && msg.contains(&format!("listeners[{listener}]"))
+                    && msg.contains(field)
+                    && msg.contains("no control characters"),
+                "{msg}"
+            );
+            assert!(f.staged().is_none());
+        }
     }
 
     #[test]

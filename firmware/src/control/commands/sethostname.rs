@@ -6,14 +6,11 @@
 
 use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
+use crate::config::HostName;
 
 pub(super) const USAGE: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
        sethostname print";
-
-/// RFC 1035's limit on a whole name (without the final dot).
-const MAX_NAME: usize = 253;
-const MAX_LABEL: usize = 63;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     match args {
@@ -34,50 +31,13 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 }
 
 /// `name` lower-cased, without a final dot, if it is a fully qualified
-/// host name: at least two labels of letters, digits and inner hyphens,
-/// and a top-level label that is not all digits (that would be an IPv4
-/// address, which EHLO wants in brackets).
+/// host name ([`HostName::parse_fqdn`], the rule `validate` applies too).
 pub(super) fn check_hostname(name: &str) -> Result<String, CliError> {
-    let n = name.trim().trim_end_matches('.').to_ascii_lowercase();
-    let bad = |why: &str| {
+    HostName::parse_fqdn(name).map(String::from).map_err(|e| {
         invalid(format!(
-            "'{name}' is not a valid host name: {why}. Enter a fully qualified name such as mail.example.com."
+            "{e}. Enter a fully qualified name such as mail.example.com."
         ))
-    };
-    if n.is_empty() {
-        return Err(bad("it is empty"));
-    }
-    if n.len() > MAX_NAME {
-        return Err(bad("it is longer than 253 characters"));
-    }
-    let labels: Vec<&str> = n.split('.').collect();
-    if labels.len() < 2 {
-        return Err(bad("it has no domain part"));
-    }
-    for label in &labels {
-        if label.is_empty() {
-            return Err(bad("it has an empty label"));
-        }
-        if label.len() > MAX_LABEL {
-            return Err(bad("a label is longer than 63 characters"));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(bad("only letters, digits, '-' and '.' are allowed"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad("a label may not begin or end with '-'"));
-        }
-    }
-    if labels
-        .last()
-        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(bad("it looks like an IP address"));
-    }
-    Ok(n)
+    })
 }
 
 #[cfg(test)]

@@ -89,16 +89,7 @@ fn parse_domain(text: &str) -> Result<String, CliError> {
 }
 
 fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
+    crate::config::HostName::parse(name).is_ok()
 }
 
 fn parse_target(args: &[String]) -> Result<RouteTarget, CliError> {

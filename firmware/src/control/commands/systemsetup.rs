@@ -80,7 +80,7 @@ impl GuardOffer {
         let (member, shared) = listener.hat[index]
             .members
             .iter()
-            .find_map(|m| relay_lint::shared_domain(m).map(|s| (m.clone(), s)))?;
+            .find_map(|m| relay_lint::shared_domain(m).map(|s| (m.to_string(), s)))?;
         let filters = super::filters::compile(&cfg.message_filters);
         if relay_lint::guarded(&filters, listener, RELAY_GROUP) {
             return None;
@@ -133,7 +133,7 @@ impl SetupValues {
             relay_list: cfg
                 .listener(OUTGOING)
                 .and_then(|l| l.hat.iter().find(|g| g.name == RELAY_GROUP))
-                .map(|g| g.members.clone()),
+                .map(|g| g.members.iter().map(ToString::to_string).collect()),
             network_staged: cfg.interfaces != committed.interfaces
                 || cfg.management_dhcp != committed.management_dhcp
                 || cfg.default_gateway != committed.default_gateway,
@@ -295,7 +295,7 @@ fn accepted_domains(l: &ListenerConfig) -> Vec<String> {
         .iter()
         .filter(|r| r.action == RatAction::Accept)
         .filter(|r| !r.address.contains('@') && !r.address.eq_ignore_ascii_case("ALL"))
-        .map(|r| r.address.clone())
+        .map(|r| r.address.to_string())
         .collect()
 }
 

@@ -6,7 +6,7 @@
 
 use super::args::{invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
-use crate::config::Config;
+use crate::config::{Config, ThreatDefenseConfig};
 
 pub(super) const USAGE: &str = "\
 usage: threatdefenseconfig print
@@ -50,10 +50,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             let mut cfg = ctx.store.working()?;
             if let Some(h) = opts.value("header") {
-                let ok = !h.is_empty()
-                    && h.len() <= 76
-                    && h.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-                if !ok {
+                if !ThreatDefenseConfig::valid_header_name(h) {
                     return Err(invalid(format!("'{h}' is not a header name.")));
                 }
                 cfg.threat_defense.header_name = h.to_string();
@@ -72,15 +69,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 
 /// A Message Intake Address must be `local@domain.tld`.
 pub(super) fn check_address(address: &str) -> Result<(), CliError> {
-    let valid = address.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && !local.contains(char::is_whitespace)
-            && domain.contains('.')
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    });
-    if valid {
+    if ThreatDefenseConfig::valid_intake_address(address) {
         Ok(())
     } else {
         Err(invalid(format!(

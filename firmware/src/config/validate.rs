@@ -1,0 +1,318 @@
+//! One check of a whole configuration, run whenever a change is staged
+//! (every command, the console through the commands, `loadconfig`, a
+//! rollback): [`Config::validate`].
+//!
+//! The commands still check what they are given first, with messages about
+//! their own options; `validate` is what no path can go around, so a
+//! hand-edited file or a future API cannot stage what a command would
+//! refuse. It checks each value by the same parser the mail path uses
+//! (`values`, `hat`, `rat`) and that names refer to things that exist.
+//! Whether the default gateway lies on an interface's subnet is checked by
+//! `setgateway` and `loadconfig`, not here: an interface edit may move the
+//! subnet first and the gateway next.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use super::model::{Config, ListenerConfig, RouteTarget};
+use super::policy::{DEFAULT_POLICY, ThreatDefense, check_member};
+use super::services::ThreatDefenseConfig;
+use super::values::HostName;
+
+/// One problem of a configuration: the field, named as the configuration
+/// file spells it (`listeners[InboundMail].hat[RELAYLIST].members[0]`), and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Everything [`Config::validate`] found wrong (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub errors: Vec<FieldError>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.errors.as_slice() {
+            [one] => write!(f, "The change was not staged: {one}"),
+            many => {
+                f.write_str("The change was not staged:")?;
+                for e in many {
+                    write!(f, "\n  {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Collects problems, each under its field.
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+impl Config {
+    /// Checks the whole configuration; the error lists every problem, each
+    /// naming its field. A configuration stored by earlier firmware may
+    /// fail this and still be in force (reading never refuses it); the
+    /// next change staged must fix it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut p = Problems(Vec::new());
+        if let Err(e) = HostName::parse_fqdn(&self.hostname) {
+            p.add(
+                "hostname",
+                format!("{e}. Enter a fully qualified name such as mail.example.com."),
+            );
+        }
+        for l in &self.listeners {
+            listener(self, l, &mut p);
+        }
+        for (i, r) in self.smtp_routes.iter().enumerate() {
+            let field = format!("smtp_routes[{i}]");
+            if !r.domain.eq_ignore_ascii_case("ALL") && domain_row(&r.domain).is_err() {
+                p.add(
+                    format!("{field}.domain"),
+                    format!(
+                        "Invalid route domain '{}': use example.com, .example.com or ALL.",
+                        r.domain
+                    ),
+                );
+            }
+            if let RouteTarget::Hosts(hosts) = &r.target {
+                if hosts.is_empty() {
+                    p.add(
+                        format!("{field}.target"),
+                        "A route needs at least one destination.",
+                    );
+                }
+                for (j, h) in hosts.iter().enumerate() {
+                    if h.host.parse::<IpAddr>().is_err()
+                        && let Err(e) = HostName::parse(&h.host)
+                    {
+                        p.add(format!("{field}.target[{j}].host"), e.to_string());
+                    }
+                }
+            }
+        }
+        for (i, d) in self.destination_controls.iter().enumerate() {
+            if d.domain.eq_ignore_ascii_case("default") || domain_row(&d.domain).is_err() {
+                p.add(
+                    format!("destination_controls[{i}].domain"),
+                    format!(
+                        "'{}' is not a domain (example.com or .example.com).",
+                        d.domain
+                    ),
+                );
+            }
+        }
+        let tdc = &self.threat_defense;
+        if !ThreatDefenseConfig::valid_header_name(&tdc.header_name) {
+            p.add(
+                "threat_defense.header_name",
+                format!("'{}' is not a header name.", tdc.header_name),
+            );
+        }
+        if let Some(a) = &tdc.intake_address
+            && !ThreatDefenseConfig::valid_intake_address(a)
+        {
+            p.add(
+                "threat_defense.intake_address",
+                format!("'{a}' is not a valid Message Intake Address (user@domain)."),
+            );
+        }
+        if !self.bounce_profiles.iter().any(|b| b.name == "Default") {
+            p.add("bounce_profiles", "There is no Default bounce profile.");
+        }
+        for f in &self.message_filters {
+            if let Err(e) = crate::filters::parse(&f.source) {
+                p.add(format!("message_filters[{}]", f.name), e.to_string());
+            }
+        }
+        for (dir, table) in [
+            ("incoming_policies", &self.incoming_policies),
+            ("outgoing_policies", &self.outgoing_policies),
+        ] {
+            let settings = table
+                .policies
+                .iter()
+                .map(|x| (x.name.as_str(), &x.settings));
+            for (name, settings) in settings.chain([(DEFAULT_POLICY, &table.default)]) {
+                if let ThreatDefense::Custom(a) = &settings.threat_defense
+                    && !ThreatDefenseConfig::valid_intake_address(a)
+                {
+                    p.add(
+                        format!("{dir}[{name}].threat_defense"),
+                        format!("'{a}' is not a valid Message Intake Address (user@domain)."),
+                    );
+                }
+            }
+            for policy in &table.policies {
+                for (j, m) in policy.members.iter().enumerate() {
+                    if let Err(e) = check_member(&m.pattern) {
+                        p.add(format!("{dir}[{}].members[{j}]", policy.name), e);
+                    }
+                }
+            }
+        }
+        if p.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { errors: p.0 })
+        }
+    }
+}
+
+/// `example.com` or `.example.com` (routes and destination rows).
+fn domain_row(text: &str) -> Result<HostName, super::values::NameError> {
+    HostName::parse(text.strip_prefix('.').unwrap_or(text))
+}
+
+fn listener(cfg: &Config, l: &ListenerConfig, p: &mut Problems) {
+    let at = format!("listeners[{}]", l.name);
+    if cfg.certificate(&l.certificate).is_none() {
+        p.add(
+            format!("{at}.certificate"),
+            format!("there is no certificate named '{}'.", l.certificate),
+        );
+    }
+    for mfp in &l.policies {
+        let field = format!("{at}.policies[{}]", mfp.name);
+        if let Some(t) = &mfp.smtp_banner_text
+            && let Err(e) = t.check()
+        {
+            p.add(
+                format!("{field}.smtp_banner_text"),
+                format!("the SMTP banner text {e}."),
+            );
+        }
+        if let Err(e) = mfp.reject_banner_text.check() {
+            p.add(
+                format!("{field}.reject_banner_text"),
+                format!("the reject banner text {e}."),
+            );
+        }
+    }
+    for g in &l.hat {
+        let field = format!("{at}.hat[{}]", g.name);
+        if l.policy(&g.policy).is_none() {
+            p.add(
+                format!("{field}.policy"),
+                format!(
+                    "sender group {} names the unknown policy ${}.",
+                    g.name, g.policy
+                ),
+            );
+        }
+        for (j, m) in g.members.iter().enumerate() {
+            if let Err(e) = m.check() {
+                p.add(format!("{field}.members[{j}]"), e.to_string());
+            }
+        }
+    }
+    for (i, r) in l.rat.iter().enumerate() {
+        let field = format!("{at}.rat[{i}]");
+        if let Err(e) = r.address.check() {
+            p.add(format!("{field}.address"), e.to_string());
+        }
+        if let Some(t) = &r.text
+            && let Err(e) = t.check()
+        {
+            p.add(
+                format!("{field}.text"),
+                format!("the reply text of the row for {} {e}.", r.address),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::factory::factory_config;
+    use super::super::{Certificate, RatAction, RatEntry};
+    use super::*;
+
+    fn valid() -> Config {
+        let board = breakwater_board::BoardProfile::builtin("dev").unwrap();
+        let cert = Certificate {
+            name: "Demo".into(),
+            cert_pem: "CERT".into(),
+            key_pem: "KEY".into(),
+        };
+        factory_config(&board, cert)
+    }
+
+    #[test]
+    fn the_factory_configuration_is_valid() {
+        assert_eq!(valid().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_under_its_field() {
+        let mut cfg = valid();
+        cfg.hostname = "not a host".into();
+        let l = &mut cfg.listeners[0];
+        let name = l.name.clone();
+        let group = l.hat[0].name.clone();
+        l.hat[0].members.push("10.1.1.0/33".into());
+        l.policies[0].smtp_banner_text = Some("hi\r\n250 forged".into());
+        l.rat.push(RatEntry {
+            address: "x@bad..domain".into(),
+            action: RatAction::Reject,
+            code: Some(550),
+            text: Some("no\r\n250 ok".into()),
+            bypass_receiving_control: false,
+        });
+        let policy = l.policies[0].name.clone();
+        let rat = l.rat.len() - 1;
+        let members = l.hat[0].members.len() - 1;
+        let err = cfg.validate().unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "hostname".to_string(),
+                format!("listeners[{name}].policies[{policy}].smtp_banner_text"),
+                format!("listeners[{name}].hat[{group}].members[{members}]"),
+                format!("listeners[{name}].rat[{rat}].address"),
+                format!("listeners[{name}].rat[{rat}].text"),
+            ]
+        );
+        let text = err.to_string();
+        assert!(text.contains("no control characters"), "{text}");
+        assert!(text.contains("CIDR prefix length too long"), "{text}");
+    }
+
+    #[test]
+    fn threat_defense_header_and_intake_addresses_are_checked() {
+        let mut cfg = valid();
+        cfg.threat_defense.header_name = "X-IP: 1\r\nBcc".into();
+        cfg.threat_defense.intake_address = Some("nobody".into());
+        cfg.incoming_policies.default.threat_defense = ThreatDefense::Custom("a b".into());
+        let err = cfg.validate().unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "threat_defense.header_name",
+                "threat_defense.intake_address",
+                "incoming_policies[DEFAULT].threat_defense",
+            ]
+        );
+    }
+}
