@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, LimitScope, RouteHost};
 use crate::ids::{IdAllocator, Mid, Rid};
-use crate::mail_log;
+use crate::logging::MailEvent;
 use crate::queue::QueueHandle;
 
 /// Recipients of one message for one destination.
@@ -288,11 +288,11 @@ impl Shared {
                 Open::Capped => {
                     // The jobs wait in their queue; `leave` kicks again.
                     if !self.capped.swap(true, Ordering::Relaxed) {
-                        mail_log!(
-                            "{} outbound connections open (the limit for all destinations): \
-                             delivery to {destination} waits for one to close",
-                            cap
-                        );
+                        MailEvent::OutboundLimit {
+                            open: cap.into(),
+                            destination: destination.to_string(),
+                        }
+                        .log();
                     }
                     false
                 }

@@ -29,6 +29,7 @@
 //! [`MAX_LINE_BYTES`] so the file size cap holds whatever arrives. I/O errors are reported once
 //! on stderr and never stop the caller: logging cannot take mail flow down.
 
+pub mod event;
 mod format;
 mod layer;
 mod names;
@@ -52,6 +53,21 @@ use self::rotate::LogFile;
 /// The `tracing` target of mail log events:
 /// `tracing::info!(target: MAIL_LOGS_TARGET, "Start MID {mid} ICID {icid}")`.
 pub const MAIL_LOGS_TARGET: &str = "mail_logs";
+
+pub use self::event::MailEvent;
+
+impl MailEvent {
+    /// Writes the line to `mail_logs`: the one write path of mail events,
+    /// through [`MAIL_LOGS_TARGET`] so the file layer adds the time, the
+    /// level word and escaping and rotates as for every other line.
+    pub fn log(&self) {
+        if self.is_warning() {
+            tracing::warn!(target: MAIL_LOGS_TARGET, "{self}");
+        } else {
+            tracing::info!(target: MAIL_LOGS_TARGET, "{self}");
+        }
+    }
+}
 
 /// Environment variable holding extra EnvFilter directives for system logs.
 pub const SYSTEM_FILTER_ENV: &str = "BREAKWATER_LOG";

@@ -277,7 +277,7 @@ async fn run(
             Ok(()) => {
                 for c in batch {
                     if c.received {
-                        crate::mail_log!("MID {} queued for delivery", c.record.mid);
+                        crate::logging::MailEvent::Queued { mid: c.record.mid }.log();
                     }
                     let _ = committed.send(c.record);
                     let _ = c.reply.send(Ok(()));

@@ -5,6 +5,7 @@
 //! record (`Action::Enqueue`) or a refusal.
 
 use super::*;
+use crate::logging::MailEvent;
 
 /// A message's data on its way to the spool.
 pub(super) struct Body {
@@ -94,10 +95,10 @@ impl Session {
             .budget
             .try_reserve(SPOOL_CHUNK as u64)
             .ok_or_else(|| {
-                mail_log!(
-                    "ICID {} reception memory budget spent; message deferred",
-                    self.conn.icid
-                );
+                MailEvent::BudgetSpent {
+                    icid: self.conn.icid,
+                }
+                .log();
                 reply::BUDGET_SPENT.to_string()
             })?;
         let strict = self.strict();
@@ -191,7 +192,11 @@ impl Session {
                 .map(|e: HeaderError| (e.log(), e.reply())),
         };
         if let Some((why, text)) = refused {
-            mail_log!("MID {} rejected: {why}", tx.mid);
+            MailEvent::MessageRejected {
+                mid: tx.mid,
+                reason: why.to_string(),
+            }
+            .log();
             if body.spooled > 0 {
                 actions.push(Action::Discard);
             }
@@ -213,12 +218,25 @@ impl Session {
         let size = body.spooled + body.pending.len() as u64;
         let mid = tx.mid;
         if let Some(id) = &message_id {
-            mail_log!("MID {mid} Message-ID '<{id}>'");
+            MailEvent::MessageId {
+                mid,
+                message_id: id.to_string(),
+            }
+            .log();
         }
         if let Some(s) = &subject {
-            mail_log!("MID {mid} Subject '{s}'");
+            MailEvent::Subject {
+                mid,
+                subject: s.to_string(),
+            }
+            .log();
         }
-        mail_log!("MID {mid} ready {size} bytes from <{}>", tx.mail_from);
+        MailEvent::Ready {
+            mid,
+            size,
+            from: tx.mail_from.to_string(),
+        }
+        .log();
         MessageRecord {
             mid,
             received_at: chrono::Utc::now().timestamp(),
