@@ -38,10 +38,16 @@ pub mod tls_names;
 pub mod upgrade;
 pub mod workqueue;
 
-/// Writes one line to `mail_logs` (see `logging`).
+/// Writes one line to `mail_logs` (see `logging`). New lines are
+/// [`logging::MailEvent`] variants written with `MailEvent::log`, so
+/// `findevent` can read them back; this macro remains only for the SMTP
+/// session's lines until it emits events.
 #[macro_export]
 macro_rules! mail_log {
     ($($arg:tt)*) => {
         ::tracing::info!(target: "mail_logs", $($arg)*)
     };
 }
+
+#[cfg(test)]
+mod golden;

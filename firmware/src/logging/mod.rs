@@ -226,4 +226,6 @@ fn system_filter(operator: Option<&str>) -> EnvFilter {
 }
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;
