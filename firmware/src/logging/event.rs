@@ -145,7 +145,7 @@ impl LogField for IpAddr {
     }
     #[cfg(test)]
     fn sample(n: u64, _: &str) -> Self {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             IpAddr::from((n as u32).to_be_bytes())
         } else {
             IpAddr::from(u128::from(n).to_be_bytes())
