@@ -560,60 +560,6 @@ mail_events! {
         [tdc "Bounced: DCID " dcid " MID " mid " to RID " rids " - " reason];
 }
 
-impl MailEvent {
-    /// The MID of the message the line is about, if it names one (the
-    /// first when it names two, as `Split` and `Generated` do).
-    pub fn mid(&self) -> Option<Mid> {
-        use MailEvent as E;
-        match self {
-            E::StartMid { mid, .. }
-            | E::From { mid, .. }
-            | E::RecipientRejected { mid, .. }
-            | E::ToRejectedTrick { mid, .. }
-            | E::ToRejectedByRat { mid, .. }
-            | E::ToRejectedRate { mid, .. }
-            | E::To { mid, .. }
-            | E::Aborted { mid, .. }
-            | E::MessageRejected { mid, .. }
-            | E::MessageId { mid, .. }
-            | E::Subject { mid, .. }
-            | E::Ready { mid, .. }
-            | E::Queued { mid }
-            | E::DnslistFailed { mid, .. }
-            | E::FiltersPartial { mid, .. }
-            | E::CustomLogEntry { mid, .. }
-            | E::Archived { mid, .. }
-            | E::Rewritten { mid, .. }
-            | E::DroppedByFilter { mid, .. }
-            | E::FinishedAborted { mid }
-            | E::FinishedDone { mid }
-            | E::BouncedQueued { mid, .. }
-            | E::Quarantined { mid, .. }
-            | E::Released { mid, .. }
-            | E::QuarantineDeleted { mid, .. }
-            | E::Split { mid, .. }
-            | E::PolicyMatched { mid, .. }
-            | E::Generated { mid, .. }
-            | E::DevNull { mid, .. }
-            | E::Pending { mid, .. }
-            | E::BounceGenerated { mid, .. }
-            | E::DeletedByAdmin { mid }
-            | E::TdcEnqueued { mid, .. }
-            | E::TdcExpired { mid, .. }
-            | E::TdcFailed { mid, .. }
-            | E::TdcRetry { mid, .. }
-            | E::TdcDelivered { mid }
-            | E::TdcDeliveryStart { mid, .. }
-            | E::DeliveryStart { mid, .. }
-            | E::MessageDone { mid, .. }
-            | E::Response { mid, .. }
-            | E::Delayed { mid, .. }
-            | E::Bounced { mid, .. } => Some(*mid),
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
