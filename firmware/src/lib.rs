@@ -37,10 +37,5 @@ pub mod tls_names;
 pub mod upgrade;
 pub mod workqueue;
 
-/// Writes one line to `mail_logs` (see `logging`).
-#[macro_export]
-macro_rules! mail_log {
-    ($($arg:tt)*) => {
-        ::tracing::info!(target: "mail_logs", $($arg)*)
-    };
-}
+#[cfg(test)]
+mod golden;

@@ -34,6 +34,7 @@ mod bind;
 mod client;
 mod dns;
 mod gateway;
+pub mod golden;
 pub mod hostile;
 mod intake;
 mod net;

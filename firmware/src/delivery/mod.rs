@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, LimitScope, RouteHost};
 use crate::ids::{IdAllocator, Mid, Rid};
-use crate::mail_log;
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
 use crate::queue::QueueHandle;
 
 /// Recipients of one message for one destination.
@@ -289,11 +290,11 @@ impl Shared {
                 Open::Capped => {
                     // The jobs wait in their queue; `leave` kicks again.
                     if !self.capped.swap(true, Ordering::Relaxed) {
-                        mail_log!(
-                            "{} outbound connections open (the limit for all destinations): \
-                             delivery to {destination} waits for one to close",
-                            cap
-                        );
+                        MailEvent::OutboundLimit {
+                            open: cap.into(),
+                            destination: destination.to_string(),
+                        }
+                        .log();
                     }
                     false
                 }

@@ -13,8 +13,10 @@ use super::client::{ClientError, SmtpClient, reply_text};
 use super::resolve::{self, Candidate, Resolved};
 use super::{DeliveryJob, Outcome, Shared};
 use crate::config::{Config, DestinationSettings, LimitScope, OutboundTls};
-use crate::ids::{Dcid, Rid, rid_list};
-use crate::mail_log;
+use crate::ids::{Dcid, Rid};
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
+use crate::logging::event::{RidList, TdcTag};
 
 /// An open, greeted connection.
 struct Conn {
@@ -32,7 +34,7 @@ impl Conn {
         if let Some(ip) = self.slot {
             shared.release_ip(ip);
         }
-        mail_log!("DCID {} close", self.dcid);
+        MailEvent::DcidClose { dcid: self.dcid }.log();
     }
 }
 
@@ -63,17 +65,24 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         let candidates = match screen_next_hops(resolved, &config, &destination, lookup) {
             Resolved::Candidates(c) => c,
             Resolved::Hard(text) => {
-                mail_log!(
-                    "{}Hard bounced - {text} (domain {lookup})",
-                    tag(&destination)
-                );
+                MailEvent::HardBouncedDomain {
+                    tdc: tag(&destination),
+                    reason: text.clone(),
+                    domain: lookup.to_string(),
+                }
+                .log();
                 shared.host_update(&destination, Some(text.clone()));
                 return fail_all(&shared, &destination, job, || {
                     Outcome::Bounced(text.clone())
                 });
             }
             Resolved::Soft(text) => {
-                mail_log!("{}Delayed: domain {lookup} - {text}", tag(&destination));
+                MailEvent::DelayedDomain {
+                    tdc: tag(&destination),
+                    domain: lookup.to_string(),
+                    reason: text.clone(),
+                }
+                .log();
                 shared.host_update(&destination, Some(text.clone()));
                 return fail_all(&shared, &destination, job, || {
                     Outcome::Deferred(text.clone())
@@ -95,11 +104,12 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         let mut current = job;
         let polite = loop {
             if let Err(wait) = shared.take_rate(&destination, current.recipients.len() as u32) {
-                mail_log!(
-                    "DCID {} recipient limit for {destination} reached; delivery resumes in {}s",
-                    conn.dcid,
-                    wait.as_secs()
-                );
+                MailEvent::RecipientLimit {
+                    dcid: conn.dcid,
+                    destination: destination.clone(),
+                    secs: wait.as_secs(),
+                }
+                .log();
                 conn.close(&shared, true).await;
                 shared.requeue_and_leave(current);
                 let (shared, destination) = (shared.clone(), destination.clone());
@@ -111,12 +121,14 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             }
             if let Err(e) = deliver(&shared, &mut conn, &current).await {
                 let text = e.to_string();
-                mail_log!(
-                    "Delayed: DCID {} MID {} to RID {} - {text}",
-                    conn.dcid,
-                    current.mid,
-                    rid_list(&rids(&current))
-                );
+                MailEvent::Delayed {
+                    tdc: TdcTag(false),
+                    dcid: conn.dcid,
+                    mid: current.mid,
+                    rids: RidList(rids(&current)),
+                    reason: text.clone(),
+                }
+                .log();
                 let results = current
                     .recipients
                     .iter()
@@ -163,24 +175,26 @@ fn fail_all(
         .or_else(|| shared.next_job_like(destination, &like))
     {
         // No connection was made: AsyncOS logs such outcomes with DCID 0.
-        let list = rid_list(&rids(&j));
+        let list = RidList(rids(&j));
         match outcome() {
             // The work queue logs what becomes of a TDC copy.
             _ if destination == crate::tdc::DESTINATION => {}
-            Outcome::Bounced(t) => {
-                mail_log!(
-                    "{}Bounced: DCID 0 MID {} to RID {list} - {t}",
-                    tag(destination),
-                    j.mid
-                )
+            Outcome::Bounced(reason) => MailEvent::Bounced {
+                tdc: tag(destination),
+                dcid: Dcid(0),
+                mid: j.mid,
+                rids: list,
+                reason,
             }
-            Outcome::Deferred(t) => {
-                mail_log!(
-                    "{}Delayed: DCID 0 MID {} to RID {list} - {t}",
-                    tag(destination),
-                    j.mid
-                )
+            .log(),
+            Outcome::Deferred(reason) => MailEvent::Delayed {
+                tdc: tag(destination),
+                dcid: Dcid(0),
+                mid: j.mid,
+                rids: list,
+                reason,
             }
+            .log(),
             Outcome::Delivered(_) => {}
         }
         let results = j
@@ -208,13 +222,14 @@ fn screen_next_hops(
     let policy = resolve::NextHopPolicy::from_config(config);
     let (usable, refused) = resolve::screen(candidates, &policy);
     for (c, why) in &refused {
-        mail_log!(
-            "{}Next hop {} [{}] for {domain} refused: it is {} (deliveryconfig setup --allow-private-next-hops)",
-            tag(destination),
-            c.host,
-            c.addr.ip(),
-            why.describe()
-        );
+        MailEvent::NextHopRefused {
+            tdc: tag(destination),
+            host: c.host.to_string(),
+            address: c.addr.ip(),
+            domain: domain.to_string(),
+            why: why.describe().to_string(),
+        }
+        .log();
     }
     if usable.is_empty() {
         Resolved::Hard(resolve::all_refused(domain, &refused))
@@ -224,12 +239,8 @@ fn screen_next_hops(
 }
 
 /// The prefix of the TDC's log lines.
-fn tag(destination: &str) -> &'static str {
-    if destination == crate::tdc::DESTINATION {
-        "TDC: "
-    } else {
-        ""
-    }
+fn tag(destination: &str) -> TdcTag {
+    TdcTag(destination == crate::tdc::DESTINATION)
 }
 
 fn rids(job: &DeliveryJob) -> Vec<Rid> {
@@ -251,7 +262,10 @@ async fn connect(
             .iter()
             .any(|c| c.source == resolve::Source::Route)
     {
-        mail_log!("DANE skipped for {destination}: delivery is by SMTP route");
+        MailEvent::DaneSkipped {
+            destination: destination.to_string(),
+        }
+        .log();
     }
     for cand in candidates {
         let slot = match settings.limit_scope {
@@ -295,11 +309,17 @@ async fn open(
         .map_err(|e| format!("cannot allocate a DCID: {e}"))?;
     let (ip, port) = (cand.addr.ip(), cand.addr.port());
     let fail = |e: &dyn std::fmt::Display| {
-        let text = format!(
-            "Connection Error: DCID {dcid} domain: {destination} IP: {ip} port: {port} details: {e}"
-        );
-        mail_log!("{}{text}", tag(destination));
-        text
+        let event = |tdc| MailEvent::ConnectionError {
+            tdc,
+            dcid,
+            domain: destination.to_string(),
+            address: ip,
+            port,
+            details: e.to_string(),
+        };
+        event(tag(destination)).log();
+        // The reason recorded for the recipients, without the TDC prefix.
+        event(TdcTag(false)).to_string()
     };
     let (mut client, greeting) = SmtpClient::connect(local, cand.addr, connect_timeout, timeout)
         .await
@@ -311,10 +331,14 @@ async fn open(
         .local_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    mail_log!(
-        "{}New SMTP DCID {dcid} interface {iface} address {ip} port {port}",
-        tag(destination)
-    );
+    MailEvent::NewSmtpDcid {
+        tdc: tag(destination),
+        dcid,
+        interface: iface,
+        address: ip,
+        port,
+    }
+    .log();
     if greeting.code != 220 {
         return Err(fail(&reply_text(&greeting)));
     }
@@ -341,7 +365,11 @@ async fn attempt(
                 Ok(r) => r,
                 Err(why) => {
                     // Bogus or unanswered: not this host, not now (§2.2).
-                    mail_log!("DANE failed for {}: {why}", cand.host);
+                    MailEvent::DaneFailedHost {
+                        host: cand.host.to_string(),
+                        why: why.to_string(),
+                    }
+                    .log();
                     return Err(format!("DANE: {why}"));
                 }
             }
@@ -353,19 +381,28 @@ async fn attempt(
         };
         let verifier = match requirement {
             Requirement::NotApplicable(why) if mandatory => {
-                mail_log!("DANE failed for {}: {why}", cand.host);
+                MailEvent::DaneFailedHost {
+                    host: cand.host.to_string(),
+                    why: why.to_string(),
+                }
+                .log();
                 return Err(format!("DANE mandatory for {destination}: {why}"));
             }
             Requirement::NotApplicable(why) => {
-                mail_log!(
-                    "DANE not applicable to {}: {why}; using the TLS setting",
-                    cand.host
-                );
+                MailEvent::DaneNotApplicable {
+                    host: cand.host.to_string(),
+                    why,
+                }
+                .log();
                 None
             }
             Requirement::EncryptOnly if mandatory => {
                 let why = format!("no usable TLSA record for {}", cand.host);
-                mail_log!("DANE failed for {}: {why}", cand.host);
+                MailEvent::DaneFailedHost {
+                    host: cand.host.to_string(),
+                    why: why.to_string(),
+                }
+                .log();
                 return Err(format!("DANE mandatory for {destination}: {why}"));
             }
             // All records unusable: encrypt without authentication (§2.2).
@@ -390,28 +427,41 @@ async fn attempt(
             return match client.starttls(&config.hostname, &connector, name).await {
                 Ok(true) => {
                     match verifier {
-                        Some(_) => mail_log!("DCID {dcid} DANE success for {}", cand.host),
-                        None => mail_log!(
-                            "DCID {dcid} DANE TLSA records of {} are unusable; TLS without authentication",
-                            cand.host
-                        ),
+                        Some(_) => MailEvent::DaneSuccess {
+                            dcid,
+                            host: cand.host.to_string(),
+                        }
+                        .log(),
+                        None => MailEvent::DaneUnusable {
+                            dcid,
+                            host: cand.host.to_string(),
+                        }
+                        .log(),
                     }
                     log_tls_success(dcid, &client);
                     Ok((client, dcid))
                 }
                 Ok(false) => {
                     let why = format!("{} does not offer STARTTLS", cand.host);
-                    mail_log!("DCID {dcid} DANE failed: {why}");
+                    MailEvent::DaneFailed {
+                        dcid,
+                        why: why.to_string(),
+                    }
+                    .log();
                     client.quit().await;
-                    mail_log!("DCID {dcid} close");
+                    MailEvent::DcidClose { dcid }.log();
                     Err(format!("DANE: {why}"))
                 }
                 Err(e) => {
                     let why = verifier
                         .and_then(|v| v.failure())
                         .unwrap_or_else(|| e.to_string());
-                    mail_log!("DCID {dcid} DANE failed: {why}");
-                    mail_log!("DCID {dcid} close");
+                    MailEvent::DaneFailed {
+                        dcid,
+                        why: why.clone(),
+                    }
+                    .log();
+                    MailEvent::DcidClose { dcid }.log();
                     Err(format!("DANE: {why}"))
                 }
             };
@@ -443,12 +493,16 @@ async fn attempt(
         Ok(false) => {
             tls_required_failed(dcid, destination, "the server does not offer STARTTLS");
             client.quit().await;
-            mail_log!("DCID {dcid} close");
+            MailEvent::DcidClose { dcid }.log();
             Err(format!("TLS required but not offered by {}", cand.addr))
         }
         Err(e) => {
-            mail_log!("DCID {dcid} TLS failed: {e}");
-            mail_log!("DCID {dcid} close");
+            MailEvent::DcidTlsFailed {
+                dcid,
+                reason: e.to_string(),
+            }
+            .log();
+            MailEvent::DcidClose { dcid }.log();
             match mode {
                 OutboundTls::Required | OutboundTls::RequiredVerify => {
                     tls_required_failed(dcid, destination, &e.to_string());
@@ -471,16 +525,18 @@ async fn attempt(
                         .await
                     {
                         Ok(true) => {
-                            mail_log!(
-                                "DCID {d} TLS certificate not verified; delivering over unverified TLS"
-                            );
+                            MailEvent::TlsUnverified { dcid: d }.log();
                             log_tls_success(d, &c);
                             Ok((c, d))
                         }
                         Ok(false) => Ok((c, d)),
                         Err(e) => {
-                            mail_log!("DCID {d} TLS failed: {e}; delivering in plain text");
-                            mail_log!("DCID {d} close");
+                            MailEvent::DcidTlsFailedPlain {
+                                dcid: d,
+                                reason: e.to_string(),
+                            }
+                            .log();
+                            MailEvent::DcidClose { dcid: d }.log();
                             open(shared, config, destination, cand).await
                         }
                     }
@@ -493,16 +549,23 @@ async fn attempt(
 
 fn log_tls_success(dcid: Dcid, client: &SmtpClient) {
     if let Some((p, c)) = &client.tls {
-        mail_log!("DCID {dcid} TLS success protocol {p} cipher {c}");
+        MailEvent::DcidTlsSuccess {
+            dcid,
+            protocol: p.to_string(),
+            cipher: c.to_string(),
+        }
+        .log();
     }
 }
 
 /// An alert: mail for a TLS-required destination is held back.
 fn tls_required_failed(dcid: Dcid, destination: &str, why: &str) {
-    tracing::warn!(
-        target: "mail_logs",
-        "DCID {dcid} TLS was required but could not be successfully negotiated for {destination}: {why}"
-    );
+    MailEvent::TlsRequiredFailed {
+        dcid,
+        destination: destination.to_string(),
+        why: why.to_string(),
+    }
+    .log();
     tracing::warn!(
         "Alert: TLS negotiation failed for destination {destination}, which requires TLS: {why}"
     );
@@ -530,13 +593,14 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
     let all = rids(job);
     let tdc = job.destination == crate::tdc::DESTINATION;
     if tdc {
-        mail_log!("TDC: Delivery start DCID {dcid} MID {}", job.mid);
+        MailEvent::TdcDeliveryStart { dcid, mid: job.mid }.log();
     } else {
-        mail_log!(
-            "Delivery start DCID {dcid} MID {} to RID {}",
-            job.mid,
-            rid_list(&all)
-        );
+        MailEvent::DeliveryStart {
+            dcid,
+            mid: job.mid,
+            rids: RidList(all.clone()),
+        }
+        .log();
     }
     let addrs: Vec<&str> = job.recipients.iter().map(|(_, a)| a.as_str()).collect();
     // Each reply has its own deadline; this one bounds the transaction as
@@ -567,36 +631,44 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
         };
         if tdc {
             if matches!(outcome, Outcome::Delivered(_)) {
-                mail_log!(
-                    "TDC: MID {} successfully delivered for scanning with Cisco Secure Email Threat Defense",
-                    job.mid
-                );
+                MailEvent::TdcDelivered { mid: job.mid }.log();
             }
         } else {
             if matches!(outcome, Outcome::Delivered(_)) {
-                mail_log!(
-                    "Message done DCID {dcid} MID {} to RID {}",
-                    job.mid,
-                    rid_list(&accepted)
-                );
+                MailEvent::MessageDone {
+                    dcid,
+                    mid: job.mid,
+                    rids: RidList(accepted.clone()),
+                }
+                .log();
             }
-            mail_log!(
-                "MID {} RID {} Response '{}'",
-                job.mid,
-                rid_list(&accepted),
-                text
-            );
+            MailEvent::Response {
+                mid: job.mid,
+                rids: RidList(accepted.clone()),
+                text: text.clone(),
+            }
+            .log();
         }
         results.extend(accepted.iter().map(|rid| (*rid, outcome.clone())));
     }
     for (rid, outcome) in results.iter().filter(|_| !tdc) {
         match outcome {
-            Outcome::Deferred(t) => {
-                mail_log!("Delayed: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid)
+            Outcome::Deferred(t) => MailEvent::Delayed {
+                tdc: TdcTag(false),
+                dcid,
+                mid: job.mid,
+                rids: RidList::from(*rid),
+                reason: t.clone(),
             }
-            Outcome::Bounced(t) => {
-                mail_log!("Bounced: DCID {dcid} MID {} to RID [{rid}] - {t}", job.mid)
+            .log(),
+            Outcome::Bounced(t) => MailEvent::Bounced {
+                tdc: TdcTag(false),
+                dcid,
+                mid: job.mid,
+                rids: RidList::from(*rid),
+                reason: t.clone(),
             }
+            .log(),
             Outcome::Delivered(_) => {}
         }
     }

@@ -29,6 +29,9 @@
 //! [`MAX_LINE_BYTES`] so the file size cap holds whatever arrives. I/O errors are reported once
 //! on stderr and never stop the caller: logging cannot take mail flow down.
 
+/// The typed `mail_logs` lines live with the domain types (pure: the SMTP
+/// session core reports them without naming this module or tracing).
+pub use breakwater_types::mail_event as event;
 mod format;
 mod layer;
 mod names;
@@ -52,6 +55,29 @@ use self::rotate::LogFile;
 /// The `tracing` target of mail log events:
 /// `tracing::info!(target: MAIL_LOGS_TARGET, "Start MID {mid} ICID {icid}")`.
 pub const MAIL_LOGS_TARGET: &str = "mail_logs";
+
+pub use self::event::MailEvent;
+
+/// The one write path of mail events (`event.log()`; the type lives in
+/// `breakwater-types`, pure, so the protocol cores can report events
+/// without naming tracing).
+pub trait WriteMailLog {
+    /// Writes the line to `mail_logs`.
+    fn log(&self);
+}
+
+impl WriteMailLog for MailEvent {
+    /// Writes the line to `mail_logs` through [`MAIL_LOGS_TARGET`], so the
+    /// file layer adds the time, the level word and escaping and rotates as
+    /// for every other line.
+    fn log(&self) {
+        if self.is_warning() {
+            tracing::warn!(target: MAIL_LOGS_TARGET, "{self}");
+        } else {
+            tracing::info!(target: MAIL_LOGS_TARGET, "{self}");
+        }
+    }
+}
 
 /// Environment variable holding extra EnvFilter directives for system logs.
 pub const SYSTEM_FILTER_ENV: &str = "BREAKWATER_LOG";
@@ -193,5 +219,7 @@ fn system_filter(operator: Option<&str>) -> EnvFilter {
         })
 }
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::record::MessageRecord;
 use super::store::{QueueError, QueueStore};
 use crate::config::QueueSettings;
 use crate::ids::Mid;
+use crate::logging::WriteMailLog as _;
 
 /// Requests the committer takes in one batch at most.
 const MAX_BATCH: usize = 1024;
@@ -277,7 +278,7 @@ async fn run(
             Ok(()) => {
                 for c in batch {
                     if c.received {
-                        crate::mail_log!("MID {} queued for delivery", c.record.mid);
+                        crate::logging::MailEvent::Queued { mid: c.record.mid }.log();
                     }
                     let _ = committed.send(c.record);
                     let _ = c.reply.send(Ok(()));

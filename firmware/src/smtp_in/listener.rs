@@ -19,7 +19,9 @@ use super::{ListenerRuntime, ReceptionContext};
 use crate::config::Behavior;
 use crate::dns::ReverseDns;
 use crate::ids::Icid;
-use crate::mail_log;
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
+use crate::logging::event::YesNo;
 
 /// Bytes read from the socket per call; the session consumes them all, so
 /// this also bounds what is buffered.
@@ -139,12 +141,12 @@ fn admit(ctx: &ReceptionContext, rt: &ListenerRuntime, peer: SocketAddr) -> Resu
 
 /// Answers `text` (a 421) and closes, without holding up the accept loop.
 fn refuse(mut tcp: TcpStream, peer: SocketAddr, rt: &ListenerRuntime, text: String) {
-    mail_log!(
-        "Connection from {} on {} refused: {}",
-        peer.ip(),
-        rt.name,
-        text.get(4..).unwrap_or(&text)
-    );
+    MailEvent::ConnectionRefused {
+        address: peer.ip(),
+        listener: rt.name.to_string(),
+        reason: text.get(4..).unwrap_or(&text).to_string(),
+    }
+    .log();
     tokio::spawn(async move {
         let _ = tokio::time::timeout(REFUSAL_WRITE, async {
             let _ = tcp.write_all(format!("{text}\r\n").as_bytes()).await;
@@ -185,27 +187,30 @@ async fn connection(
             name: None,
             verified: false,
         });
-    mail_log!(
-        "New SMTP ICID {icid} interface {} ({}) address {client_ip} reverse dns host {} verified {}",
-        listener.interface,
-        local_ip.map(|i| i.to_string()).unwrap_or_default(),
-        rdns.name.as_deref().unwrap_or("unknown"),
-        if rdns.verified { "yes" } else { "no" }
-    );
+    MailEvent::NewSmtpIcid {
+        icid,
+        interface: listener.interface.to_string(),
+        interface_address: local_ip.map(|i| i.to_string()).unwrap_or_default(),
+        address: client_ip,
+        host: rdns.name.as_deref().unwrap_or("unknown").to_string(),
+        verified: YesNo(rdns.verified),
+    }
+    .log();
     let verified_name = rdns.name.as_deref().filter(|_| rdns.verified);
     let Some(hat) = hat::classify(&listener, client_ip, verified_name) else {
-        mail_log!("ICID {icid} REJECT no sender group matches");
-        mail_log!("ICID {icid} close");
+        MailEvent::NoSenderGroup { icid }.log();
+        MailEvent::IcidClose { icid }.log();
         return;
     };
-    mail_log!(
-        "ICID {icid} {} SG {} match {} SBRS not enabled",
-        hat.policy.behavior.word(),
-        hat.group,
-        hat.entry
-    );
+    MailEvent::SenderGroupMatch {
+        icid,
+        behavior: hat.policy.behavior.word().to_string(),
+        group: hat.group.to_string(),
+        entry: hat.entry.to_string(),
+    }
+    .log();
     if hat.policy.behavior == Behavior::TcpRefuse {
-        mail_log!("ICID {icid} close");
+        MailEvent::IcidClose { icid }.log();
         return;
     }
     let mut stream = Stream::Plain(tcp);
@@ -215,13 +220,17 @@ async fn connection(
         && slots.listener.same_address() > hat.policy.max_concurrency_per_ip
     {
         let text = reply::too_many_connections_from_ip();
-        mail_log!("ICID {icid} refused: {}", &text[4..]);
+        MailEvent::IcidRefused {
+            icid,
+            reason: text[4..].to_string(),
+        }
+        .log();
         let _ = tokio::time::timeout(
             REFUSAL_WRITE,
             stream.write_all(format!("{text}\r\n").as_bytes()),
         )
         .await;
-        mail_log!("ICID {icid} close");
+        MailEvent::IcidClose { icid }.log();
         return;
     }
     let limits = listener.session;
@@ -244,7 +253,7 @@ async fn connection(
     log_events(&mut session);
     // The connection slots are released here, after the session ended.
     drop(slots);
-    mail_log!("ICID {icid} close");
+    MailEvent::IcidClose { icid }.log();
 }
 
 /// The spool file of the message being received, as the driver sees it.
@@ -282,7 +291,11 @@ async fn run_session(
     let write_deadline = || Instant::now() + LAST_WRITE;
     // The read buffer is the session's first share of the reception budget.
     let Some(_memory) = ctx.services.budget.try_reserve(READ_CHUNK as u64) else {
-        mail_log!("ICID {icid} refused: reception memory budget spent");
+        MailEvent::IcidRefused {
+            icid,
+            reason: "reception memory budget spent".to_string(),
+        }
+        .log();
         let text = format!("{}\r\n", reply::BUDGET_SPENT.replacen("451", "421", 1));
         let _ = stream.write_by(text.as_bytes(), write_deadline()).await;
         return;
@@ -462,7 +475,7 @@ async fn run_session_io(
                 .await
                 .is_err()
             {
-                mail_log!("ICID {icid} write failed or timed out");
+                MailEvent::WriteFailed { icid }.log();
                 return;
             }
             out.clear();
@@ -478,7 +491,7 @@ async fn run_session_io(
             // period; an idle session (between transactions, or before
             // MAIL FROM) is told 421 at once.
             if !session.in_transaction() {
-                mail_log!("ICID {icid} shutdown");
+                MailEvent::IcidShutdown { icid }.log();
                 let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
@@ -497,7 +510,7 @@ async fn run_session_io(
             Ok(Ok(0)) | Ok(Err(_)) => return,
             Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
             Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
-                mail_log!("ICID {icid} shutdown");
+                MailEvent::IcidShutdown { icid }.log();
                 let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
@@ -505,7 +518,7 @@ async fn run_session_io(
                 return;
             }
             Err(_) => {
-                mail_log!("ICID {icid} timeout");
+                MailEvent::IcidTimeout { icid }.log();
                 let text = format!("{}\r\n", reply::timeout(&ctx.config().hostname));
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
@@ -519,7 +532,7 @@ async fn run_session_io(
 /// Writes what the session reported since the last call to `mail_logs`.
 fn log_events(session: &mut Session) {
     for event in session.take_events() {
-        mail_log!("{event}");
+        event.log();
     }
 }
 

@@ -10,7 +10,7 @@
 //!
 //! The session reaches no store and writes no log: the driver allocates
 //! the MID (the allocator flushes the store), hands it the clock, and
-//! turns the [`SessionEvent`]s it collects (`take_events`, after every
+//! writes the [`MailEvent`]s it collects (`take_events`, after every
 //! call) into `mail_logs` lines.
 //!
 //! Message data never accumulates here: the receivers write into a buffer
@@ -35,11 +35,16 @@ use crate::config::{
     TlsMode,
 };
 use crate::ids::{Icid, Mid, Rid};
+use crate::logging::event::MailEvent;
 use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
 
-#[path = "session_events.rs"]
-mod events;
-pub use events::{NotQueued, SessionEvent};
+/// Why the queue did not take a finished message, as the session needs it:
+/// the reason for `mail_logs` and whether storage is full (452 4.3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotQueued {
+    pub reason: String,
+    pub storage_full: bool,
+}
 
 /// RFC 5321's limit on a command line, CRLF included.
 pub const MAX_COMMAND_LINE: usize = 512;
@@ -142,7 +147,7 @@ pub struct Session {
     errors: u32,
     pending_mail: Option<PendingMail>,
     /// What happened since the driver last took them (`take_events`).
-    events: Vec<SessionEvent>,
+    events: Vec<MailEvent>,
 }
 
 impl Session {
@@ -164,11 +169,11 @@ impl Session {
 
     /// The events since the last call, oldest first: the driver takes them
     /// after every call into the session and writes them to `mail_logs`.
-    pub fn take_events(&mut self) -> Vec<SessionEvent> {
+    pub fn take_events(&mut self) -> Vec<MailEvent> {
         std::mem::take(&mut self.events)
     }
 
-    fn event(&mut self, event: SessionEvent) {
+    fn event(&mut self, event: MailEvent) {
         self.events.push(event);
     }
 
@@ -303,9 +308,9 @@ impl Session {
     /// The client broke the pipelining rules: refuse, drop the message,
     /// close.
     fn protocol_violation(&mut self, what: &'static str, actions: &mut Vec<Action>) {
-        self.event(SessionEvent::ImproperPipelining {
+        self.event(MailEvent::ImproperPipelining {
             icid: self.conn.icid,
-            what,
+            what: what.to_string(),
         });
         if self
             .tx
@@ -323,7 +328,7 @@ impl Session {
 
     /// The driver finished the TLS handshake.
     pub fn tls_started(&mut self, protocol: String, cipher: String) {
-        self.event(SessionEvent::TlsSuccess {
+        self.event(MailEvent::IcidTlsSuccess {
             icid: self.conn.icid,
             protocol: protocol.clone(),
             cipher: cipher.clone(),
@@ -337,7 +342,7 @@ impl Session {
 
     /// The TLS handshake failed; the connection is unusable.
     pub fn tls_failed(&mut self, reason: &str) {
-        self.event(SessionEvent::TlsFailed {
+        self.event(MailEvent::IcidTlsFailed {
             icid: self.conn.icid,
             reason: reason.to_string(),
         });
@@ -363,7 +368,7 @@ impl Session {
                 } else {
                     reply::QUEUE_ERROR
                 };
-                self.event(SessionEvent::NotQueued {
+                self.event(MailEvent::NotQueued {
                     icid: self.conn.icid,
                     reason: e.reason,
                 });
@@ -491,7 +496,7 @@ impl Session {
         let address = match crate::address::parse_mail_from(line, smtputf8) {
             Ok(path) => path.canonical(),
             Err(e) => {
-                self.event(SessionEvent::SenderRejected {
+                self.event(MailEvent::SenderRejected {
                     icid: self.conn.icid,
                     reason: e.to_string(),
                 });
@@ -518,8 +523,8 @@ impl Session {
             return vec![Action::Reply(reply::QUEUE_ERROR.to_string())];
         };
         let icid = self.conn.icid;
-        self.event(SessionEvent::Start { mid, icid });
-        self.event(SessionEvent::From {
+        self.event(MailEvent::StartMid { mid, icid });
+        self.event(MailEvent::From {
             mid,
             icid,
             address: address.clone(),
@@ -543,7 +548,7 @@ impl Session {
         let mailbox = match crate::address::parse_rcpt_to(line, tx.smtputf8) {
             Ok(m) => m,
             Err(e) => {
-                self.event(SessionEvent::RecipientRejected {
+                self.event(MailEvent::RecipientRejected {
                     mid,
                     icid,
                     reason: e.to_string(),
@@ -555,7 +560,7 @@ impl Session {
         // the canonical form only.
         let address = mailbox.canonical();
         if let Some(trick) = mailbox.routing_trick() {
-            self.event(SessionEvent::RoutingTrick {
+            self.event(MailEvent::ToRejectedTrick {
                 mid,
                 icid,
                 address: address.clone(),
@@ -574,7 +579,7 @@ impl Session {
             ListenerKind::Private => None,
         };
         if let Some(code_text) = self.refusal(&address, row) {
-            self.event(SessionEvent::RejectedByRat { mid, icid, address });
+            self.event(MailEvent::ToRejectedByRat { mid, icid, address });
             return actions.push(Action::Reply(code_text));
         }
         // A RAT row may let its recipients bypass the HAT's rate limits
@@ -584,14 +589,14 @@ impl Session {
             && !bypass
             && !self.services.hourly.try_add(self.conn.client_ip, limit)
         {
-            self.event(SessionEvent::RecipientsPerHourExceeded { mid, icid, address });
+            self.event(MailEvent::ToRejectedRate { mid, icid, address });
             return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
         }
         let Some(tx) = self.tx.as_mut() else { return };
         let rid = Rid(tx.recipients.len() as u32);
         actions.push(Action::Reply(format!("250 2.1.5 recipient <{address}> ok")));
         tx.recipients.push(address.clone());
-        self.event(SessionEvent::Recipient {
+        self.event(MailEvent::To {
             mid,
             icid,
             rid,
@@ -625,10 +630,10 @@ impl Session {
 
     fn abort_transaction(&mut self, why: &'static str) {
         if let Some(tx) = self.tx.take() {
-            self.event(SessionEvent::Aborted {
+            self.event(MailEvent::Aborted {
                 mid: tx.mid,
                 icid: self.conn.icid,
-                why,
+                why: why.to_string(),
             });
         }
     }

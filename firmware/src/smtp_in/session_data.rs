@@ -90,7 +90,7 @@ impl Session {
     /// the budget is spent.
     pub(super) fn start_body(&mut self, bdat: bool) -> Result<(), String> {
         let Some(memory) = self.services.budget.try_reserve(SPOOL_CHUNK as u64) else {
-            self.event(SessionEvent::BudgetSpent {
+            self.event(MailEvent::BudgetSpent {
                 icid: self.conn.icid,
             });
             return Err(reply::BUDGET_SPENT.to_string());
@@ -187,7 +187,10 @@ impl Session {
                 .map(|e: HeaderError| (e.log(), e.reply())),
         };
         if let Some((why, text)) = refused {
-            self.event(SessionEvent::Rejected { mid: tx.mid, why });
+            self.event(MailEvent::MessageRejected {
+                mid: tx.mid,
+                reason: why.to_string(),
+            });
             if body.spooled > 0 {
                 actions.push(Action::Discard);
             }
@@ -208,18 +211,18 @@ impl Session {
         let size = body.spooled + body.pending.len() as u64;
         let mid = tx.mid;
         if let Some(id) = &message_id {
-            self.event(SessionEvent::MessageId {
+            self.event(MailEvent::MessageId {
                 mid,
-                id: id.clone(),
+                message_id: id.clone(),
             });
         }
         if let Some(s) = &subject {
-            self.event(SessionEvent::Subject {
+            self.event(MailEvent::Subject {
                 mid,
                 subject: s.clone(),
             });
         }
-        self.event(SessionEvent::Ready {
+        self.event(MailEvent::Ready {
             mid,
             size,
             from: tx.mail_from.clone(),

@@ -13,7 +13,7 @@ struct Harness {
     /// The driver's MID allocator.
     next_mid: u64,
     /// Every event the session reported, as the driver takes them.
-    events: Vec<SessionEvent>,
+    events: Vec<MailEvent>,
 }
 
 impl Harness {

@@ -22,8 +22,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Config, RouteTarget};
 use crate::delivery::{Delivery, DeliveryJob, DeliveryReport, Outcome, routes};
-use crate::ids::{Icid, IdAllocator, Mid, Rid, rid_list};
-use crate::mail_log;
+use crate::ids::{Icid, IdAllocator, Mid, Rid};
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
+use crate::logging::event::RidList;
 use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
 pub use stats::{Counters, Event, HostCounters, Stats};
 
@@ -262,10 +264,11 @@ impl WorkQueue {
                 .push((r.rid, r.address.clone()));
         }
         if !dropped.is_empty() {
-            mail_log!(
-                "MID {mid} RID {} dropped by the /dev/null SMTP route",
-                rid_list(&dropped)
-            );
+            MailEvent::DevNull {
+                mid,
+                rids: RidList(dropped.clone()),
+            }
+            .log();
             for _ in &dropped {
                 self.stats.record(Event::Dropped);
             }
@@ -319,7 +322,12 @@ impl WorkQueue {
                     let expired = r.attempts >= profile.max_retries
                         || now - received_at >= i64::from(profile.max_queue_secs);
                     if expired {
-                        mail_log!("Bounced: MID {mid} to RID [{rid}] - {EXPIRED} ('{text}')");
+                        MailEvent::BouncedQueued {
+                            mid,
+                            rids: RidList::from(rid),
+                            reason: format!("{EXPIRED} ('{text}')"),
+                        }
+                        .log();
                         r.status = RecipientStatus::Bounced;
                         r.last_response = Some(format!("{EXPIRED} (last error: {text})"));
                         events.push(Event::HardBounced);
@@ -338,7 +346,12 @@ impl WorkQueue {
                                 .to_string()
                         })
                         .unwrap_or_default();
-                    mail_log!("Message {mid} to RID [{rid}] pending till {till}");
+                    MailEvent::Pending {
+                        mid,
+                        rids: RidList::from(rid),
+                        till,
+                    }
+                    .log();
                     events.push(Event::SoftBounced);
                 }
             }
@@ -369,7 +382,7 @@ impl WorkQueue {
             if let Err(e) = self.queue.retire(&record) {
                 tracing::error!("MID {mid}: cannot remove from the queue: {e}");
             }
-            mail_log!("Message finished MID {mid} done");
+            MailEvent::FinishedDone { mid }.log();
             self.active.remove(&mid);
             return;
         }
@@ -456,10 +469,11 @@ impl WorkQueue {
                 ..Default::default()
             },
         };
-        mail_log!(
-            "MID {new_mid} was generated for bounce of MID {}",
-            record.mid
-        );
+        MailEvent::BounceGenerated {
+            mid: new_mid,
+            original: record.mid,
+        }
+        .log();
         self.stats.record(Event::Dsn);
         let queue = self.queue.clone();
         tokio::spawn(async move {

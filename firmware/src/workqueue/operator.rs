@@ -10,7 +10,9 @@ use super::{Active, Event, WorkQueue};
 use crate::config::RouteHost;
 use crate::delivery::routes;
 use crate::ids::Mid;
-use crate::mail_log;
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
+use crate::logging::event::RidList;
 use crate::queue::RecipientStatus;
 
 /// Whether `args` is an operator command (so the control plane asks the
@@ -367,7 +369,7 @@ fn deletemessage(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
         r.status = RecipientStatus::Dropped;
         n += 1;
     }
-    mail_log!("MID {mid} deleted from the queue by the administrator");
+    MailEvent::DeletedByAdmin { mid }.log();
     for _ in 0..n {
         wq.stats.record(Event::Dropped);
     }
@@ -423,10 +425,12 @@ fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
             if matches(which, &r.address) {
                 r.status = RecipientStatus::Bounced;
                 r.last_response = Some("5.3.0 - Bounced by the administrator".to_string());
-                mail_log!(
-                    "Bounced: MID {mid} to RID [{}] - 5.3.0 - Bounced by the administrator",
-                    r.rid
-                );
+                MailEvent::BouncedQueued {
+                    mid: *mid,
+                    rids: RidList::from(r.rid),
+                    reason: "5.3.0 - Bounced by the administrator".to_string(),
+                }
+                .log();
                 n += 1;
                 mids.push(*mid);
             }
@@ -447,7 +451,7 @@ fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
 fn redirect(wq: &mut WorkQueue, host: &str) -> Result<String, String> {
     if host.eq_ignore_ascii_case("clear") {
         wq.redirect = None;
-        mail_log!("Redirection of queued mail ended by the administrator");
+        MailEvent::RedirectEnded {}.log();
         return Ok("Redirection ended; SMTP routes and MX apply again.".to_string());
     }
     let (name, port) = match host.rsplit_once(':') {
@@ -462,7 +466,11 @@ fn redirect(wq: &mut WorkQueue, host: &str) -> Result<String, String> {
         port,
         priority: 0,
     }]);
-    mail_log!("All queued mail redirected to {name}:{port} by the administrator");
+    MailEvent::Redirected {
+        host: name.clone(),
+        port,
+    }
+    .log();
     let n = delivernow(wq, "all");
     Ok(format!("Queued mail is redirected to {name}:{port}. {n}"))
 }

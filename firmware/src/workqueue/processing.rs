@@ -60,8 +60,10 @@ use tokio::sync::Semaphore;
 use super::{Active, Event, WorkQueue};
 use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
 use crate::filters::{self, ActionKind, Filter, FinalAction, MessageContext};
-use crate::ids::{Mid, Rid, rid_list};
-use crate::mail_log;
+use crate::ids::{Mid, Rid};
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
+use crate::logging::event::RidList;
 use crate::queue::record::Hold;
 use crate::queue::{MessageRecord, Recipient, RecipientStatus};
 use lookups::{MAX_DNSLIST_QUERIES, QueueLookups, Repeats};
@@ -226,7 +228,12 @@ impl WorkQueue {
             let ip = record.reception.client_ip;
             for (zone, answer) in lookups::query_dnslists(&dns, &permits, ip, zones).await {
                 let listed = answer.unwrap_or_else(|reason| {
-                    mail_log!("MID {mid} dnslist '{zone}' query failed ({reason}): not listed");
+                    MailEvent::DnslistFailed {
+                        mid,
+                        zone: zone.clone(),
+                        reason: reason.to_string(),
+                    }
+                    .log();
                     false
                 });
                 pass.dnslists.insert(zone, listed);
@@ -284,9 +291,11 @@ impl WorkQueue {
                 return None;
             }
             if let Some(hit) = ctx.mime_limit() {
-                mail_log!(
-                    "MID {mid} message filters saw part of the message only: {hit} (rules on its MIME parts see what was scanned; valid is false)"
-                );
+                MailEvent::FiltersPartial {
+                    mid,
+                    hit: hit.to_string(),
+                }
+                .log();
             }
             drop(ctx);
             let mut new_body = None;
@@ -300,10 +309,12 @@ impl WorkQueue {
             let mut alt_rcpt: Option<(String, String)> = None;
             for a in &verdict.actions {
                 match &a.kind {
-                    k @ ActionKind::LogEntry { .. } => {
-                        if let Some(line) = k.log_line(mid) {
-                            mail_log!("{line}");
+                    ActionKind::LogEntry { text } => {
+                        MailEvent::CustomLogEntry {
+                            mid,
+                            text: text.clone(),
                         }
+                        .log();
                     }
                     ActionKind::TagMessage { tag } => record.processing.tags.push(tag.clone()),
                     ActionKind::AltMailhost { host } => {
@@ -330,7 +341,12 @@ impl WorkQueue {
                         ) {
                             tracing::error!("MID {mid}: archive '{mbox}': {e}");
                         } else {
-                            mail_log!("MID {mid} archived to '{mbox}' by filter '{}'", a.filter);
+                            MailEvent::Archived {
+                                mid,
+                                mbox: mbox.to_string(),
+                                filter: a.filter.to_string(),
+                            }
+                            .log();
                         }
                     }
                     ActionKind::Copy {
@@ -391,10 +407,12 @@ impl WorkQueue {
                     self.duplicate(&record, body.as_deref().unwrap_or(&[]), "")
             {
                 next.recipients = recipients(&split_addresses(&address));
-                mail_log!(
-                    "MID {mid} rewritten to MID {} by alt-rcpt-to filter '{filter}'",
-                    next.mid
-                );
+                MailEvent::Rewritten {
+                    mid,
+                    new_mid: next.mid,
+                    filter: filter.clone(),
+                }
+                .log();
                 match std::mem::replace(&mut fate, Fate::Replaced) {
                     Fate::Hold { quarantine, filter } => {
                         next.processing.hold = Some(Hold {
@@ -502,14 +520,18 @@ impl WorkQueue {
                 None
             }
             Fate::Drop { filter } => {
-                mail_log!("Message aborted MID {mid} Dropped by filter '{filter}'");
+                MailEvent::DroppedByFilter {
+                    mid,
+                    filter: filter.to_string(),
+                }
+                .log();
                 for _ in record.pending() {
                     self.stats.record(Event::Dropped);
                 }
                 if let Err(e) = self.queue.retire(&record) {
                     tracing::error!("MID {mid}: cannot remove from the queue: {e}");
                 }
-                mail_log!("Message finished MID {mid} aborted");
+                MailEvent::FinishedAborted { mid }.log();
                 None
             }
             Fate::Bounce { filter } => {
@@ -524,7 +546,12 @@ impl WorkQueue {
                     r.last_response = Some(reason.clone());
                     rids.push(r.rid);
                 }
-                mail_log!("Bounced: MID {mid} to RID {} - {reason}", rid_list(&rids));
+                MailEvent::BouncedQueued {
+                    mid,
+                    rids: RidList(rids.clone()),
+                    reason: reason.clone(),
+                }
+                .log();
                 for _ in &rids {
                     self.stats.record(Event::HardBounced);
                 }
@@ -536,7 +563,7 @@ impl WorkQueue {
                 if let Err(e) = self.queue.retire(&record) {
                     tracing::error!("MID {mid}: cannot remove from the queue: {e}");
                 }
-                mail_log!("Message finished MID {mid} done");
+                MailEvent::FinishedDone { mid }.log();
                 None
             }
         }
@@ -582,11 +609,12 @@ impl WorkQueue {
         if let Err(e) = self.queue.update(&record) {
             tracing::error!("MID {mid}: cannot update the queue record: {e}");
         }
-        mail_log!(
-            "MID {mid} quarantined to \"{}\" (message filter:{})",
-            hold.quarantine,
-            hold.filter
-        );
+        MailEvent::Quarantined {
+            mid,
+            quarantine: hold.quarantine.to_string(),
+            filter: hold.filter.to_string(),
+        }
+        .log();
         self.processing.held.insert(mid, record);
     }
 
@@ -614,7 +642,12 @@ impl WorkQueue {
             .take()
             .map(|h| h.quarantine)
             .unwrap_or_default();
-        mail_log!("MID {mid} released from quarantine \"{name}\" ({why})");
+        MailEvent::Released {
+            mid,
+            quarantine: name.to_string(),
+            why: why.to_string(),
+        }
+        .log();
         let config = self.config.borrow().clone();
         let parts = if self.needs_split(&config, &record) {
             match self.queue.read_body(mid) {
@@ -648,8 +681,13 @@ impl WorkQueue {
         if let Err(e) = self.queue.retire(&record) {
             return Err(format!("MID {mid}: cannot remove from the queue: {e}"));
         }
-        mail_log!("MID {mid} deleted from quarantine \"{name}\" ({why})");
-        mail_log!("Message finished MID {mid} aborted");
+        MailEvent::QuarantineDeleted {
+            mid,
+            quarantine: name.to_string(),
+            why: why.to_string(),
+        }
+        .log();
+        MailEvent::FinishedAborted { mid }.log();
         Ok(format!("Message {mid} deleted from quarantine \"{name}\"."))
     }
 
@@ -712,17 +750,27 @@ impl WorkQueue {
             part.body_size = body.len() as u64;
             part.processing.mail_policy = Some(name.clone());
             part.processing.processed = true;
-            mail_log!(
-                "MID {mid} was split creating MID {new_mid} due to a per-recipient policy {name} in the {label} table"
-            );
-            mail_log!(
-                "MID {new_mid} matched all recipients for per-recipient policy {name} in the {label} table"
-            );
+            MailEvent::Split {
+                mid,
+                new_mid,
+                policy: name.to_string(),
+                table: label.to_string(),
+            }
+            .log();
+            MailEvent::PolicyMatched {
+                mid: new_mid,
+                policy: name.to_string(),
+                table: label.to_string(),
+            }
+            .log();
             parts.push((part, body.to_vec()));
         }
-        mail_log!(
-            "MID {mid} matched all recipients for per-recipient policy {first} in the {label} table"
-        );
+        MailEvent::PolicyMatched {
+            mid,
+            policy: first.to_string(),
+            table: label.to_string(),
+        }
+        .log();
         parts
     }
 
@@ -744,10 +792,13 @@ impl WorkQueue {
         copy.body_size = body.len() as u64;
         copy.processing.processed = true;
         if !filter.is_empty() {
-            mail_log!(
-                "MID {new_mid} generated based on MID {} by duplicate-quarantine filter '{filter}'",
-                record.mid
-            );
+            MailEvent::Generated {
+                mid: new_mid,
+                original: record.mid,
+                kind: "duplicate-quarantine".to_string(),
+                filter: filter.to_string(),
+            }
+            .log();
         }
         Some((copy, body.to_vec()))
     }

@@ -7,7 +7,8 @@ use crate::config::ListenerKind;
 use crate::config::policy::DEFAULT_POLICY;
 use crate::delivery::Outcome;
 use crate::ids::{Mid, Rid};
-use crate::mail_log;
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
 use crate::queue::record::Processing;
 use crate::queue::{MessageRecord, Recipient, RecipientStatus};
 use crate::tdc::{self, RetryRule};
@@ -107,11 +108,12 @@ impl WorkQueue {
                 ..Default::default()
             },
         };
-        mail_log!(
-            "TDC: MID {mid} with Message-ID '<{}>' enqueued for delivery to Cisco Secure Email Threat Defense (copy of MID {})",
-            record.message_id.as_deref().unwrap_or(""),
-            record.mid
-        );
+        MailEvent::TdcEnqueued {
+            mid,
+            message_id: record.message_id.as_deref().unwrap_or("").to_string(),
+            original: record.mid,
+        }
+        .log();
         let queue = self.queue.clone();
         tokio::spawn(async move {
             if let Err(e) = queue.enqueue(copy, body).await {
@@ -135,9 +137,7 @@ pub(super) fn expire_copy(record: &mut MessageRecord, now: i64, max_age: i64) ->
     {
         r.status = RecipientStatus::Dropped;
     }
-    mail_log!(
-        "TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: message expired after {max_age} seconds in the.tdc.queue"
-    );
+    MailEvent::TdcExpired { mid, max_age }.log();
     true
 }
 
@@ -164,9 +164,11 @@ pub(super) fn copy_outcome(
     r.last_response = Some(text.clone());
     if tdc::retry_rule(kind) == RetryRule::RetryOnce && r.attempts < 2 {
         r.next_attempt = now + i64::from(retry_secs);
-        mail_log!(
-            "TDC: MID {mid} delivery to Cisco Secure Email Threat Defense will be retried once: {text}"
-        );
+        MailEvent::TdcRetry {
+            mid,
+            text: text.to_string(),
+        }
+        .log();
         return Event::SoftBounced;
     }
     r.status = RecipientStatus::Dropped;
@@ -176,6 +178,10 @@ pub(super) fn copy_outcome(
     } else {
         format!("{words} ({text})")
     };
-    mail_log!("TDC: MID {mid} delivery failed to Cisco Secure Email Threat Defense: {detail}");
+    MailEvent::TdcFailed {
+        mid,
+        detail: detail.to_string(),
+    }
+    .log();
     Event::TdcFailed
 }

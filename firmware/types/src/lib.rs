@@ -8,3 +8,4 @@
 pub mod address;
 pub mod display;
 pub mod ids;
+pub mod mail_event;

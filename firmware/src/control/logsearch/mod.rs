@@ -7,9 +7,11 @@
 //!
 //! **findevent** works like AsyncOS's: a first pass collects, per MID, the
 //! facts the log states (`Start MID m ICID i`, `From:`, `To:`, `Subject`,
-//! `Delivery start DCID d MID m`), selects the messages that match every
+//! `Delivery start DCID d MID m`), read with [`MailEvent::parse`] (the
+//! type that writes them), selects the messages that match every
 //! criterion given, and a second pass prints every line about those
-//! messages and about the connections (ICID, DCID) that carried them.
+//! messages and about the connections (ICID, DCID) that carried them (by
+//! the IDs a line names, whatever its shape, as AsyncOS's does).
 //!
 //! Bounds, because a console must never wedge the daemon: the logs are at
 //! most `(max_files + 1) * max_file_bytes` (110 MiB by default) and read
@@ -30,6 +32,8 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
+
+use crate::logging::MailEvent;
 
 /// Commands this module answers.
 pub const NAMES: &[&str] = &["findevent", "tail", "grep"];
@@ -151,11 +155,6 @@ fn split_line(line: &str) -> Option<(NaiveDateTime, &str)> {
     let time = NaiveDateTime::parse_from_str(stamp, LOG_TIME_FORMAT).ok()?;
     let (_, message) = line[24..].split_once(": ")?;
     Some((time, message))
-}
-
-/// The number after `key ` in `text`, where `key` is a whole word.
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    ids_after(text, key).next()
 }
 
 fn ids_after(text: &str, key: &str) -> impl Iterator<Item = u64> {
@@ -300,15 +299,6 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
     Ok(c)
 }
 
-/// Strips the angle brackets of `From: <a@b>` and friends.
-fn bracketed(text: &str) -> String {
-    let t = text.trim();
-    t.strip_prefix('<')
-        .and_then(|t| t.split_once('>'))
-        .map_or(t, |(a, _)| a)
-        .to_string()
-}
-
 fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     let criteria = parse_criteria(args)?;
     let mut facts: HashMap<u64, MessageFacts> = HashMap::new();
@@ -316,36 +306,33 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         let Some((time, msg)) = split_line(line) else {
             return;
         };
-        if let Some(rest) = msg.strip_prefix("Start MID ") {
-            if let Some(mid) = number_after(msg, "MID") {
-                let f = facts.entry(mid).or_default();
+        use MailEvent as E;
+        match MailEvent::parse(msg) {
+            Some(E::StartMid { mid, icid }) => {
+                let f = facts.entry(mid.0).or_default();
                 f.start = Some(time);
-                f.icid = number_after(rest, "ICID");
+                f.icid = Some(icid.0);
             }
-        } else if let Some(rest) = msg.strip_prefix("Delivery start DCID ") {
-            let dcid = rest.split(' ').next().and_then(|d| d.parse::<u64>().ok());
-            if let (Some(dcid), Some(mid)) = (dcid, number_after(msg, "MID")) {
-                let f = facts.entry(mid).or_default();
-                if !f.dcids.contains(&dcid) {
-                    f.dcids.push(dcid);
+            Some(E::DeliveryStart { dcid, mid, .. }) => {
+                let f = facts.entry(mid.0).or_default();
+                if !f.dcids.contains(&dcid.0) {
+                    f.dcids.push(dcid.0);
                 }
             }
-        } else if msg.starts_with("MID ") {
-            let Some(mid) = number_after(msg, "MID") else {
-                return;
-            };
-            if let Some((_, from)) = msg.split_once(" From: ") {
-                facts.entry(mid).or_default().from = Some(bracketed(from));
-            } else if let Some((_, to)) = msg.split_once(" To: ") {
-                facts.entry(mid).or_default().to.push(bracketed(to));
-            } else if let Some((_, subject)) = msg.split_once(" Subject ") {
-                let s = subject.trim();
-                let s = s
-                    .strip_prefix('\'')
-                    .and_then(|s| s.strip_suffix('\''))
-                    .unwrap_or(s);
-                facts.entry(mid).or_default().subject = Some(s.to_string());
+            Some(E::From { mid, address, .. }) => {
+                facts.entry(mid.0).or_default().from = Some(address);
             }
+            // A refused recipient is still one the sender addressed.
+            Some(
+                E::To { mid, address, .. }
+                | E::ToRejectedTrick { mid, address, .. }
+                | E::ToRejectedByRat { mid, address, .. }
+                | E::ToRejectedRate { mid, address, .. },
+            ) => facts.entry(mid.0).or_default().to.push(address),
+            Some(E::Subject { mid, subject }) => {
+                facts.entry(mid.0).or_default().subject = Some(subject);
+            }
+            _ => {}
         }
     });
     let mut mids: Vec<u64> = facts

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{MailLogs, ids_after, mids_of, number_after, split_line};
+use super::{MailLogs, mids_of, split_line};
+use crate::logging::MailEvent;
 
 #[derive(Default)]
 struct Connection {
@@ -29,58 +30,67 @@ pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
         let Some((_, msg)) = split_line(line) else {
             return;
         };
-        if let Some(rest) = msg.strip_prefix("New SMTP ICID ") {
-            let icid = rest.split(' ').next().and_then(|i| i.parse().ok());
-            let address = rest
-                .split(" address ")
-                .nth(1)
-                .and_then(|r| r.split(' ').next());
-            if let (Some(icid), Some(a)) = (icid, address) {
-                conns.entry(icid).or_default().address = Some(a.to_string());
-            }
+        use MailEvent as E;
+        let Some(event) = MailEvent::parse(msg) else {
             return;
-        }
-        if let Some(rest) = msg.strip_prefix("ICID ") {
-            let icid = rest.split(' ').next().and_then(|i| i.parse::<u64>().ok());
-            let Some(icid) = icid else { return };
-            if let Some((_, sg)) = rest.split_once(" SG ") {
-                let group = sg.split(' ').next().unwrap_or("").to_string();
-                conns.entry(icid).or_default().group = Some(group);
-            } else if let Some((_, tls)) = rest.split_once(" TLS success ") {
-                conns.entry(icid).or_default().tls = Some(tls.to_string());
+        };
+        match &event {
+            E::NewSmtpIcid { icid, address, .. } => {
+                conns.entry(icid.0).or_default().address = Some(address.to_string());
+                return;
             }
-            return;
+            E::SenderGroupMatch { icid, group, .. } => {
+                conns.entry(icid.0).or_default().group = Some(group.clone());
+                return;
+            }
+            E::IcidTlsSuccess {
+                icid,
+                protocol,
+                cipher,
+            } => {
+                conns.entry(icid.0).or_default().tls =
+                    Some(format!("protocol {protocol} cipher {cipher}"));
+                return;
+            }
+            _ => {}
         }
+        let status = match &event {
+            E::DroppedByFilter { filter, .. } => {
+                Some(format!("Dropped By Message Filters ('{filter}')"))
+            }
+            E::MessageDone { .. } | E::TdcDelivered { .. } => Some("Delivered".to_string()),
+            E::Bounced { tdc, .. } if !tdc.0 => Some("Hard Bounced".to_string()),
+            E::BouncedQueued { .. } => Some("Hard Bounced".to_string()),
+            E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
+            _ => None,
+        };
+        // Weaker states: they never replace one already known.
+        let initial = match &event {
+            E::Quarantined { .. } | E::Released { .. } | E::QuarantineDeleted { .. } => {
+                Some("Quarantined")
+            }
+            E::Generated { kind, .. } if kind.contains("quarantine") => Some("Quarantined"),
+            E::Queued { .. } => Some("Queued"),
+            _ => None,
+        };
+        // A line naming two messages (a copy and its original) is about both.
         for mid in mids_of(msg) {
             let Some(s) = msgs.get_mut(&mid) else {
                 continue;
             };
-            if msg.starts_with("Start MID ") {
-                s.icid = number_after(msg, "ICID");
-            } else if msg.starts_with("Delivery start DCID ")
-                || msg.starts_with("TDC: Delivery start DCID ")
-            {
-                s.dcids.extend(ids_after(msg, "DCID"));
+            match &event {
+                E::StartMid { icid, .. } => s.icid = Some(icid.0),
+                E::DeliveryStart { dcid, .. } | E::TdcDeliveryStart { dcid, .. } => {
+                    s.dcids.push(dcid.0)
+                }
+                _ => {}
             }
-            let status = if let Some((_, f)) = msg.split_once("Dropped by filter ") {
-                Some(format!("Dropped By Message Filters ({f})"))
-            } else if msg.starts_with("Message done ")
-                || msg.contains("successfully delivered for scanning")
+            if let Some(st) = &status {
+                s.status = Some(st.clone());
+            } else if let Some(st) = initial
+                && s.status.is_none()
             {
-                Some("Delivered".to_string())
-            } else if msg.starts_with("Bounced: ") {
-                Some("Hard Bounced".to_string())
-            } else if msg.contains(" pending till ") {
-                Some("Soft Bounced (waiting for a retry)".to_string())
-            } else if msg.contains("quarantine") && msg.contains("MID") && s.status.is_none() {
-                Some("Quarantined".to_string())
-            } else if msg.contains(" queued for delivery") && s.status.is_none() {
-                Some("Queued".to_string())
-            } else {
-                None
-            };
-            if let Some(st) = status {
-                s.status = Some(st);
+                s.status = Some(st.to_string());
             }
         }
     });

@@ -18,7 +18,8 @@ use super::super::WorkQueue;
 use super::{recipients, split_addresses};
 use crate::config::Config;
 use crate::filters::{self, CopyKind};
-use crate::mail_log;
+use crate::logging::MailEvent;
+use crate::logging::WriteMailLog as _;
 use crate::queue::MessageRecord;
 
 pub(super) struct CopySpec<'a> {
@@ -88,12 +89,13 @@ impl WorkQueue {
             }
         };
         copy.body_size = bytes.len() as u64;
-        mail_log!(
-            "MID {new_mid} generated based on MID {} by {} filter '{}'",
-            record.mid,
-            spec.kind.keyword(),
-            spec.filter
-        );
+        MailEvent::Generated {
+            mid: new_mid,
+            original: record.mid,
+            kind: spec.kind.keyword().to_string(),
+            filter: spec.filter.to_string(),
+        }
+        .log();
         Some((copy, bytes))
     }
 }
