@@ -23,9 +23,12 @@ pub enum Answerer {
     /// The configuration commands (`commands::run`): they edit the working
     /// configuration, or print it.
     Config,
-    /// The running daemon (`DaemonStatus::command`): its status, the
-    /// work queue's operator commands, reboot, upgrade, debughang.
+    /// The running daemon (`DaemonStatus::command`): its status, reboot,
+    /// upgrade, debughang.
     Daemon,
+    /// The work queue's operator commands, asked through the daemon
+    /// (`workqueue::operator`): the live queue, hosts and quarantines.
+    WorkQueue,
     /// The log search of the control plane (`mail_logs` on disk).
     Logs,
     /// The console users, their sessions and logins.
@@ -66,9 +69,11 @@ pub struct Command {
 impl Command {
     /// The lowest role allowed to run `args` (`args[0]` is this command).
     pub fn role_for(&self, args: &[String]) -> Role {
+        // The first word is this command, under its name or an alias.
+        let rest = args.get(1..).unwrap_or_default();
         self.forms
             .iter()
-            .find(|f| matches_form(f.words, args))
+            .find(|f| matches_form(f.words.get(1..).unwrap_or_default(), rest))
             .map_or(self.other, |f| f.role)
     }
 
@@ -165,7 +170,7 @@ const fn form(words: &'static [&'static str], role: Role) -> Form {
     Form { words, role }
 }
 
-use Answerer::{Config, Console, Daemon, Logs, Users};
+use Answerer::{Config, Console, Daemon, Logs, Users, WorkQueue};
 use Role::{Admin, Guest, Operator, ReadOnly};
 
 /// A command whose forms all need `other` unless listed.
@@ -432,17 +437,14 @@ pub const CATALOG: &[Command] = &[
         "Show the system status (\"status detail\": counters, gauges and rates)",
         usage::STATUS,
         Daemon,
-        &[
-            form(&["status"], Guest),
-            form(&["status", "detail"], Guest),
-        ],
+        &[form(&["status"], Guest), form(&["status", "detail"], Guest)],
         Operator,
     ),
     cmd(
         "workqueue",
         "Show the work queue: messages, active recipients, by destination",
         usage::WORKQUEUE,
-        Daemon,
+        WorkQueue,
         &[
             form(&["workqueue"], Guest),
             form(&["workqueue", "status"], Guest),
@@ -453,7 +455,7 @@ pub const CATALOG: &[Command] = &[
         "tophosts",
         "Show the destinations with the most active recipients (tophosts [active|conn|deliv|soft|hard])",
         usage::TOPHOSTS,
-        Daemon,
+        WorkQueue,
         &[form(&["tophosts", "**"], Guest)],
         Guest,
     ),
@@ -461,7 +463,7 @@ pub const CATALOG: &[Command] = &[
         "hoststatus",
         "Show the delivery status of one destination domain",
         usage::HOSTSTATUS,
-        Daemon,
+        WorkQueue,
         &[form(&["hoststatus", "*"], Guest)],
         Operator,
     ),
@@ -469,7 +471,7 @@ pub const CATALOG: &[Command] = &[
         "showmessage",
         "Show a queued message by MID",
         usage::SHOWMESSAGE,
-        Daemon,
+        WorkQueue,
         &[form(&["showmessage", "*"], ReadOnly)],
         Operator,
     ),
@@ -477,7 +479,7 @@ pub const CATALOG: &[Command] = &[
         "deletemessage",
         "Delete a queued message by MID",
         usage::DELETEMESSAGE,
-        Daemon,
+        WorkQueue,
         &[],
         Operator,
     ),
@@ -485,7 +487,7 @@ pub const CATALOG: &[Command] = &[
         "delivernow",
         "Retry queued mail now (all, a domain or an address)",
         usage::DELIVERNOW,
-        Daemon,
+        WorkQueue,
         &[],
         Operator,
     ),
@@ -493,7 +495,7 @@ pub const CATALOG: &[Command] = &[
         "bouncerecipients",
         "Bounce queued recipients (all, a domain or an address)",
         usage::BOUNCERECIPIENTS,
-        Daemon,
+        WorkQueue,
         &[],
         Operator,
     ),
@@ -501,7 +503,7 @@ pub const CATALOG: &[Command] = &[
         "redirectrecipients",
         "Send all queued mail to one host (\"clear\" ends it)",
         usage::REDIRECTRECIPIENTS,
-        Daemon,
+        WorkQueue,
         &[],
         Operator,
     ),
@@ -509,7 +511,7 @@ pub const CATALOG: &[Command] = &[
         "resetcounters",
         "Reset the counters of status detail and tophosts",
         usage::RESETCOUNTERS,
-        Daemon,
+        WorkQueue,
         &[],
         Operator,
     ),
@@ -517,7 +519,7 @@ pub const CATALOG: &[Command] = &[
         "quarantine",
         "List, show, release or delete quarantined messages",
         usage::QUARANTINE,
-        Daemon,
+        WorkQueue,
         &[
             form(&["quarantine", "list", "**"], ReadOnly),
             form(&["quarantine", "show", "*"], ReadOnly),
@@ -732,7 +734,10 @@ mod tests {
                     );
                 }
             }
-            let other = args(&format!("{} zz-other zz-form zz-more", c.name.to_ascii_uppercase()));
+            let other = args(&format!(
+                "{} zz-other zz-form zz-more",
+                c.name.to_ascii_uppercase()
+            ));
             if c.forms.iter().any(|f| f.words.last() == Some(&"**")) {
                 continue;
             }
@@ -757,7 +762,7 @@ mod tests {
                 if f.role == Guest {
                     assert!(!c.changes_config || f.words.len() > 1, "{:?}", f.words);
                     assert!(
-                        matches!(c.answered_by, Daemon | Config | Users),
+                        matches!(c.answered_by, Daemon | WorkQueue | Config | Users),
                         "{:?}",
                         f.words
                     );
@@ -795,6 +800,7 @@ mod tests {
     #[test]
     fn aliases_find_their_command_and_the_console_keeps_its_own() {
         assert_eq!(find("COMMITHISTORY").map(|c| c.name), Some("commitlog"));
+        assert!(permitted(ReadOnly, &args("commithistory")));
         assert_eq!(find("exit").map(|c| c.name), Some("quit"));
         assert!(daemon_command("version").is_none());
         assert!(daemon_command("frobnicate").is_none());

@@ -36,6 +36,15 @@ pub const LOGOUT: &str = "__logout";
 /// expired, user deleted); the console then shows the login prompt again.
 pub const SESSION_ENDED: &str = "Your session has ended; please log in again.";
 
+/// The first line of a `tail --follow` answer, before the position the
+/// next call continues from.
+pub const TAIL_CURSOR_PREFIX: &str = "cursor ";
+
+/// The longest an `upgrade install` download may take, from connect to
+/// the last byte; the console waits that long and then some for the
+/// install's answer.
+pub const UPGRADE_DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One request: the command's words, what it reads on standard input (a
 /// pasted filter script, a passphrase), and who sends it.
 #[derive(Debug, Serialize, Deserialize)]

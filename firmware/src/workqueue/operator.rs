@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use breakwater_control_proto::catalog::{self, Answerer};
+
 use super::{Active, Event, WorkQueue};
 use crate::config::RouteHost;
 use crate::delivery::routes;
@@ -14,32 +16,19 @@ use crate::mail_log;
 use crate::queue::RecipientStatus;
 
 /// Whether `args` is an operator command (so the control plane asks the
-/// work queue only for these).
+/// work queue only for these): `status detail` and the catalog's
+/// [`Answerer::WorkQueue`] commands.
 pub fn handles(args: &[String]) -> bool {
-    let Some(name) = args.first().map(|a| a.to_ascii_lowercase()) else {
+    let Some(name) = args.first() else {
         return false;
     };
-    match name.as_str() {
-        "status" => args
+    if name.eq_ignore_ascii_case("status") {
+        return args
             .get(1)
-            .is_some_and(|a| a.eq_ignore_ascii_case("detail")),
-        _ => NAMES.contains(&name.as_str()),
+            .is_some_and(|a| a.eq_ignore_ascii_case("detail"));
     }
+    catalog::find(name).is_some_and(|c| c.answered_by == Answerer::WorkQueue)
 }
-
-/// The operator commands (besides `status detail`).
-pub const NAMES: &[&str] = &[
-    "tophosts",
-    "resetcounters",
-    "showmessage",
-    "deletemessage",
-    "delivernow",
-    "bouncerecipients",
-    "redirectrecipients",
-    "hoststatus",
-    "workqueue",
-    "quarantine",
-];
 
 /// Runs one operator command; `None` when `args` is not one of them.
 pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>> {

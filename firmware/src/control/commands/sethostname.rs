@@ -7,9 +7,7 @@
 use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
 
-pub(super) const USAGE: &str = "\
-usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
-       sethostname print";
+pub(super) use breakwater_control_proto::usage::SETHOSTNAME as USAGE;
 
 /// RFC 1035's limit on a whole name (without the final dot).
 const MAX_NAME: usize = 253;
