@@ -808,3 +808,53 @@ mod tests {
         assert!(!daemon_names().contains(&"quit"));
     }
 }
+
+/// `docs/cli.md` documents the catalog: its "Commands" list names every
+/// command and alias and nothing else, and each command is written out
+/// somewhere else in the reference (a heading, a table or an example).
+#[cfg(test)]
+mod docs {
+    use super::*;
+
+    const CLI_MD: &str = include_str!("../../../docs/cli.md");
+
+    /// Where the "Commands (every command ..." list is.
+    fn list_range() -> std::ops::Range<usize> {
+        let start = CLI_MD
+            .find("\nCommands (every command")
+            .expect("docs/cli.md has its Commands list");
+        let len = CLI_MD[start..]
+            .find("\n\nWho may run what")
+            .expect("the list ends");
+        start..start + len
+    }
+
+    #[test]
+    fn the_command_list_of_docs_cli_md_is_the_catalog() {
+        let mut listed: Vec<&str> = CLI_MD[list_range()].split('`').skip(1).step_by(2).collect();
+        listed.sort_unstable();
+        let catalog = all_names();
+        let missing: Vec<&&str> = catalog.iter().filter(|n| !listed.contains(n)).collect();
+        let unknown: Vec<&&str> = listed.iter().filter(|n| !catalog.contains(n)).collect();
+        assert!(missing.is_empty(), "not in docs/cli.md's list: {missing:?}");
+        assert!(unknown.is_empty(), "not in the catalog: {unknown:?}");
+    }
+
+    #[test]
+    fn every_command_is_documented_beyond_the_list() {
+        let list = list_range();
+        let rest = format!("{}{}", &CLI_MD[..list.start], &CLI_MD[list.end..]);
+        for c in CATALOG {
+            let n = c.name;
+            let written = [
+                format!("`{n}`"),
+                format!("`{n} "),
+                format!("cli {n}"),
+                format!("# {n}"),
+            ]
+            .iter()
+            .any(|p| rest.contains(p.as_str()));
+            assert!(written, "docs/cli.md does not document {n}");
+        }
+    }
+}
