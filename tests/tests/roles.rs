@@ -201,14 +201,19 @@ fn read_only_and_guest_users_run_their_views_themselves() {
         ),
     ];
     for (args, expected) in views {
-        let out = run(&read_only, args)
-            .unwrap_or_else(|e| panic!("read-only running {args:?}: {e}"));
+        let out =
+            run(&read_only, args).unwrap_or_else(|e| panic!("read-only running {args:?}: {e}"));
         assert!(
-            out.to_ascii_lowercase().contains(&expected.to_ascii_lowercase()),
+            out.to_ascii_lowercase()
+                .contains(&expected.to_ascii_lowercase()),
             "read-only running {args:?}: no {expected:?} in\n{out}"
         );
     }
-    assert!(!run(&read_only, &["saveconfig", "print"]).unwrap().contains("PRIVATE KEY"));
+    assert!(
+        !run(&read_only, &["saveconfig", "print"])
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
 
     // A change, and keys in clear: refused, and nothing staged.
     for args in [
@@ -241,7 +246,10 @@ fn read_only_and_guest_users_run_their_views_themselves() {
         let text = match &result {
             Ok(t) | Err(t) => t,
         };
-        assert!(!text.contains(subject), "{args:?} showed the guest a subject");
+        assert!(
+            !text.contains(subject),
+            "{args:?} showed the guest a subject"
+        );
     }
     // An unknown command is unknown to everyone, not a permission matter.
     let unknown = run(&guest, &["frobnicate"]);
