@@ -407,4 +407,44 @@ mod tests {
         assert!(v.relay_guard.is_none());
         assert!(!f.run("systemsetup print").unwrap().contains("Warning"));
     }
+
+    #[test]
+    fn secretfilter_checks_the_secret_and_prints_the_script_the_lint_recognises() {
+        let f = Fixture::new();
+        let on_commit = |_: &Config| {};
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &on_commit,
+        };
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let ask = |secret: &str| {
+            super::super::run(
+                &ctx,
+                &words("systemsetup secretfilter office365_outbound"),
+                Some(secret),
+            )
+        };
+        let script = ask("0123456789abcdefXYZ\n").unwrap();
+        assert_eq!(
+            script,
+            relay_lint::secret_filter_script(
+                "office365_outbound",
+                RELAY_GROUP,
+                "0123456789abcdefXYZ"
+            )
+            .unwrap()
+        );
+        let short = ask("short").unwrap_err().to_string();
+        assert_eq!(
+            short,
+            format!(
+                "the secret must be at least {} characters long",
+                relay_lint::MIN_SECRET_LEN
+            )
+        );
+        assert!(ask("0123456789abcdef$").is_err());
+        // Nothing is staged: the wizard adds the filter with `filters new`.
+        assert!(f.staged().is_none());
+    }
 }
