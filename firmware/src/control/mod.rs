@@ -10,8 +10,10 @@
 //! (`["__session", token, command...]`, the token from `__auth`) runs as
 //! that session's user with that user's [`Role`]; every other request comes
 //! from the owner of the socket (`breakwater cli`, root on the appliance)
-//! and runs as `admin` under its `user` name. [`permitted`] is checked for
-//! every command before it runs. The console-only requests:
+//! and runs as `admin` under its `user` name. Every command is looked up
+//! in the [`catalog`] of the control protocol: an unknown name is refused
+//! there, the role its form needs is checked before it runs, and the
+//! entry says who answers it. The console-only requests:
 //!
 //! | args | stdin | answer |
 //! | --- | --- | --- |

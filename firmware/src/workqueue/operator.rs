@@ -2,11 +2,10 @@
 //! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
 //! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
 //! `resetcounters`, `workqueue`. They run inside the work queue's task (see
-//! [`super::WorkQueueHandle`]).
+//! [`super::WorkQueueHandle`]); the command catalog says which commands
+//! come here (`Answerer::WorkQueue`, and `status detail`).
 
 use std::collections::HashMap;
-
-use breakwater_control_proto::catalog::{self, Answerer};
 
 use super::{Active, Event, WorkQueue};
 use crate::config::RouteHost;
@@ -14,21 +13,6 @@ use crate::delivery::routes;
 use crate::ids::Mid;
 use crate::mail_log;
 use crate::queue::RecipientStatus;
-
-/// Whether `args` is an operator command (so the control plane asks the
-/// work queue only for these): `status detail` and the catalog's
-/// [`Answerer::WorkQueue`] commands.
-pub fn handles(args: &[String]) -> bool {
-    let Some(name) = args.first() else {
-        return false;
-    };
-    if name.eq_ignore_ascii_case("status") {
-        return args
-            .get(1)
-            .is_some_and(|a| a.eq_ignore_ascii_case("detail"));
-    }
-    catalog::find(name).is_some_and(|c| c.answered_by == Answerer::WorkQueue)
-}
 
 /// Runs one operator command; `None` when `args` is not one of them.
 pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>> {
