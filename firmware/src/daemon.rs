@@ -91,68 +91,44 @@ struct Status {
 /// the answer reaches the console before the socket goes away.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
 
-impl DaemonStatus for Status {
-    fn command(&self, args: &[String]) -> Option<Result<String, String>> {
-        if let [name] = args
-            && (name.eq_ignore_ascii_case("shutdown") || name.eq_ignore_ascii_case("reboot"))
-        {
-            // Both stop the daemon cleanly (the same path as SIGTERM: the
-            // database is flushed, then the process exits). After a
-            // `reboot` the supervisor starts it again.
-            let name = name.to_ascii_lowercase();
-            tracing::info!("{name} requested through the control socket");
-            self.reboot.store(name == "reboot", Ordering::Relaxed);
-            let stop = self.stop.clone();
-            tokio::runtime::Handle::current().spawn(async move {
-                tokio::time::sleep(STOP_GRACE).await;
-                stop.notify_one();
-            });
-            return Some(Ok(if name == "reboot" {
-                "The mail daemon is stopping for a restart (queued mail is safe on disk)."
-                    .to_string()
-            } else {
-                "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
-            }));
+impl Status {
+    /// `shutdown` and `reboot` both stop the daemon cleanly (the same
+    /// path as SIGTERM: the database is flushed, then the process exits).
+    /// After a `reboot` the supervisor starts it again.
+    fn stop(&self, name: &str) -> String {
+        tracing::info!("{name} requested through the control socket");
+        self.reboot.store(name == "reboot", Ordering::Relaxed);
+        let stop = self.stop.clone();
+        tokio::runtime::Handle::current().spawn(async move {
+            tokio::time::sleep(STOP_GRACE).await;
+            stop.notify_one();
+        });
+        if name == "reboot" {
+            "The mail daemon is stopping for a restart (queued mail is safe on disk).".to_string()
+        } else {
+            "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
         }
-        if args
-            .first()
-            .is_some_and(|a| a.eq_ignore_ascii_case("upgrade"))
-        {
-            return Some(self.upgrade(&args[1..]));
-        }
-        if let [name, what] = args
-            && name.eq_ignore_ascii_case("debughang")
-            && what.eq_ignore_ascii_case("supervisor")
-        {
-            // Admin only (control::permitted), as `debughang`.
-            tracing::warn!("debughang supervisor requested through the control socket");
-            let Some(socket) = &self.heartbeat else {
-                return Some(Err(
-                    "The mail daemon is not supervised: there is no watchdog to test.".to_string(),
-                ));
-            };
-            return Some(match heartbeat::ask_supervisor_to_hang(socket) {
-                Ok(()) => Ok(
-                    "The supervisor stops petting the watchdog now, as if it had hung: the watchdog should reset the box when its timeout runs out."
-                        .to_string(),
-                ),
-                Err(e) => Err(format!("Cannot reach the supervisor: {e}")),
-            });
-        }
-        if let [name] = args
-            && name.eq_ignore_ascii_case("debughang")
-        {
-            // Admin only (control::permitted). The answer goes out first.
-            tracing::warn!("debughang requested through the control socket");
-            heartbeat::hang(self.hung.clone(), STOP_GRACE);
-            return Some(Ok(
-                "The mail daemon will stop answering in a moment; the supervisor should restart it."
+    }
+
+    /// `debughang supervisor`: admin only (control::permitted), as `debughang`.
+    fn hang_supervisor(&self) -> Result<String, String> {
+        tracing::warn!("debughang supervisor requested through the control socket");
+        let Some(socket) = &self.heartbeat else {
+            return Err(
+                "The mail daemon is not supervised: there is no watchdog to test.".to_string(),
+            );
+        };
+        match heartbeat::ask_supervisor_to_hang(socket) {
+            Ok(()) => Ok(
+                "The supervisor stops petting the watchdog now, as if it had hung: the watchdog should reset the box when its timeout runs out."
                     .to_string(),
-            ));
+            ),
+            Err(e) => Err(format!("Cannot reach the supervisor: {e}")),
         }
-        if !workqueue::operator::handles(args) {
-            return None;
-        }
+    }
+
+    /// An operator command, answered inside the work queue's task.
+    fn ask_work_queue(&self, args: &[String]) -> Option<Result<String, String>> {
         let args = args.to_vec();
         // Called on a blocking thread of the runtime (see control).
         let answer = tokio::runtime::Handle::current().block_on(
@@ -162,6 +138,32 @@ impl DaemonStatus for Status {
         match answer {
             Some(result) => result,
             None => Some(Err("The work queue is not running.".to_string())),
+        }
+    }
+}
+
+impl DaemonStatus for Status {
+    fn command(&self, args: &[String]) -> Option<Result<String, String>> {
+        use crate::control::catalog::{self, Answerer};
+        let command = catalog::find(args.first()?)?;
+        let rest = &args[1..];
+        let word = |w: &str| rest.first().is_some_and(|a| a.eq_ignore_ascii_case(w));
+        match (command.name, rest.len()) {
+            ("shutdown" | "reboot", 0) => Some(Ok(self.stop(command.name))),
+            ("upgrade", _) => Some(self.upgrade(rest)),
+            ("debughang", 1) if word("supervisor") => Some(self.hang_supervisor()),
+            ("debughang", 0) => {
+                // Admin only (control::permitted). The answer goes out first.
+                tracing::warn!("debughang requested through the control socket");
+                heartbeat::hang(self.hung.clone(), STOP_GRACE);
+                Some(Ok(
+                    "The mail daemon will stop answering in a moment; the supervisor should restart it."
+                        .to_string(),
+                ))
+            }
+            ("status", _) if word("detail") => self.ask_work_queue(args),
+            _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
+            _ => None,
         }
     }
 

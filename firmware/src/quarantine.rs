@@ -8,8 +8,4 @@
 //!
 //! Exposure: reached only through the owner-only control socket.
 
-pub const USAGE: &str = "\
-usage: quarantine list [QUARANTINE]
-       quarantine show <MID>
-       quarantine release <MID>
-       quarantine delete <MID>";
+pub use breakwater_control_proto::usage::QUARANTINE as USAGE;

@@ -50,7 +50,8 @@ pub const MAX_PACKAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The longest an `https://` download may take, from connect to the last
 /// byte (the console waits for it: `console::link::INSTALL_CALL_TIMEOUT`).
-pub const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+pub const DOWNLOAD_TIMEOUT: std::time::Duration =
+    breakwater_control_proto::UPGRADE_DOWNLOAD_TIMEOUT;
 
 /// Where the image carries the public keys it accepts packages from (in
 /// the initramfs: nothing at run time can add one).

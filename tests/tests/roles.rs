@@ -4,7 +4,9 @@
 //! allowed or refused as the table says; and a guest never sees the
 //! filter script's shared secret or a private key, whatever it runs.
 
-use breakwater_e2e::World;
+use std::time::Duration;
+
+use breakwater_e2e::{SmtpConn, World, mid_in_reply};
 
 /// The seed's shared secret, in a filter on the gateway.
 const SECRET: &str = "mysecretkey";
@@ -141,4 +143,118 @@ fn every_role_runs_exactly_what_the_table_says() {
     );
     // Documented: read-only sees the configuration, filter scripts too.
     assert!(read_only.contains(SECRET));
+}
+
+/// Sends one message through IncomingMail (the seed's accepted domain)
+/// with `subject`, so the logs hold something to find. Returns its MID.
+fn send_one(w: &World, subject: &str) -> u64 {
+    let (mut c, banner) = SmtpConn::connect(w.net.client(7), w.net.data1_smtp()).expect("connect");
+    assert_eq!(banner.code, 220, "{banner}");
+    assert_eq!(c.ehlo("roles.example").expect("EHLO").code, 250);
+    c.start_data("friend@internet.example", "alice@example.com");
+    let body = format!(
+        "From: <friend@internet.example>\r\nTo: <alice@example.com>\r\nSubject: {subject}\r\nMessage-ID: <roles@e2e.test>\r\n\r\nhello\r\n.\r\n"
+    );
+    c.send_raw(body.as_bytes()).expect("message");
+    let done = c.read_reply().expect("end of data");
+    assert_eq!(done.code, 250, "{done}");
+    let _ = c.cmd("QUIT");
+    mid_in_reply(&done.text()).expect("MID in the reply")
+}
+
+/// docs/console.md: a read-only user runs the views (logs, tracking,
+/// trace, the work queue, the masked saved configuration) and gets their
+/// answers, not only "not refused"; a change is refused. A guest sees the
+/// state of the box and nothing of the configuration or the logs.
+#[test]
+fn read_only_and_guest_users_run_their_views_themselves() {
+    let w = World::start();
+    let subject = "roles-e2e-subject";
+    let mid = send_one(&w, subject);
+    w.gw.wait_for_log(&format!("MID {mid} Subject"), Duration::from_secs(20));
+    let read_only = w.gw.console_user("e2e-viewer", "read-only");
+    let guest = w.gw.console_user("e2e-monitor", "guest");
+    let run = |token: &str, args: &[&str]| w.gw.cli_as(token, args, None);
+
+    let mid_text = mid.to_string();
+    let views: &[(&[&str], &str)] = &[
+        (&["findevent", "--mid", &mid_text], subject),
+        (&["findevent", "--subject", subject], &mid_text),
+        (&["tail", "50"], subject),
+        (&["grep", subject], subject),
+        (&["workqueue"], "work queue"),
+        (&["workqueue", "status"], "work queue"),
+        (&["saveconfig", "print"], "IncomingMail"),
+        (
+            &[
+                "trace",
+                "--listener",
+                "IncomingMail",
+                "--remote-ip",
+                "127.0.0.9",
+                "--from",
+                "friend@internet.example",
+                "--to",
+                "alice@example.com",
+            ],
+            "alice@example.com",
+        ),
+    ];
+    for (args, expected) in views {
+        let out =
+            run(&read_only, args).unwrap_or_else(|e| panic!("read-only running {args:?}: {e}"));
+        assert!(
+            out.to_ascii_lowercase()
+                .contains(&expected.to_ascii_lowercase()),
+            "read-only running {args:?}: no {expected:?} in\n{out}"
+        );
+    }
+    assert!(
+        !run(&read_only, &["saveconfig", "print"])
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+
+    // A change, and keys in clear: refused, and nothing staged.
+    for args in [
+        &["sethostname", "viewer.example.com"][..],
+        &["smtproutes", "new", "roles.example", "127.0.0.1"],
+        &["saveconfig", "print", "--include-secrets"],
+        &["deletemessage", &mid_text],
+    ] {
+        let result = run(&read_only, args);
+        assert!(refused(&result), "read-only running {args:?}: {result:?}");
+    }
+    let staged = run(&read_only, &["showconfig"]).expect("showconfig");
+    assert!(!staged.contains("viewer.example.com"), "{staged}");
+
+    // The guest: status yes; configuration, logs and messages no.
+    assert!(run(&guest, &["status"]).is_ok());
+    assert!(run(&guest, &["workqueue"]).is_ok());
+    for args in [
+        &["showconfig"][..],
+        &["saveconfig", "print"],
+        &["tail", "50"],
+        &["grep", subject],
+        &["findevent", "--mid", &mid_text],
+        &["showmessage", &mid_text],
+        &["listenerconfig", "print"],
+        &["sethostname", "guest.example.com"],
+    ] {
+        let result = run(&guest, args);
+        assert!(refused(&result), "guest running {args:?}: {result:?}");
+        let text = match &result {
+            Ok(t) | Err(t) => t,
+        };
+        assert!(
+            !text.contains(subject),
+            "{args:?} showed the guest a subject"
+        );
+    }
+    // An unknown command is unknown to everyone, not a permission matter.
+    let unknown = run(&guest, &["frobnicate"]);
+    assert!(
+        matches!(&unknown, Err(e) if e.starts_with("Unknown command: frobnicate.")),
+        "{unknown:?}"
+    );
 }

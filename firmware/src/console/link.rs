@@ -7,16 +7,17 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::control::{Request, Response};
+use breakwater_control_proto::{CONTROL_SOCKET_NAME, Request, Response, SESSION};
 
 /// How long one request may take (a commit flushes sled; a login runs argon2).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `upgrade install` may take: the download's own limit
-/// ([`crate::upgrade::DOWNLOAD_TIMEOUT`]), then two checks of up to
-/// 256 MiB and the slot written and synced on flash. With the 30 s of
-/// other requests, the console gave up while the install went on.
+/// ([`breakwater_control_proto::UPGRADE_DOWNLOAD_TIMEOUT`]), then two
+/// checks of up to 256 MiB and the slot written and synced on flash. With
+/// the 30 s of other requests, the console gave up while the install went
+/// on.
 pub const INSTALL_CALL_TIMEOUT: Duration =
-    Duration::from_secs(crate::upgrade::DOWNLOAD_TIMEOUT.as_secs() + 300);
+    Duration::from_secs(breakwater_control_proto::UPGRADE_DOWNLOAD_TIMEOUT.as_secs() + 300);
 /// Largest reply read (a `showconfig` is a few kB).
 const MAX_REPLY: u64 = 16 * 1024 * 1024;
 
@@ -71,7 +72,7 @@ impl DaemonLink {
         // pinned (no link followed, a socket and nothing else) before
         // connect(2), as `breakwater cli` does.
         let pinned = crate::supervisor::safe_fs::Dir::open(&self.data_dir)
-            .and_then(|d| d.pin_socket(crate::control::CONTROL_SOCKET_NAME))
+            .and_then(|d| d.pin_socket(CONTROL_SOCKET_NAME))
             .map_err(unreachable)?;
         let mut stream = UnixStream::connect(pinned.path()).map_err(unreachable)?;
         stream
@@ -96,7 +97,7 @@ impl DaemonLink {
 /// (`__session TOKEN upgrade install ...`).
 fn is_install(args: &[String]) -> bool {
     let args = match args {
-        [session, _token, rest @ ..] if session == crate::control::SESSION => rest,
+        [session, _token, rest @ ..] if session == SESSION => rest,
         all => all,
     };
     matches!(args, [u, i, ..] if u.eq_ignore_ascii_case("upgrade") && i.eq_ignore_ascii_case("install"))

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::editor::Mode;
 use super::{ConsoleError, ConsoleOptions, DaemonLink, Terminal};
-use crate::control::users::{AuthFailure, AuthReply, Role};
-use crate::control::{AUTH, BANNER, Banner, LOGOUT, SESSION};
+use breakwater_control_proto::{
+    AUTH, AuthFailure, AuthReply, BANNER, Banner, LOGOUT, Role, SESSION,
+};
 
 /// A logged-in console session.
 #[derive(Debug, Clone)]

@@ -4,9 +4,8 @@
 use super::ConsoleError;
 use super::editor::Mode;
 use super::login::ask_new_passphrase;
-use super::menus;
 use super::shell::Shell;
-use crate::control::users::Role;
+use breakwater_control_proto::{Role, catalog};
 
 const COMMENT_QUESTION: &str = "Please enter some comments describing your changes:";
 
@@ -96,23 +95,11 @@ pub(super) fn version(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
 
 pub(super) fn help(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
     let Some(name) = args.first() else {
-        return sh.show(&menus::overview());
+        return sh.show(&catalog::overview());
     };
-    let mut text = match menus::summary(name) {
-        Some(s) => format!("{name}: {s}.\n"),
-        None => String::new(),
-    };
-    if let Some(usage) = menus::daemon_usage(name) {
-        text.push_str(usage);
-    } else if menus::is_batch(name) {
-        let r = sh.call(&["help", name], None)?;
-        if r.ok {
-            text.push_str(&r.output);
-        }
-    }
-    if text.is_empty() {
-        text = format!("Unknown command: {name}. Type \"help\" for the list of commands.");
-    }
+    let text = catalog::help(name).unwrap_or_else(|| {
+        format!("Unknown command: {name}. Type \"help\" for the list of commands.")
+    });
     sh.show(&text)
 }
 

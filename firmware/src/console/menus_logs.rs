@@ -5,7 +5,7 @@
 use super::ConsoleError;
 use super::menus_config::{numbered_names, pick};
 use super::shell::Shell;
-use crate::control::logsearch::CURSOR_PREFIX;
+use breakwater_control_proto::TAIL_CURSOR_PREFIX as CURSOR_PREFIX;
 
 fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
     std::iter::once(first)

@@ -19,10 +19,7 @@
 
 use super::shell::{STAGED_MARK, Shell};
 use super::{ConsoleError, LinkError};
-use crate::config::relay_lint::{self, MIN_SECRET_LEN, SECRET_HEADER};
-use crate::control::commands::systemsetup::{
-    GuardOffer, INCOMING, OUTGOING, RELAY_GROUP, SetupValues,
-};
+use breakwater_control_proto::setup::{GuardOffer, INCOMING, OUTGOING, RELAY_GROUP, SetupValues};
 
 const INTRO: &str = "\nSystem Setup Wizard\n\
 Enter keeps the value in brackets. Each answer is staged as it is given;\n\
@@ -64,7 +61,7 @@ fn wizard(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     for (name, current) in &v.interfaces {
         until_staged(sh, |sh| {
             // Only Management can take its address from DHCP.
-            let or_dhcp = if name == crate::init::netconfig::MANAGEMENT {
+            let or_dhcp = if v.dhcp_interface.as_ref() == Some(name) {
                 ", or dhcp"
             } else {
                 ""
@@ -238,9 +235,10 @@ fn outgoing(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
 /// shared-secret header; a refusal leaves the warning in the summary and
 /// at every commit.
 fn guard(sh: &mut Shell<'_>, offer: &GuardOffer) -> Result<(), ConsoleError> {
+    let (header, min_len) = (&offer.secret_header, offer.min_secret_len);
     sh.show(&format!(
         "\n{RELAY_GROUP} holds {}: it matches the servers of {}, not only yours.\n\
-         A message filter can drop relayed mail that lacks a secret header ({SECRET_HEADER})\n\
+         A message filter can drop relayed mail that lacks a secret header ({header})\n\
          which your own tenant adds (a Microsoft 365 mail flow rule; see docs/microsoft-365.md).",
         offer.member, offer.customers
     ))?;
@@ -255,19 +253,23 @@ fn guard(sh: &mut Shell<'_>, offer: &GuardOffer) -> Result<(), ConsoleError> {
     loop {
         let secret = sh.ask(
             &format!(
-                "Enter the shared secret (at least {MIN_SECRET_LEN} letters, digits, - or _; no special\n\
+                "Enter the shared secret (at least {min_len} letters, digits, - or _; no special\n\
                  characters: the filter matches it as a regular expression). Enter takes the one in brackets.\n\
-                 Set the same value in the rule that adds {SECRET_HEADER} in Microsoft 365."
+                 Set the same value in the rule that adds {header} in Microsoft 365."
             ),
             &generated,
         )?;
-        let script = match relay_lint::secret_filter_script(&offer.filter, RELAY_GROUP, &secret) {
-            Ok(script) => script,
-            Err(e) => {
-                sh.show(&format!("Refused: {e}."))?;
-                continue;
-            }
-        };
+        // The daemon writes the filter (and checks the secret) the way
+        // its relay lint recognises it.
+        let r = sh.call(
+            &["systemsetup", "secretfilter", offer.filter.as_str()],
+            Some(&secret),
+        )?;
+        if !r.ok {
+            sh.show(&format!("Refused: {}.", r.output))?;
+            continue;
+        }
+        let script = r.output;
         if !step_input(sh, &["filters", "new"], Some(&script))? {
             return Ok(());
         }

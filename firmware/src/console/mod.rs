@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use embedded_io::ErrorKind;
 
-pub use crate::control::users::Origin;
+pub use breakwater_control_proto::Origin;
 pub use link::{DaemonLink, LinkError};
 pub use term::Terminal;
 
@@ -67,7 +67,7 @@ pub enum ConsoleError {
     #[error(transparent)]
     Daemon(#[from] LinkError),
     /// The daemon no longer knows this session.
-    #[error("{}", crate::control::SESSION_ENDED)]
+    #[error("{}", breakwater_control_proto::SESSION_ENDED)]
     SessionEnded,
 }
 

@@ -1,12 +1,15 @@
 //! The logged-in console: the `<hostname>> ` prompt, typed batch commands,
 //! the menus of [`super::menus`], and the prompts menus are built from.
 
+use breakwater_control_proto::setup::NOT_CONFIGURED;
+use breakwater_control_proto::{
+    LOGOUT, Response, SESSION_ENDED, STATE, SessionState, catalog, split_words,
+};
+
 use super::editor::Mode;
 use super::login::{Session, session_args};
 use super::menus;
 use super::{ConsoleError, DaemonLink, Terminal};
-use crate::control::commands::systemsetup::NOT_CONFIGURED;
-use crate::control::{LOGOUT, Response, SESSION_ENDED, STATE, SessionState};
 
 /// The batch output that already says changes are staged.
 pub(super) const STAGED_MARK: &str = "The change is staged";
@@ -157,11 +160,12 @@ impl<'a> Shell<'a> {
 
     fn execute(&mut self, words: &[String]) -> Result<Next, ConsoleError> {
         let name = words[0].to_ascii_lowercase();
-        if matches!(name.as_str(), "quit" | "q" | "exit" | "logout") {
+        if name == "q" || catalog::find(&name).is_some_and(|c| c.name == "quit") {
             return Ok(Next::Logout);
         }
         let batch = menus::is_batch(&name);
-        if words.len() > 1 && words.last().is_some_and(|w| w == "-") && batch {
+        let reads_paste = catalog::daemon_command(&name).is_some_and(|c| c.reads_paste);
+        if words.len() > 1 && words.last().is_some_and(|w| w == "-") && reads_paste {
             // As with `breakwater cli`, `-` means "standard input": at the
             // console it is pasted (`certconfig certauthority import NAME -`,
             // `loadconfig -`).
@@ -327,33 +331,4 @@ impl<'a> Shell<'a> {
             }
         }
     }
-}
-
-/// Splits a command line into words; double quotes group words.
-pub fn split_words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let (mut quoted, mut started) = (false, false);
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                started = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if started {
-                    out.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        out.push(word);
-    }
-    out
 }

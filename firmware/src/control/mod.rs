@@ -10,8 +10,10 @@
 //! (`["__session", token, command...]`, the token from `__auth`) runs as
 //! that session's user with that user's [`Role`]; every other request comes
 //! from the owner of the socket (`breakwater cli`, root on the appliance)
-//! and runs as `admin` under its `user` name. [`permitted`] is checked for
-//! every command before it runs. The console-only requests:
+//! and runs as `admin` under its `user` name. Every command is looked up
+//! in the [`catalog`] of the control protocol: an unknown name is refused
+//! there, the role its form needs is checked before it runs, and the
+//! entry says who answers it. The console-only requests:
 //!
 //! | args | stdin | answer |
 //! | --- | --- | --- |
@@ -29,9 +31,15 @@ pub mod users;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+
+pub use breakwater_control_proto::catalog::{self, Answerer, permitted};
+pub use breakwater_control_proto::{
+    AUTH, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request, Response,
+    SESSION, SESSION_ENDED, STATE, SessionState, command_words,
+};
 
 use crate::config::{Config, ConfigStore};
 use users::{AuthFailure, Role, UserError, UserStore};
@@ -39,57 +47,10 @@ use users::{AuthFailure, Role, UserError, UserStore};
 /// Largest request accepted (a pasted filter script fits easily).
 pub const MAX_REQUEST: u64 = 1024 * 1024;
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Request {
-    pub args: Vec<String>,
-    pub stdin: Option<String>,
-    pub user: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Response {
-    pub ok: bool,
-    pub output: String,
-}
-
-/// A `breakwater cli` command line that cannot be split into words.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CommandLineError {
-    #[error("the command line has an unclosed quote or ends with a backslash")]
-    Unbalanced,
-    #[error("the command line is empty")]
-    Empty,
-}
-
-/// The words of a `breakwater cli` command. A single argument that holds
-/// whitespace, a quote or a backslash is a whole command line, as
-/// `ssh admin@box 'listenerconfig edit ...'` hands it over: it is split as
-/// a POSIX shell would (quotes group, backslashes escape), as AsyncOS does
-/// over SSH. Several arguments are the words already, taken as they are.
-pub fn command_words(args: Vec<String>) -> Result<Vec<String>, CommandLineError> {
-    let words = match args.as_slice() {
-        [line]
-            if line
-                .chars()
-                .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\')) =>
-        {
-            shlex::split(line).ok_or(CommandLineError::Unbalanced)?
-        }
-        _ => args,
-    };
-    if words.is_empty() {
-        return Err(CommandLineError::Empty);
-    }
-    Ok(words)
-}
-
 /// The socket's path for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(CONTROL_SOCKET_NAME)
 }
-
-/// The control socket's name in the data directory.
-pub const CONTROL_SOCKET_NAME: &str = "control.sock";
 
 /// What the daemon answers for itself (commands that are not about config).
 pub trait DaemonStatus: Send + Sync + 'static {
@@ -117,184 +78,21 @@ pub struct ControlServer {
     pub daemon: Arc<dyn DaemonStatus>,
 }
 
-/// Opens a console session: `[AUTH, user, tty]`, the passphrase in stdin.
-pub const AUTH: &str = "__auth";
-/// Runs the rest of the request as a console session: `[SESSION, token, ...]`.
-pub const SESSION: &str = "__session";
-/// Product, version, serial number and host name for the login banner.
-pub const BANNER: &str = "__banner";
-/// A session's host name, role and whether changes are staged.
-pub const STATE: &str = "__state";
-/// Ends the session.
-pub const LOGOUT: &str = "__logout";
-/// The answer to a request whose session is gone (logged out elsewhere,
-/// expired, user deleted); the console then shows the login prompt again.
-pub const SESSION_ENDED: &str = "Your session has ended; please log in again.";
-
-/// What the login banner shows (the answer to `__banner`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Banner {
-    pub product: String,
-    pub version: String,
-    pub serial: String,
-    pub hostname: String,
-    /// How the box last stopped (`clean`, `after a crash or reset`), as
-    /// `status` shows it under "Last boot"; `None` when not supervised.
-    #[serde(default)]
-    pub last_boot: Option<String>,
-    /// `Boot reason: ...`, `Running slot: ...`, `Other slot: ...`.
-    #[serde(default)]
-    pub boot_info: Vec<String>,
-}
-
-/// The answer to `__state` (asked before every console prompt).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionState {
-    pub hostname: String,
-    pub user: String,
-    pub role: Role,
-    /// There are uncommitted changes.
-    pub staged: bool,
-}
-
-/// What a guest may run (and every other role): the state of the box and
-/// of its mail flow, as AsyncOS's Guest sees status and reports. Nothing
-/// here shows configuration, message content, addresses or log lines:
-/// no filter script (it can hold the Microsoft 365 shared secret), no
-/// key. `*` stands for one argument, `**` for any rest.
-pub const STATUS_FORMS: &[&[&str]] = &[
-    &["status"],
-    &["status", "detail"],
-    &["tophosts", "**"],
-    &["hoststatus", "*"],
-    &["workqueue"],
-    &["workqueue", "status"],
-    &["upgrade"],
-    &["upgrade", "status"],
-    &["help", "**"],
-];
-
-/// What a read-only user may run besides [`STATUS_FORMS`]: every view of
-/// the configuration (filter scripts included, as AsyncOS's Read-Only
-/// Operator sees the configuration; private keys stay masked), the
-/// commit history, the logs, message tracking, the queue's and the
-/// quarantines' messages, and `trace`, which changes nothing. A command
-/// family adds its print forms here (e.g. `&["filters", "list"]`);
-/// anything not listed is a change.
-pub const VIEW_FORMS: &[&[&str]] = &[
-    &["setgateway", "print"],
-    &["showmessage", "*"],
-    &["destconfig", "print"],
-    &["destconfig", "list"],
-    &["destconfig", "detail", "*"],
-    &["bounceconfig", "print"],
-    &["certconfig", "print"],
-    &["certconfig", "certauthority", "print"],
-    &["threatdefenseconfig", "print"],
-    &["showconfig"],
-    &["saveconfig", "print"],
-    &["systemsetup", "status"],
-    &["systemsetup", "print"],
-    &["commitlog"],
-    &["commithistory"],
-    &["who"],
-    &["last"],
-    &["listenerconfig", "print"],
-    &["listenerconfig", "edit", "*", "print"],
-    &["listenerconfig", "edit", "*", "hostaccess", "print"],
-    &["listenerconfig", "edit", "*", "rcptaccess", "print"],
-    &["smtproutes", "print"],
-    &["dnsconfig", "print"],
-    &["interfaceconfig", "print"],
-    &["deliveryconfig", "print"],
-    &["logconfig", "print"],
-    &["userconfig", "print"],
-    &["filters", "list"],
-    &["filters", "detail", "*"],
-    &["filters", "export"],
-    &["filters", "trace", "**"],
-    &["policyconfig", "list", "*"],
-    &["policyconfig", "print", "*"],
-    &["policyconfig", "detail", "*", "*"],
-    &["policyconfig", "*", "list"],
-    &["policyconfig", "*", "detail", "*"],
-    &["quarantineconfig", "print"],
-    &["quarantine", "list", "**"],
-    &["quarantine", "show", "*"],
-    &["findevent", "**"],
-    &["tail", "**"],
-    &["grep", "**"],
-    &["trace", "**"],
-];
-
-/// Commands only an admin may run: user management, replacing the
-/// firmware, and stopping the daemon on purpose (`debughang`, testing the
-/// supervisor). Unlike AsyncOS, operators may run `systemsetup`: the
-/// wizard only stages the commands an operator may run one by one.
-const ADMIN_ONLY: &[&str] = &["userconfig", "upgrade", "debughang"];
-
-/// A user's own session and passphrase: every role.
+/// A user's own session and passphrase: every role, even one that must
+/// choose a new passphrase first.
 const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
-
-fn matches_form(form: &[&str], args: &[String]) -> bool {
-    match (form.split_first(), args.split_first()) {
-        (Some((&"**", _)), _) => true,
-        (None, None) => true,
-        (Some((f, fs)), Some((a, rest))) => {
-            (*f == "*" || f.eq_ignore_ascii_case(a)) && matches_form(fs, rest)
-        }
-        _ => false,
-    }
-}
-
-/// Whether `args` asks for private keys in clear (`saveconfig
-/// --include-secrets`): an admin's decision alone.
-fn reveals_keys(args: &[String]) -> bool {
-    args.first()
-        .is_some_and(|a| a.eq_ignore_ascii_case("saveconfig"))
-        && args[1..]
-            .iter()
-            .any(|a| a.to_ascii_lowercase().starts_with("--include-secrets"))
-}
-
-/// Whether `role` may run `args` (docs/console.md, "Roles", is the same
-/// table in words): admin everything; operator everything but
-/// [`ADMIN_ONLY`] (their print forms excepted) and private keys in
-/// clear; read-only [`STATUS_FORMS`] and [`VIEW_FORMS`]; guest
-/// [`STATUS_FORMS`] only. Every role runs [`SELF_SERVICE`].
-pub fn permitted(role: Role, args: &[String]) -> bool {
-    let name = args
-        .first()
-        .map(|s| s.to_ascii_lowercase())
-        .unwrap_or_default();
-    let status = STATUS_FORMS.iter().any(|f| matches_form(f, args));
-    let view = status || VIEW_FORMS.iter().any(|f| matches_form(f, args));
-    SELF_SERVICE.contains(&name.as_str())
-        || match role {
-            Role::Admin => true,
-            Role::Operator => {
-                (view || !ADMIN_ONLY.contains(&name.as_str()))
-                    && name != "debughang"
-                    && !reveals_keys(args)
-            }
-            Role::ReadOnly => view,
-            Role::Guest => status,
-        }
-}
-
-const USERCONFIG_USAGE: &str = "\
-usage: userconfig print
-       userconfig new <name> admin|operator|read-only|guest [FULL NAME]   (passphrase on stdin)
-       userconfig edit <name> role admin|operator|read-only|guest
-       userconfig edit <name> fullname FULL NAME
-       userconfig edit <name> password      (passphrase on stdin)
-       userconfig delete <name>
-       userconfig unlock <name>";
 
 fn fail(output: impl Into<String>) -> Response {
     Response {
         ok: false,
         output: output.into(),
+    }
+}
+
+fn answer(result: Result<String, String>) -> Response {
+    match result {
+        Ok(output) => Response { ok: true, output },
+        Err(output) => fail(output),
     }
 }
 
@@ -424,73 +222,80 @@ impl Served {
         } else {
             (req.user, Role::Admin, None, req.args)
         };
-        if !permitted(role, &args) {
-            let name = args.first().cloned().unwrap_or_default();
+        let Some(typed) = args.first() else {
+            return fail(commands::overview());
+        };
+        let name = typed.to_ascii_lowercase();
+        // The session's own requests: every role.
+        match name.as_str() {
+            STATE => return self.state(&user, role),
+            LOGOUT => {
+                return match token {
+                    Some(t) => {
+                        let how = args.get(1).map_or("logout", String::as_str);
+                        self.users.end(&t, how).map_or_else(
+                            |e| fail(e.to_string()),
+                            |()| answer(Ok("Logged out.".into())),
+                        )
+                    }
+                    None => fail("No console session to end."),
+                };
+            }
+            _ => {}
+        }
+        // The one place an unknown command is refused.
+        let Some(command) = catalog::daemon_command(&name) else {
+            return fail(commands::CliError::UnknownCommand(typed.clone()).to_string());
+        };
+        if !role.at_least(command.role_for(&args)) {
             return fail(format!(
-                "Permission denied: user {user} ({}) cannot run \"{name}\" with these arguments.",
+                "Permission denied: user {user} ({}) cannot run \"{typed}\" with these arguments.",
                 role.name()
             ));
         }
-        let name = args
-            .first()
-            .map(|s| s.to_ascii_lowercase())
-            .unwrap_or_default();
-        if let Some(result) = self.server.daemon.command(&args) {
-            return match result {
-                Ok(output) => Response { ok: true, output },
-                Err(e) => fail(e),
-            };
-        }
-        let result = match name.as_str() {
-            "status" => Ok(self.server.daemon.status()),
-            STATE => return self.state(&user, role),
-            LOGOUT => match token {
-                Some(t) => {
-                    let how = args.get(1).map_or("logout", String::as_str);
-                    self.users.end(&t, how).map(|()| "Logged out.".to_string())
-                }
-                None => Err(UserError::Invalid("No console session to end.".into())),
+        let stdin = req.stdin.as_deref();
+        answer(match command.answered_by {
+            Answerer::Daemon | Answerer::WorkQueue => match self.server.daemon.command(&args) {
+                Some(result) => result,
+                None if command.name == "status" => Ok(self.server.daemon.status()),
+                // Without a running gateway (a test rig): the command
+                // family says what it can (`quarantine`: unreachable).
+                None => self.config_command(&user, &args, stdin),
             },
-            "userconfig" | "passwd" | "who" | "last" => {
-                self.users_command(&user, token.is_some(), &args, req.stdin.as_deref())
-            }
-            "findevent" | "tail" | "grep" => {
-                return match logsearch::run(&self.data_dir, &args) {
-                    Some(Ok(output)) => Response { ok: true, output },
-                    Some(Err(e)) => fail(e),
-                    None => fail(format!("Unknown command: {name}.")),
-                };
-            }
-            "saveconfig" | "loadconfig" => {
-                let on_commit = |c: &Config| (self.server.on_commit)(c);
-                let ctx = commands::CommandContext {
-                    store: &self.server.store,
-                    user: &user,
-                    on_commit: &on_commit,
-                };
-                let (data_dir, stdin) = (Some(self.data_dir.as_path()), req.stdin.as_deref());
-                return match commands::saveconfig::run(&ctx, data_dir, &name, &args[1..], stdin) {
-                    Ok(output) => Response { ok: true, output },
-                    Err(e) => fail(e.to_string()),
-                };
-            }
-            _ => {
-                let on_commit = |c: &Config| (self.server.on_commit)(c);
-                let ctx = commands::CommandContext {
-                    store: &self.server.store,
-                    user: &user,
-                    on_commit: &on_commit,
-                };
-                return match commands::run(&ctx, &args, req.stdin.as_deref()) {
-                    Ok(output) => Response { ok: true, output },
-                    Err(e) => fail(e.to_string()),
-                };
-            }
+            Answerer::Logs => logsearch::run(&self.data_dir, &args)
+                .unwrap_or_else(|| Err(command.usage.to_string())),
+            Answerer::Users => self
+                .users_command(&user, token.is_some(), &args, stdin)
+                .map_err(|e| e.to_string()),
+            Answerer::Config | Answerer::Console => self.config_command(&user, &args, stdin),
+        })
+    }
+
+    /// A configuration command (`commands::run`; `saveconfig` and
+    /// `loadconfig` also reach the saved files of the data directory).
+    fn config_command(
+        &self,
+        user: &str,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> Result<String, String> {
+        let on_commit = |c: &Config| (self.server.on_commit)(c);
+        let ctx = commands::CommandContext {
+            store: &self.server.store,
+            user,
+            on_commit: &on_commit,
         };
-        match result {
-            Ok(output) => Response { ok: true, output },
-            Err(e) => fail(e.to_string()),
-        }
+        let result = match args.split_first() {
+            Some((name, rest))
+                if name.eq_ignore_ascii_case("saveconfig")
+                    || name.eq_ignore_ascii_case("loadconfig") =>
+            {
+                let data_dir = Some(self.data_dir.as_path());
+                commands::saveconfig::run(&ctx, data_dir, name, rest, stdin)
+            }
+            _ => commands::run(&ctx, args, stdin),
+        };
+        result.map_err(|e| e.to_string())
     }
 
     fn auth(&self, args: &[String], password: Option<&str>) -> Response {
@@ -570,7 +375,7 @@ impl Served {
         args: &[String],
         stdin: Option<&str>,
     ) -> Result<String, UserError> {
-        let usage = || UserError::Invalid(USERCONFIG_USAGE.to_string());
+        let usage = || UserError::Invalid(breakwater_control_proto::usage::USERCONFIG.to_string());
         let secret = || {
             stdin
                 .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
@@ -692,8 +497,8 @@ pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, String
 
 #[cfg(test)]
 mod tests {
+    use super::permitted;
     use super::users::Role;
-    use super::{CommandLineError, command_words, permitted};
 
     /// One row of docs/console.md's "Roles" table: the command, then
     /// whether admin, operator, read-only and guest may run it.
@@ -702,7 +507,9 @@ mod tests {
         ("status detail", [true, true, true, true]),
         ("tophosts", [true, true, true, true]),
         ("hoststatus example.com", [true, true, true, true]),
+        ("workqueue", [true, true, true, true]),
         ("workqueue status", [true, true, true, true]),
+        ("upgrade", [true, true, true, true]),
         ("upgrade status", [true, true, true, true]),
         ("help", [true, true, true, true]),
         ("passwd", [true, true, true, true]),
@@ -744,6 +551,35 @@ mod tests {
         ("userconfig unlock bob", [true, false, false, false]),
         ("upgrade install /tmp/p.bwup", [true, false, false, false]),
         ("systemsetup status", [true, true, true, false]),
+        ("systemsetup print", [true, true, true, false]),
+        ("systemsetup print --json", [true, true, true, false]),
+        (
+            "systemsetup secretfilter office365_outbound",
+            [true, true, false, false],
+        ),
+        ("listenerconfig setup print", [true, true, true, false]),
+        (
+            "listenerconfig edit IncomingMail hostaccess print",
+            [true, true, true, false],
+        ),
+        ("dnsconfig trustanchor print", [true, true, true, false]),
+        ("sethostname print", [true, true, true, false]),
+        ("destconfig detail example.com", [true, true, true, false]),
+        ("policyconfig list incoming", [true, true, true, false]),
+        ("last", [true, true, true, false]),
+        ("commithistory", [true, true, true, false]),
+        ("sethostname mail.example.com", [true, true, false, false]),
+        ("loadconfig saved", [true, true, false, false]),
+        ("rollback 2", [true, true, false, false]),
+        (
+            "listenerconfig edit IncomingMail rcptaccess new a.example accept",
+            [true, true, false, false],
+        ),
+        ("resetcounters", [true, true, false, false]),
+        ("reboot", [true, true, false, false]),
+        ("shutdown", [true, true, false, false]),
+        ("userconfig delete bob", [true, false, false, false]),
+        ("debughang supervisor", [true, false, false, false]),
         ("debughang", [true, false, false, false]),
     ];
 
@@ -761,56 +597,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    fn words(args: &[&str]) -> Result<Vec<String>, CommandLineError> {
-        command_words(args.iter().map(|a| a.to_string()).collect())
-    }
-
-    #[test]
-    fn one_quoted_command_line_is_split_as_a_shell_would() {
-        assert_eq!(
-            words(&["listenerconfig edit IncomingMail rcptaccess new example.com accept"]),
-            Ok(vec![
-                "listenerconfig".into(),
-                "edit".into(),
-                "IncomingMail".into(),
-                "rcptaccess".into(),
-                "new".into(),
-                "example.com".into(),
-                "accept".into(),
-            ])
-        );
-        assert_eq!(
-            words(&[r#"commit "accept example.com" it\'s\ done"#]),
-            Ok(vec![
-                "commit".into(),
-                "accept example.com".into(),
-                "it's done".into()
-            ])
-        );
-        assert_eq!(
-            words(&["commit 'a \"quoted\" comment'"]),
-            Ok(vec!["commit".into(), "a \"quoted\" comment".into()])
-        );
-    }
-
-    #[test]
-    fn separate_words_are_taken_as_they_are() {
-        assert_eq!(
-            words(&["commit", "a comment with 'quotes\""]),
-            Ok(vec!["commit".into(), "a comment with 'quotes\"".into()])
-        );
-        assert_eq!(words(&["status"]), Ok(vec!["status".into()]));
-    }
-
-    #[test]
-    fn unbalanced_or_empty_lines_are_refused() {
-        assert_eq!(
-            words(&["commit 'no end"]),
-            Err(CommandLineError::Unbalanced)
-        );
-        assert_eq!(words(&["status \\"]), Err(CommandLineError::Unbalanced));
-        assert_eq!(words(&["   "]), Err(CommandLineError::Empty));
     }
 }

@@ -46,6 +46,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
 
+/// The roles, the login origins and the answers to `__auth` are the
+/// control protocol's (the console reads them).
+pub use breakwater_control_proto::{AuthFailure, AuthReply, Origin, Role};
+
 const USER_VERSION: u8 = 1;
 /// The factory account; it must choose a new passphrase at first login.
 pub const FACTORY_USER: &str = "admin";
@@ -54,71 +58,6 @@ pub const FACTORY_PASSWORD: &str = "breakwater";
 const MAX_LOGIN_RECORDS: u64 = 200;
 const MIN_PASSPHRASE: usize = 8;
 const MAX_PASSPHRASE: usize = 256;
-
-/// Where a login comes from: it decides what repeated failures do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Origin {
-    /// The appliance's own serial console (`breakwater console --device`):
-    /// never locked, slowed down up to `serial_max_delay`.
-    Serial,
-    /// Anything else (a console on a terminal, later SSH or the web):
-    /// locked after `max_failures` in a row.
-    Network,
-}
-
-impl Origin {
-    /// `serial` or `network`; anything else is a network login, the
-    /// stricter of the two.
-    pub fn parse(s: &str) -> Origin {
-        if s.eq_ignore_ascii_case("serial") {
-            Origin::Serial
-        } else {
-            Origin::Network
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Origin::Serial => "serial",
-            Origin::Network => "network",
-        }
-    }
-}
-
-/// What a user may do (checked by the control plane on every request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    /// Everything, including user management.
-    Admin,
-    /// Every configuration command; not user management.
-    Operator,
-    /// Print, show and status commands only.
-    ReadOnly,
-    /// Like read-only (AsyncOS's guest: a monitoring account).
-    Guest,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "admin" => Role::Admin,
-            "operator" => Role::Operator,
-            "read-only" | "readonly" => Role::ReadOnly,
-            "guest" => Role::Guest,
-            _ => return None,
-        })
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::ReadOnly => "read-only",
-            Role::Guest => "guest",
-        }
-    }
-    pub fn can_change_config(self) -> bool {
-        matches!(self, Role::Admin | Role::Operator)
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
@@ -152,21 +91,6 @@ pub struct LoginRecord {
     pub logout_ms: Option<i64>,
     /// "logout", "timed out", …
     pub ended: String,
-}
-
-/// The reply to a successful `__auth` (JSON in `Response::output`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthReply {
-    pub token: String,
-    pub role: Role,
-    pub must_change: bool,
-}
-
-/// The reply to a failed `__auth`: what to print and how long to wait.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthFailure {
-    pub message: String,
-    pub delay_ms: u64,
 }
 
 /// Failed-login handling and session lifetime.

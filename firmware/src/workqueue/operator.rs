@@ -2,7 +2,8 @@
 //! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
 //! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
 //! `resetcounters`, `workqueue`. They run inside the work queue's task (see
-//! [`super::WorkQueueHandle`]).
+//! [`super::WorkQueueHandle`]); the command catalog says which commands
+//! come here (`Answerer::WorkQueue`, and `status detail`).
 
 use std::collections::HashMap;
 
@@ -14,34 +15,6 @@ use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::logging::event::RidList;
 use crate::queue::RecipientStatus;
-
-/// Whether `args` is an operator command (so the control plane asks the
-/// work queue only for these).
-pub fn handles(args: &[String]) -> bool {
-    let Some(name) = args.first().map(|a| a.to_ascii_lowercase()) else {
-        return false;
-    };
-    match name.as_str() {
-        "status" => args
-            .get(1)
-            .is_some_and(|a| a.eq_ignore_ascii_case("detail")),
-        _ => NAMES.contains(&name.as_str()),
-    }
-}
-
-/// The operator commands (besides `status detail`).
-pub const NAMES: &[&str] = &[
-    "tophosts",
-    "resetcounters",
-    "showmessage",
-    "deletemessage",
-    "delivernow",
-    "bouncerecipients",
-    "redirectrecipients",
-    "hoststatus",
-    "workqueue",
-    "quarantine",
-];
 
 /// Runs one operator command; `None` when `args` is not one of them.
 pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>> {

@@ -6,13 +6,7 @@ use super::args::{Opts, check_name, invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
 
-pub(super) const USAGE: &str = "\
-usage: bounceconfig print
-       bounceconfig new <name> [options]
-       bounceconfig edit <name>|Default [options]
-       bounceconfig delete <name>
-options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max_retry_timeout SECS
-         --hard_bounce_message on|off  --delay_warning on|off";
+pub(super) use breakwater_control_proto::usage::BOUNCECONFIG as USAGE;
 
 const VALUED: &[&str] = &[
     "max_retries",

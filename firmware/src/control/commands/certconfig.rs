@@ -10,13 +10,7 @@ use super::args::{check_name, invalid, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Certificate, CertificateAuthority, Config};
 
-pub(super) const USAGE: &str = "\
-usage: certconfig print
-       certconfig import <name> <certificate-pem-file> <key-pem-file>
-       certconfig delete <name>
-       certconfig certauthority import <name> <pem-file>
-       certconfig certauthority delete <name>
-       certconfig certauthority print";
+pub(super) use breakwater_control_proto::usage::CERTCONFIG as USAGE;
 
 pub(super) fn run(
     ctx: &CommandContext<'_>,

@@ -8,11 +8,7 @@ use super::args::{check_text, invalid, number, usage};
 use super::{CliError, CommandContext};
 use crate::config::StoreError;
 
-pub(super) const USAGE: &str = "\
-usage: commit [COMMENT]
-       clear
-       commitlog            (alias: commithistory)
-       rollback <number>    (stages the configuration of that commit; then commit it)";
+pub(super) use breakwater_control_proto::usage::COMMIT as USAGE;
 
 /// AsyncOS prints commit times as `Fri May 23 11:42:12 2014 GMT`.
 const TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y GMT";

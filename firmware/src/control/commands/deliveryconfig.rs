@@ -8,20 +8,7 @@ use super::args::{invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
-pub(super) const USAGE: &str = "\
-usage: deliveryconfig print
-       deliveryconfig interface <name>
-       deliveryconfig retry [--initial-secs N] [--max-secs N]
-       deliveryconfig setup [--max-concurrency N] [--max-messages-per-connection N]
-              [--connect-timeout SECS] [--command-timeout SECS] [--data-timeout SECS]
-              [--transaction-timeout SECS] [--max-outbound-connections N]
-              [--allow-private-next-hops yes|no] [--allow-loopback-next-hops yes|no]
-retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs
---command-timeout: for each reply but the last; --data-timeout: for the reply to the end of data;
---transaction-timeout: for a whole transaction, MAIL FROM to that reply
---max-outbound-connections: delivery connections to all destinations together
---allow-private-next-hops / --allow-loopback-next-hops: deliver by MX or A/AAAA to private
-  (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted";
+pub(super) use breakwater_control_proto::usage::DELIVERYCONFIG as USAGE;
 
 /// A week: longer than any message stays in the queue.
 const MAX_RETRY_SECS: u32 = 7 * 24 * 3600;

@@ -10,19 +10,7 @@ use crate::config::{
     RecipientLimit,
 };
 
-pub(super) const USAGE: &str = "\
-usage: destconfig new <domain> [options]
-       destconfig edit <domain>|Default [options]
-       destconfig delete <domain>
-       destconfig list | print
-       destconfig detail <domain>|Default
-options: --max_host_concurrency N  --max_messages_per_connection N
-         --recipient_limit N --recipient_minutes M  (--recipient_limit none: no limit)
-         --limit_applies_to domain|host
-         --use_tls none|preferred|required|preferred-verify|required-verify
-         --dane none|opportunistic|mandatory  --ip_preference ipv4-only|ipv4-preferred|ipv6-preferred|ipv6-only
-         --bounce_profile NAME  --bounce_verification on|off  --client_certificate NAME|none
-domain: example.com, or .example.com for its subdomains";
+pub(super) use breakwater_control_proto::usage::DESTCONFIG as USAGE;
 
 const VALUED: &[&str] = &[
     "max_host_concurrency",

@@ -8,17 +8,7 @@ use super::args::{comma_list, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
-pub(super) const USAGE: &str = "\
-usage: dnsconfig servers <ip>[:port][,<ip>[:port]...]
-       dnsconfig timeout <secs>
-       dnsconfig trustanchor add <owner.> [ttl] [IN] DNSKEY <flags> <protocol> <algorithm> <key>
-       dnsconfig trustanchor delete <n>
-       dnsconfig trustanchor print
-       dnsconfig print
-servers: IPv4 as 192.0.2.53 or 192.0.2.53:5353, IPv6 as 2001:db8::53 or [2001:db8::53]:5353;
-         port 53 by default; asked in the order given
-trustanchor: DNSKEY records in zone-file form; a root (.) key replaces IANA's root keys,
-         others are added to them. Anchor a zone's every DNSKEY, or a key above it";
+pub(super) use breakwater_control_proto::usage::DNSCONFIG as USAGE;
 
 const DEFAULT_PORT: u16 = 53;
 

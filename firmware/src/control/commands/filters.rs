@@ -19,18 +19,7 @@ use super::{CliError, CommandContext};
 use crate::config::{Config, MessageFilterConfig, relay_lint};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
 
-pub(super) const USAGE: &str = "\
-usage: filters new                     (script on stdin, ended by a line holding only \".\")
-       filters list
-       filters detail <name>
-       filters delete <name>
-       filters move <name> <position>
-       filters set <name> active|inactive
-       filters import                  (script on stdin: replaces every filter)
-       filters export
-       filters trace [--from ADDR] [--to ADDR[,ADDR...]] [--sendergroup GROUP]
-                     [--listener NAME] [--interface NAME] [--remote-ip IP] [--remote-host NAME]
-                                       (test message on stdin)";
+pub(super) use breakwater_control_proto::usage::FILTERS as USAGE;
 
 pub(super) fn run(
     ctx: &CommandContext<'_>,

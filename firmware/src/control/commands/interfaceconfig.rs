@@ -16,11 +16,7 @@ use crate::config::Config;
 use crate::init::dhcp_io::{self, LeaseRecord};
 use crate::init::netconfig::MANAGEMENT;
 
-pub(super) const USAGE: &str = "\
-usage: interfaceconfig print
-       interfaceconfig edit <name> <ip>/<prefix>
-       interfaceconfig edit Management dhcp
-names: Management, \"Data 1\", \"Data 2\" (quote the space)";
+pub(super) use breakwater_control_proto::usage::INTERFACECONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());

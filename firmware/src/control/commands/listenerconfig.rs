@@ -8,30 +8,7 @@ use super::args::{invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext, hostaccess, rcptaccess};
 use crate::config::{Config, CrLfHandling, ListenerConfig, ListenerKind};
 
-pub(super) const USAGE: &str = "\
-usage: listenerconfig print
-       listenerconfig setup print
-       listenerconfig setup [--max-header-fields N] [--max-header-field-size BYTES]
-              [--max-header-size BYTES] [--max-hops N] [--reception-memory MB]
-       listenerconfig limits [--max-connections-total N] [--max-connections-per-ip N]
-              (all listeners together, counted when a connection is accepted)
-       listenerconfig edit <listener> print
-       listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
-              [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
-              [--total-timeout SECS] [--idle-timeout SECS]
-       listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
-       listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
-       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
-       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
-       listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
-       listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
-       listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
-       listenerconfig edit <listener> hostaccess print
-       listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]
-              [--bypass-receiving-control]
-       listenerconfig edit <listener> rcptaccess delete <address>
-       listenerconfig edit <listener> rcptaccess print
-(\"help listenerconfig\" lists every form; see docs/cli.md for the policy options.)";
+pub(super) use breakwater_control_proto::usage::LISTENERCONFIG as USAGE;
 
 const GLOBAL_SETUP_USAGE: &str = "\
 usage: listenerconfig setup print

@@ -5,10 +5,7 @@ use super::args::{format_size, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
-pub(super) const USAGE: &str = "\
-usage: logconfig mail_logs [--max-file-size N[k|M|G]] [--max-files N]
-       logconfig print
-a log is rolled over before it would pass --max-file-size; --max-files rolled-over files are kept";
+pub(super) use breakwater_control_proto::usage::LOGCONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());

@@ -42,6 +42,8 @@ mod testutil;
 mod threatdefenseconfig;
 mod trace;
 
+use breakwater_control_proto::{catalog, usage};
+
 use crate::config::{Config, ConfigStore, StoreError};
 
 /// What a command runs against.
@@ -104,7 +106,7 @@ pub fn run(
         "showconfig" => showconfig::run(ctx, rest),
         "sethostname" => sethostname::run(ctx, rest),
         "setgateway" => setgateway::run(ctx, rest),
-        "systemsetup" => systemsetup::run(ctx, rest),
+        "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, None, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),
         "help" => help(rest),
@@ -112,84 +114,28 @@ pub fn run(
     }
 }
 
-/// Names of the commands `run` knows (for help and completion).
-pub fn names() -> &'static [&'static str] {
-    &[
-        "bounceconfig",
-        "certconfig",
-        "clear",
-        "commit",
-        "commithistory",
-        "commitlog",
-        "deliveryconfig",
-        "destconfig",
-        "dnsconfig",
-        "filters",
-        "help",
-        "interfaceconfig",
-        "listenerconfig",
-        "logconfig",
-        "policyconfig",
-        "quarantine",
-        "quarantineconfig",
-        "loadconfig",
-        "rollback",
-        "saveconfig",
-        "setgateway",
-        "sethostname",
-        "showconfig",
-        "smtproutes",
-        "systemsetup",
-        "threatdefenseconfig",
-        "trace",
-    ]
+/// Names of the commands the daemon answers (for "Unknown command"):
+/// the catalog's.
+pub fn names() -> Vec<&'static str> {
+    catalog::daemon_names()
 }
 
-/// The usage text of `command` (any name from [`names`]).
-fn usage_of(command: &str) -> Option<&'static str> {
-    Some(match command.to_ascii_lowercase().as_str() {
-        "listenerconfig" => listenerconfig::USAGE,
-        "smtproutes" => smtproutes::USAGE,
-        "dnsconfig" => dnsconfig::USAGE,
-        "interfaceconfig" => interfaceconfig::USAGE,
-        "deliveryconfig" => deliveryconfig::USAGE,
-        "destconfig" => destconfig::USAGE,
-        "bounceconfig" => bounceconfig::USAGE,
-        "certconfig" => certconfig::USAGE,
-        "threatdefenseconfig" => threatdefenseconfig::USAGE,
-        "logconfig" => logconfig::USAGE,
-        "filters" => filters::USAGE,
-        "policyconfig" => policyconfig::USAGE,
-        "quarantineconfig" => quarantine::USAGE,
-        "quarantine" => quarantine::HELD_USAGE,
-        "commit" | "clear" | "commitlog" | "commithistory" | "rollback" => commit::USAGE,
-        "showconfig" => showconfig::USAGE,
-        "sethostname" => sethostname::USAGE,
-        "setgateway" => setgateway::USAGE,
-        "systemsetup" => systemsetup::USAGE,
-        "saveconfig" | "loadconfig" => saveconfig::USAGE,
-        "trace" => trace::USAGE,
-        "help" => HELP_USAGE,
-        _ => return None,
-    })
-}
-
-const HELP_USAGE: &str = "usage: help [COMMAND]";
-
-fn overview() -> String {
+/// What an empty request prints: how commands are written, and their names.
+pub fn overview() -> String {
     format!(
         "usage: COMMAND [ARGUMENTS...]\ncommands: {}\nChanges are staged until \"commit\"; \"help COMMAND\" shows a command's forms.",
         names().join(", ")
     )
 }
 
+/// `help [COMMAND]`: the overview, or a command's forms (the catalog's usage).
 fn help(args: &[String]) -> Result<String, CliError> {
     match args {
         [] => Ok(overview()),
-        [command] => usage_of(command)
-            .map(str::to_string)
+        [command] => catalog::find(command)
+            .map(|c| c.usage.to_string())
             .ok_or_else(|| CliError::UnknownCommand(command.clone())),
-        _ => Err(CliError::Usage(HELP_USAGE.to_string())),
+        _ => Err(CliError::Usage(usage::HELP.to_string())),
     }
 }
 
@@ -210,9 +156,8 @@ mod tests {
 
     #[test]
     fn every_name_has_usage_text() {
+        let f = Fixture::new();
         for name in names() {
-            assert!(usage_of(name).is_some(), "{name}");
-            let f = Fixture::new();
             assert!(f.run(&format!("help {name}")).unwrap().contains("usage"));
         }
     }

@@ -14,16 +14,7 @@ use crate::config::{
     ThreatDefense, check_member,
 };
 
-pub(super) const USAGE: &str = "\
-usage: policyconfig list incoming|outgoing
-       policyconfig detail incoming|outgoing <policy>|DEFAULT
-       policyconfig new incoming|outgoing <policy> sender|recipient <member>[,<member>...] [sender|recipient ...]
-       policyconfig delete incoming|outgoing <policy>
-       policyconfig move incoming|outgoing <policy> <position>
-       policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
-       policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
-       policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no
-members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
+pub(super) use breakwater_control_proto::usage::POLICYCONFIG as USAGE;
 
 fn table<'c>(cfg: &'c mut Config, dir: &str) -> &'c mut MailPolicyTable {
     if dir == "incoming" {

@@ -7,13 +7,9 @@ use super::args::{check_name, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, OverflowAction, QuarantineConfig};
 
-pub(super) const USAGE: &str = "\
-usage: quarantineconfig print
-       quarantineconfig new <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
-       quarantineconfig edit <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
-       quarantineconfig delete <name>";
+pub(super) use breakwater_control_proto::usage::QUARANTINECONFIG as USAGE;
 
-pub(super) const HELD_USAGE: &str = crate::quarantine::USAGE;
+use breakwater_control_proto::usage::QUARANTINE as HELD_USAGE;
 
 const VALUED: &[&str] = &["max_size", "retention", "overflow"];
 

@@ -45,13 +45,7 @@ use super::setgateway::check_gateway;
 use super::{CliError, CommandContext};
 use crate::config::{Config, DestinationControl};
 
-pub(super) const USAGE: &str = "\
-usage: saveconfig [<name>] [--include-secrets]   (writes <data-dir>/configuration/<name>.toml)
-       saveconfig print [--include-secrets]      (prints the file instead)
-       loadconfig <name>                         (stages the configuration in that file)
-       loadconfig -                              (stages the configuration given on standard input)
-Private keys are masked unless --include-secrets is given; a masked file loads back
-on the appliance it was saved on.";
+pub(super) use breakwater_control_proto::usage::SAVECONFIG as USAGE;
 
 /// What a masked private key reads.
 pub const MASK: &str = "*****";

@@ -13,11 +13,7 @@ use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
-pub(super) const USAGE: &str = "\
-usage: setgateway <ip>          (IPv4 on the subnet of a configured interface, or IPv6)
-       setgateway delete
-       setgateway print
-The default route is installed at boot: a committed change takes effect at the next reboot.";
+pub(super) use breakwater_control_proto::usage::SETGATEWAY as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     match args {

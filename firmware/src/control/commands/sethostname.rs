@@ -8,9 +8,7 @@ use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::HostName;
 
-pub(super) const USAGE: &str = "\
-usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
-       sethostname print";
+pub(super) use breakwater_control_proto::usage::SETHOSTNAME as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     match args {

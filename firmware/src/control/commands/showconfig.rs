@@ -10,7 +10,7 @@ use super::{
 };
 use crate::config::Config;
 
-pub(super) const USAGE: &str = "usage: showconfig";
+pub(super) use breakwater_control_proto::usage::SHOWCONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     if !args.is_empty() {

@@ -8,15 +8,7 @@ use super::args::{comma_list, host_port, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, RouteHost, RouteTarget, SmtpRoute};
 
-pub(super) const USAGE: &str = "\
-usage: smtproutes new <domain> <host>[:port][/pri=N][,<host>[:port][/pri=N]...]
-       smtproutes edit <domain> <hosts>
-       smtproutes delete <domain>
-       smtproutes print
-domain: example.com (exactly), .example.com (its subdomains) or ALL
-hosts: a host name or IP address, IPv6 as [2001:db8::1]:25; port 25 and pri=0 by default
-       (0..99, lowest first); /dev/null alone accepts and discards the mail;
-       USEDNS alone delivers by MX (e.g. a subdomain of a routed domain)";
+pub(super) use breakwater_control_proto::usage::SMTPROUTES as USAGE;
 
 const DEFAULT_PORT: u16 = 25;
 

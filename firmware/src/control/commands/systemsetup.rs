@@ -12,156 +12,112 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
-
 use super::args::{host_port, invalid, parse_opts, usage};
 use super::{CliError, CommandContext, commit};
 use crate::config::{Config, ListenerConfig, RatAction, RouteTarget, relay_lint};
 
-pub(super) const USAGE: &str = "\
-usage: systemsetup status          (whether the appliance has been configured since the factory)
-       systemsetup print [--json]  (the settings the System Setup Wizard covers, working values)
-The wizard itself runs at the console: type \"systemsetup\" alone.";
+pub(super) use breakwater_control_proto::usage::SYSTEMSETUP as USAGE;
 
-/// What `status` answers, and the console prints after login, before the
-/// first commit (AsyncOS's words).
-pub const NOT_CONFIGURED: &str =
-    "The system has not been configured. Run \"systemsetup\" to configure it.";
+pub use breakwater_control_proto::setup::{
+    GuardOffer, INCOMING, NOT_CONFIGURED, OUTGOING, RELAY_GROUP, SetupValues,
+};
 
-/// The listeners and sender group the wizard sets up (the factory's).
-pub const INCOMING: &str = "IncomingMail";
-pub const OUTGOING: &str = "OutgoingMail";
-pub const RELAY_GROUP: &str = "RELAYLIST";
-
-/// The wizard's settings in the working configuration, as the batch
-/// commands take them back (`systemsetup print --json`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetupValues {
-    pub hostname: String,
-    /// Each interface and its `address/prefix` (empty: none).
-    pub interfaces: Vec<(String, String)>,
-    /// Empty: none.
-    pub gateway: String,
-    pub dns_servers: Vec<String>,
-    /// The domains IncomingMail's RAT accepts; `None` without that listener.
-    pub accepted_domains: Option<Vec<String>>,
-    /// Every route: its domain and destinations.
-    pub routes: Vec<(String, String)>,
-    /// The RELAYLIST members of OutgoingMail; `None` without that group.
-    pub relay_list: Option<Vec<String>>,
-    /// Interface addresses or the gateway are staged: they take effect at
-    /// the next boot, not at commit.
-    pub network_staged: bool,
-    /// RELAYLIST holds a shared domain (`.protection.outlook.com`) and no
-    /// filter checks a secret header for it: what the wizard offers.
-    #[serde(default)]
-    pub relay_guard: Option<GuardOffer>,
-}
-
-/// The wizard's offer of the seeds' shared-secret filter for RELAYLIST.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuardOffer {
-    /// The shared member, as typed.
-    pub member: String,
-    /// Whose servers it matches ("every Microsoft 365 tenant").
-    pub customers: String,
-    /// A filter name no filter has yet (the seeds' `office365_outbound`
-    /// when it is free).
-    pub filter: String,
-}
-
-impl GuardOffer {
-    fn of(cfg: &Config) -> Option<Self> {
-        let listener = cfg.listener(OUTGOING)?;
-        let index = listener.hat.iter().position(|g| g.name == RELAY_GROUP)?;
-        if relay_lint::never_matches(listener, index).is_some() {
-            return None;
-        }
-        let (member, shared) = listener.hat[index]
-            .members
+/// The wizard's offer for RELAYLIST, if it holds a shared domain that no
+/// filter guards.
+fn guard_offer(cfg: &Config) -> Option<GuardOffer> {
+    let listener = cfg.listener(OUTGOING)?;
+    let index = listener.hat.iter().position(|g| g.name == RELAY_GROUP)?;
+    if relay_lint::never_matches(listener, index).is_some() {
+        return None;
+    }
+    let (member, shared) = listener.hat[index]
+        .members
+        .iter()
+        .find_map(|m| relay_lint::shared_domain(m).map(|s| (m.to_string(), s)))?;
+    let filters = super::filters::compile(&cfg.message_filters);
+    if relay_lint::guarded(&filters, listener, RELAY_GROUP) {
+        return None;
+    }
+    let taken = |name: &str| {
+        cfg.message_filters
             .iter()
-            .find_map(|m| relay_lint::shared_domain(m).map(|s| (m.to_string(), s)))?;
-        let filters = super::filters::compile(&cfg.message_filters);
-        if relay_lint::guarded(&filters, listener, RELAY_GROUP) {
-            return None;
-        }
-        let taken = |name: &str| {
-            cfg.message_filters
-                .iter()
-                .any(|f| f.name.eq_ignore_ascii_case(name))
-        };
-        let filter = std::iter::once(relay_lint::SECRET_FILTER_NAME.to_string())
-            .chain((2..).map(|n| format!("{}_{n}", relay_lint::SECRET_FILTER_NAME)))
-            .find(|name| !taken(name))?;
-        Some(Self {
-            member,
-            customers: shared.customers.to_string(),
-            filter,
-        })
-    }
+            .any(|f| f.name.eq_ignore_ascii_case(name))
+    };
+    let filter = std::iter::once(relay_lint::SECRET_FILTER_NAME.to_string())
+        .chain((2..).map(|n| format!("{}_{n}", relay_lint::SECRET_FILTER_NAME)))
+        .find(|name| !taken(name))?;
+    Some(GuardOffer {
+        member,
+        customers: shared.customers.to_string(),
+        filter,
+        secret_header: relay_lint::SECRET_HEADER.to_string(),
+        min_secret_len: relay_lint::MIN_SECRET_LEN,
+    })
 }
 
-impl SetupValues {
-    pub fn of(cfg: &Config, committed: &Config) -> Self {
-        Self {
-            hostname: cfg.hostname.clone(),
-            interfaces: cfg
-                .interfaces
-                .iter()
-                .map(|i| {
-                    // A Management port on DHCP shows (and keeps, when the
-                    // answer is left empty) `dhcp`, the word
-                    // `interfaceconfig edit Management dhcp` takes.
-                    if cfg.management_dhcp && i.name == crate::init::netconfig::MANAGEMENT {
-                        return (i.name.clone(), "dhcp".to_string());
-                    }
-                    let a = i.address.map(|a| format!("{a}/{}", i.prefix));
-                    (i.name.clone(), a.unwrap_or_default())
-                })
-                .collect(),
-            gateway: cfg
-                .default_gateway
-                .map(|g| g.to_string())
-                .unwrap_or_default(),
-            dns_servers: cfg.dns.servers.iter().map(server).collect(),
-            accepted_domains: cfg.listener(INCOMING).map(accepted_domains),
-            routes: cfg
-                .smtp_routes
-                .iter()
-                .map(|r| (r.domain.clone(), targets(&r.target)))
-                .collect(),
-            relay_list: cfg
-                .listener(OUTGOING)
-                .and_then(|l| l.hat.iter().find(|g| g.name == RELAY_GROUP))
-                .map(|g| g.members.iter().map(ToString::to_string).collect()),
-            network_staged: cfg.interfaces != committed.interfaces
-                || cfg.management_dhcp != committed.management_dhcp
-                || cfg.default_gateway != committed.default_gateway,
-            relay_guard: GuardOffer::of(cfg),
-        }
-    }
-
-    /// The route of `domain`, if it has one.
-    pub fn route(&self, domain: &str) -> Option<&str> {
-        self.routes
+/// The wizard's settings in `cfg` (`committed`: what is in force).
+pub fn setup_values(cfg: &Config, committed: &Config) -> SetupValues {
+    SetupValues {
+        hostname: cfg.hostname.clone(),
+        interfaces: cfg
+            .interfaces
             .iter()
-            .find(|(d, _)| d.eq_ignore_ascii_case(domain))
-            .map(|(_, t)| t.as_str())
+            .map(|i| {
+                // A Management port on DHCP shows (and keeps, when the
+                // answer is left empty) `dhcp`, the word
+                // `interfaceconfig edit Management dhcp` takes.
+                if cfg.management_dhcp && i.name == crate::init::netconfig::MANAGEMENT {
+                    return (i.name.clone(), "dhcp".to_string());
+                }
+                let a = i.address.map(|a| format!("{a}/{}", i.prefix));
+                (i.name.clone(), a.unwrap_or_default())
+            })
+            .collect(),
+        gateway: cfg
+            .default_gateway
+            .map(|g| g.to_string())
+            .unwrap_or_default(),
+        dns_servers: cfg.dns.servers.iter().map(server).collect(),
+        accepted_domains: cfg.listener(INCOMING).map(accepted_domains),
+        routes: cfg
+            .smtp_routes
+            .iter()
+            .map(|r| (r.domain.clone(), targets(&r.target)))
+            .collect(),
+        relay_list: cfg
+            .listener(OUTGOING)
+            .and_then(|l| l.hat.iter().find(|g| g.name == RELAY_GROUP))
+            .map(|g| g.members.iter().map(ToString::to_string).collect()),
+        network_staged: cfg.interfaces != committed.interfaces
+            || cfg.management_dhcp != committed.management_dhcp
+            || cfg.default_gateway != committed.default_gateway,
+        relay_guard: guard_offer(cfg),
+        dhcp_interface: Some(crate::init::netconfig::MANAGEMENT.to_string()),
     }
 }
 
-pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+pub(super) fn run(
+    ctx: &CommandContext<'_>,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
     let opts = parse_opts(args, &[], &["json"], USAGE)?;
     match opts.positional.as_slice() {
         [s] if s.eq_ignore_ascii_case("status") && !opts.any() => status(ctx),
         [p] if p.eq_ignore_ascii_case("print") => {
             let (working, committed) = (ctx.store.working()?, ctx.store.committed()?);
             if opts.flag("json") {
-                let values = SetupValues::of(&working, &committed);
+                let values = setup_values(&working, &committed);
                 return serde_json::to_string(&values)
                     .map_err(|e| invalid(format!("Cannot print the settings: {e}")));
             }
             Ok(render(&working, &committed))
+        }
+        [f, filter] if f.eq_ignore_ascii_case("secretfilter") && !opts.any() => {
+            // The secret comes on standard input: never on a command line.
+            let secret = stdin.unwrap_or_default().trim_end_matches(['\r', '\n']);
+            relay_lint::secret_filter_script(filter, RELAY_GROUP, secret)
+                .map_err(|e| invalid(e.to_string()))
         }
         _ => Err(usage(USAGE)),
     }
@@ -186,8 +142,8 @@ fn status(ctx: &CommandContext<'_>) -> Result<String, CliError> {
 /// The summary the wizard shows before it commits: each setting, and what
 /// is in force now where the working value differs.
 fn render(cfg: &Config, committed: &Config) -> String {
-    let now = SetupValues::of(cfg, committed);
-    let was = SetupValues::of(committed, committed);
+    let now = setup_values(cfg, committed);
+    let was = setup_values(committed, committed);
     let mut rows: Vec<(String, String, String)> = vec![(
         "Host name".into(),
         now.hostname.clone(),
@@ -450,5 +406,45 @@ mod tests {
             serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
         assert!(v.relay_guard.is_none());
         assert!(!f.run("systemsetup print").unwrap().contains("Warning"));
+    }
+
+    #[test]
+    fn secretfilter_checks_the_secret_and_prints_the_script_the_lint_recognises() {
+        let f = Fixture::new();
+        let on_commit = |_: &Config| {};
+        let ctx = CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &on_commit,
+        };
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let ask = |secret: &str| {
+            super::super::run(
+                &ctx,
+                &words("systemsetup secretfilter office365_outbound"),
+                Some(secret),
+            )
+        };
+        let script = ask("0123456789abcdefXYZ\n").unwrap();
+        assert_eq!(
+            script,
+            relay_lint::secret_filter_script(
+                "office365_outbound",
+                RELAY_GROUP,
+                "0123456789abcdefXYZ"
+            )
+            .unwrap()
+        );
+        let short = ask("short").unwrap_err().to_string();
+        assert_eq!(
+            short,
+            format!(
+                "the secret must be at least {} characters long",
+                relay_lint::MIN_SECRET_LEN
+            )
+        );
+        assert!(ask("0123456789abcdef$").is_err());
+        // Nothing is staged: the wizard adds the filter with `filters new`.
+        assert!(f.staged().is_none());
     }
 }

@@ -8,15 +8,7 @@ use super::args::{invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, ThreatDefenseConfig};
 
-pub(super) const USAGE: &str = "\
-usage: threatdefenseconfig print
-       threatdefenseconfig enable <intake-address>
-       threatdefenseconfig disable
-       threatdefenseconfig setup [--header NAME] [--max-age SECS] [--verify-certificate yes|no]
---header: the header carrying the original client IP (default X-IronPort-RemoteIP)
---max-age: a copy leaves the.tdc.queue after this long, delivered or not (default 120)
---verify-certificate: the intake's certificate must verify against the trusted CAs
-  (certconfig certauthority) and its name (default yes; no: TLS without verification)";
+pub(super) use breakwater_control_proto::usage::THREATDEFENSECONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());

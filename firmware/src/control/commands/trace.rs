@@ -26,12 +26,7 @@ use crate::filters::{self, MessageContext, NoLookups};
 use crate::ids::Mid;
 use crate::smtp_in::{hat, rat};
 
-pub(super) const USAGE: &str = "\
-usage: trace --listener <NAME> --remote-ip <IP> --from <ADDRESS> --to <ADDRESS>[,<ADDRESS>...]
-             [--rdns <NAME>] [--sendergroup <NAME>] [--subject <TEXT>] [--staged]
-The message is read from standard input (at the console: paste it, end with a line holding
-only \".\"); without one a short test message is made from --from, --to and --subject.
-Nothing is received, queued or delivered.";
+pub(super) use breakwater_control_proto::usage::TRACE as USAGE;
 
 /// A test message is never larger than this (the console's request limit
 /// is 1 MiB anyway).
@@ -428,7 +423,7 @@ mod tests {
     }
 
     fn trace(f: &Fixture, line: &str, stdin: Option<&str>) -> String {
-        let args = crate::console::shell::split_words(line);
+        let args = breakwater_control_proto::split_words(line);
         let on_commit = |_: &crate::config::Config| {};
         let ctx = super::super::CommandContext {
             store: &f.store,

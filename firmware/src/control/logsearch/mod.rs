@@ -35,9 +35,6 @@ use chrono::NaiveDateTime;
 
 use crate::logging::MailEvent;
 
-/// Commands this module answers.
-pub const NAMES: &[&str] = &["findevent", "tail", "grep"];
-
 /// Most lines one answer holds; the rest is summarised.
 pub const MAX_LINES: usize = 5000;
 /// Compiled-size limit of a `grep` pattern (and of its DFA cache).
@@ -50,21 +47,11 @@ const MAX_LINE: u64 = 64 * 1024;
 
 const LOG_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
 
-pub const FINDEVENT_USAGE: &str = "\
-usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
-                 [--since TIME] [--until TIME]
-Prints every mail_logs line of the messages that match all criteria given
-(addresses and subject: case-insensitive, part of the value is enough;
-TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).";
-pub const TAIL_USAGE: &str = "\
-usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
-       tail -f [N]       (console) the same, then follow new lines until Ctrl-C";
-pub const GREP_USAGE: &str = "\
-usage: grep [-i] <regex> [--max N]
-Prints the mail_logs lines (oldest first) that match the regular expression
-(-i: case-insensitive; at most N lines, default and limit 5000).";
+pub use breakwater_control_proto::usage::FINDEVENT as FINDEVENT_USAGE;
+pub use breakwater_control_proto::usage::GREP as GREP_USAGE;
+pub use breakwater_control_proto::usage::TAIL as TAIL_USAGE;
 
-/// Runs one of [`NAMES`] against the logs of `data_dir`; `None` when
+/// Runs `findevent`, `tail` or `grep` against the logs of `data_dir`; `None` when
 /// `args` is not one of them.
 pub fn run(data_dir: &Path, args: &[String]) -> Option<Result<String, String>> {
     let name = args.first()?.to_ascii_lowercase();
@@ -479,8 +466,8 @@ impl std::str::FromStr for Cursor {
     }
 }
 
-/// The first line of a `tail --follow` answer.
-pub const CURSOR_PREFIX: &str = "cursor ";
+/// The first line of a `tail --follow` answer (the console reads it).
+pub use breakwater_control_proto::TAIL_CURSOR_PREFIX as CURSOR_PREFIX;
 
 fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     let count = |s: Option<&String>| -> Result<usize, String> {

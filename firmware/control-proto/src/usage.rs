@@ -1,0 +1,242 @@
+//! The usage text of every command in the [`crate::catalog`]: what a wrong
+//! or incomplete command prints, and what `help COMMAND` shows (in
+//! `breakwater cli` and at the console alike). Plain text, one constant a
+//! command (a family's forms share one).
+
+pub const LISTENERCONFIG: &str = "\
+usage: listenerconfig print
+       listenerconfig setup print
+       listenerconfig setup [--max-header-fields N] [--max-header-field-size BYTES]
+              [--max-header-size BYTES] [--max-hops N] [--reception-memory MB]
+       listenerconfig limits [--max-connections-total N] [--max-connections-per-ip N]
+              (all listeners together, counted when a connection is accepted)
+       listenerconfig edit <listener> print
+       listenerconfig edit <listener> setup [--max-concurrency N] [--crlf strict|lenient] [--port N]
+              [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
+              [--total-timeout SECS] [--idle-timeout SECS]
+       listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
+       listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
+       listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
+       listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
+       listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess print
+       listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]
+              [--bypass-receiving-control]
+       listenerconfig edit <listener> rcptaccess delete <address>
+       listenerconfig edit <listener> rcptaccess print
+(\"help listenerconfig\" lists every form; see docs/cli.md for the policy options.)";
+
+pub const SMTPROUTES: &str = "\
+usage: smtproutes new <domain> <host>[:port][/pri=N][,<host>[:port][/pri=N]...]
+       smtproutes edit <domain> <hosts>
+       smtproutes delete <domain>
+       smtproutes print
+domain: example.com (exactly), .example.com (its subdomains) or ALL
+hosts: a host name or IP address, IPv6 as [2001:db8::1]:25; port 25 and pri=0 by default
+       (0..99, lowest first); /dev/null alone accepts and discards the mail;
+       USEDNS alone delivers by MX (e.g. a subdomain of a routed domain)";
+
+pub const DNSCONFIG: &str = "\
+usage: dnsconfig servers <ip>[:port][,<ip>[:port]...]
+       dnsconfig timeout <secs>
+       dnsconfig trustanchor add <owner.> [ttl] [IN] DNSKEY <flags> <protocol> <algorithm> <key>
+       dnsconfig trustanchor delete <n>
+       dnsconfig trustanchor print
+       dnsconfig print
+servers: IPv4 as 192.0.2.53 or 192.0.2.53:5353, IPv6 as 2001:db8::53 or [2001:db8::53]:5353;
+         port 53 by default; asked in the order given
+trustanchor: DNSKEY records in zone-file form; a root (.) key replaces IANA's root keys,
+         others are added to them. Anchor a zone's every DNSKEY, or a key above it";
+
+pub const INTERFACECONFIG: &str = "\
+usage: interfaceconfig print
+       interfaceconfig edit <name> <ip>/<prefix>
+       interfaceconfig edit Management dhcp
+names: Management, \"Data 1\", \"Data 2\" (quote the space)";
+
+pub const DELIVERYCONFIG: &str = "\
+usage: deliveryconfig print
+       deliveryconfig interface <name>
+       deliveryconfig retry [--initial-secs N] [--max-secs N]
+       deliveryconfig setup [--max-concurrency N] [--max-messages-per-connection N]
+              [--connect-timeout SECS] [--command-timeout SECS] [--data-timeout SECS]
+              [--transaction-timeout SECS] [--max-outbound-connections N]
+              [--allow-private-next-hops yes|no] [--allow-loopback-next-hops yes|no]
+retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs
+--command-timeout: for each reply but the last; --data-timeout: for the reply to the end of data;
+--transaction-timeout: for a whole transaction, MAIL FROM to that reply
+--max-outbound-connections: delivery connections to all destinations together
+--allow-private-next-hops / --allow-loopback-next-hops: deliver by MX or A/AAAA to private
+  (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted";
+
+pub const DESTCONFIG: &str = "\
+usage: destconfig new <domain> [options]
+       destconfig edit <domain>|Default [options]
+       destconfig delete <domain>
+       destconfig list | print
+       destconfig detail <domain>|Default
+options: --max_host_concurrency N  --max_messages_per_connection N
+         --recipient_limit N --recipient_minutes M  (--recipient_limit none: no limit)
+         --limit_applies_to domain|host
+         --use_tls none|preferred|required|preferred-verify|required-verify
+         --dane none|opportunistic|mandatory  --ip_preference ipv4-only|ipv4-preferred|ipv6-preferred|ipv6-only
+         --bounce_profile NAME  --bounce_verification on|off  --client_certificate NAME|none
+domain: example.com, or .example.com for its subdomains";
+
+pub const BOUNCECONFIG: &str = "\
+usage: bounceconfig print
+       bounceconfig new <name> [options]
+       bounceconfig edit <name>|Default [options]
+       bounceconfig delete <name>
+options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max_retry_timeout SECS
+         --hard_bounce_message on|off  --delay_warning on|off";
+
+pub const CERTCONFIG: &str = "\
+usage: certconfig print
+       certconfig import <name> <certificate-pem-file> <key-pem-file>
+       certconfig delete <name>
+       certconfig certauthority import <name> <pem-file>
+       certconfig certauthority delete <name>
+       certconfig certauthority print";
+
+pub const THREATDEFENSECONFIG: &str = "\
+usage: threatdefenseconfig print
+       threatdefenseconfig enable <intake-address>
+       threatdefenseconfig disable
+       threatdefenseconfig setup [--header NAME] [--max-age SECS] [--verify-certificate yes|no]
+--header: the header carrying the original client IP (default X-IronPort-RemoteIP)
+--max-age: a copy leaves the.tdc.queue after this long, delivered or not (default 120)
+--verify-certificate: the intake's certificate must verify against the trusted CAs
+  (certconfig certauthority) and its name (default yes; no: TLS without verification)";
+
+pub const LOGCONFIG: &str = "\
+usage: logconfig mail_logs [--max-file-size N[k|M|G]] [--max-files N]
+       logconfig print
+a log is rolled over before it would pass --max-file-size; --max-files rolled-over files are kept";
+
+pub const FILTERS: &str = "\
+usage: filters new                     (script on stdin, ended by a line holding only \".\")
+       filters list
+       filters detail <name>
+       filters delete <name>
+       filters move <name> <position>
+       filters set <name> active|inactive
+       filters import                  (script on stdin: replaces every filter)
+       filters export
+       filters trace [--from ADDR] [--to ADDR[,ADDR...]] [--sendergroup GROUP]
+                     [--listener NAME] [--interface NAME] [--remote-ip IP] [--remote-host NAME]
+                                       (test message on stdin)";
+
+pub const POLICYCONFIG: &str = "\
+usage: policyconfig list incoming|outgoing
+       policyconfig detail incoming|outgoing <policy>|DEFAULT
+       policyconfig new incoming|outgoing <policy> sender|recipient <member>[,<member>...] [sender|recipient ...]
+       policyconfig delete incoming|outgoing <policy>
+       policyconfig move incoming|outgoing <policy> <position>
+       policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
+       policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
+       policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no
+members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
+
+pub const QUARANTINECONFIG: &str = "\
+usage: quarantineconfig print
+       quarantineconfig new <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
+       quarantineconfig edit <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
+       quarantineconfig delete <name>";
+
+pub const QUARANTINE: &str = "\
+usage: quarantine list [QUARANTINE]
+       quarantine show <MID>
+       quarantine release <MID>
+       quarantine delete <MID>";
+
+pub const COMMIT: &str = "\
+usage: commit [COMMENT]
+       clear
+       commitlog            (alias: commithistory)
+       rollback <number>    (stages the configuration of that commit; then commit it)";
+
+pub const SHOWCONFIG: &str = "usage: showconfig";
+
+pub const SETHOSTNAME: &str = "\
+usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
+       sethostname print";
+
+pub const SETGATEWAY: &str = "\
+usage: setgateway <ip>          (IPv4 on the subnet of a configured interface, or IPv6)
+       setgateway delete
+       setgateway print
+The default route is installed at boot: a committed change takes effect at the next reboot.";
+
+pub const SYSTEMSETUP: &str = "\
+usage: systemsetup status          (whether the appliance has been configured since the factory)
+       systemsetup print [--json]  (the settings the System Setup Wizard covers, working values)
+       systemsetup secretfilter <filter>   (the shared-secret filter the wizard offers for
+                                   RELAYLIST, the secret on stdin; prints the script, stages nothing)
+The wizard itself runs at the console: type \"systemsetup\" alone.";
+
+pub const SAVECONFIG: &str = "\
+usage: saveconfig [<name>] [--include-secrets]   (writes <data-dir>/configuration/<name>.toml)
+       saveconfig print [--include-secrets]      (prints the file instead)
+       loadconfig <name>                         (stages the configuration in that file)
+       loadconfig -                              (stages the configuration given on standard input)
+Private keys are masked unless --include-secrets is given; a masked file loads back
+on the appliance it was saved on.";
+
+pub const TRACE: &str = "\
+usage: trace --listener <NAME> --remote-ip <IP> --from <ADDRESS> --to <ADDRESS>[,<ADDRESS>...]
+             [--rdns <NAME>] [--sendergroup <NAME>] [--subject <TEXT>] [--staged]
+The message is read from standard input (at the console: paste it, end with a line holding
+only \".\"); without one a short test message is made from --from, --to and --subject.
+Nothing is received, queued or delivered.";
+
+pub const FINDEVENT: &str = "\
+usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
+                 [--since TIME] [--until TIME]
+Prints every mail_logs line of the messages that match all criteria given
+(addresses and subject: case-insensitive, part of the value is enough;
+TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).";
+
+pub const TAIL: &str = "\
+usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
+       tail -f [N]       (console) the same, then follow new lines until Ctrl-C";
+
+pub const GREP: &str = "\
+usage: grep [-i] <regex> [--max N]
+Prints the mail_logs lines (oldest first) that match the regular expression
+(-i: case-insensitive; at most N lines, default and limit 5000).";
+
+pub const USERCONFIG: &str = "\
+usage: userconfig print
+       userconfig new <name> admin|operator|read-only|guest [FULL NAME]   (passphrase on stdin)
+       userconfig edit <name> role admin|operator|read-only|guest
+       userconfig edit <name> fullname FULL NAME
+       userconfig edit <name> password      (passphrase on stdin)
+       userconfig delete <name>
+       userconfig unlock <name>";
+
+pub const HELP: &str = "usage: help [COMMAND]";
+pub const STATUS: &str = "usage: status\n       status detail";
+pub const WORKQUEUE: &str = "usage: workqueue [status]";
+pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
+pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";
+pub const SHOWMESSAGE: &str = "usage: showmessage <MID>";
+pub const DELETEMESSAGE: &str = "usage: deletemessage <MID>";
+pub const DELIVERNOW: &str = "usage: delivernow [all|<domain>|<address>]";
+pub const BOUNCERECIPIENTS: &str = "usage: bouncerecipients all|<domain>|<address>";
+pub const REDIRECTRECIPIENTS: &str = "usage: redirectrecipients <host>[:port]|clear";
+pub const RESETCOUNTERS: &str = "usage: resetcounters";
+pub const REBOOT: &str = "usage: reboot | shutdown   (asks for confirmation; both stop the daemon cleanly,\n\
+and its supervisor starts it again after a reboot)";
+pub const UPGRADE: &str = "usage: upgrade [status]\n       upgrade install [--allow-downgrade] <file in the data partition's upgrade/ directory | https://URL>";
+pub const DEBUGHANG: &str = "usage: debughang [supervisor]";
+pub const WHO: &str = "usage: who";
+pub const LAST: &str = "usage: last";
+pub const PASSWD: &str = "usage: passwd   (asks for the old and the new passphrase)";
+pub const VERSION: &str = "usage: version";
+pub const QUIT: &str = "usage: quit";
+pub const COMMITDETAIL: &str = "usage: commitdetail   (the commit history, as commitlog)";
+pub const ROLLBACKCONFIG: &str =
+    "usage: rollbackconfig   (lists the last 10 commits and asks which to roll back to)";
