@@ -1,12 +1,14 @@
 //! The store: the only crate that names sled (docs/architecture.md,
 //! "Crates"). Everything the appliance keeps across a power cut goes
 //! through here: the durable flush ([`durable`]), the versioned record
-//! codec ([`codec`]), the message queue's records and spool ([`queue`]),
+//! codec ([`codec`]), the staged / committed / history configuration
+//! ([`config_store`]), the message queue's records and spool ([`queue`]),
 //! the ID allocator ([`ids::IdAllocator`]) and the salvage of a damaged
 //! database ([`salvage`]). Protocol cores above it are handed their IDs and
 //! never reach a flush.
 
 pub mod codec;
+pub mod config_store;
 pub mod durable;
 pub mod ids;
 pub mod queue;

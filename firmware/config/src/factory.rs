@@ -114,8 +114,8 @@ pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
 }
 
 /// The factory configuration of the `dev` board with an empty "Demo"
-/// certificate: what unit tests start from (no key generation).
-#[cfg(test)]
+/// certificate: what unit tests start from (no key generation), in this
+/// crate and in the crates above it (so it cannot be `cfg(test)`).
 pub fn dev_factory_for_tests() -> Config {
     let board = BoardProfile::builtin("dev").expect("the dev board is built in");
     let cert = Certificate {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::model::{Config, ConnectionSettings};
 use crate::codec::{self, CodecError};
+use breakwater_config::{Config, ConnectionSettings};
 
 /// Stored configs grow only at their end: postcard writes fields in order
 /// without framing, and `Config` is the last field of [`CommitRecord`], so
@@ -50,7 +50,7 @@ pub enum StoreError {
     NoSuchCommit(u64),
     /// What was to be staged fails [`Config::validate`]; nothing was staged.
     #[error(transparent)]
-    Invalid(#[from] super::validate::ConfigError),
+    Invalid(#[from] breakwater_config::ConfigError),
 }
 
 /// One entry of the commit history.
@@ -212,7 +212,7 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
     if version < 3 {
         let connections = ConnectionSettings::default();
         tail.extend(postcard::to_allocvec(&connections).map_err(CodecError::from)?);
-        let reception = super::model::ReceptionSettings::default();
+        let reception = breakwater_config::model::ReceptionSettings::default();
         tail.extend(postcard::to_allocvec(&reception).map_err(CodecError::from)?);
     }
     if version < 4 {
@@ -232,7 +232,7 @@ mod tests {
     use super::*;
 
     fn factory() -> Config {
-        crate::config::factory::dev_factory_for_tests()
+        breakwater_config::factory::dev_factory_for_tests()
     }
 
     #[test]

@@ -1,0 +1,29 @@
+//! Configuration: the typed model with its parsed values (HAT members, RAT
+//! patterns, host names, reply texts), the one [`Config::validate`] every
+//! staged change passes, the factory defaults and the relay lint. No I/O:
+//! the staged / committed / history copies are kept in sled by
+//! `breakwater-store` (`config_store`). The running daemon reads committed
+//! configs only; every command edits the staged copy.
+//!
+//! Exposure: none directly; commands reach it through the owner-only
+//! control socket, and `loadconfig` files pass the same `validate`.
+
+// The lower crates, at the paths the modules name them by.
+pub(crate) use breakwater_filters as filters;
+pub(crate) use breakwater_types::address;
+
+pub mod factory;
+pub mod hat;
+pub mod model;
+pub mod policy;
+pub mod rat;
+pub mod relay_lint;
+pub mod services;
+pub mod validate;
+pub mod values;
+
+pub use model::*;
+pub use policy::*;
+pub use services::{LogSettings, ThreatDefenseConfig};
+pub use validate::{ConfigError, FieldError};
+pub use values::{HostName, NameError, ReplyText, ReplyTextError};
