@@ -15,6 +15,7 @@
 // The lower crates, re-exported at the paths the firmware names them by
 // (docs/architecture.md, "Crates").
 pub use breakwater_filters as filters;
+pub use breakwater_logging as logging;
 pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
 
@@ -25,7 +26,6 @@ pub mod daemon;
 pub mod delivery;
 pub mod dns;
 pub mod init;
-pub mod logging;
 pub mod open_files;
 pub mod quarantine;
 pub mod queue;
@@ -36,6 +36,3 @@ pub mod tdc;
 pub mod tls_names;
 pub mod upgrade;
 pub mod workqueue;
-
-#[cfg(test)]
-mod golden;

@@ -1,8 +1,8 @@
-//! Golden files: expected output kept under `firmware/tests/golden/` and
+//! Golden files: expected output kept under `firmware/logging/tests/golden/` and
 //! compared byte for byte, so a change to what users read (mail_logs
 //! lines, command output) shows up as a diff in review.
 //!
-//! `BREAKWATER_BLESS=1 cargo test -p breakwater --lib <test>` rewrites the
+//! `BREAKWATER_BLESS=1 cargo test -p breakwater-logging <test>` rewrites the
 //! files from what the code prints now; review `git diff` before committing.
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use std::io;
 
 use chrono::{NaiveDateTime, SubsecRound as _};
 
-use crate::supervisor::safe_fs::Dir;
+use breakwater_safe_fs::Dir;
 
 const ROTATED_TIME_FORMAT: &str = "%Y%m%dT%H%M%S";
 

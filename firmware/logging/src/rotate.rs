@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 
 use super::LogSettings;
 use super::names::{list_rotated, next_rotated_name};
-use crate::supervisor::safe_fs::{Access, Dir};
+use breakwater_safe_fs::{Access, Dir};
 
 /// Mail logs hold addresses and subjects: not world-readable.
 const LOG_MODE: u32 = 0o640;

@@ -74,7 +74,7 @@ impl EventText {
                 if c == '"' || c == '\\' {
                     self.fields.push('\\');
                 }
-                crate::display::push_escaped_char(&mut self.fields, c);
+                breakwater_types::display::push_escaped_char(&mut self.fields, c);
             }
             self.fields.push('"');
         } else {
@@ -157,7 +157,7 @@ fn push_escaped(out: &mut String, text: &str) {
         if past_cap(out) {
             break;
         }
-        crate::display::push_escaped_char(out, c);
+        breakwater_types::display::push_escaped_char(out, c);
     }
 }
 

@@ -86,7 +86,7 @@ pub const SYSTEM_FILTER_ENV: &str = "BREAKWATER_LOG";
 const SYSTEM_FILTER_DEFAULTS: &str = "info,sled=warn,rustls=warn,hickory=warn,h2=warn,tokio=warn";
 
 /// Rotation limits for one log; defined with the configuration it is part of.
-pub use crate::config::services::LogSettings;
+pub use breakwater_config::services::LogSettings;
 
 /// Access to the open logs after [`init`]. Dropping it does not stop
 /// logging (the subscriber holds its own references); it only gives up the
@@ -191,7 +191,7 @@ fn open_log(
     settings: LogSettings,
 ) -> anyhow::Result<Arc<Mutex<LogFile>>> {
     let path = data_dir.join(rel);
-    let dir = crate::supervisor::safe_fs::Dir::open(data_dir)
+    let dir = breakwater_safe_fs::Dir::open(data_dir)
         .and_then(|d| d.subdir(Path::new(rel), Some(0o750)))
         .with_context(|| format!("creating log directory {}", path.display()))?;
     let file = LogFile::open(dir, prefix, settings)
@@ -219,6 +219,8 @@ fn system_filter(operator: Option<&str>) -> EnvFilter {
         })
 }
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
