@@ -16,6 +16,7 @@
 // (docs/architecture.md, "Crates").
 pub use breakwater_filters as filters;
 pub use breakwater_logging as logging;
+pub use breakwater_platform::{init, slots, supervisor, upgrade};
 pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
 
@@ -25,14 +26,10 @@ pub mod control;
 pub mod daemon;
 pub mod delivery;
 pub mod dns;
-pub mod init;
 pub mod open_files;
 pub mod quarantine;
 pub mod queue;
-pub mod slots;
 pub mod smtp_in;
-pub mod supervisor;
 pub mod tdc;
 pub mod tls_names;
-pub mod upgrade;
 pub mod workqueue;

@@ -8,6 +8,8 @@
 //! `clear` deletes the staged copy. A rollback stages an earlier commit's
 //! config, which the administrator then commits like any other change.
 
+use std::path::Path;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -225,6 +227,36 @@ fn key_number(key: &[u8]) -> u64 {
     <[u8; 8]>::try_from(key)
         .map(u64::from_be_bytes)
         .unwrap_or(0)
+}
+
+/// Reads the committed configuration from `<data_dir>/db` (never creating
+/// it), or `None` when there is none yet: for init (PID 1), which reads
+/// the network settings before the daemon runs; a damaged database is an
+/// error, never a panic.
+pub fn read_committed(data_dir: &Path) -> Result<Option<Config>, String> {
+    let path = data_dir.join("db");
+    if !path.exists() {
+        return Ok(None);
+    }
+    // sled panics on some kinds of damage; PID 1 must not.
+    let opened = std::panic::catch_unwind(|| {
+        sled::Config::new()
+            .path(&path)
+            .cache_capacity(8 * 1024 * 1024)
+            .open()
+    });
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(_) => return Err(format!("{} is damaged (sled panicked)", path.display())),
+    };
+    let result = ConfigStore::open(&db).and_then(|store| store.committed());
+    drop(db);
+    match result {
+        Ok(config) => Ok(Some(config)),
+        Err(StoreError::Uninitialised) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use breakwater_board::BoardProfile;
 
-use crate::config::{Config, ConfigStore, StoreError};
+use crate::config::Config;
 
 /// The one port DHCP may configure.
 pub const MANAGEMENT: &str = "Management";
@@ -72,32 +72,9 @@ impl NetPlan {
 }
 
 /// Reads the committed configuration from `<data_dir>/db` (never creating
-/// it), or `None` when there is none yet.
-pub fn read_committed(data_dir: &Path) -> Result<Option<Config>, String> {
-    let path = data_dir.join("db");
-    if !path.exists() {
-        return Ok(None);
-    }
-    // sled panics on some kinds of damage; PID 1 must not.
-    let opened = std::panic::catch_unwind(|| {
-        sled::Config::new()
-            .path(&path)
-            .cache_capacity(8 * 1024 * 1024)
-            .open()
-    });
-    let db = match opened {
-        Ok(Ok(db)) => db,
-        Ok(Err(e)) => return Err(format!("cannot open {}: {e}", path.display())),
-        Err(_) => return Err(format!("{} is damaged (sled panicked)", path.display())),
-    };
-    let result = ConfigStore::open(&db).and_then(|store| store.committed());
-    drop(db);
-    match result {
-        Ok(config) => Ok(Some(config)),
-        Err(StoreError::Uninitialised) => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
-}
+/// it), or `None` when there is none yet: the store's, which alone names
+/// sled.
+pub use crate::config::store::read_committed;
 
 /// The plan for this boot: the committed config if it can be read, the
 /// board's factory values otherwise (reported through `log`).
@@ -134,6 +111,7 @@ pub fn plan(data_dir: Option<&Path>, board: &BoardProfile, log: &mut dyn FnMut(S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::store::ConfigStore;
 
     /// `board`'s factory configuration (the certificate plays no part).
     fn factory(board: &str) -> Config {

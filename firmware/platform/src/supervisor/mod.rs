@@ -759,7 +759,7 @@ pub fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::Fi
 
 /// Salvages the store in `dir` in a child process, `breakwater salvage
 /// --supervised`, which runs as the owner of the data directory (the
-/// daemon's user on a board with `run_as`; see [`crate::salvage`]): a
+/// daemon's user on a board with `run_as`; see [`breakwater_store::salvage`]): a
 /// salvage reads and copies a damaged store, which is the daemon's data
 /// and may have been shaped by whoever owned the daemon. The supervisor
 /// holds the data directory's lock meanwhile. The report (the child's
