@@ -12,6 +12,7 @@ use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
+use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::hat::HostMember;
 
 pub(super) const USAGE: &str = "\
@@ -76,20 +77,51 @@ fn group_args(positional: &[String]) -> Result<(&str, &[String]), CliError> {
     }
 }
 
-fn group_index(l: &ListenerConfig, name: &str) -> Result<usize, CliError> {
-    l.hat
-        .iter()
-        .position(|g| g.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| {
-            invalid(format!(
-                "There is no sender group '{name}' on listener {}.",
-                l.name
-            ))
-        })
-}
-
 fn is_all(name: &str) -> bool {
     name.eq_ignore_ascii_case("ALL")
+}
+
+impl TableRow for SenderGroup {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The HAT of listener `l` as an ordered table: ALL stays last.
+fn hat(l: &ListenerConfig) -> Table<SenderGroup> {
+    Table {
+        pinned: Some(Pinned {
+            is: |g| is_all(&g.name),
+            named: is_all,
+            what: "the ALL sender group",
+            instead: " (change its policy instead)",
+        }),
+        plural: "sender groups",
+        ..Table::new("sender group '{}'", format!(" on listener {}", l.name))
+    }
+}
+
+/// The members as typed, each parsed once; ALL and repeats refused.
+fn parse_members(members: &[String]) -> Result<Vec<HostMember>, CliError> {
+    let mut parsed = Vec::new();
+    for m in members {
+        let p = HostMember::parse(m).map_err(|e| invalid(e.to_string()))?;
+        if p == HostMember::All {
+            return Err(invalid(
+                "ALL belongs only to the final ALL sender group (it would shadow every group below).",
+            ));
+        }
+        if parsed.contains(&p) {
+            return Err(invalid(format!("Member '{m}' is listed twice.")));
+        }
+        parsed.push(p);
+    }
+    Ok(parsed)
+}
+
+/// Whether stored member `stored` is the parsed member `m`.
+fn same_member(stored: &str, m: &HostMember) -> bool {
+    HostMember::parse(stored).is_ok_and(|s| s == *m)
 }
 
 fn new_group(
@@ -109,36 +141,20 @@ fn new_group(
             "The ALL sender group matches every host; it takes no members.",
         ));
     }
-    let mut parsed = Vec::new();
-    for m in &members {
-        let p = HostMember::parse(m).map_err(|e| invalid(e.to_string()))?;
-        if p == HostMember::All {
-            return Err(invalid(
-                "ALL belongs only to the final ALL sender group (it would shadow every group below).",
-            ));
-        }
-        if parsed.contains(&p) {
-            return Err(invalid(format!("Member '{m}' is listed twice.")));
-        }
-        parsed.push(p);
-    }
-
+    let parsed = parse_members(&members)?;
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
     let policy = opts
         .value("policy")
         .map(|p| policy::canonical_name(l, p))
         .transpose()?;
+    let table = hat(l);
     let lname = l.name.clone();
-    let message = match l.hat.iter().position(|g| g.name.eq_ignore_ascii_case(name)) {
-        Some(i) => {
+    let message = match table.position(&l.hat, name) {
+        Some(i) if l.hat[i].name.eq_ignore_ascii_case(name) => {
             let group = &mut l.hat[i];
             for (m, p) in members.iter().zip(&parsed) {
-                let exists = group
-                    .members
-                    .iter()
-                    .any(|e| HostMember::parse(e).is_ok_and(|e| e == *p));
-                if exists {
+                if group.members.iter().any(|e| same_member(e, p)) {
                     return Err(invalid(format!(
                         "'{m}' is already a member of sender group {}.",
                         group.name
@@ -156,28 +172,22 @@ fn new_group(
                 group.policy
             )
         }
-        None => {
+        _ => {
             let policy = policy.ok_or_else(|| {
                 invalid(format!(
                     "Sender group {name} does not exist yet: give it a policy with --policy <POLICY>."
                 ))
             })?;
-            let at = match l.hat.last() {
-                Some(g) if is_all(&g.name) => l.hat.len() - 1,
-                _ => l.hat.len(),
-            };
             let message = format!(
                 "Created sender group {name} (policy ${policy}) on {lname} with {} member(s).",
                 members.len()
             );
-            l.hat.insert(
-                at,
-                SenderGroup {
-                    name: name.to_string(),
-                    members,
-                    policy,
-                },
-            );
+            let group = SenderGroup {
+                name: name.to_string(),
+                members,
+                policy,
+            };
+            table.add(&mut l.hat, group, None)?;
             message
         }
     };
@@ -189,20 +199,12 @@ fn delete_group(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let opts = parse_opts(args, &[], &[], USAGE)?;
-    let (name, rest) = group_args(&opts.positional)?;
-    if !rest.is_empty() {
+    let (name, []) = group_args(args)? else {
         return Err(usage(USAGE));
-    }
-    if is_all(name) {
-        return Err(invalid(
-            "The ALL sender group cannot be deleted (change its policy instead).",
-        ));
-    }
+    };
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
-    let removed = l.hat.remove(i);
+    let removed = hat(l).delete(&mut l.hat, name)?;
     let message = format!("Deleted sender group {} from {}.", removed.name, l.name);
     stage(ctx, &cfg, &message)
 }
@@ -212,27 +214,25 @@ fn edit_group(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let opts = parse_opts(args, &[], &[], USAGE)?;
-    let (name, rest) = group_args(&opts.positional)?;
-    let [action, value] = rest else {
+    let (name, [action, value]) = group_args(args)? else {
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
+    let i = hat(l).find(&l.hat, name)?;
     let message = match action.to_ascii_lowercase().as_str() {
         "delete" => {
-            if is_all(&l.hat[i].name) {
+            let group = &mut l.hat[i];
+            if is_all(&group.name) {
                 return Err(invalid("The ALL sender group's member cannot be deleted."));
             }
             let wanted = HostMember::parse(value).ok();
-            let group = &mut l.hat[i];
             let at = group
                 .members
                 .iter()
                 .position(|m| {
                     m.eq_ignore_ascii_case(value.trim())
-                        || (wanted.is_some() && HostMember::parse(m).ok() == wanted)
+                        || wanted.as_ref().is_some_and(|w| same_member(m, w))
                 })
                 .ok_or_else(|| {
                     invalid(format!(
@@ -264,29 +264,18 @@ fn move_group(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let (name, rest) = group_args(args)?;
-    let [position] = rest else {
+    let (name, [position]) = group_args(args)? else {
         return Err(usage(USAGE));
     };
-    if is_all(name) {
-        return Err(invalid("The ALL sender group always stays last."));
-    }
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
-    let movable = match l.hat.last() {
-        Some(g) if is_all(&g.name) => l.hat.len() - 1,
-        _ => l.hat.len(),
-    };
-    let to = super::args::number("the position", position, 1, movable)? - 1;
-    let group = l.hat.remove(i);
+    let to = hat(l).move_to(&mut l.hat, name, position)?;
     let message = format!(
         "Sender group {} moved to position {} on {}.",
-        group.name,
+        l.hat[to].name,
         to + 1,
         l.name
     );
-    l.hat.insert(to, group);
     stage(ctx, &cfg, &message)
 }
 
@@ -322,17 +311,15 @@ fn default_policy(
 fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let before = l.hat.len();
-    l.hat.retain(|g| is_all(&g.name));
-    if l.hat.len() == before {
+    let removed = hat(l).clear(&mut l.hat);
+    if removed == 0 {
         return Err(invalid(format!(
             "The Host Access Table of {} holds only the ALL group.",
             l.name
         )));
     }
     let message = format!(
-        "Removed {} sender group(s) from {}; ALL remains.",
-        before - l.hat.len(),
+        "Removed {removed} sender group(s) from {}; ALL remains.",
         l.name
     );
     stage(ctx, &cfg, &message)
@@ -357,54 +344,27 @@ pub(super) fn export(l: &ListenerConfig) -> String {
     out
 }
 
-/// Parses an exported table against `l`'s policies. Every line is checked
-/// before anything changes; errors name the line.
-fn parse_table(l: &ListenerConfig, text: &str) -> Result<Vec<SenderGroup>, CliError> {
-    let mut groups: Vec<SenderGroup> = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at = |msg: String| invalid(format!("Line {}: {msg} ({line})", n + 1));
-        if groups.last().is_some_and(|g| is_all(&g.name)) {
-            return Err(at("nothing may follow the ALL group".into()));
-        }
-        let (body, policy) = line
-            .rsplit_once('$')
-            .ok_or_else(|| at("no $POLICY at the end".into()))?;
-        let policy = policy::canonical_name(l, policy.trim()).map_err(|e| at(e.to_string()))?;
-        let (name, members) = match body.trim().split_once(':') {
-            Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
-            None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
-            None => return Err(at("expected NAME: members $POLICY or ALL $POLICY".into())),
-        };
-        check_name("sender group", name).map_err(|e| at(e.to_string()))?;
-        if groups.iter().any(|g| g.name.eq_ignore_ascii_case(name)) {
-            return Err(at(format!("sender group {name} is listed twice")));
-        }
-        if !is_all(name) {
-            let mut seen = Vec::new();
-            for m in &members {
-                let p = HostMember::parse(m).map_err(|e| at(e.to_string()))?;
-                if p == HostMember::All || seen.contains(&p) {
-                    return Err(at(format!(
-                        "member '{m}' is not allowed here or is listed twice"
-                    )));
-                }
-                seen.push(p);
-            }
-        }
-        groups.push(SenderGroup {
-            name: name.to_string(),
-            members,
-            policy,
-        });
+/// One exported line (`NAME: members $POLICY` or `ALL $POLICY`), checked
+/// against `l`'s policies.
+fn parse_line(l: &ListenerConfig, line: &str) -> Result<SenderGroup, CliError> {
+    let (body, policy) = line
+        .rsplit_once('$')
+        .ok_or_else(|| invalid("no $POLICY at the end"))?;
+    let policy = policy::canonical_name(l, policy.trim())?;
+    let (name, members) = match body.trim().split_once(':') {
+        Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
+        None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
+        None => return Err(invalid("expected NAME: members $POLICY or ALL $POLICY")),
+    };
+    check_name("sender group", name)?;
+    if !is_all(name) {
+        parse_members(&members)?;
     }
-    if groups.is_empty() {
-        return Err(invalid("The imported table has no sender groups."));
-    }
-    Ok(groups)
+    Ok(SenderGroup {
+        name: name.to_string(),
+        members,
+        policy,
+    })
 }
 
 /// `import <LINE>...`: replaces the table. Each argument holds one or more
@@ -413,12 +373,7 @@ fn parse_table(l: &ListenerConfig, text: &str) -> Result<Vec<SenderGroup>, CliEr
 fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let mut groups = parse_table(l, &lines.join("\n"))?;
-    if !groups.last().is_some_and(|g| is_all(&g.name))
-        && let Some(all) = l.hat.iter().find(|g| is_all(&g.name))
-    {
-        groups.push(all.clone());
-    }
+    let groups = hat(l).import(&l.hat, &lines.join("\n"), |line| parse_line(l, line))?;
     let message = format!(
         "Imported {} sender group(s) into the Host Access Table of {}.",
         groups.len(),
@@ -430,24 +385,15 @@ fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<
 
 /// The HAT, one group a line, in matching order.
 pub(super) fn render_hat(l: &ListenerConfig) -> String {
-    let mut out = String::from("  Host Access Table (first match wins):\n");
-    let width = l.hat.iter().map(|g| g.name.len()).max().unwrap_or(0);
-    let pwidth = l.hat.iter().map(|g| g.policy.len() + 1).max().unwrap_or(0);
-    for (i, g) in l.hat.iter().enumerate() {
+    let rows = hat(l).print(&l.hat, "    ", |g| {
         let members = if g.members.is_empty() {
             "(no members)".to_string()
         } else {
             g.members.join(", ")
         };
-        let policy = format!("${}", g.policy);
-        let _ = writeln!(
-            out,
-            "    {}. {:<width$}  {policy:<pwidth$}  {members}",
-            i + 1,
-            g.name
-        );
-    }
-    out
+        vec![g.name.clone(), format!("${}", g.policy), members]
+    });
+    format!("  Host Access Table (first match wins):\n{rows}")
 }
 
 #[cfg(test)]

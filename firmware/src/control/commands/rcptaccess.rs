@@ -12,6 +12,7 @@ use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
 use super::listenerconfig::{find, find_mut};
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
+use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::rat::RatPattern;
 
 const USAGE: &str = "\
@@ -80,10 +81,39 @@ fn pattern(address: &str) -> Result<RatPattern, CliError> {
     })
 }
 
-fn position(l: &ListenerConfig, p: &RatPattern) -> Option<usize> {
-    l.rat
-        .iter()
-        .position(|r| RatPattern::parse(&r.address).is_ok_and(|q| q == *p))
+fn is_all(r: &RatEntry) -> bool {
+    r.address.eq_ignore_ascii_case("ALL")
+}
+
+impl TableRow for RatEntry {
+    fn key(&self) -> &str {
+        &self.address
+    }
+
+    /// Addresses are compared as patterns (`Example.COM` is `example.com`).
+    fn is_named(&self, name: &str) -> bool {
+        match (RatPattern::parse(name), RatPattern::parse(&self.address)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => self.address.eq_ignore_ascii_case(name.trim()),
+        }
+    }
+}
+
+/// The RAT of listener `l` as an ordered table: the ALL row stays last.
+fn rat(l: &ListenerConfig) -> Table<RatEntry> {
+    Table {
+        pinned: Some(Pinned {
+            is: is_all,
+            named: |n| RatPattern::parse(n).is_ok_and(|p| p == RatPattern::All),
+            what: "the ALL row",
+            instead: " (so that unknown recipients are visibly rejected)",
+        }),
+        duplicate_hint: "; delete it first to change it",
+        ..Table::new(
+            "row '{}'",
+            format!(" in the Recipient Access Table of {}", l.name),
+        )
+    }
 }
 
 const VALUED: &[&str] = &["code", "text"];
@@ -129,26 +159,16 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
     let [address, action] = opts.positional.as_slice() else {
         return Err(usage(USAGE));
     };
-    let pat = pattern(address)?;
+    pattern(address)?;
     let entry = entry(address, action, &opts)?;
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    if let Some(i) = position(l, &pat) {
-        return Err(invalid(format!(
-            "'{}' is already in the Recipient Access Table of {} (delete it first to change it).",
-            l.rat[i].address, l.name
-        )));
-    }
-    let at = match l.rat.last() {
-        Some(r) if r.address.eq_ignore_ascii_case("ALL") => l.rat.len() - 1,
-        _ => l.rat.len(),
-    };
     let message = format!(
         "Added {} to the Recipient Access Table of {}.",
         row(&entry),
         l.name
     );
-    l.rat.insert(at, entry);
+    rat(l).add(&mut l.rat, entry, None)?;
     stage(ctx, &cfg, &message)
 }
 
@@ -160,30 +180,14 @@ fn delete_row(
     let [address] = args else {
         return Err(usage(USAGE));
     };
-    let pat = pattern(address)?;
-    if pat == RatPattern::All {
-        return Err(invalid(
-            "The ALL row cannot be deleted; it stays last so that unknown recipients are visibly rejected.",
-        ));
-    }
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    let i = position(l, &pat).ok_or_else(|| {
-        invalid(format!(
-            "'{address}' is not in the Recipient Access Table of {}.",
-            l.name
-        ))
-    })?;
-    let removed = l.rat.remove(i);
+    let removed = rat(l).delete(&mut l.rat, address)?;
     let message = format!(
         "Deleted {} from the Recipient Access Table of {}.",
         removed.address, l.name
     );
     stage(ctx, &cfg, &message)
-}
-
-fn is_all(r: &RatEntry) -> bool {
-    r.address.eq_ignore_ascii_case("ALL")
 }
 
 /// `move <address> <position>`: positions count from 1, as `print` shows
@@ -192,28 +196,15 @@ fn move_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result
     let [address, to] = args else {
         return Err(usage(USAGE));
     };
-    let pat = pattern(address)?;
-    if pat == RatPattern::All {
-        return Err(invalid("The ALL row always stays last."));
-    }
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    let i = position(l, &pat).ok_or_else(|| {
-        invalid(format!(
-            "'{address}' is not in the Recipient Access Table of {}.",
-            l.name
-        ))
-    })?;
-    let movable = l.rat.len() - usize::from(l.rat.last().is_some_and(is_all));
-    let to = number("the position", to, 1, movable)? - 1;
-    let row = l.rat.remove(i);
+    let to = rat(l).move_to(&mut l.rat, address, to)?;
     let message = format!(
         "{} moved to position {} on {}.",
-        row.address,
+        l.rat[to].address,
         to + 1,
         l.name
     );
-    l.rat.insert(to, row);
     stage(ctx, &cfg, &message)
 }
 
@@ -248,17 +239,15 @@ fn default_row(
 fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    let before = l.rat.len();
-    l.rat.retain(is_all);
-    if l.rat.len() == before {
+    let removed = rat(l).clear(&mut l.rat);
+    if removed == 0 {
         return Err(invalid(format!(
             "The Recipient Access Table of {} holds only the ALL row.",
             l.name
         )));
     }
     let message = format!(
-        "Removed {} row(s) from the Recipient Access Table of {}; ALL remains.",
-        before - l.rat.len(),
+        "Removed {removed} row(s) from the Recipient Access Table of {}; ALL remains.",
         l.name
     );
     stage(ctx, &cfg, &message)
@@ -373,35 +362,9 @@ fn parse_line(line: &str) -> Result<RatEntry, CliError> {
 /// argument holds one or more lines). Every line is checked first; without
 /// an ALL line the current ALL row is kept last.
 fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
-    let mut rows: Vec<RatEntry> = Vec::new();
-    let mut patterns: Vec<RatPattern> = Vec::new();
-    for (n, raw) in lines.join("\n").lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at = |e: CliError| invalid(format!("Line {}: {e} ({line})", n + 1));
-        if rows.last().is_some_and(is_all) {
-            return Err(at(invalid("nothing may follow the ALL row")));
-        }
-        let row = parse_line(line).map_err(at)?;
-        let p = pattern(&row.address)?;
-        if patterns.contains(&p) {
-            return Err(at(invalid("this address is listed twice")));
-        }
-        patterns.push(p);
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(invalid("The imported table has no rows."));
-    }
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    if !rows.last().is_some_and(is_all)
-        && let Some(all) = l.rat.iter().find(|r| is_all(r))
-    {
-        rows.push(all.clone());
-    }
+    let rows = rat(l).import(&l.rat, &lines.join("\n"), parse_line)?;
     let message = format!(
         "Imported {} row(s) into the Recipient Access Table of {}.",
         rows.len(),
@@ -438,15 +401,12 @@ pub(super) fn render_rat(l: &ListenerConfig) -> String {
     if l.kind == ListenerKind::Private {
         return "  Recipient Access Table: none (private listener)\n".to_string();
     }
-    let mut out =
-        String::from("  Recipient Access Table (first match wins; no match is rejected):\n");
-    let width = l.rat.iter().map(|r| r.address.len()).max().unwrap_or(0);
-    for (i, r) in l.rat.iter().enumerate() {
+    let rows = rat(l).print(&l.rat, "    ", |r| {
         let rest = row(r);
-        let rest = rest[r.address.len()..].trim_start();
-        let _ = writeln!(out, "    {}. {:<width$}  {rest}", i + 1, r.address);
-    }
-    out
+        let rest = rest[r.address.len()..].trim_start().to_string();
+        vec![r.address.clone(), rest]
+    });
+    format!("  Recipient Access Table (first match wins; no match is rejected):\n{rows}")
 }
 
 #[cfg(test)]
