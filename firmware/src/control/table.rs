@@ -25,18 +25,22 @@ pub trait TableRow {
     }
 }
 
-/// A row that always stays last and can be neither deleted nor moved:
-/// AsyncOS's `ALL` sender group and `ALL` RAT row.
+/// A row that can be neither deleted nor moved: AsyncOS's `ALL` sender
+/// group and `ALL` RAT row (which also stay last), the `DEFAULT` mail
+/// policy, the `Default` bounce profile.
 pub struct Pinned<R> {
     /// Whether `row` is the pinned one.
     pub is: fn(&R) -> bool,
     /// Whether a typed name means the pinned row even when the table has
     /// none (so `delete ALL` says why instead of "there is none").
     pub named: fn(&str) -> bool,
+    /// Whether the row stays last: new rows go in above it.
+    pub last: bool,
     /// The pinned row in messages: "the ALL sender group".
     pub what: &'static str,
-    /// What to do instead of deleting it: " (change its policy instead)".
-    pub instead: &'static str,
+    /// Why it cannot be deleted: "it always stays last; change its policy
+    /// instead".
+    pub why_kept: &'static str,
 }
 
 /// How a table is named in its messages, and its rules.
@@ -82,14 +86,11 @@ pub enum TableError {
     #[error("the position must be between 1 and {max}.")]
     OutOfRange { max: usize },
     /// The pinned row cannot be deleted or moved.
-    #[error(
-        "{} cannot be {verb}: it always stays last{instead}.",
-        capitalized(what)
-    )]
+    #[error("{} cannot be {verb}: {why}.", capitalized(what))]
     Protected {
         what: &'static str,
         verb: &'static str,
-        instead: &'static str,
+        why: &'static str,
     },
     /// A line of an imported table that cannot be taken.
     #[error("Line {number}: {why} ({text})")]
@@ -131,9 +132,13 @@ impl<R: TableRow> Table<R> {
         self.pinned.as_ref().is_some_and(|p| (p.is)(row))
     }
 
+    fn is_pinned_last(&self, row: &R) -> bool {
+        self.pinned.as_ref().is_some_and(|p| p.last && (p.is)(row))
+    }
+
     /// How many rows may be reordered: all but a pinned last row.
     pub fn movable(&self, rows: &[R]) -> usize {
-        rows.len() - usize::from(rows.last().is_some_and(|r| self.is_pinned(r)))
+        rows.len() - usize::from(rows.last().is_some_and(|r| self.is_pinned_last(r)))
     }
 
     /// The unknown-name error for `name`.
@@ -216,7 +221,11 @@ impl<R: TableRow> Table<R> {
             return Err(TableError::Protected {
                 what: p.what,
                 verb,
-                instead: if verb == "deleted" { p.instead } else { "" },
+                why: if verb == "moved" && p.last {
+                    "it always stays last"
+                } else {
+                    p.why_kept
+                },
             });
         }
         Ok(())
@@ -274,7 +283,7 @@ impl<R: TableRow> Table<R> {
                 why,
             };
             if let (Some(p), Some(last)) = (&self.pinned, new.last())
-                && (p.is)(last)
+                && self.is_pinned_last(last)
             {
                 return Err(at(format!("nothing may follow {}", p.what)));
             }
@@ -287,8 +296,8 @@ impl<R: TableRow> Table<R> {
         if new.is_empty() {
             return Err(TableError::Empty(self.plural));
         }
-        if !new.last().is_some_and(|r| self.is_pinned(r))
-            && let Some(pinned) = current.iter().find(|r| self.is_pinned(r))
+        if !new.last().is_some_and(|r| self.is_pinned_last(r))
+            && let Some(pinned) = current.iter().find(|r| self.is_pinned_last(r))
         {
             new.push(pinned.clone());
         }
@@ -368,8 +377,9 @@ mod tests {
             pinned: Some(Pinned {
                 is: |r: &Row| r.0 == "ALL",
                 named: |n| n.eq_ignore_ascii_case("ALL"),
+                last: true,
                 what: "the ALL sender group",
-                instead: " (change its policy instead)",
+                why_kept: "it always stays last (change its policy instead)",
             }),
             plural: "sender groups",
             ..Table::new("sender group {}", " on listener IncomingMail")

@@ -93,8 +93,9 @@ fn hat(l: &ListenerConfig) -> Table<SenderGroup> {
         pinned: Some(Pinned {
             is: |g| is_all(&g.name),
             named: is_all,
+            last: true,
             what: "the ALL sender group",
-            instead: " (change its policy instead)",
+            why_kept: "it always stays last (change its policy instead)",
         }),
         plural: "sender groups",
         ..Table::new("sender group '{}'", format!(" on listener {}", l.name))

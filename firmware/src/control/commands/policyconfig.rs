@@ -7,12 +7,13 @@
 //! incoming SALES ...` and `policyconfig incoming new SALES ...` are the
 //! same command.
 
-use super::args::{check_name, comma_list, invalid, number, stage, usage};
+use super::args::{check_name, comma_list, invalid, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
 };
+use crate::control::table::{Pinned, Table, TableRow};
 
 pub(super) const USAGE: &str = "\
 usage: policyconfig list incoming|outgoing
@@ -33,11 +34,25 @@ fn table<'c>(cfg: &'c mut Config, dir: &str) -> &'c mut MailPolicyTable {
     }
 }
 
-fn index(t: &MailPolicyTable, name: &str) -> Result<usize, CliError> {
-    t.policies
-        .iter()
-        .position(|p| p.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| invalid(format!("There is no mail policy named '{name}'.")))
+impl TableRow for MailPolicy {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The custom policies, in matching order; DEFAULT is not among them (it
+/// is the table's own last row), so it can be neither deleted nor moved.
+fn policies() -> Table<MailPolicy> {
+    Table {
+        pinned: Some(Pinned {
+            is: |_| false,
+            named: |n| n.eq_ignore_ascii_case(DEFAULT_POLICY),
+            last: true,
+            what: "the DEFAULT policy",
+            why_kept: "it matches every recipient no other policy matches (edit it instead)",
+        }),
+        ..Table::new("mail policy named '{}'", "")
+    }
 }
 
 /// `sender a,b recipient c` → members.
@@ -88,7 +103,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
                 return Ok(detail(DEFAULT_POLICY, &[], &t.default));
             }
-            let p = &t.policies[index(t, name)?];
+            let p = policies().get(&t.policies, name)?;
             Ok(detail(&p.name, &p.members, &p.settings))
         }
         ["new", _, _, _, ..] => {
@@ -99,14 +114,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             let m = members(&args[3..])?;
             let t = table(&mut cfg, dir);
-            if index(t, name).is_ok() {
-                return Err(invalid(format!("A mail policy named '{name}' exists.")));
-            }
-            t.policies.push(MailPolicy {
+            let p = MailPolicy {
                 name: name.clone(),
                 members: m,
                 settings: PolicySettings::default(),
-            });
+            };
+            policies().add(&mut t.policies, p, None)?;
             stage(
                 ctx,
                 &cfg,
@@ -115,27 +128,23 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["delete", _, _] => {
             let t = table(&mut cfg, dir);
-            if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
-                return Err(invalid("The DEFAULT policy cannot be deleted."));
-            }
-            let i = index(t, &args[2])?;
-            let p = t.policies.remove(i);
+            let p = policies().delete(&mut t.policies, &args[2])?;
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let to: usize = number("the position", to, 1, t.policies.len())?;
-            let p = t.policies.remove(i);
-            let msg = format!("Mail policy {} moved to position {to}.", p.name);
-            t.policies.insert(to - 1, p);
+            let to = policies().move_to(&mut t.policies, &args[2], to)?;
+            let msg = format!(
+                "Mail policy {} moved to position {}.",
+                t.policies[to].name,
+                to + 1
+            );
             stage(ctx, &cfg, &msg)
         }
         ["edit", _, _, "members", "add", ..] => {
             let m = members(&args[5..])?;
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let p = &mut t.policies[i];
+            let p = policies().get_mut(&mut t.policies, &args[2])?;
             for x in m {
                 if !p.members.contains(&x) {
                     p.members.push(x);
@@ -147,8 +156,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         ["edit", _, _, "members", "delete", side, _] => {
             let side = MemberSide::parse(side).ok_or_else(|| usage(USAGE))?;
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let p = &mut t.policies[i];
+            let p = policies().get_mut(&mut t.policies, &args[2])?;
             let before = p.members.len();
             p.members
                 .retain(|m| !(m.side == side && m.pattern.eq_ignore_ascii_case(&args[6])));
@@ -186,8 +194,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             let settings = if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
                 &mut t.default
             } else {
-                let i = index(t, name)?;
-                &mut t.policies[i].settings
+                &mut policies().get_mut(&mut t.policies, name)?.settings
             };
             let label = td.label();
             settings.threat_defense = td;

@@ -105,8 +105,9 @@ fn rat(l: &ListenerConfig) -> Table<RatEntry> {
         pinned: Some(Pinned {
             is: is_all,
             named: |n| RatPattern::parse(n).is_ok_and(|p| p == RatPattern::All),
+            last: true,
             what: "the ALL row",
-            instead: " (so that unknown recipients are visibly rejected)",
+            why_kept: "it stays last so that unknown recipients are visibly rejected",
         }),
         duplicate_hint: "; delete it first to change it",
         ..Table::new(
