@@ -3,7 +3,7 @@
 //! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
-use super::menus_config::{numbered_names, options, pick};
+use super::menus_config::{move_row, numbered_names, on_row, options, pick};
 use super::shell::Shell;
 
 const MEMBERS_HELP: &str = "Enter the hosts to add, separated by commas.\n\
@@ -12,6 +12,8 @@ IP address ranges such as 10.1.1.10-20 are allowed.\n\
 IP subnets such as 10.2.3. are allowed.\n\
 Hostnames such as crm.example.com are allowed.\n\
 Partial hostnames such as .example.com are allowed.";
+
+const LC: &str = "listenerconfig";
 
 fn v(parts: &[&str]) -> Option<Vec<String>> {
     Some(parts.iter().map(|s| s.to_string()).collect())
@@ -173,45 +175,16 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 })?;
             }
             Some(2) => {
-                sh.until_accepted(|sh| {
-                    let a =
-                        sh.ask_some("Enter the name of the sender group you wish to delete.")?;
-                    Ok(a.and_then(|g| {
-                        v(&[
-                            "listenerconfig",
-                            "edit",
-                            l,
-                            "hostaccess",
-                            "delete",
-                            "sendergroup",
-                            &g,
-                        ])
-                    }))
-                })?;
+                let base = [LC, "edit", l, "hostaccess", "delete", "sendergroup"];
+                on_row(
+                    sh,
+                    &base,
+                    "Enter the name or number of the sender group you wish to delete.",
+                )?;
             }
             Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(g) =
-                        sh.ask_some("Enter the name of the sender group you wish to move.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) =
-                        sh.ask_some("Enter the position to move it to (1 is the top).")?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(v(&[
-                        "listenerconfig",
-                        "edit",
-                        l,
-                        "hostaccess",
-                        "move",
-                        "sendergroup",
-                        &g,
-                        &to,
-                    ]))
-                })?;
+                let base = [LC, "edit", l, "hostaccess", "move", "sendergroup"];
+                move_row(sh, &base, "sender group", ", ALL stays last")?;
             }
             Some(4) => {
                 sh.until_accepted(|sh| {
@@ -337,36 +310,20 @@ fn rcptaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 }
             }
             Some(2) => {
-                sh.until_accepted(|sh| {
-                    let a = sh
-                        .ask_some("Enter the recipient address of the entry you wish to delete.")?;
-                    Ok(a.and_then(|addr| {
-                        v(&["listenerconfig", "edit", l, "rcptaccess", "delete", &addr])
-                    }))
-                })?;
+                on_row(
+                    sh,
+                    &[LC, "edit", l, "rcptaccess", "delete"],
+                    "Enter the recipient address or number of the entry you wish to delete.",
+                )?;
             }
             Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(addr) =
-                        sh.ask_some("Enter the recipient address of the entry you wish to move.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) =
-                        sh.ask_some("Enter the position to move it to (1 is the top).")?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(v(&[
-                        "listenerconfig",
-                        "edit",
-                        l,
-                        "rcptaccess",
-                        "move",
-                        &addr,
-                        &to,
-                    ]))
-                })?;
+                let base = [LC, "edit", l, "rcptaccess", "move"];
+                move_row(
+                    sh,
+                    &base,
+                    "entry (its recipient address)",
+                    ", ALL stays last",
+                )?;
             }
             Some(4) => {
                 sh.until_accepted(|sh| {

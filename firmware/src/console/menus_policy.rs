@@ -6,6 +6,7 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
+use super::menus_config::{move_row, on_row};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
@@ -98,42 +99,20 @@ fn numbered(
     }
 }
 
-/// Asks for a policy by name or number (DEFAULT too when `default_ok`).
+/// Asks for a policy by name or number; a number becomes the name (the
+/// edit menu shows it), DEFAULT and unknown names go to the daemon as typed.
 fn ask_policy(
     sh: &mut Shell<'_>,
     names: &[String],
     question: &str,
-    default_ok: bool,
 ) -> Result<Option<String>, ConsoleError> {
-    loop {
-        let Some(a) = sh.ask_some(question)? else {
-            return Ok(None);
-        };
-        if let Ok(n) = a.parse::<usize>() {
-            match n.checked_sub(1).and_then(|i| names.get(i)) {
-                Some(name) => return Ok(Some(name.clone())),
-                None => sh.show(&format!("There is no policy number {n}."))?,
-            }
-            continue;
-        }
-        if a.eq_ignore_ascii_case(DEFAULT_POLICY) {
-            if default_ok {
-                return Ok(Some(DEFAULT_POLICY.to_string()));
-            }
-            sh.show("The DEFAULT policy cannot be deleted or moved: it always comes last.")?;
-            continue;
-        }
-        match names.iter().find(|n| n.eq_ignore_ascii_case(&a)) {
-            Some(name) => return Ok(Some(name.clone())),
-            None if names.is_empty() => {
-                sh.show(&format!("There is no mail policy named '{a}'."))?
-            }
-            None => sh.show(&format!(
-                "There is no mail policy named '{a}'. The policies are: {}.",
-                names.join(", ")
-            ))?,
-        }
-    }
+    Ok(sh.ask_some(question)?.map(|a| {
+        a.parse::<usize>()
+            .ok()
+            .and_then(|n| names.get(n.checked_sub(1)?))
+            .cloned()
+            .unwrap_or(a)
+    }))
 }
 
 pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -164,42 +143,20 @@ pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
                     sh,
                     &names,
                     "Enter the name or number of the policy you wish to edit (DEFAULT for the default policy).",
-                    true,
                 )? {
                     edit_policy(sh, dir, &p)?;
                 }
             }
             Some(2) => {
-                sh.until_accepted(|sh| {
-                    let p = ask_policy(
-                        sh,
-                        &names,
-                        "Enter the name or number of the policy you wish to delete.",
-                        false,
-                    )?;
-                    Ok(p.map(|p| v(&["policyconfig", "delete", dir, &p])))
-                })?;
+                on_row(
+                    sh,
+                    &["policyconfig", "delete", dir],
+                    "Enter the name or number of the policy you wish to delete.",
+                )?;
             }
             Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(p) = ask_policy(
-                        sh,
-                        &names,
-                        "Enter the name or number of the policy you wish to move.",
-                        false,
-                    )?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) = sh.ask_some(&format!(
-                        "Enter the position to move it to (1 is the top, {} the last before DEFAULT).",
-                        names.len().max(1)
-                    ))?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(Some(v(&["policyconfig", "move", dir, &p, &to])))
-                })?;
+                let last = format!(", {} the last before DEFAULT", names.len().max(1));
+                move_row(sh, &["policyconfig", "move", dir], "policy", &last)?;
             }
             Some(4) => {}
             Some(_) => {
@@ -207,7 +164,6 @@ pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
                     sh,
                     &names,
                     "Enter the name or number of the policy to display (DEFAULT for the default policy).",
-                    true,
                 )? {
                     sh.run(&["policyconfig", "detail", dir, &p])?;
                 }
