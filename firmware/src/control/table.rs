@@ -124,7 +124,8 @@ impl<R: TableRow> Table<R> {
         }
     }
 
-    fn what(&self, name: &str) -> String {
+    /// A row named `name` in messages: "sender group 'X'".
+    pub fn what(&self, name: &str) -> String {
         self.named.replace("{}", name)
     }
 
@@ -250,6 +251,15 @@ impl<R: TableRow> Table<R> {
             rows[to..=from].rotate_right(1);
         }
         Ok(to)
+    }
+
+    /// Puts `row` in place of the pinned row (AsyncOS's `default`), or
+    /// last if the table has none.
+    pub fn set_pinned(&self, rows: &mut Vec<R>, row: R) {
+        match rows.iter_mut().find(|r| self.is_pinned(r)) {
+            Some(r) => *r = row,
+            None => rows.push(row),
+        }
     }
 
     /// Every row but a pinned one is removed; returns how many went.
@@ -443,6 +453,11 @@ mod tests {
         assert_eq!(keys(&r), ["B", "A", "ALL"]);
         assert_eq!(t.clear(&mut r), 2);
         assert_eq!(keys(&r), ["ALL"]);
+        t.set_pinned(&mut r, Row("ALL".into()));
+        assert_eq!(keys(&r), ["ALL"]);
+        let mut none = rows(&["A"]);
+        t.set_pinned(&mut none, Row("ALL".into()));
+        assert_eq!(keys(&none), ["A", "ALL"]);
         // Without an ALL row, `delete ALL` still says why.
         assert!(matches!(
             t.delete(&mut rows(&["A"]), "ALL"),

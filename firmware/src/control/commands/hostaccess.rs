@@ -6,9 +6,8 @@
 //! can neither be deleted nor appear as a member of another group (it would
 //! shadow every group below).
 
-use std::fmt::Write as _;
-
 use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
+use super::listener_table::{self, ListenerTable};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
@@ -38,41 +37,14 @@ pub(super) fn run(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
+    if let Some(done) = listener_table::run::<Hat>(ctx, listener, args) {
+        return done;
+    }
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match sub.as_deref() {
-        Some("print") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = super::listenerconfig::find(&cfg, listener)?;
-            let text = format!(
-                "{}:\n{}{}",
-                l.name,
-                render_hat(l),
-                policy::render_policies(l)
-            );
-            Ok(text.trim_end().to_string())
-        }
         Some("new") => new_group(ctx, listener, &args[1..]),
-        Some("delete") => delete_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
-        Some("move") => move_group(ctx, listener, &args[1..]),
-        Some("default") => default_policy(ctx, listener, &args[1..]),
-        Some("clear") if args.len() == 1 => clear(ctx, listener),
-        Some("export") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            Ok(export(super::listenerconfig::find(&cfg, listener)?))
-        }
-        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
-        _ => Err(usage(USAGE)),
-    }
-}
-
-/// `sendergroup <NAME> ...` → `NAME`, the rest.
-fn group_args(positional: &[String]) -> Result<(&str, &[String]), CliError> {
-    match positional {
-        [kw, name, rest @ ..] if kw.eq_ignore_ascii_case("sendergroup") => {
-            Ok((name.as_str(), rest))
-        }
         _ => Err(usage(USAGE)),
     }
 }
@@ -87,18 +59,90 @@ impl TableRow for SenderGroup {
     }
 }
 
-/// The HAT of listener `l` as an ordered table: ALL stays last.
-fn hat(l: &ListenerConfig) -> Table<SenderGroup> {
-    Table {
-        pinned: Some(Pinned {
-            is: |g| is_all(&g.name),
-            named: is_all,
-            last: true,
-            what: "the ALL sender group",
-            why_kept: "it always stays last (change its policy instead)",
-        }),
-        plural: "sender groups",
-        ..Table::new("sender group '{}'", format!(" on listener {}", l.name))
+/// The Host Access Table: sender groups, ALL last.
+struct Hat;
+
+impl ListenerTable for Hat {
+    type Row = SenderGroup;
+    const TITLE: &'static str = "Host Access Table";
+    const ROWS: &'static str = "sender group(s)";
+    const KEYWORD: Option<&'static str> = Some("sendergroup");
+    const USAGE: &'static str = USAGE;
+
+    fn rows(l: &mut ListenerConfig) -> Result<&mut Vec<SenderGroup>, CliError> {
+        Ok(&mut l.hat)
+    }
+
+    fn table(l: &ListenerConfig) -> Table<SenderGroup> {
+        Table {
+            pinned: Some(Pinned {
+                is: |g| is_all(&g.name),
+                named: is_all,
+                last: true,
+                what: "the ALL sender group",
+                why_kept: "it always stays last (change its policy instead)",
+            }),
+            plural: "sender groups",
+            ..Table::new("sender group '{}'", format!(" on listener {}", l.name))
+        }
+    }
+
+    /// `NAME: members $POLICY` or `ALL $POLICY`, checked against `l`'s
+    /// policies.
+    fn parse_line(l: &ListenerConfig, line: &str) -> Result<SenderGroup, CliError> {
+        let (body, policy) = line
+            .rsplit_once('$')
+            .ok_or_else(|| invalid("no $POLICY at the end"))?;
+        let policy = policy::canonical_name(l, policy.trim())?;
+        let (name, members) = match body.trim().split_once(':') {
+            Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
+            None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
+            None => return Err(invalid("expected NAME: members $POLICY or ALL $POLICY")),
+        };
+        check_name("sender group", name)?;
+        if !is_all(name) {
+            parse_members(&members)?;
+        }
+        Ok(SenderGroup {
+            name: name.to_string(),
+            members,
+            policy,
+        })
+    }
+
+    /// `default <POLICY>`: the ALL group with that policy.
+    fn default_row(l: &ListenerConfig, args: &[String]) -> Result<SenderGroup, CliError> {
+        let [p] = args else {
+            return Err(usage(USAGE));
+        };
+        Ok(SenderGroup {
+            name: "ALL".into(),
+            members: vec!["ALL".into()],
+            policy: policy::canonical_name(l, p.trim_start_matches('$'))?,
+        })
+    }
+
+    fn print(l: &ListenerConfig) -> String {
+        render_hat(l) + &policy::render_policies(l)
+    }
+
+    /// `NAME: members $POLICY`, `ALL $POLICY` (mail flow policies are
+    /// named, not defined, here).
+    fn export_line(g: &SenderGroup) -> String {
+        if is_all(&g.name) {
+            format!("ALL ${}", g.policy)
+        } else if g.members.is_empty() {
+            format!("{}: ${}", g.name, g.policy)
+        } else {
+            format!("{}: {} ${}", g.name, g.members.join(", "), g.policy)
+        }
+    }
+
+    fn export_header(l: &ListenerConfig) -> String {
+        format!(
+            "# Host Access Table of {} (first match wins): NAME: members $POLICY\n",
+            l.name
+        )
     }
 }
 
@@ -131,7 +175,7 @@ fn new_group(
     args: &[String],
 ) -> Result<String, CliError> {
     let opts = parse_opts(args, &["policy"], &[], USAGE)?;
-    let (name, member_args) = group_args(&opts.positional)?;
+    let (name, member_args) = listener_table::selector::<Hat>(&opts.positional)?;
     let members = comma_list(member_args);
     if members.is_empty() {
         return Err(usage(USAGE));
@@ -149,7 +193,7 @@ fn new_group(
         .value("policy")
         .map(|p| policy::canonical_name(l, p))
         .transpose()?;
-    let table = hat(l);
+    let table = Hat::table(l);
     let lname = l.name.clone();
     let message = match table.position(&l.hat, name) {
         Some(i) if l.hat[i].name.eq_ignore_ascii_case(name) => {
@@ -195,32 +239,17 @@ fn new_group(
     stage(ctx, &cfg, &message)
 }
 
-fn delete_group(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let (name, []) = group_args(args)? else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let removed = hat(l).delete(&mut l.hat, name)?;
-    let message = format!("Deleted sender group {} from {}.", removed.name, l.name);
-    stage(ctx, &cfg, &message)
-}
-
 fn edit_group(
     ctx: &CommandContext<'_>,
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let (name, [action, value]) = group_args(args)? else {
+    let (name, [action, value]) = listener_table::selector::<Hat>(args)? else {
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let i = hat(l).find(&l.hat, name)?;
+    let i = Hat::table(l).find(&l.hat, name)?;
     let message = match action.to_ascii_lowercase().as_str() {
         "delete" => {
             let group = &mut l.hat[i];
@@ -258,135 +287,9 @@ fn edit_group(
     stage(ctx, &cfg, &message)
 }
 
-/// `move sendergroup <NAME> <position>`: positions count from 1, as
-/// `print` shows them. ALL stays last, so nothing moves to or past it.
-fn move_group(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let (name, [position]) = group_args(args)? else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let to = hat(l).move_to(&mut l.hat, name, position)?;
-    let message = format!(
-        "Sender group {} moved to position {} on {}.",
-        l.hat[to].name,
-        to + 1,
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// `default <POLICY>`: the policy of the final ALL group (added if the
-/// table has none).
-fn default_policy(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let [p] = args else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let policy = policy::canonical_name(l, p.trim_start_matches('$'))?;
-    match l.hat.last_mut() {
-        Some(g) if is_all(&g.name) => g.policy = policy.clone(),
-        _ => l.hat.push(SenderGroup {
-            name: "ALL".into(),
-            members: vec!["ALL".into()],
-            policy: policy.clone(),
-        }),
-    }
-    let message = format!(
-        "The ALL sender group of {} now uses policy ${policy}.",
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// `clear`: every sender group but ALL.
-fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let removed = hat(l).clear(&mut l.hat);
-    if removed == 0 {
-        return Err(invalid(format!(
-            "The Host Access Table of {} holds only the ALL group.",
-            l.name
-        )));
-    }
-    let message = format!(
-        "Removed {removed} sender group(s) from {}; ALL remains.",
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// The table as `import` reads it: one group a line, in matching order.
-/// Mail flow policies are not part of it (they are named, not defined).
-pub(super) fn export(l: &ListenerConfig) -> String {
-    let mut out = format!(
-        "# Host Access Table of {} (first match wins): NAME: members $POLICY\n",
-        l.name
-    );
-    for g in &l.hat {
-        if is_all(&g.name) {
-            let _ = writeln!(out, "ALL ${}", g.policy);
-        } else if g.members.is_empty() {
-            let _ = writeln!(out, "{}: ${}", g.name, g.policy);
-        } else {
-            let _ = writeln!(out, "{}: {} ${}", g.name, g.members.join(", "), g.policy);
-        }
-    }
-    out
-}
-
-/// One exported line (`NAME: members $POLICY` or `ALL $POLICY`), checked
-/// against `l`'s policies.
-fn parse_line(l: &ListenerConfig, line: &str) -> Result<SenderGroup, CliError> {
-    let (body, policy) = line
-        .rsplit_once('$')
-        .ok_or_else(|| invalid("no $POLICY at the end"))?;
-    let policy = policy::canonical_name(l, policy.trim())?;
-    let (name, members) = match body.trim().split_once(':') {
-        Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
-        None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
-        None => return Err(invalid("expected NAME: members $POLICY or ALL $POLICY")),
-    };
-    check_name("sender group", name)?;
-    if !is_all(name) {
-        parse_members(&members)?;
-    }
-    Ok(SenderGroup {
-        name: name.to_string(),
-        members,
-        policy,
-    })
-}
-
-/// `import <LINE>...`: replaces the table. Each argument holds one or more
-/// lines (the console passes a pasted table as one). Without an ALL line
-/// the current ALL group is kept last.
-fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let groups = hat(l).import(&l.hat, &lines.join("\n"), |line| parse_line(l, line))?;
-    let message = format!(
-        "Imported {} sender group(s) into the Host Access Table of {}.",
-        groups.len(),
-        l.name
-    );
-    l.hat = groups;
-    stage(ctx, &cfg, &message)
-}
-
 /// The HAT, one group a line, in matching order.
 pub(super) fn render_hat(l: &ListenerConfig) -> String {
-    let rows = hat(l).print(&l.hat, "    ", |g| {
+    let rows = Hat::table(l).print(&l.hat, "    ", |g| {
         let members = if g.members.is_empty() {
             "(no members)".to_string()
         } else {

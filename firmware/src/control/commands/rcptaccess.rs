@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
-use super::listenerconfig::{find, find_mut};
+use super::listener_table::{self, ListenerTable};
+use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
 use crate::control::table::{Pinned, Table, TableRow};
@@ -35,30 +36,12 @@ pub(super) fn run(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
+    if let Some(done) = listener_table::run::<Rat>(ctx, listener, args) {
+        return done;
+    }
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match sub.as_deref() {
-        Some("print") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = find(&cfg, listener)?;
-            Ok(format!("{}:\n{}", l.name, render_rat(l))
-                .trim_end()
-                .to_string())
-        }
         Some("new") => new_row(ctx, listener, &args[1..]),
-        Some("delete") => delete_row(ctx, listener, &args[1..]),
-        Some("move") => move_row(ctx, listener, &args[1..]),
-        Some("default") => default_row(ctx, listener, &args[1..]),
-        Some("clear") if args.len() == 1 => clear(ctx, listener),
-        Some("export") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = find(&cfg, listener)?;
-            if l.kind == ListenerKind::Private {
-                let mut l = l.clone();
-                return public(&mut l).map(|_| String::new());
-            }
-            Ok(export(l))
-        }
-        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         _ => Err(usage(USAGE)),
     }
 }
@@ -99,20 +82,62 @@ impl TableRow for RatEntry {
     }
 }
 
-/// The RAT of listener `l` as an ordered table: the ALL row stays last.
-fn rat(l: &ListenerConfig) -> Table<RatEntry> {
-    Table {
-        pinned: Some(Pinned {
-            is: is_all,
-            named: |n| RatPattern::parse(n).is_ok_and(|p| p == RatPattern::All),
-            last: true,
-            what: "the ALL row",
-            why_kept: "it stays last so that unknown recipients are visibly rejected",
-        }),
-        duplicate_hint: "; delete it first to change it",
-        ..Table::new(
-            "row '{}'",
-            format!(" in the Recipient Access Table of {}", l.name),
+/// The Recipient Access Table of a public listener: ALL last.
+struct Rat;
+
+impl ListenerTable for Rat {
+    type Row = RatEntry;
+    const TITLE: &'static str = "Recipient Access Table";
+    const ROWS: &'static str = "row(s)";
+    const KEYWORD: Option<&'static str> = None;
+    const USAGE: &'static str = USAGE;
+
+    fn rows(l: &mut ListenerConfig) -> Result<&mut Vec<RatEntry>, CliError> {
+        Ok(&mut public(l)?.rat)
+    }
+
+    fn table(l: &ListenerConfig) -> Table<RatEntry> {
+        Table {
+            pinned: Some(Pinned {
+                is: is_all,
+                named: |n| RatPattern::parse(n).is_ok_and(|p| p == RatPattern::All),
+                last: true,
+                what: "the ALL row",
+                why_kept: "it stays last so that unknown recipients are visibly rejected",
+            }),
+            duplicate_hint: "; delete it first to change it",
+            ..Table::new(
+                "row '{}'",
+                format!(" in the Recipient Access Table of {}", l.name),
+            )
+        }
+    }
+
+    fn parse_line(_: &ListenerConfig, line: &str) -> Result<RatEntry, CliError> {
+        parse_line(line)
+    }
+
+    fn export_line(r: &RatEntry) -> String {
+        row_text(r)
+    }
+
+    /// `default accept|reject [--code N] [--text TEXT] ...`: the ALL row.
+    fn default_row(_: &ListenerConfig, args: &[String]) -> Result<RatEntry, CliError> {
+        let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
+        let [action] = opts.positional.as_slice() else {
+            return Err(usage(USAGE));
+        };
+        entry("ALL", action, &opts)
+    }
+
+    fn print(l: &ListenerConfig) -> String {
+        render_rat(l)
+    }
+
+    fn export_header(l: &ListenerConfig) -> String {
+        format!(
+            "# Recipient Access Table of {} (first match wins; no match is rejected)\n",
+            l.name
         )
     }
 }
@@ -169,129 +194,41 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
         row(&entry),
         l.name
     );
-    rat(l).add(&mut l.rat, entry, None)?;
-    stage(ctx, &cfg, &message)
-}
-
-fn delete_row(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let [address] = args else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let removed = rat(l).delete(&mut l.rat, address)?;
-    let message = format!(
-        "Deleted {} from the Recipient Access Table of {}.",
-        removed.address, l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// `move <address> <position>`: positions count from 1, as `print` shows
-/// them; the ALL row stays last.
-fn move_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
-    let [address, to] = args else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let to = rat(l).move_to(&mut l.rat, address, to)?;
-    let message = format!(
-        "{} moved to position {} on {}.",
-        l.rat[to].address,
-        to + 1,
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// `default accept|reject ...`: the ALL row (added last if missing).
-fn default_row(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
-    let [action] = opts.positional.as_slice() else {
-        return Err(usage(USAGE));
-    };
-    let mut row = entry("ALL", action, &opts)?;
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    match l.rat.iter_mut().find(|r| is_all(r)) {
-        Some(r) => {
-            row.address = r.address.clone();
-            *r = row.clone();
-        }
-        None => l.rat.push(row.clone()),
-    }
-    let message = format!(
-        "The default (ALL) row of {} is now {}.",
-        l.name,
-        row_text(&row)
-    );
-    stage(ctx, &cfg, &message)
-}
-
-fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let removed = rat(l).clear(&mut l.rat);
-    if removed == 0 {
-        return Err(invalid(format!(
-            "The Recipient Access Table of {} holds only the ALL row.",
-            l.name
-        )));
-    }
-    let message = format!(
-        "Removed {removed} row(s) from the Recipient Access Table of {}; ALL remains.",
-        l.name
-    );
+    Rat::table(l).add(&mut l.rat, entry, None)?;
     stage(ctx, &cfg, &message)
 }
 
 /// A row as `import` reads it (the text is quoted with `"` and `\`
 /// escaped, so any accepted text survives the round trip).
 fn row_text(r: &RatEntry) -> String {
-    let mut s = format!(
-        "{} {}",
-        r.address,
-        match r.action {
-            RatAction::Accept => "ACCEPT",
-            RatAction::Reject => "REJECT",
-        }
-    );
+    let text = r
+        .text
+        .as_ref()
+        .map(|t| t.replace('\\', "\\\\").replace('"', "\\\""));
+    words(r, text, " BYPASS_RC")
+}
+
+/// `example.com ACCEPT 250 "text" (bypass receiving control)`
+fn row(r: &RatEntry) -> String {
+    words(r, r.text.clone(), " (bypass receiving control)")
+}
+
+fn words(r: &RatEntry, text: Option<String>, bypass: &str) -> String {
+    let action = match r.action {
+        RatAction::Accept => "ACCEPT",
+        RatAction::Reject => "REJECT",
+    };
+    let mut s = format!("{} {action}", r.address);
     if let Some(code) = r.code {
         let _ = write!(s, " {code}");
     }
-    if let Some(text) = &r.text {
-        let _ = write!(
-            s,
-            " \"{}\"",
-            text.replace('\\', "\\\\").replace('"', "\\\"")
-        );
+    if let Some(text) = text {
+        let _ = write!(s, " \"{text}\"");
     }
     if r.bypass_receiving_control {
-        s.push_str(" BYPASS_RC");
+        s.push_str(bypass);
     }
     s
-}
-
-/// The table as `import` reads it, one row a line, in matching order.
-pub(super) fn export(l: &ListenerConfig) -> String {
-    let mut out = format!(
-        "# Recipient Access Table of {} (first match wins; no match is rejected)\n",
-        l.name
-    );
-    for r in &l.rat {
-        out.push_str(&row_text(r));
-        out.push('\n');
-    }
-    out
 }
 
 /// Splits an exported line into words; `"..."` is one word, with `\"`
@@ -359,50 +296,12 @@ fn parse_line(line: &str) -> Result<RatEntry, CliError> {
     })
 }
 
-/// `import <LINE>...`: replaces the table with the rows given (each
-/// argument holds one or more lines). Every line is checked first; without
-/// an ALL line the current ALL row is kept last.
-fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let rows = rat(l).import(&l.rat, &lines.join("\n"), parse_line)?;
-    let message = format!(
-        "Imported {} row(s) into the Recipient Access Table of {}.",
-        rows.len(),
-        l.name
-    );
-    l.rat = rows;
-    stage(ctx, &cfg, &message)
-}
-
-/// `example.com ACCEPT 250 "text" (bypass receiving control)`
-fn row(r: &RatEntry) -> String {
-    let mut s = format!(
-        "{} {}",
-        r.address,
-        match r.action {
-            RatAction::Accept => "ACCEPT",
-            RatAction::Reject => "REJECT",
-        }
-    );
-    if let Some(code) = r.code {
-        let _ = write!(s, " {code}");
-    }
-    if let Some(text) = &r.text {
-        let _ = write!(s, " \"{text}\"");
-    }
-    if r.bypass_receiving_control {
-        s.push_str(" (bypass receiving control)");
-    }
-    s
-}
-
 /// The RAT, one row a line, in matching order.
 pub(super) fn render_rat(l: &ListenerConfig) -> String {
     if l.kind == ListenerKind::Private {
         return "  Recipient Access Table: none (private listener)\n".to_string();
     }
-    let rows = rat(l).print(&l.rat, "    ", |r| {
+    let rows = Rat::table(l).print(&l.rat, "    ", |r| {
         let rest = row(r);
         let rest = rest[r.address.len()..].trim_start().to_string();
         vec![r.address.clone(), rest]
