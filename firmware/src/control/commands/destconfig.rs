@@ -348,22 +348,15 @@ fn on_off(b: bool) -> &'static str {
 
 fn detail(cfg: &Config, domain: &str) -> Result<String, CliError> {
     let is_default = domain.eq_ignore_ascii_case("default");
-    let s = if is_default {
-        cfg.destination_default.clone()
+    let (domain, s) = if is_default {
+        ("Default", cfg.destination_default.clone())
     } else {
-        cfg.destination_controls
-            .iter()
-            .find(|r| r.domain.eq_ignore_ascii_case(domain))
-            .map(|r| r.settings(&cfg.destination_default))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{domain} has no destination control entry (it uses the Default row)."
-                ))
-            })?
+        let row = controls().get(&cfg.destination_controls, domain)?;
+        (row.domain.as_str(), row.settings(&cfg.destination_default))
     };
     Ok(format!(
         "Domain: {}\nIP address preference: {}\nMaximum concurrent connections: {}{}\nMaximum messages per connection: {}\nRecipient limit: {}\nTLS support: {}\nDANE support: {}\nBounce verification: {}\nBounce profile: {}\nClient certificate: {}\n",
-        if is_default { "Default" } else { domain },
+        domain,
         s.ip_preference.label(),
         s.max_concurrency,
         if s.limit_scope == LimitScope::Host {

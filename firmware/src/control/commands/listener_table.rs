@@ -180,3 +180,79 @@ fn import<T: ListenerTable>(
     *T::rows(l)? = rows;
     stage(ctx, &cfg, &message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use crate::config::Config;
+
+    fn hat(c: &Config) -> Vec<String> {
+        let l = c.listener("IncomingMail").unwrap();
+        l.hat.iter().map(|g| g.name.clone()).collect()
+    }
+
+    #[test]
+    fn rows_are_taken_by_their_printed_number_too() {
+        let f = Fixture::new();
+        let print = f
+            .run("listenerconfig edit IncomingMail hostaccess print")
+            .unwrap();
+        assert!(print.contains("    4. UNKNOWNLIST"), "{print}");
+        f.run("listenerconfig edit IncomingMail hostaccess move sendergroup 4 1")
+            .unwrap();
+        f.run("listenerconfig edit IncomingMail hostaccess delete sendergroup 2")
+            .unwrap();
+        assert_eq!(
+            hat(&f.working()),
+            ["UNKNOWNLIST", "BLOCKED_LIST", "SUSPECTLIST", "ALL"]
+        );
+        // The ALL row by its number is still the ALL row.
+        let err = f
+            .run("listenerconfig edit IncomingMail hostaccess delete sendergroup 4")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("The ALL sender group cannot be deleted"),
+            "{err}"
+        );
+        for row in ["a.example", "b.example"] {
+            f.run(&format!(
+                "listenerconfig edit IncomingMail rcptaccess new {row} accept"
+            ))
+            .unwrap();
+        }
+        f.run("listenerconfig edit IncomingMail rcptaccess move 2 1")
+            .unwrap();
+        let rat = f
+            .run("listenerconfig edit IncomingMail rcptaccess print")
+            .unwrap();
+        assert!(
+            rat.contains("    1. b.example  ACCEPT\n    2. a.example  ACCEPT\n    3. ALL"),
+            "{rat}"
+        );
+    }
+
+    #[test]
+    fn default_replaces_the_all_row_and_says_so() {
+        let f = Fixture::new();
+        let out = f
+            .run("listenerconfig edit IncomingMail hostaccess default $throttled")
+            .unwrap();
+        assert!(
+            out.starts_with("The ALL sender group of IncomingMail is now: ALL $THROTTLED"),
+            "{out}"
+        );
+        let out = f
+            .run("listenerconfig edit IncomingMail rcptaccess default reject --code 550 --text \"no\"")
+            .unwrap();
+        assert!(
+            out.starts_with("The ALL row of IncomingMail is now: ALL REJECT 550 \"no\""),
+            "{out}"
+        );
+        let c = f.working();
+        let l = c.listener("IncomingMail").unwrap();
+        assert_eq!(l.hat.last().unwrap().policy, "THROTTLED");
+        assert_eq!(l.rat.last().unwrap().code, Some(550));
+        assert_eq!(hat(&c).len(), 5, "replaced, not added");
+    }
+}

@@ -190,19 +190,18 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 _ => return Err(usage(USAGE)),
             };
             let t = table(&mut cfg, dir);
-            let name = &args[2];
-            let settings = if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
-                &mut t.default
+            let (name, settings) = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
+                (DEFAULT_POLICY.to_string(), &mut t.default)
             } else {
-                &mut policies().get_mut(&mut t.policies, name)?.settings
+                let p = policies().get_mut(&mut t.policies, &args[2])?;
+                (p.name.clone(), &mut p.settings)
             };
-            let label = td.label();
+            let msg = format!(
+                "Threat Defense Connector for mail policy {name}: {}.",
+                td.label()
+            );
             settings.threat_defense = td;
-            stage(
-                ctx,
-                &cfg,
-                &format!("Threat Defense Connector for mail policy {name}: {label}."),
-            )
+            stage(ctx, &cfg, &msg)
         }
         _ => Err(usage(USAGE)),
     }
@@ -297,6 +296,37 @@ mod tests {
         );
         f.run("policyconfig delete incoming PARTNERS").unwrap();
         assert_eq!(f.staged().unwrap().incoming_policies.policies.len(), 1);
+    }
+
+    #[test]
+    fn policies_are_taken_by_number_and_default_stays() {
+        let f = Fixture::new();
+        f.run("policyconfig new incoming A recipient a@").unwrap();
+        f.run("policyconfig new incoming B recipient b@").unwrap();
+        f.run("policyconfig move incoming 2 1").unwrap();
+        let cfg = f.staged().unwrap();
+        let names: Vec<&str> = cfg
+            .incoming_policies
+            .policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["B", "A"]);
+        let detail = f.run("policyconfig detail incoming 2").unwrap();
+        assert!(detail.starts_with("Policy: A\n"), "{detail}");
+        let err = f
+            .run("policyconfig move incoming DEFAULT 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("The DEFAULT policy cannot be moved"),
+            "{err}"
+        );
+        let err = f
+            .run("policyconfig move incoming A 3")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "the position must be between 1 and 2.");
     }
 
     #[test]
