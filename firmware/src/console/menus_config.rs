@@ -159,6 +159,47 @@ pub(super) fn dnsconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Cons
     }
 }
 
+/// Asks a numbered question until the answer is one of `choices` (by
+/// number or by its first word, case-insensitive); Enter takes `default`.
+pub(super) fn numbered(
+    sh: &mut Shell<'_>,
+    question: &str,
+    choices: &[&str],
+    default: usize,
+) -> Result<usize, ConsoleError> {
+    let mut text = question.to_string();
+    for (i, c) in choices.iter().enumerate() {
+        text.push_str(&format!("\n{}. {c}", i + 1));
+    }
+    loop {
+        let a = sh.ask(&text, &(default + 1).to_string())?;
+        let by_number = a
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .filter(|i| *i < choices.len());
+        // A choice's first word works too when no other choice shares it.
+        let word_of = |c: &&str| c.split_whitespace().next().unwrap_or("").to_string();
+        let by_word = choices
+            .iter()
+            .position(|c| word_of(c).eq_ignore_ascii_case(&a))
+            .filter(|_| {
+                choices
+                    .iter()
+                    .filter(|c| word_of(c).eq_ignore_ascii_case(&a))
+                    .count()
+                    == 1
+            });
+        match by_number.or(by_word) {
+            Some(i) => return Ok(i),
+            None => sh.show(&format!(
+                "'{a}' is not a choice: enter a number from 1 to {}.",
+                choices.len()
+            ))?,
+        }
+    }
+}
+
 /// "1. Name (...)" lines of a print: the names, for answers by number.
 pub(super) fn numbered_names(text: &str) -> Vec<String> {
     text.lines()

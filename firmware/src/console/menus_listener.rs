@@ -3,7 +3,7 @@
 //! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
-use super::menus_config::{cmd, move_row, numbered_names, on_row, options, pick};
+use super::menus_config::{cmd, move_row, numbered, numbered_names, on_row, options, pick};
 use super::shell::Shell;
 
 const MEMBERS_HELP: &str = "Enter the hosts to add, separated by commas.\n\
@@ -257,17 +257,12 @@ fn edit_group(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
 
 /// Asks for a RAT entry's action and response; the arguments after the address.
 fn rat_action(sh: &mut Shell<'_>) -> Result<Vec<String>, ConsoleError> {
-    let accept = loop {
-        let a = sh.ask(
-            "Select the action to apply to this address:\n1. Accept\n2. Reject",
-            "1",
-        )?;
-        match a.to_ascii_lowercase().as_str() {
-            "1" | "accept" => break true,
-            "2" | "reject" => break false,
-            _ => sh.show("Please enter 1 (Accept) or 2 (Reject).")?,
-        }
-    };
+    let accept = numbered(
+        sh,
+        "Select the action to apply to this address:",
+        &["Accept", "Reject"],
+        0,
+    )? == 0;
     let mut a = vec![if accept { "accept" } else { "reject" }.to_string()];
     if sh.yes_no("Would you like to use a custom SMTP response?", false)? {
         let code = sh.ask(

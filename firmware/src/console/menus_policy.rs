@@ -6,7 +6,7 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
-use super::menus_config::{move_row, on_row};
+use super::menus_config::{move_row, numbered, on_row};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
@@ -56,47 +56,6 @@ fn field(text: &str, key: &str) -> Option<String> {
 fn global_address(sh: &mut Shell<'_>) -> Result<Option<String>, ConsoleError> {
     let print = sh.call(&["threatdefenseconfig", "print"], None)?.output;
     Ok(field(&print, "Message Intake Address").filter(|a| a.contains('@')))
-}
-
-/// Asks a numbered question until the answer is one of `choices` (by
-/// number or by its first word, case-insensitive); Enter takes `default`.
-fn numbered(
-    sh: &mut Shell<'_>,
-    question: &str,
-    choices: &[&str],
-    default: usize,
-) -> Result<usize, ConsoleError> {
-    let mut text = question.to_string();
-    for (i, c) in choices.iter().enumerate() {
-        text.push_str(&format!("\n{}. {c}", i + 1));
-    }
-    loop {
-        let a = sh.ask(&text, &(default + 1).to_string())?;
-        let by_number = a
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .filter(|i| *i < choices.len());
-        // A choice's first word works too when no other choice shares it.
-        let word_of = |c: &&str| c.split_whitespace().next().unwrap_or("").to_string();
-        let by_word = choices
-            .iter()
-            .position(|c| word_of(c).eq_ignore_ascii_case(&a))
-            .filter(|_| {
-                choices
-                    .iter()
-                    .filter(|c| word_of(c).eq_ignore_ascii_case(&a))
-                    .count()
-                    == 1
-            });
-        match by_number.or(by_word) {
-            Some(i) => return Ok(i),
-            None => sh.show(&format!(
-                "'{a}' is not a choice: enter a number from 1 to {}.",
-                choices.len()
-            ))?,
-        }
-    }
 }
 
 /// Asks for a policy by name or number; a number becomes the name (the

@@ -138,7 +138,7 @@ impl<R: TableRow> Table<R> {
     }
 
     /// How many rows may be reordered: all but a pinned last row.
-    pub fn movable(&self, rows: &[R]) -> usize {
+    fn movable(&self, rows: &[R]) -> usize {
         rows.len() - usize::from(rows.last().is_some_and(|r| self.is_pinned_last(r)))
     }
 
@@ -185,7 +185,7 @@ impl<R: TableRow> Table<R> {
     }
 
     /// Refuses `name` if a row has it already.
-    pub fn check_new(&self, rows: &[R], name: &str) -> Result<(), TableError> {
+    fn check_new(&self, rows: &[R], name: &str) -> Result<(), TableError> {
         match rows.iter().find(|r| r.is_named(name)) {
             Some(r) => Err(TableError::Duplicate {
                 what: self.what(r.key()),
@@ -349,7 +349,7 @@ impl<R: TableRow> Table<R> {
 }
 
 /// An order number as typed, within `1..=max`.
-pub fn order(text: &str, max: usize) -> Result<usize, TableError> {
+fn order(text: &str, max: usize) -> Result<usize, TableError> {
     let n: usize = text
         .trim()
         .parse()
