@@ -6,7 +6,7 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
-use super::menus_config::{move_row, numbered, on_row};
+use super::menus_config::{cmd, move_row, numbered, on_row, pick};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
@@ -218,39 +218,18 @@ fn delete_member(
     p: &str,
     members: &[(String, String)],
 ) -> Result<(), ConsoleError> {
+    let names: Vec<String> = members.iter().map(|(s, m)| format!("{s} {m}")).collect();
     let mut question = String::from("Enter the number of the member to remove:");
-    for (i, (side, pattern)) in members.iter().enumerate() {
-        question.push_str(&format!("\n{}. {side} {pattern}", i + 1));
+    for (i, n) in names.iter().enumerate() {
+        question.push_str(&format!("\n{}. {n}", i + 1));
     }
     sh.until_accepted(|sh| {
-        loop {
-            let Some(a) = sh.ask_some(&question)? else {
-                return Ok(None);
-            };
-            let by_number = a
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| members.get(n.checked_sub(1)?));
-            let by_pattern = members.iter().find(|(_, m)| m.eq_ignore_ascii_case(&a));
-            match by_number.or(by_pattern) {
-                Some((side, pattern)) => {
-                    return Ok(Some(v(&[
-                        "policyconfig",
-                        "edit",
-                        dir,
-                        p,
-                        "members",
-                        "delete",
-                        side,
-                        pattern,
-                    ])));
-                }
-                None => sh.show(&format!(
-                    "'{a}' is not one of the members: enter a number from 1 to {}.",
-                    members.len()
-                ))?,
-            }
-        }
+        let member = pick(sh, &question, &names)?;
+        Ok(member.as_deref().and_then(|m| {
+            let (side, pattern) = m.split_once(' ')?;
+            let base = ["policyconfig", "edit", dir, p, "members", "delete"];
+            cmd(&base, vec![side.into(), pattern.into()])
+        }))
     })?;
     Ok(())
 }
