@@ -6,18 +6,29 @@ use super::ConsoleError;
 use super::shell::Shell;
 
 /// Asks each `(option, question)`; an empty answer leaves that setting as
-/// it is. Returns the `--option value` arguments, `None` if all were empty.
-pub(super) fn options(
+/// it is (`keeps` says what stays: "the current value"). Returns the
+/// `--option value` arguments.
+pub(super) fn answers(
     sh: &mut Shell<'_>,
     questions: &[(&str, &str)],
-) -> Result<Option<Vec<String>>, ConsoleError> {
+    keeps: &str,
+) -> Result<Vec<String>, ConsoleError> {
     let mut args = Vec::new();
     for (option, question) in questions {
-        if let Some(v) = sh.ask_some(&format!("{question} (Enter keeps the current value)"))? {
+        if let Some(v) = sh.ask_some(&format!("{question} (Enter keeps {keeps})"))? {
             args.push(format!("--{option}"));
             args.push(v);
         }
     }
+    Ok(args)
+}
+
+/// [`answers`] for an edit: `None` (saying so) when nothing was answered.
+pub(super) fn options(
+    sh: &mut Shell<'_>,
+    questions: &[(&str, &str)],
+) -> Result<Option<Vec<String>>, ConsoleError> {
+    let args = answers(sh, questions, "the current value")?;
     if args.is_empty() {
         sh.show("Nothing changed.")?;
         return Ok(None);
@@ -25,8 +36,69 @@ pub(super) fn options(
     Ok(Some(args))
 }
 
-fn cmd(parts: &[&str], more: Vec<String>) -> Option<Vec<String>> {
+/// The batch command `parts` followed by `more`.
+pub(super) fn cmd(parts: &[&str], more: Vec<String>) -> Option<Vec<String>> {
     Some(parts.iter().map(|s| s.to_string()).chain(more).collect())
+}
+
+// The ordered tables' menus (sender groups, RAT rows, routes, policies,
+// filters, profiles...) take a row by its name or by its number as the
+// table prints it: the daemon's table engine (`control::table`) reads
+// both, so the answer goes to the batch command as typed and a wrong one
+// is refused there with the same text as on the command line.
+
+/// DELETE (or another verb on one row): asks `question` and runs
+/// `base <row>` until the daemon accepts it; Enter goes back.
+pub(super) fn on_row(
+    sh: &mut Shell<'_>,
+    base: &[&str],
+    question: &str,
+) -> Result<bool, ConsoleError> {
+    sh.until_accepted(|sh| Ok(sh.ask_some(question)?.and_then(|r| cmd(base, vec![r]))))
+}
+
+/// MOVE: asks for the row (`noun`) and its new position, 1 being the top
+/// (`last` says where the table ends), and runs `base <row> <position>`.
+pub(super) fn move_row(
+    sh: &mut Shell<'_>,
+    base: &[&str],
+    noun: &str,
+    last: &str,
+) -> Result<bool, ConsoleError> {
+    sh.until_accepted(|sh| {
+        let question = format!("Enter the name or number of the {noun} you wish to move.");
+        let Some(row) = sh.ask_some(&question)? else {
+            return Ok(None);
+        };
+        let question = format!("Enter the position to move it to (1 is the top{last}).");
+        let Some(to) = sh.ask_some(&question)? else {
+            return Ok(None);
+        };
+        Ok(cmd(base, vec![row, to]))
+    })
+}
+
+/// NEW and EDIT of a named row with settings (`--option value`): asks the
+/// name (`name_question`), then each setting, and runs `base <name>
+/// <options>`. An edit with no answer changes nothing.
+pub(super) fn row_settings(
+    sh: &mut Shell<'_>,
+    base: &[&str],
+    name_question: &str,
+    questions: &[(&str, &str)],
+    edit: bool,
+) -> Result<bool, ConsoleError> {
+    sh.until_accepted(|sh| {
+        let Some(name) = sh.ask_some(name_question)? else {
+            return Ok(None);
+        };
+        let o = if edit {
+            options(sh, questions)?
+        } else {
+            Some(answers(sh, questions, "the default")?)
+        };
+        Ok(o.and_then(|o| cmd(&[base, &[name.as_str()]].concat(), o)))
+    })
 }
 
 pub(super) fn smtproutes(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -84,6 +156,47 @@ pub(super) fn dnsconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Cons
                 Ok(a.and_then(|s| cmd(&["dnsconfig", "timeout", &s], vec![])))
             })?,
         };
+    }
+}
+
+/// Asks a numbered question until the answer is one of `choices` (by
+/// number or by its first word, case-insensitive); Enter takes `default`.
+pub(super) fn numbered(
+    sh: &mut Shell<'_>,
+    question: &str,
+    choices: &[&str],
+    default: usize,
+) -> Result<usize, ConsoleError> {
+    let mut text = question.to_string();
+    for (i, c) in choices.iter().enumerate() {
+        text.push_str(&format!("\n{}. {c}", i + 1));
+    }
+    loop {
+        let a = sh.ask(&text, &(default + 1).to_string())?;
+        let by_number = a
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .filter(|i| *i < choices.len());
+        // A choice's first word works too when no other choice shares it.
+        let word_of = |c: &&str| c.split_whitespace().next().unwrap_or("").to_string();
+        let by_word = choices
+            .iter()
+            .position(|c| word_of(c).eq_ignore_ascii_case(&a))
+            .filter(|_| {
+                choices
+                    .iter()
+                    .filter(|c| word_of(c).eq_ignore_ascii_case(&a))
+                    .count()
+                    == 1
+            });
+        match by_number.or(by_word) {
+            Some(i) => return Ok(i),
+            None => sh.show(&format!(
+                "'{a}' is not a choice: enter a number from 1 to {}.",
+                choices.len()
+            ))?,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! the batch form (see docs/cli.md) until the daemon accepts it.
 
 use super::ConsoleError;
+use super::menus_config::{cmd, on_row, options, row_settings};
 use super::shell::Shell;
 
 /// Destination control questions: `(option, question)`, Enter keeps the
@@ -68,22 +69,6 @@ const BOUNCE_QUESTIONS: &[(&str, &str)] = &[
     ("delay_warning", "Send delay warnings: on or off."),
 ];
 
-/// Asks each question; `--option value` for every non-empty answer.
-fn answers(sh: &mut Shell<'_>, questions: &[(&str, &str)]) -> Result<Vec<String>, ConsoleError> {
-    let mut args = Vec::new();
-    for (option, question) in questions {
-        if let Some(v) = sh.ask_some(&format!("{question} (Enter keeps the current value)"))? {
-            args.push(format!("--{option}"));
-            args.push(v);
-        }
-    }
-    Ok(args)
-}
-
-fn cmd(parts: &[&str], more: Vec<String>) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).chain(more).collect()
-}
-
 pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
         sh.run(&["destconfig", "list"])?;
@@ -97,45 +82,30 @@ pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => {
-                sh.until_accepted(|sh| {
-                    let Some(domain) = sh.ask_some(
-                        "Enter the domain you wish to configure (example.com, or .example.com for its subdomains).",
-                    )?
-                    else {
-                        return Ok(None);
-                    };
-                    let o = answers(sh, DEST_QUESTIONS)?;
-                    Ok(Some(cmd(&["destconfig", "new", &domain], o)))
-                })?;
-            }
-            Some(op @ (1 | 3)) => {
-                sh.until_accepted(|sh| {
-                    let domain = if op == 3 {
-                        "Default".to_string()
-                    } else {
-                        let Some(d) =
-                            sh.ask_some("Enter the domain of the entry you wish to edit.")?
-                        else {
-                            return Ok(None);
-                        };
-                        d
-                    };
-                    let o = answers(sh, DEST_QUESTIONS)?;
-                    if o.is_empty() {
-                        sh.show("Nothing changed.")?;
-                        return Ok(None);
-                    }
-                    Ok(Some(cmd(&["destconfig", "edit", &domain], o)))
-                })?;
-            }
-            Some(2) => {
-                sh.until_accepted(|sh| {
-                    let d = sh.ask_some("Enter the domain of the entry you wish to delete.")?;
-                    Ok(d.map(|d| cmd(&["destconfig", "delete", &d], vec![])))
-                })?;
-            }
-            Some(4) => {}
+            Some(0) => row_settings(
+                sh,
+                &["destconfig", "new"],
+                "Enter the domain you wish to configure (example.com, or .example.com for its subdomains).",
+                DEST_QUESTIONS,
+                false,
+            )?,
+            Some(1) => row_settings(
+                sh,
+                &["destconfig", "edit"],
+                "Enter the domain of the entry you wish to edit.",
+                DEST_QUESTIONS,
+                true,
+            )?,
+            Some(2) => on_row(
+                sh,
+                &["destconfig", "delete"],
+                "Enter the domain of the entry you wish to delete.",
+            )?,
+            Some(3) => sh.until_accepted(|sh| {
+                Ok(options(sh, DEST_QUESTIONS)?
+                    .and_then(|o| cmd(&["destconfig", "edit", "Default"], o)))
+            })?,
+            Some(4) => false,
             Some(_) => {
                 while let Some(d) = sh.ask_some(
                     "Enter the domain you wish to see (\"Default\" for the default settings).",
@@ -144,8 +114,9 @@ pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
                         break;
                     }
                 }
+                false
             }
-        }
+        };
     }
 }
 
@@ -159,39 +130,25 @@ pub(super) fn bounceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => {
-                sh.until_accepted(|sh| {
-                    let Some(name) = sh.ask_some(
-                        "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
-                    )?
-                    else {
-                        return Ok(None);
-                    };
-                    let o = answers(sh, BOUNCE_QUESTIONS)?;
-                    Ok(Some(cmd(&["bounceconfig", "new", &name], o)))
-                })?;
-            }
-            Some(1) => {
-                sh.until_accepted(|sh| {
-                    let Some(name) =
-                        sh.ask_some("Enter the name of the profile you wish to edit.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let o = answers(sh, BOUNCE_QUESTIONS)?;
-                    if o.is_empty() {
-                        sh.show("Nothing changed.")?;
-                        return Ok(None);
-                    }
-                    Ok(Some(cmd(&["bounceconfig", "edit", &name], o)))
-                })?;
-            }
-            Some(_) => {
-                sh.until_accepted(|sh| {
-                    let n = sh.ask_some("Enter the name of the profile you wish to delete.")?;
-                    Ok(n.map(|n| cmd(&["bounceconfig", "delete", &n], vec![])))
-                })?;
-            }
-        }
+            Some(0) => row_settings(
+                sh,
+                &["bounceconfig", "new"],
+                "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
+                BOUNCE_QUESTIONS,
+                false,
+            )?,
+            Some(1) => row_settings(
+                sh,
+                &["bounceconfig", "edit"],
+                "Enter the name of the profile you wish to edit.",
+                BOUNCE_QUESTIONS,
+                true,
+            )?,
+            Some(_) => on_row(
+                sh,
+                &["bounceconfig", "delete"],
+                "Enter the name of the profile you wish to delete.",
+            )?,
+        };
     }
 }

@@ -6,6 +6,7 @@
 //! cli filters new < script` check and store it the same way.
 
 use super::ConsoleError;
+use super::menus_config::{move_row, on_row};
 use super::shell::Shell;
 
 /// AsyncOS's words for the paste.
@@ -26,31 +27,6 @@ fn names_of(list: &str) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// Asks for a filter by name or number; `None` on Enter. A number is
-/// turned into the name; a name goes to the batch command as typed (it
-/// says so if there is no such filter).
-fn ask_filter(
-    sh: &mut Shell<'_>,
-    names: &[String],
-    question: &str,
-) -> Result<Option<String>, ConsoleError> {
-    loop {
-        let Some(a) = sh.ask_some(question)? else {
-            return Ok(None);
-        };
-        match a.parse::<usize>() {
-            Ok(n) => match n.checked_sub(1).and_then(|i| names.get(i)) {
-                Some(name) => return Ok(Some(name.clone())),
-                None => sh.show(&format!(
-                    "There is no filter number {n}: enter a number from 1 to {}, or a name.",
-                    names.len()
-                ))?,
-            },
-            Err(_) => return Ok(Some(a)),
-        }
-    }
 }
 
 pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -78,37 +54,23 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
         match op {
             0 => new(sh)?,
             1 => {
-                sh.until_accepted(|sh| {
-                    let f = ask_filter(sh, &names, "Enter the filter name or number to delete.")?;
-                    Ok(f.map(|f| v(&["filters", "delete", &f])))
-                })?;
+                on_row(
+                    sh,
+                    &["filters", "delete"],
+                    "Enter the filter name or number to delete.",
+                )?;
             }
             2 => import(sh, !names.is_empty())?,
             3 => {
                 sh.run(&["filters", "export"])?;
             }
             4 => {
-                sh.until_accepted(|sh| {
-                    let Some(f) =
-                        ask_filter(sh, &names, "Enter the filter name or number to move.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) = sh.ask_some(&format!(
-                        "Enter the position to move it to (1 is the first filter, {} the last).",
-                        names.len()
-                    ))?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(Some(v(&["filters", "move", &f, &to])))
-                })?;
+                let last = format!(", {} the last", names.len());
+                move_row(sh, &["filters", "move"], "filter", &last)?;
             }
             5 => {
                 sh.until_accepted(|sh| {
-                    let Some(f) =
-                        ask_filter(sh, &names, "Enter the filter name or number to set.")?
-                    else {
+                    let Some(f) = sh.ask_some("Enter the filter name or number to set.")? else {
                         return Ok(None);
                     };
                     let states = [
@@ -127,9 +89,7 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
             }
             6 => {}
             _ => {
-                while let Some(f) =
-                    ask_filter(sh, &names, "Enter the filter name or number to display.")?
-                {
+                while let Some(f) = sh.ask_some("Enter the filter name or number to display.")? {
                     if sh.run(&["filters", "detail", &f])? {
                         break;
                     }

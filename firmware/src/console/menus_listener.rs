@@ -3,7 +3,7 @@
 //! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
-use super::menus_config::{numbered_names, options, pick};
+use super::menus_config::{cmd, move_row, numbered, numbered_names, on_row, options, pick};
 use super::shell::Shell;
 
 const MEMBERS_HELP: &str = "Enter the hosts to add, separated by commas.\n\
@@ -12,6 +12,8 @@ IP address ranges such as 10.1.1.10-20 are allowed.\n\
 IP subnets such as 10.2.3. are allowed.\n\
 Hostnames such as crm.example.com are allowed.\n\
 Partial hostnames such as .example.com are allowed.";
+
+const LC: &str = "listenerconfig";
 
 fn v(parts: &[&str]) -> Option<Vec<String>> {
     Some(parts.iter().map(|s| s.to_string()).collect())
@@ -93,171 +95,174 @@ fn edit_listener(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
     }
 }
 
-fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
+/// What the HOSTACCESS and RCPTACCESS menus differ in; [`table_menu`]
+/// runs the rest (DELETE, MOVE, PRINT, IMPORT, EXPORT, CLEAR) the same way
+/// for both, as the daemon's `listener_table` does.
+struct TableMenu {
+    /// `hostaccess` or `rcptaccess`.
+    table: &'static str,
+    /// The words before a row's name (`sendergroup`), if any.
+    select: &'static [&'static str],
+    /// A row, in the questions: "sender group".
+    noun: &'static str,
+    /// NEW, EDIT, DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT, CLEAR.
+    ops: [(&'static str, &'static str); 9],
+    import_intro: &'static str,
+    clear_question: &'static str,
+    /// NEW: the arguments after `new`; `None` goes back.
+    new: Ask,
+    /// DEFAULT: the arguments after `default`.
+    default: Ask,
+    /// EDIT: its own dialog on listener `l`.
+    edit: fn(&mut Shell<'_>, &str) -> Result<(), ConsoleError>,
+}
+
+type Ask = fn(&mut Shell<'_>) -> Result<Option<Vec<String>>, ConsoleError>;
+
+fn table_menu(sh: &mut Shell<'_>, l: &str, m: &TableMenu) -> Result<(), ConsoleError> {
+    let base = |verb: &'static str, select: bool| -> Vec<&str> {
+        let mut a = vec![LC, "edit", l, m.table, verb];
+        if select {
+            a.extend(m.select);
+        }
+        a
+    };
+    let with = |verb, more: Vec<String>| cmd(&base(verb, false), more);
     loop {
-        let ops = [
-            ("NEW", "Create a new sender group, or add hosts to one."),
-            (
-                "EDIT",
-                "Modify a sender group (remove a host, change its policy).",
-            ),
-            ("DELETE", "Remove a sender group."),
-            ("MOVE", "Move a sender group up or down the table."),
-            ("DEFAULT", "Change the policy of the ALL sender group."),
-            (
-                "PRINT",
-                "Display the Host Access Table and mail flow policies.",
-            ),
-            ("IMPORT", "Replace the table with one pasted here."),
-            ("EXPORT", "Display the table in the form IMPORT reads."),
-            ("CLEAR", "Remove every sender group except ALL."),
-        ];
-        match sh.choose(&ops)? {
+        match sh.choose(&m.ops)? {
             None => return Ok(()),
-            Some(0) => {
-                sh.until_accepted(|sh| {
-                    let Some(name) = sh.ask_some("Enter a name for this sender group (an existing group gets the hosts added).")? else {
-                        return Ok(None);
-                    };
-                    let Some(members) = sh.ask_some(MEMBERS_HELP)? else {
-                        return Ok(None);
-                    };
-                    let policy = sh.ask(
-                        "Enter the mail flow policy for this group (needed for a new group; Enter keeps an existing group's policy).",
-                        "",
-                    )?;
-                    let mut a = vec!["listenerconfig", "edit", l, "hostaccess", "new", "sendergroup", &name, &members];
-                    if !policy.is_empty() {
-                        a.extend(["--policy", policy.trim_start_matches('$')]);
-                    }
-                    Ok(v(&a))
-                })?;
-            }
+            Some(0) => sh.until_accepted(|sh| Ok((m.new)(sh)?.and_then(|a| with("new", a))))?,
             Some(1) => {
-                let Some(group) =
-                    sh.ask_some("Enter the name of the sender group you wish to edit.")?
-                else {
-                    continue;
-                };
-                let ops = [
-                    ("DELETE", "Remove a host from this group."),
-                    ("POLICY", "Change this group's mail flow policy."),
-                ];
-                let Some(op) = sh.choose(&ops)? else {
-                    continue;
-                };
-                sh.until_accepted(|sh| {
-                    let base = [
-                        "listenerconfig",
-                        "edit",
-                        l,
-                        "hostaccess",
-                        "edit",
-                        "sendergroup",
-                        group.as_str(),
-                    ];
-                    if op == 0 {
-                        let Some(host) = sh.ask_some("Enter the host to remove.")? else {
-                            return Ok(None);
-                        };
-                        Ok(v(&[&base[..], &["delete", &host]].concat()))
-                    } else {
-                        let Some(p) = sh.ask_some("Enter the mail flow policy for this group.")?
-                        else {
-                            return Ok(None);
-                        };
-                        Ok(v(
-                            &[&base[..], &["policy", p.trim_start_matches('$')]].concat()
-                        ))
-                    }
-                })?;
+                (m.edit)(sh, l)?;
+                true
             }
             Some(2) => {
-                sh.until_accepted(|sh| {
-                    let a =
-                        sh.ask_some("Enter the name of the sender group you wish to delete.")?;
-                    Ok(a.and_then(|g| {
-                        v(&[
-                            "listenerconfig",
-                            "edit",
-                            l,
-                            "hostaccess",
-                            "delete",
-                            "sendergroup",
-                            &g,
-                        ])
-                    }))
-                })?;
+                let question = format!(
+                    "Enter the name or number of the {} you wish to delete.",
+                    m.noun
+                );
+                on_row(sh, &base("delete", true), &question)?
             }
-            Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(g) =
-                        sh.ask_some("Enter the name of the sender group you wish to move.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) =
-                        sh.ask_some("Enter the position to move it to (1 is the top).")?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(v(&[
-                        "listenerconfig",
-                        "edit",
-                        l,
-                        "hostaccess",
-                        "move",
-                        "sendergroup",
-                        &g,
-                        &to,
-                    ]))
-                })?;
-            }
+            Some(3) => move_row(sh, &base("move", true), m.noun, ", ALL stays last")?,
             Some(4) => {
-                sh.until_accepted(|sh| {
-                    let p = sh.ask_some("Enter the mail flow policy for the ALL sender group.")?;
-                    Ok(p.and_then(|p| {
-                        v(&[
-                            "listenerconfig",
-                            "edit",
-                            l,
-                            "hostaccess",
-                            "default",
-                            p.trim_start_matches('$'),
-                        ])
-                    }))
-                })?;
+                sh.until_accepted(|sh| Ok((m.default)(sh)?.and_then(|a| with("default", a))))?
             }
-            Some(6) => import(
-                sh,
-                l,
-                "hostaccess",
-                "Paste the Host Access Table, one sender group a line (NAME: members $POLICY, ALL $POLICY last).",
-            )?,
-            Some(7) => {
-                sh.run(&["listenerconfig", "edit", l, "hostaccess", "export"])?;
-            }
-            Some(8) => clear(sh, l, "hostaccess", "Remove every sender group except ALL?")?,
+            Some(5) => sh.run(&base("print", false))?,
+            Some(6) => sh.until_accepted(|sh| {
+                let text = sh.read_script(&format!(
+                    "{}\nEnter '.' on a line by itself to end (a '.' alone goes back).",
+                    m.import_intro
+                ))?;
+                Ok((!text.trim().is_empty())
+                    .then_some(text)
+                    .and_then(|t| with("import", vec![t])))
+            })?,
+            Some(7) => sh.run(&base("export", false))?,
             Some(_) => {
-                sh.run(&["listenerconfig", "edit", l, "hostaccess", "print"])?;
+                sh.may_change()?
+                    && sh.yes_no(m.clear_question, false)?
+                    && sh.run(&base("clear", false))?
             }
-        }
+        };
     }
+}
+
+fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
+    table_menu(
+        sh,
+        l,
+        &TableMenu {
+            table: "hostaccess",
+            select: &["sendergroup"],
+            noun: "sender group",
+            ops: [
+                ("NEW", "Create a new sender group, or add hosts to one."),
+                (
+                    "EDIT",
+                    "Modify a sender group (remove a host, change its policy).",
+                ),
+                ("DELETE", "Remove a sender group."),
+                ("MOVE", "Move a sender group up or down the table."),
+                ("DEFAULT", "Change the policy of the ALL sender group."),
+                (
+                    "PRINT",
+                    "Display the Host Access Table and mail flow policies.",
+                ),
+                ("IMPORT", "Replace the table with one pasted here."),
+                ("EXPORT", "Display the table in the form IMPORT reads."),
+                ("CLEAR", "Remove every sender group except ALL."),
+            ],
+            import_intro: "Paste the Host Access Table, one sender group a line (NAME: members $POLICY, ALL $POLICY last).",
+            clear_question: "Remove every sender group except ALL?",
+            new: |sh| {
+                let Some(name) = sh.ask_some(
+                    "Enter a name for this sender group (an existing group gets the hosts added).",
+                )?
+                else {
+                    return Ok(None);
+                };
+                let Some(members) = sh.ask_some(MEMBERS_HELP)? else {
+                    return Ok(None);
+                };
+                let policy = sh.ask(
+                "Enter the mail flow policy for this group (needed for a new group; Enter keeps an existing group's policy).",
+                "",
+            )?;
+                let mut a = vec!["sendergroup", &name, &members];
+                if !policy.is_empty() {
+                    a.extend(["--policy", policy.trim_start_matches('$')]);
+                }
+                Ok(v(&a))
+            },
+            default: |sh| {
+                let p = sh.ask_some("Enter the mail flow policy for the ALL sender group.")?;
+                Ok(p.and_then(|p| v(&[p.trim_start_matches('$')])))
+            },
+            edit: edit_group,
+        },
+    )
+}
+
+/// EDIT of a sender group: remove a host, or change its policy.
+fn edit_group(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
+    let Some(group) =
+        sh.ask_some("Enter the name or number of the sender group you wish to edit.")?
+    else {
+        return Ok(());
+    };
+    let ops = [
+        ("DELETE", "Remove a host from this group."),
+        ("POLICY", "Change this group's mail flow policy."),
+    ];
+    let Some(op) = sh.choose(&ops)? else {
+        return Ok(());
+    };
+    sh.until_accepted(|sh| {
+        let base = [LC, "edit", l, "hostaccess", "edit", "sendergroup", &group];
+        let (question, verb) = if op == 0 {
+            ("Enter the host to remove.", "delete")
+        } else {
+            ("Enter the mail flow policy for this group.", "policy")
+        };
+        let Some(a) = sh.ask_some(question)? else {
+            return Ok(None);
+        };
+        Ok(cmd(
+            &base,
+            vec![verb.into(), a.trim_start_matches('$').into()],
+        ))
+    })?;
+    Ok(())
 }
 
 /// Asks for a RAT entry's action and response; the arguments after the address.
 fn rat_action(sh: &mut Shell<'_>) -> Result<Vec<String>, ConsoleError> {
-    let accept = loop {
-        let a = sh.ask(
-            "Select the action to apply to this address:\n1. Accept\n2. Reject",
-            "1",
-        )?;
-        match a.to_ascii_lowercase().as_str() {
-            "1" | "accept" => break true,
-            "2" | "reject" => break false,
-            _ => sh.show("Please enter 1 (Accept) or 2 (Reject).")?,
-        }
-    };
+    let accept = numbered(
+        sh,
+        "Select the action to apply to this address:",
+        &["Accept", "Reject"],
+        0,
+    )? == 0;
     let mut a = vec![if accept { "accept" } else { "reject" }.to_string()];
     if sh.yes_no("Would you like to use a custom SMTP response?", false)? {
         let code = sh.ask(
@@ -285,135 +290,53 @@ Domains such as example.com, partial domains such as .example.com, user@ (any do
 user@example.com and ALL are allowed.";
 
 fn rcptaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
-    loop {
-        let ops = [
-            ("NEW", "Create a new entry."),
-            ("EDIT", "Modify an entry (its action and response)."),
-            ("DELETE", "Remove an entry."),
-            ("MOVE", "Move an entry up or down the table."),
-            ("DEFAULT", "Change the action of the ALL entry."),
-            ("PRINT", "Display the table."),
-            ("IMPORT", "Replace the table with one pasted here."),
-            ("EXPORT", "Display the table in the form IMPORT reads."),
-            ("CLEAR", "Remove every entry except ALL."),
-        ];
-        match sh.choose(&ops)? {
-            None => return Ok(()),
-            Some(0) => {
-                sh.until_accepted(|sh| {
-                    let Some(addr) = sh.ask_some(RAT_ADDRESS)? else {
-                        return Ok(None);
-                    };
-                    let rest = rat_action(sh)?;
-                    let mut a: Vec<String> =
-                        ["listenerconfig", "edit", l, "rcptaccess", "new", &addr]
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect();
-                    a.extend(rest);
-                    Ok(Some(a))
-                })?;
-            }
-            Some(1) => {
-                // The batch form has no edit: the entry is deleted, then
-                // added back with the new answers, asked again until the
-                // daemon accepts them ("clear" undoes both if abandoned).
-                let Some(addr) =
-                    sh.ask_some("Enter the recipient address of the entry you wish to edit.")?
-                else {
-                    continue;
+    table_menu(
+        sh,
+        l,
+        &TableMenu {
+            table: "rcptaccess",
+            select: &[],
+            noun: "entry (its recipient address)",
+            ops: [
+                ("NEW", "Create a new entry."),
+                ("EDIT", "Modify an entry (its action and response)."),
+                ("DELETE", "Remove an entry."),
+                ("MOVE", "Move an entry up or down the table."),
+                ("DEFAULT", "Change the action of the ALL entry."),
+                ("PRINT", "Display the table."),
+                ("IMPORT", "Replace the table with one pasted here."),
+                ("EXPORT", "Display the table in the form IMPORT reads."),
+                ("CLEAR", "Remove every entry except ALL."),
+            ],
+            import_intro: "Paste the Recipient Access Table, one entry a line (address ACCEPT|REJECT [CODE] [\"TEXT\"] [BYPASS_RC], ALL last).",
+            clear_question: "Remove every entry except ALL?",
+            new: |sh| {
+                let Some(addr) = sh.ask_some(RAT_ADDRESS)? else {
+                    return Ok(None);
                 };
-                if sh.run(&["listenerconfig", "edit", l, "rcptaccess", "delete", &addr])? {
-                    sh.until_accepted(|sh| {
-                        let rest = rat_action(sh)?;
-                        let mut a: Vec<String> =
-                            ["listenerconfig", "edit", l, "rcptaccess", "new", &addr]
-                                .iter()
-                                .map(|s| s.to_string())
-                                .collect();
-                        a.extend(rest);
-                        Ok(Some(a))
-                    })?;
-                }
-            }
-            Some(2) => {
-                sh.until_accepted(|sh| {
-                    let a = sh
-                        .ask_some("Enter the recipient address of the entry you wish to delete.")?;
-                    Ok(a.and_then(|addr| {
-                        v(&["listenerconfig", "edit", l, "rcptaccess", "delete", &addr])
-                    }))
-                })?;
-            }
-            Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(addr) =
-                        sh.ask_some("Enter the recipient address of the entry you wish to move.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) =
-                        sh.ask_some("Enter the position to move it to (1 is the top).")?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(v(&[
-                        "listenerconfig",
-                        "edit",
-                        l,
-                        "rcptaccess",
-                        "move",
-                        &addr,
-                        &to,
-                    ]))
-                })?;
-            }
-            Some(4) => {
-                sh.until_accepted(|sh| {
-                    let rest = rat_action(sh)?;
-                    let mut a: Vec<String> = ["listenerconfig", "edit", l, "rcptaccess", "default"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
-                    a.extend(rest);
-                    Ok(Some(a))
-                })?;
-            }
-            Some(6) => import(
-                sh,
-                l,
-                "rcptaccess",
-                "Paste the Recipient Access Table, one entry a line (address ACCEPT|REJECT [CODE] [\"TEXT\"] [BYPASS_RC], ALL last).",
-            )?,
-            Some(7) => {
-                sh.run(&["listenerconfig", "edit", l, "rcptaccess", "export"])?;
-            }
-            Some(8) => clear(sh, l, "rcptaccess", "Remove every entry except ALL?")?,
-            Some(_) => {
-                sh.run(&["listenerconfig", "edit", l, "rcptaccess", "print"])?;
-            }
-        }
-    }
+                Ok(cmd(&[&addr], rat_action(sh)?))
+            },
+            default: |sh| Ok(Some(rat_action(sh)?)),
+            edit: edit_entry,
+        },
+    )
 }
 
-/// IMPORT: a pasted table, staged only if every line is valid; asked again
-/// while it is refused (nothing is staged until then).
-fn import(sh: &mut Shell<'_>, l: &str, table: &str, intro: &str) -> Result<(), ConsoleError> {
-    sh.until_accepted(|sh| {
-        let text = sh.read_script(&format!(
-            "{intro}\nEnter '.' on a line by itself to end (a '.' alone goes back)."
-        ))?;
-        if text.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(v(&["listenerconfig", "edit", l, table, "import", &text]))
-    })?;
-    Ok(())
-}
-
-fn clear(sh: &mut Shell<'_>, l: &str, table: &str, question: &str) -> Result<(), ConsoleError> {
-    if sh.may_change()? && sh.yes_no(question, false)? {
-        sh.run(&["listenerconfig", "edit", l, table, "clear"])?;
+/// EDIT of a RAT entry. The batch form has no edit: the entry is deleted,
+/// then added back with the new answers, asked again until the daemon
+/// accepts them ("clear" undoes both if abandoned).
+fn edit_entry(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
+    let Some(addr) = sh.ask_some("Enter the recipient address of the entry you wish to edit.")?
+    else {
+        return Ok(());
+    };
+    if sh.run(&[LC, "edit", l, "rcptaccess", "delete", &addr])? {
+        sh.until_accepted(|sh| {
+            Ok(cmd(
+                &[LC, "edit", l, "rcptaccess", "new", &addr],
+                rat_action(sh)?,
+            ))
+        })?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
+use super::menus_config::{cmd, move_row, numbered, on_row, pick};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
@@ -57,83 +58,20 @@ fn global_address(sh: &mut Shell<'_>) -> Result<Option<String>, ConsoleError> {
     Ok(field(&print, "Message Intake Address").filter(|a| a.contains('@')))
 }
 
-/// Asks a numbered question until the answer is one of `choices` (by
-/// number or by its first word, case-insensitive); Enter takes `default`.
-fn numbered(
-    sh: &mut Shell<'_>,
-    question: &str,
-    choices: &[&str],
-    default: usize,
-) -> Result<usize, ConsoleError> {
-    let mut text = question.to_string();
-    for (i, c) in choices.iter().enumerate() {
-        text.push_str(&format!("\n{}. {c}", i + 1));
-    }
-    loop {
-        let a = sh.ask(&text, &(default + 1).to_string())?;
-        let by_number = a
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .filter(|i| *i < choices.len());
-        // A choice's first word works too when no other choice shares it.
-        let word_of = |c: &&str| c.split_whitespace().next().unwrap_or("").to_string();
-        let by_word = choices
-            .iter()
-            .position(|c| word_of(c).eq_ignore_ascii_case(&a))
-            .filter(|_| {
-                choices
-                    .iter()
-                    .filter(|c| word_of(c).eq_ignore_ascii_case(&a))
-                    .count()
-                    == 1
-            });
-        match by_number.or(by_word) {
-            Some(i) => return Ok(i),
-            None => sh.show(&format!(
-                "'{a}' is not a choice: enter a number from 1 to {}.",
-                choices.len()
-            ))?,
-        }
-    }
-}
-
-/// Asks for a policy by name or number (DEFAULT too when `default_ok`).
+/// Asks for a policy by name or number; a number becomes the name (the
+/// edit menu shows it), DEFAULT and unknown names go to the daemon as typed.
 fn ask_policy(
     sh: &mut Shell<'_>,
     names: &[String],
     question: &str,
-    default_ok: bool,
 ) -> Result<Option<String>, ConsoleError> {
-    loop {
-        let Some(a) = sh.ask_some(question)? else {
-            return Ok(None);
-        };
-        if let Ok(n) = a.parse::<usize>() {
-            match n.checked_sub(1).and_then(|i| names.get(i)) {
-                Some(name) => return Ok(Some(name.clone())),
-                None => sh.show(&format!("There is no policy number {n}."))?,
-            }
-            continue;
-        }
-        if a.eq_ignore_ascii_case(DEFAULT_POLICY) {
-            if default_ok {
-                return Ok(Some(DEFAULT_POLICY.to_string()));
-            }
-            sh.show("The DEFAULT policy cannot be deleted or moved: it always comes last.")?;
-            continue;
-        }
-        match names.iter().find(|n| n.eq_ignore_ascii_case(&a)) {
-            Some(name) => return Ok(Some(name.clone())),
-            None if names.is_empty() => {
-                sh.show(&format!("There is no mail policy named '{a}'."))?
-            }
-            None => sh.show(&format!(
-                "There is no mail policy named '{a}'. The policies are: {}.",
-                names.join(", ")
-            ))?,
-        }
-    }
+    Ok(sh.ask_some(question)?.map(|a| {
+        a.parse::<usize>()
+            .ok()
+            .and_then(|n| names.get(n.checked_sub(1)?))
+            .cloned()
+            .unwrap_or(a)
+    }))
 }
 
 pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -164,42 +102,20 @@ pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
                     sh,
                     &names,
                     "Enter the name or number of the policy you wish to edit (DEFAULT for the default policy).",
-                    true,
                 )? {
                     edit_policy(sh, dir, &p)?;
                 }
             }
             Some(2) => {
-                sh.until_accepted(|sh| {
-                    let p = ask_policy(
-                        sh,
-                        &names,
-                        "Enter the name or number of the policy you wish to delete.",
-                        false,
-                    )?;
-                    Ok(p.map(|p| v(&["policyconfig", "delete", dir, &p])))
-                })?;
+                on_row(
+                    sh,
+                    &["policyconfig", "delete", dir],
+                    "Enter the name or number of the policy you wish to delete.",
+                )?;
             }
             Some(3) => {
-                sh.until_accepted(|sh| {
-                    let Some(p) = ask_policy(
-                        sh,
-                        &names,
-                        "Enter the name or number of the policy you wish to move.",
-                        false,
-                    )?
-                    else {
-                        return Ok(None);
-                    };
-                    let Some(to) = sh.ask_some(&format!(
-                        "Enter the position to move it to (1 is the top, {} the last before DEFAULT).",
-                        names.len().max(1)
-                    ))?
-                    else {
-                        return Ok(None);
-                    };
-                    Ok(Some(v(&["policyconfig", "move", dir, &p, &to])))
-                })?;
+                let last = format!(", {} the last before DEFAULT", names.len().max(1));
+                move_row(sh, &["policyconfig", "move", dir], "policy", &last)?;
             }
             Some(4) => {}
             Some(_) => {
@@ -207,7 +123,6 @@ pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
                     sh,
                     &names,
                     "Enter the name or number of the policy to display (DEFAULT for the default policy).",
-                    true,
                 )? {
                     sh.run(&["policyconfig", "detail", dir, &p])?;
                 }
@@ -303,39 +218,18 @@ fn delete_member(
     p: &str,
     members: &[(String, String)],
 ) -> Result<(), ConsoleError> {
+    let names: Vec<String> = members.iter().map(|(s, m)| format!("{s} {m}")).collect();
     let mut question = String::from("Enter the number of the member to remove:");
-    for (i, (side, pattern)) in members.iter().enumerate() {
-        question.push_str(&format!("\n{}. {side} {pattern}", i + 1));
+    for (i, n) in names.iter().enumerate() {
+        question.push_str(&format!("\n{}. {n}", i + 1));
     }
     sh.until_accepted(|sh| {
-        loop {
-            let Some(a) = sh.ask_some(&question)? else {
-                return Ok(None);
-            };
-            let by_number = a
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| members.get(n.checked_sub(1)?));
-            let by_pattern = members.iter().find(|(_, m)| m.eq_ignore_ascii_case(&a));
-            match by_number.or(by_pattern) {
-                Some((side, pattern)) => {
-                    return Ok(Some(v(&[
-                        "policyconfig",
-                        "edit",
-                        dir,
-                        p,
-                        "members",
-                        "delete",
-                        side,
-                        pattern,
-                    ])));
-                }
-                None => sh.show(&format!(
-                    "'{a}' is not one of the members: enter a number from 1 to {}.",
-                    members.len()
-                ))?,
-            }
-        }
+        let member = pick(sh, &question, &names)?;
+        Ok(member.as_deref().and_then(|m| {
+            let (side, pattern) = m.split_once(' ')?;
+            let base = ["policyconfig", "edit", dir, p, "members", "delete"];
+            cmd(&base, vec![side.into(), pattern.into()])
+        }))
     })?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! (see `control::commands::quarantine`).
 
 use super::ConsoleError;
+use super::menus_config::{on_row, row_settings};
 use super::shell::Shell;
 
 fn v(parts: &[&str]) -> Vec<String> {
@@ -25,17 +26,6 @@ const QUESTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// `--option value` for each answered question.
-fn answers(sh: &mut Shell<'_>, keeps: &str) -> Result<Vec<String>, ConsoleError> {
-    let mut a = Vec::new();
-    for (option, question) in QUESTIONS {
-        if let Some(x) = sh.ask_some(&format!("{question} (Enter keeps {keeps})"))? {
-            a.extend([format!("--{option}"), x]);
-        }
-    }
-    Ok(a)
-}
-
 pub(super) fn quarantineconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
         sh.run(&["quarantineconfig", "print"])?;
@@ -46,45 +36,26 @@ pub(super) fn quarantineconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => {
-                sh.until_accepted(|sh| {
-                    let Some(name) = sh.ask_some(
-                        "Enter the name of the new quarantine (letters, digits, '_' and '-').",
-                    )?
-                    else {
-                        return Ok(None);
-                    };
-                    let mut a = v(&["quarantineconfig", "new", &name]);
-                    a.extend(answers(sh, "the default")?);
-                    Ok(Some(a))
-                })?;
-            }
-            Some(1) => {
-                sh.until_accepted(|sh| {
-                    let Some(name) =
-                        sh.ask_some("Enter the name of the quarantine you wish to edit.")?
-                    else {
-                        return Ok(None);
-                    };
-                    let o = answers(sh, "the current value")?;
-                    if o.is_empty() {
-                        sh.show("Nothing changed.")?;
-                        return Ok(None);
-                    }
-                    let mut a = v(&["quarantineconfig", "edit", &name]);
-                    a.extend(o);
-                    Ok(Some(a))
-                })?;
-            }
-            Some(_) => {
-                sh.until_accepted(|sh| {
-                    let n = sh.ask_some(
-                        "Enter the name of the quarantine you wish to delete (filters that name it are reported).",
-                    )?;
-                    Ok(n.map(|n| v(&["quarantineconfig", "delete", &n])))
-                })?;
-            }
-        }
+            Some(0) => row_settings(
+                sh,
+                &["quarantineconfig", "new"],
+                "Enter the name of the new quarantine (letters, digits, '_' and '-').",
+                QUESTIONS,
+                false,
+            )?,
+            Some(1) => row_settings(
+                sh,
+                &["quarantineconfig", "edit"],
+                "Enter the name of the quarantine you wish to edit.",
+                QUESTIONS,
+                true,
+            )?,
+            Some(_) => on_row(
+                sh,
+                &["quarantineconfig", "delete"],
+                "Enter the name of the quarantine you wish to delete (filters that name it are reported).",
+            )?,
+        };
     }
 }
 

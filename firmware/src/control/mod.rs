@@ -26,6 +26,7 @@
 
 pub mod commands;
 pub mod logsearch;
+pub mod table;
 pub mod users;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,13 @@ pub(super) fn invalid(msg: impl Into<String>) -> CliError {
     CliError::Invalid(msg.into())
 }
 
+/// A refused table operation is a refused value, said as the engine says it.
+impl From<crate::control::table::TableError> for CliError {
+    fn from(e: crate::control::table::TableError) -> Self {
+        CliError::Invalid(e.to_string())
+    }
+}
+
 /// Stages `cfg` and returns `what` followed by the reminder to commit.
 pub(super) fn stage(
     ctx: &CommandContext<'_>,

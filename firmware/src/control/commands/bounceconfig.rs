@@ -5,6 +5,7 @@
 use super::args::{Opts, check_name, invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
+use crate::control::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::BOUNCECONFIG as USAGE;
 
@@ -25,21 +26,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             check_name("bounce profile", name)?;
             let opts = parse_opts(rest, VALUED, &[], USAGE)?;
             let mut cfg = ctx.store.working()?;
-            if cfg
-                .bounce_profiles
-                .iter()
-                .any(|p| p.name.eq_ignore_ascii_case(name))
-            {
-                return Err(invalid(format!(
-                    "A bounce profile named '{name}' exists; use \"bounceconfig edit\"."
-                )));
-            }
             let mut p = BounceProfile {
                 name: name.clone(),
                 ..Default::default()
             };
             apply(&opts, &mut p)?;
-            cfg.bounce_profiles.push(p);
+            profiles().add(&mut cfg.bounce_profiles, p, None)?;
             stage(ctx, &cfg, &format!("Bounce profile {name} added."))
         }
         (Some("edit"), [_, name, rest @ ..]) => {
@@ -48,42 +40,55 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 return Err(usage(USAGE));
             }
             let mut cfg = ctx.store.working()?;
-            let p = cfg
-                .bounce_profiles
-                .iter_mut()
-                .find(|p| p.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| invalid(format!("There is no bounce profile named '{name}'.")))?;
+            let p = profiles().get_mut(&mut cfg.bounce_profiles, name)?;
             apply(&opts, p)?;
             let msg = format!("Bounce profile {} updated.", p.name);
             stage(ctx, &cfg, &msg)
         }
         (Some("delete"), [_, name]) => {
-            if name.eq_ignore_ascii_case("default") {
-                return Err(invalid("The Default bounce profile cannot be deleted."));
-            }
             let mut cfg = ctx.store.working()?;
+            let p = profiles().delete(&mut cfg.bounce_profiles, name)?;
             let used = cfg.destination_controls.iter().any(|d| {
                 d.bounce_profile
                     .as_deref()
-                    .is_some_and(|b| b.eq_ignore_ascii_case(name))
+                    .is_some_and(|b| b.eq_ignore_ascii_case(&p.name))
             });
             if used {
                 return Err(invalid(format!(
-                    "Bounce profile '{name}' is used by a destination control entry."
+                    "Bounce profile '{}' is used by a destination control entry.",
+                    p.name
                 )));
             }
-            let before = cfg.bounce_profiles.len();
-            cfg.bounce_profiles
-                .retain(|p| !p.name.eq_ignore_ascii_case(name));
-            if cfg.bounce_profiles.len() == before {
-                return Err(invalid(format!(
-                    "There is no bounce profile named '{name}'."
-                )));
-            }
-            stage(ctx, &cfg, &format!("Bounce profile {name} deleted."))
+            stage(ctx, &cfg, &format!("Bounce profile {} deleted.", p.name))
         }
         _ => Err(usage(USAGE)),
     }
+}
+
+impl TableRow for BounceProfile {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The bounce profiles; `Default` (the one rows without a profile use)
+/// stays.
+fn profiles() -> Table<BounceProfile> {
+    Table {
+        pinned: Some(Pinned {
+            is: |p| is_default(&p.name),
+            named: is_default,
+            last: false,
+            what: "the Default bounce profile",
+            why_kept: "destinations without a profile of their own use it",
+        }),
+        duplicate_hint: "; use \"bounceconfig edit\"",
+        ..Table::new("bounce profile named '{}'", "")
+    }
+}
+
+fn is_default(name: &str) -> bool {
+    name.eq_ignore_ascii_case("default")
 }
 
 fn apply(opts: &Opts, p: &mut BounceProfile) -> Result<(), CliError> {

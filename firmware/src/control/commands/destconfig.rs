@@ -9,6 +9,7 @@ use crate::config::{
     Config, Dane, DestinationControl, DestinationSettings, IpPreference, LimitScope, OutboundTls,
     RecipientLimit,
 };
+use crate::control::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::DESTCONFIG as USAGE;
 
@@ -57,17 +58,12 @@ fn new(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<String
         return Err(usage(USAGE));
     }
     let mut cfg = ctx.store.working()?;
-    if cfg.destination_controls.iter().any(|d| d.domain == domain) {
-        return Err(invalid(format!(
-            "{domain} already has a destination control entry; use \"destconfig edit\"."
-        )));
-    }
     let mut row = DestinationControl {
         domain: domain.clone(),
         ..Default::default()
     };
     apply(&cfg, &opts, &mut Row::Domain(&mut row))?;
-    cfg.destination_controls.push(row);
+    controls().add(&mut cfg.destination_controls, row, None)?;
     stage(
         ctx,
         &cfg,
@@ -88,30 +84,39 @@ fn edit(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<Strin
         cfg.destination_default = row;
         return stage(ctx, &cfg, "Default destination controls updated.");
     }
-    let d = domain.to_ascii_lowercase();
-    let row = cfg
-        .destination_controls
-        .iter_mut()
-        .find(|r| r.domain == d)
-        .ok_or_else(|| invalid(format!("{domain} has no destination control entry.")))?;
+    let row = controls().get_mut(&mut cfg.destination_controls, domain)?;
     apply(&snapshot, &opts, &mut Row::Domain(row))?;
-    stage(ctx, &cfg, &format!("Destination control for {d} updated."))
+    let message = format!("Destination control for {} updated.", row.domain);
+    stage(ctx, &cfg, &message)
 }
 
 fn delete(ctx: &CommandContext<'_>, domain: &str) -> Result<String, CliError> {
-    if domain.eq_ignore_ascii_case("default") {
-        return Err(invalid("The Default row cannot be deleted."));
-    }
     let mut cfg = ctx.store.working()?;
-    let d = domain.to_ascii_lowercase();
-    let before = cfg.destination_controls.len();
-    cfg.destination_controls.retain(|r| r.domain != d);
-    if cfg.destination_controls.len() == before {
-        return Err(invalid(format!(
-            "{domain} has no destination control entry."
-        )));
+    let row = controls().delete(&mut cfg.destination_controls, domain)?;
+    let message = format!("Destination control for {} deleted.", row.domain);
+    stage(ctx, &cfg, &message)
+}
+
+impl TableRow for DestinationControl {
+    fn key(&self) -> &str {
+        &self.domain
     }
-    stage(ctx, &cfg, &format!("Destination control for {d} deleted."))
+}
+
+/// The per-domain rows; the Default row is kept apart (it holds every
+/// setting, not overrides) and can be edited, never deleted.
+fn controls() -> Table<DestinationControl> {
+    Table {
+        pinned: Some(Pinned {
+            is: |_| false,
+            named: |n| n.eq_ignore_ascii_case("default"),
+            last: true,
+            what: "the Default row",
+            why_kept: "it applies to every domain without a row of its own",
+        }),
+        duplicate_hint: "; use \"destconfig edit\"",
+        ..Table::new("destination control entry for {}", "")
+    }
 }
 
 /// The row being edited: a domain's (options become overrides) or the
@@ -326,22 +331,15 @@ fn on_off(b: bool) -> &'static str {
 
 fn detail(cfg: &Config, domain: &str) -> Result<String, CliError> {
     let is_default = domain.eq_ignore_ascii_case("default");
-    let s = if is_default {
-        cfg.destination_default.clone()
+    let (domain, s) = if is_default {
+        ("Default", cfg.destination_default.clone())
     } else {
-        cfg.destination_controls
-            .iter()
-            .find(|r| r.domain.eq_ignore_ascii_case(domain))
-            .map(|r| r.settings(&cfg.destination_default))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{domain} has no destination control entry (it uses the Default row)."
-                ))
-            })?
+        let row = controls().get(&cfg.destination_controls, domain)?;
+        (row.domain.as_str(), row.settings(&cfg.destination_default))
     };
     Ok(format!(
         "Domain: {}\nIP address preference: {}\nMaximum concurrent connections: {}{}\nMaximum messages per connection: {}\nRecipient limit: {}\nTLS support: {}\nDANE support: {}\nBounce verification: {}\nBounce profile: {}\nClient certificate: {}\n",
-        if is_default { "Default" } else { domain },
+        domain,
         s.ip_preference.label(),
         s.max_concurrency,
         if s.limit_scope == LimitScope::Host {

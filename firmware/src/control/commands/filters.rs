@@ -14,9 +14,10 @@
 //! `config::policy`), so `detail` and `export` print them back the same
 //! way whatever spacing was pasted.
 
-use super::args::{STAGED_NOTE, invalid, number, parse_opts, stage, usage};
+use super::args::{STAGED_NOTE, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, MessageFilterConfig, relay_lint};
+use crate::control::table::{Table, TableRow};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
 
 pub(super) use breakwater_control_proto::usage::FILTERS as USAGE;
@@ -38,18 +39,17 @@ pub(super) fn run(
         (Some("detail"), [_, name]) => detail(&ctx.store.working()?, name),
         (Some("delete"), [_, name]) => {
             let mut cfg = ctx.store.working()?;
-            let i = position(&cfg, name)?;
-            let f = cfg.message_filters.remove(i);
+            let f = table().delete(&mut cfg.message_filters, name)?;
             stage(ctx, &cfg, &format!("Filter '{}' deleted.", f.name))
         }
         (Some("move"), [_, name, to]) => {
             let mut cfg = ctx.store.working()?;
-            let i = position(&cfg, name)?;
-            let n = cfg.message_filters.len();
-            let to: usize = number("the position", to, 1, n)?;
-            let f = cfg.message_filters.remove(i);
-            let msg = format!("Filter '{}' moved to position {to}.", f.name);
-            cfg.message_filters.insert(to - 1, f);
+            let to = table().move_to(&mut cfg.message_filters, name, to)?;
+            let msg = format!(
+                "Filter '{}' moved to position {}.",
+                cfg.message_filters[to].name,
+                to + 1
+            );
             stage(ctx, &cfg, &msg)
         }
         (Some("set"), [_, name, state]) => {
@@ -59,11 +59,11 @@ pub(super) fn run(
                 _ => return Err(usage(USAGE)),
             };
             let mut cfg = ctx.store.working()?;
-            let i = position(&cfg, name)?;
-            cfg.message_filters[i].active = active;
+            let f = table().get_mut(&mut cfg.message_filters, name)?;
+            f.active = active;
             let msg = format!(
                 "Filter '{}' is now {}.",
-                cfg.message_filters[i].name,
+                f.name,
                 if active { "active" } else { "inactive" }
             );
             stage(ctx, &cfg, &msg)
@@ -151,29 +151,26 @@ pub(super) fn relay_warnings(cfg: &Config, only: Option<&[Filter]>) -> String {
         .collect()
 }
 
-fn position(cfg: &Config, name: &str) -> Result<usize, CliError> {
-    cfg.message_filters
-        .iter()
-        .position(|f| f.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| invalid(format!("There is no filter named '{name}'.")))
+impl TableRow for MessageFilterConfig {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The filters, in the order they run.
+fn table() -> Table<MessageFilterConfig> {
+    Table {
+        duplicate_hint: "; delete it first or choose another name",
+        ..Table::new("filter named '{}'", "")
+    }
 }
 
 fn new(ctx: &CommandContext<'_>, src: &str) -> Result<String, CliError> {
     let parsed = parse(src)?;
     let mut cfg = ctx.store.working()?;
     for f in &parsed {
-        if cfg
-            .message_filters
-            .iter()
-            .any(|e| e.name.eq_ignore_ascii_case(&f.name))
-        {
-            return Err(invalid(format!(
-                "A filter named '{}' exists; delete it first or choose another name.",
-                f.name
-            )));
-        }
+        table().add(&mut cfg.message_filters, stored(f), None)?;
     }
-    cfg.message_filters.extend(parsed.iter().map(stored));
     let mut out = warnings(&cfg, &parsed);
     out.push_str(&relay_warnings(&cfg, Some(&parsed)));
     for f in &parsed {
@@ -223,7 +220,7 @@ fn list(cfg: &Config) -> String {
 }
 
 fn detail(cfg: &Config, name: &str) -> Result<String, CliError> {
-    let i = position(cfg, name)?;
+    let i = table().find(&cfg.message_filters, name)?;
     let f = &cfg.message_filters[i];
     let compiled = compile(std::slice::from_ref(f));
     let problems = warnings(cfg, &compiled);

@@ -6,12 +6,12 @@
 //! can neither be deleted nor appear as a member of another group (it would
 //! shadow every group below).
 
-use std::fmt::Write as _;
-
 use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
+use super::listener_table::{self, ListenerTable};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
+use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::hat::HostMember;
 
 pub(super) const USAGE: &str = "\
@@ -37,80 +37,119 @@ pub(super) fn run(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
+    if let Some(done) = listener_table::run::<Hat>(ctx, listener, args) {
+        return done;
+    }
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match sub.as_deref() {
-        Some("print") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = super::listenerconfig::find(&cfg, listener)?;
-            let text = format!(
-                "{}:\n{}{}",
-                l.name,
-                render_hat(l),
-                policy::render_policies(l)
-            );
-            Ok(text.trim_end().to_string())
-        }
         Some("new") => new_group(ctx, listener, &args[1..]),
-        Some("delete") => delete_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
-        Some("move") => move_group(ctx, listener, &args[1..]),
-        Some("default") => default_policy(ctx, listener, &args[1..]),
-        Some("clear") if args.len() == 1 => clear(ctx, listener),
-        Some("export") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            Ok(export(super::listenerconfig::find(&cfg, listener)?))
-        }
-        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
         _ => Err(usage(USAGE)),
     }
-}
-
-/// `sendergroup <NAME> ...` → `NAME`, the rest.
-fn group_args(positional: &[String]) -> Result<(&str, &[String]), CliError> {
-    match positional {
-        [kw, name, rest @ ..] if kw.eq_ignore_ascii_case("sendergroup") => {
-            Ok((name.as_str(), rest))
-        }
-        _ => Err(usage(USAGE)),
-    }
-}
-
-fn group_index(l: &ListenerConfig, name: &str) -> Result<usize, CliError> {
-    l.hat
-        .iter()
-        .position(|g| g.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| {
-            invalid(format!(
-                "There is no sender group '{name}' on listener {}.",
-                l.name
-            ))
-        })
 }
 
 fn is_all(name: &str) -> bool {
     name.eq_ignore_ascii_case("ALL")
 }
 
-fn new_group(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let opts = parse_opts(args, &["policy"], &[], USAGE)?;
-    let (name, member_args) = group_args(&opts.positional)?;
-    let members = comma_list(member_args);
-    if members.is_empty() {
-        return Err(usage(USAGE));
+impl TableRow for SenderGroup {
+    fn key(&self) -> &str {
+        &self.name
     }
-    check_name("sender group", name)?;
-    if is_all(name) {
-        return Err(invalid(
-            "The ALL sender group matches every host; it takes no members.",
-        ));
+}
+
+/// The Host Access Table: sender groups, ALL last.
+struct Hat;
+
+impl ListenerTable for Hat {
+    type Row = SenderGroup;
+    const TITLE: &'static str = "Host Access Table";
+    const ROWS: &'static str = "sender group(s)";
+    const KEYWORD: Option<&'static str> = Some("sendergroup");
+    const USAGE: &'static str = USAGE;
+
+    fn rows(l: &mut ListenerConfig) -> Result<&mut Vec<SenderGroup>, CliError> {
+        Ok(&mut l.hat)
     }
+
+    fn table(l: &ListenerConfig) -> Table<SenderGroup> {
+        Table {
+            pinned: Some(Pinned {
+                is: |g| is_all(&g.name),
+                named: is_all,
+                last: true,
+                what: "the ALL sender group",
+                why_kept: "it always stays last (change its policy instead)",
+            }),
+            plural: "sender groups",
+            ..Table::new("sender group '{}'", format!(" on listener {}", l.name))
+        }
+    }
+
+    /// `NAME: members $POLICY` or `ALL $POLICY`, checked against `l`'s
+    /// policies.
+    fn parse_line(l: &ListenerConfig, line: &str) -> Result<SenderGroup, CliError> {
+        let (body, policy) = line
+            .rsplit_once('$')
+            .ok_or_else(|| invalid("no $POLICY at the end"))?;
+        let policy = policy::canonical_name(l, policy.trim())?;
+        let (name, members) = match body.trim().split_once(':') {
+            Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
+            None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
+            None => return Err(invalid("expected NAME: members $POLICY or ALL $POLICY")),
+        };
+        check_name("sender group", name)?;
+        if !is_all(name) {
+            parse_members(&members)?;
+        }
+        Ok(SenderGroup {
+            name: name.to_string(),
+            members: members.into_iter().map(Into::into).collect(),
+            policy,
+        })
+    }
+
+    /// `default <POLICY>`: the ALL group with that policy.
+    fn default_row(l: &ListenerConfig, args: &[String]) -> Result<SenderGroup, CliError> {
+        let [p] = args else {
+            return Err(usage(USAGE));
+        };
+        Ok(SenderGroup {
+            name: "ALL".into(),
+            members: vec!["ALL".into()],
+            policy: policy::canonical_name(l, p.trim_start_matches('$'))?,
+        })
+    }
+
+    fn print(l: &ListenerConfig) -> String {
+        render_hat(l) + &policy::render_policies(l)
+    }
+
+    /// `NAME: members $POLICY`, `ALL $POLICY` (mail flow policies are
+    /// named, not defined, here).
+    fn export_line(g: &SenderGroup) -> String {
+        if is_all(&g.name) {
+            format!("ALL ${}", g.policy)
+        } else if g.members.is_empty() {
+            format!("{}: ${}", g.name, g.policy)
+        } else {
+            format!("{}: {} ${}", g.name, g.members.join(", "), g.policy)
+        }
+    }
+
+    fn export_header(l: &ListenerConfig) -> String {
+        format!(
+            "# Host Access Table of {} (first match wins): NAME: members $POLICY\n",
+            l.name
+        )
+    }
+}
+
+/// The members as typed, each parsed once; ALL and repeats refused.
+fn parse_members(members: &[String]) -> Result<Vec<HostMember>, CliError> {
     let mut parsed = Vec::new();
-    for m in &members {
+    for m in members {
         let p = HostMember::parse(m).map_err(|e| invalid(e.to_string()))?;
         if p == HostMember::All {
             return Err(invalid(
@@ -122,23 +161,45 @@ fn new_group(
         }
         parsed.push(p);
     }
+    Ok(parsed)
+}
 
+/// Whether stored member `stored` is the parsed member `m`.
+fn same_member(stored: &str, m: &HostMember) -> bool {
+    HostMember::parse(stored).is_ok_and(|s| s == *m)
+}
+
+fn new_group(
+    ctx: &CommandContext<'_>,
+    listener: &str,
+    args: &[String],
+) -> Result<String, CliError> {
+    let opts = parse_opts(args, &["policy"], &[], USAGE)?;
+    let (name, member_args) = listener_table::selector::<Hat>(&opts.positional)?;
+    let members = comma_list(member_args);
+    if members.is_empty() {
+        return Err(usage(USAGE));
+    }
+    check_name("sender group", name)?;
+    if is_all(name) {
+        return Err(invalid(
+            "The ALL sender group matches every host; it takes no members.",
+        ));
+    }
+    let parsed = parse_members(&members)?;
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
     let policy = opts
         .value("policy")
         .map(|p| policy::canonical_name(l, p))
         .transpose()?;
+    let table = Hat::table(l);
     let lname = l.name.clone();
-    let message = match l.hat.iter().position(|g| g.name.eq_ignore_ascii_case(name)) {
-        Some(i) => {
+    let message = match table.position(&l.hat, name) {
+        Some(i) if l.hat[i].name.eq_ignore_ascii_case(name) => {
             let group = &mut l.hat[i];
             for (m, p) in members.iter().zip(&parsed) {
-                let exists = group
-                    .members
-                    .iter()
-                    .any(|e| HostMember::parse(e).is_ok_and(|e| e == *p));
-                if exists {
+                if group.members.iter().any(|e| same_member(e, p)) {
                     return Err(invalid(format!(
                         "'{m}' is already a member of sender group {}.",
                         group.name
@@ -158,54 +219,25 @@ fn new_group(
                 group.policy
             )
         }
-        None => {
+        _ => {
             let policy = policy.ok_or_else(|| {
                 invalid(format!(
                     "Sender group {name} does not exist yet: give it a policy with --policy <POLICY>."
                 ))
             })?;
-            let at = match l.hat.last() {
-                Some(g) if is_all(&g.name) => l.hat.len() - 1,
-                _ => l.hat.len(),
-            };
             let message = format!(
                 "Created sender group {name} (policy ${policy}) on {lname} with {} member(s).",
                 members.len()
             );
-            l.hat.insert(
-                at,
-                SenderGroup {
-                    name: name.to_string(),
-                    members: members.into_iter().map(Into::into).collect(),
-                    policy,
-                },
-            );
+            let group = SenderGroup {
+                name: name.to_string(),
+                members: members.into_iter().map(Into::into).collect(),
+                policy,
+            };
+            table.add(&mut l.hat, group, None)?;
             message
         }
     };
-    stage(ctx, &cfg, &message)
-}
-
-fn delete_group(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let opts = parse_opts(args, &[], &[], USAGE)?;
-    let (name, rest) = group_args(&opts.positional)?;
-    if !rest.is_empty() {
-        return Err(usage(USAGE));
-    }
-    if is_all(name) {
-        return Err(invalid(
-            "The ALL sender group cannot be deleted (change its policy instead).",
-        ));
-    }
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
-    let removed = l.hat.remove(i);
-    let message = format!("Deleted sender group {} from {}.", removed.name, l.name);
     stage(ctx, &cfg, &message)
 }
 
@@ -214,27 +246,25 @@ fn edit_group(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let opts = parse_opts(args, &[], &[], USAGE)?;
-    let (name, rest) = group_args(&opts.positional)?;
-    let [action, value] = rest else {
+    let (name, [action, value]) = listener_table::selector::<Hat>(args)? else {
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
+    let i = Hat::table(l).find(&l.hat, name)?;
     let message = match action.to_ascii_lowercase().as_str() {
         "delete" => {
-            if is_all(&l.hat[i].name) {
+            let group = &mut l.hat[i];
+            if is_all(&group.name) {
                 return Err(invalid("The ALL sender group's member cannot be deleted."));
             }
             let wanted = HostMember::parse(value).ok();
-            let group = &mut l.hat[i];
             let at = group
                 .members
                 .iter()
                 .position(|m| {
                     m.eq_ignore_ascii_case(value.trim())
-                        || (wanted.is_some() && HostMember::parse(m).ok() == wanted)
+                        || wanted.as_ref().is_some_and(|w| same_member(m, w))
                 })
                 .ok_or_else(|| {
                     invalid(format!(
@@ -259,197 +289,17 @@ fn edit_group(
     stage(ctx, &cfg, &message)
 }
 
-/// `move sendergroup <NAME> <position>`: positions count from 1, as
-/// `print` shows them. ALL stays last, so nothing moves to or past it.
-fn move_group(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let (name, rest) = group_args(args)?;
-    let [position] = rest else {
-        return Err(usage(USAGE));
-    };
-    if is_all(name) {
-        return Err(invalid("The ALL sender group always stays last."));
-    }
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let i = group_index(l, name)?;
-    let movable = match l.hat.last() {
-        Some(g) if is_all(&g.name) => l.hat.len() - 1,
-        _ => l.hat.len(),
-    };
-    let to = super::args::number("the position", position, 1, movable)? - 1;
-    let group = l.hat.remove(i);
-    let message = format!(
-        "Sender group {} moved to position {} on {}.",
-        group.name,
-        to + 1,
-        l.name
-    );
-    l.hat.insert(to, group);
-    stage(ctx, &cfg, &message)
-}
-
-/// `default <POLICY>`: the policy of the final ALL group (added if the
-/// table has none).
-fn default_policy(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let [p] = args else {
-        return Err(usage(USAGE));
-    };
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let policy = policy::canonical_name(l, p.trim_start_matches('$'))?;
-    match l.hat.last_mut() {
-        Some(g) if is_all(&g.name) => g.policy = policy.clone(),
-        _ => l.hat.push(SenderGroup {
-            name: "ALL".into(),
-            members: vec!["ALL".into()],
-            policy: policy.clone(),
-        }),
-    }
-    let message = format!(
-        "The ALL sender group of {} now uses policy ${policy}.",
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// `clear`: every sender group but ALL.
-fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let before = l.hat.len();
-    l.hat.retain(|g| is_all(&g.name));
-    if l.hat.len() == before {
-        return Err(invalid(format!(
-            "The Host Access Table of {} holds only the ALL group.",
-            l.name
-        )));
-    }
-    let message = format!(
-        "Removed {} sender group(s) from {}; ALL remains.",
-        before - l.hat.len(),
-        l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-/// The table as `import` reads it: one group a line, in matching order.
-/// Mail flow policies are not part of it (they are named, not defined).
-pub(super) fn export(l: &ListenerConfig) -> String {
-    let mut out = format!(
-        "# Host Access Table of {} (first match wins): NAME: members $POLICY\n",
-        l.name
-    );
-    for g in &l.hat {
-        if is_all(&g.name) {
-            let _ = writeln!(out, "ALL ${}", g.policy);
-        } else if g.members.is_empty() {
-            let _ = writeln!(out, "{}: ${}", g.name, g.policy);
-        } else {
-            let _ = writeln!(out, "{}: {} ${}", g.name, g.members.join(", "), g.policy);
-        }
-    }
-    out
-}
-
-/// Parses an exported table against `l`'s policies. Every line is checked
-/// before anything changes; errors name the line.
-fn parse_table(l: &ListenerConfig, text: &str) -> Result<Vec<SenderGroup>, CliError> {
-    let mut groups: Vec<SenderGroup> = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at = |msg: String| invalid(format!("Line {}: {msg} ({line})", n + 1));
-        if groups.last().is_some_and(|g| is_all(&g.name)) {
-            return Err(at("nothing may follow the ALL group".into()));
-        }
-        let (body, policy) = line
-            .rsplit_once('$')
-            .ok_or_else(|| at("no $POLICY at the end".into()))?;
-        let policy = policy::canonical_name(l, policy.trim()).map_err(|e| at(e.to_string()))?;
-        let (name, members) = match body.trim().split_once(':') {
-            Some((name, members)) => (name.trim(), comma_list(&[members.to_string()])),
-            None if is_all(body.trim()) => ("ALL", vec!["ALL".to_string()]),
-            None => return Err(at("expected NAME: members $POLICY or ALL $POLICY".into())),
-        };
-        check_name("sender group", name).map_err(|e| at(e.to_string()))?;
-        if groups.iter().any(|g| g.name.eq_ignore_ascii_case(name)) {
-            return Err(at(format!("sender group {name} is listed twice")));
-        }
-        if !is_all(name) {
-            let mut seen = Vec::new();
-            for m in &members {
-                let p = HostMember::parse(m).map_err(|e| at(e.to_string()))?;
-                if p == HostMember::All || seen.contains(&p) {
-                    return Err(at(format!(
-                        "member '{m}' is not allowed here or is listed twice"
-                    )));
-                }
-                seen.push(p);
-            }
-        }
-        groups.push(SenderGroup {
-            name: name.to_string(),
-            members: members.into_iter().map(Into::into).collect(),
-            policy,
-        });
-    }
-    if groups.is_empty() {
-        return Err(invalid("The imported table has no sender groups."));
-    }
-    Ok(groups)
-}
-
-/// `import <LINE>...`: replaces the table. Each argument holds one or more
-/// lines (the console passes a pasted table as one). Without an ALL line
-/// the current ALL group is kept last.
-fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = find_mut(&mut cfg, listener)?;
-    let mut groups = parse_table(l, &lines.join("\n"))?;
-    if !groups.last().is_some_and(|g| is_all(&g.name))
-        && let Some(all) = l.hat.iter().find(|g| is_all(&g.name))
-    {
-        groups.push(all.clone());
-    }
-    let message = format!(
-        "Imported {} sender group(s) into the Host Access Table of {}.",
-        groups.len(),
-        l.name
-    );
-    l.hat = groups;
-    stage(ctx, &cfg, &message)
-}
-
 /// The HAT, one group a line, in matching order.
 pub(super) fn render_hat(l: &ListenerConfig) -> String {
-    let mut out = String::from("  Host Access Table (first match wins):\n");
-    let width = l.hat.iter().map(|g| g.name.len()).max().unwrap_or(0);
-    let pwidth = l.hat.iter().map(|g| g.policy.len() + 1).max().unwrap_or(0);
-    for (i, g) in l.hat.iter().enumerate() {
+    let rows = Hat::table(l).print(&l.hat, "    ", |g| {
         let members = if g.members.is_empty() {
             "(no members)".to_string()
         } else {
             g.members.join(", ")
         };
-        let policy = format!("${}", g.policy);
-        let _ = writeln!(
-            out,
-            "    {}. {:<width$}  {policy:<pwidth$}  {members}",
-            i + 1,
-            g.name
-        );
-    }
-    out
+        vec![g.name.clone(), format!("${}", g.policy), members]
+    });
+    format!("  Host Access Table (first match wins):\n{rows}")
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod dnsconfig;
 mod filters;
 mod hostaccess;
 mod interfaceconfig;
+mod listener_table;
 mod listenerconfig;
 mod logconfig;
 mod policy;

@@ -9,6 +9,7 @@ use super::args::{
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};
+use crate::control::table::{Table, TableRow};
 
 const USAGE: &str = "\
 usage: listenerconfig edit <listener> hostaccess newpolicy <NAME> [options]
@@ -52,69 +53,65 @@ pub(super) fn run(
     let message = match sub.as_str() {
         "newpolicy" => {
             check_name("policy", name)?;
-            if l.policy(name).is_some() {
-                return Err(invalid(format!(
-                    "Policy {name} already exists on {}; use editpolicy.",
-                    l.name
-                )));
-            }
             let mut p = MailFlowPolicy::predefined(name, Behavior::Accept);
             apply(&mut p, &opts)?;
-            l.policies.push(p);
+            policies(l).add(&mut l.policies, p, None)?;
             format!("Created mail flow policy ${name} on {}.", l.name)
         }
         "editpolicy" => {
             if !opts.any() {
                 return Err(usage(USAGE));
             }
-            let i = index(l, name)?;
-            let mut p = l.policies[i].clone();
-            apply(&mut p, &opts)?;
-            let message = format!("Mail flow policy ${} on {} updated.", p.name, l.name);
-            l.policies[i] = p;
-            message
+            let lname = l.name.clone();
+            let p = policies(l).get_mut(&mut l.policies, name)?;
+            let mut edited = p.clone();
+            apply(&mut edited, &opts)?;
+            *p = edited;
+            format!("Mail flow policy ${} on {lname} updated.", p.name)
         }
         "deletepolicy" => {
             if opts.any() {
                 return Err(usage(USAGE));
             }
-            let i = index(l, name)?;
-            let pname = l.policies[i].name.clone();
-            if let Some(g) = l.hat.iter().find(|g| g.policy.eq_ignore_ascii_case(&pname)) {
+            let p = policies(l).delete(&mut l.policies, name)?;
+            if let Some(g) = l
+                .hat
+                .iter()
+                .find(|g| g.policy.eq_ignore_ascii_case(&p.name))
+            {
                 return Err(invalid(format!(
-                    "Policy ${pname} is used by sender group {}; change that group's policy first.",
-                    g.name
+                    "Policy ${} is used by sender group {}; change that group's policy first.",
+                    p.name, g.name
                 )));
             }
-            l.policies.remove(i);
-            format!("Deleted mail flow policy ${pname} from {}.", l.name)
+            format!("Deleted mail flow policy ${} from {}.", p.name, l.name)
         }
         _ => return Err(usage(USAGE)),
     };
     stage(ctx, &cfg, &message)
 }
 
-fn index(l: &ListenerConfig, name: &str) -> Result<usize, CliError> {
-    l.policies
-        .iter()
-        .position(|p| p.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| no_such_policy(l, name))
+impl TableRow for MailFlowPolicy {
+    fn key(&self) -> &str {
+        &self.name
+    }
 }
 
-fn no_such_policy(l: &ListenerConfig, name: &str) -> CliError {
-    let names: Vec<&str> = l.policies.iter().map(|p| p.name.as_str()).collect();
-    invalid(format!(
-        "There is no mail flow policy '{name}' on listener {}. Policies: {}.",
-        l.name,
-        names.join(", ")
-    ))
+/// The mail flow policies of listener `l` (named, not ordered: sender
+/// groups refer to them by name).
+fn policies(l: &ListenerConfig) -> Table<MailFlowPolicy> {
+    Table {
+        duplicate_hint: "; use editpolicy",
+        list_known: Some("Policies"),
+        ..Table::new("mail flow policy '{}'", format!(" on listener {}", l.name))
+    }
 }
 
 /// The stored spelling of policy `name` on `l`, which must exist there.
 pub(super) fn canonical_name(l: &ListenerConfig, name: &str) -> Result<String, CliError> {
     l.policy(name)
         .map(|p| p.name.clone())
-        .ok_or_else(|| no_such_policy(l, name))
+        .ok_or_else(|| policies(l).unknown(&l.policies, name).into())
 }
 
 /// Applies the options to `p`; on error `p` may be half-changed, so

@@ -7,12 +7,13 @@
 //! incoming SALES ...` and `policyconfig incoming new SALES ...` are the
 //! same command.
 
-use super::args::{check_name, comma_list, invalid, number, stage, usage};
+use super::args::{check_name, comma_list, invalid, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
 };
+use crate::control::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::POLICYCONFIG as USAGE;
 
@@ -24,11 +25,25 @@ fn table<'c>(cfg: &'c mut Config, dir: &str) -> &'c mut MailPolicyTable {
     }
 }
 
-fn index(t: &MailPolicyTable, name: &str) -> Result<usize, CliError> {
-    t.policies
-        .iter()
-        .position(|p| p.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| invalid(format!("There is no mail policy named '{name}'.")))
+impl TableRow for MailPolicy {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The custom policies, in matching order; DEFAULT is not among them (it
+/// is the table's own last row), so it can be neither deleted nor moved.
+fn policies() -> Table<MailPolicy> {
+    Table {
+        pinned: Some(Pinned {
+            is: |_| false,
+            named: |n| n.eq_ignore_ascii_case(DEFAULT_POLICY),
+            last: true,
+            what: "the DEFAULT policy",
+            why_kept: "it matches every recipient no other policy matches (edit it instead)",
+        }),
+        ..Table::new("mail policy named '{}'", "")
+    }
 }
 
 /// `sender a,b recipient c` → members.
@@ -79,7 +94,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
                 return Ok(detail(DEFAULT_POLICY, &[], &t.default));
             }
-            let p = &t.policies[index(t, name)?];
+            let p = policies().get(&t.policies, name)?;
             Ok(detail(&p.name, &p.members, &p.settings))
         }
         ["new", _, _, _, ..] => {
@@ -90,14 +105,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             let m = members(&args[3..])?;
             let t = table(&mut cfg, dir);
-            if index(t, name).is_ok() {
-                return Err(invalid(format!("A mail policy named '{name}' exists.")));
-            }
-            t.policies.push(MailPolicy {
+            let p = MailPolicy {
                 name: name.clone(),
                 members: m,
                 settings: PolicySettings::default(),
-            });
+            };
+            policies().add(&mut t.policies, p, None)?;
             stage(
                 ctx,
                 &cfg,
@@ -106,27 +119,23 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["delete", _, _] => {
             let t = table(&mut cfg, dir);
-            if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
-                return Err(invalid("The DEFAULT policy cannot be deleted."));
-            }
-            let i = index(t, &args[2])?;
-            let p = t.policies.remove(i);
+            let p = policies().delete(&mut t.policies, &args[2])?;
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let to: usize = number("the position", to, 1, t.policies.len())?;
-            let p = t.policies.remove(i);
-            let msg = format!("Mail policy {} moved to position {to}.", p.name);
-            t.policies.insert(to - 1, p);
+            let to = policies().move_to(&mut t.policies, &args[2], to)?;
+            let msg = format!(
+                "Mail policy {} moved to position {}.",
+                t.policies[to].name,
+                to + 1
+            );
             stage(ctx, &cfg, &msg)
         }
         ["edit", _, _, "members", "add", ..] => {
             let m = members(&args[5..])?;
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let p = &mut t.policies[i];
+            let p = policies().get_mut(&mut t.policies, &args[2])?;
             for x in m {
                 if !p.members.contains(&x) {
                     p.members.push(x);
@@ -138,8 +147,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         ["edit", _, _, "members", "delete", side, _] => {
             let side = MemberSide::parse(side).ok_or_else(|| usage(USAGE))?;
             let t = table(&mut cfg, dir);
-            let i = index(t, &args[2])?;
-            let p = &mut t.policies[i];
+            let p = policies().get_mut(&mut t.policies, &args[2])?;
             let before = p.members.len();
             p.members
                 .retain(|m| !(m.side == side && m.pattern.eq_ignore_ascii_case(&args[6])));
@@ -173,20 +181,18 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 _ => return Err(usage(USAGE)),
             };
             let t = table(&mut cfg, dir);
-            let name = &args[2];
-            let settings = if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
-                &mut t.default
+            let (name, settings) = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
+                (DEFAULT_POLICY.to_string(), &mut t.default)
             } else {
-                let i = index(t, name)?;
-                &mut t.policies[i].settings
+                let p = policies().get_mut(&mut t.policies, &args[2])?;
+                (p.name.clone(), &mut p.settings)
             };
-            let label = td.label();
+            let msg = format!(
+                "Threat Defense Connector for mail policy {name}: {}.",
+                td.label()
+            );
             settings.threat_defense = td;
-            stage(
-                ctx,
-                &cfg,
-                &format!("Threat Defense Connector for mail policy {name}: {label}."),
-            )
+            stage(ctx, &cfg, &msg)
         }
         _ => Err(usage(USAGE)),
     }
@@ -281,6 +287,37 @@ mod tests {
         );
         f.run("policyconfig delete incoming PARTNERS").unwrap();
         assert_eq!(f.staged().unwrap().incoming_policies.policies.len(), 1);
+    }
+
+    #[test]
+    fn policies_are_taken_by_number_and_default_stays() {
+        let f = Fixture::new();
+        f.run("policyconfig new incoming A recipient a@").unwrap();
+        f.run("policyconfig new incoming B recipient b@").unwrap();
+        f.run("policyconfig move incoming 2 1").unwrap();
+        let cfg = f.staged().unwrap();
+        let names: Vec<&str> = cfg
+            .incoming_policies
+            .policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["B", "A"]);
+        let detail = f.run("policyconfig detail incoming 2").unwrap();
+        assert!(detail.starts_with("Policy: A\n"), "{detail}");
+        let err = f
+            .run("policyconfig move incoming DEFAULT 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("The DEFAULT policy cannot be moved"),
+            "{err}"
+        );
+        let err = f
+            .run("policyconfig move incoming A 3")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "the position must be between 1 and 2.");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use super::args::{check_name, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, OverflowAction, QuarantineConfig};
+use crate::control::table::{Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::QUARANTINECONFIG as USAGE;
 
@@ -24,19 +25,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 return Err(usage(USAGE));
             }
             let mut cfg = ctx.store.working()?;
-            if cfg
-                .quarantines
-                .iter()
-                .any(|q| q.name.eq_ignore_ascii_case(name))
-            {
-                return Err(invalid(format!("A quarantine named '{name}' exists.")));
-            }
             let mut q = QuarantineConfig {
                 name: name.clone(),
                 ..QuarantineConfig::predefined().remove(0)
             };
             apply(&opts, &mut q)?;
-            cfg.quarantines.push(q);
+            quarantines().add(&mut cfg.quarantines, q, None)?;
             stage(ctx, &cfg, &format!("Quarantine {name} added."))
         }
         (Some("edit"), [_, name, rest @ ..]) => {
@@ -45,30 +39,35 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 return Err(usage(USAGE));
             }
             let mut cfg = ctx.store.working()?;
-            let q = cfg
-                .quarantines
-                .iter_mut()
-                .find(|q| q.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| invalid(format!("There is no quarantine named '{name}'.")))?;
+            let q = quarantines().get_mut(&mut cfg.quarantines, name)?;
             apply(&opts, q)?;
             let msg = format!("Quarantine {} updated.", q.name);
             stage(ctx, &cfg, &msg)
         }
         (Some("delete"), [_, name]) => {
             let mut cfg = ctx.store.working()?;
-            let before = cfg.quarantines.len();
-            cfg.quarantines
-                .retain(|q| !q.name.eq_ignore_ascii_case(name));
-            if cfg.quarantines.len() == before {
-                return Err(invalid(format!("There is no quarantine named '{name}'.")));
-            }
+            let q = quarantines().delete(&mut cfg.quarantines, name)?;
             // Filters that name it now warn (and their holds still work).
             let warnings =
                 super::filters::warnings(&cfg, &super::filters::compile(&cfg.message_filters));
-            stage(ctx, &cfg, &format!("{warnings}Quarantine {name} deleted."))
+            stage(
+                ctx,
+                &cfg,
+                &format!("{warnings}Quarantine {} deleted.", q.name),
+            )
         }
         _ => Err(usage(USAGE)),
     }
+}
+
+impl TableRow for QuarantineConfig {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
+fn quarantines() -> Table<QuarantineConfig> {
+    Table::new("quarantine named '{}'", "")
 }
 
 /// `quarantine list|show|release|delete`, answered by the running gateway.

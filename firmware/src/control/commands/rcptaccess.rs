@@ -9,9 +9,11 @@
 use std::fmt::Write as _;
 
 use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
-use super::listenerconfig::{find, find_mut};
+use super::listener_table::{self, ListenerTable};
+use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
+use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::rat::RatPattern;
 
 const USAGE: &str = "\
@@ -34,30 +36,12 @@ pub(super) fn run(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
+    if let Some(done) = listener_table::run::<Rat>(ctx, listener, args) {
+        return done;
+    }
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match sub.as_deref() {
-        Some("print") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = find(&cfg, listener)?;
-            Ok(format!("{}:\n{}", l.name, render_rat(l))
-                .trim_end()
-                .to_string())
-        }
         Some("new") => new_row(ctx, listener, &args[1..]),
-        Some("delete") => delete_row(ctx, listener, &args[1..]),
-        Some("move") => move_row(ctx, listener, &args[1..]),
-        Some("default") => default_row(ctx, listener, &args[1..]),
-        Some("clear") if args.len() == 1 => clear(ctx, listener),
-        Some("export") if args.len() == 1 => {
-            let cfg = ctx.store.working()?;
-            let l = find(&cfg, listener)?;
-            if l.kind == ListenerKind::Private {
-                let mut l = l.clone();
-                return public(&mut l).map(|_| String::new());
-            }
-            Ok(export(l))
-        }
-        Some("import") if args.len() > 1 => import(ctx, listener, &args[1..]),
         _ => Err(usage(USAGE)),
     }
 }
@@ -80,10 +64,82 @@ fn pattern(address: &str) -> Result<RatPattern, CliError> {
     })
 }
 
-fn position(l: &ListenerConfig, p: &RatPattern) -> Option<usize> {
-    l.rat
-        .iter()
-        .position(|r| RatPattern::parse(&r.address).is_ok_and(|q| q == *p))
+fn is_all(r: &RatEntry) -> bool {
+    r.address.eq_ignore_ascii_case("ALL")
+}
+
+impl TableRow for RatEntry {
+    fn key(&self) -> &str {
+        &self.address
+    }
+
+    /// Addresses are compared as patterns (`Example.COM` is `example.com`).
+    fn is_named(&self, name: &str) -> bool {
+        match (RatPattern::parse(name), RatPattern::parse(&self.address)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => self.address.eq_ignore_ascii_case(name.trim()),
+        }
+    }
+}
+
+/// The Recipient Access Table of a public listener: ALL last.
+struct Rat;
+
+impl ListenerTable for Rat {
+    type Row = RatEntry;
+    const TITLE: &'static str = "Recipient Access Table";
+    const ROWS: &'static str = "row(s)";
+    const KEYWORD: Option<&'static str> = None;
+    const USAGE: &'static str = USAGE;
+
+    fn rows(l: &mut ListenerConfig) -> Result<&mut Vec<RatEntry>, CliError> {
+        Ok(&mut public(l)?.rat)
+    }
+
+    fn table(l: &ListenerConfig) -> Table<RatEntry> {
+        Table {
+            pinned: Some(Pinned {
+                is: is_all,
+                named: |n| RatPattern::parse(n).is_ok_and(|p| p == RatPattern::All),
+                last: true,
+                what: "the ALL row",
+                why_kept: "it stays last so that unknown recipients are visibly rejected",
+            }),
+            duplicate_hint: "; delete it first to change it",
+            ..Table::new(
+                "row '{}'",
+                format!(" in the Recipient Access Table of {}", l.name),
+            )
+        }
+    }
+
+    fn parse_line(_: &ListenerConfig, line: &str) -> Result<RatEntry, CliError> {
+        parse_line(line)
+    }
+
+    fn export_line(r: &RatEntry) -> String {
+        row_text(r)
+    }
+
+    /// `default accept|reject [--code N] [--text TEXT] ...`: the ALL row.
+    fn default_row(_: &ListenerConfig, args: &[String]) -> Result<RatEntry, CliError> {
+        let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
+        let [action] = opts.positional.as_slice() else {
+            return Err(usage(USAGE));
+        };
+        entry("ALL", action, &opts)
+    }
+
+    fn print(l: &ListenerConfig) -> String {
+        render_rat(l)
+    }
+
+    fn export_header(l: &ListenerConfig) -> String {
+        format!(
+            "# Recipient Access Table of {} (first match wins; no match is rejected)\n",
+            l.name
+        )
+    }
 }
 
 const VALUED: &[&str] = &["code", "text"];
@@ -129,179 +185,54 @@ fn new_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<
     let [address, action] = opts.positional.as_slice() else {
         return Err(usage(USAGE));
     };
-    let pat = pattern(address)?;
+    pattern(address)?;
     let entry = entry(address, action, &opts)?;
     let mut cfg = ctx.store.working()?;
     let l = public(find_mut(&mut cfg, listener)?)?;
-    if let Some(i) = position(l, &pat) {
-        return Err(invalid(format!(
-            "'{}' is already in the Recipient Access Table of {} (delete it first to change it).",
-            l.rat[i].address, l.name
-        )));
-    }
-    let at = match l.rat.last() {
-        Some(r) if r.address.eq_ignore_ascii_case("ALL") => l.rat.len() - 1,
-        _ => l.rat.len(),
-    };
     let message = format!(
         "Added {} to the Recipient Access Table of {}.",
         row(&entry),
         l.name
     );
-    l.rat.insert(at, entry);
-    stage(ctx, &cfg, &message)
-}
-
-fn delete_row(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let [address] = args else {
-        return Err(usage(USAGE));
-    };
-    let pat = pattern(address)?;
-    if pat == RatPattern::All {
-        return Err(invalid(
-            "The ALL row cannot be deleted; it stays last so that unknown recipients are visibly rejected.",
-        ));
-    }
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let i = position(l, &pat).ok_or_else(|| {
-        invalid(format!(
-            "'{address}' is not in the Recipient Access Table of {}.",
-            l.name
-        ))
-    })?;
-    let removed = l.rat.remove(i);
-    let message = format!(
-        "Deleted {} from the Recipient Access Table of {}.",
-        removed.address, l.name
-    );
-    stage(ctx, &cfg, &message)
-}
-
-fn is_all(r: &RatEntry) -> bool {
-    r.address.eq_ignore_ascii_case("ALL")
-}
-
-/// `move <address> <position>`: positions count from 1, as `print` shows
-/// them; the ALL row stays last.
-fn move_row(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
-    let [address, to] = args else {
-        return Err(usage(USAGE));
-    };
-    let pat = pattern(address)?;
-    if pat == RatPattern::All {
-        return Err(invalid("The ALL row always stays last."));
-    }
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let i = position(l, &pat).ok_or_else(|| {
-        invalid(format!(
-            "'{address}' is not in the Recipient Access Table of {}.",
-            l.name
-        ))
-    })?;
-    let movable = l.rat.len() - usize::from(l.rat.last().is_some_and(is_all));
-    let to = number("the position", to, 1, movable)? - 1;
-    let row = l.rat.remove(i);
-    let message = format!(
-        "{} moved to position {} on {}.",
-        row.address,
-        to + 1,
-        l.name
-    );
-    l.rat.insert(to, row);
-    stage(ctx, &cfg, &message)
-}
-
-/// `default accept|reject ...`: the ALL row (added last if missing).
-fn default_row(
-    ctx: &CommandContext<'_>,
-    listener: &str,
-    args: &[String],
-) -> Result<String, CliError> {
-    let opts = parse_opts(args, VALUED, FLAGS, USAGE)?;
-    let [action] = opts.positional.as_slice() else {
-        return Err(usage(USAGE));
-    };
-    let mut row = entry("ALL", action, &opts)?;
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    match l.rat.iter_mut().find(|r| is_all(r)) {
-        Some(r) => {
-            row.address = r.address.clone();
-            *r = row.clone();
-        }
-        None => l.rat.push(row.clone()),
-    }
-    let message = format!(
-        "The default (ALL) row of {} is now {}.",
-        l.name,
-        row_text(&row)
-    );
-    stage(ctx, &cfg, &message)
-}
-
-fn clear(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    let before = l.rat.len();
-    l.rat.retain(is_all);
-    if l.rat.len() == before {
-        return Err(invalid(format!(
-            "The Recipient Access Table of {} holds only the ALL row.",
-            l.name
-        )));
-    }
-    let message = format!(
-        "Removed {} row(s) from the Recipient Access Table of {}; ALL remains.",
-        before - l.rat.len(),
-        l.name
-    );
+    Rat::table(l).add(&mut l.rat, entry, None)?;
     stage(ctx, &cfg, &message)
 }
 
 /// A row as `import` reads it (the text is quoted with `"` and `\`
 /// escaped, so any accepted text survives the round trip).
 fn row_text(r: &RatEntry) -> String {
-    let mut s = format!(
-        "{} {}",
-        r.address,
-        match r.action {
-            RatAction::Accept => "ACCEPT",
-            RatAction::Reject => "REJECT",
-        }
-    );
+    let text = r
+        .text
+        .as_ref()
+        .map(|t| t.replace('\\', "\\\\").replace('"', "\\\""));
+    words(r, text, " BYPASS_RC")
+}
+
+/// `example.com ACCEPT 250 "text" (bypass receiving control)`
+fn row(r: &RatEntry) -> String {
+    words(
+        r,
+        r.text.as_ref().map(ToString::to_string),
+        " (bypass receiving control)",
+    )
+}
+
+fn words(r: &RatEntry, text: Option<String>, bypass: &str) -> String {
+    let action = match r.action {
+        RatAction::Accept => "ACCEPT",
+        RatAction::Reject => "REJECT",
+    };
+    let mut s = format!("{} {action}", r.address);
     if let Some(code) = r.code {
         let _ = write!(s, " {code}");
     }
-    if let Some(text) = &r.text {
-        let _ = write!(
-            s,
-            " \"{}\"",
-            text.replace('\\', "\\\\").replace('"', "\\\"")
-        );
+    if let Some(text) = text {
+        let _ = write!(s, " \"{text}\"");
     }
     if r.bypass_receiving_control {
-        s.push_str(" BYPASS_RC");
+        s.push_str(bypass);
     }
     s
-}
-
-/// The table as `import` reads it, one row a line, in matching order.
-pub(super) fn export(l: &ListenerConfig) -> String {
-    let mut out = format!(
-        "# Recipient Access Table of {} (first match wins; no match is rejected)\n",
-        l.name
-    );
-    for r in &l.rat {
-        out.push_str(&row_text(r));
-        out.push('\n');
-    }
-    out
 }
 
 /// Splits an exported line into words; `"..."` is one word, with `\"`
@@ -369,84 +300,17 @@ fn parse_line(line: &str) -> Result<RatEntry, CliError> {
     })
 }
 
-/// `import <LINE>...`: replaces the table with the rows given (each
-/// argument holds one or more lines). Every line is checked first; without
-/// an ALL line the current ALL row is kept last.
-fn import(ctx: &CommandContext<'_>, listener: &str, lines: &[String]) -> Result<String, CliError> {
-    let mut rows: Vec<RatEntry> = Vec::new();
-    let mut patterns: Vec<RatPattern> = Vec::new();
-    for (n, raw) in lines.join("\n").lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at = |e: CliError| invalid(format!("Line {}: {e} ({line})", n + 1));
-        if rows.last().is_some_and(is_all) {
-            return Err(at(invalid("nothing may follow the ALL row")));
-        }
-        let row = parse_line(line).map_err(at)?;
-        let p = pattern(&row.address)?;
-        if patterns.contains(&p) {
-            return Err(at(invalid("this address is listed twice")));
-        }
-        patterns.push(p);
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(invalid("The imported table has no rows."));
-    }
-    let mut cfg = ctx.store.working()?;
-    let l = public(find_mut(&mut cfg, listener)?)?;
-    if !rows.last().is_some_and(is_all)
-        && let Some(all) = l.rat.iter().find(|r| is_all(r))
-    {
-        rows.push(all.clone());
-    }
-    let message = format!(
-        "Imported {} row(s) into the Recipient Access Table of {}.",
-        rows.len(),
-        l.name
-    );
-    l.rat = rows;
-    stage(ctx, &cfg, &message)
-}
-
-/// `example.com ACCEPT 250 "text" (bypass receiving control)`
-fn row(r: &RatEntry) -> String {
-    let mut s = format!(
-        "{} {}",
-        r.address,
-        match r.action {
-            RatAction::Accept => "ACCEPT",
-            RatAction::Reject => "REJECT",
-        }
-    );
-    if let Some(code) = r.code {
-        let _ = write!(s, " {code}");
-    }
-    if let Some(text) = &r.text {
-        let _ = write!(s, " \"{text}\"");
-    }
-    if r.bypass_receiving_control {
-        s.push_str(" (bypass receiving control)");
-    }
-    s
-}
-
 /// The RAT, one row a line, in matching order.
 pub(super) fn render_rat(l: &ListenerConfig) -> String {
     if l.kind == ListenerKind::Private {
         return "  Recipient Access Table: none (private listener)\n".to_string();
     }
-    let mut out =
-        String::from("  Recipient Access Table (first match wins; no match is rejected):\n");
-    let width = l.rat.iter().map(|r| r.address.len()).max().unwrap_or(0);
-    for (i, r) in l.rat.iter().enumerate() {
+    let rows = Rat::table(l).print(&l.rat, "    ", |r| {
         let rest = row(r);
-        let rest = rest[r.address.len()..].trim_start();
-        let _ = writeln!(out, "    {}. {:<width$}  {rest}", i + 1, r.address);
-    }
-    out
+        let rest = rest[r.address.len()..].trim_start().to_string();
+        vec![r.address.to_string(), rest]
+    });
+    format!("  Recipient Access Table (first match wins; no match is rejected):\n{rows}")
 }
 
 #[cfg(test)]

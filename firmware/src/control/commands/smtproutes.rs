@@ -7,62 +7,62 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::args::{comma_list, host_port, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, RouteHost, RouteTarget, SmtpRoute};
+use crate::control::table::{Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::SMTPROUTES as USAGE;
 
 const DEFAULT_PORT: u16 = 25;
 
-pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let sub = args.first().map(|s| s.to_ascii_lowercase());
-    match (sub.as_deref(), args.len()) {
-        (Some("print"), 1) => Ok(render(&ctx.store.working()?)),
-        (Some("new" | "edit"), n) if n >= 3 => {
-            let domain = parse_domain(&args[1])?;
-            let target = parse_target(&args[2..])?;
-            let mut cfg = ctx.store.working()?;
-            let existing = position(&cfg, &domain);
-            let message = match (sub.as_deref(), existing) {
-                (Some("new"), Some(_)) => {
-                    return Err(invalid(format!(
-                        "There is already a route for {domain}; use \"smtproutes edit\" to change it."
-                    )));
-                }
-                (Some("new"), None) => {
-                    // AsyncOS keeps the ALL route last.
-                    let at = position(&cfg, "ALL").unwrap_or(cfg.smtp_routes.len());
-                    let route = SmtpRoute { domain, target };
-                    let message = format!("Added route {}.", route_line(&route));
-                    cfg.smtp_routes.insert(at, route);
-                    message
-                }
-                (_, Some(i)) => {
-                    cfg.smtp_routes[i].target = target;
-                    format!("Changed route {}.", route_line(&cfg.smtp_routes[i]))
-                }
-                (_, None) => {
-                    return Err(invalid(format!(
-                        "There is no route for {domain}; use \"smtproutes new\" to add one."
-                    )));
-                }
-            };
-            stage(ctx, &cfg, &message)
-        }
-        (Some("delete"), 2) => {
-            let domain = parse_domain(&args[1])?;
-            let mut cfg = ctx.store.working()?;
-            let i = position(&cfg, &domain)
-                .ok_or_else(|| invalid(format!("There is no route for {domain}.")))?;
-            cfg.smtp_routes.remove(i);
-            stage(ctx, &cfg, &format!("Deleted the route for {domain}."))
-        }
-        _ => Err(usage(USAGE)),
+impl TableRow for SmtpRoute {
+    fn key(&self) -> &str {
+        &self.domain
     }
 }
 
-fn position(cfg: &Config, domain: &str) -> Option<usize> {
-    cfg.smtp_routes
-        .iter()
-        .position(|r| r.domain.eq_ignore_ascii_case(domain))
+fn routes() -> Table<SmtpRoute> {
+    Table {
+        duplicate_hint: "; use \"smtproutes edit\" to change it",
+        ..Table::new("route for {}", "")
+    }
+}
+
+pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+    let sub = args.first().map(|s| s.to_ascii_lowercase());
+    let table = routes();
+    match (sub.as_deref(), args) {
+        (Some("print"), [_]) => Ok(render(&ctx.store.working()?)),
+        (Some("new"), [_, domain, hosts @ ..]) if !hosts.is_empty() => {
+            let domain = parse_domain(domain)?;
+            let target = parse_target(hosts)?;
+            let mut cfg = ctx.store.working()?;
+            let route = SmtpRoute { domain, target };
+            let message = format!("Added route {}.", route_line(&route));
+            // AsyncOS keeps the ALL route last.
+            let all = table.position(&cfg.smtp_routes, "ALL");
+            table.add(&mut cfg.smtp_routes, route, all.map(|i| i + 1))?;
+            stage(ctx, &cfg, &message)
+        }
+        (Some("edit"), [_, domain, hosts @ ..]) if !hosts.is_empty() => {
+            let domain = parse_domain(domain)?;
+            let target = parse_target(hosts)?;
+            let mut cfg = ctx.store.working()?;
+            let route = table.get_mut(&mut cfg.smtp_routes, &domain)?;
+            route.target = target;
+            let message = format!("Changed route {}.", route_line(route));
+            stage(ctx, &cfg, &message)
+        }
+        (Some("delete"), [_, domain]) => {
+            let domain = parse_domain(domain)?;
+            let mut cfg = ctx.store.working()?;
+            let removed = table.delete(&mut cfg.smtp_routes, &domain)?;
+            stage(
+                ctx,
+                &cfg,
+                &format!("Deleted the route for {}.", removed.domain),
+            )
+        }
+        _ => Err(usage(USAGE)),
+    }
 }
 
 /// `ALL`, `example.com` or `.example.com`, lower-cased.
