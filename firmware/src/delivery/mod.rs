@@ -12,10 +12,11 @@
 //! are bounded by the response parser and every wait has a timeout.
 
 pub mod client;
-pub mod client_core;
+// The protocol core and the route choice are sans-I/O (breakwater-smtp).
+pub use breakwater_smtp::client as client_core;
+pub use breakwater_smtp::routes;
 pub mod dane;
 pub mod resolve;
-pub mod routes;
 pub mod tls;
 mod worker;
 

@@ -6,17 +6,13 @@
 //! and answered with an SMTP reply; nothing here writes the queue directly —
 //! finished messages go to the queue's single writer (`queue::committer`).
 
-pub mod budget;
-pub mod data;
-pub mod hat;
-pub mod headers;
-pub mod limits;
 pub mod listener;
-pub mod rat;
-pub mod received;
-pub mod reply;
-pub mod session;
 pub mod tls;
+// The sans-I/O session and its parts live in breakwater-smtp; this module
+// drives them (sockets, TLS, timers, the queue, the log).
+pub use breakwater_smtp::server::{
+    budget, data, hat, headers, limits, rat, received, reply, session,
+};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -9,3 +9,4 @@ pub mod address;
 pub mod display;
 pub mod ids;
 pub mod mail_event;
+pub mod record;

@@ -3,5 +3,7 @@
 //! order of `fsync`s) is the committer's, in the mail stages
 //! (`breakwater::queue`); this is the storage it drives.
 
-pub mod record;
+/// The record is a domain type (the SMTP session builds it without naming
+/// the store): it lives in `breakwater-types`.
+pub use breakwater_types::record;
 pub mod store;

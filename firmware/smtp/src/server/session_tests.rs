@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::*;
 use crate::config::HeaderLimits;
 use crate::config::{MailFlowPolicy, RatEntry};
-use crate::smtp_in::budget::ReceptionBudget;
-use crate::smtp_in::hat;
+use crate::server::budget::ReceptionBudget;
+use crate::server::hat;
 
 struct Harness {
     session: Session,
@@ -383,7 +383,7 @@ fn drive(
 
 #[test]
 fn smuggled_end_of_data_variants_never_start_a_second_transaction() {
-    let variants = crate::smtp_in::data::FAKE_ENDS_OF_DATA;
+    let variants = crate::server::data::FAKE_ENDS_OF_DATA;
     for lenient in [false, true] {
         for v in variants {
             let l = listener("IncomingMail", |l| {
