@@ -582,7 +582,10 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         queue.clone(),
         delivery.clone(),
         ids.clone(),
-        workqueue::Stats::open(&db)?,
+        workqueue::Stats::open(breakwater_store::counters::CounterStore::open(
+            &db,
+            workqueue::COUNTERS_VERSION,
+        )?),
         dir.to_path_buf(),
         recovered,
         committed_rx,

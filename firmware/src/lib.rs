@@ -16,6 +16,9 @@
 // (docs/architecture.md, "Crates").
 pub use breakwater_filters as filters;
 pub use breakwater_logging as logging;
+pub use breakwater_mail::{
+    delivery, dns, open_files, quarantine, queue, smtp_in, tdc, tls_names, workqueue,
+};
 pub use breakwater_platform::{init, slots, supervisor, upgrade};
 pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
@@ -24,12 +27,3 @@ pub mod config;
 pub mod console;
 pub mod control;
 pub mod daemon;
-pub mod delivery;
-pub mod dns;
-pub mod open_files;
-pub mod quarantine;
-pub mod queue;
-pub mod smtp_in;
-pub mod tdc;
-pub mod tls_names;
-pub mod workqueue;

@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod config_store;
+pub mod counters;
 pub mod durable;
 pub mod ids;
 pub mod queue;

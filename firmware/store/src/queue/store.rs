@@ -35,6 +35,20 @@ pub enum QueueError {
     Stopped,
 }
 
+impl QueueError {
+    /// A full queue or a full flash: the client is told 452 4.3.1 (try
+    /// later, elsewhere) rather than a plain temporary failure.
+    pub fn is_storage_full(&self) -> bool {
+        let full = |io: &io::Error| io.kind() == io::ErrorKind::StorageFull;
+        match self {
+            QueueError::Full(_) => true,
+            QueueError::Io(io) => full(io),
+            QueueError::Sled(sled::Error::Io(io)) => full(io),
+            _ => false,
+        }
+    }
+}
+
 /// What the queue stages need from storage. Kept small so the storage can
 /// be tested, measured and replaced on its own.
 pub trait QueueStore: Send + Sync + 'static {

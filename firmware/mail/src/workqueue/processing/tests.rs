@@ -78,7 +78,13 @@ async fn rig(cfg: Config) -> Rig {
         queue.clone(),
         delivery,
         ids.clone(),
-        Stats::open(&db).unwrap(),
+        Stats::open(
+            breakwater_store::counters::CounterStore::open(
+                &db,
+                crate::workqueue::stats::COUNTERS_VERSION,
+            )
+            .unwrap(),
+        ),
         dir.path().to_path_buf(),
         recovered,
         committed_rx,

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec;
+use breakwater_store::counters::CounterStore;
 
-const VERSION: u8 = 1;
-const LIFETIME_KEY: &str = "lifetime";
+/// The codec version of the saved lifetime counters.
+pub const COUNTERS_VERSION: u8 = 1;
 
 /// One set of counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,19 +76,15 @@ pub struct Stats {
     pub started_at: chrono::DateTime<chrono::Local>,
     pub started: Instant,
     pub hosts: HashMap<String, HostCounters>,
-    tree: sled::Tree,
+    store: CounterStore,
     dirty: bool,
 }
 
 impl Stats {
-    pub fn open(db: &sled::Db) -> sled::Result<Self> {
-        let tree = db.open_tree("counters")?;
-        let lifetime = tree
-            .get(LIFETIME_KEY)?
-            .and_then(|v| codec::decode(VERSION, &v).ok())
-            .unwrap_or_default();
+    pub fn open(store: CounterStore) -> Self {
+        let lifetime = store.load().unwrap_or_default();
         let now = chrono::Local::now();
-        Ok(Self {
+        Self {
             since_reset: Counters::default(),
             since_start: Counters::default(),
             lifetime,
@@ -96,9 +92,9 @@ impl Stats {
             started_at: now,
             started: Instant::now(),
             hosts: HashMap::new(),
-            tree,
+            store,
             dirty: false,
-        })
+        }
     }
 
     pub fn record(&mut self, e: Event) {
@@ -132,9 +128,7 @@ impl Stats {
         if !self.dirty {
             return;
         }
-        if let Ok(bytes) = codec::encode(VERSION, &self.lifetime) {
-            let _ = self.tree.insert(LIFETIME_KEY, bytes);
-        }
+        self.store.save(&self.lifetime);
         self.dirty = false;
     }
 }

@@ -27,7 +27,7 @@ use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::logging::event::RidList;
 use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
-pub use stats::{Counters, Event, HostCounters, Stats};
+pub use stats::{COUNTERS_VERSION, Counters, Event, HostCounters, Stats};
 
 /// The reply AsyncOS gives a recipient whose message stayed too long.
 const EXPIRED: &str = "5.4.7 - Delivery expired (message too old)";

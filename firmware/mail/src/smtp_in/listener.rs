@@ -539,17 +539,9 @@ fn log_events(session: &mut Session) {
 /// A queue failure as the session sees it: a full queue and a full flash
 /// are both "storage full" (452 4.3.1 to the client).
 fn not_queued(e: &crate::queue::QueueError) -> NotQueued {
-    use crate::queue::QueueError;
-    let full = |io: &std::io::Error| io.kind() == std::io::ErrorKind::StorageFull;
-    let storage_full = match e {
-        QueueError::Full(_) => true,
-        QueueError::Io(io) => full(io),
-        QueueError::Sled(sled::Error::Io(io)) => full(io),
-        _ => false,
-    };
     NotQueued {
         reason: e.to_string(),
-        storage_full,
+        storage_full: e.is_storage_full(),
     }
 }
 
