@@ -71,7 +71,7 @@ impl DaemonLink {
         // directory belongs to the daemon's user: the socket's name is
         // pinned (no link followed, a socket and nothing else) before
         // connect(2), as `breakwater cli` does.
-        let pinned = crate::supervisor::safe_fs::Dir::open(&self.data_dir)
+        let pinned = breakwater_safe_fs::Dir::open(&self.data_dir)
             .and_then(|d| d.pin_socket(CONTROL_SOCKET_NAME))
             .map_err(unreachable)?;
         let mut stream = UnixStream::connect(pinned.path()).map_err(unreachable)?;

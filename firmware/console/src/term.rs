@@ -56,7 +56,7 @@ impl Terminal {
     }
 
     /// Prints `text` with `\n` sent as `\r\n`, and every other control,
-    /// bidi or invisible character escaped ([`crate::display::escape_text`]).
+    /// bidi or invisible character escaped ([`breakwater_types::display::escape_text`]).
     ///
     /// The last line of defence: the daemon escapes its answers already,
     /// but nothing printed here (an answer, a banner field, a menu's echo
@@ -64,7 +64,7 @@ impl Terminal {
     /// or reorder the text. The console's own drawing (the line editor's
     /// echo, erase and bell) goes through `write`, not here.
     pub fn print(&mut self, text: &str) -> Result<(), ConsoleError> {
-        let text = crate::display::escape_text(text);
+        let text = breakwater_types::display::escape_text(text);
         let mut out = Vec::with_capacity(text.len() + 16);
         for b in text.bytes() {
             if b == b'\n' {
@@ -149,7 +149,7 @@ mod tests {
     use std::time::Duration;
 
     use super::Terminal;
-    use crate::console::port::pipe;
+    use crate::port::pipe;
 
     #[test]
     fn printed_text_cannot_drive_the_terminal() {
