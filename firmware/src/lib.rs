@@ -15,6 +15,7 @@
 // The lower crates, re-exported at the paths the firmware names them by
 // (docs/architecture.md, "Crates").
 pub use breakwater_console as console;
+pub use breakwater_control as control;
 pub use breakwater_filters as filters;
 pub use breakwater_logging as logging;
 pub use breakwater_mail::{
@@ -25,5 +26,4 @@ pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
 
 pub mod config;
-pub mod control;
 pub mod daemon;

@@ -3,7 +3,8 @@
 //! through here: the durable flush ([`durable`]), the versioned record
 //! codec ([`codec`]), the staged / committed / history configuration
 //! ([`config_store`]), the message queue's records and spool ([`queue`]),
-//! the ID allocator ([`ids::IdAllocator`]) and the salvage of a damaged
+//! the ID allocator ([`ids::IdAllocator`]), the administrator accounts,
+//! sessions and login history ([`users`]) and the salvage of a damaged
 //! database ([`salvage`]). Protocol cores above it are handed their IDs and
 //! never reach a flush.
 
@@ -14,3 +15,4 @@ pub mod durable;
 pub mod ids;
 pub mod queue;
 pub mod salvage;
+pub mod users;

@@ -9,7 +9,7 @@ use super::args::{
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};
-use crate::control::table::{Table, TableRow};
+use crate::table::{Table, TableRow};
 
 const USAGE: &str = "\
 usage: listenerconfig edit <listener> hostaccess newpolicy <NAME> [options]

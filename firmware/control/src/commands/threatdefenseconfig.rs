@@ -108,7 +108,8 @@ mod tests {
         let cfg = f.staged().unwrap();
         assert!(!cfg.connections.tdc_verify_certificate);
         assert_eq!(
-            cfg.destination(crate::tdc::DESTINATION).tls,
+            cfg.destination(crate::config::services::TDC_DESTINATION)
+                .tls,
             crate::config::OutboundTls::Required
         );
         f.run("threatdefenseconfig disable").unwrap();

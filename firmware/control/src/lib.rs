@@ -24,10 +24,29 @@
 //! | `__session TOKEN passwd` | `OLD\nNEW` | changes the user's own passphrase |
 //! | `userconfig ...`, `who`, `last` | new passphrases | user management |
 
+// The crates below, at the paths the commands name them by. The control
+// plane reaches the running mail stages only through [`DaemonStatus`]; what
+// it takes from `breakwater-mail` and `breakwater-platform` are checks and
+// constants (a certificate loads into a TLS acceptor, open-file needs, the
+// Management port's name), never a running stage.
+pub(crate) use breakwater_filters as filters;
+pub(crate) use breakwater_logging as logging;
+pub(crate) use breakwater_mail::{delivery, dns, open_files, smtp_in};
+pub(crate) use breakwater_platform::{init, supervisor};
+pub(crate) use breakwater_store::ids;
+pub(crate) use breakwater_types::display;
+pub(crate) mod config {
+    //! The configuration model and its store, as the commands name them.
+    pub use breakwater_config::*;
+    pub use breakwater_store::config_store::{ConfigStore, StoreError};
+}
+
 pub mod commands;
 pub mod logsearch;
 pub mod table;
-pub mod users;
+/// The accounts, sessions and login history are kept by the store (the
+/// only crate naming sled).
+pub use breakwater_store::users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

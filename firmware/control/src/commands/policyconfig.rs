@@ -13,7 +13,7 @@ use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
 };
-use crate::control::table::{Pinned, Table, TableRow};
+use crate::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::POLICYCONFIG as USAGE;
 

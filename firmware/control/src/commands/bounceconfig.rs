@@ -5,7 +5,7 @@
 use super::args::{Opts, check_name, invalid, on_off, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
-use crate::control::table::{Pinned, Table, TableRow};
+use crate::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::BOUNCECONFIG as USAGE;
 

@@ -19,8 +19,8 @@ pub(super) fn invalid(msg: impl Into<String>) -> CliError {
 }
 
 /// A refused table operation is a refused value, said as the engine says it.
-impl From<crate::control::table::TableError> for CliError {
-    fn from(e: crate::control::table::TableError) -> Self {
+impl From<crate::table::TableError> for CliError {
+    fn from(e: crate::table::TableError) -> Self {
         CliError::Invalid(e.to_string())
     }
 }

@@ -6,7 +6,7 @@
 use super::args::{check_name, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, OverflowAction, QuarantineConfig};
-use crate::control::table::{Table, TableRow};
+use crate::table::{Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::QUARANTINECONFIG as USAGE;
 

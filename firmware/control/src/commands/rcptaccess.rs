@@ -13,8 +13,8 @@ use super::listener_table::{self, ListenerTable};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
-use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::rat::RatPattern;
+use crate::table::{Pinned, Table, TableRow};
 
 const USAGE: &str = "\
 usage: listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]

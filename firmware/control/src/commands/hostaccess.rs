@@ -11,8 +11,8 @@ use super::listener_table::{self, ListenerTable};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
-use crate::control::table::{Pinned, Table, TableRow};
 use crate::smtp_in::hat::HostMember;
+use crate::table::{Pinned, Table, TableRow};
 
 pub(super) const USAGE: &str = "\
 usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]

@@ -17,8 +17,8 @@
 use super::args::{STAGED_NOTE, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, MessageFilterConfig, relay_lint};
-use crate::control::table::{Table, TableRow};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
+use crate::table::{Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::FILTERS as USAGE;
 

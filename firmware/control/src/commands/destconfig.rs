@@ -9,7 +9,7 @@ use crate::config::{
     Config, Dane, DestinationControl, DestinationSettings, IpPreference, LimitScope, OutboundTls,
     RecipientLimit,
 };
-use crate::control::table::{Pinned, Table, TableRow};
+use crate::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::DESTCONFIG as USAGE;
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use super::args::{comma_list, host_port, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, RouteHost, RouteTarget, SmtpRoute};
-use crate::control::table::{Table, TableRow};
+use crate::table::{Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::SMTPROUTES as USAGE;
 

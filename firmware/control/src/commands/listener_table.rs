@@ -9,7 +9,7 @@ use super::args::{invalid, stage, usage};
 use super::listenerconfig::{find, find_mut};
 use super::{CliError, CommandContext};
 use crate::config::ListenerConfig;
-use crate::control::table::{Table, TableRow};
+use crate::table::{Table, TableRow};
 
 /// One of a listener's tables.
 pub(super) trait ListenerTable {
