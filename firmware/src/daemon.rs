@@ -7,7 +7,7 @@
 //!                                          └────(reports)───────┘
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,9 +27,6 @@ use crate::smtp_in::Services;
 use crate::smtp_in::limits::HourlyRecipients;
 use crate::supervisor::{BootReason, LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
-
-/// sled's page cache; the default (1 GiB) is far too much for an appliance.
-const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 pub struct RunOptions {
     pub data_dir: PathBuf,
@@ -355,101 +352,14 @@ pub struct ConfigTooNew {
     pub expected: u8,
 }
 
-/// The database could not be opened, or opened without the data it is
-/// known to hold. The daemon refuses to start (exit status
-/// [`crate::supervisor::EXIT_STORE_DAMAGED`]) rather than start on a new,
-/// empty store: queue recovery on an empty index would delete every spool
-/// body, acknowledged mail included. The recovery path is in
-/// `docs/operations.md` ("Damaged database").
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the database {path} is damaged: {reason}.\n\
-     Breakwater will not start on it, so that no queued message is lost.\n\
-     To recover (see docs/operations.md, \"Damaged database\"):\n  \
-     1. stop Breakwater;\n  \
-     2. run \"breakwater salvage --data-dir <data-dir>\": it moves {path} and {spool}\n     \
-     aside together (*.damaged-<time>, nothing is deleted) and keeps what is readable;\n  \
-     3. start Breakwater; if the configuration was lost, load a saved one with \"loadconfig\"."
-)]
-pub struct StoreDamaged {
-    pub path: String,
-    pub spool: String,
-    pub reason: String,
-}
-
-/// Written (durably) inside the store's directory once it holds a committed
-/// configuration: from then on, a store that opens without one has lost
-/// data. Inside, so that moving a damaged store aside moves its marker too
-/// (sled ignores files it did not create).
-const STORE_MARKER: &str = "db/breakwater.initialised";
-
-/// Opens sled, turning every way it can fail on a damaged store (an error,
-/// a panic inside sled, or a store that comes up empty although it was
-/// initialised) into [`StoreDamaged`].
-fn open_store(dir: &Path) -> anyhow::Result<(sled::Db, Arc<ConfigStore>)> {
-    let path = dir.join("db");
-    let damaged = |reason: String| StoreDamaged {
-        path: path.display().to_string(),
-        spool: dir.join("spool").display().to_string(),
-        reason,
-    };
-    // Through `durable::open`: its flushes then fsync sled's files (see
-    // durable.rs: sled's own flush is not power-cut safe on Linux).
-    let opened = std::panic::catch_unwind(|| {
-        crate::durable::open(sled::Config::new().cache_capacity(SLED_CACHE_BYTES), &path)
-    });
-    let db = match opened {
-        Ok(Ok(db)) => db,
-        // Another daemon holds the lock: not damage, just a clear error.
-        Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            anyhow::bail!(
-                "the database {} is in use by another process",
-                path.display()
-            )
-        }
-        Ok(Err(e)) => return Err(damaged(e.to_string()).into()),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "sled panicked while opening it".to_string());
-            return Err(damaged(what).into());
-        }
-    };
-    let store = match ConfigStore::open(&db) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return Err(damaged(e.to_string()).into()),
-    };
-    let marker = dir.join(STORE_MARKER);
-    match store.is_initialised() {
-        Ok(true) => mark_initialised(dir)?,
-        Ok(false) if marker.exists() => {
-            return Err(damaged(
-                "it opened without its committed configuration (truncated or replaced)".into(),
-            )
-            .into());
-        }
-        Ok(false) => {}
-        Err(e) => return Err(damaged(e.to_string()).into()),
-    }
-    Ok((db, store))
-}
-
-/// Writes [`STORE_MARKER`] durably unless it is there already.
-fn mark_initialised(dir: &Path) -> std::io::Result<()> {
-    let marker = dir.join(STORE_MARKER);
-    if !marker.exists() {
-        crate::durable::write_file(&marker, b"1\n")?;
-    }
-    Ok(())
-}
+pub use breakwater_store::open::StoreDamaged;
+use breakwater_store::open::{OpenError, mark_initialised, open_store};
 
 /// What the daemon opens before its async runtime exists (and, on a board
 /// with `run_as`, before it gives up root): see [`open`].
 pub struct Opened {
     log: logging::LogHandle,
-    db: sled::Db,
+    db: breakwater_store::Db,
     store: Arc<ConfigStore>,
     config: Config,
 }
@@ -529,7 +439,11 @@ fn open_as_owner(opts: &RunOptions) -> anyhow::Result<Opened> {
         Ok(opened) => opened,
         Err(e) => {
             tracing::error!("{e:#}");
-            return Err(e);
+            // main.rs finds StoreDamaged by type (exit status 78).
+            return Err(match e {
+                OpenError::Damaged(damaged) => damaged.into(),
+                other => other.into(),
+            });
         }
     };
     let config = load_config(&store, &opts.board)?;

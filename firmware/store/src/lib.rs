@@ -8,11 +8,16 @@
 //! database ([`salvage`]). Protocol cores above it are handed their IDs and
 //! never reach a flush.
 
+/// The database handle the stages are given (sled's; only this crate
+/// depends on sled).
+pub use sled::Db;
+
 pub mod codec;
 pub mod config_store;
 pub mod counters;
 pub mod durable;
 pub mod ids;
+pub mod open;
 pub mod queue;
 pub mod salvage;
 pub mod users;
