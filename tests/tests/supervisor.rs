@@ -13,7 +13,7 @@ use breakwater_e2e::{
     smtplib, wait_until,
 };
 
-/// The soft watchdog's "reset" (see `firmware/src/supervisor`).
+/// The soft watchdog's "reset" (see `firmware/platform/src/supervisor`).
 const EXIT_WATCHDOG_RESET: i32 = 86;
 /// The daemon refuses a damaged database.
 const EXIT_STORE_DAMAGED: i32 = 78;

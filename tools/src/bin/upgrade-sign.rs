@@ -1,5 +1,5 @@
 //! `upgrade-sign`: the firmware signing keys and signed upgrade packages
-//! (decision 0010, the format in `firmware/src/upgrade.rs`).
+//! (decision 0010, the format in `firmware/platform/src/upgrade.rs`).
 //!
 //! ```text
 //! upgrade-sign keygen <private.pk8> <public.pub>     a new Ed25519 key pair
