@@ -26,4 +26,4 @@ pub use model::*;
 pub use policy::*;
 pub use services::{LogSettings, ThreatDefenseConfig};
 pub use validate::{ConfigError, FieldError};
-pub use values::{HostName, NameError, ReplyText, ReplyTextError};
+pub use values::{Host, HostName, NameError, NextHop, ReplyText, ReplyTextError};

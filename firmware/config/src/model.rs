@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::hat::HatMember;
 use super::rat::RecipientPattern;
 use super::services::{LogSettings, TDC_DESTINATION, ThreatDefenseConfig};
-use super::values::ReplyText;
+use super::values::{NextHop, ReplyText};
 
 /// Whether a listener takes mail from the internet or from inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,7 +290,7 @@ pub struct Interface {
 /// One next hop of an SMTP route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteHost {
-    pub host: String,
+    pub host: NextHop,
     pub port: u16,
     /// 0 is tried first; equal priorities share the load round-robin.
     pub priority: u8,

@@ -12,7 +12,6 @@
 //! subnet first and the gateway next.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use super::model::{Config, ListenerConfig, RouteTarget};
 use super::policy::{DEFAULT_POLICY, ThreatDefense, check_member};
@@ -102,9 +101,7 @@ impl Config {
                     );
                 }
                 for (j, h) in hosts.iter().enumerate() {
-                    if h.host.parse::<IpAddr>().is_err()
-                        && let Err(e) = HostName::parse(&h.host)
-                    {
+                    if let Err(e) = h.host.check() {
                         p.add(format!("{field}.target[{j}].host"), e.to_string());
                     }
                 }

@@ -265,6 +265,60 @@ impl fmt::Display for ReplyText {
     }
 }
 
+/// Where an SMTP route's next hop is: an IP address or a host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Ip(std::net::IpAddr),
+    Name(HostName),
+}
+
+/// An SMTP route's next hop as the administrator typed it (`smtproutes`),
+/// parsed once when the configuration is read or staged, never per
+/// delivery: an IP address (bracketed or not) goes straight to a
+/// connection, a name to the resolver. A stored value the parser now
+/// refuses still loads (and resolves to nothing); [`NextHop::check`], and
+/// so `validate`, names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "String", into = "String")]
+pub struct NextHop {
+    text: String,
+    host: Result<Host, NameError>,
+}
+
+impl NextHop {
+    /// The next hop `text` names, if it is an IP address or a host name.
+    pub fn parse(text: &str) -> Result<Self, NameError> {
+        let hop = Self::read(text.to_string());
+        hop.check().map(|()| hop)
+    }
+
+    /// Keeps any text (reading a stored config); `check` says if it is bad.
+    fn read(text: String) -> Self {
+        let host = match text.trim_matches(['[', ']']).parse() {
+            Ok(ip) => Ok(Host::Ip(ip)),
+            Err(_) => HostName::parse(&text).map(Host::Name),
+        };
+        Self { text, host }
+    }
+
+    pub fn check(&self) -> Result<(), NameError> {
+        self.host.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// The parsed next hop (`None` for a stored value that does not parse).
+    pub fn host(&self) -> Option<&Host> {
+        self.host.as_ref().ok()
+    }
+}
+
+stored_as_text!(NextHop);
+
+impl fmt::Display for NextHop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,4 +377,21 @@ mod tests {
         assert_eq!(stored.to_string(), "hi  250 forged");
         assert_eq!(String::from(stored), "hi\r\n250 forged", "stored as typed");
     }
+
+    #[test]
+    fn next_hops_are_parsed_once_and_stored_as_typed() {
+        let ip = NextHop::parse("[192.0.2.7]").unwrap();
+        assert_eq!(ip.host(), Some(&Host::Ip("192.0.2.7".parse().unwrap())));
+        assert_eq!(ip.to_string(), "[192.0.2.7]");
+        let name = NextHop::parse("mx.example.com").unwrap();
+        assert!(matches!(name.host(), Some(Host::Name(n)) if n.to_string() == "mx.example.com"));
+        assert!(NextHop::parse("not a host").is_err());
+        // A stored value the parser refuses still loads, resolves to
+        // nothing and is named by check().
+        let stored = NextHop::from("bad host!");
+        assert_eq!(stored.host(), None);
+        assert!(stored.check().is_err());
+        assert_eq!(String::from(stored), "bad host!");
+    }
+
 }

@@ -94,8 +94,14 @@ mod tests {
             priority,
         };
         let hosts = vec![h("b", 1), h("a1", 0), h("a2", 0)];
-        let first: Vec<String> = attempt_order(&hosts).into_iter().map(|h| h.host).collect();
-        let second: Vec<String> = attempt_order(&hosts).into_iter().map(|h| h.host).collect();
+        let first: Vec<String> = attempt_order(&hosts)
+            .into_iter()
+            .map(|h| h.host.to_string())
+            .collect();
+        let second: Vec<String> = attempt_order(&hosts)
+            .into_iter()
+            .map(|h| h.host.to_string())
+            .collect();
         assert_eq!(first[2], "b");
         assert_eq!(second[2], "b");
         assert_ne!(first[0], second[0]);

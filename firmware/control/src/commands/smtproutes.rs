@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::args::{comma_list, host_port, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
+use crate::config::NextHop;
 use crate::config::{Config, RouteHost, RouteTarget, SmtpRoute};
 use crate::table::{Table, TableRow};
 
@@ -142,11 +143,10 @@ fn parse_host(item: &str) -> Result<RouteHost, CliError> {
             Some((h, p)) => (h, number("the port", p, 1u16, u16::MAX)?),
             None => (hostport, DEFAULT_PORT),
         };
-        if host.parse::<IpAddr>().is_err() && !valid_hostname(host) {
-            return Err(bad("not a host name or IP address"));
-        }
         (host.to_ascii_lowercase(), port)
     };
+    // One parse, the one the mail path uses (NextHop: an IP or a HostName).
+    let host = NextHop::parse(&host).map_err(|_| bad("not a host name or IP address"))?;
     Ok(RouteHost {
         host,
         port,

@@ -266,7 +266,7 @@ fn targets(target: &RouteTarget) -> String {
             .map(|h| {
                 // A bare IPv6 address reads back with port 25 too.
                 let mut t = match h.port {
-                    25 => h.host.clone(),
+                    25 => h.host.to_string(),
                     port => host_port(&h.host, port),
                 };
                 if h.priority != 0 {

@@ -16,6 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use rand::seq::SliceRandom;
 
 use super::routes;
+use crate::config::Host;
 use crate::config::{IpPreference, RouteHost};
 use crate::dns::{Dns, LookupError, Validated};
 
@@ -68,7 +69,12 @@ pub async fn candidates(
             let mut out = Vec::new();
             let mut last_error = None;
             for h in routes::attempt_order(hosts) {
-                match dns.addresses(&h.host).await {
+                // Parsed when the configuration was: an IP needs no lookup.
+                let found = match h.host.host() {
+                    Some(Host::Ip(ip)) => Ok(vec![*ip]),
+                    _ => dns.addresses(&h.host).await,
+                };
+                match found {
                     Ok(addrs) => {
                         push_ordered(&mut out, &h.host, addrs, h.port, pref, Source::Route)
                     }

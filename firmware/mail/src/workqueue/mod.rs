@@ -220,7 +220,7 @@ impl WorkQueue {
                 _ => (h, 25),
             };
             vec![crate::config::RouteHost {
-                host: host.trim_matches(['[', ']']).to_string(),
+                host: host.trim_matches(['[', ']']).into(),
                 port,
                 priority: 0,
             }]

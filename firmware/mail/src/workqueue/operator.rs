@@ -435,7 +435,7 @@ fn redirect(wq: &mut WorkQueue, host: &str) -> Result<String, String> {
         _ => (host.to_string(), 25),
     };
     wq.redirect = Some(vec![RouteHost {
-        host: name.clone(),
+        host: name.as_str().into(),
         port,
         priority: 0,
     }]);
