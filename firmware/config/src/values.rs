@@ -393,5 +393,4 @@ mod tests {
         assert!(stored.check().is_err());
         assert_eq!(String::from(stored), "bad host!");
     }
-
 }
