@@ -16,6 +16,29 @@ fn v(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
+/// Asks for a filter by name or number; `None` on Enter. A number that
+/// names no filter is refused here, before the operation's own questions
+/// are asked; a name goes to the batch command as typed (which says so if
+/// there is no such filter).
+fn ask_filter(
+    sh: &mut Shell<'_>,
+    names: &[String],
+    question: &str,
+) -> Result<Option<String>, ConsoleError> {
+    loop {
+        let Some(a) = sh.ask_some(question)? else {
+            return Ok(None);
+        };
+        match a.parse::<usize>() {
+            Ok(n) if n == 0 || n > names.len() => sh.show(&format!(
+                "There is no filter number {n}: enter a number from 1 to {}, or a name.",
+                names.len()
+            ))?,
+            _ => return Ok(Some(a)),
+        }
+    }
+}
+
 /// The filter names of a `filters list` answer, in order.
 fn names_of(list: &str) -> Vec<String> {
     list.lines()
@@ -70,7 +93,9 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
             }
             5 => {
                 sh.until_accepted(|sh| {
-                    let Some(f) = sh.ask_some("Enter the filter name or number to set.")? else {
+                    let Some(f) =
+                        ask_filter(sh, &names, "Enter the filter name or number to set.")?
+                    else {
                         return Ok(None);
                     };
                     let states = [

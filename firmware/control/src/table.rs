@@ -60,6 +60,9 @@ pub struct Table<R> {
     pub list_known: Option<&'static str>,
     /// The rows in an import's messages: "sender groups".
     pub plural: &'static str,
+    /// A row named twice in an import, when the table says it its own way
+    /// ("this address"); empty: the row's name (`named`).
+    pub twice: &'static str,
 }
 
 /// Why a table operation was refused. The texts are the CLI's.
@@ -121,6 +124,7 @@ impl<R: TableRow> Table<R> {
             duplicate_hint: "",
             list_known: None,
             plural: "rows",
+            twice: "",
         }
     }
 
@@ -299,7 +303,11 @@ impl<R: TableRow> Table<R> {
             }
             let row = parse(line).map_err(|e| at(e.to_string()))?;
             if new.iter().any(|r| r.is_named(row.key())) {
-                return Err(at(format!("{} is listed twice", self.what(row.key()))));
+                let what = match self.twice {
+                    "" => self.what(row.key()),
+                    own => own.to_string(),
+                };
+                return Err(at(format!("{what} is listed twice")));
             }
             new.push(row);
         }

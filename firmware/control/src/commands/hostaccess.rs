@@ -7,7 +7,7 @@
 //! shadow every group below).
 
 use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
-use super::listener_table::{self, ListenerTable};
+use super::listener_table::{self, ListenerTable, Said};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
@@ -64,6 +64,26 @@ struct Hat;
 
 impl ListenerTable for Hat {
     type Row = SenderGroup;
+    fn said(listener: &str, what: Said<'_>) -> String {
+        match what {
+            Said::Deleted(name) => format!("Deleted sender group {name} from {listener}."),
+            Said::Moved(name, n) => {
+                format!("Sender group {name} moved to position {n} on {listener}.")
+            }
+            Said::Cleared(n) => {
+                format!("Removed {n} sender group(s) from {listener}; ALL remains.")
+            }
+            Said::OnlyPinned => {
+                format!("The Host Access Table of {listener} holds only the ALL group.")
+            }
+        }
+    }
+    fn default_message(listener: &str, row: &SenderGroup) -> String {
+        format!(
+            "The ALL sender group of {listener} now uses policy ${}.",
+            row.policy
+        )
+    }
     const TITLE: &'static str = "Host Access Table";
     const ROWS: &'static str = "sender group(s)";
     const KEYWORD: Option<&'static str> = Some("sendergroup");

@@ -34,12 +34,25 @@ pub(super) trait ListenerTable {
     fn export_header(l: &ListenerConfig) -> String;
     /// The ALL row that `default <args>` asks for.
     fn default_row(l: &ListenerConfig, args: &[String]) -> Result<Self::Row, CliError>;
+    /// What `default` answers (each table keeps its own words).
+    fn default_message(listener: &str, row: &Self::Row) -> String;
+    /// What `delete`, `move` and `clear` answer, in the table's own words
+    /// (the texts administrators and scripts already read).
+    fn said(listener: &str, what: Said<'_>) -> String;
     /// What `print` shows under the listener's name.
     fn print(l: &ListenerConfig) -> String;
 }
 
 /// Runs the verbs every listener table has; `None` when `args` is none of
 /// them (the table's own file answers it).
+/// A change `said` words for.
+pub(super) enum Said<'a> {
+    Deleted(&'a str),
+    Moved(&'a str, usize),
+    Cleared(usize),
+    OnlyPinned,
+}
+
 pub(super) fn run<T: ListenerTable>(
     ctx: &CommandContext<'_>,
     listener: &str,
@@ -49,30 +62,22 @@ pub(super) fn run<T: ListenerTable>(
     let rest = &args[1..];
     let result = match (sub.as_str(), rest) {
         ("delete", _) => match selector::<T>(rest) {
-            Ok((row, [])) => change::<T>(ctx, listener, |t, rows, title| {
+            Ok((row, [])) => change::<T>(ctx, listener, |t, rows, name| {
                 let removed = t.delete(rows, row)?;
-                Ok(format!("Deleted {} from {title}.", t.what(removed.key())))
+                Ok(T::said(&name, Said::Deleted(removed.key())))
             }),
             _ => Err(usage(T::USAGE)),
         },
         ("move", _) => match selector::<T>(rest) {
-            Ok((row, [to])) => change::<T>(ctx, listener, |t, rows, title| {
+            Ok((row, [to])) => change::<T>(ctx, listener, |t, rows, name| {
                 let to = t.move_to(rows, row, to)?;
-                let what = t.what(rows[to].key());
-                Ok(format!("{what} moved to position {} in {title}.", to + 1))
+                Ok(T::said(&name, Said::Moved(rows[to].key(), to + 1)))
             }),
             _ => Err(usage(T::USAGE)),
         },
-        ("clear", []) => change::<T>(ctx, listener, |t, rows, title| match t.clear(rows) {
-            0 => Err(invalid(format!(
-                "{} holds only {}.",
-                capital(&title),
-                t.pinned.as_ref().map_or("its default row", |p| p.what)
-            ))),
-            n => Ok(format!(
-                "Removed {n} {} from {title}; ALL remains.",
-                T::ROWS
-            )),
+        ("clear", []) => change::<T>(ctx, listener, |t, rows, name| match t.clear(rows) {
+            0 => Err(invalid(T::said(&name, Said::OnlyPinned))),
+            n => Ok(T::said(&name, Said::Cleared(n))),
         }),
         ("default", _) => default::<T>(ctx, listener, rest),
         ("print", []) => print::<T>(ctx, listener),
@@ -81,13 +86,6 @@ pub(super) fn run<T: ListenerTable>(
         _ => return None,
     };
     Some(result)
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// `[KEYWORD] <row> rest...` → the row as typed, the rest.
@@ -110,8 +108,8 @@ fn change<T: ListenerTable>(
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
     let table = T::table(l);
-    let title = format!("the {} of {}", T::TITLE, l.name);
-    let message = f(&table, T::rows(l)?, title)?;
+    let name = l.name.clone();
+    let message = f(&table, T::rows(l)?, name)?;
     stage(ctx, &cfg, &message)
 }
 
@@ -125,13 +123,7 @@ fn default<T: ListenerTable>(
     let l = find_mut(&mut cfg, listener)?;
     let row = T::default_row(l, args)?;
     let table = T::table(l);
-    let what = table.pinned.as_ref().map_or("the default row", |p| p.what);
-    let message = format!(
-        "{} of {} is now: {}",
-        capital(what),
-        l.name,
-        T::export_line(&row)
-    );
+    let message = T::default_message(&l.name, &row);
     table.set_pinned(T::rows(l)?, row);
     stage(ctx, &cfg, &message)
 }
@@ -239,14 +231,14 @@ mod tests {
             .run("listenerconfig edit IncomingMail hostaccess default $throttled")
             .unwrap();
         assert!(
-            out.starts_with("The ALL sender group of IncomingMail is now: ALL $THROTTLED"),
+            out.starts_with("The ALL sender group of IncomingMail now uses policy $THROTTLED."),
             "{out}"
         );
         let out = f
             .run("listenerconfig edit IncomingMail rcptaccess default reject --code 550 --text \"no\"")
             .unwrap();
         assert!(
-            out.starts_with("The ALL row of IncomingMail is now: ALL REJECT 550 \"no\""),
+            out.starts_with("The default (ALL) row of IncomingMail is now ALL REJECT 550 \"no\"."),
             "{out}"
         );
         let c = f.working();

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
-use super::listener_table::{self, ListenerTable};
+use super::listener_table::{self, ListenerTable, Said};
 use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
@@ -87,6 +87,26 @@ struct Rat;
 
 impl ListenerTable for Rat {
     type Row = RatEntry;
+    fn said(listener: &str, what: Said<'_>) -> String {
+        match what {
+            Said::Deleted(address) => {
+                format!("Deleted {address} from the Recipient Access Table of {listener}.")
+            }
+            Said::Moved(address, n) => format!("{address} moved to position {n} on {listener}."),
+            Said::Cleared(n) => format!(
+                "Removed {n} row(s) from the Recipient Access Table of {listener}; ALL remains."
+            ),
+            Said::OnlyPinned => {
+                format!("The Recipient Access Table of {listener} holds only the ALL row.")
+            }
+        }
+    }
+    fn default_message(listener: &str, row: &RatEntry) -> String {
+        format!(
+            "The default (ALL) row of {listener} is now {}.",
+            self::row(row)
+        )
+    }
     const TITLE: &'static str = "Recipient Access Table";
     const ROWS: &'static str = "row(s)";
     const KEYWORD: Option<&'static str> = None;
@@ -106,6 +126,7 @@ impl ListenerTable for Rat {
                 why_kept: "it stays last so that unknown recipients are visibly rejected",
             }),
             duplicate_hint: "; delete it first to change it",
+            twice: "this address",
             ..Table::new(
                 "row '{}'",
                 format!(" in the Recipient Access Table of {}", l.name),
