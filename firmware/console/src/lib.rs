@@ -115,7 +115,7 @@ where
         };
         term.idle_timeout = Some(options.idle_timeout);
         let mut shell = shell::Shell::new(&mut term, &link, session);
-        let result = shell.command_loop();
+        let result = shell.command_loop(menus::execute);
         if options.exit_after_logout {
             return Ok(());
         }

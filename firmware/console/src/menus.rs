@@ -12,7 +12,7 @@
 
 use breakwater_control_proto::catalog;
 
-use super::shell::Shell;
+use super::shell::{Next, Shell};
 use super::{
     ConsoleError, menus_admin as admin, menus_config as config, menus_delivery as delivery,
     menus_filters as filters, menus_listener as listener, menus_logs as logs,
@@ -89,6 +89,42 @@ pub fn completion_words() -> Vec<String> {
         .into_iter()
         .map(str::to_string)
         .collect()
+}
+
+/// Runs one typed line: `quit`, a pasted batch command (`... -`), a menu,
+/// or a batch command; anything else is unknown.
+pub fn execute(sh: &mut Shell<'_>, words: &[String]) -> Result<Next, ConsoleError> {
+    let name = words[0].to_ascii_lowercase();
+    if name == "q" || catalog::find(&name).is_some_and(|c| c.name == "quit") {
+        return Ok(Next::Logout);
+    }
+    let batch = is_batch(&name);
+    let reads_paste = catalog::daemon_command(&name).is_some_and(|c| c.reads_paste);
+    if words.len() > 1 && words.last().is_some_and(|w| w == "-") && reads_paste {
+        // As with `breakwater cli`, `-` means "standard input": at the
+        // console it is pasted (`certconfig certauthority import NAME -`,
+        // `loadconfig -`).
+        let text = sh.read_script("Paste the text now. Enter '.' on a line by itself to end.")?;
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        sh.run_input(&args, Some(&text))?;
+        return Ok(Next::Prompt);
+    }
+    if let Some(menu) = find(&name)
+        && (words.len() == 1 || menu.takes_args)
+    {
+        (menu.run)(sh, &words[1..])?;
+        return Ok(Next::Prompt);
+    }
+    if batch {
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        sh.run(&args)?;
+    } else {
+        sh.term.println(&format!(
+            "Unknown command: {}. Type \"help\" for the list of commands.",
+            words[0]
+        ))?;
+    }
+    Ok(Next::Prompt)
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! The logged-in console: the `<hostname>> ` prompt, typed batch commands,
-//! the menus of [`super::menus`], and the prompts menus are built from.
+//! The logged-in console: the `<hostname>> ` prompt loop, typed batch
+//! commands, and the prompts menus are built from. What a typed line runs
+//! (a menu or a batch command) is decided by the caller's `execute`
+//! ([`super::menus::execute`]), so this module knows no menu: the menus
+//! build on it, not the other way round.
 
 use breakwater_control_proto::setup::NOT_CONFIGURED;
-use breakwater_control_proto::{
-    LOGOUT, Response, SESSION_ENDED, STATE, SessionState, catalog, split_words,
-};
+use breakwater_control_proto::{LOGOUT, Response, SESSION_ENDED, STATE, SessionState, split_words};
 
 use super::editor::Mode;
 use super::login::{Session, session_args};
-use super::menus;
 use super::{ConsoleError, DaemonLink, Terminal};
 
 /// The batch output that already says changes are staged.
@@ -82,8 +82,12 @@ impl<'a> Shell<'a> {
             .map_err(|e| super::LinkError::Malformed(e.to_string()).into())
     }
 
-    /// The prompt loop, until logout, Ctrl-D, the idle timeout or a hang-up.
-    pub fn command_loop(&mut self) -> Result<(), ConsoleError> {
+    /// The prompt loop, until logout, Ctrl-D, the idle timeout or a hang-up;
+    /// `execute` runs each typed line.
+    pub fn command_loop(
+        &mut self,
+        execute: fn(&mut Shell<'_>, &[String]) -> Result<Next, ConsoleError>,
+    ) -> Result<(), ConsoleError> {
         if let Err(e) = self.setup_hint() {
             let _ = self.close("hangup");
             return Err(e);
@@ -120,7 +124,7 @@ impl<'a> Shell<'a> {
             if words.is_empty() {
                 continue;
             }
-            match self.execute(&words) {
+            match execute(self, &words) {
                 Ok(Next::Prompt) | Err(ConsoleError::Interrupted) => {}
                 Ok(Next::Logout) | Err(ConsoleError::Eof) => return self.logout("logout"),
                 Err(ConsoleError::Daemon(e)) => self.term.println(&e.to_string())?,
@@ -156,41 +160,6 @@ impl<'a> Shell<'a> {
 
     fn ended(&mut self) -> Result<(), ConsoleError> {
         self.term.println(SESSION_ENDED)
-    }
-
-    fn execute(&mut self, words: &[String]) -> Result<Next, ConsoleError> {
-        let name = words[0].to_ascii_lowercase();
-        if name == "q" || catalog::find(&name).is_some_and(|c| c.name == "quit") {
-            return Ok(Next::Logout);
-        }
-        let batch = menus::is_batch(&name);
-        let reads_paste = catalog::daemon_command(&name).is_some_and(|c| c.reads_paste);
-        if words.len() > 1 && words.last().is_some_and(|w| w == "-") && reads_paste {
-            // As with `breakwater cli`, `-` means "standard input": at the
-            // console it is pasted (`certconfig certauthority import NAME -`,
-            // `loadconfig -`).
-            let text =
-                self.read_script("Paste the text now. Enter '.' on a line by itself to end.")?;
-            let args: Vec<&str> = words.iter().map(String::as_str).collect();
-            self.run_input(&args, Some(&text))?;
-            return Ok(Next::Prompt);
-        }
-        if let Some(menu) = menus::find(&name)
-            && (words.len() == 1 || menu.takes_args)
-        {
-            (menu.run)(self, &words[1..])?;
-            return Ok(Next::Prompt);
-        }
-        if batch {
-            let args: Vec<&str> = words.iter().map(String::as_str).collect();
-            self.run(&args)?;
-        } else {
-            self.term.println(&format!(
-                "Unknown command: {}. Type \"help\" for the list of commands.",
-                words[0]
-            ))?;
-        }
-        Ok(Next::Prompt)
     }
 
     /// Logs out, reporting uncommitted changes (they stay staged).
