@@ -29,7 +29,7 @@ impl Fixture {
 
     /// Runs `line`, split like a shell would (double quotes group words).
     pub(super) fn run(&self, line: &str) -> Result<String, CliError> {
-        self.run_args(&split(line))
+        self.run_args(&breakwater_control_proto::split_words(line))
     }
 
     pub(super) fn run_args(&self, args: &[String]) -> Result<String, CliError> {
@@ -68,32 +68,4 @@ pub(super) fn factory() -> Config {
         key_pem: "-----BEGIN PRIVATE KEY-----\nSECRETKEY\n-----END PRIVATE KEY-----\n".into(),
     };
     factory_config(&board, cert)
-}
-
-fn split(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let (mut quoted, mut started) = (false, false);
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                started = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if started {
-                    out.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        out.push(word);
-    }
-    out
 }
