@@ -36,6 +36,16 @@ pub(super) fn options(
     Ok(Some(args))
 }
 
+/// SETUP or EDIT of settings: asks each `(option, question)` and runs
+/// `base <options>` until the daemon accepts it; no answer changes nothing.
+pub(super) fn edit_settings(
+    sh: &mut Shell<'_>,
+    base: &[&str],
+    questions: &[(&str, &str)],
+) -> Result<bool, ConsoleError> {
+    sh.until_accepted(|sh| Ok(options(sh, questions)?.and_then(|o| cmd(base, o))))
+}
+
 /// The batch command `parts` followed by `more`.
 pub(super) fn cmd(parts: &[&str], more: Vec<String>) -> Option<Vec<String>> {
     Some(parts.iter().map(|s| s.to_string()).chain(more).collect())
@@ -285,62 +295,38 @@ pub(super) fn deliveryconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(),
                 )?;
                 Ok(a.and_then(|i| cmd(&["deliveryconfig", "interface", &i], vec![])))
             })?,
-            Some(1) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        ("initial-secs", "Enter the first retry interval in seconds."),
-                        ("max-secs", "Enter the longest retry interval in seconds."),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["deliveryconfig", "retry"], o)))
-            })?,
-            Some(_) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        (
-                            "max-concurrency",
-                            "Enter the maximum concurrent connections per destination.",
-                        ),
-                        (
-                            "max-messages-per-connection",
-                            "Enter the maximum messages per connection.",
-                        ),
-                        (
-                            "connect-timeout",
-                            "Enter the connection timeout in seconds.",
-                        ),
-                        (
-                            "command-timeout",
-                            "Enter the SMTP command timeout in seconds.",
-                        ),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["deliveryconfig", "setup"], o)))
-            })?,
+            Some(1) => edit_settings(sh, &["deliveryconfig", "retry"], RETRY_QUESTIONS)?,
+            Some(_) => edit_settings(sh, &["deliveryconfig", "setup"], SETUP_QUESTIONS)?,
         };
     }
 }
+
+#[rustfmt::skip]
+const RETRY_QUESTIONS: &[(&str, &str)] = &[
+    ("initial-secs", "Enter the first retry interval in seconds."),
+    ("max-secs", "Enter the longest retry interval in seconds."),
+];
+
+#[rustfmt::skip]
+const SETUP_QUESTIONS: &[(&str, &str)] = &[
+    ("max-concurrency", "Enter the maximum concurrent connections per destination."),
+    ("max-messages-per-connection", "Enter the maximum messages per connection."),
+    ("connect-timeout", "Enter the connection timeout in seconds."),
+    ("command-timeout", "Enter the SMTP command timeout in seconds."),
+];
+
+#[rustfmt::skip]
+const LOG_QUESTIONS: &[(&str, &str)] = &[
+    ("max-file-size", "Enter the size at which mail_logs is rolled over (e.g. 10M)."),
+    ("max-files", "Enter how many rolled-over files to keep."),
+];
 
 pub(super) fn logconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
         sh.run(&["logconfig", "print"])?;
         match sh.choose(&[("EDIT", "Modify the rollover of mail_logs.")])? {
             None => return Ok(()),
-            Some(_) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        (
-                            "max-file-size",
-                            "Enter the size at which mail_logs is rolled over (e.g. 10M).",
-                        ),
-                        ("max-files", "Enter how many rolled-over files to keep."),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["logconfig", "mail_logs"], o)))
-            })?,
+            Some(_) => edit_settings(sh, &["logconfig", "mail_logs"], LOG_QUESTIONS)?,
         };
     }
 }

@@ -2,7 +2,7 @@
 //! retried, and whether a hard bounce sends a DSN to the sender.
 //! Destination control rows name the profile their domain uses.
 
-use super::args::{Opts, check_name, invalid, stage, usage};
+use super::args::{check_name, invalid, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
@@ -17,6 +17,15 @@ const SETTINGS: &[Setting<BounceProfile>] = &[
     ("max_queue_lifetime", Number(1, 30 * 24 * 3600, |p| &mut p.max_queue_secs)),
     ("initial_retry", Number(1, 7 * 24 * 3600, |p| &mut p.initial_retry_secs)),
     ("max_retry_timeout", Number(1, 7 * 24 * 3600, |p| &mut p.max_retry_secs)),
+    ("", Check(|p| {
+        if p.max_retry_secs < p.initial_retry_secs {
+            return Err(invalid(format!(
+                "The maximum retry wait ({}s) must be at least the initial one ({}s).",
+                p.max_retry_secs, p.initial_retry_secs
+            )));
+        }
+        Ok(())
+    })),
     ("hard_bounce_message", OnOff(|p| &mut p.hard_bounce_message)),
     ("delay_warning", OnOff(|p| &mut p.delay_warning)),
 ];
@@ -33,7 +42,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 name: name.clone(),
                 ..Default::default()
             };
-            apply(&opts, &mut p)?;
+            settings::apply(SETTINGS, &opts, &mut p)?;
             profiles().add(&mut cfg.bounce_profiles, p, None)?;
             stage(ctx, &cfg, &format!("Bounce profile {name} added."))
         }
@@ -44,7 +53,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             let mut cfg = ctx.store.working()?;
             let p = profiles().get_mut(&mut cfg.bounce_profiles, name)?;
-            apply(&opts, p)?;
+            settings::apply(SETTINGS, &opts, p)?;
             let msg = format!("Bounce profile {} updated.", p.name);
             stage(ctx, &cfg, &msg)
         }
@@ -92,17 +101,6 @@ fn profiles() -> Table<BounceProfile> {
 
 fn is_default(name: &str) -> bool {
     name.eq_ignore_ascii_case("default")
-}
-
-fn apply(opts: &Opts, p: &mut BounceProfile) -> Result<(), CliError> {
-    settings::apply(SETTINGS, opts, p)?;
-    if p.max_retry_secs < p.initial_retry_secs {
-        return Err(invalid(format!(
-            "The maximum retry wait ({}s) must be at least the initial one ({}s).",
-            p.max_retry_secs, p.initial_retry_secs
-        )));
-    }
-    Ok(())
 }
 
 pub(super) fn render(cfg: &Config) -> String {

@@ -18,6 +18,10 @@ pub(super) enum Kind<C> {
     /// Anything else (a choice, a text, `unlimited`): the function parses
     /// the value, refuses it in its own words, and writes it.
     Parse(fn(&mut C, &str) -> Result<(), CliError>),
+    /// Not a setting: a rule between the settings above it (a maximum at
+    /// least its minimum), checked at its place whatever was given, so a
+    /// broken rule is said before a bad value further down.
+    Check(fn(&C) -> Result<(), CliError>),
 }
 
 /// One `--flag value` setting: the flag (without `--`) and its kind.
@@ -79,6 +83,10 @@ pub(super) fn parse_some<C>(
 /// working copy that is staged only on success.
 pub(super) fn apply<C>(table: &[Setting<C>], opts: &Opts, target: &mut C) -> Result<(), CliError> {
     for (flag, kind) in table {
+        if let Kind::Check(check) = kind {
+            check(target)?;
+            continue;
+        }
         let Some(v) = opts.value(flag) else {
             continue;
         };
@@ -91,6 +99,7 @@ pub(super) fn apply<C>(table: &[Setting<C>], opts: &Opts, target: &mut C) -> Res
             }
             Kind::OnOff(at) => *at(target) = on_off(opts, flag)?.unwrap_or_default(),
             Kind::Parse(set) => set(target, v)?,
+            Kind::Check(_) => {}
         }
     }
     Ok(())
