@@ -36,6 +36,27 @@ pub(super) fn options(
     Ok(Some(args))
 }
 
+/// The NEW, EDIT and DELETE menu of a table of named rows with settings
+/// (`bounceconfig`, `quarantineconfig`): `ops` says what each does,
+/// `names` asks the row's name for each, `questions` asks its settings.
+pub(super) fn named_rows(
+    sh: &mut Shell<'_>,
+    command: &str,
+    ops: [(&str, &str); 3],
+    names: [&str; 3],
+    questions: &[(&str, &str)],
+) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&[command, "print"])?;
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => row_settings(sh, &[command, "new"], names[0], questions, false)?,
+            Some(1) => row_settings(sh, &[command, "edit"], names[1], questions, true)?,
+            Some(_) => on_row(sh, &[command, "delete"], names[2])?,
+        };
+    }
+}
+
 /// SETUP or EDIT of settings: asks each `(option, question)` and runs
 /// `base <options>` until the daemon accepts it; no answer changes nothing.
 pub(super) fn edit_settings(
@@ -44,6 +65,28 @@ pub(super) fn edit_settings(
     questions: &[(&str, &str)],
 ) -> Result<bool, ConsoleError> {
     sh.until_accepted(|sh| Ok(options(sh, questions)?.and_then(|o| cmd(base, o))))
+}
+
+/// `name args` as owned-free words, for a batch command typed at the prompt.
+pub(super) fn with_args<'a>(name: &'a str, args: &'a [String]) -> Vec<&'a str> {
+    std::iter::once(name)
+        .chain(args.iter().map(String::as_str))
+        .collect()
+}
+
+/// A menu typed with arguments is its batch command: runs `name args` and
+/// says so; without arguments the menu asks.
+pub(super) fn typed(sh: &mut Shell<'_>, name: &str, args: &[String]) -> Result<bool, ConsoleError> {
+    if args.is_empty() {
+        return Ok(false);
+    }
+    sh.run(&with_args(name, args))?;
+    Ok(true)
+}
+
+/// `parts` as the words of a batch command.
+pub(super) fn words(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
 }
 
 /// The batch command `parts` followed by `more`.

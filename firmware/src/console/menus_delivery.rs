@@ -3,7 +3,7 @@
 //! the batch form (see docs/cli.md) until the daemon accepts it.
 
 use super::ConsoleError;
-use super::menus_config::{edit_settings, on_row, row_settings};
+use super::menus_config::{edit_settings, named_rows, on_row, row_settings};
 use super::shell::Shell;
 
 /// Destination control questions: `(option, question)`, Enter keeps the
@@ -81,34 +81,15 @@ pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
 }
 
 pub(super) fn bounceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
-    loop {
-        sh.run(&["bounceconfig", "print"])?;
-        let ops = [
-            ("NEW", "Create a new profile."),
-            ("EDIT", "Modify a profile."),
-            ("DELETE", "Remove a profile."),
-        ];
-        match sh.choose(&ops)? {
-            None => return Ok(()),
-            Some(0) => row_settings(
-                sh,
-                &["bounceconfig", "new"],
-                "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
-                BOUNCE_QUESTIONS,
-                false,
-            )?,
-            Some(1) => row_settings(
-                sh,
-                &["bounceconfig", "edit"],
-                "Enter the name of the profile you wish to edit.",
-                BOUNCE_QUESTIONS,
-                true,
-            )?,
-            Some(_) => on_row(
-                sh,
-                &["bounceconfig", "delete"],
-                "Enter the name of the profile you wish to delete.",
-            )?,
-        };
-    }
+    let ops = [
+        ("NEW", "Create a new profile."),
+        ("EDIT", "Modify a profile."),
+        ("DELETE", "Remove a profile."),
+    ];
+    let names = [
+        "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
+        "Enter the name of the profile you wish to edit.",
+        "Enter the name of the profile you wish to delete.",
+    ];
+    named_rows(sh, "bounceconfig", ops, names, BOUNCE_QUESTIONS)
 }

@@ -3,7 +3,9 @@
 //! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
-use super::menus_config::{cmd, edit_settings, move_row, numbered, numbered_names, on_row, pick};
+use super::menus_config::{
+    cmd, edit_settings, move_row, numbered, numbered_names, on_row, pick, words,
+};
 use super::shell::Shell;
 
 const MEMBERS_HELP: &str = "Enter the hosts to add, separated by commas.\n\
@@ -23,10 +25,6 @@ const SETUP_QUESTIONS: &[(&str, &str)] = &[
     ("crlf", "Enter the CR/LF handling (strict or lenient)."),
     ("idle-timeout", "Enter the idle timeout in seconds."),
 ];
-
-fn v(parts: &[&str]) -> Option<Vec<String>> {
-    Some(parts.iter().map(|s| s.to_string()).collect())
-}
 
 pub(super) fn listenerconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
@@ -197,11 +195,11 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 if !policy.is_empty() {
                     a.extend(["--policy", policy.trim_start_matches('$')]);
                 }
-                Ok(v(&a))
+                Ok(Some(words(&a)))
             },
             default: |sh| {
                 let p = sh.ask_some("Enter the mail flow policy for the ALL sender group.")?;
-                Ok(p.and_then(|p| v(&[p.trim_start_matches('$')])))
+                Ok(p.map(|p| words(&[p.trim_start_matches('$')])))
             },
             edit: edit_group,
         },
