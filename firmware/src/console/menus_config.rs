@@ -200,14 +200,16 @@ pub(super) fn dnsconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Cons
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => sh.until_accepted(|sh| {
-                let a = sh.ask_some("Enter the name servers, separated by commas: ip[:port] ([v6]:port for IPv6 with a port).")?;
-                Ok(a.and_then(|s| cmd(&["dnsconfig", "servers", &s], vec![])))
-            })?,
-            Some(_) => sh.until_accepted(|sh| {
-                let a = sh.ask_some("Enter the DNS query timeout in seconds (1-300).")?;
-                Ok(a.and_then(|s| cmd(&["dnsconfig", "timeout", &s], vec![])))
-            })?,
+            Some(0) => on_row(
+                sh,
+                &["dnsconfig", "servers"],
+                "Enter the name servers, separated by commas: ip[:port] ([v6]:port for IPv6 with a port).",
+            )?,
+            Some(_) => on_row(
+                sh,
+                &["dnsconfig", "timeout"],
+                "Enter the DNS query timeout in seconds (1-300).",
+            )?,
         };
     }
 }
@@ -303,17 +305,15 @@ pub(super) fn interfaceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<()
                 else {
                     continue;
                 };
-                sh.until_accepted(|sh| {
-                    let a = sh.ask_some(&format!(
-                        "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24){}.",
-                        if name == "Management" {
-                            ", or DHCP"
-                        } else {
-                            ""
-                        }
-                    ))?;
-                    Ok(a.and_then(|ip| cmd(&["interfaceconfig", "edit", &name, &ip], vec![])))
-                })?;
+                let dhcp = if name == "Management" {
+                    ", or DHCP"
+                } else {
+                    ""
+                };
+                let question = format!(
+                    "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24){dhcp}."
+                );
+                on_row(sh, &["interfaceconfig", "edit", &name], &question)?;
             }
         }
     }
@@ -332,12 +332,11 @@ pub(super) fn deliveryconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => sh.until_accepted(|sh| {
-                let a = sh.ask_some(
-                    "Enter the interface for outgoing mail (Management, Data 1 or Data 2).",
-                )?;
-                Ok(a.and_then(|i| cmd(&["deliveryconfig", "interface", &i], vec![])))
-            })?,
+            Some(0) => on_row(
+                sh,
+                &["deliveryconfig", "interface"],
+                "Enter the interface for outgoing mail (Management, Data 1 or Data 2).",
+            )?,
             Some(1) => edit_settings(sh, &["deliveryconfig", "retry"], RETRY_QUESTIONS)?,
             Some(_) => edit_settings(sh, &["deliveryconfig", "setup"], SETUP_QUESTIONS)?,
         };
