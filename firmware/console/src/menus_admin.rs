@@ -4,20 +4,14 @@
 use super::ConsoleError;
 use super::editor::Mode;
 use super::login::ask_new_passphrase;
+use super::menus_config::{typed, with_args};
 use super::shell::Shell;
 use breakwater_control_proto::{Role, catalog};
 
 const COMMENT_QUESTION: &str = "Please enter some comments describing your changes:";
 
-fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
-    std::iter::once(first)
-        .chain(args.iter().map(String::as_str))
-        .collect()
-}
-
 pub(super) fn commit(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("commit", args))?;
+    if typed(sh, "commit", args)? {
         return Ok(());
     }
     if !sh.state()?.staged {
@@ -34,8 +28,7 @@ pub(super) fn commit(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleE
 }
 
 pub(super) fn clear(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("clear", args))?;
+    if typed(sh, "clear", args)? {
         return Ok(());
     }
     if !sh.state()?.staged {

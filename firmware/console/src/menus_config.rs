@@ -36,6 +36,59 @@ pub(super) fn options(
     Ok(Some(args))
 }
 
+/// The NEW, EDIT and DELETE menu of a table of named rows with settings
+/// (`bounceconfig`, `quarantineconfig`): `ops` says what each does,
+/// `names` asks the row's name for each, `questions` asks its settings.
+pub(super) fn named_rows(
+    sh: &mut Shell<'_>,
+    command: &str,
+    ops: [(&str, &str); 3],
+    names: [&str; 3],
+    questions: &[(&str, &str)],
+) -> Result<(), ConsoleError> {
+    loop {
+        sh.run(&[command, "print"])?;
+        match sh.choose(&ops)? {
+            None => return Ok(()),
+            Some(0) => row_settings(sh, &[command, "new"], names[0], questions, false)?,
+            Some(1) => row_settings(sh, &[command, "edit"], names[1], questions, true)?,
+            Some(_) => on_row(sh, &[command, "delete"], names[2])?,
+        };
+    }
+}
+
+/// SETUP or EDIT of settings: asks each `(option, question)` and runs
+/// `base <options>` until the daemon accepts it; no answer changes nothing.
+pub(super) fn edit_settings(
+    sh: &mut Shell<'_>,
+    base: &[&str],
+    questions: &[(&str, &str)],
+) -> Result<bool, ConsoleError> {
+    sh.until_accepted(|sh| Ok(options(sh, questions)?.and_then(|o| cmd(base, o))))
+}
+
+/// `name args` as owned-free words, for a batch command typed at the prompt.
+pub(super) fn with_args<'a>(name: &'a str, args: &'a [String]) -> Vec<&'a str> {
+    std::iter::once(name)
+        .chain(args.iter().map(String::as_str))
+        .collect()
+}
+
+/// A menu typed with arguments is its batch command: runs `name args` and
+/// says so; without arguments the menu asks.
+pub(super) fn typed(sh: &mut Shell<'_>, name: &str, args: &[String]) -> Result<bool, ConsoleError> {
+    if args.is_empty() {
+        return Ok(false);
+    }
+    sh.run(&with_args(name, args))?;
+    Ok(true)
+}
+
+/// `parts` as the words of a batch command.
+pub(super) fn words(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
 /// The batch command `parts` followed by `more`.
 pub(super) fn cmd(parts: &[&str], more: Vec<String>) -> Option<Vec<String>> {
     Some(parts.iter().map(|s| s.to_string()).chain(more).collect())
@@ -147,14 +200,16 @@ pub(super) fn dnsconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Cons
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => sh.until_accepted(|sh| {
-                let a = sh.ask_some("Enter the name servers, separated by commas: ip[:port] ([v6]:port for IPv6 with a port).")?;
-                Ok(a.and_then(|s| cmd(&["dnsconfig", "servers", &s], vec![])))
-            })?,
-            Some(_) => sh.until_accepted(|sh| {
-                let a = sh.ask_some("Enter the DNS query timeout in seconds (1-300).")?;
-                Ok(a.and_then(|s| cmd(&["dnsconfig", "timeout", &s], vec![])))
-            })?,
+            Some(0) => on_row(
+                sh,
+                &["dnsconfig", "servers"],
+                "Enter the name servers, separated by commas: ip[:port] ([v6]:port for IPv6 with a port).",
+            )?,
+            Some(_) => on_row(
+                sh,
+                &["dnsconfig", "timeout"],
+                "Enter the DNS query timeout in seconds (1-300).",
+            )?,
         };
     }
 }
@@ -250,17 +305,15 @@ pub(super) fn interfaceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<()
                 else {
                     continue;
                 };
-                sh.until_accepted(|sh| {
-                    let a = sh.ask_some(&format!(
-                        "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24){}.",
-                        if name == "Management" {
-                            ", or DHCP"
-                        } else {
-                            ""
-                        }
-                    ))?;
-                    Ok(a.and_then(|ip| cmd(&["interfaceconfig", "edit", &name, &ip], vec![])))
-                })?;
+                let dhcp = if name == "Management" {
+                    ", or DHCP"
+                } else {
+                    ""
+                };
+                let question = format!(
+                    "Enter the IP address and prefix length for {name} (e.g. 192.0.2.10/24){dhcp}."
+                );
+                on_row(sh, &["interfaceconfig", "edit", &name], &question)?;
             }
         }
     }
@@ -279,68 +332,43 @@ pub(super) fn deliveryconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(0) => sh.until_accepted(|sh| {
-                let a = sh.ask_some(
-                    "Enter the interface for outgoing mail (Management, Data 1 or Data 2).",
-                )?;
-                Ok(a.and_then(|i| cmd(&["deliveryconfig", "interface", &i], vec![])))
-            })?,
-            Some(1) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        ("initial-secs", "Enter the first retry interval in seconds."),
-                        ("max-secs", "Enter the longest retry interval in seconds."),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["deliveryconfig", "retry"], o)))
-            })?,
-            Some(_) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        (
-                            "max-concurrency",
-                            "Enter the maximum concurrent connections per destination.",
-                        ),
-                        (
-                            "max-messages-per-connection",
-                            "Enter the maximum messages per connection.",
-                        ),
-                        (
-                            "connect-timeout",
-                            "Enter the connection timeout in seconds.",
-                        ),
-                        (
-                            "command-timeout",
-                            "Enter the SMTP command timeout in seconds.",
-                        ),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["deliveryconfig", "setup"], o)))
-            })?,
+            Some(0) => on_row(
+                sh,
+                &["deliveryconfig", "interface"],
+                "Enter the interface for outgoing mail (Management, Data 1 or Data 2).",
+            )?,
+            Some(1) => edit_settings(sh, &["deliveryconfig", "retry"], RETRY_QUESTIONS)?,
+            Some(_) => edit_settings(sh, &["deliveryconfig", "setup"], SETUP_QUESTIONS)?,
         };
     }
 }
+
+#[rustfmt::skip]
+const RETRY_QUESTIONS: &[(&str, &str)] = &[
+    ("initial-secs", "Enter the first retry interval in seconds."),
+    ("max-secs", "Enter the longest retry interval in seconds."),
+];
+
+#[rustfmt::skip]
+const SETUP_QUESTIONS: &[(&str, &str)] = &[
+    ("max-concurrency", "Enter the maximum concurrent connections per destination."),
+    ("max-messages-per-connection", "Enter the maximum messages per connection."),
+    ("connect-timeout", "Enter the connection timeout in seconds."),
+    ("command-timeout", "Enter the SMTP command timeout in seconds."),
+];
+
+#[rustfmt::skip]
+const LOG_QUESTIONS: &[(&str, &str)] = &[
+    ("max-file-size", "Enter the size at which mail_logs is rolled over (e.g. 10M)."),
+    ("max-files", "Enter how many rolled-over files to keep."),
+];
 
 pub(super) fn logconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
         sh.run(&["logconfig", "print"])?;
         match sh.choose(&[("EDIT", "Modify the rollover of mail_logs.")])? {
             None => return Ok(()),
-            Some(_) => sh.until_accepted(|sh| {
-                let o = options(
-                    sh,
-                    &[
-                        (
-                            "max-file-size",
-                            "Enter the size at which mail_logs is rolled over (e.g. 10M).",
-                        ),
-                        ("max-files", "Enter how many rolled-over files to keep."),
-                    ],
-                )?;
-                Ok(o.and_then(|o| cmd(&["logconfig", "mail_logs"], o)))
-            })?,
+            Some(_) => edit_settings(sh, &["logconfig", "mail_logs"], LOG_QUESTIONS)?,
         };
     }
 }

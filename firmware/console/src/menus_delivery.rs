@@ -3,69 +3,32 @@
 //! the batch form (see docs/cli.md) until the daemon accepts it.
 
 use super::ConsoleError;
-use super::menus_config::{cmd, on_row, options, row_settings};
+use super::menus_config::{edit_settings, named_rows, on_row, row_settings};
 use super::shell::Shell;
 
 /// Destination control questions: `(option, question)`, Enter keeps the
 /// current (or Default) value.
+#[rustfmt::skip]
 const DEST_QUESTIONS: &[(&str, &str)] = &[
-    (
-        "max_host_concurrency",
-        "Enter the maximum number of concurrent connections (1-10000).",
-    ),
-    (
-        "max_messages_per_connection",
-        "Enter the maximum number of messages per connection (1-100000).",
-    ),
-    (
-        "recipient_limit",
-        "Enter the maximum number of recipients per time window, or \"none\".",
-    ),
-    (
-        "recipient_minutes",
-        "Enter the length of that time window in minutes (1-1440).",
-    ),
-    (
-        "limit_applies_to",
-        "Apply the limits to the whole domain or to each host: domain or host.",
-    ),
-    (
-        "use_tls",
-        "Enter the TLS setting: none, preferred, required, preferred-verify or required-verify.",
-    ),
-    (
-        "dane",
-        "Enter the DANE setting: none, opportunistic or mandatory.",
-    ),
-    (
-        "ip_preference",
-        "Enter the IP address preference: ipv4-only, ipv4-preferred, ipv6-preferred or ipv6-only.",
-    ),
+    ("max_host_concurrency", "Enter the maximum number of concurrent connections (1-10000)."),
+    ("max_messages_per_connection", "Enter the maximum number of messages per connection (1-100000)."),
+    ("recipient_limit", "Enter the maximum number of recipients per time window, or \"none\"."),
+    ("recipient_minutes", "Enter the length of that time window in minutes (1-1440)."),
+    ("limit_applies_to", "Apply the limits to the whole domain or to each host: domain or host."),
+    ("use_tls", "Enter the TLS setting: none, preferred, required, preferred-verify or required-verify."),
+    ("dane", "Enter the DANE setting: none, opportunistic or mandatory."),
+    ("ip_preference", "Enter the IP address preference: ipv4-only, ipv4-preferred, ipv6-preferred or ipv6-only."),
     ("bounce_profile", "Enter the bounce profile to use."),
-    (
-        "bounce_verification",
-        "Turn bounce verification on or off: on or off.",
-    ),
+    ("bounce_verification", "Turn bounce verification on or off: on or off."),
 ];
 
+#[rustfmt::skip]
 const BOUNCE_QUESTIONS: &[(&str, &str)] = &[
     ("max_retries", "Enter the maximum number of retries."),
-    (
-        "max_queue_lifetime",
-        "Enter the maximum number of seconds a message may stay in the queue.",
-    ),
-    (
-        "initial_retry",
-        "Enter the number of seconds to wait before the first retry.",
-    ),
-    (
-        "max_retry_timeout",
-        "Enter the longest wait between two retries, in seconds.",
-    ),
-    (
-        "hard_bounce_message",
-        "Send a bounce message (DSN) for hard bounces: on or off.",
-    ),
+    ("max_queue_lifetime", "Enter the maximum number of seconds a message may stay in the queue."),
+    ("initial_retry", "Enter the number of seconds to wait before the first retry."),
+    ("max_retry_timeout", "Enter the longest wait between two retries, in seconds."),
+    ("hard_bounce_message", "Send a bounce message (DSN) for hard bounces: on or off."),
     ("delay_warning", "Send delay warnings: on or off."),
 ];
 
@@ -101,10 +64,7 @@ pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
                 &["destconfig", "delete"],
                 "Enter the domain of the entry you wish to delete.",
             )?,
-            Some(3) => sh.until_accepted(|sh| {
-                Ok(options(sh, DEST_QUESTIONS)?
-                    .and_then(|o| cmd(&["destconfig", "edit", "Default"], o)))
-            })?,
+            Some(3) => edit_settings(sh, &["destconfig", "edit", "Default"], DEST_QUESTIONS)?,
             Some(4) => false,
             Some(_) => {
                 while let Some(d) = sh.ask_some(
@@ -121,34 +81,15 @@ pub(super) fn destconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
 }
 
 pub(super) fn bounceconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
-    loop {
-        sh.run(&["bounceconfig", "print"])?;
-        let ops = [
-            ("NEW", "Create a new profile."),
-            ("EDIT", "Modify a profile."),
-            ("DELETE", "Remove a profile."),
-        ];
-        match sh.choose(&ops)? {
-            None => return Ok(()),
-            Some(0) => row_settings(
-                sh,
-                &["bounceconfig", "new"],
-                "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
-                BOUNCE_QUESTIONS,
-                false,
-            )?,
-            Some(1) => row_settings(
-                sh,
-                &["bounceconfig", "edit"],
-                "Enter the name of the profile you wish to edit.",
-                BOUNCE_QUESTIONS,
-                true,
-            )?,
-            Some(_) => on_row(
-                sh,
-                &["bounceconfig", "delete"],
-                "Enter the name of the profile you wish to delete.",
-            )?,
-        };
-    }
+    let ops = [
+        ("NEW", "Create a new profile."),
+        ("EDIT", "Modify a profile."),
+        ("DELETE", "Remove a profile."),
+    ];
+    let names = [
+        "Enter the name of the new bounce profile (letters, digits, '_' and '-').",
+        "Enter the name of the profile you wish to edit.",
+        "Enter the name of the profile you wish to delete.",
+    ];
+    named_rows(sh, "bounceconfig", ops, names, BOUNCE_QUESTIONS)
 }

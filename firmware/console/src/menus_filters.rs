@@ -6,15 +6,11 @@
 //! cli filters new < script` check and store it the same way.
 
 use super::ConsoleError;
-use super::menus_config::{move_row, on_row};
+use super::menus_config::{move_row, on_row, words};
 use super::shell::Shell;
 
 /// AsyncOS's words for the paste.
 pub(super) const SCRIPT_INTRO: &str = "Enter filter script. Enter '.' on its own line to end.";
-
-fn v(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
 
 /// Asks for a filter by name or number; `None` on Enter. A number that
 /// names no filter is refused here, before the operation's own questions
@@ -103,7 +99,7 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
                         ("INACTIVE", "Keep the filter but do not use it."),
                     ];
                     Ok(sh.choose(&states)?.map(|i| {
-                        v(&[
+                        words(&[
                             "filters",
                             "set",
                             &f,
@@ -133,7 +129,7 @@ fn new(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
         if script.trim().is_empty() {
             return Ok(None);
         }
-        Ok(Some((v(&["filters", "new"]), Some(script))))
+        Ok(Some((words(&["filters", "new"]), Some(script))))
     })?;
     Ok(())
 }
@@ -158,7 +154,7 @@ fn import(sh: &mut Shell<'_>, existing: bool) -> Result<(), ConsoleError> {
         if script.trim().is_empty() {
             return Ok(None);
         }
-        Ok(Some((v(&["filters", "import"]), Some(script))))
+        Ok(Some((words(&["filters", "import"]), Some(script))))
     })?;
     Ok(())
 }

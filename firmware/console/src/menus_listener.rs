@@ -3,7 +3,9 @@
 //! DELETE, MOVE, DEFAULT, PRINT, IMPORT, EXPORT and CLEAR.
 
 use super::ConsoleError;
-use super::menus_config::{cmd, move_row, numbered, numbered_names, on_row, options, pick};
+use super::menus_config::{
+    cmd, edit_settings, move_row, numbered, numbered_names, on_row, pick, words,
+};
 use super::shell::Shell;
 
 const MEMBERS_HELP: &str = "Enter the hosts to add, separated by commas.\n\
@@ -15,9 +17,14 @@ Partial hostnames such as .example.com are allowed.";
 
 const LC: &str = "listenerconfig";
 
-fn v(parts: &[&str]) -> Option<Vec<String>> {
-    Some(parts.iter().map(|s| s.to_string()).collect())
-}
+#[rustfmt::skip]
+const SETUP_QUESTIONS: &[(&str, &str)] = &[
+    ("port", "Enter the TCP port."),
+    ("interface", "Enter the interface (Management, Data 1 or Data 2)."),
+    ("max-concurrency", "Enter the maximum concurrent connections."),
+    ("crlf", "Enter the CR/LF handling (strict or lenient)."),
+    ("idle-timeout", "Enter the idle timeout in seconds."),
+];
 
 pub(super) fn listenerconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
@@ -60,31 +67,7 @@ fn edit_listener(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
         match sh.choose(&ops)? {
             None => return Ok(()),
             Some(0) => {
-                sh.until_accepted(|sh| {
-                    let o = options(
-                        sh,
-                        &[
-                            ("port", "Enter the TCP port."),
-                            (
-                                "interface",
-                                "Enter the interface (Management, Data 1 or Data 2).",
-                            ),
-                            (
-                                "max-concurrency",
-                                "Enter the maximum concurrent connections.",
-                            ),
-                            ("crlf", "Enter the CR/LF handling (strict or lenient)."),
-                            ("idle-timeout", "Enter the idle timeout in seconds."),
-                        ],
-                    )?;
-                    Ok(o.map(|o| {
-                        ["listenerconfig", "edit", l, "setup"]
-                            .iter()
-                            .map(|s| s.to_string())
-                            .chain(o)
-                            .collect()
-                    }))
-                })?;
+                edit_settings(sh, &["listenerconfig", "edit", l, "setup"], SETUP_QUESTIONS)?;
             }
             Some(1) => hostaccess(sh, l)?,
             Some(2) => rcptaccess(sh, l)?,
@@ -212,11 +195,11 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 if !policy.is_empty() {
                     a.extend(["--policy", policy.trim_start_matches('$')]);
                 }
-                Ok(v(&a))
+                Ok(Some(words(&a)))
             },
             default: |sh| {
                 let p = sh.ask_some("Enter the mail flow policy for the ALL sender group.")?;
-                Ok(p.and_then(|p| v(&[p.trim_start_matches('$')])))
+                Ok(p.map(|p| words(&[p.trim_start_matches('$')])))
             },
             edit: edit_group,
         },

@@ -3,19 +3,12 @@
 //! `control::logsearch` and `commands::trace`); these menus ask and print.
 
 use super::ConsoleError;
-use super::menus_config::{numbered_names, pick};
+use super::menus_config::{numbered_names, pick, typed, with_args};
 use super::shell::Shell;
 use breakwater_control_proto::TAIL_CURSOR_PREFIX as CURSOR_PREFIX;
 
-fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
-    std::iter::once(first)
-        .chain(args.iter().map(String::as_str))
-        .collect()
-}
-
 pub(super) fn findevent(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("findevent", args))?;
+    if typed(sh, "findevent", args)? {
         return Ok(());
     }
     let kinds = [
@@ -73,8 +66,7 @@ pub(super) fn findevent(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Conso
 }
 
 pub(super) fn grep(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("grep", args))?;
+    if typed(sh, "grep", args)? {
         return Ok(());
     }
     loop {
@@ -142,8 +134,7 @@ fn print_follow(sh: &mut Shell<'_>, output: &str) -> Result<String, ConsoleError
 }
 
 pub(super) fn trace(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("trace", args))?;
+    if typed(sh, "trace", args)? {
         return Ok(());
     }
     let ip = loop {

@@ -6,17 +6,13 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
-use super::menus_config::{cmd, move_row, numbered, on_row, pick};
+use super::menus_config::{cmd, move_row, numbered, on_row, pick, words};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
 
 const MEMBERS_HELP: &str = "separated by commas: user@example.com, user@, example.com or @example.com,\n\
 .example.com or @.example.com";
-
-fn v(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
 
 /// The custom policy names of a `policyconfig list` answer, in order.
 fn policy_names(list: &str) -> Vec<String> {
@@ -159,7 +155,7 @@ fn new_policy(sh: &mut Shell<'_>, dir: &str) -> Result<(), ConsoleError> {
         let Some(members) = ask_members(sh)? else {
             return Ok(None);
         };
-        let mut a = v(&["policyconfig", "new", dir, &name]);
+        let mut a = words(&["policyconfig", "new", dir, &name]);
         a.extend(members);
         Ok(Some(a))
     })?;
@@ -197,7 +193,7 @@ fn edit_policy(sh: &mut Shell<'_>, dir: &str, p: &str) -> Result<(), ConsoleErro
                 sh.until_accepted(|sh| {
                     let m = ask_members(sh)?;
                     Ok(m.map(|m| {
-                        let mut a = v(&["policyconfig", "edit", dir, p, "members", "add"]);
+                        let mut a = words(&["policyconfig", "edit", dir, p, "members", "add"]);
                         a.extend(m);
                         a
                     }))
@@ -265,7 +261,7 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
         ],
         now,
     )?;
-    let base = v(&["policyconfig", "edit", "incoming", p, "threatdefense"]);
+    let base = words(&["policyconfig", "edit", "incoming", p, "threatdefense"]);
     let with = |more: &[&str]| -> Vec<String> {
         base.iter()
             .cloned()
@@ -327,7 +323,7 @@ pub(super) fn threatdefenseconfig(
                         "Enter the Message Intake Address (from the Secure Email Threat Defense portal).",
                         &current,
                     )?;
-                    Ok((!a.is_empty()).then(|| v(&["threatdefenseconfig", "enable", &a])))
+                    Ok((!a.is_empty()).then(|| words(&["threatdefenseconfig", "enable", &a])))
                 })?;
             }
             Some(1) => {
@@ -351,7 +347,7 @@ pub(super) fn threatdefenseconfig(
                         "Enter the longest time in seconds a copy may wait in the.tdc.queue.",
                         &age,
                     )?;
-                    let mut a = v(&["threatdefenseconfig", "setup"]);
+                    let mut a = words(&["threatdefenseconfig", "setup"]);
                     if h != header {
                         a.extend(["--header".to_string(), h]);
                     }

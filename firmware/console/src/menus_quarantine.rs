@@ -4,59 +4,29 @@
 //! (see `control::commands::quarantine`).
 
 use super::ConsoleError;
-use super::menus_config::{on_row, row_settings};
+use super::menus_config::named_rows;
+use super::menus_config::words;
 use super::shell::Shell;
 
-fn v(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
-
+#[rustfmt::skip]
 const QUESTIONS: &[(&str, &str)] = &[
-    (
-        "max_size",
-        "Enter the maximum size of the quarantine (e.g. 500M, 2G).",
-    ),
-    (
-        "retention",
-        "Enter how many hours a message is held before its overflow action applies (1-8760).",
-    ),
-    (
-        "overflow",
-        "Enter what happens to a message when the quarantine is full or its time is up: release or delete.",
-    ),
+    ("max_size", "Enter the maximum size of the quarantine (e.g. 500M, 2G)."),
+    ("retention", "Enter how many hours a message is held before its overflow action applies (1-8760)."),
+    ("overflow", "Enter what happens to a message when the quarantine is full or its time is up: release or delete."),
 ];
 
 pub(super) fn quarantineconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
-    loop {
-        sh.run(&["quarantineconfig", "print"])?;
-        let ops = [
-            ("NEW", "Create a new quarantine."),
-            ("EDIT", "Modify a quarantine."),
-            ("DELETE", "Remove a quarantine."),
-        ];
-        match sh.choose(&ops)? {
-            None => return Ok(()),
-            Some(0) => row_settings(
-                sh,
-                &["quarantineconfig", "new"],
-                "Enter the name of the new quarantine (letters, digits, '_' and '-').",
-                QUESTIONS,
-                false,
-            )?,
-            Some(1) => row_settings(
-                sh,
-                &["quarantineconfig", "edit"],
-                "Enter the name of the quarantine you wish to edit.",
-                QUESTIONS,
-                true,
-            )?,
-            Some(_) => on_row(
-                sh,
-                &["quarantineconfig", "delete"],
-                "Enter the name of the quarantine you wish to delete (filters that name it are reported).",
-            )?,
-        };
-    }
+    let ops = [
+        ("NEW", "Create a new quarantine."),
+        ("EDIT", "Modify a quarantine."),
+        ("DELETE", "Remove a quarantine."),
+    ];
+    let names = [
+        "Enter the name of the new quarantine (letters, digits, '_' and '-').",
+        "Enter the name of the quarantine you wish to edit.",
+        "Enter the name of the quarantine you wish to delete (filters that name it are reported).",
+    ];
+    named_rows(sh, "quarantineconfig", ops, names, QUESTIONS)
 }
 
 /// Asks for a MID; `None` on Enter.
@@ -116,7 +86,7 @@ pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
                     {
                         return Ok(None);
                     }
-                    Ok(Some(v(&["quarantine", verb, &mid])))
+                    Ok(Some(words(&["quarantine", verb, &mid])))
                 })?;
             }
         }

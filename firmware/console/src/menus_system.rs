@@ -2,17 +2,11 @@
 //! `shutdown`.
 
 use super::ConsoleError;
+use super::menus_config::typed;
 use super::shell::Shell;
 
-fn with_args<'a>(first: &'a str, args: &'a [String]) -> Vec<&'a str> {
-    std::iter::once(first)
-        .chain(args.iter().map(String::as_str))
-        .collect()
-}
-
 pub(super) fn sethostname(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("sethostname", args))?;
+    if typed(sh, "sethostname", args)? {
         return Ok(());
     }
     let current = sh.state()?.hostname;
@@ -27,8 +21,7 @@ pub(super) fn sethostname(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Con
 }
 
 pub(super) fn setgateway(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("setgateway", args))?;
+    if typed(sh, "setgateway", args)? {
         return Ok(());
     }
     if !sh.may_change()? {
@@ -53,8 +46,7 @@ pub(super) fn setgateway(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
 }
 
 pub(super) fn saveconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("saveconfig", args))?;
+    if typed(sh, "saveconfig", args)? {
         return Ok(());
     }
     let secrets = sh.yes_no(
@@ -80,8 +72,7 @@ pub(super) fn saveconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
 }
 
 pub(super) fn loadconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if !args.is_empty() {
-        sh.run(&with_args("loadconfig", args))?;
+    if typed(sh, "loadconfig", args)? {
         return Ok(());
     }
     if !sh.may_change()? {

@@ -2,20 +2,32 @@
 //! retried, and whether a hard bounce sends a DSN to the sender.
 //! Destination control rows name the profile their domain uses.
 
-use super::args::{Opts, check_name, invalid, on_off, parse_opts, stage, usage};
+use super::args::{check_name, invalid, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
 use crate::table::{Pinned, Table, TableRow};
 
 pub(super) use breakwater_control_proto::usage::BOUNCECONFIG as USAGE;
 
-const VALUED: &[&str] = &[
-    "max_retries",
-    "max_queue_lifetime",
-    "initial_retry",
-    "max_retry_timeout",
-    "hard_bounce_message",
-    "delay_warning",
+/// A bounce profile's settings.
+#[rustfmt::skip]
+const SETTINGS: &[Setting<BounceProfile>] = &[
+    ("max_retries", Number(0, 10_000, |p| &mut p.max_retries)),
+    ("max_queue_lifetime", Number(1, 30 * 24 * 3600, |p| &mut p.max_queue_secs)),
+    ("initial_retry", Number(1, 7 * 24 * 3600, |p| &mut p.initial_retry_secs)),
+    ("max_retry_timeout", Number(1, 7 * 24 * 3600, |p| &mut p.max_retry_secs)),
+    ("", Check(|p| {
+        if p.max_retry_secs < p.initial_retry_secs {
+            return Err(invalid(format!(
+                "The maximum retry wait ({}s) must be at least the initial one ({}s).",
+                p.max_retry_secs, p.initial_retry_secs
+            )));
+        }
+        Ok(())
+    })),
+    ("hard_bounce_message", OnOff(|p| &mut p.hard_bounce_message)),
+    ("delay_warning", OnOff(|p| &mut p.delay_warning)),
 ];
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
@@ -24,24 +36,24 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         (Some("print" | "list"), [_]) => Ok(render(&ctx.store.working()?)),
         (Some("new"), [_, name, rest @ ..]) => {
             check_name("bounce profile", name)?;
-            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            let opts = settings::parse(rest, SETTINGS, &[], USAGE)?;
             let mut cfg = ctx.store.working()?;
             let mut p = BounceProfile {
                 name: name.clone(),
                 ..Default::default()
             };
-            apply(&opts, &mut p)?;
+            settings::apply(SETTINGS, &opts, &mut p)?;
             profiles().add(&mut cfg.bounce_profiles, p, None)?;
             stage(ctx, &cfg, &format!("Bounce profile {name} added."))
         }
         (Some("edit"), [_, name, rest @ ..]) => {
-            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            let opts = settings::parse(rest, SETTINGS, &[], USAGE)?;
             if !opts.any() {
                 return Err(usage(USAGE));
             }
             let mut cfg = ctx.store.working()?;
             let p = profiles().get_mut(&mut cfg.bounce_profiles, name)?;
-            apply(&opts, p)?;
+            settings::apply(SETTINGS, &opts, p)?;
             let msg = format!("Bounce profile {} updated.", p.name);
             stage(ctx, &cfg, &msg)
         }
@@ -89,34 +101,6 @@ fn profiles() -> Table<BounceProfile> {
 
 fn is_default(name: &str) -> bool {
     name.eq_ignore_ascii_case("default")
-}
-
-fn apply(opts: &Opts, p: &mut BounceProfile) -> Result<(), CliError> {
-    if let Some(n) = opts.number("max_retries", 0u32, 10_000)? {
-        p.max_retries = n;
-    }
-    if let Some(n) = opts.number("max_queue_lifetime", 1u32, 30 * 24 * 3600)? {
-        p.max_queue_secs = n;
-    }
-    if let Some(n) = opts.number("initial_retry", 1u32, 7 * 24 * 3600)? {
-        p.initial_retry_secs = n;
-    }
-    if let Some(n) = opts.number("max_retry_timeout", 1u32, 7 * 24 * 3600)? {
-        p.max_retry_secs = n;
-    }
-    if p.max_retry_secs < p.initial_retry_secs {
-        return Err(invalid(format!(
-            "The maximum retry wait ({}s) must be at least the initial one ({}s).",
-            p.max_retry_secs, p.initial_retry_secs
-        )));
-    }
-    if let Some(b) = on_off(opts, "hard_bounce_message")? {
-        p.hard_bounce_message = b;
-    }
-    if let Some(b) = on_off(opts, "delay_warning")? {
-        p.delay_warning = b;
-    }
-    Ok(())
 }
 
 pub(super) fn render(cfg: &Config) -> String {

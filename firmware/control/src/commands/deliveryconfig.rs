@@ -4,14 +4,15 @@
 //! destination control table (`bounceconfig`, `destconfig`), where AsyncOS
 //! keeps them.
 
-use super::args::{invalid, on_off, parse_opts, stage, usage};
+use super::args::{invalid, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
-use crate::config::Config;
+use crate::config::{BounceProfile, Config};
 
 pub(super) use breakwater_control_proto::usage::DELIVERYCONFIG as USAGE;
 
 /// A week: longer than any message stays in the queue.
-const MAX_RETRY_SECS: u32 = 7 * 24 * 3600;
+const MAX_RETRY_SECS: u64 = 7 * 24 * 3600;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
@@ -42,21 +43,34 @@ fn interface(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
     )
 }
 
+/// `retry`: the Default bounce profile's retry waits.
+#[rustfmt::skip]
+const RETRY: &[Setting<BounceProfile>] = &[
+    ("initial-secs", Number(1, MAX_RETRY_SECS, |b| &mut b.initial_retry_secs)),
+    ("max-secs", Number(1, MAX_RETRY_SECS, |b| &mut b.max_retry_secs)),
+];
+
+/// `setup`: the Default destination limits, timeouts and next-hop rules.
+#[rustfmt::skip]
+const SETUP: &[Setting<Config>] = &[
+    ("max-concurrency", Number(1, 10_000, |c| &mut c.destination_default.max_concurrency)),
+    ("max-messages-per-connection", Number(1, 100_000, |c| &mut c.destination_default.max_messages_per_connection)),
+    ("connect-timeout", Number(1, 3600, |c| &mut c.delivery.connect_timeout_secs)),
+    ("command-timeout", Number(1, 3600, |c| &mut c.delivery.command_timeout_secs)),
+    ("data-timeout", Number(1, 3600, |c| &mut c.connections.data_timeout_secs)),
+    ("transaction-timeout", Number(1, 24 * 3600, |c| &mut c.connections.transaction_timeout_secs)),
+    ("max-outbound-connections", Number(1, 100_000, |c| &mut c.connections.max_outbound_connections)),
+    ("allow-private-next-hops", OnOff(|c| &mut c.connections.allow_private_next_hops)),
+    ("allow-loopback-next-hops", OnOff(|c| &mut c.connections.allow_loopback_next_hops)),
+];
+
 fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(args, &["initial-secs", "max-secs"], &[], USAGE)?;
-    if !opts.positional.is_empty() || !opts.any() {
-        return Err(usage(USAGE));
-    }
+    let opts = settings::parse_some(args, RETRY, &[], USAGE)?;
     let mut cfg = ctx.store.working()?;
     let Some(d) = cfg.bounce_profiles.iter_mut().find(|b| b.name == "Default") else {
         return Err(invalid("There is no Default bounce profile."));
     };
-    if let Some(n) = opts.number("initial-secs", 1u32, MAX_RETRY_SECS)? {
-        d.initial_retry_secs = n;
-    }
-    if let Some(n) = opts.number("max-secs", 1u32, MAX_RETRY_SECS)? {
-        d.max_retry_secs = n;
-    }
+    settings::apply(RETRY, &opts, d)?;
     if d.max_retry_secs < d.initial_retry_secs {
         return Err(invalid(format!(
             "The maximum retry interval ({}s) must be at least the initial one ({}s).",
@@ -71,56 +85,9 @@ fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> 
 }
 
 fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(
-        args,
-        &[
-            "max-concurrency",
-            "max-messages-per-connection",
-            "connect-timeout",
-            "command-timeout",
-            "data-timeout",
-            "transaction-timeout",
-            "max-outbound-connections",
-            "allow-private-next-hops",
-            "allow-loopback-next-hops",
-        ],
-        &[],
-        USAGE,
-    )?;
-    if !opts.positional.is_empty() || !opts.any() {
-        return Err(usage(USAGE));
-    }
+    let opts = settings::parse_some(args, SETUP, &[], USAGE)?;
     let mut cfg = ctx.store.working()?;
-    let row = &mut cfg.destination_default;
-    if let Some(n) = opts.number("max-concurrency", 1u32, 10_000)? {
-        row.max_concurrency = n;
-    }
-    if let Some(n) = opts.number("max-messages-per-connection", 1u32, 100_000)? {
-        row.max_messages_per_connection = n;
-    }
-    let d = &mut cfg.delivery;
-    if let Some(n) = opts.number("connect-timeout", 1u32, 3600)? {
-        d.connect_timeout_secs = n;
-    }
-    if let Some(n) = opts.number("command-timeout", 1u32, 3600)? {
-        d.command_timeout_secs = n;
-    }
-    let c = &mut cfg.connections;
-    if let Some(n) = opts.number("data-timeout", 1u32, 3600)? {
-        c.data_timeout_secs = n;
-    }
-    if let Some(n) = opts.number("transaction-timeout", 1u32, 24 * 3600)? {
-        c.transaction_timeout_secs = n;
-    }
-    if let Some(n) = opts.number("max-outbound-connections", 1u32, 100_000)? {
-        c.max_outbound_connections = n;
-    }
-    if let Some(b) = on_off(&opts, "allow-private-next-hops")? {
-        c.allow_private_next_hops = b;
-    }
-    if let Some(b) = on_off(&opts, "allow-loopback-next-hops")? {
-        c.allow_loopback_next_hops = b;
-    }
+    settings::apply(SETUP, &opts, &mut cfg)?;
     stage(ctx, &cfg, "Delivery settings updated.")
 }
 

@@ -269,58 +269,48 @@ fn dane_text(d: Dane) -> &'static str {
     }
 }
 
+/// One line of the Destination Control Table: domain, IP preference,
+/// limits, TLS, DANE, bounce verification, bounce profile.
+fn table_line(out: &mut String, c: [&str; 7]) {
+    out.push_str(&format!(
+        "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+    ));
+}
+
 /// The seed's Destination Control Table.
 pub(super) fn table(cfg: &Config) -> String {
     let mut out = String::from("Destination Control Table\n");
-    out.push_str(&format!(
-        "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
-        "Domain",
-        "IP Address Pref.",
-        "Destination Limits",
-        "TLS Support",
-        "DANE Support",
-        "Bounce Verif.",
-        "Bounce Profile"
-    ));
-    let dflt = |set: bool, text: String| if set { text } else { "Default".to_string() };
+    #[rustfmt::skip]
+    table_line(&mut out, ["Domain", "IP Address Pref.", "Destination Limits", "TLS Support", "DANE Support", "Bounce Verif.", "Bounce Profile"]);
+    // A domain's row says "Default" where it has no setting of its own.
+    let or_default = |set: bool, text: &str| (if set { text } else { "Default" }).to_string();
     for row in &cfg.destination_controls {
         let s = row.settings(&cfg.destination_default);
-        let limits = if row.max_concurrency.is_some()
+        let own_limits = row.max_concurrency.is_some()
             || row.max_messages_per_connection.is_some()
-            || row.recipient_limit.is_some()
-        {
-            limits_text(&s)
-        } else {
-            "Default".to_string()
-        };
-        out.push_str(&format!(
-            "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
-            row.domain,
-            dflt(
-                row.ip_preference.is_some(),
-                s.ip_preference.label().to_string()
-            ),
-            limits,
-            dflt(row.tls.is_some(), s.tls.label().to_string()),
-            dflt(row.dane.is_some(), dane_text(s.dane).to_string()),
-            dflt(
+            || row.recipient_limit.is_some();
+        let cells = [
+            or_default(row.ip_preference.is_some(), s.ip_preference.label()),
+            or_default(own_limits, &limits_text(&s)),
+            or_default(row.tls.is_some(), s.tls.label()),
+            or_default(row.dane.is_some(), dane_text(s.dane)),
+            or_default(
                 row.bounce_verification.is_some(),
-                on_off(s.bounce_verification).to_string()
+                on_off(s.bounce_verification),
             ),
-            dflt(row.bounce_profile.is_some(), s.bounce_profile.clone()),
-        ));
+            or_default(row.bounce_profile.is_some(), &s.bounce_profile),
+        ];
+        let [ip, limits, tls, dane, verif, profile] = &cells;
+        table_line(
+            &mut out,
+            [&row.domain, ip, limits, tls, dane, verif, profile],
+        );
     }
     let d = &cfg.destination_default;
-    out.push_str(&format!(
-        "{:<24} {:<16} {:<72} {:<20} {:<14} {:<12} {}\n",
-        "Default",
-        d.ip_preference.label(),
-        limits_text(d),
-        d.tls.label(),
-        dane_text(d.dane),
-        on_off(d.bounce_verification),
-        d.bounce_profile
-    ));
+    let limits = limits_text(d);
+    #[rustfmt::skip]
+    table_line(&mut out, ["Default", d.ip_preference.label(), &limits, d.tls.label(), dane_text(d.dane), on_off(d.bounce_verification), &d.bounce_profile]);
     out.push_str("^ DANE will not be enforced for domains that have SMTP Routes configured.\n");
     out
 }

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::args::{invalid, parse_opts, stage, usage};
+use super::args::{invalid, number as number_in, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext, hostaccess, rcptaccess};
 use crate::config::{Config, CrLfHandling, ListenerConfig, ListenerKind};
 
@@ -52,12 +53,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 /// before any DNS lookup: `max_connections_total` and
 /// `max_connections_per_ip` (IPv6 clients counted per /64).
 fn limits(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(
-        args,
-        &["max-connections-total", "max-connections-per-ip"],
-        &[],
-        USAGE,
-    )?;
+    let opts = settings::parse(args, LIMITS, &[], USAGE)?;
     if !opts.positional.is_empty() {
         return Err(usage(USAGE));
     }
@@ -65,16 +61,16 @@ fn limits(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError>
     if !opts.any() {
         return Ok(render_limits(&cfg));
     }
-    let c = &mut cfg.connections;
-    if let Some(n) = opts.number("max-connections-total", 1u32, 100_000)? {
-        c.max_connections_total = n;
-    }
-    if let Some(n) = opts.number("max-connections-per-ip", 1u32, 100_000)? {
-        c.max_connections_per_ip = n;
-    }
+    settings::apply(LIMITS, &opts, &mut cfg)?;
     let message = render_limits(&cfg);
     stage(ctx, &cfg, &message)
 }
+
+#[rustfmt::skip]
+const LIMITS: &[Setting<Config>] = &[
+    ("max-connections-total", Number(1, 100_000, |c| &mut c.connections.max_connections_total)),
+    ("max-connections-per-ip", Number(1, 100_000, |c| &mut c.connections.max_connections_per_ip)),
+];
 
 fn render_limits(cfg: &Config) -> String {
     let c = &cfg.connections;
@@ -109,25 +105,27 @@ fn no_such_listener(cfg: &Config, name: &str) -> CliError {
     ))
 }
 
+/// `listenerconfig edit <listener> setup`, but for `--interface` and
+/// `--certificate`, which name other parts of the configuration.
+#[rustfmt::skip]
+const SETUP: &[Setting<ListenerConfig>] = &[
+    ("crlf", Parse(|l, v| {
+        l.crlf = match v.to_ascii_lowercase().as_str() {
+            "strict" => CrLfHandling::Strict,
+            "lenient" => CrLfHandling::Lenient,
+            other => return Err(invalid(format!("Invalid --crlf '{other}': use strict or lenient."))),
+        };
+        Ok(())
+    })),
+    ("max-concurrency", Number(1, 10_000, |l| &mut l.max_concurrency)),
+    ("port", Number(1, u16::MAX as u64, |l| &mut l.port)),
+    ("unsuccessful-timeout", Number(1, 86_400, |l| &mut l.session.unsuccessful_timeout_secs)),
+    ("total-timeout", Number(1, 86_400, |l| &mut l.session.total_timeout_secs)),
+    ("idle-timeout", Number(1, 86_400, |l| &mut l.session.idle_timeout_secs)),
+];
+
 fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(
-        args,
-        &[
-            "max-concurrency",
-            "crlf",
-            "port",
-            "interface",
-            "certificate",
-            "unsuccessful-timeout",
-            "total-timeout",
-            "idle-timeout",
-        ],
-        &[],
-        SETUP_USAGE,
-    )?;
-    if !opts.positional.is_empty() || !opts.any() {
-        return Err(usage(SETUP_USAGE));
-    }
+    let opts = settings::parse_some(args, SETUP, &["interface", "certificate"], SETUP_USAGE)?;
     let mut cfg = ctx.store.working()?;
     let interface = match opts.value("interface") {
         Some(name) => Some(cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
@@ -146,47 +144,14 @@ fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<St
             names.join(", ")
         )));
     }
-    let crlf = match opts.value("crlf").map(str::to_ascii_lowercase).as_deref() {
-        None => None,
-        Some("strict") => Some(CrLfHandling::Strict),
-        Some("lenient") => Some(CrLfHandling::Lenient),
-        Some(other) => {
-            return Err(invalid(format!(
-                "Invalid --crlf '{other}': use strict or lenient."
-            )));
-        }
-    };
-    let max_concurrency = opts.number("max-concurrency", 1u32, 10_000)?;
-    let port = opts.number("port", 1u16, u16::MAX)?;
-    let unsuccessful = opts.number("unsuccessful-timeout", 1u32, 86_400)?;
-    let total = opts.number("total-timeout", 1u32, 86_400)?;
-    let idle = opts.number("idle-timeout", 1u32, 86_400)?;
-
     let l = find_mut(&mut cfg, listener)?;
+    settings::apply(SETUP, &opts, l)?;
     let name = l.name.clone();
     if let Some(i) = interface {
         l.interface = i;
     }
     if let Some(c) = opts.value("certificate") {
         l.certificate = c.to_string();
-    }
-    if let Some(c) = crlf {
-        l.crlf = c;
-    }
-    if let Some(n) = max_concurrency {
-        l.max_concurrency = n;
-    }
-    if let Some(p) = port {
-        l.port = p;
-    }
-    if let Some(s) = unsuccessful {
-        l.session.unsuccessful_timeout_secs = s;
-    }
-    if let Some(s) = total {
-        l.session.total_timeout_secs = s;
-    }
-    if let Some(s) = idle {
-        l.session.idle_timeout_secs = s;
     }
     let (iface, port) = (l.interface.clone(), l.port);
     if let Some(other) = cfg
@@ -202,53 +167,28 @@ fn setup(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<St
     stage(ctx, &cfg, &format!("Listener {name} updated."))
 }
 
+/// Header sizes take k/M suffixes; the bounds keep them within u32.
+#[rustfmt::skip]
+const GLOBAL_SETUP: &[Setting<Config>] = &[
+    ("max-header-fields", Number(10, 100_000, |c| &mut c.reception.headers.max_header_fields)),
+    ("max-header-field-size", Size(1000, 16 * 1024 * 1024, |c| &mut c.reception.headers.max_header_field_bytes)),
+    ("max-header-size", Size(1000, 64 * 1024 * 1024, |c| &mut c.reception.headers.max_header_bytes)),
+    ("max-hops", Number(5, 1000, |c| &mut c.reception.headers.max_hops)),
+    // Below 1 MB not even one session could receive; above 4 GB is no
+    // longer a bound on an appliance.
+    ("reception-memory", Parse(|c, v| {
+        c.reception.memory_budget_bytes = number_in("--reception-memory", v, 1u64, 4096)? * 1024 * 1024;
+        Ok(())
+    })),
+];
+
 /// `listenerconfig setup`: the settings every listener shares (AsyncOS
 /// keeps its global listener settings under the same word).
 fn global_setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let opts = parse_opts(
-        args,
-        &[
-            "max-header-fields",
-            "max-header-field-size",
-            "max-header-size",
-            "max-hops",
-            "reception-memory",
-        ],
-        &[],
-        GLOBAL_SETUP_USAGE,
-    )?;
-    if !opts.positional.is_empty() || !opts.any() {
-        return Err(usage(GLOBAL_SETUP_USAGE));
-    }
-    let fields = opts.number("max-header-fields", 10u32, 100_000)?;
-    // Sizes take k/M suffixes; the bounds keep them within u32.
-    let field_size = opts
-        .size("max-header-field-size", 1000, 16 * 1024 * 1024)?
-        .map(|n| n as u32);
-    let size = opts
-        .size("max-header-size", 1000, 64 * 1024 * 1024)?
-        .map(|n| n as u32);
-    let hops = opts.number("max-hops", 5u32, 1000)?;
-    // Below 1 MB not even one session could receive; above 4 GB is no
-    // longer a bound on an appliance.
-    let memory_mb = opts.number("reception-memory", 1u64, 4096)?;
+    let opts = settings::parse_some(args, GLOBAL_SETUP, &[], GLOBAL_SETUP_USAGE)?;
     let mut cfg = ctx.store.working()?;
-    let r = &mut cfg.reception;
-    if let Some(n) = fields {
-        r.headers.max_header_fields = n;
-    }
-    if let Some(n) = field_size {
-        r.headers.max_header_field_bytes = n;
-    }
-    if let Some(n) = size {
-        r.headers.max_header_bytes = n;
-    }
-    if let Some(n) = hops {
-        r.headers.max_hops = n;
-    }
-    if let Some(mb) = memory_mb {
-        r.memory_budget_bytes = mb * 1024 * 1024;
-    }
+    settings::apply(GLOBAL_SETUP, &opts, &mut cfg)?;
+    let r = &cfg.reception;
     if r.headers.max_header_field_bytes > r.headers.max_header_bytes {
         return Err(invalid(format!(
             "The maximum header field size ({}) cannot exceed the maximum header size ({}).",

@@ -1,7 +1,8 @@
 //! `logconfig`: rotation of `mail_logs` (the same limits apply to the system
 //! log; see `crate::logging::LogHandle::set_settings`).
 
-use super::args::{format_size, parse_opts, stage, usage};
+use super::args::{format_size, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 
@@ -12,29 +13,25 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     match (sub.as_deref(), args) {
         (Some("print"), [_]) => Ok(render(&ctx.store.working()?)),
         (Some("mail_logs"), [_, rest @ ..]) => {
-            let opts = parse_opts(rest, &["max-file-size", "max-files"], &[], USAGE)?;
-            if !opts.positional.is_empty() || !opts.any() {
-                return Err(usage(USAGE));
-            }
-            // 100k keeps a line or two of headroom per file; 1G per file is
-            // already more than a small appliance's log partition.
-            let size = opts.size("max-file-size", 100 * 1024, 1024 * 1024 * 1024)?;
-            let files = opts.number("max-files", 1u32, 1000)?;
+            let opts = settings::parse_some(rest, MAIL_LOGS, &[], USAGE)?;
             let mut cfg = ctx.store.working()?;
-            if let Some(n) = size {
-                cfg.mail_logs.max_file_bytes = n;
-            }
-            if let Some(n) = files {
-                cfg.mail_logs.max_files = n;
-            }
-            let message = format!("mail_logs: {}.", settings(&cfg));
+            settings::apply(MAIL_LOGS, &opts, &mut cfg)?;
+            let message = format!("mail_logs: {}.", rotation(&cfg));
             stage(ctx, &cfg, &message)
         }
         _ => Err(usage(USAGE)),
     }
 }
 
-fn settings(cfg: &Config) -> String {
+/// 100k keeps a line or two of headroom per file; 1G per file is already
+/// more than a small appliance's log partition.
+#[rustfmt::skip]
+const MAIL_LOGS: &[Setting<Config>] = &[
+    ("max-file-size", Size(100 * 1024, 1024 * 1024 * 1024, |c| &mut c.mail_logs.max_file_bytes)),
+    ("max-files", Number(1, 1000, |c| &mut c.mail_logs.max_files)),
+];
+
+fn rotation(cfg: &Config) -> String {
     format!(
         "roll over at {}, keep {} files",
         format_size(cfg.mail_logs.max_file_bytes),
@@ -45,7 +42,7 @@ fn settings(cfg: &Config) -> String {
 pub(super) fn render(cfg: &Config) -> String {
     format!(
         "Currently configured logs:\n1. mail_logs: {}",
-        settings(cfg)
+        rotation(cfg)
     )
 }
 

@@ -35,6 +35,7 @@ mod rcptaccess;
 pub mod saveconfig;
 mod setgateway;
 mod sethostname;
+mod settings;
 mod showconfig;
 mod smtproutes;
 pub mod systemsetup;

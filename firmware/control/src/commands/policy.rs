@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use super::args::{
-    Opts, check_name, check_text, format_size, invalid, number, parse_opts, stage, usage,
+    check_name, check_text, format_size, invalid, number as number_in, stage, usage,
 };
 use super::listenerconfig::find_mut;
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};
 use crate::table::{Table, TableRow};
@@ -21,18 +22,47 @@ options: --behavior accept|reject|relay|tcprefuse|continue  --tls off|preferred|
          --smtp-banner-code 2xx  --smtp-banner-text TEXT (\"\" for \"<hostname> ESMTP\")
          --reject-banner-code 4xx|5xx  --reject-banner-text TEXT";
 
-const OPTIONS: &[&str] = &[
-    "behavior",
-    "tls",
-    "max-message-size",
-    "max-recipients",
-    "max-concurrency",
-    "max-messages-per-connection",
-    "max-recipients-per-hour",
-    "smtp-banner-code",
-    "smtp-banner-text",
-    "reject-banner-code",
-    "reject-banner-text",
+/// A mail flow policy's settings.
+#[rustfmt::skip]
+const SETTINGS: &[Setting<MailFlowPolicy>] = &[
+    ("behavior", Parse(|p, b| {
+        p.behavior = Behavior::parse(b).ok_or_else(|| invalid(format!(
+            "Invalid --behavior '{b}': use accept, reject, relay, tcprefuse or continue."
+        )))?;
+        Ok(())
+    })),
+    ("tls", Parse(|p, t| {
+        p.tls = TlsMode::parse(t)
+            .ok_or_else(|| invalid(format!("Invalid --tls '{t}': use off, preferred or required.")))?;
+        Ok(())
+    })),
+    ("max-message-size", Size(1024, 1024 * 1024 * 1024, |p| &mut p.max_message_size)),
+    ("max-recipients", Number(1, 100_000, |p| &mut p.max_recipients_per_message)),
+    ("max-concurrency", Number(1, 10_000, |p| &mut p.max_concurrency_per_ip)),
+    ("max-messages-per-connection", Number(1, 100_000, |p| &mut p.max_messages_per_connection)),
+    ("max-recipients-per-hour", Parse(|p, v| {
+        p.max_recipients_per_hour = if v.eq_ignore_ascii_case("unlimited") {
+            None
+        } else {
+            Some(number_in("--max-recipients-per-hour", v, 1u32, u32::MAX)?)
+        };
+        Ok(())
+    })),
+    ("smtp-banner-code", Number(200, 299, |p| &mut p.smtp_banner_code)),
+    ("smtp-banner-text", Parse(|p, t| {
+        check_text("--smtp-banner-text", t, MAX_BANNER)?;
+        p.smtp_banner_text = (!t.trim().is_empty()).then(|| t.trim().into());
+        Ok(())
+    })),
+    ("reject-banner-code", Number(400, 599, |p| &mut p.reject_banner_code)),
+    ("reject-banner-text", Parse(|p, t| {
+        check_text("--reject-banner-text", t, MAX_BANNER)?;
+        if t.trim().is_empty() {
+            return Err(invalid("--reject-banner-text may not be empty."));
+        }
+        p.reject_banner_text = t.trim().into();
+        Ok(())
+    })),
 ];
 
 /// Longest banner text; an SMTP reply line is at most 512 octets.
@@ -44,7 +74,7 @@ pub(super) fn run(
     args: &[String],
 ) -> Result<String, CliError> {
     let sub = args[0].to_ascii_lowercase();
-    let opts = parse_opts(&args[1..], OPTIONS, &[], USAGE)?;
+    let opts = settings::parse(&args[1..], SETTINGS, &[], USAGE)?;
     let [name] = opts.positional.as_slice() else {
         return Err(usage(USAGE));
     };
@@ -54,7 +84,7 @@ pub(super) fn run(
         "newpolicy" => {
             check_name("policy", name)?;
             let mut p = MailFlowPolicy::predefined(name, Behavior::Accept);
-            apply(&mut p, &opts)?;
+            settings::apply(SETTINGS, &opts, &mut p)?;
             policies(l).add(&mut l.policies, p, None)?;
             format!("Created mail flow policy ${name} on {}.", l.name)
         }
@@ -65,7 +95,7 @@ pub(super) fn run(
             let lname = l.name.clone();
             let p = policies(l).get_mut(&mut l.policies, name)?;
             let mut edited = p.clone();
-            apply(&mut edited, &opts)?;
+            settings::apply(SETTINGS, &opts, &mut edited)?;
             *p = edited;
             format!("Mail flow policy ${} on {lname} updated.", p.name)
         }
@@ -112,62 +142,6 @@ pub(super) fn canonical_name(l: &ListenerConfig, name: &str) -> Result<String, C
     l.policy(name)
         .map(|p| p.name.clone())
         .ok_or_else(|| policies(l).unknown(&l.policies, name).into())
-}
-
-/// Applies the options to `p`; on error `p` may be half-changed, so
-/// callers work on a copy.
-fn apply(p: &mut MailFlowPolicy, o: &Opts) -> Result<(), CliError> {
-    if let Some(b) = o.value("behavior") {
-        p.behavior = Behavior::parse(b).ok_or_else(|| {
-            invalid(format!(
-                "Invalid --behavior '{b}': use accept, reject, relay, tcprefuse or continue."
-            ))
-        })?;
-    }
-    if let Some(t) = o.value("tls") {
-        p.tls = TlsMode::parse(t).ok_or_else(|| {
-            invalid(format!(
-                "Invalid --tls '{t}': use off, preferred or required."
-            ))
-        })?;
-    }
-    if let Some(n) = o.size("max-message-size", 1024, 1024 * 1024 * 1024)? {
-        p.max_message_size = n;
-    }
-    if let Some(n) = o.number("max-recipients", 1u32, 100_000)? {
-        p.max_recipients_per_message = n;
-    }
-    if let Some(n) = o.number("max-concurrency", 1u32, 10_000)? {
-        p.max_concurrency_per_ip = n;
-    }
-    if let Some(n) = o.number("max-messages-per-connection", 1u32, 100_000)? {
-        p.max_messages_per_connection = n;
-    }
-    if let Some(v) = o.value("max-recipients-per-hour") {
-        p.max_recipients_per_hour = if v.eq_ignore_ascii_case("unlimited") {
-            None
-        } else {
-            Some(number("--max-recipients-per-hour", v, 1u32, u32::MAX)?)
-        };
-    }
-    if let Some(n) = o.number("smtp-banner-code", 200u16, 299)? {
-        p.smtp_banner_code = n;
-    }
-    if let Some(t) = o.value("smtp-banner-text") {
-        check_text("--smtp-banner-text", t, MAX_BANNER)?;
-        p.smtp_banner_text = (!t.trim().is_empty()).then(|| t.trim().into());
-    }
-    if let Some(n) = o.number("reject-banner-code", 400u16, 599)? {
-        p.reject_banner_code = n;
-    }
-    if let Some(t) = o.value("reject-banner-text") {
-        check_text("--reject-banner-text", t, MAX_BANNER)?;
-        if t.trim().is_empty() {
-            return Err(invalid("--reject-banner-text may not be empty."));
-        }
-        p.reject_banner_text = t.trim().into();
-    }
-    Ok(())
 }
 
 /// One line per policy with every setting.

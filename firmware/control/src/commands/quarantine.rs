@@ -3,7 +3,8 @@
 //! `quarantine`: the held messages themselves (list, show, release,
 //! delete), which the running work queue answers (see `crate::quarantine`).
 
-use super::args::{check_name, invalid, parse_opts, stage, usage};
+use super::args::{check_name, invalid, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{Config, OverflowAction, QuarantineConfig};
 use crate::table::{Table, TableRow};
@@ -12,7 +13,20 @@ pub(super) use breakwater_control_proto::usage::QUARANTINECONFIG as USAGE;
 
 use breakwater_control_proto::usage::QUARANTINE as HELD_USAGE;
 
-const VALUED: &[&str] = &["max_size", "retention", "overflow"];
+/// A quarantine's settings.
+#[rustfmt::skip]
+const SETTINGS: &[Setting<QuarantineConfig>] = &[
+    ("max_size", Size(1024 * 1024, 64 * 1024 * 1024 * 1024, |q| &mut q.max_bytes)),
+    ("retention", Number(1, 24 * 365, |q| &mut q.retention_hours)),
+    ("overflow", Parse(|q, o| {
+        q.overflow = match o.to_ascii_lowercase().as_str() {
+            "release" => OverflowAction::Release,
+            "delete" => OverflowAction::Delete,
+            _ => return Err(invalid(format!("--overflow: '{o}' is not release or delete."))),
+        };
+        Ok(())
+    })),
+];
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
@@ -20,7 +34,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         (Some("print" | "list"), [_]) => Ok(render(&ctx.store.working()?)),
         (Some("new"), [_, name, rest @ ..]) => {
             check_name("quarantine", name)?;
-            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
+            let opts = settings::parse(rest, SETTINGS, &[], USAGE)?;
             if !opts.positional.is_empty() {
                 return Err(usage(USAGE));
             }
@@ -29,18 +43,15 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 name: name.clone(),
                 ..QuarantineConfig::predefined().remove(0)
             };
-            apply(&opts, &mut q)?;
+            settings::apply(SETTINGS, &opts, &mut q)?;
             quarantines().add(&mut cfg.quarantines, q, None)?;
             stage(ctx, &cfg, &format!("Quarantine {name} added."))
         }
         (Some("edit"), [_, name, rest @ ..]) => {
-            let opts = parse_opts(rest, VALUED, &[], USAGE)?;
-            if !opts.any() || !opts.positional.is_empty() {
-                return Err(usage(USAGE));
-            }
+            let opts = settings::parse_some(rest, SETTINGS, &[], USAGE)?;
             let mut cfg = ctx.store.working()?;
             let q = quarantines().get_mut(&mut cfg.quarantines, name)?;
-            apply(&opts, q)?;
+            settings::apply(SETTINGS, &opts, q)?;
             let msg = format!("Quarantine {} updated.", q.name);
             stage(ctx, &cfg, &msg)
         }
@@ -81,27 +92,6 @@ pub(super) fn held(args: &[String]) -> Result<String, CliError> {
     Err(invalid(
         "The quarantines are reachable only on the running gateway.",
     ))
-}
-
-fn apply(opts: &super::args::Opts, q: &mut QuarantineConfig) -> Result<(), CliError> {
-    if let Some(n) = opts.size("max_size", 1024 * 1024, 64 * 1024 * 1024 * 1024)? {
-        q.max_bytes = n;
-    }
-    if let Some(h) = opts.number("retention", 1u32, 24 * 365)? {
-        q.retention_hours = h;
-    }
-    if let Some(o) = opts.value("overflow") {
-        q.overflow = match o.to_ascii_lowercase().as_str() {
-            "release" => OverflowAction::Release,
-            "delete" => OverflowAction::Delete,
-            _ => {
-                return Err(invalid(format!(
-                    "--overflow: '{o}' is not release or delete."
-                )));
-            }
-        };
-    }
-    Ok(())
 }
 
 fn render(cfg: &Config) -> String {

@@ -4,7 +4,8 @@
 //! Which incoming mail policies send copies is set per policy
 //! (`policyconfig edit incoming <POLICY> threatdefense ...`).
 
-use super::args::{invalid, on_off, parse_opts, stage, usage};
+use super::args::{invalid, stage, usage};
+use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{Config, ThreatDefenseConfig};
 
@@ -31,33 +32,28 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             stage(ctx, &cfg, "Threat Defense Connector disabled.")
         }
         (Some("setup"), [_, rest @ ..]) => {
-            let opts = parse_opts(
-                rest,
-                &["header", "max-age", "verify-certificate"],
-                &[],
-                USAGE,
-            )?;
-            if !opts.positional.is_empty() || !opts.any() {
-                return Err(usage(USAGE));
-            }
+            let opts = settings::parse_some(rest, SETUP, &[], USAGE)?;
             let mut cfg = ctx.store.working()?;
-            if let Some(h) = opts.value("header") {
-                if !ThreatDefenseConfig::valid_header_name(h) {
-                    return Err(invalid(format!("'{h}' is not a header name.")));
-                }
-                cfg.threat_defense.header_name = h.to_string();
-            }
-            if let Some(n) = opts.number("max-age", 1u32, 24 * 3600)? {
-                cfg.threat_defense.max_age_secs = n;
-            }
-            if let Some(b) = on_off(&opts, "verify-certificate")? {
-                cfg.connections.tdc_verify_certificate = b;
-            }
+            settings::apply(SETUP, &opts, &mut cfg)?;
             stage(ctx, &cfg, "Threat Defense Connector settings updated.")
         }
         _ => Err(usage(USAGE)),
     }
 }
+
+/// `threatdefenseconfig setup`.
+#[rustfmt::skip]
+const SETUP: &[Setting<Config>] = &[
+    ("header", Parse(|c, h| {
+        if !ThreatDefenseConfig::valid_header_name(h) {
+            return Err(invalid(format!("'{h}' is not a header name.")));
+        }
+        c.threat_defense.header_name = h.to_string();
+        Ok(())
+    })),
+    ("max-age", Number(1, 24 * 3600, |c| &mut c.threat_defense.max_age_secs)),
+    ("verify-certificate", OnOff(|c| &mut c.connections.tdc_verify_certificate)),
+];
 
 /// A Message Intake Address must be `local@domain.tld`.
 pub(super) fn check_address(address: &str) -> Result<(), CliError> {
