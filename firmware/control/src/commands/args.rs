@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::{CliError, CommandContext};
-use crate::config::Config;
+use crate::config::{Config, ListenerConfig};
 
 /// Appended to every change's message: AsyncOS applies nothing until commit.
 pub(super) const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
@@ -249,6 +249,35 @@ pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> 
             _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
         })
         .transpose()
+}
+
+// Listener lookup, shared by listenerconfig and the tables and policies
+// it reaches (HAT, RAT, mail flow policies): here, below all of them, so
+// they do not import each other.
+
+/// The listener called `name` (case-insensitive), or a helpful error.
+pub(super) fn find<'c>(cfg: &'c Config, name: &str) -> Result<&'c ListenerConfig, CliError> {
+    cfg.listener(name)
+        .ok_or_else(|| no_such_listener(cfg, name))
+}
+
+pub(super) fn find_mut<'c>(
+    cfg: &'c mut Config,
+    name: &str,
+) -> Result<&'c mut ListenerConfig, CliError> {
+    if cfg.listener(name).is_none() {
+        return Err(no_such_listener(cfg, name));
+    }
+    cfg.listener_mut(name)
+        .ok_or_else(|| invalid("listener vanished"))
+}
+
+fn no_such_listener(cfg: &Config, name: &str) -> CliError {
+    let names: Vec<&str> = cfg.listeners.iter().map(|l| l.name.as_str()).collect();
+    invalid(format!(
+        "There is no listener named '{name}'. Listeners: {}.",
+        names.join(", ")
+    ))
 }
 
 #[cfg(test)]

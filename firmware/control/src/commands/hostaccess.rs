@@ -6,9 +6,9 @@
 //! can neither be deleted nor appear as a member of another group (it would
 //! shadow every group below).
 
+use super::args::find_mut;
 use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
 use super::listener_table::{self, ListenerTable, Said};
-use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext, policy};
 use crate::config::{ListenerConfig, SenderGroup};
 use crate::smtp_in::hat::HostMember;

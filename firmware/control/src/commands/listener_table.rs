@@ -5,8 +5,8 @@
 //! table's own file keeps its rows' fields and parsing and its own verbs
 //! (new, edit, default).
 
+use super::args::{find, find_mut};
 use super::args::{invalid, stage, usage};
-use super::listenerconfig::{find, find_mut};
 use super::{CliError, CommandContext};
 use crate::config::ListenerConfig;
 use crate::table::{Table, TableRow};

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::args::{find, find_mut};
 use super::args::{invalid, number as number_in, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext, hostaccess, rcptaccess};
@@ -78,31 +79,6 @@ fn render_limits(cfg: &Config) -> String {
         "Connections on all listeners: at most {} in total, {} from one address (IPv6: one /64).",
         c.max_connections_total, c.max_connections_per_ip
     )
-}
-
-/// The listener called `name` (case-insensitive), or a helpful error.
-pub(super) fn find<'c>(cfg: &'c Config, name: &str) -> Result<&'c ListenerConfig, CliError> {
-    cfg.listener(name)
-        .ok_or_else(|| no_such_listener(cfg, name))
-}
-
-pub(super) fn find_mut<'c>(
-    cfg: &'c mut Config,
-    name: &str,
-) -> Result<&'c mut ListenerConfig, CliError> {
-    if cfg.listener(name).is_none() {
-        return Err(no_such_listener(cfg, name));
-    }
-    cfg.listener_mut(name)
-        .ok_or_else(|| invalid("listener vanished"))
-}
-
-fn no_such_listener(cfg: &Config, name: &str) -> CliError {
-    let names: Vec<&str> = cfg.listeners.iter().map(|l| l.name.as_str()).collect();
-    invalid(format!(
-        "There is no listener named '{name}'. Listeners: {}.",
-        names.join(", ")
-    ))
 }
 
 /// `listenerconfig edit <listener> setup`, but for `--interface` and

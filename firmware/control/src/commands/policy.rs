@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
+use super::args::find_mut;
 use super::args::{
     check_name, check_text, format_size, invalid, number as number_in, stage, usage,
 };
-use super::listenerconfig::find_mut;
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};

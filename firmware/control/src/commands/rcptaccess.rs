@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
+use super::args::find_mut;
 use super::args::{Opts, check_text, invalid, number, parse_opts, stage, usage};
 use super::listener_table::{self, ListenerTable, Said};
-use super::listenerconfig::find_mut;
 use super::{CliError, CommandContext};
 use crate::config::{ListenerConfig, ListenerKind, RatAction, RatEntry};
 use crate::smtp_in::rat::RatPattern;

@@ -155,7 +155,7 @@ fn test_message(cfg: &Config, from: &str, to: &[String], subject: &str) -> Vec<u
 }
 
 fn trace(cfg: &Config, p: &Probe<'_>) -> Result<String, CliError> {
-    let listener = super::listenerconfig::find(cfg, p.listener)?;
+    let listener = super::args::find(cfg, p.listener)?;
     let mut out = format!(
         "Trace of a message from {} to listener {} ({} port {}); nothing is delivered.\n",
         p.ip, listener.name, listener.interface, listener.port
