@@ -74,16 +74,6 @@ pub(super) fn with_args<'a>(name: &'a str, args: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-/// A menu typed with arguments is its batch command: runs `name args` and
-/// says so; without arguments the menu asks.
-pub(super) fn typed(sh: &mut Shell<'_>, name: &str, args: &[String]) -> Result<bool, ConsoleError> {
-    if args.is_empty() {
-        return Ok(false);
-    }
-    sh.run(&with_args(name, args))?;
-    Ok(true)
-}
-
 /// `parts` as the words of a batch command.
 pub(super) fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()

@@ -261,19 +261,13 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
         ],
         now,
     )?;
-    let base = words(&["policyconfig", "edit", "incoming", p, "threatdefense"]);
-    let with = |more: &[&str]| -> Vec<String> {
-        base.iter()
-            .cloned()
-            .chain(more.iter().map(|s| s.to_string()))
-            .collect()
-    };
+    let base = ["policyconfig", "edit", "incoming", p, "threatdefense"];
     match choice {
         0 => {
-            sh.run(&to_strs(&with(&["global"])))?;
+            sh.run(&[&base[..], &["global"]].concat())?;
         }
         2 => {
-            sh.run(&to_strs(&with(&["no"])))?;
+            sh.run(&[&base[..], &["no"]].concat())?;
         }
         _ => {
             let before = current
@@ -282,15 +276,11 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
                 .to_string();
             sh.until_accepted(|sh| {
                 let a = sh.ask("Enter the Message Intake Address for this policy.", &before)?;
-                Ok((!a.is_empty()).then(|| with(&["custom", &a])))
+                Ok((!a.is_empty()).then(|| words(&[&base[..], &["custom", &a]].concat())))
             })?;
         }
     }
     Ok(())
-}
-
-fn to_strs(a: &[String]) -> Vec<&str> {
-    a.iter().map(String::as_str).collect()
 }
 
 pub(super) fn threatdefenseconfig(
