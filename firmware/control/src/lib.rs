@@ -342,24 +342,24 @@ impl Served {
         }
     }
 
+    /// The committed host name, for the banner and the prompt.
+    fn hostname(&self) -> String {
+        let committed = self.server.store.committed();
+        committed.map(|c| c.hostname).unwrap_or_default()
+    }
+
     fn banner(&self) -> Response {
         let serial = match self.users.serial() {
             Ok(s) => s,
             Err(e) => return fail(e.to_string()),
         };
-        let hostname = self
-            .server
-            .store
-            .committed()
-            .map(|c| c.hostname)
-            .unwrap_or_default();
         json(
             true,
             &Banner {
                 product: "Breakwater".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 serial,
-                hostname,
+                hostname: self.hostname(),
                 last_boot: self.server.daemon.last_boot(),
                 boot_info: self.server.daemon.boot_info(),
             },
@@ -371,16 +371,10 @@ impl Served {
             Ok(s) => s.is_some(),
             Err(e) => return fail(e.to_string()),
         };
-        let hostname = self
-            .server
-            .store
-            .committed()
-            .map(|c| c.hostname)
-            .unwrap_or_default();
         json(
             true,
             &SessionState {
-                hostname,
+                hostname: self.hostname(),
                 user: user.to_string(),
                 role,
                 staged,

@@ -14,7 +14,7 @@
 //! `config::policy`), so `detail` and `export` print them back the same
 //! way whatever spacing was pasted.
 
-use super::args::{STAGED_NOTE, invalid, parse_opts, stage, usage};
+use super::args::{STAGED_NOTE, comma_list, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, MessageFilterConfig, relay_lint};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
@@ -290,13 +290,7 @@ fn trace(
     let listener = cfg.listener(listener_name);
     let mut msg = MessageContext::new(crate::ids::Mid(0), raw.as_bytes(), chrono::Utc::now());
     msg.envelope_sender = opts.value("from").unwrap_or("").to_string();
-    msg.recipients = opts
-        .value("to")
-        .unwrap_or("")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    msg.recipients = comma_list(&[opts.value("to").unwrap_or("").to_string()]);
     msg.sender_group = opts.value("sendergroup").map(str::to_string);
     msg.listener = listener.map_or(listener_name.to_string(), |l| l.name.clone());
     msg.interface = opts

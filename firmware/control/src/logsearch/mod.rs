@@ -196,15 +196,6 @@ struct Criteria {
 }
 
 impl Criteria {
-    fn is_empty(&self) -> bool {
-        self.mid.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
-            && self.subject.is_none()
-            && self.since.is_none()
-            && self.until.is_none()
-    }
-
     fn matches(&self, mid: u64, f: &MessageFacts) -> bool {
         let has = |value: &str, wanted: &str| {
             value
@@ -253,6 +244,10 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
 }
 
 fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
+    // Every option below sets a criterion or is refused: no argument, no criterion.
+    if args.is_empty() {
+        return Err(FINDEVENT_USAGE.to_string());
+    }
     let mut c = Criteria::default();
     let mut it = args.iter();
     while let Some(opt) = it.next() {
@@ -279,9 +274,6 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
             "until" | "before" => c.until = Some(parse_time(value, true)?),
             _ => return Err(FINDEVENT_USAGE.to_string()),
         }
-    }
-    if c.is_empty() {
-        return Err(FINDEVENT_USAGE.to_string());
     }
     Ok(c)
 }
