@@ -435,7 +435,7 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
 /// Where a follower has read up to: the inode of the file that was
 /// `mail.current` and the offset in it. Rotation renames the file, so the
 /// inode still finds the rest of it among the rotated files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub inode: u64,
     pub offset: u64,
@@ -538,10 +538,7 @@ fn end_cursor(logs: &MailLogs) -> Cursor {
             inode: m.ino(),
             offset: m.len(),
         })
-        .unwrap_or(Cursor {
-            inode: 0,
-            offset: 0,
-        })
+        .unwrap_or_default()
 }
 
 /// Reads whole lines from `offset`, at most [`MAX_FOLLOW_BYTES`]; returns
@@ -571,13 +568,7 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
     let end = end_cursor(logs);
     if end.inode == cursor.inode {
         let (text, offset) = read_from(&logs.current(), cursor.offset);
-        return (
-            Cursor {
-                inode: cursor.inode,
-                offset,
-            },
-            text,
-        );
+        return (Cursor { offset, ..cursor }, text);
     }
     // Rotated since: the rest of the old file, then the new one.
     let mut text = String::new();
@@ -590,24 +581,12 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
         let done = std::fs::metadata(&old).is_ok_and(|m| m.len() <= offset);
         text.push_str(&rest);
         if !done {
-            return (
-                Cursor {
-                    inode: cursor.inode,
-                    offset,
-                },
-                text,
-            );
+            return (Cursor { offset, ..cursor }, text);
         }
     }
     let (new, offset) = read_from(&logs.current(), 0);
     text.push_str(&new);
-    (
-        Cursor {
-            inode: end.inode,
-            offset,
-        },
-        text,
-    )
+    (Cursor { offset, ..end }, text)
 }
 
 mod tracking;
