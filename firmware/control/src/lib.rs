@@ -305,17 +305,7 @@ impl Served {
             user,
             on_commit: &on_commit,
         };
-        let result = match args.split_first() {
-            Some((name, rest))
-                if name.eq_ignore_ascii_case("saveconfig")
-                    || name.eq_ignore_ascii_case("loadconfig") =>
-            {
-                let data_dir = Some(self.data_dir.as_path());
-                commands::saveconfig::run(&ctx, data_dir, name, rest, stdin)
-            }
-            _ => commands::run(&ctx, args, stdin),
-        };
-        result.map_err(|e| e.to_string())
+        commands::run(&ctx, Some(&self.data_dir), args, stdin).map_err(|e| e.to_string())
     }
 
     fn auth(&self, args: &[String], password: Option<&str>) -> Response {

@@ -426,7 +426,7 @@ mod tests {
             user: "admin",
             on_commit: &on_commit,
         };
-        super::super::run(&ctx, &args, stdin).unwrap()
+        super::super::run(&ctx, None, &args, stdin).unwrap()
     }
 
     #[test]
