@@ -257,6 +257,18 @@ pub(super) fn numbered_names(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Word `column` (from 0) of each line of a printed table whose first
+/// word is its number: the names, in order, for answers by number.
+pub(super) fn numbered_column(list: &str, column: usize) -> Vec<String> {
+    list.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.first()?.parse::<u32>().ok()?;
+            w.get(column).map(|s| s.to_string())
+        })
+        .collect()
+}
+
 /// Asks for a name or its number in `names`; `None` on Enter.
 pub(super) fn pick(
     sh: &mut Shell<'_>,

@@ -6,7 +6,7 @@
 //! cli filters new < script` check and store it the same way.
 
 use super::ConsoleError;
-use super::menus_config::{move_row, on_row, words};
+use super::menus_config::{move_row, numbered_column, on_row, words};
 use super::shell::Shell;
 
 /// AsyncOS's words for the paste.
@@ -35,17 +35,9 @@ fn ask_filter(
     }
 }
 
-/// The filter names of a `filters list` answer, in order.
+/// The filter names of a `filters list` answer (`Num Active Valid Name`).
 fn names_of(list: &str) -> Vec<String> {
-    list.lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            match w.as_slice() {
-                [n, _, _, name, ..] if n.parse::<u32>().is_ok() => Some(name.to_string()),
-                _ => None,
-            }
-        })
-        .collect()
+    numbered_column(list, 3)
 }
 
 pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
