@@ -25,9 +25,10 @@ const BEL: u8 = 0x07;
 const ERASE: &[u8] = b"\x08 \x08";
 
 /// How a line is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// The command prompt: echo, history, Tab completion.
+    #[default]
     Command,
     /// Menu answers and pasted scripts: echo only.
     Text,
@@ -45,14 +46,16 @@ pub enum Event {
     Eof,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Esc {
+    #[default]
     None,
     Started,
     /// After `ESC [` or `ESC O`.
     Sequence,
 }
 
+#[derive(Default)]
 pub struct LineEditor {
     line: HVec<u8, MAX_LINE>,
     history: Deque<HVec<u8, MAX_LINE>, MAX_HISTORY>,
@@ -65,24 +68,9 @@ pub struct LineEditor {
     words: Vec<String>,
 }
 
-impl Default for LineEditor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl LineEditor {
     pub fn new() -> Self {
-        Self {
-            line: HVec::new(),
-            history: Deque::new(),
-            browsing: None,
-            esc: Esc::None,
-            after_cr: false,
-            mode: Mode::Command,
-            prompt: String::new(),
-            words: Vec::new(),
-        }
+        Self::default()
     }
 
     /// The words Tab completes (command names).
@@ -149,14 +137,8 @@ impl LineEditor {
             b'\t' if self.mode == Mode::Command => self.complete(out),
             // A pasted filter script indented with tabs: a tab separates
             // words like a space (it is not a control key in answers).
-            b'\t' if self.mode == Mode::Text => {
-                if self.line.push(b' ').is_err() {
-                    out.push(BEL);
-                } else {
-                    out.push(b' ');
-                }
-            }
-            b if b >= 0x20 => {
+            b if b >= 0x20 || (b == b'\t' && self.mode == Mode::Text) => {
+                let b = if b == b'\t' { b' ' } else { b };
                 if self.line.push(b).is_err() {
                     out.push(BEL);
                 } else if self.echo() {

@@ -110,18 +110,15 @@ pub fn login(
             role: auth.role,
             banner,
         };
-        if auth.must_change {
-            match change_on_first_login(term, link, &session, &password) {
-                Ok(()) => {}
-                Err(e) => {
-                    let _ = link.call(
-                        session_args(&session, &[LOGOUT, "cancelled"]),
-                        None,
-                        &session.user,
-                    );
-                    return Err(e);
-                }
-            }
+        if auth.must_change
+            && let Err(e) = change_on_first_login(term, link, &session, &password)
+        {
+            let _ = link.call(
+                session_args(&session, &[LOGOUT, "cancelled"]),
+                None,
+                &session.user,
+            );
+            return Err(e);
         }
         term.println(&format!(
             "\nLogged in as {} ({}).\n{} {} for {}\nSerial #: {}\n\n{REMINDER}\n",

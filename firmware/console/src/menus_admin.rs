@@ -4,16 +4,14 @@
 use super::ConsoleError;
 use super::editor::Mode;
 use super::login::ask_new_passphrase;
-use super::menus_config::{typed, with_args};
+use super::menus_config::with_args;
 use super::shell::Shell;
 use breakwater_control_proto::{Role, catalog};
 
 const COMMENT_QUESTION: &str = "Please enter some comments describing your changes:";
+const ROLE_QUESTION: &str = "Assign a role: admin, operator, read-only or guest.";
 
-pub(super) fn commit(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "commit", args)? {
-        return Ok(());
-    }
+pub(super) fn commit(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     if !sh.state()?.staged {
         return sh.show("There are no changes to commit.");
     }
@@ -27,10 +25,7 @@ pub(super) fn commit(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleE
     Ok(())
 }
 
-pub(super) fn clear(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "clear", args)? {
-        return Ok(());
-    }
+pub(super) fn clear(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     if !sh.state()?.staged {
         return sh.show("There are no uncommitted changes.");
     }
@@ -108,18 +103,14 @@ pub(super) fn userconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
     let lower: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
     match lower.as_slice() {
         [] => {}
+        // The forms that set a passphrase read it from standard input.
         [new, ..] if new == "new" => {
-            with_passphrase(sh, &with_args("userconfig", args))?;
-            return Ok(());
+            return with_passphrase(sh, &with_args("userconfig", args)).map(drop);
         }
         [edit, _, password] if edit == "edit" && password == "password" => {
-            with_passphrase(sh, &with_args("userconfig", args))?;
-            return Ok(());
+            return with_passphrase(sh, &with_args("userconfig", args)).map(drop);
         }
-        _ => {
-            sh.run(&with_args("userconfig", args))?;
-            return Ok(());
-        }
+        _ => return sh.run(&with_args("userconfig", args)).map(drop),
     }
     if sh.session.role != Role::Admin {
         return sh.show("Permission denied: only an admin can manage users.");
@@ -141,16 +132,10 @@ pub(super) fn userconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
         match op {
             0 => loop {
                 let full = sh.ask(&format!("Enter the full name for {name}."), "")?;
-                let role = sh.ask(
-                    "Assign a role: admin, operator, read-only or guest.",
-                    "read-only",
-                )?;
+                let role = sh.ask(ROLE_QUESTION, "read-only")?;
                 let mut a = vec!["userconfig", "new", name.as_str(), role.as_str()];
                 a.extend(full.split_whitespace());
-                if with_passphrase(sh, &a)? {
-                    break;
-                }
-                if !sh.yes_no("Try again?", true)? {
+                if with_passphrase(sh, &a)? || !sh.yes_no("Try again?", true)? {
                     break;
                 }
             },
@@ -165,10 +150,7 @@ pub(super) fn userconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
                 ];
                 match sh.choose(&ops)? {
                     Some(0) => {
-                        let role = sh.ask(
-                            "Assign a role: admin, operator, read-only or guest.",
-                            "read-only",
-                        )?;
+                        let role = sh.ask(ROLE_QUESTION, "read-only")?;
                         sh.run(&["userconfig", "edit", &name, "role", &role])?;
                     }
                     Some(1) => {
@@ -196,8 +178,15 @@ pub(super) fn userconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
 }
 
 pub(super) fn passwd(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    change_passphrase(sh).map(drop)
+}
+
+/// Asks the user's old and new passphrases and changes it (`passwd`, and
+/// the setup wizard); true if it changed.
+pub(super) fn change_passphrase(sh: &mut Shell<'_>) -> Result<bool, ConsoleError> {
     let old = sh.term.read_line("Old passphrase: ", Mode::Secret)?;
     let new = ask_new_passphrase(sh.term)?;
     let r = sh.call(&["passwd"], Some(&format!("{old}\n{new}")))?;
-    sh.show(&r.output)
+    sh.show(&r.output)?;
+    Ok(r.ok)
 }

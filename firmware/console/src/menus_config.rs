@@ -74,16 +74,6 @@ pub(super) fn with_args<'a>(name: &'a str, args: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-/// A menu typed with arguments is its batch command: runs `name args` and
-/// says so; without arguments the menu asks.
-pub(super) fn typed(sh: &mut Shell<'_>, name: &str, args: &[String]) -> Result<bool, ConsoleError> {
-    if args.is_empty() {
-        return Ok(false);
-    }
-    sh.run(&with_args(name, args))?;
-    Ok(true)
-}
-
 /// `parts` as the words of a batch command.
 pub(super) fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
@@ -263,6 +253,18 @@ pub(super) fn numbered_names(text: &str) -> Vec<String> {
             let (n, rest) = l.split_once(". ")?;
             n.trim().parse::<u32>().ok()?;
             Some(rest.split(" (").next()?.trim().to_string())
+        })
+        .collect()
+}
+
+/// Word `column` (from 0) of each line of a printed table whose first
+/// word is its number: the names, in order, for answers by number.
+pub(super) fn numbered_column(list: &str, column: usize) -> Vec<String> {
+    list.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.first()?.parse::<u32>().ok()?;
+            w.get(column).map(|s| s.to_string())
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! cli filters new < script` check and store it the same way.
 
 use super::ConsoleError;
-use super::menus_config::{move_row, on_row, words};
+use super::menus_config::{move_row, numbered_column, on_row, words};
 use super::shell::Shell;
 
 /// AsyncOS's words for the paste.
@@ -35,17 +35,9 @@ fn ask_filter(
     }
 }
 
-/// The filter names of a `filters list` answer, in order.
+/// The filter names of a `filters list` answer (`Num Active Valid Name`).
 fn names_of(list: &str) -> Vec<String> {
-    list.lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            match w.as_slice() {
-                [n, _, _, name, ..] if n.parse::<u32>().is_ok() => Some(name.to_string()),
-                _ => None,
-            }
-        })
-        .collect()
+    numbered_column(list, 3)
 }
 
 pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -71,7 +63,7 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
             continue;
         }
         match op {
-            0 => new(sh)?,
+            0 => paste(sh, "new", SCRIPT_INTRO)?,
             1 => {
                 on_row(
                     sh,
@@ -120,16 +112,16 @@ pub(super) fn filters(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Consol
     }
 }
 
-/// NEW: the pasted script, asked again while it is refused (a syntax
-/// error names its line and column; nothing is added). A `.` alone goes
-/// back.
-fn new(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
+/// NEW (`filters new`) or IMPORT (`filters import`): the pasted script,
+/// asked again while it is refused (a syntax error names its line and
+/// column; nothing is changed). A `.` alone goes back.
+fn paste(sh: &mut Shell<'_>, verb: &str, intro: &str) -> Result<(), ConsoleError> {
     sh.until_accepted_input(|sh| {
-        let script = sh.read_script(SCRIPT_INTRO)?;
+        let script = sh.read_script(intro)?;
         if script.trim().is_empty() {
             return Ok(None);
         }
-        Ok(Some((words(&["filters", "new"]), Some(script))))
+        Ok(Some((words(&["filters", verb]), Some(script))))
     })?;
     Ok(())
 }
@@ -147,16 +139,8 @@ fn import(sh: &mut Shell<'_>, existing: bool) -> Result<(), ConsoleError> {
     {
         return Ok(());
     }
-    sh.until_accepted_input(|sh| {
-        let script = sh.read_script(&format!(
-            "Paste the filters to import.\n{SCRIPT_INTRO} (A '.' alone goes back.)"
-        ))?;
-        if script.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some((words(&["filters", "import"]), Some(script))))
-    })?;
-    Ok(())
+    let intro = format!("Paste the filters to import.\n{SCRIPT_INTRO} (A '.' alone goes back.)");
+    paste(sh, "import", &intro)
 }
 
 #[cfg(test)]

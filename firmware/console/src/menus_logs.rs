@@ -3,35 +3,23 @@
 //! `control::logsearch` and `commands::trace`); these menus ask and print.
 
 use super::ConsoleError;
-use super::menus_config::{numbered_names, pick, typed, with_args};
+use super::menus_config::{numbered, numbered_names, pick, with_args};
 use super::shell::Shell;
 use breakwater_control_proto::TAIL_CURSOR_PREFIX as CURSOR_PREFIX;
 
-pub(super) fn findevent(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "findevent", args)? {
-        return Ok(());
-    }
-    let kinds = [
-        ("--from", "Search by envelope FROM"),
-        ("--mid", "Search by Message ID"),
-        ("--subject", "Search by Subject"),
-        ("--to", "Search by envelope TO"),
-    ];
-    let mut menu = String::from("Please choose which type of search you want to perform:");
-    for (i, (_, text)) in kinds.iter().enumerate() {
-        menu.push_str(&format!("\n{}. {text}", i + 1));
-    }
-    let kind = loop {
-        let a = sh.ask(&menu, "1")?;
-        match a
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| kinds.get(n.wrapping_sub(1)))
-        {
-            Some((option, _)) => break *option,
-            None => sh.show("Please enter a number from 1 to 4.")?,
-        }
-    };
+pub(super) fn findevent(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    let kinds = ["--from", "--mid", "--subject", "--to"];
+    let kind = kinds[numbered(
+        sh,
+        "Please choose which type of search you want to perform:",
+        &[
+            "Search by envelope FROM",
+            "Search by Message ID",
+            "Search by Subject",
+            "Search by envelope TO",
+        ],
+        0,
+    )?];
     loop {
         let Some(value) = sh.ask_some(if kind == "--mid" {
             "Enter the MID to search for."
@@ -65,10 +53,7 @@ pub(super) fn findevent(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Conso
     }
 }
 
-pub(super) fn grep(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "grep", args)? {
-        return Ok(());
-    }
+pub(super) fn grep(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
         let Some(re) = sh.ask_some("Enter the regular expression to grep for.")? else {
             return Ok(());
@@ -133,10 +118,7 @@ fn print_follow(sh: &mut Shell<'_>, output: &str) -> Result<String, ConsoleError
         .to_string())
 }
 
-pub(super) fn trace(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "trace", args)? {
-        return Ok(());
-    }
+pub(super) fn trace(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     let ip = loop {
         let Some(ip) = sh.ask_some("Enter the source IP address for this test.")? else {
             return Ok(());

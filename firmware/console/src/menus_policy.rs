@@ -6,26 +6,13 @@
 //! `threatdefenseconfig`).
 
 use super::ConsoleError;
-use super::menus_config::{cmd, move_row, numbered, on_row, pick, words};
+use super::menus_config::{cmd, move_row, numbered, numbered_column, on_row, pick, words};
 use super::shell::Shell;
 
 const DEFAULT_POLICY: &str = "DEFAULT";
 
 const MEMBERS_HELP: &str = "separated by commas: user@example.com, user@, example.com or @example.com,\n\
 .example.com or @.example.com";
-
-/// The custom policy names of a `policyconfig list` answer, in order.
-fn policy_names(list: &str) -> Vec<String> {
-    list.lines()
-        .filter_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            match w.as_slice() {
-                [n, name, ..] if n.parse::<u32>().is_ok() => Some(name.to_string()),
-                _ => None,
-            }
-        })
-        .collect()
-}
 
 /// The `(side, pattern)` members of a `policyconfig detail` answer.
 fn members_of(detail: &str) -> Vec<(String, String)> {
@@ -81,7 +68,7 @@ pub(super) fn policyconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), C
     loop {
         let list = sh.call(&["policyconfig", "list", dir], None)?.output;
         sh.show(&list)?;
-        let names = policy_names(&list);
+        let names = numbered_column(&list, 1);
         let ops = [
             ("NEW", "Create a new policy."),
             ("EDIT", "Edit an existing policy."),
@@ -261,19 +248,13 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
         ],
         now,
     )?;
-    let base = words(&["policyconfig", "edit", "incoming", p, "threatdefense"]);
-    let with = |more: &[&str]| -> Vec<String> {
-        base.iter()
-            .cloned()
-            .chain(more.iter().map(|s| s.to_string()))
-            .collect()
-    };
+    let base = ["policyconfig", "edit", "incoming", p, "threatdefense"];
     match choice {
         0 => {
-            sh.run(&to_strs(&with(&["global"])))?;
+            sh.run(&[&base[..], &["global"]].concat())?;
         }
         2 => {
-            sh.run(&to_strs(&with(&["no"])))?;
+            sh.run(&[&base[..], &["no"]].concat())?;
         }
         _ => {
             let before = current
@@ -282,15 +263,11 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
                 .to_string();
             sh.until_accepted(|sh| {
                 let a = sh.ask("Enter the Message Intake Address for this policy.", &before)?;
-                Ok((!a.is_empty()).then(|| with(&["custom", &a])))
+                Ok((!a.is_empty()).then(|| words(&[&base[..], &["custom", &a]].concat())))
             })?;
         }
     }
     Ok(())
-}
-
-fn to_strs(a: &[String]) -> Vec<&str> {
-    a.iter().map(String::as_str).collect()
 }
 
 pub(super) fn threatdefenseconfig(
@@ -373,7 +350,7 @@ mod tests {
     #[test]
     fn printed_answers_are_read_back() {
         let list = "Incoming mail policies (first match wins):\n\n  #  Policy               Members\n  1  SALES                recipient sales@\n     DEFAULT              (all other recipients)\n";
-        assert_eq!(policy_names(list), ["SALES"]);
+        assert_eq!(numbered_column(list, 1), ["SALES"]);
         let detail = "Policy: SALES\nMembers:\n  recipient sales@\n  sender .partner.example\nThreat Defense Connector: No\n";
         assert_eq!(
             members_of(detail),

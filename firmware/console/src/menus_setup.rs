@@ -301,17 +301,8 @@ fn passphrase(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     if !sh.yes_no(&question, false)? {
         return Ok(());
     }
-    loop {
-        let old = sh
-            .term
-            .read_line("Old passphrase: ", super::editor::Mode::Secret)?;
-        let new = super::login::ask_new_passphrase(sh.term)?;
-        let r = sh.call(&["passwd"], Some(&format!("{old}\n{new}")))?;
-        sh.show(&r.output)?;
-        if r.ok || !sh.yes_no("Try again?", true)? {
-            return Ok(());
-        }
-    }
+    while !super::menus_admin::change_passphrase(sh)? && sh.yes_no("Try again?", true)? {}
+    Ok(())
 }
 
 /// The summary, the commit, and the reboot the network settings need.

@@ -2,28 +2,29 @@
 //! `shutdown`.
 
 use super::ConsoleError;
-use super::menus_config::typed;
 use super::shell::Shell;
 
-pub(super) fn sethostname(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "sethostname", args)? {
-        return Ok(());
-    }
-    let current = sh.state()?.hostname;
+/// Asks `question` (Enter keeps `current`) and runs `command <answer>`
+/// until it is accepted; an unchanged answer runs nothing.
+fn set_value(
+    sh: &mut Shell<'_>,
+    command: &str,
+    question: &str,
+    current: &str,
+) -> Result<(), ConsoleError> {
     sh.until_accepted(|sh| {
-        let name = sh.ask("Enter the new hostname.", &current)?;
-        if name == current {
-            return Ok(None);
-        }
-        Ok(Some(vec!["sethostname".into(), name]))
+        let value = sh.ask(question, current)?;
+        Ok((value != current).then(|| vec![command.into(), value]))
     })?;
     Ok(())
 }
 
-pub(super) fn setgateway(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "setgateway", args)? {
-        return Ok(());
-    }
+pub(super) fn sethostname(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    let current = sh.state()?.hostname;
+    set_value(sh, "sethostname", "Enter the new hostname.", &current)
+}
+
+pub(super) fn setgateway(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     if !sh.may_change()? {
         return Ok(());
     }
@@ -32,23 +33,12 @@ pub(super) fn setgateway(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
         Some(gw) if gw.parse::<std::net::IpAddr>().is_ok() => gw.to_string(),
         _ => String::new(),
     };
-    sh.until_accepted(|sh| {
-        let gw = sh.ask(
-            "Enter the new default gateway (an IPv4 address on an interface's subnet, or IPv6).",
-            &current,
-        )?;
-        if gw == current {
-            return Ok(None);
-        }
-        Ok(Some(vec!["setgateway".into(), gw]))
-    })?;
-    Ok(())
+    let question =
+        "Enter the new default gateway (an IPv4 address on an interface's subnet, or IPv6).";
+    set_value(sh, "setgateway", question, &current)
 }
 
-pub(super) fn saveconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "saveconfig", args)? {
-        return Ok(());
-    }
+pub(super) fn saveconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     let secrets = sh.yes_no(
         "Do you want to include private keys? Files with masked keys load back only on this appliance.",
         false,
@@ -71,10 +61,7 @@ pub(super) fn saveconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), Cons
     }
 }
 
-pub(super) fn loadconfig(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    if typed(sh, "loadconfig", args)? {
-        return Ok(());
-    }
+pub(super) fn loadconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     if !sh.may_change()? {
         return Ok(());
     }

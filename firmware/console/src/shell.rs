@@ -106,25 +106,14 @@ impl<'a> Shell<'a> {
                 Err(e) => return Err(e),
             }
             let prompt = format!("{}> ", self.hostname);
-            let line = match self.term.read_line(&prompt, Mode::Command) {
-                Ok(line) => line,
-                Err(ConsoleError::Interrupted) => continue,
-                Err(ConsoleError::Eof) => return self.logout("logout"),
-                Err(ConsoleError::IdleTimeout) => {
-                    self.term
-                        .println("\nSession timed out: no input for too long.")?;
-                    return self.close("timed out");
-                }
-                Err(e) => {
-                    let _ = self.close("hangup");
-                    return Err(e);
-                }
+            // Reading the line and running it end the same ways.
+            let line = self.term.read_line(&prompt, Mode::Command);
+            let result = match line.map(|l| split_words(&l)) {
+                Ok(words) if words.is_empty() => continue,
+                Ok(words) => execute(self, &words),
+                Err(e) => Err(e),
             };
-            let words = split_words(&line);
-            if words.is_empty() {
-                continue;
-            }
-            match execute(self, &words) {
+            match result {
                 Ok(Next::Prompt) | Err(ConsoleError::Interrupted) => {}
                 Ok(Next::Logout) | Err(ConsoleError::Eof) => return self.logout("logout"),
                 Err(ConsoleError::Daemon(e)) => self.term.println(&e.to_string())?,

@@ -81,22 +81,29 @@ impl Terminal {
         self.write(b"\r\n")
     }
 
+    /// Reads more input once what was read is used up: `Ok(false)` when
+    /// nothing came within one port tick.
+    fn fill(&mut self) -> Result<bool, ConsoleError> {
+        if self.pos < self.len {
+            return Ok(true);
+        }
+        match self.port.read_bytes(&mut self.input) {
+            Ok(0) => Err(ConsoleError::Hangup),
+            Ok(n) => {
+                self.len = n;
+                self.pos = 0;
+                Ok(true)
+            }
+            Err(ErrorKind::TimedOut | ErrorKind::Interrupted) => Ok(false),
+            Err(e) => Err(ConsoleError::Io(e)),
+        }
+    }
+
     fn next_byte(&mut self) -> Result<u8, ConsoleError> {
         let since = Instant::now();
-        while self.pos >= self.len {
-            match self.port.read_bytes(&mut self.input) {
-                Ok(0) => return Err(ConsoleError::Hangup),
-                Ok(n) => {
-                    self.len = n;
-                    self.pos = 0;
-                }
-                Err(ErrorKind::TimedOut) => {
-                    if self.idle_timeout.is_some_and(|t| since.elapsed() >= t) {
-                        return Err(ConsoleError::IdleTimeout);
-                    }
-                }
-                Err(ErrorKind::Interrupted) => {}
-                Err(e) => return Err(ConsoleError::Io(e)),
+        while !self.fill()? {
+            if self.idle_timeout.is_some_and(|t| since.elapsed() >= t) {
+                return Err(ConsoleError::IdleTimeout);
             }
         }
         self.pos += 1;
@@ -106,16 +113,8 @@ impl Terminal {
     /// Waits at most one port tick (`port::TICK`) for a key: what `tail
     /// -f` does between two reads of the log. `Ok(None)` when none came.
     pub fn poll_key(&mut self) -> Result<Option<u8>, ConsoleError> {
-        if self.pos >= self.len {
-            match self.port.read_bytes(&mut self.input) {
-                Ok(0) => return Err(ConsoleError::Hangup),
-                Ok(n) => {
-                    self.len = n;
-                    self.pos = 0;
-                }
-                Err(ErrorKind::TimedOut | ErrorKind::Interrupted) => return Ok(None),
-                Err(e) => return Err(ConsoleError::Io(e)),
-            }
+        if !self.fill()? {
+            return Ok(None);
         }
         self.pos += 1;
         Ok(Some(self.input[self.pos - 1]))

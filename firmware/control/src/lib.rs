@@ -305,17 +305,7 @@ impl Served {
             user,
             on_commit: &on_commit,
         };
-        let result = match args.split_first() {
-            Some((name, rest))
-                if name.eq_ignore_ascii_case("saveconfig")
-                    || name.eq_ignore_ascii_case("loadconfig") =>
-            {
-                let data_dir = Some(self.data_dir.as_path());
-                commands::saveconfig::run(&ctx, data_dir, name, rest, stdin)
-            }
-            _ => commands::run(&ctx, args, stdin),
-        };
-        result.map_err(|e| e.to_string())
+        commands::run(&ctx, Some(&self.data_dir), args, stdin).map_err(|e| e.to_string())
     }
 
     fn auth(&self, args: &[String], password: Option<&str>) -> Response {
@@ -342,24 +332,24 @@ impl Served {
         }
     }
 
+    /// The committed host name, for the banner and the prompt.
+    fn hostname(&self) -> String {
+        let committed = self.server.store.committed();
+        committed.map(|c| c.hostname).unwrap_or_default()
+    }
+
     fn banner(&self) -> Response {
         let serial = match self.users.serial() {
             Ok(s) => s,
             Err(e) => return fail(e.to_string()),
         };
-        let hostname = self
-            .server
-            .store
-            .committed()
-            .map(|c| c.hostname)
-            .unwrap_or_default();
         json(
             true,
             &Banner {
                 product: "Breakwater".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 serial,
-                hostname,
+                hostname: self.hostname(),
                 last_boot: self.server.daemon.last_boot(),
                 boot_info: self.server.daemon.boot_info(),
             },
@@ -371,16 +361,10 @@ impl Served {
             Ok(s) => s.is_some(),
             Err(e) => return fail(e.to_string()),
         };
-        let hostname = self
-            .server
-            .store
-            .committed()
-            .map(|c| c.hostname)
-            .unwrap_or_default();
         json(
             true,
             &SessionState {
-                hostname,
+                hostname: self.hostname(),
                 user: user.to_string(),
                 role,
                 staged,

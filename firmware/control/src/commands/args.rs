@@ -8,7 +8,7 @@ use super::{CliError, CommandContext};
 use crate::config::{Config, ListenerConfig};
 
 /// Appended to every change's message: AsyncOS applies nothing until commit.
-pub(super) const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
+const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
 
 pub(super) fn usage(text: &str) -> CliError {
     CliError::Usage(text.trim_end().to_string())
@@ -249,6 +249,17 @@ pub(super) fn on_off(opts: &Opts, name: &str) -> Result<Option<bool>, CliError> 
             _ => Err(invalid(format!("--{name}: '{v}' is not on or off."))),
         })
         .transpose()
+}
+
+/// The stored name of interface `name` (any case), or an error naming them.
+pub(super) fn interface_name(cfg: &Config, name: &str) -> Result<String, CliError> {
+    cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
+        let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
+        let names = names.join(", ");
+        invalid(format!(
+            "There is no interface named '{name}'. Interfaces: {names}."
+        ))
+    })
 }
 
 // Listener lookup, shared by listenerconfig and the tables and policies

@@ -33,7 +33,9 @@ pub(super) fn run(
                 stdin.ok_or_else(|| invalid("No certificate was given on standard input."))?;
             import_ca_pem(ctx, name, pem, "standard input")
         }
-        (["certauthority", "import"], [_, _, name, file]) => import_ca(ctx, name, file),
+        (["certauthority", "import"], [_, _, name, file]) => {
+            import_ca_pem(ctx, name, &read(file)?, file)
+        }
         (["certauthority", "delete"], [_, _, name]) => delete_ca(ctx, name),
         (["certauthority", "print"], [_, _]) => Ok(render(&ctx.store.working()?)),
         _ => Err(usage(USAGE)),
@@ -108,10 +110,6 @@ fn delete(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
     stage(ctx, &cfg, &format!("Certificate {name} deleted."))
 }
 
-fn import_ca(ctx: &CommandContext<'_>, name: &str, file: &str) -> Result<String, CliError> {
-    import_ca_pem(ctx, name, &read(file)?, file)
-}
-
 fn import_ca_pem(
     ctx: &CommandContext<'_>,
     name: &str,
@@ -119,13 +117,12 @@ fn import_ca_pem(
     from: &str,
 ) -> Result<String, CliError> {
     check_name("certificate authority", name)?;
-    let cert_pem = pem.to_string();
-    let n = certs_in(&cert_pem, from)?;
+    let n = certs_in(pem, from)?;
     let mut cfg = ctx.store.working()?;
     cfg.ca_certificates.retain(|c| c.name != name);
     cfg.ca_certificates.push(CertificateAuthority {
         name: name.to_string(),
-        cert_pem,
+        cert_pem: pem.to_string(),
     });
     stage(
         ctx,

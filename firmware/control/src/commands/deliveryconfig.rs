@@ -4,7 +4,7 @@
 //! destination control table (`bounceconfig`, `destconfig`), where AsyncOS
 //! keeps them.
 
-use super::args::{invalid, stage, usage};
+use super::args::{interface_name, invalid, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::{BounceProfile, Config};
@@ -28,13 +28,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 
 fn interface(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
-    let canonical = cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
-        let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
-        invalid(format!(
-            "There is no interface named '{name}'. Interfaces: {}.",
-            names.join(", ")
-        ))
-    })?;
+    let canonical = interface_name(&cfg, name)?;
     cfg.delivery.interface = canonical.clone();
     stage(
         ctx,

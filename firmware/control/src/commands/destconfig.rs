@@ -221,16 +221,7 @@ fn apply(cfg: &Config, opts: &Opts, row: &mut Row<'_>) -> Result<(), CliError> {
         };
         set!(row, bounce_profile, p.name.clone());
     }
-    if let Some(v) = opts.value("bounce_verification") {
-        let on = match v.to_ascii_lowercase().as_str() {
-            "on" | "yes" => true,
-            "off" | "no" => false,
-            _ => {
-                return Err(invalid(format!(
-                    "--bounce_verification: '{v}' is not on or off."
-                )));
-            }
-        };
+    if let Some(on) = super::args::on_off(opts, "bounce_verification")? {
         set!(row, bounce_verification, on);
     }
     if let Some(v) = opts.value("client_certificate") {

@@ -14,7 +14,7 @@
 //! `config::policy`), so `detail` and `export` print them back the same
 //! way whatever spacing was pasted.
 
-use super::args::{STAGED_NOTE, invalid, parse_opts, stage, usage};
+use super::args::{comma_list, invalid, parse_opts, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::{Config, MessageFilterConfig, relay_lint};
 use crate::filters::{self, Filter, KnownNames, MessageContext, NoLookups};
@@ -29,8 +29,8 @@ pub(super) fn run(
 ) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match (sub.as_deref(), args) {
-        (Some("new"), [_]) => new(ctx, script(stdin)?),
-        (Some("import"), [_]) => import(ctx, script(stdin)?),
+        (Some("new"), [_]) => paste(ctx, script(stdin)?, false),
+        (Some("import"), [_]) => paste(ctx, script(stdin)?, true),
         (Some("list"), [_]) => Ok(list(&ctx.store.working()?)),
         (Some("export"), [_]) => {
             let cfg = ctx.store.working()?;
@@ -165,35 +165,33 @@ fn table() -> Table<MessageFilterConfig> {
     }
 }
 
-fn new(ctx: &CommandContext<'_>, src: &str) -> Result<String, CliError> {
+/// `new` adds the pasted filters after the others; `import` (`replace`)
+/// replaces the whole list with them.
+fn paste(ctx: &CommandContext<'_>, src: &str, replace: bool) -> Result<String, CliError> {
     let parsed = parse(src)?;
     let mut cfg = ctx.store.working()?;
-    for f in &parsed {
-        table().add(&mut cfg.message_filters, stored(f), None)?;
+    if replace {
+        cfg.message_filters = parsed.iter().map(stored).collect();
+    } else {
+        for f in &parsed {
+            table().add(&mut cfg.message_filters, stored(f), None)?;
+        }
     }
     let mut out = warnings(&cfg, &parsed);
     out.push_str(&relay_warnings(&cfg, Some(&parsed)));
-    for f in &parsed {
-        out.push_str(&format!("Filter '{}' added.\n", f.name));
+    if replace {
+        let n = parsed.len();
+        out.push_str(&format!(
+            "{n} filter(s) imported; they replace the previous list."
+        ));
+    } else {
+        let added: Vec<String> = parsed
+            .iter()
+            .map(|f| format!("Filter '{}' added.", f.name))
+            .collect();
+        out.push_str(&added.join("\n"));
     }
-    ctx.store.stage(&cfg)?;
-    out.push_str(STAGED_NOTE);
-    Ok(out)
-}
-
-fn import(ctx: &CommandContext<'_>, src: &str) -> Result<String, CliError> {
-    let parsed = parse(src)?;
-    let mut cfg = ctx.store.working()?;
-    cfg.message_filters = parsed.iter().map(stored).collect();
-    let mut out = warnings(&cfg, &parsed);
-    out.push_str(&relay_warnings(&cfg, Some(&parsed)));
-    out.push_str(&format!(
-        "{} filter(s) imported; they replace the previous list.\n",
-        parsed.len()
-    ));
-    ctx.store.stage(&cfg)?;
-    out.push_str(STAGED_NOTE);
-    Ok(out)
+    stage(ctx, &cfg, &out)
 }
 
 fn list(cfg: &Config) -> String {
@@ -290,13 +288,7 @@ fn trace(
     let listener = cfg.listener(listener_name);
     let mut msg = MessageContext::new(crate::ids::Mid(0), raw.as_bytes(), chrono::Utc::now());
     msg.envelope_sender = opts.value("from").unwrap_or("").to_string();
-    msg.recipients = opts
-        .value("to")
-        .unwrap_or("")
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    msg.recipients = comma_list(&[opts.value("to").unwrap_or("").to_string()]);
     msg.sender_group = opts.value("sendergroup").map(str::to_string);
     msg.listener = listener.map_or(listener_name.to_string(), |l| l.name.clone());
     msg.interface = opts
@@ -353,7 +345,7 @@ mod tests {
             user: "admin",
             on_commit: &on_commit,
         };
-        run(&ctx, &args, Some(stdin))
+        run(&ctx, None, &args, Some(stdin))
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
 
-use super::args::{invalid, number, stage, usage};
+use super::args::{interface_name, invalid, number, stage, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 use crate::init::dhcp_io::{self, LeaseRecord};
@@ -49,13 +49,7 @@ fn edit(ctx: &CommandContext<'_>, name: &str, cidr: &str) -> Result<String, CliE
         )));
     }
     let mut cfg = ctx.store.working()?;
-    let canonical = cfg.interface(name).map(|i| i.name.clone()).ok_or_else(|| {
-        let names: Vec<&str> = cfg.interfaces.iter().map(|i| i.name.as_str()).collect();
-        invalid(format!(
-            "There is no interface named '{name}'. Interfaces: {}.",
-            names.join(", ")
-        ))
-    })?;
+    let canonical = interface_name(&cfg, name)?;
     if let Some(other) = cfg
         .interfaces
         .iter()

@@ -44,6 +44,8 @@ mod testutil;
 mod threatdefenseconfig;
 mod trace;
 
+use std::path::Path;
+
 use breakwater_control_proto::{catalog, usage};
 
 use crate::config::{Config, ConfigStore, StoreError};
@@ -74,8 +76,11 @@ pub enum CliError {
 }
 
 /// Runs one batch command (`args[0]` is the command name, case-insensitive). Returns the text to print.
+/// `data_dir` holds the files `saveconfig` writes and `loadconfig` reads
+/// (without it they only print and read standard input).
 pub fn run(
     ctx: &CommandContext<'_>,
+    data_dir: Option<&Path>,
     args: &[String],
     stdin: Option<&str>,
 ) -> Result<String, CliError> {
@@ -109,7 +114,7 @@ pub fn run(
         "sethostname" => sethostname::run(ctx, rest),
         "setgateway" => setgateway::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
-        "saveconfig" | "loadconfig" => saveconfig::run(ctx, None, name, rest, stdin),
+        "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),
         "help" => help(rest),
         _ => Err(CliError::UnknownCommand(name.clone())),

@@ -94,9 +94,7 @@ pub(super) fn run(
             }
             let lname = l.name.clone();
             let p = policies(l).get_mut(&mut l.policies, name)?;
-            let mut edited = p.clone();
-            settings::apply(SETTINGS, &opts, &mut edited)?;
-            *p = edited;
+            settings::apply(SETTINGS, &opts, p)?;
             format!("Mail flow policy ${} on {lname} updated.", p.name)
         }
         "deletepolicy" => {

@@ -86,10 +86,10 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
+    let t = table(&mut cfg, dir);
     match words.as_slice() {
-        ["list" | "print", _] => Ok(render(table(&mut cfg, dir), dir)),
+        ["list" | "print", _] => Ok(render(t, dir)),
         ["detail", _, _] => {
-            let t = table(&mut cfg, dir);
             let name = &args[2];
             if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
                 return Ok(detail(DEFAULT_POLICY, &[], &t.default));
@@ -104,7 +104,6 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 return Err(invalid("DEFAULT always exists; edit it instead."));
             }
             let m = members(&args[3..])?;
-            let t = table(&mut cfg, dir);
             let p = MailPolicy {
                 name: name.clone(),
                 members: m,
@@ -118,12 +117,10 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             )
         }
         ["delete", _, _] => {
-            let t = table(&mut cfg, dir);
             let p = policies().delete(&mut t.policies, &args[2])?;
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
-            let t = table(&mut cfg, dir);
             let to = policies().move_to(&mut t.policies, &args[2], to)?;
             let msg = format!(
                 "Mail policy {} moved to position {}.",
@@ -134,7 +131,6 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["edit", _, _, "members", "add", ..] => {
             let m = members(&args[5..])?;
-            let t = table(&mut cfg, dir);
             let p = policies().get_mut(&mut t.policies, &args[2])?;
             for x in m {
                 if !p.members.contains(&x) {
@@ -146,7 +142,6 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["edit", _, _, "members", "delete", side, _] => {
             let side = MemberSide::parse(side).ok_or_else(|| usage(USAGE))?;
-            let t = table(&mut cfg, dir);
             let p = policies().get_mut(&mut t.policies, &args[2])?;
             let before = p.members.len();
             p.members
@@ -180,7 +175,6 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 }
                 _ => return Err(usage(USAGE)),
             };
-            let t = table(&mut cfg, dir);
             let (name, settings) = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
                 (DEFAULT_POLICY.to_string(), &mut t.default)
             } else {

@@ -88,7 +88,6 @@ pub(super) fn held(args: &[String]) -> Result<String, CliError> {
     }
     // The running daemon answers these in its work queue (see
     // `workqueue::operator`); reaching this means there is none.
-    let _ = args;
     Err(invalid(
         "The quarantines are reachable only on the running gateway.",
     ))

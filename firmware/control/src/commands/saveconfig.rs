@@ -44,6 +44,7 @@ use super::args::{invalid, parse_opts, usage};
 use super::setgateway::check_gateway;
 use super::{CliError, CommandContext};
 use crate::config::{Config, DestinationControl};
+use crate::supervisor::safe_fs::Dir;
 
 pub(super) use breakwater_control_proto::usage::SAVECONFIG as USAGE;
 
@@ -190,24 +191,15 @@ fn check_file_name(name: &str) -> Result<String, CliError> {
     }
 }
 
+/// Written through the data directory's descriptor ([`Dir::write_file`]:
+/// a fresh temporary, synced, renamed), following no link.
 fn write_file(data_dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let dir = data_dir.join(DIRECTORY);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-    let path = dir.join(format!("{name}.toml"));
-    let tmp = dir.join(format!(".{name}.toml.tmp"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = Dir::open(data_dir)?.subdir(Path::new(DIRECTORY), Some(0o700))?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let file = format!("{name}.toml");
+    dir.write_file(&file, text.as_bytes(), 0o600)?;
+    Ok(dir.path().join(file))
 }
 
 fn read_file(path: &Path) -> std::io::Result<String> {

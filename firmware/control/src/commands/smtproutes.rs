@@ -73,16 +73,12 @@ fn parse_domain(text: &str) -> Result<String, CliError> {
         return Ok("ALL".to_string());
     }
     let name = t.strip_prefix('.').unwrap_or(t);
-    if !valid_hostname(name) {
+    if crate::config::HostName::parse(name).is_err() {
         return Err(invalid(format!(
             "Invalid route domain '{text}': use example.com, .example.com or ALL."
         )));
     }
     Ok(t.to_ascii_lowercase())
-}
-
-fn valid_hostname(name: &str) -> bool {
-    crate::config::HostName::parse(name).is_ok()
 }
 
 fn parse_target(args: &[String]) -> Result<RouteTarget, CliError> {

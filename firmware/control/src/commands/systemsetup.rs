@@ -391,7 +391,7 @@ mod tests {
             user: "admin",
             on_commit: &on_commit,
         };
-        super::super::run(&ctx, &args, Some(seed)).unwrap();
+        super::super::run(&ctx, None, &args, Some(seed)).unwrap();
         let v: SetupValues =
             serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
         assert_eq!(v.relay_guard.unwrap().filter, "office365_outbound_2");
@@ -401,7 +401,7 @@ mod tests {
             "0123456789abcdefXYZ",
         )
         .unwrap();
-        super::super::run(&ctx, &args, Some(&script)).unwrap();
+        super::super::run(&ctx, None, &args, Some(&script)).unwrap();
         let v: SetupValues =
             serde_json::from_str(&f.run("systemsetup print --json").unwrap()).unwrap();
         assert!(v.relay_guard.is_none());
@@ -421,6 +421,7 @@ mod tests {
         let ask = |secret: &str| {
             super::super::run(
                 &ctx,
+                None,
                 &words("systemsetup secretfilter office365_outbound"),
                 Some(secret),
             )

@@ -39,7 +39,7 @@ impl Fixture {
             user: "admin",
             on_commit: &on_commit,
         };
-        run(&ctx, args, None)
+        run(&ctx, None, args, None)
     }
 
     pub(super) fn staged(&self) -> Option<Config> {

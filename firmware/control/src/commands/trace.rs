@@ -269,14 +269,10 @@ fn trace(cfg: &Config, p: &Probe<'_>) -> Result<String, CliError> {
                 None => Err("rejected: no RAT row matches".to_string()),
             }
         };
-        match verdict {
-            Ok(why) => {
-                let _ = writeln!(out, "  <{to}>: {why}");
-                accepted.push(to.clone());
-            }
-            Err(why) => {
-                let _ = writeln!(out, "  <{to}>: {why}");
-            }
+        let (Ok(why) | Err(why)) = &verdict;
+        let _ = writeln!(out, "  <{to}>: {why}");
+        if verdict.is_ok() {
+            accepted.push(to.clone());
         }
     }
     if accepted.is_empty() {
@@ -430,7 +426,7 @@ mod tests {
             user: "admin",
             on_commit: &on_commit,
         };
-        super::super::run(&ctx, &args, stdin).unwrap()
+        super::super::run(&ctx, None, &args, stdin).unwrap()
     }
 
     #[test]

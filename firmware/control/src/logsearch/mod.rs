@@ -196,15 +196,6 @@ struct Criteria {
 }
 
 impl Criteria {
-    fn is_empty(&self) -> bool {
-        self.mid.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
-            && self.subject.is_none()
-            && self.since.is_none()
-            && self.until.is_none()
-    }
-
     fn matches(&self, mid: u64, f: &MessageFacts) -> bool {
         let has = |value: &str, wanted: &str| {
             value
@@ -253,6 +244,10 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
 }
 
 fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
+    // Every option below sets a criterion or is refused: no argument, no criterion.
+    if args.is_empty() {
+        return Err(FINDEVENT_USAGE.to_string());
+    }
     let mut c = Criteria::default();
     let mut it = args.iter();
     while let Some(opt) = it.next() {
@@ -279,9 +274,6 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
             "until" | "before" => c.until = Some(parse_time(value, true)?),
             _ => return Err(FINDEVENT_USAGE.to_string()),
         }
-    }
-    if c.is_empty() {
-        return Err(FINDEVENT_USAGE.to_string());
     }
     Ok(c)
 }
@@ -443,7 +435,7 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
 /// Where a follower has read up to: the inode of the file that was
 /// `mail.current` and the offset in it. Rotation renames the file, so the
 /// inode still finds the rest of it among the rotated files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
     pub inode: u64,
     pub offset: u64,
@@ -546,10 +538,7 @@ fn end_cursor(logs: &MailLogs) -> Cursor {
             inode: m.ino(),
             offset: m.len(),
         })
-        .unwrap_or(Cursor {
-            inode: 0,
-            offset: 0,
-        })
+        .unwrap_or_default()
 }
 
 /// Reads whole lines from `offset`, at most [`MAX_FOLLOW_BYTES`]; returns
@@ -579,13 +568,7 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
     let end = end_cursor(logs);
     if end.inode == cursor.inode {
         let (text, offset) = read_from(&logs.current(), cursor.offset);
-        return (
-            Cursor {
-                inode: cursor.inode,
-                offset,
-            },
-            text,
-        );
+        return (Cursor { offset, ..cursor }, text);
     }
     // Rotated since: the rest of the old file, then the new one.
     let mut text = String::new();
@@ -598,24 +581,12 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
         let done = std::fs::metadata(&old).is_ok_and(|m| m.len() <= offset);
         text.push_str(&rest);
         if !done {
-            return (
-                Cursor {
-                    inode: cursor.inode,
-                    offset,
-                },
-                text,
-            );
+            return (Cursor { offset, ..cursor }, text);
         }
     }
     let (new, offset) = read_from(&logs.current(), 0);
     text.push_str(&new);
-    (
-        Cursor {
-            inode: end.inode,
-            offset,
-        },
-        text,
-    )
+    (Cursor { offset, ..end }, text)
 }
 
 mod tracking;
