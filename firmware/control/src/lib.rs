@@ -44,6 +44,7 @@ pub(crate) mod config {
 pub mod commands;
 pub mod logsearch;
 pub mod table;
+mod users_text;
 /// The accounts, sessions and login history are kept by the store (the
 /// only crate naming sled).
 pub use breakwater_store::users;
@@ -399,8 +400,8 @@ impl Served {
             })
         };
         match words.as_slice() {
-            ["who"] => Ok(users::render_who(&self.users.sessions()?)),
-            ["last"] => Ok(users::render_last(&self.users.last(20)?)),
+            ["who"] => Ok(users_text::render_who(&self.users.sessions()?)),
+            ["last"] => Ok(users_text::render_last(&self.users.last(20)?)),
             ["passwd"] if console => {
                 let text = stdin.unwrap_or_default();
                 let mut lines = text.lines();
@@ -411,7 +412,7 @@ impl Served {
             ["passwd"] => Err(UserError::Invalid(
                 "passwd changes a console user's own passphrase; use \"userconfig edit NAME password\".".into(),
             )),
-            ["userconfig", "print"] => Ok(users::render_users(&self.users.users()?)),
+            ["userconfig", "print"] => Ok(users_text::render_users(&self.users.users()?)),
             ["userconfig", "new", _, role, ..] => {
                 let role = role_of(role)?;
                 let full = args[4..].join(" ");
