@@ -169,8 +169,10 @@ impl Session {
 
     /// The events since the last call, oldest first: the driver takes them
     /// after every call into the session and writes them to `mail_logs`.
-    pub fn take_events(&mut self) -> Vec<MailEvent> {
-        std::mem::take(&mut self.events)
+    pub fn take_events(&mut self) -> std::vec::Drain<'_, MailEvent> {
+        // Drained, not replaced: the buffer keeps its capacity, so a
+        // session logging a line or two per command allocates once.
+        self.events.drain(..)
     }
 
     fn event(&mut self, event: MailEvent) {
