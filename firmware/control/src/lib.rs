@@ -33,13 +33,9 @@ pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_logging as logging;
 pub(crate) use breakwater_mail::{delivery, dns, open_files, smtp_in};
 pub(crate) use breakwater_platform::{init, supervisor};
+pub(crate) use breakwater_store::config;
 pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
-pub(crate) mod config {
-    //! The configuration model and its store, as the commands name them.
-    pub use breakwater_config::*;
-    pub use breakwater_store::config_store::{ConfigStore, StoreError};
-}
 
 pub mod commands;
 pub mod logsearch;

@@ -11,12 +11,8 @@
 //! through `breakwater-safe-fs`.
 
 // The lower crates, at the paths the modules name them by.
-pub(crate) mod config {
-    //! The configuration model and its store, as the firmware names them.
-    pub use breakwater_config::*;
-    pub use breakwater_store::config_store as store;
-}
 pub(crate) use breakwater_logging as logging;
+pub(crate) use breakwater_store::config;
 pub(crate) use breakwater_store::durable;
 
 pub mod init;

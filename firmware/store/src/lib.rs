@@ -14,6 +14,17 @@ pub use sled::Db;
 
 pub mod codec;
 pub mod config_store;
+
+pub mod config {
+    //! The configuration as the crates above name it: the model, parsed
+    //! values and validation (`breakwater-config`) together with the
+    //! store that keeps its staged, committed and history copies
+    //! (`crate::config_store`), at the paths the firmware has always used
+    //! (`config::Config`, `config::ConfigStore`, `config::store::...`).
+    pub use crate::config_store as store;
+    pub use crate::config_store::{CommitRecord, ConfigStore, StoreError};
+    pub use breakwater_config::*;
+}
 pub mod counters;
 pub mod durable;
 pub mod ids;
