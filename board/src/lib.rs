@@ -214,6 +214,30 @@ pub struct BoardProfile {
     /// (docs/decisions/0010-signed-firmware.md).
     #[serde(default)]
     pub upgrade_keys: Option<String>,
+    /// The Management interface's HTTPS, HTTP (redirect) and SSH ports in
+    /// the factory configuration: 443, 80 and 22 on an appliance; the
+    /// `dev` board uses unprivileged ones so a developer needs no root.
+    #[serde(default)]
+    pub management_ports: ManagementPorts,
+}
+
+/// The factory ports of the management plane (issue 15).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ManagementPorts {
+    pub https: u16,
+    pub http: u16,
+    pub ssh: u16,
+}
+
+impl Default for ManagementPorts {
+    fn default() -> Self {
+        Self {
+            https: 443,
+            http: 80,
+            ssh: 22,
+        }
+    }
 }
 
 impl BoardProfile {

@@ -100,6 +100,12 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         connections: Default::default(),
         reception: Default::default(),
         management_dhcp: board.management_dhcp,
+        management: super::management::ManagementAccess {
+            https_port: board.management_ports.https,
+            http_port: board.management_ports.http,
+            ssh_port: board.management_ports.ssh,
+            ..Default::default()
+        },
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) use breakwater_types::address;
 
 pub mod factory;
 pub mod hat;
+pub mod management;
 pub mod model;
 pub mod policy;
 pub mod rat;
@@ -22,6 +23,7 @@ pub mod services;
 pub mod validate;
 pub mod values;
 
+pub use management::{ManagementAccess, SshUserKey};
 pub use model::*;
 pub use policy::*;
 pub use services::{LogSettings, ThreatDefenseConfig};

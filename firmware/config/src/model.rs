@@ -655,6 +655,11 @@ pub struct Config {
     /// config added it as the last field (see `store`).
     #[serde(default)]
     pub management_dhcp: bool,
+    /// The web UI, REST API and SSH on Management (`adminaccessconfig`,
+    /// `sshconfig`). Version 5 of the stored config added it as the last
+    /// field (see `store`).
+    #[serde(default)]
+    pub management: super::management::ManagementAccess,
 }
 
 /// What bounds the connections the internet can make the gateway hold or

@@ -30,11 +30,15 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   memory budget).
 /// - Version 4 added `Config::management_dhcp` (false: a box configured
 ///   before keeps its static Management address).
-const CONFIG_VERSION: u8 = 4;
+/// - Version 5 added `Config::management` (the web UI, REST API and SSH on
+///   Management, on their default ports).
+const CONFIG_VERSION: u8 = 5;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
+#[cfg(test)] // Migrated by the same range as 1 and 4; named by the tests.
 const CONFIG_VERSION_3: u8 = 3;
+const CONFIG_VERSION_4: u8 = 4;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -193,7 +197,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_3).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_4).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -219,6 +223,10 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
     }
     if version < 4 {
         tail.push(0); // management_dhcp: false
+    }
+    if version < 5 {
+        let management = breakwater_config::ManagementAccess::default();
+        tail.extend(postcard::to_allocvec(&management).map_err(CodecError::from)?);
     }
     Ok(tail)
 }
