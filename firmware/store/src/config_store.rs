@@ -304,7 +304,9 @@ mod tests {
 
     #[test]
     fn version_1_and_2_records_load_with_the_defaults_of_later_fields() {
-        let cfg = factory();
+        let mut cfg = factory();
+        // Older records migrate to the defaults, not to a board's ports.
+        cfg.management = Default::default();
         let record = CommitRecord {
             number: 1,
             time: 0,
@@ -336,6 +338,7 @@ mod tests {
     #[test]
     fn version_3_records_load_with_dhcp_off_on_management() {
         let mut cfg = factory();
+        cfg.management = Default::default();
         let record = |cfg: &Config| CommitRecord {
             number: 3,
             time: 0,
@@ -343,9 +346,11 @@ mod tests {
             comment: "before DHCP".into(),
             config: cfg.clone(),
         };
-        // Version 3 wrote exactly this, minus the final `false`.
+        // Version 3 wrote exactly this, minus the final `false` and the
+        // management settings.
         let tail = missing_tail(CONFIG_VERSION_3).unwrap();
-        assert_eq!(tail, [0]);
+        assert_eq!(tail[0], 0);
+        assert_eq!(tail[1..], missing_tail(CONFIG_VERSION_4).unwrap());
         let v3 = |bytes: Vec<u8>| {
             assert!(bytes.ends_with(&tail), "new fields must stay the last");
             let mut old = bytes[..bytes.len() - tail.len()].to_vec();
@@ -363,6 +368,21 @@ mod tests {
         cfg.management_dhcp = true;
         let now = codec::encode(CONFIG_VERSION, &record(&cfg)).unwrap();
         assert!(decode::<CommitRecord>(&now).unwrap().config.management_dhcp);
+    }
+
+    #[test]
+    fn version_4_records_load_with_the_management_plane_on_its_default_ports() {
+        let mut cfg = factory();
+        cfg.management = Default::default();
+        let tail = missing_tail(CONFIG_VERSION_4).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        assert!(old.ends_with(&tail), "new fields must stay the last");
+        old.truncate(old.len() - tail.len());
+        old[0] = CONFIG_VERSION_4;
+        let back: Config = decode(&old).unwrap();
+        assert_eq!(back.management.https_port, 443);
+        assert_eq!(back.management.ssh_port, 22);
+        assert_eq!(back, cfg);
     }
 
     #[test]
