@@ -415,6 +415,9 @@ pub fn open(opts: &RunOptions) -> anyhow::Result<Opened> {
         for problem in crate::smtp_in::prebind(&opened.config) {
             tracing::warn!("{problem}");
         }
+        for problem in breakwater_mgmt::bind::prebind(&opened.config) {
+            tracing::warn!("{problem}");
+        }
         if let Err(e) = privilege::drop_to(&who) {
             let e = CannotDropPrivileges(format!("{e:#}"));
             tracing::error!("{e}");
@@ -468,6 +471,26 @@ fn open_as_owner(opts: &RunOptions) -> anyhow::Result<Opened> {
 pub struct CannotDropPrivileges(pub String);
 
 /// Runs the daemon until SIGTERM, SIGINT, `shutdown` or `reboot`.
+/// The HTTPS certificate of the management plane: the one
+/// `adminaccessconfig` names, else the first (the factory "Demo"), loaded
+/// as the listeners load theirs. `None` (logged) when it does not load:
+/// HTTPS then refuses connections rather than serve in clear.
+fn management_tls(config: &Config) -> Option<tokio_rustls::TlsAcceptor> {
+    let wanted = &config.management.certificate;
+    let cert = config
+        .certificates
+        .iter()
+        .find(|c| !wanted.is_empty() && c.name == *wanted)
+        .or_else(|| config.certificates.first())?;
+    match crate::smtp_in::tls::acceptor(cert) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::warn!("management HTTPS: {e}");
+            None
+        }
+    }
+}
+
 pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let dir = &opts.data_dir;
     let Opened {
@@ -560,12 +583,22 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     for problem in listeners.apply(&config).await {
         tracing::warn!("{problem}");
     }
+    // The web UI, API and SSH on Management: clients of the control
+    // socket, started once it exists.
+    let mut management = breakwater_mgmt::ManagementPlane::new(dir);
+    for problem in management.apply(&config, management_tls(&config)) {
+        tracing::warn!("{problem}");
+    }
 
-    // Apply every commit: listeners, DNS, TLS, log and queue limits.
+    // Apply every commit: listeners, DNS, TLS, log and queue limits, the
+    // management plane.
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let cfg = changes.borrow_and_update().clone();
             for problem in listeners.apply(&cfg).await {
+                tracing::warn!("{problem}");
+            }
+            for problem in management.apply(&cfg, management_tls(&cfg)) {
                 tracing::warn!("{problem}");
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
