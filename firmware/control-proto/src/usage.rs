@@ -158,7 +158,7 @@ usage: commit [COMMENT]
        commitlog            (alias: commithistory)
        rollback <number>    (stages the configuration of that commit; then commit it)";
 
-pub const SHOWCONFIG: &str = "usage: showconfig";
+pub const SHOWCONFIG: &str = "usage: showconfig [--json]";
 
 pub const SETHOSTNAME: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)

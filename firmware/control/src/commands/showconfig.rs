@@ -13,10 +13,26 @@ use crate::config::Config;
 pub(super) use breakwater_control_proto::usage::SHOWCONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    if !args.is_empty() {
-        return Err(usage(USAGE));
-    }
+    let json = match args {
+        [] => false,
+        [flag] if flag.eq_ignore_ascii_case("--json") => true,
+        _ => return Err(usage(USAGE)),
+    };
     let staged = ctx.store.staged()?;
+    if json {
+        // For programs (the web UI and the REST API render their forms
+        // from it): the working configuration as the model serializes it,
+        // private keys masked as `saveconfig print` masks them.
+        let mut cfg = match staged {
+            Some(c) => c,
+            None => ctx.store.committed()?,
+        };
+        for c in &mut cfg.certificates {
+            c.key_pem = super::saveconfig::MASK.to_string();
+        }
+        return serde_json::to_string(&cfg)
+            .map_err(|e| CliError::Invalid(format!("Cannot export the configuration: {e}")));
+    }
     let header = if staged.is_some() {
         "Working configuration: there are uncommitted changes (\"commit\" applies them, \"clear\" discards them)."
     } else {
@@ -66,6 +82,16 @@ fn indent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::Fixture;
+
+    #[test]
+    fn the_json_form_is_the_working_model_with_private_keys_masked() {
+        let f = Fixture::new();
+        f.run("sethostname json.example.com").unwrap();
+        let out = f.run("showconfig --json").unwrap();
+        let cfg: crate::config::Config = serde_json::from_str(&out).unwrap();
+        assert_eq!(cfg.hostname, "json.example.com");
+        assert!(cfg.certificates.iter().all(|c| c.key_pem == "*****"));
+    }
 
     #[test]
     fn shows_everything_but_private_keys_and_says_whether_changes_are_staged() {
