@@ -423,6 +423,24 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Sets `cookie` for the current page's site (its `path` is `/`), as
+    /// a replayed or stolen cookie would arrive.
+    pub fn add_cookie(&self, cookie: &Cookie) {
+        self.post(
+            "/cookie",
+            &json!({ "cookie": {
+                "name": cookie.name,
+                "value": cookie.value,
+                "path": "/",
+                "secure": cookie.secure,
+                "httpOnly": cookie.http_only,
+                "sameSite": cookie.same_site,
+            } }),
+        );
+    }
+}
+
 impl Element<'_> {
     fn path(&self, what: &str) -> String {
         format!("/element/{}/{what}", self.id)

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use breakwater_e2e::browser::{Browser, screenshots_dir};
+use breakwater_e2e::browser::{Browser, Cookie, screenshots_dir};
 
 /// A form like the web UI's login page: it submits with GET to a page
 /// whose script echoes what arrived, so a click really navigates.
@@ -141,6 +141,21 @@ fn chromium_fills_a_form_navigates_and_reports_the_page() {
     assert_eq!(harness.value, "yes");
     assert_eq!(harness.same_site, "Strict");
     assert!(!harness.secure && !harness.http_only);
+    let added = Cookie {
+        name: "added".into(),
+        value: "by-webdriver".into(),
+        secure: false,
+        http_only: true,
+        same_site: "Lax".into(),
+    };
+    browser.add_cookie(&added);
+    assert!(
+        browser.cookies().contains(&added),
+        "{:?}",
+        browser.cookies()
+    );
+    // HttpOnly: the page's scripts do not see it.
+    assert_eq!(browser.execute("return document.cookie;"), "harness=yes");
 
     let user = browser.find("input[name=username]");
     user.clear();
