@@ -196,6 +196,15 @@ mod tests {
             .unwrap();
         let m = f.staged().unwrap().management;
         assert_eq!((m.ssh_enabled, m.https_port), (false, 9443));
+        // The certificate HTTPS presents cannot be deleted under it.
+        let mut cfg = f.working();
+        let mut web = cfg.certificates[0].clone();
+        web.name = "Web".into();
+        cfg.certificates.push(web);
+        f.store.stage(&cfg).unwrap();
+        f.run("adminaccessconfig setup --certificate Web").unwrap();
+        let err = f.run("certconfig delete Web").unwrap_err().to_string();
+        assert!(err.contains("used by HTTPS on Management"), "{err}");
         let out = f.run("adminaccessconfig setup --https off").unwrap();
         assert!(out.contains("serial console only"), "{out}");
     }
