@@ -306,10 +306,10 @@ fn main() -> ExitCode {
             // only the commands that take a body read it at all (a script
             // that runs `breakwater cli status` with an open pipe as its
             // stdin must not hang).
-            let takes_body = args.first().is_some_and(|c| {
-                ["filters", "trace", "loadconfig", "userconfig", "passwd"]
-                    .contains(&c.to_ascii_lowercase().as_str())
-            });
+            let takes_body = args
+                .first()
+                .and_then(|c| control::catalog::find(c))
+                .is_some_and(|c| c.reads_paste);
             let stdin = {
                 use std::io::{IsTerminal, Read};
                 let mut text = String::new();

@@ -13,6 +13,10 @@
 
 use std::fmt;
 
+use super::management::{
+    MAX_SSH_KEYS_PER_USER, MAX_WEB_TIMEOUT_SECS, MIN_WEB_TIMEOUT_SECS, SshPublicKey,
+    valid_user_name,
+};
 use super::model::{Config, ListenerConfig, RouteTarget};
 use super::policy::{DEFAULT_POLICY, ThreatDefense, check_member};
 use super::services::ThreatDefenseConfig;
@@ -167,6 +171,7 @@ impl Config {
                 }
             }
         }
+        management(self, &mut p);
         if p.0.is_empty() {
             Ok(())
         } else {
@@ -178,6 +183,102 @@ impl Config {
 /// `example.com` or `.example.com` (routes and destination rows).
 fn domain_row(text: &str) -> Result<HostName, super::values::NameError> {
     HostName::parse(text.strip_prefix('.').unwrap_or(text))
+}
+
+/// The interface the management plane listens on, and only it.
+const MANAGEMENT: &str = "Management";
+
+/// `adminaccessconfig` and `sshconfig`: ports that can all be bound at
+/// once on Management, a certificate that exists, keys that parse.
+fn management(cfg: &Config, p: &mut Problems) {
+    let m = &cfg.management;
+    let ports = [
+        ("https_port", "HTTPS", m.https_port, m.https_enabled),
+        ("http_port", "HTTP redirect", m.http_port, m.http_redirect),
+        ("ssh_port", "SSH", m.ssh_port, m.ssh_enabled),
+    ];
+    for (i, (field, what, port, enabled)) in ports.iter().enumerate() {
+        let field = format!("management.{field}");
+        if *port == 0 {
+            p.add(field, format!("the {what} port must be 1-65535."));
+            continue;
+        }
+        // Distinct even when a service is off, so turning it on later
+        // never needs a second change.
+        if let Some((_, other, _, _)) = ports[..i].iter().find(|o| o.2 == *port) {
+            p.add(
+                field,
+                format!("the {what} port {port} is already the {other} port."),
+            );
+            continue;
+        }
+        if !enabled {
+            continue;
+        }
+        if let Some(l) = cfg
+            .listeners
+            .iter()
+            .find(|l| l.interface.eq_ignore_ascii_case(MANAGEMENT) && l.port == *port)
+        {
+            p.add(
+                field,
+                format!(
+                    "the {what} port {port} is the port of listener {} on {MANAGEMENT}.",
+                    l.name
+                ),
+            );
+        }
+    }
+    if !(MIN_WEB_TIMEOUT_SECS..=MAX_WEB_TIMEOUT_SECS).contains(&m.web_timeout_secs) {
+        p.add(
+            "management.web_timeout_secs",
+            format!(
+                "the web UI inactivity timeout must be {} to {} minutes ({} to {} seconds).",
+                MIN_WEB_TIMEOUT_SECS / 60,
+                MAX_WEB_TIMEOUT_SECS / 60,
+                MIN_WEB_TIMEOUT_SECS,
+                MAX_WEB_TIMEOUT_SECS
+            ),
+        );
+    }
+    if !m.certificate.is_empty() && cfg.certificate(&m.certificate).is_none() {
+        p.add(
+            "management.certificate",
+            format!("there is no certificate named '{}'.", m.certificate),
+        );
+    }
+    let mut per_user: Vec<(&str, usize)> = Vec::new();
+    for (i, k) in m.ssh_keys.iter().enumerate() {
+        let field = format!("management.ssh_keys[{i}]");
+        if !valid_user_name(&k.user) {
+            p.add(
+                format!("{field}.user"),
+                format!(
+                    "'{}' is not a user name (1-32 lower-case letters, digits, '_', '.' or '-', starting with a letter).",
+                    k.user
+                ),
+            );
+        }
+        if let Err(e) = SshPublicKey::parse(&k.key) {
+            p.add(format!("{field}.key"), format!("{e}."));
+        }
+        let count = match per_user.iter_mut().find(|(u, _)| *u == k.user) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                per_user.push((&k.user, 1));
+                1
+            }
+        };
+        if count == MAX_SSH_KEYS_PER_USER + 1 {
+            p.add(
+                format!("{field}.user"),
+                format!("{} has more than {MAX_SSH_KEYS_PER_USER} SSH keys.", k.user),
+            );
+        }
+    }
 }
 
 fn listener(cfg: &Config, l: &ListenerConfig, p: &mut Problems) {
@@ -241,6 +342,7 @@ fn listener(cfg: &Config, l: &ListenerConfig, p: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::super::factory::factory_config;
+    use super::super::management::SshUserKey;
     use super::super::{Certificate, RatAction, RatEntry};
     use super::*;
 
@@ -311,5 +413,70 @@ mod tests {
                 "incoming_policies[DEFAULT].threat_defense",
             ]
         );
+    }
+
+    #[test]
+    fn management_ports_timeout_certificate_and_keys_are_checked() {
+        const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILkZr0pw/Ux9QDZjEMt4KrgqnxK8frHuzFs/vbGqcvoa alice@laptop";
+        let key = |user: &str, key: &str| SshUserKey {
+            user: user.into(),
+            key: key.into(),
+        };
+        let mut cfg = valid();
+        cfg.management.certificate = "Demo".into();
+        cfg.management.ssh_keys = vec![key("alice", KEY); MAX_SSH_KEYS_PER_USER];
+        assert_eq!(cfg.validate(), Ok(()));
+
+        let mut cfg = valid();
+        let m = &mut cfg.management;
+        m.https_port = 0;
+        m.ssh_port = m.http_port;
+        m.web_timeout_secs = 60;
+        m.certificate = "Missing".into();
+        m.ssh_keys = vec![
+            key("Alice", KEY),
+            key("bob", "ssh-ed25519 AAAA"),
+            key("", KEY),
+        ];
+        m.ssh_keys
+            .extend(vec![key("carol", KEY); MAX_SSH_KEYS_PER_USER + 1]);
+        let err = cfg.validate().unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "management.https_port",
+                "management.ssh_port",
+                "management.web_timeout_secs",
+                "management.certificate",
+                "management.ssh_keys[0].user",
+                "management.ssh_keys[1].key",
+                "management.ssh_keys[2].user",
+                "management.ssh_keys[35].user",
+            ]
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("the SSH port 8080 is already the HTTP redirect port"),
+            "{text}"
+        );
+        assert!(text.contains("5 to 1440 minutes"), "{text}");
+        assert!(text.contains("carol has more than 32 SSH keys"), "{text}");
+    }
+
+    #[test]
+    fn an_enabled_management_port_may_not_be_a_management_listeners_port() {
+        let mut cfg = valid();
+        let mut l = cfg.listeners[0].clone();
+        l.name = "AdminMail".into();
+        l.interface = "Management".into();
+        l.port = cfg.management.ssh_port;
+        cfg.listeners.push(l);
+        let err = cfg.validate().unwrap_err();
+        assert_eq!(err.errors[0].field, "management.ssh_port");
+        assert!(err.to_string().contains("listener AdminMail on Management"));
+        // SSH off: the listener may have the port.
+        cfg.management.ssh_enabled = false;
+        assert_eq!(cfg.validate(), Ok(()));
     }
 }

@@ -22,6 +22,7 @@ pub mod editor;
 pub mod link;
 pub mod login;
 pub mod menus;
+mod menus_access;
 mod menus_admin;
 mod menus_config;
 mod menus_delivery;

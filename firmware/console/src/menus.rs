@@ -14,10 +14,10 @@ use breakwater_control_proto::catalog;
 
 use super::shell::{Next, Shell};
 use super::{
-    ConsoleError, menus_admin as admin, menus_config as config, menus_delivery as delivery,
-    menus_filters as filters, menus_listener as listener, menus_logs as logs,
-    menus_policy as policy, menus_quarantine as quarantine, menus_setup as setup,
-    menus_system as system,
+    ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
+    menus_delivery as delivery, menus_filters as filters, menus_listener as listener,
+    menus_logs as logs, menus_policy as policy, menus_quarantine as quarantine,
+    menus_setup as setup, menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -46,6 +46,8 @@ pub const MENUS: &[MenuDef] = &[
     menu("interfaceconfig", false, config::interfaceconfig),
     menu("deliveryconfig", false, config::deliveryconfig),
     menu("logconfig", false, config::logconfig),
+    menu("adminaccessconfig", false, access::adminaccessconfig),
+    menu("sshconfig", false, access::sshconfig),
     menu("destconfig", false, delivery::destconfig),
     menu("bounceconfig", false, delivery::bounceconfig),
     menu("filters", false, filters::filters),

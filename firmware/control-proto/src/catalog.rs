@@ -295,6 +295,21 @@ pub const CATALOG: &[Command] = &[
         )
     },
     config(
+        "adminaccessconfig",
+        "Configure the web UI, REST API and SSH on the Management interface",
+        usage::ADMINACCESSCONFIG,
+        &[form(&["adminaccessconfig", "print"], ReadOnly)],
+    ),
+    Command {
+        reads_paste: true,
+        ..config(
+            "sshconfig",
+            "Manage the SSH public keys of the users",
+            usage::SSHCONFIG,
+            &[form(&["sshconfig", "print"], ReadOnly)],
+        )
+    },
+    config(
         "threatdefenseconfig",
         "Configure the Threat Defense Connector (copies to Secure Email Threat Defense)",
         usage::THREATDEFENSECONFIG,
@@ -388,7 +403,10 @@ pub const CATALOG: &[Command] = &[
         "Display the whole configuration",
         usage::SHOWCONFIG,
         Config,
-        &[form(&["showconfig"], ReadOnly)],
+        &[
+            form(&["showconfig"], ReadOnly),
+            form(&["showconfig", "--json"], ReadOnly),
+        ],
         Operator,
     ),
     cmd(

@@ -54,7 +54,30 @@ pub const INTERFACECONFIG: &str = "\
 usage: interfaceconfig print
        interfaceconfig edit <name> <ip>/<prefix>
        interfaceconfig edit Management dhcp
-names: Management, \"Data 1\", \"Data 2\" (quote the space)";
+       interfaceconfig edit Management [adminaccessconfig setup options]
+names: Management, \"Data 1\", \"Data 2\" (quote the space)
+Management's HTTPS, HTTP and SSH services and ports: see \"help adminaccessconfig\"";
+
+pub const ADMINACCESSCONFIG: &str = "\
+usage: adminaccessconfig print
+       adminaccessconfig setup [--https on|off] [--https-port N] [--http-redirect on|off]
+              [--http-port N] [--ssh on|off] [--ssh-port N] [--api on|off]
+              [--timeout MINUTES] [--certificate NAME|default]
+       adminaccessconfig timeout MINUTES
+All on the Management interface only. --https: the web UI (and, with --api on, the REST API
+under /api/v1) on --https-port; --http-redirect: plain HTTP on --http-port answers only with
+a redirect to HTTPS; --ssh: the CLI over SSH (keys: sshconfig). Ports 1-65535, all three
+distinct and none a Management listener's port. --timeout: the web UI inactivity timeout,
+5-1440 minutes (default 30). --certificate: a certconfig name, or default (the first one).";
+
+pub const SSHCONFIG: &str = "\
+usage: sshconfig print
+       sshconfig new <user> <key>     (or the key on standard input: sshconfig new <user> -)
+       sshconfig delete <user> <number>
+key: one OpenSSH public key line, as in ~/.ssh/id_ed25519.pub: ssh-ed25519|ssh-rsa|
+     ecdsa-sha2-nistp256|384|521|sk-... BASE64 [comment]; at most 32 keys a user.
+The user is a console user name (userconfig); a key for a user that does not exist
+serves no login until the user does.";
 
 pub const DELIVERYCONFIG: &str = "\
 usage: deliveryconfig print
@@ -158,7 +181,9 @@ usage: commit [COMMENT]
        commitlog            (alias: commithistory)
        rollback <number>    (stages the configuration of that commit; then commit it)";
 
-pub const SHOWCONFIG: &str = "usage: showconfig [--json]";
+pub const SHOWCONFIG: &str = "\
+usage: showconfig
+       showconfig --json   (the working configuration as JSON, private keys masked)";
 
 pub const SETHOSTNAME: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)

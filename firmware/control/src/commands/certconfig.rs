@@ -102,6 +102,11 @@ fn delete(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
             "Certificate {name} is used by a destination control entry."
         )));
     }
+    if cfg.management.certificate == name {
+        return Err(invalid(format!(
+            "Certificate {name} is used by HTTPS on Management (adminaccessconfig setup --certificate)."
+        )));
+    }
     let before = cfg.certificates.len();
     cfg.certificates.retain(|c| c.name != name);
     if cfg.certificates.len() == before {

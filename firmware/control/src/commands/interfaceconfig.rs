@@ -22,6 +22,13 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     let sub = args.first().map(|s| s.to_ascii_lowercase());
     match (sub.as_deref(), args) {
         (Some("print"), [_]) => Ok(render(&ctx.store.working()?)),
+        // AsyncOS sets Management's HTTPS/HTTP/SSH services here too.
+        (Some("edit"), [_, name, options @ ..])
+            if name.eq_ignore_ascii_case(MANAGEMENT)
+                && options.first().is_some_and(|o| o.starts_with("--")) =>
+        {
+            super::adminaccessconfig::setup(ctx, options)
+        }
         (Some("edit"), [_, name, cidr]) => edit(ctx, name, cidr),
         // `interfaceconfig edit Data 1 192.0.2.1/24` without the quotes.
         (Some("edit"), [_, first, second, cidr]) => edit(ctx, &format!("{first} {second}"), cidr),

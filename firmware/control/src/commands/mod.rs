@@ -15,6 +15,7 @@
 //! by the same code the listener uses) because a bad value, once
 //! committed, would reach the internet-facing listener.
 
+mod adminaccessconfig;
 mod args;
 mod bounceconfig;
 mod certconfig;
@@ -38,6 +39,7 @@ mod sethostname;
 mod settings;
 mod showconfig;
 mod smtproutes;
+mod sshconfig;
 pub mod systemsetup;
 #[cfg(test)]
 mod testutil;
@@ -99,6 +101,8 @@ pub fn run(
         "destconfig" => destconfig::run(ctx, rest),
         "bounceconfig" => bounceconfig::run(ctx, rest),
         "certconfig" => certconfig::run(ctx, rest, stdin),
+        "adminaccessconfig" => adminaccessconfig::run(ctx, rest),
+        "sshconfig" => sshconfig::run(ctx, rest, stdin),
         "threatdefenseconfig" => threatdefenseconfig::run(ctx, rest),
         "logconfig" => logconfig::run(ctx, rest),
         "filters" => filters::run(ctx, rest, stdin),

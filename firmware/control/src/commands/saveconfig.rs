@@ -211,14 +211,19 @@ fn read_file(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// `cfg` with every certificate's private key replaced by [`MASK`] (what
+/// `saveconfig` and `showconfig --json` show without `--include-secrets`).
+pub fn masked(cfg: &Config) -> Config {
+    let mut shown = cfg.clone();
+    for c in &mut shown.certificates {
+        c.key_pem = MASK.to_string();
+    }
+    shown
+}
+
 /// The file for `cfg`; private keys masked unless `secrets`.
 pub fn to_text(cfg: &Config, secrets: bool) -> Result<String, CliError> {
-    let mut shown = cfg.clone();
-    if !secrets {
-        for c in &mut shown.certificates {
-            c.key_pem = MASK.to_string();
-        }
-    }
+    let shown = if secrets { cfg.clone() } else { masked(cfg) };
     let mut value = toml::Value::try_from(&shown)
         .map_err(|e| invalid(format!("Cannot export the configuration: {e}")))?;
     mark_explicit_none(&shown.destination_controls, &mut value);

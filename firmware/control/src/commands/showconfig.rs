@@ -2,37 +2,23 @@
 //! (each section is the same text as that family's `print`). Certificates
 //! are shown by name only: their private keys never leave the store.
 
-use super::args::{format_size, usage};
+use super::args::{format_size, invalid, usage};
 use super::{CliError, CommandContext};
 use super::{
-    bounceconfig, deliveryconfig, destconfig, dnsconfig, interfaceconfig, listenerconfig,
-    logconfig, setgateway, smtproutes,
+    adminaccessconfig, bounceconfig, deliveryconfig, destconfig, dnsconfig, interfaceconfig,
+    listenerconfig, logconfig, saveconfig, setgateway, smtproutes, sshconfig,
 };
 use crate::config::Config;
 
 pub(super) use breakwater_control_proto::usage::SHOWCONFIG as USAGE;
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
-    let json = match args {
-        [] => false,
-        [flag] if flag.eq_ignore_ascii_case("--json") => true,
+    match args {
+        [] => {}
+        [json] if json.eq_ignore_ascii_case("--json") => return json_config(ctx),
         _ => return Err(usage(USAGE)),
-    };
-    let staged = ctx.store.staged()?;
-    if json {
-        // For programs (the web UI and the REST API render their forms
-        // from it): the working configuration as the model serializes it,
-        // private keys masked as `saveconfig print` masks them.
-        let mut cfg = match staged {
-            Some(c) => c,
-            None => ctx.store.committed()?,
-        };
-        for c in &mut cfg.certificates {
-            c.key_pem = super::saveconfig::MASK.to_string();
-        }
-        return serde_json::to_string(&cfg)
-            .map_err(|e| CliError::Invalid(format!("Cannot export the configuration: {e}")));
     }
+    let staged = ctx.store.staged()?;
     let header = if staged.is_some() {
         "Working configuration: there are uncommitted changes (\"commit\" applies them, \"clear\" discards them)."
     } else {
@@ -43,6 +29,14 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         None => ctx.store.committed()?,
     };
     Ok(format!("{header}\n\n{}", render(&cfg)))
+}
+
+/// `showconfig --json`: exactly the serialized `Config` the web UI and the
+/// REST API read their forms from (whether it is staged: `__state`).
+fn json_config(ctx: &CommandContext<'_>) -> Result<String, CliError> {
+    let cfg = saveconfig::masked(&ctx.store.working()?);
+    serde_json::to_string_pretty(&cfg)
+        .map_err(|e| invalid(format!("Cannot export the configuration: {e}")))
 }
 
 pub(super) fn render(cfg: &Config) -> String {
@@ -68,6 +62,8 @@ pub(super) fn render(cfg: &Config) -> String {
             "Trusted CA certificates added: {}",
             cfg.ca_certificates.len()
         ),
+        adminaccessconfig::render(cfg),
+        sshconfig::render(cfg),
     ];
     sections.join("\n\n")
 }
@@ -82,16 +78,6 @@ fn indent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::Fixture;
-
-    #[test]
-    fn the_json_form_is_the_working_model_with_private_keys_masked() {
-        let f = Fixture::new();
-        f.run("sethostname json.example.com").unwrap();
-        let out = f.run("showconfig --json").unwrap();
-        let cfg: crate::config::Config = serde_json::from_str(&out).unwrap();
-        assert_eq!(cfg.hostname, "json.example.com");
-        assert!(cfg.certificates.iter().all(|c| c.key_pem == "*****"));
-    }
 
     #[test]
     fn shows_everything_but_private_keys_and_says_whether_changes_are_staged() {
@@ -132,5 +118,23 @@ mod tests {
         // Stable: the same config prints the same text.
         assert_eq!(out, f.run("showconfig").unwrap());
         assert!(f.run("showconfig extra").is_err());
+        assert!(
+            out.contains("Management access on the Management interface (127.0.0.1):\nHTTPS (web UI):             enabled, port 8443"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn json_is_the_working_config_with_private_keys_masked() {
+        let f = Fixture::new();
+        f.run("adminaccessconfig setup --ssh-port 2022").unwrap();
+        let out = f.run("SHOWCONFIG --JSON").unwrap();
+        assert!(!out.contains("SECRETKEY"), "{out}");
+        let read: crate::config::Config = serde_json::from_str(&out).unwrap();
+        let mut want = f.working();
+        assert_eq!(read.management.ssh_port, 2022);
+        want.certificates[0].key_pem = super::saveconfig::MASK.to_string();
+        assert_eq!(read, want);
+        assert!(f.run("showconfig --json extra").is_err());
     }
 }
