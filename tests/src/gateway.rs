@@ -498,6 +498,12 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// The management plane's ports on the test board's Management address
+/// (the dev board's: no root needed).
+pub const MANAGEMENT_HTTPS_PORT: u16 = 8443;
+pub const MANAGEMENT_HTTP_PORT: u16 = 8080;
+pub const MANAGEMENT_SSH_PORT: u16 = 2222;
+
 /// The board profile (`board/profiles/*.toml` shape) for this test's addresses.
 fn board_profile(net: &TestNet) -> String {
     format!(
@@ -528,7 +534,15 @@ baud = 115200
 [watchdog]
 kind = "soft"
 timeout_secs = 60
+
+[management_ports]
+https = {https}
+http = {http}
+ssh = {ssh}
 "#,
+        https = MANAGEMENT_HTTPS_PORT,
+        http = MANAGEMENT_HTTP_PORT,
+        ssh = MANAGEMENT_SSH_PORT,
         port = crate::net::SMTP_PORT,
         mgmt = net.management(),
         d1 = net.data1(),

@@ -50,7 +50,9 @@ pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome, bind_connect};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
-pub use gateway::{Gateway, breakwater_bin};
+pub use gateway::{
+    Gateway, MANAGEMENT_HTTP_PORT, MANAGEMENT_HTTPS_PORT, MANAGEMENT_SSH_PORT, breakwater_bin,
+};
 pub use intake::{Intake, IntakeMessage};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
 pub use nexthop::{
