@@ -63,7 +63,10 @@ impl Client {
         let mut cmd = Command::new("ssh");
         cmd.args(["-F", "/dev/null", "-p", &MANAGEMENT_SSH_PORT.to_string()])
             .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts().display()))
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
             .args([
                 "-o",
                 "StrictHostKeyChecking=accept-new",
@@ -159,16 +162,27 @@ fn one_shot_commands_run_as_the_user_and_a_commit_over_ssh_is_in_force() {
 
     // A change staged over SSH, then committed over SSH, is committed.
     let out = client.run("sshadmin", &admin, "sethostname ssh-staged.example.com", "");
-    assert!(ok(&out).contains("The change is staged"), "{}", text(&out.stdout));
+    assert!(
+        ok(&out).contains("The change is staged"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = client.run("sshadmin", &admin, r#"commit "hostname over ssh""#, "");
     ok(&out);
-    assert!(gw.cli_ok(&["showconfig"]).contains("ssh-staged.example.com"));
+    assert!(
+        gw.cli_ok(&["showconfig"])
+            .contains("ssh-staged.example.com")
+    );
     assert!(gw.cli_ok(&["commitlog"]).contains("hostname over ssh"));
 
     // A failing command: its error on stderr, exit status 1.
     let out = client.run("sshadmin", &admin, "nosuchcommand", "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("nosuchcommand"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nosuchcommand"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A command that reads a body reads what the client sends.
     let saved = gw.cli_ok(&["saveconfig", "print"]);
@@ -189,8 +203,14 @@ fn one_shot_commands_run_as_the_user_and_a_commit_over_ssh_is_in_force() {
 
     // Each one-shot command's session ended with it.
     let who = gw.cli_ok(&["who"]);
-    assert!(!who.contains("sshadmin") && !who.contains("sshreader"), "{who}");
-    assert!(gw.cli_ok(&["last"]).contains("ssh"), "last shows SSH logins");
+    assert!(
+        !who.contains("sshadmin") && !who.contains("sshreader"),
+        "{who}"
+    );
+    assert!(
+        gw.cli_ok(&["last"]).contains("ssh"),
+        "last shows SSH logins"
+    );
 }
 
 /// Drives `argv` on a terminal (python3's pty module): waits for each
@@ -249,17 +269,27 @@ fn the_console_shell_runs_on_an_ssh_terminal() {
     let gw = Gateway::start(&net);
     let client = Client::new(&net);
     // A new user's first login, over SSH: the console's forced change.
-    gw.cli_input(&["userconfig", "new", "sshop", "operator"], "sshop first pass")
-        .unwrap();
+    gw.cli_input(
+        &["userconfig", "new", "sshop", "operator"],
+        "sshop first pass",
+    )
+    .unwrap();
     let askpass = client.askpass("sshop first pass");
-    let cmd = client.ssh("sshop", &Auth::Passphrase("sshop first pass".into()), &["-tt"]);
+    let cmd = client.ssh(
+        "sshop",
+        &Auth::Passphrase("sshop first pass".into()),
+        &["-tt"],
+    );
     let argv: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let (screen, code) = on_terminal(
         &argv,
-        &[("SSH_ASKPASS", &askpass), ("SSH_ASKPASS_REQUIRE", Path::new("force"))],
+        &[
+            ("SSH_ASKPASS", &askpass),
+            ("SSH_ASKPASS_REQUIRE", Path::new("force")),
+        ],
         &[
             ("New passphrase: ", "sshop new pass\r"),
             ("again: ", "sshop new pass\r"),
@@ -276,10 +306,21 @@ fn the_console_shell_runs_on_an_ssh_terminal() {
         ],
     );
     assert_eq!(code, 0, "ssh exits 0 after quit:\n{screen}");
-    assert!(screen.contains("Messages in queue:"), "status ran:\n{screen}");
-    assert!(gw.cli_ok(&["showconfig"]).contains("menu.example.com"), "{screen}");
+    assert!(
+        screen.contains("Messages in queue:"),
+        "status ran:\n{screen}"
+    );
+    assert!(
+        gw.cli_ok(&["showconfig"]).contains("menu.example.com"),
+        "{screen}"
+    );
     // The new passphrase is the one now.
-    let out = client.run("sshop", &Auth::Passphrase("sshop new pass".into()), "status", "");
+    let out = client.run(
+        "sshop",
+        &Auth::Passphrase("sshop new pass".into()),
+        "status",
+        "",
+    );
     ok(&out);
 }
 
@@ -296,10 +337,18 @@ fn wrong_passphrases_are_refused_and_lock_the_account() {
     for _ in 0..5 {
         let out = client.run("sshlock", &wrong, "status", "");
         assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("Permission denied"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("Permission denied"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let out = client.run("sshlock", &Auth::Passphrase(right.clone()), "status", "");
-    assert_eq!(out.status.code(), Some(255), "locked: even the right passphrase is refused");
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "locked: even the right passphrase is refused"
+    );
     wait_for_system_log(&gw, "user 'sshlock' locked");
     gw.cli_ok(&["userconfig", "unlock", "sshlock"]);
     ok(&client.run("sshlock", &Auth::Passphrase(right), "status", ""));
@@ -332,7 +381,10 @@ fn a_committed_public_key_logs_in_and_the_host_key_survives_a_restart() {
     assert!(saved.contains("ssh_keys = []"), "{saved}");
     let edited = saved.replacen(
         "ssh_keys = []",
-        &format!(r#"ssh_keys = [{{ user = "sshkey", key = "{}" }}]"#, public.trim()),
+        &format!(
+            r#"ssh_keys = [{{ user = "sshkey", key = "{}" }}]"#,
+            public.trim()
+        ),
         1,
     );
     gw.cli_input(&["loadconfig", "-"], &edited).unwrap();

@@ -290,10 +290,7 @@ mod tests {
     fn a_key_is_recognised_whatever_its_options_and_comment() {
         let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIBqfPZHv8gn1Q7xJ2F0";
         let line = format!("ssh-ed25519 {blob} alice@laptop");
-        assert_eq!(
-            super::public_key_blob(&line),
-            Some(("ssh-ed25519", blob))
-        );
+        assert_eq!(super::public_key_blob(&line), Some(("ssh-ed25519", blob)));
         let keys = [("Alice", line.as_str())];
         let with_options = format!("from=\"10.0.0.0/8\" ssh-ed25519 {blob} other");
         assert!(super::key_is_authorized(keys, "alice", &with_options));

@@ -55,8 +55,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 pub use breakwater_control_proto::catalog::{self, Answerer, permitted};
 pub use breakwater_control_proto::{
-    AUTH, AUTH_KEY, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request, Response,
-    SESSION, SESSION_ENDED, STATE, SessionState, command_words,
+    AUTH, AUTH_KEY, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request,
+    Response, SESSION, SESSION_ENDED, STATE, SessionState, command_words,
 };
 
 use crate::config::{Config, ConfigStore};
@@ -347,12 +347,16 @@ impl Served {
             .committed()
             .map(|c| c.management.ssh_keys)
             .unwrap_or_default();
-        let keys = configured
-            .iter()
-            .map(|k| (k.user.as_str(), k.key.as_str()));
+        let keys = configured.iter().map(|k| (k.user.as_str(), k.key.as_str()));
         let refused = |e: UserError| {
             let message = e.to_string();
-            json(false, &AuthFailure { message, delay_ms: 0 })
+            json(
+                false,
+                &AuthFailure {
+                    message,
+                    delay_ms: 0,
+                },
+            )
         };
         if !breakwater_control_proto::key_is_authorized(keys, user, key) {
             // The management plane logs the refusal with the peer's address.

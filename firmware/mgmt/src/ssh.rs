@@ -32,7 +32,9 @@ use breakwater_control_proto::{AUTH_KEY, AuthFailure, catalog, command_words};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{HashAlg, PrivateKey};
-use russh::server::{Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::server::{
+    Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
+};
 use russh::{Channel, ChannelId, ChannelMsg, MethodKind, MethodSet, SshId};
 use tokio::sync::Semaphore;
 
@@ -84,7 +86,11 @@ pub fn host_key(data_dir: &Path) -> Result<PrivateKey, HostKeyError> {
     let pem = key.to_openssh(LineEnding::LF)?;
     dir.write_file(HOST_KEY_ED25519, pem.as_bytes(), 0o600)?;
     let public = key.public_key().to_openssh()?;
-    dir.write_file(&format!("{HOST_KEY_ED25519}.pub"), format!("{public}\n").as_bytes(), 0o644)?;
+    dir.write_file(
+        &format!("{HOST_KEY_ED25519}.pub"),
+        format!("{public}\n").as_bytes(),
+        0o644,
+    )?;
     // The new directory's own name, for a power cut right after.
     top.sync()?;
     tracing::info!("SSH: made a new Ed25519 host key");
@@ -181,7 +187,10 @@ async fn connection(
     let watchdog = tokio::spawn(async move {
         tokio::time::sleep_until(deadline).await;
         if !authenticated.load(Ordering::SeqCst) {
-            tracing::info!("SSH from {peer}: no login within {} s", AUTH_TIMEOUT.as_secs());
+            tracing::info!(
+                "SSH from {peer}: no login within {} s",
+                AUTH_TIMEOUT.as_secs()
+            );
             let _ = handle
                 .disconnect(
                     russh::Disconnect::ByApplication,
@@ -233,7 +242,11 @@ impl Connection {
             "SSH: {} logged in from {} ({})",
             login.user,
             self.peer,
-            if login.passphrase.is_some() { "passphrase" } else { "public key" }
+            if login.passphrase.is_some() {
+                "passphrase"
+            } else {
+                "public key"
+            }
         );
         self.authenticated.store(true, Ordering::SeqCst);
         self.login = Some(login);
@@ -272,7 +285,10 @@ impl Handler for Connection {
                 passphrase: Some(password.to_string()),
             })),
             Err(LoginError::Refused(why)) => {
-                tracing::info!("SSH: passphrase login of '{user}' from {} refused: {why}", self.peer);
+                tracing::info!(
+                    "SSH: passphrase login of '{user}' from {} refused: {why}",
+                    self.peer
+                );
                 Ok(Auth::reject())
             }
             Err(LoginError::Link(e)) => {
@@ -293,12 +309,17 @@ impl Handler for Connection {
             return Ok(Auth::reject());
         };
         let settings = self.shared.settings();
-        let keys = settings.ssh_keys.iter().map(|k| (k.user.as_str(), k.key.as_str()));
-        Ok(if breakwater_control_proto::key_is_authorized(keys, user, &line) {
-            Auth::Accept
-        } else {
-            Auth::reject()
-        })
+        let keys = settings
+            .ssh_keys
+            .iter()
+            .map(|k| (k.user.as_str(), k.key.as_str()));
+        Ok(
+            if breakwater_control_proto::key_is_authorized(keys, user, &line) {
+                Auth::Accept
+            } else {
+                Auth::reject()
+            },
+        )
     }
 
     async fn auth_publickey(
@@ -319,7 +340,10 @@ impl Handler for Connection {
                 passphrase: None,
             })),
             Err(why) => {
-                tracing::info!("SSH: key login of '{user}' from {} refused: {why}", self.peer);
+                tracing::info!(
+                    "SSH: key login of '{user}' from {} refused: {why}",
+                    self.peer
+                );
                 Ok(Auth::reject())
             }
         }
@@ -544,7 +568,11 @@ fn start_shell(
     let spawned = std::thread::Builder::new()
         .name("ssh-console".into())
         .spawn(move || {
-            let Login { user, auth, passphrase } = login;
+            let Login {
+                user,
+                auth,
+                passphrase,
+            } = login;
             if let Err(e) = breakwater_console::run_session(
                 port,
                 link,
