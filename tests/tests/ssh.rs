@@ -110,12 +110,8 @@ impl Client {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run ssh (Debian package openssh-client)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // The server may stop reading early (an input over the limit).
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
         child.wait_with_output().unwrap()
     }
 }
@@ -188,6 +184,16 @@ fn one_shot_commands_run_as_the_user_and_a_commit_over_ssh_is_in_force() {
     let saved = gw.cli_ok(&["saveconfig", "print"]);
     let out = client.run("sshadmin", &admin, "loadconfig -", &saved);
     ok(&out);
+
+    // A body is bounded (ssh::MAX_EXEC_INPUT, 1 MiB).
+    let huge = "#".repeat(1024 * 1024 + 1);
+    let out = client.run("sshadmin", &admin, "loadconfig -", &huge);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("larger than 1024 KiB"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A read-only user reads but may not change anything.
     let reader = user(&gw, "sshreader", "read-only");
@@ -435,5 +441,23 @@ fn ssh_listens_on_the_management_address_only() {
     for ip in [net.data1(), net.data2()] {
         assert!(connect(ip).is_err(), "SSH answers on {ip}");
     }
+
+    // At most 16 connections at once (ssh::MAX_CONNECTIONS): one more is
+    // closed without a greeting.
+    let greets = |stream: &mut TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut banner = [0u8; 7];
+        std::io::Read::read_exact(stream, &mut banner).is_ok_and(|()| &banner == b"SSH-2.0")
+    };
+    let mut open = vec![stream];
+    while open.len() < 16 {
+        let mut s = connect(net.management()).unwrap();
+        assert!(greets(&mut s), "connection {} is served", open.len() + 1);
+        open.push(s);
+    }
+    let mut extra = connect(net.management()).unwrap();
+    assert!(!greets(&mut extra), "a 17th connection is closed");
     drop(gw);
 }
