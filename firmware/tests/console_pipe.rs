@@ -348,3 +348,70 @@ fn a_dash_argument_reads_a_paste_as_standard_input() {
     );
     t.quit();
 }
+
+/// A session opened elsewhere (an SSH login): the console's shell starts
+/// at the lines after `login:`, with the forced first passphrase change
+/// when the passphrase that logged in is known, and refuses the shell
+/// (closing the session) when it is not.
+#[test]
+fn a_session_opened_elsewhere_gets_the_same_shell() {
+    use breakwater::console::{AuthReply, ConsoleOptions, DaemonLink};
+    let rig = rig();
+    let link = DaemonLink::new(rig.path());
+    let open = || -> AuthReply {
+        let args = vec![
+            "__auth".into(),
+            "admin".into(),
+            "ssh".into(),
+            "network".into(),
+        ];
+        let r = link.call(args, Some("breakwater"), "admin").unwrap();
+        assert!(r.ok, "{}", r.output);
+        serde_json::from_str(&r.output).unwrap()
+    };
+    let options = ConsoleOptions {
+        tty: "ssh".into(),
+        exit_after_logout: true,
+        ..ConsoleOptions::default()
+    };
+    let start = |auth: AuthReply, passphrase: Option<&'static str>| {
+        let (port, peer) = breakwater::console::port::pipe();
+        let (link, options) = (link.clone(), options.clone());
+        let done = std::thread::spawn(move || {
+            breakwater::console::run_session(port, link, "admin", auth, passphrase, &options)
+                .is_ok()
+        });
+        (peer, done)
+    };
+
+    // Without the passphrase, the forced change cannot be made.
+    let auth = open();
+    let token = auth.token.clone();
+    let (mut peer, done) = start(auth, None);
+    peer.expect(
+        "You must choose a new passphrase first",
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(!done.join().unwrap());
+    let r = link
+        .call(
+            vec!["__session".into(), token, "__state".into()],
+            None,
+            "admin",
+        )
+        .unwrap();
+    assert!(!r.ok, "the session was closed: {}", r.output);
+
+    // With it: the change, then the prompt, then quit.
+    let (peer, done) = start(open(), Some("breakwater"));
+    let mut t = console_support::Term::from_parts(peer, done);
+    t.line_after("New passphrase: ", NEW_PASS);
+    t.line_after("again: ", NEW_PASS);
+    t.expect("Logged in as admin (admin).");
+    t.expect(PROMPT);
+    assert!(t.command("status").contains("Host name"));
+    let who = t.command("who");
+    assert!(who.contains("ssh"), "{who}");
+    t.quit();
+}

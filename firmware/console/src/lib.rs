@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use embedded_io::ErrorKind;
 
-pub use breakwater_control_proto::Origin;
+pub use breakwater_control_proto::{AuthReply, Origin};
 pub use link::{DaemonLink, LinkError};
 pub use term::Terminal;
 
@@ -124,4 +124,30 @@ where
             return Ok(());
         }
     }
+}
+
+/// Runs the console's shell on `port` for a session already opened
+/// elsewhere (an SSH login, by passphrase or by key): the lines the
+/// console shows after `login:`, the forced passphrase change when
+/// `auth.must_change` (with `passphrase`, the one that logged in), then
+/// the same prompt and menus until logout, Ctrl-D, the idle timeout or a
+/// hang-up. The session is closed when this returns.
+pub fn run_session<P>(
+    port: P,
+    link: DaemonLink,
+    user: &str,
+    auth: AuthReply,
+    passphrase: Option<&str>,
+    options: &ConsoleOptions,
+) -> Result<(), ConsoleError>
+where
+    P: embedded_io::Read + embedded_io::Write + 'static,
+{
+    let mut term = Terminal::new(port);
+    term.set_words(menus::completion_words());
+    // Unlike at `login:`, somebody is already in: an abandoned passphrase
+    // change times out like an abandoned prompt.
+    term.idle_timeout = Some(options.idle_timeout);
+    let session = login::welcome(&mut term, &link, user, auth, None, passphrase)?;
+    shell::Shell::new(&mut term, &link, session).command_loop(menus::execute)
 }

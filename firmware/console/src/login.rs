@@ -93,26 +93,45 @@ pub fn login(
                 continue;
             }
         };
-        let banner = banner
-            .clone()
-            .or_else(|| self::banner(link))
-            .unwrap_or(Banner {
-                product: "Breakwater".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                serial: String::new(),
-                hostname: String::new(),
-                last_boot: None,
-                boot_info: Vec::new(),
-            });
-        let session = Session {
-            user: user.to_ascii_lowercase(),
-            token: auth.token,
-            role: auth.role,
-            banner,
+        return welcome(term, link, &user, auth, banner, Some(&password));
+    }
+}
+
+/// What the console shows once a user is in, for a session opened by
+/// [`login`] or elsewhere (SSH): the forced passphrase change when the
+/// account `must_change` (it needs the passphrase that logged in, `old`;
+/// without it the session is closed), then "Logged in as ..." with the
+/// product, version, host name and serial number.
+pub fn welcome(
+    term: &mut Terminal,
+    link: &DaemonLink,
+    user: &str,
+    auth: AuthReply,
+    banner: Option<Banner>,
+    old: Option<&str>,
+) -> Result<Session, ConsoleError> {
+    let banner = banner.or_else(|| self::banner(link)).unwrap_or(Banner {
+        product: "Breakwater".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        serial: String::new(),
+        hostname: String::new(),
+        last_boot: None,
+        boot_info: Vec::new(),
+    });
+    let session = Session {
+        user: user.to_ascii_lowercase(),
+        token: auth.token,
+        role: auth.role,
+        banner,
+    };
+    if auth.must_change {
+        let changed = match old {
+            Some(old) => change_on_first_login(term, link, &session, old),
+            None => term
+                .println("You must choose a new passphrase first; log in with your passphrase.")
+                .and(Err(ConsoleError::SessionEnded)),
         };
-        if auth.must_change
-            && let Err(e) = change_on_first_login(term, link, &session, &password)
-        {
+        if let Err(e) = changed {
             let _ = link.call(
                 session_args(&session, &[LOGOUT, "cancelled"]),
                 None,
@@ -120,17 +139,17 @@ pub fn login(
             );
             return Err(e);
         }
-        term.println(&format!(
-            "\nLogged in as {} ({}).\n{} {} for {}\nSerial #: {}\n\n{REMINDER}\n",
-            session.user,
-            session.role.name(),
-            session.banner.product,
-            session.banner.version,
-            session.banner.hostname,
-            session.banner.serial
-        ))?;
-        return Ok(session);
     }
+    term.println(&format!(
+        "\nLogged in as {} ({}).\n{} {} for {}\nSerial #: {}\n\n{REMINDER}\n",
+        session.user,
+        session.role.name(),
+        session.banner.product,
+        session.banner.version,
+        session.banner.hostname,
+        session.banner.serial
+    ))?;
+    Ok(session)
 }
 
 pub(super) fn session_args(session: &Session, args: &[&str]) -> Vec<String> {

@@ -24,6 +24,11 @@ pub const CONTROL_SOCKET_NAME: &str = "control.sock";
 
 /// Opens a console session: `[AUTH, user, tty]`, the passphrase in stdin.
 pub const AUTH: &str = "__auth";
+/// Opens a session for a user who proved a public key over SSH:
+/// `[AUTH_KEY, user, tty]`, the key (an `authorized_keys` line) in stdin.
+/// Answered only when the key is one of the user's committed
+/// `management.ssh_keys`; no passphrase is involved.
+pub const AUTH_KEY: &str = "__auth_key";
 /// Runs the rest of the request as a console session: `[SESSION, token, ...]`.
 pub const SESSION: &str = "__session";
 /// Product, version, serial number and host name for the login banner.
@@ -216,6 +221,39 @@ pub fn command_words(args: Vec<String>) -> Result<Vec<String>, CommandLineError>
     Ok(words)
 }
 
+/// The key type and base64 blob of an OpenSSH public key line
+/// (`[options] ssh-ed25519 AAAA... [comment]`); `None` when the line has
+/// none. Two lines name the same key when these are equal: options and
+/// comments do not change the key.
+pub fn public_key_blob(line: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).find_map(|pair| {
+        let (kind, blob) = (pair[0], pair[1]);
+        let is_kind = ["ssh-", "ecdsa-sha2-", "sk-", "rsa-sha2-"]
+            .iter()
+            .any(|p| kind.starts_with(p));
+        let is_blob = blob.len() >= 16
+            && blob
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        (is_kind && is_blob).then_some((kind, blob))
+    })
+}
+
+/// Whether `presented` is one of `user`'s keys in `keys` (pairs of user
+/// name and `authorized_keys` line; user names compare without case).
+pub fn key_is_authorized<'a>(
+    keys: impl IntoIterator<Item = (&'a str, &'a str)>,
+    user: &str,
+    presented: &str,
+) -> bool {
+    let Some(wanted) = public_key_blob(presented) else {
+        return false;
+    };
+    keys.into_iter()
+        .any(|(u, line)| u.eq_ignore_ascii_case(user) && public_key_blob(line) == Some(wanted))
+}
+
 /// Splits a console command line into words; double quotes group words
 /// (the console's rule, simpler than a shell's: no escapes).
 pub fn split_words(line: &str) -> Vec<String> {
@@ -248,6 +286,20 @@ pub fn split_words(line: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_is_recognised_whatever_its_options_and_comment() {
+        let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIBqfPZHv8gn1Q7xJ2F0";
+        let line = format!("ssh-ed25519 {blob} alice@laptop");
+        assert_eq!(super::public_key_blob(&line), Some(("ssh-ed25519", blob)));
+        let keys = [("Alice", line.as_str())];
+        let with_options = format!("from=\"10.0.0.0/8\" ssh-ed25519 {blob} other");
+        assert!(super::key_is_authorized(keys, "alice", &with_options));
+        assert!(!super::key_is_authorized(keys, "bob", &line));
+        let other = format!("ssh-ed25519 {}X", &blob[..blob.len() - 1]);
+        assert!(!super::key_is_authorized(keys, "alice", &other));
+        assert!(!super::key_is_authorized(keys, "alice", "garbage"));
+    }
+
     use super::*;
 
     fn words(args: &[&str]) -> Result<Vec<String>, CommandLineError> {

@@ -19,6 +19,7 @@
 //! | --- | --- | --- |
 //! | `__banner` | | [`Banner`] (JSON) |
 //! | `__auth USER TTY [ORIGIN]` | the passphrase | [`users::AuthReply`] or [`users::AuthFailure`] (JSON) |
+//! | `__auth_key USER TTY` | the public key (`authorized_keys` line) | as `__auth`: a session only when the key is one of USER's committed `management.ssh_keys` (SSH checked the key's signature) |
 //! | `__session TOKEN __state` | | [`SessionState`] (JSON) |
 //! | `__session TOKEN __logout [HOW]` | | closes the session |
 //! | `__session TOKEN passwd` | `OLD\nNEW` | changes the user's own passphrase |
@@ -54,8 +55,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 pub use breakwater_control_proto::catalog::{self, Answerer, permitted};
 pub use breakwater_control_proto::{
-    AUTH, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request, Response,
-    SESSION, SESSION_ENDED, STATE, SessionState, command_words,
+    AUTH, AUTH_KEY, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request,
+    Response, SESSION, SESSION_ENDED, STATE, SessionState, command_words,
 };
 
 use crate::config::{Config, ConfigStore};
@@ -214,6 +215,7 @@ impl Served {
         let first = req.args.first().map(|s| s.to_ascii_lowercase());
         match first.as_deref() {
             Some(AUTH) => return self.auth(&req.args, req.stdin.as_deref()),
+            Some(AUTH_KEY) => return self.auth_key(&req.args, req.stdin.as_deref()),
             Some(BANNER) => return self.banner(),
             _ => {}
         }
@@ -326,6 +328,43 @@ impl Served {
                 let message = e.to_string();
                 json(false, &AuthFailure { message, delay_ms })
             }
+        }
+    }
+
+    /// A session for a user who proved `key` over SSH (the management
+    /// plane verified the signature; whoever can open this socket is
+    /// trusted that far, see the module doc). The key must be one of the
+    /// user's keys in the *committed* configuration: a staged `sshconfig`
+    /// change grants nothing until it is committed.
+    fn auth_key(&self, args: &[String], key: Option<&str>) -> Response {
+        let (Some(user), Some(key)) = (args.get(1), key) else {
+            return fail("usage: __auth_key USER TTY, the public key on stdin");
+        };
+        let tty = args.get(2).map_or("ssh", String::as_str);
+        let configured = self
+            .server
+            .store
+            .committed()
+            .map(|c| c.management.ssh_keys)
+            .unwrap_or_default();
+        let keys = configured.iter().map(|k| (k.user.as_str(), k.key.as_str()));
+        let refused = |e: UserError| {
+            let message = e.to_string();
+            json(
+                false,
+                &AuthFailure {
+                    message,
+                    delay_ms: 0,
+                },
+            )
+        };
+        if !breakwater_control_proto::key_is_authorized(keys, user, key) {
+            // The management plane logs the refusal with the peer's address.
+            return refused(UserError::Incorrect { delay_ms: 0 });
+        }
+        match self.users.open_session_for_key(user, tty) {
+            Ok(reply) => json(true, &reply),
+            Err(e) => refused(e),
         }
     }
 
@@ -459,6 +498,7 @@ impl Served {
 fn is_json_request(args: &[String]) -> bool {
     let is = |i: usize, name: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name));
     is(0, AUTH)
+        || is(0, AUTH_KEY)
         || is(0, BANNER)
         || (is(0, SESSION) && is(2, STATE))
         || args.iter().any(|a| a.eq_ignore_ascii_case("--json"))

@@ -156,6 +156,14 @@ pub struct Term {
 }
 
 impl Term {
+    /// A console started by the test itself (`done`: it ended cleanly).
+    pub fn from_parts(peer: PipePeer, done: std::thread::JoinHandle<bool>) -> Term {
+        Term {
+            peer,
+            done: Some(done),
+        }
+    }
+
     pub fn expect(&mut self, text: &str) -> String {
         self.peer
             .expect(text, WAIT)

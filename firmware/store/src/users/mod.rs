@@ -424,6 +424,40 @@ impl UserStore {
             t.failures = 0;
             t.locked_until_ms = 0;
         })?;
+        self.open_session(&u, tty, now)
+    }
+
+    /// Opens a session for `name`, whose identity the caller has already
+    /// proven without a passphrase (SSH public-key authentication, the
+    /// key checked by the control plane against the committed
+    /// `management.ssh_keys`). Refuses, with the same `Login incorrect.`
+    /// as [`UserStore::authenticate`], an unknown user, an account locked
+    /// by failed network logins (a key does not lift a lock: the admin's
+    /// `userconfig unlock` does), and a user who must still choose a
+    /// passphrase (that change needs the old passphrase, which a key
+    /// login does not have). Nothing is counted: there was no guess.
+    pub fn open_session_for_key(&self, name: &str, tty: &str) -> Result<AuthReply, UserError> {
+        let now = now_ms();
+        let key = name.to_ascii_lowercase();
+        let refuse = |reason: &str| {
+            tracing::info!("Console login by key refused for '{key}' on {tty}: {reason}");
+            Err(UserError::Incorrect { delay_ms: 0 })
+        };
+        let Some(u) = self.user(&key)? else {
+            return refuse("unknown user");
+        };
+        let throttle = self.throttle(&key, Origin::Network)?;
+        if self.policy.gate(&throttle, Origin::Network, now) == Gate::Locked {
+            return refuse("the account is locked");
+        }
+        if u.must_change {
+            return refuse("the user must first choose a passphrase (log in with it once)");
+        }
+        self.open_session(&u, tty, now)
+    }
+
+    /// Records a login of `u` on `tty` and opens its session.
+    fn open_session(&self, u: &UserRecord, tty: &str, now: i64) -> Result<AuthReply, UserError> {
         let seq = self.db.generate_id()?;
         let token = format!("{:032x}", rand::random::<u128>());
         let login = LoginRecord {

@@ -219,3 +219,28 @@ fn users_roles_and_the_last_admin() {
     assert_eq!(Role::parse("READ-ONLY"), Some(Role::ReadOnly));
     assert_eq!(s.serial().unwrap(), s.serial().unwrap());
 }
+
+#[test]
+fn a_key_login_opens_a_session_only_for_a_known_unlocked_user_with_a_chosen_passphrase() {
+    let policy = LoginPolicy {
+        delay_step: Duration::ZERO,
+        lockout: Duration::from_secs(60),
+        ..fast()
+    };
+    let (_d, s) = store(policy);
+    // Unknown, and the factory admin who has not chosen a passphrase yet.
+    assert_eq!(delay(s.open_session_for_key("nobody", "ssh")), 0);
+    assert_eq!(delay(s.open_session_for_key("admin", "ssh")), 0);
+    s.change_password("admin", FACTORY_PASSWORD, "n3w passphrase")
+        .unwrap();
+    let r = s.open_session_for_key("Admin", "ssh").unwrap();
+    assert!(r.role == Role::Admin && !r.must_change);
+    let (u, session) = s.session(&r.token).unwrap().unwrap();
+    assert_eq!((u.name.as_str(), session.tty.as_str()), ("admin", "ssh"));
+    assert_eq!(s.last(1).unwrap()[0].tty, "ssh");
+    // A lock from failed network logins holds for keys too.
+    for _ in 0..3 {
+        delay(s.authenticate("admin", "wrong", "ssh", NET));
+    }
+    assert_eq!(delay(s.open_session_for_key("admin", "ssh")), 0);
+}
