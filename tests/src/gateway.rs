@@ -64,6 +64,7 @@ pub struct Gateway {
     board: PathBuf,
     data1: SocketAddrV4,
     probe_ip: std::net::Ipv4Addr,
+    mgmt: std::net::Ipv4Addr,
     child: Option<Child>,
 }
 
@@ -88,6 +89,7 @@ impl Gateway {
             board,
             data1: net.data1_smtp(),
             probe_ip: net.client(254),
+            mgmt: net.management(),
             child: None,
         };
         gw.start_again();
@@ -283,6 +285,13 @@ impl Gateway {
             (true, out) => Ok(out),
             (false, out) => Err(out),
         }
+    }
+
+    /// The web UI's address: HTTPS on the Management interface, port 8443
+    /// (the test board's `[management_ports]`).
+    #[must_use]
+    pub fn https_base(&self) -> String {
+        format!("https://{}:8443", self.mgmt)
     }
 
     /// Like [`Gateway::cli`], panicking with the command and its error.
@@ -520,6 +529,11 @@ prefix = 8
 name = "Data 2"
 address = "{d2}"
 prefix = 8
+
+[management_ports]
+https = 8443
+http = 8080
+ssh = 2222
 
 [console]
 device = "stdio"
