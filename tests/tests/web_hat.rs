@@ -156,6 +156,78 @@ fn the_seeds_access_steps_in_the_web_ui_stage_what_the_cli_would() {
         "{page}"
     );
 
+    // Add Policy... and Delete on Mail Flow Policies.
+    let page = web.get("/mail-policies/mail-flow/IncomingMail/new");
+    assert!(
+        page.contains(r#"id="tls-off" checked"#),
+        "newpolicy starts with TLS off: {page}"
+    );
+    let page = submit(
+        &web,
+        "/mail-policies/mail-flow/IncomingMail/new",
+        &[
+            ("name", "PARTNERS"),
+            ("behavior", "accept"),
+            ("max_recipients_per_hour", "1000"),
+            ("tls", "required"),
+        ],
+    );
+    assert!(
+        page.contains("Created mail flow policy $PARTNERS on IncomingMail"),
+        "{page}"
+    );
+    let print = hat(&gw, "IncomingMail");
+    assert!(print.contains("$PARTNERS: ACCEPT, TLS Required"), "{print}");
+    assert!(print.contains("recipients/hour 1000"), "{print}");
+    submit(
+        &web,
+        "/mail-policies/mail-flow/IncomingMail/policy/PARTNERS/delete",
+        &[],
+    );
+    assert!(!hat(&gw, "IncomingMail").contains("PARTNERS"));
+
+    // A sender group's settings, and Delete on the HAT Overview.
+    submit(
+        &web,
+        "/mail-policies/hat/IncomingMail/sendergroup/new",
+        &[
+            ("name", "PARTNER_MX"),
+            ("policy", "ACCEPTED"),
+            ("senders", "192.0.2.25, .partner.example"),
+        ],
+    );
+    let page = submit(
+        &web,
+        "/mail-policies/hat/IncomingMail/sendergroup/PARTNER_MX/settings",
+        &[("order", "1"), ("policy", "TRUSTED")],
+    );
+    assert!(page.contains(r#"<td id="name">PARTNER_MX</td>"#), "{page}");
+    let print = hat(&gw, "IncomingMail");
+    assert!(
+        has(
+            &print,
+            r"1\.\s+PARTNER_MX\s+\$TRUSTED\s+192\.0\.2\.25, \.partner\.example"
+        ),
+        "{print}"
+    );
+    let page = submit(
+        &web,
+        "/mail-policies/hat/IncomingMail/sendergroup/PARTNER_MX/delete",
+        &[],
+    );
+    assert!(
+        page.contains("Deleted sender group PARTNER_MX from IncomingMail"),
+        "{page}"
+    );
+    assert!(!hat(&gw, "IncomingMail").contains("PARTNER_MX"));
+    // ALL cannot be deleted: the control plane says why.
+    let page = submit(
+        &web,
+        "/mail-policies/hat/IncomingMail/sendergroup/ALL/delete",
+        &[],
+    );
+    assert!(page.contains("cannot be deleted"), "{page}");
+
     // RAT of IncomingMail: add example.com (accept), edit it, delete it.
     let page = submit(
         &web,
