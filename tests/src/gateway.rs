@@ -27,21 +27,8 @@ use crate::{SOON, wait_until};
 pub fn breakwater_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ lives in the workspace")
-            .to_path_buf();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .map(|p| {
-                if p.is_relative() {
-                    workspace.join(p)
-                } else {
-                    p
-                }
-            })
-            .unwrap_or_else(|| workspace.join("target"));
-        let bin = target.join("debug").join("breakwater");
+        let workspace = workspace_dir();
+        let bin = target_dir().join("debug").join("breakwater");
         if !bin.exists() {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
@@ -56,6 +43,36 @@ pub fn breakwater_bin() -> &'static Path {
     })
 }
 
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub(crate) fn target_dir() -> PathBuf {
+    let workspace = workspace_dir();
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_relative() {
+                workspace.join(p)
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(|| workspace.join("target"))
+}
+
+/// The web UI's HTTPS port on the test board's Management address (the
+/// dev board's unprivileged port, written into the board profile).
+pub const MGMT_HTTPS_PORT: u16 = 8443;
+/// The plain-HTTP port that redirects to HTTPS.
+pub const MGMT_HTTP_PORT: u16 = 8080;
+/// The SSH port of the management CLI.
+pub const MGMT_SSH_PORT: u16 = 2222;
+
 /// A `breakwater` daemon; SIGKILLed on drop if still running.
 #[derive(Debug)]
 pub struct Gateway {
@@ -63,6 +80,7 @@ pub struct Gateway {
     data_dir: PathBuf,
     board: PathBuf,
     data1: SocketAddrV4,
+    management: std::net::Ipv4Addr,
     probe_ip: std::net::Ipv4Addr,
     child: Option<Child>,
 }
@@ -87,6 +105,7 @@ impl Gateway {
             data_dir,
             board,
             data1: net.data1_smtp(),
+            management: net.management(),
             probe_ip: net.client(254),
             child: None,
         };
@@ -250,20 +269,83 @@ impl Gateway {
     /// When any step fails.
     #[must_use]
     pub fn console_user(&self, name: &str, role: &str) -> String {
+        self.new_user(name, role).0
+    }
+
+    /// Creates console user `name` with `role` and makes its forced first
+    /// passphrase change, so it logs in straight away (web UI, SSH, API);
+    /// returns the passphrase it now has.
+    ///
+    /// # Panics
+    /// When any step fails.
+    #[must_use]
+    pub fn ready_user(&self, name: &str, role: &str) -> String {
+        self.new_user(name, role).1
+    }
+
+    /// `userconfig new` and the first passphrase change: `(session token,
+    /// passphrase)`.
+    fn new_user(&self, name: &str, role: &str) -> (String, String) {
         let first = format!("{name} first pass");
         let second = format!("{name} second pass");
         self.cli_input(&["userconfig", "new", name, role], &first)
             .unwrap_or_else(|e| panic!("userconfig new {name} {role}: {e}"));
-        let (ok, reply) = self.control(&["__auth", name, "pts/9", "network"], Some(&first));
+        let token = self.first_passphrase_change(name, &first, &second);
+        (token, second)
+    }
+
+    /// Makes the factory `admin`'s forced first passphrase change (from
+    /// the factory passphrase) and returns the passphrase it now has.
+    ///
+    /// # Panics
+    /// When the factory account cannot log in or the change is refused.
+    #[must_use]
+    pub fn ready_admin(&self) -> String {
+        let passphrase = "admin web pass 1".to_string();
+        // The factory account (breakwater_store::users::FACTORY_USER and
+        // FACTORY_PASSWORD, as the appliance's label documents them).
+        let _token = self.first_passphrase_change("admin", "breakwater", &passphrase);
+        passphrase
+    }
+
+    /// Logs in as `name` over the control socket as the console does
+    /// (`__auth`), changes its passphrase from `old` to `new` (`passwd`,
+    /// which clears the forced change), and returns the session token.
+    fn first_passphrase_change(&self, name: &str, old: &str, new: &str) -> String {
+        let (ok, reply) = self.control(&["__auth", name, "pts/9", "network"], Some(old));
         assert!(ok, "login as {name}: {reply}");
         let v: serde_json::Value = serde_json::from_str(&reply).expect("auth reply is JSON");
         let token = v["token"].as_str().expect("session token").to_string();
         let (ok, out) = self.control(
             &["__session", &token, "passwd"],
-            Some(&format!("{first}\n{second}")),
+            Some(&format!("{old}\n{new}")),
         );
         assert!(ok, "first passphrase change of {name}: {out}");
         token
+    }
+
+    /// The web UI's base URL: `https://<Management address>:8443`.
+    #[must_use]
+    pub fn https_base(&self) -> String {
+        format!("https://{}:{MGMT_HTTPS_PORT}", self.management)
+    }
+
+    /// The plain-HTTP base URL (it redirects to [`Gateway::https_base`]).
+    #[must_use]
+    pub fn http_base(&self) -> String {
+        format!("http://{}:{MGMT_HTTP_PORT}", self.management)
+    }
+
+    /// The SSH port on [`Gateway::management`].
+    #[must_use]
+    pub fn ssh_port(&self) -> u16 {
+        MGMT_SSH_PORT
+    }
+
+    /// The test board's Management interface address (`127.3.n.1`).
+    #[must_use]
+    pub fn management(&self) -> std::net::Ipv4Addr {
+        self.management
     }
 
     /// Runs `args` in the console session `token` (see
@@ -521,6 +603,11 @@ name = "Data 2"
 address = "{d2}"
 prefix = 8
 
+[management_ports]
+https = {https}
+http = {http}
+ssh = {ssh}
+
 [console]
 device = "stdio"
 baud = 115200
@@ -530,6 +617,9 @@ kind = "soft"
 timeout_secs = 60
 "#,
         port = crate::net::SMTP_PORT,
+        https = MGMT_HTTPS_PORT,
+        http = MGMT_HTTP_PORT,
+        ssh = MGMT_SSH_PORT,
         mgmt = net.management(),
         d1 = net.data1(),
         d2 = net.data2(),

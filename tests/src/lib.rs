@@ -31,6 +31,7 @@
 
 pub mod appliance;
 mod bind;
+pub mod browser;
 mod client;
 mod dns;
 mod gateway;
@@ -50,7 +51,7 @@ pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome, bind_connect};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
-pub use gateway::{Gateway, breakwater_bin};
+pub use gateway::{Gateway, MGMT_HTTP_PORT, MGMT_HTTPS_PORT, MGMT_SSH_PORT, breakwater_bin};
 pub use intake::{Intake, IntakeMessage};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};
 pub use nexthop::{

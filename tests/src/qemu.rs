@@ -6,8 +6,10 @@
 //!
 //! ```text
 //!   NIC 00:03.0 Management  slirp 192.168.42.0/24, host 192.168.42.1,
-//!                           DHCP (slirp's) from 192.168.42.42
-//!   NIC 00:04.0 Data 1      slirp 10.0.1.0/24, host 10.0.1.2, 127.0.0.1:P1 → 10.0.1.15:25
+//!                           DHCP (slirp's) from 192.168.42.42,
+//!                           127.0.0.1:PH → :443 (HTTPS), 127.0.0.1:PS → :22 (SSH)
+//!   NIC 00:04.0 Data 1      slirp 10.0.1.0/24, host 10.0.1.2, 127.0.0.1:P1 → 10.0.1.15:25,
+//!                           127.0.0.1:PD → 10.0.1.15:443 (must stay closed)
 //!   NIC 00:05.0 Data 2      slirp 10.0.2.0/24, host 10.0.2.2, 127.0.0.1:P2 → 10.0.2.15:25
 //!   disk (virtio, or AHCI for the VMware stand-in), i6300esb watchdog (reset),
 //!   virtio-rng (entropy; TCG's CPU has no RDRAND)
@@ -119,6 +121,11 @@ pub struct Vm {
     /// Host ports forwarded to Data 1 and Data 2 port 25.
     pub data1: SocketAddrV4,
     pub data2: SocketAddrV4,
+    /// Host ports forwarded to Management's HTTPS (443) and SSH (22).
+    pub mgmt_https: SocketAddrV4,
+    pub mgmt_ssh: SocketAddrV4,
+    /// Host port forwarded to Data 1 port 443, where nothing may answer.
+    pub data1_https: SocketAddrV4,
     /// When QEMU was last started (for boot-time reports).
     pub started: Instant,
 }
@@ -156,6 +163,8 @@ impl Vm {
         assert!(made.success(), "qemu-img create failed");
         let data1 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
         let data2 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+        let loopback = || SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+        let (mgmt_https, mgmt_ssh, data1_https) = (loopback(), loopback(), loopback());
         let serial = Serial::new(dir.path().join("serial.log"));
         let mut vm = Vm {
             spec,
@@ -164,6 +173,9 @@ impl Vm {
             serial,
             data1,
             data2,
+            mgmt_https,
+            mgmt_ssh,
+            data1_https,
             started: Instant::now(),
         };
         vm.start();
@@ -221,29 +233,43 @@ impl Vm {
             _ => cmd.args(["-device", "virtio-blk-pci,drive=d0,addr=0x6,bootindex=1"]),
         };
         let nets = [
-            ("n0", "192.168.42.0/24", "192.168.42.1", None, 3),
+            (
+                "n0",
+                "192.168.42.0/24",
+                "192.168.42.1",
+                vec![
+                    (self.mgmt_https.port(), GUEST_MGMT, 443),
+                    (self.mgmt_ssh.port(), GUEST_MGMT, 22),
+                ],
+                3,
+            ),
             (
                 "n1",
                 "10.0.1.0/24",
                 "10.0.1.2",
-                Some((self.data1.port(), GUEST_DATA1)),
+                vec![
+                    (self.data1.port(), GUEST_DATA1, 25),
+                    (self.data1_https.port(), GUEST_DATA1, 443),
+                ],
                 4,
             ),
             (
                 "n2",
                 "10.0.2.0/24",
                 "10.0.2.2",
-                Some((self.data2.port(), GUEST_DATA2)),
+                vec![(self.data2.port(), GUEST_DATA2, 25)],
                 5,
             ),
         ];
-        for (id, net, host, fwd, slot) in nets {
+        for (id, net, host, fwds, slot) in nets {
             let mut netdev = format!("user,id={id},net={net},host={host},ipv6=off");
             if id == "n0" {
                 netdev.push_str(&format!(",dhcpstart={GUEST_MGMT}"));
             }
-            if let Some((port, guest)) = fwd {
-                netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-{guest}:25"));
+            for (port, guest, guest_port) in fwds {
+                netdev.push_str(&format!(
+                    ",hostfwd=tcp:127.0.0.1:{port}-{guest}:{guest_port}"
+                ));
             }
             cmd.arg("-netdev").arg(netdev);
             cmd.arg("-device")
