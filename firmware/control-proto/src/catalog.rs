@@ -388,7 +388,11 @@ pub const CATALOG: &[Command] = &[
         "Display the whole configuration",
         usage::SHOWCONFIG,
         Config,
-        &[form(&["showconfig"], ReadOnly)],
+        // The web UI draws every form from the JSON: read-only users too.
+        &[
+            form(&["showconfig"], ReadOnly),
+            form(&["showconfig", "--json"], ReadOnly),
+        ],
         Operator,
     ),
     cmd(
