@@ -162,6 +162,45 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
         "{table}"
     );
     assert!(cell("DEFAULT").contains(">Enabled<"), "{table}");
+    // Members and order: a second policy, moved above SALES.
+    let (code, _) = web.post(
+        "/mail-policies/incoming/new",
+        &[("policy_name", "PARTNER"), ("senders", ".partner.example")],
+    );
+    assert_eq!(code, 303);
+    let (code, to) = web.post(
+        "/mail-policies/incoming/PARTNER/members/add",
+        &[("recipients", "deals@example.com")],
+    );
+    assert_eq!(
+        (code, to.as_str()),
+        (303, "/mail-policies/incoming/PARTNER")
+    );
+    let (code, _) = web.post(
+        "/mail-policies/incoming/PARTNER/members/delete",
+        &[("side", "sender"), ("member", ".partner.example")],
+    );
+    assert_eq!(code, 303);
+    let (code, _) = web.post("/mail-policies/incoming/PARTNER/move", &[("position", "1")]);
+    assert_eq!(code, 303);
+    let list = gw.cli_ok(&["policyconfig", "list", "incoming"]);
+    let partner = list.find("PARTNER").expect("PARTNER listed");
+    assert!(
+        partner < list.find("SALES").expect("SALES listed"),
+        "{list}"
+    );
+    assert!(list.contains("recipient deals@example.com"), "{list}");
+    assert!(!list.contains(".partner.example"), "{list}");
+    let edit = web.get("/mail-policies/incoming/PARTNER");
+    assert!(edit.contains("deals@example.com"), "{edit}");
+    assert!(edit.contains("id=\"position\""), "{edit}");
+    let (code, _) = web.post("/mail-policies/incoming/PARTNER/delete", &[]);
+    assert_eq!(code, 303);
+    assert!(
+        !gw.cli_ok(&["policyconfig", "list", "incoming"])
+            .contains("PARTNER")
+    );
+
     // Outgoing Mail Policies: its own table, no Threat Defense column.
     let (code, _) = web.post(
         "/mail-policies/outgoing/new",
@@ -230,6 +269,17 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
     assert!(body.contains("sendrgroup"), "{body}");
     assert!(!gw.cli_ok(&["filters", "list"]).contains("broken"));
 
+    // Order: typo_guard first, as `filters move` puts it.
+    let (code, _) = web.post(
+        "/mail-policies/filters/typo_guard/move",
+        &[("position", "1")],
+    );
+    assert_eq!(code, 303);
+    assert!(
+        gw.cli_ok(&["filters", "list"])
+            .contains("1   Y      N     typo_guard")
+    );
+
     // Deactivate, delete, then Commit Changes with a comment.
     let (code, _) = web.post(
         "/mail-policies/filters/typo_guard/state",
@@ -238,7 +288,7 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
     assert_eq!(code, 303);
     assert!(
         gw.cli_ok(&["filters", "list"])
-            .contains("2   N      N     typo_guard")
+            .contains("1   N      N     typo_guard")
     );
     let (code, _) = web.post("/mail-policies/filters/typo_guard/delete", &[]);
     assert_eq!(code, 303);
