@@ -1,12 +1,30 @@
 //! The pages, one module per menu area (see [`super::layout::MENUS`]).
 
+pub mod destinations;
+pub mod filters;
 pub mod hat;
 pub mod monitor;
+pub mod network;
+pub mod policies;
+pub mod reports;
+pub mod routes;
+pub mod threat_defense;
+pub mod tracking;
 
 use axum::Router;
 
 use super::State;
 
 pub fn routes() -> Router<State> {
-    Router::new().merge(monitor::routes()).merge(hat::routes())
+    Router::new()
+        .merge(monitor::routes())
+        .merge(tracking::routes())
+        .merge(reports::routes())
+        .merge(policies::routes())
+        .merge(hat::routes())
+        .merge(destinations::routes())
+        .merge(filters::routes())
+        .merge(threat_defense::routes())
+        .merge(routes::routes())
+        .merge(network::routes())
 }
