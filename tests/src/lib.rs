@@ -45,6 +45,7 @@ mod proc;
 pub mod qemu;
 mod sink;
 mod tls_mx;
+pub mod web;
 mod world;
 
 pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use breakwater_config::{
     Config, Dane, DestinationControl, DestinationSettings, IpPreference, LimitScope, OutboundTls,
@@ -215,7 +215,7 @@ async fn add(change: Change) -> Response {
         Ok(words) => change.admin.change(words, None, BASE).await,
         Err(e) => {
             change.admin.flash(false, e);
-            axum::response::Redirect::to("/mail-policies/destination-controls/new").into_response()
+            Redirect::to("/mail-policies/destination-controls/new").into_response()
         }
     }
 }
@@ -257,7 +257,7 @@ async fn edit(Path(domain): Path<String>, change: Change) -> Response {
         Ok(words) => change.admin.change(words, None, BASE).await,
         Err(e) => {
             change.admin.flash(false, e);
-            axum::response::Redirect::to(&format!("{BASE}/edit/{domain}")).into_response()
+            Redirect::to(&format!("{BASE}/edit/{domain}")).into_response()
         }
     }
 }
@@ -267,8 +267,6 @@ async fn delete(change: Change) -> Response {
     let words = vec!["destconfig".into(), "delete".into(), domain];
     change.admin.change(words, None, BASE).await
 }
-
-use axum::response::IntoResponse;
 
 /// The values the form starts from: a domain's own settings (unset ones
 /// are "Use Default") or the Default row's.
