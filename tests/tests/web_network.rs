@@ -223,6 +223,59 @@ fn the_seeds_delivery_pages_stage_what_the_cli_stages() {
     );
     steps.push(step(&["smtproutes", "new", ".null.example", "/dev/null"]));
 
+    // Edit: the subdomain goes back to MX delivery (USEDNS), then Delete.
+    let edit = web.get("/network/smtp-routes/edit/.null.example");
+    assert!(edit.contains("value=\"/dev/null\""), "{edit}");
+    let (status, _) = web.post(
+        "/network/smtp-routes/edit/.null.example",
+        &[("priority", ""), ("destination", "USEDNS"), ("port", "")],
+    );
+    assert_eq!(status, 303);
+    assert!(
+        gw.cli_ok(&["smtproutes", "print"])
+            .contains(".null.example => USEDNS")
+    );
+    steps.push(step(&["smtproutes", "edit", ".null.example", "USEDNS"]));
+    let (status, _) = web.post(
+        "/network/smtp-routes/delete",
+        &[("receiving_domain", ".null.example")],
+    );
+    assert_eq!(status, 303);
+    steps.push(step(&["smtproutes", "delete", ".null.example"]));
+    assert_same_as_cli(&gw, &steps);
+
+    // Edit the destination: its own TLS setting becomes Required; the
+    // limits it already has are sent back unchanged, as a browser does.
+    let edit = web.get(&format!(
+        "/mail-policies/destination-controls/edit/{DOMAIN}"
+    ));
+    assert!(edit.contains("value=\"10\""), "{edit}");
+    let (status, _) = web.post(
+        &format!("/mail-policies/destination-controls/edit/{DOMAIN}"),
+        &[
+            ("destination", DOMAIN),
+            ("ip_preference", ""),
+            ("max_host_concurrency", "10"),
+            ("max_messages_per_connection", "20"),
+            ("recipients", ""),
+            ("limit_applies_to", ""),
+            ("use_tls", "required"),
+        ],
+    );
+    assert_eq!(status, 303);
+    steps.push(step(&[
+        "destconfig",
+        "edit",
+        DOMAIN,
+        "--max_host_concurrency",
+        "10",
+        "--max_messages_per_connection",
+        "20",
+        "--use_tls",
+        "required",
+    ]));
+    assert_same_as_cli(&gw, &steps);
+
     // Network > DNS: own servers and a longer timeout.
     let (status, _) = web.post(
         "/network/dns",
