@@ -119,6 +119,7 @@ options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max
 pub const CERTCONFIG: &str = "\
 usage: certconfig print
        certconfig import <name> <certificate-pem-file> <key-pem-file>
+       certconfig import <name> -   (the chain and the key pasted)
        certconfig delete <name>
        certconfig certauthority import <name> <pem-file>
        certconfig certauthority delete <name>

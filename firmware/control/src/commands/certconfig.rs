@@ -25,7 +25,25 @@ pub(super) fn run(
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (lower.as_slice(), args) {
         (["print"], [_]) => Ok(render(&ctx.store.working()?)),
-        (["import", ..], [_, name, cert, key]) => import(ctx, name, cert, key),
+        // `-`: the certificate chain and its private key pasted together
+        // (the web UI's Add Certificate, or a paste at the console).
+        (["import", ..], [_, name, file]) if file == "-" => {
+            let pem = stdin.ok_or_else(|| {
+                invalid("No certificate and private key were given on standard input.")
+            })?;
+            let (cert_pem, key_pem) = split_pem(pem);
+            import_pem(
+                ctx,
+                name,
+                cert_pem,
+                key_pem,
+                "standard input",
+                "standard input",
+            )
+        }
+        (["import", ..], [_, name, cert, key]) => {
+            import_pem(ctx, name, read(cert)?, read(key)?, cert, key)
+        }
         (["delete", ..], [_, name]) => delete(ctx, name),
         // `-`: the PEM pasted at the console (or piped to `breakwater cli`).
         (["certauthority", "import"], [_, _, name, file]) if file == "-" => {
@@ -57,15 +75,39 @@ fn certs_in(pem: &str, file: &str) -> Result<usize, CliError> {
     Ok(n)
 }
 
-fn import(
+/// A paste split into its certificate blocks and its other blocks (the
+/// private key), so the key is never stored, nor shown, as part of the
+/// certificate chain.
+fn split_pem(pem: &str) -> (String, String) {
+    let (mut certs, mut keys) = (String::new(), String::new());
+    let mut block: Option<(bool, String)> = None;
+    for line in pem.lines() {
+        let line = line.trim();
+        if let Some(label) = line.strip_prefix("-----BEGIN ") {
+            block = Some((label.starts_with("CERTIFICATE"), String::new()));
+        }
+        if let Some((is_cert, text)) = block.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+            if line.starts_with("-----END ") {
+                let into = if *is_cert { &mut certs } else { &mut keys };
+                into.push_str(text);
+                block = None;
+            }
+        }
+    }
+    (certs, keys)
+}
+
+fn import_pem(
     ctx: &CommandContext<'_>,
     name: &str,
+    cert_pem: String,
+    key_pem: String,
     cert_file: &str,
     key_file: &str,
 ) -> Result<String, CliError> {
     check_name("certificate", name)?;
-    let cert_pem = read(cert_file)?;
-    let key_pem = read(key_file)?;
     let n = certs_in(&cert_pem, cert_file)?;
     PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
         .map_err(|e| invalid(format!("{key_file}: not a PEM private key: {e}")))?;
@@ -208,6 +250,31 @@ mod tests {
         f.run("certconfig certauthority delete test-ca").unwrap();
         f.run("certconfig delete partner").unwrap();
         assert!(f.staged().unwrap().ca_certificates.is_empty());
+    }
+
+    #[test]
+    fn a_pasted_chain_and_key_are_imported_apart() {
+        let cert = rcgen::generate_simple_self_signed(vec!["mx.test".to_string()]).unwrap();
+        let paste = format!("{}\n{}", cert.cert.pem(), cert.key_pair.serialize_pem());
+        let f = Fixture::new();
+        let on_commit = |_: &crate::config::Config| {};
+        let ctx = super::CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &on_commit,
+        };
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        super::run(&ctx, &words(&["import", "pasted", "-"]), Some(&paste)).unwrap();
+        let cfg = f.staged().unwrap();
+        let c = cfg.certificate("pasted").unwrap();
+        assert!(c.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!c.cert_pem.contains("PRIVATE KEY"));
+        assert!(c.key_pem.contains("PRIVATE KEY"));
+        assert!(!c.key_pem.contains("CERTIFICATE"));
+        // A certificate without its key is refused.
+        let only_cert = cert.cert.pem();
+        assert!(super::run(&ctx, &words(&["import", "half", "-"]), Some(&only_cert)).is_err());
+        assert!(super::run(&ctx, &words(&["import", "none", "-"]), None).is_err());
     }
 
     #[test]
