@@ -194,10 +194,13 @@ Nothing is received, queued or delivered.";
 
 pub const FINDEVENT: &str = "\
 usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
-                 [--since TIME] [--until TIME]
+                 [--message-id TEXT] [--ip ADDRESS] [--since TIME] [--until TIME]
+                 [--json]
 Prints every mail_logs line of the messages that match all criteria given
-(addresses and subject: case-insensitive, part of the value is enough;
-TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).";
+(addresses, subject and Message-ID: case-insensitive, part of the value is
+enough; --ip: the sender IP of the message's connection, exactly;
+TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).
+--json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\
 usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
