@@ -231,9 +231,25 @@ impl Criteria {
     }
 }
 
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` (or with `T`).
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` (or with `T`),
+/// or a time ago: `24h`, `7d` (Message Tracking's "Last Day" and "Last 7
+/// Days").
 fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
-    let t = text.trim().replace('T', " ");
+    parse_time_at(text, end_of_day, chrono::Local::now().naive_local())
+}
+
+fn parse_time_at(text: &str, end_of_day: bool, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
+    let trimmed = text.trim();
+    if let Some((n, unit)) = trimmed
+        .strip_suffix(['h', 'H'])
+        .map(|n| (n, 3600))
+        .or_else(|| trimmed.strip_suffix(['d', 'D']).map(|n| (n, 86400)))
+        && let Ok(n) = n.parse::<u32>()
+        && n <= 3660
+    {
+        return Ok(now - chrono::Duration::seconds(i64::from(n) * unit));
+    }
+    let t = trimmed.replace('T', " ");
     for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(d) = NaiveDateTime::parse_from_str(&t, f) {
             return Ok(d);
@@ -250,7 +266,7 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
         }
     }
     Err(format!(
-        "'{text}' is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS."
+        "'{text}' is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM, YYYY-MM-DD HH:MM:SS, or a time ago (24h, 7d)."
     ))
 }
 

@@ -259,3 +259,25 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
     let v: serde_json::Value = serde_json::from_str(&none).unwrap();
     assert_eq!(v["found"], 0);
 }
+
+#[test]
+fn times_ago_count_back_from_now() {
+    let now = parse_time("2026-11-24 12:00", false).unwrap();
+    assert_eq!(
+        parse_time_at("24h", false, now).unwrap(),
+        parse_time("2026-11-23 12:00", false).unwrap()
+    );
+    assert_eq!(
+        parse_time_at("7d", false, now).unwrap(),
+        parse_time("2026-11-17 12:00", false).unwrap()
+    );
+    for bad in ["-1d", "d", "99999d", "1w"] {
+        assert!(parse_time_at(bad, false, now).is_err(), "{bad}");
+    }
+    let (_dir, logs) = logs();
+    // The fixture's messages are from 2026-11-24, long before "now".
+    assert_eq!(
+        findevent(&logs, &args("--from alice --since 1d")).unwrap(),
+        "No message in mail_logs matches."
+    );
+}
