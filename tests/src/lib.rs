@@ -44,6 +44,7 @@ mod proc;
 pub mod qemu;
 mod sink;
 mod tls_mx;
+pub mod web;
 mod world;
 
 pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
@@ -63,6 +64,7 @@ pub use postfix::{
 };
 pub use sink::{Sink, SinkMessage};
 pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};
+pub use web::WebClient;
 pub use world::{LOCAL_DOMAIN, World};
 
 use std::time::{Duration, Instant};

@@ -337,18 +337,24 @@ mod tests {
         assert_eq!(first.received["OutgoingMail"], 1);
         assert_eq!(first.delivered, 1);
         assert_eq!(first.queue_max, Some(7));
-        assert_eq!(d.hours[21], HourReport {
-            start: T0 + HOUR,
-            label: d.hours[21].label.clone(),
-            received: BTreeMap::new(),
-            delivered: 0,
-            bounced: 0,
-            queue_max: None,
-        });
+        assert_eq!(
+            d.hours[21],
+            HourReport {
+                start: T0 + HOUR,
+                label: d.hours[21].label.clone(),
+                received: BTreeMap::new(),
+                delivered: 0,
+                bounced: 0,
+                queue_max: None,
+            }
+        );
         assert_eq!(d.listeners, ["IncomingMail", "OutgoingMail"]);
         assert_eq!(
             d.top_sender_domains,
-            [("example.org".to_string(), 2), ("your_domain.com".to_string(), 1)]
+            [
+                ("example.org".to_string(), 2),
+                ("your_domain.com".to_string(), 1)
+            ]
         );
         assert_eq!(d.top_sender_ips[0], ("127.0.0.1".to_string(), 2));
     }

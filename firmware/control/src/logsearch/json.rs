@@ -90,7 +90,10 @@ pub(super) fn answer(
                 .copied()
                 .collect()
         } else {
-            line_mids.into_iter().filter(|m| wanted.contains(m)).collect()
+            line_mids
+                .into_iter()
+                .filter(|m| wanted.contains(m))
+                .collect()
         };
         for m in about {
             if kept < MAX_LINES {

@@ -238,7 +238,11 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
     parse_time_at(text, end_of_day, chrono::Local::now().naive_local())
 }
 
-fn parse_time_at(text: &str, end_of_day: bool, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
+fn parse_time_at(
+    text: &str,
+    end_of_day: bool,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, String> {
     let trimmed = text.trim();
     if let Some((n, unit)) = trimmed
         .strip_suffix(['h', 'H'])
@@ -341,7 +345,12 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
             Some(E::NewSmtpIcid { icid, address, .. }) => {
                 addresses.insert(icid.0, address);
             }
-            Some(E::MessageId { mid, message_id } | E::TdcEnqueued { mid, message_id, .. }) => {
+            Some(
+                E::MessageId { mid, message_id }
+                | E::TdcEnqueued {
+                    mid, message_id, ..
+                },
+            ) => {
                 facts.entry(mid.0).or_default().message_id = Some(message_id);
             }
             Some(E::StartMid { mid, icid }) => {

@@ -215,7 +215,10 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
     std::fs::write(&current, text).unwrap();
     // Part of the header, with or without the angle brackets.
     let out = findevent(&logs, &args("--message-id <ABC.123@your_domain.com>")).unwrap();
-    assert!(out.starts_with("2 message(s) found: MID 103, 104\n"), "{out}");
+    assert!(
+        out.starts_with("2 message(s) found: MID 103, 104\n"),
+        "{out}"
+    );
     let out = findevent(&logs, &args("--ip 127.5.0.10")).unwrap();
     assert!(out.starts_with("1 message(s) found: MID 103\n"), "{out}");
     assert_eq!(
@@ -237,7 +240,10 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
     assert_eq!(m["tls_cipher"], "TLS_AES_256_GCM_SHA384");
     assert_eq!(m["from"], "x@your_domain.com");
     assert_eq!(m["message_id"], "abc.123@your_domain.com");
-    assert_eq!(m["status"], "Dropped By Message Filters ('office365_outbound')");
+    assert_eq!(
+        m["status"],
+        "Dropped By Message Filters ('office365_outbound')"
+    );
     assert!(
         m["threat_defense"]
             .as_str()
@@ -245,15 +251,26 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
             .contains("MID 104 successfully delivered"),
         "{m}"
     );
-    assert!(m["time"].as_str().unwrap().starts_with("24 Nov 2026 01:06:39 (GMT "));
+    assert!(
+        m["time"]
+            .as_str()
+            .unwrap()
+            .starts_with("24 Nov 2026 01:06:39 (GMT ")
+    );
     let lines: Vec<&str> = m["lines"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| l.as_str().unwrap())
         .collect();
-    assert!(lines.iter().any(|l| l.contains("New SMTP ICID 9")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("Dropped by filter")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("New SMTP ICID 9")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("Dropped by filter")),
+        "{lines:?}"
+    );
     assert!(!lines.iter().any(|l| l.contains("MID 101")), "{lines:?}");
     let none = findevent(&logs, &args("--mid 999 --json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&none).unwrap();

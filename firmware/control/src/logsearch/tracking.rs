@@ -82,7 +82,10 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
             _ => None,
         };
         if let Some(copy) = tdc_mid {
-            for m in [Some(copy), copies.get(&copy).copied()].into_iter().flatten() {
+            for m in [Some(copy), copies.get(&copy).copied()]
+                .into_iter()
+                .flatten()
+            {
                 if let Some(s) = statuses.get_mut(&m) {
                     s.3 = Some(msg.to_string());
                 }

@@ -53,9 +53,7 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
             _ => Err("usage: workqueue [status]".to_string()),
         },
         "quarantine" => wq.quarantine_command(rest),
-        "reportdata" => {
-            crate::reports::command(&wq.reports, chrono::Utc::now().timestamp(), rest)
-        }
+        "reportdata" => crate::reports::command(&wq.reports, chrono::Utc::now().timestamp(), rest),
         "hoststatus" => match rest.first() {
             Some(host) => Ok(hoststatus(wq, host)),
             None => Err("usage: hoststatus <domain>".to_string()),
