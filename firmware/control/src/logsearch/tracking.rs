@@ -36,11 +36,19 @@ pub struct Tracked {
     pub threat_defense: Option<String>,
 }
 
+/// What the log said about one message so far.
+#[derive(Default)]
+struct Facts {
+    icid: Option<u64>,
+    dcids: Vec<u64>,
+    status: Option<String>,
+    tdc: Option<String>,
+}
+
 /// What each MID in `mids` became.
 pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
     let mut conns: HashMap<u64, Connection> = HashMap::new();
-    let mut statuses: BTreeMap<u64, (Option<u64>, Vec<u64>, Option<String>, Option<String>)> =
-        mids.iter().map(|m| (*m, Default::default())).collect();
+    let mut statuses: BTreeMap<u64, Facts> = mids.iter().map(|m| (*m, Facts::default())).collect();
     // A Threat Defense copy's MID -> the MID it copies.
     let mut copies: HashMap<u64, u64> = HashMap::new();
     logs.each_line(|line| {
@@ -87,7 +95,7 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
                 .flatten()
             {
                 if let Some(s) = statuses.get_mut(&m) {
-                    s.3 = Some(msg.to_string());
+                    s.tdc = Some(msg.to_string());
                 }
             }
         }
@@ -116,9 +124,9 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
                 continue;
             };
             match &event {
-                E::StartMid { icid, .. } => s.0 = Some(icid.0),
+                E::StartMid { icid, .. } => s.icid = Some(icid.0),
                 E::DeliveryStart { dcid, .. } | E::TdcDeliveryStart { dcid, .. } => {
-                    s.1.push(dcid.0)
+                    s.dcids.push(dcid.0)
                 }
                 _ => {}
             }
@@ -128,31 +136,41 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
                 continue;
             }
             if let Some(st) = &status {
-                s.2 = Some(st.clone());
+                s.status = Some(st.clone());
             } else if let Some(st) = initial
-                && s.2.is_none()
+                && s.status.is_none()
             {
-                s.2 = Some(st.to_string());
+                s.status = Some(st.to_string());
             }
         }
     });
     statuses
         .into_iter()
-        .map(|(mid, (icid, dcids, status, tdc))| {
-            let conn = icid.and_then(|i| conns.get(&i));
-            let tls = conn.and_then(|c| c.tls.clone());
-            let tracked = Tracked {
-                icid,
-                dcids,
-                sender_group: conn.and_then(|c| c.group.clone()),
-                sender_ip: conn.and_then(|c| c.address.clone()),
-                tls_protocol: tls.as_ref().map(|t| t.0.clone()),
-                tls_cipher: tls.map(|t| t.1),
-                status: status.unwrap_or_else(|| "Received".to_string()),
-                threat_defense: tdc,
-            };
-            (mid, tracked)
-        })
+        .map(
+            |(
+                mid,
+                Facts {
+                    icid,
+                    dcids,
+                    status,
+                    tdc,
+                },
+            )| {
+                let conn = icid.and_then(|i| conns.get(&i));
+                let tls = conn.and_then(|c| c.tls.clone());
+                let tracked = Tracked {
+                    icid,
+                    dcids,
+                    sender_group: conn.and_then(|c| c.group.clone()),
+                    sender_ip: conn.and_then(|c| c.address.clone()),
+                    tls_protocol: tls.as_ref().map(|t| t.0.clone()),
+                    tls_cipher: tls.map(|t| t.1),
+                    status: status.unwrap_or_else(|| "Received".to_string()),
+                    threat_defense: tdc,
+                };
+                (mid, tracked)
+            },
+        )
         .collect()
 }
 
