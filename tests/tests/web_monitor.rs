@@ -166,3 +166,78 @@ fn a_message_sent_through_data1_is_tracked_and_counted_in_the_web_ui() {
     }
     assert!(web.get("/monitor/status").contains("Messages in queue"));
 }
+
+/// Sends a message with this Message-ID through Data 1; its MID.
+fn send(w: &World, message_id: &str, subject: &str) -> u64 {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("msg.eml");
+    std::fs::write(
+        &path,
+        format!("From: <friend@internet.example>\r\nTo: <alice@example.com>\r\nMessage-ID: <{message_id}>\r\nSubject: {subject}\r\n\r\nHello.\r\n"),
+    )
+    .expect("write message");
+    let out = Swaks::new(w.net.data1_smtp(), w.net.client(7))
+        .from("friend@internet.example")
+        .to("alice@example.com")
+        .data_file(&path)
+        .run();
+    let reply = out.data_reply().expect("a reply to DATA");
+    assert_eq!(reply.code, 250, "{}", out.transcript);
+    mid_in_reply(&reply.text()).expect("MID")
+}
+
+#[test]
+fn quarantined_messages_are_viewed_released_and_deleted_from_the_web_ui() {
+    let w = World::start();
+    let script =
+        "hold_web: if header('Message-ID') == 'hold-web' {\n  quarantine('Policy');\n}\n.\n";
+    w.gw.cli_input(&["filters", "new"], script)
+        .expect("filters new");
+    w.gw.cli_ok(&["commit", "e2e: quarantine"]);
+    let kept = send(&w, "hold-web-1@e2e.test", "to be released");
+    let dropped = send(&w, "hold-web-2@e2e.test", "to be deleted");
+    for mid in [kept, dropped] {
+        w.gw.wait_for_log(&format!("MID {mid} quarantined to \"Policy\""), SOON);
+    }
+    let web = WebClient::login(&w.gw, "admin", "breakwater");
+
+    let list = web.get("/monitor/quarantines");
+    for mid in [kept, dropped] {
+        assert!(list.contains(&format!("id=\"held-{mid}\"")), "{list}");
+    }
+    assert!(list.contains("to be released"), "{list}");
+    let view = web.get(&format!("/monitor/quarantines/{kept}"));
+    assert!(
+        view.contains("Message-ID: &lt;hold-web-1@e2e.test&gt;"),
+        "{view}"
+    );
+    assert!(
+        view.contains("id=\"release\"") && view.contains("id=\"delete\""),
+        "{view}"
+    );
+    // Tracking knows where it is.
+    let tracked = web.get(&format!("/monitor/tracking?mid={kept}&search=1"));
+    assert!(tracked.contains("Quarantined"), "{tracked}");
+
+    let (status, location) = web.post(&format!("/monitor/quarantines/{kept}/release"), &[]);
+    assert_eq!((status, location.as_str()), (303, "/monitor/quarantines"));
+    assert!(
+        web.get("/monitor/quarantines")
+            .contains("released from quarantine")
+    );
+    w.sink
+        .wait_for_message_id("hold-web-1@e2e.test", SOON)
+        .expect("the released message is delivered");
+
+    let (status, _) = web.post(&format!("/monitor/quarantines/{dropped}/delete"), &[]);
+    assert_eq!(status, 303);
+    let list = w.gw.cli_ok(&["quarantine", "list"]);
+    assert!(list.contains("No messages are held."), "{list}");
+    assert!(
+        w.sink
+            .messages()
+            .iter()
+            .all(|m| m.message_id().as_deref() != Some("hold-web-2@e2e.test")),
+        "a deleted message was delivered"
+    );
+}

@@ -298,3 +298,27 @@ fn times_ago_count_back_from_now() {
         "No message in mail_logs matches."
     );
 }
+
+#[test]
+fn a_quarantined_message_is_tracked_as_quarantined_then_released() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} Start MID 105 ICID 8\n\
+         {T} MID 105 queued for delivery\n\
+         {T} MID 105 quarantined to \"Policy\" (message filter:hold_it)\n"
+    ));
+    std::fs::write(&current, &text).unwrap();
+    let out = findevent(&logs, &args("--mid 105")).unwrap();
+    assert!(out.contains("Status: Quarantined (\"Policy\")"), "{out}");
+    text.push_str(&format!(
+        "{T} MID 105 released from quarantine \"Policy\" (manual)\n"
+    ));
+    std::fs::write(&current, &text).unwrap();
+    let out = findevent(&logs, &args("--mid 105")).unwrap();
+    assert!(
+        out.contains("Status: Released from quarantine (\"Policy\")"),
+        "{out}"
+    );
+}

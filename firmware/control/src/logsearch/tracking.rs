@@ -107,13 +107,18 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
             E::Bounced { tdc, .. } if !tdc.0 => Some("Hard Bounced".to_string()),
             E::BouncedQueued { .. } => Some("Hard Bounced".to_string()),
             E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
+            // Quarantine comes after "queued for delivery": it replaces it.
+            E::Quarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
+            E::Released { quarantine, .. } => {
+                Some(format!("Released from quarantine (\"{quarantine}\")"))
+            }
+            E::QuarantineDeleted { quarantine, .. } => {
+                Some(format!("Deleted from quarantine (\"{quarantine}\")"))
+            }
             _ => None,
         };
         // Weaker states: they never replace one already known.
         let initial = match &event {
-            E::Quarantined { .. } | E::Released { .. } | E::QuarantineDeleted { .. } => {
-                Some("Quarantined")
-            }
             E::Generated { kind, .. } if kind.contains("quarantine") => Some("Quarantined"),
             E::Queued { .. } => Some("Queued"),
             _ => None,
