@@ -65,6 +65,7 @@ pub use postfix::{
 };
 pub use sink::{Sink, SinkMessage};
 pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};
+pub use web::WebClient;
 pub use world::{LOCAL_DOMAIN, World};
 
 use std::time::{Duration, Instant};

@@ -478,6 +478,14 @@ pub const CATALOG: &[Command] = &[
         Guest,
     ),
     cmd(
+        "reportdata",
+        "Show the report counters: mail in and out per hour by listener, queue length, top senders (--json for the web UI)",
+        usage::REPORTDATA,
+        WorkQueue,
+        &[form(&["reportdata", "**"], Guest)],
+        Guest,
+    ),
+    cmd(
         "hoststatus",
         "Show the delivery status of one destination domain",
         usage::HOSTSTATUS,

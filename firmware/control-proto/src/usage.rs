@@ -220,10 +220,14 @@ Nothing is received, queued or delivered.";
 
 pub const FINDEVENT: &str = "\
 usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
-                 [--since TIME] [--until TIME]
+                 [--message-id TEXT] [--ip ADDRESS] [--since TIME] [--until TIME]
+                 [--json]
 Prints every mail_logs line of the messages that match all criteria given
-(addresses and subject: case-insensitive, part of the value is enough;
-TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, on the message's Start MID line).";
+(addresses, subject and Message-ID: case-insensitive, part of the value is
+enough; --ip: the sender IP of the message's connection, exactly;
+TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time ago: 24h, 7d; on the
+message's Start MID line).
+--json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\
 usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
@@ -246,6 +250,7 @@ usage: userconfig print
 pub const HELP: &str = "usage: help [COMMAND]";
 pub const STATUS: &str = "usage: status\n       status detail";
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
+pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";
 pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
 pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";
 pub const SHOWMESSAGE: &str = "usage: showmessage <MID>";

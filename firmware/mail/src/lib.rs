@@ -27,6 +27,7 @@ pub mod dns;
 pub mod open_files;
 pub mod quarantine;
 pub mod queue;
+pub mod reports;
 pub mod smtp_in;
 pub mod tdc;
 pub mod tls_names;

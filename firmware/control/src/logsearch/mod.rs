@@ -183,6 +183,7 @@ struct MessageFacts {
     from: Option<String>,
     to: Vec<String>,
     subject: Option<String>,
+    message_id: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -191,12 +192,17 @@ struct Criteria {
     from: Option<String>,
     to: Option<String>,
     subject: Option<String>,
+    message_id: Option<String>,
+    sender_ip: Option<std::net::IpAddr>,
     since: Option<NaiveDateTime>,
     until: Option<NaiveDateTime>,
+    /// `--json`: the messages as JSON (the web UI and the API read it).
+    json: bool,
 }
 
 impl Criteria {
-    fn matches(&self, mid: u64, f: &MessageFacts) -> bool {
+    /// `address`: the sender IP of the message's connection, if logged.
+    fn matches(&self, mid: u64, f: &MessageFacts, address: Option<&std::net::IpAddr>) -> bool {
         let has = |value: &str, wanted: &str| {
             value
                 .to_ascii_lowercase()
@@ -215,14 +221,39 @@ impl Criteria {
                 .subject
                 .as_deref()
                 .is_none_or(|w| f.subject.as_deref().is_some_and(|v| has(v, w)))
+            && self.message_id.as_deref().is_none_or(|w| {
+                let w = w.trim_start_matches('<').trim_end_matches('>');
+                f.message_id.as_deref().is_some_and(|v| has(v, w))
+            })
+            && self.sender_ip.is_none_or(|ip| address == Some(&ip))
             && self.since.is_none_or(|s| f.start.is_some_and(|t| t >= s))
             && self.until.is_none_or(|u| f.start.is_some_and(|t| t <= u))
     }
 }
 
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` (or with `T`).
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS` (or with `T`),
+/// or a time ago: `24h`, `7d` (Message Tracking's "Last Day" and "Last 7
+/// Days").
 fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
-    let t = text.trim().replace('T', " ");
+    parse_time_at(text, end_of_day, chrono::Local::now().naive_local())
+}
+
+fn parse_time_at(
+    text: &str,
+    end_of_day: bool,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, String> {
+    let trimmed = text.trim();
+    if let Some((n, unit)) = trimmed
+        .strip_suffix(['h', 'H'])
+        .map(|n| (n, 3600))
+        .or_else(|| trimmed.strip_suffix(['d', 'D']).map(|n| (n, 86400)))
+        && let Ok(n) = n.parse::<u32>()
+        && n <= 3660
+    {
+        return Ok(now - chrono::Duration::seconds(i64::from(n) * unit));
+    }
+    let t = trimmed.replace('T', " ");
     for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(d) = NaiveDateTime::parse_from_str(&t, f) {
             return Ok(d);
@@ -239,7 +270,7 @@ fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
         }
     }
     Err(format!(
-        "'{text}' is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS."
+        "'{text}' is not a time: use YYYY-MM-DD, YYYY-MM-DD HH:MM, YYYY-MM-DD HH:MM:SS, or a time ago (24h, 7d)."
     ))
 }
 
@@ -252,6 +283,10 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
     let mut it = args.iter();
     while let Some(opt) = it.next() {
         let key = opt.trim_start_matches('-').to_ascii_lowercase();
+        if key == "json" {
+            c.json = true;
+            continue;
+        }
         let value = it
             .next()
             .ok_or_else(|| format!("{opt} needs a value.\n{FINDEVENT_USAGE}"))?;
@@ -270,10 +305,29 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
             "from" | "sender" => c.from = Some(value.to_string()),
             "to" | "recipient" | "rcpt" => c.to = Some(value.to_string()),
             "subject" => c.subject = Some(value.to_string()),
+            "message-id" | "message_id" | "messageid" => c.message_id = Some(value.to_string()),
+            "ip" | "sender-ip" | "sender_ip" => {
+                c.sender_ip = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("'{value}' is not an IP address."))?,
+                )
+            }
             "since" | "after" => c.since = Some(parse_time(value, false)?),
             "until" | "before" => c.until = Some(parse_time(value, true)?),
             _ => return Err(FINDEVENT_USAGE.to_string()),
         }
+    }
+    let criteria_given = c.mid.is_some()
+        || c.from.is_some()
+        || c.to.is_some()
+        || c.subject.is_some()
+        || c.message_id.is_some()
+        || c.sender_ip.is_some()
+        || c.since.is_some()
+        || c.until.is_some();
+    if !criteria_given {
+        return Err(FINDEVENT_USAGE.to_string());
     }
     Ok(c)
 }
@@ -281,12 +335,24 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
 fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     let criteria = parse_criteria(args)?;
     let mut facts: HashMap<u64, MessageFacts> = HashMap::new();
+    let mut addresses: HashMap<u64, std::net::IpAddr> = HashMap::new();
     logs.each_line(|line| {
         let Some((time, msg)) = split_line(line) else {
             return;
         };
         use MailEvent as E;
         match MailEvent::parse(msg) {
+            Some(E::NewSmtpIcid { icid, address, .. }) => {
+                addresses.insert(icid.0, address);
+            }
+            Some(
+                E::MessageId { mid, message_id }
+                | E::TdcEnqueued {
+                    mid, message_id, ..
+                },
+            ) => {
+                facts.entry(mid.0).or_default().message_id = Some(message_id);
+            }
             Some(E::StartMid { mid, icid }) => {
                 let f = facts.entry(mid.0).or_default();
                 f.start = Some(time);
@@ -316,10 +382,16 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     });
     let mut mids: Vec<u64> = facts
         .iter()
-        .filter(|(mid, f)| criteria.matches(**mid, f))
+        .filter(|(mid, f)| {
+            let address = f.icid.and_then(|i| addresses.get(&i));
+            criteria.matches(**mid, f, address)
+        })
         .map(|(mid, _)| *mid)
         .collect();
     mids.sort_unstable();
+    if criteria.json {
+        return json::answer(logs, &facts, mids);
+    }
     if mids.is_empty() {
         return Ok("No message in mail_logs matches.".to_string());
     }
@@ -353,7 +425,7 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         mids.len(),
         list.join(", "),
         out.finish(),
-        tracking::summaries(logs, &mids)
+        tracking::summaries(&tracking::track(logs, &mids))
     ))
 }
 
@@ -589,6 +661,7 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
     (Cursor { offset, ..end }, text)
 }
 
+mod json;
 mod tracking;
 
 #[cfg(test)]

@@ -195,3 +195,130 @@ fn findevent_ends_with_the_tracking_summary_of_each_message() {
     let out = findevent(&logs, &args("--mid 102")).unwrap();
     assert!(out.contains("Status: Soft Bounced"), "{out}");
 }
+
+#[test]
+fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} New SMTP ICID 9 interface Data 2 (127.0.2.1) address 127.5.0.10 reverse dns host mail.protection.outlook.com verified yes\n\
+         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled\n\
+         {T} ICID 9 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384\n\
+         {T} Start MID 103 ICID 9\n\
+         {T} MID 103 ICID 9 From: <x@your_domain.com>\n\
+         {T} MID 103 Message-ID '<abc.123@your_domain.com>'\n\
+         {T} TDC: MID 104 with Message-ID '<abc.123@your_domain.com>' enqueued for delivery to Cisco Secure Email Threat Defense (copy of MID 103)\n\
+         {T} TDC: MID 104 successfully delivered for scanning with Cisco Secure Email Threat Defense\n\
+         {T} Message aborted MID 103 Dropped by filter 'office365_outbound'\n"
+    ));
+    std::fs::write(&current, text).unwrap();
+    // Part of the header, with or without the angle brackets.
+    let out = findevent(&logs, &args("--message-id <ABC.123@your_domain.com>")).unwrap();
+    assert!(
+        out.starts_with("2 message(s) found: MID 103, 104\n"),
+        "{out}"
+    );
+    let out = findevent(&logs, &args("--ip 127.5.0.10")).unwrap();
+    assert!(out.starts_with("1 message(s) found: MID 103\n"), "{out}");
+    assert_eq!(
+        findevent(&logs, &args("--ip 127.5.0.11")).unwrap(),
+        "No message in mail_logs matches."
+    );
+    assert!(findevent(&logs, &args("--ip example.org")).is_err());
+    assert!(findevent(&logs, &args("--json")).is_err(), "no criterion");
+
+    let out = findevent(&logs, &args("--ip 127.5.0.10 --json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["found"], 1);
+    let m = &v["messages"][0];
+    assert_eq!(m["mid"], 103);
+    assert_eq!(m["icid"], 9);
+    assert_eq!(m["sender_group"], "RELAY_O365");
+    assert_eq!(m["sender_ip"], "127.5.0.10");
+    assert_eq!(m["tls_protocol"], "TLSv1.3");
+    assert_eq!(m["tls_cipher"], "TLS_AES_256_GCM_SHA384");
+    assert_eq!(m["from"], "x@your_domain.com");
+    assert_eq!(m["message_id"], "abc.123@your_domain.com");
+    assert_eq!(
+        m["status"],
+        "Dropped By Message Filters ('office365_outbound')"
+    );
+    assert!(
+        m["threat_defense"]
+            .as_str()
+            .unwrap()
+            .contains("MID 104 successfully delivered"),
+        "{m}"
+    );
+    assert!(
+        m["time"]
+            .as_str()
+            .unwrap()
+            .starts_with("24 Nov 2026 01:06:39 (GMT ")
+    );
+    let lines: Vec<&str> = m["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("New SMTP ICID 9")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("Dropped by filter")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("MID 101")), "{lines:?}");
+    let none = findevent(&logs, &args("--mid 999 --json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&none).unwrap();
+    assert_eq!(v["found"], 0);
+}
+
+#[test]
+fn times_ago_count_back_from_now() {
+    let now = parse_time("2026-11-24 12:00", false).unwrap();
+    assert_eq!(
+        parse_time_at("24h", false, now).unwrap(),
+        parse_time("2026-11-23 12:00", false).unwrap()
+    );
+    assert_eq!(
+        parse_time_at("7d", false, now).unwrap(),
+        parse_time("2026-11-17 12:00", false).unwrap()
+    );
+    for bad in ["-1d", "d", "99999d", "1w"] {
+        assert!(parse_time_at(bad, false, now).is_err(), "{bad}");
+    }
+    let (_dir, logs) = logs();
+    // The fixture's messages are from 2026-11-24, long before "now".
+    assert_eq!(
+        findevent(&logs, &args("--from alice --since 1d")).unwrap(),
+        "No message in mail_logs matches."
+    );
+}
+
+#[test]
+fn a_quarantined_message_is_tracked_as_quarantined_then_released() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} Start MID 105 ICID 8\n\
+         {T} MID 105 queued for delivery\n\
+         {T} MID 105 quarantined to \"Policy\" (message filter:hold_it)\n"
+    ));
+    std::fs::write(&current, &text).unwrap();
+    let out = findevent(&logs, &args("--mid 105")).unwrap();
+    assert!(out.contains("Status: Quarantined (\"Policy\")"), "{out}");
+    text.push_str(&format!(
+        "{T} MID 105 released from quarantine \"Policy\" (manual)\n"
+    ));
+    std::fs::write(&current, &text).unwrap();
+    let out = findevent(&logs, &args("--mid 105")).unwrap();
+    assert!(
+        out.contains("Status: Released from quarantine (\"Policy\")"),
+        "{out}"
+    );
+}

@@ -1,9 +1,14 @@
 //! The message-tracking view of `findevent`: one summary per message, as
 //! AsyncOS's Message Tracking shows it (sender group, sender IP, TLS, the
-//! delivery connections, and the last event: "Delivered", "Dropped By
-//! Message Filters", "Hard Bounced", ...), read back from mail_logs.
+//! delivery connections, the last event: "Delivered", "Dropped By
+//! Message Filters", "Hard Bounced", ..., and the Threat Defense line),
+//! read back from mail_logs. The text form ends `findevent`'s answer; the
+//! same facts are `findevent --json`'s fields (the web UI's Message
+//! Tracking reads those).
 
 use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
 
 use super::{MailLogs, mids_of, split_line};
 use crate::logging::MailEvent;
@@ -12,20 +17,40 @@ use crate::logging::MailEvent;
 struct Connection {
     address: Option<String>,
     group: Option<String>,
-    tls: Option<String>,
+    tls: Option<(String, String)>,
 }
 
+/// What Message Tracking shows about one message.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Tracked {
+    pub icid: Option<u64>,
+    pub dcids: Vec<u64>,
+    pub sender_group: Option<String>,
+    pub sender_ip: Option<String>,
+    pub tls_protocol: Option<String>,
+    pub tls_cipher: Option<String>,
+    /// The last state ("Received" when the log says nothing more).
+    pub status: String,
+    /// The last line about the message's Threat Defense copy (or, for a
+    /// copy, about itself), as the log words it.
+    pub threat_defense: Option<String>,
+}
+
+/// What the log said about one message so far.
 #[derive(Default)]
-struct Summary {
+struct Facts {
     icid: Option<u64>,
     dcids: Vec<u64>,
     status: Option<String>,
+    tdc: Option<String>,
 }
 
-/// One line per MID in `mids`.
-pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
+/// What each MID in `mids` became.
+pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
     let mut conns: HashMap<u64, Connection> = HashMap::new();
-    let mut msgs: BTreeMap<u64, Summary> = mids.iter().map(|m| (*m, Summary::default())).collect();
+    let mut statuses: BTreeMap<u64, Facts> = mids.iter().map(|m| (*m, Facts::default())).collect();
+    // A Threat Defense copy's MID -> the MID it copies.
+    let mut copies: HashMap<u64, u64> = HashMap::new();
     logs.each_line(|line| {
         let Some((_, msg)) = split_line(line) else {
             return;
@@ -48,11 +73,31 @@ pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
                 protocol,
                 cipher,
             } => {
-                conns.entry(icid.0).or_default().tls =
-                    Some(format!("protocol {protocol} cipher {cipher}"));
+                conns.entry(icid.0).or_default().tls = Some((protocol.clone(), cipher.clone()));
                 return;
             }
             _ => {}
+        }
+        let tdc_mid = match &event {
+            E::TdcEnqueued { mid, original, .. } => {
+                copies.insert(mid.0, original.0);
+                Some(mid.0)
+            }
+            E::TdcExpired { mid, .. }
+            | E::TdcFailed { mid, .. }
+            | E::TdcRetry { mid, .. }
+            | E::TdcDelivered { mid } => Some(mid.0),
+            _ => None,
+        };
+        if let Some(copy) = tdc_mid {
+            for m in [Some(copy), copies.get(&copy).copied()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(s) = statuses.get_mut(&m) {
+                    s.tdc = Some(msg.to_string());
+                }
+            }
         }
         let status = match &event {
             E::DroppedByFilter { filter, .. } => {
@@ -62,20 +107,25 @@ pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
             E::Bounced { tdc, .. } if !tdc.0 => Some("Hard Bounced".to_string()),
             E::BouncedQueued { .. } => Some("Hard Bounced".to_string()),
             E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
+            // Quarantine comes after "queued for delivery": it replaces it.
+            E::Quarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
+            E::Released { quarantine, .. } => {
+                Some(format!("Released from quarantine (\"{quarantine}\")"))
+            }
+            E::QuarantineDeleted { quarantine, .. } => {
+                Some(format!("Deleted from quarantine (\"{quarantine}\")"))
+            }
             _ => None,
         };
         // Weaker states: they never replace one already known.
         let initial = match &event {
-            E::Quarantined { .. } | E::Released { .. } | E::QuarantineDeleted { .. } => {
-                Some("Quarantined")
-            }
             E::Generated { kind, .. } if kind.contains("quarantine") => Some("Quarantined"),
             E::Queued { .. } => Some("Queued"),
             _ => None,
         };
         // A line naming two messages (a copy and its original) is about both.
         for mid in mids_of(msg) {
-            let Some(s) = msgs.get_mut(&mid) else {
+            let Some(s) = statuses.get_mut(&mid) else {
                 continue;
             };
             match &event {
@@ -84,6 +134,11 @@ pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
                     s.dcids.push(dcid.0)
                 }
                 _ => {}
+            }
+            // The enqueue line names the original too, but it is the
+            // copy's news: the original's state stays its own.
+            if matches!(event, E::TdcEnqueued { .. }) {
+                continue;
             }
             if let Some(st) = &status {
                 s.status = Some(st.clone());
@@ -94,23 +149,58 @@ pub(super) fn summaries(logs: &MailLogs, mids: &[u64]) -> String {
             }
         }
     });
+    statuses
+        .into_iter()
+        .map(
+            |(
+                mid,
+                Facts {
+                    icid,
+                    dcids,
+                    status,
+                    tdc,
+                },
+            )| {
+                let conn = icid.and_then(|i| conns.get(&i));
+                let tls = conn.and_then(|c| c.tls.clone());
+                let tracked = Tracked {
+                    icid,
+                    dcids,
+                    sender_group: conn.and_then(|c| c.group.clone()),
+                    sender_ip: conn.and_then(|c| c.address.clone()),
+                    tls_protocol: tls.as_ref().map(|t| t.0.clone()),
+                    tls_cipher: tls.map(|t| t.1),
+                    status: status.unwrap_or_else(|| "Received".to_string()),
+                    threat_defense: tdc,
+                };
+                (mid, tracked)
+            },
+        )
+        .collect()
+}
+
+/// One line per MID in `mids`, after `Tracking:`.
+pub(super) fn summaries(tracked: &BTreeMap<u64, Tracked>) -> String {
     let mut out = String::from("Tracking:\n");
-    for (mid, s) in msgs {
-        let conn = s.icid.and_then(|i| conns.get(&i));
+    for (mid, s) in tracked {
         let field = |v: Option<&String>| v.cloned().unwrap_or_else(|| "-".to_string());
         let dcids: Vec<String> = s.dcids.iter().map(u64::to_string).collect();
+        let tls = match (&s.tls_protocol, &s.tls_cipher) {
+            (Some(p), Some(c)) => Some(format!("protocol {p} cipher {c}")),
+            _ => None,
+        };
         out.push_str(&format!(
             "  MID {mid}  ICID {}  Sender group {}  Sender IP {}  TLS {}  DCID {}  Status: {}\n",
             s.icid.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
-            field(conn.and_then(|c| c.group.as_ref())),
-            field(conn.and_then(|c| c.address.as_ref())),
-            field(conn.and_then(|c| c.tls.as_ref())),
+            field(s.sender_group.as_ref()),
+            field(s.sender_ip.as_ref()),
+            field(tls.as_ref()),
             if dcids.is_empty() {
                 "-".to_string()
             } else {
                 dcids.join(",")
             },
-            s.status.unwrap_or_else(|| "Received".to_string()),
+            s.status,
         ));
     }
     out

@@ -69,6 +69,9 @@ pub struct WorkQueue {
     active: HashMap<Mid, Active>,
     retries: BTreeSet<(i64, Mid)>,
     pub stats: Stats,
+    /// The hourly series and top senders of `reportdata` (the web UI's
+    /// Reports).
+    pub reports: crate::reports::Reports,
     /// TDC copies by arrival, so the age limit is applied on time.
     tdc_ages: BTreeSet<(i64, Mid)>,
     /// `redirectrecipients`: every delivery goes to these hosts.
@@ -103,6 +106,7 @@ pub fn start(
         active: HashMap::new(),
         retries: BTreeSet::new(),
         stats,
+        reports: Default::default(),
         redirect: None,
         tdc_ages: BTreeSet::new(),
         data_dir,
@@ -152,6 +156,9 @@ impl WorkQueue {
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut save = tokio::time::interval(Duration::from_secs(5));
+        // Queue length over time (Reports): a sample a minute, the hour's
+        // maximum kept.
+        let mut sample = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 Some(record) = committed.recv() => self.admit(record),
@@ -159,6 +166,10 @@ impl WorkQueue {
                 Some(command) = commands.recv() => command(self),
                 _ = tick.tick() => self.due(),
                 _ = save.tick() => self.stats.save(),
+                _ = sample.tick() => {
+                    let (messages, _) = self.queue.counts();
+                    self.reports.queue_length(chrono::Utc::now().timestamp(), messages);
+                }
             }
         }
     }
@@ -170,6 +181,12 @@ impl WorkQueue {
             self.stats.record(Event::Received {
                 recipients: record.recipients.len() as u64,
             });
+            self.reports.received(
+                chrono::Utc::now().timestamp(),
+                &record.reception.listener,
+                &record.mail_from,
+                record.reception.client_ip,
+            );
         }
         // Message filters and mail policies first (they may take the
         // message: drop, quarantine, split).
@@ -362,6 +379,11 @@ impl WorkQueue {
             events.push(Event::TdcExpired);
         }
         for e in events {
+            match e {
+                Event::Delivered => self.reports.delivered(now),
+                Event::HardBounced => self.reports.bounced(now),
+                _ => {}
+            }
             self.stats.record_host(&report.destination, e);
         }
         self.settle(mid);

@@ -1,7 +1,7 @@
 //! Operator commands that look at or act on the live queue: `tophosts`,
 //! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
 //! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
-//! `resetcounters`, `workqueue`. They run inside the work queue's task (see
+//! `resetcounters`, `workqueue`, `reportdata`. They run inside the work queue's task (see
 //! [`super::WorkQueueHandle`]); the command catalog says which commands
 //! come here (`Answerer::WorkQueue`, and `status detail`).
 
@@ -53,6 +53,7 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
             _ => Err("usage: workqueue [status]".to_string()),
         },
         "quarantine" => wq.quarantine_command(rest),
+        "reportdata" => crate::reports::command(&wq.reports, chrono::Utc::now().timestamp(), rest),
         "hoststatus" => match rest.first() {
             Some(host) => Ok(hoststatus(wq, host)),
             None => Err("usage: hoststatus <domain>".to_string()),
