@@ -388,7 +388,12 @@ pub const CATALOG: &[Command] = &[
         "Display the whole configuration",
         usage::SHOWCONFIG,
         Config,
-        &[form(&["showconfig"], ReadOnly)],
+        &[
+            form(&["showconfig"], ReadOnly),
+            // The same configuration as JSON, as the web UI and the API
+            // read it (docs/cli.md: open to read-only users).
+            form(&["showconfig", "--json"], ReadOnly),
+        ],
         Operator,
     ),
     cmd(

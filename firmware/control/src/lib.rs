@@ -515,6 +515,7 @@ mod tests {
         ("help", [true, true, true, true]),
         ("passwd", [true, true, true, true]),
         ("showconfig", [true, true, true, false]),
+        ("showconfig --json", [true, true, true, false]),
         ("filters list", [true, true, true, false]),
         (
             "filters detail office365_outbound",
