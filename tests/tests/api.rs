@@ -347,6 +347,9 @@ fn changes_are_staged_by_role_and_committed() {
     );
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(basic(&base, &admin, "/api/v1/nothing-here").status, 404);
+    let a = basic(&base, &admin, "/api/v1/commit");
+    assert_eq!(a.status, 405, "GET on a POST endpoint: {}", a.body);
+    assert!(a.json()["error"].is_string(), "{}", a.body);
 
     // Staged through the API, seen by everyone, committed.
     let a = post(&base, &["-u", &admin], "/api/v1/commands", change);

@@ -30,7 +30,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::{Extension, Json, Router};
-use breakwater_control_proto::{SESSION_ENDED, command_words};
+use breakwater_control_proto::{AuthReply, SESSION_ENDED, command_words};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -68,7 +68,26 @@ pub fn routes() -> Router<State> {
         .route("/api/v1", any(no_such_endpoint))
         .route("/api/v1/", any(no_such_endpoint))
         .route("/api/v1/{*rest}", any(no_such_endpoint))
+        .layer(axum::middleware::map_response(json_method_not_allowed))
         .layer(Extension(Arc::new(ApiTokens::default())))
+}
+
+/// The router's own 405 has no body; a client of this API reads
+/// `{"error"}` on every failure.
+async fn json_method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This endpoint does not take that method (see docs/api.md).",
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
 }
 
 /// An error answer: `{"error": "..."}` with its status; a 401 carries the
@@ -199,7 +218,7 @@ impl FromRequestParts<State> for Api {
         let reply = login_as(web, &user, &password).await?;
         Ok(Api {
             user,
-            token: reply,
+            token: reply.token,
             per_request: true,
             web: web.clone(),
         })
@@ -209,7 +228,7 @@ impl FromRequestParts<State> for Api {
 /// A network login (`__auth ... api`): the console's accounts, lockout
 /// and delays. A user who must choose a new passphrase is refused (and
 /// the session just opened ended): the API has no prompt for it.
-async fn login_as(web: &WebState, user: &str, password: &str) -> Result<String, ApiError> {
+async fn login_as(web: &WebState, user: &str, password: &str) -> Result<AuthReply, ApiError> {
     match web.shared.control.login(user, password, "api").await {
         Ok(reply) if reply.must_change => {
             web.shared.control.logout(&reply.token, "logout").await;
@@ -220,7 +239,7 @@ async fn login_as(web: &WebState, user: &str, password: &str) -> Result<String, 
                 ),
             ))
         }
-        Ok(reply) => Ok(reply.token),
+        Ok(reply) => Ok(reply),
         Err(LoginError::Refused(message)) => Err(ApiError::unauthorized(message)),
         Err(LoginError::Link(e)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -309,20 +328,14 @@ async fn login(
     JsonBody(c): JsonBody<Credentials>,
 ) -> ApiResult {
     let user = c.username.trim().to_ascii_lowercase();
-    let control = login_as(&web, &user, &c.password).await?;
-    let Some(state) = web.shared.control.state(&control).await.ok().flatten() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The control plane did not confirm the session.",
-        ));
-    };
-    let (token, evicted) = tokens.create(control, user, state.role);
+    let reply = login_as(&web, &user, &c.password).await?;
+    let (token, evicted) = tokens.create(reply.token, user, reply.role);
     if let Some(old) = evicted {
         web.shared.control.logout(&old, "logout").await;
     }
     Ok(Json(json!({
         "token": token,
-        "role": state.role.name(),
+        "role": reply.role.name(),
         "expires_in": web.shared.settings().web_timeout_secs,
     })))
 }
