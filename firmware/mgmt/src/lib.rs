@@ -15,6 +15,7 @@
 //! (`adminaccessconfig`, `certconfig`), with bounded requests, sessions
 //! and connections.
 
+pub mod api;
 pub mod bind;
 pub mod link;
 pub mod ssh;

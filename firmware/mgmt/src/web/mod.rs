@@ -70,6 +70,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(login::routes())
         .merge(commit::routes())
         .merge(pages::routes())
+        .merge(crate::api::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
