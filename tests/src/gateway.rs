@@ -615,11 +615,6 @@ baud = 115200
 [watchdog]
 kind = "soft"
 timeout_secs = 60
-
-[management_ports]
-https = 8443
-http = 8080
-ssh = 2222
 "#,
         port = crate::net::SMTP_PORT,
         https = MGMT_HTTPS_PORT,

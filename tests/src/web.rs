@@ -10,10 +10,18 @@ use tempfile::TempDir;
 
 use crate::Gateway;
 
+/// The passphrase [`WebClient::login`] chooses when a first login lands
+/// on the forced passphrase change.
+pub fn changed_passphrase(pass: &str) -> String {
+    format!("{pass} changed on the web")
+}
+
 /// A curl session against one gateway's HTTPS port.
 pub struct WebClient {
     base: String,
     jar: PathBuf,
+    /// The session's CSRF token (empty before a login).
+    csrf: String,
     _dir: TempDir,
 }
 
@@ -35,53 +43,73 @@ impl WebClient {
         WebClient {
             base: gw.https_base(),
             jar: dir.path().join("cookies.txt"),
+            csrf: String::new(),
             _dir: dir,
         }
     }
 
-    /// Logs in as `user` with `pass` through the login form. The factory
-    /// admin's first login (`admin`/`breakwater`) lands on the forced
-    /// passphrase change, which this makes with "admin web pass 1".
+    /// Logs in as `user` with `pass` through the login form. A first
+    /// login (the factory `admin`/`breakwater`, a new user) lands on the
+    /// forced passphrase change, which this makes, choosing
+    /// [`changed_passphrase`].
     ///
     /// # Panics
     /// When the login is refused.
     pub fn login(gw: &Gateway, user: &str, pass: &str) -> WebClient {
-        let client = WebClient::anonymous(gw);
+        let mut client = WebClient::anonymous(gw);
         let r = client.request("POST", "/login", &[("username", user), ("password", pass)]);
         assert_eq!(r.status, 303, "login of {user} refused:\n{}", r.body);
-        if r.location.as_deref() == Some("/passwd") {
-            let new = "admin web pass 1";
+        let to = r.location.unwrap_or_default();
+        client.csrf = csrf_in(&client.get(&to))
+            .unwrap_or_else(|| panic!("no CSRF token on {to} after the login of {user}"));
+        if to == "/passwd" {
+            let new = changed_passphrase(pass);
             let (status, location) =
-                client.post("/passwd", &[("old", pass), ("new", new), ("again", new)]);
-            assert_eq!(
-                (status, location.as_deref()),
-                (303, Some("/monitor/status"))
-            );
+                client.post("/passwd", &[("old", pass), ("new", &new), ("again", &new)]);
+            assert_eq!((status, location.as_str()), (303, "/monitor/status"));
         }
         client
     }
 
-    /// GETs `path` (a page answers 200; a redirect is not followed).
+    /// The HTTPS base URL (`https://<Management>:8443`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GETs `path`, following redirects, and expects the page (200).
     pub fn get(&self, path: &str) -> String {
-        let r = self.request("GET", path, &[]);
-        assert_eq!(r.status, 200, "GET {path}: {} {:?}", r.status, r.location);
-        r.body
+        let mut at = path.to_string();
+        for _ in 0..5 {
+            let r = self.request("GET", &at, &[]);
+            match (r.status, r.location) {
+                (200, _) => return r.body,
+                (301..=308, Some(next)) => at = next,
+                (status, location) => panic!("GET {at}: {status} {location:?}\n{}", r.body),
+            }
+        }
+        panic!("GET {path}: too many redirects")
     }
 
     /// POSTs a form with the session's CSRF token added: `(status,
-    /// Location)` (a change answers 303 back to its page).
-    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, Option<String>) {
-        let csrf = self.csrf();
-        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    /// Location)`, the location relative to the base and empty when there
+    /// is none (a change answers 303 back to its page).
+    pub fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let (status, location, _) = self.post_page(path, fields);
+        (status, location)
+    }
+
+    /// Like [`WebClient::post`], with the body (a form shown again with
+    /// its error answers 200).
+    pub fn post_page(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
         all.extend_from_slice(fields);
         let r = self.request("POST", path, &all);
-        (r.status, r.location)
+        (r.status, r.location.unwrap_or_default(), r.body)
     }
 
     /// The session's CSRF token, as every form of a page carries it.
-    pub fn csrf(&self) -> String {
-        let page = self.request("GET", "/monitor/status", &[]).body;
-        csrf_in(&page).unwrap_or_default()
+    pub fn csrf(&self) -> &str {
+        &self.csrf
     }
 
     /// One request; fields are sent url-encoded (POST) and nothing is
@@ -119,6 +147,14 @@ impl WebClient {
     pub fn text(&self, path: &str) -> String {
         strip_tags(&self.get(path))
     }
+}
+
+/// `text` as the pages escape it (to find what a form echoes back).
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The value of the first `name="csrf"` field of a page.

@@ -565,7 +565,6 @@ mod tests {
         ("filters export", [true, true, true, false]),
         ("saveconfig print", [true, true, true, false]),
         ("certconfig print", [true, true, true, false]),
-        ("showconfig --json", [true, true, true, false]),
         ("adminaccessconfig print", [true, true, true, false]),
         ("sshconfig print", [true, true, true, false]),
         (
