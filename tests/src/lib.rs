@@ -44,6 +44,7 @@ mod postfix;
 mod proc;
 pub mod qemu;
 mod sink;
+pub mod ssh;
 mod tls_mx;
 pub mod web;
 mod world;

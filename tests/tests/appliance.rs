@@ -12,8 +12,9 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use breakwater_e2e::appliance::{LONG, answer, first_login, login, run};
+use breakwater_e2e::appliance::{LONG, PASSPHRASE, answer, first_login, login, run};
 use breakwater_e2e::qemu::{BOOT, GUEST_DATA1, GUEST_DATA2, HOST_VIA_DATA2, Vm, VmSpec, free_port};
+use breakwater_e2e::ssh::{SshAuth, SshClient};
 use breakwater_e2e::{Sink, mid_in_reply, simple_message, smtplib};
 
 /// Data 1 and Data 2 addresses, the accepted domain and its route, the
@@ -88,6 +89,71 @@ fn systemsetup(vm: &mut Vm, sink_port: u16) {
 
 /// One message through a forwarded port with Python's smtplib; `Ok` is the
 /// MID of the `250` after DATA, `Err` the step that failed.
+/// `curl` with `args`: (exit success, stdout).
+fn curl(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl (package curl)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The booted appliance's management plane, as an administrator reaches
+/// it: the web UI on Management's port 443 (log in, System Status) and
+/// the CLI over SSH on port 22, with the console's account; nothing
+/// answers on Data 1's port 443.
+fn management_plane_answers(vm: &Vm) {
+    let base = format!("https://{}", vm.mgmt_https);
+    let (ok, page) = curl(&[&format!("{base}/login")]);
+    assert!(
+        ok && page.contains("Log In"),
+        "no login page on Management:\n{page}"
+    );
+    let jar = vm.path("cookies.txt");
+    let jar = jar.to_str().expect("a UTF-8 temp path");
+    let password = format!("password={PASSPHRASE}");
+    let (_, answer) = curl(&[
+        "-c",
+        jar,
+        "-b",
+        jar,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "--data-urlencode",
+        "username=admin",
+        "--data-urlencode",
+        &password,
+        &format!("{base}/login"),
+    ]);
+    assert_eq!(answer, format!("303 {base}/monitor/status"), "web login");
+    let (_, status) = curl(&["-b", jar, &format!("{base}/monitor/status")]);
+    assert!(
+        status.contains("System Status") && status.contains("Boot reason"),
+        "{status}"
+    );
+    let ssh = SshClient::new(Ipv4Addr::LOCALHOST, vm.mgmt_ssh.port());
+    let out = ssh.run(
+        "admin",
+        &SshAuth::Passphrase(PASSPHRASE.into()),
+        "version",
+        "",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Breakwater"),
+        "ssh version: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, _) = curl(&[&format!("https://{}/login", vm.data1_https)]);
+    assert!(!ok, "HTTPS answers on Data 1");
+}
+
 fn send(addr: SocketAddrV4, from: &str, to: &str, id: &str) -> Result<u64, String> {
     let msg = simple_message(from, to, id, "sent into the appliance VM");
     let steps = smtplib::send(addr, Ipv4Addr::LOCALHOST, from, &[to], &msg, &[]);
@@ -126,6 +192,7 @@ fn vesa_vm_passes_mail_both_ways_and_survives_a_watchdog_reset() {
         vm.wait_banner(vm.data2, LONG).is_some(),
         "no banner on Data 2"
     );
+    management_plane_answers(&vm);
     send(
         vm.data1,
         "sender@outside.test",

@@ -13,6 +13,7 @@
 //! menu area).
 
 pub mod commit;
+pub mod fields;
 pub mod layout;
 pub mod login;
 pub mod pages;
@@ -316,11 +317,7 @@ impl FromRequest<State> for Change {
 impl Change {
     /// A field's value, trimmed; `None` when missing or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
+        fields::field(&self.fields, name)
     }
 
     /// Every value of a repeated field.

@@ -3,6 +3,7 @@
 //! Add Destination, Edit and Delete. Every change is `destconfig new`,
 //! `destconfig edit` or `destconfig delete` with the CLI's options.
 
+use crate::web::fields::field;
 use axum::Router;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,15 +29,6 @@ pub fn routes() -> Router<State> {
             get(edit_page).post(edit),
         )
         .route("/mail-policies/destination-controls/delete", post(delete))
-}
-
-/// A submitted field, trimmed; `None` when missing or empty (the pure
-/// form-to-words builders of the Network pages use it too).
-pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
 }
 
 /// The options of `destconfig`, in the form's order: (form field and CLI
@@ -476,12 +468,7 @@ fn form(
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     #[test]
     fn the_seeds_destination_is_the_clis_command() {

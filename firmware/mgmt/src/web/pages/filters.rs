@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 
-use super::policies::seg;
+use crate::web::fields::segment;
 use crate::web::{Admin, Change, State, layout};
 
 const PATH: &str = "/mail-policies/filters";
@@ -134,7 +134,7 @@ async fn list_page(admin: Admin) -> Response {
 }
 
 fn row(admin: &Admin, r: &FilterRow, count: usize) -> Markup {
-    let here = format!("{PATH}/{}", seg(&r.name));
+    let here = format!("{PATH}/{}", segment(&r.name));
     html! {
         tr id={ "filter-" (r.name) } {
             td { (r.num) }
@@ -238,7 +238,7 @@ async fn add(change: Change) -> Response {
 
 async fn detail_page(admin: Admin, Path(name): Path<String>) -> Response {
     let detail = admin.run(&["filters", "detail", &name]).await;
-    let here = format!("{PATH}/{}", seg(&name));
+    let here = format!("{PATH}/{}", segment(&name));
     let body = match detail {
         Ok(text) => html! {
             div id="filter-detail" { (layout::output(&text)) }

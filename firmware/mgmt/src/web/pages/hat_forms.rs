@@ -425,30 +425,13 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
-/// A name or address as one path segment (everything but unreserved
-/// characters percent-encoded).
-pub fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
+pub use crate::web::fields::segment;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     fn cmd(line: &str) -> Words {
         line.split(' ').map(str::to_string).collect()

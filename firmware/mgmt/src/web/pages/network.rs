@@ -14,7 +14,7 @@ use maud::{Markup, html};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::destinations::field;
+use crate::web::fields::field;
 use crate::web::{Admin, Change, State, layout, web_wording};
 
 const DNS: &str = "/network/dns";
@@ -658,12 +658,7 @@ async fn cert_delete(change: Change) -> Response {
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     /// `openssl req -x509 -newkey ec ... -subj "/C=US/O=Example Org/CN=mx.example.com"`.
     const CERT: &str = "-----BEGIN CERTIFICATE-----

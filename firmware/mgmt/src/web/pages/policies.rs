@@ -8,6 +8,7 @@
 //! Every change is the `policyconfig` command the CLI runs (docs/cli.md,
 //! "policyconfig"); the forms only turn fields into its words.
 
+use crate::web::fields::field;
 use axum::Router;
 use axum::extract::Path;
 use axum::response::Response;
@@ -97,27 +98,7 @@ pub fn routes() -> Router<State> {
     )
 }
 
-/// A value for a path segment: names are letters, digits, `_` and `-`
-/// (the CLI's rule), anything else is percent-encoded all the same.
-pub fn seg(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// A form field, trimmed; `None` when missing or empty.
-fn field<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
+use crate::web::fields::segment;
 
 /// Members typed in a box: separated by commas, spaces or lines, as
 /// AsyncOS's "Following Senders" field takes them.
@@ -286,7 +267,7 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
     let tdc = |name: &str, s: &PolicySettings| -> Markup {
         html! {
             td id={ "tdc-" (name) } {
-                a href={ "/mail-policies/incoming/" (seg(name)) "/threat-defense" } {
+                a href={ "/mail-policies/incoming/" (segment(name)) "/threat-defense" } {
                     (threat_defense_label(&s.threat_defense))
                 }
             }
@@ -316,13 +297,13 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
             @for (i, p) in t.policies.iter().enumerate() {
                 tr id={ "policy-" (p.name) } {
                     td { (i + 1) }
-                    td { a href={ (dir.base()) "/" (seg(&p.name)) } { (p.name) } }
+                    td { a href={ (dir.base()) "/" (segment(&p.name)) } { (p.name) } }
                     td { (members_text(p, MemberSide::Sender)) }
                     td { (members_text(p, MemberSide::Recipient)) }
                     @if incoming { (tdc(&p.name, &p.settings)) }
                     @if admin.can_change() {
                         td {
-                            form.inline method="post" action={ (dir.base()) "/" (seg(&p.name)) "/delete" } {
+                            form.inline method="post" action={ (dir.base()) "/" (segment(&p.name)) "/delete" } {
                                 (admin.csrf())
                                 button.danger type="submit" id={ "delete-" (p.name) } { "Delete" }
                             }
@@ -393,7 +374,7 @@ async fn edit_page(admin: Admin, dir: Direction, policy: String) -> Response {
         Err(e) => return error_page(&admin, dir.title(), &e),
     };
     let t = dir.table(&cfg);
-    let here = format!("{}/{}", dir.base(), seg(&policy));
+    let here = format!("{}/{}", dir.base(), segment(&policy));
     if policy.eq_ignore_ascii_case(DEFAULT_POLICY) {
         let body = html! {
             p { "The Default Policy applies to every sender and recipient no other policy matches; it is always last and has no members." }
@@ -429,7 +410,7 @@ async fn edit_page(admin: Admin, dir: Direction, policy: String) -> Response {
             tr { th { "Order:" } td { (index + 1) " of " (t.policies.len()) } }
             @if dir == Direction::Incoming {
                 tr { th { "Threat Defense Connector:" } td {
-                    a href={ "/mail-policies/incoming/" (seg(&p.name)) "/threat-defense" } id={ "tdc-" (p.name) } {
+                    a href={ "/mail-policies/incoming/" (segment(&p.name)) "/threat-defense" } id={ "tdc-" (p.name) } {
                         (threat_defense_label(&p.settings.threat_defense))
                     }
                 } }
@@ -489,13 +470,13 @@ async fn edit_page(admin: Admin, dir: Direction, policy: String) -> Response {
 
 async fn add_members(change: Change, dir: Direction, policy: String) -> Response {
     let words = add_members_words(dir, &policy, &change.fields);
-    let to = format!("{}/{}", dir.base(), seg(&policy));
+    let to = format!("{}/{}", dir.base(), segment(&policy));
     run_built(&change.admin, words, &to).await
 }
 
 async fn delete_member(change: Change, dir: Direction, policy: String) -> Response {
     let words = delete_member_words(dir, &policy, &change.fields);
-    let to = format!("{}/{}", dir.base(), seg(&policy));
+    let to = format!("{}/{}", dir.base(), segment(&policy));
     run_built(&change.admin, words, &to).await
 }
 
@@ -553,7 +534,7 @@ async fn threat_defense_page(admin: Admin, Path(policy): Path<String>) -> Respon
                 ": this setting takes effect once it is enabled there."
             }
         }
-        form method="post" action={ "/mail-policies/incoming/" (seg(name)) "/threat-defense" } {
+        form method="post" action={ "/mail-policies/incoming/" (segment(name)) "/threat-defense" } {
             (admin.csrf())
             h2 { "Threat Defense Connector Settings" }
             table.form {
@@ -604,12 +585,7 @@ async fn threat_defense(Path(policy): Path<String>, change: Change) -> Response 
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     #[test]
     fn add_policy_becomes_policyconfig_new_with_both_sides() {
@@ -766,7 +742,7 @@ mod tests {
             threat_defense_label(&ThreatDefense::Custom("t@x.example".into())),
             "Enabled (t@x.example)"
         );
-        assert_eq!(seg("SALES-1_a"), "SALES-1_a");
-        assert_eq!(seg("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("SALES-1_a"), "SALES-1_a");
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
     }
 }

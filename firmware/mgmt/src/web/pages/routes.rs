@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use breakwater_config::{RouteHost, RouteTarget, SmtpRoute};
 use maud::{Markup, html};
 
-use super::destinations::field;
+use crate::web::fields::field;
 use crate::web::{Admin, Change, State, layout};
 
 const BASE: &str = "/network/smtp-routes";
@@ -271,12 +271,7 @@ fn form(admin: &Admin, action: &str, route: Option<&SmtpRoute>) -> Markup {
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     #[test]
     fn the_seeds_route_is_the_clis_command() {

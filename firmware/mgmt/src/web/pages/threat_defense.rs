@@ -5,6 +5,7 @@
 //! intake certificate check). Which policies send copies is set on each
 //! incoming mail policy (see [`super::policies`]).
 
+use crate::web::fields::field;
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -44,13 +45,6 @@ impl Current {
             verify_certificate: cfg.connections.tdc_verify_certificate,
         }
     }
-}
-
-fn field<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
 }
 
 /// The `threatdefenseconfig` commands that take the settings from
@@ -222,12 +216,7 @@ async fn edit(change: Change) -> Response {
 mod tests {
     use super::*;
 
-    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::web::fields::fields as form;
 
     fn factory() -> Current {
         Current {

@@ -8,6 +8,7 @@
 //! page only turns the form into its words and draws the answer. Searching
 //! changes nothing, so the form is a GET (a search can be bookmarked).
 
+use crate::web::fields::field;
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::response::Response;
@@ -66,13 +67,6 @@ const FIELDS: [(&str, &str); 6] = [
     ("message_id", "Message-ID Header"),
     ("sender_ip", "Sender IP"),
 ];
-
-fn field<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    q.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
 
 /// The words of `findevent` for a submitted form; `None` when nothing
 /// was searched yet.
