@@ -55,7 +55,7 @@ fn fill(browser: &Browser, css: &str, text: &str) {
 /// Clicks `css` (a form's submit button) and checks that the page the
 /// browser lands on shows no error from the control plane.
 fn submit(browser: &Browser, css: &str, what: &str) {
-    browser.find(css).click();
+    browser.find(css).click_and_load();
     let errors: Vec<String> = browser
         .find_all("div.flash.error")
         .iter()
@@ -80,7 +80,7 @@ fn track_until_delivered(browser: &Browser, https: &str, sender: &str, mid: u64)
     wait_until(SOON, || {
         browser.goto(&format!("{https}/monitor/tracking"));
         fill(browser, "#sender", sender);
-        browser.find("#search").click();
+        browser.find("#search").click_and_load();
         let rows = browser.find_all(&format!("tr#mid-{mid}"));
         let text = rows.first().map(|r| r.text())?;
         text.contains("Delivered").then_some(text)
@@ -114,14 +114,16 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     browser.screenshot("walk-01-login.png");
     fill(&browser, "input[name=username]", "admin");
     fill(&browser, "input[name=password]", FACTORY_PASSPHRASE);
-    browser.find("form button[type=submit]").click();
+    browser.find("form button[type=submit]").click_and_load();
     assert_eq!(browser.current_url(), format!("{https}/passwd"));
     assert_eq!(browser.find("main h1").text(), "Change Passphrase");
     browser.screenshot("walk-02-change-passphrase.png");
     fill(&browser, "input[name=old]", FACTORY_PASSPHRASE);
     fill(&browser, "input[name=new]", PASSPHRASE);
     fill(&browser, "input[name=again]", PASSPHRASE);
-    browser.find("main form button[type=submit]").click();
+    browser
+        .find("main form button[type=submit]")
+        .click_and_load();
     assert_eq!(browser.current_url(), format!("{https}/monitor/status"));
     assert_eq!(browser.find("main h1").text(), "System Status");
     browser.wait_for_text("header", "Logged in as: admin");
@@ -138,7 +140,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
 
     // ---- Inbound 1: Mail Policies > Destination Controls > Add Destination.
     browser.goto(&format!("{https}/mail-policies/destination-controls"));
-    browser.find("#add-destination").click();
+    browser.find("#add-destination").click_and_load();
     fill(&browser, "#destination", COMPANY);
     fill(&browser, "#max_host_concurrency", "10");
     fill(&browser, "#max_messages_per_connection", "20");
@@ -156,7 +158,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
 
     // ---- Inbound 2: Mail Policies > Recipient Access Table > Add Recipient.
     browser.goto(&format!("{https}/mail-policies/rat"));
-    browser.find("#add-recipient").click();
+    browser.find("#add-recipient").click_and_load();
     fill(&browser, "#recipient_address", COMPANY);
     browser.find("#action-accept").click();
     browser.screenshot("walk-06-add-recipient.png");
@@ -171,7 +173,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     // internet, partner.example to the sink too.
     for domain in [COMPANY, INTERNET] {
         browser.goto(&format!("{https}/network/smtp-routes"));
-        browser.find("#add-route").click();
+        browser.find("#add-route").click_and_load();
         fill(&browser, "#receiving_domain", domain);
         fill(&browser, "#destination0", &sink_ip);
         fill(&browser, "#port0", &sink_port);
@@ -196,9 +198,9 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     browser
         .find("#listener")
         .select_by_text("OutgoingMail (Data 2)");
-    browser.find("#listener-go").click();
+    browser.find("#listener-go").click_and_load();
     browser.wait_for_text("main h2", "OutgoingMail");
-    browser.find("#add-sender-group").click();
+    browser.find("#add-sender-group").click_and_load();
     fill(&browser, "#name", "RELAY_O365");
     fill(&browser, "#order", "1");
     browser.find("#policy").select_by_text("RELAYED");
@@ -219,7 +221,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     browser.goto(&format!(
         "{https}/mail-policies/mail-flow?listener=OutgoingMail"
     ));
-    browser.find("#policy-RELAYED").click();
+    browser.find("#policy-RELAYED").click_and_load();
     browser.find("#tls-preferred").click();
     browser.screenshot("walk-12-mail-flow-policy-tls.png");
     submit(&browser, "#submit", "RELAYED: TLS Preferred");
@@ -236,7 +238,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     // ---- Threat Defense: Security Services > Threat Defense Connector:
     // enable it with a Message Intake Address.
     browser.goto(&format!("{https}/security/threat-defense"));
-    browser.find("#edit-settings").click();
+    browser.find("#edit-settings").click_and_load();
     let enabled = browser.find("#enabled");
     if enabled.attr("checked").is_none() {
         enabled.click();
@@ -252,7 +254,7 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     // ... and per policy: Incoming Mail Policies, the Threat Defense
     // Connector column of DEFAULT, a custom Message Intake Address.
     browser.goto(&format!("{https}/mail-policies/incoming"));
-    browser.find("td#tdc-DEFAULT a").click();
+    browser.find("td#tdc-DEFAULT a").click_and_load();
     browser.find("#threat_defense_custom").click();
     fill(&browser, "#intake_address", POLICY_INTAKE);
     browser.screenshot("walk-15-policy-threat-defense.png");
@@ -284,12 +286,23 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     );
 
     // ---- Commit Changes, with a comment.
-    browser.find("#commit-changes").click();
+    browser.find("#commit-changes").click_and_load();
     assert_eq!(browser.current_url(), format!("{https}/commit"));
     fill(&browser, "#comment", COMMENT);
     browser.screenshot("walk-17-commit.png");
     submit(&browser, "#commit", "Commit Changes");
     browser.wait_for_text("body", "No Changes Pending");
+    // The commit's answer, as the CLI prints it: done, and the relay lint's
+    // reminder that RELAY_O365 relays for every tenant until the seed's
+    // shared-secret filter guards it (docs/microsoft-365.md).
+    let said = browser.wait_for_text("div.flash.ok", "Changes committed");
+    assert!(
+        said.contains(
+            "Warning: OutgoingMail relays for sender group RELAY_O365, whose member .protection.outlook.com matches"
+        ),
+        "the commit page shows the relay lint's warning: {said}"
+    );
+    browser.screenshot("walk-18-committed.png");
     assert!(
         gw.cli_ok(&["commitlog"]).contains(COMMENT),
         "the commit log names the web's commit"
@@ -372,20 +385,24 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
         outbound_row.contains(&relay_client.to_string()),
         "and the Microsoft 365 host's IP: {outbound_row}"
     );
-    browser.screenshot("walk-18-message-tracking.png");
-    browser.find(&format!("#details-{outbound_mid}")).click();
+    browser.screenshot("walk-19-message-tracking.png");
+    browser
+        .find(&format!("#details-{outbound_mid}"))
+        .click_and_load();
     browser.wait_for_text("#last-state", "Delivered");
     browser.wait_for_text("#host", "RELAY_O365");
-    browser.screenshot("walk-19-more-details.png");
+    browser.screenshot("walk-20-more-details.png");
 
     track_until_delivered(&browser, &https, inbound_from, inbound_mid);
-    browser.find(&format!("#details-{inbound_mid}")).click();
+    browser
+        .find(&format!("#details-{inbound_mid}"))
+        .click_and_load();
     browser.wait_for_text("#last-state", "Delivered");
 
     // ---- Monitor > Reports: both messages counted.
     browser.goto(&format!("{https}/monitor/reports"));
     assert_eq!(browser.find("main h1").text(), "Reports");
-    browser.screenshot("walk-20-reports.png");
+    browser.screenshot("walk-21-reports.png");
 
     // ---- The committed configuration is what the CLI would have made
     // (nothing is staged after the commit, so the working configuration
