@@ -457,6 +457,43 @@ impl Element<'_> {
             .unwrap_or_else(|e| self.fail("click", &e));
     }
 
+    /// Clicks a link or a submit button and waits until the page it leads
+    /// to has loaded. chromedriver's own wait after a click can miss a
+    /// navigation that starts a moment later (a form's POST, then the
+    /// redirect), and the test would go on reading the old page; so the
+    /// old page is marked first, and this returns once a document without
+    /// the mark is complete.
+    ///
+    /// # Panics
+    /// When no new page has loaded within [`SOON`].
+    pub fn click_and_load(&self) {
+        self.browser.execute("window.__breakwaterOldPage = true;");
+        self.click();
+        // While the old page unloads, scripts may fail to run: that is
+        // "not yet", not an error.
+        let loaded = wait_until(SOON, || {
+            let v = self
+                .browser
+                .try_post(
+                    "/execute/sync",
+                    &json!({
+                        "script": "return window.__breakwaterOldPage === undefined \
+                                   && document.readyState === 'complete';",
+                        "args": [],
+                    }),
+                )
+                .ok()?;
+            (v == Value::Bool(true)).then_some(())
+        });
+        if loaded.is_none() {
+            panic!(
+                "clicking {} loaded no new page within {SOON:?}; still at {}",
+                self.css,
+                self.browser.current_url()
+            );
+        }
+    }
+
     /// Types `text` into it.
     pub fn send_keys(&self, text: &str) {
         self.browser

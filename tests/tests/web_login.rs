@@ -29,7 +29,7 @@ fn log_in(browser: &Browser, user: &str, passphrase: &str) {
     let pass = browser.find("input[name=password]");
     pass.clear();
     pass.send_keys(passphrase);
-    browser.find("form button[type=submit]").click();
+    browser.find("form button[type=submit]").click_and_load();
 }
 
 /// The "Log Out" button of the page's header.
@@ -45,7 +45,7 @@ fn log_out(browser: &Browser) {
                 buttons.iter().map(|b| b.text()).collect::<Vec<_>>()
             )
         });
-    log_out.click();
+    log_out.click_and_load();
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn factory_admin_must_change_the_passphrase_first() {
     browser
         .find("input[name=again]")
         .send_keys("a better admin passphrase");
-    browser.find("main form button[type=submit]").click();
+    browser.find("main form button[type=submit]").click_and_load();
     assert_eq!(browser.current_url(), format!("{https}/monitor/status"));
     assert_eq!(browser.find("main h1").text(), "System Status");
 
