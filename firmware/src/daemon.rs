@@ -586,7 +586,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     // The web UI, API and SSH on Management: clients of the control
     // socket, started once it exists.
     let mut management = breakwater_mgmt::ManagementPlane::new(dir);
-    for problem in management.apply(&config, management_tls(&config)) {
+    for problem in management.apply(&config, management_tls(&config)).await {
         tracing::warn!("{problem}");
     }
 
@@ -598,7 +598,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             for problem in listeners.apply(&cfg).await {
                 tracing::warn!("{problem}");
             }
-            for problem in management.apply(&cfg, management_tls(&cfg)) {
+            for problem in management.apply(&cfg, management_tls(&cfg)).await {
                 tracing::warn!("{problem}");
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());

@@ -3,13 +3,14 @@
 //! written (host, passphrase, token and MIDs substituted), Basic and token
 //! authentication, the console's lockout, roles, the change model (a
 //! change staged through the API, committed, seen by `breakwater cli`),
-//! and the API switched off.
+//! message tracking of a message sent with swaks, and the API switched
+//! off.
 
 use std::path::Path;
 use std::process::Command;
 
 use breakwater_e2e::{
-    Gateway, SOON, TestNet, World, mid_in_reply, simple_message, smtplib, wait_until,
+    Gateway, SOON, Swaks, TestNet, World, mid_in_reply, simple_message, smtplib, wait_until,
 };
 use serde_json::Value;
 
@@ -400,6 +401,67 @@ fn changes_are_staged_by_role_and_committed() {
 }
 
 #[test]
+fn tracking_finds_a_delivered_message_by_sender_ip_and_by_mid() {
+    let w = World::start();
+    let base = base(&w.net);
+    ready_admin(&w.gw, &base);
+    let admin = format!("admin:{ADMIN_PASS}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("msg.eml");
+    std::fs::write(
+        &path,
+        "From: Sender <sender@internet.example>\r\nTo: Alice <alice@example.com>\r\nMessage-ID: <api-tracking@e2e.test>\r\nSubject: API tracking test\r\n\r\nHello Alice.\r\n",
+    )
+    .expect("write message");
+    let client_ip = w.net.client(4);
+    let out = Swaks::new(w.net.data1_smtp(), client_ip)
+        .from("sender@internet.example")
+        .to("alice@example.com")
+        .data_file(&path)
+        .run();
+    let reply = out
+        .data_reply()
+        .unwrap_or_else(|| panic!("no reply to end of DATA:\n{}", out.transcript));
+    assert_eq!(reply.code, 250, "{}", out.transcript);
+    let mid = mid_in_reply(&reply.text()).expect("the 250 names the MID");
+    w.sink
+        .wait_for_message_id("api-tracking@e2e.test", SOON)
+        .expect("the message reaches the sink");
+    w.gw.wait_for_log(&format!("Message finished MID {mid} done"), SOON);
+
+    let ip = client_ip.to_string();
+    for query in [format!("sender_ip={ip}"), format!("mid={mid}")] {
+        let a = basic(&base, &admin, &format!("/api/v1/tracking?{query}"));
+        assert_eq!(a.status, 200, "{query}: {}", a.body);
+        let v = a.json();
+        assert_eq!(v["found"], 1, "{query}: {v}");
+        assert_eq!(v["shown"], 1, "{query}: {v}");
+        let m = &v["messages"][0];
+        assert_eq!(m["mid"], mid, "{query}: {m}");
+        assert_eq!(m["sender_ip"], ip.as_str(), "{query}: {m}");
+        assert_eq!(m["status"], "Delivered", "{query}: {m}");
+        assert_eq!(m["from"], "sender@internet.example", "{query}: {m}");
+        assert_eq!(m["to"][0], "alice@example.com", "{query}: {m}");
+        assert_eq!(m["subject"], "API tracking test", "{query}: {m}");
+        let lines = m["lines"].as_array().expect("lines");
+        assert!(
+            lines.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.contains(&format!("Message finished MID {mid} done")))),
+            "{query}: {m}"
+        );
+    }
+    // Another address finds nothing; a malformed MID is findevent's 400.
+    let none = basic(&base, &admin, "/api/v1/tracking?sender_ip=127.9.9.9").json();
+    assert_eq!(none["found"], 0, "{none}");
+    assert_eq!(none["messages"].as_array().map(Vec::len), Some(0), "{none}");
+    let a = basic(&base, &admin, "/api/v1/tracking?mid=seven");
+    assert_eq!(a.status, 400, "{}", a.body);
+    let a = basic(&base, &admin, "/api/v1/tracking");
+    assert_eq!(a.status, 400, "no criterion: {}", a.body);
+}
+
+#[test]
 fn the_api_switched_off_answers_404_and_the_web_ui_stays() {
     let net = TestNet::new();
     let gw = Gateway::start(&net);
@@ -408,13 +470,7 @@ fn the_api_switched_off_answers_404_and_the_web_ui_stays() {
     let admin = format!("admin:{ADMIN_PASS}");
     assert_eq!(basic(&base, &admin, "/api/v1/status").status, 200);
 
-    // `adminaccessconfig` is another part of this issue; the same setting
-    // staged through `loadconfig`, as an administrator could.
-    let saved = gw.cli_ok(&["saveconfig", "print"]);
-    assert!(saved.contains("api_enabled = true"), "{saved}");
-    let edited = saved.replace("api_enabled = true", "api_enabled = false");
-    gw.cli_input(&["loadconfig", "-"], &edited)
-        .expect("loadconfig -");
+    gw.cli_ok(&["adminaccessconfig", "setup", "--api", "off"]);
     gw.cli_ok(&["commit", "e2e: API off"]);
 
     let off = wait_until(SOON, || {

@@ -26,6 +26,8 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
     (&["status"], [true, true, true, true]),
     (&["status", "detail"], [true, true, true, true]),
     (&["tophosts"], [true, true, true, true]),
+    (&["reportdata"], [true, true, true, true]),
+    (&["reportdata", "--json"], [true, true, true, true]),
     (&["hoststatus", "example.com"], [true, true, true, true]),
     (&["workqueue", "status"], [true, true, true, true]),
     (&["upgrade", "status"], [true, true, true, true]),
@@ -39,6 +41,11 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
     (&["filters", "export"], [true, true, true, false]),
     (&["saveconfig", "print"], [true, true, true, false]),
     (&["certconfig", "print"], [true, true, true, false]),
+    // What the web UI and the REST API read (the management plane runs
+    // these in the logged-in user's session).
+    (&["showconfig", "--json"], [true, true, true, false]),
+    (&["adminaccessconfig", "print"], [true, true, true, false]),
+    (&["sshconfig", "print"], [true, true, true, false]),
     (&["listenerconfig", "print"], [true, true, true, false]),
     (&["commitlog"], [true, true, true, false]),
     (&["who"], [true, true, true, false]),
@@ -75,6 +82,22 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
         [true, true, false, false],
     ),
     (&["deletemessage", "999999"], [true, true, false, false]),
+    (
+        &["adminaccessconfig", "timeout", "60"],
+        [true, true, false, false],
+    ),
+    (
+        &["adminaccessconfig", "setup", "--api", "on"],
+        [true, true, false, false],
+    ),
+    (
+        &["sshconfig", "new", "e2e-admin", "ssh-ed25519", "AAAA"],
+        [true, true, false, false],
+    ),
+    (
+        &["sshconfig", "delete", "e2e-admin", "1"],
+        [true, true, false, false],
+    ),
     (&["saveconfig", "roles-test"], [true, true, false, false]),
     (
         &["saveconfig", "print", "--include-secrets"],

@@ -380,20 +380,12 @@ fn a_committed_public_key_logs_in_and_the_host_key_survives_a_restart() {
     let out = client.run("sshkey", &by_key, "status", "");
     assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
 
-    // The key staged through the CLI (`loadconfig -` of `saveconfig
-    // print` with the key in `management.ssh_keys`; `sshconfig` is built
-    // elsewhere): refused until committed.
-    let saved = gw.cli_ok(&["saveconfig", "print"]);
-    assert!(saved.contains("ssh_keys = []"), "{saved}");
-    let edited = saved.replacen(
-        "ssh_keys = []",
-        &format!(
-            r#"ssh_keys = [{{ user = "sshkey", key = "{}" }}]"#,
-            public.trim()
-        ),
-        1,
-    );
-    gw.cli_input(&["loadconfig", "-"], &edited).unwrap();
+    // The key staged through the CLI, as `ssh-keygen` wrote it (`sshconfig
+    // new USER -` reads it from standard input): refused until committed.
+    let out = gw
+        .cli_input(&["sshconfig", "new", "sshkey", "-"], &public)
+        .expect("sshconfig new sshkey -");
+    assert!(out.contains("added for sshkey."), "{out}");
     let out = client.run("sshkey", &by_key, "status", "");
     assert_eq!(out.status.code(), Some(255), "a staged key grants nothing");
     gw.cli_ok(&["commit", "ssh key for sshkey"]);

@@ -450,7 +450,14 @@ async fn tracking(
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let out = api.run(text::findevent_words(&q), None).await?;
-    Ok(Json(json!({ "text": out })))
+    // `findevent --json` is the answer: `{found, shown, lines_omitted,
+    // messages}`, the same object the web UI's Message Tracking reads.
+    serde_json::from_str(&out).map(Json).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("malformed findevent answer: {e}"),
+        )
+    })
 }
 
 async fn status(api: Api) -> ApiResult {

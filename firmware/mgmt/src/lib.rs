@@ -89,7 +89,7 @@ impl ManagementPlane {
     /// services started, stopped or moved. Connections already open keep
     /// going. Returns the problems (a port that cannot be bound) for the
     /// system log.
-    pub fn apply(&mut self, config: &Config, tls: Option<TlsAcceptor>) -> Vec<String> {
+    pub async fn apply(&mut self, config: &Config, tls: Option<TlsAcceptor>) -> Vec<String> {
         *self
             .shared
             .settings
@@ -97,13 +97,22 @@ impl ManagementPlane {
             .unwrap_or_else(|e| e.into_inner()) = config.management.clone();
         *self.shared.tls.write().unwrap_or_else(|e| e.into_inner()) = tls;
         let wanted = bind::endpoints(config);
-        self.running.retain(|key, task| {
-            let keep = wanted.contains(key) && !task.is_finished();
-            if !keep {
+        let stale: Vec<_> = self
+            .running
+            .iter()
+            .filter(|(key, task)| !wanted.contains(key) || task.is_finished())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stale {
+            if let Some(task) = self.running.remove(&key) {
                 task.abort();
+                // The listening socket belongs to the task and closes only
+                // when the runtime drops it: wait for that, so that a
+                // service moving onto the port another one leaves in the
+                // same commit (SSH onto the old HTTPS port) can bind it.
+                let _ = task.await;
             }
-            keep
-        });
+        }
         let mut problems = Vec::new();
         for key in wanted {
             if self.running.contains_key(&key) {

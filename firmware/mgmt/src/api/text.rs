@@ -1,8 +1,9 @@
 //! The pure parts of the API: HTTP Basic credentials, the tracking query
-//! turned into `findevent` words, and the catalog commands' text answers
+//! turned into `findevent --json` words, and the catalog commands' text answers
 //! read into JSON rows where their layout is fixed (`commitlog`,
-//! `status`, `tophosts`, `quarantine list`). Every answer also keeps the
-//! command's text, so nothing is lost when a layout grows a column.
+//! `status`, `tophosts`, `quarantine list`). Those answers also keep the
+//! command's text, so nothing is lost when a layout grows a column
+//! (tracking needs no scraping: `findevent --json` is already JSON).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -65,19 +66,19 @@ pub struct TrackingQuery {
     pub until: Option<String>,
 }
 
-/// The `findevent` words of a tracking query, one option per criterion
-/// given (empty ones are not criteria). `findevent` checks the values
-/// (a MID is a number, times are `YYYY-MM-DD[ HH:MM[:SS]]`) and refuses a
-/// search with no criterion, so its words are the only ones.
+/// The `findevent --json` words of a tracking query, one option per
+/// criterion given (empty ones are not criteria). `findevent` checks the
+/// values (a MID is a number, times are `YYYY-MM-DD[ HH:MM[:SS]]`) and
+/// refuses a search with no criterion, so its words are the only ones.
 pub fn findevent_words(q: &TrackingQuery) -> Vec<String> {
-    let mut words = vec!["findevent".to_string()];
+    let mut words = vec!["findevent".to_string(), "--json".to_string()];
     let criteria = [
         ("--from", &q.sender),
         ("--to", &q.recipient),
         ("--subject", &q.subject),
         ("--mid", &q.mid),
         ("--message-id", &q.message_id),
-        ("--sender-ip", &q.sender_ip),
+        ("--ip", &q.sender_ip),
         ("--since", &q.since),
         ("--until", &q.until),
     ];
@@ -313,19 +314,23 @@ mod tests {
             findevent_words(&q),
             [
                 "findevent",
+                "--json",
                 "--from",
                 "friend@internet.example",
                 "--mid",
                 "12",
                 "--message-id",
                 "abc@example.com",
-                "--sender-ip",
+                "--ip",
                 "127.5.1.7",
                 "--since",
                 "2026-11-24 01:00"
             ]
         );
-        assert_eq!(findevent_words(&TrackingQuery::default()), ["findevent"]);
+        assert_eq!(
+            findevent_words(&TrackingQuery::default()),
+            ["findevent", "--json"]
+        );
     }
 
     #[test]

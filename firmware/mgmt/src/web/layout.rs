@@ -201,6 +201,7 @@ div.flash.error { background: #fbe3e3; border: 1px solid #d77; }
 table.grid { border-collapse: collapse; background: #fff; margin: 4px 0 12px; }
 table.grid th { background: #dfe5ec; text-align: left; padding: 5px 8px; border: 1px solid #c2ccd6; }
 table.grid td { padding: 5px 8px; border: 1px solid #d6dde4; vertical-align: top; }
+td.num { text-align: right; }
 table.form th { text-align: right; padding: 4px 10px 4px 0; font-weight: normal; color: #444; vertical-align: top; }
 table.form td { padding: 4px 0; }
 input[type=text], input[type=password], input[type=number], select, textarea { font: inherit; padding: 3px 5px; border: 1px solid #99a; border-radius: 2px; }

@@ -91,8 +91,8 @@ pub fn render_sections(id: &str, text: &str) -> Markup {
                     @for row in &s.rows {
                         tr {
                             @match row {
-                                Row::Pair(k, v) => { th { (k) } td { (v) } }
-                                Row::Cells(cells) => { @for c in cells { td { (c) } } }
+                                Row::Pair(k, v) => { th { (k) } (cell(v)) }
+                                Row::Cells(cells) => { @for c in cells { (cell(c)) } }
                             }
                         }
                     }
@@ -100,6 +100,22 @@ pub fn render_sections(id: &str, text: &str) -> Markup {
             }
         }
         (raw(text))
+    }
+}
+
+/// A number as the commands print it: digits, maybe grouped with commas,
+/// maybe with a decimal part or a percent sign (`104,163`, `0.25`, `3%`).
+fn is_number(text: &str) -> bool {
+    let t = text.strip_suffix('%').unwrap_or(text);
+    t.starts_with(|c: char| c.is_ascii_digit())
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+}
+
+/// A table cell; numbers right-aligned (`td.num`) so their digits line up.
+fn cell(text: &str) -> Markup {
+    html! {
+        @if is_number(text) { td.num { (text) } } @else { td { (text) } }
     }
 }
 
@@ -178,7 +194,7 @@ async fn delivery(admin: Admin, Query(q): Query<SortBy>) -> Response {
             }
             @for (i, r) in rows.iter().enumerate() {
                 tr id=(format!("host-{}", r.host)) {
-                    td { (i + 1) }
+                    td.num { (i + 1) }
                     td {
                         @if r.down { "*" }
                         a href=(format!("/monitor/delivery/host/{}", r.host)) { (r.host) }
@@ -282,7 +298,7 @@ async fn quarantines(admin: Admin) -> Response {
     let body = html! {
         table.grid id="quarantines" {
             tr { th { "Quarantine" } th { "Messages" } th { "Size" } th { "Maximum" } }
-            @for q in &quarantines { tr { @for c in q { td { (c) } } } }
+            @for q in &quarantines { tr { @for c in q { (cell(c)) } } }
         }
         h2 { "Messages" }
         table.grid id="held" {
@@ -349,6 +365,25 @@ async fn delete(Path(mid): Path<u64>, change: Change) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_right_aligned_cells() {
+        for n in ["0", "104,163", "0.25", "3%"] {
+            assert!(is_number(n), "{n}");
+            assert_eq!(cell(n).into_string(), format!("<td class=\"num\">{n}</td>"));
+        }
+        for t in [
+            "",
+            "IncomingMail",
+            "127.0.0.1:25",
+            "2 connection(s)",
+            ",5",
+            "12 s",
+        ] {
+            assert!(!is_number(t), "{t}");
+        }
+        assert_eq!(cell("Demo").into_string(), "<td>Demo</td>");
+    }
 
     #[test]
     fn status_text_becomes_titled_sections_of_pairs_and_columns() {
