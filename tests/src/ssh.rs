@@ -45,7 +45,8 @@ impl SshClient {
     }
 
     /// An SSH_ASKPASS program that answers `passphrase`.
-    fn askpass(&self, passphrase: &str) -> PathBuf {
+    #[must_use]
+    pub fn askpass(&self, passphrase: &str) -> PathBuf {
         let path = self.dir.path().join("askpass.sh");
         let quoted = passphrase.replace('\'', r"'\''");
         std::fs::write(&path, format!("#!/bin/sh\nprintf '%s\\n' '{quoted}'\n"))

@@ -5,13 +5,13 @@
 //! with a committed key, a host key that survives a restart, and no SSH
 //! on Data 1 or Data 2.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use breakwater_e2e::ssh::{SshAuth as Auth, SshClient};
 use breakwater_e2e::{Gateway, MGMT_SSH_PORT, TestNet};
 
 /// Waits (bounded) for a system log line holding `text`.
@@ -28,97 +28,6 @@ fn wait_for_system_log(gw: &Gateway, text: &str) -> String {
         "no {text:?} in the system log:\n{}",
         std::fs::read_to_string(&path).unwrap_or_default()
     );
-}
-
-/// The client's side: its known_hosts, askpass script and keys.
-struct Client {
-    dir: tempfile::TempDir,
-    host: Ipv4Addr,
-}
-
-impl Client {
-    fn new(net: &TestNet) -> Client {
-        Client {
-            dir: tempfile::tempdir().unwrap(),
-            host: net.management(),
-        }
-    }
-
-    fn known_hosts(&self) -> PathBuf {
-        self.dir.path().join("known_hosts")
-    }
-
-    /// An SSH_ASKPASS program that answers `passphrase`.
-    fn askpass(&self, passphrase: &str) -> PathBuf {
-        let path = self.dir.path().join("askpass.sh");
-        let quoted = passphrase.replace('\'', r"'\''");
-        std::fs::write(&path, format!("#!/bin/sh\nprintf '%s\\n' '{quoted}'\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-        path
-    }
-
-    /// `ssh` with this client's files; `auth` is the passphrase, or the
-    /// private key file for a public-key login.
-    fn ssh(&self, user: &str, auth: &Auth, extra: &[&str]) -> Command {
-        let mut cmd = Command::new("ssh");
-        cmd.args(["-F", "/dev/null", "-p", &MGMT_SSH_PORT.to_string()])
-            .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                self.known_hosts().display()
-            ))
-            .args([
-                "-o",
-                "StrictHostKeyChecking=accept-new",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
-                "-o",
-                "ConnectTimeout=30",
-                "-o",
-                "NumberOfPasswordPrompts=1",
-                "-o",
-                "LogLevel=ERROR",
-            ])
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env_remove("SSH_AUTH_SOCK");
-        match auth {
-            Auth::Passphrase(p) => {
-                cmd.args(["-o", "PreferredAuthentications=password"])
-                    .args(["-o", "PubkeyAuthentication=no"])
-                    .env("SSH_ASKPASS", self.askpass(p));
-            }
-            Auth::Key(key) => {
-                cmd.args(["-o", "PreferredAuthentications=publickey"])
-                    .arg("-i")
-                    .arg(key)
-                    .env("SSH_ASKPASS", "/bin/false");
-            }
-        }
-        cmd.args(extra).arg(format!("{user}@{}", self.host));
-        cmd
-    }
-
-    /// `ssh USER@box COMMAND` with `stdin`.
-    fn run(&self, user: &str, auth: &Auth, command: &str, stdin: &str) -> Output {
-        let mut child = self
-            .ssh(user, auth, &[])
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run ssh (Debian package openssh-client)");
-        // The server may stop reading early (an input over the limit).
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        child.wait_with_output().unwrap()
-    }
-}
-
-enum Auth {
-    Passphrase(String),
-    Key(PathBuf),
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -149,7 +58,7 @@ fn user(gw: &Gateway, name: &str, role: &str) -> Auth {
 fn one_shot_commands_run_as_the_user_and_a_commit_over_ssh_is_in_force() {
     let net = TestNet::new();
     let gw = Gateway::start(&net);
-    let client = Client::new(&net);
+    let client = SshClient::new(net.management(), MGMT_SSH_PORT);
     let admin = user(&gw, "sshadmin", "admin");
 
     // The same text as `breakwater cli`, and exit status 0.
@@ -273,7 +182,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 fn the_console_shell_runs_on_an_ssh_terminal() {
     let net = TestNet::new();
     let gw = Gateway::start(&net);
-    let client = Client::new(&net);
+    let client = SshClient::new(net.management(), MGMT_SSH_PORT);
     // A new user's first login, over SSH: the console's forced change.
     gw.cli_input(
         &["userconfig", "new", "sshop", "operator"],
@@ -281,7 +190,7 @@ fn the_console_shell_runs_on_an_ssh_terminal() {
     )
     .unwrap();
     let askpass = client.askpass("sshop first pass");
-    let cmd = client.ssh(
+    let cmd = client.command(
         "sshop",
         &Auth::Passphrase("sshop first pass".into()),
         &["-tt"],
@@ -334,7 +243,7 @@ fn the_console_shell_runs_on_an_ssh_terminal() {
 fn wrong_passphrases_are_refused_and_lock_the_account() {
     let net = TestNet::new();
     let gw = Gateway::start(&net);
-    let client = Client::new(&net);
+    let client = SshClient::new(net.management(), MGMT_SSH_PORT);
     let Auth::Passphrase(right) = user(&gw, "sshlock", "admin") else {
         unreachable!()
     };
@@ -364,9 +273,9 @@ fn wrong_passphrases_are_refused_and_lock_the_account() {
 fn a_committed_public_key_logs_in_and_the_host_key_survives_a_restart() {
     let net = TestNet::new();
     let mut gw = Gateway::start(&net);
-    let client = Client::new(&net);
+    let client = SshClient::new(net.management(), MGMT_SSH_PORT);
     let _ = user(&gw, "sshkey", "admin");
-    let key = client.dir.path().join("id_ed25519");
+    let key = client.dir().join("id_ed25519");
     let made = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "sshkey@e2e", "-f"])
         .arg(&key)
@@ -413,7 +322,7 @@ fn a_committed_public_key_logs_in_and_the_host_key_survives_a_restart() {
         "the client saw {fingerprint}; the log says {logged}"
     );
     gw.restart();
-    let mut strict = client.ssh("sshkey", &by_key, &["-o", "StrictHostKeyChecking=yes"]);
+    let mut strict = client.command("sshkey", &by_key, &["-o", "StrictHostKeyChecking=yes"]);
     let out = strict.arg("status").stdin(Stdio::null()).output().unwrap();
     ok(&out);
 }

@@ -160,7 +160,9 @@ fn factory_admin_must_change_the_passphrase_first() {
     browser
         .find("input[name=again]")
         .send_keys("a better admin passphrase");
-    browser.find("main form button[type=submit]").click_and_load();
+    browser
+        .find("main form button[type=submit]")
+        .click_and_load();
     assert_eq!(browser.current_url(), format!("{https}/monitor/status"));
     assert_eq!(browser.find("main h1").text(), "System Status");
 
