@@ -39,6 +39,10 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
     (&["filters", "export"], [true, true, true, false]),
     (&["saveconfig", "print"], [true, true, true, false]),
     (&["certconfig", "print"], [true, true, true, false]),
+    (
+        &["certconfig", "print", "--json"],
+        [true, true, true, false],
+    ),
     (&["listenerconfig", "print"], [true, true, true, false]),
     (&["commitlog"], [true, true, true, false]),
     (&["who"], [true, true, true, false]),
