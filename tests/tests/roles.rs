@@ -46,6 +46,10 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
     (&["showconfig", "--json"], [true, true, true, false]),
     (&["adminaccessconfig", "print"], [true, true, true, false]),
     (&["sshconfig", "print"], [true, true, true, false]),
+    (
+        &["certconfig", "print", "--json"],
+        [true, true, true, false],
+    ),
     (&["listenerconfig", "print"], [true, true, true, false]),
     (&["commitlog"], [true, true, true, false]),
     (&["who"], [true, true, true, false]),

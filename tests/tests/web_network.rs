@@ -351,7 +351,14 @@ fn the_seeds_delivery_pages_stage_what_the_cli_stages() {
     assert!(gw.cli_ok(&["certconfig", "print"]).contains("o365-client"));
     let page = web.get("/network/certificates");
     assert!(page.contains("Certificate o365-client imported"), "{page}");
-    assert!(page.contains("O=Example Org, CN=mx.example.test"), "{page}");
+    // What the control plane read from the certificate (certconfig print
+    // --json), and that nothing uses it yet.
+    assert!(page.contains("CN=mx.example.test, O=Example Org"), "{page}");
+    assert!(page.contains("days left)"), "{page}");
+    assert!(
+        gw.cli_ok(&["certconfig", "print", "--json"])
+            .contains(r#""subject":"CN=mx.example.test, O=Example Org""#)
+    );
     assert!(!page.contains("PRIVATE KEY"), "a private key is shown");
     assert!(
         !page.contains(&pem_body_line(&key)),
@@ -370,6 +377,9 @@ fn the_seeds_delivery_pages_stage_what_the_cli_stages() {
     // catalog), and its change (its own form, with its valid CSRF token)
     // is refused by the control plane.
     let viewer = WebClient::login(&gw, "e2e-viewer", &viewer_pass);
+    let page = viewer.get("/network/certificates");
+    assert!(page.contains(r#"id="cert-o365-client""#), "{page}");
+    assert!(!page.contains(r#"id="delete-o365-client""#), "{page}");
     let page = viewer.get("/mail-policies/destination-controls");
     assert!(!page.contains("Add Destination..."), "{page}");
     let (status, _) = viewer.post(

@@ -290,6 +290,7 @@ pub const CATALOG: &[Command] = &[
             usage::CERTCONFIG,
             &[
                 form(&["certconfig", "print"], ReadOnly),
+                form(&["certconfig", "print", "--json"], ReadOnly),
                 form(&["certconfig", "certauthority", "print"], ReadOnly),
             ],
         )

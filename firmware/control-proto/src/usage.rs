@@ -117,7 +117,7 @@ options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max
          --hard_bounce_message on|off  --delay_warning on|off";
 
 pub const CERTCONFIG: &str = "\
-usage: certconfig print
+usage: certconfig print [--json]
        certconfig import <name> <certificate-pem-file> <key-pem-file>
        certconfig import <name> -   (the chain and the key pasted)
        certconfig delete <name>

@@ -565,6 +565,7 @@ mod tests {
         ("filters export", [true, true, true, false]),
         ("saveconfig print", [true, true, true, false]),
         ("certconfig print", [true, true, true, false]),
+        ("certconfig print --json", [true, true, true, false]),
         ("adminaccessconfig print", [true, true, true, false]),
         ("sshconfig print", [true, true, true, false]),
         (

@@ -3,8 +3,10 @@
 //! it trusts besides the built-in roots for the Verify TLS modes.
 //! PEM files are read by the daemon from the appliance's file system.
 
+use chrono::{DateTime, Utc};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Serialize;
 
 use super::args::{check_name, invalid, stage, usage};
 use super::{CliError, CommandContext};
@@ -24,7 +26,8 @@ pub(super) fn run(
         .collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (lower.as_slice(), args) {
-        (["print"], [_]) => Ok(render(&ctx.store.working()?)),
+        (["print"], [_]) => Ok(render(&ctx.store.working()?, Utc::now())),
+        (["print", "--json"], [_, _]) => json(&ctx.store.working()?, Utc::now()),
         // `-`: the certificate chain and its private key pasted together
         // (the web UI's Add Certificate, or a paste at the console).
         (["import", ..], [_, name, file]) if file == "-" => {
@@ -55,7 +58,7 @@ pub(super) fn run(
             import_ca_pem(ctx, name, &read(file)?, file)
         }
         (["certauthority", "delete"], [_, _, name]) => delete_ca(ctx, name),
-        (["certauthority", "print"], [_, _]) => Ok(render(&ctx.store.working()?)),
+        (["certauthority", "print"], [_, _]) => Ok(render(&ctx.store.working()?, Utc::now())),
         _ => Err(usage(USAGE)),
     }
 }
@@ -192,24 +195,159 @@ fn delete_ca(ctx: &CommandContext<'_>, name: &str) -> Result<String, CliError> {
     stage(ctx, &cfg, &format!("Certificate authority {name} deleted."))
 }
 
-pub(super) fn render(cfg: &Config) -> String {
-    let mut out = String::from("Certificates:\n");
-    for c in &cfg.certificates {
-        let users: Vec<&str> = cfg
-            .listeners
+/// What `certconfig print` shows of one certificate: what the first
+/// certificate of its chain says about itself, and what presents it.
+/// `print --json` answers a list of these (the web UI's Certificates page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct CertificateInfo {
+    name: String,
+    /// `CN=..., O=...` (the whole name when it has neither).
+    subject: Option<String>,
+    issuer: Option<String>,
+    /// RFC 3339, UTC.
+    not_before: Option<String>,
+    not_after: Option<String>,
+    /// Whole days until `not_after`; negative once expired.
+    days_left: Option<i64>,
+    /// Listener names, `destination <domain>`, `HTTPS on Management`.
+    used_by: Vec<String>,
+    /// Why the certificate could not be read (a configuration loaded with
+    /// `loadconfig` is not re-checked as `import` checks it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The names and validity of the first certificate in `pem`.
+struct Parsed {
+    subject: String,
+    issuer: String,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+}
+
+fn parse(pem: &str) -> Result<Parsed, String> {
+    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .ok_or("no certificate")?
+        .map_err(|e| format!("not PEM: {e}"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let time = |t: &x509_parser::time::ASN1Time| {
+        DateTime::from_timestamp(t.timestamp(), 0).ok_or("a validity date out of range")
+    };
+    let validity = cert.validity();
+    Ok(Parsed {
+        subject: name_text(cert.subject()),
+        issuer: name_text(cert.issuer()),
+        not_before: time(&validity.not_before)?,
+        not_after: time(&validity.not_after)?,
+    })
+}
+
+/// `CN=mx.example.com, O=Example Org`: the attributes certconfig shows, as
+/// AsyncOS's Common Name and Organization columns; a name with neither is
+/// shown whole.
+fn name_text(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let text = |a: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        a.as_str()
+            .map_or_else(|_| "(not text)".to_string(), str::to_string)
+    };
+    let parts: Vec<String> = name
+        .iter_common_name()
+        .map(|a| format!("CN={}", text(a)))
+        .chain(name.iter_organization().map(|a| format!("O={}", text(a))))
+        .collect();
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// What presents the certificate `name`: the listeners (STARTTLS), the
+/// destinations (client certificate) and HTTPS on Management (its
+/// certificate, or the first one when none is named).
+fn used_by(cfg: &Config, name: &str) -> Vec<String> {
+    let mut users: Vec<String> = cfg
+        .listeners
+        .iter()
+        .filter(|l| l.certificate == name)
+        .map(|l| l.name.clone())
+        .collect();
+    if cfg.destination_default.client_certificate.as_deref() == Some(name) {
+        users.push("destination Default".to_string());
+    }
+    users.extend(
+        cfg.destination_controls
             .iter()
-            .filter(|l| l.certificate == c.name)
-            .map(|l| l.name.as_str())
-            .collect();
-        out.push_str(&format!(
-            "  {}{}\n",
-            c.name,
-            if users.is_empty() {
-                String::new()
-            } else {
-                format!(" (listeners: {})", users.join(", "))
+            .filter(|d| matches!(&d.client_certificate, Some(Some(c)) if c == name))
+            .map(|d| format!("destination {}", d.domain)),
+    );
+    let management = &cfg.management.certificate;
+    let first = cfg.certificates.first().is_some_and(|c| c.name == name);
+    if cfg.management.https_enabled && (management == name || (management.is_empty() && first)) {
+        users.push("HTTPS on Management".to_string());
+    }
+    users
+}
+
+fn infos(cfg: &Config, now: DateTime<Utc>) -> Vec<CertificateInfo> {
+    cfg.certificates
+        .iter()
+        .map(|c| {
+            let parsed = parse(&c.cert_pem);
+            let ok = parsed.as_ref().ok();
+            let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            CertificateInfo {
+                name: c.name.clone(),
+                subject: ok.map(|p| p.subject.clone()),
+                issuer: ok.map(|p| p.issuer.clone()),
+                not_before: ok.map(|p| rfc3339(p.not_before)),
+                not_after: ok.map(|p| rfc3339(p.not_after)),
+                days_left: ok.map(|p| (p.not_after - now).num_days()),
+                used_by: used_by(cfg, &c.name),
+                error: parsed.err(),
             }
-        ));
+        })
+        .collect()
+}
+
+fn json(cfg: &Config, now: DateTime<Utc>) -> Result<String, CliError> {
+    serde_json::to_string(&infos(cfg, now))
+        .map_err(|e| invalid(format!("Cannot print the certificates: {e}")))
+}
+
+pub(super) fn render(cfg: &Config, now: DateTime<Utc>) -> String {
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut out = String::from("List of Certificates\n");
+    if cfg.certificates.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for (i, c) in cfg.certificates.iter().enumerate() {
+        out.push_str(&format!("{}. {}\n", i + 1, c.name));
+        match parse(&c.cert_pem) {
+            Ok(p) => {
+                let state = if now > p.not_after {
+                    "expired".to_string()
+                } else if now < p.not_before {
+                    "not yet valid".to_string()
+                } else {
+                    format!("{} days left", (p.not_after - now).num_days())
+                };
+                out.push_str(&format!("   Subject:    {}\n", p.subject));
+                out.push_str(&format!("   Issued by:  {}\n", p.issuer));
+                out.push_str(&format!("   Valid from: {}\n", day(p.not_before)));
+                out.push_str(&format!("   Not after:  {} ({state})\n", day(p.not_after)));
+            }
+            Err(e) => out.push_str(&format!("   Unreadable: {e}\n")),
+        }
+        let users = used_by(cfg, &c.name);
+        let users = if users.is_empty() {
+            "(not used)".to_string()
+        } else {
+            users.join(", ")
+        };
+        out.push_str(&format!("   Used by:    {users}\n"));
     }
     out.push_str("Certificate authorities (besides the built-in roots):\n");
     if cfg.ca_certificates.is_empty() {
@@ -250,6 +388,123 @@ mod tests {
         f.run("certconfig certauthority delete test-ca").unwrap();
         f.run("certconfig delete partner").unwrap();
         assert!(f.staged().unwrap().ca_certificates.is_empty());
+    }
+
+    /// `CN=mx.example.com, O=Example Org`, valid through 2026, issued by
+    /// a CA `CN=Example CA, O=Example Org`.
+    fn partner_pair(dir: &std::path::Path) -> (String, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, date_time_ymd};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.distinguished_name.push(DnType::CommonName, "Example CA");
+        ca.distinguished_name
+            .push(DnType::OrganizationName, "Example Org");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let mut leaf = CertificateParams::new(vec!["mx.example.com".to_string()]).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "mx.example.com");
+        leaf.distinguished_name
+            .push(DnType::OrganizationName, "Example Org");
+        leaf.not_before = date_time_ymd(2026, 1, 1);
+        leaf.not_after = date_time_ymd(2027, 1, 1);
+        let key = KeyPair::generate().unwrap();
+        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+        let c = dir.join("partner.pem");
+        let k = dir.join("partner.key");
+        std::fs::write(&c, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c.display().to_string(), k.display().to_string())
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone;
+        chrono::Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn print_shows_subject_issuer_validity_and_what_uses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k) = partner_pair(dir.path());
+        let f = Fixture::new();
+        f.run(&format!("certconfig import partner {c} {k}"))
+            .unwrap();
+        f.run("listenerconfig edit IncomingMail setup --certificate partner")
+            .unwrap();
+        f.run("adminaccessconfig setup --certificate partner")
+            .unwrap();
+        let cfg = f.working();
+
+        let text = super::render(&cfg, at(2026, 12, 1));
+        let partner = text.split("2. partner\n").nth(1).unwrap();
+        assert!(partner.starts_with(
+            "   Subject:    CN=mx.example.com, O=Example Org
+   Issued by:  CN=Example CA, O=Example Org
+   Valid from: 2026-01-01 00:00:00 UTC
+   Not after:  2027-01-01 00:00:00 UTC (31 days left)
+   Used by:    IncomingMail, HTTPS on Management
+"
+        ));
+        // The fixture's Demo is junk PEM: said so, not hidden.
+        assert!(
+            text.starts_with(
+                "List of Certificates\n1. Demo\n   Unreadable: not an X.509 certificate"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("   Used by:    OutgoingMail\n2. partner"),
+            "{text}"
+        );
+        let expired = super::render(&cfg, at(2027, 3, 1));
+        assert!(
+            expired.contains("2027-01-01 00:00:00 UTC (expired)"),
+            "{expired}"
+        );
+
+        let json: serde_json::Value =
+            serde_json::from_str(&f.run("certconfig print --json").unwrap()).unwrap();
+        let p = &json[1];
+        assert_eq!(p["name"], "partner");
+        assert_eq!(p["subject"], "CN=mx.example.com, O=Example Org");
+        assert_eq!(p["issuer"], "CN=Example CA, O=Example Org");
+        assert_eq!(p["not_before"], "2026-01-01T00:00:00Z");
+        assert_eq!(p["not_after"], "2027-01-01T00:00:00Z");
+        assert_eq!(
+            p["used_by"],
+            serde_json::json!(["IncomingMail", "HTTPS on Management"])
+        );
+        assert!(p.get("error").is_none());
+        assert_eq!(json[0]["name"], "Demo");
+        assert!(json[0]["subject"].is_null());
+        assert!(json[0]["error"].is_string());
+        // A private key is never part of the answer.
+        assert!(
+            !f.run("certconfig print --json")
+                .unwrap()
+                .contains("PRIVATE")
+        );
+    }
+
+    #[test]
+    fn https_on_management_uses_the_first_certificate_when_none_is_named() {
+        let f = Fixture::new();
+        let json: serde_json::Value =
+            serde_json::from_str(&f.run("certconfig print --json").unwrap()).unwrap();
+        assert_eq!(
+            json[0]["used_by"],
+            serde_json::json!(["IncomingMail", "OutgoingMail", "HTTPS on Management"])
+        );
+        f.run("destconfig new .outlook.com --client_certificate Demo")
+            .unwrap();
+        f.run("adminaccessconfig setup --https off").unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&f.run("certconfig print --json").unwrap()).unwrap();
+        assert_eq!(
+            json[0]["used_by"],
+            serde_json::json!(["IncomingMail", "OutgoingMail", "destination .outlook.com"])
+        );
+        assert!(f.run("certconfig print --json extra").is_err());
     }
 
     #[test]

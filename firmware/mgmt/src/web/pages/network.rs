@@ -2,8 +2,9 @@
 //! CLI's command: `dnsconfig servers|timeout|trustanchor ...`,
 //! `bounceconfig new|edit|delete ...`, `certconfig import <name> -` (the
 //! pasted certificate and key on standard input) and `certconfig delete`.
-//! Private keys are never shown: `showconfig --json` masks them, and the
-//! certificate list shows only what the certificate itself says.
+//! The certificate list is `certconfig print --json`: the control plane
+//! reads the certificates and says what uses them; private keys are never
+//! in it (and `showconfig --json` masks them).
 
 use axum::Router;
 use axum::extract::Path;
@@ -11,8 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use breakwater_config::{BounceProfile, Config};
 use maud::{Markup, html};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
 
 use crate::web::fields::field;
 use crate::web::{Admin, Change, State, layout, web_wording};
@@ -433,144 +433,43 @@ pub fn cert_words(form: &[(String, String)]) -> Result<(Vec<String>, String), St
     Ok((words, format!("{cert}\n{key}\n")))
 }
 
-/// What a certificate says about itself: subject, issuer and expiry
-/// (the first certificate of the chain).
-#[derive(Debug, PartialEq, Eq)]
-pub struct CertSummary {
-    pub subject: String,
-    pub issuer: String,
-    pub not_after: String,
+/// One row of `certconfig print --json`: the control plane reads the
+/// certificate (this crate parses no X.509) and says what uses it.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+pub struct CertRow {
+    pub name: String,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub not_after: Option<String>,
+    pub days_left: Option<i64>,
+    #[serde(default)]
+    pub used_by: Vec<String>,
+    pub error: Option<String>,
 }
 
-pub fn summary(pem: &str) -> Option<CertSummary> {
-    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .next()?
-        .ok()?;
-    der::summary(der.as_ref())
+pub fn cert_rows(json: &str) -> Result<Vec<CertRow>, String> {
+    serde_json::from_str(json).map_err(|e| format!("Unexpected certconfig answer: {e}"))
 }
 
-/// Just enough DER (X.690) to read a certificate's names and validity.
-mod der {
-    use super::CertSummary;
-
-    /// One element: tag, contents, and what follows it.
-    fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-            (len, &rest[n..])
-        };
-        if rest.len() < len {
-            return None;
-        }
-        Some((tag, &rest[..len], &rest[len..]))
-    }
-
-    const SEQUENCE: u8 = 0x30;
-
-    /// The attribute types a Name shows, short names as OpenSSL's.
-    fn attribute(oid: &[u8]) -> Option<&'static str> {
-        Some(match oid {
-            [0x55, 0x04, 0x03] => "CN",
-            [0x55, 0x04, 0x06] => "C",
-            [0x55, 0x04, 0x07] => "L",
-            [0x55, 0x04, 0x08] => "ST",
-            [0x55, 0x04, 0x0a] => "O",
-            [0x55, 0x04, 0x0b] => "OU",
-            _ => return None,
-        })
-    }
-
-    /// `C=US, O=Example, CN=mx.example.com`.
-    fn name(contents: &[u8]) -> Option<String> {
-        let mut parts = Vec::new();
-        let mut sets = contents;
-        while !sets.is_empty() {
-            let (_, set, rest) = element(sets)?;
-            sets = rest;
-            let mut atvs = set;
-            while !atvs.is_empty() {
-                let (_, atv, rest) = element(atvs)?;
-                atvs = rest;
-                let (_, oid, after) = element(atv)?;
-                let (_, value, _) = element(after)?;
-                if let Some(short) = attribute(oid) {
-                    parts.push(format!("{short}={}", String::from_utf8_lossy(value)));
-                }
-            }
-        }
-        Some(parts.join(", "))
-    }
-
-    /// UTCTime or GeneralizedTime as `YYYY-MM-DD HH:MM:SS UTC`.
-    fn time(tag: u8, value: &[u8]) -> Option<String> {
-        let text = std::str::from_utf8(value).ok()?;
-        let full = match tag {
-            0x17 => {
-                let yy: u32 = text.get(..2)?.parse().ok()?;
-                format!("{}{text}", if yy >= 50 { "19" } else { "20" })
-            }
-            0x18 => text.to_string(),
-            _ => return None,
-        };
-        let d = |r: std::ops::Range<usize>| full.get(r);
-        Some(format!(
-            "{}-{}-{} {}:{}:{} UTC",
-            d(0..4)?,
-            d(4..6)?,
-            d(6..8)?,
-            d(8..10)?,
-            d(10..12)?,
-            d(12..14)?
-        ))
-    }
-
-    pub(super) fn summary(der: &[u8]) -> Option<CertSummary> {
-        let (SEQUENCE, cert, _) = element(der)? else {
-            return None;
-        };
-        let (SEQUENCE, tbs, _) = element(cert)? else {
-            return None;
-        };
-        let mut rest = tbs;
-        // [0] version, present from v2 on.
-        if rest.first() == Some(&0xa0) {
-            rest = element(rest)?.2;
-        }
-        let (_, _serial, rest) = element(rest)?;
-        let (_, _algorithm, rest) = element(rest)?;
-        let (SEQUENCE, issuer, rest) = element(rest)? else {
-            return None;
-        };
-        let (SEQUENCE, validity, rest) = element(rest)? else {
-            return None;
-        };
-        let (SEQUENCE, subject, _) = element(rest)? else {
-            return None;
-        };
-        let (_, _not_before, after) = element(validity)?;
-        let (tag, not_after, _) = element(after)?;
-        Some(CertSummary {
-            subject: name(subject)?,
-            issuer: name(issuer)?,
-            not_after: time(tag, not_after)?,
-        })
+/// The Expires column: the date and how long it has left, as the control
+/// plane counted it.
+fn expires(row: &CertRow) -> String {
+    match (&row.not_after, row.days_left) {
+        (Some(date), Some(days)) if days < 0 => format!("{date} (expired)"),
+        (Some(date), Some(days)) => format!("{date} ({days} days left)"),
+        (Some(date), None) => date.clone(),
+        (None, _) => String::new(),
     }
 }
 
 async fn cert_list(admin: Admin) -> Response {
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => return admin.page("Certificates", layout::output(&e)),
+    let rows = match admin.run(&["certconfig", "print", "--json"]).await {
+        Ok(json) => cert_rows(&json),
+        Err(e) => Err(e),
+    };
+    let (rows, cfg) = match (rows, admin.config().await) {
+        (Ok(rows), Ok(cfg)) => (rows, cfg),
+        (Err(e), _) | (_, Err(e)) => return admin.page("Certificates", layout::output(&e)),
     };
     let ro = !admin.can_change();
     let body = html! {
@@ -579,15 +478,19 @@ async fn cert_list(admin: Admin) -> Response {
         }
         table.grid id="certificates" {
             tr { th { "Name" } th { "Common Name / Subject" } th { "Issued By" } th { "Expires" } th { "Used By" } th { "Delete" } }
-            @for c in &cfg.certificates {
-                @let s = summary(&c.cert_pem);
-                @let users: Vec<&str> = cfg.listeners.iter().filter(|l| l.certificate == c.name).map(|l| l.name.as_str()).collect();
+            @for c in &rows {
                 tr id=(format!("cert-{}", c.name)) {
                     td { (c.name) }
-                    td { (s.as_ref().map_or("(unreadable)", |s| s.subject.as_str())) }
-                    td { (s.as_ref().map_or("", |s| s.issuer.as_str())) }
-                    td { (s.as_ref().map_or("", |s| s.not_after.as_str())) }
-                    td { (users.join(", ")) }
+                    td {
+                        @match (&c.subject, &c.error) {
+                            (Some(subject), _) => (subject),
+                            (None, Some(e)) => { "(unreadable: " (e) ")" },
+                            (None, None) => "(unreadable)",
+                        }
+                    }
+                    td { (c.issuer.as_deref().unwrap_or("")) }
+                    td { (expires(c)) }
+                    td { (c.used_by.join(", ")) }
                     td {
                         @if !ro {
                             form.inline method="post" action="/network/certificates/delete" {
@@ -676,20 +579,21 @@ XTLy5YdaEpHx9dHKIvh/rzaVQ4Biu7LYf+58amqFHv0=
 ";
 
     #[test]
-    fn a_certificate_says_its_subject_issuer_and_expiry() {
-        let s = summary(CERT).unwrap();
-        assert_eq!(s.subject, "C=US, O=Example Org, CN=mx.example.com");
-        assert_eq!(s.issuer, s.subject);
-        assert_eq!(s.not_after, "2036-12-03 13:36:10 UTC");
-        assert_eq!(summary("not pem"), None);
-        // Truncated DER never panics.
-        let der = CertificateDer::pem_slice_iter(CERT.as_bytes())
-            .next()
-            .unwrap()
-            .unwrap();
-        for n in 0..der.len() {
-            let _ = der::summary(&der[..n]);
-        }
+    fn the_certificate_list_is_certconfigs_answer() {
+        let json = r#"[{"name":"Demo","subject":"CN=mx.example.com, O=Example Org","issuer":"CN=Example CA, O=Example Org","not_before":"2026-01-01T00:00:00Z","not_after":"2027-01-01T00:00:00Z","days_left":31,"used_by":["IncomingMail","HTTPS on Management"]},
+            {"name":"old","subject":"CN=old","issuer":"CN=old","not_before":"2020-01-01T00:00:00Z","not_after":"2021-01-01T00:00:00Z","days_left":-2000,"used_by":[]},
+            {"name":"junk","subject":null,"issuer":null,"not_before":null,"not_after":null,"days_left":null,"used_by":[],"error":"no certificate"}]"#;
+        let rows = cert_rows(json).unwrap();
+        assert_eq!(
+            rows[0].subject.as_deref(),
+            Some("CN=mx.example.com, O=Example Org")
+        );
+        assert_eq!(rows[0].used_by, ["IncomingMail", "HTTPS on Management"]);
+        assert_eq!(expires(&rows[0]), "2027-01-01T00:00:00Z (31 days left)");
+        assert_eq!(expires(&rows[1]), "2021-01-01T00:00:00Z (expired)");
+        assert_eq!(expires(&rows[2]), "");
+        assert_eq!(rows[2].error.as_deref(), Some("no certificate"));
+        assert!(cert_rows("Certificates:").is_err());
     }
 
     #[test]
