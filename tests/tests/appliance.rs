@@ -141,13 +141,13 @@ fn management_plane_answers(vm: &Vm) {
     let out = ssh.run(
         "admin",
         &SshAuth::Passphrase(PASSPHRASE.into()),
-        "version",
+        "status",
         "",
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && text.contains("Breakwater"),
-        "ssh version: {text}{}",
+        out.status.success() && text.contains("Version: Breakwater"),
+        "ssh status: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let (ok, _) = curl(&[&format!("https://{}/login", vm.data1_https)]);

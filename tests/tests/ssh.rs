@@ -80,6 +80,22 @@ fn one_shot_commands_run_as_the_user_and_a_commit_over_ssh_is_in_force() {
     );
     assert!(gw.cli_ok(&["commitlog"]).contains("hostname over ssh"));
 
+    // The console's own commands answer as at the console.
+    let version = ok(&client.run("sshadmin", &admin, "version", ""));
+    assert!(version.starts_with("Current Version"), "{version}");
+    assert!(
+        version.contains("Host name: ssh-staged.example.com"),
+        "{version}"
+    );
+    assert!(ok(&client.run("sshadmin", &admin, "commitdetail", "")).contains("hostname over ssh"));
+    let out = client.run("sshadmin", &admin, "rollbackconfig", "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is interactive"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A failing command: its error on stderr, exit status 1.
     let out = client.run("sshadmin", &admin, "nosuchcommand", "");
     assert_eq!(out.status.code(), Some(1));

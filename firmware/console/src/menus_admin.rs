@@ -73,12 +73,8 @@ pub(super) fn rollbackconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(),
 }
 
 pub(super) fn version(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
-    let b = sh.session.banner.clone();
-    let boot: String = b.boot_info.iter().map(|l| format!("\n{l}")).collect();
-    sh.show(&format!(
-        "Current Version\n===============\nProduct: {} Email Security Gateway\nVersion: {}\nSerial #: {}\nHost name: {}{boot}",
-        b.product, b.version, b.serial, b.hostname
-    ))
+    let text = sh.session.banner.version_text();
+    sh.show(&text)
 }
 
 pub(super) fn help(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {

@@ -82,6 +82,17 @@ pub struct Banner {
     pub boot_info: Vec<String>,
 }
 
+impl Banner {
+    /// What `version` prints (at the console and over SSH).
+    pub fn version_text(&self) -> String {
+        let boot: String = self.boot_info.iter().map(|l| format!("\n{l}")).collect();
+        format!(
+            "Current Version\n===============\nProduct: {} Email Security Gateway\nVersion: {}\nSerial #: {}\nHost name: {}{boot}",
+            self.product, self.version, self.serial, self.hostname
+        )
+    }
+}
+
 /// The answer to `__state` (asked before every console prompt).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionState {

@@ -592,6 +592,41 @@ fn start_shell(
 
 /// Runs one batch command in the session `token`, prints its answer (an
 /// error on stderr, as `breakwater cli` does) and returns the exit status.
+/// The console's own commands in the one-shot form: `version` as the
+/// console prints it; `commitdetail` is `commitlog` (see [`exec`]); the
+/// interactive ones need the shell. `None`: a daemon command.
+async fn console_command(shared: &Shared, words: &[String]) -> Option<(bool, String)> {
+    let name = words.first()?.to_ascii_lowercase();
+    let command = catalog::find(&name)?;
+    if command.answered_by != catalog::Answerer::Console || command.name == "commitdetail" {
+        return None;
+    }
+    Some(match command.name {
+        "version" => {
+            let banner = shared
+                .control
+                .call(vec![breakwater_control_proto::BANNER.into()], None, "")
+                .await
+                .ok()
+                .filter(|r| r.ok)
+                .and_then(|r| {
+                    serde_json::from_str::<breakwater_control_proto::Banner>(&r.output).ok()
+                });
+            match banner {
+                Some(b) => (true, b.version_text()),
+                None => (
+                    false,
+                    "The mail daemon is restarting; try again in a moment.".into(),
+                ),
+            }
+        }
+        other => (
+            false,
+            format!("\"{other}\" is interactive: run it in an SSH session without a command."),
+        ),
+    })
+}
+
 async fn exec(
     shared: &Shared,
     token: &str,
@@ -600,9 +635,16 @@ async fn exec(
     pty: bool,
     write: &russh::ChannelWriteHalf<Msg>,
 ) -> u32 {
-    let (ok, mut text) = match shared.control.run(token, words, input).await {
-        Ok(response) => (response.ok, response.output),
-        Err(e) => (false, e.to_string()),
+    let words = match words.first() {
+        Some(w) if w.eq_ignore_ascii_case("commitdetail") => vec!["commitlog".to_string()],
+        _ => words,
+    };
+    let (ok, mut text) = match console_command(shared, &words).await {
+        Some(answer) => answer,
+        None => match shared.control.run(token, words, input).await {
+            Ok(response) => (response.ok, response.output),
+            Err(e) => (false, e.to_string()),
+        },
     };
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
