@@ -196,6 +196,9 @@ fn failed_web_logins_lock_the_account_for_the_console_too() {
             "{}",
             r.body
         );
+        // The form keeps the user name, never the passphrase.
+        assert!(r.body.contains("value=\"carol\""), "{}", r.body);
+        assert!(!r.body.contains("wrong guess"), "{}", r.body);
     }
     // The right passphrase now fails on the web and at a network console
     // alike (a locked account answers as a wrong passphrase does: nothing

@@ -110,12 +110,24 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
 }
 
 /// Generates the self-signed "Demo" certificate for `hostname`.
+/// Its subject names the host and says what it is, as AsyncOS's "Cisco
+/// Appliance Demo Certificate" does (a browser shows it when it asks the
+/// administrator to accept the certificate).
 pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
-    let cert = rcgen::generate_simple_self_signed(vec![hostname.to_string()])?;
+    let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()])?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(rcgen::DnType::CommonName, hostname);
+    name.push(
+        rcgen::DnType::OrganizationName,
+        "Breakwater Appliance Demo Certificate",
+    );
+    params.distinguished_name = name;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
     Ok(Certificate {
         name: "Demo".to_string(),
-        cert_pem: cert.cert.pem(),
-        key_pem: cert.key_pair.serialize_pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
     })
 }
 

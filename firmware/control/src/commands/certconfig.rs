@@ -423,6 +423,18 @@ mod tests {
     }
 
     #[test]
+    fn the_factory_demo_certificate_names_the_host_and_says_it_is_a_demo() {
+        let mut cfg = Fixture::new().working();
+        cfg.certificates =
+            vec![crate::config::factory::demo_certificate("esa1.example.com").unwrap()];
+        let text = super::render(&cfg, chrono::Utc::now());
+        assert!(
+            text.contains("CN=esa1.example.com, O=Breakwater Appliance Demo Certificate"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn print_shows_subject_issuer_validity_and_what_uses_it() {
         let dir = tempfile::tempdir().unwrap();
         let (c, k) = partner_pair(dir.path());

@@ -19,7 +19,9 @@ pub fn routes() -> Router<State> {
         .route("/passwd", get(passwd_page).post(passwd))
 }
 
-fn login_form(error: Option<&str>) -> Response {
+/// The login page; after a refusal, with the message and the user name
+/// typed (the passphrase is never sent back).
+fn login_form(error: Option<&str>, user: &str) -> Response {
     let body = html! {
         h1 { "Log In" }
         @if let Some(e) = error {
@@ -27,7 +29,7 @@ fn login_form(error: Option<&str>) -> Response {
         }
         form method="post" action="/login" {
             table.form {
-                tr { th { label for="username" { "Username:" } } td { input type="text" id="username" name="username" autocomplete="username" autofocus; } }
+                tr { th { label for="username" { "Username:" } } td { input type="text" id="username" name="username" value=(user) autocomplete="username" autofocus; } }
                 tr { th { label for="password" { "Passphrase:" } } td { input type="password" id="password" name="password" autocomplete="current-password"; } }
                 tr { th {} td { button.primary type="submit" { "Login" } } }
             }
@@ -44,7 +46,7 @@ async fn login_page(
     if Admin::from_request_parts(&mut parts, &web).await.is_ok() {
         return Redirect::to("/monitor/status").into_response();
     }
-    login_form(None)
+    login_form(None, "")
 }
 
 #[derive(serde::Deserialize)]
@@ -78,8 +80,8 @@ async fn login(
             )
                 .into_response()
         }
-        Err(LoginError::Refused(message)) => login_form(Some(&message)),
-        Err(LoginError::Link(e)) => login_form(Some(&e.to_string())),
+        Err(LoginError::Refused(message)) => login_form(Some(&message), &user),
+        Err(LoginError::Link(e)) => login_form(Some(&e.to_string()), &user),
     }
 }
 
