@@ -184,7 +184,7 @@ async fn search(admin: Admin, Query(q): Query<Vec<(String, String)>>) -> Respons
 fn results(found: &Found) -> Markup {
     html! {
         h2 id="result-count" {
-            (found.found) " Messages"
+            "Results: " (found.found) @if found.found == 1 { " message" } @else { " messages" }
             @if found.shown < found.found { " (the newest " (found.shown) " shown; narrow the search)" }
         }
         @if found.messages.is_empty() {
