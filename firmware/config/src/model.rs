@@ -479,6 +479,25 @@ pub struct DestinationSettings {
     pub client_certificate: Option<String>,
 }
 
+impl DestinationSettings {
+    /// AsyncOS's "Destination Limits" cell, as `destconfig print` and the
+    /// web UI's Destination Controls show it.
+    pub fn limits_text(&self) -> String {
+        let rate = match self.recipient_limit {
+            Some(l) => format!("{} recipients per {} minutes", l.recipients, l.minutes),
+            None => "No recipient limit".to_string(),
+        };
+        let scope = match self.limit_scope {
+            LimitScope::Domain => "",
+            LimitScope::Host => " (per host)",
+        };
+        format!(
+            "{} concurrent connections{scope}, {} messages per connection, {rate}",
+            self.max_concurrency, self.max_messages_per_connection
+        )
+    }
+}
+
 impl Default for DestinationSettings {
     /// The seed's Default row.
     fn default() -> Self {

@@ -237,21 +237,6 @@ fn apply(cfg: &Config, opts: &Opts, row: &mut Row<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-fn limits_text(s: &DestinationSettings) -> String {
-    let rate = match s.recipient_limit {
-        Some(l) => format!("{} recipients per {} minutes", l.recipients, l.minutes),
-        None => "No recipient limit".to_string(),
-    };
-    let scope = match s.limit_scope {
-        LimitScope::Domain => "",
-        LimitScope::Host => " (per host)",
-    };
-    format!(
-        "{} concurrent connections{scope}, {} messages per connection, {rate}",
-        s.max_concurrency, s.max_messages_per_connection
-    )
-}
-
 fn dane_text(d: Dane) -> &'static str {
     match d {
         Dane::None => "None",
@@ -283,7 +268,7 @@ pub(super) fn table(cfg: &Config) -> String {
             || row.recipient_limit.is_some();
         let cells = [
             or_default(row.ip_preference.is_some(), s.ip_preference.label()),
-            or_default(own_limits, &limits_text(&s)),
+            or_default(own_limits, &s.limits_text()),
             or_default(row.tls.is_some(), s.tls.label()),
             or_default(row.dane.is_some(), dane_text(s.dane)),
             or_default(
@@ -299,7 +284,7 @@ pub(super) fn table(cfg: &Config) -> String {
         );
     }
     let d = &cfg.destination_default;
-    let limits = limits_text(d);
+    let limits = d.limits_text();
     #[rustfmt::skip]
     table_line(&mut out, ["Default", d.ip_preference.label(), &limits, d.tls.label(), dane_text(d.dane), on_off(d.bounce_verification), &d.bounce_profile]);
     out.push_str("^ DANE will not be enforced for domains that have SMTP Routes configured.\n");

@@ -94,22 +94,6 @@ fn is_default(domain: &str) -> bool {
     domain.eq_ignore_ascii_case("default")
 }
 
-/// AsyncOS's "Destination Limits" cell.
-fn limits_text(s: &DestinationSettings) -> String {
-    let rate = match s.recipient_limit {
-        Some(l) => format!("{} recipients per {} minutes", l.recipients, l.minutes),
-        None => "No recipient limit".to_string(),
-    };
-    let scope = match s.limit_scope {
-        LimitScope::Domain => "",
-        LimitScope::Host => " (per host)",
-    };
-    format!(
-        "{} concurrent connections{scope}, {} messages per connection, {rate}",
-        s.max_concurrency, s.max_messages_per_connection
-    )
-}
-
 fn dane_label(d: Dane) -> &'static str {
     match d {
         Dane::None => "None",
@@ -150,7 +134,7 @@ async fn list(admin: Admin) -> Response {
                 tr id=(format!("dest-{}", row.domain)) {
                     td { a href=(format!("{BASE}/edit/{}", row.domain)) id=(format!("edit-{}", row.domain)) { (row.domain) } }
                     td { (own(row.ip_preference.is_some(), s.ip_preference.label())) }
-                    td { (own(own_limits, limits_text(&s))) }
+                    td { (own(own_limits, s.limits_text())) }
                     td { (own(row.tls.is_some(), s.tls.label())) }
                     td { (own(row.dane.is_some(), dane_label(s.dane))) }
                     td { (own(row.bounce_verification.is_some(), on_off(s.bounce_verification))) }
@@ -169,7 +153,7 @@ async fn list(admin: Admin) -> Response {
             tr id="dest-Default" {
                 td { a href=(format!("{BASE}/edit/Default")) id="edit-Default" { "Default" } }
                 td { (d.ip_preference.label()) }
-                td { (limits_text(d)) }
+                td { (d.limits_text()) }
                 td { (d.tls.label()) }
                 td { (dane_label(d.dane)) }
                 td { (on_off(d.bounce_verification)) }
@@ -543,7 +527,7 @@ mod tests {
     fn the_limits_cell_reads_like_asyncos() {
         let d = DestinationSettings::default();
         assert_eq!(
-            limits_text(&d),
+            d.limits_text(),
             "500 concurrent connections, 50 messages per connection, No recipient limit"
         );
     }
