@@ -10,7 +10,7 @@
 //!
 //! Bounds: [`HOURS`] hourly buckets (listeners are the configured few),
 //! and [`TOP_KEYS`] sender domains and as many sender IPs, each with 24
-//! hourly slots; when a new key arrives at the cap, the key with the
+//! hourly slots; when a new key arrives at the cap, the tenth with the
 //! fewest messages over the last 24 hours is evicted (a flood of
 //! one-message senders cannot push out the busy ones). Pure: every call
 //! takes the time, so tests drive it hour by hour.
@@ -24,6 +24,8 @@ use serde::Serialize;
 pub const HOURS: usize = 48;
 /// Sender domains (and, separately, sender IPs) counted at once.
 pub const TOP_KEYS: usize = 1000;
+/// Keys dropped together when [`TOP_KEYS`] is reached (the least counted).
+const EVICT_AT_ONCE: usize = TOP_KEYS / 10;
 /// Entries of a top list.
 pub const TOP_N: usize = 10;
 /// Hours a report covers unless asked otherwise.
@@ -92,12 +94,18 @@ impl TopCounter {
             return;
         }
         if self.keys.len() >= TOP_KEYS {
-            let least = self
+            // The work queue calls this for every message, and on the
+            // internet most senders are new ones: a scan of every key per
+            // new key (1000 keys x 24 hours) would sit on that path. One
+            // scan drops the least counted tenth instead, so it runs once
+            // per 100 new keys.
+            let mut by_count: Vec<(u64, String)> = self
                 .keys
                 .iter()
-                .min_by_key(|(_, d)| d.total(hour))
-                .map(|(k, _)| k.clone());
-            if let Some(k) = least {
+                .map(|(k, d)| (d.total(hour), k.clone()))
+                .collect();
+            by_count.sort_unstable();
+            for (_, k) in by_count.into_iter().take(EVICT_AT_ONCE) {
                 self.keys.remove(&k);
             }
         }
@@ -385,7 +393,11 @@ mod tests {
         for n in 0..(TOP_KEYS + 50) {
             r.received(T0, "IncomingMail", &format!("x@d{n}.example"), ip(2));
         }
-        assert_eq!(r.sender_domains.keys.len(), TOP_KEYS);
+        let kept = r.sender_domains.keys.len();
+        assert!(
+            (TOP_KEYS - EVICT_AT_ONCE..=TOP_KEYS).contains(&kept),
+            "{kept}"
+        );
         let top = r.data(T0, 24).top_sender_domains;
         assert_eq!(top[0], ("busy.example".to_string(), 5));
         assert_eq!(top.len(), TOP_N);
