@@ -76,6 +76,46 @@ impl World {
     pub fn local(user: &str) -> String {
         format!("{user}@{LOCAL_DOMAIN}")
     }
+
+    /// Sends one message from `sender@internet.example` to
+    /// `alice@example.com` through Data 1 with swaks, from `client_ip`,
+    /// with `message_id` and `subject`; waits until the sink has it and the
+    /// gateway logged its end. Returns its MID.
+    ///
+    /// # Panics
+    /// When the gateway does not accept it, or it is not delivered soon.
+    pub fn deliver_inbound(
+        &self,
+        client_ip: std::net::Ipv4Addr,
+        message_id: &str,
+        subject: &str,
+    ) -> u64 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("msg.eml");
+        std::fs::write(
+            &path,
+            format!(
+                "From: Sender <sender@internet.example>\r\nTo: Alice <alice@example.com>\r\nMessage-ID: <{message_id}>\r\nSubject: {subject}\r\n\r\nHello Alice.\r\n"
+            ),
+        )
+        .expect("write message");
+        let out = crate::Swaks::new(self.net.data1_smtp(), client_ip)
+            .from("sender@internet.example")
+            .to("alice@example.com")
+            .data_file(&path)
+            .run();
+        let reply = out
+            .data_reply()
+            .unwrap_or_else(|| panic!("no reply to end of DATA:\n{}", out.transcript));
+        assert_eq!(reply.code, 250, "{}", out.transcript);
+        let mid = crate::mid_in_reply(&reply.text()).expect("the 250 names the MID");
+        self.sink
+            .wait_for_message_id(message_id, crate::SOON)
+            .expect("the message reaches the sink");
+        self.gw
+            .wait_for_log(&format!("Message finished MID {mid} done"), crate::SOON);
+        mid
+    }
 }
 
 impl Drop for World {

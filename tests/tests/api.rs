@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use breakwater_e2e::{
-    Gateway, SOON, Swaks, TestNet, World, mid_in_reply, simple_message, smtplib, wait_until,
+    Gateway, SOON, TestNet, World, mid_in_reply, simple_message, smtplib, wait_until,
 };
 use serde_json::Value;
 
@@ -406,28 +406,8 @@ fn tracking_finds_a_delivered_message_by_sender_ip_and_by_mid() {
     let base = base(&w.net);
     ready_admin(&w.gw, &base);
     let admin = format!("admin:{ADMIN_PASS}");
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("msg.eml");
-    std::fs::write(
-        &path,
-        "From: Sender <sender@internet.example>\r\nTo: Alice <alice@example.com>\r\nMessage-ID: <api-tracking@e2e.test>\r\nSubject: API tracking test\r\n\r\nHello Alice.\r\n",
-    )
-    .expect("write message");
     let client_ip = w.net.client(4);
-    let out = Swaks::new(w.net.data1_smtp(), client_ip)
-        .from("sender@internet.example")
-        .to("alice@example.com")
-        .data_file(&path)
-        .run();
-    let reply = out
-        .data_reply()
-        .unwrap_or_else(|| panic!("no reply to end of DATA:\n{}", out.transcript));
-    assert_eq!(reply.code, 250, "{}", out.transcript);
-    let mid = mid_in_reply(&reply.text()).expect("the 250 names the MID");
-    w.sink
-        .wait_for_message_id("api-tracking@e2e.test", SOON)
-        .expect("the message reaches the sink");
-    w.gw.wait_for_log(&format!("Message finished MID {mid} done"), SOON);
+    let mid = w.deliver_inbound(client_ip, "api-tracking@e2e.test", "API tracking test");
 
     let ip = client_ip.to_string();
     for query in [format!("sender_ip={ip}"), format!("mid={mid}")] {

@@ -9,28 +9,8 @@ use breakwater_e2e::{SOON, Swaks, WebClient, World, mid_in_reply};
 #[test]
 fn a_message_sent_through_data1_is_tracked_and_counted_in_the_web_ui() {
     let w = World::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("msg.eml");
-    std::fs::write(
-        &path,
-        "From: Sender <sender@internet.example>\r\nTo: Alice <alice@example.com>\r\nMessage-ID: <web-monitor@e2e.test>\r\nSubject: Web monitor test\r\n\r\nHello Alice.\r\n",
-    )
-    .expect("write message");
     let client_ip = w.net.client(3);
-    let out = Swaks::new(w.net.data1_smtp(), client_ip)
-        .from("sender@internet.example")
-        .to("alice@example.com")
-        .data_file(&path)
-        .run();
-    let reply = out
-        .data_reply()
-        .unwrap_or_else(|| panic!("no reply to end of DATA:\n{}", out.transcript));
-    assert_eq!(reply.code, 250, "{}", out.transcript);
-    let mid = mid_in_reply(&reply.text()).expect("the 250 names the MID");
-    w.sink
-        .wait_for_message_id("web-monitor@e2e.test", SOON)
-        .expect("the message reaches the sink");
-    w.gw.wait_for_log(&format!("Message finished MID {mid} done"), SOON);
+    let mid = w.deliver_inbound(client_ip, "web-monitor@e2e.test", "Web monitor test");
 
     // Pages need a session.
     let anonymous = std::process::Command::new("curl")
