@@ -117,6 +117,24 @@ pub fn missing(admin: &Admin, title: &str, text: &str, back: &str) -> Response {
     )
 }
 
+/// The working configuration and a copy of listener `name`, or the page
+/// that says which is missing (with a link `back`).
+pub async fn config_and_listener(
+    admin: &Admin,
+    title: &str,
+    name: &str,
+    back: &str,
+) -> Result<(Config, ListenerConfig), Response> {
+    let cfg = admin
+        .config()
+        .await
+        .map_err(|e| missing(admin, title, &e, back))?;
+    let l = listener(&cfg, name)
+        .cloned()
+        .ok_or_else(|| missing(admin, title, "There is no such listener.", back))?;
+    Ok((cfg, l))
+}
+
 /// Runs `steps` (the commands a form became) one after the other in the
 /// administrator's session; stops at the first refusal. Their answers are
 /// flashed on the next page: `ok_to` after success, `error_to` otherwise.

@@ -10,7 +10,7 @@ use breakwater_config::{Config, CrLfHandling, ListenerConfig, ListenerKind};
 use maud::html;
 
 use super::forms::{self, Form, segment};
-use super::{hat_url, listener, missing, run_steps};
+use super::{config_and_listener, hat_url, missing, run_steps};
 use crate::web::{Admin, Change, State};
 
 pub fn routes() -> Router<State> {
@@ -90,18 +90,11 @@ async fn list(admin: Admin) -> Response {
 
 async fn edit_page(admin: Admin, Path(name): Path<String>) -> Response {
     let title = "Edit Listener";
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => return missing(&admin, title, &e, "/network/listeners"),
+    let (cfg, l) = match config_and_listener(&admin, title, &name, "/network/listeners").await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Some(l) = listener(&cfg, &name) else {
-        return missing(
-            &admin,
-            title,
-            "There is no such listener.",
-            "/network/listeners",
-        );
-    };
+    let l = &l;
     let body = html! {
         form method="post" action=(url(&l.name)) {
             (admin.csrf())

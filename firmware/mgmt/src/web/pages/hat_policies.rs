@@ -10,7 +10,7 @@ use breakwater_config::{Behavior, ListenerConfig, MailFlowPolicy, TlsMode};
 use maud::html;
 
 use super::forms::{self, Form, segment, size_text};
-use super::{Pick, listener, missing, pick, policy_url, run_steps, selector};
+use super::{Pick, config_and_listener, missing, pick, policy_url, run_steps, selector};
 use crate::web::{Admin, Change, State};
 
 pub fn routes() -> Router<State> {
@@ -198,25 +198,18 @@ fn policy_form(
 }
 
 async fn edit_page(admin: Admin, Path((name, policy)): Path<(String, String)>) -> Response {
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => {
-            return missing(
-                &admin,
-                "Edit Mail Flow Policy",
-                &e,
-                "/mail-policies/mail-flow",
-            );
-        }
+    let (_, l) = match config_and_listener(
+        &admin,
+        "Edit Mail Flow Policy",
+        &name,
+        "/mail-policies/mail-flow",
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Some(l) = listener(&cfg, &name) else {
-        return missing(
-            &admin,
-            "Edit Mail Flow Policy",
-            "There is no such listener.",
-            "/mail-policies/mail-flow",
-        );
-    };
+    let l = &l;
     let Some(p) = l.policy(policy.trim_start_matches('$')) else {
         return missing(
             &admin,
@@ -239,25 +232,18 @@ async fn edit(Path((name, policy)): Path<(String, String)>, change: Change) -> R
 }
 
 async fn new_page(admin: Admin, Path(name): Path<String>) -> Response {
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => {
-            return missing(
-                &admin,
-                "Add Mail Flow Policy",
-                &e,
-                "/mail-policies/mail-flow",
-            );
-        }
+    let (_, l) = match config_and_listener(
+        &admin,
+        "Add Mail Flow Policy",
+        &name,
+        "/mail-policies/mail-flow",
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Some(l) = listener(&cfg, &name) else {
-        return missing(
-            &admin,
-            "Add Mail Flow Policy",
-            "There is no such listener.",
-            "/mail-policies/mail-flow",
-        );
-    };
+    let l = &l;
     // `newpolicy` starts from AsyncOS's ACCEPTED policy with TLS off.
     let mut defaults = MailFlowPolicy::predefined("", Behavior::Accept);
     defaults.tls = TlsMode::Off;

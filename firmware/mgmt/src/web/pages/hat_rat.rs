@@ -12,7 +12,7 @@ use breakwater_config::{ListenerConfig, RatAction, RatEntry};
 use maud::{Markup, html};
 
 use super::forms::{self, Form, Words, segment};
-use super::{Pick, listener, missing, pick, run_steps, selector};
+use super::{Pick, config_and_listener, listener, missing, pick, run_steps, selector};
 use crate::web::{Admin, Change, State};
 
 pub fn routes() -> Router<State> {
@@ -199,18 +199,11 @@ fn row_form(
 
 async fn new_page(admin: Admin, Path(name): Path<String>) -> Response {
     let title = "Add Recipient";
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => return missing(&admin, title, &e, "/mail-policies/rat"),
+    let (_, l) = match config_and_listener(&admin, title, &name, "/mail-policies/rat").await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Some(l) = listener(&cfg, &name) else {
-        return missing(
-            &admin,
-            title,
-            "There is no such listener.",
-            "/mail-policies/rat",
-        );
-    };
+    let l = &l;
     let action = format!("/mail-policies/rat/{}/new", segment(&l.name));
     let body = row_form(&admin, l, None, l.rat.len().max(1), &action);
     admin.page(title, body)
@@ -229,18 +222,11 @@ async fn new_row(Path(name): Path<String>, change: Change) -> Response {
 
 async fn edit_page(admin: Admin, Path((name, address)): Path<(String, String)>) -> Response {
     let title = "Edit Recipient";
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => return missing(&admin, title, &e, "/mail-policies/rat"),
+    let (_, l) = match config_and_listener(&admin, title, &name, "/mail-policies/rat").await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Some(l) = listener(&cfg, &name) else {
-        return missing(
-            &admin,
-            title,
-            "There is no such listener.",
-            "/mail-policies/rat",
-        );
-    };
+    let l = &l;
     let Some((i, row)) = find(l, &address) else {
         return missing(
             &admin,
