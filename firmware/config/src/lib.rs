@@ -12,6 +12,7 @@
 pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_types::address;
 
+pub mod delivery;
 pub mod factory;
 pub mod hat;
 pub mod management;
