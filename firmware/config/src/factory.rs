@@ -106,6 +106,9 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
             ssh_port: board.management_ports.ssh,
             ..Default::default()
         },
+        time_zone: breakwater_types::clock::DEFAULT_ZONE.to_string(),
+        ssl: Default::default(),
+        hat_comments: Vec::new(),
     }
 }
 

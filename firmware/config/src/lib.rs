@@ -21,6 +21,7 @@ pub mod policy;
 pub mod rat;
 pub mod relay_lint;
 pub mod services;
+pub mod ssl;
 pub mod validate;
 pub mod values;
 
@@ -28,5 +29,6 @@ pub use management::{ManagementAccess, SshUserKey};
 pub use model::*;
 pub use policy::*;
 pub use services::{LogSettings, ThreatDefenseConfig};
+pub use ssl::{SslConfig, SslPolicy};
 pub use validate::{ConfigError, FieldError};
 pub use values::{Host, HostName, NameError, NextHop, ReplyText, ReplyTextError};

@@ -379,6 +379,50 @@ pub struct Config {
     /// field (see `store`).
     #[serde(default)]
     pub management: super::management::ManagementAccess,
+    /// The appliance's time zone (`settz`), an IANA (Olson) name such as
+    /// `America/Chicago`: log lines, `status`, `tophosts` and message
+    /// tracking show times in it (`breakwater_types::clock`). Version 6 of
+    /// the stored config added it, `ssl` and `hat_comments` at its end.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// TLS methods and ciphers of the SMTP legs (`sslconfig`).
+    #[serde(default)]
+    pub ssl: super::ssl::SslConfig,
+    /// The administrator's comments on sender groups and their members
+    /// (the seeds fill one in). Kept beside the HAT rather than in
+    /// [`SenderGroup`] because the stored config (postcard, positional)
+    /// can only grow at its end; the listener commands keep the two in
+    /// step when a group or member is renamed or deleted.
+    #[serde(default)]
+    pub hat_comments: Vec<HatComment>,
+}
+
+fn default_time_zone() -> String {
+    breakwater_types::clock::DEFAULT_ZONE.to_string()
+}
+
+/// A comment on a sender group (`member: None`) or on one of its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HatComment {
+    pub listener: String,
+    pub sender_group: String,
+    /// The member as typed (`.protection.outlook.com`), or `None` for the
+    /// group's own comment.
+    pub member: Option<String>,
+    pub comment: String,
+}
+
+impl Config {
+    /// The comment on a sender group (`member: None`) or one of its
+    /// members, if the administrator wrote one.
+    pub fn hat_comment(&self, listener: &str, group: &str, member: Option<&str>) -> Option<&str> {
+        self.hat_comments
+            .iter()
+            .find(|c| {
+                c.listener == listener && c.sender_group == group && c.member.as_deref() == member
+            })
+            .map(|c| c.comment.as_str())
+    }
 }
 
 /// What bounds the connections the internet can make the gateway hold or

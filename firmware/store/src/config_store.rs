@@ -32,13 +32,17 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   before keeps its static Management address).
 /// - Version 5 added `Config::management` (the web UI, REST API and SSH on
 ///   Management, on their default ports).
-const CONFIG_VERSION: u8 = 5;
+/// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
+///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
+const CONFIG_VERSION: u8 = 6;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
 #[cfg(test)] // Migrated by the same range as 1 and 4; named by the tests.
 const CONFIG_VERSION_3: u8 = 3;
+#[cfg(test)] // Migrated by the same range as 1 and 5; named by the tests.
 const CONFIG_VERSION_4: u8 = 4;
+const CONFIG_VERSION_5: u8 = 5;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -197,7 +201,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_4).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_5).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -227,6 +231,13 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
     if version < 5 {
         let management = breakwater_config::ManagementAccess::default();
         tail.extend(postcard::to_allocvec(&management).map_err(CodecError::from)?);
+    }
+    if version < 6 {
+        let zone = breakwater_types::clock::DEFAULT_ZONE.to_string();
+        tail.extend(postcard::to_allocvec(&zone).map_err(CodecError::from)?);
+        let ssl = breakwater_config::SslConfig::default();
+        tail.extend(postcard::to_allocvec(&ssl).map_err(CodecError::from)?);
+        tail.push(0); // hat_comments: empty
     }
     Ok(tail)
 }
@@ -382,6 +393,23 @@ mod tests {
         let back: Config = decode(&old).unwrap();
         assert_eq!(back.management.https_port, 443);
         assert_eq!(back.management.ssh_port, 22);
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn version_5_records_load_in_utc_with_default_tls_and_no_comments() {
+        let mut cfg = factory();
+        cfg.management.ssh_port = 2022;
+        let tail = missing_tail(CONFIG_VERSION_5).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        assert!(old.ends_with(&tail), "new fields must stay the last");
+        old.truncate(old.len() - tail.len());
+        old[0] = CONFIG_VERSION_5;
+        let back: Config = decode(&old).unwrap();
+        assert_eq!(back.time_zone, "UTC");
+        assert!(back.ssl.inbound.tls_1_2 && back.ssl.outbound.tls_1_3);
+        assert!(back.hat_comments.is_empty());
+        assert_eq!(back.management.ssh_port, 2022);
         assert_eq!(back, cfg);
     }
 
