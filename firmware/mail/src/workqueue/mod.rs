@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use breakwater_types::clock;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Config, RouteTarget};
@@ -358,8 +359,8 @@ impl WorkQueue {
                     r.last_response = Some(text);
                     let till = chrono::DateTime::from_timestamp(r.next_attempt, 0)
                         .map(|t| {
-                            t.with_timezone(&chrono::Local)
-                                .format("%a %b %d %H:%M:%S %Y")
+                            clock::local(t)
+                                .format(clock::LOG_TIME_FORMAT)
                                 .to_string()
                         })
                         .unwrap_or_default();
