@@ -681,7 +681,9 @@ mod tests {
     fn the_status_header_names_the_zone() {
         use chrono::TimeZone as _;
         let zone = clock::parse_zone("America/Chicago").unwrap();
-        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 22, 36, 48).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 6, 22, 36, 48)
+            .unwrap();
         assert_eq!(
             status_as_of(zone.from_utc_datetime(&at.naive_utc())),
             "Status as of: Sun Dec  6 16:36:48 2026 CST"

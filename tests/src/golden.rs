@@ -41,9 +41,14 @@ pub fn normalise(text: &str) -> String {
         let re = Regex::new(pattern).expect("static regex");
         out = re.replace_all(&out, with).into_owned();
     }
-    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered) +)\d+\.\d$")
+    // The value is right-aligned: `<RATE>` keeps the line's width, so a
+    // fast run's `36000.0` and a slow one's `360.0` read the same.
+    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered))( +\d+\.\d)$")
         .expect("static regex");
-    rate.replace_all(&out, "${1}<RATE>").into_owned()
+    rate.replace_all(&out, |c: &regex::Captures<'_>| {
+        format!("{}{:>width$}", &c[1], "<RATE>", width = c[2].len())
+    })
+    .into_owned()
 }
 
 /// Compares `actual` (already normalised) with `tests/golden/<name>`, or
@@ -96,12 +101,14 @@ mod tests {
                     Tue Nov 24 01:06:39 2026 Info: New SMTP DCID 3 interface 127.4.9.1 address 127.4.9.25 port 2525\n\
                     Tue Nov 24 01:06:39 2026 Info: MID 1 ready 412 bytes from <a@b.example>\n\
                     \x20   Messages Received                 3600.0\n\
+                    \x20   Messages Received                36000.0\n\
                     \x20   Messages Received                      1\n";
         assert_eq!(
             normalise(text),
             "Status as of:                <TIME>\n\
              <TIME> Info: New SMTP DCID 3 interface <IP> address <IP> port <PORT>\n\
              <TIME> Info: MID 1 ready <SIZE> bytes from <a@b.example>\n\
+             \x20   Messages Received                 <RATE>\n\
              \x20   Messages Received                 <RATE>\n\
              \x20   Messages Received                      1\n"
         );

@@ -14,7 +14,10 @@ const CHICAGO_TIME: &str = r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} C[SD]T";
 fn settz_and_the_seeds_host_name_reach_headers_tracking_and_the_smtp_dialogue() {
     let w = World::start();
     let staged = w.gw.cli_ok(&["settz", "America/Chicago"]);
-    assert!(staged.starts_with("Time zone set to America/Chicago."), "{staged}");
+    assert!(
+        staged.starts_with("Time zone set to America/Chicago."),
+        "{staged}"
+    );
     let staged = w.gw.cli_ok(&["sethostname", "esa1.your_domain.com"]);
     assert!(
         staged.starts_with("Host name set to esa1.your_domain.com."),
@@ -43,8 +46,7 @@ fn settz_and_the_seeds_host_name_reach_headers_tracking_and_the_smtp_dialogue() 
             .starts_with("Current time zone: America/Chicago (now "),
     );
 
-    let (_conn, banner) =
-        SmtpConn::connect(w.net.client(3), w.net.data1_smtp()).expect("connect");
+    let (_conn, banner) = SmtpConn::connect(w.net.client(3), w.net.data1_smtp()).expect("connect");
     assert_eq!(banner.code, 220, "{banner}");
     assert!(
         banner.text().starts_with("esa1.your_domain.com ESMTP"),
@@ -66,7 +68,8 @@ fn settz_and_the_seeds_host_name_reach_headers_tracking_and_the_smtp_dialogue() 
         "{ours}"
     );
 
-    let json = w.gw.cli_ok(&["findevent", "--mid", &mid.to_string(), "--json"]);
+    let json =
+        w.gw.cli_ok(&["findevent", "--mid", &mid.to_string(), "--json"]);
     let found: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     let time = found["messages"][0]["time"].as_str().unwrap_or_default();
     assert!(

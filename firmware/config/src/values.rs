@@ -361,7 +361,9 @@ mod tests {
         assert!(HostName::parse_fqdn("a-b.c0").is_ok());
         // The seeds' `sethostname esa1.your_domain.com`, as AsyncOS takes it.
         assert_eq!(
-            HostName::parse_fqdn("ESA1.your_domain.com").unwrap().as_str(),
+            HostName::parse_fqdn("ESA1.your_domain.com")
+                .unwrap()
+                .as_str(),
             "esa1.your_domain.com"
         );
         assert!(HostName::parse_fqdn("mail_1.example.com").is_ok());

@@ -15,7 +15,6 @@ use chrono::NaiveDateTime;
 use tracing::Level;
 use tracing::field::{Field, Visit};
 
-
 /// Longest log line, in bytes, newline excluded. A full SMTP command line
 /// (512), a 998-octet header line and every field of a delivery line fit;
 /// `logconfig` never allows a file smaller than 100 KiB, so a capped line

@@ -235,7 +235,11 @@ impl Criteria {
 /// Days").
 fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
     // Log lines hold the appliance's local time, so "24h ago" is too.
-    parse_time_at(text, end_of_day, breakwater_types::clock::now().naive_local())
+    parse_time_at(
+        text,
+        end_of_day,
+        breakwater_types::clock::now().naive_local(),
+    )
 }
 
 fn parse_time_at(

@@ -341,7 +341,10 @@ fn space_padded_days_are_read_and_tracking_times_carry_the_zone_offset() {
     let logs = MailLogs::new(dir.path());
     let found = findevent(&logs, &args("--from erin --since 2026-12-06")).unwrap();
     assert!(found.starts_with("1 message(s) found: MID 7\n"), "{found}");
-    assert!(found.contains("Sun Dec  6 16:36:48 2026 Info: Start MID 7"), "{found}");
+    assert!(
+        found.contains("Sun Dec  6 16:36:48 2026 Info: Start MID 7"),
+        "{found}"
+    );
     assert_eq!(
         findevent(&logs, &args("--from erin --until 2026-12-05")).unwrap(),
         "No message in mail_logs matches."

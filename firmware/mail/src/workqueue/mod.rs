@@ -358,11 +358,7 @@ impl WorkQueue {
                     r.next_attempt = now + delay as i64;
                     r.last_response = Some(text);
                     let till = chrono::DateTime::from_timestamp(r.next_attempt, 0)
-                        .map(|t| {
-                            clock::local(t)
-                                .format(clock::LOG_TIME_FORMAT)
-                                .to_string()
-                        })
+                        .map(|t| clock::local(t).format(clock::LOG_TIME_FORMAT).to_string())
                         .unwrap_or_default();
                     MailEvent::Pending {
                         mid,

@@ -502,7 +502,9 @@ mod zone_tests {
     #[test]
     fn the_header_names_the_zone_as_the_seed_prints_it() {
         let zone = clock::parse_zone("America/Chicago").unwrap();
-        let at = chrono::Utc.with_ymd_and_hms(2024, 2, 17, 1, 55, 34).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2024, 2, 17, 1, 55, 34)
+            .unwrap();
         // Seed 004, `tophosts`, byte for byte.
         assert_eq!(
             status_as_of(zone.from_utc_datetime(&at.naive_utc())),

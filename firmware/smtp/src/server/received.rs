@@ -58,7 +58,9 @@ mod tests {
     fn an_underscore_host_name_and_the_zone_offset_reach_the_header() {
         use chrono::TimeZone as _;
         let zone = breakwater_types::clock::parse_zone("America/Chicago").unwrap();
-        let at = chrono::Utc.with_ymd_and_hms(2024, 2, 17, 1, 55, 34).unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2024, 2, 17, 1, 55, 34)
+            .unwrap();
         let h = header(
             "mail.example.org",
             None,
