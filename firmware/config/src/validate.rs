@@ -144,8 +144,15 @@ impl Config {
             p.add("bounce_profiles", "There is no Default bounce profile.");
         }
         for f in &self.message_filters {
-            if let Err(e) = crate::filters::parse(&f.source) {
-                p.add(format!("message_filters[{}]", f.name), e.to_string());
+            // Rules the grammar takes but nothing here can evaluate (SPF,
+            // DKIM, LDAP groups) are refused now, not evaluated falsely.
+            match crate::filters::parse(&f.source) {
+                Err(e) => p.add(format!("message_filters[{}]", f.name), e.to_string()),
+                Ok(parsed) => {
+                    for r in crate::filters::refusals(&parsed) {
+                        p.add(format!("message_filters[{}]", f.name), r.to_string());
+                    }
+                }
             }
         }
         for (dir, table) in [

@@ -80,6 +80,22 @@ pub enum TextField {
     AttachmentFilename,
 }
 
+/// Which envelope address an LDAP group rule looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    MailFrom,
+    RcptTo,
+}
+
+impl GroupField {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            GroupField::MailFrom => "mail-from-group",
+            GroupField::RcptTo => "rcpt-to-group",
+        }
+    }
+}
+
 /// Which size a numeric rule compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SizeField {
@@ -164,10 +180,25 @@ pub enum Condition {
     },
     /// `dnslist('zone')`: is the remote IP listed in the zone.
     DnsList(String),
-    /// `spf-status == 'Pass'` (the status keyword, case-insensitive).
-    SpfStatus(MatchOp, String),
+    /// `spf-status == 'Pass'`, `spf-status('helo') == 'Fail, SoftFail'`:
+    /// the identity (`mailfrom`, `helo`, `pra`; none: any of them) and the
+    /// results as written, one or more comma separated (case-insensitive).
+    SpfStatus {
+        identity: Option<String>,
+        op: MatchOp,
+        results: String,
+    },
+    /// `spf-passed`: the SPF result is `Pass`.
+    SpfPassed,
     /// `dkim-authentication == 'pass'`.
     DkimAuthentication(MatchOp, String),
+    /// `mail-from-group == 'Group'`, `rcpt-to-group == 'Group'`: the
+    /// envelope sender / any recipient is in that LDAP group.
+    LdapGroup {
+        field: GroupField,
+        op: MatchOp,
+        group: String,
+    },
     Not(Box<Condition>),
     And(Box<Condition>, Box<Condition>),
     Or(Box<Condition>, Box<Condition>),

@@ -12,10 +12,6 @@ use super::eval::Evaluator;
 use super::mime::{Content, count_addresses};
 use super::pattern::Pattern;
 
-/// What `spf-status` and `dkim-authentication` answer until the
-/// authentication checks (mail-auth) run before the filters.
-pub const AUTH_RESULT_NONE: &str = "none";
-
 fn apply(op: MatchOp, matched: bool) -> bool {
     match op {
         MatchOp::Eq => matched,
@@ -102,9 +98,15 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
                     >= *threshold
             }
             Condition::DnsList(zone) => self.lookups.dnslist(zone, msg.remote_ip),
-            Condition::SpfStatus(op, v) | Condition::DkimAuthentication(op, v) => {
-                apply(*op, v.eq_ignore_ascii_case(AUTH_RESULT_NONE))
-            }
+            // No verification result and no directory to ask: as AsyncOS
+            // does for a message without a reputation score, no comparison
+            // holds, `==` and `!=` alike. `Config::validate` refuses these
+            // rules (`unsupported::refusals`), so a committed filter never
+            // gets here; a trace of a pasted script may.
+            Condition::SpfStatus { .. }
+            | Condition::SpfPassed
+            | Condition::DkimAuthentication(..)
+            | Condition::LdapGroup { .. } => false,
             Condition::Not(inner) => !self.condition(inner),
             Condition::And(a, b) => self.condition(a) && self.condition(b),
             Condition::Or(a, b) => self.condition(a) || self.condition(b),

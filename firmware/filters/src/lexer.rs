@@ -14,10 +14,18 @@ pub enum Tok {
     Str(String),
     /// Digits with an optional alphabetic suffix (`10M`).
     Number(u64, String),
+    /// Digits with a fraction (`7.5`), as written: only the arguments of
+    /// rules Breakwater refuses take one (`reputation < -7.5`).
+    Decimal(String),
+    /// `-` before a number (`-7.5`).
+    Minus,
     LParen,
     RParen,
     LBrace,
     RBrace,
+    /// `[` and `]` around AsyncOS lists (`url-category(['Gambling'])`).
+    LBracket,
+    RBracket,
     Comma,
     Semi,
     Colon,
@@ -32,10 +40,14 @@ impl Tok {
             Tok::Ident(s) => format!("'{s}'"),
             Tok::Str(_) => "a quoted string".to_string(),
             Tok::Number(n, s) => format!("'{n}{s}'"),
+            Tok::Decimal(d) => format!("'{d}'"),
+            Tok::Minus => "'-'".to_string(),
             Tok::LParen => "'('".to_string(),
             Tok::RParen => "')'".to_string(),
             Tok::LBrace => "'{'".to_string(),
             Tok::RBrace => "'}'".to_string(),
+            Tok::LBracket => "'['".to_string(),
+            Tok::RBracket => "']'".to_string(),
             Tok::Comma => "','".to_string(),
             Tok::Semi => "';'".to_string(),
             Tok::Colon => "':'".to_string(),
@@ -108,6 +120,9 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
             ')' => push(&mut out, Tok::RParen),
             '{' => push(&mut out, Tok::LBrace),
             '}' => push(&mut out, Tok::RBrace),
+            '[' => push(&mut out, Tok::LBracket),
+            ']' => push(&mut out, Tok::RBracket),
+            '-' => push(&mut out, Tok::Minus),
             ',' => push(&mut out, Tok::Comma),
             ';' => push(&mut out, Tok::Semi),
             ':' => push(&mut out, Tok::Colon),
@@ -193,6 +208,17 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
                             ParseError::at(src, tline, tcol, "number too large".to_string())
                         })?;
                     j += 1;
+                }
+                if chars.get(j) == Some(&'.') && chars.get(j + 1).is_some_and(char::is_ascii_digit)
+                {
+                    j += 1;
+                    while j < chars.len() && chars[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                    push(&mut out, Tok::Decimal(chars[i..j].iter().collect()));
+                    col += j - i;
+                    i = j;
+                    continue;
                 }
                 let mut suffix = String::new();
                 while j < chars.len() && chars[j].is_ascii_alphabetic() {

@@ -24,6 +24,8 @@
 //! - `lexer`, `parser`, `parse_cond`, `parse_action`: source → [`Filter`]s,
 //!   or a [`ParseError`] with line, column and a pointer.
 //! - `ast`, `pattern`, `print`: the tree, compiled regexes, canonical source.
+//! - `unsupported`: the AsyncOS rules and actions Breakwater does not carry
+//!   out, with why; the parser refuses most, [`refusals`] the rest.
 //! - `validate`: warnings for names nothing defines ([`validate`]).
 //! - `context`: what conditions look at ([`MessageContext`]).
 //! - `conditions`, `eval`: [`evaluate`] → [`Verdict`].
@@ -51,6 +53,7 @@ mod pattern;
 mod prescan;
 mod print;
 mod rewrite;
+mod unsupported;
 mod validate;
 mod vars;
 
@@ -58,11 +61,10 @@ mod vars;
 mod tests;
 
 pub use ast::{
-    Action, CmpOp, Condition, ContainsScope, CopyKind, Filter, FinalAction, IfChain, IpSpec,
-    MatchOp, SizeField, Stmt, TextField,
+    Action, CmpOp, Condition, ContainsScope, CopyKind, Filter, FinalAction, GroupField, IfChain,
+    IpSpec, MatchOp, SizeField, Stmt, TextField,
 };
 pub use bench::{bench_header_filters, header_filter_script};
-pub use conditions::AUTH_RESULT_NONE;
 pub use context::{Lookups, MessageContext, NoLookups};
 pub use eval::{TraceEvent, TraceLine, Verdict, evaluate, trace};
 pub use invocation::{ActionInvocation, ActionKind};
@@ -78,6 +80,7 @@ pub use rewrite::{
     add_footer, apply_rewrites, drop_attachments_by_name, edit_body_text, edit_header_text,
     insert_header, strip_header,
 };
+pub use unsupported::{Refusal, refusals};
 pub use validate::{KnownNames, Warning, validate};
 pub use vars::Vars;
 

@@ -6,36 +6,7 @@ use super::lexer::{Tok, Token};
 use super::parse_cond::check_header_name;
 use super::parser::{Parser, keyword};
 use super::pattern::Pattern;
-
-/// AsyncOS actions Breakwater does not implement yet.
-const UNSUPPORTED_ACTIONS: &[&str] = &[
-    "encrypt",
-    "encrypt-deferred",
-    "html-convert",
-    "add-heading",
-    "insert-footer",
-    "smime-gateway",
-    "smime-gateway-deferred",
-    "skip-outbreakcheck",
-    "skip-marketingcheck",
-    "skip-socialcheck",
-    "skip-bulkcheck",
-    "skip-dlp",
-    "dlp",
-    "add-message-tag",
-    "replace-attachment",
-    "drop-attachments-by-type",
-    "drop-attachments-by-filetype",
-    "drop-attachments-by-mimetype",
-    "drop-attachments-by-size",
-    "drop-attachments-where-contains",
-    "drop-attachments-where-dictionary-match",
-    "url-reputation",
-    "url-category",
-    "strip-header-by-value",
-    "dmarc",
-    "domain-key-signing",
-];
+use super::unsupported::{self, Kind};
 
 impl Parser<'_> {
     pub(super) fn action(&mut self) -> Result<Action, ParseError> {
@@ -47,11 +18,8 @@ impl Parser<'_> {
             ));
         };
         let kw = keyword(word);
-        if UNSUPPORTED_ACTIONS.contains(&kw.as_str()) {
-            return Err(self.err_at(
-                &t,
-                format!("action '{word}' is not supported by Breakwater yet"),
-            ));
+        if let Some(u) = unsupported::find(Kind::Action, &kw) {
+            return Err(self.unsupported_use(u, &t));
         }
         let known = matches!(
             kw.as_str(),

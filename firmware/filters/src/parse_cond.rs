@@ -5,39 +5,13 @@ use std::net::IpAddr;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::ParseError;
-use super::ast::{CmpOp, Condition, ContainsScope, IpSpec, MatchOp, SizeField, TextField};
+use super::ast::{
+    CmpOp, Condition, ContainsScope, GroupField, IpSpec, MatchOp, SizeField, TextField,
+};
 use super::lexer::{Tok, Token};
 use super::parser::{Parser, keyword};
 use super::pattern::Pattern;
-
-/// AsyncOS rules Breakwater does not implement yet: named in the error so an
-/// administrator knows it is a gap, not a typo.
-const UNSUPPORTED_RULES: &[&str] = &[
-    "mail-from-group",
-    "rcpt-to-group",
-    "remote-host",
-    "signed",
-    "signed-certificate",
-    "encrypted",
-    "url-category",
-    "url-reputation",
-    "attachment-filetype",
-    "attachment-mimetype",
-    "attachment-protected",
-    "attachment-unprotected",
-    "attachment-corrupt",
-    "every-attachment-contains",
-    "attachment-dictionary-match",
-    "dictionary-match",
-    "body-dictionary-match",
-    "header-dictionary-match",
-    "workqueue-count",
-    "spf-passed",
-    "dmarc-status",
-    "geolocation",
-    "reputation",
-    "no-reputation",
-];
+use super::unsupported::{self, Kind, Shape, Then, Unsupported};
 
 /// SPF results AsyncOS names (compared case-insensitively).
 pub const SPF_VALUES: &[&str] = &[
@@ -49,16 +23,19 @@ pub const SPF_VALUES: &[&str] = &[
     "temperror",
     "permerror",
 ];
-/// DKIM results AsyncOS names.
+/// DKIM results AsyncOS names (it reports a DKIM `permfail` as `hardfail`).
 pub const DKIM_VALUES: &[&str] = &[
     "pass",
     "neutral",
     "fail",
+    "hardfail",
     "policy",
     "permerror",
     "temperror",
     "none",
 ];
+/// The SPF identities `spf-status('...')` checks.
+pub const SPF_IDENTITIES: &[&str] = &["mailfrom", "helo", "pra"];
 
 /// Size suffixes: binary multiples, as AsyncOS (`10M` is 10 MiB).
 pub fn size_multiplier(suffix: &str) -> Option<u64> {
@@ -368,31 +345,189 @@ impl Parser<'_> {
                 self.close()?;
                 Ok(Condition::DnsList(zone))
             }
-            "spf-status" | "dkim-authentication" => {
-                let op = self.match_op(&kw)?;
-                let (value, vt) = self.string("a result keyword")?;
-                let allowed = if kw == "spf-status" {
-                    SPF_VALUES
+            "spf-status" => {
+                // `spf-status('helo') == ...`: the identity is optional.
+                let identity = if self.peek().tok == Tok::LParen {
+                    self.open(&kw)?;
+                    let (id, it) = self.string("an SPF identity")?;
+                    if !SPF_IDENTITIES.contains(&id.to_ascii_lowercase().as_str()) {
+                        return Err(self.err_at(
+                            &it,
+                            format!(
+                                "'spf-status' identity must be one of {}",
+                                SPF_IDENTITIES.join(", ")
+                            ),
+                        ));
+                    }
+                    self.close()?;
+                    Some(id)
                 } else {
-                    DKIM_VALUES
+                    None
                 };
-                if !allowed.contains(&value.to_ascii_lowercase().as_str()) {
+                let op = self.match_op(&kw)?;
+                let (results, rt) = self.string("SPF results")?;
+                let bad = results
+                    .split(',')
+                    .map(str::trim)
+                    .find(|r| !SPF_VALUES.contains(&r.to_ascii_lowercase().as_str()));
+                if let Some(r) = bad {
                     return Err(self.err_at(
-                        &vt,
-                        format!("'{kw}' result must be one of {}", allowed.join(", ")),
+                        &rt,
+                        format!(
+                            "'spf-status' result '{r}' is not one of {}",
+                            SPF_VALUES.join(", ")
+                        ),
                     ));
                 }
-                Ok(if kw == "spf-status" {
-                    Condition::SpfStatus(op, value)
-                } else {
-                    Condition::DkimAuthentication(op, value)
+                if self.peek().tok == Tok::Comma {
+                    // AsyncOS takes several results in one string.
+                    let c = self.peek().clone();
+                    return Err(self.err_at(
+                        &c,
+                        format!(
+                            "list the results in one string: \"{results}, ...\" (as AsyncOS writes \"PermError, TempError\")"
+                        ),
+                    ));
+                }
+                Ok(Condition::SpfStatus {
+                    identity,
+                    op,
+                    results,
                 })
             }
-            k if UNSUPPORTED_RULES.contains(&k) => Err(self.err_at(
-                &t,
-                format!("condition '{word}' is not supported by Breakwater yet"),
-            )),
-            _ => Err(self.err_at(&t, format!("unknown condition '{word}'"))),
+            "spf-passed" => Ok(Condition::SpfPassed),
+            "dkim-authentication" => {
+                let op = self.match_op(&kw)?;
+                let (value, vt) = self.string("a DKIM result")?;
+                if !DKIM_VALUES.contains(&value.to_ascii_lowercase().as_str()) {
+                    return Err(self.err_at(
+                        &vt,
+                        format!(
+                            "'dkim-authentication' result must be one of {}",
+                            DKIM_VALUES.join(", ")
+                        ),
+                    ));
+                }
+                Ok(Condition::DkimAuthentication(op, value))
+            }
+            "mail-from-group" | "rcpt-to-group" => {
+                let field = if kw == "rcpt-to-group" {
+                    GroupField::RcptTo
+                } else {
+                    GroupField::MailFrom
+                };
+                let op = self.match_op(&kw)?;
+                let (group, _) = self.string("an LDAP group name")?;
+                Ok(Condition::LdapGroup { field, op, group })
+            }
+            k => match unsupported::find(Kind::Rule, k) {
+                Some(u) => Err(self.unsupported_use(u, &t)),
+                None => Err(self.err_at(&t, format!("unknown condition '{word}'"))),
+            },
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// Reads a use of an AsyncOS rule or action Breakwater does not carry
+    /// out, by its shape (so a malformed use is a syntax error like any
+    /// other), and returns the error that names the gap and its reason,
+    /// pointing at the name.
+    pub(super) fn unsupported_use(&mut self, u: &Unsupported, name: &Token) -> ParseError {
+        match self.unsupported_args(u, name) {
+            Ok(()) => self.err_at(name, u.message()),
+            Err(e) => e,
+        }
+    }
+
+    fn unsupported_args(&mut self, u: &Unsupported, name: &Token) -> Result<(), ParseError> {
+        match u.shape {
+            Shape::Flag => Ok(()),
+            Shape::Match => {
+                self.match_op(u.name)?;
+                self.string("a value").map(|_| ())
+            }
+            Shape::Compare => {
+                self.cmp_op(u.name)?;
+                self.any_number()
+            }
+            Shape::Call { min, max, then } => {
+                // Actions always take parentheses; a rule whose arguments
+                // are all optional may leave them out.
+                if u.kind == Kind::Action || min > 0 || self.peek().tok == Tok::LParen {
+                    self.open(u.name)?;
+                    let mut n = 0;
+                    if self.peek().tok != Tok::RParen {
+                        loop {
+                            self.any_value(true)?;
+                            n += 1;
+                            if !self.comma() {
+                                break;
+                            }
+                        }
+                    }
+                    self.close()?;
+                    if n < min || n > max {
+                        let want = if min == max {
+                            format!("{min}")
+                        } else {
+                            format!("{min} to {max}")
+                        };
+                        return Err(self.err_at(
+                            name,
+                            format!("'{}' takes {want} argument(s), found {n}", u.name),
+                        ));
+                    }
+                }
+                let compare = match then {
+                    Then::Nothing => false,
+                    Then::Match => true,
+                    Then::OptionalMatch => matches!(self.peek().tok, Tok::Op("==" | "!=")),
+                };
+                if compare {
+                    self.match_op(u.name)?;
+                    self.string("a value")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A number as AsyncOS writes them in these arguments: `1000`, `10M`,
+    /// `-7.5`.
+    fn any_number(&mut self) -> Result<(), ParseError> {
+        if self.peek().tok == Tok::Minus {
+            self.next();
+        }
+        let t = self.next();
+        match t.tok {
+            Tok::Number(..) | Tok::Decimal(_) => Ok(()),
+            ref other => {
+                Err(self.err_at(&t, format!("expected a number, found {}", other.describe())))
+            }
+        }
+    }
+
+    /// A string, a number or (when `list` is allowed) `['a', 'b', ...]`.
+    fn any_value(&mut self, list: bool) -> Result<(), ParseError> {
+        match self.peek().tok {
+            Tok::Str(_) => {
+                self.next();
+                Ok(())
+            }
+            Tok::LBracket if list => {
+                self.next();
+                if self.peek().tok != Tok::RBracket {
+                    loop {
+                        self.any_value(false)?;
+                        if !self.comma() {
+                            break;
+                        }
+                    }
+                }
+                self.expect(Tok::RBracket, "']'").map(|_| ())
+            }
+            _ => self.any_number(),
         }
     }
 }

@@ -211,7 +211,21 @@ impl fmt::Display for Condition {
                 f.write_str(")")
             }
             Condition::DnsList(zone) => write!(f, "dnslist({})", quote(zone)),
-            Condition::SpfStatus(op, v) => write!(f, "spf-status {op} {}", quote(v)),
+            Condition::SpfStatus {
+                identity,
+                op,
+                results,
+            } => {
+                f.write_str("spf-status")?;
+                if let Some(id) = identity {
+                    write!(f, "({})", quote(id))?;
+                }
+                write!(f, " {op} {}", quote(results))
+            }
+            Condition::SpfPassed => f.write_str("spf-passed"),
+            Condition::LdapGroup { field, op, group } => {
+                write!(f, "{} {op} {}", field.keyword(), quote(group))
+            }
             Condition::DkimAuthentication(op, v) => {
                 write!(f, "dkim-authentication {op} {}", quote(v))
             }

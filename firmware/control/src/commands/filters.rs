@@ -422,6 +422,53 @@ mod tests {
         assert!(f.staged().is_none());
     }
 
+    /// AsyncOS rules and actions Breakwater lacks reach the administrator
+    /// with their reason, not as typos; SPF and LDAP group rules parse and
+    /// the change is refused when staged.
+    #[test]
+    fn an_unsupported_rule_or_action_is_refused_with_its_reason() {
+        let f = Fixture::new();
+        let err = with_stdin(
+            &f,
+            "filters new",
+            "enc: if true {\n  encrypt('CRES');\n}\n.\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "line 2, column 3: action 'encrypt' is not supported: no encryption service on this appliance"
+            ),
+            "{err}"
+        );
+        let err = with_stdin(
+            &f,
+            "filters new",
+            "helo_fail: if spf-status(\"helo\") == \"Fail\" {\n  drop();\n}\n.\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "The change was not staged: message_filters[helo_fail]: rule 'spf-status' is not \
+             supported: sender authentication (SPF/DKIM/DMARC) is not verified on this appliance yet"
+        );
+        let err = with_stdin(
+            &f,
+            "filters new",
+            "expired: if (rcpt-to-group == 'ExpiredAccounts') { drop(); }\n.\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.ends_with(
+                "rule 'rcpt-to-group' is not supported: no LDAP server is configured (ldapconfig)"
+            ),
+            "{err}"
+        );
+        assert!(f.staged().is_none());
+    }
+
     #[test]
     fn filters_are_moved_deactivated_deleted_exported_and_imported() {
         let f = Fixture::new();

@@ -239,10 +239,14 @@ fn each_condition_on_the_corpus() {
         ("header-repeats('subject', 1000)", &inbound(PLAIN), false),
         ("dnslist('bl.example.net')", &spam, true),
         ("dnslist('bl.example.net')", &inbound(PLAIN), false),
-        ("spf-status == 'None'", &inbound(PLAIN), true),
-        ("spf-status == 'Pass'", &inbound(PLAIN), false),
-        ("dkim-authentication == 'none'", &inbound(PLAIN), true),
-        ("dkim-authentication != 'pass'", &inbound(PLAIN), true),
+        // No SPF/DKIM verification, no LDAP yet: no comparison holds (and
+        // `Config::validate` refuses such filters before they can run).
+        ("spf-status == 'None'", &inbound(PLAIN), false),
+        ("spf-status('helo') != 'Pass'", &inbound(PLAIN), false),
+        ("spf-passed", &inbound(PLAIN), false),
+        ("dkim-authentication == 'none'", &inbound(PLAIN), false),
+        ("dkim-authentication != 'pass'", &inbound(PLAIN), false),
+        ("rcpt-to-group == 'ExpiredAccounts'", &inbound(PLAIN), false),
         ("not true or (true and not valid)", &inbound(PLAIN), false),
     ];
     for (rule, ctx, want) in table {

@@ -5,6 +5,7 @@ mod docs;
 mod eval;
 mod hostile;
 mod parse;
+mod pasted;
 mod rewrite;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -155,7 +155,7 @@ fn errors_report_line_column_and_word() {
             "f: if spf-status == 'Maybe' { drop(); }",
             1,
             21,
-            "must be one of",
+            "is not one of",
         ),
         ("f if true { drop(); }", 1, 3, "expected ':'"),
         ("", 1, 1, "no filter"),
