@@ -410,7 +410,7 @@ impl Session {
             Request::Data => self.data(actions),
             Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, actions),
             Request::Rset => {
-                self.abort_transaction("RSET");
+                self.abort_transaction("sender");
                 actions.push(Action::Reply(reply::RESET.to_string()));
             }
             Request::Noop { .. } => actions.push(Action::Reply(reply::OK.to_string())),
@@ -418,7 +418,7 @@ impl Session {
             Request::Quit => {
                 actions.push(Action::Reply(format!("221 2.0.0 {} Bye", self.conn.hostname)));
                 actions.push(Action::Close);
-                self.abort_transaction("QUIT");
+                self.abort_transaction("sender");
                 self.state = State::Closed;
             }
             Request::StartTls => self.starttls(actions),
@@ -441,7 +441,7 @@ impl Session {
                 actions,
             );
         }
-        self.abort_transaction("new EHLO");
+        self.abort_transaction("sender");
         self.helo = Some(host);
         let hostname = &self.conn.hostname;
         if !extended {
@@ -630,13 +630,17 @@ impl Session {
         }
     }
 
+    /// Ends the open transaction without a message. `why` completes
+    /// AsyncOS's `Receiving aborted by ...` (`sender` when the client ended
+    /// it); the MID then finishes (`Message finished MID n aborted`), as
+    /// every started MID does, whatever its recipients' fate.
     fn abort_transaction(&mut self, why: &'static str) {
         if let Some(tx) = self.tx.take() {
             self.event(MailEvent::Aborted {
                 mid: tx.mid,
-                icid: self.conn.icid,
                 why: why.to_string(),
             });
+            self.event(MailEvent::FinishedAborted { mid: tx.mid });
         }
     }
 

@@ -191,6 +191,7 @@ impl Session {
                 mid: tx.mid,
                 reason: why.to_string(),
             });
+            self.event(MailEvent::FinishedAborted { mid: tx.mid });
             if body.spooled > 0 {
                 actions.push(Action::Discard);
             }
