@@ -273,11 +273,15 @@ fn a_message_whose_recipients_the_rat_refused_finishes_aborted() {
     };
     let order = [
         pos(format!("Start MID {mid} ICID {icid}")),
-        pos(format!("MID {mid} ICID {icid} From: <carol@internet.example>")),
+        pos(format!(
+            "MID {mid} ICID {icid} From: <carol@internet.example>"
+        )),
         pos(format!(
             "MID {mid} ICID {icid} To: <nobody@elsewhere.example> Rejected by RAT"
         )),
-        pos(format!("Message aborted MID {mid} Receiving aborted by sender")),
+        pos(format!(
+            "Message aborted MID {mid} Receiving aborted by sender"
+        )),
         pos(format!("Message finished MID {mid} aborted")),
         pos(format!("ICID {icid} close")),
     ];

@@ -580,9 +580,8 @@ fn the_seed_retry_table_at_the_intake() {
             }
         }
         // A hard bounce: the copy's recipient line, once, as seed 004.
-        let bounced = w
-            .gw
-            .log_lines(&format!(r"Bounced: DCID \d+ MID {copy} to RID"));
+        let bounced =
+            w.gw.log_lines(&format!(r"Bounced: DCID \d+ MID {copy} to RID"));
         match r.response {
             Some(response) => {
                 assert_eq!(bounced.len(), 1, "row {}: {bounced:?}", r.name);

@@ -693,7 +693,13 @@ fn a_message_refused_at_the_end_of_data_finishes_aborted() {
     );
     drive(&mut h, b"Subject: a\r\n\r\nbo\0dy\r\n.\r\n");
     let lines = h.log_lines();
-    let tail: Vec<&str> = lines.iter().rev().take(2).rev().map(String::as_str).collect();
+    let tail: Vec<&str> = lines
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
     assert!(tail[0].starts_with("MID 1 rejected: "), "{lines:?}");
     assert_eq!(tail[1], "Message finished MID 1 aborted", "{lines:?}");
 }
