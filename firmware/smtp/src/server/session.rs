@@ -143,6 +143,8 @@ pub struct Session {
     helo: Option<String>,
     tls: Option<(String, String)>,
     tx: Option<Transaction>,
+    /// The MID handed to the driver to make durable, until it answers.
+    enqueuing: Option<Mid>,
     messages: u32,
     errors: u32,
     pending_mail: Option<PendingMail>,
@@ -160,6 +162,7 @@ impl Session {
             helo: None,
             tls: None,
             tx: None,
+            enqueuing: None,
             messages: 0,
             errors: 0,
             pending_mail: None,
@@ -354,6 +357,7 @@ impl Session {
     /// The driver tried to make the message durable.
     pub fn enqueued(&mut self, result: Result<Mid, NotQueued>) -> Vec<Action> {
         self.state = State::Command;
+        let started = self.enqueuing.take();
         match result {
             Ok(mid) => {
                 // "MID n queued for delivery" is the committer's line
@@ -374,6 +378,10 @@ impl Session {
                     icid: self.conn.icid,
                     reason: e.reason,
                 });
+                // The MID started; it finishes, as every started MID does.
+                if let Some(mid) = started {
+                    self.event(MailEvent::FinishedAborted { mid });
+                }
                 vec![Action::Reply(text.to_string())]
             }
         }

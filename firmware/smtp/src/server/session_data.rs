@@ -198,6 +198,7 @@ impl Session {
             return actions.push(Action::Reply(text));
         }
         let record = self.finish(tx, &body);
+        self.enqueuing = Some(record.mid);
         self.state = State::Waiting;
         actions.push(Action::Enqueue(Box::new((
             record,

@@ -704,6 +704,35 @@ fn a_message_refused_at_the_end_of_data_finishes_aborted() {
     assert_eq!(tail[1], "Message finished MID 1 aborted", "{lines:?}");
 }
 
+/// The queue refused the finished message: its MID finishes too.
+#[test]
+fn a_message_the_queue_refused_finishes_aborted() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    let (_, actions) = h.session.feed(b"Subject: a\r\n\r\nbody\r\n.\r\n");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Enqueue(_))),
+        "{actions:?}"
+    );
+    h.session.enqueued(Err(NotQueued {
+        reason: "queue full".to_string(),
+        storage_full: true,
+    }));
+    h.take_events();
+    let lines = h.log_lines();
+    assert_eq!(
+        lines[lines.len() - 2..],
+        [
+            "ICID 1 message not queued: queue full",
+            "Message finished MID 1 aborted"
+        ],
+        "{lines:?}"
+    );
+}
+
 /// No MID to be had (the store failed): the sender gets a temporary
 /// error and no transaction starts.
 #[test]
