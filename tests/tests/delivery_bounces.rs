@@ -87,11 +87,11 @@ fn temporary_failures_are_retried_then_delivered() {
 
     // The log says why each waited, and until when.
     w.gw.wait_for_log(
-        &format!(r"Delayed: DCID \d+ MID {a} to RID \[0\] - 451 4\.3\.0 Temporary local problem"),
+        &format!(r"Delayed: DCID \d+ MID {a} to RID 0 - 451 4\.3\.0 Temporary local problem"),
         SOON,
     );
     w.gw.wait_for_log(
-        &format!(r"Delayed: DCID \d+ MID {b} to RID \[0\] - 450 4\.2\.1 Mailbox busy"),
+        &format!(r"Delayed: DCID \d+ MID {b} to RID 0 - 450 4\.2\.1 Mailbox busy"),
         SOON,
     );
     for mid in [a, b] {
@@ -156,7 +156,7 @@ fn permanent_failure_bounces_with_a_dsn_that_reaches_the_sender_but_never_for_a_
         serde_json::json!(["somebody@bounce.test"])
     );
     w.gw.wait_for_log(
-        &format!(r"Bounced: DCID \d+ MID {mixed} to RID \[0\] - 550 5\.1\.1 "),
+        &format!(r"Bounced: DCID \d+ MID {mixed} to RID 0 - 550 5\.1\.1 "),
         SOON,
     );
     w.gw.wait_for_log(
@@ -164,7 +164,7 @@ fn permanent_failure_bounces_with_a_dsn_that_reaches_the_sender_but_never_for_a_
         SOON,
     );
     w.gw.wait_for_log(
-        &format!(r"Bounced: DCID \d+ MID {null} to RID \[0\] - 550 5\.1\.1 "),
+        &format!(r"Bounced: DCID \d+ MID {null} to RID 0 - 550 5\.1\.1 "),
         SOON,
     );
     let line = w.gw.wait_for_log(

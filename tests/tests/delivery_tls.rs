@@ -110,7 +110,7 @@ fn tls_required_never_sends_plain_text_then_bounces_with_a_dsn() {
     // It keeps trying (with TLS) until the profile's 6 s are up, then bounces.
     for mid in &mids {
         w.gw.wait_for_log(
-            &format!(r"Bounced: MID {mid} to RID \[0\] - 5\.4\.7 - Delivery expired"),
+            &format!(r"Bounced: DCID 0 MID {mid} to RID 0 - 5\.4\.7 - Delivery expired"),
             SOON,
         );
         w.gw.wait_for_log(&format!(r"Message finished MID {mid} done"), SOON);

@@ -333,3 +333,44 @@ fn syntax_error_reports_its_position_and_adds_nothing() {
         "{out}"
     );
 }
+
+/// A filter's `bounce()`: AsyncOS's line, DCID 0 (no connection was
+/// made) and the RID bare, then the message finishes.
+#[test]
+fn bounce_action_logs_the_asyncos_bounced_line() {
+    let w = World::start();
+    let script = "no_exe: if header('Message-ID') == 'bounce-me' {\n  bounce();\n}\n.\n";
+    w.gw.cli_input(&["filters", "new"], script)
+        .expect("filters new");
+    w.gw.cli_ok(&["commit", "e2e: bounce"]);
+    let msg = simple_message(
+        "friend@example.com",
+        "alice@example.com",
+        "bounce-me@e2e.test",
+        "bounce this",
+    );
+    let res = smtplib::send(
+        w.net.data1_smtp(),
+        w.net.client(7),
+        "friend@example.com",
+        &["alice@example.com"],
+        &msg,
+        &[],
+    );
+    let data = smtplib::find(&res, "data").expect("DATA step");
+    let mid = mid_in_reply(&data.text).expect("MID");
+    w.gw.wait_for_log(
+        &format!(
+            "Info: {}$",
+            escape(&format!(
+                "Bounced: DCID 0 MID {mid} to RID 0 - 5.7.1 - Bounced by filter 'no_exe'"
+            ))
+        ),
+        SOON,
+    );
+    w.gw.wait_for_log(&format!(r"Info: Message finished MID {mid} done$"), SOON);
+    assert!(
+        w.gw.log_lines(&format!(r"Bounced: MID {mid} ")).is_empty(),
+        "a bounce line without DCID"
+    );
+}

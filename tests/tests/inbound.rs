@@ -229,3 +229,61 @@ fn mail_log_records_the_lifecycle_of_a_message() {
         "mail log line not in AsyncOS shape: {line:?}"
     );
 }
+
+/// Every recipient refused by the RAT, then QUIT: the started MID
+/// finishes in the log as AsyncOS writes it (`Message aborted MID n
+/// Receiving aborted by sender`, `Message finished MID n aborted`); the
+/// refused recipient gets no RID (AsyncOS numbers accepted ones only).
+#[test]
+fn a_message_whose_recipients_the_rat_refused_finishes_aborted() {
+    use smtplib::Step;
+    let w = World::start();
+    let res = smtplib::run(
+        w.net.data1_smtp(),
+        w.net.client(6),
+        &[
+            Step::Connect,
+            Step::Ehlo,
+            Step::Mail {
+                from: "carol@internet.example".to_string(),
+                options: Vec::new(),
+            },
+            Step::Rcpt("nobody@elsewhere.example".to_string()),
+            Step::Quit,
+        ],
+    );
+    let rcpt = smtplib::find(&res, "rcpt").expect("RCPT step");
+    assert_eq!(rcpt.code.map(|c| c / 100), Some(5), "{res:?}");
+    let refused = w.gw.wait_for_log(
+        r"Info: MID \d+ ICID \d+ To: <nobody@elsewhere\.example> Rejected by RAT$",
+        SOON,
+    );
+    let ids = regex::Regex::new(r"MID (\d+) ICID (\d+)")
+        .expect("regex")
+        .captures(&refused)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .expect("MID and ICID");
+    let (mid, icid) = (ids.0.as_str(), ids.1.as_str());
+    w.gw.wait_for_log(&format!(r"Info: Message finished MID {mid} aborted$"), SOON);
+    let log = w.gw.mail_log();
+    let pos = |line: String| {
+        log.lines()
+            .position(|l| l.ends_with(&format!("Info: {line}")))
+            .unwrap_or_else(|| panic!("no line {line:?} in the mail log:\n{log}"))
+    };
+    let order = [
+        pos(format!("Start MID {mid} ICID {icid}")),
+        pos(format!(
+            "MID {mid} ICID {icid} From: <carol@internet.example>"
+        )),
+        pos(format!(
+            "MID {mid} ICID {icid} To: <nobody@elsewhere.example> Rejected by RAT"
+        )),
+        pos(format!(
+            "Message aborted MID {mid} Receiving aborted by sender"
+        )),
+        pos(format!("Message finished MID {mid} aborted")),
+        pos(format!("ICID {icid} close")),
+    ];
+    assert!(order.is_sorted(), "lines out of order: {order:?}\n{log}");
+}

@@ -395,6 +395,9 @@ struct Row {
     attempts: usize,
     /// The end of the seed's failure line (a regex), `None` for success.
     failure: Option<&'static str>,
+    /// A hard bounce's response, as the copy's `Bounced: ... - Bounced by
+    /// destination server with response: ...` line gives it (a regex).
+    response: Option<&'static str>,
 }
 
 /// The seed's retry table, one row at a time: 5xx except 503/552 → no
@@ -421,54 +424,65 @@ fn the_seed_retry_table_at_the_intake() {
             domain: "tdc.test",
             attempts: 1,
             failure: None,
+            response: None,
         },
         Row {
             name: "data451",
             domain: "tdc.test",
             attempts: 2,
             failure: Some(r".*451 4\.3\.0 Try again later"),
+            response: None,
         },
         Row {
             name: "rcpt450",
             domain: "tdc.test",
             attempts: 2,
             failure: Some(r".*450 4\.2\.1 Intake busy"),
+            response: None,
         },
         Row {
             name: "data503",
             domain: "tdc.test",
             attempts: 2,
-            failure: Some(r" ?Hard Bounced.*503 5\.5\.1 Bad sequence"),
+            failure: Some(r" Hard Bounced\.$"),
+            response: Some(r"503 5\.5\.1 Bad sequence"),
         },
         Row {
             name: "data552",
             domain: "tdc.test",
             attempts: 2,
-            failure: Some(r" ?Hard Bounced.*552 5\.3\.4 Message too big"),
+            failure: Some(r" Hard Bounced\.$"),
+            response: Some(r"552 5\.3\.4 Message too big"),
         },
         Row {
             name: "rcpt550",
             domain: "tdc.test",
             attempts: 1,
-            failure: Some(r" ?Hard Bounced.*550 5\.1\.1 No such intake"),
+            failure: Some(r" Hard Bounced\.$"),
+            response: Some(r"550 5\.1\.1 No such intake"),
         },
         Row {
             name: "tls",
             domain: "tls-broken.test",
             attempts: 1,
             failure: Some(r" ?TLS error"),
+            response: None,
         },
         Row {
             name: "refused",
             domain: "down.test",
             attempts: 2,
             failure: Some(r".*"),
+            response: None,
         },
         Row {
             name: "nx",
             domain: "nx.test",
             attempts: 0,
-            failure: Some(r" ?Hard Bounced"),
+            failure: Some(r" Hard Bounced\.$"),
+            response: Some(
+                r"5\.1\.2 - Bad destination host \('000', \['DNS Hard Error looking up nx\.test \(MX\):  NXDomain'\]\)$",
+            ),
         },
     ];
     // One custom policy per row: recipient <name>@ → intake <name>@<domain>.
@@ -565,6 +579,21 @@ fn the_seed_retry_table_at_the_intake() {
                 );
             }
         }
+        // A hard bounce: the copy's recipient line, once, as seed 004.
+        let bounced =
+            w.gw.log_lines(&format!(r"Bounced: DCID \d+ MID {copy} to RID"));
+        match r.response {
+            Some(response) => {
+                assert_eq!(bounced.len(), 1, "row {}: {bounced:?}", r.name);
+                logged(
+                    &w,
+                    &format!(
+                        r"Info: Bounced: DCID \d+ MID {copy} to RID 0 - Bounced by destination server with response: {response}"
+                    ),
+                );
+            }
+            None => assert!(bounced.is_empty(), "row {}: {bounced:?}", r.name),
+        }
         // The real message went on, whatever happened to the copy.
         w.gw.wait_for_log(&format!(r"Message finished MID {mid} done$"), SOON);
         w.sink.wait_for(i + 1, SOON);
@@ -576,11 +605,30 @@ fn the_seed_retry_table_at_the_intake() {
         "mail was sent to the intake whose TLS failed: {}",
         broken.event_tail(10)
     );
-    // NXDOMAIN: the seed's "Hard bounced - 5.1.2 - Bad destination host".
+    // NXDOMAIN: seed 004's sequence, in order, at once (no retry).
     let nx = copies[rows.len() - 1];
-    logged(
-        &w,
-        r"Info: TDC: Hard bounced - 5\.1\.2 - Bad destination host",
+    let log = w.gw.mail_log();
+    let at = |pattern: &str| {
+        let re = Regex::new(pattern).expect("pattern");
+        log.lines()
+            .position(|l| re.is_match(l))
+            .unwrap_or_else(|| panic!("no line /{pattern}/ in the mail log"))
+    };
+    let sequence = [
+        at(r"Info: DNS Error nx\.test MX - NXDomain$"),
+        at(
+            r"Info: TDC: Hard bounced - 5\.1\.2 - Bad destination host \('000', 'DNS Hard Error looking up nx\.test \(MX\):  NXDomain'\)",
+        ),
+        at(&format!(
+            r"Info: TDC: MID {nx} delivery failed to Cisco Secure Email Threat Defense: Hard Bounced\.$"
+        )),
+        at(&format!(
+            r"Info: Bounced: DCID 0 MID {nx} to RID 0 - Bounced by destination server with response: 5\.1\.2 - Bad destination host"
+        )),
+    ];
+    assert!(
+        sequence.is_sorted(),
+        "seed 004's NXDOMAIN lines out of order: {sequence:?}"
     );
     assert!(
         w.gw.log_lines(&format!(r"TDC: Delivery start DCID \d+ MID {nx}$"))
@@ -717,6 +765,76 @@ fn intake_down_the_real_mail_goes_on_and_the_copy_leaves_at_the_age_limit() {
     let row = tophosts_row(&w, "the.tdc.queue");
     assert_eq!((row.delivered, row.active), (0, 0), "{row:?}");
     std::thread::sleep(Duration::from_secs(1));
+    assert_no_dsn(&w, 1);
+}
+
+/// A copy waiting for its retry (the intake is down) is one active
+/// recipient of `the.tdc.queue` in `tophosts`, as in seed 004's row
+/// `5   the.tdc.queue   1   0   104,163 0   0`: never a row for the intake
+/// address's domain, while it is queued or after.
+#[test]
+fn a_queued_copy_is_counted_under_the_tdc_queue_in_tophosts() {
+    let net = TestNet::new();
+    let down_ip = mx_ip(&net, 61);
+    let dns = Dns::builder(&net)
+        .mx("tdc.test", INTAKE_MX, 10)
+        .host_record(INTAKE_MX, down_ip)
+        .start();
+    let w = World::with_dns(net, dns);
+    configure(
+        &w,
+        &[
+            &[
+                "policyconfig",
+                "edit",
+                "incoming",
+                "DEFAULT",
+                "threatdefense",
+                "global",
+            ],
+            // The copy's one retry waits far longer than this test does.
+            &[
+                "deliveryconfig",
+                "retry",
+                "--initial-secs",
+                "600",
+                "--max-secs",
+                "600",
+            ],
+        ],
+    );
+    let mid = send_in(&w, &[("bob@example.com", "queued-copy@e2e.test")])[0];
+    let copy = copy_of(&w, mid, "queued-copy@e2e.test");
+    w.gw.wait_for_log(&format!(r"Message finished MID {mid} done$"), SOON);
+    w.gw.wait_for_log(
+        &format!(r"Info: TDC: MID {copy} delivery to Cisco Secure Email Threat Defense will be retried once"),
+        SOON,
+    );
+
+    let table = w.gw.cli_ok(&["tophosts"]);
+    let rows = parse_tophosts(&table);
+    let row = tophosts_row(&w, "the.tdc.queue");
+    assert_eq!(
+        (row.active, row.conn_out, row.delivered, row.hard),
+        (1, 0, 0, 0),
+        "the.tdc.queue while the copy waits:\n{table}"
+    );
+    assert!(
+        rows.iter().all(|r| r.host != "tdc.test"),
+        "the intake's domain has a row of its own:\n{table}"
+    );
+    assert_eq!(tophosts_row(&w, "example.com").delivered, 1, "{table}");
+    // The seed's row, column for column (the web UI reads this layout).
+    let line = table
+        .lines()
+        .find(|l| l.contains("the.tdc.queue"))
+        .unwrap_or_else(|| panic!("no the.tdc.queue line:\n{table}"));
+    assert!(
+        Regex::new(r"^\d+ +\*?the\.tdc\.queue +1 +0 +0 +\d+ +0$")
+            .expect("pattern")
+            .is_match(line),
+        "{line:?}"
+    );
     assert_no_dsn(&w, 1);
 }
 

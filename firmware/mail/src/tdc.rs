@@ -118,6 +118,16 @@ mod tests {
             ("unable to connect to any next hop", RetryRule::RetryOnce),
             ("DNS temporary failure: timed out", RetryRule::RetryOnce),
             ("5.1.2 - Bad destination host", RetryRule::NoRetry),
+            // Seed 004's own example: NXDOMAIN hard-bounces at once; a
+            // SERVFAIL or timeout is the DNS error that gets the retry.
+            (
+                "5.1.2 - Bad destination host ('000', ['DNS Hard Error looking up esa.example.com (MX):  NXDomain'])",
+                RetryRule::NoRetry,
+            ),
+            (
+                "DNS temporary failure: no connections available",
+                RetryRule::RetryOnce,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(retry_rule(failure_kind(text)), want, "{text}");

@@ -385,9 +385,12 @@ mail_events! {
     /// An accepted recipient.
     To { mid: Mid, icid: Icid, rid: Rid, address: String } =>
         ["MID " mid " ICID " icid " RID " rid " To: <" address ">"];
-    /// A transaction ended without a message (RSET, close, ...).
-    Aborted { mid: Mid, icid: Icid, why: String } =>
-        ["MID " mid " ICID " icid " aborted by " why];
+    /// A transaction ended without a message (RSET, QUIT, close, ...):
+    /// AsyncOS's `Message aborted MID n Receiving aborted by sender`,
+    /// always followed by [`MailEvent::FinishedAborted`], so every started
+    /// MID finishes in the log.
+    Aborted { mid: Mid, why: String } =>
+        ["Message aborted MID " mid " Receiving aborted by " why];
     /// A message refused at the end of DATA.
     MessageRejected { mid: Mid, reason: String } => ["MID " mid " rejected: " reason];
     /// The message's `Message-ID` header.
@@ -423,10 +426,6 @@ mail_events! {
     FinishedAborted { mid: Mid } => ["Message finished MID " mid " aborted"];
     /// Every recipient is done with.
     FinishedDone { mid: Mid } => ["Message finished MID " mid " done"];
-    /// Recipients bounced before any delivery connection (filter,
-    /// expiry, the administrator).
-    BouncedQueued { mid: Mid, rids: RidList, reason: String } =>
-        ["Bounced: MID " mid " to RID " rids " - " reason];
     /// A filter's `quarantine` action.
     Quarantined { mid: Mid, quarantine: String, filter: String } =>
         ["MID " mid " quarantined to \"" quarantine "\" (message filter:" filter ")"];
@@ -486,6 +485,10 @@ mail_events! {
     TdcDeliveryStart { dcid: Dcid, mid: Mid } => ["TDC: Delivery start DCID " dcid " MID " mid];
 
     // ---- Delivery. ----
+    /// A DNS answer that says the destination does not exist, as AsyncOS
+    /// logs it before the hard bounce: `DNS Error example.com MX - NXDomain`.
+    DnsError { name: String, qtype: String, error: String } =>
+        ["DNS Error " name " " qtype " - " error];
     /// Every next hop of a domain is unusable for good.
     HardBouncedDomain { tdc: TdcTag, reason: String, domain: String } =>
         [tdc "Hard bounced - " reason " (domain " domain ")"];
@@ -552,12 +555,15 @@ mail_events! {
     /// The server's reply to the message.
     Response { mid: Mid, rids: RidList, text: String } =>
         ["MID " mid " RID " rids " Response '" text "'"];
-    /// A temporary failure (DCID 0: no connection was made).
-    Delayed { tdc: TdcTag, dcid: Dcid, mid: Mid, rids: RidList, reason: String } =>
-        [tdc "Delayed: DCID " dcid " MID " mid " to RID " rids " - " reason];
-    /// A permanent failure (DCID 0: no connection was made).
-    Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rids: RidList, reason: String } =>
-        [tdc "Bounced: DCID " dcid " MID " mid " to RID " rids " - " reason];
+    /// A temporary failure of one recipient (DCID 0: no connection was
+    /// made). One line per recipient, its RID bare (`to RID 0`), as
+    /// AsyncOS writes bounce lines.
+    Delayed { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
+        [tdc "Delayed: DCID " dcid " MID " mid " to RID " rid " - " reason];
+    /// A permanent failure of one recipient: at delivery, or before it
+    /// (a filter's `bounce()`, expiry, the administrator) with DCID 0.
+    Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
+        [tdc "Bounced: DCID " dcid " MID " mid " to RID " rid " - " reason];
 }
 
 #[cfg(test)]

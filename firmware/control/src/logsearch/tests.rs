@@ -358,3 +358,31 @@ fn space_padded_days_are_read_and_tracking_times_carry_the_zone_offset() {
         "13 Aug 2021 14:14:59 (GMT -04:00)"
     );
 }
+
+/// The AsyncOS bounce lines (`to RID 0`, DCID 0 for a filter's bounce and
+/// for seed 004's Threat Defense hard bounce) read back as Hard Bounced.
+#[test]
+fn bounce_lines_as_asyncos_writes_them_are_hard_bounced() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} Start MID 106 ICID 8\n\
+         {T} MID 106 queued for delivery\n\
+         {T} Bounced: DCID 0 MID 106 to RID 0 - 5.7.1 - Bounced by filter 'no_exe'\n\
+         {T} TDC: MID 171 with Message-ID '<a@b>' enqueued for delivery to Cisco Secure Email Threat Defense (copy of MID 106)\n\
+         {T} DNS Error esa.example.com MX - NXDomain\n\
+         {T} TDC: Hard bounced - 5.1.2 - Bad destination host ('000', 'DNS Hard Error looking up esa.example.com (MX):  NXDomain') (domain esa.example.com)\n\
+         {T} TDC: MID 171 delivery failed to Cisco Secure Email Threat Defense: Hard Bounced.\n\
+         {T} Bounced: DCID 0 MID 171 to RID 0 - Bounced by destination server with response: 5.1.2 - Bad destination host ('000', ['DNS Hard Error looking up esa.example.com (MX):  NXDomain'])\n"
+    ));
+    std::fs::write(&current, text).unwrap();
+    let out = findevent(&logs, &args("--mid 106")).unwrap();
+    assert!(out.contains("Status: Hard Bounced"), "{out}");
+    let out = findevent(&logs, &args("--mid 171")).unwrap();
+    assert!(
+        out.contains("Bounced: DCID 0 MID 171 to RID 0 - Bounced by destination server"),
+        "{out}"
+    );
+    assert!(out.contains("Status: Hard Bounced"), "{out}");
+}

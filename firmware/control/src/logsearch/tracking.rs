@@ -105,7 +105,6 @@ pub(super) fn track(logs: &MailLogs, mids: &[u64]) -> BTreeMap<u64, Tracked> {
             }
             E::MessageDone { .. } | E::TdcDelivered { .. } => Some("Delivered".to_string()),
             E::Bounced { tdc, .. } if !tdc.0 => Some("Hard Bounced".to_string()),
-            E::BouncedQueued { .. } => Some("Hard Bounced".to_string()),
             E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
             // Quarantine comes after "queued for delivery": it replaces it.
             E::Quarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),

@@ -20,6 +20,8 @@ pub mod resolve;
 pub mod tls;
 mod worker;
 
+pub(crate) use worker::bounced_by_destination;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, LimitScope, RouteHost};
-use crate::ids::{IdAllocator, Mid, Rid};
+use crate::ids::{Dcid, IdAllocator, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::queue::QueueHandle;
@@ -76,6 +78,9 @@ pub enum Outcome {
 pub struct DeliveryReport {
     pub mid: Mid,
     pub destination: String,
+    /// The connection the outcomes came from; `Dcid(0)` when none was
+    /// made (DNS, no usable next hop), as AsyncOS's bounce lines say.
+    pub dcid: Dcid,
     pub results: Vec<(Rid, Outcome)>,
 }
 
@@ -431,10 +436,11 @@ impl Shared {
         Ok(())
     }
 
-    fn report(&self, destination: &str, mid: Mid, results: Vec<(Rid, Outcome)>) {
+    fn report(&self, destination: &str, mid: Mid, dcid: Dcid, results: Vec<(Rid, Outcome)>) {
         let _ = self.reports.send(DeliveryReport {
             mid,
             destination: destination.to_string(),
+            dcid,
             results,
         });
     }

@@ -45,11 +45,60 @@ pub enum Resolved {
     Candidates(Vec<Candidate>),
     /// No delivery will ever work: bounce.
     Hard(String),
+    /// DNS says the destination does not exist: bounce, the AsyncOS way.
+    DnsHard(DnsHardError),
     /// Try again later.
     Soft(String),
 }
 
 pub const BAD_DESTINATION: &str = "5.1.2 - Bad destination host";
+
+/// A DNS answer that the destination cannot exist, AsyncOS's "DNS Hard
+/// Error": an NXDOMAIN, or a domain with neither MX nor address. A hard
+/// failure: never retried (a SERVFAIL or timeout is the soft, retried
+/// kind), also for Threat Defense copies (seed 004's NXDOMAIN example
+/// hard-bounces at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsHardError {
+    /// The name looked up.
+    pub name: String,
+    /// The record type (`MX`, `A`).
+    pub qtype: &'static str,
+    /// AsyncOS's words for the answer (`NXDomain`, `domain has no A record`).
+    pub error: &'static str,
+}
+
+impl DnsHardError {
+    /// `DNS Hard Error looking up example.com (MX):  NXDomain` (AsyncOS
+    /// puts two spaces before the answer).
+    fn lookup(&self) -> String {
+        format!(
+            "DNS Hard Error looking up {} ({}):  {}",
+            self.name, self.qtype, self.error
+        )
+    }
+
+    /// A recipient's bounce reason, as AsyncOS's `Bounced:` lines and DSNs
+    /// carry it: `5.1.2 - Bad destination host ('000', ['DNS Hard Error
+    /// looking up example.com (MX):  NXDomain'])`.
+    pub fn reason(&self) -> String {
+        format!("{BAD_DESTINATION} ('000', ['{}'])", self.lookup())
+    }
+
+    /// The domain's `Hard bounced - ...` line, as seed 004 prints it:
+    /// `5.1.2 - Bad destination host ('000', 'DNS Hard Error ...')`.
+    pub fn domain_reason(&self) -> String {
+        format!("{BAD_DESTINATION} ('000', '{}')", self.lookup())
+    }
+}
+
+fn dns_hard(name: &str, qtype: &'static str, error: &'static str) -> Resolved {
+    Resolved::DnsHard(DnsHardError {
+        name: name.trim_end_matches('.').to_string(),
+        qtype,
+        error,
+    })
+}
 pub const NULL_MX: &str = "5.1.10 - Recipient domain does not accept mail (null MX)";
 
 /// The port mail exchangers listen on.
@@ -156,14 +205,13 @@ async fn mx_candidates(dns: &Dns, domain: &str, pref: IpPreference, validate: bo
                 push_ordered(&mut out, domain, addrs, SMTP_PORT, pref, source);
                 finish(out, None)
             }
-            (Err(LookupError::NxDomain | LookupError::NoRecords), _) => {
-                Resolved::Hard(BAD_DESTINATION.to_string())
-            }
+            (Err(LookupError::NxDomain), _) => dns_hard(domain, "A", "NXDomain"),
+            (Err(LookupError::NoRecords), _) => dns_hard(domain, "A", "domain has no A record"),
             (Err(LookupError::Temporary(e)), _) => {
                 Resolved::Soft(format!("DNS temporary failure: {e}"))
             }
         },
-        Err(LookupError::NxDomain) => Resolved::Hard(BAD_DESTINATION.to_string()),
+        Err(LookupError::NxDomain) => dns_hard(domain, "MX", "NXDomain"),
         Err(LookupError::Temporary(e)) => Resolved::Soft(format!("DNS temporary failure: {e}")),
     }
 }
@@ -373,6 +421,23 @@ pub fn all_refused(domain: &str, refused: &[(Candidate, Refusal)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AsyncOS's DNS hard-bounce texts, as seed 004 and AsyncOS's own
+    /// `Bounced:` lines and DSNs show them.
+    #[test]
+    fn dns_hard_errors_read_as_asyncos_writes_them() {
+        let Resolved::DnsHard(e) = dns_hard("esa.example.com.", "MX", "NXDomain") else {
+            panic!("a DNS hard error");
+        };
+        assert_eq!(
+            e.reason(),
+            "5.1.2 - Bad destination host ('000', ['DNS Hard Error looking up esa.example.com (MX):  NXDomain'])"
+        );
+        assert_eq!(
+            e.domain_reason(),
+            "5.1.2 - Bad destination host ('000', 'DNS Hard Error looking up esa.example.com (MX):  NXDomain')"
+        );
+    }
 
     #[test]
     fn next_hops_from_dns_must_be_public_unless_allowed() {

@@ -72,7 +72,28 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 }
                 .log();
                 shared.host_update(&destination, Some(text.clone()));
-                return fail_all(&shared, &destination, job, || {
+                return fail_all(&shared, &destination, job, Said::Gateway, || {
+                    Outcome::Bounced(text.clone())
+                });
+            }
+            Resolved::DnsHard(e) => {
+                // AsyncOS: `DNS Error <name> MX - NXDomain`, the domain's
+                // hard bounce, then each recipient's `Bounced:` line.
+                MailEvent::DnsError {
+                    name: e.name.clone(),
+                    qtype: e.qtype.to_string(),
+                    error: e.error.to_string(),
+                }
+                .log();
+                MailEvent::HardBouncedDomain {
+                    tdc: tag(&destination),
+                    reason: e.domain_reason(),
+                    domain: lookup.to_string(),
+                }
+                .log();
+                let text = e.reason();
+                shared.host_update(&destination, Some(text.clone()));
+                return fail_all(&shared, &destination, job, Said::Destination, || {
                     Outcome::Bounced(text.clone())
                 });
             }
@@ -84,7 +105,7 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 }
                 .log();
                 shared.host_update(&destination, Some(text.clone()));
-                return fail_all(&shared, &destination, job, || {
+                return fail_all(&shared, &destination, job, Said::Gateway, || {
                     Outcome::Deferred(text.clone())
                 });
             }
@@ -93,7 +114,7 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             Ok(conn) => conn,
             Err(text) => {
                 shared.host_update(&destination, Some(text.clone()));
-                return fail_all(&shared, &destination, job, || {
+                return fail_all(&shared, &destination, job, Said::Gateway, || {
                     Outcome::Deferred(text.clone())
                 });
             }
@@ -121,20 +142,22 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             }
             if let Err(e) = deliver(&shared, &mut conn, &current).await {
                 let text = e.to_string();
-                MailEvent::Delayed {
-                    tdc: TdcTag(false),
-                    dcid: conn.dcid,
-                    mid: current.mid,
-                    rids: RidList(rids(&current)),
-                    reason: text.clone(),
+                for rid in rids(&current) {
+                    MailEvent::Delayed {
+                        tdc: TdcTag(false),
+                        dcid: conn.dcid,
+                        mid: current.mid,
+                        rid,
+                        reason: text.clone(),
+                    }
+                    .log();
                 }
-                .log();
                 let results = current
                     .recipients
                     .iter()
                     .map(|(rid, _)| (*rid, Outcome::Deferred(text.clone())))
                     .collect();
-                shared.report(&destination, current.mid, results);
+                shared.report(&destination, current.mid, conn.dcid, results);
                 break false;
             }
             sent += 1;
@@ -158,12 +181,23 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
     }
 }
 
+/// Who gave the reason a job failed without a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Said {
+    /// The destination's own answer (its DNS): the line reads AsyncOS's
+    /// `Bounced by destination server with response: ...`.
+    Destination,
+    /// The gateway's verdict (no usable next hop, no connection).
+    Gateway,
+}
+
 /// Fails `job` and everything waiting for the destination, then counts
 /// this connection out.
 fn fail_all(
     shared: &Arc<Shared>,
     destination: &str,
     job: DeliveryJob,
+    said: Said,
     outcome: impl Fn() -> Outcome,
 ) {
     // Only the jobs for the host that failed: the destination's queue may
@@ -175,34 +209,38 @@ fn fail_all(
         .or_else(|| shared.next_job_like(destination, &like))
     {
         // No connection was made: AsyncOS logs such outcomes with DCID 0.
-        let list = RidList(rids(&j));
-        match outcome() {
-            // The work queue logs what becomes of a TDC copy.
-            _ if destination == crate::tdc::DESTINATION => {}
-            Outcome::Bounced(reason) => MailEvent::Bounced {
-                tdc: tag(destination),
-                dcid: Dcid(0),
-                mid: j.mid,
-                rids: list,
-                reason,
+        // The work queue logs what becomes of a TDC copy.
+        let logged = destination != crate::tdc::DESTINATION;
+        for rid in rids(&j).into_iter().filter(|_| logged) {
+            match outcome() {
+                Outcome::Bounced(reason) => MailEvent::Bounced {
+                    tdc: TdcTag(false),
+                    dcid: Dcid(0),
+                    mid: j.mid,
+                    rid,
+                    reason: match said {
+                        Said::Destination => bounced_by_destination(&reason),
+                        Said::Gateway => reason,
+                    },
+                }
+                .log(),
+                Outcome::Deferred(reason) => MailEvent::Delayed {
+                    tdc: TdcTag(false),
+                    dcid: Dcid(0),
+                    mid: j.mid,
+                    rid,
+                    reason,
+                }
+                .log(),
+                Outcome::Delivered(_) => {}
             }
-            .log(),
-            Outcome::Deferred(reason) => MailEvent::Delayed {
-                tdc: tag(destination),
-                dcid: Dcid(0),
-                mid: j.mid,
-                rids: list,
-                reason,
-            }
-            .log(),
-            Outcome::Delivered(_) => {}
         }
         let results = j
             .recipients
             .iter()
             .map(|(rid, _)| (*rid, outcome()))
             .collect();
-        shared.report(destination, j.mid, results);
+        shared.report(destination, j.mid, Dcid(0), results);
     }
     shared.leave(destination);
 }
@@ -586,7 +624,7 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
                 .iter()
                 .map(|(rid, _)| (*rid, Outcome::Deferred(format!("spool read error: {e}"))))
                 .collect();
-            shared.report(&job.destination, job.mid, results);
+            shared.report(&job.destination, job.mid, dcid, results);
             return Ok(());
         }
     };
@@ -657,7 +695,7 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
                 tdc: TdcTag(false),
                 dcid,
                 mid: job.mid,
-                rids: RidList::from(*rid),
+                rid: *rid,
                 reason: t.clone(),
             }
             .log(),
@@ -665,13 +703,19 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
                 tdc: TdcTag(false),
                 dcid,
                 mid: job.mid,
-                rids: RidList::from(*rid),
+                rid: *rid,
                 reason: t.clone(),
             }
             .log(),
             Outcome::Delivered(_) => {}
         }
     }
-    shared.report(&job.destination, job.mid, results);
+    shared.report(&job.destination, job.mid, dcid, results);
     Ok(())
+}
+
+/// The text of a `Bounced:` line whose reason is the destination's answer
+/// (AsyncOS, and seed 004's Threat Defense example).
+pub(crate) fn bounced_by_destination(reason: &str) -> String {
+    format!("Bounced by destination server with response: {reason}")
 }

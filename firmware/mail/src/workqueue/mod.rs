@@ -23,10 +23,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Config, RouteTarget};
 use crate::delivery::{Delivery, DeliveryJob, DeliveryReport, Outcome, routes};
-use crate::ids::{Icid, IdAllocator, Mid, Rid};
+use crate::ids::{Dcid, Icid, IdAllocator, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
-use crate::logging::event::RidList;
+use crate::logging::event::{RidList, TdcTag};
 use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
 pub use stats::{COUNTERS_VERSION, Counters, Event, HostCounters, Stats};
 
@@ -321,7 +321,7 @@ impl WorkQueue {
             };
             if tdc_copy {
                 let retry = profile.initial_retry_secs.min(10);
-                events.push(tdc::copy_outcome(mid, r, outcome, now, retry));
+                events.push(tdc::copy_outcome(mid, r, outcome, now, retry, report.dcid));
                 continue;
             }
             match outcome {
@@ -340,9 +340,11 @@ impl WorkQueue {
                     let expired = r.attempts >= profile.max_retries
                         || now - received_at >= i64::from(profile.max_queue_secs);
                     if expired {
-                        MailEvent::BouncedQueued {
+                        MailEvent::Bounced {
+                            tdc: TdcTag(false),
+                            dcid: Dcid(0),
                             mid,
-                            rids: RidList::from(rid),
+                            rid,
                             reason: format!("{EXPIRED} ('{text}')"),
                         }
                         .log();

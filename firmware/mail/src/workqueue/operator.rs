@@ -12,10 +12,10 @@ use breakwater_types::clock;
 use super::{Active, Event, WorkQueue};
 use crate::config::RouteHost;
 use crate::delivery::routes;
-use crate::ids::Mid;
+use crate::ids::{Dcid, Mid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
-use crate::logging::event::RidList;
+use crate::logging::event::TdcTag;
 use crate::queue::RecipientStatus;
 
 /// Runs one operator command; `None` when `args` is not one of them.
@@ -94,9 +94,20 @@ fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
 fn active_recipients(wq: &WorkQueue) -> HashMap<String, u64> {
     let mut m: HashMap<String, u64> = HashMap::new();
     for a in wq.active.values() {
+        // A Threat Defense copy waits in the.tdc.queue, whatever its
+        // intake address's domain (seed 004: "the.tdc.queue" is the TDC's
+        // destination domain in tophosts), like its delivery counters.
+        let host = match a.record.processing.tdc_copy_of {
+            Some(_) => crate::tdc::DESTINATION.to_string(),
+            None => String::new(),
+        };
         for r in a.record.pending() {
-            *m.entry(routes::domain_of(&r.address).to_ascii_lowercase())
-                .or_default() += 1;
+            let key = if host.is_empty() {
+                routes::domain_of(&r.address).to_ascii_lowercase()
+            } else {
+                host.clone()
+            };
+            *m.entry(key).or_default() += 1;
         }
     }
     m
@@ -410,9 +421,11 @@ fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
             if matches(which, &r.address) {
                 r.status = RecipientStatus::Bounced;
                 r.last_response = Some("5.3.0 - Bounced by the administrator".to_string());
-                MailEvent::BouncedQueued {
+                MailEvent::Bounced {
+                    tdc: TdcTag(false),
+                    dcid: Dcid(0),
                     mid: *mid,
-                    rids: RidList::from(r.rid),
+                    rid: r.rid,
                     reason: "5.3.0 - Bounced by the administrator".to_string(),
                 }
                 .log();

@@ -60,10 +60,10 @@ use tokio::sync::Semaphore;
 use super::{Active, Event, WorkQueue};
 use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
 use crate::filters::{self, ActionKind, Filter, FinalAction, MessageContext};
-use crate::ids::{Mid, Rid};
+use crate::ids::{Dcid, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
-use crate::logging::event::RidList;
+use crate::logging::event::TdcTag;
 use crate::queue::record::Hold;
 use crate::queue::{MessageRecord, Recipient, RecipientStatus};
 use lookups::{MAX_DNSLIST_QUERIES, QueueLookups, Repeats};
@@ -546,12 +546,18 @@ impl WorkQueue {
                     r.last_response = Some(reason.clone());
                     rids.push(r.rid);
                 }
-                MailEvent::BouncedQueued {
-                    mid,
-                    rids: RidList(rids.clone()),
-                    reason: reason.clone(),
+                // AsyncOS: `Bounced: DCID 0 MID n to RID 0 - ...`, one
+                // line per recipient (no connection was made).
+                for rid in &rids {
+                    MailEvent::Bounced {
+                        tdc: TdcTag(false),
+                        dcid: Dcid(0),
+                        mid,
+                        rid: *rid,
+                        reason: reason.clone(),
+                    }
+                    .log();
                 }
-                .log();
                 for _ in &rids {
                     self.stats.record(Event::HardBounced);
                 }

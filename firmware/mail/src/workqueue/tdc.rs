@@ -5,13 +5,14 @@
 use super::{Event, WorkQueue};
 use crate::config::ListenerKind;
 use crate::config::policy::DEFAULT_POLICY;
-use crate::delivery::Outcome;
-use crate::ids::{Mid, Rid};
+use crate::delivery::{Outcome, bounced_by_destination};
+use crate::ids::{Dcid, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
+use crate::logging::event::TdcTag;
 use crate::queue::record::Processing;
 use crate::queue::{MessageRecord, Recipient, RecipientStatus};
-use crate::tdc::{self, RetryRule};
+use crate::tdc::{self, FailureKind, RetryRule};
 
 impl WorkQueue {
     /// Ends the TDC copies older than the age limit that are not being
@@ -142,14 +143,18 @@ pub(super) fn expire_copy(record: &mut MessageRecord, now: i64, max_age: i64) ->
 }
 
 /// Applies a delivery outcome to a TDC copy's recipient with the seed's
-/// retry table: a copy is retried at most once, never bounced, never the
-/// cause of a DSN.
+/// retry table: a copy is retried at most once and never the cause of a
+/// DSN. A hard failure logs as seed 004 shows it: `TDC: MID n delivery
+/// failed to Cisco Secure Email Threat Defense: Hard Bounced.`, then the
+/// recipient's `Bounced: DCID d MID n to RID 0 - Bounced by destination
+/// server with response: ...` (`dcid`: the connection, 0 for none).
 pub(super) fn copy_outcome(
     mid: Mid,
     r: &mut Recipient,
     outcome: Outcome,
     now: i64,
     retry_secs: u32,
+    dcid: Dcid,
 ) -> Event {
     let text = match outcome {
         Outcome::Delivered(text) => {
@@ -173,6 +178,22 @@ pub(super) fn copy_outcome(
     }
     r.status = RecipientStatus::Dropped;
     let words = tdc::failure_words(kind);
+    if matches!(kind, FailureKind::Reply(code) if code >= 500) {
+        MailEvent::TdcFailed {
+            mid,
+            detail: format!("{words}."),
+        }
+        .log();
+        MailEvent::Bounced {
+            tdc: TdcTag(false),
+            dcid,
+            mid,
+            rid: r.rid,
+            reason: bounced_by_destination(&text),
+        }
+        .log();
+        return Event::TdcFailed;
+    }
     let detail = if text.starts_with(words) {
         text
     } else {

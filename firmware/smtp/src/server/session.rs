@@ -145,6 +145,8 @@ pub struct Session {
     helo: Option<String>,
     tls: Option<(String, String)>,
     tx: Option<Transaction>,
+    /// The MID handed to the driver to make durable, until it answers.
+    enqueuing: Option<Mid>,
     messages: u32,
     errors: u32,
     pending_mail: Option<PendingMail>,
@@ -162,6 +164,7 @@ impl Session {
             helo: None,
             tls: None,
             tx: None,
+            enqueuing: None,
             messages: 0,
             errors: 0,
             pending_mail: None,
@@ -356,6 +359,7 @@ impl Session {
     /// The driver tried to make the message durable.
     pub fn enqueued(&mut self, result: Result<Mid, NotQueued>) -> Vec<Action> {
         self.state = State::Command;
+        let started = self.enqueuing.take();
         match result {
             Ok(mid) => {
                 // "MID n queued for delivery" is the committer's line
@@ -376,6 +380,10 @@ impl Session {
                     icid: self.conn.icid,
                     reason: e.reason,
                 });
+                // The MID started; it finishes, as every started MID does.
+                if let Some(mid) = started {
+                    self.event(MailEvent::FinishedAborted { mid });
+                }
                 vec![Action::Reply(text.to_string())]
             }
         }
@@ -412,7 +420,7 @@ impl Session {
             Request::Data => self.data(actions),
             Request::Bdat { chunk_size, is_last } => self.bdat(chunk_size, is_last, actions),
             Request::Rset => {
-                self.abort_transaction("RSET");
+                self.abort_transaction("sender");
                 actions.push(Action::Reply(reply::RESET.to_string()));
             }
             Request::Noop { .. } => actions.push(Action::Reply(reply::OK.to_string())),
@@ -420,7 +428,7 @@ impl Session {
             Request::Quit => {
                 actions.push(Action::Reply(format!("221 2.0.0 {} Bye", self.conn.hostname)));
                 actions.push(Action::Close);
-                self.abort_transaction("QUIT");
+                self.abort_transaction("sender");
                 self.state = State::Closed;
             }
             Request::StartTls => self.starttls(actions),
@@ -443,7 +451,7 @@ impl Session {
                 actions,
             );
         }
-        self.abort_transaction("new EHLO");
+        self.abort_transaction("sender");
         self.helo = Some(host);
         let hostname = &self.conn.hostname;
         if !extended {
@@ -632,13 +640,17 @@ impl Session {
         }
     }
 
+    /// Ends the open transaction without a message. `why` completes
+    /// AsyncOS's `Receiving aborted by ...` (`sender` when the client ended
+    /// it); the MID then finishes (`Message finished MID n aborted`), as
+    /// every started MID does, whatever its recipients' fate.
     fn abort_transaction(&mut self, why: &'static str) {
         if let Some(tx) = self.tx.take() {
             self.event(MailEvent::Aborted {
                 mid: tx.mid,
-                icid: self.conn.icid,
                 why: why.to_string(),
             });
+            self.event(MailEvent::FinishedAborted { mid: tx.mid });
         }
     }
 

@@ -191,12 +191,14 @@ impl Session {
                 mid: tx.mid,
                 reason: why.to_string(),
             });
+            self.event(MailEvent::FinishedAborted { mid: tx.mid });
             if body.spooled > 0 {
                 actions.push(Action::Discard);
             }
             return actions.push(Action::Reply(text));
         }
         let record = self.finish(tx, &body);
+        self.enqueuing = Some(record.mid);
         self.state = State::Waiting;
         actions.push(Action::Enqueue(Box::new((
             record,

@@ -653,11 +653,84 @@ fn a_transaction_reports_its_mail_logs_lines_as_events() {
             &format!("MID 1 ready {} bytes from <a@b.org>", record.body_size),
             "Start MID 2 ICID 1",
             "MID 2 ICID 1 From: <a@b.org>",
-            "MID 2 ICID 1 aborted by RSET",
+            "Message aborted MID 2 Receiving aborted by sender",
+            "Message finished MID 2 aborted",
         ]
     );
     // The clock is the driver's.
     assert_eq!(record.received_at, 1_767_323_045);
+}
+
+/// Every recipient refused by the RAT, then QUIT: the MID that started
+/// still finishes in the log, the AsyncOS way (the refused recipient gets
+/// no RID: AsyncOS numbers accepted recipients only).
+#[test]
+fn a_transaction_whose_recipients_were_all_refused_finishes_aborted() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<nobody@elsewhere.test>\r\nQUIT\r\n",
+    );
+    assert_eq!(
+        h.log_lines(),
+        [
+            "Start MID 1 ICID 1",
+            "MID 1 ICID 1 From: <a@b.org>",
+            "MID 1 ICID 1 To: <nobody@elsewhere.test> Rejected by RAT",
+            "Message aborted MID 1 Receiving aborted by sender",
+            "Message finished MID 1 aborted",
+        ]
+    );
+}
+
+/// A message refused at the end of DATA finishes too.
+#[test]
+fn a_message_refused_at_the_end_of_data_finishes_aborted() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    drive(&mut h, b"Subject: a\r\n\r\nbo\0dy\r\n.\r\n");
+    let lines = h.log_lines();
+    let tail: Vec<&str> = lines
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert!(tail[0].starts_with("MID 1 rejected: "), "{lines:?}");
+    assert_eq!(tail[1], "Message finished MID 1 aborted", "{lines:?}");
+}
+
+/// The queue refused the finished message: its MID finishes too.
+#[test]
+fn a_message_the_queue_refused_finishes_aborted() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    drive(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    let (_, actions) = h.session.feed(b"Subject: a\r\n\r\nbody\r\n.\r\n");
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Enqueue(_))),
+        "{actions:?}"
+    );
+    h.session.enqueued(Err(NotQueued {
+        reason: "queue full".to_string(),
+        storage_full: true,
+    }));
+    h.take_events();
+    let lines = h.log_lines();
+    assert_eq!(
+        lines[lines.len() - 2..],
+        [
+            "ICID 1 message not queued: queue full",
+            "Message finished MID 1 aborted"
+        ],
+        "{lines:?}"
+    );
 }
 
 /// No MID to be had (the store failed): the sender gets a temporary
