@@ -40,9 +40,12 @@ pub fn normalise(text: &str) -> String {
         let re = Regex::new(pattern).expect("static regex");
         out = re.replace_all(&out, with).into_owned();
     }
-    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered) +)\d+\.\d$")
+    // The value is right-aligned, so its width moves the padding too:
+    // `<RATE>` goes at the column of a four-digit rate.
+    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered)) +\d+\.\d$")
         .expect("static regex");
-    rate.replace_all(&out, "${1}<RATE>").into_owned()
+    rate.replace_all(&out, |c: &regex::Captures<'_>| format!("{:<38}<RATE>", &c[1]))
+        .into_owned()
 }
 
 /// Compares `actual` (already normalised) with `tests/golden/<name>`, or

@@ -596,6 +596,7 @@ pub(super) fn details(
         out.push_str("Sending Host Summary\n");
         let rdns = match &t.reverse_dns {
             Some(h) if t.reverse_dns_verified => format!("{h} (verified)"),
+            Some(h) if h == "unknown" => h.clone(),
             Some(h) => format!("{h} (not verified)"),
             None => "-".into(),
         };

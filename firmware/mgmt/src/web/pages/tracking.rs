@@ -115,6 +115,7 @@ impl Tracked {
     fn rdns(&self) -> String {
         match &self.reverse_dns {
             Some(h) if self.reverse_dns_verified => format!("{h} (verified)"),
+            Some(h) if h == "unknown" => h.clone(),
             Some(h) => format!("{h} (not verified)"),
             None => "-".into(),
         }
