@@ -44,8 +44,10 @@ pub fn normalise(text: &str) -> String {
     // `<RATE>` goes at the column of a four-digit rate.
     let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered)) +\d+\.\d$")
         .expect("static regex");
-    rate.replace_all(&out, |c: &regex::Captures<'_>| format!("{:<38}<RATE>", &c[1]))
-        .into_owned()
+    rate.replace_all(&out, |c: &regex::Captures<'_>| {
+        format!("{:<38}<RATE>", &c[1])
+    })
+    .into_owned()
 }
 
 /// Compares `actual` (already normalised) with `tests/golden/<name>`, or

@@ -302,11 +302,16 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
     let tracked = w.gw.cli_ok(&["findevent", "--mid", &bob.to_string()]);
     let seed_line = format!("TDC: Message {bob} {SEED_SUCCESS}.");
     assert!(
-        tracked.lines().any(|l| l.trim_start().ends_with(&seed_line)),
+        tracked
+            .lines()
+            .any(|l| l.trim_start().ends_with(&seed_line)),
         "no {seed_line:?} in\n{tracked}"
     );
     assert!(
-        !tracked.contains(&format!("Delivery start DCID {} MID {bob_copy}", delivery_dcid(&w, bob_copy))),
+        !tracked.contains(&format!(
+            "Delivery start DCID {} MID {bob_copy}",
+            delivery_dcid(&w, bob_copy)
+        )),
         "{tracked}"
     );
 

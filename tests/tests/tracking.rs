@@ -187,23 +187,33 @@ fn findevent_shows_the_seeds_tracking_of_a_relayed_and_a_dropped_message() {
             tls,
             format!("Message {m} Sender Domain: example.com"),
             format!("Start message {m} on incoming connection (ICID {first})."),
-            format!("Message {m} enqueued on incoming connection (ICID {first}) from alice@example.com."),
+            format!(
+                "Message {m} enqueued on incoming connection (ICID {first}) from alice@example.com."
+            ),
             format!("Message {m} direction: outgoing"),
             format!("Message {m} on incoming connection (ICID {first}) added recipient ({to})."),
             format!("Message {m} contains message ID header '<outbound-tracking@e2e.test>'"),
             format!("Message {m} original subject on injection: OUTBOUND EMAIL TEST"),
             format!("Message {m} has sender_group: RELAY_O365, sender_ip: {ip} and sbrs: None"),
-            format!("(DCID {}) Delivery details: Message {m} sent to {to}", dcid_of(&out)),
+            format!(
+                "(DCID {}) Delivery details: Message {m} sent to {to}",
+                dcid_of(&out)
+            ),
         ],
         &out,
     );
     assert!(
-        details.iter().any(|d| d.starts_with(&format!("Message {m} (")) && d.ends_with("from alice@example.com ready.")),
+        details
+            .iter()
+            .any(|d| d.starts_with(&format!("Message {m} ("))
+                && d.ends_with("from alice@example.com ready.")),
         "no ready line in\n{out}"
     );
     // swaks ended with QUIT: closed, not lost.
     assert!(
-        details.contains(&format!("Incoming connection (ICID {first}) successfully closed.")),
+        details.contains(&format!(
+            "Incoming connection (ICID {first}) successfully closed."
+        )),
         "{out}"
     );
     for row in [
@@ -239,7 +249,9 @@ fn findevent_shows_the_seeds_tracking_of_a_relayed_and_a_dropped_message() {
             ),
             format!("Message {m} Sender Domain: example.com"),
             format!("Start message {m} on incoming connection (ICID {icid})."),
-            format!("Message {m} enqueued on incoming connection (ICID {icid}) from carol@example.com."),
+            format!(
+                "Message {m} enqueued on incoming connection (ICID {icid}) from carol@example.com."
+            ),
             format!("Message {m} direction: outgoing"),
             format!("Message {m} on incoming connection (ICID {icid}) added recipient ({to})."),
             format!("Message {m} contains message ID header '<dropped-tracking@e2e.test>'"),
@@ -263,7 +275,8 @@ fn findevent_shows_the_seeds_tracking_of_a_relayed_and_a_dropped_message() {
     }
 
     // --json carries the same (the web UI and the API read it).
-    let json = w.gw.cli_ok(&["findevent", "--mid", &m.to_string(), "--json"]);
+    let json =
+        w.gw.cli_ok(&["findevent", "--mid", &m.to_string(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     let msg = &v["messages"][0];
     assert_eq!(msg["last_state"], "Dropped By Message Filters", "{msg}");
@@ -282,6 +295,13 @@ fn findevent_shows_the_seeds_tracking_of_a_relayed_and_a_dropped_message() {
 /// The DCID of the delivery in `findevent`'s answer.
 fn dcid_of(out: &str) -> u64 {
     out.lines()
-        .find_map(|l| l.split_once("Delivery start DCID ")?.1.split(' ').next()?.parse().ok())
+        .find_map(|l| {
+            l.split_once("Delivery start DCID ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no delivery in\n{out}"))
 }

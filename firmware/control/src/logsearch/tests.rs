@@ -265,8 +265,7 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
             .iter()
             .any(|d| d["time"] == "01:06:39"
                 && d["date"] == "24 Nov 2026"
-                && d["text"]
-                    == "Message 103 aborted: Dropped by filter 'office365_outbound'"),
+                && d["text"] == "Message 103 aborted: Dropped by filter 'office365_outbound'"),
         "{m}"
     );
     assert!(
@@ -435,7 +434,10 @@ fn tracking_shows_the_seeds_processing_details_and_summary() {
         })
         .collect();
     assert_eq!(got, expected, "\n{out}");
-    assert!(details.contains("  14:14:59 Incoming connection (ICID 405417) has sender_group"), "{out}");
+    assert!(
+        details.contains("  14:14:59 Incoming connection (ICID 405417) has sender_group"),
+        "{out}"
+    );
     for row in [
         "  Last State: Delivered\n",
         "  Message: Outgoing\n",

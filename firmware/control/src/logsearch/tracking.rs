@@ -225,7 +225,9 @@ fn render(
             "Incoming connection (ICID {icid}) successfully accepted TLS protocol {protocol} cipher {cipher}."
         )],
         E::IcidClose { icid } => {
-            vec![format!("Incoming connection (ICID {icid}) successfully closed.")]
+            vec![format!(
+                "Incoming connection (ICID {icid}) successfully closed."
+            )]
         }
         E::IcidLost { icid } => vec![format!("Incoming connection (ICID {icid}) lost.")],
         E::From { icid, address, .. } => {
@@ -262,7 +264,9 @@ fn render(
             "Message {mid} matched per-recipient policy {policy} for {table} mail policies."
         )],
         E::DroppedByFilter { filter, .. } => {
-            vec![format!("Message {mid} aborted: Dropped by filter '{filter}'")]
+            vec![format!(
+                "Message {mid} aborted: Dropped by filter '{filter}'"
+            )]
         }
         E::DeliveryStart { dcid, rids, .. } => vec![format!(
             "(DCID {dcid}) Delivery started for message {mid} to {}.",
@@ -421,7 +425,10 @@ pub(super) fn track(
                     s.last = Some(state);
                 }
             }
-            let conn = s.icid.or_else(|| facts.get(&mid)?.icid).and_then(|i| conns.get(&i));
+            let conn = s
+                .icid
+                .or_else(|| facts.get(&mid)?.icid)
+                .and_then(|i| conns.get(&i));
             let lines = event
                 .as_ref()
                 .and_then(|e| render(e, mid, s, conn))
