@@ -8,7 +8,12 @@
 //!   "sender_group": "ALL", "sender_ip": "192.0.2.9", "tls_protocol": null,
 //!   "tls_cipher": null, "from": "alice@example.org", "to": ["bob@..."],
 //!   "subject": "...", "message_id": "...", "status": "Delivered",
-//!   "threat_defense": null, "lines": ["Tue Nov 24 01:06:39 2026 Info: ..."]}]}
+//!   "last_state": "Delivered", "direction": "Incoming", "mids": [101],
+//!   "policy_match": "DEFAULT", "reverse_dns": "unknown",
+//!   "reverse_dns_verified": false, "sbrs_score": "None",
+//!   "threat_defense": null, "lines": ["Tue Nov 24 01:06:39 2026 Info: ..."],
+//!   "details": [{"date": "24 Nov 2026", "time": "01:06:39", "text":
+//!   "Incoming connection (ICID 7) has sender_group: ALL, ..."}]}]}
 //! ```
 //!
 //! Bounded like the text form: at most [`MAX_MESSAGES`] messages (the
