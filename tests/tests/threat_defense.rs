@@ -297,6 +297,23 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
     for mid in [bob, sales, private] {
         w.gw.wait_for_log(&format!(r"Message finished MID {mid} done$"), SOON);
     }
+    // Message tracking of the original shows the seed's one line; the
+    // copy's own lines are internal detail (seed 004).
+    let tracked = w.gw.cli_ok(&["findevent", "--mid", &bob.to_string()]);
+    let seed_line = format!("TDC: Message {bob} {SEED_SUCCESS}.");
+    assert!(
+        tracked
+            .lines()
+            .any(|l| l.trim_start().ends_with(&seed_line)),
+        "no {seed_line:?} in\n{tracked}"
+    );
+    assert!(
+        !tracked.contains(&format!(
+            "Delivery start DCID {} MID {bob_copy}",
+            delivery_dcid(&w, bob_copy)
+        )),
+        "{tracked}"
+    );
 
     // Each intake got its policy's copy, and only that one (both copies
     // are logged as delivered by now).

@@ -95,6 +95,12 @@ fn a_message_sent_through_data1_is_tracked_and_counted_in_the_web_ui() {
         format!("Message finished MID {mid} done"),
         "Sending Host Summary".to_string(),
         ip.clone(),
+        // The seeds' Processing Details and summary.
+        "Processing Details".to_string(),
+        format!("Message {mid} direction: incoming"),
+        format!("Message {mid} Sender Domain: internet.example"),
+        "<td id=\"direction\">Incoming</td>".to_string(),
+        "SBRS Score".to_string(),
     ] {
         assert!(
             details.contains(&expected),

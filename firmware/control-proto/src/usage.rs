@@ -231,7 +231,8 @@ Prints every mail_logs line of the messages that match all criteria given
 (addresses, subject and Message-ID: case-insensitive, part of the value is
 enough; --ip: the sender IP of the message's connection, exactly;
 TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time ago: 24h, 7d; on the
-message's Start MID line).
+message's Start MID line), then each message's Message Tracking: summary,
+sending host and Processing Details.
 --json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\

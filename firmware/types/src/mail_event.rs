@@ -74,6 +74,22 @@ impl fmt::Display for YesNo {
     }
 }
 
+/// Which mail policies a message is under: `incoming` or `outgoing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        })
+    }
+}
+
 /// A value that appears in a line: written with `Display`, read back only
 /// from exactly the text `Display` gives it.
 pub trait LogField: fmt::Display + Sized {
@@ -196,6 +212,24 @@ impl LogField for YesNo {
     #[cfg(test)]
     fn sample(n: u64, _: &str) -> Self {
         Self(n % 2 == 1)
+    }
+}
+
+impl LogField for Direction {
+    fn parse_field(text: &str) -> Option<Self> {
+        match text {
+            "incoming" => Some(Self::Incoming),
+            "outgoing" => Some(Self::Outgoing),
+            _ => None,
+        }
+    }
+    #[cfg(test)]
+    fn sample(n: u64, _: &str) -> Self {
+        if n % 2 == 1 {
+            Self::Outgoing
+        } else {
+            Self::Incoming
+        }
     }
 }
 
@@ -339,9 +373,12 @@ mail_events! {
     /// The HAT's verdict: behaviour (`ACCEPT`, `RELAY`, ...), sender group
     /// and the member that matched.
     SenderGroupMatch { icid: Icid, behavior: String, group: String, entry: String } =>
-        ["ICID " icid " " behavior " SG " group " match " entry " SBRS not enabled"];
-    /// A connection closed.
+        ["ICID " icid " " behavior " SG " group " match " entry
+         " SBRS not enabled country not enabled"];
+    /// A connection closed (by QUIT, or by the gateway).
     IcidClose { icid: Icid } => ["ICID " icid " close"];
+    /// The client went away without QUIT (AsyncOS's "ICID n lost").
+    IcidLost { icid: Icid } => ["ICID " icid " lost"];
     /// A connection refused after the HAT (its limit, memory budget).
     IcidRefused { icid: Icid, reason: String } => ["ICID " icid " refused: " reason];
     /// A reply could not be written in time.
@@ -369,6 +406,11 @@ mail_events! {
     /// The envelope sender.
     From { mid: Mid, icid: Icid, address: String } =>
         ["MID " mid " ICID " icid " From: <" address ">"];
+    /// Incoming (a public listener: incoming mail policies) or outgoing
+    /// (a private one: outgoing mail policies); Message Tracking's
+    /// "Message: Incoming/Outgoing".
+    MessageDirection { mid: Mid, direction: Direction } =>
+        ["MID " mid " direction: " direction];
     /// A `RCPT TO` address that does not parse.
     RecipientRejected { mid: Mid, icid: Icid, reason: String } =>
         ["MID " mid " ICID " icid " recipient rejected: " reason];

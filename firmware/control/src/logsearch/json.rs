@@ -8,7 +8,12 @@
 //!   "sender_group": "ALL", "sender_ip": "192.0.2.9", "tls_protocol": null,
 //!   "tls_cipher": null, "from": "alice@example.org", "to": ["bob@..."],
 //!   "subject": "...", "message_id": "...", "status": "Delivered",
-//!   "threat_defense": null, "lines": ["Tue Nov 24 01:06:39 2026 Info: ..."]}]}
+//!   "last_state": "Delivered", "direction": "Incoming", "mids": [101],
+//!   "policy_match": "DEFAULT", "reverse_dns": "unknown",
+//!   "reverse_dns_verified": false, "sbrs_score": "None",
+//!   "threat_defense": null, "lines": ["Tue Nov 24 01:06:39 2026 Info: ..."],
+//!   "details": [{"date": "24 Nov 2026", "time": "01:06:39", "text":
+//!   "Incoming connection (ICID 7) has sender_group: ALL, ..."}]}]}
 //! ```
 //!
 //! Bounded like the text form: at most [`MAX_MESSAGES`] messages (the
@@ -16,11 +21,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDateTime, TimeZone as _};
 use serde::Serialize;
 
-use super::tracking::{self, Tracked};
-use super::{MAX_LINES, MailLogs, MessageFacts, ids_after, mids_of, split_line};
+use super::tracking::{self, Tracked, with_zone};
+use super::{
+    MAX_LINES, MailLogs, MessageFacts, copies_of, copy_outcome, ids_after, mids_of, split_line,
+};
 
 /// Most messages one JSON answer holds (the newest MIDs); `found` says
 /// how many matched.
@@ -47,20 +53,6 @@ struct Message {
     lines: Vec<String>,
 }
 
-/// The log's local time with the appliance's zone, as AsyncOS's
-/// tracking shows it: `24 Nov 2026 01:06:39 (GMT +00:00)`.
-pub(super) fn with_zone(t: NaiveDateTime) -> String {
-    in_zone(t, breakwater_types::clock::zone())
-}
-
-/// `t`, a local time of `zone`, with that zone's offset then.
-pub(super) fn in_zone(t: NaiveDateTime, zone: breakwater_types::clock::Tz) -> String {
-    match zone.from_local_datetime(&t).earliest() {
-        Some(local) => local.format("%d %b %Y %H:%M:%S (GMT %:z)").to_string(),
-        None => t.format("%d %b %Y %H:%M:%S").to_string(),
-    }
-}
-
 pub(super) fn answer(
     logs: &MailLogs,
     facts: &HashMap<u64, MessageFacts>,
@@ -69,6 +61,7 @@ pub(super) fn answer(
     let found = mids.len();
     let mids: Vec<u64> = mids[found.saturating_sub(MAX_MESSAGES)..].to_vec();
     let wanted: HashSet<u64> = mids.iter().copied().collect();
+    let copies = copies_of(facts, &wanted);
     let mut by_icid: HashMap<u64, Vec<u64>> = HashMap::new();
     let mut by_dcid: HashMap<u64, Vec<u64>> = HashMap::new();
     for m in &mids {
@@ -95,9 +88,11 @@ pub(super) fn answer(
                 .copied()
                 .collect()
         } else {
+            let original = copy_outcome(msg, &line_mids, &copies);
             line_mids
                 .into_iter()
                 .filter(|m| wanted.contains(m))
+                .chain(original)
                 .collect()
         };
         for m in about {
@@ -109,7 +104,7 @@ pub(super) fn answer(
             }
         }
     });
-    let tracked = tracking::track(logs, &mids);
+    let tracked = tracking::track(logs, &mids, facts);
     let messages: Vec<Message> = mids
         .iter()
         .rev()

@@ -183,6 +183,9 @@ struct MessageFacts {
     to: Vec<String>,
     subject: Option<String>,
     message_id: Option<String>,
+    /// A Threat Defense copy: the MID it copies. Copies are internal
+    /// detail: found only by their own MID.
+    copy_of: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -208,6 +211,7 @@ impl Criteria {
                 .contains(&wanted.to_ascii_lowercase())
         };
         self.mid.is_none_or(|m| m == mid)
+            && (f.copy_of.is_none() || self.mid == Some(mid))
             && self
                 .from
                 .as_deref()
@@ -349,13 +353,17 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
             Some(E::NewSmtpIcid { icid, address, .. }) => {
                 addresses.insert(icid.0, address);
             }
-            Some(
-                E::MessageId { mid, message_id }
-                | E::TdcEnqueued {
-                    mid, message_id, ..
-                },
-            ) => {
+            Some(E::MessageId { mid, message_id }) => {
                 facts.entry(mid.0).or_default().message_id = Some(message_id);
+            }
+            Some(E::TdcEnqueued {
+                mid,
+                message_id,
+                original,
+            }) => {
+                let f = facts.entry(mid.0).or_default();
+                f.message_id = Some(message_id);
+                f.copy_of = Some(original.0);
             }
             Some(E::StartMid { mid, icid }) => {
                 let f = facts.entry(mid.0).or_default();
@@ -400,6 +408,7 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         return Ok("No message in mail_logs matches.".to_string());
     }
     let wanted: HashSet<u64> = mids.iter().copied().collect();
+    let copies = copies_of(&facts, &wanted);
     let icids: HashSet<u64> = mids.iter().filter_map(|m| facts[m].icid).collect();
     let dcids: HashSet<u64> = mids
         .iter()
@@ -418,19 +427,40 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                 || ids_after(msg, "DCID").any(|d| dcids.contains(&d))
         } else {
             line_mids.iter().any(|m| wanted.contains(m))
+                || copy_outcome(msg, &line_mids, &copies).is_some()
         };
         if hit {
             out.push(line);
         }
     });
     let list: Vec<String> = mids.iter().map(u64::to_string).collect();
+    let tracked = tracking::track(logs, &mids, &facts);
     Ok(format!(
-        "{} message(s) found: MID {}\n\n{}\n{}",
+        "{} message(s) found: MID {}\n\n{}\n{}{}",
         mids.len(),
         list.join(", "),
         out.finish(),
-        tracking::summaries(&tracking::track(logs, &mids))
+        tracking::summaries(&tracked),
+        tracking::details(&tracked, &facts),
     ))
+}
+
+/// The Threat Defense copies of the messages in `wanted`: copy -> original.
+fn copies_of(facts: &HashMap<u64, MessageFacts>, wanted: &HashSet<u64>) -> HashMap<u64, u64> {
+    facts
+        .iter()
+        .filter_map(|(mid, f)| Some((*mid, f.copy_of.filter(|o| wanted.contains(o))?)))
+        .collect()
+}
+
+/// The original a line is about when it is the outcome of one of its
+/// Threat Defense `copies` (the original's tracking shows that line; the
+/// copy's other lines are its own).
+fn copy_outcome(msg: &str, line_mids: &[u64], copies: &HashMap<u64, u64>) -> Option<u64> {
+    let original = line_mids.iter().find_map(|m| copies.get(m))?;
+    MailEvent::parse(msg)
+        .filter(tracking::is_tdc_outcome)
+        .map(|_| *original)
 }
 
 /// Collected answer lines, capped at [`MAX_LINES`].

@@ -14,7 +14,7 @@ fn logs() -> (tempfile::TempDir, MailLogs) {
         logs_dir.join("mail.@20261124T010000.s"),
         format!(
             "{T} New SMTP ICID 7 interface Data 1 (127.0.0.1) address 192.0.2.9 reverse dns host unknown verified no\n\
-             {T} ICID 7 ACCEPT SG ALL match ALL SBRS not enabled\n\
+             {T} ICID 7 ACCEPT SG ALL match ALL SBRS not enabled country not enabled\n\
              {T} Start MID 101 ICID 7\n\
              {T} MID 101 ICID 7 From: <alice@example.org>\n\
              {T} MID 101 ICID 7 RID 0 To: <bob@your_domain.com>\n\
@@ -178,7 +178,7 @@ fn findevent_ends_with_the_tracking_summary_of_each_message() {
     let mut text = std::fs::read_to_string(&current).unwrap();
     text.push_str(&format!(
         "{T} New SMTP ICID 9 interface Data 2 (127.0.2.1) address 127.5.0.10 reverse dns host mail.protection.outlook.com verified yes\n\
-         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled\n\
+         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled country not enabled\n\
          {T} ICID 9 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384\n\
          {T} Start MID 103 ICID 9\n\
          {T} MID 103 ICID 9 From: <x@your_domain.com>\n\
@@ -203,7 +203,7 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
     let mut text = std::fs::read_to_string(&current).unwrap();
     text.push_str(&format!(
         "{T} New SMTP ICID 9 interface Data 2 (127.0.2.1) address 127.5.0.10 reverse dns host mail.protection.outlook.com verified yes\n\
-         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled\n\
+         {T} ICID 9 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled country not enabled\n\
          {T} ICID 9 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384\n\
          {T} Start MID 103 ICID 9\n\
          {T} MID 103 ICID 9 From: <x@your_domain.com>\n\
@@ -214,11 +214,16 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
     ));
     std::fs::write(&current, text).unwrap();
     // Part of the header, with or without the angle brackets.
+    // The Threat Defense copy (MID 104) carries the same header but is
+    // internal detail: found by its own MID only.
     let out = findevent(&logs, &args("--message-id <ABC.123@your_domain.com>")).unwrap();
+    assert!(out.starts_with("1 message(s) found: MID 103\n"), "{out}");
     assert!(
-        out.starts_with("2 message(s) found: MID 103, 104\n"),
-        "{out}"
+        out.contains("TDC: MID 104 successfully delivered for scanning"),
+        "the copy's outcome is among the original's lines:\n{out}"
     );
+    let copy = findevent(&logs, &args("--mid 104")).unwrap();
+    assert!(copy.starts_with("1 message(s) found: MID 104\n"), "{copy}");
     let out = findevent(&logs, &args("--ip 127.5.0.10")).unwrap();
     assert!(out.starts_with("1 message(s) found: MID 103\n"), "{out}");
     assert_eq!(
@@ -244,11 +249,23 @@ fn findevent_finds_by_message_id_and_sender_ip_and_answers_json() {
         m["status"],
         "Dropped By Message Filters ('office365_outbound')"
     );
+    assert_eq!(
+        m["threat_defense"],
+        "TDC: Message 103 successfully delivered for scanning with Cisco Secure Email Threat Defense.",
+        "{m}"
+    );
+    assert_eq!(m["last_state"], "Dropped By Message Filters");
+    assert_eq!(m["sbrs_score"], "None");
+    assert_eq!(m["reverse_dns"], "mail.protection.outlook.com");
+    assert_eq!(m["reverse_dns_verified"], true);
     assert!(
-        m["threat_defense"]
-            .as_str()
+        m["details"]
+            .as_array()
             .unwrap()
-            .contains("MID 104 successfully delivered"),
+            .iter()
+            .any(|d| d["time"] == "01:06:39"
+                && d["date"] == "24 Nov 2026"
+                && d["text"] == "Message 103 aborted: Dropped by filter 'office365_outbound'"),
         "{m}"
     );
     assert!(
@@ -354,7 +371,7 @@ fn space_padded_days_are_read_and_tracking_times_carry_the_zone_offset() {
         .and_then(|d| d.and_hms_opt(14, 14, 59))
         .unwrap();
     assert_eq!(
-        json::in_zone(summer, breakwater_types::clock::Tz::America__New_York),
+        tracking::in_zone(summer, breakwater_types::clock::Tz::America__New_York),
         "13 Aug 2021 14:14:59 (GMT -04:00)"
     );
 }
@@ -385,4 +402,151 @@ fn bounce_lines_as_asyncos_writes_them_are_hard_bounced() {
         "{out}"
     );
     assert!(out.contains("Status: Hard Bounced"), "{out}");
+}
+
+/// The seeds' two Message Tracking screenshots (000, "Validate your RELAY
+/// Sender Group"): a message relayed for Microsoft 365 and delivered, and
+/// one dropped by `office365_outbound` on a connection Microsoft 365 left
+/// without QUIT; the lines are the ones the firmware writes.
+#[test]
+fn tracking_shows_the_seeds_processing_details_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs_dir = dir.path().join("logs/mail_logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let t = "Fri Aug 13 14:14:59 2021 Info:";
+    let lines = [
+        "New SMTP ICID 405417 interface Data 2 (127.0.2.1) address 127.0.0.5 reverse dns host mail-dm6nam12lp2175.outbound.protection.outlook.com verified yes",
+        "ICID 405417 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled country not enabled",
+        "ICID 405417 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384",
+        "Start MID 186371 ICID 405417",
+        "MID 186371 ICID 405417 From: <alice@example.com>",
+        "MID 186371 direction: outgoing",
+        "MID 186371 ICID 405417 RID 0 To: <bob@partner.example>",
+        "MID 186371 Message-ID '<MN2PR13MB4007@example.com>'",
+        "MID 186371 Subject 'OUTBOUND EMAIL TEST'",
+        "MID 186371 ready 7555 bytes from <alice@example.com>",
+        "MID 186371 matched all recipients for per-recipient policy DEFAULT in the outbound table",
+        "MID 186371 queued for delivery",
+        "TDC: MID 186372 with Message-ID '<MN2PR13MB4007@example.com>' enqueued for delivery to Cisco Secure Email Threat Defense (copy of MID 186371)",
+        "ICID 405417 lost",
+        "New SMTP DCID 77 interface 127.0.2.1 address 127.0.0.25 port 25",
+        "Delivery start DCID 77 MID 186371 to RID [0]",
+        "TDC: Delivery start DCID 78 MID 186372",
+        "TDC: MID 186372 successfully delivered for scanning with Cisco Secure Email Threat Defense",
+        "Message finished MID 186372 done",
+        "MID 186371 RID [0] Response '250 2.0.0 Ok: queued as 4B1C'",
+        "Message done DCID 77 MID 186371 to RID [0]",
+        "Message finished MID 186371 done",
+        "DCID 77 close",
+        // The second screenshot: dropped by the filter.
+        "New SMTP ICID 137530 interface Data 2 (127.0.2.1) address 127.0.0.5 reverse dns host mail-dm6nam12lp2175.outbound.protection.outlook.com verified yes",
+        "ICID 137530 RELAY SG RELAY_O365 match .protection.outlook.com SBRS not enabled country not enabled",
+        "Start MID 94011 ICID 137530",
+        "MID 94011 ICID 137530 From: <carol@bce-demo.com>",
+        "MID 94011 direction: outgoing",
+        "MID 94011 ICID 137530 RID 0 To: <dave@partner.example>",
+        "MID 94011 Subject 'OUTBOUND MAIL 3:54PM POST-SECRET CHANGE'",
+        "MID 94011 ready 7555 bytes from <carol@bce-demo.com>",
+        "ICID 137530 lost",
+        "Message aborted MID 94011 Dropped by filter 'office365_outbound'",
+        "Message finished MID 94011 aborted",
+    ];
+    let text: String = lines.iter().map(|l| format!("{t} {l}\n")).collect();
+    std::fs::write(logs_dir.join("mail.current"), text).unwrap();
+    let logs = MailLogs::new(dir.path());
+
+    let out = findevent(&logs, &args("--mid 186371")).unwrap();
+    let details = out
+        .split_once("Processing Details\n")
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| panic!("no Processing Details in\n{out}"));
+    let expected = [
+        "13 Aug 2021",
+        "Incoming connection (ICID 405417) has sender_group: RELAY_O365, sender_ip: 127.0.0.5 and sbrs: not enabled",
+        "Protocol SMTP Interface Data 2 (IP 127.0.2.1) on incoming connection (ICID 405417) from sender IP 127.0.0.5. Reverse DNS host mail-dm6nam12lp2175.outbound.protection.outlook.com verified yes.",
+        "(ICID 405417) RELAY sender group RELAY_O365 match .protection.outlook.com SBRS not enabled country not enabled",
+        "Incoming connection (ICID 405417) successfully accepted TLS protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384.",
+        "Message 186371 Sender Domain: example.com",
+        "Start message 186371 on incoming connection (ICID 405417).",
+        "Message 186371 enqueued on incoming connection (ICID 405417) from alice@example.com.",
+        "Message 186371 direction: outgoing",
+        "Message 186371 on incoming connection (ICID 405417) added recipient (bob@partner.example).",
+        "Message 186371 contains message ID header '<MN2PR13MB4007@example.com>'",
+        "Message 186371 original subject on injection: OUTBOUND EMAIL TEST",
+        "Message 186371 (7555 bytes) from alice@example.com ready.",
+        "Message 186371 has sender_group: RELAY_O365, sender_ip: 127.0.0.5 and sbrs: None",
+        "Message 186371 matched per-recipient policy DEFAULT for outbound mail policies.",
+        "Message 186371 queued for delivery.",
+        "Incoming connection (ICID 405417) lost.",
+        "SMTP delivery connection (DCID 77) opened from interface 127.0.2.1 to IP address 127.0.0.25 on port 25.",
+        "(DCID 77) Delivery started for message 186371 to bob@partner.example.",
+        "TDC: Message 186371 successfully delivered for scanning with Cisco Secure Email Threat Defense.",
+        "Message 186371 to bob@partner.example received remote SMTP response '250 2.0.0 Ok: queued as 4B1C'.",
+        "(DCID 77) Delivery details: Message 186371 sent to bob@partner.example",
+        "Message finished MID 186371 done",
+        "DCID 77 close",
+    ];
+    let got: Vec<&str> = details
+        .lines()
+        .map(|l| {
+            let l = l.trim_start();
+            // "14:14:57 text": the time, then the text.
+            match l.split_once(' ') {
+                Some((time, text)) if time.len() == 8 && time.as_bytes()[2] == b':' => text,
+                _ => l,
+            }
+        })
+        .collect();
+    assert_eq!(got, expected, "\n{out}");
+    assert!(
+        details.contains("  14:14:59 Incoming connection (ICID 405417) has sender_group"),
+        "{out}"
+    );
+    for row in [
+        "  Last State: Delivered\n",
+        "  Message: Outgoing\n",
+        "  MID: 186371\n",
+        "  Time: 13 Aug 2021 14:14:59 (GMT +00:00)\n",
+        "  Sender: alice@example.com\n",
+        "  Recipient: bob@partner.example\n",
+        "  Subject: OUTBOUND EMAIL TEST\n",
+        "  Policy Match: DEFAULT\n",
+        "  Reverse DNS hostname: mail-dm6nam12lp2175.outbound.protection.outlook.com (verified)\n",
+        "  IP address: 127.0.0.5\n",
+        "  SBRS Score: None\n",
+        "  Sender Group: RELAY_O365\n",
+    ] {
+        assert!(out.contains(row), "no {row:?} in\n{out}");
+    }
+    // The copy's own delivery stays out of the original's details.
+    assert!(!details.contains("186372"), "{out}");
+
+    let out = findevent(&logs, &args("--mid 94011")).unwrap();
+    for row in [
+        "  Last State: Dropped By Message Filters\n",
+        "  Policy Match: N/A\n",
+        "Message 94011 Sender Domain: bce-demo.com\n",
+        "Message 94011 original subject on injection: OUTBOUND MAIL 3:54PM POST-SECRET CHANGE\n",
+        "Message 94011 (7555 bytes) from carol@bce-demo.com ready.\n",
+        "Message 94011 has sender_group: RELAY_O365, sender_ip: 127.0.0.5 and sbrs: None\n",
+        "Incoming connection (ICID 137530) lost.\n",
+        "Message 94011 aborted: Dropped by filter 'office365_outbound'\n",
+    ] {
+        assert!(out.contains(row), "no {row:?} in\n{out}");
+    }
+}
+
+#[test]
+fn the_tracking_time_is_in_the_appliance_zone() {
+    let t = chrono::NaiveDate::from_ymd_opt(2021, 8, 13)
+        .unwrap()
+        .and_hms_opt(14, 14, 59)
+        .unwrap();
+    // UTC unless a test (or settz) set another zone; the offset is the zone's.
+    let zone = breakwater_types::clock::zone();
+    let shown = tracking::with_zone(t);
+    assert!(shown.starts_with("13 Aug 2021 14:14:59 (GMT "), "{shown}");
+    if zone == breakwater_types::clock::Tz::UTC {
+        assert_eq!(shown, "13 Aug 2021 14:14:59 (GMT +00:00)");
+    }
 }

@@ -248,12 +248,15 @@ async fn connection(
         headers: config.reception.headers,
     };
     let mut session = Session::new(conn, ctx.services.for_session());
-    run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
+    let ending = run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
     session.closed();
     log_events(&mut session);
     // The connection slots are released here, after the session ended.
     drop(slots);
-    MailEvent::IcidClose { icid }.log();
+    match ending {
+        Ending::Closed => MailEvent::IcidClose { icid }.log(),
+        Ending::Lost => MailEvent::IcidLost { icid }.log(),
+    }
 }
 
 /// The spool file of the message being received, as the driver sees it.
@@ -282,7 +285,7 @@ async fn run_session(
     limits: crate::config::SessionLimits,
     ctx: &ReceptionContext,
     icid: Icid,
-) {
+) -> Ending {
     let start = Instant::now();
     let total_deadline = start + Duration::from_secs(limits.total_timeout_secs.into());
     let unsuccessful_deadline =
@@ -298,10 +301,10 @@ async fn run_session(
         .log();
         let text = format!("{}\r\n", reply::BUDGET_SPENT.replacen("451", "421", 1));
         let _ = stream.write_by(text.as_bytes(), write_deadline()).await;
-        return;
+        return Ending::Closed;
     };
     let mut spool = SpoolFile::default();
-    run_session_io(
+    let ending = run_session_io(
         session,
         stream,
         tls,
@@ -318,6 +321,16 @@ async fn run_session(
     // A message whose data was spooled but that was never enqueued (the
     // client went away, reset, or the session timed out).
     spool.discard(ctx).await;
+    ending
+}
+
+/// How a session's connection ended, as `mail_logs` tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// QUIT, or the gateway closed it (errors, timeout, shutdown): `ICID n close`.
+    Closed,
+    /// The client went away without QUIT: AsyncOS's `ICID n lost`.
+    Lost,
 }
 
 struct SessionClock {
@@ -345,7 +358,7 @@ async fn run_session_io(
     ctx: &ReceptionContext,
     icid: Icid,
     clock: SessionClock,
-) {
+) -> Ending {
     let idle = clock.idle;
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
@@ -370,15 +383,17 @@ async fn run_session_io(
                             .await
                             .is_err()
                         {
-                            return;
+                            return Ending::Closed;
                         }
                         out.clear();
                         // Anything pipelined after STARTTLS is plaintext
                         // injection (CVE-2011-0411 class): drop it.
                         inbuf.clear();
-                        let Some(acceptor) = tls.clone() else { return };
+                        let Some(acceptor) = tls.clone() else {
+                            return Ending::Closed;
+                        };
                         let Stream::Plain(tcp) = std::mem::replace(stream, Stream::Detached) else {
-                            return;
+                            return Ending::Closed;
                         };
                         let handshake_deadline = clock.write_deadline();
                         match tokio::time::timeout_at(handshake_deadline, acceptor.accept(tcp))
@@ -393,11 +408,13 @@ async fn run_session_io(
                             }
                             Ok(Err(e)) => {
                                 session.tls_failed(&e.to_string());
-                                return log_events(session);
+                                log_events(session);
+                                return Ending::Closed;
                             }
                             Err(_) => {
                                 session.tls_failed("handshake timed out");
-                                return log_events(session);
+                                log_events(session);
+                                return Ending::Closed;
                             }
                         }
                     }
@@ -457,7 +474,7 @@ async fn run_session_io(
             let _ = stream
                 .write_by(out.as_bytes(), clock.write_deadline())
                 .await;
-            return;
+            return Ending::Closed;
         }
         // Feed what is buffered before reading more (pipelining).
         if !inbuf.is_empty() {
@@ -476,7 +493,7 @@ async fn run_session_io(
                 .is_err()
             {
                 MailEvent::WriteFailed { icid }.log();
-                return;
+                return Ending::Closed;
             }
             out.clear();
         }
@@ -496,7 +513,7 @@ async fn run_session_io(
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
-                return;
+                return Ending::Closed;
             }
             deadline = deadline.min(end);
         }
@@ -507,7 +524,7 @@ async fn run_session_io(
             () = ctx.drain_started(), if grace_end.is_none() => continue,
         };
         match read {
-            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(0)) | Ok(Err(_)) => return Ending::Lost,
             Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
             Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
                 MailEvent::IcidShutdown { icid }.log();
@@ -515,7 +532,7 @@ async fn run_session_io(
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
-                return;
+                return Ending::Closed;
             }
             Err(_) => {
                 MailEvent::IcidTimeout { icid }.log();
@@ -523,7 +540,7 @@ async fn run_session_io(
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
-                return;
+                return Ending::Closed;
             }
         }
     }

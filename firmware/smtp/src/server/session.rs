@@ -35,7 +35,7 @@ use crate::config::{
     TlsMode,
 };
 use crate::ids::{Icid, Mid, Rid};
-use crate::logging::event::MailEvent;
+use crate::logging::event::{Direction, MailEvent};
 use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
 
 /// Why the queue did not take a finished message, as the session needs it:
@@ -541,6 +541,13 @@ impl Session {
             icid,
             address: address.clone(),
         });
+        // The listener decides the mail policies (as the work queue's
+        // table_for does); tracking shows it as the message's direction.
+        let direction = match self.conn.listener.kind {
+            ListenerKind::Public => Direction::Incoming,
+            ListenerKind::Private => Direction::Outgoing,
+        };
+        self.event(MailEvent::MessageDirection { mid, direction });
         let reply = Action::Reply(format!("250 2.1.0 sender <{address}> ok"));
         self.tx = Some(Transaction {
             mid,

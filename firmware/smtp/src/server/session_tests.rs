@@ -646,6 +646,7 @@ fn a_transaction_reports_its_mail_logs_lines_as_events() {
         [
             "Start MID 1 ICID 1",
             "MID 1 ICID 1 From: <a@b.org>",
+            "MID 1 direction: incoming",
             "MID 1 ICID 1 To: <nobody@elsewhere.test> Rejected by RAT",
             "MID 1 ICID 1 RID 0 To: <bob@example.com>",
             "MID 1 Message-ID '<x@b.org>'",
@@ -653,6 +654,7 @@ fn a_transaction_reports_its_mail_logs_lines_as_events() {
             &format!("MID 1 ready {} bytes from <a@b.org>", record.body_size),
             "Start MID 2 ICID 1",
             "MID 2 ICID 1 From: <a@b.org>",
+            "MID 2 direction: incoming",
             "Message aborted MID 2 Receiving aborted by sender",
             "Message finished MID 2 aborted",
         ]
@@ -676,6 +678,7 @@ fn a_transaction_whose_recipients_were_all_refused_finishes_aborted() {
         [
             "Start MID 1 ICID 1",
             "MID 1 ICID 1 From: <a@b.org>",
+            "MID 1 direction: incoming",
             "MID 1 ICID 1 To: <nobody@elsewhere.test> Rejected by RAT",
             "Message aborted MID 1 Receiving aborted by sender",
             "Message finished MID 1 aborted",

@@ -1,7 +1,10 @@
 //! Monitor > Message Tracking: AsyncOS's search form (Envelope Sender,
 //! Envelope Recipient, Subject, MID, Message-ID header, Sender IP, and
 //! Received: Last Day / Last 7 Days / Custom range), its results with the
-//! seeds' fields, and **More Details** for one message.
+//! seeds' columns (Message Status, MID, Time, Policy Match, Sender Group,
+//! Sender IP, SBRS Score, then the subject), and **More Details** for one
+//! message: Processing Details in the tracking wording, Envelope Header
+//! and Summary, Sending Host Summary, and the raw mail_logs lines.
 //!
 //! A search is the control plane's `findevent ... --json` (the same
 //! search as the CLI's, in the administrator's session and role); the
@@ -47,6 +50,23 @@ pub struct Tracked {
     pub tls_protocol: Option<String>,
     pub tls_cipher: Option<String>,
     pub status: String,
+    /// AsyncOS's Last State (`Delivered`, `Dropped By Message Filters`...).
+    #[serde(default)]
+    pub last_state: String,
+    /// `Incoming` / `Outgoing`.
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// This MID and those it was split into.
+    #[serde(default)]
+    pub mids: Vec<u64>,
+    #[serde(default)]
+    pub policy_match: Option<String>,
+    #[serde(default)]
+    pub reverse_dns: Option<String>,
+    #[serde(default)]
+    pub reverse_dns_verified: bool,
+    #[serde(default)]
+    pub sbrs_score: Option<String>,
     pub threat_defense: Option<String>,
     pub from: Option<String>,
     #[serde(default)]
@@ -55,6 +75,51 @@ pub struct Tracked {
     pub message_id: Option<String>,
     #[serde(default)]
     pub lines: Vec<String>,
+    /// Processing Details, in the tracking wording.
+    #[serde(default)]
+    pub details: Vec<Detail>,
+}
+
+/// One line of Processing Details.
+#[derive(Debug, Deserialize)]
+pub struct Detail {
+    pub date: String,
+    pub time: String,
+    pub text: String,
+}
+
+impl Tracked {
+    /// "186371, 186372": the seeds' MID column (the MID alone when it was
+    /// not split).
+    fn mid_list(&self) -> String {
+        if self.mids.is_empty() {
+            return self.mid.to_string();
+        }
+        self.mids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The seeds' "Outgoing Policy Match" / "Policy Match" value.
+    fn policy(&self) -> &str {
+        self.policy_match.as_deref().unwrap_or("N/A")
+    }
+
+    fn sbrs(&self) -> &str {
+        self.sbrs_score.as_deref().unwrap_or("None")
+    }
+
+    /// `host (verified)`, as the Sending Host Summary shows it.
+    fn rdns(&self) -> String {
+        match &self.reverse_dns {
+            Some(h) if self.reverse_dns_verified => format!("{h} (verified)"),
+            Some(h) if h == "unknown" => h.clone(),
+            Some(h) => format!("{h} (not verified)"),
+            None => "-".into(),
+        }
+    }
 }
 
 /// The form's fields: (name, label). The names are the Chromium tests'
@@ -192,26 +257,25 @@ fn results(found: &Found) -> Markup {
         } @else {
             table.grid id="results" {
                 tr {
-                    th { "Message Status" } th { "MID" } th { "Time" } th { "Sender Group" }
-                    th { "Sender IP" } th { "ICID" } th { "DCID" } th { "TLS" }
+                    th { "Message Status" } th { "MID" } th { "Time" } th { "Policy Match" }
+                    th { "Sender Group" } th { "Sender IP" } th { "SBRS Score" }
                 }
                 @for m in &found.messages {
                     tr.summary id=(format!("mid-{}", m.mid)) {
                         td.status { @for (i, l) in status_lines(&m.status).iter().enumerate() { @if i > 0 { br; } (l) } }
-                        td.mid { (m.mid) }
+                        td.mid { (m.mid_list()) }
                         td.time { (or_dash(m.time.as_ref())) }
+                        td.policy { (m.policy()) }
                         td.group { (or_dash(m.sender_group.as_ref())) }
                         td.ip { (or_dash(m.sender_ip.as_ref())) }
-                        td.icid { (m.icid.map_or("-".to_string(), |i| i.to_string())) }
-                        td.dcid { (if m.dcids.is_empty() { "-".to_string() } else { m.dcids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ") }) }
-                        td.tls { (tls(m)) }
+                        td.sbrs { (m.sbrs()) }
                     }
                     tr.detail {
-                        td colspan="8" {
-                            "Sender: " b { (or_dash(m.from.as_ref())) }
+                        td colspan="7" {
+                            "Subject: " b { (or_dash(m.subject.as_ref())) }
+                            " | Sender: " b { (or_dash(m.from.as_ref())) }
                             " | Recipient: " b { (if m.to.is_empty() { "-".to_string() } else { m.to.join(", ") }) }
-                            " | Subject: " b { (or_dash(m.subject.as_ref())) }
-                            @if let Some(t) = &m.threat_defense { br; span.tdc { "Threat Defense: " (t) } }
+                            @if let Some(t) = &m.threat_defense { br; span.tdc { (t) } }
                             " | " a id=(format!("details-{}", m.mid)) href=(format!("/monitor/tracking/{}", m.mid)) { "More Details" }
                         }
                     }
@@ -240,41 +304,59 @@ async fn details(admin: Admin, Path(mid): Path<u64>) -> Response {
         .and_then(|j| serde_json::from_str::<Found>(&j).map_err(|e| e.to_string()));
     let body = match answer {
         Err(e) => html! { div.flash.error { (e) } },
-        Ok(found) => match found.messages.into_iter().next() {
+        Ok(found) => match found.messages.first() {
             None => html! { p id="no-results" { "MID " (mid) " is not in mail_logs." } },
-            Some(m) => html! {
-                h2 { "Envelope Header and Summary" }
-                table.grid id="summary" {
-                    tr { th { "Last State" } td id="last-state" { @for (i, l) in status_lines(&m.status).iter().enumerate() { @if i > 0 { br; } (l) } } }
-                    tr { th { "MID" } td { (m.mid) } }
-                    tr { th { "Time" } td { (or_dash(m.time.as_ref())) } }
-                    tr { th { "Sender" } td { (or_dash(m.from.as_ref())) } }
-                    tr { th { "Recipient" } td { (m.to.join(", ")) } }
-                    tr { th { "Subject" } td { (or_dash(m.subject.as_ref())) } }
-                    tr { th { "Message ID Header" } td { (m.message_id.as_ref().map_or("-".to_string(), |i| format!("<{i}>"))) } }
-                    @if let Some(t) = &m.threat_defense { tr { th { "Threat Defense" } td { (t) } } }
-                }
-                h2 { "Sending Host Summary" }
-                table.grid id="host" {
-                    tr { th { "IP address" } td { (or_dash(m.sender_ip.as_ref())) } }
-                    tr { th { "Sender Group" } td { (or_dash(m.sender_group.as_ref())) } }
-                    tr { th { "ICID" } td { (m.icid.map_or("-".to_string(), |i| i.to_string())) } }
-                    tr { th { "DCID" } td { (m.dcids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) } }
-                    tr { th { "TLS" } td { (tls(&m)) } }
-                }
-                h2 { "Processing Details" }
-                table.grid id="events" {
-                    @for line in &m.lines {
-                        @let (time, text) = split_event(line);
-                        tr { td.time { (time) } td { (text) } }
-                    }
-                }
-                @if found.lines_omitted > 0 { p.muted { (found.lines_omitted) " more line(s) not shown." } }
-            },
+            Some(m) => more_details(m, found.lines_omitted),
         },
     };
     let body = html! { (body) p { a href="/monitor/tracking" { "New search" } } };
     admin.page(&format!("Message Tracking: MID {mid}"), body)
+}
+
+/// More Details of one message, in the seeds' order.
+fn more_details(m: &Tracked, lines_omitted: usize) -> Markup {
+    html! {
+        @if let Some(id) = &m.message_id { p id="message-id-header" { "Message ID Header " b { "<" (id) ">" } } }
+        h2 { "Processing Details" }
+        table.grid id="details" {
+            @for (i, d) in m.details.iter().enumerate() {
+                @if i == 0 || m.details[i - 1].date != d.date {
+                    tr.date { th colspan="2" { (d.date) } }
+                }
+                tr { td.time { (d.time) } td { (d.text) } }
+            }
+        }
+        h2 { "Envelope Header and Summary" }
+        table.grid id="summary" {
+            tr { th { "Last State" } td id="last-state" { @for (i, l) in status_lines(&m.status).iter().enumerate() { @if i > 0 { br; } (l) } } }
+            tr { th { "Message" } td id="direction" { (or_dash(m.direction.as_ref())) } }
+            tr { th { "MID" } td { (m.mid_list()) } }
+            tr { th { "Time" } td { (or_dash(m.time.as_ref())) } }
+            tr { th { "Sender" } td { (or_dash(m.from.as_ref())) } }
+            tr { th { "Recipient" } td { (m.to.join(", ")) } }
+            tr { th { "Subject" } td { (or_dash(m.subject.as_ref())) } }
+            tr { th { "Policy Match" } td { (m.policy()) } }
+            @if let Some(t) = &m.threat_defense { tr { th { "Threat Defense" } td { (t) } } }
+        }
+        h2 { "Sending Host Summary" }
+        table.grid id="host" {
+            tr { th { "Reverse DNS hostname" } td id="rdns" { (m.rdns()) } }
+            tr { th { "IP address" } td { (or_dash(m.sender_ip.as_ref())) } }
+            tr { th { "SBRS Score" } td { (m.sbrs()) } }
+            tr { th { "Sender Group" } td { (or_dash(m.sender_group.as_ref())) } }
+            tr { th { "ICID" } td { (m.icid.map_or("-".to_string(), |i| i.to_string())) } }
+            tr { th { "DCID" } td { (m.dcids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) } }
+            tr { th { "TLS" } td { (tls(m)) } }
+        }
+        h2 { "mail_logs" }
+        table.grid id="events" {
+            @for line in &m.lines {
+                @let (time, text) = split_event(line);
+                tr { td.time { (time) } td { (text) } }
+            }
+        }
+        @if lines_omitted > 0 { p.muted { (lines_omitted) " more line(s) not shown." } }
+    }
 }
 
 #[cfg(test)]
@@ -363,7 +445,6 @@ mod tests {
             "id=\"mid-7\"",
             "RELAY_O365",
             "127.5.0.10",
-            "TLSv1.3 TLS_AES_256_GCM_SHA384",
             "(GMT +00:00)",
             "href=\"/monitor/tracking/7\"",
             "&lt;script&gt;",
@@ -371,9 +452,43 @@ mod tests {
             assert!(html.contains(s), "{s} in {html}");
         }
         assert!(!html.contains("<script>"));
+        // Without the newer fields (an older daemon): the seeds' defaults.
+        assert!(html.contains("<td class=\"policy\">N/A</td>"), "{html}");
+        assert!(html.contains("<td class=\"sbrs\">None</td>"), "{html}");
         assert_eq!(
             split_event("Tue Nov 24 01:06:39 2026 Info: Start MID 1 ICID 2"),
             ("Tue Nov 24 01:06:39 2026", "Start MID 1 ICID 2")
         );
+    }
+
+    #[test]
+    fn more_details_show_the_seeds_sections_in_order() {
+        let json = r#"{"found":1,"shown":1,"lines_omitted":0,"messages":[{"mid":94011,"time":"13 Aug 2021 15:54:18 (GMT -04:00)","icid":137530,"dcids":[],"sender_group":"RELAY_O365","sender_ip":"127.0.0.5","tls_protocol":"TLSv1.3","tls_cipher":"TLS_AES_256_GCM_SHA384","status":"Dropped By Message Filters ('office365_outbound')","last_state":"Dropped By Message Filters","direction":"Outgoing","mids":[94011],"policy_match":null,"reverse_dns":"mail-x.outbound.protection.outlook.com","reverse_dns_verified":true,"sbrs_score":"None","threat_defense":null,"from":"a@bce-demo.com","to":["b@partner.example"],"subject":"OUTBOUND MAIL","message_id":"MN2PR13@example.com","lines":[],"details":[{"date":"13 Aug 2021","time":"15:54:19","text":"Incoming connection (ICID 137530) lost."},{"date":"13 Aug 2021","time":"15:54:19","text":"Message 94011 aborted: Dropped by filter 'office365_outbound'"}]}]}"#;
+        let found: Found = serde_json::from_str(json).unwrap();
+        let html = more_details(&found.messages[0], 0).into_string();
+        let order = [
+            "Message ID Header <b>&lt;MN2PR13@example.com&gt;</b>",
+            "Processing Details",
+            "<th colspan=\"2\">13 Aug 2021</th>",
+            "<td class=\"time\">15:54:19</td><td>Incoming connection (ICID 137530) lost.</td>",
+            "Message 94011 aborted: Dropped by filter 'office365_outbound'",
+            "Envelope Header and Summary",
+            "Dropped By Message Filters",
+            "<td id=\"direction\">Outgoing</td>",
+            "13 Aug 2021 15:54:18 (GMT -04:00)",
+            "N/A",
+            "Sending Host Summary",
+            "mail-x.outbound.protection.outlook.com (verified)",
+            "127.0.0.5",
+            "None",
+            "RELAY_O365",
+        ];
+        let mut at = 0;
+        for s in order {
+            let i = html[at..]
+                .find(s)
+                .unwrap_or_else(|| panic!("no {s:?} after byte {at} in\n{html}"));
+            at += i + s.len();
+        }
     }
 }
