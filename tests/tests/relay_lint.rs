@@ -96,7 +96,7 @@ fn the_seeds_pitfall_is_warned_at_filters_new_commit_and_systemsetup_and_is_real
             .expect("added, with a warning");
     assert!(
         out.starts_with(&format!(
-            "{NEVER_MATCHES}\nFilter 'office365_outbound' added.\n"
+            "{NEVER_MATCHES}\n1 filters added.\n"
         )),
         "filters new: {out}"
     );
