@@ -95,9 +95,7 @@ fn the_seeds_pitfall_is_warned_at_filters_new_commit_and_systemsetup_and_is_real
         w.gw.cli_input(&["filters", "new"], &seed_filter("RELAY_O365"))
             .expect("added, with a warning");
     assert!(
-        out.starts_with(&format!(
-            "{NEVER_MATCHES}\n1 filters added.\n"
-        )),
+        out.starts_with(&format!("{NEVER_MATCHES}\n1 filters added.\n")),
         "filters new: {out}"
     );
     let summary = w.gw.cli_ok(&["systemsetup", "print"]);
