@@ -213,8 +213,10 @@ fn the_policy_threat_defense_menu_stores_global() {
     t.expect("1. Use Global Settings (intake@tdc.example.com)");
     t.expect("2. Use custom Message Intake Address");
     t.expect("3. No");
-    t.line_after("]> ", "4");
-    t.expect("'4' is not a choice");
+    // A new policy follows DEFAULT: the fourth choice, the current one.
+    t.expect("4. Use Default Settings (whatever DEFAULT does)");
+    t.line_after("[4]> ", "5");
+    t.expect("'5' is not a choice");
     t.line_after("]> ", "1");
     t.expect("Threat Defense Connector for mail policy SALES: Use global Message Intake Address.");
     assert_eq!(

@@ -53,7 +53,8 @@ fn pitfall_world() -> World {
         ]
         .concat(),
     );
-    // The guide's step, later: a new group, below RELAYLIST.
+    // The guide's step, later: a new group, placed below RELAYLIST (a new
+    // group goes first unless --order says otherwise).
     w.gw.cli_ok(
         &[
             &hostaccess[..],
@@ -63,6 +64,8 @@ fn pitfall_world() -> World {
                 ".protection.outlook.com",
                 "--policy",
                 "RELAYED",
+                "--order",
+                "2",
             ],
         ]
         .concat(),
