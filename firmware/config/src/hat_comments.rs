@@ -96,7 +96,7 @@ impl Config {
         match (group, &c.member) {
             (None, _) => false,
             (Some(_), None) => true,
-            (Some(g), Some(m)) => g.members.iter().any(|x| x.to_string() == *m),
+            (Some(g), Some(m)) => g.members.iter().any(|x| &**x == m.as_str()),
         }
     }
 

@@ -414,7 +414,7 @@ async fn group_page(admin: Admin, Path((name, group)): Path<(String, String)>) -
                     @for (i, m) in g.members.iter().enumerate() {
                         tr {
                             td { label for=(format!("member-{i}")) { (m.to_string()) } }
-                            td id=(format!("member-comment-{i}")) { (cfg.hat_comment(&l.name, &g.name, Some(&m.to_string())).unwrap_or("")) }
+                            td id=(format!("member-comment-{i}")) { (cfg.hat_comment(&l.name, &g.name, Some(m.as_ref())).unwrap_or("")) }
                             @if !all && !ro {
                                 td { input type="checkbox" id=(format!("member-{i}")) name="member" value=(m.to_string()); }
                             }
