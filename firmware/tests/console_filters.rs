@@ -45,7 +45,7 @@ fn the_seed_filter_is_pasted_at_the_filters_menu_and_committed() {
     t.expect("Enter filter script. Enter '.' on its own line to end.");
     t.send(&pasted(SEED));
     t.send(".\r");
-    let added = t.expect("Filter 'office365_outbound' added.");
+    let added = t.expect("1 filters added.");
     assert!(!added.contains("Syntax error"), "{added}");
     t.expect("The change is staged");
     // The menu lists the filters again; Enter goes back to the prompt.
@@ -107,7 +107,7 @@ fn a_filter_with_a_syntax_error_shows_where_and_adds_nothing() {
     t.send(&pasted(SEED));
     t.send(".\r");
     t.expect("Warning: Filter 'office365_outbound': sender group 'RELAY_O365' is not defined");
-    t.expect("Filter 'office365_outbound' added.");
+    t.expect("1 filters added.");
     t.expect("1   Y      N     office365_outbound");
     t.line_after("[]> ", "");
     t.expect(PROMPT);
@@ -122,7 +122,7 @@ fn filters_set_move_detail_export_import_and_delete() {
     t.line_after("[]> ", "new");
     t.expect("Enter filter script.");
     t.send("a: if true { log-entry('a'); }\rb: if true { log-entry('b'); }\r.\r");
-    t.expect("Filter 'b' added.");
+    t.expect("2 filters added.");
     t.line_after("[]> ", "set");
     t.line_after("[]> ", "9");
     t.expect("There is no filter number 9");
@@ -213,8 +213,10 @@ fn the_policy_threat_defense_menu_stores_global() {
     t.expect("1. Use Global Settings (intake@tdc.example.com)");
     t.expect("2. Use custom Message Intake Address");
     t.expect("3. No");
-    t.line_after("]> ", "4");
-    t.expect("'4' is not a choice");
+    // A new policy follows DEFAULT: the fourth choice, the current one.
+    t.expect("4. Use Default Settings (whatever DEFAULT does)");
+    t.line_after("[4]> ", "5");
+    t.expect("'5' is not a choice");
     t.line_after("]> ", "1");
     t.expect("Threat Defense Connector for mail policy SALES: Use global Message Intake Address.");
     assert_eq!(

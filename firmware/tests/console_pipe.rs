@@ -191,11 +191,26 @@ fn listenerconfig_hostaccess_and_rcptaccess_submenus() {
     t.line_after("[]> ", "ALLOWED_LIST");
     t.line_after("[]> ", "10.0.0.0/33");
     t.line_after("[]> ", "");
+    t.expect("Enter a comment for this sender group");
+    t.line_after("[]> ", "");
     t.expect("CIDR prefix length too long");
     t.line_after("[]> ", "ALLOWED_LIST");
     t.line_after("[]> ", "10.0.0.0/8");
     t.line_after("[]> ", "");
+    t.line_after("[]> ", "Partners we trust");
     t.expect("Added 1 member(s) to sender group ALLOWED_LIST");
+    // EDIT: a host's comment, then the group's name; the comments follow.
+    t.line_after("[]> ", "edit");
+    t.line_after("[]> ", "ALLOWED_LIST");
+    t.line_after("[]> ", "hostcomment");
+    t.line_after("[]> ", "10.0.0.0/8");
+    t.line_after("[]> ", "the lab");
+    t.expect("Comment of sender '10.0.0.0/8' in sender group ALLOWED_LIST set.");
+    t.line_after("[]> ", "edit");
+    t.line_after("[]> ", "ALLOWED_LIST");
+    t.line_after("[]> ", "rename");
+    t.line_after("[]> ", "PARTNERS");
+    t.expect("Sender group ALLOWED_LIST renamed PARTNERS");
     for _ in 0..3 {
         t.line_after("[]> ", "");
     }
@@ -203,6 +218,11 @@ fn listenerconfig_hostaccess_and_rcptaccess_submenus() {
     let cfg = rig.store.staged().unwrap().unwrap();
     let printed = t.command("listenerconfig edit IncomingMail hostaccess print");
     assert!(printed.contains("10.0.0.0/8"), "{printed}");
+    assert!(printed.contains("Comment: Partners we trust"), "{printed}");
+    assert!(printed.contains("Sender 10.0.0.0/8: the lab"), "{printed}");
+    let detail =
+        t.command("listenerconfig edit IncomingMail hostaccess detail sendergroup PARTNERS");
+    assert!(detail.contains("Comment:  Partners we trust"), "{detail}");
     assert_ne!(cfg, rig.store.committed().unwrap());
     t.quit();
 }

@@ -80,7 +80,7 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
     t.line_after("]> ", "Tenant$ecret0123456789");
     t.expect("Refused: the secret may hold letters, digits, '-' and '_' only ('$'");
     t.line_after("]> ", "Tenant-Secret_0123456789");
-    t.expect("Filter 'office365_outbound' added.");
+    t.expect("1 filters added.");
     t.expect("Filter 'office365_outbound' moved to position 1.");
     t.line_after("Do you want to change the admin passphrase? [N]> ", "y");
     t.line_after("Old passphrase: ", NEW_PASS);

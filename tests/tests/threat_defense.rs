@@ -194,8 +194,8 @@ fn assert_no_dsn(w: &World, real: usize) {
     );
 }
 
-/// Global, custom and no: each message's copy goes where its incoming
-/// policy says, and is the message as received (the gateway's Received:
+/// Global, custom, no and "use default": each message's copy goes where
+/// its incoming policy says (a new policy, FOLLOW, follows DEFAULT), and is the message as received (the gateway's Received:
 /// header included, exactly what the real next hop got) with
 /// `X-IronPort-RemoteIP: <client>` first. Logs, `tophosts` and `status
 /// detail` agree with the intakes.
@@ -260,6 +260,14 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
                 "threatdefense",
                 "global",
             ],
+            &[
+                "policyconfig",
+                "new",
+                "incoming",
+                "FOLLOW",
+                "recipient",
+                "follow@",
+            ],
         ],
     );
     let detail =
@@ -285,16 +293,18 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
             ("bob@example.com", "to-default@e2e.test"),
             ("sales@example.com", "to-sales@e2e.test"),
             ("private@example.com", "to-private@e2e.test"),
+            ("follow@example.com", "to-follow@e2e.test"),
         ],
     );
-    let (bob, sales, private) = (mids[0], mids[1], mids[2]);
-    let real = w.sink.wait_for(3, SOON);
+    let (bob, sales, private, follow) = (mids[0], mids[1], mids[2], mids[3]);
+    let real = w.sink.wait_for(4, SOON);
     let bob_copy = copy_of(&w, bob, "to-default@e2e.test");
     let sales_copy = copy_of(&w, sales, "to-sales@e2e.test");
-    for copy in [bob_copy, sales_copy] {
+    let follow_copy = copy_of(&w, follow, "to-follow@e2e.test");
+    for copy in [bob_copy, sales_copy, follow_copy] {
         w.gw.wait_for_log(&format!(r"Message finished MID {copy} done$"), SOON);
     }
-    for mid in [bob, sales, private] {
+    for mid in [bob, sales, private, follow] {
         w.gw.wait_for_log(&format!(r"Message finished MID {mid} done$"), SOON);
     }
     // Message tracking of the original shows the seed's one line; the
@@ -320,17 +330,26 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
     let at_global = global.messages();
     let at_custom = custom.messages();
     let summary = |m: &[breakwater_e2e::IntakeMessage]| {
-        m.iter()
+        let mut s = m
+            .iter()
             .map(|m| (m.rcpts.clone(), m.message_id()))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        s.sort();
+        s
     };
     assert_eq!(
         summary(&at_global),
-        [(
-            vec![INTAKE.to_string()],
-            Some("to-default@e2e.test".to_string())
-        )],
-        "the global intake got other than the DEFAULT policy's copy"
+        [
+            (
+                vec![INTAKE.to_string()],
+                Some("to-default@e2e.test".to_string())
+            ),
+            (
+                vec![INTAKE.to_string()],
+                Some("to-follow@e2e.test".to_string())
+            )
+        ],
+        "the global intake got other than the copies of DEFAULT and of FOLLOW (which uses DEFAULT's setting)"
     );
     assert_eq!(
         summary(&at_custom),
@@ -348,13 +367,17 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
             .is_empty(),
         "a copy of MID {private}, whose policy says no"
     );
-    assert_eq!(global.messages().len() + custom.messages().len(), 2);
+    assert_eq!(global.messages().len() + custom.messages().len(), 3);
 
     // The copy is what the real next hop got (the gateway's Received:
     // header included) with the client IP header first; over TLS 1.2+.
     let client_ip = w.net.client(CLIENT);
+    let default_copy = at_global
+        .iter()
+        .find(|m| m.message_id().as_deref() == Some("to-default@e2e.test"))
+        .expect("DEFAULT's copy at the global intake");
     for (copy, id) in [
-        (&at_global[0], "to-default@e2e.test"),
+        (default_copy, "to-default@e2e.test"),
         (&at_custom[0], "to-sales@e2e.test"),
     ] {
         let original = real
@@ -396,9 +419,9 @@ fn each_policy_choice_sends_the_received_message_plus_the_client_ip_where_it_say
         (received, 0, 0, 0),
         "the.tdc.queue in tophosts: {row:?}"
     );
-    assert_eq!(tophosts_row(&w, "example.com").delivered, 3);
+    assert_eq!(tophosts_row(&w, "example.com").delivered, 4);
     assert_eq!(tdc_counters(&w), (received, 0, 0), "status detail");
-    assert_no_dsn(&w, 3);
+    assert_no_dsn(&w, 4);
 }
 
 /// One row of the retry table: the intake address (its policy is the

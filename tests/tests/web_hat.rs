@@ -25,6 +25,9 @@ fn rat(gw: &Gateway) -> String {
     ])
 }
 
+/// The seeds' sender group comment.
+const SEED_COMMENT: &str = "From Microsoft 365 mail to Cisco Secure Email";
+
 fn has(text: &str, pattern: &str) -> bool {
     Regex::new(pattern).expect("test regex").is_match(text)
 }
@@ -48,18 +51,102 @@ fn the_seeds_access_steps_in_the_web_ui_stage_what_the_cli_would() {
     assert!(page.contains("Add Sender Group..."), "{page}");
     assert!(page.contains(r#"id="sendergroup-RELAYLIST""#), "{page}");
 
-    // Add Sender Group: RELAY_O365, order 1, RELAYED, .protection.outlook.com.
+    // The form offers the seeds' Order 1 and a Comment field.
+    let form = web.get("/mail-policies/hat/OutgoingMail/sendergroup/new");
+    assert!(
+        has(
+            &form,
+            r#"id="order" name="order" min="1" max="\d+" value="1""#
+        ),
+        "{form}"
+    );
+    assert!(form.contains(r#"id="comment""#), "{form}");
+
+    // Add Sender Group: RELAY_O365, order 1, its comment, RELAYED,
+    // .protection.outlook.com with the same comment (the seeds' page).
     let page = submit(
         &web,
         "/mail-policies/hat/OutgoingMail/sendergroup/new",
         &[
             ("name", "RELAY_O365"),
             ("order", "1"),
+            ("comment", SEED_COMMENT),
             ("policy", "RELAYED"),
             ("senders", ".protection.outlook.com"),
+            ("sender_comment", SEED_COMMENT),
         ],
     );
     assert!(page.contains("Created sender group RELAY_O365"), "{page}");
+    // The Sender Group page as the seeds show it: Order 1, the comment,
+    // the sender list with its Comment column.
+    assert!(
+        page.contains(r#"id="order" name="order" min="1" value="1""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            r#"id="comment" name="comment" maxlength="255" size="48" value="{SEED_COMMENT}""#
+        )),
+        "{page}"
+    );
+    assert!(page.contains("<th>Sender</th><th>Comment</th>"), "{page}");
+    assert!(
+        page.contains(&format!(r#"<td id="member-comment-0">{SEED_COMMENT}</td>"#)),
+        "{page}"
+    );
+    let detail = gw.cli_ok(&[
+        "listenerconfig",
+        "edit",
+        "OutgoingMail",
+        "hostaccess",
+        "detail",
+        "sendergroup",
+        "RELAY_O365",
+    ]);
+    assert!(
+        detail.contains(&format!("Comment:  {SEED_COMMENT}")),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!(".protection.outlook.com  {SEED_COMMENT}")),
+        "{detail}"
+    );
+
+    // Edit Settings: a group made without an order lands first; its
+    // comment and name are changed, then it is deleted.
+    submit(
+        &web,
+        "/mail-policies/hat/OutgoingMail/sendergroup/new",
+        &[
+            ("name", "LAB"),
+            ("policy", "RELAYED"),
+            ("senders", "10.9.0.0/16"),
+        ],
+    );
+    assert!(has(&hat(&gw, "OutgoingMail"), r"1\.\s+LAB\s"));
+    let page = submit(
+        &web,
+        "/mail-policies/hat/OutgoingMail/sendergroup/LAB/settings",
+        &[
+            ("name", "LAB2"),
+            ("order", "1"),
+            ("comment", "the test lab"),
+            ("policy", "RELAYED"),
+        ],
+    );
+    assert!(page.contains("Sender group LAB renamed LAB2"), "{page}");
+    assert!(page.contains(r#"value="the test lab""#), "{page}");
+    assert!(hat(&gw, "OutgoingMail").contains("Comment: the test lab"));
+    submit(
+        &web,
+        "/mail-policies/hat/OutgoingMail/sendergroup/LAB2/delete",
+        &[],
+    );
+    let print = hat(&gw, "OutgoingMail");
+    assert!(
+        !print.contains("LAB2") && !print.contains("the test lab"),
+        "{print}"
+    );
     assert!(page.contains("Commit Changes"), "{page}");
     let print = hat(&gw, "OutgoingMail");
     assert!(
@@ -192,16 +279,21 @@ fn the_seeds_access_steps_in_the_web_ui_stage_what_the_cli_would() {
         "/mail-policies/hat/IncomingMail/sendergroup/new",
         &[
             ("name", "PARTNER_MX"),
+            ("order", "5"),
             ("policy", "ACCEPTED"),
             ("senders", "192.0.2.25, .partner.example"),
         ],
     );
+    assert!(has(&hat(&gw, "IncomingMail"), r"5\.\s+PARTNER_MX\s"));
     let page = submit(
         &web,
         "/mail-policies/hat/IncomingMail/sendergroup/PARTNER_MX/settings",
         &[("order", "1"), ("policy", "TRUSTED")],
     );
-    assert!(page.contains(r#"<td id="name">PARTNER_MX</td>"#), "{page}");
+    assert!(
+        page.contains(r#"id="name" name="name" maxlength="64" value="PARTNER_MX""#),
+        "{page}"
+    );
     let print = hat(&gw, "IncomingMail");
     assert!(
         has(

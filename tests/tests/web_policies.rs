@@ -87,16 +87,42 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
     assert!(detail.contains("recipient sales@"), "{detail}");
     assert!(detail.contains("recipient .sales.example.com"), "{detail}");
 
-    // The per-policy page: the three choices, the global address shown.
+    // A new policy follows DEFAULT: the list says "(use default)", as in
+    // seed 004's final view.
+    let table = web.get("/mail-policies/incoming");
+    let start = table.find("id=\"tdc-SALES\"").expect("SALES cell");
+    assert!(
+        table[start..]
+            .split("</td>")
+            .next()
+            .unwrap_or("")
+            .contains("(use default)"),
+        "{table}"
+    );
+    // The per-policy page: the four choices (Use Default Settings checked),
+    // the global address shown; DEFAULT's own page has no inherit choice.
     let td = web.get("/mail-policies/incoming/SALES/threat-defense");
     for id in [
         "threat_defense_global",
         "threat_defense_custom",
         "threat_defense_no",
+        "threat_defense_default",
         "intake_address",
     ] {
         assert!(td.contains(&format!("id=\"{id}\"")), "{id}: {td}");
     }
+    assert!(
+        td.contains(
+            "id=\"threat_defense_default\" name=\"threat_defense\" value=\"default\" checked"
+        ),
+        "{td}"
+    );
+    assert!(td.contains("Use Default Settings (Disabled)"), "{td}");
+    let default_page = web.get("/mail-policies/incoming/DEFAULT/threat-defense");
+    assert!(
+        !default_page.contains("threat_defense_default"),
+        "{default_page}"
+    );
     assert!(
         td.contains(&format!("Use Global Settings ({GLOBAL_INTAKE})")),
         "{td}"
@@ -117,7 +143,7 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
     );
     assert!(
         gw.cli_ok(&["policyconfig", "detail", "incoming", "SALES"])
-            .contains("Threat Defense Connector: No")
+            .contains("Threat Defense Connector: Use Default Settings (DEFAULT: No)")
     );
     let (code, _) = web.post(
         "/mail-policies/incoming/SALES/threat-defense",
@@ -222,10 +248,7 @@ fn threat_defense_policies_and_filters_through_the_web_ui() {
     let list = gw.cli_ok(&["filters", "list"]);
     assert!(list.contains("office365_outbound"), "{list}");
     let page = web.get("/mail-policies/filters");
-    assert!(
-        flash_ok(&page, "Filter 'office365_outbound' added."),
-        "{page}"
-    );
+    assert!(flash_ok(&page, "1 filters added."), "{page}");
     assert!(page.contains("id=\"filter-office365_outbound\""), "{page}");
     let detail = web.get("/mail-policies/filters/office365_outbound");
     assert!(

@@ -203,6 +203,11 @@ fn microsoft_365_set_up_in_the_web_ui_then_mail_flows_both_ways() {
     browser.find("#add-sender-group").click_and_load();
     fill(&browser, "#name", "RELAY_O365");
     fill(&browser, "#order", "1");
+    fill(
+        &browser,
+        "#comment",
+        "From Microsoft 365 mail to Cisco Secure Email",
+    );
     browser.find("#policy").select_by_text("RELAYED");
     fill(&browser, "#senders", ".protection.outlook.com");
     browser.screenshot("walk-10-add-sender-group.png");

@@ -15,6 +15,7 @@ pub(crate) use breakwater_types::address;
 pub mod delivery;
 pub mod factory;
 pub mod hat;
+pub mod hat_comments;
 pub mod management;
 pub mod model;
 pub mod policy;
@@ -25,6 +26,7 @@ pub mod ssl;
 pub mod validate;
 pub mod values;
 
+pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use management::{ManagementAccess, SshUserKey};
 pub use model::*;
 pub use policy::*;

@@ -61,13 +61,20 @@ pub struct PolicyMember {
 
 /// Threat Defense Connector setting of a mail policy (used by the TDC
 /// issue): send a copy to the global Message Intake Address, to a custom
-/// one, or not at all.
+/// one, or not at all; a custom policy may instead follow DEFAULT's
+/// setting (AsyncOS's "Use Default Settings", listed as `(use default)`).
+///
+/// `UseDefault` is the last variant because postcard stores the variant
+/// index: appending keeps every stored configuration readable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ThreatDefense {
     Global,
     Custom(String),
     #[default]
     No,
+    /// Whatever the DEFAULT policy does (custom policies only; see
+    /// [`MailPolicyTable::threat_defense`]).
+    UseDefault,
 }
 
 impl ThreatDefense {
@@ -76,6 +83,17 @@ impl ThreatDefense {
             ThreatDefense::Global => "Use global Message Intake Address".to_string(),
             ThreatDefense::Custom(a) => format!("Custom Message Intake Address {a}"),
             ThreatDefense::No => "No".to_string(),
+            ThreatDefense::UseDefault => "Use Default Settings".to_string(),
+        }
+    }
+
+    /// The Incoming Mail Policies list's "Threat Defense Connector" column,
+    /// in AsyncOS's words (seed 004's final view).
+    pub fn column(&self) -> &'static str {
+        match self {
+            ThreatDefense::Global | ThreatDefense::Custom(_) => "Enabled",
+            ThreatDefense::No => "Disabled",
+            ThreatDefense::UseDefault => "(use default)",
         }
     }
 }
@@ -85,6 +103,16 @@ impl ThreatDefense {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PolicySettings {
     pub threat_defense: ThreatDefense,
+}
+
+impl PolicySettings {
+    /// What a new custom policy starts with: every service follows DEFAULT
+    /// until the administrator sets it, as in AsyncOS.
+    pub fn for_custom_policy() -> Self {
+        PolicySettings {
+            threat_defense: ThreatDefense::UseDefault,
+        }
+    }
 }
 
 /// A custom mail policy.
@@ -120,6 +148,15 @@ impl MailPolicyTable {
                 })
             })
             .map_or(DEFAULT_POLICY, |p| p.name.as_str())
+    }
+
+    /// The Threat Defense Connector setting `settings` (a policy of this
+    /// table) puts in force: DEFAULT's own when it says `UseDefault`.
+    pub fn threat_defense<'a>(&'a self, settings: &'a PolicySettings) -> &'a ThreatDefense {
+        match &settings.threat_defense {
+            ThreatDefense::UseDefault => &self.default.threat_defense,
+            own => own,
+        }
     }
 
     /// A policy's settings by name (DEFAULT included).
@@ -296,5 +333,36 @@ mod tests {
         assert_eq!(table.select("x@else.example", "bob@example.com"), "DEFAULT");
         assert!(table.settings("default").is_some());
         assert!(table.settings("nope").is_none());
+    }
+
+    #[test]
+    fn a_custom_policy_uses_defaults_threat_defense_until_set() {
+        let mut table = MailPolicyTable::default();
+        let custom = PolicySettings::for_custom_policy();
+        assert_eq!(table.threat_defense(&custom), &ThreatDefense::No);
+        assert_eq!(custom.threat_defense.column(), "(use default)");
+        table.default.threat_defense = ThreatDefense::Global;
+        assert_eq!(table.threat_defense(&custom), &ThreatDefense::Global);
+        let own = PolicySettings {
+            threat_defense: ThreatDefense::Custom("t@intake.example".into()),
+        };
+        assert_eq!(table.threat_defense(&own), &own.threat_defense);
+        assert_eq!(own.threat_defense.column(), "Enabled");
+        assert_eq!(ThreatDefense::No.column(), "Disabled");
+    }
+
+    #[test]
+    fn use_default_is_appended_so_stored_variants_keep_their_index() {
+        // postcard stores the variant index: the three older variants must
+        // read back exactly as before.
+        for (td, index) in [
+            (ThreatDefense::Global, 0u8),
+            (ThreatDefense::No, 2),
+            (ThreatDefense::UseDefault, 3),
+        ] {
+            let bytes = postcard::to_allocvec(&td).unwrap();
+            assert_eq!(bytes, [index]);
+            assert_eq!(postcard::from_bytes::<ThreatDefense>(&bytes).unwrap(), td);
+        }
     }
 }

@@ -173,6 +173,12 @@ impl Config {
                     );
                 }
             }
+            if table.default.threat_defense == ThreatDefense::UseDefault {
+                p.add(
+                    format!("{dir}[{DEFAULT_POLICY}].threat_defense"),
+                    "DEFAULT cannot use the default settings: it is the default (choose global, custom or no).",
+                );
+            }
             for policy in &table.policies {
                 for (j, m) in policy.members.iter().enumerate() {
                     if let Err(e) = check_member(&m.pattern) {
@@ -182,6 +188,9 @@ impl Config {
             }
         }
         management(self, &mut p);
+        for (field, message) in self.hat_comment_problems() {
+            p.add(field, message);
+        }
         if p.0.is_empty() {
             Ok(())
         } else {

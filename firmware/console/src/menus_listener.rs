@@ -162,7 +162,7 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 ("NEW", "Create a new sender group, or add hosts to one."),
                 (
                     "EDIT",
-                    "Modify a sender group (remove a host, change its policy).",
+                    "Modify a sender group (hosts, policy, comments, name).",
                 ),
                 ("DELETE", "Remove a sender group."),
                 ("MOVE", "Move a sender group up or down the table."),
@@ -191,9 +191,16 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
                 "Enter the mail flow policy for this group (needed for a new group; Enter keeps an existing group's policy).",
                 "",
             )?;
+                let comment = sh.ask(
+                    "Enter a comment for this sender group (optional; Enter keeps the current one).",
+                    "",
+                )?;
                 let mut a = vec!["sendergroup", &name, &members];
                 if !policy.is_empty() {
                     a.extend(["--policy", policy.trim_start_matches('$')]);
+                }
+                if !comment.is_empty() {
+                    a.extend(["--comment", &comment]);
                 }
                 Ok(Some(words(&a)))
             },
@@ -206,7 +213,8 @@ fn hostaccess(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
     )
 }
 
-/// EDIT of a sender group: remove a host, or change its policy.
+/// EDIT of a sender group: remove a host, change its policy, its comment
+/// or a host's comment, or rename it.
 fn edit_group(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
     let Some(group) =
         sh.ask_some("Enter the name or number of the sender group you wish to edit.")?
@@ -216,24 +224,47 @@ fn edit_group(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
     let ops = [
         ("DELETE", "Remove a host from this group."),
         ("POLICY", "Change this group's mail flow policy."),
+        ("COMMENT", "Change this group's comment."),
+        ("HOSTCOMMENT", "Change the comment of one of its hosts."),
+        ("RENAME", "Rename this group."),
     ];
     let Some(op) = sh.choose(&ops)? else {
         return Ok(());
     };
     sh.until_accepted(|sh| {
         let base = [LC, "edit", l, "hostaccess", "edit", "sendergroup", &group];
-        let (question, verb) = if op == 0 {
-            ("Enter the host to remove.", "delete")
-        } else {
-            ("Enter the mail flow policy for this group.", "policy")
+        let mut rest = Vec::new();
+        let (question, verb) = match op {
+            0 => ("Enter the host to remove.", "delete"),
+            1 => ("Enter the mail flow policy for this group.", "policy"),
+            2 => (
+                "Enter the comment for this group (- removes it).",
+                "comment",
+            ),
+            3 => {
+                let Some(host) = sh.ask_some("Enter the host whose comment you wish to change.")?
+                else {
+                    return Ok(None);
+                };
+                rest.push(host);
+                (
+                    "Enter the comment for this host (- removes it).",
+                    "sendercomment",
+                )
+            }
+            _ => ("Enter the new name for this group.", "rename"),
         };
         let Some(a) = sh.ask_some(question)? else {
             return Ok(None);
         };
-        Ok(cmd(
-            &base,
-            vec![verb.into(), a.trim_start_matches('$').into()],
-        ))
+        let mut args = vec![verb.to_string()];
+        args.extend(rest);
+        args.push(match (verb, a.as_str()) {
+            ("comment" | "sendercomment", "-") => String::new(),
+            ("comment" | "sendercomment", _) => a,
+            _ => a.trim_start_matches('$').to_string(),
+        });
+        Ok(cmd(&base, args))
     })?;
     Ok(())
 }

@@ -229,6 +229,8 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
         1
     } else if current == "No" {
         2
+    } else if current.starts_with("Use Default") {
+        3
     } else {
         0
     };
@@ -238,15 +240,20 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
             .as_deref()
             .unwrap_or("no global Message Intake Address yet: see threatdefenseconfig")
     );
+    // A custom policy may follow DEFAULT; DEFAULT itself cannot.
+    let mut choices = vec![
+        global_choice.as_str(),
+        "Use custom Message Intake Address",
+        "No",
+    ];
+    if !p.eq_ignore_ascii_case("DEFAULT") {
+        choices.push("Use Default Settings (whatever DEFAULT does)");
+    }
     let choice = numbered(
         sh,
         &format!("Threat Defense Connector for mail policy {p}:"),
-        &[
-            global_choice.as_str(),
-            "Use custom Message Intake Address",
-            "No",
-        ],
-        now,
+        &choices,
+        now.min(choices.len() - 1),
     )?;
     let base = ["policyconfig", "edit", "incoming", p, "threatdefense"];
     match choice {
@@ -255,6 +262,9 @@ fn threat_defense(sh: &mut Shell<'_>, p: &str, detail: &str) -> Result<(), Conso
         }
         2 => {
             sh.run(&[&base[..], &["no"]].concat())?;
+        }
+        3 => {
+            sh.run(&[&base[..], &["default"]].concat())?;
         }
         _ => {
             let before = current
@@ -349,7 +359,7 @@ mod tests {
 
     #[test]
     fn printed_answers_are_read_back() {
-        let list = "Incoming mail policies (first match wins):\n\n  #  Policy               Members\n  1  SALES                recipient sales@\n     DEFAULT              (all other recipients)\n";
+        let list = "Incoming mail policies (first match wins):\n\n  #  Policy               Threat Defense Connector  Members\n  1  SALES                (use default)             recipient sales@\n     DEFAULT              Disabled                  (all other recipients)\n";
         assert_eq!(numbered_column(list, 1), ["SALES"]);
         let detail = "Policy: SALES\nMembers:\n  recipient sales@\n  sender .partner.example\nThreat Defense Connector: No\n";
         assert_eq!(

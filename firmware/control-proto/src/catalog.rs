@@ -234,6 +234,18 @@ pub const CATALOG: &[Command] = &[
                 ReadOnly,
             ),
             form(
+                &[
+                    "listenerconfig",
+                    "edit",
+                    "*",
+                    "hostaccess",
+                    "detail",
+                    "sendergroup",
+                    "*",
+                ],
+                ReadOnly,
+            ),
+            form(
                 &["listenerconfig", "edit", "*", "rcptaccess", "print"],
                 ReadOnly,
             ),

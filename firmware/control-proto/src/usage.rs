@@ -15,9 +15,14 @@ usage: listenerconfig print
               [--interface NAME] [--certificate NAME] [--unsuccessful-timeout SECS]
               [--total-timeout SECS] [--idle-timeout SECS]
        listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
+              [--order N] [--comment TEXT] [--sender-comment TEXT]
        listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> comment <TEXT>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> sendercomment <member> <TEXT>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> rename <NEWNAME>
+       listenerconfig edit <listener> hostaccess detail sendergroup <NAME>
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
@@ -161,7 +166,7 @@ usage: policyconfig list incoming|outgoing
        policyconfig move incoming|outgoing <policy> <position>
        policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
        policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
-       policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no
+       policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no|default
 members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
 
 pub const QUARANTINECONFIG: &str = "\

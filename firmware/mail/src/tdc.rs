@@ -19,7 +19,10 @@ pub use crate::config::services::{
     TDC_DEFAULT_HEADER as DEFAULT_HEADER, TDC_DESTINATION as DESTINATION, ThreatDefenseConfig,
 };
 
-/// The intake address a message gets a copy sent to, if any.
+/// The intake address a message gets a copy sent to, if any. `policy` is
+/// the setting in force (`MailPolicyTable::threat_defense` has resolved
+/// `UseDefault`); an unresolved `UseDefault` sends nothing, as DEFAULT
+/// itself can never hold it (`Config::validate`).
 pub fn intake_for(global: &ThreatDefenseConfig, policy: &ThreatDefense) -> Option<String> {
     if !global.enabled {
         return None;
@@ -27,7 +30,7 @@ pub fn intake_for(global: &ThreatDefenseConfig, policy: &ThreatDefense) -> Optio
     match policy {
         ThreatDefense::Global => global.intake_address.clone(),
         ThreatDefense::Custom(address) => Some(address.clone()),
-        ThreatDefense::No => None,
+        ThreatDefense::No | ThreatDefense::UseDefault => None,
     }
 }
 

@@ -2,23 +2,35 @@
 //! listener's Host Access Table. Mail flow policies are in `policy`.
 //!
 //! The HAT is read top to bottom and the first match wins, so AsyncOS keeps
-//! the catch-all `ALL` group last: new groups go in just above it, and `ALL`
-//! can neither be deleted nor appear as a member of another group (it would
-//! shadow every group below).
+//! the catch-all `ALL` group last: it can neither be deleted nor appear as
+//! a member of another group (it would shadow every group below). A new
+//! group goes first unless `--order` says otherwise, as in the seeds
+//! (RELAY_O365 is "Order: 1", above the factory RELAYLIST): a group made
+//! for a purpose is meant to match before the general ones.
+//!
+//! Comments on groups and members (`--comment`, `--sender-comment`,
+//! `edit ... comment|sendercomment`) live in `Config::hat_comments`; every
+//! verb here that renames, deletes or replaces groups or members keeps
+//! them in step (`Config::rename_hat_comments`, `prune_hat_comments`).
 
-use super::args::find_mut;
 use super::args::{check_name, comma_list, invalid, parse_opts, stage, usage};
+use super::args::{find, find_mut};
 use super::listener_table::{self, ListenerTable, Said};
 use super::{CliError, CommandContext, policy};
-use crate::config::{ListenerConfig, SenderGroup};
+use crate::config::{Config, ListenerConfig, SenderGroup, check_hat_comment};
 use crate::smtp_in::hat::HostMember;
 use crate::table::{Pinned, Table, TableRow};
 
 pub(super) const USAGE: &str = "\
 usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>[,<member>...] [--policy <POLICY>]
+              [--order N] [--comment TEXT] [--sender-comment TEXT]
        listenerconfig edit <listener> hostaccess delete sendergroup <NAME>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> delete <member>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> policy <POLICY>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> comment <TEXT>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> sendercomment <member> <TEXT>
+       listenerconfig edit <listener> hostaccess edit sendergroup <NAME> rename <NEWNAME>
+       listenerconfig edit <listener> hostaccess detail sendergroup <NAME>
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
@@ -29,7 +41,8 @@ usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>
        listenerconfig edit <listener> hostaccess import <LINE>...      (replaces the table)
        listenerconfig edit <listener> hostaccess print
 members: 10.1.1.1, 10.1.1.0/24, 10.1.1., 10.1.1.1-50, 2001:db8::/32, mail.example.com, .example.com
-(an existing group gets the members added; a new group needs --policy)
+(an existing group gets the members added; a new group needs --policy and goes
+ first unless --order says where; an empty comment TEXT removes the comment)
 import/export lines: `NAME: member, member $POLICY`, and `ALL $POLICY` last";
 
 pub(super) fn run(
@@ -44,6 +57,7 @@ pub(super) fn run(
     match sub.as_deref() {
         Some("new") => new_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
+        Some("detail") => detail(ctx, listener, &args[1..]),
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
         _ => Err(usage(USAGE)),
     }
@@ -142,8 +156,12 @@ impl ListenerTable for Hat {
         })
     }
 
-    fn print(l: &ListenerConfig) -> String {
-        render_hat(l) + &policy::render_policies(l)
+    fn print(cfg: &Config, l: &ListenerConfig) -> String {
+        render_hat(cfg, l) + &policy::render_policies(l)
+    }
+
+    fn tidy(cfg: &mut Config) {
+        cfg.prune_hat_comments();
     }
 
     /// `NAME: members $POLICY`, `ALL $POLICY` (mail flow policies are
@@ -189,12 +207,23 @@ fn same_member(stored: &str, m: &HostMember) -> bool {
     HostMember::parse(stored).is_ok_and(|s| s == *m)
 }
 
+/// A comment as typed, checked (an empty one removes the comment).
+fn comment_text(text: &str) -> Result<&str, CliError> {
+    check_hat_comment(text.trim()).map_err(|e| invalid(format!("Invalid comment: {e}")))?;
+    Ok(text.trim())
+}
+
 fn new_group(
     ctx: &CommandContext<'_>,
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let opts = parse_opts(args, &["policy"], &[], USAGE)?;
+    let opts = parse_opts(
+        args,
+        &["policy", "order", "comment", "sender-comment"],
+        &[],
+        USAGE,
+    )?;
     let (name, member_args) = listener_table::selector::<Hat>(&opts.positional)?;
     let members = comma_list(member_args);
     if members.is_empty() {
@@ -207,6 +236,8 @@ fn new_group(
         ));
     }
     let parsed = parse_members(&members)?;
+    let comment = opts.value("comment").map(comment_text).transpose()?;
+    let sender_comment = opts.value("sender-comment").map(comment_text).transpose()?;
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
     let policy = opts
@@ -215,8 +246,14 @@ fn new_group(
         .transpose()?;
     let table = Hat::table(l);
     let lname = l.name.clone();
-    let message = match table.position(&l.hat, name) {
+    let (group_name, message) = match table.position(&l.hat, name) {
         Some(i) if l.hat[i].name.eq_ignore_ascii_case(name) => {
+            if opts.value("order").is_some() {
+                return Err(invalid(format!(
+                    "Sender group {} exists: --order places a new group; use 'move sendergroup {} <position>'.",
+                    l.hat[i].name, l.hat[i].name
+                )));
+            }
             let group = &mut l.hat[i];
             for (m, p) in members.iter().zip(&parsed) {
                 if group.members.iter().any(|e| same_member(e, p)) {
@@ -232,12 +269,13 @@ fn new_group(
             if let Some(p) = policy {
                 group.policy = p;
             }
-            format!(
+            let message = format!(
                 "Added {} member(s) to sender group {} (policy ${}) on {lname}.",
                 members.len(),
                 group.name,
                 group.policy
-            )
+            );
+            (group.name.clone(), message)
         }
         _ => {
             let policy = policy.ok_or_else(|| {
@@ -245,19 +283,37 @@ fn new_group(
                     "Sender group {name} does not exist yet: give it a policy with --policy <POLICY>."
                 ))
             })?;
-            let message = format!(
-                "Created sender group {name} (policy ${policy}) on {lname} with {} member(s).",
-                members.len()
-            );
+            // First by default (the seeds' "Order: 1"); `add` checks the
+            // range and keeps ALL last.
+            let order = match opts.value("order") {
+                Some(n) => Some(n.trim().parse::<usize>().map_err(|_| {
+                    invalid(format!(
+                        "--order takes a position (1 is read first), not '{n}'."
+                    ))
+                })?),
+                None => Some(1),
+            };
             let group = SenderGroup {
                 name: name.to_string(),
-                members: members.into_iter().map(Into::into).collect(),
-                policy,
+                members: members.iter().map(|m| m.as_str().into()).collect(),
+                policy: policy.clone(),
             };
-            table.add(&mut l.hat, group, None)?;
-            message
+            let at = table.add(&mut l.hat, group, order)?;
+            let message = format!(
+                "Created sender group {name} (policy ${policy}) at position {at} on {lname} with {} member(s).",
+                members.len()
+            );
+            (name.to_string(), message)
         }
     };
+    if let Some(c) = comment {
+        cfg.set_hat_comment(&lname, &group_name, None, c);
+    }
+    if let Some(c) = sender_comment {
+        for m in &members {
+            cfg.set_hat_comment(&lname, &group_name, Some(m.trim()), c);
+        }
+    }
     stage(ctx, &cfg, &message)
 }
 
@@ -266,36 +322,26 @@ fn edit_group(
     listener: &str,
     args: &[String],
 ) -> Result<String, CliError> {
-    let (name, [action, value]) = listener_table::selector::<Hat>(args)? else {
-        return Err(usage(USAGE));
-    };
+    let (name, rest) = listener_table::selector::<Hat>(args)?;
+    let (action, values) = rest.split_first().ok_or_else(|| usage(USAGE))?;
     let mut cfg = ctx.store.working()?;
     let l = find_mut(&mut cfg, listener)?;
+    let lname = l.name.clone();
     let i = Hat::table(l).find(&l.hat, name)?;
-    let message = match action.to_ascii_lowercase().as_str() {
-        "delete" => {
+    let gname = l.hat[i].name.clone();
+    let message = match (action.to_ascii_lowercase().as_str(), values) {
+        ("delete", [value]) => {
             let group = &mut l.hat[i];
             if is_all(&group.name) {
                 return Err(invalid("The ALL sender group's member cannot be deleted."));
             }
-            let wanted = HostMember::parse(value).ok();
-            let at = group
-                .members
-                .iter()
-                .position(|m| {
-                    m.eq_ignore_ascii_case(value.trim())
-                        || wanted.as_ref().is_some_and(|w| same_member(m, w))
-                })
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "'{value}' is not a member of sender group {}.",
-                        group.name
-                    ))
-                })?;
+            let at = member_position(group, value)?;
             let removed = group.members.remove(at);
-            format!("Deleted '{removed}' from sender group {}.", group.name)
+            // Its comment goes with it.
+            cfg.prune_hat_comments();
+            format!("Deleted '{removed}' from sender group {gname}.")
         }
-        "policy" => {
+        ("policy", [value]) => {
             let p = policy::canonical_name(l, value)?;
             let group = &mut l.hat[i];
             group.policy = p;
@@ -304,13 +350,110 @@ fn edit_group(
                 group.name, group.policy
             )
         }
+        ("comment", [text]) => {
+            let text = comment_text(text)?;
+            cfg.set_hat_comment(&lname, &gname, None, text);
+            if text.is_empty() {
+                format!("Sender group {gname} has no comment now.")
+            } else {
+                format!("Comment of sender group {gname} set.")
+            }
+        }
+        ("sendercomment", [member, text]) => {
+            let text = comment_text(text)?;
+            let at = member_position(&l.hat[i], member)?;
+            let stored = l.hat[i].members[at].to_string();
+            cfg.set_hat_comment(&lname, &gname, Some(&stored), text);
+            if text.is_empty() {
+                format!("Sender '{stored}' of sender group {gname} has no comment now.")
+            } else {
+                format!("Comment of sender '{stored}' in sender group {gname} set.")
+            }
+        }
+        ("rename", [to]) => {
+            if is_all(&gname) {
+                return Err(invalid("The ALL sender group keeps its name."));
+            }
+            check_name("sender group", to)?;
+            if is_all(to) {
+                return Err(invalid("ALL is the name of the final catch-all group."));
+            }
+            if l.hat
+                .iter()
+                .enumerate()
+                .any(|(j, g)| j != i && g.name.eq_ignore_ascii_case(to))
+            {
+                return Err(invalid(format!(
+                    "There is already a sender group '{to}' on listener {lname}."
+                )));
+            }
+            l.hat[i].name = to.clone();
+            cfg.rename_hat_comments(&lname, &gname, to);
+            format!(
+                "Sender group {gname} renamed {to}; message filters that test sendergroup == \"{gname}\" need the new name too."
+            )
+        }
         _ => return Err(usage(USAGE)),
     };
     stage(ctx, &cfg, &message)
 }
 
-/// The HAT, one group a line, in matching order.
-pub(super) fn render_hat(l: &ListenerConfig) -> String {
+/// Where member `value` (as typed, or any spelling that parses the same)
+/// is in `group`.
+fn member_position(group: &SenderGroup, value: &str) -> Result<usize, CliError> {
+    let wanted = HostMember::parse(value).ok();
+    group
+        .members
+        .iter()
+        .position(|m| {
+            m.eq_ignore_ascii_case(value.trim())
+                || wanted.as_ref().is_some_and(|w| same_member(m, w))
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "'{value}' is not a member of sender group {}.",
+                group.name
+            ))
+        })
+}
+
+/// `detail sendergroup NAME`: the group as AsyncOS's Sender Group page
+/// shows it — Name, Order, Comment, Policy, then the senders with their
+/// comments.
+fn detail(ctx: &CommandContext<'_>, listener: &str, args: &[String]) -> Result<String, CliError> {
+    let (name, []) = listener_table::selector::<Hat>(args)? else {
+        return Err(usage(USAGE));
+    };
+    let cfg = ctx.store.working()?;
+    let l = find(&cfg, listener)?;
+    let i = Hat::table(l).find(&l.hat, name)?;
+    let g = &l.hat[i];
+    let comment = cfg.hat_comment(&l.name, &g.name, None).unwrap_or("");
+    let mut out = format!(
+        "Sender Group Settings (listener {})\n  Name:     {}\n  Order:    {}\n  Comment:  {comment}\n  Policy:   {}\n\n",
+        l.name,
+        g.name,
+        i + 1,
+        g.policy
+    );
+    if g.members.is_empty() {
+        out.push_str("Sender List: (no senders)\n");
+        return Ok(out);
+    }
+    let senders: Vec<String> = g.members.iter().map(ToString::to_string).collect();
+    let width = senders.iter().map(String::len).max().unwrap_or(0).max(6);
+    out.push_str(&format!("{:<width$}  Comment\n", "Sender"));
+    for m in &senders {
+        let c = cfg.hat_comment(&l.name, &g.name, Some(m)).unwrap_or("");
+        out.push_str(format!("{m:<width$}  {c}").trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The HAT, one group a line, in matching order; a group's comment and
+/// its senders' comments on the lines below it.
+pub(super) fn render_hat(cfg: &Config, l: &ListenerConfig) -> String {
     let rows = Hat::table(l).print(&l.hat, "    ", |g| {
         let members = if g.members.is_empty() {
             "(no members)".to_string()
@@ -319,7 +462,21 @@ pub(super) fn render_hat(l: &ListenerConfig) -> String {
         };
         vec![g.name.clone(), format!("${}", g.policy), members]
     });
-    format!("  Host Access Table (first match wins):\n{rows}")
+    let mut out = String::from("  Host Access Table (first match wins):\n");
+    for (line, g) in rows.lines().zip(&l.hat) {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(c) = cfg.hat_comment(&l.name, &g.name, None) {
+            out.push_str(&format!("         Comment: {c}\n"));
+        }
+        for m in &g.members {
+            let m = m.to_string();
+            if let Some(c) = cfg.hat_comment(&l.name, &g.name, Some(&m)) {
+                out.push_str(&format!("         Sender {m}: {c}\n"));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -351,7 +508,7 @@ mod tests {
             ),
             (
                 "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED",
-                |c| assert_eq!(names(c, "OutgoingMail"), ["RELAYLIST", "RELAY_O365", "ALL"]),
+                |c| assert_eq!(names(c, "OutgoingMail"), ["RELAY_O365", "RELAYLIST", "ALL"]),
             ),
             (
                 "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 192.0.2.1, 192.0.2.2",
@@ -378,6 +535,140 @@ mod tests {
             assert!(out.contains("commit"), "{out}");
             check(&f.staged().unwrap());
         }
+    }
+
+    /// Each line is refused and changes nothing already staged.
+    fn refused(f: &Fixture, lines: &[&str]) {
+        for line in lines {
+            let before = f.staged();
+            assert!(f.run(line).is_err(), "{line} was accepted");
+            assert_eq!(f.staged(), before, "{line} changed the staged config");
+        }
+    }
+
+    /// The seeds' RELAY_O365: Order 1, a comment on the group and on its
+    /// sender, shown by `print` and `detail`; `--order` places a group.
+    #[test]
+    fn a_new_group_goes_first_and_carries_the_seeds_comments() {
+        let f = Fixture::new();
+        let out = f
+            .run("listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED --comment \"From Microsoft 365 mail to Cisco Secure Email\" --sender-comment \"From Microsoft 365 mail to Cisco Secure Email\"")
+            .unwrap();
+        assert!(
+            out.starts_with("Created sender group RELAY_O365 (policy $RELAYED) at position 1 on OutgoingMail with 1 member(s)."),
+            "{out}"
+        );
+        let cfg = f.working();
+        assert_eq!(
+            names(&cfg, "OutgoingMail"),
+            ["RELAY_O365", "RELAYLIST", "ALL"]
+        );
+        assert_eq!(
+            cfg.hat_comment(
+                "OutgoingMail",
+                "RELAY_O365",
+                Some(".protection.outlook.com")
+            ),
+            Some("From Microsoft 365 mail to Cisco Secure Email")
+        );
+        let detail = f
+            .run("listenerconfig edit OutgoingMail hostaccess detail sendergroup relay_o365")
+            .unwrap();
+        assert_eq!(
+            detail,
+            "Sender Group Settings (listener OutgoingMail)\n  Name:     RELAY_O365\n  Order:    1\n  \
+             Comment:  From Microsoft 365 mail to Cisco Secure Email\n  Policy:   RELAYED\n\n\
+             Sender                   Comment\n\
+             .protection.outlook.com  From Microsoft 365 mail to Cisco Secure Email\n"
+        );
+        let print = f
+            .run("listenerconfig edit OutgoingMail hostaccess print")
+            .unwrap();
+        assert!(
+            print.contains(
+                "    1. RELAY_O365  $RELAYED  .protection.outlook.com\n         \
+                 Comment: From Microsoft 365 mail to Cisco Secure Email\n         \
+                 Sender .protection.outlook.com: From Microsoft 365 mail to Cisco Secure Email\n    2. RELAYLIST"
+            ),
+            "{print}"
+        );
+        // An explicit order; out of range is refused.
+        f.run("listenerconfig edit OutgoingMail hostaccess new sendergroup LAB 10.0.0.0/8 --policy RELAYED --order 3")
+            .unwrap();
+        assert_eq!(
+            names(&f.working(), "OutgoingMail"),
+            ["RELAY_O365", "RELAYLIST", "LAB", "ALL"]
+        );
+        refused(
+            &f,
+            &[
+                "listenerconfig edit OutgoingMail hostaccess new sendergroup X 10.1.0.0/16 --policy RELAYED --order 5",
+                "listenerconfig edit OutgoingMail hostaccess new sendergroup X 10.1.0.0/16 --policy RELAYED --order 0",
+                "listenerconfig edit OutgoingMail hostaccess new sendergroup X 10.1.0.0/16 --policy RELAYED --order first",
+                "listenerconfig edit OutgoingMail hostaccess new sendergroup LAB 10.1.0.0/16 --order 1",
+            ],
+        );
+    }
+
+    /// Comments follow a renamed group, go with a deleted member or group,
+    /// and are checked (one line, 255 characters at most).
+    #[test]
+    fn comments_are_edited_and_kept_in_step() {
+        let f = Fixture::new();
+        let base = "listenerconfig edit OutgoingMail hostaccess";
+        f.run(&format!("{base} new sendergroup RELAY_O365 .protection.outlook.com,10.1.1.1 --policy RELAYED --sender-comment \"M365\""))
+            .unwrap();
+        f.run(&format!(
+            "{base} edit sendergroup RELAY_O365 comment \"Microsoft 365\""
+        ))
+        .unwrap();
+        f.run(&format!(
+            "{base} edit sendergroup RELAY_O365 sendercomment 10.1.1.1 \"lab host\""
+        ))
+        .unwrap();
+        f.run(&format!(
+            "{base} edit sendergroup RELAY_O365 rename M365_RELAY"
+        ))
+        .unwrap();
+        let c = f.working();
+        assert_eq!(
+            c.hat_comment("OutgoingMail", "M365_RELAY", None),
+            Some("Microsoft 365")
+        );
+        assert_eq!(
+            c.hat_comment("OutgoingMail", "M365_RELAY", Some("10.1.1.1")),
+            Some("lab host")
+        );
+        assert!(c.hat_comment("OutgoingMail", "RELAY_O365", None).is_none());
+        f.run(&format!(
+            "{base} edit sendergroup M365_RELAY delete 10.1.1.1"
+        ))
+        .unwrap();
+        assert_eq!(f.working().hat_comments.len(), 2);
+        f.run(&format!("{base} edit sendergroup M365_RELAY comment \"\""))
+            .unwrap();
+        assert_eq!(f.working().hat_comments.len(), 1);
+        refused(
+            &f,
+            &[
+                &format!(
+                    "{base} edit sendergroup M365_RELAY comment \"{}\"",
+                    "x".repeat(256)
+                ),
+                &format!("{base} edit sendergroup M365_RELAY comment \"a\tb\""),
+                &format!(
+                    "{base} edit sendergroup M365_RELAY sendercomment 10.9.9.9 \"no such sender\""
+                ),
+                &format!("{base} edit sendergroup M365_RELAY rename RELAYLIST"),
+                &format!("{base} edit sendergroup M365_RELAY rename ALL"),
+                &format!("{base} edit sendergroup ALL rename EVERYONE"),
+                &format!("{base} new sendergroup M365_RELAY 10.2.2.2 --comment \"two\nlines\""),
+            ],
+        );
+        f.run(&format!("{base} delete sendergroup M365_RELAY"))
+            .unwrap();
+        assert!(f.working().hat_comments.is_empty());
+        f.working().validate().unwrap();
     }
 
     #[test]

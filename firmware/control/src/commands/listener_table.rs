@@ -8,7 +8,7 @@
 use super::args::{find, find_mut};
 use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
-use crate::config::ListenerConfig;
+use crate::config::{Config, ListenerConfig};
 use crate::table::{Table, TableRow};
 
 /// One of a listener's tables.
@@ -39,8 +39,12 @@ pub(super) trait ListenerTable {
     /// What `delete`, `move` and `clear` answer, in the table's own words
     /// (the texts administrators and scripts already read).
     fn said(listener: &str, what: Said<'_>) -> String;
-    /// What `print` shows under the listener's name.
-    fn print(l: &ListenerConfig) -> String;
+    /// What `print` shows under the listener's name (`cfg` holds what
+    /// lives beside the listener, such as the sender group comments).
+    fn print(cfg: &Config, l: &ListenerConfig) -> String;
+    /// Brings what lives beside the table in step after rows were
+    /// deleted or replaced (the sender group comments); nothing by default.
+    fn tidy(_cfg: &mut Config) {}
 }
 
 /// Runs the verbs every listener table has; `None` when `args` is none of
@@ -110,6 +114,7 @@ fn change<T: ListenerTable>(
     let table = T::table(l);
     let name = l.name.clone();
     let message = f(&table, T::rows(l)?, name)?;
+    T::tidy(&mut cfg);
     stage(ctx, &cfg, &message)
 }
 
@@ -132,7 +137,7 @@ fn default<T: ListenerTable>(
 fn print<T: ListenerTable>(ctx: &CommandContext<'_>, listener: &str) -> Result<String, CliError> {
     let cfg = ctx.store.working()?;
     let l = find(&cfg, listener)?;
-    Ok(format!("{}:\n{}", l.name, T::print(l))
+    Ok(format!("{}:\n{}", l.name, T::print(&cfg, l))
         .trim_end()
         .to_string())
 }
@@ -170,6 +175,7 @@ fn import<T: ListenerTable>(
         l.name
     );
     *T::rows(l)? = rows;
+    T::tidy(&mut cfg);
     stage(ctx, &cfg, &message)
 }
 

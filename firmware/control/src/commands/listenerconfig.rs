@@ -247,7 +247,7 @@ pub(super) fn render_listener(cfg: &Config, l: &ListenerConfig) -> String {
         l.session.total_timeout_secs,
         l.session.idle_timeout_secs
     );
-    out.push_str(&hostaccess::render_hat(l));
+    out.push_str(&hostaccess::render_hat(cfg, l));
     out.push_str(&super::policy::render_policies(l));
     out.push_str(&rcptaccess::render_rat(l));
     out

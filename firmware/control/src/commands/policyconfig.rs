@@ -92,10 +92,10 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         ["detail", _, _] => {
             let name = &args[2];
             if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
-                return Ok(detail(DEFAULT_POLICY, &[], &t.default));
+                return Ok(detail(t, DEFAULT_POLICY, &[], &t.default));
             }
             let p = policies().get(&t.policies, name)?;
-            Ok(detail(&p.name, &p.members, &p.settings))
+            Ok(detail(t, &p.name, &p.members, &p.settings))
         }
         ["new", _, _, _, ..] => {
             let name = &args[2];
@@ -107,7 +107,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             let p = MailPolicy {
                 name: name.clone(),
                 members: m,
-                settings: PolicySettings::default(),
+                settings: PolicySettings::for_custom_policy(),
             };
             policies().add(&mut t.policies, p, None)?;
             stage(
@@ -167,6 +167,12 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             let td = match (*how, rest) {
                 ("global", []) => ThreatDefense::Global,
                 ("no" | "off", []) => ThreatDefense::No,
+                ("default", []) if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) => {
+                    return Err(invalid(
+                        "DEFAULT is the default: choose global, custom <address> or no.",
+                    ));
+                }
+                ("default", []) => ThreatDefense::UseDefault,
                 ("custom", [_]) => {
                     let address = args[5].clone();
                     // The same check as the global address.
@@ -192,14 +198,19 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     }
 }
 
+/// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it,
+/// the Threat Defense Connector column included (`(use default)`,
+/// `Enabled`, `Disabled`: seed 004's final view).
 fn render(t: &MailPolicyTable, dir: &str) -> String {
     let mut out = format!(
-        "{} mail policies (first match wins):\n\n  #  Policy               Members\n",
+        "{} mail policies (first match wins):\n\n  #  {:<20} {:<25} Members\n",
         if dir == "incoming" {
             "Incoming"
         } else {
             "Outgoing"
-        }
+        },
+        "Policy",
+        "Threat Defense Connector"
     );
     for (i, p) in t.policies.iter().enumerate() {
         let members: Vec<String> = p
@@ -208,19 +219,21 @@ fn render(t: &MailPolicyTable, dir: &str) -> String {
             .map(|m| format!("{} {}", m.side.word(), m.pattern))
             .collect();
         out.push_str(&format!(
-            "{:>3}  {:<20} {}\n",
+            "{:>3}  {:<20} {:<25} {}\n",
             i + 1,
             p.name,
+            p.settings.threat_defense.column(),
             members.join(", ")
         ));
     }
     out.push_str(&format!(
-        "     {DEFAULT_POLICY:<20} (all other recipients)\n"
+        "     {DEFAULT_POLICY:<20} {:<25} (all other recipients)\n",
+        t.default.threat_defense.column()
     ));
     out
 }
 
-fn detail(name: &str, members: &[PolicyMember], s: &PolicySettings) -> String {
+fn detail(t: &MailPolicyTable, name: &str, members: &[PolicyMember], s: &PolicySettings) -> String {
     let mut out = format!("Policy: {name}\nMembers:\n");
     if members.is_empty() {
         out.push_str("  (every recipient no other policy matches)\n");
@@ -228,10 +241,15 @@ fn detail(name: &str, members: &[PolicyMember], s: &PolicySettings) -> String {
     for m in members {
         out.push_str(&format!("  {} {}\n", m.side.word(), m.pattern));
     }
-    out.push_str(&format!(
-        "Threat Defense Connector: {}\n",
-        s.threat_defense.label()
-    ));
+    let td = match &s.threat_defense {
+        ThreatDefense::UseDefault => format!(
+            "{} (DEFAULT: {})",
+            s.threat_defense.label(),
+            t.threat_defense(s).label()
+        ),
+        own => own.label(),
+    };
+    out.push_str(&format!("Threat Defense Connector: {td}\n"));
     out
 }
 
@@ -329,6 +347,50 @@ mod tests {
             "policyconfig edit incoming NOPE threatdefense global",
             "policyconfig edit incoming DEFAULT threatdefense custom not-an-address",
             "policyconfig edit incoming DEFAULT threatdefense maybe",
+            "policyconfig edit incoming DEFAULT threatdefense default",
         ]);
+    }
+
+    #[test]
+    fn a_new_policy_follows_default_and_the_list_says_so() {
+        let f = Fixture::new();
+        f.run("policyconfig new incoming SALES recipient sales@")
+            .unwrap();
+        f.run("policyconfig new incoming LEGAL recipient legal@")
+            .unwrap();
+        f.run("policyconfig edit incoming LEGAL threatdefense custom tdc@intake.example")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let t = &cfg.incoming_policies;
+        assert_eq!(
+            t.policies[0].settings.threat_defense,
+            ThreatDefense::UseDefault
+        );
+        assert_eq!(
+            f.run("policyconfig list incoming").unwrap(),
+            "Incoming mail policies (first match wins):\n\n\
+             \x20 #  Policy               Threat Defense Connector  Members\n\
+             \x20 1  SALES                (use default)             recipient sales@\n\
+             \x20 2  LEGAL                Enabled                   recipient legal@\n\
+             \x20    DEFAULT              Disabled                  (all other recipients)\n"
+        );
+        f.run("policyconfig edit incoming DEFAULT threatdefense global")
+            .unwrap();
+        let detail = f.run("policyconfig detail incoming SALES").unwrap();
+        assert!(
+            detail.contains(
+                "Threat Defense Connector: Use Default Settings (DEFAULT: Use global Message Intake Address)"
+            ),
+            "{detail}"
+        );
+        // Back from a setting of its own to DEFAULT's.
+        f.run("policyconfig edit incoming LEGAL threatdefense default")
+            .unwrap();
+        let list = f.run("policyconfig list incoming").unwrap();
+        assert!(
+            list.contains("2  LEGAL                (use default)"),
+            "{list}"
+        );
+        assert!(list.contains("DEFAULT              Enabled"), "{list}");
     }
 }

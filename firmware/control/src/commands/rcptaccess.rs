@@ -151,7 +151,7 @@ impl ListenerTable for Rat {
         entry("ALL", action, &opts)
     }
 
-    fn print(l: &ListenerConfig) -> String {
+    fn print(_cfg: &crate::config::Config, l: &ListenerConfig) -> String {
         render_rat(l)
     }
 

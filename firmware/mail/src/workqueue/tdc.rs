@@ -61,7 +61,8 @@ impl WorkQueue {
         let Some(settings) = config.incoming_policies.settings(policy) else {
             return;
         };
-        let Some(intake) = tdc::intake_for(&config.threat_defense, &settings.threat_defense) else {
+        let wanted = config.incoming_policies.threat_defense(settings);
+        let Some(intake) = tdc::intake_for(&config.threat_defense, wanted) else {
             return;
         };
         let original = match self.queue.read_body(record.mid) {

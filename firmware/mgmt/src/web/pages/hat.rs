@@ -26,6 +26,7 @@ use breakwater_config::{Config, ListenerConfig, ListenerKind};
 use maud::{Markup, html};
 
 use crate::web::{Admin, Change, State, web_wording};
+use breakwater_config::MAX_HAT_COMMENT_CHARS;
 use forms::{Form, Words, segment};
 
 pub fn routes() -> Router<State> {
@@ -293,8 +294,9 @@ async fn new_page(admin: Admin, Path(name): Path<String>) -> Response {
             "/mail-policies/hat",
         );
     };
-    // A new group goes in just above ALL.
-    let landing = l.hat.len().max(1);
+    // A new group goes first unless told otherwise (the seeds' "Order:
+    // 1"); it can go anywhere above ALL.
+    let last = l.hat.len().max(1);
     let body = html! {
         p { "Listener: " b { (l.name) } }
         form method="post" action=(format!("/mail-policies/hat/{}/sendergroup/new", segment(&l.name))) {
@@ -303,7 +305,8 @@ async fn new_page(admin: Admin, Path(name): Path<String>) -> Response {
                 legend { "Sender Group Settings" }
                 table.form {
                     tr { th { label for="name" { "Name:" } } td { input type="text" id="name" name="name" maxlength="64" required; } }
-                    tr { th { label for="order" { "Order:" } } td { input type="number" id="order" name="order" min="1" max=(landing) value=(landing); } }
+                    tr { th { label for="order" { "Order:" } } td { input type="number" id="order" name="order" min="1" max=(last) value="1"; } }
+                    tr { th { label for="comment" { "Comment:" } } td { input type="text" id="comment" name="comment" maxlength=(MAX_HAT_COMMENT_CHARS) size="48"; } }
                     tr { th { label for="policy" { "Policy:" } } td { select id="policy" name="policy" { (policy_options(l, "")) } } }
                     tr {
                         th { label for="senders" { "Senders:" } }
@@ -313,6 +316,7 @@ async fn new_page(admin: Admin, Path(name): Path<String>) -> Response {
                             span.muted { "One per line or separated by commas: IP addresses (10.1.1.1), CIDR ranges (10.1.1.0/24), partial addresses (10.1.1.), ranges (10.1.1.1-50), host names (mail.example.com) or domains with a leading dot (.protection.outlook.com)." }
                         }
                     }
+                    tr { th { label for="sender_comment" { "Sender Comment:" } } td { input type="text" id="sender_comment" name="sender_comment" maxlength=(MAX_HAT_COMMENT_CHARS) size="48"; } }
                     tr { th {} td {
                         button.primary type="submit" id="submit" { "Submit" }
                         " " a href=(hat_url(&l.name)) id="cancel" { "Cancel" }
@@ -328,12 +332,7 @@ async fn new_group(Path(name): Path<String>, change: Change) -> Response {
     let admin = &change.admin;
     let form = Form(&change.fields);
     let back = format!("/mail-policies/hat/{}/sendergroup/new", segment(&name));
-    let cfg = match admin.config().await {
-        Ok(c) => c,
-        Err(e) => return run_steps(admin, Err(e), &back, &back).await,
-    };
-    let landing = listener(&cfg, &name).map_or(1, |l| l.hat.len().max(1));
-    let steps = forms::sendergroup_new(&name, &form, landing);
+    let steps = forms::sendergroup_new(&name, &form);
     let to = form
         .get("name")
         .map_or_else(|| hat_url(&name), |g| group_url(&name, g));
@@ -369,6 +368,7 @@ async fn group_page(admin: Admin, Path((name, group)): Path<(String, String)>) -
     let url = group_url(&l.name, &g.name);
     let all = is_all(&g.name);
     let ro = !admin.can_change();
+    let comment = cfg.hat_comment(&l.name, &g.name, None).unwrap_or("");
     let body = html! {
         p { "Listener: " b { (l.name) } }
         form method="post" action=(format!("{url}/settings")) {
@@ -376,10 +376,16 @@ async fn group_page(admin: Admin, Path((name, group)): Path<(String, String)>) -
             fieldset disabled[ro] {
                 legend { "Sender Group Settings" }
                 table.form {
-                    tr { th { "Name:" } td id="name" { (g.name) } }
+                    tr { th { label for="name" { "Name:" } } td {
+                        @if all { span id="name" { (g.name) } }
+                        @else { input type="text" id="name" name="name" maxlength="64" value=(g.name) required; }
+                    } }
                     tr { th { label for="order" { "Order:" } } td {
                         @if all { (pos + 1) " (ALL stays last)" }
                         @else { input type="number" id="order" name="order" min="1" value=(pos + 1); }
+                    } }
+                    tr { th { label for="comment" { "Comment:" } } td {
+                        input type="text" id="comment" name="comment" maxlength=(MAX_HAT_COMMENT_CHARS) size="48" value=(comment);
                     } }
                     tr { th { label for="policy" { "Policy:" } } td {
                         select id="policy" name="policy" { (policy_options(l, &g.policy)) }
@@ -395,6 +401,7 @@ async fn group_page(admin: Admin, Path((name, group)): Path<(String, String)>) -
                 (admin.csrf())
                 table.form {
                     tr { th { label for="senders" { "Add Sender..." } } td { textarea id="senders" name="senders" rows="2" {} } }
+                    tr { th { label for="sender-comment" { "Comment:" } } td { input type="text" id="sender-comment" name="comment" maxlength=(MAX_HAT_COMMENT_CHARS) size="48"; } }
                     tr { th {} td { button.primary type="submit" id="add-senders" { "Submit" } } }
                 }
             }
@@ -402,11 +409,12 @@ async fn group_page(admin: Admin, Path((name, group)): Path<(String, String)>) -
         form method="post" action=(format!("{url}/senders/delete")) {
             (admin.csrf())
             table.grid id="senders-list" {
-                thead { tr { th { "Sender" } @if !all && !ro { th { "Delete" } } } }
+                thead { tr { th { "Sender" } th { "Comment" } @if !all && !ro { th { "Delete" } } } }
                 tbody {
                     @for (i, m) in g.members.iter().enumerate() {
                         tr {
                             td { label for=(format!("member-{i}")) { (m.to_string()) } }
+                            td id=(format!("member-comment-{i}")) { (cfg.hat_comment(&l.name, &g.name, Some(m.as_ref())).unwrap_or("")) }
                             @if !all && !ro {
                                 td { input type="checkbox" id=(format!("member-{i}")) name="member" value=(m.to_string()); }
                             }
@@ -441,17 +449,32 @@ async fn settings(Path((name, group)): Path<(String, String)>, change: Change) -
             .iter()
             .enumerate()
             .find(|(_, g)| g.name.eq_ignore_ascii_case(&group))
-            .map(|(i, g)| (g.policy.clone(), i + 1))
+            .map(|(i, g)| (l.name.clone(), g.name.clone(), g.policy.clone(), i + 1))
     });
-    let steps = match current {
-        Some((policy, pos)) => {
-            forms::sendergroup_settings(&name, &group, &policy, pos, &Form(&change.fields))
-        }
+    let form = Form(&change.fields);
+    let steps = match &current {
+        Some((l, g, policy, position)) => forms::sendergroup_settings(
+            &name,
+            &group,
+            &forms::GroupSettings {
+                policy,
+                position: *position,
+                comment: cfg.hat_comment(l, g, None).unwrap_or(""),
+            },
+            &form,
+        ),
         None => Err(format!(
             "There is no sender group '{group}' on listener {name}."
         )),
     };
-    run_steps(admin, steps, &url, &url).await
+    // After a rename the group's page is at its new name.
+    let ok_to = match (form.get("name"), steps.as_ref()) {
+        (Some(to), Ok(s)) if s.last().is_some_and(|w| w.iter().any(|x| x == "rename")) => {
+            group_url(&name, to)
+        }
+        _ => url.clone(),
+    };
+    run_steps(admin, steps, &ok_to, &url).await
 }
 
 async fn add_senders(Path((name, group)): Path<(String, String)>, change: Change) -> Response {

@@ -29,6 +29,15 @@ impl Form<'_> {
             .collect()
     }
 
+    /// A field's value, trimmed, empty included (`None` only when the
+    /// form has no such field): an emptied text box means "remove".
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+    }
+
     fn required(&self, name: &str, label: &str) -> Result<&str, String> {
         self.get(name)
             .ok_or_else(|| format!("{label} is required."))
@@ -81,58 +90,78 @@ pub fn sender_list(text: &str) -> Option<String> {
     (!members.is_empty()).then(|| members.join(","))
 }
 
-/// "Add Sender Group": `new sendergroup NAME members --policy P`, then
-/// `move sendergroup NAME N` when the order asked for is not where a new
-/// group lands (`landing`: just above ALL).
-pub fn sendergroup_new(
-    listener: &str,
-    form: &Form<'_>,
-    landing: usize,
-) -> Result<Vec<Words>, String> {
+/// "Add Sender Group": one `new sendergroup NAME members --policy P
+/// [--order N] [--comment TEXT] [--sender-comment TEXT]` (without an order
+/// the CLI puts the group first, as the seeds show it).
+pub fn sendergroup_new(listener: &str, form: &Form<'_>) -> Result<Vec<Words>, String> {
     let name = form.required("name", "Name")?;
     let policy = form.required("policy", "Policy")?;
     let senders = form
         .get("senders")
         .and_then(sender_list)
         .ok_or("Add at least one sender (an IP address, a CIDR range or a domain such as .protection.outlook.com).")?;
-    let order = form.order()?;
-    let mut out = vec![hostaccess(
-        listener,
-        &["new", "sendergroup", name, &senders, "--policy", policy],
-    )];
-    if let Some(n) = order.filter(|n| *n != landing) {
-        out.push(hostaccess(
-            listener,
-            &["move", "sendergroup", name, &n.to_string()],
-        ));
+    let order = form.order()?.map(|n| n.to_string());
+    let mut rest = vec!["new", "sendergroup", name, &senders, "--policy", policy];
+    if let Some(n) = &order {
+        rest.extend(["--order", n]);
     }
-    Ok(out)
+    if let Some(c) = form.get("comment") {
+        rest.extend(["--comment", c]);
+    }
+    if let Some(c) = form.get("sender_comment") {
+        rest.extend(["--sender-comment", c]);
+    }
+    Ok(vec![hostaccess(listener, &rest)])
 }
 
-/// "Edit Settings" of a sender group: its policy and its order, each only
-/// when changed.
+/// What the "Edit Settings" form of a sender group starts from.
+pub struct GroupSettings<'a> {
+    pub policy: &'a str,
+    /// 1 is the top of the table.
+    pub position: usize,
+    pub comment: &'a str,
+}
+
+/// "Edit Settings" of a sender group: its policy, comment, order and
+/// name, each only when changed; the rename last, as the others name the
+/// group as it was.
 pub fn sendergroup_settings(
     listener: &str,
     group: &str,
-    current_policy: &str,
-    current_position: usize,
+    now: &GroupSettings<'_>,
     form: &Form<'_>,
 ) -> Result<Vec<Words>, String> {
     let mut out = Vec::new();
     if let Some(p) = form.get("policy")
-        && !p.eq_ignore_ascii_case(current_policy)
+        && !p.eq_ignore_ascii_case(now.policy)
     {
         out.push(hostaccess(
             listener,
             &["edit", "sendergroup", group, "policy", p],
         ));
     }
+    if let Some(c) = form.raw("comment")
+        && c != now.comment
+    {
+        out.push(hostaccess(
+            listener,
+            &["edit", "sendergroup", group, "comment", c],
+        ));
+    }
     if let Some(n) = form.order()?
-        && n != current_position
+        && n != now.position
     {
         out.push(hostaccess(
             listener,
             &["move", "sendergroup", group, &n.to_string()],
+        ));
+    }
+    if let Some(to) = form.get("name")
+        && to != group
+    {
+        out.push(hostaccess(
+            listener,
+            &["edit", "sendergroup", group, "rename", to],
         ));
     }
     if out.is_empty() {
@@ -147,10 +176,11 @@ pub fn senders_add(listener: &str, group: &str, form: &Form<'_>) -> Result<Words
         .get("senders")
         .and_then(sender_list)
         .ok_or("Enter at least one sender.")?;
-    Ok(hostaccess(
-        listener,
-        &["new", "sendergroup", group, &senders],
-    ))
+    let mut rest = vec!["new", "sendergroup", group, &senders];
+    if let Some(c) = form.get("comment") {
+        rest.extend(["--sender-comment", c]);
+    }
+    Ok(hostaccess(listener, &rest))
 }
 
 /// The senders ticked for deletion, one command each.
@@ -437,40 +467,52 @@ mod tests {
         line.split(' ').map(str::to_string).collect()
     }
 
+    /// The seeds' "Sender Group Settings": Name, Order 1, Comment, Policy,
+    /// and the sender with its comment, as one CLI command.
     #[test]
-    fn the_seeds_sender_group_is_the_clis_command_then_a_move_to_order_1() {
+    fn the_seeds_sender_group_is_one_cli_command_with_its_order_and_comments() {
+        let comment = "From Microsoft 365 mail to Cisco Secure Email";
         let f = form(&[
             ("name", "RELAY_O365"),
             ("order", "1"),
+            ("comment", comment),
             ("policy", "RELAYED"),
             ("senders", " .protection.outlook.com\r\n"),
+            ("sender_comment", comment),
         ]);
-        let out = sendergroup_new("OutgoingMail", &Form(&f), 2).unwrap();
-        assert_eq!(
-            out,
-            [
-                cmd(
-                    "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED"
-                ),
-                cmd("listenerconfig edit OutgoingMail hostaccess move sendergroup RELAY_O365 1"),
-            ]
+        let out = sendergroup_new("OutgoingMail", &Form(&f)).unwrap();
+        let mut want = cmd(
+            "listenerconfig edit OutgoingMail hostaccess new sendergroup RELAY_O365 .protection.outlook.com --policy RELAYED --order 1",
         );
-        // Where a new group lands anyway: no move.
-        let out = sendergroup_new("OutgoingMail", &Form(&f), 1).unwrap();
-        assert_eq!(out.len(), 1);
+        want.extend(["--comment".into(), comment.into()]);
+        want.extend(["--sender-comment".into(), comment.into()]);
+        assert_eq!(out, [want]);
+        // No order, no comments: the CLI's defaults (first, none).
+        let f = form(&[
+            ("name", "X"),
+            ("policy", "RELAYED"),
+            ("senders", "10.0.0.1"),
+            ("comment", " "),
+        ]);
+        assert_eq!(
+            sendergroup_new("L", &Form(&f)).unwrap(),
+            [cmd(
+                "listenerconfig edit L hostaccess new sendergroup X 10.0.0.1 --policy RELAYED"
+            )]
+        );
     }
 
     #[test]
     fn a_sender_group_form_needs_a_name_a_policy_and_senders() {
         let f = form(&[("name", "X"), ("policy", "RELAYED"), ("senders", " ,\n")]);
         assert!(
-            sendergroup_new("L", &Form(&f), 1)
+            sendergroup_new("L", &Form(&f))
                 .unwrap_err()
                 .contains("sender")
         );
         let f = form(&[("policy", "RELAYED"), ("senders", "10.0.0.1")]);
         assert_eq!(
-            sendergroup_new("L", &Form(&f), 1).unwrap_err(),
+            sendergroup_new("L", &Form(&f)).unwrap_err(),
             "Name is required."
         );
         let f = form(&[
@@ -480,7 +522,7 @@ mod tests {
             ("order", "0"),
         ]);
         assert!(
-            sendergroup_new("L", &Form(&f), 1)
+            sendergroup_new("L", &Form(&f))
                 .unwrap_err()
                 .contains("Order")
         );
@@ -500,6 +542,11 @@ mod tests {
                 "listenerconfig edit IncomingMail hostaccess new sendergroup ALLOWED_LIST 10.0.0.1,10.0.0.2"
             )
         );
+        let f = form(&[("senders", "10.0.0.3"), ("comment", "lab")]);
+        assert_eq!(
+            senders_add("L", "G", &Form(&f)).unwrap(),
+            cmd("listenerconfig edit L hostaccess new sendergroup G 10.0.0.3 --sender-comment lab")
+        );
         let f = form(&[("member", "10.0.0.1"), ("member", ".example.com")]);
         assert_eq!(
             senders_delete("L", "G", &Form(&f)).unwrap(),
@@ -513,20 +560,36 @@ mod tests {
 
     #[test]
     fn settings_send_only_what_changed() {
-        let f = form(&[("policy", "RELAYED"), ("order", "2")]);
+        let now = GroupSettings {
+            policy: "RELAYED",
+            position: 1,
+            comment: "old",
+        };
+        let f = form(&[("policy", "relayed"), ("order", "2"), ("comment", "old")]);
         assert_eq!(
-            sendergroup_settings("O", "G", "relayed", 1, &Form(&f)).unwrap(),
+            sendergroup_settings("O", "G", &now, &Form(&f)).unwrap(),
             [cmd("listenerconfig edit O hostaccess move sendergroup G 2")]
         );
         let f = form(&[("policy", "BLOCKED"), ("order", "1")]);
         assert_eq!(
-            sendergroup_settings("O", "G", "RELAYED", 1, &Form(&f)).unwrap(),
+            sendergroup_settings("O", "G", &now, &Form(&f)).unwrap(),
             [cmd(
                 "listenerconfig edit O hostaccess edit sendergroup G policy BLOCKED"
             )]
         );
-        let f = form(&[("policy", "RELAYED"), ("order", "1")]);
-        assert!(sendergroup_settings("O", "G", "RELAYED", 1, &Form(&f)).is_err());
+        let f = form(&[("policy", "RELAYED"), ("order", "1"), ("name", "G")]);
+        assert!(sendergroup_settings("O", "G", &now, &Form(&f)).is_err());
+        // An emptied comment removes it; a new name is the last step.
+        let f = form(&[("comment", ""), ("name", "H")]);
+        let mut remove = cmd("listenerconfig edit O hostaccess edit sendergroup G comment");
+        remove.push(String::new());
+        assert_eq!(
+            sendergroup_settings("O", "G", &now, &Form(&f)).unwrap(),
+            [
+                remove,
+                cmd("listenerconfig edit O hostaccess edit sendergroup G rename H")
+            ]
+        );
     }
 
     fn names(v: &[&str]) -> Vec<String> {

@@ -187,7 +187,7 @@ pub fn move_words(
 }
 
 /// The per-policy Threat Defense Connector page: `policyconfig edit
-/// incoming <policy> threatdefense global|custom <address>|no`.
+/// incoming <policy> threatdefense global|custom <address>|no|default`.
 pub fn threat_defense_words(
     policy: &str,
     form: &[(String, String)],
@@ -195,6 +195,7 @@ pub fn threat_defense_words(
     let choice = match field(form, "threat_defense") {
         Some("global") => vec!["global"],
         Some("no") => vec!["no"],
+        Some("default") => vec!["default"],
         Some("custom") => {
             let address =
                 field(form, "intake_address").ok_or("Enter the custom Message Intake Address.")?;
@@ -202,7 +203,7 @@ pub fn threat_defense_words(
         }
         _ => {
             return Err(
-                "Choose Use Global Settings, Use custom Message Intake Address or No.".into(),
+                "Choose Use Global Settings, Use custom Message Intake Address, No or Use Default Settings.".into(),
             );
         }
     };
@@ -222,14 +223,14 @@ fn edit_words(dir: Direction, policy: &str, tail: &[&str]) -> Vec<String> {
     words
 }
 
-/// The Threat Defense Connector column as AsyncOS words it. A custom
-/// policy here has a setting of its own (the model has no "use the
-/// default policy's"), so every row says what that policy does.
+/// The Threat Defense Connector column as AsyncOS words it (`(use
+/// default)`, `Enabled`, `Disabled`: seed 004's final view), with a custom
+/// policy's own intake address after `Enabled` so the list tells the two
+/// kinds of copies apart.
 pub fn threat_defense_label(td: &ThreatDefense) -> String {
     match td {
-        ThreatDefense::Global => "Enabled".into(),
-        ThreatDefense::Custom(address) => format!("Enabled ({address})"),
-        ThreatDefense::No => "Disabled".into(),
+        ThreatDefense::Custom(address) => format!("{} ({address})", td.column()),
+        other => other.column().into(),
     }
 }
 
@@ -564,6 +565,16 @@ async fn threat_defense_page(admin: Admin, Path(policy): Path<String>) -> Respon
                                 checked[*td == ThreatDefense::No] disabled[!can];
                             " No"
                         }
+                        // AsyncOS offers a custom policy DEFAULT's setting
+                        // first; DEFAULT has nothing to inherit from.
+                        @if name != DEFAULT_POLICY {
+                            br;
+                            label {
+                                input type="radio" id="threat_defense_default" name="threat_defense" value="default"
+                                    checked[*td == ThreatDefense::UseDefault] disabled[!can];
+                                " Use Default Settings (" (threat_defense_label(&t.default.threat_defense)) ")"
+                            }
+                        }
                     }
                 }
                 tr { th {} td {
@@ -678,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn the_three_threat_defense_choices() {
+    fn the_four_threat_defense_choices() {
         assert_eq!(
             threat_defense_words("DEFAULT", &form(&[("threat_defense", "global")])).unwrap(),
             [
@@ -709,6 +720,13 @@ mod tests {
                 "15e1c36b@beta.cmd.cisco.com"
             ]
         );
+        assert_eq!(
+            threat_defense_words("SALES", &form(&[("threat_defense", "default")]))
+                .unwrap()
+                .last()
+                .map(String::as_str),
+            Some("default")
+        );
         // The address field is ignored unless the custom choice is made.
         assert_eq!(
             threat_defense_words(
@@ -738,6 +756,10 @@ mod tests {
     fn the_column_says_what_each_policy_does() {
         assert_eq!(threat_defense_label(&ThreatDefense::Global), "Enabled");
         assert_eq!(threat_defense_label(&ThreatDefense::No), "Disabled");
+        assert_eq!(
+            threat_defense_label(&ThreatDefense::UseDefault),
+            "(use default)"
+        );
         assert_eq!(
             threat_defense_label(&ThreatDefense::Custom("t@x.example".into())),
             "Enabled (t@x.example)"
