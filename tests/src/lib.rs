@@ -33,6 +33,7 @@ pub mod appliance;
 mod bind;
 pub mod browser;
 mod client;
+pub mod console;
 mod dns;
 mod gateway;
 pub mod golden;
@@ -46,6 +47,7 @@ pub mod qemu;
 mod sink;
 pub mod ssh;
 mod tls_mx;
+pub mod transcript;
 pub mod web;
 mod world;
 
