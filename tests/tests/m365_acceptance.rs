@@ -351,6 +351,35 @@ fn the_microsoft_365_walkthrough_at_the_console() {
             m365_in.log_tail(20)
         ),
     );
+    // The Microsoft 365 side holds its part: no mail without TLS, none
+    // from anyone but the gateway (so the TLS seen above is not luck).
+    let plain = send(
+        m365_in.addr(),
+        sender_ip,
+        &inbound1,
+        "sender@test.com",
+        &format!("alice@{DOMAIN}"),
+    );
+    checks.check(
+        plain.data_reply().is_none_or(|r| r.code != 250),
+        format!(
+            "the Microsoft 365 Postfix refuses mail not sent over TLS:\n{}",
+            plain.transcript
+        ),
+    );
+    let other = Swaks::new(m365_in.addr(), sender_ip)
+        .from("sender@test.com")
+        .to(&format!("alice@{DOMAIN}"))
+        .data_file(&inbound1)
+        .tls()
+        .run();
+    checks.check(
+        other.data_reply().is_none_or(|r| r.code != 250),
+        format!(
+            "the Microsoft 365 Postfix refuses a host other than the gateway:\n{}",
+            other.transcript
+        ),
+    );
     let out = step(
         &mut con,
         "findevent-inbound",
@@ -382,8 +411,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
     );
     let first_group = out
         .lines()
-        .skip_while(|l| !l.contains("RELAY_O365") && !l.contains("RELAYLIST"))
-        .next()
+        .find(|l| l.contains("RELAY_O365") || l.contains("RELAYLIST"))
         .unwrap_or_default()
         .to_string();
     checks.check(
@@ -458,16 +486,13 @@ fn the_microsoft_365_walkthrough_at_the_console() {
             ),
         ),
     }
+    let mid_re = regex::Regex::new(r"MID (\d+)").expect("regex");
     for (id, _) in &cases[1..] {
         let line = wait_until(SOON, || {
             let log = gw.mail_log();
             let mid = log.lines().find_map(|l| {
                 l.contains(&format!("Message-ID '<{id}>'"))
-                    .then(|| {
-                        regex::Regex::new(r"MID (\d+)").ok()?.captures(l)?[1]
-                            .parse::<u64>()
-                            .ok()
-                    })
+                    .then(|| mid_re.captures(l)?[1].parse::<u64>().ok())
                     .flatten()
             })?;
             log.lines()
