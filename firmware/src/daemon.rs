@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use breakwater_board::BoardProfile;
+use breakwater_types::clock;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::{Config, ConfigStore, factory};
@@ -181,8 +182,8 @@ impl DaemonStatus for Status {
             .map(|l| format!("{l}\n"))
             .collect();
         let mut out = format!(
-            "Status as of: {}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n{boot}\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
-            chrono::Local::now().format("%a %b %d %H:%M:%S %Y"),
+            "{}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n{boot}\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
+            status_as_of(clock::now()),
             config.hostname,
             self.board,
             env!("CARGO_PKG_VERSION"),
@@ -288,6 +289,22 @@ impl Status {
 
 /// The daemon's resident memory, as the kernel counts it (VmRSS), for
 /// `status`.
+/// The first line of `status`, in the appliance's zone and with its
+/// abbreviation, as AsyncOS prints it: `Fri Feb 16 19:55:34 2024 CST`.
+fn status_as_of(now: chrono::DateTime<clock::Tz>) -> String {
+    format!("Status as of: {}", now.format(clock::HEADER_TIME_FORMAT))
+}
+
+/// Makes the configuration's zone (`settz`) the one every time is shown
+/// in from now on. `Config::validate` refuses an unknown name, so only a
+/// record from older firmware could hold one; its times stay as they were.
+fn apply_time_zone(config: &Config) {
+    match clock::parse_zone(&config.time_zone) {
+        Ok(zone) => clock::set_zone(zone),
+        Err(e) => tracing::warn!("{e}; times stay in {}", clock::zone()),
+    }
+}
+
 fn memory_line() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: u64 = status
@@ -450,6 +467,8 @@ fn open_as_owner(opts: &RunOptions) -> anyhow::Result<Opened> {
         }
     };
     let config = load_config(&store, &opts.board)?;
+    // Before the next line is logged: every line is in the zone.
+    apply_time_zone(&config);
     mark_initialised(dir)?;
     // As on AsyncOS, uncommitted changes do not survive a restart.
     if store.clear()? {
@@ -553,6 +572,9 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
+            // At once, not in the task below: the commit's own answer and
+            // the next command already show times in the new zone.
+            apply_time_zone(c);
             config_tx.send_replace(Arc::new(c.clone()));
         }),
         daemon: Arc::new(Status {
@@ -654,6 +676,19 @@ async fn wait_for_shutdown(stop: &Notify) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_header_names_the_zone() {
+        use chrono::TimeZone as _;
+        let zone = clock::parse_zone("America/Chicago").unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 6, 22, 36, 48)
+            .unwrap();
+        assert_eq!(
+            status_as_of(zone.from_utc_datetime(&at.naive_utc())),
+            "Status as of: Sun Dec  6 16:36:48 2026 CST"
+        );
+    }
 
     #[test]
     fn a_configuration_from_a_newer_firmware_is_refused_with_its_own_error() {

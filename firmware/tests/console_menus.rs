@@ -99,6 +99,33 @@ fn sethostname_refuses_a_bad_name_and_stages_a_good_one() {
 }
 
 #[test]
+fn settz_asks_a_region_then_a_zone_and_explains_an_unknown_name() {
+    let rig = rig();
+    let mut t = rig.admin();
+    t.send("settz\r");
+    t.expect("Current time zone: UTC (now ");
+    t.expect("Choose your region (Africa, America,");
+    t.line_after("[]> ", "Mars");
+    t.expect("Unknown time zone 'Mars'");
+    assert!(rig.store.staged().unwrap().is_none());
+    t.line_after("[]> ", "America");
+    t.expect("Choose a zone of America: ");
+    t.expect("Chicago");
+    t.line_after("[]> ", "Chicago");
+    t.expect("Time zone set to America/Chicago.");
+    t.expect(PROMPT);
+    assert_eq!(
+        rig.store.staged().unwrap().unwrap().time_zone,
+        "America/Chicago"
+    );
+    // Typed with its argument, it is the batch command.
+    t.send("settz UTC\r");
+    t.expect("Time zone set to UTC.");
+    t.expect(PROMPT);
+    t.quit();
+}
+
+#[test]
 fn hostaccess_and_rcptaccess_move_default_import_export_and_clear() {
     let rig = rig();
     let mut t = rig.admin();

@@ -14,8 +14,9 @@ pub const BLESS_ENV: &str = "BREAKWATER_BLESS";
 
 /// Replaces the parts of operator output that change between runs of the
 /// same scenario with placeholders, and nothing else:
-/// - times (`Sun Dec 06 10:22:23 2026`, with an optional zone) → `<TIME>`:
-///   the clock;
+/// - times (`Sun Dec  6 10:22:23 2026`, the day padded with a space as
+///   AsyncOS does, with an optional zone: `CST`, `+0530`) → `<TIME>`: the
+///   clock;
 /// - 127.0.0.0/8 addresses → `<IP>` and the port after one → `<PORT>`:
 ///   every test runs on a loopback subnet of its own;
 /// - `ready N bytes` → `ready <SIZE> bytes`: the gateway's `Received:`
@@ -26,7 +27,7 @@ pub const BLESS_ENV: &str = "BREAKWATER_BLESS";
 pub fn normalise(text: &str) -> String {
     let rules: [(&str, &str); 6] = [
         (
-            r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{2} \d{2}:\d{2}:\d{2} \d{4}( [A-Z]{2,5}\b| [+-]\d{2}:?\d{2})?",
+            r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} \d{4}( [A-Z]{2,5}\b| [+-]\d{2}:?\d{2})?",
             "<TIME>",
         ),
         (r"\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d+\b", "<IP>:<PORT>"),
@@ -40,9 +41,14 @@ pub fn normalise(text: &str) -> String {
         let re = Regex::new(pattern).expect("static regex");
         out = re.replace_all(&out, with).into_owned();
     }
-    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered) +)\d+\.\d$")
+    // The value is right-aligned: `<RATE>` keeps the line's width, so a
+    // fast run's `36000.0` and a slow one's `360.0` read the same.
+    let rate = Regex::new(r"(?m)^(    (?:Messages Received|Recipients Delivered))( +\d+\.\d)$")
         .expect("static regex");
-    rate.replace_all(&out, "${1}<RATE>").into_owned()
+    rate.replace_all(&out, |c: &regex::Captures<'_>| {
+        format!("{}{:>width$}", &c[1], "<RATE>", width = c[2].len())
+    })
+    .into_owned()
 }
 
 /// Compares `actual` (already normalised) with `tests/golden/<name>`, or
@@ -91,16 +97,18 @@ mod tests {
 
     #[test]
     fn normalise_replaces_only_what_varies() {
-        let text = "Status as of:                Sun Dec 06 10:22:23 2026 +00:00\n\
+        let text = "Status as of:                Sun Dec  6 10:22:23 2026 CST\n\
                     Tue Nov 24 01:06:39 2026 Info: New SMTP DCID 3 interface 127.4.9.1 address 127.4.9.25 port 2525\n\
                     Tue Nov 24 01:06:39 2026 Info: MID 1 ready 412 bytes from <a@b.example>\n\
                     \x20   Messages Received                 3600.0\n\
+                    \x20   Messages Received                36000.0\n\
                     \x20   Messages Received                      1\n";
         assert_eq!(
             normalise(text),
             "Status as of:                <TIME>\n\
              <TIME> Info: New SMTP DCID 3 interface <IP> address <IP> port <PORT>\n\
              <TIME> Info: MID 1 ready <SIZE> bytes from <a@b.example>\n\
+             \x20   Messages Received                 <RATE>\n\
              \x20   Messages Received                 <RATE>\n\
              \x20   Messages Received                      1\n"
         );

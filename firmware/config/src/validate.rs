@@ -83,6 +83,9 @@ impl Config {
                 format!("{e}. Enter a fully qualified name such as mail.example.com."),
             );
         }
+        if let Err(e) = breakwater_types::clock::parse_zone(&self.time_zone) {
+            p.add("time_zone", e.to_string());
+        }
         for l in &self.listeners {
             listener(self, l, &mut p);
         }
@@ -359,6 +362,23 @@ mod tests {
     #[test]
     fn the_factory_configuration_is_valid() {
         assert_eq!(valid().validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused_with_the_clock_s_message() {
+        let mut cfg = valid();
+        cfg.time_zone = "America/Chicago".into();
+        assert_eq!(cfg.validate(), Ok(()));
+        cfg.time_zone = "Mars/Olympus".into();
+        let err = cfg.validate().unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "time_zone");
+        assert_eq!(
+            err.errors[0].message,
+            breakwater_types::clock::parse_zone("Mars/Olympus")
+                .unwrap_err()
+                .to_string()
+        );
     }
 
     #[test]

@@ -46,10 +46,13 @@ impl HostName {
     }
 
     /// The appliance's own name (EHLO, the banner, `Received:`): a fully
-    /// qualified RFC 1123 host name of ASCII letters, digits and `-`, at
-    /// least two labels, and a top-level label that is not all digits
-    /// (that would be an IPv4 address, which EHLO wants in brackets).
-    /// Surrounding spaces and one final dot are dropped.
+    /// qualified name of ASCII letters, digits, `-` and `_`, at least two
+    /// labels, and a top-level label that is not all digits (that would be
+    /// an IPv4 address, which EHLO wants in brackets). Surrounding spaces
+    /// and one final dot are dropped. `_` is not RFC 1123, but AsyncOS
+    /// takes it and the seeds' guide writes `esa1.your_domain.com`; it
+    /// cannot break a reply or a header (it is an `atext` character), and
+    /// `docs/cli.md` warns that strict peers refuse it in EHLO.
     pub fn parse_fqdn(text: &str) -> Result<Self, NameError> {
         Self::check(text, true)
     }
@@ -85,9 +88,9 @@ impl HostName {
             if fqdn {
                 if !label
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 {
-                    return Err(bad("only letters, digits, '-' and '.' are allowed"));
+                    return Err(bad("only letters, digits, '-', '_' and '.' are allowed"));
                 }
             } else if !label
                 .chars()
@@ -356,7 +359,28 @@ mod tests {
             assert!(HostName::parse(bad).is_err(), "{bad}");
         }
         assert!(HostName::parse_fqdn("a-b.c0").is_ok());
-        for bad in ["localhost", "mail_1.example.com", "192.0.2.1", "bücher.de"] {
+        // The seeds' `sethostname esa1.your_domain.com`, as AsyncOS takes it.
+        assert_eq!(
+            HostName::parse_fqdn("ESA1.your_domain.com")
+                .unwrap()
+                .as_str(),
+            "esa1.your_domain.com"
+        );
+        assert!(HostName::parse_fqdn("mail_1.example.com").is_ok());
+        let long_name = format!("{}.com", ["abcdefghij"; 25].join("."));
+        for bad in [
+            "localhost",
+            "192.0.2.1",
+            "bücher.de",
+            "mail example.com",
+            "mail\texample.com",
+            "mail.exa\rmple.com",
+            "mail.example.com\n250 forged",
+            "mail..example.com",
+            "_-.example.com",
+            &long_label,
+            &long_name,
+        ] {
             assert!(HostName::parse_fqdn(bad).is_err(), "{bad}");
         }
     }

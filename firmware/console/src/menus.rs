@@ -56,6 +56,7 @@ pub const MENUS: &[MenuDef] = &[
     menu("quarantineconfig", false, quarantine::quarantineconfig),
     menu("quarantine", false, quarantine::quarantine),
     menu("sethostname", false, system::sethostname),
+    menu("settz", false, system::settz),
     menu("setgateway", false, system::setgateway),
     menu("saveconfig", false, system::saveconfig),
     menu("loadconfig", false, system::loadconfig),

@@ -1,5 +1,7 @@
-//! `sethostname`, `setgateway`, `saveconfig`, `loadconfig`, `reboot` and
-//! `shutdown`.
+//! `sethostname`, `settz`, `setgateway`, `saveconfig`, `loadconfig`,
+//! `reboot` and `shutdown`.
+
+use breakwater_types::clock;
 
 use super::ConsoleError;
 use super::shell::Shell;
@@ -22,6 +24,45 @@ fn set_value(
 pub(super) fn sethostname(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     let current = sh.state()?.hostname;
     set_value(sh, "sethostname", "Enter the new hostname.", &current)
+}
+
+/// AsyncOS's `settz`: the current zone, then a region (`America`), then a
+/// zone of that region (`Chicago`); a full name (`UTC`,
+/// `America/Chicago`) at the first question is taken as it is.
+pub(super) fn settz(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
+    sh.run(&["settz", "print"])?;
+    if !sh.may_change()? {
+        return Ok(());
+    }
+    let mut regions: Vec<&str> = clock::zone_names()
+        .filter_map(|n| n.split_once('/').map(|(r, _)| r))
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    sh.until_accepted(|sh| {
+        let question = format!(
+            "Choose your region ({}), or enter a zone name such as UTC.",
+            regions.join(", ")
+        );
+        let Some(region) = sh.ask_some(&question)? else {
+            return Ok(None);
+        };
+        let prefix = format!("{}/", region.to_ascii_lowercase());
+        let zones: Vec<&str> = clock::zone_names()
+            .filter(|n| n.to_ascii_lowercase().starts_with(&prefix))
+            .map(|n| &n[prefix.len()..])
+            .collect();
+        if zones.is_empty() || clock::parse_zone(&region).is_ok() {
+            // A full name, or a typo the daemon names in its refusal.
+            return Ok(Some(vec!["settz".into(), region]));
+        }
+        let question = format!("Choose a zone of {region}: {}.", zones.join(", "));
+        let Some(zone) = sh.ask_some(&question)? else {
+            return Ok(None);
+        };
+        Ok(Some(vec!["settz".into(), format!("{region}/{zone}")]))
+    })?;
+    Ok(())
 }
 
 pub(super) fn setgateway(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {

@@ -364,6 +364,15 @@ pub const CATALOG: &[Command] = &[
         &[form(&["sethostname", "print"], ReadOnly)],
     ),
     config(
+        "settz",
+        "Set the local time zone",
+        usage::SETTZ,
+        &[
+            form(&["settz"], ReadOnly),
+            form(&["settz", "print"], ReadOnly),
+        ],
+    ),
+    config(
         "setgateway",
         "Set the default network gateway",
         usage::SETGATEWAY,

@@ -190,6 +190,11 @@ pub const SETHOSTNAME: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
        sethostname print";
 
+pub const SETTZ: &str = "\
+usage: settz <zone>    (an IANA time zone name, e.g. America/Chicago, Europe/Paris, UTC)
+       settz           (prints the current zone; at the console, choose a region, then a zone)
+       settz print";
+
 pub const SETGATEWAY: &str = "\
 usage: setgateway <ip>          (IPv4 on the subnet of a configured interface, or IPv6)
        setgateway delete

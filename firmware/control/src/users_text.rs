@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use breakwater_store::users::{LoginRecord, SessionRecord, UserRecord};
+use breakwater_types::clock;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -81,6 +82,6 @@ pub fn render_users(users: &[UserRecord]) -> String {
 
 fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(String::new, |t| {
-        t.format("%a %b %d %H:%M:%S %Y").to_string()
+        clock::local(t).format(clock::LOG_TIME_FORMAT).to_string()
     })
 }

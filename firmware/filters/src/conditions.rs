@@ -65,7 +65,10 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
                     .filter(|p| p.attachment)
                     .any(|p| glob_matches(glob, &p.content_type)),
             ),
-            Condition::Date(op, when) => op.test(msg.now.naive_utc(), *when),
+            // The administrator writes the date in the appliance's zone.
+            Condition::Date(op, when) => {
+                op.test(breakwater_types::clock::local(msg.now).naive_local(), *when)
+            }
             Condition::Random { range, cmp } => {
                 let roll = self.rng.random_range(0..*range);
                 match cmp {

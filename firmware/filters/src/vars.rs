@@ -21,11 +21,11 @@ pub struct Vars {
     /// Envelope recipients joined with ", ".
     pub envelope_recipients: String,
     pub from_address: String,
-    /// `HH:MM:SS` (UTC).
+    /// `HH:MM:SS` (the appliance's zone).
     pub time: String,
-    /// `MM/DD/YYYY` (UTC).
+    /// `MM/DD/YYYY` (the appliance's zone).
     pub date: String,
-    /// RFC 2822 date-time (UTC).
+    /// RFC 2822 date-time (the appliance's zone, with its offset).
     pub timestamp: String,
     pub body_size: String,
     /// The filter whose action is being expanded.
@@ -36,6 +36,7 @@ pub struct Vars {
 
 impl Vars {
     pub fn from_context(ctx: &MessageContext<'_>) -> Vars {
+        let local_now = breakwater_types::clock::local(ctx.now);
         Vars {
             mid: ctx.mid.to_string(),
             subject: ctx.subject().to_string(),
@@ -49,9 +50,11 @@ impl Vars {
             envelope_from: ctx.envelope_sender.clone(),
             envelope_recipients: ctx.recipients.join(", "),
             from_address: ctx.from_address().unwrap_or_default(),
-            time: ctx.now.format("%H:%M:%S").to_string(),
-            date: ctx.now.format("%m/%d/%Y").to_string(),
-            timestamp: ctx.now.to_rfc2822(),
+            // `$Time`, `$Date` and `$Timestamp` are the appliance's local
+            // time (`settz`), as AsyncOS stamps them.
+            time: local_now.format("%H:%M:%S").to_string(),
+            date: local_now.format("%m/%d/%Y").to_string(),
+            timestamp: local_now.to_rfc2822(),
             body_size: ctx.raw().len().to_string(),
             filter_name: String::new(),
             headers: ctx

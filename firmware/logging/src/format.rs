@@ -10,13 +10,10 @@
 
 use std::fmt::{self, Write as _};
 
+use breakwater_types::clock::LOG_TIME_FORMAT;
 use chrono::NaiveDateTime;
 use tracing::Level;
 use tracing::field::{Field, Visit};
-
-/// AsyncOS's `Tue Nov 24 01:06:39 2026`, with the day zero-padded (`%d`,
-/// not `%e`) so the prefix has a fixed width and never holds a double space.
-pub(crate) const LINE_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
 
 /// Longest log line, in bytes, newline excluded. A full SMTP command line
 /// (512), a 998-octet header line and every field of a delivery line fit;
@@ -126,7 +123,8 @@ pub(crate) fn format_line(time: NaiveDateTime, level: Level, text: &EventText) -
     let _ = write!(
         line,
         "{} {}: {}{}",
-        time.format(LINE_TIME_FORMAT),
+        // AsyncOS's `Wed Dec  6 16:36:48 2026`, the day padded with a space.
+        time.format(LOG_TIME_FORMAT),
         level_word(level),
         text.message,
         text.fields
@@ -186,9 +184,9 @@ mod tests {
     }
 
     #[test]
-    fn day_is_zero_padded() {
+    fn day_is_space_padded_as_asyncos_prints_it() {
         let line = format_line(at(3, 9, 5, 7), Level::WARN, &EventText::new("x"));
-        assert_eq!(line, "Tue Nov 03 09:05:07 2026 Warning: x");
+        assert_eq!(line, "Tue Nov  3 09:05:07 2026 Warning: x");
     }
 
     #[test]

@@ -3,11 +3,10 @@
 //! back as the variant its `# <Variant>` label names and print back byte
 //! for byte through the real line formatter; every variant must appear.
 
-use chrono::NaiveDateTime;
 use tracing::Level;
 
 use super::MailEvent;
-use super::format::{EventText, LINE_TIME_FORMAT, format_line};
+use super::format::{EventText, format_line};
 use crate::golden;
 
 const GOLDEN: &str = "mail_logs.golden";
@@ -32,7 +31,7 @@ fn every_mail_event_has_a_golden_line_that_reads_and_prints_back() {
             .unwrap_or_else(|| panic!("no label before {line:?}"));
         let time = line
             .get(..24)
-            .and_then(|t| NaiveDateTime::parse_from_str(t, LINE_TIME_FORMAT).ok())
+            .and_then(breakwater_types::clock::parse_log_time)
             .unwrap_or_else(|| panic!("no time in {line:?}"));
         let (_, message) = line[24..].split_once(": ").expect("a level word");
         let event = MailEvent::parse(message)

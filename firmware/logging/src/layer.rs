@@ -4,7 +4,6 @@
 use std::io::{self, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use chrono::Local;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
@@ -26,7 +25,9 @@ impl<S: Subscriber> Layer<S> for FileLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut text = EventText::default();
         event.record(&mut text);
-        let now = Local::now().naive_local();
+        // The appliance's zone (`settz`), not the process's: the image has no
+        // zoneinfo, and the zone changes at commit without a restart.
+        let now = breakwater_types::clock::now().naive_local();
         let line = format_line(now, *event.metadata().level(), &text);
         if self.echo_stderr {
             // A closed stderr (daemonised, console gone) is not worth a report.

@@ -233,7 +233,11 @@ impl Reports {
                 HourReport {
                     start: hour * HOUR,
                     label: chrono::DateTime::from_timestamp(hour * HOUR, 0)
-                        .map(|t| t.with_timezone(&chrono::Local).format("%H:00").to_string())
+                        .map(|t| {
+                            breakwater_types::clock::local(t)
+                                .format("%H:00")
+                                .to_string()
+                        })
                         .unwrap_or_default(),
                     received: b.map(|b| b.received.clone()).unwrap_or_default(),
                     delivered: b.map_or(0, |b| b.delivered),

@@ -37,6 +37,7 @@ pub mod saveconfig;
 mod setgateway;
 mod sethostname;
 mod settings;
+mod settz;
 mod showconfig;
 mod smtproutes;
 mod sshconfig;
@@ -117,6 +118,7 @@ pub fn run(
         "showconfig" => showconfig::run(ctx, rest),
         "sethostname" => sethostname::run(ctx, rest),
         "setgateway" => setgateway::run(ctx, rest),
+        "settz" => settz::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),

@@ -98,7 +98,7 @@ pub fn run(
                 None => format!(
                     "config-{}-{}",
                     cfg.hostname,
-                    chrono::Local::now().format("%Y%m%dT%H%M%S")
+                    breakwater_types::clock::now().format("%Y%m%dT%H%M%S")
                 ),
             };
             let path = write_file(dir, &file, &text)
@@ -238,7 +238,7 @@ pub fn to_text(cfg: &Config, secrets: bool) -> Result<String, CliError> {
         "# Breakwater configuration of {}, saved {}.\n\
          # \"loadconfig\" stages it; nothing changes until \"commit\".\n{}{body}",
         cfg.hostname,
-        chrono::Local::now().format("%a %b %d %H:%M:%S %Y %Z"),
+        breakwater_types::clock::now().format(breakwater_types::clock::HEADER_TIME_FORMAT),
         if secrets {
             "# This file holds private keys: keep it safe.\n"
         } else {

@@ -1,8 +1,10 @@
 //! `sethostname`: the appliance's fully qualified host name. It is the
 //! name the listeners greet with (`220 <hostname> ESMTP`), the name
 //! delivery says in EHLO, the prompt of the console and the `Received:`
-//! header's `by` part, so it is checked as a DNS host name (RFC 1123): a
-//! name a peer would refuse in EHLO must never reach a commit.
+//! header's `by` part, so it is checked as a host name: no character that
+//! could break a reply or a header ever reaches a commit. Like AsyncOS it
+//! takes `_` in a label (the seeds write `esa1.your_domain.com`), though
+//! strict peers refuse such a name in EHLO (docs/cli.md says so).
 
 use super::args::{invalid, stage, usage};
 use super::{CliError, CommandContext};
@@ -70,7 +72,6 @@ mod tests {
             "sethostname mail..example.com",
             "sethostname -mail.example.com",
             "sethostname mail-.example.com",
-            "sethostname mail_1.example.com",
             "sethostname \"mail example.com\"",
             "sethostname 192.0.2.1",
             "sethostname mail.example.com extra",
@@ -79,5 +80,16 @@ mod tests {
             &format!("sethostname {long_name}"),
         ]);
         assert!(check_hostname("a-b.c0").is_ok());
+    }
+
+    #[test]
+    fn the_seeds_underscore_name_is_staged_as_asyncos_takes_it() {
+        let f = Fixture::new();
+        let out = f.run("sethostname esa1.your_domain.com").unwrap();
+        assert!(
+            out.starts_with("Host name set to esa1.your_domain.com."),
+            "{out}"
+        );
+        assert_eq!(f.staged().unwrap().hostname, "esa1.your_domain.com");
     }
 }

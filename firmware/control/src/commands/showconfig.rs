@@ -43,6 +43,7 @@ pub(super) fn render(cfg: &Config) -> String {
     let certificates: Vec<&str> = cfg.certificates.iter().map(|c| c.name.as_str()).collect();
     let sections = [
         format!("Hostname: {}", cfg.hostname),
+        format!("Time zone: {}", cfg.time_zone),
         interfaceconfig::render(cfg),
         setgateway::render(cfg),
         listenerconfig::render_listeners(cfg, true),
@@ -89,6 +90,7 @@ mod tests {
         );
         for expected in [
             "Hostname: breakwater.dev.local",
+            "Time zone: UTC",
             "2. Data 1 (127.0.1.1/8: breakwater.dev.local)",
             "Default gateway: not configured",
             "1. IncomingMail (on Data 1, 127.0.1.1) SMTP TCP Port 2525 Public",

@@ -50,7 +50,12 @@ struct Message {
 /// The log's local time with the appliance's zone, as AsyncOS's
 /// tracking shows it: `24 Nov 2026 01:06:39 (GMT +00:00)`.
 pub(super) fn with_zone(t: NaiveDateTime) -> String {
-    match chrono::Local.from_local_datetime(&t).earliest() {
+    in_zone(t, breakwater_types::clock::zone())
+}
+
+/// `t`, a local time of `zone`, with that zone's offset then.
+pub(super) fn in_zone(t: NaiveDateTime, zone: breakwater_types::clock::Tz) -> String {
+    match zone.from_local_datetime(&t).earliest() {
         Some(local) => local.format("%d %b %Y %H:%M:%S (GMT %:z)").to_string(),
         None => t.format("%d %b %Y %H:%M:%S").to_string(),
     }

@@ -45,8 +45,6 @@ const MAX_FOLLOW_BYTES: u64 = 256 * 1024;
 /// far shorter, but the files are on disk and could hold anything).
 const MAX_LINE: u64 = 64 * 1024;
 
-const LOG_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %Y";
-
 pub use breakwater_control_proto::usage::FINDEVENT as FINDEVENT_USAGE;
 pub use breakwater_control_proto::usage::GREP as GREP_USAGE;
 pub use breakwater_control_proto::usage::TAIL as TAIL_USAGE;
@@ -139,7 +137,8 @@ fn rotated_key(name: &str) -> Option<(String, u32)> {
 /// A line's time and its message (the part after `<Level>: `).
 fn split_line(line: &str) -> Option<(NaiveDateTime, &str)> {
     let stamp = line.get(..24)?;
-    let time = NaiveDateTime::parse_from_str(stamp, LOG_TIME_FORMAT).ok()?;
+    // The logging crate's format (`Wed Dec  6 16:36:48 2026`, 24 wide).
+    let time = breakwater_types::clock::parse_log_time(stamp)?;
     let (_, message) = line[24..].split_once(": ")?;
     Some((time, message))
 }
@@ -235,7 +234,12 @@ impl Criteria {
 /// or a time ago: `24h`, `7d` (Message Tracking's "Last Day" and "Last 7
 /// Days").
 fn parse_time(text: &str, end_of_day: bool) -> Result<NaiveDateTime, String> {
-    parse_time_at(text, end_of_day, chrono::Local::now().naive_local())
+    // Log lines hold the appliance's local time, so "24h ago" is too.
+    parse_time_at(
+        text,
+        end_of_day,
+        breakwater_types::clock::now().naive_local(),
+    )
 }
 
 fn parse_time_at(

@@ -322,3 +322,39 @@ fn a_quarantined_message_is_tracked_as_quarantined_then_released() {
         "{out}"
     );
 }
+
+#[test]
+fn space_padded_days_are_read_and_tracking_times_carry_the_zone_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs_dir = dir.path().join("logs/mail_logs");
+    std::fs::create_dir_all(&logs_dir).unwrap();
+    let t = "Sun Dec  6 16:36:48 2026 Info:";
+    std::fs::write(
+        logs_dir.join("mail.current"),
+        format!(
+            "{t} Start MID 7 ICID 3\n\
+             {t} MID 7 ICID 3 From: <erin@example.org>\n\
+             {t} Message finished MID 7 done\n"
+        ),
+    )
+    .unwrap();
+    let logs = MailLogs::new(dir.path());
+    let found = findevent(&logs, &args("--from erin --since 2026-12-06")).unwrap();
+    assert!(found.starts_with("1 message(s) found: MID 7\n"), "{found}");
+    assert!(
+        found.contains("Sun Dec  6 16:36:48 2026 Info: Start MID 7"),
+        "{found}"
+    );
+    assert_eq!(
+        findevent(&logs, &args("--from erin --until 2026-12-05")).unwrap(),
+        "No message in mail_logs matches."
+    );
+    // Seed 001's tracking screenshot: `13 Aug 2021 14:14:59 (GMT -04:00)`.
+    let summer = chrono::NaiveDate::from_ymd_opt(2021, 8, 13)
+        .and_then(|d| d.and_hms_opt(14, 14, 59))
+        .unwrap();
+    assert_eq!(
+        json::in_zone(summer, breakwater_types::clock::Tz::America__New_York),
+        "13 Aug 2021 14:14:59 (GMT -04:00)"
+    );
+}

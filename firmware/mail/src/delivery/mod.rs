@@ -92,8 +92,8 @@ pub struct HostState {
     /// Down as of the last delivery attempt.
     pub down: bool,
     pub last_error: Option<String>,
-    pub last_attempt: Option<chrono::DateTime<chrono::Local>>,
-    pub last_success: Option<chrono::DateTime<chrono::Local>>,
+    pub last_attempt: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_success: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A destination's wish for another connection.
@@ -442,7 +442,7 @@ impl Shared {
     fn host_update(&self, destination: &str, error: Option<String>) {
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         let h = hosts.entry(destination.to_string()).or_default();
-        let now = chrono::Local::now();
+        let now = chrono::Utc::now();
         h.last_attempt = Some(now);
         h.down = error.is_some();
         match error {

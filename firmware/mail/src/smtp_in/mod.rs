@@ -43,7 +43,7 @@ impl Services {
         session::SessionServices {
             hourly: self.hourly.clone(),
             budget: self.budget.clone(),
-            clock: chrono::Local::now,
+            clock: breakwater_types::clock::now,
         }
     }
 }

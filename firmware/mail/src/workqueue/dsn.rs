@@ -46,7 +46,8 @@ pub fn build(
     original: &[u8],
 ) -> Vec<u8> {
     let boundary = format!("{mid}.{}/{hostname}", chrono::Utc::now().timestamp());
-    let date = chrono::Local::now().to_rfc2822();
+    // The appliance's zone, with its numeric offset (RFC 5322 date).
+    let date = breakwater_types::clock::now().to_rfc2822();
     let mut out = String::new();
     out.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\

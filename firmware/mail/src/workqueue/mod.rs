@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use breakwater_types::clock;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::{Config, RouteTarget};
@@ -357,11 +358,7 @@ impl WorkQueue {
                     r.next_attempt = now + delay as i64;
                     r.last_response = Some(text);
                     let till = chrono::DateTime::from_timestamp(r.next_attempt, 0)
-                        .map(|t| {
-                            t.with_timezone(&chrono::Local)
-                                .format("%a %b %d %H:%M:%S %Y")
-                                .to_string()
-                        })
+                        .map(|t| clock::local(t).format(clock::LOG_TIME_FORMAT).to_string())
                         .unwrap_or_default();
                     MailEvent::Pending {
                         mid,

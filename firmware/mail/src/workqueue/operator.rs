@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use breakwater_types::clock;
+
 use super::{Active, Event, WorkQueue};
 use crate::config::RouteHost;
 use crate::delivery::routes;
@@ -70,10 +72,22 @@ fn mid_arg(rest: &[String]) -> Result<Mid, String> {
 }
 
 fn now_line() -> String {
+    status_as_of(clock::now())
+}
+
+/// AsyncOS's first line of `tophosts`, `status detail` and `hoststatus`,
+/// with the zone's abbreviation: `Fri Feb 16 19:55:34 2024 CST`.
+fn status_as_of(now: chrono::DateTime<clock::Tz>) -> String {
     format!(
         "Status as of:                {}",
-        chrono::Local::now().format("%a %b %d %H:%M:%S %Y %Z")
+        now.format(clock::HEADER_TIME_FORMAT)
     )
+}
+
+/// An instant as the one-line times of the operator commands show it,
+/// in the appliance's zone: `Sun Dec  6 16:36:48 2026`.
+fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    clock::local(t).format(clock::LOG_TIME_FORMAT).to_string()
 }
 
 /// Pending recipients per destination domain.
@@ -223,8 +237,8 @@ fn status_detail(wq: &WorkQueue) -> String {
     let mut out = format!(
         "{}\nUp since:                    {}\nLast counter reset:          {}\nSystem status:               Online\n\n",
         now_line(),
-        s.started_at.format("%a %b %d %H:%M:%S %Y"),
-        s.reset_at.format("%a %b %d %H:%M:%S %Y")
+        local_time(s.started_at),
+        local_time(s.reset_at)
     );
     out.push_str(&format!(
         "Counters:{:>35}{:>12}{:>12}\n",
@@ -277,10 +291,7 @@ fn showmessage(wq: &WorkQueue, mid: Mid) -> Result<String, String> {
     let mut out = format!(
         "MID {mid}\nReceived: {} on {} ({}) ICID {} from {} ({}, rDNS {} verified {})\nSender group: {}  Policy: {}\nTLS: {}\nFrom: <{}>\nSize: {} bytes\nMessage-ID: {}\nSubject: {}\nRecipients:\n",
         chrono::DateTime::from_timestamp(r.received_at, 0)
-            .map(|t| t
-                .with_timezone(&chrono::Local)
-                .format("%a %b %d %H:%M:%S %Y")
-                .to_string())
+            .map(local_time)
             .unwrap_or_default(),
         rc.listener,
         rc.interface,
@@ -460,9 +471,8 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
         .get(&host)
         .cloned()
         .unwrap_or_default();
-    let fmt = |t: Option<chrono::DateTime<chrono::Local>>| {
-        t.map(|t| t.format("%a %b %d %H:%M:%S %Y").to_string())
-            .unwrap_or_else(|| "never".into())
+    let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(local_time).unwrap_or_else(|| "never".into())
     };
     format!(
         "Host mail status for: '{host}'\n{}\nHost up/down:               {}\n\nCounters:\n    Active Recipients        {active}\n    Delivered Recipients     {}\n    Soft Bounced Events      {}\n    Hard Bounced Recipients  {}\n\nGauges:\n    Connections Out          {conns}\n\nLast Activity:              {}\nLast Successful Delivery:   {}\nLast Error:                 {}\n",
@@ -481,4 +491,29 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
         fmt(state.last_success),
         state.last_error.as_deref().unwrap_or("-")
     )
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn the_header_names_the_zone_as_the_seed_prints_it() {
+        let zone = clock::parse_zone("America/Chicago").unwrap();
+        let at = chrono::Utc
+            .with_ymd_and_hms(2024, 2, 17, 1, 55, 34)
+            .unwrap();
+        // Seed 004, `tophosts`, byte for byte.
+        assert_eq!(
+            status_as_of(zone.from_utc_datetime(&at.naive_utc())),
+            "Status as of:                Fri Feb 16 19:55:34 2024 CST"
+        );
+        let summer = chrono::Utc.with_ymd_and_hms(2024, 7, 5, 12, 0, 0).unwrap();
+        assert_eq!(
+            status_as_of(zone.from_utc_datetime(&summer.naive_utc())),
+            "Status as of:                Fri Jul  5 07:00:00 2024 CDT"
+        );
+    }
 }

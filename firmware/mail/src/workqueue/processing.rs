@@ -854,7 +854,11 @@ impl WorkQueue {
             let h = r.processing.hold.as_ref();
             let since = h
                 .and_then(|h| chrono::DateTime::from_timestamp(h.since, 0))
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .map(|t| {
+                    breakwater_types::clock::local(t)
+                        .format("%Y-%m-%d %H:%M:%S %Z")
+                        .to_string()
+                })
                 .unwrap_or_default();
             out.push_str(&format!(
                 "{:>8}  {:<10}  {:<23} {:>6}  <{}> {}\n",

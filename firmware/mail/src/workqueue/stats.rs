@@ -72,8 +72,10 @@ pub struct Stats {
     pub since_reset: Counters,
     pub since_start: Counters,
     pub lifetime: Counters,
-    pub reset_at: chrono::DateTime<chrono::Local>,
-    pub started_at: chrono::DateTime<chrono::Local>,
+    /// Instants, shown in the appliance's zone when printed (`settz` may
+    /// change it while the daemon runs).
+    pub reset_at: chrono::DateTime<chrono::Utc>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
     pub started: Instant,
     pub hosts: HashMap<String, HostCounters>,
     store: CounterStore,
@@ -83,7 +85,7 @@ pub struct Stats {
 impl Stats {
     pub fn open(store: CounterStore) -> Self {
         let lifetime = store.load().unwrap_or_default();
-        let now = chrono::Local::now();
+        let now = chrono::Utc::now();
         Self {
             since_reset: Counters::default(),
             since_start: Counters::default(),
@@ -118,7 +120,7 @@ impl Stats {
 
     pub fn reset(&mut self) {
         self.since_reset = Counters::default();
-        self.reset_at = chrono::Local::now();
+        self.reset_at = chrono::Utc::now();
         self.hosts.clear();
     }
 

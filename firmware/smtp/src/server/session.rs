@@ -92,7 +92,9 @@ pub struct Connection {
 
 /// The wall clock as the session reads it (the Received header's date,
 /// the record's reception time); the driver hands it in, tests fix it.
-pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
+/// It reads the appliance's zone (`breakwater_types::clock::now`), so the
+/// `Received:` date carries the offset the administrator set with `settz`.
+pub type Clock = fn() -> chrono::DateTime<breakwater_types::clock::Tz>;
 
 /// The shared state a session uses, and its clock.
 #[derive(Clone)]

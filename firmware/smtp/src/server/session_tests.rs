@@ -36,10 +36,10 @@ impl Harness {
 }
 
 /// A fixed wall clock: 2026-01-02 03:04:05 UTC.
-fn fixed_clock() -> chrono::DateTime<chrono::Local> {
-    chrono::DateTime::from_timestamp(1_767_323_045, 0)
-        .unwrap_or_default()
-        .with_timezone(&chrono::Local)
+fn fixed_clock() -> chrono::DateTime<breakwater_types::clock::Tz> {
+    breakwater_types::clock::local(
+        chrono::DateTime::from_timestamp(1_767_323_045, 0).unwrap_or_default(),
+    )
 }
 
 fn listener(name: &str, tweak: impl FnOnce(&mut ListenerConfig)) -> ListenerConfig {
