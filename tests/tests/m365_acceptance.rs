@@ -112,6 +112,9 @@ fn normaliser(net: &TestNet, ips: &[(Ipv4Addr, &str)]) -> Normaliser {
     n.literal(DOMAIN, "your-domain.com")
         .literal(M365_MX, "your-domain-com.mail.protection.outlook.com")
         .literal(INTERNET_MX, "mx.example.org")
+        .literal(ROGUE_HOST, "mail.example.net")
+        // The test board's listeners use 2525; an appliance's use 25.
+        .literal("port 2525", "port 25")
         .literal(INTERNET, "example.org")
         .literal(INTAKE_MX, "mx.intake.example.net")
         .literal("tdc.test", "intake.example.net")
@@ -614,6 +617,37 @@ fn the_microsoft_365_walkthrough_at_the_console() {
         out.data_reply().is_none_or(|r| r.code != 250),
         format!("Data 2 refuses {ROGUE_HOST}:\n{}", out.transcript),
     );
+    let line = gw.wait_for_log(
+        &format!(
+            r"New SMTP ICID \d+ interface Data 2 .* address {} ",
+            regex::escape(&rogue_ip.to_string())
+        ),
+        SOON,
+    );
+    let icid = regex::Regex::new(r"ICID (\d+)")
+        .expect("regex")
+        .captures(&line)
+        .expect("ICID")[1]
+        .to_string();
+    gw.wait_for_log(&format!(r"ICID {icid} close"), SOON);
+    let out = step(&mut con, "grep-refused", &format!("grep \"ICID {icid} \""));
+    checks.has_line(
+        &out,
+        &format!(r"ICID {icid} REJECT SG ALL match"),
+        "the mail log shows Data 2 rejecting the non-Microsoft host",
+    );
+
+    // `trace` for the troubleshooting section: a Microsoft 365 host's
+    // message without the secret, through OutgoingMail.
+    let out = step(
+        &mut con,
+        "trace",
+        &format!(
+            "trace --listener OutgoingMail --remote-ip {ms_ip} --rdns {MS_HOST} --from {user} --to {bob}"
+        ),
+    );
+    checks.has_line(&out, r"RELAY_O365", "trace names the sender group");
+    checks.has_line(&out, r"office365_outbound", "trace names the filter");
 
     // --- Threat Defense Connector (seed 004): enable, the DEFAULT policy
     // uses it, commit.
@@ -630,6 +664,17 @@ fn the_microsoft_365_walkthrough_at_the_console() {
     let out = con.dialogue("commit", &["Threat Defense"]);
     record("commit-tdc", &out);
     checks.check(out.contains("Changes committed"), format!("commit:\n{out}"));
+    let out = step(&mut con, "policyconfig-list", "policyconfig list incoming");
+    checks.has_line(
+        &out,
+        r"Threat Defense",
+        "the incoming mail policies list has a Threat Defense Connector column",
+    );
+    checks.has_line(
+        &out,
+        r"DEFAULT.*Enabled",
+        "the DEFAULT policy shows the Threat Defense Connector Enabled",
+    );
 
     // The intake is down: the copy waits in the.tdc.queue.
     let inbound2 = message(
