@@ -22,6 +22,9 @@
 //!   profile, driven through `breakwater cli` like an administrator would.
 //! - [`Swaks`], [`smtplib`] and [`SmtpConn`] are the internet clients.
 //! - [`World`] wires them together with the configuration most tests share.
+//! - [`console::Console`] is `breakwater console` on a pty, logged in as an
+//!   administrator; [`transcript`] keeps a guide's console transcripts equal
+//!   to what a run shows (docs/microsoft-365.md, `BREAKWATER_BLESS=1`).
 //!
 //! Every process is killed when its handle drops, also when a test panics;
 //! on a panic the gateway's log tails are printed to help the reader.
@@ -33,6 +36,7 @@ pub mod appliance;
 mod bind;
 pub mod browser;
 mod client;
+pub mod console;
 mod dns;
 mod gateway;
 pub mod golden;
@@ -46,6 +50,7 @@ pub mod qemu;
 mod sink;
 pub mod ssh;
 mod tls_mx;
+pub mod transcript;
 pub mod web;
 mod world;
 
