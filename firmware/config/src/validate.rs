@@ -172,6 +172,14 @@ impl Config {
             }
         }
         management(self, &mut p);
+        for (field, policy) in [
+            ("ssl.inbound", &self.ssl.inbound),
+            ("ssl.outbound", &self.ssl.outbound),
+        ] {
+            if let Err(e) = policy.tls12_suites() {
+                p.add(field, e.to_string());
+            }
+        }
         if p.0.is_empty() {
             Ok(())
         } else {
