@@ -120,6 +120,24 @@ impl Tls12Suite {
         }
     }
 
+    /// One line as `openssl ciphers -v` prints the suite
+    /// (`ECDHE-RSA-AES256-GCM-SHA384 TLSv1.2 Kx=ECDH Au=RSA Enc=AESGCM(256) Mac=AEAD`).
+    pub fn openssl_description(self) -> String {
+        let au = match self.auth() {
+            Auth::Rsa => "RSA",
+            Auth::Ecdsa => "ECDSA",
+        };
+        let enc = match self.cipher() {
+            Cipher::Aes128Gcm => "AESGCM(128)",
+            Cipher::Aes256Gcm => "AESGCM(256)",
+            Cipher::Chacha20 => "CHACHA20/POLY1305(256)",
+        };
+        format!(
+            "{:<30} TLSv1.2 Kx=ECDH     Au={au:<5} Enc={enc:<22} Mac=AEAD",
+            self.openssl_name()
+        )
+    }
+
     fn auth(self) -> Auth {
         match self {
             Tls12Suite::EcdheEcdsaAes256GcmSha384
@@ -156,11 +174,12 @@ impl fmt::Display for Tls12Suite {
     }
 }
 
-/// The OpenSSL names of the TLS 1.3 suites offered whenever TLS 1.3 is on.
+/// The TLS 1.3 suites offered whenever TLS 1.3 is on, as
+/// `openssl ciphers -v` prints them (OpenSSL's default `Ciphersuites`).
 pub const TLS13_SUITES: [&str; 3] = [
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384         TLSv1.3 Kx=any      Au=any   Enc=AESGCM(256)            Mac=AEAD",
+    "TLS_CHACHA20_POLY1305_SHA256   TLSv1.3 Kx=any      Au=any   Enc=CHACHA20/POLY1305(256) Mac=AEAD",
+    "TLS_AES_128_GCM_SHA256         TLSv1.3 Kx=any      Au=any   Enc=AESGCM(128)            Mac=AEAD",
 ];
 
 /// Why a cipher string cannot be used.
