@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! {"ip": "127.6.1.1", "event": "connect"}
-//! {"ip": "127.6.1.1", "event": "starttls"}          handshake done
+//! {"ip": "127.6.1.1", "event": "starttls", "version": "TLSv1.2", "cipher": "ECDHE-RSA-AES128-GCM-SHA256"}
 //! {"ip": "127.6.1.1", "event": "tls_error", "error": "..."}
 //! {"ip": "127.6.1.1", "event": "mail", "tls": true, "arg": "<a@b>"}
 //! {"ip": "127.6.1.1", "event": "data", "tls": true, "size": 123}
@@ -86,6 +86,38 @@ impl TlsCert {
                 "ec",
                 "-pkeyopt",
                 "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &cert,
+                "-days",
+                "30",
+                "-subj",
+                &format!("/CN={host}"),
+                "-addext",
+                &format!("subjectAltName=DNS:{host}"),
+            ],
+        );
+        TlsCert {
+            cert: dir.join(&cert),
+            key: dir.join(&key),
+            chain: dir.join(&cert),
+        }
+    }
+
+    /// A self-signed RSA-2048 certificate for `host` (for `ECDHE-RSA-…`
+    /// suites), in `dir` as `<name>.*`.
+    #[must_use]
+    pub fn self_signed_rsa(dir: &Path, name: &str, host: &str) -> TlsCert {
+        let (cert, key) = (format!("{name}.crt"), format!("{name}.key"));
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
                 "-nodes",
                 "-keyout",
                 &key,
@@ -293,7 +325,7 @@ def handler_for(ip, ctx):
                         return
                     tls = True
                     rfile, wfile = conn.makefile("rb"), conn.makefile("wb")
-                    log(ip, event="starttls", version=conn.version())
+                    log(ip, event="starttls", version=conn.version(), cipher=conn.cipher()[0])
                 elif verb == "MAIL":
                     log(ip, event="mail", tls=tls, arg=cmd[10:])
                     say("250 2.1.0 ok")

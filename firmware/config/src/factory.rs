@@ -115,7 +115,10 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
 /// Generates the self-signed "Demo" certificate for `hostname`.
 /// Its subject names the host and says what it is, as AsyncOS's "Cisco
 /// Appliance Demo Certificate" does (a browser shows it when it asks the
-/// administrator to accept the certificate).
+/// administrator to accept the certificate). The key is RSA-2048, as
+/// AsyncOS's is: every TLS 1.2 client can use it, and the ciphers the
+/// seeds recommend (`!ECDSA`) leave only RSA-authenticated TLS 1.2 suites
+/// (docs/decisions/0014-tls-ciphers-and-demo-certificate.md).
 pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
     let mut params = rcgen::CertificateParams::new(vec![hostname.to_string()])?;
     let mut name = rcgen::DistinguishedName::new();
@@ -125,7 +128,7 @@ pub fn demo_certificate(hostname: &str) -> Result<Certificate, rcgen::Error> {
         "Breakwater Appliance Demo Certificate",
     );
     params.distinguished_name = name;
-    let key = rcgen::KeyPair::generate()?;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)?;
     let cert = params.self_signed(&key)?;
     Ok(Certificate {
         name: "Demo".to_string(),

@@ -191,6 +191,14 @@ impl Config {
         for (field, message) in self.hat_comment_problems() {
             p.add(field, message);
         }
+        for (field, policy) in [
+            ("ssl.inbound", &self.ssl.inbound),
+            ("ssl.outbound", &self.ssl.outbound),
+        ] {
+            if let Err(e) = policy.tls12_suites() {
+                p.add(field, e.to_string());
+            }
+        }
         if p.0.is_empty() {
             Ok(())
         } else {

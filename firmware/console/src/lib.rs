@@ -32,6 +32,7 @@ mod menus_logs;
 mod menus_policy;
 mod menus_quarantine;
 mod menus_setup;
+mod menus_ssl;
 mod menus_system;
 pub mod port;
 pub mod shell;

@@ -17,7 +17,7 @@ use super::{
     ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
     menus_delivery as delivery, menus_filters as filters, menus_listener as listener,
     menus_logs as logs, menus_policy as policy, menus_quarantine as quarantine,
-    menus_setup as setup, menus_system as system,
+    menus_setup as setup, menus_ssl as ssl, menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -48,6 +48,7 @@ pub const MENUS: &[MenuDef] = &[
     menu("logconfig", false, config::logconfig),
     menu("adminaccessconfig", false, access::adminaccessconfig),
     menu("sshconfig", false, access::sshconfig),
+    menu("sslconfig", false, ssl::sslconfig),
     menu("destconfig", false, delivery::destconfig),
     menu("bounceconfig", false, delivery::bounceconfig),
     menu("filters", false, filters::filters),

@@ -308,6 +308,15 @@ pub const CATALOG: &[Command] = &[
         )
     },
     config(
+        "sslconfig",
+        "Configure the TLS methods and ciphers of inbound and outbound SMTP",
+        usage::SSLCONFIG,
+        &[
+            form(&["sslconfig", "print"], ReadOnly),
+            form(&["sslconfig", "verify", "*"], ReadOnly),
+        ],
+    ),
+    config(
         "adminaccessconfig",
         "Configure the web UI, REST API and SSH on the Management interface",
         usage::ADMINACCESSCONFIG,

@@ -130,6 +130,14 @@ usage: certconfig print [--json]
        certconfig certauthority delete <name>
        certconfig certauthority print";
 
+pub const SSLCONFIG: &str = "\
+usage: sslconfig print
+       sslconfig inbound|outbound [--methods TLSv1.2,TLSv1.3] [--ciphers <OpenSSL cipher string>]
+       sslconfig verify <OpenSSL cipher string>
+inbound: STARTTLS on the listeners; outbound: delivery and the Threat Defense intake.
+--methods: TLSv1.2, TLSv1.3 or both (TLS 1.0, 1.1 and SSL are not available);
+--ciphers chooses the TLS 1.2 suites (default DEFAULT); TLS 1.3 always offers its three suites";
+
 pub const THREATDEFENSECONFIG: &str = "\
 usage: threatdefenseconfig print
        threatdefenseconfig enable <intake-address>

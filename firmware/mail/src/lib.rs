@@ -31,4 +31,5 @@ pub mod reports;
 pub mod smtp_in;
 pub mod tdc;
 pub mod tls_names;
+pub mod tls_policy;
 pub mod workqueue;

@@ -41,6 +41,7 @@ mod settz;
 mod showconfig;
 mod smtproutes;
 mod sshconfig;
+mod sslconfig;
 pub mod systemsetup;
 #[cfg(test)]
 mod testutil;
@@ -102,6 +103,7 @@ pub fn run(
         "destconfig" => destconfig::run(ctx, rest),
         "bounceconfig" => bounceconfig::run(ctx, rest),
         "certconfig" => certconfig::run(ctx, rest, stdin),
+        "sslconfig" => sslconfig::run(ctx, rest),
         "adminaccessconfig" => adminaccessconfig::run(ctx, rest),
         "sshconfig" => sshconfig::run(ctx, rest, stdin),
         "threatdefenseconfig" => threatdefenseconfig::run(ctx, rest),

@@ -117,6 +117,8 @@ pub async fn lookup(dns: &Dns, host: &str, port: u16) -> Result<Requirement, Str
     }
 }
 
+/// The verifier's signature algorithms and WebPKI checks (the suites of
+/// the connection come from `sslconfig outbound`, in `connector`).
 static PROVIDER: LazyLock<Arc<CryptoProvider>> =
     LazyLock::new(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
 
@@ -127,8 +129,11 @@ pub fn connector(
     verifier: Arc<DaneVerifier>,
     client_cert: Option<&str>,
 ) -> Result<TlsConnector, String> {
-    let builder = ClientConfig::builder_with_provider(PROVIDER.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    // The versions and suites of `sslconfig outbound`, as for every other
+    // delivery connection.
+    let leg = super::tls::outbound_leg(config);
+    let builder = ClientConfig::builder_with_provider(leg.provider.clone())
+        .with_protocol_versions(&leg.versions)
         .map_err(|e| format!("TLS configuration: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);

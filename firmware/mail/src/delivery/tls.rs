@@ -5,8 +5,9 @@
 //!   trusted root (Mozilla's roots plus the administrator's CA
 //!   certificates) and name the host we connected to.
 //!
-//! Both use TLS 1.2 or 1.3 only with rustls's default (strong) suites, and
-//! may present the destination's client certificate.
+//! Both use the versions and suites of `sslconfig outbound`
+//! (`crate::tls_policy`), for next hops and the Threat Defense intake
+//! alike, and may present the destination's client certificate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
 
 use crate::config::Config;
+use crate::tls_policy::LegTls;
 
 #[derive(Debug)]
 struct Opportunistic(Arc<CryptoProvider>);
@@ -82,19 +84,11 @@ pub enum TlsSetupError {
 }
 
 /// Connectors by (verify, client certificate), rebuilt when the config
-/// changes (the CA list or a certificate may have changed).
+/// changes (the CA list, a certificate or `sslconfig outbound` may have
+/// changed).
+#[derive(Default)]
 pub struct Connectors {
-    provider: Arc<CryptoProvider>,
     cache: Mutex<HashMap<(bool, Option<String>), TlsConnector>>,
-}
-
-impl Default for Connectors {
-    fn default() -> Self {
-        Self {
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 impl Connectors {
@@ -117,8 +111,9 @@ impl Connectors {
         {
             return Ok(c.clone());
         }
-        let builder = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        let leg = outbound_leg(config);
+        let builder = ClientConfig::builder_with_provider(leg.provider.clone())
+            .with_protocol_versions(&leg.versions)?;
         let builder = if verify {
             let mut roots = RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -132,7 +127,7 @@ impl Connectors {
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Opportunistic(self.provider.clone())))
+                .with_custom_certificate_verifier(Arc::new(Opportunistic(leg.provider.clone())))
         };
         let config_tls = match client_cert {
             None => builder.with_no_client_auth(),
@@ -158,4 +153,14 @@ impl Connectors {
             .insert(key, connector.clone());
         Ok(connector)
     }
+}
+
+/// `sslconfig outbound` as rustls takes it; a stored policy that no longer
+/// validates (earlier firmware) is logged and the factory one used.
+pub(super) fn outbound_leg(config: &Config) -> LegTls {
+    let (leg, problem) = LegTls::or_factory(&config.ssl.outbound);
+    if let Some(e) = problem {
+        tracing::warn!("sslconfig outbound: {e}; the factory TLS settings are used");
+    }
+    leg
 }

@@ -149,7 +149,13 @@ impl Reception {
             Ok(dns) => *self.ctx.dns.write().unwrap_or_else(|e| e.into_inner()) = dns,
             Err(e) => problems.push(e.to_string()),
         }
-        let (acceptors, errors) = tls::acceptors(&config.certificates);
+        let (leg, problem) = crate::tls_policy::LegTls::or_factory(&config.ssl.inbound);
+        if let Some(e) = problem {
+            problems.push(format!(
+                "sslconfig inbound: {e}; the factory TLS settings are used"
+            ));
+        }
+        let (acceptors, errors) = tls::acceptors(&config.certificates, &leg);
         problems.extend(errors.iter().map(|e| e.to_string()));
         *self.ctx.tls.write().unwrap_or_else(|e| e.into_inner()) = acceptors;
 

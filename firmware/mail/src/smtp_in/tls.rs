@@ -1,5 +1,6 @@
 //! Server-side TLS for STARTTLS: rustls acceptors built from the
-//! certificates in the committed configuration.
+//! certificates in the committed configuration, with the versions and
+//! suites of `sslconfig inbound` (`crate::tls_policy`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Certificate;
+use crate::tls_policy::LegTls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -17,12 +19,16 @@ pub enum TlsError {
     Certificate { name: String, reason: String },
 }
 
-/// Builds one acceptor per configured certificate, by name.
-pub fn acceptors(certs: &[Certificate]) -> (HashMap<String, TlsAcceptor>, Vec<TlsError>) {
+/// Builds one acceptor per configured certificate, by name, for the
+/// inbound leg `leg`.
+pub fn acceptors(
+    certs: &[Certificate],
+    leg: &LegTls,
+) -> (HashMap<String, TlsAcceptor>, Vec<TlsError>) {
     let mut map = HashMap::new();
     let mut errors = Vec::new();
     for c in certs {
-        match acceptor(c) {
+        match acceptor_for(c, leg) {
             Ok(a) => {
                 map.insert(c.name.clone(), a);
             }
@@ -32,7 +38,13 @@ pub fn acceptors(certs: &[Certificate]) -> (HashMap<String, TlsAcceptor>, Vec<Tl
     (map, errors)
 }
 
+/// An acceptor with the factory TLS settings: management HTTPS (not an
+/// SMTP leg) and `certconfig import`'s check that a pair is usable.
 pub fn acceptor(c: &Certificate) -> Result<TlsAcceptor, TlsError> {
+    acceptor_for(c, &LegTls::factory())
+}
+
+pub fn acceptor_for(c: &Certificate, leg: &LegTls) -> Result<TlsAcceptor, TlsError> {
     let err = |reason: String| TlsError::Certificate {
         name: c.name.clone(),
         reason,
@@ -45,13 +57,11 @@ pub fn acceptor(c: &Certificate) -> Result<TlsAcceptor, TlsError> {
     }
     let key = PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes())
         .map_err(|e| err(format!("bad private key PEM: {e}")))?;
-    let config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-    .map_err(|e| err(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .map_err(|e| err(e.to_string()))?;
+    let config = ServerConfig::builder_with_provider(leg.provider.clone())
+        .with_protocol_versions(&leg.versions)
+        .map_err(|e| err(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| err(e.to_string()))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
