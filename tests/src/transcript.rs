@@ -179,7 +179,11 @@ pub fn equivalent(a: &str, b: &str) -> bool {
         let mut out: Vec<Vec<&str>> = Vec::new();
         let mut in_log = false;
         for line in t.lines() {
-            let log = line.starts_with("<date> Info: ");
+            // Log lines, and tracking's Processing Details, come from
+            // stages that write in parallel (the connection closes while
+            // the work queue takes the message): a run of them is
+            // compared as a set.
+            let log = line.starts_with("<date> Info: ") || line.starts_with("  <time> ");
             if log && in_log {
                 if let Some(last) = out.last_mut() {
                     last.push(line);

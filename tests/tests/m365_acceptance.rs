@@ -119,8 +119,14 @@ fn normaliser(net: &TestNet, ips: &[(Ipv4Addr, &str)]) -> Normaliser {
         .literal(INTAKE_MX, "mx.intake.example.net")
         .literal("tdc.test", "intake.example.net")
         .pattern(r"\b(MID|ICID|DCID|RID) \d+", "$1 <$1>")
-        .pattern(r"\bMessage \d+", "Message <MID>")
+        .pattern(r"\b([Mm]essage) \d+", "$1 <MID>")
         .pattern(r"\bMIDs? \d+(, \d+)*", "MID <MID>")
+        .pattern(r"\bMID: \d+(, \d+)*", "MID: <MID>")
+        // Processing Details' date line.
+        .pattern(
+            r"(?m)^  \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}$",
+            "  <day>",
+        )
         .pattern(r"\(\d+ bytes\)", "(<size> bytes)")
         .pattern(r"\bready \d+ bytes", "ready <size> bytes")
         .pattern(r"queued as [0-9A-F]+", "queued as <queue id>")
