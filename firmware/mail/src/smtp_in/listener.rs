@@ -314,8 +314,7 @@ async fn run_session(
         tls,
         &mut spool,
         ctx,
-        listener,
-        icid,
+        Who { icid, listener },
         SessionClock {
             total_deadline,
             unsuccessful_deadline,
@@ -355,16 +354,23 @@ impl SessionClock {
     }
 }
 
+/// Which session: its ICID, and its listener (a suspended listener
+/// closes its sessions).
+struct Who<'a> {
+    icid: Icid,
+    listener: &'a str,
+}
+
 async fn run_session_io(
     session: &mut Session,
     stream: &mut Stream,
     tls: Option<tokio_rustls::TlsAcceptor>,
     spool: &mut SpoolFile,
     ctx: &ReceptionContext,
-    listener: &str,
-    icid: Icid,
+    who: Who<'_>,
     clock: SessionClock,
 ) -> Ending {
+    let Who { icid, listener } = who;
     let idle = clock.idle;
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
