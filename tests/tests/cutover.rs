@@ -3,13 +3,14 @@
 //! `resumelistener`; `suspenddel` (mail stays queued, `showrecipients` and
 //! `tophosts` show it) and `resumedel`; `delivernow <MID>` while
 //! suspended; `redirectrecipients host H port P` to another sink;
-//! `suspend`/`resume` in `status`; `resetcounters`.
+//! `suspend`/`resume` in `status`; `resetcounters`; a transaction in
+//! progress finishing within `suspendlistener`'s delay.
 
 use std::net::SocketAddrV4;
 
 use breakwater_e2e::{
-    SINK_PORT, SOON, Sink, Swaks, World, allow_loopback_next_hops, mid_in_reply, mx_ip,
-    status_counter, wait_until,
+    SINK_PORT, SOON, Sink, SmtpConn, Swaks, World, allow_loopback_next_hops, mid_in_reply, mx_ip,
+    simple_message, status_counter, wait_until,
 };
 
 /// Sends one message to alice@example.com through IncomingMail; the
@@ -205,4 +206,67 @@ fn suspenddel_keeps_mail_queued_until_resumedel_redirect_and_resetcounters() {
         status_counter(&after, "Messages Received").1 >= 2,
         "{after}"
     );
+}
+
+/// AsyncOS's delay: a transaction in progress when the listener is
+/// suspended still finishes (250, delivered) while new clients get 421;
+/// `suspendlistener` answers once the session has closed.
+#[test]
+fn a_transaction_in_progress_finishes_within_the_suspendlistener_delay() {
+    let w = World::start();
+    let to = World::local("alice");
+    let (mut conn, banner) =
+        SmtpConn::connect(w.net.client(9), w.net.data1_smtp()).expect("connect");
+    assert_eq!(banner.code, 220, "{banner}");
+    assert_eq!(conn.ehlo("client.internet.example").unwrap().code, 250);
+    assert_eq!(
+        conn.cmd("MAIL FROM:<sender@internet.example>")
+            .unwrap()
+            .code,
+        250
+    );
+    assert_eq!(conn.cmd(&format!("RCPT TO:<{to}>")).unwrap().code, 250);
+    assert_eq!(conn.cmd("DATA").unwrap().code, 354);
+    conn.send_raw(&simple_message(
+        "sender@internet.example",
+        &to,
+        "in-flight-at-suspend@e2e.test",
+        "sent while the listener is suspended",
+    ))
+    .unwrap();
+
+    std::thread::scope(|s| {
+        // Blocks until the session has closed (or the delay has passed).
+        let suspending = s.spawn(|| w.gw.cli(&["suspendlistener", "IncomingMail", "120"]));
+        wait_until(SOON, || {
+            w.gw.cli_ok(&["status"])
+                .lines()
+                .any(|l| l.trim_start().starts_with("IncomingMail") && l.contains("Suspended"))
+                .then_some(())
+        })
+        .expect("status shows IncomingMail suspended");
+
+        let (_late, banner) =
+            SmtpConn::connect(w.net.client(10), w.net.data1_smtp()).expect("connect");
+        assert_eq!(banner.code, 421, "{banner}");
+
+        conn.send_raw(b".\r\n").unwrap();
+        let done = conn.read_reply().expect("reply to the end of data");
+        assert_eq!(done.code, 250, "{done}");
+        // Between transactions the session is told 421 and closed.
+        let bye = conn.read_reply().expect("the 421 that ends the session");
+        assert_eq!(bye.code, 421, "{bye}");
+
+        let answer = suspending
+            .join()
+            .expect("the suspendlistener thread")
+            .expect("suspendlistener succeeded");
+        assert!(
+            answer.contains("Receiving suspended for IncomingMail."),
+            "{answer}"
+        );
+    });
+    w.sink
+        .wait_for_message_id("in-flight-at-suspend@e2e.test", SOON)
+        .expect("the acknowledged message is delivered");
 }
