@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::Context;
 use breakwater_board::BoardProfile;
@@ -28,6 +28,8 @@ use crate::smtp_in::Services;
 use crate::smtp_in::limits::HourlyRecipients;
 use crate::supervisor::{BootReason, LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
+
+mod cutover;
 
 pub struct RunOptions {
     pub data_dir: PathBuf,
@@ -83,6 +85,14 @@ struct Status {
     /// The supervisor's install socket (`upgrade install`).
     install_socket: Option<PathBuf>,
     data_dir: PathBuf,
+    /// Suspended listeners and delivery (`suspendlistener`, `suspenddel`),
+    /// kept across restarts.
+    suspension: breakwater_store::suspension::SuspensionStore,
+    /// One cut-over command at a time (each reads, changes, saves).
+    suspension_lock: std::sync::Mutex<()>,
+    /// The grace sessions in progress get once stopping: `reboot` and
+    /// `shutdown` set it from their delay; SIGTERM keeps [`SHUTDOWN_GRACE`].
+    stop_grace_secs: Arc<AtomicU64>,
 }
 
 /// How long the daemon waits after accepting `shutdown` or `reboot`, so
@@ -93,7 +103,7 @@ impl Status {
     /// `shutdown` and `reboot` both stop the daemon cleanly (the same
     /// path as SIGTERM: the database is flushed, then the process exits).
     /// After a `reboot` the supervisor starts it again.
-    fn stop(&self, name: &str) -> String {
+    fn stop(&self, name: &str, grace: std::time::Duration) -> String {
         tracing::info!("{name} requested through the control socket");
         self.reboot.store(name == "reboot", Ordering::Relaxed);
         let stop = self.stop.clone();
@@ -101,10 +111,16 @@ impl Status {
             tokio::time::sleep(STOP_GRACE).await;
             stop.notify_one();
         });
+        let drain = format!(
+            "listeners answer 421 now, sessions in progress get up to {} s to finish",
+            grace.as_secs()
+        );
         if name == "reboot" {
-            "The mail daemon is stopping for a restart (queued mail is safe on disk).".to_string()
+            format!(
+                "The mail daemon is stopping for a restart: {drain} (queued mail is safe on disk)."
+            )
         } else {
-            "The mail daemon is shutting down (queued mail is safe on disk).".to_string()
+            format!("The mail daemon is shutting down: {drain} (queued mail is safe on disk).")
         }
     }
 
@@ -146,8 +162,14 @@ impl DaemonStatus for Status {
         let command = catalog::find(args.first()?)?;
         let rest = &args[1..];
         let word = |w: &str| rest.first().is_some_and(|a| a.eq_ignore_ascii_case(w));
+        // suspendlistener, suspenddel, suspend, their resume, reboot, shutdown.
+        let named: Vec<String> = std::iter::once(command.name.to_string())
+            .chain(rest.iter().cloned())
+            .collect();
+        if let Some(request) = crate::control::commands::cutover::parse(&named) {
+            return Some(request.and_then(|r| self.cutover(r)));
+        }
         match (command.name, rest.len()) {
-            ("shutdown" | "reboot", 0) => Some(Ok(self.stop(command.name))),
             ("upgrade", _) => Some(self.upgrade(rest)),
             ("debughang", 1) if word("supervisor") => Some(self.hang_supervisor()),
             ("debughang", 0) => {
@@ -182,16 +204,26 @@ impl DaemonStatus for Status {
             .map(|l| format!("{l}\n"))
             .collect();
         let mut out = format!(
-            "{}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nLast boot: {}\n{boot}\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
+            "{}\nHost name: {}\nBoard: {}\nVersion: Breakwater {}\nSystem status: {}\nLast boot: {}\n{boot}\nQueue:\n  Messages in queue: {messages}\n  Spool bytes: {bytes}\n\nListeners:\n",
             status_as_of(clock::now()),
             config.hostname,
             self.board,
             env!("CARGO_PKG_VERSION"),
+            self.suspension
+                .load()
+                .system_status(config.listeners.iter().map(|l| l.name.as_str())),
             self.last_boot
                 .map_or("unknown (not supervised)", LastBoot::describe),
         );
         for (name, addr, conns) in self.reception.summary() {
-            out.push_str(&format!("  {name:<16} {addr:<22} {conns} connection(s)\n"));
+            let state = if self.reception.is_suspended(&name) {
+                "  Suspended"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "  {name:<16} {addr:<22} {conns} connection(s){state}\n"
+            ));
         }
         for problem in self.reception.problems() {
             out.push_str(&format!("  Warning: {problem}\n"));
@@ -533,6 +565,28 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         dns.clone(),
         reports_tx,
     );
+    // Suspended receiving and delivery stay suspended across a restart.
+    let suspension_store = breakwater_store::suspension::SuspensionStore::open(&db)?;
+    let suspension = suspension_store.load();
+    if suspension != Default::default() {
+        tracing::warn!(
+            "still suspended since before the restart: {}{}",
+            if suspension.listeners.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "receiving on {} ",
+                    suspension
+                        .listeners
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            if suspension.delivery { "delivery" } else { "" }
+        );
+    }
     let workqueue = workqueue::start(
         config_rx.clone(),
         queue.clone(),
@@ -546,7 +600,12 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         recovered,
         committed_rx,
         reports_rx,
+        suspension.delivery,
     );
+    {
+        let line = suspension.system_status(config.listeners.iter().map(|l| l.name.as_str()));
+        let _ = workqueue.query(move |wq| wq.system_status = line).await;
+    }
 
     let services = Arc::new(Services {
         ids,
@@ -561,6 +620,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     ));
     let stop = Arc::new(Notify::new());
     let reboot = Arc::new(AtomicBool::new(false));
+    let stop_grace_secs = Arc::new(AtomicU64::new(SHUTDOWN_GRACE.as_secs()));
     let hung = Arc::new(AtomicBool::new(false));
     let draining = reception.clone();
     // What applies the commits, taken before the control server owns the
@@ -593,12 +653,20 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             heartbeat: opts.heartbeat.clone(),
             install_socket: opts.install_socket.clone(),
             data_dir: opts.data_dir.clone(),
+            suspension: suspension_store,
+            suspension_lock: std::sync::Mutex::new(()),
+            stop_grace_secs: stop_grace_secs.clone(),
         }),
     };
     let users = UserStore::open(&db, LoginPolicy::default())?;
     let _control = control
         .start_with_users(dir, users)
         .context("cannot create the control socket")?;
+    // Listeners suspended before the restart answer 421 from their first
+    // connection on.
+    let _ = draining
+        .suspend(&suspension.listeners, std::time::Duration::ZERO)
+        .await;
     // The listeners start only once the control socket exists: a script
     // that waits for the SMTP banner and then runs `breakwater cli` must
     // find the socket there.
@@ -641,11 +709,12 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     }
 
     wait_for_shutdown(&stop).await;
+    let grace = std::time::Duration::from_secs(stop_grace_secs.load(Ordering::Relaxed));
     tracing::info!(
         "shutting down: listeners answer 421, sessions in progress get {} s",
-        SHUTDOWN_GRACE.as_secs()
+        grace.as_secs()
     );
-    draining.drain(SHUTDOWN_GRACE).await;
+    draining.drain(grace).await;
     db.flush_async().await?;
     crate::durable::sync()?;
     tracing::info!("database flushed; mail daemon stopped");

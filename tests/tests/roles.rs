@@ -56,6 +56,7 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
     (&["last"], [true, true, true, false]),
     (&["userconfig", "print"], [true, true, true, false]),
     (&["showmessage", "1"], [true, true, true, false]),
+    (&["showrecipients"], [true, true, true, false]),
     (&["quarantine", "list"], [true, true, true, false]),
     (&["quarantine", "show", "1"], [true, true, true, false]),
     (&["findevent", "--mid", "1"], [true, true, true, false]),
@@ -86,6 +87,9 @@ const TABLE: &[(&[&str], [bool; 4])] = &[
         [true, true, false, false],
     ),
     (&["deletemessage", "999999"], [true, true, false, false]),
+    // Nothing is suspended: resuming changes nothing.
+    (&["resumedel"], [true, true, false, false]),
+    (&["resumelistener"], [true, true, false, false]),
     (
         &["adminaccessconfig", "timeout", "60"],
         [true, true, false, false],

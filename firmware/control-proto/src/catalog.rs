@@ -542,7 +542,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "delivernow",
-        "Retry queued mail now (all, a domain or an address)",
+        "Retry queued mail now (all, a domain, an address or a MID)",
         usage::DELIVERNOW,
         WorkQueue,
         &[],
@@ -572,6 +572,65 @@ pub const CATALOG: &[Command] = &[
         &[],
         Operator,
     ),
+    // The cut-over commands (issue 16): receiving and delivery suspended
+    // and resumed (the daemon keeps the state across restarts), the queued
+    // recipients listed.
+    cmd(
+        "suspendlistener",
+        "Suspend receiving on one listener or all (new connections get 421)",
+        usage::SUSPENDLISTENER,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "resumelistener",
+        "Resume receiving on one listener or all",
+        usage::RESUMELISTENER,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "suspenddel",
+        "Suspend delivery (queued mail stays queued)",
+        usage::SUSPENDDEL,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "resumedel",
+        "Resume delivery",
+        usage::RESUMEDEL,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "suspend",
+        "Suspend receiving and delivery",
+        usage::SUSPEND,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "resume",
+        "Resume receiving and delivery",
+        usage::RESUME,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "showrecipients",
+        "List queued recipients (all, by recipient host or by sender)",
+        usage::SHOWRECIPIENTS,
+        WorkQueue,
+        &[form(&["showrecipients", "**"], ReadOnly)],
+        Operator,
+    ),
     cmd(
         "quarantine",
         "List, show, release or delete quarantined messages",
@@ -585,7 +644,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "reboot",
-        "Restart the mail daemon cleanly",
+        "Restart the mail daemon cleanly (reboot [seconds]: sessions in progress get them to finish)",
         usage::REBOOT,
         Daemon,
         &[],
@@ -593,7 +652,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "shutdown",
-        "Stop the mail daemon cleanly",
+        "Stop the mail daemon cleanly (shutdown [seconds]: sessions in progress get them to finish)",
         usage::REBOOT,
         Daemon,
         &[],

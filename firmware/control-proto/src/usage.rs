@@ -274,12 +274,24 @@ pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
 pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";
 pub const SHOWMESSAGE: &str = "usage: showmessage <MID>";
 pub const DELETEMESSAGE: &str = "usage: deletemessage <MID>";
-pub const DELIVERNOW: &str = "usage: delivernow [all|<domain>|<address>]";
+pub const DELIVERNOW: &str = "usage: delivernow [all|<domain>|<address>|<MID>]";
 pub const BOUNCERECIPIENTS: &str = "usage: bouncerecipients all|<domain>|<address>";
-pub const REDIRECTRECIPIENTS: &str = "usage: redirectrecipients <host>[:port]|clear";
+pub const REDIRECTRECIPIENTS: &str = "usage: redirectrecipients <host>[:port] | redirectrecipients host <host> [port <port>] | redirectrecipients clear";
 pub const RESETCOUNTERS: &str = "usage: resetcounters";
-pub const REBOOT: &str = "usage: reboot | shutdown   (asks for confirmation; both stop the daemon cleanly,\n\
-and its supervisor starts it again after a reboot)";
+// The cut-over commands (issue 16): suspending and resuming receiving and
+// delivery, and listing the queued recipients.
+pub const SUSPENDLISTENER: &str = "usage: suspendlistener [all | <listener>[,<listener>...]] [<seconds>]\n\
+The listeners answer new connections 421; sessions in progress get <seconds> (default 30,\n\
+at most 3600) to finish. Kept across restarts until resumelistener.";
+pub const RESUMELISTENER: &str = "usage: resumelistener [all | <listener>[,<listener>...]]";
+pub const SUSPENDDEL: &str = "usage: suspenddel [<seconds>]   (queued mail stays queued until resumedel; kept across restarts)";
+pub const RESUMEDEL: &str = "usage: resumedel";
+pub const SUSPEND: &str = "usage: suspend [<seconds>]   (suspendlistener all, then suspenddel)";
+pub const RESUME: &str = "usage: resume   (resumelistener all, then resumedel)";
+pub const SHOWRECIPIENTS: &str = "usage: showrecipients [all | host <domain> | sender <address>]";
+pub const REBOOT: &str = "usage: reboot [<seconds>] | shutdown [<seconds>]   (asks for confirmation at the console)\n\
+Listeners answer 421 at once; sessions in progress get <seconds> (default 30, at most 3600)\n\
+to finish, then the mail daemon stops cleanly; after a reboot its supervisor starts it again.";
 pub const UPGRADE: &str = "usage: upgrade [status]\n       upgrade install [--allow-downgrade] <file in the data partition's upgrade/ directory | https://URL>";
 pub const DEBUGHANG: &str = "usage: debughang [supervisor]";
 pub const WHO: &str = "usage: who";

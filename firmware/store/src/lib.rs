@@ -31,4 +31,5 @@ pub mod ids;
 pub mod open;
 pub mod queue;
 pub mod salvage;
+pub mod suspension;
 pub mod users;

@@ -20,6 +20,7 @@ mod args;
 mod bounceconfig;
 mod certconfig;
 mod commit;
+pub mod cutover;
 mod deliveryconfig;
 mod destconfig;
 mod dnsconfig;

@@ -15,7 +15,7 @@ use super::hat;
 use super::limits::{ConnectionSlot, Full};
 use super::reply;
 use super::session::{Action, Connection, NotQueued, Session};
-use super::{ListenerRuntime, ReceptionContext};
+use super::{Closing, ListenerRuntime, ReceptionContext};
 use crate::config::Behavior;
 use crate::dns::ReverseDns;
 use crate::ids::Icid;
@@ -79,8 +79,11 @@ pub async fn accept_loop(
 ) {
     loop {
         match socket.accept().await {
-            Ok((tcp, peer)) if ctx.draining().is_some() => {
-                refuse(tcp, peer, &rt, shutting_down(&ctx.config().hostname));
+            Ok((tcp, peer)) if ctx.closing(&rt.name).is_some() => {
+                let why = ctx
+                    .closing(&rt.name)
+                    .map_or(Closing::Shutdown, |(_, why)| why);
+                refuse(tcp, peer, &rt, why.reply(&ctx.config().hostname));
             }
             Ok((tcp, peer)) => match admit(&ctx, &rt, peer) {
                 Ok(slots) => {
@@ -248,7 +251,7 @@ async fn connection(
         headers: config.reception.headers,
     };
     let mut session = Session::new(conn, ctx.services.for_session());
-    let ending = run_session(&mut session, &mut stream, tls, limits, &ctx, icid).await;
+    let ending = run_session(&mut session, &mut stream, tls, limits, &ctx, &rt.name, icid).await;
     session.closed();
     log_events(&mut session);
     // The connection slots are released here, after the session ended.
@@ -284,6 +287,7 @@ async fn run_session(
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: crate::config::SessionLimits,
     ctx: &ReceptionContext,
+    listener: &str,
     icid: Icid,
 ) -> Ending {
     let start = Instant::now();
@@ -310,7 +314,7 @@ async fn run_session(
         tls,
         &mut spool,
         ctx,
-        icid,
+        Who { icid, listener },
         SessionClock {
             total_deadline,
             unsuccessful_deadline,
@@ -350,15 +354,23 @@ impl SessionClock {
     }
 }
 
+/// Which session: its ICID, and its listener (a suspended listener
+/// closes its sessions).
+struct Who<'a> {
+    icid: Icid,
+    listener: &'a str,
+}
+
 async fn run_session_io(
     session: &mut Session,
     stream: &mut Stream,
     tls: Option<tokio_rustls::TlsAcceptor>,
     spool: &mut SpoolFile,
     ctx: &ReceptionContext,
-    icid: Icid,
+    who: Who<'_>,
     clock: SessionClock,
 ) -> Ending {
+    let Who { icid, listener } = who;
     let idle = clock.idle;
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out = String::new();
@@ -502,14 +514,15 @@ async fn run_session_io(
         if session.messages() == 0 {
             deadline = deadline.min(clock.unsuccessful_deadline);
         }
-        let grace_end = ctx.draining();
-        if let Some(end) = grace_end {
-            // Shutting down: only a transaction in progress gets the grace
-            // period; an idle session (between transactions, or before
-            // MAIL FROM) is told 421 at once.
+        let closing = ctx.closing(listener);
+        let grace_end = closing.map(|(end, _)| end);
+        if let Some((end, why)) = closing {
+            // Shutting down, or the listener suspended: only a transaction
+            // in progress gets the grace period; an idle session (between
+            // transactions, or before MAIL FROM) is told 421 at once.
             if !session.in_transaction() {
                 MailEvent::IcidShutdown { icid }.log();
-                let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
+                let text = format!("{}\r\n", why.reply(&ctx.config().hostname));
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
@@ -519,16 +532,17 @@ async fn run_session_io(
         }
         let read = tokio::select! {
             r = tokio::time::timeout_at(deadline, stream.read(&mut chunk)) => r,
-            // Shutting down started while waiting: recompute the deadline
+            // Closing started while waiting: recompute the deadline
             // (reads are cancel-safe: nothing was consumed).
-            () = ctx.drain_started(), if grace_end.is_none() => continue,
+            () = ctx.closing_started(listener), if grace_end.is_none() => continue,
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => return Ending::Lost,
             Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
             Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
                 MailEvent::IcidShutdown { icid }.log();
-                let text = format!("{}\r\n", shutting_down(&ctx.config().hostname));
+                let why = closing.map_or(Closing::Shutdown, |(_, why)| why);
+                let text = format!("{}\r\n", why.reply(&ctx.config().hostname));
                 let _ = stream
                     .write_by(text.as_bytes(), clock.write_deadline())
                     .await;
@@ -560,10 +574,4 @@ fn not_queued(e: &crate::queue::QueueError) -> NotQueued {
         reason: e.to_string(),
         storage_full: e.is_storage_full(),
     }
-}
-
-/// The reply while the daemon shuts down (RFC 5321 §3.8: 421, and RFC 3463's
-/// 4.3.2 "system not accepting network messages").
-fn shutting_down(hostname: &str) -> String {
-    format!("421 4.3.2 {hostname} Service shutting down")
 }

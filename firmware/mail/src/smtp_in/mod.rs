@@ -59,6 +59,9 @@ pub struct ReceptionContext {
     /// new connections get `421 4.3.2`, sessions in progress may finish
     /// until then.
     draining: watch::Sender<Option<tokio::time::Instant>>,
+    /// Suspended listeners (`suspendlistener`), each with the end of the
+    /// grace its sessions in progress get: new connections get `421`.
+    suspended: watch::Sender<HashMap<String, tokio::time::Instant>>,
     /// Connections on all listeners together (`max_connections_total`,
     /// `max_connections_per_ip`), counted at accept.
     pub connections: Arc<ConnectionCounter>,
@@ -84,12 +87,57 @@ impl ReceptionContext {
         let _ = rx.wait_for(Option::is_some).await;
     }
 
+    /// Whether `listener` takes no new connections, why, and the end of
+    /// the grace its sessions in progress get: shutting down wins over a
+    /// suspension (its reply says the box is going away).
+    pub fn closing(&self, listener: &str) -> Option<(tokio::time::Instant, Closing)> {
+        if let Some(end) = self.draining() {
+            return Some((end, Closing::Shutdown));
+        }
+        self.suspended
+            .borrow()
+            .get(listener)
+            .map(|end| (*end, Closing::Suspended))
+    }
+
+    /// Resolves when `listener` starts closing: shutting down, or
+    /// suspended (at once if it has).
+    pub async fn closing_started(&self, listener: &str) {
+        let mut suspended = self.suspended.subscribe();
+        tokio::select! {
+            () = self.drain_started() => {}
+            _ = suspended.wait_for(|s| s.contains_key(listener)) => {}
+        }
+    }
+
     pub fn acceptor(&self, certificate: &str) -> Option<TlsAcceptor> {
         self.tls
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(certificate)
             .cloned()
+    }
+}
+
+/// Why a listener takes no new connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The daemon is stopping (SIGTERM, `shutdown`, `reboot`).
+    Shutdown,
+    /// `suspendlistener` or `suspend`.
+    Suspended,
+}
+
+impl Closing {
+    /// The 421 reply (RFC 5321 §3.8), with RFC 3463's 4.3.2 "system not
+    /// accepting network messages".
+    pub fn reply(self, hostname: &str) -> String {
+        match self {
+            Closing::Shutdown => format!("421 4.3.2 {hostname} Service shutting down"),
+            Closing::Suspended => {
+                format!("421 4.3.2 {hostname} Service temporarily unavailable")
+            }
+        }
     }
 }
 
@@ -127,6 +175,7 @@ impl Reception {
             services,
             queue,
             draining: watch::Sender::new(None),
+            suspended: watch::Sender::new(HashMap::new()),
             connections: Arc::new(ConnectionCounter::default()),
         };
         Self {
@@ -232,23 +281,66 @@ impl Reception {
     pub async fn drain(&self, grace: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         self.ctx.draining.send_replace(Some(deadline));
-        // The extra second lets the sessions send their 421 and close.
-        let hard = deadline + std::time::Duration::from_secs(1);
-        loop {
-            let open: u32 = self.summary().iter().map(|(_, _, c)| c).sum();
-            if open == 0 {
-                break;
-            }
-            if tokio::time::Instant::now() >= hard {
-                tracing::warn!("{open} session(s) still open after the shutdown grace period");
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let open = self.wait_closed(|_| true, deadline).await;
+        if open > 0 {
+            tracing::warn!("{open} session(s) still open after the shutdown grace period");
         }
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         for (name, r) in running.drain() {
             tracing::info!("listener {name} stopped on {}", r.addr);
             r.task.abort();
+        }
+    }
+
+    /// Suspends exactly the listeners `names` (`suspendlistener`,
+    /// `resumelistener`): a newly suspended one answers new connections
+    /// `421 4.3.2 <hostname> Service temporarily unavailable`, its idle
+    /// sessions are told the same at once and its transactions in
+    /// progress get `grace` to finish (as in [`Reception::drain`]); one no
+    /// longer named takes connections again. Returns when the sessions of
+    /// the suspended listeners have closed, or shortly after `grace`;
+    /// the answer is how many are still open.
+    pub async fn suspend(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+        grace: std::time::Duration,
+    ) -> u32 {
+        let deadline = tokio::time::Instant::now() + grace;
+        self.ctx.suspended.send_modify(|s| {
+            s.retain(|name, _| names.contains(name));
+            for name in names {
+                s.entry(name.clone()).or_insert(deadline);
+            }
+        });
+        self.wait_closed(|name| names.contains(name), deadline)
+            .await
+    }
+
+    /// Whether the listener named `name` is suspended.
+    pub fn is_suspended(&self, name: &str) -> bool {
+        self.ctx.suspended.borrow().contains_key(name)
+    }
+
+    /// Waits until the listeners `which` selects have no session left,
+    /// or until a second after `deadline` (the time the sessions need to
+    /// send their 421 and close); returns how many are still open.
+    async fn wait_closed(
+        &self,
+        which: impl Fn(&str) -> bool,
+        deadline: tokio::time::Instant,
+    ) -> u32 {
+        let hard = deadline + std::time::Duration::from_secs(1);
+        loop {
+            let open: u32 = self
+                .summary()
+                .iter()
+                .filter(|(name, _, _)| which(name))
+                .map(|(_, _, c)| c)
+                .sum();
+            if open == 0 || tokio::time::Instant::now() >= hard {
+                return open;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

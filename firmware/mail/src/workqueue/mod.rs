@@ -77,6 +77,11 @@ pub struct WorkQueue {
     tdc_ages: BTreeSet<(i64, Mid)>,
     /// `redirectrecipients`: every delivery goes to these hosts.
     redirect: Option<Vec<crate::config::RouteHost>>,
+    /// `suspenddel`/`suspend`: no delivery starts; queued mail waits.
+    delivery_suspended: bool,
+    /// The "System status" line of `status detail` (`Online`, `Delivery
+    /// suspended`...), kept by the daemon, which knows the listeners.
+    pub system_status: &'static str,
     /// Message filters, mail policies and quarantines (`processing`).
     processing: processing::State,
     /// Commands to this task, for work finished elsewhere.
@@ -97,6 +102,7 @@ pub fn start(
     recovered: Vec<MessageRecord>,
     committed: mpsc::UnboundedReceiver<MessageRecord>,
     reports: mpsc::UnboundedReceiver<DeliveryReport>,
+    delivery_suspended: bool,
 ) -> WorkQueueHandle {
     let (tx, commands) = mpsc::unbounded_channel();
     let mut wq = WorkQueue {
@@ -109,6 +115,8 @@ pub fn start(
         stats,
         reports: Default::default(),
         redirect: None,
+        delivery_suspended,
+        system_status: "Online",
         tdc_ages: BTreeSet::new(),
         data_dir,
         processing: Default::default(),
@@ -221,7 +229,7 @@ impl WorkQueue {
         let Some(active) = self.active.get_mut(&mid) else {
             return;
         };
-        if active.in_flight > 0 {
+        if active.in_flight > 0 || self.delivery_suspended {
             return;
         }
         let max_age = i64::from(config.threat_defense.max_age_secs);
@@ -506,6 +514,37 @@ impl WorkQueue {
 
     /// Dispatches messages whose retry time has come, and ends TDC copies
     /// that reached their age limit.
+    /// Suspends or resumes delivery (`suspenddel`, `resumedel`). While
+    /// suspended nothing dials out: new and retried messages stay queued,
+    /// deliveries already under way finish. Resuming hands out at once
+    /// what came due while suspended; a retry not yet due keeps its time.
+    pub fn set_delivery_suspended(&mut self, suspended: bool) {
+        let was = std::mem::replace(&mut self.delivery_suspended, suspended);
+        if was && !suspended {
+            let scheduled: std::collections::HashSet<Mid> =
+                self.retries.iter().map(|(_, mid)| *mid).collect();
+            let mids: Vec<Mid> = self
+                .active
+                .iter()
+                .filter(|(mid, a)| a.in_flight == 0 && !scheduled.contains(mid))
+                .map(|(mid, _)| *mid)
+                .collect();
+            for mid in mids {
+                self.dispatch(mid);
+            }
+        }
+    }
+
+    /// Whether delivery is suspended.
+    pub fn delivery_suspended(&self) -> bool {
+        self.delivery_suspended
+    }
+
+    /// Deliveries under way (jobs handed out, not reported yet).
+    pub fn deliveries_in_progress(&self) -> usize {
+        self.active.values().map(|a| a.in_flight).sum()
+    }
+
     fn due(&mut self) {
         let now = chrono::Utc::now().timestamp();
         self.expire_tdc_copies(now);

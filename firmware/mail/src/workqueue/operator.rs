@@ -33,11 +33,13 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
         }
         "resetcounters" => {
             wq.stats.reset();
-            Ok("Counters reset.".to_string())
+            // AsyncOS: "Counters reset: Mon Jan 01 12:00:01 2003".
+            Ok(format!("Counters reset: {}", local_time(wq.stats.reset_at)))
         }
+        "showrecipients" => showrecipients_filter(rest).map(|f| showrecipients(wq, &f)),
         "showmessage" => mid_arg(rest).and_then(|mid| showmessage(wq, mid)),
         "deletemessage" => mid_arg(rest).and_then(|mid| deletemessage(wq, mid)),
-        "delivernow" => Ok(delivernow(
+        "delivernow" => Ok(delivernow_answer(
             wq,
             rest.first().map(String::as_str).unwrap_or("all"),
         )),
@@ -45,10 +47,7 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
             Some(which) => Ok(bouncerecipients(wq, which)),
             None => Err("usage: bouncerecipients <domain>|<address>|all".to_string()),
         },
-        "redirectrecipients" => match rest.first() {
-            Some(host) => redirect(wq, host),
-            None => Err("usage: redirectrecipients <host>[:port]".to_string()),
-        },
+        "redirectrecipients" => redirect_target(rest).and_then(|host| redirect(wq, &host)),
         "workqueue" => match rest {
             [] => Ok(workqueue_status(wq)),
             [s] if s.eq_ignore_ascii_case("status") => Ok(workqueue_status(wq)),
@@ -246,10 +245,11 @@ fn status_detail(wq: &WorkQueue) -> String {
         )
     };
     let mut out = format!(
-        "{}\nUp since:                    {}\nLast counter reset:          {}\nSystem status:               Online\n\n",
+        "{}\nUp since:                    {}\nLast counter reset:          {}\nSystem status:               {}\n\n",
         now_line(),
         local_time(s.started_at),
-        local_time(s.reset_at)
+        local_time(s.reset_at),
+        wq.system_status
     );
     out.push_str(&format!(
         "Counters:{:>35}{:>12}{:>12}\n",
@@ -371,6 +371,145 @@ fn deletemessage(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
     }
     wq.settle(mid);
     Ok(format!("MID {mid} deleted ({n} recipient(s))."))
+}
+
+const REDIRECT_USAGE: &str = "usage: redirectrecipients <host>[:port] | redirectrecipients host <host> [port <port>] | redirectrecipients clear";
+
+/// The target of `redirectrecipients` as `redirect` takes it
+/// (`host[:port]` or `clear`), from our short form or AsyncOS's batch
+/// form `host <host> [port <port>]`.
+fn redirect_target(rest: &[String]) -> Result<String, String> {
+    match rest {
+        [target] => Ok(target.clone()),
+        [h, host] if h.eq_ignore_ascii_case("host") => Ok(host.clone()),
+        [h, host, p, port] if h.eq_ignore_ascii_case("host") && p.eq_ignore_ascii_case("port") => {
+            port.parse::<u16>()
+                .map(|port| format!("{host}:{port}"))
+                .map_err(|_| format!("bad port {port}"))
+        }
+        _ => Err(REDIRECT_USAGE.to_string()),
+    }
+}
+
+/// At most this many messages are listed by `showrecipients`: a queue
+/// backed up by an outage holds many thousands, and the console is not
+/// the place to page through them (narrow by host or sender instead).
+pub const SHOWRECIPIENTS_MAX_MESSAGES: usize = 1000;
+
+/// Which queued messages `showrecipients` lists (AsyncOS: "By recipient
+/// host", "By Envelope From address", "All").
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RecipientFilter {
+    All,
+    Host(String),
+    Sender(String),
+}
+
+fn showrecipients_filter(rest: &[String]) -> Result<RecipientFilter, String> {
+    const USAGE: &str = "usage: showrecipients [all | host <domain> | sender <address>]";
+    match rest {
+        [] => Ok(RecipientFilter::All),
+        [a] if a.eq_ignore_ascii_case("all") => Ok(RecipientFilter::All),
+        [h, host] if h.eq_ignore_ascii_case("host") => Ok(RecipientFilter::Host(host.clone())),
+        [f, sender] if f.eq_ignore_ascii_case("sender") => {
+            Ok(RecipientFilter::Sender(sender.clone()))
+        }
+        _ => Err(USAGE.to_string()),
+    }
+}
+
+/// `showrecipients`: the pending recipients of the queued messages, in
+/// AsyncOS's two-line layout (MID, bytes, sender, subject; then RID,
+/// attempts and recipient for each recipient), oldest message first.
+fn showrecipients(wq: &WorkQueue, filter: &RecipientFilter) -> String {
+    let mut mids: Vec<&Mid> = wq
+        .active
+        .iter()
+        .filter(|(_, a)| {
+            let r = &a.record;
+            match filter {
+                RecipientFilter::All => r.pending().next().is_some(),
+                RecipientFilter::Host(host) => r
+                    .pending()
+                    .any(|p| routes::domain_of(&p.address).eq_ignore_ascii_case(host)),
+                RecipientFilter::Sender(sender) => {
+                    r.mail_from.eq_ignore_ascii_case(sender) && r.pending().next().is_some()
+                }
+            }
+        })
+        .map(|(mid, _)| mid)
+        .collect();
+    if mids.is_empty() {
+        return "There are no matching messages in the queue.".to_string();
+    }
+    mids.sort();
+    let total = mids.len();
+    let mut out = format!(
+        "Showing messages, please wait.\n\n{:<10}{:<10}{:<32}{}\n{:<10}{:<10}{}\n",
+        "MID/", "Bytes/", "Sender/", "Subject", "[RID]", "[Atmps]", "Recipient"
+    );
+    for mid in mids.into_iter().take(SHOWRECIPIENTS_MAX_MESSAGES) {
+        let Some(a) = wq.active.get(mid) else {
+            continue;
+        };
+        let r = &a.record;
+        out.push_str(&format!(
+            "{:<10}{:<10}{:<32}{}\n",
+            mid.to_string(),
+            r.body_size,
+            r.mail_from,
+            r.subject.as_deref().unwrap_or("")
+        ));
+        for p in r.pending().filter(|p| match filter {
+            RecipientFilter::Host(host) => routes::domain_of(&p.address).eq_ignore_ascii_case(host),
+            _ => true,
+        }) {
+            out.push_str(&format!(
+                "{:<10}{:<10}{}\n",
+                format!("[{}]", p.rid),
+                format!("[{}]", p.attempts),
+                p.address
+            ));
+        }
+    }
+    if total > SHOWRECIPIENTS_MAX_MESSAGES {
+        out.push_str(&format!(
+            "\n{SHOWRECIPIENTS_MAX_MESSAGES} of {total} messages shown; narrow with `showrecipients host <domain>` or `sender <address>`.\n"
+        ));
+    }
+    out
+}
+
+/// `delivernow` as the console shows it: a MID (digits) or `all`, a
+/// domain or an address; while delivery is suspended it says the mail
+/// waits for `resumedel`.
+fn delivernow_answer(wq: &mut WorkQueue, which: &str) -> String {
+    let mut answer = match which.parse::<u64>() {
+        Ok(mid) => delivernow_mid(wq, Mid(mid)),
+        Err(_) => delivernow(wq, which),
+    };
+    if wq.delivery_suspended() {
+        answer.push_str("\nMail delivery is suspended: nothing is sent until `resumedel`.");
+    }
+    answer
+}
+
+/// `delivernow <MID>`: that message's pending recipients are tried now.
+fn delivernow_mid(wq: &mut WorkQueue, mid: Mid) -> String {
+    let Some(a) = wq.active.get_mut(&mid) else {
+        return format!("MID {mid} is not in the queue.");
+    };
+    for r in a
+        .record
+        .recipients
+        .iter_mut()
+        .filter(|r| r.status == RecipientStatus::Pending)
+    {
+        r.next_attempt = 0;
+    }
+    wq.retries.retain(|(_, m)| *m != mid);
+    wq.dispatch(mid);
+    format!("MID {mid} scheduled for immediate delivery.")
 }
 
 /// Recipients matching `which`: `all`, a domain, or an address.
@@ -504,6 +643,52 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
         fmt(state.last_success),
         state.last_error.as_deref().unwrap_or("-")
     )
+}
+
+#[cfg(test)]
+mod argument_tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn redirectrecipients_takes_the_short_and_the_asyncos_forms() {
+        assert_eq!(
+            redirect_target(&args("mx.example:2525")),
+            Ok("mx.example:2525".into())
+        );
+        assert_eq!(
+            redirect_target(&args("host mx.example")),
+            Ok("mx.example".into())
+        );
+        assert_eq!(
+            redirect_target(&args("HOST mx.example PORT 2525")),
+            Ok("mx.example:2525".into())
+        );
+        assert_eq!(redirect_target(&args("clear")), Ok("clear".into()));
+        assert!(redirect_target(&args("host mx.example port x")).is_err());
+        assert_eq!(redirect_target(&args("")), Err(REDIRECT_USAGE.to_string()));
+    }
+
+    #[test]
+    fn showrecipients_filters() {
+        assert_eq!(showrecipients_filter(&args("")), Ok(RecipientFilter::All));
+        assert_eq!(
+            showrecipients_filter(&args("all")),
+            Ok(RecipientFilter::All)
+        );
+        assert_eq!(
+            showrecipients_filter(&args("host example.com")),
+            Ok(RecipientFilter::Host("example.com".into()))
+        );
+        assert_eq!(
+            showrecipients_filter(&args("sender a@b.example")),
+            Ok(RecipientFilter::Sender("a@b.example".into()))
+        );
+        assert!(showrecipients_filter(&args("host")).is_err());
+    }
 }
 
 #[cfg(test)]

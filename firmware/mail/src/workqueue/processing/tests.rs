@@ -89,6 +89,7 @@ async fn rig(cfg: Config) -> Rig {
         recovered,
         committed_rx,
         reports_rx,
+        false,
     );
     Rig {
         _dir: dir,
