@@ -240,22 +240,28 @@ pub const FINDEVENT: &str = "\
 usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
                  [--message-id TEXT] [--ip ADDRESS] [--since TIME] [--until TIME]
                  [--json]
+       findevent [-i] [-m MID] [-f REGEX] [-s REGEX] [-t REGEX] [mail_logs]
 Prints every mail_logs line of the messages that match all criteria given
-(addresses, subject and Message-ID: case-insensitive, part of the value is
-enough; --ip: the sender IP of the message's connection, exactly;
-TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time ago: 24h, 7d; on the
-message's Start MID line), then each message's Message Tracking: summary,
-sending host and Processing Details.
+(--from, --to, --subject, --message-id: case-insensitive, part of the value
+is enough; AsyncOS's -f sender, -t recipient, -s subject: regular
+expressions, case-sensitive unless -i; --ip: the sender IP of the message's
+connection, exactly; TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time
+ago: 24h, 7d; on the message's Start MID line), then each message's Message
+Tracking: summary, sending host and Processing Details.
 --json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\
-usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
-       tail -f [N]       (console) the same, then follow new lines until Ctrl-C";
+usage: tail [mail_logs] [N]   the last N lines of mail_logs (default 20, at most 5000)
+       tail -n N [mail_logs]
+       tail -f [N]            (console; also tail and tail mail_logs there)
+                              the same, then follow new lines until Ctrl-C";
 
 pub const GREP: &str = "\
-usage: grep [-i] <regex> [--max N]
+usage: grep [-C N] [-e REGEX] [-i] [-p] [REGEX] [mail_logs] [--max N]
 Prints the mail_logs lines (oldest first) that match the regular expression
-(-i: case-insensitive; at most N lines, default and limit 5000).";
+(-i: case-insensitive; -C N: N lines of context around each match, at most
+10; -p: accepted, the console pages every answer; at most --max lines,
+default and limit 5000).";
 
 pub const USERCONFIG: &str = "\
 usage: userconfig print
