@@ -61,6 +61,9 @@ pub enum Stopped {
 /// with a slow flush behind it.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+#[path = "daemon_cutover.rs"]
+mod cutover;
+
 struct Status {
     reception: Arc<Reception>,
     delivery: Delivery,
@@ -161,7 +164,7 @@ impl DaemonStatus for Status {
             }
             ("status", _) if word("detail") => self.ask_work_queue(args),
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
-            _ => None,
+            _ => self.cutover(command.name, rest),
         }
     }
 

@@ -296,3 +296,33 @@ pub const QUIT: &str = "usage: quit";
 pub const COMMITDETAIL: &str = "usage: commitdetail   (the commit history, as commitlog)";
 pub const ROLLBACKCONFIG: &str =
     "usage: rollbackconfig   (lists the last 10 commits and asks which to roll back to)";
+
+// The cut-over monitoring and network checks (issue 16).
+pub const RATE: &str = "\
+usage: rate [INTERVAL [COUNT]]
+Every INTERVAL seconds (default 10, at most 60), COUNT times (default 1, at
+most 30; INTERVAL x COUNT at most 300): the connections in and out, the
+recipients received and completed since the daemon started with the change
+over the interval, and the queue's size in K-Bytes.";
+pub const HOSTRATE: &str = "\
+usage: hostrate <domain> [INTERVAL [COUNT]]
+Every INTERVAL seconds (default 10, at most 60), COUNT times (default 1, at
+most 30): the destination's status, its connections out, active recipients,
+delivered recipients, hard bounced recipients and soft bounce events, with
+the change over the interval.";
+pub const TOPIN: &str = "usage: topin   (the remote hosts with the most connections in, per listener)";
+pub const DNSSTATUS: &str = "usage: dnsstatus   (the gateway's DNS lookups since the daemon started)";
+pub const DNSFLUSH: &str = "usage: dnsflush   (forget every cached DNS answer)";
+pub const NSLOOKUP: &str = "\
+usage: nslookup <name|IP address> [A|AAAA|CNAME|MX|NS|PTR|SOA|TXT]
+Asks the gateway's own resolver (dnsconfig), through its cache; A by
+default, PTR for an address.";
+pub const TELNET: &str = "\
+usage: telnet <host> [PORT] [INTERFACE|auto]
+Connects to PORT (default 25) from INTERFACE's address (Data 1, Data 2 or
+Management; by default the delivery interface, as mail leaves), shows the
+banner, says QUIT and closes (at most 10 lines, 10 s per answer).";
+pub const PING: &str = "\
+usage: ping <host> [COUNT]
+Sends COUNT ICMP echo requests (default 4, at most 20), one a second.";
+pub const TRACEROUTE: &str = "usage: traceroute <host>   (not available: see docs/cli.md)";
