@@ -176,6 +176,10 @@ impl DaemonStatus for Status {
         boot_info(self.boot_reason)
     }
 
+    fn model(&self) -> Option<String> {
+        Some(self.board.clone())
+    }
+
     fn status(&self) -> String {
         let config = self.config.borrow().clone();
         let (messages, bytes) = self.queue.counts();

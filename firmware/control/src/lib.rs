@@ -88,6 +88,10 @@ pub trait DaemonStatus: Send + Sync + 'static {
     fn boot_info(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The board profile's name, `version`'s Model (`None`: unknown).
+    fn model(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct ControlServer {
@@ -99,6 +103,36 @@ pub struct ControlServer {
 /// A user's own session and passphrase: every role, even one that must
 /// choose a new passphrase first.
 const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
+
+/// This machine's values for `version` (`Hardware`'s fields say where
+/// each comes from).
+fn hardware(model: Option<String>) -> breakwater_control_proto::Hardware {
+    let build_date = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%d")
+                .to_string()
+        });
+    let bios = std::fs::read_to_string("/sys/class/dmi/id/bios_version")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let memory_mb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024)
+    });
+    breakwater_control_proto::Hardware {
+        model,
+        build_date,
+        bios,
+        cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
+        memory_mb,
+    }
+}
 
 fn fail(output: impl Into<String>) -> Response {
     Response {
@@ -388,6 +422,7 @@ impl Served {
                 hostname: self.hostname(),
                 last_boot: self.server.daemon.last_boot(),
                 boot_info: self.server.daemon.boot_info(),
+                hardware: hardware(self.server.daemon.model()),
             },
         )
     }
