@@ -116,7 +116,11 @@ impl Status {
         for _ in 0..watch.count {
             std::thread::sleep(std::time::Duration::from_secs(watch.interval_secs));
             let now = self.host_sample(&host)?;
-            out.push_str(&monitor::hostrate_line(&monitor::clock_time(), &before, &now));
+            out.push_str(&monitor::hostrate_line(
+                &monitor::clock_time(),
+                &before,
+                &now,
+            ));
             before = now;
         }
         Ok(out)

@@ -305,7 +305,14 @@ fn help_covers_every_command_and_the_new_ones_show_their_forms() {
         );
     }
     let version = t.command("version");
-    for field in ["Current Version", "Model: ", "Version: ", "Build Date: ", "CPUs: ", "Memory: "] {
+    for field in [
+        "Current Version",
+        "Model: ",
+        "Version: ",
+        "Build Date: ",
+        "CPUs: ",
+        "Memory: ",
+    ] {
         assert!(version.contains(field), "{field} in\n{version}");
     }
     t.quit();

@@ -43,8 +43,14 @@ fn cutover_commands_answer_from_the_running_gateway() {
     // rate: the totals since the start and their change over the interval.
     let rate = w.gw.cli_ok(&["rate", "1", "1"]);
     let head: Vec<&str> = rate.lines().take(2).collect();
-    assert!(head[0].starts_with("Time") && head[0].contains("Connections"), "{rate}");
-    assert!(head[1].contains("Received") && head[1].contains("K-Bytes"), "{rate}");
+    assert!(
+        head[0].starts_with("Time") && head[0].contains("Connections"),
+        "{rate}"
+    );
+    assert!(
+        head[1].contains("Received") && head[1].contains("K-Bytes"),
+        "{rate}"
+    );
     let words = last_words(&rate);
     assert_eq!(words.len(), 8, "{rate}");
     // Received, then Completed: both messages had one recipient each.
@@ -60,14 +66,21 @@ fn cutover_commands_answer_from_the_running_gateway() {
         r"(?m)^    Active Recipients\s+0$",
         r"No errors seen for this host\.",
     ] {
-        assert!(regex::Regex::new(pattern).unwrap().is_match(&hs), "{pattern}:\n{hs}");
+        assert!(
+            regex::Regex::new(pattern).unwrap().is_match(&hs),
+            "{pattern}:\n{hs}"
+        );
     }
     let hr = w.gw.cli_ok(&["hostrate", "example.com", "1", "1"]);
     assert!(hr.starts_with("Host: example.com\n"), "{hr}");
     // Time, status, connections out, active and its delta, delivered and
     // its delta, hard and soft deltas.
     let words = last_words(&hr);
-    assert_eq!(words[1..], ["up", "0", "0", "0", "2", "0", "0", "0"], "{hr}");
+    assert_eq!(
+        words[1..],
+        ["up", "0", "0", "0", "2", "0", "0", "0"],
+        "{hr}"
+    );
 
     // topin: an open connection from a host whose PTR its A confirms.
     let (held, banner) = SmtpConn::connect(mta, w.net.data1_smtp()).expect("connect");
@@ -80,7 +93,13 @@ fn cutover_commands_answer_from_the_running_gateway() {
     let words: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(
         words,
-        ["1", "mta9.cutover.test", &mta.to_string(), "IncomingMail", "1"],
+        [
+            "1",
+            "mta9.cutover.test",
+            &mta.to_string(),
+            "IncomingMail",
+            "1"
+        ],
         "{topin}"
     );
     drop(held);
@@ -92,24 +111,39 @@ fn cutover_commands_answer_from_the_running_gateway() {
     assert_eq!(answer.trim_end(), format!("A={} TTL=5m", w.net.sink_ip()));
     assert!(wait_until(SOON, || (a_queries(&w, name) == 1).then_some(())).is_some());
     let again = w.gw.cli_ok(&["nslookup", name, "a"]);
-    assert!(again.starts_with(&format!("A={} TTL=", w.net.sink_ip())), "{again}");
-    assert_eq!(w.gw.cli_ok(&["dnsflush"]).trim_end(), "The DNS cache has been flushed.");
+    assert!(
+        again.starts_with(&format!("A={} TTL=", w.net.sink_ip())),
+        "{again}"
+    );
+    assert_eq!(
+        w.gw.cli_ok(&["dnsflush"]).trim_end(),
+        "The DNS cache has been flushed."
+    );
     w.gw.cli_ok(&["nslookup", name]);
     assert!(
         wait_until(SOON, || (a_queries(&w, name) == 2).then_some(())).is_some(),
         "after dnsflush the server is asked again:\n{}",
         w.dns.log()
     );
-    assert_eq!(a_queries(&w, name), 2, "the second lookup was answered from the cache");
+    assert_eq!(
+        a_queries(&w, name),
+        2,
+        "the second lookup was answered from the cache"
+    );
     let nx = w.gw.cli(&["nslookup", "nowhere.cutover.test"]).unwrap_err();
     assert!(nx.contains("domain does not exist"), "{nx}");
     let status = w.gw.cli_ok(&["dnsstatus"]);
     assert!(
-        status.contains(&format!("Name servers:                {}", w.net.dns_addr())),
+        status.contains(&format!(
+            "Name servers:                {}",
+            w.net.dns_addr()
+        )),
         "{status}"
     );
     assert!(
-        regex::Regex::new(r"(?m)^  Cache Flushes\s+1$").unwrap().is_match(&status),
+        regex::Regex::new(r"(?m)^  Cache Flushes\s+1$")
+            .unwrap()
+            .is_match(&status),
         "{status}"
     );
 
@@ -135,7 +169,11 @@ fn cutover_commands_answer_from_the_running_gateway() {
     let found = |args: &[&str]| {
         let mut a = vec!["findevent"];
         a.extend_from_slice(args);
-        w.gw.cli_ok(&a).lines().next().unwrap_or_default().to_string()
+        w.gw.cli_ok(&a)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
     };
     assert_eq!(
         found(&["-m", &first.to_string(), "mail_logs"]),

@@ -443,6 +443,9 @@ mod tests {
             r#"{"product":"Breakwater","version":"0.1.0","serial":"S","hostname":"h"}"#,
         )
         .unwrap();
-        assert!(old.version_text().contains("Model: NA\nVersion: 0.1.0\nBuild Date: NA"));
+        assert!(
+            old.version_text()
+                .contains("Model: NA\nVersion: 0.1.0\nBuild Date: NA")
+        );
     }
 }

@@ -310,8 +310,10 @@ Every INTERVAL seconds (default 10, at most 60), COUNT times (default 1, at
 most 30): the destination's status, its connections out, active recipients,
 delivered recipients, hard bounced recipients and soft bounce events, with
 the change over the interval.";
-pub const TOPIN: &str = "usage: topin   (the remote hosts with the most connections in, per listener)";
-pub const DNSSTATUS: &str = "usage: dnsstatus   (the gateway's DNS lookups since the daemon started)";
+pub const TOPIN: &str =
+    "usage: topin   (the remote hosts with the most connections in, per listener)";
+pub const DNSSTATUS: &str =
+    "usage: dnsstatus   (the gateway's DNS lookups since the daemon started)";
 pub const DNSFLUSH: &str = "usage: dnsflush   (forget every cached DNS answer)";
 pub const NSLOOKUP: &str = "\
 usage: nslookup <name|IP address> [A|AAAA|CNAME|MX|NS|PTR|SOA|TXT]

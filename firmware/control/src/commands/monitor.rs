@@ -104,7 +104,8 @@ pub fn rate_line(time: &str, before: &RateSample, now: &RateSample) -> String {
         now.connections_in,
         now.connections_out,
         now.recipients_received,
-        now.recipients_received.saturating_sub(before.recipients_received),
+        now.recipients_received
+            .saturating_sub(before.recipients_received),
         now.recipients_completed,
         now.recipients_completed
             .saturating_sub(before.recipients_completed),
@@ -337,7 +338,10 @@ mod tests {
             .split_whitespace()
             .map(str::to_string)
             .collect();
-        assert_eq!(words, ["10:00:00", "up", "1", "1", "-2", "3", "2", "1", "0"]);
+        assert_eq!(
+            words,
+            ["10:00:00", "up", "1", "1", "-2", "3", "2", "1", "0"]
+        );
         assert!(hostrate_header("example.com").starts_with("Host: example.com\nTime"));
     }
 
@@ -364,7 +368,10 @@ mod tests {
         assert!(lines[0].starts_with("Status as of:"));
         assert!(lines[1].contains("Remote hostname") && lines[1].ends_with("Conn. In"));
         let first: Vec<&str> = lines[2].split_whitespace().collect();
-        assert_eq!(first, ["1", "mail.example.org", "192.0.2.9", "IncomingMail", "3"]);
+        assert_eq!(
+            first,
+            ["1", "mail.example.org", "192.0.2.9", "IncomingMail", "3"]
+        );
         let second: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(second, ["2", "192.0.2.7", "192.0.2.7", "IncomingMail", "1"]);
         assert!(topin(&[]).contains("No incoming connections."));

@@ -109,9 +109,7 @@ pub struct TelnetRequest {
 /// one of the configured interfaces (`Data 2` or `data2`, any case), the
 /// delivery interface by default.
 pub fn parse_telnet(args: &[String], config: &Config) -> Result<TelnetRequest, String> {
-    let (host, rest) = args
-        .split_first()
-        .ok_or_else(|| TELNET_USAGE.to_string())?;
+    let (host, rest) = args.split_first().ok_or_else(|| TELNET_USAGE.to_string())?;
     let (port, rest) = match rest.split_first() {
         Some((p, rest)) if p.bytes().all(|b| b.is_ascii_digit()) => (
             p.parse::<u16>()
@@ -161,8 +159,12 @@ pub fn parse_telnet(args: &[String], config: &Config) -> Result<TelnetRequest, S
 /// most), says `QUIT`, shows the answer and closes.
 pub fn telnet(target: SocketAddr, source: Option<&(String, IpAddr)>) -> Result<String, String> {
     let mut out = format!("Trying {}...\n", target.ip());
-    let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))
-        .map_err(|e| format!("{out}Cannot open a socket: {e}"))?;
+    let socket = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(|e| format!("{out}Cannot open a socket: {e}"))?;
     if let Some((name, ip)) = source {
         if ip.is_ipv4() != target.is_ipv4() {
             return Err(format!(
@@ -541,7 +543,9 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("220-sink.example ESMTP\n220 ready\nQUIT\n221 2.0.0 Bye\nConnection closed.\n"),
+            out.contains(
+                "220-sink.example ESMTP\n220 ready\nQUIT\n221 2.0.0 Bye\nConnection closed.\n"
+            ),
             "{out}"
         );
         // Nobody listening: the error says where it tried.

@@ -568,20 +568,38 @@ fn findevent_takes_asyncos_flags_with_regular_expressions() {
         found("-f ^(alice|carol)@example\\.org$"),
         "2 message(s) found: MID 101, 102"
     );
-    assert_eq!(found("-s ^Quarterly mail_logs"), "1 message(s) found: MID 101");
+    assert_eq!(
+        found("-s ^Quarterly mail_logs"),
+        "1 message(s) found: MID 101"
+    );
     assert_eq!(found("-s ^quarterly"), "No message in mail_logs matches.");
     assert_eq!(found("-i -s ^quarterly"), "1 message(s) found: MID 101");
     assert_eq!(found("-s ^quarterly -i"), "1 message(s) found: MID 101");
     assert_eq!(found("-t dave@"), "1 message(s) found: MID 102");
     // The long options still take part of the value, any case, literally.
-    assert_eq!(found("--from ALICE@EXAMPLE.ORG"), "1 message(s) found: MID 101");
-    assert_eq!(found("--from alice.example"), "No message in mail_logs matches.");
+    assert_eq!(
+        found("--from ALICE@EXAMPLE.ORG"),
+        "1 message(s) found: MID 101"
+    );
+    assert_eq!(
+        found("--from alice.example"),
+        "No message in mail_logs matches."
+    );
     let bad = findevent(&logs, &args("-s (unclosed")).unwrap_err();
     assert!(bad.starts_with("Invalid regular expression"), "{bad}");
-    assert!(findevent(&logs, &args("-f a{1000}{1000}")).is_err(), "size limit");
+    assert!(
+        findevent(&logs, &args("-f a{1000}{1000}")).is_err(),
+        "size limit"
+    );
     let other_log = findevent(&logs, &args("-m 101 gui_logs")).unwrap_err();
-    assert!(other_log.starts_with("Unknown log 'gui_logs'"), "{other_log}");
-    assert!(findevent(&logs, &args("-i")).is_err(), "-i alone is no criterion");
+    assert!(
+        other_log.starts_with("Unknown log 'gui_logs'"),
+        "{other_log}"
+    );
+    assert!(
+        findevent(&logs, &args("-i")).is_err(),
+        "-i alone is no criterion"
+    );
     assert!(findevent(&logs, &args("-m")).is_err());
 }
 
@@ -617,6 +635,10 @@ fn grep_and_tail_take_asyncos_forms() {
     assert_eq!(tail(&logs, &args("-n 1 mail_logs")).unwrap(), last);
     assert_eq!(tail(&logs, &args("mail_logs 1")).unwrap(), last);
     assert_eq!(tail(&logs, &args("mail_logs")).unwrap().lines().count(), 18);
-    assert!(tail(&logs, &args("gui_logs")).unwrap_err().starts_with("Unknown log"));
+    assert!(
+        tail(&logs, &args("gui_logs"))
+            .unwrap_err()
+            .starts_with("Unknown log")
+    );
     assert!(tail(&logs, &args("-x")).is_err());
 }

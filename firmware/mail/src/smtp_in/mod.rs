@@ -275,7 +275,11 @@ impl Reception {
 
     /// The resolver reception uses (`topin`'s reverse lookups, `dnsflush`).
     pub fn dns(&self) -> Dns {
-        self.ctx.dns.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.ctx
+            .dns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Listener name, address and live connections, for `status`.

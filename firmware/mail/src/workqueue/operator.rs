@@ -500,7 +500,12 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
         .unwrap_or("No errors seen for this host.");
     // AsyncOS's layout: counters and gauges grouped and indented by kind.
     let row = |indent: usize, label: &str, n: u64| {
-        format!("{:indent$}{label:<w$}{:>12}\n", "", thousands(n), w = 46 - indent)
+        format!(
+            "{:indent$}{label:<w$}{:>12}\n",
+            "",
+            thousands(n),
+            w = 46 - indent
+        )
     };
     let mut out = format!(
         "Host mail status for: '{host}'\n{}\nHost up/down:                {status}\n\nCounters:\n  Queue\n",
@@ -508,7 +513,11 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
     );
     out.push_str(&row(4, "Soft Bounced Events", c.soft_bounced));
     out.push_str("  Completion\n");
-    out.push_str(&row(4, "Completed Recipients", c.delivered + c.hard_bounced));
+    out.push_str(&row(
+        4,
+        "Completed Recipients",
+        c.delivered + c.hard_bounced,
+    ));
     out.push_str(&row(6, "Hard Bounced Recipients", c.hard_bounced));
     out.push_str(&row(6, "Delivered Recipients", c.delivered));
     out.push_str("\nGauges:\n  Queue\n");
