@@ -5,6 +5,7 @@
 //! lookups reached the server); `telnet` to the sink from the Data 2
 //! address; `findevent` with AsyncOS's flags; `ping` and `traceroute`.
 
+use breakwater_e2e::console::Console;
 use breakwater_e2e::{Dns, SOON, SmtpConn, TestNet, World, wait_until};
 
 /// Lines of dnsmasq's query log asking `name`'s A record.
@@ -208,4 +209,17 @@ fn cutover_commands_answer_from_the_running_gateway() {
     }
     let tr = w.gw.cli(&["traceroute", name]).unwrap_err();
     assert!(tr.starts_with("traceroute is not available"), "{tr}");
+
+    // At the console, typed alone, they ask as AsyncOS's do.
+    let mut con = Console::login_factory_admin(&w.gw, "a new passphrase for the cut-over");
+    let hs = con.dialogue("hoststatus", &["example.com"]);
+    assert!(hs.contains("Host mail status for: 'example.com'"), "{hs}");
+    let ns = con.dialogue("nslookup", &[name, "1"]);
+    assert!(ns.contains(&format!("A={} TTL=", w.net.sink_ip())), "{ns}");
+    let t = con.dialogue("telnet", &["3", name, &port]);
+    assert!(
+        t.contains(&format!("from Data 2 ({})", w.net.data2())) && t.contains("221"),
+        "{t}"
+    );
+    con.logout();
 }
