@@ -156,8 +156,8 @@ impl Status {
         nettools::nslookup_answer(&name, &rtype, found)
     }
 
-    /// `host`'s addresses through the gateway's resolver, those of
-    /// `family` (when given) first.
+    /// One of `host`'s addresses through the gateway's resolver: an IPv4
+    /// one when `v4_first` (the source interface's family), else IPv6.
     fn resolve(&self, dns: &Dns, host: &str, v4_first: bool) -> Result<IpAddr, String> {
         let mut found = self
             .block_on(dns.addresses(host))
