@@ -63,6 +63,9 @@ pub enum Stopped {
 /// with a slow flush behind it.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+#[path = "daemon_cutover.rs"]
+mod cutover;
+
 struct Status {
     reception: Arc<Reception>,
     delivery: Delivery,
@@ -183,7 +186,7 @@ impl DaemonStatus for Status {
             }
             ("status", _) if word("detail") => self.ask_work_queue(args),
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
-            _ => None,
+            _ => self.cutover(command.name, rest),
         }
     }
 
@@ -193,6 +196,10 @@ impl DaemonStatus for Status {
 
     fn boot_info(&self) -> Vec<String> {
         boot_info(self.boot_reason)
+    }
+
+    fn model(&self) -> Option<String> {
+        Some(self.board.clone())
     }
 
     fn status(&self) -> String {

@@ -55,6 +55,14 @@ impl DnsBuilder {
         self
     }
 
+    /// The TTL of the local records (dnsmasq's default is 0: nothing
+    /// would be cached).
+    #[must_use]
+    pub fn local_ttl(mut self, secs: u32) -> Self {
+        self.args.push(format!("--local-ttl={secs}"));
+        self
+    }
+
     /// MX record `domain` → `host` with `preference`.
     #[must_use]
     pub fn mx(mut self, domain: &str, host: &str, preference: u16) -> Self {

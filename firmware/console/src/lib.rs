@@ -25,6 +25,7 @@ pub mod menus;
 mod menus_access;
 mod menus_admin;
 mod menus_config;
+mod menus_cutover;
 mod menus_delivery;
 mod menus_filters;
 mod menus_listener;

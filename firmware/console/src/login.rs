@@ -117,6 +117,7 @@ pub fn welcome(
         hostname: String::new(),
         last_boot: None,
         boot_info: Vec::new(),
+        hardware: Default::default(),
     });
     let session = Session {
         user: user.to_ascii_lowercase(),

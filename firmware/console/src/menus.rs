@@ -15,9 +15,9 @@ use breakwater_control_proto::catalog;
 use super::shell::{Next, Shell};
 use super::{
     ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
-    menus_delivery as delivery, menus_filters as filters, menus_listener as listener,
-    menus_logs as logs, menus_policy as policy, menus_quarantine as quarantine,
-    menus_setup as setup, menus_ssl as ssl, menus_system as system,
+    menus_cutover as cutover, menus_delivery as delivery, menus_filters as filters,
+    menus_listener as listener, menus_logs as logs, menus_policy as policy,
+    menus_quarantine as quarantine, menus_setup as setup, menus_ssl as ssl, menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -65,6 +65,11 @@ pub const MENUS: &[MenuDef] = &[
     menu("tail", true, logs::tail),
     menu("grep", false, logs::grep),
     menu("trace", false, logs::trace),
+    menu("hoststatus", false, cutover::hoststatus),
+    menu("rate", false, cutover::rate),
+    menu("hostrate", false, cutover::hostrate),
+    menu("nslookup", false, cutover::nslookup),
+    menu("telnet", false, cutover::telnet),
     menu("reboot", true, system::reboot),
     menu("shutdown", true, system::shutdown),
     menu("commit", false, admin::commit),

@@ -70,11 +70,13 @@ pub(super) fn grep(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleEr
     }
 }
 
-/// `tail` alone or `tail -f [N]` follows mail_logs until Ctrl-C (as
-/// AsyncOS's `tail` does); `tail N` prints the last N lines and returns.
+/// `tail`, `tail mail_logs` or `tail -f [N]` follows mail_logs until
+/// Ctrl-C (as AsyncOS's `tail mail_logs` does); `tail N` prints the last N
+/// lines and returns.
 pub(super) fn tail(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
     let count = match args {
         [] => "20".to_string(),
+        [l] if l.eq_ignore_ascii_case("mail_logs") => "20".to_string(),
         [f] if f == "-f" => "20".to_string(),
         [f, n] if f == "-f" => n.clone(),
         _ => {

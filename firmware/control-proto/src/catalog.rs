@@ -677,6 +677,82 @@ pub const CATALOG: &[Command] = &[
         &[],
         Admin,
     ),
+    // The cut-over monitoring and network checks (issue 16): a guest
+    // sees rates and counters as it sees status; host names, addresses
+    // and probes of other hosts are for read-only users and up;
+    // flushing the cache is an operator's.
+    cmd(
+        "rate",
+        "Show connections, recipients received and completed, and the queue size every few seconds",
+        usage::RATE,
+        Daemon,
+        &[form(&["rate", "**"], Guest)],
+        Guest,
+    ),
+    cmd(
+        "hostrate",
+        "Show the delivery rates of one destination every few seconds",
+        usage::HOSTRATE,
+        Daemon,
+        &[form(&["hostrate", "**"], Guest)],
+        Guest,
+    ),
+    cmd(
+        "topin",
+        "Show the remote hosts with the most connections in",
+        usage::TOPIN,
+        Daemon,
+        &[form(&["topin"], ReadOnly)],
+        ReadOnly,
+    ),
+    cmd(
+        "dnsstatus",
+        "Show the DNS lookups' counters and latency",
+        usage::DNSSTATUS,
+        Daemon,
+        &[form(&["dnsstatus"], Guest)],
+        Guest,
+    ),
+    cmd(
+        "dnsflush",
+        "Flush the DNS cache",
+        usage::DNSFLUSH,
+        Daemon,
+        &[],
+        Operator,
+    ),
+    cmd(
+        "nslookup",
+        "Look a name up through the gateway's own resolver",
+        usage::NSLOOKUP,
+        Daemon,
+        &[form(&["nslookup", "**"], ReadOnly)],
+        ReadOnly,
+    ),
+    cmd(
+        "telnet",
+        "Connect to a host's port from an interface and show its banner (test an SMTP next hop)",
+        usage::TELNET,
+        Daemon,
+        &[form(&["telnet", "**"], ReadOnly)],
+        ReadOnly,
+    ),
+    cmd(
+        "ping",
+        "Send ICMP echo requests to a host",
+        usage::PING,
+        Daemon,
+        &[form(&["ping", "**"], ReadOnly)],
+        ReadOnly,
+    ),
+    cmd(
+        "traceroute",
+        "Not available on this appliance (says why)",
+        usage::TRACEROUTE,
+        Daemon,
+        &[form(&["traceroute", "**"], ReadOnly)],
+        ReadOnly,
+    ),
     // The logs.
     cmd(
         "findevent",

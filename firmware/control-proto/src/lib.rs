@@ -80,15 +80,44 @@ pub struct Banner {
     /// `Boot reason: ...`, `Running slot: ...`, `Other slot: ...`.
     #[serde(default)]
     pub boot_info: Vec<String>,
+    /// The machine, for `version` (absent from an older daemon: `NA`).
+    #[serde(default)]
+    pub hardware: Hardware,
+}
+
+/// What `version` says of the machine, as AsyncOS's does (Model, Build
+/// Date, BIOS, CPUs, Memory); `None` where this box cannot tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hardware {
+    /// The board profile's name.
+    pub model: Option<String>,
+    /// `YYYY-MM-DD`: the firmware binary's time stamp, which the image
+    /// sets to SOURCE_DATE_EPOCH (the last commit's date).
+    pub build_date: Option<String>,
+    /// The firmware's BIOS version (`/sys/class/dmi/id/bios_version`).
+    pub bios: Option<String>,
+    pub cpus: Option<usize>,
+    pub memory_mb: Option<u64>,
 }
 
 impl Banner {
-    /// What `version` prints (at the console and over SSH).
+    /// What `version` prints (at the console and over SSH), in AsyncOS's
+    /// order; `NA` where the box cannot tell.
     pub fn version_text(&self) -> String {
         let boot: String = self.boot_info.iter().map(|l| format!("\n{l}")).collect();
+        let na = |v: Option<String>| v.unwrap_or_else(|| "NA".to_string());
+        let h = &self.hardware;
         format!(
-            "Current Version\n===============\nProduct: {} Email Security Gateway\nVersion: {}\nSerial #: {}\nHost name: {}{boot}",
-            self.product, self.version, self.serial, self.hostname
+            "Current Version\n===============\nProduct: {} Email Security Gateway\nModel: {}\nVersion: {}\nBuild Date: {}\nSerial #: {}\nBIOS: {}\nCPUs: {}\nMemory: {}\nHost name: {}{boot}",
+            self.product,
+            na(h.model.clone()),
+            self.version,
+            na(h.build_date.clone()),
+            self.serial,
+            na(h.bios.clone()),
+            na(h.cpus.map(|n| n.to_string())),
+            na(h.memory_mb.map(|m| format!("{m} MB"))),
+            self.hostname
         )
     }
 }
@@ -384,5 +413,39 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.name()), Some(role));
         }
+    }
+
+    #[test]
+    fn version_prints_asyncos_fields_in_order_with_na_for_the_unknown() {
+        let banner = Banner {
+            product: "Breakwater".into(),
+            version: "0.1.0".into(),
+            serial: "BW-1234".into(),
+            hostname: "gw.example.com".into(),
+            last_boot: None,
+            boot_info: vec!["Running slot: A".into()],
+            hardware: Hardware {
+                model: Some("qemu-x86_64".into()),
+                build_date: Some("2026-12-06".into()),
+                bios: None,
+                cpus: Some(2),
+                memory_mb: Some(1024),
+            },
+        };
+        assert_eq!(
+            banner.version_text(),
+            "Current Version\n===============\nProduct: Breakwater Email Security Gateway\n\
+             Model: qemu-x86_64\nVersion: 0.1.0\nBuild Date: 2026-12-06\nSerial #: BW-1234\n\
+             BIOS: NA\nCPUs: 2\nMemory: 1024 MB\nHost name: gw.example.com\nRunning slot: A"
+        );
+        // An older daemon's banner, without the machine: every field NA.
+        let old: Banner = serde_json::from_str(
+            r#"{"product":"Breakwater","version":"0.1.0","serial":"S","hostname":"h"}"#,
+        )
+        .unwrap();
+        assert!(
+            old.version_text()
+                .contains("Model: NA\nVersion: 0.1.0\nBuild Date: NA")
+        );
     }
 }

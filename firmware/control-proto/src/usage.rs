@@ -240,22 +240,28 @@ pub const FINDEVENT: &str = "\
 usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
                  [--message-id TEXT] [--ip ADDRESS] [--since TIME] [--until TIME]
                  [--json]
+       findevent [-i] [-m MID] [-f REGEX] [-s REGEX] [-t REGEX] [mail_logs]
 Prints every mail_logs line of the messages that match all criteria given
-(addresses, subject and Message-ID: case-insensitive, part of the value is
-enough; --ip: the sender IP of the message's connection, exactly;
-TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time ago: 24h, 7d; on the
-message's Start MID line), then each message's Message Tracking: summary,
-sending host and Processing Details.
+(--from, --to, --subject, --message-id: case-insensitive, part of the value
+is enough; AsyncOS's -f sender, -t recipient, -s subject: regular
+expressions, case-sensitive unless -i; --ip: the sender IP of the message's
+connection, exactly; TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time
+ago: 24h, 7d; on the message's Start MID line), then each message's Message
+Tracking: summary, sending host and Processing Details.
 --json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\
-usage: tail [N]          the last N lines of mail_logs (default 20, at most 5000)
-       tail -f [N]       (console) the same, then follow new lines until Ctrl-C";
+usage: tail [mail_logs] [N]   the last N lines of mail_logs (default 20, at most 5000)
+       tail -n N [mail_logs]
+       tail -f [N]            (console; also tail and tail mail_logs there)
+                              the same, then follow new lines until Ctrl-C";
 
 pub const GREP: &str = "\
-usage: grep [-i] <regex> [--max N]
+usage: grep [-C N] [-e REGEX] [-i] [-p] [REGEX] [mail_logs] [--max N]
 Prints the mail_logs lines (oldest first) that match the regular expression
-(-i: case-insensitive; at most N lines, default and limit 5000).";
+(-i: case-insensitive; -C N: N lines of context around each match, at most
+10; -p: accepted, the console pages every answer; at most --max lines,
+default and limit 5000).";
 
 pub const USERCONFIG: &str = "\
 usage: userconfig print
@@ -302,3 +308,35 @@ pub const QUIT: &str = "usage: quit";
 pub const COMMITDETAIL: &str = "usage: commitdetail   (the commit history, as commitlog)";
 pub const ROLLBACKCONFIG: &str =
     "usage: rollbackconfig   (lists the last 10 commits and asks which to roll back to)";
+
+// The cut-over monitoring and network checks (issue 16).
+pub const RATE: &str = "\
+usage: rate [INTERVAL [COUNT]]
+Every INTERVAL seconds (default 10, at most 60), COUNT times (default 1, at
+most 30; INTERVAL x COUNT at most 300): the connections in and out, the
+recipients received and completed since the daemon started with the change
+over the interval, and the queue's size in K-Bytes.";
+pub const HOSTRATE: &str = "\
+usage: hostrate <domain> [INTERVAL [COUNT]]
+Every INTERVAL seconds (default 10, at most 60), COUNT times (default 1, at
+most 30): the destination's status, its connections out, active recipients,
+delivered recipients, hard bounced recipients and soft bounce events, with
+the change over the interval.";
+pub const TOPIN: &str =
+    "usage: topin   (the remote hosts with the most connections in, per listener)";
+pub const DNSSTATUS: &str =
+    "usage: dnsstatus   (the gateway's DNS lookups since the daemon started)";
+pub const DNSFLUSH: &str = "usage: dnsflush   (forget every cached DNS answer)";
+pub const NSLOOKUP: &str = "\
+usage: nslookup <name|IP address> [A|AAAA|CNAME|MX|NS|PTR|SOA|TXT]
+Asks the gateway's own resolver (dnsconfig), through its cache; A by
+default, PTR for an address.";
+pub const TELNET: &str = "\
+usage: telnet <host> [PORT] [INTERFACE|auto]
+Connects to PORT (default 25) from INTERFACE's address (Data 1, Data 2 or
+Management; by default the delivery interface, as mail leaves), shows the
+banner, says QUIT and closes (at most 10 lines, 10 s per answer).";
+pub const PING: &str = "\
+usage: ping <host> [COUNT]
+Sends COUNT ICMP echo requests (default 4, at most 20), one a second.";
+pub const TRACEROUTE: &str = "usage: traceroute <host>   (not available: see docs/cli.md)";

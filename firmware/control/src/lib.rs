@@ -88,6 +88,10 @@ pub trait DaemonStatus: Send + Sync + 'static {
     fn boot_info(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The board profile's name, `version`'s Model (`None`: unknown).
+    fn model(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct ControlServer {
@@ -99,6 +103,36 @@ pub struct ControlServer {
 /// A user's own session and passphrase: every role, even one that must
 /// choose a new passphrase first.
 const SELF_SERVICE: &[&str] = &["passwd", STATE, LOGOUT];
+
+/// This machine's values for `version` (`Hardware`'s fields say where
+/// each comes from).
+fn hardware(model: Option<String>) -> breakwater_control_proto::Hardware {
+    let build_date = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .ok()
+        .map(|t| {
+            chrono::DateTime::<chrono::Utc>::from(t)
+                .format("%Y-%m-%d")
+                .to_string()
+        });
+    let bios = std::fs::read_to_string("/sys/class/dmi/id/bios_version")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let memory_mb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024)
+    });
+    breakwater_control_proto::Hardware {
+        model,
+        build_date,
+        bios,
+        cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
+        memory_mb,
+    }
+}
 
 fn fail(output: impl Into<String>) -> Response {
     Response {
@@ -388,6 +422,7 @@ impl Served {
                 hostname: self.hostname(),
                 last_boot: self.server.daemon.last_boot(),
                 boot_info: self.server.daemon.boot_info(),
+                hardware: hardware(self.server.daemon.model()),
             },
         )
     }
@@ -549,6 +584,22 @@ mod tests {
         ("tophosts", [true, true, true, true]),
         ("reportdata --json", [true, true, true, true]),
         ("hoststatus example.com", [true, true, true, true]),
+        // The cut-over commands (issue 16).
+        ("rate", [true, true, true, true]),
+        ("rate 1 3", [true, true, true, true]),
+        ("hostrate example.com 5", [true, true, true, true]),
+        ("dnsstatus", [true, true, true, true]),
+        ("topin", [true, true, true, false]),
+        ("nslookup example.com MX", [true, true, true, false]),
+        ("telnet mx.example.com 25 Data 2", [true, true, true, false]),
+        ("ping 192.0.2.1", [true, true, true, false]),
+        ("traceroute 192.0.2.1", [true, true, true, false]),
+        ("dnsflush", [true, true, false, false]),
+        (
+            "findevent -i -s report mail_logs",
+            [true, true, true, false],
+        ),
+        ("grep -e DCID mail_logs", [true, true, true, false]),
         ("workqueue", [true, true, true, true]),
         ("workqueue status", [true, true, true, true]),
         ("upgrade", [true, true, true, true]),

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -89,11 +90,14 @@ impl Dns {
         // Only the client's own address family is asked: an IPv4 client is
         // confirmed by an A record, and a slow AAAA answer must not hold up
         // every connection's banner.
+        let start = std::time::Instant::now();
         let verified = match ip {
             IpAddr::V4(v4) => self
                 .resolver
                 .ipv4_lookup(name.as_str())
                 .await
+                .inspect(|_| STATS.record_ok(start))
+                .inspect_err(|e| STATS.record_err(start, e))
                 .is_ok_and(|found| {
                     found
                         .answers()
@@ -104,6 +108,8 @@ impl Dns {
                 .resolver
                 .ipv6_lookup(name.as_str())
                 .await
+                .inspect(|_| STATS.record_ok(start))
+                .inspect_err(|e| STATS.record_err(start, e))
                 .is_ok_and(|found| {
                     found
                         .answers()
@@ -167,7 +173,10 @@ impl Dns {
             return Ok(vec![ip]);
         }
         let fqdn = format!("{}.", host.trim_end_matches('.'));
-        match self.resolver.lookup_ip(fqdn.as_str()).await {
+        let start = std::time::Instant::now();
+        let answer = self.resolver.lookup_ip(fqdn.as_str()).await;
+        STATS.record(start, &answer);
+        match answer {
             Ok(found) => Ok(found.iter().collect()),
             Err(e) => Err(LookupError::from_net(&e)),
         }
@@ -177,7 +186,10 @@ impl Dns {
     /// trailing dot). A null MX (RFC 7505) is one record with exchange "".
     pub async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, LookupError> {
         let fqdn = format!("{}.", domain.trim_end_matches('.'));
-        match self.resolver.mx_lookup(fqdn.as_str()).await {
+        let start = std::time::Instant::now();
+        let answer = self.resolver.mx_lookup(fqdn.as_str()).await;
+        STATS.record(start, &answer);
+        match answer {
             Ok(found) => Ok(found
                 .answers()
                 .iter()
@@ -193,6 +205,169 @@ impl Dns {
                 })
                 .collect()),
             Err(e) => Err(LookupError::from_net(&e)),
+        }
+    }
+}
+
+/// `nslookup`'s record types (AsyncOS's list).
+pub const NSLOOKUP_TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "TXT"];
+
+/// One record of an `nslookup` answer, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// `A`, `MX`, ...
+    pub rtype: String,
+    /// The record's data, names without their trailing dot; an MX's
+    /// preference is in `preference`.
+    pub data: String,
+    pub preference: Option<u16>,
+    pub ttl: u32,
+}
+
+impl Dns {
+    /// `nslookup NAME TYPE` through the gateway's own resolver and cache
+    /// (a PTR query takes an IP address). `rtype` is one of
+    /// [`NSLOOKUP_TYPES`], any case.
+    pub async fn query(&self, name: &str, rtype: &str) -> Result<Vec<Answer>, LookupError> {
+        let wanted = RecordType::from_str(&rtype.to_ascii_uppercase())
+            .ok()
+            .filter(|t| NSLOOKUP_TYPES.contains(&t.to_string().as_str()))
+            .ok_or_else(|| LookupError::Temporary(format!("unknown query type {rtype}")))?;
+        let qname = match name.trim_matches(['[', ']']).parse::<IpAddr>() {
+            Ok(ip) if wanted == RecordType::PTR => Name::from(ip),
+            _ => Name::from_str(&format!("{}.", name.trim_end_matches('.')))
+                .map_err(|e| LookupError::Temporary(format!("'{name}' is not a name: {e}")))?,
+        };
+        let start = std::time::Instant::now();
+        let answer = self.resolver.lookup(qname, wanted).await;
+        STATS.record(start, &answer);
+        let found = answer.map_err(|e| LookupError::from_net(&e))?;
+        let text = |n: &Name| n.to_utf8().trim_end_matches('.').to_string();
+        Ok(found
+            .answers()
+            .iter()
+            .filter(|r| r.record_type() == wanted || r.record_type() == RecordType::CNAME)
+            .map(|r| {
+                let (data, preference) = match &r.data {
+                    RData::MX(mx) => (text(&mx.exchange), Some(mx.preference)),
+                    RData::CNAME(c) => (text(&c.0), None),
+                    RData::NS(n) => (text(&n.0), None),
+                    RData::PTR(p) => (text(&p.0), None),
+                    RData::TXT(t) => (t.to_string(), None),
+                    other => (other.to_string(), None),
+                };
+                Answer {
+                    rtype: r.record_type().to_string(),
+                    data,
+                    preference,
+                    ttl: r.ttl,
+                }
+            })
+            .collect())
+    }
+
+    /// `dnsflush`: forgets every cached answer (both resolvers).
+    pub fn clear_cache(&self) {
+        self.resolver.clear_cache();
+        self.validating.clear_cache();
+    }
+
+    /// The name servers asked (empty: the host's resolver configuration).
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+}
+
+/// What the gateway's lookups did since the daemon started, for
+/// `dnsstatus`: process-wide, as a commit builds new resolvers.
+pub static STATS: DnsStats = DnsStats::new();
+
+/// Lookup counters and latency (the cache itself is hickory's and keeps
+/// no counters of its own: a cached answer counts as an answered request
+/// with its short latency).
+#[derive(Debug)]
+pub struct DnsStats {
+    requests: AtomicU64,
+    answered: AtomicU64,
+    no_records: AtomicU64,
+    failures: AtomicU64,
+    latency_us_total: AtomicU64,
+    latency_us_max: AtomicU64,
+    flushes: AtomicU64,
+    last_flush: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+/// A copy of [`DnsStats`] at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsStatsSnapshot {
+    pub requests: u64,
+    pub answered: u64,
+    pub no_records: u64,
+    pub failures: u64,
+    pub latency_us_total: u64,
+    pub latency_us_max: u64,
+    pub flushes: u64,
+    pub last_flush: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl DnsStats {
+    const fn new() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            no_records: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            latency_us_total: AtomicU64::new(0),
+            latency_us_max: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            last_flush: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn timed(&self, start: std::time::Instant) {
+        let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.latency_us_total.fetch_add(us, Ordering::Relaxed);
+        self.latency_us_max.fetch_max(us, Ordering::Relaxed);
+    }
+
+    fn record_ok(&self, start: std::time::Instant) {
+        self.timed(start);
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record_err(&self, start: std::time::Instant, e: &NetError) {
+        self.timed(start);
+        if e.is_nx_domain() || e.is_no_records_found() {
+            self.no_records.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn record<T>(&self, start: std::time::Instant, r: &Result<T, NetError>) {
+        match r {
+            Ok(_) => self.record_ok(start),
+            Err(e) => self.record_err(start, e),
+        }
+    }
+
+    /// Counts a `dnsflush`.
+    pub fn flushed(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        *self.last_flush.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+    }
+
+    pub fn snapshot(&self) -> DnsStatsSnapshot {
+        DnsStatsSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            answered: self.answered.load(Ordering::Relaxed),
+            no_records: self.no_records.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            latency_us_total: self.latency_us_total.load(Ordering::Relaxed),
+            latency_us_max: self.latency_us_max.load(Ordering::Relaxed),
+            flushes: self.flushes.load(Ordering::Relaxed),
+            last_flush: *self.last_flush.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 }
@@ -437,7 +612,10 @@ impl Dns {
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         let bogus =
             || LookupError::Temporary(format!("DNSSEC validation failed for {fqdn} {rtype}"));
-        match self.validating.lookup(fqdn.as_str(), rtype).await {
+        let start = std::time::Instant::now();
+        let answer = self.validating.lookup(fqdn.as_str(), rtype).await;
+        STATS.record(start, &answer);
+        match answer {
             Ok(found) => {
                 let rrsets: Vec<&Record> = found
                     .answers()
@@ -529,7 +707,10 @@ impl std::fmt::Display for LookupError {
 }
 
 async fn ptr_with<P: ConnectionProvider>(resolver: &Resolver<P>, ip: IpAddr) -> Option<String> {
-    let ptr = resolver.reverse_lookup(Name::from(ip)).await.ok()?;
+    let start = std::time::Instant::now();
+    let ptr = resolver.reverse_lookup(Name::from(ip)).await;
+    STATS.record(start, &ptr);
+    let ptr = ptr.ok()?;
     ptr.answers().iter().find_map(|r| match &r.data {
         RData::PTR(p) => Some(p.0.to_utf8()),
         _ => None,

@@ -30,6 +30,8 @@ mod interfaceconfig;
 mod listener_table;
 mod listenerconfig;
 mod logconfig;
+pub mod monitor;
+pub mod nettools;
 mod policy;
 mod policyconfig;
 mod quarantine;

@@ -191,9 +191,9 @@ struct MessageFacts {
 #[derive(Debug, Default)]
 struct Criteria {
     mid: Option<u64>,
-    from: Option<String>,
-    to: Option<String>,
-    subject: Option<String>,
+    from: Option<regex::Regex>,
+    to: Option<regex::Regex>,
+    subject: Option<regex::Regex>,
     message_id: Option<String>,
     sender_ip: Option<std::net::IpAddr>,
     since: Option<NaiveDateTime>,
@@ -214,16 +214,16 @@ impl Criteria {
             && (f.copy_of.is_none() || self.mid == Some(mid))
             && self
                 .from
-                .as_deref()
-                .is_none_or(|w| f.from.as_deref().is_some_and(|v| has(v, w)))
+                .as_ref()
+                .is_none_or(|w| f.from.as_deref().is_some_and(|v| w.is_match(v)))
             && self
                 .to
-                .as_deref()
-                .is_none_or(|w| f.to.iter().any(|v| has(v, w)))
+                .as_ref()
+                .is_none_or(|w| f.to.iter().any(|v| w.is_match(v)))
             && self
                 .subject
-                .as_deref()
-                .is_none_or(|w| f.subject.as_deref().is_some_and(|v| has(v, w)))
+                .as_ref()
+                .is_none_or(|w| f.subject.as_deref().is_some_and(|v| w.is_match(v)))
             && self.message_id.as_deref().is_none_or(|w| {
                 let w = w.trim_start_matches('<').trim_end_matches('>');
                 f.message_id.as_deref().is_some_and(|v| has(v, w))
@@ -282,17 +282,71 @@ fn parse_time_at(
     ))
 }
 
+/// A text criterion of `findevent`: AsyncOS's short flags (`-f`, `-s`,
+/// `-t`) take a regular expression, case-sensitive unless `-i` is given;
+/// the long options (`--from`, ...) take part of the value, any case.
+#[derive(Debug)]
+enum TextCriterion {
+    Regex(String),
+    Part(String),
+}
+
+impl TextCriterion {
+    fn compile(&self, insensitive: bool) -> Result<regex::Regex, String> {
+        let (pattern, insensitive) = match self {
+            TextCriterion::Regex(p) => (p.clone(), insensitive),
+            TextCriterion::Part(p) => (regex::escape(p), true),
+        };
+        compile_regex(&pattern, insensitive)
+    }
+}
+
+/// A user's pattern, bounded by [`REGEX_SIZE_LIMIT`].
+fn compile_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(insensitive)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("Invalid regular expression: {e}"))
+}
+
+/// The log names the search commands read: this gateway keeps its mail
+/// log under AsyncOS's name; other names are refused, not ignored.
+fn check_log_name(name: &str, usage: &str) -> Result<(), String> {
+    if name.eq_ignore_ascii_case("mail_logs") {
+        Ok(())
+    } else {
+        Err(format!(
+            "Unknown log '{name}'. The logs this command reads: mail_logs.\n{usage}"
+        ))
+    }
+}
+
 fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
     // Every option below sets a criterion or is refused: no argument, no criterion.
     if args.is_empty() {
         return Err(FINDEVENT_USAGE.to_string());
     }
     let mut c = Criteria::default();
+    let (mut from, mut to, mut subject) = (None, None, None);
+    let mut insensitive = false;
     let mut it = args.iter();
     while let Some(opt) = it.next() {
+        // AsyncOS's flags are one dash and one letter; ours are long.
+        let short = opt.len() == 2 && opt.starts_with('-');
         let key = opt.trim_start_matches('-').to_ascii_lowercase();
         if key == "json" {
             c.json = true;
+            continue;
+        }
+        if short && key == "i" {
+            insensitive = true;
+            continue;
+        }
+        if !opt.starts_with('-') {
+            // AsyncOS's trailing log name.
+            check_log_name(opt, FINDEVENT_USAGE)?;
             continue;
         }
         let value = it
@@ -302,17 +356,24 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
         if value.is_empty() {
             return Err(format!("{opt} needs a value.\n{FINDEVENT_USAGE}"));
         }
+        let text = |v: &str| {
+            if short {
+                TextCriterion::Regex(v.to_string())
+            } else {
+                TextCriterion::Part(v.to_string())
+            }
+        };
         match key.as_str() {
-            "mid" => {
+            "mid" | "m" => {
                 c.mid = Some(
                     value
                         .parse()
                         .map_err(|_| format!("'{value}' is not a MID (a number)."))?,
                 )
             }
-            "from" | "sender" => c.from = Some(value.to_string()),
-            "to" | "recipient" | "rcpt" => c.to = Some(value.to_string()),
-            "subject" => c.subject = Some(value.to_string()),
+            "from" | "sender" | "f" => from = Some(text(value)),
+            "to" | "recipient" | "rcpt" | "t" => to = Some(text(value)),
+            "subject" | "s" => subject = Some(text(value)),
             "message-id" | "message_id" | "messageid" => c.message_id = Some(value.to_string()),
             "ip" | "sender-ip" | "sender_ip" => {
                 c.sender_ip = Some(
@@ -326,6 +387,9 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
             _ => return Err(FINDEVENT_USAGE.to_string()),
         }
     }
+    c.from = from.map(|t| t.compile(insensitive)).transpose()?;
+    c.to = to.map(|t| t.compile(insensitive)).transpose()?;
+    c.subject = subject.map(|t| t.compile(insensitive)).transpose()?;
     let criteria_given = c.mid.is_some()
         || c.from.is_some()
         || c.to.is_some()
@@ -493,14 +557,40 @@ impl Lines {
     }
 }
 
+/// Most context lines `grep -C` shows around a match.
+pub const MAX_CONTEXT: usize = 10;
+
 fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
     let mut insensitive = false;
     let mut max = MAX_LINES;
+    let mut context = 0usize;
     let mut pattern: Option<&str> = None;
+    let mut log_given = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-i" => insensitive = true,
+            // The console pages every answer already.
+            "-p" => {}
+            "-e" => {
+                let p = it.next().ok_or_else(|| GREP_USAGE.to_string())?;
+                if pattern.replace(p).is_some() {
+                    return Err(GREP_USAGE.to_string());
+                }
+            }
+            "-C" => {
+                let n = it.next().ok_or_else(|| GREP_USAGE.to_string())?;
+                context = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= MAX_CONTEXT)
+                    .ok_or_else(|| format!("-C must be a number from 0 to {MAX_CONTEXT}."))?;
+            }
+            "-t" => {
+                return Err(format!(
+                    "grep -t (follow) is not available: run tail -f at the console and search its output.\n{GREP_USAGE}"
+                ));
+            }
             "--max" => {
                 let n = it.next().ok_or_else(|| GREP_USAGE.to_string())?;
                 max = n
@@ -509,30 +599,58 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                     .filter(|n| (1..=MAX_LINES).contains(n))
                     .ok_or_else(|| format!("--max must be a number from 1 to {MAX_LINES}."))?;
             }
-            "mail_logs" if pattern.is_some() => {}
-            p if pattern.is_none() => pattern = Some(p),
+            // AsyncOS's form ends with the log's name; a regex may be
+            // `mail_logs` too, so the name counts only after a pattern.
+            l if pattern.is_some() && !log_given && !l.starts_with('-') => {
+                check_log_name(l, GREP_USAGE)?;
+                log_given = true;
+            }
+            p if pattern.is_none() && !p.starts_with('-') => pattern = Some(p),
             _ => return Err(GREP_USAGE.to_string()),
         }
     }
     let Some(pattern) = pattern.filter(|p| !p.is_empty()) else {
         return Err(GREP_USAGE.to_string());
     };
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(insensitive)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| format!("Invalid regular expression: {e}"))?;
+    let re = compile_regex(pattern, insensitive)?;
     let mut out = Lines {
         max: Some(max),
         ..Lines::default()
     };
+    let mut matches = 0usize;
+    // The lines before the next match (`-C`), and how many after the last
+    // one are still to print.
+    let mut before: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut after = 0usize;
+    let mut last_printed: Option<usize> = None;
+    let mut number = 0usize;
     logs.each_line(|line| {
+        number += 1;
         if re.is_match(line) {
+            matches += 1;
+            // A gap between groups of context, as grep(1) marks it.
+            let first = number - before.len();
+            if context > 0 && last_printed.is_some_and(|l| l + 1 < first) {
+                out.push("--");
+            }
+            for b in before.drain(..) {
+                out.push(&b);
+            }
             out.push(line);
+            last_printed = Some(number);
+            after = context;
+        } else if after > 0 {
+            out.push(line);
+            last_printed = Some(number);
+            after -= 1;
+        } else if context > 0 {
+            before.push_back(line.to_string());
+            if before.len() > context {
+                before.pop_front();
+            }
         }
     });
-    if out.count == 0 {
+    if matches == 0 {
         return Ok("No line of mail_logs matches.".to_string());
     }
     Ok(out.finish())
@@ -581,7 +699,7 @@ fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         }
     };
     match args {
-        [] | [_] => Ok(last_lines(logs, count(args.first())?)),
+        [] => Ok(last_lines(logs, count(None)?)),
         // Console-internal: `tail --follow start [N]` gives the last N lines
         // and a cursor; `tail --follow CURSOR` what was written since.
         [f, rest @ ..] if f == "--follow" => {
@@ -595,7 +713,24 @@ fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
             };
             Ok(format!("{CURSOR_PREFIX}{cursor}\n{text}"))
         }
-        _ => Err(TAIL_USAGE.to_string()),
+        // AsyncOS's forms: `tail mail_logs`, and a count: `tail N`,
+        // `tail -n N [mail_logs]`, `tail mail_logs N`.
+        _ => {
+            let mut n = None;
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                if a == "-n" {
+                    n = Some(it.next().ok_or_else(|| TAIL_USAGE.to_string())?);
+                } else if a.bytes().all(|b| b.is_ascii_digit()) && n.is_none() {
+                    n = Some(a);
+                } else if a.starts_with('-') {
+                    return Err(TAIL_USAGE.to_string());
+                } else {
+                    check_log_name(a, TAIL_USAGE)?;
+                }
+            }
+            Ok(last_lines(logs, count(n)?))
+        }
     }
 }
 

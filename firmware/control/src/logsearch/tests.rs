@@ -550,3 +550,95 @@ fn the_tracking_time_is_in_the_appliance_zone() {
         assert_eq!(shown, "13 Aug 2021 14:14:59 (GMT +00:00)");
     }
 }
+
+#[test]
+fn findevent_takes_asyncos_flags_with_regular_expressions() {
+    let (_dir, logs) = logs();
+    let found = |line: &str| {
+        findevent(&logs, &args(line))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(found("-m 102 mail_logs"), "1 message(s) found: MID 102");
+    // -f, -s, -t take a regex, case-sensitive unless -i.
+    assert_eq!(
+        found("-f ^(alice|carol)@example\\.org$"),
+        "2 message(s) found: MID 101, 102"
+    );
+    assert_eq!(
+        found("-s ^Quarterly mail_logs"),
+        "1 message(s) found: MID 101"
+    );
+    assert_eq!(found("-s ^quarterly"), "No message in mail_logs matches.");
+    assert_eq!(found("-i -s ^quarterly"), "1 message(s) found: MID 101");
+    assert_eq!(found("-s ^quarterly -i"), "1 message(s) found: MID 101");
+    assert_eq!(found("-t dave@"), "1 message(s) found: MID 102");
+    // The long options still take part of the value, any case, literally.
+    assert_eq!(
+        found("--from ALICE@EXAMPLE.ORG"),
+        "1 message(s) found: MID 101"
+    );
+    assert_eq!(
+        found("--from alice.example"),
+        "No message in mail_logs matches."
+    );
+    let bad = findevent(&logs, &args("-s (unclosed")).unwrap_err();
+    assert!(bad.starts_with("Invalid regular expression"), "{bad}");
+    assert!(
+        findevent(&logs, &args("-f a{1000}{1000}")).is_err(),
+        "size limit"
+    );
+    let other_log = findevent(&logs, &args("-m 101 gui_logs")).unwrap_err();
+    assert!(
+        other_log.starts_with("Unknown log 'gui_logs'"),
+        "{other_log}"
+    );
+    assert!(
+        findevent(&logs, &args("-i")).is_err(),
+        "-i alone is no criterion"
+    );
+    assert!(findevent(&logs, &args("-m")).is_err());
+}
+
+#[test]
+fn grep_and_tail_take_asyncos_forms() {
+    let (_dir, logs) = logs();
+    assert_eq!(
+        grep(&logs, &args("-e dcid\\s55 -i mail_logs")).unwrap(),
+        grep(&logs, &args("-i dcid\\s55")).unwrap()
+    );
+    assert_eq!(
+        grep(&logs, &args("-i -e ICID\\s8 mail_logs")).unwrap(),
+        format!("{T} Start MID 1010 ICID 8\n")
+    );
+    // -C: the lines around each match, groups apart marked with `--`.
+    assert_eq!(
+        grep(&logs, &args("-C 1 -e ^.*Start.MID.1010 mail_logs")).unwrap(),
+        format!(
+            "{T} Message 102 to RID [0] pending till Tue Nov 24 02:00:00 2026\n\
+             {T} Start MID 1010 ICID 8\n\
+             {T} Message finished MID 101 done\n"
+        )
+    );
+    let two = grep(&logs, &args("-C 1 -e (Subject|ICID.8)")).unwrap();
+    assert_eq!(two.lines().filter(|l| *l == "--").count(), 1, "{two}");
+    assert!(grep(&logs, &args("-C 11 -e x")).is_err());
+    assert!(grep(&logs, &args("-e a -e b")).is_err());
+    let other = grep(&logs, &args("-e x system_logs")).unwrap_err();
+    assert!(other.starts_with("Unknown log 'system_logs'"), "{other}");
+    assert!(grep(&logs, &args("-t -e x mail_logs")).is_err());
+
+    let last = format!("{T} Message finished MID 101 done\n");
+    assert_eq!(tail(&logs, &args("-n 1 mail_logs")).unwrap(), last);
+    assert_eq!(tail(&logs, &args("mail_logs 1")).unwrap(), last);
+    assert_eq!(tail(&logs, &args("mail_logs")).unwrap().lines().count(), 18);
+    assert!(
+        tail(&logs, &args("gui_logs"))
+            .unwrap_err()
+            .starts_with("Unknown log")
+    );
+    assert!(tail(&logs, &args("-x")).is_err());
+}

@@ -350,6 +350,30 @@ impl Reception {
         (budget.used(), budget.limit())
     }
 
+    /// Live connections per listener and client address, for `topin`.
+    pub fn clients(&self) -> Vec<(String, IpAddr, u32)> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .flat_map(|(n, r)| {
+                r.runtime
+                    .connections
+                    .by_client()
+                    .into_iter()
+                    .map(move |(ip, c)| (n.clone(), ip, c))
+            })
+            .collect()
+    }
+
+    /// The resolver reception uses (`topin`'s reverse lookups, `dnsflush`).
+    pub fn dns(&self) -> Dns {
+        self.ctx
+            .dns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Listener name, address and live connections, for `status`.
     pub fn summary(&self) -> Vec<(String, SocketAddr, u32)> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());

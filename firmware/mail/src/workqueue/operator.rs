@@ -626,22 +626,98 @@ fn hoststatus(wq: &WorkQueue, host: &str) -> String {
     let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(local_time).unwrap_or_else(|| "never".into())
     };
-    format!(
-        "Host mail status for: '{host}'\n{}\nHost up/down:               {}\n\nCounters:\n    Active Recipients        {active}\n    Delivered Recipients     {}\n    Soft Bounced Events      {}\n    Hard Bounced Recipients  {}\n\nGauges:\n    Connections Out          {conns}\n\nLast Activity:              {}\nLast Successful Delivery:   {}\nLast Error:                 {}\n",
-        now_line(),
-        if state.last_attempt.is_none() {
+    let status = if state.last_attempt.is_none() {
+        "unknown"
+    } else if state.down {
+        "down"
+    } else {
+        "up"
+    };
+    let error = state
+        .last_error
+        .as_deref()
+        .unwrap_or("No errors seen for this host.");
+    // AsyncOS's layout: counters and gauges grouped and indented by kind.
+    let row = |indent: usize, label: &str, n: u64| {
+        format!(
+            "{:indent$}{label:<w$}{:>12}\n",
+            "",
+            thousands(n),
+            w = 46 - indent
+        )
+    };
+    let mut out = format!(
+        "Host mail status for: '{host}'\n{}\nHost up/down:                {status}\n\nCounters:\n  Queue\n",
+        now_line()
+    );
+    out.push_str(&row(4, "Soft Bounced Events", c.soft_bounced));
+    out.push_str("  Completion\n");
+    out.push_str(&row(
+        4,
+        "Completed Recipients",
+        c.delivered + c.hard_bounced,
+    ));
+    out.push_str(&row(6, "Hard Bounced Recipients", c.hard_bounced));
+    out.push_str(&row(6, "Delivered Recipients", c.delivered));
+    out.push_str("\nGauges:\n  Queue\n");
+    out.push_str(&row(4, "Active Recipients", active));
+    out.push_str("  Connections\n");
+    out.push_str(&row(4, "Current Outbound Connections", u64::from(conns)));
+    out.push_str(&format!(
+        "\nLast Activity                {}\nLast Successful Delivery     {}\nLast Error:\n----------\n{error}\n----------\n",
+        fmt(state.last_attempt),
+        fmt(state.last_success),
+    ));
+    out
+}
+
+/// One destination's gauges and counters at one instant (`hostrate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostSample {
+    /// `up`, `down`, or `unknown` before the first attempt (`hoststatus`'s
+    /// words).
+    pub status: &'static str,
+    pub connections_out: u32,
+    pub active_recipients: u64,
+    pub delivered: u64,
+    pub hard_bounced: u64,
+    pub soft_bounced: u64,
+}
+
+/// `hostrate`'s sample of `host`.
+pub fn host_sample(wq: &WorkQueue, host: &str) -> HostSample {
+    let host = host.to_ascii_lowercase();
+    let c = wq.stats.hosts.get(&host).copied().unwrap_or_default();
+    let state = wq
+        .delivery
+        .host_states()
+        .get(&host)
+        .cloned()
+        .unwrap_or_default();
+    HostSample {
+        status: if state.last_attempt.is_none() {
             "unknown"
         } else if state.down {
             "down"
         } else {
             "up"
         },
-        c.delivered,
-        c.soft_bounced,
-        c.hard_bounced,
-        fmt(state.last_attempt),
-        fmt(state.last_success),
-        state.last_error.as_deref().unwrap_or("-")
+        connections_out: wq.delivery.connections().get(&host).copied().unwrap_or(0),
+        active_recipients: active_recipients(wq).get(&host).copied().unwrap_or(0),
+        delivered: c.delivered,
+        hard_bounced: c.hard_bounced,
+        soft_bounced: c.soft_bounced,
+    }
+}
+
+/// `rate`'s recipient totals since the daemon started: received, and
+/// completed (delivered or hard bounced: out of the queue for good, as
+/// AsyncOS counts Completed Recipients).
+pub fn recipient_totals(wq: &WorkQueue) -> (u64, u64) {
+    let c = &wq.stats.since_start;
+    (
+        c.recipients_received,
+        c.recipients_delivered + c.hard_bounced,
     )
 }
 

@@ -169,6 +169,7 @@ fn boot(flag: Option<String>) -> std::convert::Infallible {
         }
     };
     say(format!("board {} ({})", board.name, board.description));
+    allow_ping(&board);
 
     load_modules(&board);
     let data = mount_data(&board);
@@ -219,6 +220,30 @@ fn harden_links() {
         if let Err(e) = std::fs::write(&path, value) {
             say(format!("cannot set fs.{knob} = {value}: {e}"));
         }
+    }
+}
+
+/// Lets the mail daemon's group, and only it, open the kernel's
+/// unprivileged ICMP sockets, for `ping` at the console (docs/cli.md):
+/// the kernel's default range allows nobody, and the daemon has no
+/// CAP_NET_RAW (docs/decisions/0006-least-privilege.md). One sysctl
+/// covers IPv4 and IPv6.
+fn allow_ping(board: &BoardProfile) {
+    let Some(who) = board
+        .run_as
+        .as_deref()
+        .and_then(|spec| crate::supervisor::privilege::resolve(spec).ok())
+    else {
+        return;
+    };
+    let gid = who.gid.as_raw();
+    if let Err(e) = std::fs::write(
+        "/proc/sys/net/ipv4/ping_group_range",
+        format!("{gid} {gid}"),
+    ) {
+        say(format!(
+            "cannot set net.ipv4.ping_group_range = {gid} {gid}: {e} (ping at the console will say so)"
+        ));
     }
 }
 

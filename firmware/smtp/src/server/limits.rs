@@ -78,6 +78,13 @@ impl ConnectionCounter {
     pub fn total(&self) -> u32 {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).0
     }
+
+    /// Live connections per client address (see [`client_key`]), for
+    /// `topin`.
+    pub fn by_client(&self) -> Vec<(IpAddr, u32)> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().map(|(ip, n)| (*ip, *n)).collect()
+    }
 }
 
 impl ConnectionSlot {
