@@ -118,7 +118,10 @@ impl TimeSync {
         state.servers = results
             .into_iter()
             .map(|(server, address, last)| {
-                let before = old.iter().find(|o| o.server == server).map_or(0, |o| o.reach);
+                let before = old
+                    .iter()
+                    .find(|o| o.server == server)
+                    .map_or(0, |o| o.reach);
                 ServerState {
                     reach: (before << 1) | u8::from(last.is_ok()),
                     server,
@@ -161,7 +164,9 @@ impl TimeSync {
                         );
                         state.last_sync = Some((now, name));
                     }
-                    Err(e) => tracing::warn!("NTP: cannot ask the supervisor to step the clock: {e}"),
+                    Err(e) => {
+                        tracing::warn!("NTP: cannot ask the supervisor to step the clock: {e}")
+                    }
                 }
             }
             ClockSetter::MeasureOnly => tracing::info!(
@@ -189,7 +194,11 @@ impl TimeSync {
         if !cfg.ntp.enabled {
             return out;
         }
-        let when = |t: &DateTime<Utc>| clock::local(*t).format(clock::HEADER_TIME_FORMAT).to_string();
+        let when = |t: &DateTime<Utc>| {
+            clock::local(*t)
+                .format(clock::HEADER_TIME_FORMAT)
+                .to_string()
+        };
         match &state.last_sync {
             Some((t, server)) => out.push_str(&format!("Last sync: {} from {server}\n", when(t))),
             None => out.push_str("Last sync: never\n"),
@@ -266,7 +275,11 @@ fn send(socket: &PathBuf, request: ClockRequest) -> std::io::Result<()> {
 fn seconds(nanos: i128) -> String {
     let sign = if nanos < 0 { '-' } else { '+' };
     let abs = nanos.unsigned_abs();
-    format!("{sign}{}.{:06}", abs / 1_000_000_000, (abs % 1_000_000_000) / 1000)
+    format!(
+        "{sign}{}.{:06}",
+        abs / 1_000_000_000,
+        (abs % 1_000_000_000) / 1000
+    )
 }
 
 type QueryError = (Option<SocketAddr>, String);

@@ -62,7 +62,9 @@ impl Chrony {
             .stderr(std::fs::File::create(&log).expect("chrony log"))
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot run chronyd ({e}): install the `chrony` package (tools/packages.txt)")
+                panic!(
+                    "cannot run chronyd ({e}): install the `chrony` package (tools/packages.txt)"
+                )
             });
         let mut chrony = Chrony {
             child: Some(child),

@@ -34,8 +34,8 @@
 
 pub mod appliance;
 mod bind;
-mod chrony; // ntp (issue 16)
 pub mod browser;
+mod chrony; // ntp (issue 16)
 mod client;
 pub mod console;
 mod dns;

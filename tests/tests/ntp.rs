@@ -64,17 +64,15 @@ fn ntpconfig_status_shows_chrony_reachable_with_its_stratum_and_an_offset() {
     .expect("regex");
     assert!(silent_row.is_match(&status), "{status}");
 
-    let refused = w
-        .gw
-        .cli(&["settime", "12/06/2026 17:30:00"])
-        .expect_err("settime while NTP is on");
+    let refused =
+        w.gw.cli(&["settime", "12/06/2026 17:30:00"])
+            .expect_err("settime while NTP is on");
     assert!(refused.contains("while NTP is enabled"), "{refused}");
 
     w.gw.cli_ok(&["ntpconfig", "disable"]);
     w.gw.cli_ok(&["commit", "e2e: NTP off"]);
-    let dev = w
-        .gw
-        .cli(&["settime", "12/06/2026 17:30:00"])
-        .expect_err("the development board does not set the clock");
+    let dev =
+        w.gw.cli(&["settime", "12/06/2026 17:30:00"])
+            .expect_err("the development board does not set the clock");
     assert!(dev.contains("does not set the clock"), "{dev}");
 }

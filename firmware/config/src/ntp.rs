@@ -103,7 +103,10 @@ pub fn parse_server(text: &str) -> Result<NtpServer, NtpSettingsError> {
         };
     }
     let (host, port) = match text.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?,
+        ),
         None => (text, NTP_PORT),
     };
     let name = HostName::parse(host).map_err(|_| bad())?;
@@ -160,7 +163,14 @@ mod tests {
             })
         );
         assert_eq!(parse_server("time.example.net:1123").unwrap().port(), 1123);
-        for bad in ["", "ntp..example", "host:0", "host:99999", "-x.example", "a b"] {
+        for bad in [
+            "",
+            "ntp..example",
+            "host:0",
+            "host:99999",
+            "-x.example",
+            "a b",
+        ] {
             assert!(parse_server(bad).is_err(), "{bad}");
         }
     }

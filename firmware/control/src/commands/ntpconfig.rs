@@ -76,7 +76,11 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 .map_err(|_| invalid(ntp::NtpSettingsError::BadPoll.to_string()))?;
             cfg.ntp.poll_secs = secs;
             check(&cfg.ntp)?;
-            stage(ctx, &cfg, &format!("NTP poll interval set to {secs} seconds."))
+            stage(
+                ctx,
+                &cfg,
+                &format!("NTP poll interval set to {secs} seconds."),
+            )
         }
         _ => Err(usage(USAGE)),
     }
@@ -113,7 +117,10 @@ pub fn render(s: &NtpSettings) -> String {
 /// `settime` without the daemon: it sets the clock, so it needs one.
 pub(super) fn settime(args: &[String]) -> Result<String, CliError> {
     if args.is_empty() {
-        return Ok(format!("Current time: {}", clock::now().format(clock::HEADER_TIME_FORMAT)));
+        return Ok(format!(
+            "Current time: {}",
+            clock::now().format(clock::HEADER_TIME_FORMAT)
+        ));
     }
     Err(invalid(
         "settime needs the running gateway (it asks the supervisor to set the clock).",
@@ -169,7 +176,11 @@ mod tests {
         );
         let err = f.run("ntpconfig enable").unwrap_err().to_string();
         assert!(err.contains("no server is configured"), "{err}");
-        assert!(f.run("ntpconfig new ntp1.example.com").unwrap().contains("commit"));
+        assert!(
+            f.run("ntpconfig new ntp1.example.com")
+                .unwrap()
+                .contains("commit")
+        );
         f.run("ntpconfig add 127.0.0.5:11123").unwrap();
         f.run("ntpconfig enable").unwrap();
         assert_eq!(
@@ -177,7 +188,10 @@ mod tests {
             "NTP is enabled (poll interval 1024 seconds).\nCurrently configured NTP servers:\n1. ntp1.example.com\n2. 127.0.0.5:11123"
         );
         f.run("ntpconfig delete 1").unwrap();
-        let err = f.run("ntpconfig delete 127.0.0.5:11123").unwrap_err().to_string();
+        let err = f
+            .run("ntpconfig delete 127.0.0.5:11123")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("last NTP server"), "{err}");
         f.run("ntpconfig poll 64").unwrap();
         f.run("commit").unwrap();
@@ -209,8 +223,14 @@ mod tests {
         let mut cfg = Fixture::new().working();
         // 2026-12-06 17:30:00 UTC (the test process's zone is UTC).
         let want = 1_796_578_200i128 * 1_000_000_000;
-        assert_eq!(parse_settime(&cfg, &words("12/06/2026 17:30:00")).unwrap(), want);
-        assert_eq!(parse_settime(&cfg, &words("\"2026-12-06 17:30:00\"")).unwrap(), want);
+        assert_eq!(
+            parse_settime(&cfg, &words("12/06/2026 17:30:00")).unwrap(),
+            want
+        );
+        assert_eq!(
+            parse_settime(&cfg, &words("\"2026-12-06 17:30:00\"")).unwrap(),
+            want
+        );
         assert!(matches!(
             parse_settime(&cfg, &words("tomorrow")),
             Err(CliError::Usage(_))

@@ -24,8 +24,8 @@
 
 use std::time::Duration;
 
-use nix::time::{ClockId, clock_gettime, clock_settime};
 use nix::sys::time::TimeSpec;
+use nix::time::{ClockId, clock_gettime, clock_settime};
 
 /// Offsets smaller than this are not corrected (RFC 5905's STEPT).
 pub const STEP_THRESHOLD: Duration = Duration::from_millis(128);

@@ -443,7 +443,10 @@ mod tests {
         let cases: Vec<(Reply, ReplyError)> = vec![
             (
                 Reply { mode: 3, ..good },
-                ReplyError::NotAServerReply { version: 4, mode: 3 },
+                ReplyError::NotAServerReply {
+                    version: 4,
+                    mode: 3,
+                },
             ),
             (
                 Reply {
@@ -460,7 +463,13 @@ mod tests {
                 },
                 ReplyError::Unsynchronised,
             ),
-            (Reply { stratum: 16, ..good }, ReplyError::BadStratum(16)),
+            (
+                Reply {
+                    stratum: 16,
+                    ..good
+                },
+                ReplyError::BadStratum(16),
+            ),
             (
                 Reply {
                     origin: NtpTimestamp::from_unix_nanos(NOW - SEC),
