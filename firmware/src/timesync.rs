@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use breakwater_types::clock;
 use chrono::{DateTime, Utc};
 use tokio::net::UdpSocket;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::config::ntp::{NtpServer, parse_server};
@@ -83,7 +83,6 @@ impl TimeSync {
     }
 
     async fn run(self: Arc<Self>, mut config: watch::Receiver<Arc<Config>>) {
-        let wake = Notify::new();
         loop {
             let cfg = config.borrow_and_update().clone();
             if cfg.ntp.enabled && !cfg.ntp.servers.is_empty() {
@@ -95,7 +94,6 @@ impl TimeSync {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 changed = config.changed() => if changed.is_err() { return },
-                _ = wake.notified() => {}
             }
         }
     }

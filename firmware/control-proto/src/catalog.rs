@@ -407,7 +407,7 @@ pub const CATALOG: &[Command] = &[
             &[
                 form(&["ntpconfig"], ReadOnly),
                 form(&["ntpconfig", "print"], ReadOnly),
-                form(&["ntpconfig", "status"], Guest),
+                form(&["ntpconfig", "status"], ReadOnly),
             ],
             Operator,
         )
