@@ -96,6 +96,8 @@ struct Status {
     /// The grace sessions in progress get once stopping: `reboot` and
     /// `shutdown` set it from their delay; SIGTERM keeps [`SHUTDOWN_GRACE`].
     stop_grace_secs: Arc<AtomicU64>,
+    /// The NTP client (`ntpconfig status`, `settime`).
+    timesync: Arc<crate::timesync::TimeSync>,
 }
 
 /// How long the daemon waits after accepting `shutdown` or `reboot`, so
@@ -185,6 +187,14 @@ impl DaemonStatus for Status {
                 ))
             }
             ("status", _) if word("detail") => self.ask_work_queue(args),
+            ("ntpconfig", 1) if word("status") => {
+                Some(Ok(self.timesync.status(&self.config.borrow())))
+            }
+            ("settime", 1..) => Some(
+                crate::control::commands::ntpconfig::parse_settime(&self.config.borrow(), rest)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| self.timesync.set_time(t)),
+            ),
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
             _ => self.cutover(command.name, rest),
         }
@@ -636,6 +646,15 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let delivery_for_commits = delivery.clone();
     let queue_for_commits = queue.clone();
     let mut changes = config_rx.clone();
+    // Only a board whose daemon drops root has a root supervisor to set
+    // the clock; the development board measures only (0015-ntp-client).
+    let clock_setter = match (&opts.board.run_as, &opts.heartbeat) {
+        (Some(_), Some(socket)) => crate::timesync::ClockSetter::Supervisor {
+            socket: socket.clone(),
+        },
+        _ => crate::timesync::ClockSetter::MeasureOnly,
+    };
+    let timesync = crate::timesync::TimeSync::start(config_rx.clone(), clock_setter);
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -663,6 +682,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             suspension: suspension_store,
             suspension_lock: std::sync::Mutex::new(()),
             stop_grace_secs: stop_grace_secs.clone(),
+            timesync,
         }),
     };
     let users = UserStore::open(&db, LoginPolicy::default())?;

@@ -21,9 +21,10 @@ pub use breakwater_logging as logging;
 pub use breakwater_mail::{
     delivery, dns, open_files, quarantine, queue, smtp_in, tdc, tls_names, workqueue,
 };
-pub use breakwater_platform::{init, slots, supervisor, upgrade};
+pub use breakwater_platform::{init, ntp, slots, supervisor, upgrade};
 pub use breakwater_store::{codec, durable, ids, salvage};
 pub use breakwater_types::{address, display};
 
 pub mod config;
 pub mod daemon;
+pub mod timesync;

@@ -395,6 +395,10 @@ pub struct Config {
     /// step when a group or member is renamed or deleted.
     #[serde(default)]
     pub hat_comments: Vec<HatComment>,
+    // --- ntp (issue 16): version 7 ---
+    /// NTP servers and whether the clock follows them (`ntpconfig`).
+    #[serde(default)]
+    pub ntp: super::ntp::NtpSettings,
 }
 
 fn default_time_zone() -> String {

@@ -393,6 +393,34 @@ pub const CATALOG: &[Command] = &[
             form(&["settz", "print"], ReadOnly),
         ],
     ),
+    // --- ntp (issue 16) ---
+    // The daemon answers `ntpconfig status` (its client's last round) and
+    // `settime` (the supervisor sets the clock); every other form of
+    // `ntpconfig` is a configuration command.
+    Command {
+        changes_config: true,
+        ..cmd(
+            "ntpconfig",
+            "Configure the NTP time servers (\"ntpconfig status\": synchronisation)",
+            usage::NTPCONFIG,
+            Daemon,
+            &[
+                form(&["ntpconfig"], ReadOnly),
+                form(&["ntpconfig", "print"], ReadOnly),
+                form(&["ntpconfig", "status"], ReadOnly),
+            ],
+            Operator,
+        )
+    },
+    cmd(
+        "settime",
+        "Set the system clock (when NTP is off)",
+        usage::SETTIME,
+        Daemon,
+        &[],
+        Admin,
+    ),
+    // --- end ntp ---
     config(
         "setgateway",
         "Set the default network gateway",

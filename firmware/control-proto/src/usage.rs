@@ -203,6 +203,20 @@ pub const SETHOSTNAME: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
        sethostname print";
 
+// --- ntp (issue 16) ---
+pub const NTPCONFIG: &str = "\
+usage: ntpconfig [print]             (the servers, and whether NTP is on)
+       ntpconfig status              (each server's reachability, stratum, offset; the last sync)
+       ntpconfig new <server>        (a host name or address, optionally :port; alias add)
+       ntpconfig delete <server|N>
+       ntpconfig enable | disable
+       ntpconfig poll <seconds>      (64 to 131072; default 1024)";
+
+pub const SETTIME: &str = "\
+usage: settime \"MM/DD/YYYY HH:MM:SS\"   (in the appliance's time zone; also YYYY-MM-DD HH:MM:SS)
+       settime                           (prints the time; refused while NTP is on)";
+// --- end ntp ---
+
 pub const SETTZ: &str = "\
 usage: settz <zone>    (an IANA time zone name, e.g. America/Chicago, Europe/Paris, UTC)
        settz           (prints the current zone; at the console, choose a region, then a zone)

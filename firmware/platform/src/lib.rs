@@ -16,6 +16,7 @@ pub(crate) use breakwater_store::config;
 pub(crate) use breakwater_store::durable;
 
 pub mod init;
+pub mod ntp;
 pub mod slots;
 pub mod supervisor;
 pub mod upgrade;

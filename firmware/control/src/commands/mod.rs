@@ -32,6 +32,7 @@ mod listenerconfig;
 mod logconfig;
 pub mod monitor;
 pub mod nettools;
+pub mod ntpconfig; // issue 16: ntpconfig, settime
 mod policy;
 mod policyconfig;
 mod quarantine;
@@ -124,6 +125,8 @@ pub fn run(
         "sethostname" => sethostname::run(ctx, rest),
         "setgateway" => setgateway::run(ctx, rest),
         "settz" => settz::run(ctx, rest),
+        "ntpconfig" => ntpconfig::run(ctx, rest),
+        "settime" => ntpconfig::settime(rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),

@@ -539,6 +539,23 @@ impl Supervisor<'_> {
                         );
                         eprintln!("breakwater: debughang supervisor: no longer petting the watchdog");
                     }
+                    // ntp (issue 16): the daemon has no CAP_SYS_TIME; the
+                    // supervisor sets the clock for it (ntp::clock).
+                    if let Ok(n) = received
+                        && let Some(request) = crate::ntp::clock::ClockRequest::parse(&buf[..n])
+                        && request.pid() == pid
+                    {
+                        match crate::ntp::clock::apply(request) {
+                            Ok(t) => tracing::info!(
+                                "the clock is set to {} (asked by the mail daemon: {})",
+                                chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(
+                                    i64::try_from(t).unwrap_or(i64::MAX)
+                                ),
+                                request.emit()
+                            ),
+                            Err(e) => tracing::warn!("the mail daemon's clock request: {e}"),
+                        }
+                    }
                     if let Ok(n) = received
                         && Beat::parse(&buf[..n]).is_some_and(|b| b.pid == pid)
                     {
