@@ -63,8 +63,7 @@ pub enum Stopped {
 /// with a slow flush behind it.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-#[path = "daemon_cutover.rs"]
-mod cutover;
+mod monitoring;
 
 struct Status {
     reception: Arc<Reception>,
@@ -196,7 +195,7 @@ impl DaemonStatus for Status {
                     .and_then(|t| self.timesync.set_time(t)),
             ),
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
-            _ => self.cutover(command.name, rest),
+            _ => self.monitoring(command.name, rest),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The daemon's answers to the cut-over commands (`rate`, `hostrate`,
+//! The daemon's answers to the cut-over monitoring and network checks (`rate`, `hostrate`,
 //! `topin`, `dnsstatus`, `dnsflush`, `nslookup`, `telnet`, `ping`,
 //! `traceroute`): the samples and lookups come from the running gateway;
 //! the arguments and the layout are `control::commands::{monitor,
@@ -19,7 +19,7 @@ use super::Status;
 impl Status {
     /// The cut-over command `name` with its arguments `rest`; `None` when
     /// it is not one of them.
-    pub(super) fn cutover(&self, name: &str, rest: &[String]) -> Option<Result<String, String>> {
+    pub(super) fn monitoring(&self, name: &str, rest: &[String]) -> Option<Result<String, String>> {
         Some(match (name, rest) {
             ("rate", _) => self.rate(rest),
             ("hostrate", _) => self.hostrate(rest),
