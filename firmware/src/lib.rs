@@ -27,3 +27,4 @@ pub use breakwater_types::{address, display};
 
 pub mod config;
 pub mod daemon;
+pub mod metrics;

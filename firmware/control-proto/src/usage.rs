@@ -269,6 +269,7 @@ usage: userconfig print
 pub const HELP: &str = "usage: help [COMMAND]";
 pub const STATUS: &str = "usage: status\n       status detail";
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
+pub const METRICS: &str = "usage: metrics [--openmetrics]";
 pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";
 pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
 pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";

@@ -167,7 +167,10 @@ impl Dns {
             return Ok(vec![ip]);
         }
         let fqdn = format!("{}.", host.trim_end_matches('.'));
-        match self.resolver.lookup_ip(fqdn.as_str()).await {
+        let started = std::time::Instant::now();
+        let answer = self.resolver.lookup_ip(fqdn.as_str()).await;
+        crate::metrics::observe(&crate::metrics::DNS_SECONDS, started.elapsed());
+        match answer {
             Ok(found) => Ok(found.iter().collect()),
             Err(e) => Err(LookupError::from_net(&e)),
         }
@@ -177,7 +180,10 @@ impl Dns {
     /// trailing dot). A null MX (RFC 7505) is one record with exchange "".
     pub async fn mx(&self, domain: &str) -> Result<Vec<(u16, String)>, LookupError> {
         let fqdn = format!("{}.", domain.trim_end_matches('.'));
-        match self.resolver.mx_lookup(fqdn.as_str()).await {
+        let started = std::time::Instant::now();
+        let answer = self.resolver.mx_lookup(fqdn.as_str()).await;
+        crate::metrics::observe(&crate::metrics::DNS_SECONDS, started.elapsed());
+        match answer {
             Ok(found) => Ok(found
                 .answers()
                 .iter()
