@@ -176,6 +176,18 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
     );
     assert!(open.ends_with("# EOF\n"), "{open}");
 
+    // The Reports page's charts as files.
+    for chart in ["incoming.svg", "queue.svg"] {
+        let chart_url = format!("{}/api/v1/reports/{chart}", w.gw.https_base());
+        let (status, headers, svg) = curl(&["-u", &creds], &chart_url);
+        assert_eq!(status, 200, "{svg}");
+        assert!(headers.contains("content-type: image/svg+xml"), "{headers}");
+        assert!(
+            svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+            "{svg}"
+        );
+    }
+
     // The same text from the CLI.
     let cli = w.gw.cli_ok(&["metrics"]);
     assert!(

@@ -548,6 +548,7 @@ mod tests {
         ("status detail", [true, true, true, true]),
         ("tophosts", [true, true, true, true]),
         ("reportdata --json", [true, true, true, true]),
+        ("metrics", [true, true, true, true]),
         ("hoststatus example.com", [true, true, true, true]),
         ("workqueue", [true, true, true, true]),
         ("workqueue status", [true, true, true, true]),

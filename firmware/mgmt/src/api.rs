@@ -67,6 +67,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/quarantines/{mid}/release", post(release))
         .route("/api/v1/quarantines/{mid}", delete(delete_held))
         .route("/metrics", get(metrics::scrape))
+        .route("/api/v1/reports/{file}", get(metrics::report_svg))
         .route("/api/v1", any(no_such_endpoint))
         .route("/api/v1/", any(no_such_endpoint))
         .route("/api/v1/{*rest}", any(no_such_endpoint))

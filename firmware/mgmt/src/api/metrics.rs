@@ -6,11 +6,18 @@
 //! catalog command `metrics` run in the scraper's session (decision
 //! 0013), in the Prometheus text format, or OpenMetrics when the
 //! scraper's `Accept` asks for it (as Prometheus does).
+//!
+//! `GET /api/v1/reports/NAME.svg`: one chart of the web UI's Reports
+//! page (`reportdata --json`, drawn by [`crate::web::pages::reports`]) as
+//! an SVG file, for an administrator who wants the trend as a picture
+//! from a script or cron job without a browser.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{Api, ApiError};
+use crate::web::pages::reports::{ReportData, charts};
 
 /// The content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,6 +48,50 @@ pub async fn scrape(api: Api, headers: HeaderMap) -> Result<Response, ApiError> 
     Ok(response)
 }
 
+/// The charts served as files: the name in the URL and the chart's
+/// element id on the Reports page.
+pub const CHARTS: [(&str, &str); 6] = [
+    ("incoming", "chart-incoming"),
+    ("listeners", "chart-listeners"),
+    ("outgoing", "chart-outgoing"),
+    ("domains", "chart-domains"),
+    ("ips", "chart-ips"),
+    ("queue", "chart-queue"),
+];
+
+/// The chart `file` (`queue.svg`) of `data`; `None` for an unknown name.
+pub fn chart_svg(data: &ReportData, file: &str) -> Option<String> {
+    let name = file.strip_suffix(".svg")?;
+    let (_, id) = CHARTS.iter().find(|(n, _)| *n == name)?;
+    charts(data)
+        .into_iter()
+        .map(|(_, svg)| svg)
+        .find(|svg| svg.contains(&format!("id=\"{id}\"")))
+}
+
+pub async fn report_svg(api: Api, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let json = api.run_words(&["reportdata", "--json"]).await?;
+    let data: ReportData = serde_json::from_str(&json).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Unexpected answer from reportdata: {e}"),
+        )
+    })?;
+    let names: Vec<String> = CHARTS.iter().map(|(n, _)| format!("{n}.svg")).collect();
+    let svg = chart_svg(&data, &file).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No such chart: {file} (one of {}).", names.join(", ")),
+        )
+    })?;
+    let mut response = svg.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +107,21 @@ mod tests {
             ),
         );
         assert!(wants_openmetrics(&h));
+    }
+
+    #[test]
+    fn every_chart_file_is_one_chart_of_the_reports_page() {
+        let data: ReportData = serde_json::from_str(
+            r#"{"hours":[{"label":"10:00","received":{"IncomingMail":3},"delivered":2,"bounced":0,"queue_max":4}],
+                "listeners":["IncomingMail"],"top_sender_domains":[],"top_sender_ips":[]}"#,
+        )
+        .expect("report data");
+        for (name, id) in CHARTS {
+            let svg = chart_svg(&data, &format!("{name}.svg")).expect(name);
+            assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+            assert!(svg.contains(&format!("id=\"{id}\"")), "{name}");
+        }
+        assert!(chart_svg(&data, "queue").is_none());
+        assert!(chart_svg(&data, "nope.svg").is_none());
     }
 }
