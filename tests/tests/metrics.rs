@@ -197,7 +197,7 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
 }
 
 #[test]
-fn metrics_refuse_without_credentials_and_stay_off_the_data_interfaces() {
+fn metrics_refuse_without_credentials_and_stay_off_the_data_interfaces_even_on_the_plain_port() {
     let w = World::start();
     let pass = w.gw.ready_admin();
     let url = format!("{}/metrics", w.gw.https_base());
@@ -218,9 +218,56 @@ fn metrics_refuse_without_credentials_and_stay_off_the_data_interfaces() {
     let (status, _, _) = curl(&["-u", &format!("admin:{pass}")], &url);
     assert_eq!(status, 200);
 
+    // The admin's plain-HTTP port: no login, Management only.
+    let plain = format!("http://{}:9154/metrics", w.gw.management());
+    assert!(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", &plain])
+            .output()
+            .expect("curl")
+            .status
+            .code()
+            != Some(0),
+        "the plain port is off by default"
+    );
+    w.gw.cli_ok(&["adminaccessconfig", "setup", "--metrics-port", "9154"]);
+    w.gw.cli_ok(&["commit", "e2e: plain metrics port"]);
+    let printed = w.gw.cli_ok(&["adminaccessconfig", "print"]);
+    assert!(
+        printed.contains("plain HTTP, no login, port 9154"),
+        "{printed}"
+    );
+    let body = wait_until(SOON, || {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", &plain])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    })
+    .expect("the plain metrics port answers after the commit");
+    assert!(
+        body.contains("# TYPE breakwater_queue_messages gauge"),
+        "{body}"
+    );
+    let findings = promtool(&body);
+    assert!(findings.trim().is_empty(), "promtool: {findings}");
+    let (status, _, _) = curl(
+        &[],
+        &format!("http://{}:9154/api/v1/status", w.gw.management()),
+    );
+    assert_eq!(
+        status, 404,
+        "the plain port serves /metrics and nothing else"
+    );
+    // HTTPS still asks for a login.
+    let (status, _, _) = curl(&[], &url);
+    assert_eq!(status, 401);
+
     for data in [w.net.data1(), w.net.data2()] {
-        for scheme in ["https", "http"] {
-            let other = format!("{scheme}://{data}:8443/metrics");
+        for (scheme, port) in [("https", 8443), ("http", 8443), ("http", 9154)] {
+            let other = format!("{scheme}://{data}:{port}/metrics");
             let out = Command::new("curl")
                 .args(["-k", "-sS", "--max-time", "10", "-u"])
                 .arg(format!("admin:{pass}"))

@@ -17,6 +17,7 @@ pub mod factory;
 pub mod hat;
 pub mod hat_comments;
 pub mod management;
+pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod rat;
@@ -28,6 +29,7 @@ pub mod values;
 
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use management::{ManagementAccess, SshUserKey};
+pub use metrics::MetricsSettings;
 pub use model::*;
 pub use policy::*;
 pub use services::{LogSettings, ThreatDefenseConfig};

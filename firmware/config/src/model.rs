@@ -395,6 +395,12 @@ pub struct Config {
     /// step when a group or member is renamed or deleted.
     #[serde(default)]
     pub hat_comments: Vec<HatComment>,
+    // --- metrics (issue 16, config version 7) ---
+    /// The Prometheus endpoint's plain-HTTP port (`adminaccessconfig
+    /// setup --metrics-port`).
+    #[serde(default)]
+    pub metrics: super::metrics::MetricsSettings,
+    // --- end metrics ---
 }
 
 fn default_time_zone() -> String {

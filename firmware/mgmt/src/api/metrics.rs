@@ -7,6 +7,12 @@
 //! 0013), in the Prometheus text format, or OpenMetrics when the
 //! scraper's `Accept` asks for it (as Prometheus does).
 //!
+//! [`serve_plain`]: the same text as plain HTTP without a login on the
+//! port `adminaccessconfig setup --metrics-port` names (off by default),
+//! for scrapers that cannot log in. It answers `GET /metrics` and
+//! nothing else, and the only request it makes of the control plane is
+//! [`Control::metrics`](crate::link::Control::metrics).
+//!
 //! `GET /api/v1/reports/NAME.svg`: one chart of the web UI's Reports
 //! page (`reportdata --json`, drawn by [`crate::web::pages::reports`]) as
 //! an SVG file, for an administrator who wants the trend as a picture
@@ -16,8 +22,12 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
 use super::{Api, ApiError};
+use crate::Shared;
 use crate::web::pages::reports::{ReportData, charts};
+use crate::web::{HEADER_TIMEOUT, MAX_CONNECTIONS};
 
 /// The content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -46,6 +56,77 @@ pub async fn scrape(api: Api, headers: HeaderMap) -> Result<Response, ApiError> 
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
     Ok(response)
+}
+
+/// Serves the plain-HTTP metrics port until the task is aborted.
+pub async fn serve_plain(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(plain_answer(&req, &shared).await) }
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn plain_answer<B>(req: &hyper::Request<B>, shared: &Shared) -> hyper::Response<String> {
+    let (status, kind, body) = if req.uri().path() != "/metrics" {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "Only /metrics is served on this port.\n".to_string(),
+        )
+    } else if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "GET /metrics\n".to_string(),
+        )
+    } else {
+        let open = wants_openmetrics(req.headers());
+        match shared.control.metrics(open).await {
+            Ok(r) if r.ok => (
+                StatusCode::OK,
+                if open { OPENMETRICS } else { TEXT_FORMAT },
+                r.output,
+            ),
+            Ok(r) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                r.output,
+            ),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                e.to_string(),
+            ),
+        }
+    };
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    response
 }
 
 /// The charts served as files: the name in the URL and the chart's
