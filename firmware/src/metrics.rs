@@ -11,7 +11,9 @@
 
 use std::fmt;
 
-use breakwater_mail::metrics::{COMMIT_BATCH, COMMIT_SECONDS, DNS_SECONDS};
+use breakwater_mail::metrics::{
+    COMMIT_BATCH, COMMIT_SECONDS, DNS_SECONDS, FILTER_HITS, RECIPIENTS_REJECTED,
+};
 use breakwater_mail::workqueue::{HostCounters, WorkQueueMetrics};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -141,6 +143,16 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         deliveries,
     );
 
+    registry.register(
+        "recipients_rejected",
+        "Recipients refused at RCPT TO, by reason (syntax, routing_trick, rat, recipient_rate)",
+        RECIPIENTS_REJECTED.clone(),
+    );
+    registry.register(
+        "filter_hits",
+        "Messages a message filter acted on, by filter",
+        FILTER_HITS.clone(),
+    );
     counter(
         &mut registry,
         "recipients_delivered",

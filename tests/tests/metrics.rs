@@ -90,6 +90,13 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
     })
     .expect("HTTPS answers on the Management address");
 
+    // A message filter that acts on the relayed message, and a recipient the
+    // RAT of Data 1 refuses: both counted.
+    let script = "count_it: if header('Subject') == 'e2e metrics-1@e2e.test' {\n  log-entry('counted');\n}\n.\n";
+    w.gw.cli_input(&["filters", "new"], script)
+        .expect("filters new");
+    w.gw.cli_ok(&["commit", "e2e: a filter to count"]);
+
     let (status, headers, before) = curl(&["-u", &creds], &url);
     assert_eq!(status, 200, "{before}");
     assert!(
@@ -97,6 +104,23 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
         "{headers}"
     );
 
+    let refused = smtplib::send(
+        w.net.data1_smtp(),
+        w.net.client(7),
+        "friend@internet.example",
+        &["someone@foreign.example"],
+        &simple_message(
+            "friend@internet.example",
+            "someone@foreign.example",
+            "metrics-0@e2e.test",
+            "refused",
+        ),
+        &[],
+    );
+    assert!(
+        refused.iter().any(|r| r.code == Some(550)),
+        "the RAT refuses a foreign recipient: {refused:?}"
+    );
     let msg = simple_message(
         "friend@internet.example",
         "alice@example.com",
@@ -145,6 +169,28 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
             "breakwater_deliveries_total",
             &["domain=\"example.com\"", "outcome=\"delivered\""]
         ) >= 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sum(
+            &after,
+            "breakwater_recipients_rejected_total",
+            &["reason=\"rat\""]
+        ) - sum(
+            &before,
+            "breakwater_recipients_rejected_total",
+            &["reason=\"rat\""]
+        ),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sum(
+            &after,
+            "breakwater_filter_hits_total",
+            &["filter=\"count_it\""]
+        ),
+        1.0,
         "{after}"
     );
     assert!(
