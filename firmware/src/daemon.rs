@@ -160,6 +160,35 @@ impl Status {
     }
 }
 
+// --- metrics (issue 16): the Prometheus exposition behind `/metrics` ---
+impl Status {
+    /// `metrics [--openmetrics]`: the exposition text of the counters and gauges the
+    /// stages keep (see [`crate::metrics`]).
+    fn metrics(&self, args: &[String]) -> Result<String, String> {
+        // Called on a blocking thread of the runtime (see control).
+        let workqueue = tokio::runtime::Handle::current()
+            .block_on(self.workqueue.query(|wq| wq.metrics()))
+            .ok_or_else(|| "The work queue is not running.".to_string())?;
+        let (queue_messages, queue_bytes) = self.queue.counts();
+        let inputs = crate::metrics::Inputs {
+            workqueue,
+            now: chrono::Utc::now().timestamp(),
+            queue_messages,
+            queue_bytes,
+            listeners: self
+                .reception
+                .summary()
+                .into_iter()
+                .map(|(name, _, conns)| (name, conns))
+                .collect(),
+            reception_memory: self.reception.memory(),
+            destinations: self.delivery.summary(),
+        };
+        crate::metrics::command(&inputs, args)
+    }
+}
+// --- end metrics ---
+
 impl DaemonStatus for Status {
     fn command(&self, args: &[String]) -> Option<Result<String, String>> {
         use crate::control::catalog::{self, Answerer};
@@ -194,6 +223,7 @@ impl DaemonStatus for Status {
                     .map_err(|e| e.to_string())
                     .and_then(|t| self.timesync.set_time(t)),
             ),
+            ("metrics", _) => Some(self.metrics(rest)),
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
             _ => self.monitoring(command.name, rest),
         }

@@ -28,3 +28,4 @@ pub use breakwater_types::{address, display};
 pub mod config;
 pub mod daemon;
 pub mod timesync;
+pub mod metrics;

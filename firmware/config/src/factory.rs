@@ -110,6 +110,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         ssl: Default::default(),
         hat_comments: Vec::new(),
         ntp: Default::default(),
+        metrics: Default::default(),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod factory;
 pub mod hat;
 pub mod hat_comments;
 pub mod management;
+pub mod metrics;
 pub mod model;
 pub mod ntp;
 pub mod policy;
@@ -29,6 +30,7 @@ pub mod values;
 
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use management::{ManagementAccess, SshUserKey};
+pub use metrics::MetricsSettings;
 pub use model::*;
 pub use ntp::NtpSettings;
 pub use policy::*;

@@ -399,6 +399,12 @@ pub struct Config {
     /// NTP servers and whether the clock follows them (`ntpconfig`).
     #[serde(default)]
     pub ntp: super::ntp::NtpSettings,
+    // --- metrics (issue 16, config version 7) ---
+    /// The Prometheus endpoint's plain-HTTP port (`adminaccessconfig
+    /// setup --metrics-port`).
+    #[serde(default)]
+    pub metrics: super::metrics::MetricsSettings,
+    // --- end metrics ---
 }
 
 fn default_time_zone() -> String {

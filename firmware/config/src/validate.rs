@@ -191,6 +191,9 @@ impl Config {
             }
         }
         management(self, &mut p);
+        for (field, message) in super::metrics::problems(self) {
+            p.add(field, message);
+        }
         for (field, message) in self.hat_comment_problems() {
             p.add(field, message);
         }

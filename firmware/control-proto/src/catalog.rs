@@ -545,6 +545,14 @@ pub const CATALOG: &[Command] = &[
         Guest,
     ),
     cmd(
+        "metrics",
+        "Show the counters and gauges in the Prometheus text format, as /metrics serves them (--openmetrics: OpenMetrics)",
+        usage::METRICS,
+        Daemon,
+        &[form(&["metrics"], Guest), form(&["metrics", "*"], Guest)],
+        Guest,
+    ),
+    cmd(
         "hoststatus",
         "Show the delivery status of one destination domain",
         usage::HOSTSTATUS,

@@ -67,13 +67,15 @@ pub const ADMINACCESSCONFIG: &str = "\
 usage: adminaccessconfig print
        adminaccessconfig setup [--https on|off] [--https-port N] [--http-redirect on|off]
               [--http-port N] [--ssh on|off] [--ssh-port N] [--api on|off]
-              [--timeout MINUTES] [--certificate NAME|default]
+              [--timeout MINUTES] [--certificate NAME|default] [--metrics-port N|off]
        adminaccessconfig timeout MINUTES
 All on the Management interface only. --https: the web UI (and, with --api on, the REST API
 under /api/v1) on --https-port; --http-redirect: plain HTTP on --http-port answers only with
 a redirect to HTTPS; --ssh: the CLI over SSH (keys: sshconfig). Ports 1-65535, all three
 distinct and none a Management listener's port. --timeout: the web UI inactivity timeout,
-5-1440 minutes (default 30). --certificate: a certconfig name, or default (the first one).";
+5-1440 minutes (default 30). --certificate: a certconfig name, or default (the first one).
+--metrics-port: also serve /metrics (always on HTTPS with the API's login) as plain HTTP
+without a login on this port (9154 is the usual one); off (the default) stops it.";
 
 pub const SSHCONFIG: &str = "\
 usage: sshconfig print
@@ -289,6 +291,7 @@ usage: userconfig print
 pub const HELP: &str = "usage: help [COMMAND]";
 pub const STATUS: &str = "usage: status\n       status detail";
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
+pub const METRICS: &str = "usage: metrics [--openmetrics]";
 pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";
 pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
 pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";

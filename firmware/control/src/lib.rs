@@ -583,6 +583,7 @@ mod tests {
         ("status detail", [true, true, true, true]),
         ("tophosts", [true, true, true, true]),
         ("reportdata --json", [true, true, true, true]),
+        ("metrics", [true, true, true, true]),
         ("hoststatus example.com", [true, true, true, true]),
         // The cut-over commands (issue 16).
         ("rate", [true, true, true, true]),

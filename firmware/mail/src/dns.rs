@@ -176,6 +176,7 @@ impl Dns {
         let start = std::time::Instant::now();
         let answer = self.resolver.lookup_ip(fqdn.as_str()).await;
         STATS.record(start, &answer);
+        crate::metrics::observe(&crate::metrics::DNS_SECONDS, start.elapsed());
         match answer {
             Ok(found) => Ok(found.iter().collect()),
             Err(e) => Err(LookupError::from_net(&e)),
@@ -189,6 +190,7 @@ impl Dns {
         let start = std::time::Instant::now();
         let answer = self.resolver.mx_lookup(fqdn.as_str()).await;
         STATS.record(start, &answer);
+        crate::metrics::observe(&crate::metrics::DNS_SECONDS, start.elapsed());
         match answer {
             Ok(found) => Ok(found
                 .answers()

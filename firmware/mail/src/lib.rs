@@ -24,6 +24,7 @@ pub(crate) use breakwater_types::display;
 
 pub mod delivery;
 pub mod dns;
+pub mod metrics;
 pub mod open_files;
 pub mod quarantine;
 pub mod queue;

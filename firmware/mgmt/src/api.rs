@@ -18,6 +18,7 @@
 //! anything (the API has no cookies and no CSRF token). `ManagementAccess::
 //! api_enabled` off: every `/api/v1` path answers 404.
 
+pub mod metrics;
 pub mod text;
 pub mod tokens;
 
@@ -65,6 +66,8 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/quarantines", get(quarantines))
         .route("/api/v1/quarantines/{mid}/release", post(release))
         .route("/api/v1/quarantines/{mid}", delete(delete_held))
+        .route("/metrics", get(metrics::scrape))
+        .route("/api/v1/reports/{file}", get(metrics::report_svg))
         .route("/api/v1", any(no_such_endpoint))
         .route("/api/v1/", any(no_such_endpoint))
         .route("/api/v1/{*rest}", any(no_such_endpoint))
@@ -275,7 +278,7 @@ impl Api {
         }
     }
 
-    async fn run_words(&self, words: &[&str]) -> Result<String, ApiError> {
+    pub(crate) async fn run_words(&self, words: &[&str]) -> Result<String, ApiError> {
         self.run(words.iter().map(|w| (*w).to_string()).collect(), None)
             .await
     }

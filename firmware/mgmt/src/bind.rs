@@ -41,7 +41,8 @@ pub fn place(config: &Config) -> Option<Place> {
     }
 }
 
-/// The (service, address) pairs `config` asks for: `https`, `http`, `ssh`.
+/// The (service, address) pairs `config` asks for: `https`, `http`, `ssh`,
+/// `metrics` (the plain-HTTP metrics port).
 pub fn endpoints(config: &Config) -> Vec<(&'static str, SocketAddr, Option<String>)> {
     let Some(place) = place(config) else {
         return Vec::new();
@@ -56,6 +57,9 @@ pub fn endpoints(config: &Config) -> Vec<(&'static str, SocketAddr, Option<Strin
     add(m.https_enabled, "https", m.https_port);
     add(m.https_enabled && m.http_redirect, "http", m.http_port);
     add(m.ssh_enabled, "ssh", m.ssh_port);
+    if let Some(port) = config.metrics.plain_port {
+        add(true, "metrics", port);
+    }
     out
 }
 

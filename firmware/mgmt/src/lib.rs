@@ -131,6 +131,7 @@ impl ManagementPlane {
             let task = match *name {
                 "https" => tokio::spawn(web::serve_https(listener, shared)),
                 "http" => tokio::spawn(web::serve_redirect(listener, shared)),
+                "metrics" => tokio::spawn(api::metrics::serve_plain(listener, shared)),
                 _ => tokio::spawn(ssh::serve(listener, shared)),
             };
             self.running.insert(key, task);

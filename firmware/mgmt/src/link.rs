@@ -105,6 +105,18 @@ impl Control {
             .map_err(|e| LinkError::Malformed(e.to_string()))
     }
 
+    /// `metrics` (`--openmetrics` when `openmetrics`) outside any
+    /// session, as the socket's owner: for the plain-HTTP metrics port,
+    /// which has no login (`adminaccessconfig setup --metrics-port`).
+    /// The words are fixed here so that port can ask for nothing else.
+    pub async fn metrics(&self, openmetrics: bool) -> Result<Response, LinkError> {
+        let mut args = vec!["metrics".to_string()];
+        if openmetrics {
+            args.push("--openmetrics".to_string());
+        }
+        self.call(args, None, "metrics").await
+    }
+
     /// Ends the session (`how`: `logout`, `timeout`).
     pub async fn logout(&self, token: &str, how: &str) {
         let _ = self.run(token, vec![LOGOUT.into(), how.into()], None).await;

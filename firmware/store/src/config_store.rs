@@ -34,7 +34,8 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   Management, on their default ports).
 /// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
 ///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
-/// - Version 7 added `Config::ntp` (NTP off, no servers).
+/// - Version 7 added `Config::ntp` (NTP off, no servers) and
+///   `Config::metrics` (no plain-HTTP metrics port).
 const CONFIG_VERSION: u8 = 7;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -247,6 +248,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         let ntp = breakwater_config::NtpSettings::default();
         tail.extend(postcard::to_allocvec(&ntp).map_err(CodecError::from)?);
     }
+    // --- metrics (issue 16) ---
+    if version < 7 {
+        let metrics = breakwater_config::MetricsSettings::default();
+        tail.extend(postcard::to_allocvec(&metrics).map_err(CodecError::from)?);
+    }
+    // --- end metrics ---
     Ok(tail)
 }
 
@@ -421,9 +428,9 @@ mod tests {
         assert_eq!(back, cfg);
     }
 
-    // --- ntp (issue 16) ---
+    // --- ntp and metrics (issue 16) ---
     #[test]
-    fn version_6_records_load_with_ntp_off_and_no_servers() {
+    fn version_6_records_load_with_ntp_off_and_no_plain_metrics_port() {
         let mut cfg = factory();
         cfg.time_zone = "America/Chicago".into();
         let tail = missing_tail(CONFIG_VERSION_6).unwrap();
@@ -434,6 +441,7 @@ mod tests {
         let back: Config = decode(&old).unwrap();
         assert!(!back.ntp.enabled && back.ntp.servers.is_empty());
         assert_eq!(back.ntp.poll_secs, 1024);
+        assert_eq!(back.metrics.plain_port, None);
         assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }

@@ -37,7 +37,19 @@ const SETUP: &[Setting<Config>] = &[
     ("api", OnOff(|c| &mut c.management.api_enabled)),
     ("timeout", Parse(set_timeout)),
     ("certificate", Parse(set_certificate)),
+    ("metrics-port", Parse(set_metrics_port)),
 ];
+
+/// `--metrics-port N|off`: the plain-HTTP `/metrics` port
+/// (`Config::metrics`; its clashes are `Config::validate`'s).
+fn set_metrics_port(cfg: &mut Config, v: &str) -> Result<(), CliError> {
+    cfg.metrics.plain_port = if v.eq_ignore_ascii_case("off") {
+        None
+    } else {
+        Some(number("--metrics-port", v, 1, 65535)?)
+    };
+    Ok(())
+}
 
 /// `--timeout MINUTES`, kept in seconds.
 fn set_timeout(cfg: &mut Config, v: &str) -> Result<(), CliError> {
@@ -122,6 +134,14 @@ pub(super) fn render(cfg: &Config) -> String {
         n => format!("{n} (sshconfig print)"),
     };
     let minutes = m.web_timeout_secs / 60;
+    let metrics = match (cfg.metrics.plain_port, m.api_enabled && m.https_enabled) {
+        (Some(port), true) => {
+            format!("on HTTPS with the API's login; plain HTTP, no login, port {port}")
+        }
+        (Some(port), false) => format!("plain HTTP, no login, port {port}"),
+        (None, true) => "on HTTPS with the API's login".to_string(),
+        (None, false) => "off (the API and HTTPS are needed, or --metrics-port)".to_string(),
+    };
     format!(
         "Management access on the {MANAGEMENT} interface ({address}):\n\
          HTTPS (web UI):             {}\n\
@@ -130,7 +150,8 @@ pub(super) fn render(cfg: &Config) -> String {
          REST API (/api/v1):         {api}\n\
          Web UI inactivity timeout:  {minutes} minute{}\n\
          HTTPS certificate:          {certificate}\n\
-         SSH public keys:            {keys}",
+         SSH public keys:            {keys}\n\
+         Metrics (/metrics):         {metrics}",
         service(m.https_enabled, "enabled", m.https_port),
         service(m.http_redirect, "redirects to HTTPS", m.http_port),
         service(m.ssh_enabled, "enabled", m.ssh_port),
@@ -154,7 +175,8 @@ mod tests {
              REST API (/api/v1):         enabled, on the HTTPS port\n\
              Web UI inactivity timeout:  30 minutes\n\
              HTTPS certificate:          Demo (default: the first certificate)\n\
-             SSH public keys:            none (sshconfig)"
+             SSH public keys:            none (sshconfig)\n\
+             Metrics (/metrics):         on HTTPS with the API's login"
         );
     }
 

@@ -257,6 +257,10 @@ async fn run(
             continue;
         }
         let records: Vec<MessageRecord> = batch.iter().map(|c| c.record.clone()).collect();
+        if !records.is_empty() {
+            crate::metrics::COMMIT_BATCH.observe(records.len() as f64);
+        }
+        let started = std::time::Instant::now();
         let s = store.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<(), QueueError> {
             let mids: Vec<Mid> = records.iter().map(|r| r.mid).collect();
@@ -274,6 +278,7 @@ async fn run(
         })
         .await
         .unwrap_or(Err(QueueError::Stopped));
+        crate::metrics::observe(&crate::metrics::COMMIT_SECONDS, started.elapsed());
         match result {
             Ok(()) => {
                 for c in batch {

@@ -563,6 +563,7 @@ async fn run_session_io(
 /// Writes what the session reported since the last call to `mail_logs`.
 fn log_events(session: &mut Session) {
     for event in session.take_events() {
+        crate::metrics::count_rejection(&event);
         event.log();
     }
 }

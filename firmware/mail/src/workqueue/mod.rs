@@ -28,7 +28,10 @@ use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::logging::event::{RidList, TdcTag};
 use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
-pub use stats::{COUNTERS_VERSION, Counters, Event, HostCounters, Stats};
+pub use stats::{
+    COUNTERS_VERSION, Counters, Event, HostCounters, Monotonic, ReceivedCounters, Stats,
+    WorkQueueMetrics,
+};
 
 /// The reply AsyncOS gives a recipient whose message stayed too long.
 const EXPIRED: &str = "5.4.7 - Delivery expired (message too old)";
@@ -157,6 +160,16 @@ pub fn start(
 }
 
 impl WorkQueue {
+    /// The counters and gauges `/metrics` exports from here.
+    pub fn metrics(&self) -> WorkQueueMetrics {
+        WorkQueueMetrics {
+            counters: self.stats.since_start,
+            monotonic: self.stats.monotonic.clone(),
+            active_messages: self.active.len() as u64,
+            oldest_received_at: self.active.values().map(|a| a.record.received_at).min(),
+        }
+    }
+
     async fn run(
         &mut self,
         mut committed: mpsc::UnboundedReceiver<MessageRecord>,
@@ -190,6 +203,12 @@ impl WorkQueue {
             self.stats.record(Event::Received {
                 recipients: record.recipients.len() as u64,
             });
+            self.stats.monotonic.received(
+                &record.reception.listener,
+                &record.reception.sender_group,
+                record.recipients.len() as u64,
+                record.reception.tls.is_some(),
+            );
             self.reports.received(
                 chrono::Utc::now().timestamp(),
                 &record.reception.listener,

@@ -290,6 +290,7 @@ impl WorkQueue {
                 self.await_dnslists(record, next, missing);
                 return None;
             }
+            crate::metrics::count_filter_hits(&verdict.trace);
             if let Some(hit) = ctx.mime_limit() {
                 MailEvent::FiltersPartial {
                     mid,

@@ -68,6 +68,71 @@ pub struct HostCounters {
     pub hard_bounced: u64,
 }
 
+/// Counters by label for `/metrics`, since the daemon started.
+#[derive(Debug, Clone, Default)]
+pub struct Monotonic {
+    /// By (listener, sender group).
+    pub received: HashMap<(String, String), ReceivedCounters>,
+    /// By destination domain, at most [`MAX_DOMAINS`] of them; the rest
+    /// add up in `other_domains`.
+    pub deliveries: HashMap<String, HostCounters>,
+    pub other_domains: HostCounters,
+}
+
+/// What `/metrics` reads from the work queue, taken in its task.
+#[derive(Debug, Clone, Default)]
+pub struct WorkQueueMetrics {
+    /// Since the daemon started.
+    pub counters: Counters,
+    pub monotonic: Monotonic,
+    /// Messages the work queue holds (received, not yet finished).
+    pub active_messages: u64,
+    /// When the oldest of them was received (Unix seconds).
+    pub oldest_received_at: Option<i64>,
+}
+
+/// Messages received on one listener from one sender group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceivedCounters {
+    pub messages: u64,
+    pub recipients: u64,
+    /// Messages whose session used STARTTLS.
+    pub tls_messages: u64,
+}
+
+/// How many destination domains `/metrics` keeps apart. A gateway
+/// delivers to thousands of domains over its uptime, and every labelled
+/// series costs memory here and in the Prometheus server forever; the
+/// exporter shows the busiest of these and "other" for the rest.
+pub const MAX_DOMAINS: usize = 1000;
+
+impl Monotonic {
+    /// A message received (not one the gateway made).
+    pub fn received(&mut self, listener: &str, sender_group: &str, recipients: u64, tls: bool) {
+        let c = self
+            .received
+            .entry((listener.to_string(), sender_group.to_string()))
+            .or_default();
+        c.messages += 1;
+        c.recipients += recipients;
+        c.tls_messages += u64::from(tls);
+    }
+
+    fn delivery(&mut self, host: &str, e: Event) {
+        let h = if self.deliveries.contains_key(host) || self.deliveries.len() < MAX_DOMAINS {
+            self.deliveries.entry(host.to_string()).or_default()
+        } else {
+            &mut self.other_domains
+        };
+        match e {
+            Event::Delivered | Event::TdcSent => h.delivered += 1,
+            Event::SoftBounced => h.soft_bounced += 1,
+            Event::HardBounced | Event::TdcFailed => h.hard_bounced += 1,
+            _ => {}
+        }
+    }
+}
+
 pub struct Stats {
     pub since_reset: Counters,
     pub since_start: Counters,
@@ -78,6 +143,9 @@ pub struct Stats {
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub started: Instant,
     pub hosts: HashMap<String, HostCounters>,
+    /// Since the daemon started, never reset: what `/metrics` exports
+    /// (Prometheus counters only grow; a restart is a reset it detects).
+    pub monotonic: Monotonic,
     store: CounterStore,
     dirty: bool,
 }
@@ -94,6 +162,7 @@ impl Stats {
             started_at: now,
             started: Instant::now(),
             hosts: HashMap::new(),
+            monotonic: Monotonic::default(),
             store,
             dirty: false,
         }
@@ -107,6 +176,7 @@ impl Stats {
     }
 
     pub fn record_host(&mut self, host: &str, e: Event) {
+        self.monotonic.delivery(host, e);
         let h = self.hosts.entry(host.to_string()).or_default();
         match e {
             Event::Delivered => h.delivered += 1,
