@@ -395,6 +395,11 @@ pub struct Config {
     /// step when a group or member is renamed or deleted.
     #[serde(default)]
     pub hat_comments: Vec<HatComment>,
+    // -- alerts (issue 16): `alertconfig`; version 7 appended it. --
+    /// Alert recipients, classes, severities and thresholds.
+    #[serde(default)]
+    pub alerts: super::alerts::AlertSettings,
+    // -- end alerts --
 }
 
 fn default_time_zone() -> String {

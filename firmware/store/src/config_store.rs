@@ -34,7 +34,8 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   Management, on their default ports).
 /// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
 ///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
-const CONFIG_VERSION: u8 = 6;
+/// - Version 7 added `Config::alerts` (no recipients, AsyncOS's intervals).
+const CONFIG_VERSION: u8 = 7;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
@@ -43,6 +44,7 @@ const CONFIG_VERSION_3: u8 = 3;
 #[cfg(test)] // Migrated by the same range as 1 and 5; named by the tests.
 const CONFIG_VERSION_4: u8 = 4;
 const CONFIG_VERSION_5: u8 = 5;
+const CONFIG_VERSION_6: u8 = 6;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -201,7 +203,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_5).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_6).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -239,6 +241,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&ssl).map_err(CodecError::from)?);
         tail.push(0); // hat_comments: empty
     }
+    // -- alerts (issue 16) --
+    if version < 7 {
+        let alerts = breakwater_config::AlertSettings::default();
+        tail.extend(postcard::to_allocvec(&alerts).map_err(CodecError::from)?);
+    }
+    // -- end alerts --
     Ok(tail)
 }
 
@@ -412,6 +420,26 @@ mod tests {
         assert_eq!(back.management.ssh_port, 2022);
         assert_eq!(back, cfg);
     }
+
+    // -- alerts (issue 16) --
+    #[test]
+    fn version_6_records_load_with_no_alert_recipients_and_asyncos_intervals() {
+        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
+        let tail = missing_tail(CONFIG_VERSION_6).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        assert!(old.ends_with(&tail), "new fields must stay the last");
+        old.truncate(old.len() - tail.len());
+        old[0] = CONFIG_VERSION_6;
+        let back: Config = decode(&old).unwrap();
+        assert!(back.alerts.recipients.is_empty());
+        assert_eq!(
+            (back.alerts.initial_interval_secs, back.alerts.max_interval_secs),
+            (300, 3600)
+        );
+        assert_eq!(back, cfg);
+    }
+    // -- end alerts --
 
     #[test]
     fn a_stored_config_the_parsers_now_refuse_still_loads_and_must_be_fixed_to_stage() {
