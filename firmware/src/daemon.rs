@@ -548,6 +548,11 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         reports_rx,
     );
 
+    // -- alerts (issue 16): alert mail, its checks and the supervisor's notes. --
+    let alerter = crate::alerts::Alerter::new(config_rx.clone(), queue.clone(), ids.clone());
+    start_alerts(&alerter, &workqueue, dir);
+    // -- end alerts --
+
     let services = Arc::new(Services {
         ids,
         hourly: Arc::new(HourlyRecipients::default()),
@@ -604,6 +609,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     // find the socket there.
     for problem in listeners.apply(&config).await {
         tracing::warn!("{problem}");
+        alerter.raise(crate::alerts::listener_problem(&problem));
     }
     // The web UI, API and SSH on Management: clients of the control
     // socket, started once it exists.
@@ -614,11 +620,13 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
 
     // Apply every commit: listeners, DNS, TLS, log and queue limits, the
     // management plane.
+    let alerts_for_commits = alerter.clone();
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let cfg = changes.borrow_and_update().clone();
             for problem in listeners.apply(&cfg).await {
                 tracing::warn!("{problem}");
+                alerts_for_commits.raise(crate::alerts::listener_problem(&problem));
             }
             for problem in management.apply(&cfg, management_tls(&cfg)).await {
                 tracing::warn!("{problem}");
@@ -655,6 +663,59 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         Stopped::Shutdown
     })
 }
+
+// -- alerts (issue 16) --
+/// Starts the alert checks (queue, data partition, certificates, Threat
+/// Defense copies) and sends the supervisor's notes (restarts, resets,
+/// upgrades) now and at each check.
+fn start_alerts(alerter: &crate::alerts::Alerter, workqueue: &workqueue::WorkQueueHandle, dir: &std::path::Path) {
+    let wq = workqueue.clone();
+    crate::alerts::start_monitor(alerter.clone(), dir.to_path_buf(), move || {
+        let wq = wq.clone();
+        async move {
+            wq.query(|wq| {
+                let c = &wq.stats.since_start;
+                (c.tdc_sent, c.tdc_failed + c.tdc_expired)
+            })
+            .await
+        }
+    });
+    let alerter = alerter.clone();
+    let dir = dir.to_path_buf();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::alerts::MONITOR_PERIOD);
+        loop {
+            tick.tick().await;
+            let taken = {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || crate::supervisor::alert_notes::take(&dir)).await
+            };
+            let notes = match taken {
+                Ok(Ok(notes)) => notes,
+                Ok(Err(e)) => {
+                    tracing::warn!("cannot read the supervisor's alert notes: {e}");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            for n in notes {
+                let class = crate::config::AlertClass::parse(&n.class)
+                    .unwrap_or(crate::config::AlertClass::System);
+                let severity = crate::config::Severity::parse(&n.severity)
+                    .unwrap_or(crate::config::Severity::Critical);
+                alerter.raise(crate::alerts::Alert::new(
+                    class,
+                    severity,
+                    n.summary.clone(),
+                    n.summary,
+                    "Reported by the supervisor. See `status` (boot reason), `version` and the \
+                     system logs for the details.",
+                ));
+            }
+        }
+    });
+}
+// -- end alerts --
 
 /// Until SIGTERM, SIGINT, or `shutdown`/`reboot` from the console.
 async fn wait_for_shutdown(stop: &Notify) {
