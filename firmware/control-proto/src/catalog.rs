@@ -394,6 +394,15 @@ pub const CATALOG: &[Command] = &[
         ],
     ),
     config(
+        "alertconfig",
+        "Configure e-mail alerts",
+        usage::ALERTCONFIG,
+        &[
+            form(&["alertconfig"], ReadOnly),
+            form(&["alertconfig", "print"], ReadOnly),
+        ],
+    ),
+    config(
         "setgateway",
         "Set the default network gateway",
         usage::SETGATEWAY,

@@ -203,6 +203,19 @@ pub const SETHOSTNAME: &str = "\
 usage: sethostname <name>      (a fully qualified host name, e.g. mail.example.com)
        sethostname print";
 
+pub const ALERTCONFIG: &str = "\
+usage: alertconfig [print]
+       alertconfig new <address> [<class>[:<severities>] ...]
+       alertconfig edit <address> <class>[:<severities>] ...
+       alertconfig delete <address>
+       alertconfig clear            (removes every recipient)
+       alertconfig from <address>|default
+       alertconfig setup [--initial-interval <secs>] [--max-interval <secs>]
+                         [--queue-threshold <percent>] [--data-threshold <percent>]
+                         [--certificate-days <days>] [--threat-defense-failures <n>]
+  classes: system, hardware, updater, maildelivery, threatdefense, all
+  severities: critical, warning, information (comma-separated) or all; none means all";
+
 pub const SETTZ: &str = "\
 usage: settz <zone>    (an IANA time zone name, e.g. America/Chicago, Europe/Paris, UTC)
        settz           (prints the current zone; at the console, choose a region, then a zone)

@@ -16,6 +16,7 @@
 //! committed, would reach the internet-facing listener.
 
 mod adminaccessconfig;
+mod alertconfig;
 mod args;
 mod bounceconfig;
 mod certconfig;
@@ -121,6 +122,7 @@ pub fn run(
         "sethostname" => sethostname::run(ctx, rest),
         "setgateway" => setgateway::run(ctx, rest),
         "settz" => settz::run(ctx, rest),
+        "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),
