@@ -231,7 +231,13 @@ impl Alerter {
             .admit(&alert, now, settings.initial_interval_secs, settings.max_interval_secs);
         let suppressed = match admission {
             Admission::Send { suppressed } => suppressed,
-            Admission::Duplicate => return,
+            Admission::Duplicate => {
+                tracing::info!(
+                    "alert held back (a repeat within its interval): {}",
+                    alert.summary
+                );
+                return;
+            }
             Admission::Full => {
                 tracing::warn!(
                     "alert not sent: {MAX_TRACKED_ALERTS} distinct alerts are waiting out their repeat interval"
@@ -326,7 +332,8 @@ pub fn listener_problem(problem: &str) -> Alert {
             Severity::Warning,
             format!("listener {problem}"),
             summary,
-            "Check the listener with listenerconfig and the certificate with certconfig.",
+            "Some settings could not be applied: check them with listenerconfig, dnsconfig, \
+             sslconfig and certconfig.",
         )
     }
 }

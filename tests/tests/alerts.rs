@@ -1,0 +1,121 @@
+//! Alerts (`alertconfig`) are mail the gateway writes and delivers itself:
+//! the alert recipient's domain is routed to smtp-sink. A listener that
+//! cannot bind (its port is taken) and a mail daemon the supervisor had to
+//! restart each reach the sink with the AsyncOS-like subject and a body
+//! naming the problem; the same alert within the repeat interval is held
+//! back.
+
+use std::fs;
+use std::path::Path;
+
+use breakwater_e2e::{EVENTUALLY, SOON, SinkMessage, World, wait_until};
+
+fn system_log(data_dir: &Path) -> String {
+    fs::read_to_string(data_dir.join("logs/system_logs/system.current")).unwrap_or_default()
+}
+
+/// The first message at the sink whose Subject contains `text`.
+fn alert_mail(w: &World, text: &str) -> SinkMessage {
+    wait_until(EVENTUALLY, || {
+        w.sink
+            .messages()
+            .into_iter()
+            .find(|m| m.header("Subject").is_some_and(|s| s.contains(text)))
+    })
+    .unwrap_or_else(|| {
+        let subjects: Vec<Option<String>> =
+            w.sink.messages().iter().map(|m| m.header("Subject")).collect();
+        panic!("no alert mail about '{text}' at the sink; it has {subjects:?}")
+    })
+}
+
+fn hostname(w: &World) -> String {
+    let out = w.gw.cli_ok(&["sethostname", "print"]);
+    out.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_string()
+}
+
+#[test]
+fn a_listener_that_cannot_bind_is_mailed_to_the_alert_recipient_once_per_interval() {
+    let w = World::start();
+    let added = w.gw.cli_ok(&["alertconfig", "new", "ops@example.com"]);
+    assert!(added.starts_with("Alert recipient ops@example.com added."), "{added}");
+    w.gw.cli_ok(&["commit", "e2e: alert recipient"]);
+
+    // Someone else holds the port IncomingMail is moved to.
+    let taken = std::net::TcpListener::bind((w.net.data1(), 2626)).expect("bind the port first");
+    w.gw.cli_ok(&[
+        "listenerconfig",
+        "edit",
+        "IncomingMail",
+        "setup",
+        "--port",
+        "2626",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: a port that is taken"]);
+
+    let mail = alert_mail(&w, "Listener IncomingMail: cannot listen on");
+    let host = hostname(&w);
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert!(
+        subject.starts_with(&format!("[Breakwater] Critical-{host}: Listener IncomingMail: cannot listen on {}:2626", w.net.data1())),
+        "{subject}"
+    );
+    assert_eq!(mail.rcpts, ["ops@example.com"]);
+    assert_eq!(mail.mail_from, "", "alerts come from the null sender");
+    assert_eq!(
+        mail.header("From").as_deref(),
+        Some(format!("alert@{host}").as_str())
+    );
+    let body = String::from_utf8_lossy(&mail.raw).into_owned();
+    assert!(body.contains("in use"), "the body names the problem:\n{body}");
+    assert!(body.contains("Alert class: System"), "{body}");
+    let generated = w.gw.wait_for_log(
+        "generated for Critical System alert: Listener IncomingMail: cannot listen on",
+        SOON,
+    );
+    assert!(generated.contains("MID "), "{generated}");
+
+    // Another commit tries the port again: the same alert, held back.
+    w.gw.cli_ok(&["alertconfig", "setup", "--data-threshold", "95"]);
+    w.gw.cli_ok(&["commit", "e2e: any change"]);
+    wait_until(SOON, || {
+        system_log(w.gw.data_dir())
+            .contains("alert held back (a repeat within its interval): Listener IncomingMail")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no held-back line:\n{}", system_log(w.gw.data_dir())));
+    let sent = w
+        .gw
+        .log_lines("generated for Critical System alert: Listener IncomingMail");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    drop(taken);
+}
+
+#[test]
+fn a_daemon_the_supervisor_restarted_sends_the_crash_alert() {
+    let mut w = World::start();
+    w.gw.cli_ok(&["alertconfig", "new", "ops@example.com", "system:critical"]);
+    w.gw.cli_ok(&["commit", "e2e: alert recipient"]);
+    let host = hostname(&w);
+    let old = w.gw.kill_daemon();
+
+    let mail = alert_mail(&w, "The mail daemon");
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert!(
+        subject.starts_with(&format!("[Breakwater] Critical-{host}: The mail daemon "))
+            && subject.contains("the supervisor restarted it"),
+        "{subject}"
+    );
+    assert!(
+        system_log(w.gw.data_dir()).contains(&format!("the mail daemon {old} exited")),
+        "the supervisor logged the crash it reports"
+    );
+    let body = String::from_utf8_lossy(&mail.raw).into_owned();
+    assert!(body.contains("the supervisor restarted it"), "{body}");
+    // Taken once: the note is gone from the data directory.
+    assert!(!w.gw.data_dir().join("alert-notes").exists());
+}
