@@ -668,7 +668,11 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
 /// Starts the alert checks (queue, data partition, certificates, Threat
 /// Defense copies) and sends the supervisor's notes (restarts, resets,
 /// upgrades) now and at each check.
-fn start_alerts(alerter: &crate::alerts::Alerter, workqueue: &workqueue::WorkQueueHandle, dir: &std::path::Path) {
+fn start_alerts(
+    alerter: &crate::alerts::Alerter,
+    workqueue: &workqueue::WorkQueueHandle,
+    dir: &std::path::Path,
+) {
     let wq = workqueue.clone();
     crate::alerts::start_monitor(alerter.clone(), dir.to_path_buf(), move || {
         let wq = wq.clone();
@@ -683,20 +687,19 @@ fn start_alerts(alerter: &crate::alerts::Alerter, workqueue: &workqueue::WorkQue
     let alerter = alerter.clone();
     let dir = dir.to_path_buf();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::alerts::MONITOR_PERIOD);
         loop {
-            tick.tick().await;
             let taken = {
                 let dir = dir.clone();
-                tokio::task::spawn_blocking(move || crate::supervisor::alert_notes::take(&dir)).await
+                tokio::task::spawn_blocking(move || crate::supervisor::alert_notes::take(&dir))
+                    .await
             };
             let notes = match taken {
                 Ok(Ok(notes)) => notes,
                 Ok(Err(e)) => {
                     tracing::warn!("cannot read the supervisor's alert notes: {e}");
-                    continue;
+                    Vec::new()
                 }
-                Err(_) => continue,
+                Err(_) => Vec::new(),
             };
             for n in notes {
                 let class = crate::config::AlertClass::parse(&n.class)
@@ -712,6 +715,7 @@ fn start_alerts(alerter: &crate::alerts::Alerter, workqueue: &workqueue::WorkQue
                      system logs for the details.",
                 ));
             }
+            alerter.next_check().await;
         }
     });
 }

@@ -23,8 +23,12 @@ fn alert_mail(w: &World, text: &str) -> SinkMessage {
             .find(|m| m.header("Subject").is_some_and(|s| s.contains(text)))
     })
     .unwrap_or_else(|| {
-        let subjects: Vec<Option<String>> =
-            w.sink.messages().iter().map(|m| m.header("Subject")).collect();
+        let subjects: Vec<Option<String>> = w
+            .sink
+            .messages()
+            .iter()
+            .map(|m| m.header("Subject"))
+            .collect();
         panic!("no alert mail about '{text}' at the sink; it has {subjects:?}")
     })
 }
@@ -42,7 +46,10 @@ fn hostname(w: &World) -> String {
 fn a_listener_that_cannot_bind_is_mailed_to_the_alert_recipient_once_per_interval() {
     let w = World::start();
     let added = w.gw.cli_ok(&["alertconfig", "new", "ops@example.com"]);
-    assert!(added.starts_with("Alert recipient ops@example.com added."), "{added}");
+    assert!(
+        added.starts_with("Alert recipient ops@example.com added."),
+        "{added}"
+    );
     w.gw.cli_ok(&["commit", "e2e: alert recipient"]);
 
     // Someone else holds the port IncomingMail is moved to.
@@ -61,7 +68,10 @@ fn a_listener_that_cannot_bind_is_mailed_to_the_alert_recipient_once_per_interva
     let host = hostname(&w);
     let subject = mail.header("Subject").unwrap_or_default();
     assert!(
-        subject.starts_with(&format!("[Breakwater] Critical-{host}: Listener IncomingMail: cannot listen on {}:2626", w.net.data1())),
+        subject.starts_with(&format!(
+            "[Breakwater] Critical-{host}: Listener IncomingMail: cannot listen on {}:2626",
+            w.net.data1()
+        )),
         "{subject}"
     );
     assert_eq!(mail.rcpts, ["ops@example.com"]);
@@ -71,7 +81,10 @@ fn a_listener_that_cannot_bind_is_mailed_to_the_alert_recipient_once_per_interva
         Some(format!("alert@{host}").as_str())
     );
     let body = String::from_utf8_lossy(&mail.raw).into_owned();
-    assert!(body.contains("in use"), "the body names the problem:\n{body}");
+    assert!(
+        body.contains("in use"),
+        "the body names the problem:\n{body}"
+    );
     assert!(body.contains("Alert class: System"), "{body}");
     let generated = w.gw.wait_for_log(
         "generated for Critical System alert: Listener IncomingMail: cannot listen on",
@@ -88,9 +101,8 @@ fn a_listener_that_cannot_bind_is_mailed_to_the_alert_recipient_once_per_interva
             .then_some(())
     })
     .unwrap_or_else(|| panic!("no held-back line:\n{}", system_log(w.gw.data_dir())));
-    let sent = w
-        .gw
-        .log_lines("generated for Critical System alert: Listener IncomingMail");
+    let sent =
+        w.gw.log_lines("generated for Critical System alert: Listener IncomingMail");
     assert_eq!(sent.len(), 1, "{sent:?}");
     drop(taken);
 }
@@ -118,4 +130,36 @@ fn a_daemon_the_supervisor_restarted_sends_the_crash_alert() {
     assert!(body.contains("the supervisor restarted it"), "{body}");
     // Taken once: the note is gone from the data directory.
     assert!(!w.gw.data_dir().join("alert-notes").exists());
+}
+
+#[test]
+fn a_data_partition_above_its_threshold_is_mailed_once_and_its_repeats_held_back() {
+    let w = World::start();
+    w.gw.cli_ok(&["alertconfig", "new", "ops@example.com"]);
+    // Any partition a test runs on is more than 1% full.
+    w.gw.cli_ok(&[
+        "alertconfig",
+        "setup",
+        "--data-threshold",
+        "1",
+        "--check-interval",
+        "1",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: a low data threshold, checked every second"]);
+
+    let mail = alert_mail(&w, "The data partition is over 1% full");
+    let body = String::from_utf8_lossy(&mail.raw).into_owned();
+    assert!(
+        body.contains("bytes are in use on the data partition"),
+        "{body}"
+    );
+    wait_until(SOON, || {
+        system_log(w.gw.data_dir())
+            .contains("alert held back (a repeat within its interval): The data partition")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no held-back line:\n{}", system_log(w.gw.data_dir())));
+    let sent =
+        w.gw.log_lines("generated for Critical System alert: The data partition");
+    assert_eq!(sent.len(), 1, "{sent:?}");
 }

@@ -148,6 +148,9 @@ pub struct AlertSettings {
     pub certificate_expiry_days: u32,
     /// A Threat Defense alert after this many consecutive failed copies.
     pub threat_defense_failures: u32,
+    /// Seconds between the checks of the queue, the data partition, the
+    /// certificates, the Threat Defense copies and the supervisor's notes.
+    pub check_interval_secs: u32,
 }
 
 pub const DEFAULT_INITIAL_INTERVAL_SECS: u32 = 300;
@@ -166,6 +169,7 @@ impl Default for AlertSettings {
             data_threshold_percent: 90,
             certificate_expiry_days: 30,
             threat_defense_failures: 5,
+            check_interval_secs: 60,
         }
     }
 }
@@ -223,12 +227,24 @@ impl AlertSettings {
             ));
         }
         for (field, v) in [
-            ("alerts.queue_threshold_percent", self.queue_threshold_percent),
+            (
+                "alerts.queue_threshold_percent",
+                self.queue_threshold_percent,
+            ),
             ("alerts.data_threshold_percent", self.data_threshold_percent),
         ] {
             if !(1..=100).contains(&v) {
-                p.push((field.to_string(), "Enter a percentage from 1 to 100.".to_string()));
+                p.push((
+                    field.to_string(),
+                    "Enter a percentage from 1 to 100.".to_string(),
+                ));
             }
+        }
+        if self.check_interval_secs == 0 {
+            p.push((
+                "alerts.check_interval_secs".to_string(),
+                "Enter at least 1 second between alert checks.".to_string(),
+            ));
         }
         if self.threat_defense_failures == 0 {
             p.push((
@@ -242,9 +258,9 @@ impl AlertSettings {
 
 /// An alert address: a plain mailbox such as `admin@example.com`.
 pub fn check_address(text: &str) -> Result<(), String> {
-    Mailbox::parse(text, false)
-        .map(|_| ())
-        .map_err(|e| format!("Invalid e-mail address '{text}': {e}. Enter one such as admin@example.com."))
+    Mailbox::parse(text, false).map(|_| ()).map_err(|e| {
+        format!("Invalid e-mail address '{text}': {e}. Enter one such as admin@example.com.")
+    })
 }
 
 #[cfg(test)]
@@ -254,9 +270,18 @@ mod tests {
     #[test]
     fn classes_and_severities_parse_as_typed_at_the_cli() {
         assert_eq!(AlertClass::parse("system"), Some(AlertClass::System));
-        assert_eq!(AlertClass::parse("Mail Delivery"), Some(AlertClass::MailDelivery));
-        assert_eq!(AlertClass::parse("maildelivery"), Some(AlertClass::MailDelivery));
-        assert_eq!(AlertClass::parse("threat-defense"), Some(AlertClass::ThreatDefense));
+        assert_eq!(
+            AlertClass::parse("Mail Delivery"),
+            Some(AlertClass::MailDelivery)
+        );
+        assert_eq!(
+            AlertClass::parse("maildelivery"),
+            Some(AlertClass::MailDelivery)
+        );
+        assert_eq!(
+            AlertClass::parse("threat-defense"),
+            Some(AlertClass::ThreatDefense)
+        );
         assert_eq!(AlertClass::parse("antispam"), None);
         assert_eq!(Severity::parse("INFO"), Some(Severity::Information));
         assert_eq!(Severity::parse("minor"), None);
@@ -265,7 +290,10 @@ mod tests {
     #[test]
     fn recipients_get_only_what_they_subscribe_to() {
         let mut s = AlertSettings::default();
-        assert!(s.recipients_for(AlertClass::System, Severity::Critical).is_empty());
+        assert!(
+            s.recipients_for(AlertClass::System, Severity::Critical)
+                .is_empty()
+        );
         s.recipients.push(AlertRecipient::all("ops@example.com"));
         s.recipients.push(AlertRecipient {
             address: "hw@example.com".into(),

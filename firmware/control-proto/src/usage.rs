@@ -213,6 +213,7 @@ usage: alertconfig [print]
        alertconfig setup [--initial-interval <secs>] [--max-interval <secs>]
                          [--queue-threshold <percent>] [--data-threshold <percent>]
                          [--certificate-days <days>] [--threat-defense-failures <n>]
+                         [--check-interval <secs>]
   classes: system, hardware, updater, maildelivery, threatdefense, all
   severities: critical, warning, information (comma-separated) or all; none means all";
 

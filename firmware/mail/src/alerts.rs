@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::config::{AlertClass, Config, Severity};
-use crate::ids::{IdAllocator, Icid, Mid, Rid};
-use crate::queue::QueueHandle;
-use crate::queue::record::{MessageRecord, Processing, Reception, Recipient, RecipientStatus};
+use crate::ids::{Icid, IdAllocator, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
+use crate::queue::QueueHandle;
+use crate::queue::record::{MessageRecord, Processing, Reception, Recipient, RecipientStatus};
 
 /// Distinct alerts remembered for duplicate suppression at most.
 pub const MAX_TRACKED_ALERTS: usize = 256;
@@ -114,8 +114,7 @@ impl AlertBook {
         }
         if self.waiting.len() >= MAX_TRACKED_ALERTS {
             // Waits that are over hold nothing back: forget them first.
-            self.waiting
-                .retain(|_, w| now < w.until);
+            self.waiting.retain(|_, w| now < w.until);
             if self.waiting.len() >= MAX_TRACKED_ALERTS {
                 return Admission::Full;
             }
@@ -141,7 +140,14 @@ impl AlertBook {
 }
 
 /// The alert message (RFC 5322, CRLF lines).
-pub fn build(hostname: &str, from: &str, to: &[String], mid: Mid, alert: &Alert, suppressed: u64) -> Vec<u8> {
+pub fn build(
+    hostname: &str,
+    from: &str,
+    to: &[String],
+    mid: Mid,
+    alert: &Alert,
+    suppressed: u64,
+) -> Vec<u8> {
     let date = breakwater_types::clock::now();
     let mut out = format!(
         "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <alert.{mid}.{}@{hostname}>\r\n\
@@ -190,7 +196,22 @@ struct Inner {
 }
 
 impl Alerter {
-    pub fn new(config: watch::Receiver<Arc<Config>>, queue: QueueHandle, ids: Arc<IdAllocator>) -> Self {
+    /// Waits for the next alert check: the configured interval, cut short
+    /// by a commit (a new recipient or threshold applies at once).
+    pub async fn next_check(&self) {
+        let mut changes = self.inner.config.clone();
+        changes.mark_unchanged();
+        tokio::select! {
+            _ = tokio::time::sleep(check_interval(&self.inner.config)) => {}
+            _ = changes.changed() => {}
+        }
+    }
+
+    pub fn new(
+        config: watch::Receiver<Arc<Config>>,
+        queue: QueueHandle,
+        ids: Arc<IdAllocator>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -228,7 +249,12 @@ impl Alerter {
             .book
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .admit(&alert, now, settings.initial_interval_secs, settings.max_interval_secs);
+            .admit(
+                &alert,
+                now,
+                settings.initial_interval_secs,
+                settings.max_interval_secs,
+            );
         let suppressed = match admission {
             Admission::Send { suppressed } => suppressed,
             Admission::Duplicate => {
@@ -250,7 +276,14 @@ impl Alerter {
             return;
         };
         let hostname = &config.hostname;
-        let body = build(hostname, &settings.from_for(hostname), &to, mid, &alert, suppressed);
+        let body = build(
+            hostname,
+            &settings.from_for(hostname),
+            &to,
+            mid,
+            &alert,
+            suppressed,
+        );
         let record = MessageRecord {
             mid,
             received_at: now,
@@ -305,9 +338,10 @@ impl Alerter {
     }
 }
 
-/// How often the monitor checks the queue, the data partition, the
-/// certificates and the Threat Defense copies.
-pub const MONITOR_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+/// The wait between two checks (`alertconfig setup --check-interval`).
+pub fn check_interval(config: &watch::Receiver<Arc<Config>>) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(config.borrow().alerts.check_interval_secs.max(1)))
+}
 
 /// A listener or certificate problem the listeners found at start or at a
 /// commit (`Reception::apply`): a listener that cannot bind is Critical.
@@ -340,8 +374,14 @@ pub fn listener_problem(problem: &str) -> Alert {
 
 /// A Mail Delivery alert when the queue is fuller than `percent` of its
 /// message or byte limit; `counts` is (messages, bytes).
-pub fn queue_check(counts: (u64, u64), limits: &crate::config::QueueSettings, percent: u8) -> Option<Alert> {
-    let over = |used: u64, max: u64| max > 0 && u128::from(used) * 100 > u128::from(max) * u128::from(percent);
+pub fn queue_check(
+    counts: (u64, u64),
+    limits: &crate::config::QueueSettings,
+    percent: u8,
+) -> Option<Alert> {
+    let over = |used: u64, max: u64| {
+        max > 0 && u128::from(used) * 100 > u128::from(max) * u128::from(percent)
+    };
     let (messages, bytes) = counts;
     if !over(messages, limits.max_messages) && !over(bytes, limits.max_spool_bytes) {
         return None;
@@ -390,7 +430,11 @@ pub fn partition_use(dir: &std::path::Path) -> std::io::Result<(u64, u64)> {
 
 /// Warnings for certificates that expire within `days` (Critical once
 /// expired).
-pub fn certificate_checks(config: &Config, now: chrono::DateTime<chrono::Utc>, days: u32) -> Vec<Alert> {
+pub fn certificate_checks(
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+    days: u32,
+) -> Vec<Alert> {
     use rustls_pki_types::pem::PemObject as _;
     let mut alerts = Vec::new();
     for cert in &config.certificates {
@@ -411,7 +455,10 @@ pub fn certificate_checks(config: &Config, now: chrono::DateTime<chrono::Utc>, d
             .map(|t| t.format("%Y-%m-%d").to_string())
             .unwrap_or_default();
         let (severity, summary) = if left < 0 {
-            (Severity::Critical, format!("Certificate {} has expired", cert.name))
+            (
+                Severity::Critical,
+                format!("Certificate {} has expired", cert.name),
+            )
         } else {
             (
                 Severity::Warning,
@@ -468,7 +515,7 @@ impl TdcStreak {
 }
 
 /// Checks the queue, the data partition, the certificates and the Threat
-/// Defense copies every [`MONITOR_PERIOD`]; `tdc_counters` answers
+/// Defense copies at once and then every [`check_interval`]; `tdc_counters` answers
 /// (copies sent, copies failed or expired) since start.
 pub fn start_monitor<F, Fut>(alerter: Alerter, data_dir: std::path::PathBuf, tdc_counters: F)
 where
@@ -476,14 +523,15 @@ where
     Fut: std::future::Future<Output = Option<(u64, u64)>> + Send,
 {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(MONITOR_PERIOD);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut streak = TdcStreak::default();
         loop {
-            tick.tick().await;
             let config = alerter.inner.config.borrow().clone();
             let s = &config.alerts;
-            let queue = queue_check(alerter.inner.queue.counts(), &config.queue, s.queue_threshold_percent);
+            let queue = queue_check(
+                alerter.inner.queue.counts(),
+                &config.queue,
+                s.queue_threshold_percent,
+            );
             let dir = data_dir.clone();
             let data = tokio::task::spawn_blocking(move || partition_use(&dir))
                 .await
@@ -497,6 +545,7 @@ where
             for alert in queue.into_iter().chain(data).chain(certs).chain(tdc) {
                 alerter.raise(alert);
             }
+            alerter.next_check().await;
         }
     });
 }
@@ -519,31 +568,58 @@ mod tests {
     fn repeats_wait_the_initial_interval_then_double_up_to_the_maximum() {
         let mut book = AlertBook::default();
         let a = alert("IncomingMail");
-        assert_eq!(book.admit(&a, 0, 300, 1000), Admission::Send { suppressed: 0 });
+        assert_eq!(
+            book.admit(&a, 0, 300, 1000),
+            Admission::Send { suppressed: 0 }
+        );
         assert_eq!(book.admit(&a, 299, 300, 1000), Admission::Duplicate);
-        assert_eq!(book.admit(&a, 300, 300, 1000), Admission::Send { suppressed: 1 });
+        assert_eq!(
+            book.admit(&a, 300, 300, 1000),
+            Admission::Send { suppressed: 1 }
+        );
         // Now 600 s.
         assert_eq!(book.admit(&a, 899, 300, 1000), Admission::Duplicate);
-        assert_eq!(book.admit(&a, 900, 300, 1000), Admission::Send { suppressed: 1 });
+        assert_eq!(
+            book.admit(&a, 900, 300, 1000),
+            Admission::Send { suppressed: 1 }
+        );
         // Capped at 1000 s.
         assert_eq!(book.admit(&a, 1899, 300, 1000), Admission::Duplicate);
-        assert_eq!(book.admit(&a, 1900, 300, 1000), Admission::Send { suppressed: 1 });
+        assert_eq!(
+            book.admit(&a, 1900, 300, 1000),
+            Admission::Send { suppressed: 1 }
+        );
         assert_eq!(book.admit(&a, 2899, 300, 1000), Admission::Duplicate);
         // Another alert is not a duplicate; 0 sends every repeat.
-        assert_eq!(book.admit(&alert("Other"), 1, 300, 1000), Admission::Send { suppressed: 0 });
-        assert_eq!(book.admit(&a, 2899, 0, 0), Admission::Send { suppressed: 0 });
+        assert_eq!(
+            book.admit(&alert("Other"), 1, 300, 1000),
+            Admission::Send { suppressed: 0 }
+        );
+        assert_eq!(
+            book.admit(&a, 2899, 0, 0),
+            Admission::Send { suppressed: 0 }
+        );
     }
 
     #[test]
     fn an_alert_storm_cannot_grow_the_book_past_its_bound() {
         let mut book = AlertBook::default();
         for i in 0..MAX_TRACKED_ALERTS {
-            assert!(matches!(book.admit(&alert(&i.to_string()), 0, 300, 3600), Admission::Send { .. }));
+            assert!(matches!(
+                book.admit(&alert(&i.to_string()), 0, 300, 3600),
+                Admission::Send { .. }
+            ));
         }
-        assert_eq!(book.admit(&alert("one more"), 10, 300, 3600), Admission::Full);
+        assert_eq!(
+            book.admit(&alert("one more"), 10, 300, 3600),
+            Admission::Full
+        );
         assert_eq!(book.len(), MAX_TRACKED_ALERTS);
         // Once their waits are over, old alerts make room.
-        assert!(matches!(book.admit(&alert("one more"), 300, 300, 3600), Admission::Send { .. }));
+        assert!(matches!(
+            book.admit(&alert("one more"), 300, 300, 3600),
+            Admission::Send { .. }
+        ));
         assert_eq!(book.len(), 1);
     }
 
@@ -582,7 +658,10 @@ mod tests {
         assert!(queue_check((0, 901), &limits, 90).is_some());
         assert_eq!(data_check(90, 100, 90), None);
         let d = data_check(95, 100, 90).unwrap();
-        assert_eq!((d.class, d.severity), (AlertClass::System, Severity::Critical));
+        assert_eq!(
+            (d.class, d.severity),
+            (AlertClass::System, Severity::Critical)
+        );
         let (used, total) = partition_use(std::path::Path::new("/")).unwrap();
         assert!(total > 0 && used <= total);
     }
@@ -592,8 +671,14 @@ mod tests {
         let a = listener_problem(
             "listener IncomingMail: cannot listen on 127.0.0.1:25: Address in use (os error 98)",
         );
-        assert_eq!((a.class, a.severity), (AlertClass::System, Severity::Critical));
-        assert!(a.summary.starts_with("Listener IncomingMail: cannot listen on"));
+        assert_eq!(
+            (a.class, a.severity),
+            (AlertClass::System, Severity::Critical)
+        );
+        assert!(
+            a.summary
+                .starts_with("Listener IncomingMail: cannot listen on")
+        );
         let b = listener_problem("listener X: certificate Demo does not load");
         assert_eq!(b.severity, Severity::Warning);
     }
@@ -613,7 +698,11 @@ mod tests {
         assert!(certificate_checks(&config, at(not_after - 40 * 86_400), 30).is_empty());
         let soon = certificate_checks(&config, at(not_after - 10 * 86_400 - 5), 30);
         assert_eq!(soon.len(), 1);
-        assert!(soon[0].summary.ends_with("expires in 10 days"), "{}", soon[0].summary);
+        assert!(
+            soon[0].summary.ends_with("expires in 10 days"),
+            "{}",
+            soon[0].summary
+        );
         let gone = certificate_checks(&config, at(not_after + 86_400), 30);
         assert_eq!(gone[0].severity, Severity::Critical);
         config.certificates.clear();
@@ -630,6 +719,10 @@ mod tests {
         assert_eq!(s.observe(11, 8, 5), None);
         let a = s.observe(11, 9, 5).unwrap();
         assert_eq!(a.class, AlertClass::ThreatDefense);
-        assert!(a.summary.starts_with("5 Threat Defense copies failed"), "{}", a.summary);
+        assert!(
+            a.summary.starts_with("5 Threat Defense copies failed"),
+            "{}",
+            a.summary
+        );
     }
 }

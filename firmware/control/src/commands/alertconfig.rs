@@ -7,7 +7,9 @@
 use super::args::{invalid, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
-use crate::config::alerts::{AlertRecipient, AlertSubscription, MAX_ALERT_RECIPIENTS, check_address};
+use crate::config::alerts::{
+    AlertRecipient, AlertSubscription, MAX_ALERT_RECIPIENTS, check_address,
+};
 use crate::config::{AlertClass, AlertSettings, Config, Severity};
 
 pub(super) use breakwater_control_proto::usage::ALERTCONFIG as USAGE;
@@ -162,6 +164,7 @@ const SETUP: &[Setting<AlertSettings>] = &[
     ("data-threshold", Number(1, 100, |a| &mut a.data_threshold_percent)),
     ("certificate-days", Number(1, 365, |a| &mut a.certificate_expiry_days)),
     ("threat-defense-failures", Number(1, 10_000, |a| &mut a.threat_defense_failures)),
+    ("check-interval", Number(1, 3600, |a| &mut a.check_interval_secs)),
 ];
 
 fn setup(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
@@ -240,11 +243,12 @@ pub(super) fn render(cfg: &Config) -> String {
     }
     out.push_str(&format!(
         "Alert thresholds: work queue {}%, data partition {}%, certificates expiring within {} days, \
-         {} failed Threat Defense copies in a row",
+         {} failed Threat Defense copies in a row; checked every {} seconds",
         a.queue_threshold_percent,
         a.data_threshold_percent,
         a.certificate_expiry_days,
-        a.threat_defense_failures
+        a.threat_defense_failures,
+        a.check_interval_secs
     ));
     out
 }
@@ -273,7 +277,10 @@ mod tests {
         let out = f
             .run("alertconfig new hw@example.com hardware:critical system:warning,critical")
             .unwrap();
-        assert!(out.starts_with("Alert recipient hw@example.com added."), "{out}");
+        assert!(
+            out.starts_with("Alert recipient hw@example.com added."),
+            "{out}"
+        );
         let a = f.staged().unwrap().alerts;
         assert_eq!(
             a.recipients_for(AlertClass::System, Severity::Warning),
@@ -287,7 +294,8 @@ mod tests {
         assert!(print.contains(
             "    ops@example.com\n        Class: All - Severities: All\n    hw@example.com\n        Class: System - Severities: Critical, Warning\n        Class: Hardware - Severities: Critical\n"
         ), "{print}");
-        f.run("alertconfig edit HW@example.com threatdefense").unwrap();
+        f.run("alertconfig edit HW@example.com threatdefense")
+            .unwrap();
         let a = f.staged().unwrap().alerts;
         assert_eq!(
             a.recipients_for(AlertClass::ThreatDefense, Severity::Information),
@@ -309,7 +317,11 @@ mod tests {
         let a = f.staged().unwrap().alerts;
         assert_eq!(a.from_address.as_deref(), Some("noc@example.com"));
         assert_eq!(
-            (a.initial_interval_secs, a.max_interval_secs, a.queue_threshold_percent),
+            (
+                a.initial_interval_secs,
+                a.max_interval_secs,
+                a.queue_threshold_percent
+            ),
             (60, 600, 80)
         );
         f.run("alertconfig from default").unwrap();
@@ -319,8 +331,14 @@ mod tests {
     #[test]
     fn bad_addresses_classes_and_waits_are_refused_and_stage_nothing() {
         let f = Fixture::new();
-        let err = f.run("alertconfig new not-an-address").unwrap_err().to_string();
-        assert!(err.starts_with("Invalid e-mail address 'not-an-address'"), "{err}");
+        let err = f
+            .run("alertconfig new not-an-address")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Invalid e-mail address 'not-an-address'"),
+            "{err}"
+        );
         let err = f
             .run("alertconfig new a@example.com antispam")
             .unwrap_err()
@@ -338,7 +356,10 @@ mod tests {
             "alertconfig bogus",
         ]);
         f.run("alertconfig new a@example.com").unwrap();
-        let err = f.run("alertconfig new A@example.com").unwrap_err().to_string();
+        let err = f
+            .run("alertconfig new A@example.com")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already an alert recipient"), "{err}");
     }
 }
