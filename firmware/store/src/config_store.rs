@@ -435,7 +435,10 @@ mod tests {
         let back: Config = decode(&old).unwrap();
         assert!(back.alerts.recipients.is_empty());
         assert_eq!(
-            (back.alerts.initial_interval_secs, back.alerts.max_interval_secs),
+            (
+                back.alerts.initial_interval_secs,
+                back.alerts.max_interval_secs
+            ),
             (300, 3600)
         );
         assert_eq!(back, cfg);

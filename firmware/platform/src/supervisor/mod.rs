@@ -227,7 +227,10 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     if let Some(line) = boot.settle_after_boot() {
         tracing::error!("upgrade: {line}");
         eprintln!("breakwater: {line}");
-        note(&data, Some(alert_notes::AlertNote::new("Critical", "Updater", line)));
+        note(
+            &data,
+            Some(alert_notes::AlertNote::new("Critical", "Updater", line)),
+        );
     }
     let trial = boot.trial().filter(|t| Some(t.slot) == boot.running);
 
