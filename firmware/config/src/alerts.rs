@@ -214,10 +214,8 @@ impl AlertSettings {
                 format!("At most {MAX_ALERT_RECIPIENTS} alert recipients."),
             ));
         }
-        if let Some(from) = &self.from_address {
-            if let Err(e) = check_address(from) {
-                p.push(("alerts.from_address".to_string(), e));
-            }
+        if let Some(Err(e)) = self.from_address.as_deref().map(check_address) {
+            p.push(("alerts.from_address".to_string(), e));
         }
         if self.max_interval_secs < self.initial_interval_secs {
             p.push((

@@ -833,10 +833,8 @@ pub async fn salvage_as_owner(dir: &Path) -> anyhow::Result<String> {
 /// Leaves `note` for the mail daemon to send as an alert; a failure to
 /// write it is logged, never fatal.
 fn note(data: &safe_fs::Dir, note: Option<alert_notes::AlertNote>) {
-    if let Some(n) = note {
-        if let Err(e) = alert_notes::append(data, &n) {
-            tracing::warn!("cannot leave an alert note for the mail daemon: {e}");
-        }
+    if let Some(Err(e)) = note.map(|n| alert_notes::append(data, &n)) {
+        tracing::warn!("cannot leave an alert note for the mail daemon: {e}");
     }
 }
 // -- end alerts --
