@@ -616,6 +616,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let mut management = breakwater_mgmt::ManagementPlane::new(dir);
     for problem in management.apply(&config, management_tls(&config)).await {
         tracing::warn!("{problem}");
+        alerter.raise(crate::alerts::listener_problem(&problem));
     }
 
     // Apply every commit: listeners, DNS, TLS, log and queue limits, the
@@ -630,6 +631,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             }
             for problem in management.apply(&cfg, management_tls(&cfg)).await {
                 tracing::warn!("{problem}");
+                alerts_for_commits.raise(crate::alerts::listener_problem(&problem));
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);

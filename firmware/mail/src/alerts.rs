@@ -343,8 +343,9 @@ pub fn check_interval(config: &watch::Receiver<Arc<Config>>) -> std::time::Durat
     std::time::Duration::from_secs(u64::from(config.borrow().alerts.check_interval_secs.max(1)))
 }
 
-/// A listener or certificate problem the listeners found at start or at a
-/// commit (`Reception::apply`): a listener that cannot bind is Critical.
+/// A problem the listeners or the management plane found at start or at
+/// a commit (`Reception::apply`, `ManagementPlane::apply`): one that
+/// cannot bind its port is Critical.
 pub fn listener_problem(problem: &str) -> Alert {
     let bind = problem.contains("cannot listen on");
     let mut summary = problem.to_string();
@@ -357,8 +358,9 @@ pub fn listener_problem(problem: &str) -> Alert {
             Severity::Critical,
             format!("listener bind {problem}"),
             summary,
-            "The listener accepts no mail until it can bind: free the port (or change the \
-             listener's interface or port with listenerconfig) and commit, or restart.",
+            "It accepts no connections until it can bind: free the port, or change the \
+             interface or port (listenerconfig for a listener, adminaccessconfig or sshconfig \
+             for Management), then commit, or restart.",
         )
     } else {
         Alert::new(
@@ -679,6 +681,11 @@ mod tests {
             a.summary
                 .starts_with("Listener IncomingMail: cannot listen on")
         );
+        let m = listener_problem(
+            "management HTTPS: cannot listen on 127.0.0.2:443: Address in use (os error 98)",
+        );
+        assert!(m.summary.starts_with("Management HTTPS: cannot listen on"));
+        assert_eq!(m.severity, Severity::Critical);
         let b = listener_problem("listener X: certificate Demo does not load");
         assert_eq!(b.severity, Severity::Warning);
     }
