@@ -163,3 +163,24 @@ fn a_data_partition_above_its_threshold_is_mailed_once_and_its_repeats_held_back
         w.gw.log_lines("generated for Critical System alert: The data partition");
     assert_eq!(sent.len(), 1, "{sent:?}");
 }
+
+#[test]
+fn the_boot_after_a_power_cut_sends_the_unclean_restart_alert() {
+    let mut w = World::start();
+    w.gw.cli_ok(&["alertconfig", "new", "ops@example.com", "system:critical"]);
+    w.gw.cli_ok(&["commit", "e2e: alert recipient"]);
+    let host = hostname(&w);
+    // Supervisor and daemon die at once, as at a power cut.
+    w.gw.kill9();
+    w.gw.start_again();
+
+    let mail = alert_mail(&w, "without an orderly shutdown");
+    let subject = mail.header("Subject").unwrap_or_default();
+    assert_eq!(
+        subject,
+        format!(
+            "[Breakwater] Critical-{host}: The appliance restarted without an orderly shutdown (power loss or crash)"
+        )
+    );
+    assert!(w.gw.cli_ok(&["status"]).contains("power loss or crash"));
+}
