@@ -1,9 +1,10 @@
 //! Alerts (`alertconfig`) are mail the gateway writes and delivers itself:
 //! the alert recipient's domain is routed to smtp-sink. A listener that
-//! cannot bind (its port is taken) and a mail daemon the supervisor had to
-//! restart each reach the sink with the AsyncOS-like subject and a body
-//! naming the problem; the same alert within the repeat interval is held
-//! back.
+//! cannot bind (its port is taken), a mail daemon the supervisor had to
+//! restart, the boot after a power cut, a data partition above its
+//! threshold and a certificate about to expire each reach the sink with
+//! the AsyncOS-like subject and a body naming the problem; the same alert
+//! within the repeat interval is held back.
 
 use std::fs;
 use std::path::Path;
@@ -183,4 +184,41 @@ fn the_boot_after_a_power_cut_sends_the_unclean_restart_alert() {
         )
     );
     assert!(w.gw.cli_ok(&["status"]).contains("power loss or crash"));
+}
+
+#[test]
+fn a_certificate_about_to_expire_is_a_warning_alert() {
+    let w = World::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "10",
+        ])
+        .args(["-subj", "/CN=short.e2e.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(made.success());
+    let pem = fs::read_to_string(&cert).expect("cert") + &fs::read_to_string(&key).expect("key");
+    w.gw.cli_input(&["certconfig", "import", "short-lived", "-"], &pem)
+        .expect("certconfig import");
+    w.gw.cli_ok(&["alertconfig", "new", "ops@example.com"]);
+    w.gw.cli_ok(&["commit", "e2e: a certificate valid for 10 days"]);
+
+    let mail = alert_mail(&w, "Certificate short-lived expires in");
+    let subject = mail.header("Subject").unwrap_or_default();
+    // 9 or 10 whole days left, depending on when the check ran.
+    let host = hostname(&w);
+    assert!(
+        subject.starts_with(&format!(
+            "[Breakwater] Warning-{host}: Certificate short-lived expires in "
+        )) && subject.ends_with(" days"),
+        "{subject}"
+    );
+    let body = String::from_utf8_lossy(&mail.raw).into_owned();
+    assert!(body.contains("import a new one with certconfig"), "{body}");
 }
