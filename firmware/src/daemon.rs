@@ -653,6 +653,11 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         let _ = workqueue.query(move |wq| wq.system_status = line).await;
     }
 
+    // -- alerts (issue 16): alert mail, its checks and the supervisor's notes. --
+    let alerter = crate::alerts::Alerter::new(config_rx.clone(), queue.clone(), ids.clone());
+    start_alerts(&alerter, &workqueue, dir);
+    // -- end alerts --
+
     let services = Arc::new(Services {
         ids,
         hourly: Arc::new(HourlyRecipients::default()),
@@ -728,24 +733,29 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     // find the socket there.
     for problem in listeners.apply(&config).await {
         tracing::warn!("{problem}");
+        alerter.raise(crate::alerts::listener_problem(&problem));
     }
     // The web UI, API and SSH on Management: clients of the control
     // socket, started once it exists.
     let mut management = breakwater_mgmt::ManagementPlane::new(dir);
     for problem in management.apply(&config, management_tls(&config)).await {
         tracing::warn!("{problem}");
+        alerter.raise(crate::alerts::listener_problem(&problem));
     }
 
     // Apply every commit: listeners, DNS, TLS, log and queue limits, the
     // management plane.
+    let alerts_for_commits = alerter.clone();
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let cfg = changes.borrow_and_update().clone();
             for problem in listeners.apply(&cfg).await {
                 tracing::warn!("{problem}");
+                alerts_for_commits.raise(crate::alerts::listener_problem(&problem));
             }
             for problem in management.apply(&cfg, management_tls(&cfg)).await {
                 tracing::warn!("{problem}");
+                alerts_for_commits.raise(crate::alerts::listener_problem(&problem));
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);
@@ -780,6 +790,63 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         Stopped::Shutdown
     })
 }
+
+// -- alerts (issue 16) --
+/// Starts the alert checks (queue, data partition, certificates, Threat
+/// Defense copies) and sends the supervisor's notes (restarts, resets,
+/// upgrades) now and at each check.
+fn start_alerts(
+    alerter: &crate::alerts::Alerter,
+    workqueue: &workqueue::WorkQueueHandle,
+    dir: &std::path::Path,
+) {
+    let wq = workqueue.clone();
+    crate::alerts::start_monitor(alerter.clone(), dir.to_path_buf(), move || {
+        let wq = wq.clone();
+        async move {
+            wq.query(|wq| {
+                let c = &wq.stats.since_start;
+                (c.tdc_sent, c.tdc_failed + c.tdc_expired)
+            })
+            .await
+        }
+    });
+    let alerter = alerter.clone();
+    let dir = dir.to_path_buf();
+    tokio::spawn(async move {
+        loop {
+            let taken = {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || crate::supervisor::alert_notes::take(&dir))
+                    .await
+            };
+            let notes = match taken {
+                Ok(Ok(notes)) => notes,
+                Ok(Err(e)) => {
+                    tracing::warn!("cannot read the supervisor's alert notes: {e}");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
+            for n in notes {
+                let class = crate::config::AlertClass::parse(&n.class)
+                    .unwrap_or(crate::config::AlertClass::System);
+                let severity = crate::config::Severity::parse(&n.severity)
+                    .unwrap_or(crate::config::Severity::Critical);
+                alerter.raise(crate::alerts::Alert::new(
+                    class,
+                    severity,
+                    n.summary.clone(),
+                    n.summary,
+                    "Reported by the supervisor. See `status` (boot reason), `version` and the \
+                     system logs for the details.",
+                ));
+            }
+            alerter.next_check().await;
+        }
+    });
+}
+// -- end alerts --
 
 /// Until SIGTERM, SIGINT, or `shutdown`/`reboot` from the console.
 async fn wait_for_shutdown(stop: &Notify) {

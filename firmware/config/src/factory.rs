@@ -111,6 +111,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         hat_comments: Vec::new(),
         ntp: Default::default(),
         metrics: Default::default(),
+        alerts: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@
 pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_types::address;
 
+pub mod alerts;
 pub mod delivery;
 pub mod factory;
 pub mod hat;
@@ -28,6 +29,7 @@ pub mod ssl;
 pub mod validate;
 pub mod values;
 
+pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use management::{ManagementAccess, SshUserKey};
 pub use metrics::MetricsSettings;

@@ -405,6 +405,11 @@ pub struct Config {
     #[serde(default)]
     pub metrics: super::metrics::MetricsSettings,
     // --- end metrics ---
+    // -- alerts (issue 16): `alertconfig`; version 7 appended it. --
+    /// Alert recipients, classes, severities and thresholds.
+    #[serde(default)]
+    pub alerts: super::alerts::AlertSettings,
+    // -- end alerts --
 }
 
 fn default_time_zone() -> String {

@@ -422,6 +422,15 @@ pub const CATALOG: &[Command] = &[
     ),
     // --- end ntp ---
     config(
+        "alertconfig",
+        "Configure e-mail alerts",
+        usage::ALERTCONFIG,
+        &[
+            form(&["alertconfig"], ReadOnly),
+            form(&["alertconfig", "print"], ReadOnly),
+        ],
+    ),
+    config(
         "setgateway",
         "Set the default network gateway",
         usage::SETGATEWAY,

@@ -219,6 +219,20 @@ usage: settime \"MM/DD/YYYY HH:MM:SS\"   (in the appliance's time zone; also YYY
        settime                           (prints the time; refused while NTP is on)";
 // --- end ntp ---
 
+pub const ALERTCONFIG: &str = "\
+usage: alertconfig [print]
+       alertconfig new <address> [<class>[:<severities>] ...]
+       alertconfig edit <address> <class>[:<severities>] ...
+       alertconfig delete <address>
+       alertconfig clear            (removes every recipient)
+       alertconfig from <address>|default
+       alertconfig setup [--initial-interval <secs>] [--max-interval <secs>]
+                         [--queue-threshold <percent>] [--data-threshold <percent>]
+                         [--certificate-days <days>] [--threat-defense-failures <n>]
+                         [--check-interval <secs>]
+  classes: system, hardware, updater, maildelivery, threatdefense, all
+  severities: critical, warning, information (comma-separated) or all; none means all";
+
 pub const SETTZ: &str = "\
 usage: settz <zone>    (an IANA time zone name, e.g. America/Chicago, Europe/Paris, UTC)
        settz           (prints the current zone; at the console, choose a region, then a zone)

@@ -22,6 +22,7 @@ pub(crate) use breakwater_logging as logging;
 pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
 
+pub mod alerts;
 pub mod delivery;
 pub mod dns;
 pub mod metrics;

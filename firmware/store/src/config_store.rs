@@ -34,8 +34,9 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   Management, on their default ports).
 /// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
 ///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
-/// - Version 7 added `Config::ntp` (NTP off, no servers) and
-///   `Config::metrics` (no plain-HTTP metrics port).
+/// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
+///   (no plain-HTTP metrics port) and `Config::alerts` (no recipients,
+///   AsyncOS's intervals).
 const CONFIG_VERSION: u8 = 7;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -254,6 +255,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&metrics).map_err(CodecError::from)?);
     }
     // --- end metrics ---
+    // -- alerts (issue 16) --
+    if version < 7 {
+        let alerts = breakwater_config::AlertSettings::default();
+        tail.extend(postcard::to_allocvec(&alerts).map_err(CodecError::from)?);
+    }
+    // -- end alerts --
     Ok(tail)
 }
 
@@ -428,9 +435,9 @@ mod tests {
         assert_eq!(back, cfg);
     }
 
-    // --- ntp and metrics (issue 16) ---
+    // --- ntp, metrics and alerts (issue 16) ---
     #[test]
-    fn version_6_records_load_with_ntp_off_and_no_plain_metrics_port() {
+    fn version_6_records_load_with_ntp_off_no_metrics_port_and_no_alert_recipients() {
         let mut cfg = factory();
         cfg.time_zone = "America/Chicago".into();
         let tail = missing_tail(CONFIG_VERSION_6).unwrap();
@@ -442,6 +449,14 @@ mod tests {
         assert!(!back.ntp.enabled && back.ntp.servers.is_empty());
         assert_eq!(back.ntp.poll_secs, 1024);
         assert_eq!(back.metrics.plain_port, None);
+        assert!(back.alerts.recipients.is_empty());
+        assert_eq!(
+            (
+                back.alerts.initial_interval_secs,
+                back.alerts.max_interval_secs
+            ),
+            (300, 3600)
+        );
         assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }

@@ -497,6 +497,9 @@ mail_events! {
     /// A delivery status notification.
     BounceGenerated { mid: Mid, original: Mid } =>
         ["MID " mid " was generated for bounce of MID " original];
+    /// An alert message (`alertconfig`).
+    AlertGenerated { mid: Mid, severity: String, class: String, summary: String } =>
+        ["MID " mid " generated for " severity " " class " alert: " summary];
     /// `deleterecipients` and friends.
     DeletedByAdmin { mid: Mid } => ["MID " mid " deleted from the queue by the administrator"];
     /// `redirectrecipients` ended.

@@ -16,6 +16,7 @@
 //! committed, would reach the internet-facing listener.
 
 mod adminaccessconfig;
+mod alertconfig;
 mod args;
 mod bounceconfig;
 mod certconfig;
@@ -127,6 +128,7 @@ pub fn run(
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
+        "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),

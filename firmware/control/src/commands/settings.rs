@@ -45,7 +45,7 @@ macro_rules! num {
         }
     )*};
 }
-num!(u16, u32, u64);
+num!(u8, u16, u32, u64);
 
 /// Splits `args` into positionals and the options of `table` (and the
 /// `extra` ones the command reads itself).

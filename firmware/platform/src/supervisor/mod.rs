@@ -59,6 +59,7 @@
 //! directory's descriptor, never following a link); a salvage runs in a
 //! child process as the daemon's user ([`salvage_as_owner`]).
 
+pub mod alert_notes;
 mod boot;
 mod console;
 pub mod contract;
@@ -205,11 +206,31 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         boot_reason.describe()
     );
 
+    // -- alerts (issue 16): what the daemon sends as alerts. --
+    let boot_note = match boot_reason {
+        BootReason::Watchdog => Some(alert_notes::AlertNote::new(
+            "Critical",
+            "Hardware",
+            "The watchdog reset the appliance (the mail daemon or the system stopped answering)",
+        )),
+        BootReason::Unclean => Some(alert_notes::AlertNote::new(
+            "Critical",
+            "System",
+            "The appliance restarted without an orderly shutdown (power loss or crash)",
+        )),
+        BootReason::PowerOn | BootReason::Reboot => None,
+    };
+    note(&data, boot_note);
+    // -- end alerts --
     // A trial boot that came back to the old slot is a rollback.
     let boot = crate::slots::BootPartition::probe();
     if let Some(line) = boot.settle_after_boot() {
         tracing::error!("upgrade: {line}");
         eprintln!("breakwater: {line}");
+        note(
+            &data,
+            Some(alert_notes::AlertNote::new("Critical", "Updater", line)),
+        );
     }
     let trial = boot.trial().filter(|t| Some(t.slot) == boot.running);
 
@@ -384,6 +405,19 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
                     limits.max_crashes,
                     limits.crash_window_secs,
                     delay.as_millis()
+                );
+                note(
+                    &data,
+                    Some(alert_notes::AlertNote::new(
+                        "Critical",
+                        "System",
+                        format!(
+                            "The mail daemon {why}; the supervisor restarted it (crash {} of {} allowed in {} s)",
+                            crashes.count(),
+                            limits.max_crashes,
+                            limits.crash_window_secs
+                        ),
+                    )),
                 );
                 if supervisor
                     .wait_petting(delay, &mut tick, &mut term, &mut int)
@@ -643,11 +677,22 @@ impl Supervisor<'_> {
             return;
         };
         match self.boot.confirm(&trial) {
-            Ok(()) => tracing::info!(
-                "upgrade: Breakwater {} in slot {} came up healthy; it is now the default",
-                trial.version,
-                trial.slot.label()
-            ),
+            Ok(()) => {
+                let line = format!(
+                    "Breakwater {} in slot {} came up healthy; it is now the default",
+                    trial.version,
+                    trial.slot.label()
+                );
+                tracing::info!("upgrade: {line}");
+                note(
+                    self.data,
+                    Some(alert_notes::AlertNote::new(
+                        "Information",
+                        "Updater",
+                        format!("Upgrade installed: {line}"),
+                    )),
+                );
+            }
             Err(e) => tracing::error!(
                 "upgrade: cannot make slot {} permanent: {e}",
                 trial.slot.label()
@@ -800,3 +845,13 @@ pub async fn salvage_as_owner(dir: &Path) -> anyhow::Result<String> {
         anyhow::bail!("{} ({})", said(&out.stderr), out.status)
     }
 }
+
+// -- alerts (issue 16) --
+/// Leaves `note` for the mail daemon to send as an alert; a failure to
+/// write it is logged, never fatal.
+fn note(data: &safe_fs::Dir, note: Option<alert_notes::AlertNote>) {
+    if let Some(Err(e)) = note.map(|n| alert_notes::append(data, &n)) {
+        tracing::warn!("cannot leave an alert note for the mail daemon: {e}");
+    }
+}
+// -- end alerts --
