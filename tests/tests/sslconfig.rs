@@ -334,7 +334,10 @@ fn the_console_menu_sets_the_seeds_string_on_inbound_and_commits() {
 
     let out = con.dialogue("sslconfig", &["INBOUND", "", SEED, ""]);
     assert!(out.contains("Current SSL Settings:"), "{out}");
-    assert!(out.contains("- INBOUND - Edit Inbound SMTP ssl settings."), "{out}");
+    assert!(
+        out.contains("- INBOUND - Edit Inbound SMTP ssl settings."),
+        "{out}"
+    );
     assert!(
         out.contains("Enter the Inbound SMTP ssl methods: TLSv1.2, TLSv1.3 or both"),
         "{out}"
@@ -366,9 +369,15 @@ fn the_console_menu_sets_the_seeds_string_on_inbound_and_commits() {
         printed.contains("Inbound SMTP TLS 1.2 suites: ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-RSA-AES128-GCM-SHA256"),
         "{printed}"
     );
-    assert!(printed.contains("Outbound SMTP ciphers: DEFAULT\n"), "{printed}");
+    assert!(
+        printed.contains("Outbound SMTP ciphers: DEFAULT\n"),
+        "{printed}"
+    );
     // Committed, not staged: the control plane's view says the same.
     let committed = gw.cli_ok(&["sslconfig", "print"]);
-    assert!(committed.contains(&format!("Inbound SMTP ciphers: {SEED}")), "{committed}");
+    assert!(
+        committed.contains(&format!("Inbound SMTP ciphers: {SEED}")),
+        "{committed}"
+    );
     con.logout();
 }

@@ -24,23 +24,39 @@ fn the_ssl_configuration_page_stages_the_seeds_cipher_string() {
 
     // The menu entry, and the factory settings with what they select.
     let status = web.get("/monitor/status");
-    assert!(status.contains(&format!("href=\"{PAGE}\"")), "no menu entry");
+    assert!(
+        status.contains(&format!("href=\"{PAGE}\"")),
+        "no menu entry"
+    );
     let page = strip_tags(&web.get(PAGE));
     assert!(
         page.contains("Inbound SMTP: SSL Method: TLS v1.2, TLS v1.3 SSL Cipher(s) to use: DEFAULT"),
         "{page}"
     );
     assert!(
-        page.contains("Outbound SMTP: SSL Method: TLS v1.2, TLS v1.3 SSL Cipher(s) to use: DEFAULT"),
+        page.contains(
+            "Outbound SMTP: SSL Method: TLS v1.2, TLS v1.3 SSL Cipher(s) to use: DEFAULT"
+        ),
         "{page}"
     );
-    assert!(page.contains("ECDHE-ECDSA-AES256-GCM-SHA384 TLSv1.2 Kx=ECDH Au=ECDSA"), "{page}");
+    assert!(
+        page.contains("ECDHE-ECDSA-AES256-GCM-SHA384 TLSv1.2 Kx=ECDH Au=ECDSA"),
+        "{page}"
+    );
     assert!(page.contains("Edit Settings..."), "{page}");
 
     // Edit Settings...: both legs' checkboxes and strings, Submit/Cancel.
     let form = web.get(EDIT);
-    for field in ["inbound_tls12", "inbound_tls13", "outbound_tls12", "outbound_tls13"] {
-        assert!(form.contains(&format!("name=\"{field}\" value=\"on\" checked")), "{field}: {form}");
+    for field in [
+        "inbound_tls12",
+        "inbound_tls13",
+        "outbound_tls12",
+        "outbound_tls13",
+    ] {
+        assert!(
+            form.contains(&format!("name=\"{field}\" value=\"on\" checked")),
+            "{field}: {form}"
+        );
     }
     let text = strip_tags(&form);
     assert!(text.contains("SSL Method: TLS v1.2 TLS v1.3"), "{text}");
@@ -67,8 +83,14 @@ fn the_ssl_configuration_page_stages_the_seeds_cipher_string() {
         text.contains("Inbound SMTP: TLSv1.2, TLSv1.3; TLS 1.2 suites ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-RSA-AES128-GCM-SHA256."),
         "{text}"
     );
-    assert!(text.contains("Changes staged. Press Commit Changes"), "{text}");
-    assert!(page.contains(&html_escape(SEED)), "the page does not show the string");
+    assert!(
+        text.contains("Changes staged. Press Commit Changes"),
+        "{text}"
+    );
+    assert!(
+        page.contains(&html_escape(SEED)),
+        "the page does not show the string"
+    );
 
     // Staged as the CLI stages it: `sslconfig print` shows it.
     let printed = gw.cli_ok(&["sslconfig", "print"]);
@@ -80,7 +102,10 @@ fn the_ssl_configuration_page_stages_the_seeds_cipher_string() {
         printed.contains("Inbound SMTP TLS 1.2 suites: ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-RSA-AES128-GCM-SHA256"),
         "{printed}"
     );
-    assert!(printed.contains("Outbound SMTP ciphers: DEFAULT\n"), "{printed}");
+    assert!(
+        printed.contains("Outbound SMTP ciphers: DEFAULT\n"),
+        "{printed}"
+    );
     let from_web = gw.cli_ok(&["showconfig", "--json"]);
     gw.cli_ok(&["clear"]);
     gw.cli_ok(&["sslconfig", "inbound", "--ciphers", SEED]);
@@ -108,9 +133,16 @@ fn the_ssl_configuration_page_stages_the_seeds_cipher_string() {
     // No method at all: the form says so before the control plane is asked.
     web.post(
         EDIT,
-        &[("inbound_ciphers", SEED), ("outbound_tls12", "on"), ("outbound_ciphers", "DEFAULT")],
+        &[
+            ("inbound_ciphers", SEED),
+            ("outbound_tls12", "on"),
+            ("outbound_ciphers", "DEFAULT"),
+        ],
     );
     let text = strip_tags(&web.get(EDIT));
-    assert!(text.contains("Inbound SMTP: select at least one SSL method"), "{text}");
+    assert!(
+        text.contains("Inbound SMTP: select at least one SSL method"),
+        "{text}"
+    );
     assert_eq!(before, gw.cli_ok(&["showconfig", "--json"]));
 }

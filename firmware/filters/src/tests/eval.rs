@@ -245,8 +245,16 @@ fn each_condition_on_the_corpus() {
         ("dnslist('bl.example.net') == '127.0.0.3'", &spam, false),
         ("dnslist('bl.example.net') != '127.0.0.3'", &spam, true),
         ("dnslist('bl.example.net') != '127.0.0.2'", &spam, false),
-        ("dnslist('bl.example.net') == '127.0.0.2'", &inbound(PLAIN), false),
-        ("dnslist('bl.example.net') != '127.0.0.2'", &inbound(PLAIN), true),
+        (
+            "dnslist('bl.example.net') == '127.0.0.2'",
+            &inbound(PLAIN),
+            false,
+        ),
+        (
+            "dnslist('bl.example.net') != '127.0.0.2'",
+            &inbound(PLAIN),
+            true,
+        ),
         // No SPF/DKIM verification, no LDAP yet: no comparison holds (and
         // `Config::validate` refuses such filters before they can run).
         ("spf-status == 'None'", &inbound(PLAIN), false),

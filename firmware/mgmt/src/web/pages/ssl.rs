@@ -63,8 +63,9 @@ pub fn ssl_words(
                 "{title}: select at least one SSL method (TLS v1.2, TLS v1.3)."
             ));
         }
-        let ciphers = field(form, &format!("{name}_ciphers"))
-            .ok_or_else(|| format!("{title}: enter the SSL cipher(s) to use (factory: DEFAULT)."))?;
+        let ciphers = field(form, &format!("{name}_ciphers")).ok_or_else(|| {
+            format!("{title}: enter the SSL cipher(s) to use (factory: DEFAULT).")
+        })?;
         let now = leg(current, name);
         if (tls_1_2, tls_1_3, ciphers) == (now.tls_1_2, now.tls_1_3, now.ciphers.as_str()) {
             continue;
@@ -278,7 +279,10 @@ mod tests {
             ("outbound_tls13", "on"),
             ("outbound_ciphers", "DEFAULT"),
         ]);
-        assert_eq!(ssl_words(&same, &factory).unwrap_err(), "Nothing to change.");
+        assert_eq!(
+            ssl_words(&same, &factory).unwrap_err(),
+            "Nothing to change."
+        );
         let no_method = form(&[("inbound_ciphers", "DEFAULT")]);
         assert!(
             ssl_words(&no_method, &factory)
