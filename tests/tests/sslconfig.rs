@@ -318,3 +318,66 @@ fn verify_selects_what_openssl_selects_among_rustls_suites() {
         assert_eq!(got, expected, "{string}:\n{verified}");
     }
 }
+
+/// The serial console's `sslconfig` menu on a real pty, as the seeds'
+/// administrator goes through it: INBOUND, Enter for the methods (both,
+/// as set), the seeds' cipher string, Enter to leave the menu, `commit`;
+/// then `sslconfig print` shows the string on the inbound leg only.
+#[test]
+fn the_console_menu_sets_the_seeds_string_on_inbound_and_commits() {
+    use breakwater_e2e::console::Console;
+    use breakwater_e2e::{Gateway, TestNet};
+
+    let net = TestNet::new();
+    let gw = Gateway::start(&net);
+    let mut con = Console::login_factory_admin(&gw, "a passphrase for the ssl test");
+
+    let out = con.dialogue("sslconfig", &["INBOUND", "", SEED, ""]);
+    assert!(out.contains("Current SSL Settings:"), "{out}");
+    assert!(
+        out.contains("- INBOUND - Edit Inbound SMTP ssl settings."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Enter the Inbound SMTP ssl methods: TLSv1.2, TLSv1.3 or both"),
+        "{out}"
+    );
+    assert!(out.contains("[TLSv1.2, TLSv1.3]> "), "{out}");
+    assert!(
+        out.contains("Enter the Inbound SMTP ssl cipher you want to use.\n[DEFAULT]> "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Inbound SMTP: TLSv1.2, TLSv1.3; TLS 1.2 suites ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-RSA-AES128-GCM-SHA256."),
+        "{out}"
+    );
+    // The menu comes back with the staged settings before Enter leaves it.
+    assert!(
+        out.contains(&format!("Inbound SMTP ciphers: {SEED}")),
+        "{out}"
+    );
+
+    let out = con.dialogue("commit", &["seeds: SSL configuration"]);
+    assert!(out.contains("Changes committed"), "{out}");
+
+    let printed = con.run("sslconfig print");
+    assert!(
+        printed.contains(&format!("Inbound SMTP ciphers: {SEED}\n")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Inbound SMTP TLS 1.2 suites: ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-RSA-AES128-GCM-SHA256"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Outbound SMTP ciphers: DEFAULT\n"),
+        "{printed}"
+    );
+    // Committed, not staged: the control plane's view says the same.
+    let committed = gw.cli_ok(&["sslconfig", "print"]);
+    assert!(
+        committed.contains(&format!("Inbound SMTP ciphers: {SEED}")),
+        "{committed}"
+    );
+    con.logout();
+}

@@ -178,8 +178,13 @@ pub enum Condition {
         threshold: u64,
         direction: Option<String>,
     },
-    /// `dnslist('zone')`: is the remote IP listed in the zone.
-    DnsList(String),
+    /// `dnslist('zone')`: is the remote IP listed in the zone;
+    /// `dnslist('zone') == '127.0.0.2'`: is that one of the addresses the
+    /// zone answered (DNS lists encode the reason in the answer, RFC 5782).
+    DnsList {
+        zone: String,
+        answer: Option<(MatchOp, IpAddr)>,
+    },
     /// `spf-status == 'Pass'`, `spf-status('helo') == 'Fail, SoftFail'`:
     /// the identity (`mailfrom`, `helo`, `pra`; none: any of them) and the
     /// results as written, one or more comma separated (case-insensitive).

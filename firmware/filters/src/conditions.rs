@@ -97,7 +97,13 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
                     .header_repeats(target, &value, direction.as_deref())
                     >= *threshold
             }
-            Condition::DnsList(zone) => self.lookups.dnslist(zone, msg.remote_ip),
+            Condition::DnsList { zone, answer } => {
+                let found = self.lookups.dnslist(zone, msg.remote_ip);
+                match answer {
+                    None => !found.is_empty(),
+                    Some((op, want)) => found.contains(want) == (*op == MatchOp::Eq),
+                }
+            }
             // No verification result and no directory to ask: as AsyncOS
             // does for a message without a reputation score, no comparison
             // holds, `==` and `!=` alike. `Config::validate` refuses these

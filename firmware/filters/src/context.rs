@@ -12,8 +12,11 @@ use chrono::{DateTime, Utc};
 /// Lookups that need the network or shared state; the caller implements
 /// them (DNS with hickory, counters in the work queue).
 pub trait Lookups {
-    /// Is `ip` listed in the DNS list `zone`? (`dnslist('zone')`)
-    fn dnslist(&self, zone: &str, ip: IpAddr) -> bool;
+    /// The addresses the DNS list `zone` answers for `ip` (the A records
+    /// of `<reversed ip>.<zone>`); empty when `ip` is not listed.
+    /// `dnslist('zone')` is "listed"; `dnslist('zone') == '127.0.0.2'`
+    /// compares the answer.
+    fn dnslist(&self, zone: &str, ip: IpAddr) -> Vec<IpAddr>;
 
     /// How many messages with this `value` of `target` (`subject` or
     /// `mail-from`) were seen in the last hour, this one included
@@ -29,8 +32,8 @@ pub trait Lookups {
 pub struct NoLookups;
 
 impl Lookups for NoLookups {
-    fn dnslist(&self, _zone: &str, _ip: IpAddr) -> bool {
-        false
+    fn dnslist(&self, _zone: &str, _ip: IpAddr) -> Vec<IpAddr> {
+        Vec::new()
     }
 }
 

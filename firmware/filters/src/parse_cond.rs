@@ -343,7 +343,24 @@ impl Parser<'_> {
                 self.open(&kw)?;
                 let (zone, _) = self.string("a DNS list zone")?;
                 self.close()?;
-                Ok(Condition::DnsList(zone))
+                // AsyncOS's second form compares the zone's answer:
+                // `dnslist('zone') == '127.0.0.2'`.
+                let answer = if matches!(self.peek().tok, Tok::Op("==" | "!=")) {
+                    let op = self.match_op(&kw)?;
+                    let (text, t) = self.string("the DNS list's answer address")?;
+                    let ip = text.trim().parse::<IpAddr>().map_err(|_| {
+                        self.err_at(
+                            &t,
+                            format!(
+                                "'dnslist' compares the list's answer with an IP address such as '127.0.0.2', not '{text}'"
+                            ),
+                        )
+                    })?;
+                    Some((op, ip))
+                } else {
+                    None
+                };
+                Ok(Condition::DnsList { zone, answer })
             }
             "spf-status" => {
                 // `spf-status('helo') == ...`: the identity is optional.

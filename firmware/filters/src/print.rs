@@ -210,7 +210,13 @@ impl fmt::Display for Condition {
                 }
                 f.write_str(")")
             }
-            Condition::DnsList(zone) => write!(f, "dnslist({})", quote(zone)),
+            Condition::DnsList { zone, answer } => {
+                write!(f, "dnslist({})", quote(zone))?;
+                match answer {
+                    Some((op, ip)) => write!(f, " {} {}", op, quote(&ip.to_string())),
+                    None => Ok(()),
+                }
+            }
             Condition::SpfStatus {
                 identity,
                 op,

@@ -239,6 +239,22 @@ fn each_condition_on_the_corpus() {
         ("header-repeats('subject', 1000)", &inbound(PLAIN), false),
         ("dnslist('bl.example.net')", &spam, true),
         ("dnslist('bl.example.net')", &inbound(PLAIN), false),
+        // AsyncOS's answer comparison: any of the list's answers.
+        ("dnslist('bl.example.net') == '127.0.0.2'", &spam, true),
+        ("dnslist('bl.example.net') == '127.0.0.4'", &spam, true),
+        ("dnslist('bl.example.net') == '127.0.0.3'", &spam, false),
+        ("dnslist('bl.example.net') != '127.0.0.3'", &spam, true),
+        ("dnslist('bl.example.net') != '127.0.0.2'", &spam, false),
+        (
+            "dnslist('bl.example.net') == '127.0.0.2'",
+            &inbound(PLAIN),
+            false,
+        ),
+        (
+            "dnslist('bl.example.net') != '127.0.0.2'",
+            &inbound(PLAIN),
+            true,
+        ),
         // No SPF/DKIM verification, no LDAP yet: no comparison holds (and
         // `Config::validate` refuses such filters before they can run).
         ("spf-status == 'None'", &inbound(PLAIN), false),
@@ -258,7 +274,7 @@ fn each_condition_on_the_corpus() {
 fn short_circuit_skips_costlier_rules() {
     struct Panicky;
     impl Lookups for Panicky {
-        fn dnslist(&self, _: &str, _: std::net::IpAddr) -> bool {
+        fn dnslist(&self, _: &str, _: std::net::IpAddr) -> Vec<std::net::IpAddr> {
             panic!("dnslist must not be asked");
         }
     }

@@ -35,12 +35,20 @@ corpus! {
     BASE64_TEXT => "base64_text.eml",
 }
 
-/// DNS list with one listed address; a subject seen 1500 times this hour.
+/// DNS list with one listed address (answered `127.0.0.2` and
+/// `127.0.0.4`); a subject seen 1500 times this hour.
 pub(crate) struct TestLookups;
 
 impl Lookups for TestLookups {
-    fn dnslist(&self, zone: &str, ip: IpAddr) -> bool {
-        zone == "bl.example.net" && ip == IpAddr::V4(Ipv4Addr::new(203, 0, 113, 200))
+    fn dnslist(&self, zone: &str, ip: IpAddr) -> Vec<IpAddr> {
+        if zone == "bl.example.net" && ip == IpAddr::V4(Ipv4Addr::new(203, 0, 113, 200)) {
+            vec![
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
+            ]
+        } else {
+            Vec::new()
+        }
     }
 
     fn header_repeats(&self, target: &str, value: &str, _direction: Option<&str>) -> u64 {

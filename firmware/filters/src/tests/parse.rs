@@ -47,7 +47,8 @@ all_rules: if true and valid and subject == '(?i)invoice' and mail-from != '@spa
   and attachment-contains('password') and date > '01/01/2024 00:00:00'
   and random(10) < 5 and random(4) and smtp-auth-id-matches('*EnvelopeFrom', '+')
   and addr-count('To', 'Cc') > 30 and header-repeats('subject', 1000, 'incoming')
-  and dnslist('bl.example.net') and spf-status == 'Pass' and dkim-authentication != 'fail'
+  and dnslist('bl.example.net') and dnslist('zen.example.org') == '127.0.0.2'
+  and dnslist('zen.example.org') != '::1' and spf-status == 'Pass' and dkim-authentication != 'fail'
   or NOT (recv-listener == 'IncomingMail') {
     strip-header('X-Internal'); insert-header('X-Scanned', 'yes $MID');
     edit-header-text('Subject', '^(.*)$', '[EXT] \\1'); edit-body-text('secret', '******');
@@ -156,6 +157,12 @@ fn errors_report_line_column_and_word() {
             1,
             21,
             "is not one of",
+        ),
+        (
+            "f: if dnslist('bl.example.net') == 'listed' { drop(); }",
+            1,
+            36,
+            "not 'listed'",
         ),
         ("f if true { drop(); }", 1, 3, "expected ':'"),
         ("", 1, 1, "no filter"),

@@ -101,7 +101,7 @@ pub(super) struct Pass {
     /// The `random` rule's seed for this message.
     seed: u64,
     /// DNS list answers by zone (`zone_key`).
-    dnslists: std::collections::HashMap<String, bool>,
+    dnslists: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Pass {
@@ -234,7 +234,7 @@ impl WorkQueue {
                         reason: reason.to_string(),
                     }
                     .log();
-                    false
+                    Vec::new()
                 });
                 pass.dnslists.insert(zone, listed);
             }

@@ -63,6 +63,10 @@ pub const MENUS: &[Menu] = &[
             ("Commit Changes", "/commit"),
             ("Configuration History", "/system/history"),
             ("Change Passphrase", "/passwd"),
+            (
+                "SSL Configuration",
+                "/system-administration/ssl-configuration",
+            ),
         ],
     },
 ];

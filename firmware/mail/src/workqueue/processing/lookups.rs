@@ -87,7 +87,7 @@ impl Repeats {
 pub(super) struct QueueLookups<'a> {
     pub(super) repeats: &'a Repeats,
     pub(super) direction: &'static str,
-    pub(super) dnslists: &'a HashMap<String, bool>,
+    pub(super) dnslists: &'a HashMap<String, Vec<IpAddr>>,
     pub(super) missing: RefCell<Vec<String>>,
 }
 
@@ -124,18 +124,19 @@ fn reversed(ip: IpAddr) -> String {
     }
 }
 
-/// Asks each DNS list in `zones` whether `ip` is listed, concurrently. `ip`
-/// is listed when `<reversed ip>.<zone>` has an address record (RFC 5782);
-/// a name that does not exist is "not listed"; a query that fails (timeout,
-/// SERVFAIL) is an `Err` with the reason, which the caller logs and reads
-/// as "not listed". Answers, negative ones included, are cached by the
+/// Asks each DNS list in `zones` whether `ip` is listed, concurrently: the
+/// addresses `<reversed ip>.<zone>` has (RFC 5782; listed when any, the
+/// address saying why, as `dnslist('zone') == '127.0.0.2'` compares); a
+/// name that does not exist is "not listed" (none); a query that fails
+/// (timeout, SERVFAIL) is an `Err` with the reason, which the caller logs
+/// and reads as "not listed". Answers, negative ones included, are cached by the
 /// resolver (`dnsconfig` cache size).
 pub(super) async fn query_dnslists(
     dns: &Dns,
     permits: &Arc<Semaphore>,
     ip: IpAddr,
     zones: Vec<String>,
-) -> Vec<(String, Result<bool, String>)> {
+) -> Vec<(String, Result<Vec<IpAddr>, String>)> {
     let mut set = JoinSet::new();
     for zone in zones {
         let dns = dns.clone();
@@ -147,8 +148,8 @@ pub(super) async fn query_dnslists(
             let name = format!("{}.{zone}", reversed(ip));
             let answer = match tokio::time::timeout(DNSLIST_DEADLINE, dns.addresses(&name)).await {
                 Err(_) => Err("no answer".to_string()),
-                Ok(Ok(found)) => Ok(!found.is_empty()),
-                Ok(Err(LookupError::NxDomain | LookupError::NoRecords)) => Ok(false),
+                Ok(Ok(found)) => Ok(found),
+                Ok(Err(LookupError::NxDomain | LookupError::NoRecords)) => Ok(Vec::new()),
                 Ok(Err(LookupError::Temporary(e))) => Err(e),
             };
             (zone, answer)
@@ -164,16 +165,16 @@ pub(super) async fn query_dnslists(
 }
 
 impl Lookups for QueueLookups<'_> {
-    fn dnslist(&self, zone: &str, _ip: IpAddr) -> bool {
+    fn dnslist(&self, zone: &str, _ip: IpAddr) -> Vec<IpAddr> {
         let key = zone_key(zone);
         match self.dnslists.get(&key) {
-            Some(listed) => *listed,
+            Some(answers) => answers.clone(),
             None => {
                 let mut missing = self.missing.borrow_mut();
                 if !missing.contains(&key) {
                     missing.push(key);
                 }
-                false
+                Vec::new()
             }
         }
     }
@@ -191,6 +192,67 @@ impl Lookups for QueueLookups<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+
+    use super::{QueueLookups, Repeats};
+    use crate::filters::Lookups;
+
+    #[test]
+    fn dnslist_answers_are_the_zones_addresses_and_unknown_zones_are_noted() {
+        let repeats = Repeats::default();
+        let listed: IpAddr = "127.0.0.2".parse().unwrap();
+        let dnslists = HashMap::from([
+            ("bl.example.net".to_string(), vec![listed]),
+            ("clean.example.org".to_string(), Vec::new()),
+        ]);
+        let lookups = QueueLookups {
+            repeats: &repeats,
+            direction: "inbound",
+            dnslists: &dnslists,
+            missing: Default::default(),
+        };
+        let client: IpAddr = "203.0.113.200".parse().unwrap();
+        assert_eq!(lookups.dnslist("BL.example.net.", client), [listed]);
+        assert!(lookups.dnslist("clean.example.org", client).is_empty());
+        assert!(lookups.dnslist("new.example.com", client).is_empty());
+        assert!(lookups.dnslist("new.example.com", client).is_empty());
+        assert_eq!(lookups.missing.into_inner(), ["new.example.com"]);
+    }
+
+    /// The filter rule over the work queue's answers: `==` compares the
+    /// zone's address, a bare rule is "listed".
+    #[test]
+    fn the_answer_comparison_reads_the_work_queues_answers() {
+        let repeats = Repeats::default();
+        let dnslists = HashMap::from([(
+            "zen.example.org".to_string(),
+            vec!["127.0.0.4".parse::<IpAddr>().unwrap()],
+        )]);
+        let lookups = QueueLookups {
+            repeats: &repeats,
+            direction: "inbound",
+            dnslists: &dnslists,
+            missing: Default::default(),
+        };
+        let rule = |cond: &str| {
+            let script = format!("f: if {cond} {{ drop(); }}");
+            let filters = crate::filters::parse(&script).unwrap();
+            let raw = b"Subject: hi\r\n\r\nbody\r\n";
+            let mut ctx =
+                crate::filters::MessageContext::new(crate::ids::Mid(1), raw, chrono::Utc::now());
+            ctx.remote_ip = "203.0.113.200".parse().unwrap();
+            let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+            crate::filters::evaluate(&filters, &ctx, &lookups, &mut rng)
+                .final_action
+                .is_some()
+        };
+        assert!(rule("dnslist('zen.example.org')"));
+        assert!(rule("dnslist('zen.example.org') == '127.0.0.4'"));
+        assert!(!rule("dnslist('zen.example.org') == '127.0.0.2'"));
+        assert!(rule("dnslist('zen.example.org') != '127.0.0.2'"));
+    }
+
     #[test]
     fn addresses_are_reversed_as_dns_lists_want() {
         assert_eq!(super::reversed("192.0.2.1".parse().unwrap()), "1.2.0.192");

@@ -8,6 +8,7 @@ pub mod network;
 pub mod policies;
 pub mod reports;
 pub mod routes;
+pub mod ssl;
 pub mod threat_defense;
 pub mod tracking;
 
@@ -27,4 +28,5 @@ pub fn routes() -> Router<State> {
         .merge(threat_defense::routes())
         .merge(routes::routes())
         .merge(network::routes())
+        .merge(ssl::routes())
 }
