@@ -569,6 +569,10 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let delivery_for_commits = delivery.clone();
     let queue_for_commits = queue.clone();
     let mut changes = config_rx.clone();
+    // --- log shipping (issue 16): syslog subscriptions start here, after
+    // the privilege drop, so their spools belong to the daemon's user ---
+    log.apply_shipping(&config);
+    // --- end log shipping ---
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -625,6 +629,9 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);
+            // --- log shipping (issue 16) ---
+            log.apply_shipping(&cfg);
+            // --- end log shipping ---
             queue_for_commits.set_settings(cfg.queue);
         }
     });

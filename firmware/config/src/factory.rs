@@ -109,6 +109,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         time_zone: breakwater_types::clock::DEFAULT_ZONE.to_string(),
         ssl: Default::default(),
         hat_comments: Vec::new(),
+        log_shipping: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod factory;
 pub mod hat;
 pub mod hat_comments;
+pub mod logship;
 pub mod management;
 pub mod model;
 pub mod policy;
@@ -27,6 +28,7 @@ pub mod validate;
 pub mod values;
 
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
+pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};
 pub use model::*;
 pub use policy::*;

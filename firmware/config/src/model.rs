@@ -395,6 +395,11 @@ pub struct Config {
     /// step when a group or member is renamed or deleted.
     #[serde(default)]
     pub hat_comments: Vec<HatComment>,
+    // --- log shipping (issue 16): version 7 appended this field ---
+    /// Logs pushed to syslog hosts (`logconfig subscribe`).
+    #[serde(default)]
+    pub log_shipping: super::logship::LogShipping,
+    // --- end log shipping ---
 }
 
 fn default_time_zone() -> String {

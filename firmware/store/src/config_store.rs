@@ -34,7 +34,8 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   Management, on their default ports).
 /// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
 ///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
-const CONFIG_VERSION: u8 = 6;
+/// - Version 7 added `Config::log_shipping` (no subscriptions).
+const CONFIG_VERSION: u8 = 7;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
@@ -42,7 +43,9 @@ const CONFIG_VERSION_2: u8 = 2;
 const CONFIG_VERSION_3: u8 = 3;
 #[cfg(test)] // Migrated by the same range as 1 and 5; named by the tests.
 const CONFIG_VERSION_4: u8 = 4;
+#[cfg(test)] // Migrated by the same range as 1 and 6; named by the tests.
 const CONFIG_VERSION_5: u8 = 5;
+const CONFIG_VERSION_6: u8 = 6;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -201,7 +204,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_5).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_6).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -239,6 +242,11 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&ssl).map_err(CodecError::from)?);
         tail.push(0); // hat_comments: empty
     }
+    // --- log shipping (issue 16) ---
+    if version < 7 {
+        tail.push(0); // log_shipping.subscriptions: empty
+    }
+    // --- end log shipping ---
     Ok(tail)
 }
 
@@ -410,6 +418,20 @@ mod tests {
         assert!(back.ssl.inbound.tls_1_2 && back.ssl.outbound.tls_1_3);
         assert!(back.hat_comments.is_empty());
         assert_eq!(back.management.ssh_port, 2022);
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn version_6_records_load_with_no_log_subscriptions() {
+        let mut cfg = factory();
+        cfg.time_zone = "Europe/Paris".into();
+        let tail = missing_tail(CONFIG_VERSION_6).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        assert!(old.ends_with(&tail), "new fields must stay the last");
+        old.truncate(old.len() - tail.len());
+        old[0] = CONFIG_VERSION_6;
+        let back: Config = decode(&old).unwrap();
+        assert!(back.log_shipping.subscriptions.is_empty());
         assert_eq!(back, cfg);
     }
 
