@@ -37,7 +37,8 @@ fn mail_and_audit_logs_reach_rsyslog_through_a_receiver_restart() {
     let mut rs = Rsyslog::start(w.net.sink_ip());
 
     w.gw.cli_ok(&["sethostname", HOSTNAME]);
-    let staged = w.gw.cli_ok(&["logconfig", "subscribe", "mail_logs", &rs.tcp_addr()]);
+    let staged =
+        w.gw.cli_ok(&["logconfig", "subscribe", "mail_logs", &rs.tcp_addr()]);
     assert!(
         staged.starts_with(&format!("mail_logs: Syslog Push to {} TCP.", rs.tcp_addr())),
         "{staged}"
@@ -64,14 +65,16 @@ fn mail_and_audit_logs_reach_rsyslog_through_a_receiver_restart() {
 
     // A second commit, from a console session, once the subscriptions run.
     let token = w.gw.console_user("ops", "admin");
-    w.gw.cli_as(&token, &["logconfig", "mail_logs", "--max-files", "20"], None)
-        .expect("logconfig");
+    w.gw.cli_as(
+        &token,
+        &["logconfig", "mail_logs", "--max-files", "20"],
+        None,
+    )
+    .expect("logconfig");
     w.gw.cli_as(&token, &["commit", "keep more mail logs"], None)
         .expect("commit");
-    let audit_file = std::fs::read_to_string(
-        w.gw.data_dir().join("logs/audit_logs/audit.current"),
-    )
-    .expect("audit.current");
+    let audit_file = std::fs::read_to_string(w.gw.data_dir().join("logs/audit_logs/audit.current"))
+        .expect("audit.current");
     let first = audit_file
         .lines()
         .find(|l| l.contains("comment: \"ship logs to rsyslog\""))
@@ -122,7 +125,9 @@ fn mail_and_audit_logs_reach_rsyslog_through_a_receiver_restart() {
     w.deliver_inbound(w.net.client(12), "ship-3@e2e.test", "while down 2");
     rs.restart();
     w.deliver_inbound(w.net.client(13), "ship-4@e2e.test", "after");
-    wait_until("every mail_logs line after the restart", || all_arrived(&rs));
+    wait_until("every mail_logs line after the restart", || {
+        all_arrived(&rs)
+    });
 
     // Mail flow itself never waited on the receiver: all four delivered.
     for id in ["ship-1", "ship-2", "ship-3", "ship-4"] {

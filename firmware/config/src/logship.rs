@@ -182,10 +182,7 @@ impl LogShipping {
                 out.push((field.clone(), "the facility is 0 to 23".to_string()));
             }
             if !(MIN_SPOOL_BYTES..=MAX_SPOOL_BYTES).contains(&s.spool_max_bytes) {
-                out.push((
-                    field.clone(),
-                    "the spool size is 1M to 1G".to_string(),
-                ));
+                out.push((field.clone(), "the spool size is 1M to 1G".to_string()));
             }
             for (i, h) in s.hosts.iter().enumerate() {
                 if h.port == 0 {
@@ -246,10 +243,14 @@ mod tests {
         assert!(sub("logs.example.com", 514).problems().is_empty());
         let p = sub("bad host!", 0).problems();
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p.iter().all(|(f, _)| f == "log_shipping[mail_logs].hosts[0]"));
+        assert!(
+            p.iter()
+                .all(|(f, _)| f == "log_shipping[mail_logs].hosts[0]")
+        );
         let mut s = sub("127.0.0.1", 514);
         s.subscriptions[0].spool_max_bytes = 1;
-        s.subscriptions.push(LogSubscription::new(LogName::MailLogs));
+        s.subscriptions
+            .push(LogSubscription::new(LogName::MailLogs));
         let p = s.problems();
         assert_eq!(p.len(), 3, "{p:?}");
     }

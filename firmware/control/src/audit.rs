@@ -106,7 +106,10 @@ pub fn changes(before: &Config, after: &Config) -> String {
 }
 
 fn named(items: &[Value]) -> bool {
-    !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Value::is_string))
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|i| i.get("name").is_some_and(Value::is_string))
 }
 
 fn name_of(item: &Value) -> &str {

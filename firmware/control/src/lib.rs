@@ -288,7 +288,9 @@ impl Served {
             Answerer::Users => self
                 .users_command(&user, token.is_some(), &args, stdin)
                 .map_err(|e| e.to_string()),
-            Answerer::Config | Answerer::Console => self.config_command(&user, &origin, &args, stdin),
+            Answerer::Config | Answerer::Console => {
+                self.config_command(&user, &origin, &args, stdin)
+            }
         })
     }
 

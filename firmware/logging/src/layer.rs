@@ -21,7 +21,12 @@ pub(crate) struct FileLayer {
 }
 
 impl FileLayer {
-    pub(crate) fn new(file: Arc<Mutex<LogFile>>, echo_stderr: bool, tap: Tap, log: LogName) -> Self {
+    pub(crate) fn new(
+        file: Arc<Mutex<LogFile>>,
+        echo_stderr: bool,
+        tap: Tap,
+        log: LogName,
+    ) -> Self {
         Self {
             file,
             echo_stderr,

@@ -217,8 +217,13 @@ where
     let tap = ship::Tap::default();
     let shipper = ship::Shipper::new(data_dir, tap.clone());
 
-    let mail_layer = FileLayer::new(Arc::clone(&mail), echo_stderr, tap.clone(), LogName::MailLogs)
-        .with_filter(filter_fn(is_mail));
+    let mail_layer = FileLayer::new(
+        Arc::clone(&mail),
+        echo_stderr,
+        tap.clone(),
+        LogName::MailLogs,
+    )
+    .with_filter(filter_fn(is_mail));
     let audit_layer = FileLayer::new(Arc::clone(&audit), false, tap.clone(), LogName::AuditLogs)
         .with_filter(filter_fn(is_audit));
     let system_layer = FileLayer::new(Arc::clone(&system), false, tap, LogName::SystemLogs)

@@ -84,7 +84,14 @@ mod tests {
     fn message_has_the_rfc5424_header() {
         let t = Utc.with_ymd_and_hms(2026, 12, 6, 17, 22, 12).unwrap();
         assert_eq!(
-            message(2, Level::INFO, &t, "mail.example.com", "mail_logs", "Start MID 1 ICID 2"),
+            message(
+                2,
+                Level::INFO,
+                &t,
+                "mail.example.com",
+                "mail_logs",
+                "Start MID 1 ICID 2"
+            ),
             "<22>1 2026-12-06T17:22:12.000000Z mail.example.com mail_logs - - - Start MID 1 ICID 2"
         );
         let paris = FixedOffset::east_opt(3600).unwrap();

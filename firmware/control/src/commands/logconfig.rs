@@ -176,7 +176,10 @@ fn unsubscribe(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliE
     let mut cfg = ctx.store.working()?;
     let subs = &mut cfg.log_shipping.subscriptions;
     let Some(at) = subs.iter().position(|s| s.log == log) else {
-        return Err(invalid(format!("{} has no syslog subscription.", log.name())));
+        return Err(invalid(format!(
+            "{} has no syslog subscription.",
+            log.name()
+        )));
     };
     let message = match opts.positional.get(1..) {
         Some([]) | None => {
@@ -194,10 +197,7 @@ fn unsubscribe(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliE
                     && protocol.is_none_or(|p| p == h.protocol))
             });
             if hosts.len() == before {
-                return Err(invalid(format!(
-                    "{} is not pushed to {host}.",
-                    log.name()
-                )));
+                return Err(invalid(format!("{} is not pushed to {host}.", log.name())));
             }
             if hosts.is_empty() {
                 subs.remove(at);
@@ -293,7 +293,8 @@ mod tests {
             "{print}"
         );
         assert!(print.contains("3. audit_logs: roll over at 10M, keep 10 files; Syslog Push to ::1:6514 TLS (facility auth, spool 64M)"), "{print}");
-        f.run("logconfig unsubscribe mail_logs logs.example.com").unwrap();
+        f.run("logconfig unsubscribe mail_logs logs.example.com")
+            .unwrap();
         assert!(f.run("logconfig unsubscribe mail_logs nowhere").is_err());
         f.run("logconfig unsubscribe audit_logs").unwrap();
         let ship = f.staged().unwrap().log_shipping;

@@ -200,7 +200,13 @@ fn spool_name(log: LogName, host: &SyslogHost) -> String {
     let clean: String = host
         .host
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!(
         "{}-{clean}-{}-{}",

@@ -159,7 +159,10 @@ impl Spool {
         let tmp = self.path.with_extension("spool.tmp");
         fs::write(&tmp, &tail)?;
         fs::rename(&tmp, &self.path)?;
-        self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)?;
         self.len = tail.len() as u64;
         self.pos -= keep_from;
         self.save_position()

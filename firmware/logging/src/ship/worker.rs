@@ -66,7 +66,9 @@ impl Conn {
             buf
         };
         match self {
-            Self::Udp(s) => msgs.iter().try_for_each(|m| s.send(m.as_bytes()).map(|_| ())),
+            Self::Udp(s) => msgs
+                .iter()
+                .try_for_each(|m| s.send(m.as_bytes()).map(|_| ())),
             Self::Tcp(s) => s.write_all(&framed(msgs)),
             Self::Tls(s) => {
                 s.write_all(&framed(msgs))?;
@@ -288,7 +290,8 @@ impl Worker {
             .with_root_certificates(Arc::clone(&self.roots))
             .with_no_client_auth();
         let name = ServerName::try_from(self.host.host.clone()).map_err(io::Error::other)?;
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(io::Error::other)?;
+        let conn =
+            rustls::ClientConnection::new(Arc::new(config), name).map_err(io::Error::other)?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         // Handshake now, so a bad certificate is reported as a connection
         // failure rather than as the first write's.
