@@ -15,6 +15,8 @@ pub struct Rsyslog {
     ip: Ipv4Addr,
     tcp_port: u16,
     udp_port: u16,
+    /// The TLS input (gtls driver): its port and (certificate, key, CA) files.
+    tls: Option<(u16, [PathBuf; 3])>,
     child: Option<Child>,
 }
 
@@ -27,6 +29,23 @@ impl Rsyslog {
     /// does not start.
     #[must_use]
     pub fn start(ip: Ipv4Addr) -> Rsyslog {
+        Self::start_with(ip, None)
+    }
+
+    /// As [`Rsyslog::start`], plus a TLS input (RFC 5425, rsyslog's gtls
+    /// driver from `rsyslog-gnutls`) serving `cert` and `key`, `ca` its issuer.
+    ///
+    /// # Panics
+    /// As [`Rsyslog::start`].
+    #[must_use]
+    pub fn start_tls(ip: Ipv4Addr, cert: &Path, key: &Path, ca: &Path) -> Rsyslog {
+        Self::start_with(
+            ip,
+            Some([cert.to_path_buf(), key.to_path_buf(), ca.to_path_buf()]),
+        )
+    }
+
+    fn start_with(ip: Ipv4Addr, tls: Option<[PathBuf; 3]>) -> Rsyslog {
         assert!(
             Path::new(RSYSLOGD).exists(),
             "{RSYSLOGD} is missing: install the rsyslog package (tools/packages.txt)"
@@ -43,11 +62,19 @@ impl Rsyslog {
             .and_then(|s| s.local_addr())
             .expect("free UDP port")
             .port();
+        let tls = tls.map(|files| {
+            let port = TcpListener::bind((ip, 0))
+                .and_then(|l| l.local_addr())
+                .expect("free TCP port")
+                .port();
+            (port, files)
+        });
         let mut r = Rsyslog {
             dir,
             ip,
             tcp_port,
             udp_port,
+            tls,
             child: None,
         };
         r.write_config();
@@ -58,6 +85,20 @@ impl Rsyslog {
     fn write_config(&self) {
         let d = self.dir.path();
         fs::create_dir_all(d.join("work")).expect("work dir");
+        let tls = match &self.tls {
+            None => String::new(),
+            Some((port, [cert, key, ca])) => format!(
+                r#"global(DefaultNetstreamDriverCAFile="{ca}" DefaultNetstreamDriverCertFile="{cert}" DefaultNetstreamDriverKeyFile="{key}")
+ruleset(name="tls") {{ action(type="omfile" file="{file}" template="line") }}
+input(type="imtcp" address="{ip}" port="{port}" ruleset="tls" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+"#,
+                ca = ca.display(),
+                cert = cert.display(),
+                key = key.display(),
+                file = self.tls_log().display(),
+                ip = self.ip,
+            ),
+        };
         let conf = format!(
             r#"global(workDirectory="{work}")
 module(load="imtcp")
@@ -67,7 +108,7 @@ ruleset(name="tcp") {{ action(type="omfile" file="{tcp}" template="line") }}
 ruleset(name="udp") {{ action(type="omfile" file="{udp}" template="line") }}
 input(type="imtcp" address="{ip}" port="{tcp_port}" ruleset="tcp")
 input(type="imudp" address="{ip}" port="{udp_port}" ruleset="udp")
-"#,
+{tls}"#,
             work = d.join("work").display(),
             tcp = self.tcp_log().display(),
             udp = self.udp_log().display(),
@@ -88,6 +129,26 @@ input(type="imudp" address="{ip}" port="{udp_port}" ruleset="udp")
     #[must_use]
     pub fn udp_addr(&self) -> String {
         format!("{}:{}", self.ip, self.udp_port)
+    }
+
+    /// `host:port` of the TLS input.
+    ///
+    /// # Panics
+    /// When started without TLS.
+    #[must_use]
+    pub fn tls_addr(&self) -> String {
+        let (port, _) = self.tls.as_ref().expect("started with start_tls");
+        format!("{}:{port}", self.ip)
+    }
+
+    /// Lines received over TLS so far.
+    #[must_use]
+    pub fn tls_lines(&self) -> Vec<String> {
+        read_lines(&self.tls_log())
+    }
+
+    fn tls_log(&self) -> PathBuf {
+        self.dir.path().join("tls.log")
     }
 
     fn tcp_log(&self) -> PathBuf {

@@ -73,7 +73,9 @@ pub fn changes(before: &Config, after: &Config) -> String {
             continue;
         }
         match (old, new) {
-            (Value::Array(old), Value::Array(new)) if named(old) && named(new) => {
+            (Value::Array(old), Value::Array(new))
+                if named(old) && named(new) && !(old.is_empty() && new.is_empty()) =>
+            {
                 for n in new {
                     match old.iter().find(|o| o.get("name") == n.get("name")) {
                         None => items.push(format!("{key}[{}] added", name_of(n))),

@@ -144,7 +144,16 @@ impl LogHandle {
         self.shipper
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .apply(&config.hostname, &config.log_shipping, &Arc::new(roots));
+            .apply(
+                &config.hostname,
+                &config.log_shipping,
+                &Arc::new(roots),
+                &config
+                    .ca_certificates
+                    .iter()
+                    .map(|ca| ca.cert_pem.clone())
+                    .collect::<Vec<_>>(),
+            );
     }
 
     /// Path of the current audit log (`<data_dir>/logs/audit_logs/audit.current`).

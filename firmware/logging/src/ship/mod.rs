@@ -27,7 +27,9 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
-use breakwater_config::logship::{LogName, LogShipping, LogSubscription, SyslogHost};
+use breakwater_config::logship::{
+    LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol,
+};
 use tracing::Level;
 
 use crate::syslog;
@@ -86,6 +88,9 @@ pub struct Shipper {
     tap: Tap,
     /// What is running, to restart only what changed.
     running: HashMap<Key, Running>,
+    /// The administrator's CA certificates the TLS threads were started
+    /// with: a change restarts them (their roots are fixed at start).
+    cas: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -101,6 +106,7 @@ impl Shipper {
             spool_dir: data_dir.join("logs/spool"),
             tap,
             running: HashMap::new(),
+            cas: Vec::new(),
         }
     }
 
@@ -112,7 +118,10 @@ impl Shipper {
         hostname: &str,
         settings: &LogShipping,
         roots: &Arc<rustls::RootCertStore>,
+        cas: &[String],
     ) {
+        let cas_changed = self.cas != cas;
+        self.cas = cas.to_vec();
         let hostname: Arc<str> = Arc::from(hostname);
         let mut wanted: HashMap<Key, &LogSubscription> = HashMap::new();
         for sub in &settings.subscriptions {
@@ -125,6 +134,7 @@ impl Shipper {
             wanted
                 .get(key)
                 .is_some_and(|sub| **sub == r.sub && r.hostname == hostname)
+                && !(cas_changed && key.1.protocol == SyslogProtocol::Tls)
         };
         // Dropping a route's sender ends its thread once it has spooled
         // what the channel holds; its successor waits for that (`previous`)
@@ -214,4 +224,53 @@ fn spool_name(log: LogName, host: &SyslogHost) -> String {
         host.port,
         host.protocol.name().to_ascii_lowercase()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use breakwater_config::logship::SyslogProtocol;
+    use std::io::Read as _;
+
+    #[test]
+    fn a_changed_subscription_hands_its_spool_to_the_new_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tap = Tap::default();
+        let mut shipper = Shipper::new(dir.path(), tap.clone());
+        let mut sub = LogSubscription::new(LogName::AuditLogs);
+        sub.hosts.push(SyslogHost {
+            host: "127.0.0.1".into(),
+            port,
+            protocol: SyslogProtocol::Tcp,
+        });
+        let mut settings = LogShipping {
+            subscriptions: vec![sub],
+        };
+        let roots = Arc::new(rustls::RootCertStore::empty());
+        shipper.apply("h", &settings, &roots, &[]);
+        tap.offer(LogName::AuditLogs, Level::INFO, "t Info: one");
+        settings.subscriptions[0].facility = 5;
+        shipper.apply("h", &settings, &roots, &[]);
+        tap.offer(LogName::AuditLogs, Level::INFO, "t Info: two");
+        let mut got = String::new();
+        let mut buf = [0; 4096];
+        while !got.contains("two") {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            while !got.contains("two") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+                }
+            }
+        }
+        // `one` went through the first thread (auth.info), `two` through
+        // its successor (syslog.info) on the same spool.
+        assert!(got.contains("<38>1 "), "{got}");
+        assert!(got.contains(" h audit_logs - - - one"), "{got}");
+        assert!(got.contains("<46>1 "), "{got}");
+    }
 }
