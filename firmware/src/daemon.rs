@@ -689,6 +689,10 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         _ => crate::timesync::ClockSetter::MeasureOnly,
     };
     let timesync = crate::timesync::TimeSync::start(config_rx.clone(), clock_setter);
+    // --- log shipping (issue 16): syslog subscriptions start here, after
+    // the privilege drop, so their spools belong to the daemon's user ---
+    log.apply_shipping(&config);
+    // --- end log shipping ---
     let control = ControlServer {
         store,
         on_commit: Arc::new(move |c: &Config| {
@@ -759,6 +763,9 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);
+            // --- log shipping (issue 16) ---
+            log.apply_shipping(&cfg);
+            // --- end log shipping ---
             queue_for_commits.set_settings(cfg.queue);
         }
     });

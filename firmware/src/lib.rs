@@ -27,5 +27,5 @@ pub use breakwater_types::{address, display};
 
 pub mod config;
 pub mod daemon;
-pub mod timesync;
 pub mod metrics;
+pub mod timesync;

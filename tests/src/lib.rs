@@ -48,6 +48,7 @@ mod nexthop;
 mod postfix;
 mod proc;
 pub mod qemu;
+mod rsyslog;
 mod sink;
 pub mod ssh;
 mod tls_mx;
@@ -71,6 +72,7 @@ pub use nexthop::{
 pub use postfix::{
     POSTFIX_PORT, Postfix, PostfixBuilder, PostfixMessage, QueueEntry, SmtpdSession,
 };
+pub use rsyslog::Rsyslog;
 pub use sink::{Sink, SinkMessage};
 pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};
 pub use web::WebClient;

@@ -112,6 +112,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         ntp: Default::default(),
         metrics: Default::default(),
         alerts: Default::default(),
+        log_shipping: Default::default(),
     }
 }
 

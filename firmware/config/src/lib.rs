@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod factory;
 pub mod hat;
 pub mod hat_comments;
+pub mod logship;
 pub mod management;
 pub mod metrics;
 pub mod model;
@@ -31,6 +32,7 @@ pub mod values;
 
 pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
+pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};
 pub use metrics::MetricsSettings;
 pub use model::*;

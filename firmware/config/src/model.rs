@@ -410,6 +410,11 @@ pub struct Config {
     #[serde(default)]
     pub alerts: super::alerts::AlertSettings,
     // -- end alerts --
+    // --- log shipping (issue 16): version 7 appended this field ---
+    /// Logs pushed to syslog hosts (`logconfig subscribe`).
+    #[serde(default)]
+    pub log_shipping: super::logship::LogShipping,
+    // --- end log shipping ---
 }
 
 fn default_time_zone() -> String {

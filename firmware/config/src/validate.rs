@@ -200,6 +200,9 @@ impl Config {
         for (field, message) in self.alerts.problems() {
             p.add(field, message);
         }
+        for (field, message) in self.log_shipping.problems() {
+            p.add(field, message);
+        }
         for (field, policy) in [
             ("ssl.inbound", &self.ssl.inbound),
             ("ssl.outbound", &self.ssl.outbound),

@@ -152,8 +152,12 @@ usage: threatdefenseconfig print
 
 pub const LOGCONFIG: &str = "\
 usage: logconfig mail_logs [--max-file-size N[k|M|G]] [--max-files N]
+       logconfig subscribe <log> <host>[:<port>] [--protocol udp|tcp|tls] [--facility F] [--spool-size N[k|M|G]]
+       logconfig unsubscribe <log> [<host>[:<port>]] [--protocol udp|tcp|tls]
        logconfig print
-a log is rolled over before it would pass --max-file-size; --max-files rolled-over files are kept";
+a log is rolled over before it would pass --max-file-size; --max-files rolled-over files are kept;
+the logs are mail_logs, system_logs and audit_logs; subscribe pushes a log by syslog (RFC 5424;
+TCP by default, port 514, TLS 6514), spooling up to --spool-size (64M) on flash while the host is down";
 
 pub const FILTERS: &str = "\
 usage: filters new                     (script on stdin, ended by a line holding only \".\")

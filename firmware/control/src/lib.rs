@@ -38,6 +38,7 @@ pub(crate) use breakwater_store::config;
 pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
 
+pub mod audit;
 pub mod commands;
 pub mod logsearch;
 pub mod table;
@@ -254,11 +255,11 @@ impl Served {
             _ => {}
         }
         // Who is asking: a console session, or the socket's owner (admin).
-        let (user, role, token, args) = if first.as_deref() == Some(SESSION) {
+        let (user, role, token, args, tty) = if first.as_deref() == Some(SESSION) {
             let Some(token) = req.args.get(1) else {
                 return fail(SESSION_ENDED);
             };
-            let (u, _) = match self.users.session(token) {
+            let (u, session) = match self.users.session(token) {
                 Ok(Some(found)) => found,
                 Ok(None) => return fail(SESSION_ENDED),
                 Err(e) => return fail(e.to_string()),
@@ -271,10 +272,11 @@ impl Served {
             if u.must_change && !SELF_SERVICE.contains(&name.as_str()) {
                 return fail("You must choose a new passphrase first.");
             }
-            (u.name, u.role, Some(token.clone()), args)
+            (u.name, u.role, Some(token.clone()), args, Some(session.tty))
         } else {
-            (req.user, Role::Admin, None, req.args)
+            (req.user, Role::Admin, None, req.args, None)
         };
+        let origin = audit::origin(tty.as_deref());
         let Some(typed) = args.first() else {
             return fail(commands::overview());
         };
@@ -313,14 +315,16 @@ impl Served {
                 None if command.name == "status" => Ok(self.server.daemon.status()),
                 // Without a running gateway (a test rig): the command
                 // family says what it can (`quarantine`: unreachable).
-                None => self.config_command(&user, &args, stdin),
+                None => self.config_command(&user, &origin, &args, stdin),
             },
             Answerer::Logs => logsearch::run(&self.data_dir, &args)
                 .unwrap_or_else(|| Err(command.usage.to_string())),
             Answerer::Users => self
                 .users_command(&user, token.is_some(), &args, stdin)
                 .map_err(|e| e.to_string()),
-            Answerer::Config | Answerer::Console => self.config_command(&user, &args, stdin),
+            Answerer::Config | Answerer::Console => {
+                self.config_command(&user, &origin, &args, stdin)
+            }
         })
     }
 
@@ -329,10 +333,14 @@ impl Served {
     fn config_command(
         &self,
         user: &str,
+        origin: &str,
         args: &[String],
         stdin: Option<&str>,
     ) -> Result<String, String> {
-        let on_commit = |c: &Config| (self.server.on_commit)(c);
+        let on_commit = |c: &Config| {
+            audit::record_latest(&self.server.store, origin);
+            (self.server.on_commit)(c)
+        };
         let ctx = commands::CommandContext {
             store: &self.server.store,
             user,

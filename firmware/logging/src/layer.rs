@@ -9,15 +9,30 @@ use tracing_subscriber::layer::{Context, Layer};
 
 use super::format::{EventText, format_line};
 use super::rotate::LogFile;
+use super::ship::Tap;
+use breakwater_config::logship::LogName;
 
 pub(crate) struct FileLayer {
     file: Arc<Mutex<LogFile>>,
     echo_stderr: bool,
+    /// The log's syslog subscribers (see `ship`).
+    tap: Tap,
+    log: LogName,
 }
 
 impl FileLayer {
-    pub(crate) fn new(file: Arc<Mutex<LogFile>>, echo_stderr: bool) -> Self {
-        Self { file, echo_stderr }
+    pub(crate) fn new(
+        file: Arc<Mutex<LogFile>>,
+        echo_stderr: bool,
+        tap: Tap,
+        log: LogName,
+    ) -> Self {
+        Self {
+            file,
+            echo_stderr,
+            tap,
+            log,
+        }
     }
 }
 
@@ -28,12 +43,15 @@ impl<S: Subscriber> Layer<S> for FileLayer {
         // The appliance's zone (`settz`), not the process's: the image has no
         // zoneinfo, and the zone changes at commit without a restart.
         let now = breakwater_types::clock::now().naive_local();
-        let line = format_line(now, *event.metadata().level(), &text);
+        let level = *event.metadata().level();
+        let line = format_line(now, level, &text);
         if self.echo_stderr {
             // A closed stderr (daemonised, console gone) is not worth a report.
             let _ = writeln!(io::stderr().lock(), "{line}");
         }
         lock(&self.file).write_line(&line, now);
+        // After the file: the file is the record, shipping a copy of it.
+        self.tap.offer(self.log, level, &line);
     }
 }
 

@@ -36,12 +36,16 @@ mod format;
 mod layer;
 mod names;
 mod rotate;
+pub mod ship;
+pub mod syslog;
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::filter::{EnvFilter, FilterExt as _, filter_fn};
 use tracing_subscriber::layer::{Layer, SubscriberExt as _};
@@ -51,10 +55,25 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 pub use self::format::{MAX_LINE_BYTES, TRUNCATED};
 use self::layer::{FileLayer, lock};
 use self::rotate::LogFile;
+use breakwater_config::logship::LogName;
 
 /// The `tracing` target of mail log events:
 /// `tracing::info!(target: MAIL_LOGS_TARGET, "Start MID {mid} ICID {icid}")`.
 pub const MAIL_LOGS_TARGET: &str = "mail_logs";
+
+/// The `tracing` target of the audit log (`audit_logs/audit.current`): one
+/// line per configuration commit, with who, from where and what.
+pub const AUDIT_LOGS_TARGET: &str = "audit_logs";
+
+/// Writes one line to `audit_logs` (warning: a line about an audit that
+/// failed).
+pub fn audit(text: &str, warning: bool) {
+    if warning {
+        tracing::warn!(target: AUDIT_LOGS_TARGET, "{text}");
+    } else {
+        tracing::info!(target: AUDIT_LOGS_TARGET, "{text}");
+    }
+}
 
 pub use self::event::MailEvent;
 
@@ -95,6 +114,8 @@ pub use breakwater_config::services::LogSettings;
 pub struct LogHandle {
     mail: Arc<Mutex<LogFile>>,
     system: Arc<Mutex<LogFile>>,
+    audit: Arc<Mutex<LogFile>>,
+    shipper: Arc<Mutex<ship::Shipper>>,
 }
 
 impl LogHandle {
@@ -104,6 +125,40 @@ impl LogHandle {
     pub fn set_settings(&self, settings: LogSettings) {
         lock(&self.mail).set_settings(settings);
         lock(&self.system).set_settings(settings);
+        lock(&self.audit).set_settings(settings);
+    }
+
+    /// Applies the syslog subscriptions of `config` (called at start and
+    /// at each commit): its host name is each message's HOSTNAME; TLS
+    /// receivers are verified against the public roots and the
+    /// administrator's CA certificates, as outbound SMTP verifies them.
+    pub fn apply_shipping(&self, config: &breakwater_config::Config) {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for ca in &config.ca_certificates {
+            for der in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()).flatten() {
+                // A bad administrator CA is skipped; the rest still work.
+                let _ = roots.add(der);
+            }
+        }
+        self.shipper
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .apply(
+                &config.hostname,
+                &config.log_shipping,
+                &Arc::new(roots),
+                &config
+                    .ca_certificates
+                    .iter()
+                    .map(|ca| ca.cert_pem.clone())
+                    .collect::<Vec<_>>(),
+            );
+    }
+
+    /// Path of the current audit log (`<data_dir>/logs/audit_logs/audit.current`).
+    pub fn audit_log_path(&self) -> PathBuf {
+        lock(&self.audit).current_path()
     }
 
     /// Path of the current mail log (`<data_dir>/logs/mail_logs/mail.current`).
@@ -167,18 +222,38 @@ where
 {
     let mail = open_log(data_dir, "logs/mail_logs", "mail", settings)?;
     let system = open_log(data_dir, "logs/system_logs", "system", settings)?;
+    let audit = open_log(data_dir, "logs/audit_logs", "audit", settings)?;
+    let tap = ship::Tap::default();
+    let shipper = ship::Shipper::new(data_dir, tap.clone());
 
-    let mail_layer = FileLayer::new(Arc::clone(&mail), echo_stderr).with_filter(filter_fn(is_mail));
-    let system_layer = FileLayer::new(Arc::clone(&system), false)
-        .with_filter(system_filter.and(filter_fn(|meta| !is_mail(meta))));
+    let mail_layer = FileLayer::new(
+        Arc::clone(&mail),
+        echo_stderr,
+        tap.clone(),
+        LogName::MailLogs,
+    )
+    .with_filter(filter_fn(is_mail));
+    let audit_layer = FileLayer::new(Arc::clone(&audit), false, tap.clone(), LogName::AuditLogs)
+        .with_filter(filter_fn(is_audit));
+    let system_layer = FileLayer::new(Arc::clone(&system), false, tap, LogName::SystemLogs)
+        .with_filter(system_filter.and(filter_fn(|meta| !is_mail(meta) && !is_audit(meta))));
     Ok((
-        mail_layer.and_then(system_layer),
-        LogHandle { mail, system },
+        mail_layer.and_then(audit_layer).and_then(system_layer),
+        LogHandle {
+            mail,
+            system,
+            audit,
+            shipper: Arc::new(Mutex::new(shipper)),
+        },
     ))
 }
 
 fn is_mail(meta: &Metadata<'_>) -> bool {
     meta.target() == MAIL_LOGS_TARGET
+}
+
+fn is_audit(meta: &Metadata<'_>) -> bool {
+    meta.target() == AUDIT_LOGS_TARGET
 }
 
 /// The supervisor opens the logs as root in the mail daemon's directory:

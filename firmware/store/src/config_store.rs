@@ -35,8 +35,8 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 6 added `Config::time_zone` (UTC), `Config::ssl` (TLS 1.2 and
 ///   1.3, the `DEFAULT` ciphers) and `Config::hat_comments` (none).
 /// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
-///   (no plain-HTTP metrics port) and `Config::alerts` (no recipients,
-///   AsyncOS's intervals).
+///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
+///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
 const CONFIG_VERSION: u8 = 7;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -261,6 +261,11 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&alerts).map_err(CodecError::from)?);
     }
     // -- end alerts --
+    // --- log shipping (issue 16) ---
+    if version < 7 {
+        tail.push(0); // log_shipping.subscriptions: empty
+    }
+    // --- end log shipping ---
     Ok(tail)
 }
 
@@ -458,6 +463,20 @@ mod tests {
             (300, 3600)
         );
         assert_eq!(back.time_zone, "America/Chicago");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn version_6_records_load_with_no_log_subscriptions() {
+        let mut cfg = factory();
+        cfg.time_zone = "Europe/Paris".into();
+        let tail = missing_tail(CONFIG_VERSION_6).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+        assert!(old.ends_with(&tail), "new fields must stay the last");
+        old.truncate(old.len() - tail.len());
+        old[0] = CONFIG_VERSION_6;
+        let back: Config = decode(&old).unwrap();
+        assert!(back.log_shipping.subscriptions.is_empty());
         assert_eq!(back, cfg);
     }
 

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use super::{Api, ApiError};
 use crate::Shared;
 use crate::web::pages::reports::{ReportData, charts};
-use crate::web::{HEADER_TIMEOUT, MAX_CONNECTIONS};
 
 /// The content type of the Prometheus text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -60,32 +59,11 @@ pub async fn scrape(api: Api, headers: HeaderMap) -> Result<Response, ApiError> 
 
 /// Serves the plain-HTTP metrics port until the task is aborted.
 pub async fn serve_plain(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    crate::web::serve_plain_http(listener, move |req| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(
-                move |req: hyper::Request<hyper::body::Incoming>| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, std::convert::Infallible>(plain_answer(&req, &shared).await) }
-                },
-            );
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { plain_answer(&req, &shared).await }
+    })
+    .await;
 }
 
 async fn plain_answer<B>(req: &hyper::Request<B>, shared: &Shared) -> hyper::Response<String> {

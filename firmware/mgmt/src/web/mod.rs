@@ -372,6 +372,22 @@ pub async fn serve_https(listener: tokio::net::TcpListener, shared: Arc<Shared>)
 /// Serves plain HTTP on `listener`: every request is redirected to the
 /// same path over HTTPS.
 pub async fn serve_redirect(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    serve_plain_http(listener, move |req| {
+        let https_port = shared.settings().https_port;
+        async move { redirect_to_https(&req, https_port) }
+    })
+    .await;
+}
+
+/// Serves plain HTTP/1.1 on `listener` until the task is aborted, with
+/// `answer` for every request: the redirect port and the plain metrics
+/// port. At most [`MAX_CONNECTIONS`] at once, [`HEADER_TIMEOUT`] for a
+/// request head, as on the HTTPS port.
+pub(crate) async fn serve_plain_http<F, Fut>(listener: tokio::net::TcpListener, answer: F)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<String>> + Send + 'static,
+{
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -380,15 +396,14 @@ pub async fn serve_redirect(listener: tokio::net::TcpListener, shared: Arc<Share
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
+        let answer = answer.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(
-                move |req: hyper::Request<hyper::body::Incoming>| {
-                    let https_port = shared.settings().https_port;
-                    async move { Ok::<_, std::convert::Infallible>(redirect_to_https(&req, https_port)) }
-                },
-            );
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let reply = answer(req);
+                    async move { Ok::<_, std::convert::Infallible>(reply.await) }
+                });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
