@@ -303,7 +303,7 @@ fn tab_completion_history_and_ctrl_c_cancelling_a_menu() {
     t.send("\x03");
     t.expect(PROMPT);
     t.send("sh\t");
-    t.expect("showconfig  showmessage  shutdown");
+    t.expect("showconfig  showmessage  showrecipients  shutdown");
     t.send("\x15\r");
     t.expect(PROMPT);
     assert!(rig.store.staged().unwrap().is_none());
