@@ -23,7 +23,7 @@ pub use breakwater_mail::{
 };
 pub use breakwater_platform::{init, ntp, slots, supervisor, upgrade};
 pub use breakwater_store::{codec, durable, ids, salvage};
-pub use breakwater_types::{address, display};
+pub use breakwater_types::{address, clock, display};
 
 pub mod config;
 pub mod daemon;

@@ -47,7 +47,7 @@ fn world() -> &'static World {
             services: SessionServices {
                 hourly: Arc::new(HourlyRecipients::default()),
                 budget: ReceptionBudget::new(64 * 1024 * 1024),
-                clock: chrono::Local::now,
+                clock: breakwater::clock::now,
             },
             listener: Arc::new(listener),
         }
