@@ -412,12 +412,7 @@ mod tests {
     fn version_4_records_load_with_the_management_plane_on_its_default_ports() {
         let mut cfg = factory();
         cfg.management = Default::default();
-        let tail = missing_tail(CONFIG_VERSION_4).unwrap();
-        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
-        assert!(old.ends_with(&tail), "new fields must stay the last");
-        old.truncate(old.len() - tail.len());
-        old[0] = CONFIG_VERSION_4;
-        let back: Config = decode(&old).unwrap();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_4, &cfg)).unwrap();
         assert_eq!(back.management.https_port, 443);
         assert_eq!(back.management.ssh_port, 22);
         assert_eq!(back, cfg);
@@ -427,12 +422,7 @@ mod tests {
     fn version_5_records_load_in_utc_with_default_tls_and_no_comments() {
         let mut cfg = factory();
         cfg.management.ssh_port = 2022;
-        let tail = missing_tail(CONFIG_VERSION_5).unwrap();
-        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
-        assert!(old.ends_with(&tail), "new fields must stay the last");
-        old.truncate(old.len() - tail.len());
-        old[0] = CONFIG_VERSION_5;
-        let back: Config = decode(&old).unwrap();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_5, &cfg)).unwrap();
         assert_eq!(back.time_zone, "UTC");
         assert!(back.ssl.inbound.tls_1_2 && back.ssl.outbound.tls_1_3);
         assert!(back.hat_comments.is_empty());
@@ -440,17 +430,22 @@ mod tests {
         assert_eq!(back, cfg);
     }
 
-    // --- ntp, metrics and alerts (issue 16) ---
-    #[test]
-    fn version_6_records_load_with_ntp_off_no_metrics_port_and_no_alert_recipients() {
-        let mut cfg = factory();
-        cfg.time_zone = "America/Chicago".into();
-        let tail = missing_tail(CONFIG_VERSION_6).unwrap();
-        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
+    /// `cfg` as firmware writing `version` stored it: the same bytes
+    /// without the fields later versions appended.
+    fn as_written_by(version: u8, cfg: &Config) -> Vec<u8> {
+        let tail = missing_tail(version).unwrap();
+        let mut old = codec::encode(CONFIG_VERSION, cfg).unwrap();
         assert!(old.ends_with(&tail), "new fields must stay the last");
         old.truncate(old.len() - tail.len());
-        old[0] = CONFIG_VERSION_6;
-        let back: Config = decode(&old).unwrap();
+        old[0] = version;
+        old
+    }
+
+    #[test]
+    fn version_6_records_load_with_ntp_off_no_metrics_port_alerts_or_log_subscriptions() {
+        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_6, &cfg)).unwrap();
         assert!(!back.ntp.enabled && back.ntp.servers.is_empty());
         assert_eq!(back.ntp.poll_secs, 1024);
         assert_eq!(back.metrics.plain_port, None);
@@ -462,21 +457,8 @@ mod tests {
             ),
             (300, 3600)
         );
-        assert_eq!(back.time_zone, "America/Chicago");
-        assert_eq!(back, cfg);
-    }
-
-    #[test]
-    fn version_6_records_load_with_no_log_subscriptions() {
-        let mut cfg = factory();
-        cfg.time_zone = "Europe/Paris".into();
-        let tail = missing_tail(CONFIG_VERSION_6).unwrap();
-        let mut old = codec::encode(CONFIG_VERSION, &cfg).unwrap();
-        assert!(old.ends_with(&tail), "new fields must stay the last");
-        old.truncate(old.len() - tail.len());
-        old[0] = CONFIG_VERSION_6;
-        let back: Config = decode(&old).unwrap();
         assert!(back.log_shipping.subscriptions.is_empty());
+        assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }
 
