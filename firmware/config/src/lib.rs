@@ -13,6 +13,7 @@ pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_types::address;
 
 pub mod alerts;
+pub mod bounce_verification;
 pub mod delivery;
 pub mod factory;
 pub mod hat;

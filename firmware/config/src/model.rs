@@ -415,6 +415,12 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- bounce verification (issue 17, config version 8) ---
+    /// Address tagging keys, per-destination tagging and the handling of
+    /// invalid bounces (`bvconfig`).
+    #[serde(default)]
+    pub bounce_verification: super::bounce_verification::BounceVerificationSettings,
+    // --- end bounce verification ---
 }
 
 fn default_time_zone() -> String {

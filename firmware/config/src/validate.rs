@@ -86,6 +86,9 @@ impl Config {
         if let Err(e) = breakwater_types::clock::parse_zone(&self.time_zone) {
             p.add("time_zone", e.to_string());
         }
+        if let Err(e) = self.bounce_verification.validate() {
+            p.add("bounce_verification", e.to_string());
+        }
         if let Err(e) = self.ntp.validate() {
             p.add("ntp", e.to_string());
         }
