@@ -609,6 +609,25 @@ mail_events! {
     /// (a filter's `bounce()`, expiry, the administrator) with DCID 0.
     Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
         [tdc "Bounced: DCID " dcid " MID " mid " to RID " rid " - " reason];
+    // --- bounce verification (issue 17) ---
+    /// A bounce to a recipient without a valid tag, refused at RCPT
+    /// (AsyncOS's wording).
+    InvalidBounceRejected { mid: Mid, icid: Icid, address: String } =>
+        ["MID " mid " ICID " icid " invalid bounce, rcpt address <" address
+         "> rejected by bounce verification."];
+    /// The same, accepted with the custom header (the invalid-bounce
+    /// action "add a custom header and deliver").
+    InvalidBounceFlagged { mid: Mid, icid: Icid, address: String } =>
+        ["MID " mid " ICID " icid " invalid bounce, rcpt address <" address
+         "> flagged by bounce verification."];
+    /// A tagged recipient whose tag verified: it continues as `original`.
+    BounceTagVerified { mid: Mid, icid: Icid, address: String, original: String } =>
+        ["MID " mid " ICID " icid " rcpt address <" address
+         "> bounce verification tag valid, rewritten to <" original ">"];
+    /// The envelope sender tagged for delivery to `destination`.
+    BounceTagAdded { mid: Mid, destination: String, address: String } =>
+        ["MID " mid " bounce verification tag added for " destination ": <" address ">"];
+    // --- end bounce verification ---
 }
 
 #[cfg(test)]

@@ -238,6 +238,7 @@ async fn connection(
     }
     let limits = listener.session;
     let tls = ctx.acceptor(&listener.certificate);
+    let bounce_verification = bounce_check(&config, &listener, &hat.policy.name);
     let conn = Connection {
         icid,
         hostname: config.hostname.clone(),
@@ -249,6 +250,7 @@ async fn connection(
         hat,
         tls_available: tls.is_some(),
         headers: config.reception.headers,
+        bounce_verification,
     };
     let mut session = Session::new(conn, ctx.services.for_session());
     let ending = run_session(&mut session, &mut stream, tls, limits, &ctx, &rt.name, icid).await;
@@ -260,6 +262,24 @@ async fn connection(
         Ending::Closed => MailEvent::IcidClose { icid }.log(),
         Ending::Lost => MailEvent::IcidLost { icid }.log(),
     }
+}
+
+/// Bounce verification for a session on `listener` under the mail flow
+/// policy `policy`: public listeners only, and only once `bvconfig` has a
+/// key and some destination is tagged.
+fn bounce_check(
+    config: &crate::config::Config,
+    listener: &crate::config::ListenerConfig,
+    policy: &str,
+) -> Option<crate::config::bounce_verification::BounceCheck> {
+    let bv = &config.bounce_verification;
+    if listener.kind != crate::config::ListenerKind::Public || !bv.checks_bounces() {
+        return None;
+    }
+    Some(crate::config::bounce_verification::BounceCheck {
+        settings: std::sync::Arc::new(bv.clone()),
+        untagged_valid: bv.untagged_valid(&listener.name, policy),
+    })
 }
 
 /// The spool file of the message being received, as the driver sees it.

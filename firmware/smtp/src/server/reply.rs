@@ -20,6 +20,9 @@ pub const TLS_UNAVAILABLE: &str = "454 4.7.0 TLS not available";
 pub const TLS_REQUIRED: &str = "530 5.7.0 Must issue a STARTTLS command first";
 pub const TOO_LARGE: &str = "552 5.3.4 Message size exceeds fixed maximum message size";
 pub const TOO_MANY_RCPTS: &str = "452 4.5.3 Too many recipients";
+/// A bounce (null sender) to a recipient without a valid bounce
+/// verification tag (`bvconfig`; the invalid-bounce action "reject").
+pub const BOUNCE_VERIFICATION_FAILED: &str = "550 5.7.1 Bounce verification failed";
 pub const RCPTS_PER_HOUR: &str = "452 4.3.2 Too many recipients received this hour";
 pub const MSGS_PER_CONN: &str = "452 4.3.2 Too many messages in this session; please reconnect";
 pub const BARE_LINE_ENDING: &str =

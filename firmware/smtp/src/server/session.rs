@@ -30,6 +30,7 @@ use super::headers::{HeaderError, HeaderScanner};
 use super::limits::HourlyRecipients;
 use super::rat;
 use super::reply;
+use crate::config::bounce_verification::{BounceCheck, InvalidBounceAction, TagError};
 use crate::config::{
     Behavior, CrLfHandling, HeaderLimits, ListenerConfig, ListenerKind, RatAction, RatEntry,
     TlsMode,
@@ -88,6 +89,9 @@ pub struct Connection {
     pub tls_available: bool,
     /// The header limits in force when the connection was accepted.
     pub headers: HeaderLimits,
+    /// Bounce verification on a public listener (`bvconfig`); `None`
+    /// when it is off or the listener is private.
+    pub bounce_verification: Option<BounceCheck>,
 }
 
 /// The wall clock as the session reads it (the Received header's date,
@@ -128,6 +132,9 @@ struct Transaction {
     body: Option<Body>,
     /// MAIL FROM carried SMTPUTF8: UTF-8 addresses are allowed (RFC 6531).
     smtputf8: bool,
+    /// An invalid bounce accepted with bounce verification's custom
+    /// header: the header to add after our Received header.
+    invalid_bounce_header: Option<String>,
 }
 
 /// A MAIL FROM waiting for its MID.
@@ -555,6 +562,7 @@ impl Session {
             recipients: Vec::new(),
             body: None,
             smtputf8,
+            invalid_bounce_header: None,
         });
         vec![reply]
     }
@@ -577,7 +585,7 @@ impl Session {
         };
         // Everything from here on (RAT, logs, the queue, the next hop) sees
         // the canonical form only.
-        let address = mailbox.canonical();
+        let mut address = mailbox.canonical();
         if let Some(trick) = mailbox.routing_trick() {
             self.event(MailEvent::ToRejectedTrick {
                 mid,
@@ -591,9 +599,19 @@ impl Session {
         if tx.recipients.len() >= policy.max_recipients_per_message as usize {
             return actions.push(Action::Reply(reply::TOO_MANY_RCPTS.to_string()));
         }
+        let tagged = match self.bounce_verification(&address, actions) {
+            Some(Some(original)) => {
+                address = original;
+                true
+            }
+            Some(None) => false,
+            None => return,
+        };
+        let policy = &self.conn.hat.policy;
         // One RAT lookup answers both questions: may it relay, and does
         // the row bypass the HAT's rate limits.
         let row = match self.conn.listener.kind {
+            ListenerKind::Public if tagged => rat::lookup(&self.conn.listener.rat, &address),
             ListenerKind::Public => rat::lookup_mailbox(&self.conn.listener.rat, &mailbox),
             ListenerKind::Private => None,
         };
@@ -621,6 +639,60 @@ impl Session {
             rid,
             address,
         });
+    }
+
+    /// Bounce verification of a recipient: `Some(Some(original))` when its
+    /// tag verified (it continues as the original address), `Some(None)`
+    /// when it continues as is, `None` when it was refused (the reply is
+    /// in `actions`). Only bounces (null sender) must carry a valid tag;
+    /// other mail to a tagged address is untagged leniently (any kept
+    /// key, no expiry), as AsyncOS does.
+    fn bounce_verification(
+        &mut self,
+        address: &str,
+        actions: &mut Vec<Action>,
+    ) -> Option<Option<String>> {
+        let Some(check) = self.conn.bounce_verification.clone() else {
+            return Some(None);
+        };
+        let (mid, icid) = (self.tx.as_ref()?.mid, self.conn.icid);
+        let bounce = self.tx.as_ref()?.mail_from.is_empty();
+        let now = (self.services.clock)().timestamp();
+        match check.settings.verify(address, now, !bounce) {
+            Ok(original) => {
+                self.event(MailEvent::BounceTagVerified {
+                    mid,
+                    icid,
+                    address: address.to_string(),
+                    original: original.clone(),
+                });
+                Some(Some(original))
+            }
+            Err(_) if !bounce => Some(None),
+            Err(TagError::Untagged) if check.untagged_valid => Some(None),
+            Err(_) => match &check.settings.invalid_action {
+                InvalidBounceAction::Reject => {
+                    self.event(MailEvent::InvalidBounceRejected {
+                        mid,
+                        icid,
+                        address: address.to_string(),
+                    });
+                    actions.push(Action::Reply(reply::BOUNCE_VERIFICATION_FAILED.to_string()));
+                    None
+                }
+                InvalidBounceAction::AddHeader { name, value } => {
+                    self.event(MailEvent::InvalidBounceFlagged {
+                        mid,
+                        icid,
+                        address: address.to_string(),
+                    });
+                    if let Some(tx) = self.tx.as_mut() {
+                        tx.invalid_bounce_header = Some(format!("{name}: {value}\r\n"));
+                    }
+                    Some(None)
+                }
+            },
+        }
     }
 
     /// Why `address` may not be relayed to through this connection, as the

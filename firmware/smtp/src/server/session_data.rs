@@ -109,6 +109,9 @@ impl Session {
         );
         let mut pending = Vec::with_capacity(SPOOL_CHUNK + 3);
         pending.extend_from_slice(received.as_bytes());
+        if let Some(h) = &tx.invalid_bounce_header {
+            pending.extend_from_slice(h.as_bytes());
+        }
         let max = c.hat.policy.max_message_size;
         tx.body = Some(Body {
             pending,

@@ -65,6 +65,7 @@ fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -
         hat,
         tls_available: tls,
         headers: HeaderLimits::default(),
+        bounce_verification: None,
     };
     let services = SessionServices {
         hourly: Arc::new(HourlyRecipients::default()),
@@ -753,4 +754,84 @@ fn a_mid_the_driver_cannot_allocate_refuses_the_sender_for_now() {
     let (_, r, _) = feed(&mut h, b"RCPT TO:<bob@example.com>\r\n");
     assert_eq!(r, [reply::NEED_MAIL]);
     assert_eq!(h.session.take_events().count(), 0);
+}
+
+// --- bounce verification (issue 17) ---
+
+fn bounce_checked(
+    action: crate::config::bounce_verification::InvalidBounceAction,
+    untagged_valid: bool,
+) -> (Harness, String) {
+    use crate::config::bounce_verification::{BounceCheck, BounceVerificationSettings, tag};
+    let mut settings = BounceVerificationSettings {
+        default_tagging: true,
+        invalid_action: action,
+        ..Default::default()
+    };
+    let now = fixed_clock().timestamp();
+    settings.add_key("a tagging key".into(), now - 60).unwrap();
+    let tagged = tag(settings.current_key().unwrap(), "joe@example.com", now - 60);
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    h.session.conn.bounce_verification = Some(BounceCheck {
+        settings: Arc::new(settings),
+        untagged_valid,
+    });
+    (h, tagged)
+}
+
+#[test]
+fn bounces_need_a_valid_tag_which_is_stripped() {
+    use crate::config::bounce_verification::InvalidBounceAction;
+    let (mut h, tagged) = bounce_checked(InvalidBounceAction::Reject, false);
+    let input = format!(
+        "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{tagged}>\r\nRCPT TO:<bob@example.com>\r\n"
+    );
+    let (_, replies, _) = feed(&mut h, input.as_bytes());
+    assert_eq!(replies[replies.len() - 2], "250 2.1.5 recipient <joe@example.com> ok");
+    assert_eq!(replies[replies.len() - 1], "550 5.7.1 Bounce verification failed");
+    let lines = h.log_lines();
+    assert!(
+        lines.iter().any(|l| l
+            == "MID 1 ICID 1 invalid bounce, rcpt address <bob@example.com> rejected by bounce verification."),
+        "{lines:?}"
+    );
+    // Mail with a sender is never refused for a missing tag.
+    let (_, replies, _) = feed(&mut h, b"RSET\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n");
+    assert_eq!(replies.last().unwrap(), "250 2.1.5 recipient <bob@example.com> ok");
+}
+
+#[test]
+fn untagged_bounces_pass_when_the_policy_says_so_or_are_flagged() {
+    use crate::config::bounce_verification::InvalidBounceAction;
+    let (mut h, _) = bounce_checked(InvalidBounceAction::Reject, true);
+    let (_, replies, _) = feed(&mut h, b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\n");
+    assert_eq!(replies.last().unwrap(), "250 2.1.5 recipient <bob@example.com> ok");
+    // A forged tag is invalid even there.
+    let (_, replies, _) = feed(&mut h, b"RCPT TO:<prvs=0123abcdef=bob@example.com>\r\n");
+    assert_eq!(replies.last().unwrap(), "550 5.7.1 Bounce verification failed");
+
+    let flag = InvalidBounceAction::AddHeader {
+        name: "X-Invalid-Bounce".into(),
+        value: "yes".into(),
+    };
+    let (mut h, _) = bounce_checked(flag, false);
+    let (_, replies, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n",
+    );
+    let (_, _, other) = feed(&mut h, b"Subject: x\r\n\r\nbody\r\n.\r\n");
+    assert!(replies.contains(&"250 2.1.5 recipient <bob@example.com> ok".to_string()));
+    let body: Vec<u8> = other
+        .iter()
+        .flat_map(|a| match a {
+            Action::Spool(_, b) => b.clone(),
+            Action::Enqueue(e) => e.1.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("\r\nX-Invalid-Bounce: yes\r\nSubject: x"),
+        "{text} {other:?}"
+    );
 }
