@@ -75,6 +75,7 @@ fuzz_target!(|data: &[u8]| {
         hat,
         tls_available: true,
         headers: Default::default(),
+        bounce_verification: None,
     };
     let mut session = Session::new(conn, w.services.clone());
     let _ = session.greeting();
