@@ -270,6 +270,7 @@ impl WorkQueue {
                 priority: 0,
             }]
         });
+        let origin = (mid, record.reception.listener.clone(), record.mail_from.clone());
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut dropped: Vec<Rid> = Vec::new();
         for r in record
@@ -298,7 +299,7 @@ impl WorkQueue {
             jobs.entry(destination.clone())
                 .or_insert_with(|| DeliveryJob {
                     mid,
-                    mail_from: record.mail_from.clone(),
+                    mail_from: bounce_tagged(&config, &origin, &destination),
                     recipients: Vec::new(),
                     destination,
                     route,
@@ -575,4 +576,37 @@ impl WorkQueue {
             self.dispatch(mid);
         }
     }
+}
+
+/// The envelope sender a delivery to `destination` uses: tagged by bounce
+/// verification (`bvconfig`) for mail received on a private listener when
+/// the destination control tags and a key exists, so that bounces coming
+/// back can be told from forged ones. Bounces themselves (null sender)
+/// and already tagged senders go out as they are.
+fn bounce_tagged(config: &Config, origin: &(Mid, String, String), destination: &str) -> String {
+    let (mid, listener, mail_from) = origin;
+    let bv = &config.bounce_verification;
+    let outgoing = config
+        .listener(listener)
+        .is_some_and(|l| l.kind == crate::config::ListenerKind::Private);
+    let Some(key) = bv.current_key() else {
+        return mail_from.clone();
+    };
+    if !outgoing || destination == crate::tdc::DESTINATION || !bv.tags_destination(destination) {
+        return mail_from.clone();
+    }
+    let tagged = crate::config::bounce_verification::tag(
+        key,
+        mail_from,
+        chrono::Utc::now().timestamp(),
+    );
+    if tagged != *mail_from {
+        MailEvent::BounceTagAdded {
+            mid: *mid,
+            destination: destination.to_string(),
+            address: tagged.clone(),
+        }
+        .log();
+    }
+    tagged
 }
