@@ -155,7 +155,7 @@ impl BounceVerificationSettings {
         let last = before.saturating_sub(1);
         let mut i = 0;
         self.keys.retain(|k| {
-            let keep = i == last || now - k.created <= days * SECS_PER_DAY;
+            let keep = i == last || now - k.created < days * SECS_PER_DAY;
             i += 1;
             keep
         });
@@ -165,9 +165,16 @@ impl BounceVerificationSettings {
     /// Whether mail to `domain` is tagged: its destination control's
     /// setting, else the default's.
     pub fn tags_destination(&self, domain: &str) -> bool {
-        self.destinations
-            .iter()
-            .find(|d| d.destination.eq_ignore_ascii_case(domain))
+        // As destination controls match: the domain itself, then a
+        // `.example.com` row for its subdomains.
+        let domain = domain.to_ascii_lowercase();
+        let exact = self.destinations.iter().find(|d| d.destination == domain);
+        exact
+            .or_else(|| {
+                self.destinations
+                    .iter()
+                    .find(|d| d.destination.starts_with('.') && domain.ends_with(&d.destination))
+            })
             .map_or(self.default_tagging, |d| d.tag)
     }
 
@@ -278,6 +285,13 @@ pub fn check_header(name: &str, value: &str) -> Result<(), BounceVerificationErr
 pub fn masked_secret(secret: &str) -> String {
     let head: String = secret.chars().take(2).collect();
     format!("{head}********")
+}
+
+/// A new random key: 32 octets from the system's generator, in hex.
+pub fn generate_secret() -> Result<String, aws_lc_rs::error::Unspecified> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn day_of(now: i64) -> i64 {
@@ -489,6 +503,8 @@ mod tests {
     #[test]
     fn per_destination_and_policy_settings_follow_renames() {
         let mut s = settings();
+        s.set_destination(".sub.example", false);
+        assert!(!s.tags_destination("a.sub.example"));
         s.set_destination("Internal.example", false);
         assert!(!s.tags_destination("internal.example"));
         assert!(s.tags_destination("gmail.com"));
@@ -516,6 +532,8 @@ mod tests {
             Err(BounceVerificationError::TooManyKeys)
         );
         assert!(check_header("X-Bad Header", "x").is_err());
+        let g = generate_secret().unwrap();
+        assert!(g.len() == 64 && g != generate_secret().unwrap());
         assert!(check_header(DEFAULT_HEADER_NAME, DEFAULT_HEADER_VALUE).is_ok());
     }
 }

@@ -421,6 +421,17 @@ pub const CATALOG: &[Command] = &[
         Admin,
     ),
     // --- end ntp ---
+    // --- bounce verification (issue 17) ---
+    config(
+        "bvconfig",
+        "Configure bounce verification (address tagging keys, invalid bounces)",
+        usage::BVCONFIG,
+        &[
+            form(&["bvconfig"], ReadOnly),
+            form(&["bvconfig", "print"], ReadOnly),
+        ],
+    ),
+    // --- end bounce verification ---
     config(
         "alertconfig",
         "Configure e-mail alerts",

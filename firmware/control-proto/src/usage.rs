@@ -223,6 +223,23 @@ usage: settime \"MM/DD/YYYY HH:MM:SS\"   (in the appliance's time zone; also YYY
        settime                           (prints the time; refused while NTP is on)";
 // --- end ntp ---
 
+// --- bounce verification (issue 17) ---
+pub const BVCONFIG: &str = "\
+usage: bvconfig [print]                 (tagging keys with their dates, masked; the settings)
+       bvconfig new [<key>]             (a new current tagging key; a random one when omitted; alias keys)
+       bvconfig purge <days>            (remove the keys added more than <days> days ago, never the current one)
+       bvconfig clear                   (remove every key: no tagging, no verification)
+       bvconfig setup reject            (invalid bounces are refused at RCPT: the default)
+       bvconfig setup header [<name> [<value>]]
+                                        (invalid bounces are delivered with this header;
+                                         default X-IronPort-Invalid-Bounce: Bounce verification failed)
+       bvconfig tagging default on|off  (the default destination control's address tagging; default off)
+       bvconfig tagging <domain> on|off|default
+                                        (a destination control's address tagging)
+       bvconfig untagged <listener> <policy> valid|invalid
+                                        (the mail flow policy's \"consider untagged bounces valid\"; default invalid)";
+// --- end bounce verification ---
+
 pub const ALERTCONFIG: &str = "\
 usage: alertconfig [print]
        alertconfig new <address> [<class>[:<severities>] ...]

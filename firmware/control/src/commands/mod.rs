@@ -34,6 +34,7 @@ mod logconfig;
 pub mod monitor;
 pub mod nettools;
 pub mod ntpconfig; // issue 16: ntpconfig, settime
+pub mod bvconfig; // issue 17: bounce verification
 mod policy;
 mod policyconfig;
 mod quarantine;
@@ -127,6 +128,7 @@ pub fn run(
         "setgateway" => setgateway::run(ctx, rest),
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
+        "bvconfig" => bvconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),

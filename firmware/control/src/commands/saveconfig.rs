@@ -218,6 +218,10 @@ pub fn masked(cfg: &Config) -> Config {
     for c in &mut shown.certificates {
         c.key_pem = MASK.to_string();
     }
+    // Bounce verification's tagging keys are secrets too (issue 17).
+    for k in &mut shown.bounce_verification.keys {
+        k.secret = MASK.to_string();
+    }
     shown
 }
 
@@ -326,6 +330,25 @@ pub fn from_text(text: &str, current: &Config) -> Result<Config, CliError> {
             row.client_certificate = Some(None);
         }
     }
+    for k in &mut cfg.bounce_verification.keys {
+        if k.secret != MASK {
+            continue;
+        }
+        let same = current
+            .bounce_verification
+            .keys
+            .iter()
+            .find(|c| c.number == k.number && c.created == k.created);
+        match same {
+            Some(c) => k.secret = c.secret.clone(),
+            None => {
+                return Err(invalid(format!(
+                    "Bounce verification key {} is masked in this file and this appliance has no such key: save it with --include-secrets.",
+                    k.number
+                )));
+            }
+        }
+    }
     for c in &mut cfg.certificates {
         if c.key_pem != MASK {
             continue;
@@ -398,7 +421,28 @@ mod tests {
             },
         ];
         cfg.listeners[0].rat[0].text = Some("say \"no\" \\ and 'bye'".into());
+        let bv = &mut cfg.bounce_verification;
+        bv.add_key("BVSECRETKEY-1".into(), 1_780_000_000).unwrap();
+        bv.default_tagging = true;
+        bv.set_destination("example.com", false);
+        bv.invalid_action = crate::config::bounce_verification::InvalidBounceAction::AddHeader {
+            name: "X-Bounce".into(),
+            value: "invalid".into(),
+        };
         cfg
+    }
+
+    #[test]
+    fn bounce_verification_keys_are_masked_like_private_keys() {
+        let cfg = with_everything();
+        let text = to_text(&cfg, false).unwrap();
+        assert!(!text.contains("BVSECRETKEY"), "{text}");
+        assert_eq!(from_text(&text, &cfg).unwrap(), cfg);
+        let mut elsewhere = cfg.clone();
+        elsewhere.bounce_verification.keys.clear();
+        let err = from_text(&text, &elsewhere).unwrap_err();
+        assert!(err.to_string().contains("--include-secrets"), "{err}");
+        assert!(to_text(&cfg, true).unwrap().contains("BVSECRETKEY-1"));
     }
 
     #[test]
