@@ -259,6 +259,25 @@ impl BounceVerificationSettings {
     }
 }
 
+/// Forgets the tagging of destination controls and the untagged-bounce
+/// setting of mail flow policies that no longer exist: `destconfig delete`
+/// and `hostaccess deletepolicy` call it, so a row added again later starts
+/// from the defaults, as AsyncOS's would.
+pub fn forget_missing(config: &mut crate::Config) {
+    let (controls, listeners) = (&config.destination_controls, &config.listeners);
+    config.bounce_verification.destinations.retain(|d| {
+        controls
+            .iter()
+            .any(|c| c.domain.eq_ignore_ascii_case(&d.destination))
+    });
+    config.bounce_verification.untagged_valid.retain(|p| {
+        listeners
+            .iter()
+            .filter(|l| l.name == p.listener)
+            .any(|l| l.policies.iter().any(|m| m.name == p.policy))
+    });
+}
+
 fn check_secret(secret: &str) -> Result<(), BounceVerificationError> {
     let n = secret.chars().count();
     if !(MIN_KEY_CHARS..=MAX_KEY_CHARS).contains(&n) || secret.chars().any(|c| c.is_control()) {

@@ -250,4 +250,14 @@ mod tests {
         );
         assert!(listed.contains("IncomingMail ACCEPTED"), "{listed}");
     }
+
+    #[test]
+    fn deleting_a_destination_control_forgets_its_tagging() {
+        let f = Fixture::new();
+        f.run("destconfig new partner.example").unwrap();
+        f.run("bvconfig tagging partner.example off").unwrap();
+        assert_eq!(f.working().bounce_verification.destinations.len(), 1);
+        f.run("destconfig delete partner.example").unwrap();
+        assert!(f.working().bounce_verification.destinations.is_empty());
+    }
 }

@@ -94,6 +94,7 @@ fn delete(ctx: &CommandContext<'_>, domain: &str) -> Result<String, CliError> {
     let mut cfg = ctx.store.working()?;
     let row = controls().delete(&mut cfg.destination_controls, domain)?;
     let message = format!("Destination control for {} deleted.", row.domain);
+    crate::config::bounce_verification::forget_missing(&mut cfg);
     stage(ctx, &cfg, &message)
 }
 

@@ -116,6 +116,7 @@ pub(super) fn run(
         }
         _ => return Err(usage(USAGE)),
     };
+    crate::config::bounce_verification::forget_missing(&mut cfg);
     stage(ctx, &cfg, &message)
 }
 
