@@ -129,9 +129,20 @@ fn outgoing_mail_is_tagged_and_only_tagged_bounces_come_back() {
     );
     assert_eq!(rcpt.code, Some(550), "{rcpt:?}");
     assert_eq!(rcpt.text, "5.7.1 Bounce verification failed");
-    w.gw.wait_for_log(
+    let line = w.gw.wait_for_log(
         r"MID \d+ ICID \d+ invalid bounce, rcpt address <alice@example\.com> rejected by bounce verification\.",
         SOON,
+    );
+    // Message tracking shows the refusal.
+    let mid = Regex::new(r"MID (\d+) ICID")
+        .expect("regex")
+        .captures(&line)
+        .map(|c| c[1].to_string())
+        .expect("MID");
+    let tracked = w.gw.cli_ok(&["findevent", "--mid", &mid]);
+    assert!(
+        tracked.contains("invalid bounce, rcpt address <alice@example.com> rejected by bounce verification."),
+        "{tracked}"
     );
     // Mail with a sender to the same address is not a bounce: accepted.
     let (rcpt, _) = send(

@@ -34,7 +34,8 @@ pub static DNS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| Histogram::new(la
 /// Recipients refused at `RCPT TO`, by `reason`: `syntax` (the address
 /// does not parse), `routing_trick` (`%`, `!`, a source route), `rat`
 /// (the Recipient Access Table), `recipient_rate` (the mail flow policy's
-/// recipients per hour). A fixed set: the session's refusals.
+/// recipients per hour), `bounce_verification` (a bounce without a valid
+/// tag). A fixed set: the session's refusals.
 pub static RECIPIENTS_REJECTED: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
 /// Messages a message filter acted on, by `filter` name (the configured
@@ -48,6 +49,7 @@ pub fn count_rejection(event: &MailEvent) {
         MailEvent::ToRejectedTrick { .. } => "routing_trick",
         MailEvent::ToRejectedByRat { .. } => "rat",
         MailEvent::ToRejectedRate { .. } => "recipient_rate",
+        MailEvent::InvalidBounceRejected { .. } => "bounce_verification",
         _ => return,
     };
     RECIPIENTS_REJECTED

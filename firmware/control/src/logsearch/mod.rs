@@ -448,7 +448,9 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                 E::To { mid, address, .. }
                 | E::ToRejectedTrick { mid, address, .. }
                 | E::ToRejectedByRat { mid, address, .. }
-                | E::ToRejectedRate { mid, address, .. },
+                | E::ToRejectedRate { mid, address, .. }
+                | E::InvalidBounceRejected { mid, address, .. }
+                | E::BounceTagVerified { mid, address, .. },
             ) => facts.entry(mid.0).or_default().to.push(address),
             Some(E::Subject { mid, subject }) => {
                 facts.entry(mid.0).or_default().subject = Some(subject);
