@@ -69,7 +69,13 @@ fn send(
 /// the next hop saw.
 fn relay_out(w: &World, id: &str) -> String {
     let to = format!("bob@{PARTNER}");
-    let (_, data) = send(w.net.data2_smtp(), w.net.client(10), "alice@example.com", &to, id);
+    let (_, data) = send(
+        w.net.data2_smtp(),
+        w.net.client(10),
+        "alice@example.com",
+        &to,
+        id,
+    );
     let data = data.expect("DATA step");
     assert_eq!(data.code, Some(250), "{data:?}");
     let mid = mid_in_reply(&data.text).expect("MID");
@@ -93,7 +99,10 @@ fn outgoing_mail_is_tagged_and_only_tagged_bounces_come_back() {
     let w = tagging_world(&[]);
     let tagged = relay_out(&w, "bv-out@e2e.test");
     let form = Regex::new(r"^prvs=[0-9]{4}[0-9a-f]{6}=alice@example\.com$").expect("regex");
-    assert!(form.is_match(&tagged), "MAIL FROM at the next hop: {tagged}");
+    assert!(
+        form.is_match(&tagged),
+        "MAIL FROM at the next hop: {tagged}"
+    );
 
     // The partner's DSN to the tagged address reaches alice herself.
     let (rcpt, data) = send(
@@ -141,7 +150,9 @@ fn outgoing_mail_is_tagged_and_only_tagged_bounces_come_back() {
         .expect("MID");
     let tracked = w.gw.cli_ok(&["findevent", "--mid", &mid]);
     assert!(
-        tracked.contains("invalid bounce, rcpt address <alice@example.com> rejected by bounce verification."),
+        tracked.contains(
+            "invalid bounce, rcpt address <alice@example.com> rejected by bounce verification."
+        ),
         "{tracked}"
     );
     // Mail with a sender to the same address is not a bounce: accepted.
@@ -157,15 +168,34 @@ fn outgoing_mail_is_tagged_and_only_tagged_bounces_come_back() {
     // A new key replaces the first; purging the first makes its tags fail.
     w.gw.cli_ok(&["bvconfig", "new", "e2e tagging key number two"]);
     w.gw.cli_ok(&["commit", "e2e: second key"]);
-    let (rcpt, _) = send(w.net.data1_smtp(), w.net.client(7), "", &tagged, "bv-grace@e2e.test");
-    assert_eq!(rcpt.code, Some(250), "a replaced key keeps verifying: {rcpt:?}");
+    let (rcpt, _) = send(
+        w.net.data1_smtp(),
+        w.net.client(7),
+        "",
+        &tagged,
+        "bv-grace@e2e.test",
+    );
+    assert_eq!(
+        rcpt.code,
+        Some(250),
+        "a replaced key keeps verifying: {rcpt:?}"
+    );
     let purged = w.gw.cli_ok(&["bvconfig", "purge", "0"]);
     assert!(purged.contains("1 key(s)"), "{purged}");
     w.gw.cli_ok(&["commit", "e2e: purge"]);
-    let (rcpt, _) = send(w.net.data1_smtp(), w.net.client(7), "", &tagged, "bv-purged@e2e.test");
+    let (rcpt, _) = send(
+        w.net.data1_smtp(),
+        w.net.client(7),
+        "",
+        &tagged,
+        "bv-purged@e2e.test",
+    );
     assert_eq!(rcpt.code, Some(550), "a purged key's tag: {rcpt:?}");
     let listed = w.gw.cli_ok(&["bvconfig"]);
-    assert!(!listed.contains("e2e tagging key"), "keys are secrets: {listed}");
+    assert!(
+        !listed.contains("e2e tagging key"),
+        "keys are secrets: {listed}"
+    );
     assert!(listed.contains("1. Key 1 (current)"), "{listed}");
 }
 

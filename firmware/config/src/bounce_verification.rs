@@ -254,7 +254,9 @@ impl BounceVerificationSettings {
         self.keys
             .iter()
             .zip(replaced_at)
-            .filter(move |(_, r)| lenient || r.is_none_or(|r| now - r < TAG_LIFETIME_DAYS * SECS_PER_DAY))
+            .filter(move |(_, r)| {
+                lenient || r.is_none_or(|r| now - r < TAG_LIFETIME_DAYS * SECS_PER_DAY)
+            })
             .map(|(k, _)| k)
     }
 }
@@ -324,7 +326,10 @@ fn signature(key: &TaggingKey, kddd: &str, address: &str) -> String {
     ctx.update(kddd.as_bytes());
     ctx.update(address.to_ascii_lowercase().as_bytes());
     let tag = ctx.sign();
-    tag.as_ref()[..3].iter().map(|b| format!("{b:02x}")).collect()
+    tag.as_ref()[..3]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `address` tagged with `key` at `now` (Unix seconds). A null sender, an
@@ -451,17 +456,26 @@ mod tests {
     fn tags_in_batv_form_and_verifies() {
         let s = settings();
         let t = tag(s.current_key().unwrap(), "joe@example.com", NOW);
-        assert!(t.starts_with("prvs=0") && t.ends_with("=joe@example.com"), "{t}");
+        assert!(
+            t.starts_with("prvs=0") && t.ends_with("=joe@example.com"),
+            "{t}"
+        );
         assert_eq!(t.len(), "prvs=0123abcdef=joe@example.com".len());
         assert_eq!(s.verify(&t, NOW, false), Ok("joe@example.com".into()));
-        assert_eq!(s.verify(&t, NOW + 6 * SECS_PER_DAY, false), Ok("joe@example.com".into()));
+        assert_eq!(
+            s.verify(&t, NOW + 6 * SECS_PER_DAY, false),
+            Ok("joe@example.com".into())
+        );
     }
 
     #[test]
     fn expires_after_the_lifetime() {
         let s = settings();
         let t = tag(s.current_key().unwrap(), "joe@example.com", NOW);
-        assert_eq!(s.verify(&t, NOW + 9 * SECS_PER_DAY, false), Err(TagError::Expired));
+        assert_eq!(
+            s.verify(&t, NOW + 9 * SECS_PER_DAY, false),
+            Err(TagError::Expired)
+        );
         // Non-bounce mail is read leniently.
         assert!(s.verify(&t, NOW + 9 * SECS_PER_DAY, true).is_ok());
     }
@@ -476,7 +490,10 @@ mod tests {
         };
         let t = tag(&other, "joe@example.com", NOW);
         assert_eq!(s.verify(&t, NOW, false), Err(TagError::Invalid));
-        assert_eq!(s.verify("joe@example.com", NOW, false), Err(TagError::Untagged));
+        assert_eq!(
+            s.verify("joe@example.com", NOW, false),
+            Err(TagError::Untagged)
+        );
         let good = tag(s.current_key().unwrap(), "joe@example.com", NOW);
         let moved = good.replace("=joe@", "=eve@");
         assert_eq!(s.verify(&moved, NOW, false), Err(TagError::Invalid));
@@ -514,7 +531,10 @@ mod tests {
         assert!(s.verify(&old, NOW + SECS_PER_DAY, false).is_ok());
         assert_eq!(s.purge_older_than(0, NOW + 10), 1);
         assert_eq!(s.keys.len(), 1);
-        assert_eq!(s.verify(&old, NOW + SECS_PER_DAY, false), Err(TagError::Invalid));
+        assert_eq!(
+            s.verify(&old, NOW + SECS_PER_DAY, false),
+            Err(TagError::Invalid)
+        );
         // The current key is never purged.
         assert_eq!(s.purge_older_than(0, NOW + 10 * SECS_PER_DAY), 0);
     }
@@ -542,7 +562,10 @@ mod tests {
     #[test]
     fn limits_are_refused() {
         let mut s = BounceVerificationSettings::default();
-        assert_eq!(s.add_key("short".into(), NOW), Err(BounceVerificationError::BadKey));
+        assert_eq!(
+            s.add_key("short".into(), NOW),
+            Err(BounceVerificationError::BadKey)
+        );
         for i in 0..MAX_KEYS {
             s.add_key(format!("secret key {i}"), NOW).unwrap();
         }

@@ -142,7 +142,11 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 
 fn date(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
-        .map(|t| clock::local(t).format("%a %b %e %H:%M:%S %Y %Z").to_string())
+        .map(|t| {
+            clock::local(t)
+                .format("%a %b %e %H:%M:%S %Y %Z")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -210,21 +214,35 @@ mod tests {
     #[test]
     fn keys_are_added_listed_masked_and_purged() {
         let f = Fixture::new();
-        assert!(f.run("bvconfig").unwrap().starts_with("No address tagging keys"));
+        assert!(
+            f.run("bvconfig")
+                .unwrap()
+                .starts_with("No address tagging keys")
+        );
         let out = f.run("bvconfig new averysecretkey").unwrap();
-        assert!(out.starts_with("Key 0 added and is now the current tagging key."), "{out}");
+        assert!(
+            out.starts_with("Key 0 added and is now the current tagging key."),
+            "{out}"
+        );
         f.store.commit("admin", "key", None).unwrap();
         let out = f.run("bvconfig new").unwrap();
         assert!(out.starts_with("Key 1 generated"), "{out}");
         let listed = f.run("bvconfig print").unwrap();
         assert!(listed.contains("1. Key 1 (current)  added "), "{listed}");
-        assert!(listed.contains("2. Key 0  added ") && listed.contains("av********"), "{listed}");
+        assert!(
+            listed.contains("2. Key 0  added ") && listed.contains("av********"),
+            "{listed}"
+        );
         assert!(!listed.contains("averysecretkey"), "{listed}");
         // Both keys were added just now: nothing is older than a day.
         assert!(f.run("bvconfig purge 1").is_err());
         assert!(f.run("bvconfig purge 0").unwrap().starts_with("1 key(s)"));
         assert_eq!(f.working().bounce_verification.keys.len(), 1);
-        assert!(f.run("bvconfig clear").unwrap().starts_with("All tagging keys removed"));
+        assert!(
+            f.run("bvconfig clear")
+                .unwrap()
+                .starts_with("All tagging keys removed")
+        );
     }
 
     #[test]
@@ -239,7 +257,8 @@ mod tests {
             "bvconfig purge many",
         ]);
         f.run("bvconfig tagging default on").unwrap();
-        f.run("bvconfig untagged IncomingMail ACCEPTED valid").unwrap();
+        f.run("bvconfig untagged IncomingMail ACCEPTED valid")
+            .unwrap();
         f.run("bvconfig setup header").unwrap();
         let s = f.working().bounce_verification;
         assert!(s.default_tagging && s.untagged_valid("IncomingMail", "ACCEPTED"));

@@ -19,6 +19,7 @@ mod adminaccessconfig;
 mod alertconfig;
 mod args;
 mod bounceconfig;
+mod bvconfig; // issue 17: bounce verification
 mod certconfig;
 mod commit;
 pub mod cutover;
@@ -34,7 +35,6 @@ mod logconfig;
 pub mod monitor;
 pub mod nettools;
 pub mod ntpconfig; // issue 16: ntpconfig, settime
-pub mod bvconfig; // issue 17: bounce verification
 mod policy;
 mod policyconfig;
 mod quarantine;

@@ -270,7 +270,11 @@ impl WorkQueue {
                 priority: 0,
             }]
         });
-        let origin = (mid, record.reception.listener.clone(), record.mail_from.clone());
+        let origin = (
+            mid,
+            record.reception.listener.clone(),
+            record.mail_from.clone(),
+        );
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut dropped: Vec<Rid> = Vec::new();
         for r in record
@@ -595,11 +599,8 @@ fn bounce_tagged(config: &Config, origin: &(Mid, String, String), destination: &
     if !outgoing || destination == crate::tdc::DESTINATION || !bv.tags_destination(destination) {
         return mail_from.clone();
     }
-    let tagged = crate::config::bounce_verification::tag(
-        key,
-        mail_from,
-        chrono::Utc::now().timestamp(),
-    );
+    let tagged =
+        crate::config::bounce_verification::tag(key, mail_from, chrono::Utc::now().timestamp());
     if tagged != *mail_from {
         MailEvent::BounceTagAdded {
             mid: *mid,

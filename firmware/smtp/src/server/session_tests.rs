@@ -783,12 +783,17 @@ fn bounce_checked(
 fn bounces_need_a_valid_tag_which_is_stripped() {
     use crate::config::bounce_verification::InvalidBounceAction;
     let (mut h, tagged) = bounce_checked(InvalidBounceAction::Reject, false);
-    let input = format!(
-        "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{tagged}>\r\nRCPT TO:<bob@example.com>\r\n"
-    );
+    let input =
+        format!("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<{tagged}>\r\nRCPT TO:<bob@example.com>\r\n");
     let (_, replies, _) = feed(&mut h, input.as_bytes());
-    assert_eq!(replies[replies.len() - 2], "250 2.1.5 recipient <joe@example.com> ok");
-    assert_eq!(replies[replies.len() - 1], "550 5.7.1 Bounce verification failed");
+    assert_eq!(
+        replies[replies.len() - 2],
+        "250 2.1.5 recipient <joe@example.com> ok"
+    );
+    assert_eq!(
+        replies[replies.len() - 1],
+        "550 5.7.1 Bounce verification failed"
+    );
     let lines = h.log_lines();
     assert!(
         lines.iter().any(|l| l
@@ -796,19 +801,34 @@ fn bounces_need_a_valid_tag_which_is_stripped() {
         "{lines:?}"
     );
     // Mail with a sender is never refused for a missing tag.
-    let (_, replies, _) = feed(&mut h, b"RSET\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n");
-    assert_eq!(replies.last().unwrap(), "250 2.1.5 recipient <bob@example.com> ok");
+    let (_, replies, _) = feed(
+        &mut h,
+        b"RSET\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n",
+    );
+    assert_eq!(
+        replies.last().unwrap(),
+        "250 2.1.5 recipient <bob@example.com> ok"
+    );
 }
 
 #[test]
 fn untagged_bounces_pass_when_the_policy_says_so_or_are_flagged() {
     use crate::config::bounce_verification::InvalidBounceAction;
     let (mut h, _) = bounce_checked(InvalidBounceAction::Reject, true);
-    let (_, replies, _) = feed(&mut h, b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\n");
-    assert_eq!(replies.last().unwrap(), "250 2.1.5 recipient <bob@example.com> ok");
+    let (_, replies, _) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.com>\r\n",
+    );
+    assert_eq!(
+        replies.last().unwrap(),
+        "250 2.1.5 recipient <bob@example.com> ok"
+    );
     // A forged tag is invalid even there.
     let (_, replies, _) = feed(&mut h, b"RCPT TO:<prvs=0123abcdef=bob@example.com>\r\n");
-    assert_eq!(replies.last().unwrap(), "550 5.7.1 Bounce verification failed");
+    assert_eq!(
+        replies.last().unwrap(),
+        "550 5.7.1 Bounce verification failed"
+    );
 
     let flag = InvalidBounceAction::AddHeader {
         name: "X-Invalid-Bounce".into(),
