@@ -226,7 +226,8 @@ usage: settime \"MM/DD/YYYY HH:MM:SS\"   (in the appliance's time zone; also YYY
 // --- bounce verification (issue 17) ---
 pub const BVCONFIG: &str = "\
 usage: bvconfig [print]                 (tagging keys with their dates, masked; the settings)
-       bvconfig new [<key>]             (a new current tagging key; a random one when omitted; alias keys)
+       bvconfig new [<key>|-]           (a new current tagging key; - reads it from standard input;
+                                         a random one when omitted; alias keys)
        bvconfig purge <days>            (remove the keys added more than <days> days ago, never the current one)
        bvconfig clear                   (remove every key: no tagging, no verification)
        bvconfig setup reject            (invalid bounces are refused at RCPT: the default)

@@ -20,7 +20,13 @@ use crate::config::bounce_verification::{
 
 pub(super) use breakwater_control_proto::usage::BVCONFIG as USAGE;
 
-pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
+/// `stdin` carries the key of `bvconfig new -`, kept out of the command
+/// line (and so out of shell histories and process listings).
+pub(super) fn run(
+    ctx: &CommandContext<'_>,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<String, CliError> {
     let word = |i: usize| args.get(i).map(|a| a.to_ascii_lowercase());
     let mut cfg = ctx.store.working()?;
     let now = chrono::Utc::now().timestamp();
@@ -29,6 +35,14 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         (None, 0) | (Some("print"), 1) => return Ok(render(s)),
         (Some("new" | "keys"), 1 | 2) => {
             let (secret, generated) = match args.get(1) {
+                Some(k) if k == "-" => (
+                    stdin
+                        .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                        .ok_or_else(|| {
+                            invalid("'bvconfig new -' reads the key from standard input.")
+                        })?,
+                    false,
+                ),
                 Some(k) => (k.clone(), false),
                 None => (
                     bv::generate_secret()
@@ -243,6 +257,16 @@ mod tests {
                 .unwrap()
                 .starts_with("All tagging keys removed")
         );
+        let ctx = super::super::CommandContext {
+            store: &f.store,
+            user: "admin",
+            on_commit: &|_| {},
+        };
+        let args = ["new".to_string(), "-".to_string()];
+        let out = super::run(&ctx, &args, Some("key from standard input\n")).unwrap();
+        assert!(out.starts_with("Key 0 added"), "{out}");
+        let keys = f.working().bounce_verification.keys;
+        assert_eq!(keys[0].secret, "key from standard input");
     }
 
     #[test]

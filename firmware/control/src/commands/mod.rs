@@ -128,7 +128,7 @@ pub fn run(
         "setgateway" => setgateway::run(ctx, rest),
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
-        "bvconfig" => bvconfig::run(ctx, rest),
+        "bvconfig" => bvconfig::run(ctx, rest, stdin),
         "settime" => ntpconfig::settime(rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
