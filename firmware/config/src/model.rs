@@ -415,6 +415,12 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- antispam (issue 17, config version 8) ---
+    /// The rspamd engine (`antispamconfig`) and each mail policy's
+    /// anti-spam column (`policyconfig ... antispam`).
+    #[serde(default)]
+    pub antispam: super::antispam::AntiSpamSettings,
+    // --- end antispam ---
 }
 
 fn default_time_zone() -> String {
