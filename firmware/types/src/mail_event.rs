@@ -621,9 +621,6 @@ mail_events! {
     /// rspamd's score and the rules that fired most.
     SpamScore { mid: Mid, score: String, required: String, symbols: String } =>
         ["MID " mid " rspamd score " score " required " required " symbols " symbols];
-    /// The verdict one split message's policy acted on (AsyncOS: `MID n
-    /// antispam positive`).
-    Antispam { mid: Mid, verdict: String } => ["MID " mid " antispam " verdict];
     /// Bigger than `antispamconfig`'s maximum message size to scan.
     SpamSkippedSize { mid: Mid, size: u64, max: u64 } =>
         ["MID " mid " not scanned for spam: " size " bytes is over the maximum message size to scan ("
@@ -643,6 +640,10 @@ mail_events! {
         ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
     /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
     SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
+    /// The verdict one split message's policy acted on (AsyncOS: `MID n
+    /// antispam positive`). After the other `antispam` lines: it reads
+    /// any text after the word.
+    Antispam { mid: Mid, verdict: String } => ["MID " mid " antispam " verdict];
 }
 
 #[cfg(test)]
