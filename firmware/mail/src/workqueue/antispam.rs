@@ -228,8 +228,9 @@ impl WorkQueue {
                     .map_err(|e| e.to_string()),
                 Err(_) => Err("scans are shut down".to_string()),
             };
+            // `first` stays: the filters have not run yet, so the message
+            // is still to be counted for `header-repeats`.
             let mut pass = pass;
-            pass.first = false;
             match answer {
                 Ok(reply) => pass.spam = Some(Scan::Reply(reply)),
                 Err(reason) if hold => {

@@ -98,7 +98,7 @@ impl Default for State {
 #[derive(Debug, Clone)]
 pub(super) struct Pass {
     /// No earlier run: count the message for `header-repeats`.
-    pub(super) first: bool,
+    first: bool,
     /// Found on disk at start: once processed, it is routed as recovery
     /// routes, not admitted as a new message.
     recovered: bool,
