@@ -47,8 +47,8 @@ mod net;
 mod nexthop;
 mod postfix;
 mod proc;
-mod rspamd; // issue 17: anti-spam engine
 pub mod qemu;
+mod rspamd; // issue 17: anti-spam engine
 mod rsyslog;
 mod sink;
 pub mod ssh;

@@ -144,6 +144,98 @@ fn spam_is_tagged_or_quarantined_per_policy_and_clean_mail_passes() {
         Some("[SPAM] e2e held@e2e.test")
     );
     assert_eq!(m.rcpts, [bob.as_str()]);
+
+    // One message to both policies: split, and each part gets its
+    // policy's action (alice's tagged and delivered, bob's held).
+    let both = {
+        let msg = simple_message(
+            "sender@internet.example",
+            &alice,
+            "both@e2e.test",
+            SPAM_MARKER,
+        );
+        let res = smtplib::send(
+            w.net.data1_smtp(),
+            w.net.client(9),
+            "sender@internet.example",
+            &[alice.as_str(), bob.as_str()],
+            &msg,
+            &[],
+        );
+        let data = smtplib::find(&res, "data").expect("DATA step");
+        assert_eq!(data.code, Some(250), "{res:?}");
+        mid_in_reply(&data.text).expect("MID in 250")
+    };
+    let m = w
+        .sink
+        .wait_for_message_id("both@e2e.test", SOON)
+        .expect("DEFAULT's part is delivered");
+    assert_eq!(m.rcpts, [alice.as_str()]);
+    assert_eq!(
+        m.header("Subject").as_deref(),
+        Some("[SPAM] e2e both@e2e.test")
+    );
+    let split = w.gw.wait_for_log(
+        &format!("MID {both} was split creating MID (\\d+) due to a per-recipient policy"),
+        SOON,
+    );
+    let part: u64 = split
+        .rsplit_once("creating MID ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the part's MID");
+    line(
+        &w,
+        &format!("MID {part} quarantined to \"Spam\" (antispam positive)"),
+    );
+    // The part reaches the quarantine once it is queued.
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let q = w.gw.cli_ok(&["quarantine", "list", "Spam"]);
+        if q.contains("e2e both@e2e.test") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{q}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // A policy that drops positive spam.
+    let carol = World::local("carol");
+    w.gw.cli_ok(&[
+        "policyconfig",
+        "new",
+        "incoming",
+        "DROPPER",
+        "recipient",
+        &carol,
+    ]);
+    w.gw.cli_ok(&[
+        "policyconfig",
+        "edit",
+        "incoming",
+        "DROPPER",
+        "antispam",
+        "positive",
+        "action",
+        "drop",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: drop spam"]);
+    let dropped = send(&w, &carol, "dropped@e2e.test", GTUBE);
+    line(
+        &w,
+        &format!("Message aborted MID {dropped} Dropped by rspamd"),
+    );
+    send(&w, &carol, "kept@e2e.test", "a normal note");
+    w.sink
+        .wait_for_message_id("kept@e2e.test", SOON)
+        .expect("clean mail to the dropping policy is delivered");
+    assert!(
+        w.sink
+            .messages()
+            .iter()
+            .all(|m| m.message_id().as_deref() != Some("dropped@e2e.test")),
+        "dropped spam was delivered"
+    );
 }
 
 #[test]

@@ -42,6 +42,11 @@
 //! when the answers come back ([`Pass`]). Meanwhile every other message
 //! goes on. The `random` rule draws from a generator seeded once per
 //! message, so a second pass draws what the first did.
+//!
+//! Anti-spam works the same way (`super::antispam`): before the filters
+//! run, a message one of whose policies scans is set aside while rspamd is
+//! asked; the verdict comes back with the [`Pass`] and is acted on after
+//! the split, per split message.
 
 mod archive;
 mod copies;
