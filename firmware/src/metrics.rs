@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use breakwater_mail::metrics::SPAM_VERDICTS;
 use breakwater_mail::metrics::{
     COMMIT_BATCH, COMMIT_SECONDS, DNS_SECONDS, FILTER_HITS, RECIPIENTS_REJECTED,
 };
@@ -152,6 +153,11 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         "filter_hits",
         "Messages a message filter acted on, by filter",
         FILTER_HITS.clone(),
+    );
+    registry.register(
+        "spam_verdicts",
+        "Messages scanned by rspamd, by verdict (positive, suspect, negative)",
+        SPAM_VERDICTS.clone(),
     );
     counter(
         &mut registry,

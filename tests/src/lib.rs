@@ -48,6 +48,7 @@ mod nexthop;
 mod postfix;
 mod proc;
 pub mod qemu;
+mod rspamd; // issue 17: anti-spam engine
 mod rsyslog;
 mod sink;
 pub mod ssh;
@@ -72,6 +73,7 @@ pub use nexthop::{
 pub use postfix::{
     POSTFIX_PORT, Postfix, PostfixBuilder, PostfixMessage, QueueEntry, SmtpdSession,
 };
+pub use rspamd::{GTUBE, Rspamd, SPAM_MARKER, SUSPECT_MARKER};
 pub use rsyslog::Rsyslog;
 pub use sink::{Sink, SinkMessage};
 pub use tls_mx::{TlsCert, TlsMx, tls_mx_ip};

@@ -114,6 +114,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         alerts: Default::default(),
         log_shipping: Default::default(),
         bounce_verification: Default::default(),
+        antispam: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) use breakwater_types::address;
 
 pub mod alerts;
 pub mod bounce_verification;
+pub mod antispam;
 pub mod delivery;
 pub mod factory;
 pub mod hat;
@@ -32,6 +33,7 @@ pub mod validate;
 pub mod values;
 
 pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
+pub use antispam::AntiSpamSettings;
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};

@@ -421,6 +421,12 @@ pub struct Config {
     #[serde(default)]
     pub bounce_verification: super::bounce_verification::BounceVerificationSettings,
     // --- end bounce verification ---
+    // --- antispam (issue 17, config version 8) ---
+    /// The rspamd engine (`antispamconfig`) and each mail policy's
+    /// anti-spam column (`policyconfig ... antispam`).
+    #[serde(default)]
+    pub antispam: super::antispam::AntiSpamSettings,
+    // --- end antispam ---
 }
 
 fn default_time_zone() -> String {

@@ -255,6 +255,9 @@ impl QuarantineConfig {
     }
 }
 
+/// The quarantine anti-spam holds positive and suspected spam in.
+pub const SPAM_QUARANTINE: &str = "Spam";
+
 /// `archive()` mbox files under `<data-dir>/archive/`: each rotated when
 /// it would pass `max_file_bytes`, at most `max_files` rotated files kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -92,6 +92,9 @@ impl Config {
         if let Err(e) = self.ntp.validate() {
             p.add("ntp", e.to_string());
         }
+        if let Err(e) = self.antispam.validate() {
+            p.add("antispam", e.to_string());
+        }
         for l in &self.listeners {
             listener(self, l, &mut p);
         }

@@ -369,6 +369,17 @@ pub const CATALOG: &[Command] = &[
             form(&["policyconfig", "*", "detail", "*"], ReadOnly),
         ],
     ),
+    // --- antispam (issue 17) ---
+    config(
+        "antispamconfig",
+        "Configure the anti-spam engine (rspamd)",
+        usage::ANTISPAMCONFIG,
+        &[
+            form(&["antispamconfig"], ReadOnly),
+            form(&["antispamconfig", "print"], ReadOnly),
+        ],
+    ),
+    // --- end antispam ---
     config(
         "quarantineconfig",
         "Configure the local quarantines",

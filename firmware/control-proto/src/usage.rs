@@ -181,6 +181,12 @@ usage: policyconfig list incoming|outgoing
        policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
        policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
        policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no|default
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam enable|disable|default
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect action deliver|drop|bounce|quarantine
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect tag <text>|none
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect header <name> <value>|none
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect threshold <score>|engine
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antispam enginedown deliver|hold
 members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
 
 pub const QUARANTINECONFIG: &str = "\
@@ -393,3 +399,12 @@ pub const PING: &str = "\
 usage: ping <host> [COUNT]
 Sends COUNT ICMP echo requests (default 4, at most 20), one a second.";
 pub const TRACEROUTE: &str = "usage: traceroute <host>   (not available: see docs/cli.md)";
+
+// --- antispam (issue 17) ---
+pub const ANTISPAMCONFIG: &str = "\
+usage: antispamconfig [print]
+       antispamconfig enable | disable
+       antispamconfig setup [--host HOST] [--port PORT] [--timeout SECONDS] [--max_concurrent N]
+                            [--max_message_size SIZE] [--retry SECONDS]
+defaults: 127.0.0.1:11333, timeout 60, 16 parallel scans, 1M, retry 60 (rspamd's normal worker)";
+// --- end antispam ---

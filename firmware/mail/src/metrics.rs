@@ -42,6 +42,17 @@ pub static RECIPIENTS_REJECTED: LazyLock<Family<Labels, Counter>> = LazyLock::ne
 /// filters: a bounded set the administrator names).
 pub static FILTER_HITS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
+/// Messages rspamd gave a verdict on, by the `verdict` their policy read
+/// (`positive`, `suspect`, `negative`): a fixed set.
+pub static SPAM_VERDICTS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+
+/// Counts one anti-spam verdict.
+pub fn count_spam_verdict(verdict: &str) {
+    SPAM_VERDICTS
+        .get_or_create(&vec![("verdict".to_string(), verdict.to_string())])
+        .inc();
+}
+
 /// Counts `event` when it is a recipient refusal.
 pub fn count_rejection(event: &MailEvent) {
     let reason = match event {

@@ -37,6 +37,7 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
 ///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
 ///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
+/// - Version 8 added `Config::antispam` (engine off, factory policies).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -274,6 +275,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&bv).map_err(CodecError::from)?);
     }
     // --- end bounce verification ---
+    // --- antispam (issue 17) ---
+    if version < 8 {
+        let antispam = breakwater_config::AntiSpamSettings::default();
+        tail.extend(postcard::to_allocvec(&antispam).map_err(CodecError::from)?);
+    }
+    // --- end antispam ---
     Ok(tail)
 }
 
@@ -476,6 +483,17 @@ mod tests {
         );
         assert!(back.log_shipping.subscriptions.is_empty());
         assert_eq!(back.time_zone, "America/Chicago");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn version_7_records_load_with_antispam_off_and_factory_policies() {
+        let mut cfg = factory();
+        cfg.time_zone = "Europe/Paris".into();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
+        assert!(!back.antispam.enabled);
+        assert_eq!(back.antispam.port, 11333);
+        assert!(back.antispam.policies.is_empty());
         assert_eq!(back, cfg);
     }
 

@@ -628,6 +628,41 @@ mail_events! {
     BounceTagAdded { mid: Mid, destination: String, address: String } =>
         ["MID " mid " bounce verification tag added for " destination ": <" address ">"];
     // --- end bounce verification ---
+
+    // --- antispam (issue 17) ---
+    /// The engine's own verdict (AsyncOS: `interim verdict using engine:
+    /// CASE spam positive`; the engine here is `rspamd`), with its score.
+    SpamInterim { mid: Mid, engine: String, verdict: String } =>
+        ["MID " mid " interim verdict using engine: " engine " spam " verdict];
+    /// The verdict after the policy's thresholds.
+    SpamVerdict { mid: Mid, engine: String, verdict: String } =>
+        ["MID " mid " using engine: " engine " spam " verdict];
+    /// rspamd's score and the rules that fired most.
+    SpamScore { mid: Mid, score: String, required: String, symbols: String } =>
+        ["MID " mid " rspamd score " score " required " required " symbols " symbols];
+    /// Bigger than `antispamconfig`'s maximum message size to scan.
+    SpamSkippedSize { mid: Mid, size: u64, max: u64 } =>
+        ["MID " mid " not scanned for spam: " size " bytes is over the maximum message size to scan ("
+         max " bytes)"];
+    /// A filter's `skip-spamcheck`.
+    SpamSkippedFilter { mid: Mid } => ["MID " mid " not scanned for spam: skip-spamcheck"];
+    /// The engine could not be asked; delivered with the unscanned header.
+    SpamUnscanned { mid: Mid, engine: String, reason: String } =>
+        ["MID " mid " antispam scan failed using engine: " engine " (" reason
+         "): delivered unscanned"], warning;
+    /// The engine could not be asked; kept in the queue for another scan.
+    SpamRetry { mid: Mid, engine: String, reason: String, secs: u64 } =>
+        ["MID " mid " antispam scan failed using engine: " engine " (" reason
+         "): held for another scan in " secs " seconds"], warning;
+    /// Held in the Spam quarantine.
+    SpamQuarantined { mid: Mid, quarantine: String, verdict: String } =>
+        ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
+    /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
+    SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
+    /// The verdict one split message's policy acted on (AsyncOS: `MID n
+    /// antispam positive`). After the other `antispam` lines: it reads
+    /// any text after the word.
+    Antispam { mid: Mid, verdict: String } => ["MID " mid " antispam " verdict];
 }
 
 #[cfg(test)]

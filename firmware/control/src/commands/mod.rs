@@ -17,6 +17,7 @@
 
 mod adminaccessconfig;
 mod alertconfig;
+mod antispamconfig; // issue 17: anti-spam engine
 mod args;
 mod bounceconfig;
 mod bvconfig; // issue 17: bounce verification
@@ -116,6 +117,7 @@ pub fn run(
         "logconfig" => logconfig::run(ctx, rest),
         "filters" => filters::run(ctx, rest, stdin),
         "policyconfig" => policyconfig::run(ctx, rest),
+        "antispamconfig" => antispamconfig::run(ctx, rest),
         "quarantineconfig" => quarantine::run(ctx, rest),
         "quarantine" => quarantine::held(rest),
         // Commit prints the filters' warnings (names nothing defines) too.

@@ -9,6 +9,10 @@
 
 use super::args::{check_name, comma_list, invalid, stage, usage};
 use super::{CliError, CommandContext};
+use crate::config::antispam::{
+    AntiSpamSettings, Direction, EngineDown, PolicyAntiSpam, Score, SpamAction, SpamActions,
+    check_header_name,
+};
 use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
@@ -86,16 +90,40 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
+    let spam = cfg.antispam.clone();
+    let direction = if dir == "incoming" {
+        Direction::Incoming
+    } else {
+        Direction::Outgoing
+    };
     let t = table(&mut cfg, dir);
     match words.as_slice() {
-        ["list" | "print", _] => Ok(render(t, dir)),
+        ["list" | "print", _] => Ok(render(t, dir, &spam, direction)),
         ["detail", _, _] => {
             let name = &args[2];
-            if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
-                return Ok(detail(t, DEFAULT_POLICY, &[], &t.default));
-            }
-            let p = policies().get(&t.policies, name)?;
-            Ok(detail(t, &p.name, &p.members, &p.settings))
+            let mut out = if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
+                detail(t, DEFAULT_POLICY, &[], &t.default)
+            } else {
+                let p = policies().get(&t.policies, name)?;
+                detail(t, &p.name, &p.members, &p.settings)
+            };
+            let shown = out
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("Policy: ")
+                .to_string();
+            out.push_str(&antispam_detail(&spam, direction, &shown));
+            Ok(out)
+        }
+        ["edit", _, _, "antispam", ..] => {
+            let name = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
+                DEFAULT_POLICY.to_string()
+            } else {
+                policies().get(&t.policies, &args[2])?.name.clone()
+            };
+            let msg = antispam_edit(&mut cfg.antispam, direction, &name, &args[4..])?;
+            stage(ctx, &cfg, &msg)
         }
         ["new", _, _, _, ..] => {
             let name = &args[2];
@@ -118,6 +146,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["delete", _, _] => {
             let p = policies().delete(&mut t.policies, &args[2])?;
+            cfg.antispam.delete_policy(direction, &p.name);
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
@@ -201,15 +230,16 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 /// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it,
 /// the Threat Defense Connector column included (`(use default)`,
 /// `Enabled`, `Disabled`: seed 004's final view).
-fn render(t: &MailPolicyTable, dir: &str) -> String {
+fn render(t: &MailPolicyTable, dir: &str, spam: &AntiSpamSettings, d: Direction) -> String {
     let mut out = format!(
-        "{} mail policies (first match wins):\n\n  #  {:<20} {:<25} Members\n",
+        "{} mail policies (first match wins):\n\n  #  {:<20} {:<14} {:<25} Members\n",
         if dir == "incoming" {
             "Incoming"
         } else {
             "Outgoing"
         },
         "Policy",
+        "Anti-Spam",
         "Threat Defense Connector"
     );
     for (i, p) in t.policies.iter().enumerate() {
@@ -219,15 +249,17 @@ fn render(t: &MailPolicyTable, dir: &str) -> String {
             .map(|m| format!("{} {}", m.side.word(), m.pattern))
             .collect();
         out.push_str(&format!(
-            "{:>3}  {:<20} {:<25} {}\n",
+            "{:>3}  {:<20} {:<14} {:<25} {}\n",
             i + 1,
             p.name,
+            spam.own(d, &p.name).column(),
             p.settings.threat_defense.column(),
             members.join(", ")
         ));
     }
     out.push_str(&format!(
-        "     {DEFAULT_POLICY:<20} {:<25} (all other recipients)\n",
+        "     {DEFAULT_POLICY:<20} {:<14} {:<25} (all other recipients)\n",
+        spam.own(d, DEFAULT_POLICY).column(),
         t.default.threat_defense.column()
     ));
     out
@@ -251,6 +283,140 @@ fn detail(t: &MailPolicyTable, name: &str, members: &[PolicyMember], s: &PolicyS
     };
     out.push_str(&format!("Threat Defense Connector: {td}\n"));
     out
+}
+
+/// The policy's anti-spam lines of `policyconfig detail`.
+fn antispam_detail(spam: &AntiSpamSettings, d: Direction, policy: &str) -> String {
+    let own = spam.own(d, policy);
+    let mut out = match &own {
+        PolicyAntiSpam::UseDefault => format!(
+            "Anti-Spam: Use Default Settings (DEFAULT: {})\n",
+            spam.own(d, DEFAULT_POLICY).column()
+        ),
+        other => format!("Anti-Spam: {}\n", other.column()),
+    };
+    if let Some(a) = spam.effective(d, policy) {
+        for (label, v, threshold) in [
+            ("Positive spam", &a.positive, a.positive_score),
+            ("Suspected spam", &a.suspect, a.suspect_score),
+        ] {
+            out.push_str(&format!(
+                "  {label}: {}; subject tag: {}; header: {}; threshold: {}\n",
+                v.action.word(),
+                v.subject_tag
+                    .as_deref()
+                    .map_or("none".to_string(), |t| format!("\"{t}\"")),
+                v.header
+                    .as_ref()
+                    .map_or("none".to_string(), |(n, x)| format!("{n}: {x}")),
+                threshold.map_or("rspamd's action".to_string(), |s| s.to_string()),
+            ));
+        }
+        out.push_str(&format!(
+            "  When the engine is down: {}\n",
+            a.engine_down.word()
+        ));
+    }
+    out
+}
+
+/// `policyconfig edit <dir> <policy> antispam ...`.
+fn antispam_edit(
+    spam: &mut AntiSpamSettings,
+    d: Direction,
+    policy: &str,
+    args: &[String],
+) -> Result<String, CliError> {
+    let lower: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
+    let words: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let is_default = policy.eq_ignore_ascii_case(DEFAULT_POLICY);
+    // The actions to edit: the policy's own, else what it had in force
+    // (DEFAULT's, or the factory actions) made its own.
+    let actions = || -> SpamActions {
+        match spam.own(d, policy) {
+            PolicyAntiSpam::Enabled(a) => a,
+            _ => spam.effective(d, DEFAULT_POLICY).unwrap_or_default(),
+        }
+    };
+    let (setting, msg) = match words.as_slice() {
+        ["enable"] => (
+            PolicyAntiSpam::Enabled(actions()),
+            format!("Anti-spam enabled for mail policy {policy}."),
+        ),
+        ["disable"] => (
+            PolicyAntiSpam::Disabled,
+            format!("Anti-spam disabled for mail policy {policy}."),
+        ),
+        ["default"] if is_default => {
+            return Err(invalid(
+                "DEFAULT is the default: enable or disable anti-spam.",
+            ));
+        }
+        ["default"] => (
+            PolicyAntiSpam::UseDefault,
+            format!("Mail policy {policy} uses the DEFAULT anti-spam settings."),
+        ),
+        ["enginedown", how] => {
+            let how = EngineDown::parse(how).ok_or_else(|| usage(USAGE))?;
+            let mut a = actions();
+            a.engine_down = how;
+            (
+                PolicyAntiSpam::Enabled(a),
+                format!(
+                    "Mail policy {policy}: when the anti-spam engine is down: {}.",
+                    how.word()
+                ),
+            )
+        }
+        [which @ ("positive" | "suspect"), what, ..] => {
+            let rest = &args[2..];
+            let mut a = actions();
+            let positive = *which == "positive";
+            let label = if positive { "positive" } else { "suspected" };
+            let v = if positive {
+                &mut a.positive
+            } else {
+                &mut a.suspect
+            };
+            match (*what, rest) {
+                ("action", [x]) => {
+                    v.action = SpamAction::parse(x).ok_or_else(|| usage(USAGE))?;
+                }
+                ("tag", [x]) if x.eq_ignore_ascii_case("none") => v.subject_tag = None,
+                ("tag", [_, ..]) => v.subject_tag = Some(rest.join(" ")),
+                ("header", [x]) if x.eq_ignore_ascii_case("none") => v.header = None,
+                ("header", [name, value @ ..]) if !value.is_empty() => {
+                    check_header_name(name).map_err(|e| invalid(e.to_string()))?;
+                    v.header = Some((name.clone(), value.join(" ")));
+                }
+                ("threshold", [x]) => {
+                    let score = if x.eq_ignore_ascii_case("engine") {
+                        None
+                    } else {
+                        Some(Score::parse(x).ok_or_else(|| {
+                            invalid(format!(
+                                "Invalid score '{x}': a number with at most two decimals, or 'engine' for rspamd's own action."
+                            ))
+                        })?)
+                    };
+                    if positive {
+                        a.positive_score = score;
+                    } else {
+                        a.suspect_score = score;
+                    }
+                }
+                _ => return Err(usage(USAGE)),
+            }
+            (
+                PolicyAntiSpam::Enabled(a),
+                format!("Mail policy {policy}: {label} spam settings updated."),
+            )
+        }
+        _ => return Err(usage(USAGE)),
+    };
+    spam.set(d, policy, setting);
+    spam.validate().map_err(|e| invalid(e.to_string()))?;
+    Ok(msg)
 }
 
 #[cfg(test)]
@@ -369,10 +535,10 @@ mod tests {
         assert_eq!(
             f.run("policyconfig list incoming").unwrap(),
             "Incoming mail policies (first match wins):\n\n\
-             \x20 #  Policy               Threat Defense Connector  Members\n\
-             \x20 1  SALES                (use default)             recipient sales@\n\
-             \x20 2  LEGAL                Enabled                   recipient legal@\n\
-             \x20    DEFAULT              Disabled                  (all other recipients)\n"
+             \x20 #  Policy               Anti-Spam      Threat Defense Connector  Members\n\
+             \x20 1  SALES                (use default)  (use default)             recipient sales@\n\
+             \x20 2  LEGAL                (use default)  Enabled                   recipient legal@\n\
+             \x20    DEFAULT              rspamd         Disabled                  (all other recipients)\n"
         );
         f.run("policyconfig edit incoming DEFAULT threatdefense global")
             .unwrap();
@@ -388,9 +554,99 @@ mod tests {
             .unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("2  LEGAL                (use default)"),
+            list.contains("2  LEGAL                (use default)  (use default)"),
             "{list}"
         );
-        assert!(list.contains("DEFAULT              Enabled"), "{list}");
+        assert!(
+            list.contains("DEFAULT              rspamd         Enabled"),
+            "{list}"
+        );
+    }
+
+    #[test]
+    fn antispam_is_set_per_policy_shown_in_the_list_and_follows_a_delete() {
+        use crate::config::antispam::{Direction, EngineDown, PolicyAntiSpam, Score, SpamAction};
+        let f = Fixture::new();
+        f.run("policyconfig new incoming SALES recipient sales@")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam positive action quarantine")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam suspect tag \"[MAYBE SPAM] \"")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam positive header X-Spam yes")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam positive threshold 12.5")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam enginedown hold")
+            .unwrap();
+        f.run("policyconfig edit outgoing DEFAULT antispam enable")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let a = cfg
+            .antispam
+            .effective(Direction::Incoming, "SALES")
+            .unwrap();
+        assert_eq!(a.positive.action, SpamAction::Quarantine);
+        assert_eq!(a.positive.subject_tag.as_deref(), Some("[SPAM] "));
+        assert_eq!(a.suspect.subject_tag.as_deref(), Some("[MAYBE SPAM] "));
+        assert_eq!(a.positive.header, Some(("X-Spam".into(), "yes".into())));
+        assert_eq!(a.positive_score, Some(Score(1250)));
+        assert_eq!(a.engine_down, EngineDown::Hold);
+        assert!(
+            cfg.antispam
+                .effective(Direction::Outgoing, "DEFAULT")
+                .is_some()
+        );
+        let list = f.run("policyconfig list incoming").unwrap();
+        assert!(list.contains("1  SALES                rspamd "), "{list}");
+        let detail = f.run("policyconfig detail incoming SALES").unwrap();
+        assert!(
+            detail.contains("Positive spam: Spam Quarantine; subject tag: \"[SPAM] \"; header: X-Spam: yes; threshold: 12.50"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("When the engine is down: Hold and retry"),
+            "{detail}"
+        );
+        f.run("policyconfig edit incoming DEFAULT antispam disable")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antispam default")
+            .unwrap();
+        let detail = f.run("policyconfig detail incoming SALES").unwrap();
+        assert!(
+            detail.contains("Anti-Spam: Use Default Settings (DEFAULT: Disabled)"),
+            "{detail}"
+        );
+        f.run("policyconfig edit incoming SALES antispam enable")
+            .unwrap();
+        f.run("policyconfig delete incoming SALES").unwrap();
+        let cfg = f.staged().unwrap();
+        assert!(
+            !cfg.antispam.policies.iter().any(|e| e.policy == "SALES"),
+            "{:?}",
+            cfg.antispam.policies
+        );
+        assert_eq!(
+            cfg.antispam.own(Direction::Incoming, "DEFAULT"),
+            PolicyAntiSpam::Disabled
+        );
+    }
+
+    #[test]
+    fn bad_antispam_edits_are_refused_and_stage_nothing() {
+        let f = Fixture::new();
+        f.run("policyconfig new incoming SALES recipient sales@")
+            .unwrap();
+        f.run("commit").unwrap();
+        f.assert_refused(&[
+            "policyconfig edit incoming DEFAULT antispam default",
+            "policyconfig edit incoming NOPE antispam enable",
+            "policyconfig edit incoming SALES antispam positive action burn",
+            "policyconfig edit incoming SALES antispam positive threshold lots",
+            "policyconfig edit incoming SALES antispam suspect threshold -",
+            "policyconfig edit incoming SALES antispam positive header \"Bad Name\" x",
+            "policyconfig edit incoming SALES antispam enginedown maybe",
+            "policyconfig edit incoming SALES antispam",
+        ]);
     }
 }

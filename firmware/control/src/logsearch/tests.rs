@@ -642,3 +642,35 @@ fn grep_and_tail_take_asyncos_forms() {
     );
     assert!(tail(&logs, &args("-x")).is_err());
 }
+
+#[test]
+fn a_spam_verdict_is_tracked_and_a_spam_quarantine_is_the_status() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} Start MID 106 ICID 8\n\
+         {T} MID 106 interim verdict using engine: rspamd spam positive\n\
+         {T} MID 106 using engine: rspamd spam positive\n\
+         {T} MID 106 antispam positive\n\
+         {T} MID 106 queued for delivery\n\
+         {T} MID 106 quarantined to \"Spam\" (antispam positive)\n\
+         {T} Start MID 107 ICID 8\n\
+         {T} MID 107 using engine: rspamd spam positive\n\
+         {T} Message aborted MID 107 Dropped by rspamd\n"
+    ));
+    std::fs::write(&current, &text).unwrap();
+    let out = findevent(&logs, &args("--mid 106")).unwrap();
+    assert!(out.contains("Status: Quarantined (\"Spam\")"), "{out}");
+    assert!(
+        out.contains("Message 106 scanned by Anti-Spam engine: rspamd. Interim verdict: positive"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Message 106 scanned by Anti-Spam engine rspamd. Final verdict: positive"),
+        "{out}"
+    );
+    assert!(out.contains("MID 106 antispam positive"), "{out}");
+    let out = findevent(&logs, &args("--mid 107")).unwrap();
+    assert!(out.contains("Status: Dropped By Anti-Spam"), "{out}");
+}

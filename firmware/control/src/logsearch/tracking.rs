@@ -171,7 +171,8 @@ fn last_state(event: &MailEvent) -> Option<(&'static str, bool)> {
         E::MessageDone { .. } => ("Delivered", true),
         E::DroppedByFilter { .. } => ("Dropped By Message Filters", true),
         E::Bounced { tdc, .. } if !tdc.0 => ("Bounced", true),
-        E::Quarantined { .. } => ("Quarantined", true),
+        E::Quarantined { .. } | E::SpamQuarantined { .. } => ("Quarantined", true),
+        E::SpamDropped { .. } => ("Dropped By Anti-Spam", true),
         E::Released { .. } | E::Pending { .. } => ("Queued", true),
         E::QuarantineDeleted { .. } => ("Deleted From Quarantine", true),
         E::Aborted { .. } | E::MessageRejected { .. } => ("Aborted", true),
@@ -272,6 +273,17 @@ fn render(
                 "Message {mid} aborted: Dropped by filter '{filter}'"
             )]
         }
+        // AsyncOS's Anti-Spam lines, with rspamd for CASE.
+        E::SpamInterim {
+            engine, verdict, ..
+        } => vec![format!(
+            "Message {mid} scanned by Anti-Spam engine: {engine}. Interim verdict: {verdict}"
+        )],
+        E::SpamVerdict {
+            engine, verdict, ..
+        } => vec![format!(
+            "Message {mid} scanned by Anti-Spam engine {engine}. Final verdict: {verdict}"
+        )],
         E::DeliveryStart { dcid, rids, .. } => vec![format!(
             "(DCID {dcid}) Delivery started for message {mid} to {}.",
             facts.addresses(rids)
@@ -487,6 +499,8 @@ fn detailed_status(event: &MailEvent) -> Option<String> {
         E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
         // Quarantine comes after "queued for delivery": it replaces it.
         E::Quarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
+        E::SpamQuarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
+        E::SpamDropped { .. } => Some("Dropped By Anti-Spam".to_string()),
         E::Released { quarantine, .. } => {
             Some(format!("Released from quarantine (\"{quarantine}\")"))
         }

@@ -8,6 +8,7 @@
 //! `delivernow`, ...) run inside its task through [`WorkQueueHandle`], so
 //! they see and change a consistent state without locks.
 
+mod antispam;
 mod dsn;
 pub mod operator;
 mod processing;

@@ -42,6 +42,11 @@
 //! when the answers come back ([`Pass`]). Meanwhile every other message
 //! goes on. The `random` rule draws from a generator seeded once per
 //! message, so a second pass draws what the first did.
+//!
+//! Anti-spam works the same way (`super::antispam`): before the filters
+//! run, a message one of whose policies scans is set aside while rspamd is
+//! asked; the verdict comes back with the [`Pass`] and is acted on after
+//! the split, per split message.
 
 mod archive;
 mod copies;
@@ -57,6 +62,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::Semaphore;
 
+use super::antispam::{self, SpamFate};
 use super::{Active, Event, WorkQueue};
 use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
 use crate::filters::{self, ActionKind, Filter, FinalAction, MessageContext};
@@ -77,6 +83,8 @@ pub(crate) struct State {
     repeats: Repeats,
     /// DNS list queries in flight, over all messages.
     dnslist_permits: Arc<Semaphore>,
+    /// Anti-spam scans in flight.
+    pub(super) spam_permits: super::antispam::Permits,
 }
 
 impl Default for State {
@@ -86,6 +94,7 @@ impl Default for State {
             held: BTreeMap::new(),
             repeats: Repeats::default(),
             dnslist_permits: Arc::new(Semaphore::new(MAX_DNSLIST_QUERIES)),
+            spam_permits: Default::default(),
         }
     }
 }
@@ -102,6 +111,8 @@ pub(super) struct Pass {
     seed: u64,
     /// DNS list answers by zone (`zone_key`).
     dnslists: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+    /// The anti-spam engine's answer, once asked.
+    pub(super) spam: Option<super::antispam::Scan>,
 }
 
 impl Pass {
@@ -111,6 +122,7 @@ impl Pass {
             recovered,
             seed: rand::random(),
             dnslists: Default::default(),
+            spam: None,
         }
     }
 }
@@ -205,7 +217,7 @@ impl WorkQueue {
 
     /// A message whose DNS list answers came back: processed again, then
     /// admitted (or routed, if it was recovered).
-    fn resume(&mut self, record: MessageRecord, pass: Pass) {
+    pub(super) fn resume(&mut self, record: MessageRecord, pass: Pass) {
         let recovered = pass.recovered;
         let Some(record) = self.process_pass(record, pass) else {
             return;
@@ -242,7 +254,7 @@ impl WorkQueue {
         });
     }
 
-    fn process_pass(&mut self, mut record: MessageRecord, pass: Pass) -> Option<MessageRecord> {
+    fn process_pass(&mut self, record: MessageRecord, pass: Pass) -> Option<MessageRecord> {
         if record.processing.processed {
             if record.processing.hold.is_some() {
                 self.processing.held.insert(record.mid, record);
@@ -251,6 +263,11 @@ impl WorkQueue {
             return Some(record);
         }
         let config = self.config.borrow().clone();
+        // Anti-spam asks its engine first (see `antispam`).
+        let (mut record, pass) = match pass.spam {
+            Some(_) => (record, pass),
+            None => self.spam_scan(&config, record, pass)?,
+        };
         let filters = self.compiled_filters(&config);
         let mid = record.mid;
         let mut extra: Vec<(MessageRecord, Vec<u8>)> = Vec::new();
@@ -432,7 +449,7 @@ impl WorkQueue {
             }
         }
         if fate == Fate::Route {
-            let parts = match (&body, self.needs_split(&config, &record)) {
+            let mut parts = match (&body, self.needs_split(&config, &record)) {
                 (_, false) => self.split(&config, &mut record, &[]),
                 (Some(b), true) => self.split(&config, &mut record, b),
                 (None, true) => match self.queue.read_body(mid) {
@@ -443,6 +460,21 @@ impl WorkQueue {
                     }
                 },
             };
+            if let Some(scan) = pass.spam.as_ref() {
+                fate = match self.spam_apply(&config, &mut record, &mut body, &mut parts, scan) {
+                    SpamFate::Route => Fate::Route,
+                    SpamFate::Drop => Fate::Drop {
+                        filter: antispam::FILTER.to_string(),
+                    },
+                    SpamFate::Bounce => Fate::Bounce {
+                        filter: antispam::FILTER.to_string(),
+                    },
+                    SpamFate::Hold => Fate::Hold {
+                        quarantine: crate::config::SPAM_QUARANTINE.to_string(),
+                        filter: antispam::FILTER.to_string(),
+                    },
+                };
+            }
             extra.extend(parts);
         }
         record.processing.processed = true;
@@ -521,11 +553,19 @@ impl WorkQueue {
                 None
             }
             Fate::Drop { filter } => {
-                MailEvent::DroppedByFilter {
-                    mid,
-                    filter: filter.to_string(),
+                if filter == antispam::FILTER {
+                    MailEvent::SpamDropped {
+                        mid,
+                        engine: crate::scan::rspamd::ENGINE.to_string(),
+                    }
+                    .log();
+                } else {
+                    MailEvent::DroppedByFilter {
+                        mid,
+                        filter: filter.to_string(),
+                    }
+                    .log();
                 }
-                .log();
                 for _ in record.pending() {
                     self.stats.record(Event::Dropped);
                 }
@@ -536,7 +576,11 @@ impl WorkQueue {
                 None
             }
             Fate::Bounce { filter } => {
-                let reason = format!("5.7.1 - Bounced by filter '{filter}'");
+                let reason = if filter == antispam::FILTER {
+                    antispam::BOUNCE_REASON.to_string()
+                } else {
+                    format!("5.7.1 - Bounced by filter '{filter}'")
+                };
                 let mut rids = Vec::new();
                 for r in record
                     .recipients
@@ -616,12 +660,15 @@ impl WorkQueue {
         if let Err(e) = self.queue.update(&record) {
             tracing::error!("MID {mid}: cannot update the queue record: {e}");
         }
-        MailEvent::Quarantined {
-            mid,
-            quarantine: hold.quarantine.to_string(),
-            filter: hold.filter.to_string(),
+        // Anti-spam wrote its own line (`antispam` verdict).
+        if hold.filter != antispam::FILTER {
+            MailEvent::Quarantined {
+                mid,
+                quarantine: hold.quarantine.to_string(),
+                filter: hold.filter.to_string(),
+            }
+            .log();
         }
-        .log();
         self.processing.held.insert(mid, record);
     }
 

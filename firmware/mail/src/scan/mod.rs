@@ -1,0 +1,6 @@
+//! Content scanning engines the work queue asks about a message: each a
+//! sans-I/O protocol core and a small tokio transport. The engines run
+//! beside the gateway (loopback or a trusted network); their replies are
+//! still bounded and parsed without panics.
+
+pub mod rspamd;
