@@ -415,6 +415,11 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- quarantines (issue 17, config version 8) ---
+    /// Retention periods in minutes (`quarantineconfig --retention 30m`).
+    #[serde(default)]
+    pub quarantine_settings: super::quarantine_settings::QuarantineSettings,
+    // --- end quarantines ---
 }
 
 fn default_time_zone() -> String {
