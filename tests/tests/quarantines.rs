@@ -114,7 +114,8 @@ fn retention_releases_or_deletes_expired_mail_and_delay_keeps_it() {
     assert!(list.contains("Scheduled exit"), "{list}");
     assert!(list.contains("% Full"), "{list}");
 
-    let out = w.gw.cli_ok(&["quarantine", "delay", &delayed.to_string(), "1d"]);
+    let out =
+        w.gw.cli_ok(&["quarantine", "delay", &delayed.to_string(), "1d"]);
     assert!(out.contains("delayed to"), "{out}");
 
     w.gw.wait_for_log(

@@ -159,7 +159,10 @@ mod tests {
         cfg.quarantines.retain(|q| q.name != SPAM_QUARANTINE);
         let spam = quarantine(&cfg, "spam").expect("Spam is predefined");
         assert_eq!(spam.name, SPAM_QUARANTINE);
-        assert_eq!(quarantines(&cfg).len(), QuarantineConfig::predefined().len());
+        assert_eq!(
+            quarantines(&cfg).len(),
+            QuarantineConfig::predefined().len()
+        );
         assert!(is_predefined("Policy") && !is_predefined("Hold"));
     }
 

@@ -479,9 +479,7 @@ mod tests {
             .retain(|q| q.name != breakwater_config::SPAM_QUARANTINE);
         let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
         assert!(back.quarantine_settings.retention_minutes.is_empty());
-        assert!(
-            breakwater_config::quarantine_settings::quarantine(&back, "Spam").is_some()
-        );
+        assert!(breakwater_config::quarantine_settings::quarantine(&back, "Spam").is_some());
         assert_eq!(back, cfg);
     }
 

@@ -59,7 +59,9 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             }
             let mut cfg = ctx.store.working()?;
             if qs::quarantine(&cfg, name).is_some() {
-                return Err(invalid(format!("A quarantine named '{name}' already exists.")));
+                return Err(invalid(format!(
+                    "A quarantine named '{name}' already exists."
+                )));
             }
             let mut q = QuarantineConfig {
                 name: name.clone(),
@@ -168,10 +170,19 @@ mod tests {
             .unwrap();
         let cfg = f.staged().unwrap();
         let q = cfg.quarantines.last().unwrap();
-        assert_eq!(crate::config::quarantine_settings::retention_minutes(&cfg, q), 30);
+        assert_eq!(
+            crate::config::quarantine_settings::retention_minutes(&cfg, q),
+            30
+        );
         assert!(f.run("quarantineconfig print").unwrap().contains("30m"));
         f.run("quarantineconfig delete Hold").unwrap();
-        assert!(f.staged().unwrap().quarantine_settings.retention_minutes.is_empty());
+        assert!(
+            f.staged()
+                .unwrap()
+                .quarantine_settings
+                .retention_minutes
+                .is_empty()
+        );
         // Without a running gateway the held messages cannot be reached.
         assert!(f.run("quarantine list").is_err());
     }

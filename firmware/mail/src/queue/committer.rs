@@ -206,7 +206,9 @@ impl QueueHandle {
             self.messages
                 .load(Ordering::Relaxed)
                 .saturating_sub(held_messages),
-            self.bytes.load(Ordering::Relaxed).saturating_sub(held_bytes),
+            self.bytes
+                .load(Ordering::Relaxed)
+                .saturating_sub(held_bytes),
         )
     }
 

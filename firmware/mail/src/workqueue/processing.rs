@@ -931,8 +931,9 @@ impl WorkQueue {
 
     fn quarantine_list(&self, only: Option<&str>) -> String {
         let config = self.config.borrow().clone();
-        let mut out =
-            String::from("Quarantine            Messages        Size  Maximum  % Full  Default action\n");
+        let mut out = String::from(
+            "Quarantine            Messages        Size  Maximum  % Full  Default action\n",
+        );
         for q in quarantine_settings::quarantines(&config) {
             let (n, bytes) = self
                 .held_in(&q.name)
@@ -956,9 +957,7 @@ impl WorkQueue {
             out.push_str("\nNo messages are held.\n");
             return out;
         }
-        out.push_str(
-            "\n     MID  Quarantine  Scheduled exit             Size  From / Subject\n",
-        );
+        out.push_str("\n     MID  Quarantine  Scheduled exit             Size  From / Subject\n");
         for r in held {
             let h = r.processing.hold.as_ref();
             let exit = self

@@ -513,7 +513,11 @@ async fn an_unanswered_dns_list_query_reads_as_not_listed() {
 
 /// A config whose Policy quarantine keeps messages `minutes`, with
 /// `action` on expiry and when full, and holds everything from bob@.
-fn quarantine_config(minutes: u32, action: crate::config::OverflowAction, max_bytes: u64) -> Config {
+fn quarantine_config(
+    minutes: u32,
+    action: crate::config::OverflowAction,
+    max_bytes: u64,
+) -> Config {
     let mut cfg = config("hold: if rcpt-to == 'bob@' { quarantine('Policy'); }");
     let mut q = cfg
         .quarantines
@@ -566,7 +570,11 @@ async fn held_mail_is_counted_apart_and_deleted_when_its_retention_ends() {
     let mid = hold_one(&r).await;
     let size = body("").len() as u64;
     assert_eq!(r.queue.held_counts(), (1, size));
-    assert_eq!(r.queue.counts(), (0, 0), "held mail is not queued for delivery");
+    assert_eq!(
+        r.queue.counts(),
+        (0, 0),
+        "held mail is not queued for delivery"
+    );
     let list = quarantine(&r, &["list"]).await.unwrap();
     assert!(list.contains("Scheduled exit"), "{list}");
     assert!(list.contains(&mid.to_string()), "{list}");
@@ -607,13 +615,21 @@ async fn quarantine_delay_moves_the_scheduled_exit_later() {
     assert!(out.contains("delayed to"), "{out}");
     let now = chrono::Utc::now().timestamp();
     expire_at(&r, now + 6 * 60).await;
-    assert_eq!(r.held().await.len(), 1, "the delay holds it past its retention");
+    assert_eq!(
+        r.held().await.len(),
+        1,
+        "the delay holds it past its retention"
+    );
     // Durable: the record on disk carries the later start.
     let on_disk = r.store.scan().unwrap();
     assert!(on_disk[0].processing.hold.as_ref().unwrap().since > now + 23 * 3600);
     expire_at(&r, now + 24 * 3600 + 6 * 60).await;
     assert!(r.held().await.is_empty());
-    assert!(quarantine(&r, &["delay", &mid.to_string(), "1d"]).await.is_err());
+    assert!(
+        quarantine(&r, &["delay", &mid.to_string(), "1d"])
+            .await
+            .is_err()
+    );
     assert!(quarantine(&r, &["delay", "1", "soon"]).await.is_err());
 }
 
@@ -627,7 +643,9 @@ async fn a_full_quarantine_applies_its_default_action_to_the_oldest_message() {
     let second = hold_one(&r).await;
     let held: Vec<Mid> = r.held().await.iter().map(|x| x.mid).collect();
     assert_eq!(held, vec![second]);
-    r.until("the oldest is deleted", |rs| rs.iter().all(|x| x.mid != first))
-        .await;
+    r.until("the oldest is deleted", |rs| {
+        rs.iter().all(|x| x.mid != first)
+    })
+    .await;
     assert_eq!(r.queue.held_counts(), (1, size));
 }
