@@ -115,6 +115,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         log_shipping: Default::default(),
         bounce_verification: Default::default(),
         antispam: Default::default(),
+        quarantine_settings: Default::default(),
     }
 }
 

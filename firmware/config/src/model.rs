@@ -427,6 +427,11 @@ pub struct Config {
     #[serde(default)]
     pub antispam: super::antispam::AntiSpamSettings,
     // --- end antispam ---
+    // --- quarantines (issue 17, config version 8) ---
+    /// Retention periods in minutes (`quarantineconfig --retention 30m`).
+    #[serde(default)]
+    pub quarantine_settings: super::quarantine_settings::QuarantineSettings,
+    // --- end quarantines ---
 }
 
 fn default_time_zone() -> String {

@@ -236,9 +236,11 @@ pub struct QuarantineConfig {
     pub name: String,
     /// Held bytes at most; the oldest messages get `overflow` to make room.
     pub max_bytes: u64,
-    /// How long a message is kept (shown; expiry comes with the quarantine
-    /// timer).
+    /// How long a message is kept, in whole hours (rounded up when the
+    /// period is set in minutes: see `quarantine_settings`).
     pub retention_hours: u32,
+    /// AsyncOS's "Default Action": applied when a message's retention
+    /// period ends and to the oldest messages of a full quarantine.
     pub overflow: OverflowAction,
 }
 
@@ -251,7 +253,12 @@ impl QuarantineConfig {
             retention_hours: hours,
             overflow: OverflowAction::Release,
         };
-        vec![q("Policy", 240), q("Virus", 720), q("Outbreak", 24)]
+        vec![
+            q("Policy", 240),
+            q("Virus", 720),
+            q("Outbreak", 24),
+            q(SPAM_QUARANTINE, 14 * 24),
+        ]
     }
 }
 

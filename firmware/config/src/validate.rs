@@ -200,6 +200,9 @@ impl Config {
         for (field, message) in super::metrics::problems(self) {
             p.add(field, message);
         }
+        for (field, message) in super::quarantine_settings::problems(self) {
+            p.add(field, message);
+        }
         for (field, message) in self.hat_comment_problems() {
             p.add(field, message);
         }

@@ -1,5 +1,5 @@
 //! `quarantineconfig` (the local quarantines: NEW, EDIT, DELETE) and
-//! `quarantine` (the held messages: LIST, SHOW, RELEASE, DELETE, which the
+//! `quarantine` (the held messages: LIST, SHOW, RELEASE, DELETE, DELAY, which the
 //! running gateway's work queue answers). Both run the batch commands
 //! (see `control::commands::quarantine`).
 
@@ -11,8 +11,8 @@ use super::shell::Shell;
 #[rustfmt::skip]
 const QUESTIONS: &[(&str, &str)] = &[
     ("max_size", "Enter the maximum size of the quarantine (e.g. 500M, 2G)."),
-    ("retention", "Enter how many hours a message is held before its overflow action applies (1-8760)."),
-    ("overflow", "Enter what happens to a message when the quarantine is full or its time is up: release or delete."),
+    ("retention", "Enter the retention period: hours (240), or 30m, 12h, 14d (1 minute to 365 days)."),
+    ("action", "Enter the default action, applied when the retention period ends or the quarantine is full: release or delete."),
 ];
 
 pub(super) fn quarantineconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
@@ -49,6 +49,7 @@ pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
             ("SHOW", "Display a held message."),
             ("RELEASE", "Release a held message for delivery."),
             ("DELETE", "Delete a held message."),
+            ("DELAY", "Delay a held message's scheduled exit."),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
@@ -69,6 +70,18 @@ pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
                         break;
                     }
                 }
+            }
+            Some(4) => {
+                sh.until_accepted(|sh| {
+                    let Some(mid) = ask_mid(sh, "Enter the MID of the message to delay.")? else {
+                        return Ok(None);
+                    };
+                    let period = sh.ask(
+                        "Enter how much later it leaves the quarantine: hours (24), or 30m, 12h, 2d.",
+                        "1d",
+                    )?;
+                    Ok(Some(words(&["quarantine", "delay", &mid, &period])))
+                })?;
             }
             Some(op) => {
                 let verb = if op == 2 { "release" } else { "delete" };

@@ -700,7 +700,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "quarantine",
-        "List, show, release or delete quarantined messages",
+        "List, show, release, delete or delay quarantined messages",
         usage::QUARANTINE,
         WorkQueue,
         &[

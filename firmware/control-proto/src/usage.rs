@@ -190,16 +190,19 @@ usage: policyconfig list incoming|outgoing
 members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
 
 pub const QUARANTINECONFIG: &str = "\
-usage: quarantineconfig print
-       quarantineconfig new <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
-       quarantineconfig edit <name> [--max_size SIZE] [--retention HOURS] [--overflow release|delete]
-       quarantineconfig delete <name>";
+usage: quarantineconfig print            (alias: list)
+       quarantineconfig new <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
+       quarantineconfig edit <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
+       quarantineconfig delete <name>
+PERIOD: hours (240), or with a unit: 30m, 12h, 14d. --action is the default action
+on expiry and when full (--overflow is its older name).";
 
 pub const QUARANTINE: &str = "\
 usage: quarantine list [QUARANTINE]
        quarantine show <MID>
        quarantine release <MID>
-       quarantine delete <MID>";
+       quarantine delete <MID>
+       quarantine delay <MID> <PERIOD>   (delays the scheduled exit: 30m, 12h, 2d)";
 
 pub const COMMIT: &str = "\
 usage: commit [COMMENT]

@@ -38,6 +38,8 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
 ///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
 /// - Version 8 added `Config::antispam` (engine off, factory policies).
+/// - Version 8 added `Config::quarantine_settings` (no retention periods
+///   in minutes).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -281,6 +283,11 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&antispam).map_err(CodecError::from)?);
     }
     // --- end antispam ---
+    // --- quarantines (issue 17) ---
+    if version < 8 {
+        tail.push(0); // quarantine_settings.retention_minutes: empty
+    }
+    // --- end quarantines ---
     Ok(tail)
 }
 
@@ -494,6 +501,14 @@ mod tests {
         assert!(!back.antispam.enabled);
         assert_eq!(back.antispam.port, 11333);
         assert!(back.antispam.policies.is_empty());
+    fn version_7_records_load_with_no_retention_in_minutes_and_a_spam_quarantine() {
+        let mut cfg = factory();
+        // Firmware writing version 7 did not know the Spam quarantine.
+        cfg.quarantines
+            .retain(|q| q.name != breakwater_config::SPAM_QUARANTINE);
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
+        assert!(back.quarantine_settings.retention_minutes.is_empty());
+        assert!(breakwater_config::quarantine_settings::quarantine(&back, "Spam").is_some());
         assert_eq!(back, cfg);
     }
 

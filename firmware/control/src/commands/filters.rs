@@ -123,7 +123,11 @@ pub(super) fn known_names(cfg: &Config) -> KnownNames {
         }
     }
     k.interfaces = cfg.interfaces.iter().map(|i| i.name.clone()).collect();
-    k.quarantines = cfg.quarantines.iter().map(|q| q.name.clone()).collect();
+    // Predefined ones included: Spam exists on configs stored before it.
+    k.quarantines = crate::config::quarantine_settings::quarantines(cfg)
+        .into_iter()
+        .map(|q| q.name)
+        .collect();
     k.bounce_profiles = cfg.bounce_profiles.iter().map(|b| b.name.clone()).collect();
     k
 }

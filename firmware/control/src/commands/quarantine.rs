@@ -6,6 +6,7 @@
 use super::args::{check_name, invalid, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
+use crate::config::quarantine_settings as qs;
 use crate::config::{Config, OverflowAction, QuarantineConfig};
 use crate::table::{Table, TableRow};
 
@@ -13,20 +14,38 @@ pub(super) use breakwater_control_proto::usage::QUARANTINECONFIG as USAGE;
 
 use breakwater_control_proto::usage::QUARANTINE as HELD_USAGE;
 
-/// A quarantine's settings.
+/// A quarantine's settings (`--retention` is read apart: a period in
+/// minutes may need `quarantine_settings`).
 #[rustfmt::skip]
 const SETTINGS: &[Setting<QuarantineConfig>] = &[
     ("max_size", Size(1024 * 1024, 64 * 1024 * 1024 * 1024, |q| &mut q.max_bytes)),
-    ("retention", Number(1, 24 * 365, |q| &mut q.retention_hours)),
-    ("overflow", Parse(|q, o| {
-        q.overflow = match o.to_ascii_lowercase().as_str() {
-            "release" => OverflowAction::Release,
-            "delete" => OverflowAction::Delete,
-            _ => return Err(invalid(format!("--overflow: '{o}' is not release or delete."))),
-        };
-        Ok(())
-    })),
+    ("action", Parse(|q, o| set_action(q, "--action", o))),
+    ("overflow", Parse(|q, o| set_action(q, "--overflow", o))),
 ];
+
+/// AsyncOS's "Default Action": on expiry and, for a full quarantine, on
+/// its oldest messages.
+fn set_action(q: &mut QuarantineConfig, flag: &str, o: &str) -> Result<(), CliError> {
+    q.overflow = match o.to_ascii_lowercase().as_str() {
+        "release" => OverflowAction::Release,
+        "delete" => OverflowAction::Delete,
+        _ => return Err(invalid(format!("{flag}: '{o}' is not release or delete."))),
+    };
+    Ok(())
+}
+
+/// Applies `--retention PERIOD` when given.
+fn apply_retention(
+    cfg: &mut Config,
+    q: &mut QuarantineConfig,
+    opts: &super::args::Opts,
+) -> Result<(), CliError> {
+    if let Some(v) = opts.value("retention") {
+        let minutes = qs::parse_retention(v).map_err(|e| invalid(format!("--retention: {e}")))?;
+        qs::set_retention(cfg, q, minutes);
+    }
+    Ok(())
+}
 
 pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let sub = args.first().map(|s| s.to_ascii_lowercase());
@@ -34,30 +53,51 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         (Some("print" | "list"), [_]) => Ok(render(&ctx.store.working()?)),
         (Some("new"), [_, name, rest @ ..]) => {
             check_name("quarantine", name)?;
-            let opts = settings::parse(rest, SETTINGS, &[], USAGE)?;
+            let opts = settings::parse(rest, SETTINGS, &["retention"], USAGE)?;
             if !opts.positional.is_empty() {
                 return Err(usage(USAGE));
             }
             let mut cfg = ctx.store.working()?;
+            if qs::quarantine(&cfg, name).is_some() {
+                return Err(invalid(format!(
+                    "A quarantine named '{name}' already exists."
+                )));
+            }
             let mut q = QuarantineConfig {
                 name: name.clone(),
                 ..QuarantineConfig::predefined().remove(0)
             };
             settings::apply(SETTINGS, &opts, &mut q)?;
+            apply_retention(&mut cfg, &mut q, &opts)?;
             quarantines().add(&mut cfg.quarantines, q, None)?;
             stage(ctx, &cfg, &format!("Quarantine {name} added."))
         }
         (Some("edit"), [_, name, rest @ ..]) => {
-            let opts = settings::parse_some(rest, SETTINGS, &[], USAGE)?;
+            let opts = settings::parse_some(rest, SETTINGS, &["retention"], USAGE)?;
             let mut cfg = ctx.store.working()?;
-            let q = quarantines().get_mut(&mut cfg.quarantines, name)?;
-            settings::apply(SETTINGS, &opts, q)?;
+            // A predefined quarantine a config stored before it does not
+            // list (Spam) is stored once edited.
+            if let Some(p) = qs::quarantine(&cfg, name)
+                && !cfg.quarantines.iter().any(|q| q.name == p.name)
+            {
+                cfg.quarantines.push(p);
+            }
+            let mut q = quarantines().get_mut(&mut cfg.quarantines, name)?.clone();
+            settings::apply(SETTINGS, &opts, &mut q)?;
+            apply_retention(&mut cfg, &mut q, &opts)?;
             let msg = format!("Quarantine {} updated.", q.name);
+            *quarantines().get_mut(&mut cfg.quarantines, name)? = q;
             stage(ctx, &cfg, &msg)
         }
         (Some("delete"), [_, name]) => {
+            if qs::is_predefined(name) {
+                return Err(invalid(format!(
+                    "The {name} quarantine is predefined and cannot be deleted."
+                )));
+            }
             let mut cfg = ctx.store.working()?;
             let q = quarantines().delete(&mut cfg.quarantines, name)?;
+            qs::forget(&mut cfg, &q.name);
             // Filters that name it now warn (and their holds still work).
             let warnings =
                 super::filters::warnings(&cfg, &super::filters::compile(&cfg.message_filters));
@@ -94,13 +134,13 @@ pub(super) fn held(args: &[String]) -> Result<String, CliError> {
 }
 
 fn render(cfg: &Config) -> String {
-    let mut out = String::from("Quarantine           Maximum size  Retention  Overflow\n");
-    for q in &cfg.quarantines {
+    let mut out = String::from("Quarantine           Maximum size  Retention  Default action\n");
+    for q in qs::quarantines(cfg) {
         out.push_str(&format!(
-            "{:<20} {:>12}  {:>7} h  {}\n",
+            "{:<20} {:>12}  {:>9}  {}\n",
             q.name,
             super::args::format_size(q.max_bytes),
-            q.retention_hours,
+            qs::format_minutes(qs::retention_minutes(cfg, &q)),
             q.overflow.word()
         ));
     }
@@ -115,7 +155,7 @@ mod tests {
     fn quarantines_are_predefined_added_and_edited() {
         let f = Fixture::new();
         let out = f.run("quarantineconfig print").unwrap();
-        for name in ["Policy", "Virus", "Outbreak"] {
+        for name in ["Policy", "Virus", "Outbreak", "Spam"] {
             assert!(out.contains(name), "{out}");
         }
         f.run("quarantineconfig new Hold --max_size 10M --retention 48 --overflow delete")
@@ -126,7 +166,23 @@ mod tests {
             (q.name.as_str(), q.max_bytes, q.retention_hours),
             ("Hold", 20 << 20, 48)
         );
+        f.run("quarantineconfig edit Hold --retention 30m --action release")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let q = cfg.quarantines.last().unwrap();
+        assert_eq!(
+            crate::config::quarantine_settings::retention_minutes(&cfg, q),
+            30
+        );
+        assert!(f.run("quarantineconfig print").unwrap().contains("30m"));
         f.run("quarantineconfig delete Hold").unwrap();
+        assert!(
+            f.staged()
+                .unwrap()
+                .quarantine_settings
+                .retention_minutes
+                .is_empty()
+        );
         // Without a running gateway the held messages cannot be reached.
         assert!(f.run("quarantine list").is_err());
     }
@@ -141,6 +197,12 @@ mod tests {
             "quarantineconfig edit Nope --max_size 10M",
             "quarantineconfig edit Policy",
             "quarantineconfig delete Nope",
+            "quarantineconfig delete Policy",
+            "quarantineconfig delete spam",
+            "quarantineconfig new spam",
+            "quarantineconfig new X --retention 0m",
+            "quarantineconfig new X --retention 400d",
+            "quarantineconfig new X --action keep",
         ]);
     }
 }

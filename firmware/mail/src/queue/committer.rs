@@ -32,6 +32,10 @@ pub struct QueueHandle {
     unlink: Arc<Mutex<Vec<Mid>>>,
     messages: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
+    /// Of those, held in quarantines (set by the work queue, which owns
+    /// them): counted apart from the delivery queue.
+    held_messages: Arc<AtomicU64>,
+    held_bytes: Arc<AtomicU64>,
     settings: Arc<Mutex<QueueSettings>>,
 }
 
@@ -192,12 +196,34 @@ impl QueueHandle {
         *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
-    /// Messages and spooled bytes in the queue now.
+    /// Messages and spooled bytes in the delivery queue now: quarantined
+    /// messages are on disk too but are not waiting for delivery (see
+    /// [`Self::held_counts`]). The queue's own limits count both: they
+    /// protect the disk.
     pub fn counts(&self) -> (u64, u64) {
+        let (held_messages, held_bytes) = self.held_counts();
         (
-            self.messages.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
+            self.messages
+                .load(Ordering::Relaxed)
+                .saturating_sub(held_messages),
+            self.bytes
+                .load(Ordering::Relaxed)
+                .saturating_sub(held_bytes),
         )
+    }
+
+    /// Messages and spooled bytes held in quarantines now.
+    pub fn held_counts(&self) -> (u64, u64) {
+        (
+            self.held_messages.load(Ordering::Relaxed),
+            self.held_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The work queue's count of its quarantined messages.
+    pub fn set_held(&self, messages: u64, bytes: u64) {
+        self.held_messages.store(messages, Ordering::Relaxed);
+        self.held_bytes.store(bytes, Ordering::Relaxed);
     }
 }
 
@@ -223,6 +249,8 @@ pub fn start(
         unlink: Arc::new(Mutex::new(Vec::new())),
         messages: Arc::new(AtomicU64::new(recovered.len() as u64)),
         bytes: Arc::new(AtomicU64::new(bytes)),
+        held_messages: Arc::new(AtomicU64::new(0)),
+        held_bytes: Arc::new(AtomicU64::new(0)),
         settings: Arc::new(Mutex::new(settings)),
     };
     tokio::spawn(run(store, rx, handle.unlink.clone(), committed));

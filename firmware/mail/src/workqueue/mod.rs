@@ -573,6 +573,7 @@ impl WorkQueue {
     fn due(&mut self) {
         let now = chrono::Utc::now().timestamp();
         self.expire_tdc_copies(now);
+        self.expire_held(now);
         while let Some(&(when, mid)) = self.retries.first() {
             if when > now {
                 break;

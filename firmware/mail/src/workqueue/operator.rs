@@ -232,7 +232,9 @@ fn workqueue_status(wq: &WorkQueue) -> String {
 
 fn status_detail(wq: &WorkQueue) -> String {
     let s = &wq.stats;
+    // Quarantined messages are on disk but not queued for delivery.
     let (messages, bytes) = wq.queue.counts();
+    let (held_messages, held_bytes) = wq.queue.held_counts();
     let active: u64 = active_recipients(wq).values().sum();
     let conns_out: u32 = wq.delivery.connections().values().sum();
     let hours = (s.started.elapsed().as_secs_f64() / 3600.0).max(1.0 / 3600.0);
@@ -269,12 +271,16 @@ fn status_detail(wq: &WorkQueue) -> String {
     out.push_str(&row("Copies Failed", |c| c.tdc_failed));
     out.push_str(&row("Copies Expired", |c| c.tdc_expired));
     out.push_str(&format!(
-        "\nGauges:{:>37}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n",
+        "\nGauges:{:>37}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n    {:<28}{:>12}\n",
         "Current",
         "Messages in Queue",
         thousands(messages),
         "Queue Size (bytes)",
         thousands(bytes),
+        "Messages in Quarantine",
+        thousands(held_messages),
+        "Quarantine Size (bytes)",
+        thousands(held_bytes),
         "Recipients Active",
         thousands(active),
         "Work Queue Messages",

@@ -64,7 +64,7 @@ use tokio::sync::Semaphore;
 
 use super::antispam::{self, SpamFate};
 use super::{Active, Event, WorkQueue};
-use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction};
+use crate::config::{Config, ListenerKind, MailPolicyTable, OverflowAction, quarantine_settings};
 use crate::filters::{self, ActionKind, Filter, FinalAction, MessageContext};
 use crate::ids::{Dcid, Mid, Rid};
 use crate::logging::MailEvent;
@@ -258,6 +258,7 @@ impl WorkQueue {
         if record.processing.processed {
             if record.processing.hold.is_some() {
                 self.processing.held.insert(record.mid, record);
+                self.count_held();
                 return None;
             }
             return Some(record);
@@ -628,11 +629,7 @@ impl WorkQueue {
             return;
         };
         let config = self.config.borrow().clone();
-        let q = config
-            .quarantines
-            .iter()
-            .find(|q| q.name.eq_ignore_ascii_case(&hold.quarantine))
-            .cloned();
+        let q = quarantine_settings::quarantine(&config, &hold.quarantine);
         if let Some(q) = &q {
             loop {
                 let used: u64 = self.held_in(&q.name).map(|r| r.body_size).sum();
@@ -642,14 +639,9 @@ impl WorkQueue {
                 let Some(oldest) = self.held_in(&q.name).map(|r| r.mid).next() else {
                     break;
                 };
-                match q.overflow {
-                    OverflowAction::Release => {
-                        let _ = self.release(oldest, "quarantine full");
-                    }
-                    OverflowAction::Delete => {
-                        let _ = self.delete_held(oldest, "quarantine full");
-                    }
-                }
+                // AsyncOS's words: `released from quarantine "Policy"
+                // (queue full)`.
+                self.default_action(q.overflow, oldest, "queue full");
             }
         } else {
             tracing::warn!(
@@ -670,6 +662,106 @@ impl WorkQueue {
             .log();
         }
         self.processing.held.insert(mid, record);
+        self.count_held();
+    }
+
+    /// A quarantine's default action on one held message.
+    fn default_action(&mut self, action: OverflowAction, mid: Mid, why: &str) {
+        let done = match action {
+            OverflowAction::Release => self.release(mid, why),
+            OverflowAction::Delete => self.delete_held(mid, why),
+        };
+        if let Err(e) = done {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Tells the queue how much of it is held, so that the delivery
+    /// queue's counts (`status`, alerts, reports) leave quarantines out.
+    fn count_held(&self) {
+        let bytes = self.processing.held.values().map(|r| r.body_size).sum();
+        self.queue
+            .set_held(self.processing.held.len() as u64, bytes);
+    }
+
+    /// The retention timer: messages whose scheduled exit has come get
+    /// their quarantine's default action, at most
+    /// [`MAX_EXPIRIES_PER_TICK`] per call so that a large quarantine
+    /// expiring at once does not stall the work queue.
+    pub(super) fn expire_held(&mut self, now: i64) {
+        if self.processing.held.is_empty() {
+            return;
+        }
+        let config = self.config.borrow().clone();
+        let mut due: Vec<(Mid, OverflowAction)> = Vec::new();
+        let mut exits: std::collections::HashMap<String, Option<(i64, OverflowAction)>> =
+            Default::default();
+        for r in self.processing.held.values() {
+            let Some(h) = r.processing.hold.as_ref() else {
+                continue;
+            };
+            let rule = exits
+                .entry(h.quarantine.to_ascii_lowercase())
+                .or_insert_with(|| {
+                    quarantine_settings::quarantine(&config, &h.quarantine).map(|q| {
+                        let minutes = quarantine_settings::retention_minutes(&config, &q);
+                        (i64::from(minutes) * 60, q.overflow)
+                    })
+                });
+            // A quarantine no longer configured keeps its messages until
+            // an administrator releases or deletes them.
+            if let Some((retention, action)) = *rule
+                && h.since.saturating_add(retention) <= now
+            {
+                due.push((r.mid, action));
+                if due.len() >= MAX_EXPIRIES_PER_TICK {
+                    break;
+                }
+            }
+        }
+        for (mid, action) in due {
+            // AsyncOS: `deleted from quarantine "Anti-Virus" (expired)`.
+            self.default_action(action, mid, "expired");
+        }
+    }
+
+    /// When a held message leaves its quarantine by itself (Unix seconds),
+    /// `None` when its quarantine is not configured.
+    fn scheduled_exit(&self, config: &Config, r: &MessageRecord) -> Option<i64> {
+        let h = r.processing.hold.as_ref()?;
+        let q = quarantine_settings::quarantine(config, &h.quarantine)?;
+        let minutes = quarantine_settings::retention_minutes(config, &q);
+        Some(h.since.saturating_add(i64::from(minutes) * 60))
+    }
+
+    /// `quarantine delay MID PERIOD`: AsyncOS's "Delay Scheduled Exit". The
+    /// hold's start moves later by the period (the record's shape is
+    /// fixed); reception time stays in the record.
+    fn delay_held(&mut self, mid: Mid, period: &str) -> Result<String, String> {
+        let minutes = quarantine_settings::parse_retention(period)?;
+        let config = self.config.borrow().clone();
+        let r = self
+            .processing
+            .held
+            .get_mut(&mid)
+            .ok_or_else(|| format!("MID {mid} is not in a quarantine."))?;
+        let Some(h) = r.processing.hold.as_mut() else {
+            return Err(format!("MID {mid} is not in a quarantine."));
+        };
+        h.since = h.since.saturating_add(i64::from(minutes) * 60);
+        let name = h.quarantine.clone();
+        if let Err(e) = self.queue.update(r) {
+            return Err(format!("MID {mid}: cannot update the queue record: {e}"));
+        }
+        let exit = self
+            .processing
+            .held
+            .get(&mid)
+            .and_then(|r| self.scheduled_exit(&config, r))
+            .map_or_else(|| "never".to_string(), local_time);
+        Ok(format!(
+            "Message {mid}: scheduled exit from quarantine \"{name}\" delayed to {exit}."
+        ))
     }
 
     /// Held messages of one quarantine, oldest first.
@@ -696,6 +788,7 @@ impl WorkQueue {
             .take()
             .map(|h| h.quarantine)
             .unwrap_or_default();
+        self.count_held();
         MailEvent::Released {
             mid,
             quarantine: name.to_string(),
@@ -732,6 +825,8 @@ impl WorkQueue {
             .as_ref()
             .map(|h| h.quarantine.clone())
             .unwrap_or_default();
+        // Uncounted first: retiring lowers the queue's totals.
+        self.count_held();
         if let Err(e) = self.queue.retire(&record) {
             return Err(format!("MID {mid}: cannot remove from the queue: {e}"));
         }
@@ -876,23 +971,29 @@ impl WorkQueue {
             ["show", _] => self.quarantine_show(mid_of(&args[1])?),
             ["release", _] => self.release(mid_of(&args[1])?, "manual"),
             ["delete", _] => self.delete_held(mid_of(&args[1])?, "manual"),
+            ["delay", _, _] => self.delay_held(mid_of(&args[1])?, &args[2]),
             _ => Err(crate::quarantine::USAGE.to_string()),
         }
     }
 
     fn quarantine_list(&self, only: Option<&str>) -> String {
         let config = self.config.borrow().clone();
-        let mut out = String::from("Quarantine            Messages        Size  Maximum\n");
-        for q in &config.quarantines {
+        let mut out = String::from(
+            "Quarantine            Messages        Size  Maximum  % Full  Default action\n",
+        );
+        for q in quarantine_settings::quarantines(&config) {
             let (n, bytes) = self
                 .held_in(&q.name)
                 .fold((0u64, 0u64), |(n, b), r| (n + 1, b + r.body_size));
+            let full = bytes as f64 * 100.0 / q.max_bytes.max(1) as f64;
             out.push_str(&format!(
-                "{:<20} {:>9} {:>11} {:>8}\n",
+                "{:<20} {:>9} {:>11} {:>8} {:>6.1}%  {}\n",
                 q.name,
                 n,
                 bytes,
-                format_size(q.max_bytes)
+                format_size(q.max_bytes),
+                full,
+                q.overflow.word()
             ));
         }
         let held: Vec<&MessageRecord> = match only {
@@ -903,22 +1004,17 @@ impl WorkQueue {
             out.push_str("\nNo messages are held.\n");
             return out;
         }
-        out.push_str("\n     MID  Quarantine  Held since                Size  From / Subject\n");
+        out.push_str("\n     MID  Quarantine  Scheduled exit             Size  From / Subject\n");
         for r in held {
             let h = r.processing.hold.as_ref();
-            let since = h
-                .and_then(|h| chrono::DateTime::from_timestamp(h.since, 0))
-                .map(|t| {
-                    breakwater_types::clock::local(t)
-                        .format("%Y-%m-%d %H:%M:%S %Z")
-                        .to_string()
-                })
-                .unwrap_or_default();
+            let exit = self
+                .scheduled_exit(&config, r)
+                .map_or_else(|| "never".to_string(), local_time);
             out.push_str(&format!(
                 "{:>8}  {:<10}  {:<23} {:>6}  <{}> {}\n",
                 r.mid,
                 h.map(|h| h.quarantine.as_str()).unwrap_or(""),
-                since,
+                exit,
                 r.body_size,
                 r.mail_from,
                 r.subject.as_deref().unwrap_or("")
@@ -947,6 +1043,13 @@ impl WorkQueue {
             r.reception.client_ip,
             r.body_size,
         );
+        let config = self.config.borrow().clone();
+        out.push_str(&format!(
+            "Received: {}\nScheduled exit: {}\n",
+            local_time(r.received_at),
+            self.scheduled_exit(&config, r)
+                .map_or_else(|| "never".to_string(), local_time)
+        ));
         if let Ok(body) = self.queue.read_body(mid) {
             let end = body
                 .windows(4)
@@ -957,6 +1060,21 @@ impl WorkQueue {
         }
         Ok(out)
     }
+}
+
+/// Held messages given their default action per work-queue tick (the
+/// retention timer), so that expiry never stalls reception or delivery.
+pub(super) const MAX_EXPIRIES_PER_TICK: usize = 100;
+
+/// An instant of a quarantine listing, in the appliance's zone.
+fn local_time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| {
+            breakwater_types::clock::local(t)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn format_size(bytes: u64) -> String {

@@ -211,6 +211,10 @@ pub struct QuarantineRow {
     pub messages: u64,
     pub bytes: u64,
     pub maximum: String,
+    /// `12.5%`.
+    pub percent_full: String,
+    /// `Release` or `Delete`: on expiry and when full.
+    pub default_action: String,
 }
 
 /// One held message of `quarantine list`.
@@ -218,14 +222,16 @@ pub struct QuarantineRow {
 pub struct HeldRow {
     pub mid: u64,
     pub quarantine: String,
-    pub since: String,
+    /// When it leaves by itself: `2026-11-24 01:20:02 UTC`, or `never`
+    /// when its quarantine is no longer configured.
+    pub scheduled_exit: String,
     pub size: u64,
     pub sender: String,
     pub subject: String,
 }
 
 /// `quarantine list`: the quarantines' table, then the held messages
-/// (`MID  Quarantine  Held since  Size  From / Subject`); `None` when a
+/// (`MID  Quarantine  Scheduled exit  Size  From / Subject`); `None` when a
 /// row does not have that shape.
 pub fn quarantine_rows(text: &str) -> Option<(Vec<QuarantineRow>, Vec<HeldRow>)> {
     let mut lines = text.lines();
@@ -238,7 +244,7 @@ pub fn quarantine_rows(text: &str) -> Option<(Vec<QuarantineRow>, Vec<HeldRow>)>
             break;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [name, messages, bytes, maximum] = f.as_slice() else {
+        let [name, messages, bytes, maximum, full, action] = f.as_slice() else {
             return None;
         };
         quarantines.push(QuarantineRow {
@@ -246,6 +252,8 @@ pub fn quarantine_rows(text: &str) -> Option<(Vec<QuarantineRow>, Vec<HeldRow>)>
             messages: messages.parse().ok()?,
             bytes: bytes.parse().ok()?,
             maximum: (*maximum).to_string(),
+            percent_full: (*full).to_string(),
+            default_action: (*action).to_string(),
         });
     }
     let mut held = Vec::new();
@@ -262,14 +270,18 @@ pub fn quarantine_rows(text: &str) -> Option<(Vec<QuarantineRow>, Vec<HeldRow>)>
         };
         let mid = word()?.parse().ok()?;
         let quarantine = word()?.to_string();
-        let since: Vec<&str> = (0..3).map(|_| word()).collect::<Option<_>>()?;
+        let mut exit = vec![word()?];
+        if exit[0] != "never" {
+            exit.push(word()?);
+            exit.push(word()?);
+        }
         let size = word()?.parse().ok()?;
         let envelope = rest.strip_prefix('<')?;
         let end = envelope.find('>')?;
         held.push(HeldRow {
             mid,
             quarantine,
-            since: since.join(" "),
+            scheduled_exit: exit.join(" "),
             size,
             sender: envelope[..end].to_string(),
             subject: envelope[end + 1..].trim().to_string(),
@@ -373,22 +385,33 @@ mod tests {
 
     #[test]
     fn quarantine_list_rows() {
-        let text = "Quarantine            Messages        Size  Maximum\nPolicy                       1         532     512M\nVirus                        0           0     512M\n\n     MID  Quarantine  Held since                Size  From / Subject\n       7  Policy      2026-11-24 01:20:02 UTC    532  <friend@internet.example> e2e hold-me\n";
+        let text = "Quarantine            Messages        Size  Maximum  % Full  Default action\nPolicy                       1         532     512M    0.0%  Release\nVirus                        0           0     512M    0.0%  Delete\n\n     MID  Quarantine  Scheduled exit             Size  From / Subject\n       7  Policy      2026-11-24 01:20:02 UTC    532  <friend@internet.example> e2e hold-me\n       8  Gone        never                      100  <a@b.example> x\n";
         let (q, held) = quarantine_rows(text).unwrap();
         assert_eq!(q.len(), 2);
         assert_eq!(q[0].messages, 1);
+        assert_eq!(q[1].default_action, "Delete");
         assert_eq!(
             held,
-            [HeldRow {
-                mid: 7,
-                quarantine: "Policy".into(),
-                since: "2026-11-24 01:20:02 UTC".into(),
-                size: 532,
-                sender: "friend@internet.example".into(),
-                subject: "e2e hold-me".into()
-            }]
+            [
+                HeldRow {
+                    mid: 7,
+                    quarantine: "Policy".into(),
+                    scheduled_exit: "2026-11-24 01:20:02 UTC".into(),
+                    size: 532,
+                    sender: "friend@internet.example".into(),
+                    subject: "e2e hold-me".into()
+                },
+                HeldRow {
+                    mid: 8,
+                    quarantine: "Gone".into(),
+                    scheduled_exit: "never".into(),
+                    size: 100,
+                    sender: "a@b.example".into(),
+                    subject: "x".into()
+                }
+            ]
         );
-        let empty = "Quarantine            Messages        Size  Maximum\nPolicy                       0           0     512M\n\nNo messages are held.\n";
+        let empty = "Quarantine            Messages        Size  Maximum  % Full  Default action\nPolicy                       0           0     512M    0.0%  Release\n\nNo messages are held.\n";
         assert!(quarantine_rows(empty).unwrap().1.is_empty());
     }
 }

@@ -510,3 +510,142 @@ async fn an_unanswered_dns_list_query_reads_as_not_listed() {
     assert!(r.held().await.is_empty());
     drop(server);
 }
+
+/// A config whose Policy quarantine keeps messages `minutes`, with
+/// `action` on expiry and when full, and holds everything from bob@.
+fn quarantine_config(
+    minutes: u32,
+    action: crate::config::OverflowAction,
+    max_bytes: u64,
+) -> Config {
+    let mut cfg = config("hold: if rcpt-to == 'bob@' { quarantine('Policy'); }");
+    let mut q = cfg
+        .quarantines
+        .iter()
+        .find(|q| q.name == "Policy")
+        .cloned()
+        .unwrap();
+    q.overflow = action;
+    q.max_bytes = max_bytes;
+    crate::config::quarantine_settings::set_retention(&mut cfg, &mut q, minutes);
+    for slot in cfg.quarantines.iter_mut().filter(|x| x.name == "Policy") {
+        *slot = q.clone();
+    }
+    cfg
+}
+
+async fn hold_one(r: &Rig) -> Mid {
+    let mid = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    r.until("the message is held", |rs| {
+        rs.iter()
+            .any(|x| x.mid == mid && x.processing.hold.is_some())
+    })
+    .await;
+    while !r.held().await.iter().any(|x| x.mid == mid) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    mid
+}
+
+async fn quarantine(r: &Rig, args: &[&str]) -> Result<String, String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    r.wq.query(move |wq| wq.quarantine_command(&args))
+        .await
+        .unwrap()
+}
+
+async fn expire_at(r: &Rig, now: i64) {
+    r.wq.query(move |wq| wq.expire_held(now)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_mail_is_counted_apart_and_deleted_when_its_retention_ends() {
+    use crate::config::OverflowAction::Delete;
+    let r = rig(quarantine_config(5, Delete, 1 << 20)).await;
+    let mid = hold_one(&r).await;
+    let size = body("").len() as u64;
+    assert_eq!(r.queue.held_counts(), (1, size));
+    assert_eq!(
+        r.queue.counts(),
+        (0, 0),
+        "held mail is not queued for delivery"
+    );
+    let list = quarantine(&r, &["list"]).await.unwrap();
+    assert!(list.contains("Scheduled exit"), "{list}");
+    assert!(list.contains(&mid.to_string()), "{list}");
+
+    let now = chrono::Utc::now().timestamp();
+    expire_at(&r, now + 4 * 60).await;
+    assert_eq!(r.held().await.len(), 1, "kept until its 5 minutes are over");
+    expire_at(&r, now + 6 * 60).await;
+    assert!(r.held().await.is_empty());
+    r.until("the expired message is gone", |rs| rs.is_empty())
+        .await;
+    assert_eq!(r.queue.held_counts(), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_message_is_released_to_delivery_with_release_as_default_action() {
+    use crate::config::OverflowAction::Release;
+    let r = rig(quarantine_config(5, Release, 1 << 20)).await;
+    let mid = hold_one(&r).await;
+    expire_at(&r, chrono::Utc::now().timestamp() + 6 * 60).await;
+    r.until("the released message is routed", |rs| {
+        rs.iter().any(|x| {
+            x.mid == mid && x.processing.hold.is_none() && x.processing.mail_policy.is_some()
+        })
+    })
+    .await;
+    assert_eq!(r.queue.counts().0, 1, "now it waits for delivery");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_delay_moves_the_scheduled_exit_later() {
+    use crate::config::OverflowAction::Delete;
+    let r = rig(quarantine_config(5, Delete, 1 << 20)).await;
+    let mid = hold_one(&r).await;
+    let out = quarantine(&r, &["delay", &mid.to_string(), "1d"])
+        .await
+        .unwrap();
+    assert!(out.contains("delayed to"), "{out}");
+    let now = chrono::Utc::now().timestamp();
+    expire_at(&r, now + 6 * 60).await;
+    assert_eq!(
+        r.held().await.len(),
+        1,
+        "the delay holds it past its retention"
+    );
+    // Durable: the record on disk carries the later start.
+    let on_disk = r.store.scan().unwrap();
+    assert!(on_disk[0].processing.hold.as_ref().unwrap().since > now + 23 * 3600);
+    expire_at(&r, now + 24 * 3600 + 6 * 60).await;
+    assert!(r.held().await.is_empty());
+    assert!(
+        quarantine(&r, &["delay", &mid.to_string(), "1d"])
+            .await
+            .is_err()
+    );
+    assert!(quarantine(&r, &["delay", "1", "soon"]).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_quarantine_applies_its_default_action_to_the_oldest_message() {
+    use crate::config::OverflowAction::Delete;
+    // Room for one message, not two.
+    let size = body("").len() as u64;
+    let r = rig(quarantine_config(60, Delete, size + size / 2)).await;
+    let first = hold_one(&r).await;
+    let second = hold_one(&r).await;
+    let held: Vec<Mid> = r.held().await.iter().map(|x| x.mid).collect();
+    assert_eq!(held, vec![second]);
+    r.until("the oldest is deleted", |rs| {
+        rs.iter().all(|x| x.mid != first)
+    })
+    .await;
+    assert_eq!(r.queue.held_counts(), (1, size));
+}

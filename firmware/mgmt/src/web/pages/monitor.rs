@@ -4,7 +4,8 @@
 //!
 //! Every page is the answer of the catalog command the CLI runs, drawn as
 //! tables (the command's text stays one click away, as printed); the
-//! Quarantines' Release and Delete are `quarantine release|delete MID`.
+//! Quarantines' Release, Delete and Delay are `quarantine
+//! release|delete MID` and `quarantine delay MID PERIOD`.
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -24,6 +25,7 @@ pub fn routes() -> Router<State> {
         .route("/monitor/quarantines/{mid}", get(quarantine_message))
         .route("/monitor/quarantines/{mid}/release", post(release))
         .route("/monitor/quarantines/{mid}/delete", post(delete))
+        .route("/monitor/quarantines/{mid}/delay", post(delay))
 }
 
 /// One line of a command's text: `Key: value`, or columns.
@@ -233,14 +235,16 @@ async fn workqueue(admin: Admin) -> Response {
 pub struct HeldRow {
     pub mid: u64,
     pub quarantine: String,
-    pub since: String,
+    /// When it leaves by itself (`never` when its quarantine is gone).
+    pub exit: String,
     pub size: String,
     pub sender: String,
     pub subject: String,
 }
 
-/// The held messages of `quarantine list` (`MID QUARANTINE DATE TIME UTC
-/// SIZE <sender> subject`), and the per-quarantine lines before them.
+/// The held messages of `quarantine list` (`MID QUARANTINE EXIT SIZE
+/// <sender> subject`, the exit a date, time and zone or `never`), and the
+/// per-quarantine lines before them.
 pub fn quarantine_list(text: &str) -> (Vec<Vec<String>>, Vec<HeldRow>) {
     let mut quarantines = Vec::new();
     let mut held = Vec::new();
@@ -277,7 +281,7 @@ pub fn quarantine_list(text: &str) -> (Vec<Vec<String>>, Vec<HeldRow>) {
         held.push(HeldRow {
             mid,
             quarantine: head.get(1).copied().unwrap_or("").to_string(),
-            since: head
+            exit: head
                 .get(2..head.len().saturating_sub(1))
                 .map(|s| s.join(" "))
                 .unwrap_or_default(),
@@ -297,17 +301,17 @@ async fn quarantines(admin: Admin) -> Response {
     let (quarantines, held) = quarantine_list(&text);
     let body = html! {
         table.grid id="quarantines" {
-            tr { th { "Quarantine" } th { "Messages" } th { "Size" } th { "Maximum" } }
+            tr { th { "Quarantine" } th { "Messages" } th { "Size" } th { "Maximum" } th { "% Full" } th { "Default Action" } }
             @for q in &quarantines { tr { @for c in q { (cell(c)) } } }
         }
         h2 { "Messages" }
         table.grid id="held" {
-            tr { th { "MID" } th { "Quarantine" } th { "Held since" } th { "Size" } th { "Sender" } th { "Subject" } }
+            tr { th { "MID" } th { "Quarantine" } th { "Scheduled Exit" } th { "Size" } th { "Sender" } th { "Subject" } }
             @if held.is_empty() { tr { td colspan="6" { "No messages are held." } } }
             @for m in &held {
                 tr id=(format!("held-{}", m.mid)) {
                     td { a href=(format!("/monitor/quarantines/{}", m.mid)) { (m.mid) } }
-                    td { (m.quarantine) } td { (m.since) } td.num { (m.size) }
+                    td { (m.quarantine) } td { (m.exit) } td.num { (m.size) }
                     td { (m.sender) } td { (m.subject) }
                 }
             }
@@ -340,6 +344,15 @@ async fn quarantine_message(admin: Admin, Path(mid): Path<u64>) -> Response {
                 (admin.csrf())
                 button.danger type="submit" id="delete" { "Delete" }
             }
+            " "
+            // AsyncOS's "Delay Scheduled Exit".
+            form.inline method="post" action=(format!("/monitor/quarantines/{mid}/delay")) {
+                (admin.csrf())
+                label for="period" { "Delay scheduled exit by " }
+                input type="text" id="period" name="period" size="6" placeholder="1d";
+                " "
+                button type="submit" id="delay" { "Delay" }
+            }
         }
         p { a href="/monitor/quarantines" { "Back to Quarantines" } }
     };
@@ -359,6 +372,22 @@ async fn delete(Path(mid): Path<u64>, change: Change) -> Response {
     change
         .admin
         .change(words, None, "/monitor/quarantines")
+        .await
+}
+
+/// `quarantine delay MID PERIOD` (the form's `period`: `30m`, `12h`, `2d`);
+/// back on the message's page, which shows the new scheduled exit.
+async fn delay(Path(mid): Path<u64>, change: Change) -> Response {
+    let period = crate::web::fields::field(&change.fields, "period").unwrap_or("");
+    let words = vec![
+        "quarantine".into(),
+        "delay".into(),
+        mid.to_string(),
+        period.to_string(),
+    ];
+    change
+        .admin
+        .change(words, None, &format!("/monitor/quarantines/{mid}"))
         .await
 }
 
@@ -424,15 +453,18 @@ mod tests {
 
     #[test]
     fn quarantine_list_reads_quarantines_and_held_messages() {
-        let text = "Quarantine            Messages        Size  Maximum\nPolicy                       1        1200     100M\n\n     MID  Quarantine  Held since                Size  From / Subject\n      17  Policy      2026-12-06 13:00:00 UTC   1200  <a@example.org> Hello there\n";
+        let text = "Quarantine            Messages        Size  Maximum  % Full  Default action\nPolicy                       1        1200     100M    0.0%  Release\n\n     MID  Quarantine  Scheduled exit             Size  From / Subject\n      17  Policy      2026-12-06 13:00:00 UTC   1200  <a@example.org> Hello there\n";
         let (qs, held) = quarantine_list(text);
-        assert_eq!(qs, vec![vec!["Policy", "1", "1200", "100M"]]);
+        assert_eq!(
+            qs,
+            vec![vec!["Policy", "1", "1200", "100M", "0.0%", "Release"]]
+        );
         assert_eq!(
             held,
             vec![HeldRow {
                 mid: 17,
                 quarantine: "Policy".into(),
-                since: "2026-12-06 13:00:00 UTC".into(),
+                exit: "2026-12-06 13:00:00 UTC".into(),
                 size: "1200".into(),
                 sender: "a@example.org".into(),
                 subject: "Hello there".into(),
