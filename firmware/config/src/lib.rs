@@ -14,6 +14,7 @@ pub(crate) use breakwater_types::address;
 
 pub mod alerts;
 pub mod delivery;
+pub mod domain_keys;
 pub mod factory;
 pub mod hat;
 pub mod hat_comments;

@@ -415,6 +415,12 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- dkim signing (issue 17, config version 8) ---
+    /// DKIM signing keys, profiles and the flow policies that sign
+    /// (`domainkeysconfig`).
+    #[serde(default)]
+    pub domain_keys: super::domain_keys::DomainKeys,
+    // --- end dkim signing ---
 }
 
 fn default_time_zone() -> String {
