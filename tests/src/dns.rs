@@ -71,6 +71,27 @@ impl DnsBuilder {
         self
     }
 
+    /// TXT record `name` with `strings` (each at most 255 bytes), as a
+    /// zone's `name IN TXT "a" "b"`.
+    #[must_use]
+    pub fn txt_record(mut self, name: &str, strings: &[&str]) -> Self {
+        let quoted: Vec<String> = strings.iter().map(|s| format!("\"{s}\"")).collect();
+        self.args.push(format!(
+            "--txt-record={},{}",
+            name.trim_end_matches('.'),
+            quoted.join(",")
+        ));
+        self
+    }
+
+    /// Another port than the gateway's (a second dnsmasq for a peer that
+    /// needs records the gateway must not see, or made after it started).
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Starts dnsmasq and waits until it answers a query.
     ///
     /// # Panics
