@@ -452,6 +452,20 @@ mod tests {
     }
 
     #[test]
+    fn version_7_records_load_with_no_dkim_keys_and_signing_off() {
+        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
+        assert!(back.domain_keys.keys.is_empty() && back.domain_keys.profiles.is_empty());
+        assert!(back.domain_keys.signing_policies.is_empty());
+        assert_eq!(
+            back.domain_keys.max_signed_bytes,
+            breakwater_config::domain_keys::DEFAULT_MAX_SIGNED_BYTES
+        );
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
     fn version_6_records_load_with_ntp_off_no_metrics_port_alerts_or_log_subscriptions() {
         let mut cfg = factory();
         cfg.time_zone = "America/Chicago".into();
