@@ -75,11 +75,13 @@ impl DnsBuilder {
     /// zone's `name IN TXT "a" "b"`.
     #[must_use]
     pub fn txt_record(mut self, name: &str, strings: &[&str]) -> Self {
-        let quoted: Vec<String> = strings.iter().map(|s| format!("\"{s}\"")).collect();
+        // Unquoted: on the command line dnsmasq keeps quotes as text.
+        // A string may not hold a comma (dnsmasq's separator).
+        assert!(strings.iter().all(|s| !s.contains(',')), "{strings:?}");
         self.args.push(format!(
             "--txt-record={},{}",
             name.trim_end_matches('.'),
-            quoted.join(",")
+            strings.join(",")
         ));
         self
     }
