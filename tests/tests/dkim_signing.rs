@@ -137,9 +137,16 @@ fn signs_and_verifies(key_type: &str) {
         "bw2026",
         "outbound",
     ]);
-    w.gw.cli_ok(&["domainkeysconfig", "policy", "OutgoingMail", "RELAYED", "on"]);
+    w.gw.cli_ok(&[
+        "domainkeysconfig",
+        "policy",
+        "OutgoingMail",
+        "RELAYED",
+        "on",
+    ]);
     w.gw.cli_ok(&["commit", "e2e: DKIM signing"]);
-    let record = w.gw.cli_ok(&["domainkeysconfig", "profiles", "dnstxt", "example_com"]);
+    let record =
+        w.gw.cli_ok(&["domainkeysconfig", "profiles", "dnstxt", "example_com"]);
     let (name, strings) = parse_record(&record);
     assert_eq!(name, "bw2026._domainkey.example.com.");
     assert!(strings.iter().all(|s| s.len() <= 255), "{record}");
@@ -156,11 +163,16 @@ fn signs_and_verifies(key_type: &str) {
     let (mid, raw) = relay(&w, "alice@example.com", "dkim-signed@e2e.test");
     let text = String::from_utf8_lossy(&raw);
     assert!(
-        text.contains("DKIM-Signature: ") && text.contains("d=example.com") && text.contains("s=bw2026"),
+        text.contains("DKIM-Signature: ")
+            && text.contains("d=example.com")
+            && text.contains("s=bw2026"),
         "no signature for example.com:\n{text}"
     );
     let (ok, why) = dkimpy_verifies(&w.net, &raw);
-    assert!(ok, "dkimpy does not verify the {key_type} signature: {why}\n{text}");
+    assert!(
+        ok,
+        "dkimpy does not verify the {key_type} signature: {why}\n{text}"
+    );
     w.gw.wait_for_log(
         &format!(r"MID {mid} DKIM: signing with example_com - matches alice@example\.com"),
         SOON,
@@ -179,7 +191,13 @@ fn signs_and_verifies(key_type: &str) {
     );
 
     // Signing off for RELAYED: unsigned again.
-    w.gw.cli_ok(&["domainkeysconfig", "policy", "OutgoingMail", "RELAYED", "off"]);
+    w.gw.cli_ok(&[
+        "domainkeysconfig",
+        "policy",
+        "OutgoingMail",
+        "RELAYED",
+        "off",
+    ]);
     w.gw.cli_ok(&["commit", "e2e: DKIM signing off"]);
     let (_, raw) = relay(&w, "alice@example.com", "dkim-off@e2e.test");
     assert!(
@@ -204,7 +222,10 @@ fn private_keys_are_masked_in_saved_configurations() {
     w.gw.cli_ok(&["domainkeysconfig", "keys", "new", "k1"]);
     w.gw.cli_ok(&["commit", "e2e: a DKIM key"]);
     let shown = w.gw.cli_ok(&["showconfig", "--json"]);
-    assert!(!shown.contains("PRIVATE KEY"), "showconfig shows a DKIM private key");
+    assert!(
+        !shown.contains("PRIVATE KEY"),
+        "showconfig shows a DKIM private key"
+    );
     let printed = w.gw.cli_ok(&["domainkeysconfig", "print"]);
     assert!(!printed.contains("PRIVATE KEY"));
     let exported = w.gw.cli_ok(&["domainkeysconfig", "keys", "export", "k1"]);

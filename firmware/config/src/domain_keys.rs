@@ -440,14 +440,23 @@ mod tests {
         assert_eq!(with_profile(&[]).validate(), Ok(()));
         let mut dk = with_profile(&[]);
         dk.profiles[0].key = "nokey".into();
-        assert!(matches!(dk.validate(), Err(DomainKeysError::NoSuchKey { .. })));
+        assert!(matches!(
+            dk.validate(),
+            Err(DomainKeysError::NoSuchKey { .. })
+        ));
         let mut dk = with_profile(&["not an address"]);
         assert!(matches!(dk.validate(), Err(DomainKeysError::BadUser(_))));
         dk.profiles[0].users.clear();
         dk.profiles[0].selector = "bad selector".into();
-        assert!(matches!(dk.validate(), Err(DomainKeysError::BadSelector(_))));
+        assert!(matches!(
+            dk.validate(),
+            Err(DomainKeysError::BadSelector(_))
+        ));
         let mut dk = with_profile(&[]);
         dk.profiles[0].headers = vec!["Subject".into()];
-        assert!(matches!(dk.validate(), Err(DomainKeysError::FromNotSigned(_))));
+        assert!(matches!(
+            dk.validate(),
+            Err(DomainKeysError::FromNotSigned(_))
+        ));
     }
 }

@@ -68,7 +68,8 @@ pub fn import(text: &str) -> Result<(KeyAlgorithm, String), DkimSignError> {
     let key = PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| bad(&e))?;
     match key {
         PrivateKeyDer::Pkcs1(k) => {
-            let kp = aws_lc_rs::rsa::KeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(&e))?;
+            let kp =
+                aws_lc_rs::rsa::KeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(&e))?;
             let der: Pkcs8V1Der<'static> = kp.as_der().map_err(|e| bad(&e))?;
             check_rsa_size(&kp)?;
             Ok((KeyAlgorithm::Rsa, pem("PRIVATE KEY", der.as_ref())))
@@ -204,11 +205,7 @@ pub fn signature_header(
 /// profiles against.
 pub fn author(message: &[u8]) -> Option<String> {
     let parsed = mail_parser::MessageParser::new().parse_headers(message)?;
-    parsed
-        .from()?
-        .first()?
-        .address()
-        .map(|a| a.to_string())
+    parsed.from()?.first()?.address().map(|a| a.to_string())
 }
 
 /// What delivery sends for `mid`: the spooled message, with a
@@ -246,11 +243,7 @@ pub fn sign_for_delivery(dk: &DomainKeys, mid: Mid, body: Vec<u8>) -> Vec<u8> {
     }
 }
 
-fn sign(
-    dk: &DomainKeys,
-    profile: &SigningProfile,
-    body: &[u8],
-) -> Result<String, DkimSignError> {
+fn sign(dk: &DomainKeys, profile: &SigningProfile, body: &[u8]) -> Result<String, DkimSignError> {
     if body.len() as u64 > dk.max_signed_bytes {
         return Err(DkimSignError::TooLarge {
             size: body.len(),
@@ -352,7 +345,11 @@ mod tests {
             assert!(text.starts_with("DKIM-Signature: "), "{text}");
             assert!(text.contains("d=example.com") && text.contains("s=sel1"));
             assert!(text.ends_with(MESSAGE));
-            assert_eq!(verify(&signed, &profile, &key).await, DkimResult::Pass, "{alg:?}");
+            assert_eq!(
+                verify(&signed, &profile, &key).await,
+                DkimResult::Pass,
+                "{alg:?}"
+            );
             // A changed body no longer verifies.
             let tampered = text.replace("figures", "fig ures");
             assert_ne!(
@@ -366,13 +363,19 @@ mod tests {
     async fn simple_canonicalization_and_imported_keys_verify() {
         let (_, mut profile, key) = setup(KeyAlgorithm::Rsa);
         let (alg, pem) = import(&key.private_pem).unwrap();
-        assert_eq!((alg, pem.as_str()), (KeyAlgorithm::Rsa, key.private_pem.as_str()));
+        assert_eq!(
+            (alg, pem.as_str()),
+            (KeyAlgorithm::Rsa, key.private_pem.as_str())
+        );
         profile.header_canonicalization = Canonicalization::Simple;
         profile.body_canonicalization = Canonicalization::Simple;
         let header = signature_header(&profile, &key, MESSAGE.as_bytes()).unwrap();
         assert!(header.contains("c=simple/simple"));
         let signed = format!("{header}{MESSAGE}");
-        assert_eq!(verify(signed.as_bytes(), &profile, &key).await, DkimResult::Pass);
+        assert_eq!(
+            verify(signed.as_bytes(), &profile, &key).await,
+            DkimResult::Pass
+        );
     }
 
     #[test]

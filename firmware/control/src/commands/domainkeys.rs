@@ -99,7 +99,9 @@ fn check_name(name: &str) -> Result<(), CliError> {
     if dk::valid_name(name) {
         Ok(())
     } else {
-        Err(invalid(dk::DomainKeysError::BadName(name.to_string()).to_string()))
+        Err(invalid(
+            dk::DomainKeysError::BadName(name.to_string()).to_string(),
+        ))
     }
 }
 
@@ -235,8 +237,11 @@ fn apply_profile_opts(p: &mut SigningProfile, rest: &[String], edit: bool) -> Re
         return Err(usage(USAGE));
     }
     let canon = |v: &str| {
-        Canonicalization::parse(v)
-            .ok_or_else(|| invalid(format!("'{v}' is not a canonicalization (simple, relaxed).")))
+        Canonicalization::parse(v).ok_or_else(|| {
+            invalid(format!(
+                "'{v}' is not a canonicalization (simple, relaxed)."
+            ))
+        })
     };
     if let Some(v) = opts.value("header-canon") {
         p.header_canonicalization = canon(v)?;
@@ -439,7 +444,10 @@ pub(super) fn render(cfg: &Config) -> String {
         out.push_str("  Off for every mail flow policy.\n");
     }
     for s in &d.signing_policies {
-        out.push_str(&format!("  On for {} on listener {}\n", s.policy, s.listener));
+        out.push_str(&format!(
+            "  On for {} on listener {}\n",
+            s.policy, s.listener
+        ));
     }
     out.push_str(&format!(
         "Largest message signed: {} bytes\n\nSigning keys:\n",
@@ -499,13 +507,17 @@ mod tests {
     #[test]
     fn an_exported_key_imports_back() {
         let f = Fixture::new();
-        f.run("domainkeysconfig keys new k1 --type ed25519").unwrap();
+        f.run("domainkeysconfig keys new k1 --type ed25519")
+            .unwrap();
         let pem = f.run("domainkeysconfig keys export k1").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("k.pem");
         std::fs::write(&file, &pem).unwrap();
-        f.run(&format!("domainkeysconfig keys import k2 {}", file.display()))
-            .unwrap();
+        f.run(&format!(
+            "domainkeysconfig keys import k2 {}",
+            file.display()
+        ))
+        .unwrap();
         let cfg = f.staged().unwrap();
         assert_eq!(
             cfg.domain_keys.key("k2").unwrap().private_pem,
@@ -519,9 +531,11 @@ mod tests {
         let cfg = f.working();
         let l = cfg.listeners[0].name.clone();
         let p = cfg.listeners[0].policies[0].name.clone();
-        f.run(&format!("domainkeysconfig policy {l} {p} on")).unwrap();
+        f.run(&format!("domainkeysconfig policy {l} {p} on"))
+            .unwrap();
         assert!(f.staged().unwrap().domain_keys.signs(&l, &p));
-        f.run(&format!("domainkeysconfig policy {l} {p} off")).unwrap();
+        f.run(&format!("domainkeysconfig policy {l} {p} off"))
+            .unwrap();
         assert!(!f.staged().unwrap().domain_keys.signs(&l, &p));
         f.run("domainkeysconfig setup --max-size 2048").unwrap();
         assert_eq!(f.staged().unwrap().domain_keys.max_signed_bytes, 2048);
