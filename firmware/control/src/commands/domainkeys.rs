@@ -537,8 +537,38 @@ mod tests {
         f.run(&format!("domainkeysconfig policy {l} {p} off"))
             .unwrap();
         assert!(!f.staged().unwrap().domain_keys.signs(&l, &p));
+        // A deleted flow policy takes its switch with it.
+        f.run("listenerconfig edit IncomingMail hostaccess newpolicy spare")
+            .unwrap();
+        f.run("domainkeysconfig policy IncomingMail spare on")
+            .unwrap();
+        assert!(
+            f.staged()
+                .unwrap()
+                .domain_keys
+                .signs("IncomingMail", "spare")
+        );
+        f.run("listenerconfig edit IncomingMail hostaccess deletepolicy spare")
+            .unwrap();
+        assert!(f.staged().unwrap().domain_keys.signing_policies.is_empty());
         f.run("domainkeysconfig setup --max-size 2048").unwrap();
         assert_eq!(f.staged().unwrap().domain_keys.max_signed_bytes, 2048);
+    }
+
+    #[test]
+    fn saved_configurations_mask_private_keys_and_load_back_on_this_appliance() {
+        use super::super::saveconfig::{MASK, from_text, to_text};
+        let f = Fixture::new();
+        f.run("domainkeysconfig keys new k1").unwrap();
+        let cfg = f.staged().unwrap();
+        let masked = to_text(&cfg, false).unwrap();
+        assert!(!masked.contains("PRIVATE KEY") && masked.contains(MASK));
+        // On this appliance the masked key is the appliance's own.
+        assert_eq!(from_text(&masked, &cfg).unwrap(), cfg);
+        // Elsewhere it cannot be: the file must be saved with secrets.
+        let err = from_text(&masked, &super::super::testutil::factory()).unwrap_err();
+        assert!(err.to_string().contains("DKIM signing key k1"), "{err}");
+        assert!(to_text(&cfg, true).unwrap().contains("PRIVATE KEY"));
     }
 
     #[test]
