@@ -169,15 +169,46 @@ fn sign_with<K: AuthKey>(
     profile: &SigningProfile,
     message: &[u8],
 ) -> Result<String, DkimSignError> {
+    // Only the headers the message has: a listed but absent header would
+    // be "oversigned" (mail-auth lists it in h= anyway), and a mailing list
+    // adding List-Id or Sender downstream would then break the signature.
+    let present = header_names(message);
+    let headers: Vec<String> = profile
+        .headers
+        .iter()
+        .filter(|h| present.iter().any(|p| p.eq_ignore_ascii_case(h)))
+        .cloned()
+        .collect();
     let signature = DkimSigner::from_key(key)
         .domain(profile.domain.clone())
         .selector(profile.selector.clone())
-        .headers(profile.headers.iter().cloned())
+        .headers(headers)
         .header_canonicalization(canon(profile.header_canonicalization))
         .body_canonicalization(canon(profile.body_canonicalization))
         .sign(message)
         .map_err(|e| DkimSignError::Sign(e.to_string()))?;
     Ok(signature.to_header())
+}
+
+/// The names of the header fields of `message` (its header block, up to
+/// the first empty line).
+fn header_names(message: &[u8]) -> Vec<&str> {
+    let mut names = Vec::new();
+    for line in message.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':')
+            && let Ok(name) = std::str::from_utf8(&line[..colon])
+        {
+            names.push(name.trim_end());
+        }
+    }
+    names
 }
 
 /// The `DKIM-Signature:` header (folded, ending in CRLF) for `message`.
@@ -344,6 +375,11 @@ mod tests {
             let text = String::from_utf8(signed.clone()).unwrap();
             assert!(text.starts_with("DKIM-Signature: "), "{text}");
             assert!(text.contains("d=example.com") && text.contains("s=sel1"));
+            // Present headers only: nothing absent is oversigned.
+            assert!(
+                text.contains("h=Message-ID:Date:Subject:To:From;"),
+                "{text}"
+            );
             assert!(text.ends_with(MESSAGE));
             assert_eq!(
                 verify(&signed, &profile, &key).await,
