@@ -71,6 +71,29 @@ impl DnsBuilder {
         self
     }
 
+    /// TXT record `name` with `strings` (each at most 255 bytes), as a
+    /// zone's `name IN TXT "a" "b"`.
+    #[must_use]
+    pub fn txt_record(mut self, name: &str, strings: &[&str]) -> Self {
+        // Unquoted: on the command line dnsmasq keeps quotes as text.
+        // A string may not hold a comma (dnsmasq's separator).
+        assert!(strings.iter().all(|s| !s.contains(',')), "{strings:?}");
+        self.args.push(format!(
+            "--txt-record={},{}",
+            name.trim_end_matches('.'),
+            strings.join(",")
+        ));
+        self
+    }
+
+    /// Another port than the gateway's (a second dnsmasq for a peer that
+    /// needs records the gateway must not see, or made after it started).
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Starts dnsmasq and waits until it answers a query.
     ///
     /// # Panics

@@ -116,6 +116,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         bounce_verification: Default::default(),
         antispam: Default::default(),
         quarantine_settings: Default::default(),
+        domain_keys: Default::default(),
     }
 }
 

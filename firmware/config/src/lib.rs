@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod bounce_verification;
 pub mod antispam;
 pub mod delivery;
+pub mod domain_keys;
 pub mod factory;
 pub mod hat;
 pub mod hat_comments;

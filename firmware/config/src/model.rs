@@ -432,6 +432,12 @@ pub struct Config {
     #[serde(default)]
     pub quarantine_settings: super::quarantine_settings::QuarantineSettings,
     // --- end quarantines ---
+    // --- dkim signing (issue 17, config version 8) ---
+    /// DKIM signing keys, profiles and the flow policies that sign
+    /// (`domainkeysconfig`).
+    #[serde(default)]
+    pub domain_keys: super::domain_keys::DomainKeys,
+    // --- end dkim signing ---
 }
 
 fn default_time_zone() -> String {

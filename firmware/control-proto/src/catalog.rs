@@ -337,6 +337,23 @@ pub const CATALOG: &[Command] = &[
         usage::THREATDEFENSECONFIG,
         &[form(&["threatdefenseconfig", "print"], ReadOnly)],
     ),
+    Command {
+        reads_paste: true,
+        ..config(
+            "domainkeysconfig",
+            "Configure DKIM signing of outgoing mail (keys, signing profiles, DNS records)",
+            usage::DOMAINKEYSCONFIG,
+            &[
+                form(&["domainkeysconfig", "print"], ReadOnly),
+                form(&["domainkeysconfig", "keys", "list"], ReadOnly),
+                form(&["domainkeysconfig", "keys", "print", "*"], ReadOnly),
+                form(&["domainkeysconfig", "keys", "export", "*"], Admin),
+                form(&["domainkeysconfig", "profiles", "list"], ReadOnly),
+                form(&["domainkeysconfig", "profiles", "print", "*"], ReadOnly),
+                form(&["domainkeysconfig", "profiles", "dnstxt", "*"], ReadOnly),
+            ],
+        )
+    },
     config(
         "logconfig",
         "Configure log rollover",

@@ -150,6 +150,31 @@ usage: threatdefenseconfig print
 --verify-certificate: the intake's certificate must verify against the trusted CAs
   (certconfig certauthority) and its name (default yes; no: TLS without verification)";
 
+pub const DOMAINKEYSCONFIG: &str = "\
+usage: domainkeysconfig print
+       domainkeysconfig keys list
+       domainkeysconfig keys new <name> [--type rsa|ed25519]
+       domainkeysconfig keys import <name> <pem-file|->
+       domainkeysconfig keys print <name>
+       domainkeysconfig keys export <name>
+       domainkeysconfig keys delete <name>
+       domainkeysconfig profiles list
+       domainkeysconfig profiles new <name> <domain> <selector> <key> [OPTIONS]
+       domainkeysconfig profiles edit <name> [--domain D] [--selector S] [--key K] [OPTIONS]
+       domainkeysconfig profiles print <name>
+       domainkeysconfig profiles dnstxt <name>
+       domainkeysconfig profiles delete <name>
+       domainkeysconfig policy <listener> <mail-flow-policy> on|off
+       domainkeysconfig setup --max-size BYTES
+OPTIONS: --header-canon simple|relaxed  --body-canon simple|relaxed (default relaxed/relaxed)
+         --headers standard|H1,H2,...  (default standard: AsyncOS's list; From is required)
+         --users all|ADDR,DOMAIN,.SUBDOMAIN,...  (default all: the domain and its subdomains)
+keys new: RSA 2048 (default) or Ed25519, generated on the appliance; keys import: a PEM
+  private key (PKCS#8 or PKCS#1 RSA); keys export prints the private key (administrators).
+profiles dnstxt: the TXT record to publish at <selector>._domainkey.<domain>.
+policy: Domain Key/DKIM Signing of a mail flow policy (default off).
+--max-size: larger messages are delivered unsigned (default 10485760)";
+
 pub const LOGCONFIG: &str = "\
 usage: logconfig mail_logs [--max-file-size N[k|M|G]] [--max-files N]
        logconfig subscribe <log> <host>[:<port>] [--protocol udp|tcp|tls] [--facility F] [--spool-size N[k|M|G]]

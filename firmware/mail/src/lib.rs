@@ -24,6 +24,7 @@ pub(crate) use breakwater_types::display;
 
 pub mod alerts;
 pub mod delivery;
+pub mod dkim_sign; // issue 17: DKIM signing at delivery
 pub mod dns;
 pub mod metrics;
 pub mod open_files;

@@ -40,6 +40,8 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 8 added `Config::antispam` (engine off, factory policies).
 /// - Version 8 added `Config::quarantine_settings` (no retention periods
 ///   in minutes).
+/// - Version 8 added `Config::domain_keys` (no DKIM keys or profiles,
+///   signing off).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -288,6 +290,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.push(0); // quarantine_settings.retention_minutes: empty
     }
     // --- end quarantines ---
+    // --- dkim signing (issue 17) ---
+    if version < 8 {
+        let dk = breakwater_config::domain_keys::DomainKeys::default();
+        tail.extend(postcard::to_allocvec(&dk).map_err(CodecError::from)?);
+    }
+    // --- end dkim signing ---
     Ok(tail)
 }
 
@@ -469,6 +477,16 @@ mod tests {
         let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
         assert!(back.bounce_verification.keys.is_empty());
         assert!(!back.bounce_verification.default_tagging);
+    fn version_7_records_load_with_no_dkim_keys_and_signing_off() {
+        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
+        assert!(back.domain_keys.keys.is_empty() && back.domain_keys.profiles.is_empty());
+        assert!(back.domain_keys.signing_policies.is_empty());
+        assert_eq!(
+            back.domain_keys.max_signed_bytes,
+            breakwater_config::domain_keys::DEFAULT_MAX_SIGNED_BYTES
+        );
         assert_eq!(back, cfg);
     }
 

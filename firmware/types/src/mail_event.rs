@@ -663,6 +663,15 @@ mail_events! {
     /// antispam positive`). After the other `antispam` lines: it reads
     /// any text after the word.
     Antispam { mid: Mid, verdict: String } => ["MID " mid " antispam " verdict];
+
+    // --- dkim signing (issue 17) ---
+    /// A message signed at delivery by a signing profile, as AsyncOS logs
+    /// it: `MID 12 DKIM: signing with example_com - matches a@example.com`.
+    DkimSigning { mid: Mid, profile: String, address: String } =>
+        ["MID " mid " DKIM: signing with " profile " - matches " address];
+    /// A message eligible for signing that goes out unsigned (too large,
+    /// an unusable key): `MID 12 DKIM: cannot sign - message too large`.
+    DkimCannotSign { mid: Mid, why: String } => ["MID " mid " DKIM: cannot sign - " why];
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod cutover;
 mod deliveryconfig;
 mod destconfig;
 mod dnsconfig;
+mod domainkeys; // issue 17: DKIM signing
 mod filters;
 mod hostaccess;
 mod interfaceconfig;
@@ -114,6 +115,7 @@ pub fn run(
         "adminaccessconfig" => adminaccessconfig::run(ctx, rest),
         "sshconfig" => sshconfig::run(ctx, rest, stdin),
         "threatdefenseconfig" => threatdefenseconfig::run(ctx, rest),
+        "domainkeysconfig" => domainkeys::run(ctx, rest, stdin),
         "logconfig" => logconfig::run(ctx, rest),
         "filters" => filters::run(ctx, rest, stdin),
         "policyconfig" => policyconfig::run(ctx, rest),

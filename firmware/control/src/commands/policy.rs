@@ -112,7 +112,11 @@ pub(super) fn run(
                     p.name, g.name
                 )));
             }
-            format!("Deleted mail flow policy ${} from {}.", p.name, l.name)
+            let message = format!("Deleted mail flow policy ${} from {}.", p.name, l.name);
+            // Its DKIM signing switch goes with it (issue 17).
+            let (lname, pname) = (l.name.clone(), p.name.clone());
+            cfg.domain_keys.forget_policy(&lname, &pname);
+            message
         }
         _ => return Err(usage(USAGE)),
     };

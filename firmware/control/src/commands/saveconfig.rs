@@ -222,6 +222,9 @@ pub fn masked(cfg: &Config) -> Config {
     for k in &mut shown.bounce_verification.keys {
         k.secret = MASK.to_string();
     }
+    for k in &mut shown.domain_keys.keys {
+        k.private_pem = MASK.to_string();
+    }
     shown
 }
 
@@ -363,6 +366,21 @@ pub fn from_text(text: &str, current: &Config) -> Result<Config, CliError> {
                 return Err(invalid(format!(
                     "The private key of certificate {} is masked in this file and this appliance has no such certificate: save it with --include-secrets.",
                     c.name
+                )));
+            }
+        }
+    }
+    // DKIM signing keys: a masked key is the appliance's key of that name.
+    for k in &mut cfg.domain_keys.keys {
+        if k.private_pem != MASK {
+            continue;
+        }
+        match current.domain_keys.key(&k.name) {
+            Some(same) if same.algorithm == k.algorithm => k.private_pem = same.private_pem.clone(),
+            _ => {
+                return Err(invalid(format!(
+                    "The private key of DKIM signing key {} is masked in this file and this appliance has no such key: save it with --include-secrets.",
+                    k.name
                 )));
             }
         }

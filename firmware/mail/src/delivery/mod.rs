@@ -52,6 +52,10 @@ pub struct DeliveryJob {
     /// The interface to send from instead of the delivery interface (a
     /// filter's `alt-src-host()`).
     pub source_interface: Option<String>,
+    /// The message came through a mail flow policy with "Domain Key/DKIM
+    /// Signing" on: delivery signs it (`dkim_sign`) when a signing profile
+    /// matches its author.
+    pub dkim_sign: bool,
 }
 
 impl DeliveryJob {

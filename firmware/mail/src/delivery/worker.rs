@@ -628,6 +628,13 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
             return Ok(());
         }
     };
+    // Signing comes last, after every rewrite (decision 0017).
+    let body = if job.dkim_sign {
+        let config = shared.config.borrow().clone();
+        crate::dkim_sign::sign_for_delivery(&config.domain_keys, job.mid, body)
+    } else {
+        body
+    };
     let all = rids(job);
     let tdc = job.destination == crate::tdc::DESTINATION;
     if tdc {

@@ -276,6 +276,11 @@ impl WorkQueue {
             record.reception.listener.clone(),
             record.mail_from.clone(),
         );
+        // A Threat Defense copy goes out as received: only real deliveries are signed.
+        let dkim_sign = !tdc_copy
+            && config
+                .domain_keys
+                .signs(&record.reception.listener, &record.reception.policy);
         let mut jobs: HashMap<String, DeliveryJob> = HashMap::new();
         let mut dropped: Vec<Rid> = Vec::new();
         for r in record
@@ -310,6 +315,7 @@ impl WorkQueue {
                     route,
                     lookup_domain,
                     source_interface: record.processing.alt_src_host.clone(),
+                    dkim_sign,
                 })
                 .recipients
                 .push((r.rid, r.address.clone()));
