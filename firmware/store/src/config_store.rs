@@ -37,11 +37,11 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
 ///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
 ///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
-/// - Version 8 added `Config::antispam` (engine off, factory policies).
-/// - Version 8 added `Config::quarantine_settings` (no retention periods
-///   in minutes).
-/// - Version 8 added `Config::domain_keys` (no DKIM keys or profiles,
-///   signing off).
+/// - Version 8 (issue 17, content security) added
+///   `Config::bounce_verification` (no keys, no tagging),
+///   `Config::antispam` (engine off, factory policies),
+///   `Config::quarantine_settings` (no retention periods in minutes) and
+///   `Config::domain_keys` (no DKIM keys or profiles, signing off).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -472,25 +472,6 @@ mod tests {
     }
 
     #[test]
-    fn version_7_records_load_without_bounce_verification_keys() {
-        let cfg = factory();
-        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
-        assert!(back.bounce_verification.keys.is_empty());
-        assert!(!back.bounce_verification.default_tagging);
-    fn version_7_records_load_with_no_dkim_keys_and_signing_off() {
-        let mut cfg = factory();
-        cfg.time_zone = "America/Chicago".into();
-        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
-        assert!(back.domain_keys.keys.is_empty() && back.domain_keys.profiles.is_empty());
-        assert!(back.domain_keys.signing_policies.is_empty());
-        assert_eq!(
-            back.domain_keys.max_signed_bytes,
-            breakwater_config::domain_keys::DEFAULT_MAX_SIGNED_BYTES
-        );
-        assert_eq!(back, cfg);
-    }
-
-    #[test]
     fn version_6_records_load_with_ntp_off_no_metrics_port_alerts_or_log_subscriptions() {
         let mut cfg = factory();
         cfg.time_zone = "America/Chicago".into();
@@ -512,21 +493,31 @@ mod tests {
     }
 
     #[test]
-    fn version_7_records_load_with_antispam_off_and_factory_policies() {
+    fn version_7_records_load_with_every_content_security_setting_off() {
         let mut cfg = factory();
-        cfg.time_zone = "Europe/Paris".into();
-        let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
-        assert!(!back.antispam.enabled);
-        assert_eq!(back.antispam.port, 11333);
-        assert!(back.antispam.policies.is_empty());
-    fn version_7_records_load_with_no_retention_in_minutes_and_a_spam_quarantine() {
-        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
         // Firmware writing version 7 did not know the Spam quarantine.
         cfg.quarantines
             .retain(|q| q.name != breakwater_config::SPAM_QUARANTINE);
         let back: Config = decode(&as_written_by(CONFIG_VERSION_7, &cfg)).unwrap();
+        // Bounce verification: no keys, no tagging.
+        assert!(back.bounce_verification.keys.is_empty());
+        assert!(!back.bounce_verification.default_tagging);
+        // Anti-spam: engine off on rspamd's port, factory policies.
+        assert!(!back.antispam.enabled);
+        assert_eq!(back.antispam.port, 11333);
+        assert!(back.antispam.policies.is_empty());
+        // Quarantines: retention in hours only; Spam exists at read time.
         assert!(back.quarantine_settings.retention_minutes.is_empty());
         assert!(breakwater_config::quarantine_settings::quarantine(&back, "Spam").is_some());
+        // DKIM: no keys or profiles, signing off everywhere.
+        assert!(back.domain_keys.keys.is_empty() && back.domain_keys.profiles.is_empty());
+        assert!(back.domain_keys.signing_policies.is_empty());
+        assert_eq!(
+            back.domain_keys.max_signed_bytes,
+            breakwater_config::domain_keys::DEFAULT_MAX_SIGNED_BYTES
+        );
+        assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }
 
