@@ -24,6 +24,7 @@ pub mod model;
 pub mod ntp;
 pub mod policy;
 pub mod rat;
+pub mod sender_auth;
 pub mod relay_lint;
 pub mod services;
 pub mod ssl;

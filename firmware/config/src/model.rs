@@ -415,6 +415,12 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- sender auth (issue 17, config version 8) ---
+    /// SPF/DKIM/DMARC verification per mail flow policy, DMARC
+    /// verification profiles (`dmarcconfig`) and the per-message limits.
+    #[serde(default)]
+    pub sender_auth: super::sender_auth::SenderAuthSettings,
+    // --- end sender auth ---
 }
 
 fn default_time_zone() -> String {

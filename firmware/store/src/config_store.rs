@@ -37,7 +37,7 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
 ///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
 ///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
-const CONFIG_VERSION: u8 = 7;
+const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
@@ -48,6 +48,7 @@ const CONFIG_VERSION_4: u8 = 4;
 #[cfg(test)] // Migrated by the same range as 1 and 6; named by the tests.
 const CONFIG_VERSION_5: u8 = 5;
 const CONFIG_VERSION_6: u8 = 6;
+const CONFIG_VERSION_7: u8 = 7;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -206,7 +207,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_6).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_7).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -266,6 +267,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.push(0); // log_shipping.subscriptions: empty
     }
     // --- end log shipping ---
+    // --- sender auth (issue 17) ---
+    if version < 8 {
+        let sender_auth = breakwater_config::sender_auth::SenderAuthSettings::default();
+        tail.extend(postcard::to_allocvec(&sender_auth).map_err(CodecError::from)?);
+    }
+    // --- end sender auth ---
     Ok(tail)
 }
 
