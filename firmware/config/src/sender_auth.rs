@@ -122,14 +122,14 @@ pub struct DmarcProfile {
 }
 
 impl DmarcProfile {
-    /// AsyncOS's `DEFAULT` profile: reject with `550 #5.7.1 DMARC
-    /// Verification Failed`, quarantine in Policy.
+    /// AsyncOS's `DEFAULT` profile: reject with `550 5.7.1 DMARC
+    /// unauthenticated mail is prohibited` (AsyncOS writes `#5.7.1`), quarantine in Policy.
     pub fn predefined(name: &str) -> Self {
         DmarcProfile {
             name: name.to_string(),
             on_reject: DmarcAction::Reject {
                 code: 550,
-                text: "#5.7.1 DMARC Verification Failed".to_string(),
+                text: "5.7.1 DMARC unauthenticated mail is prohibited".to_string(),
             },
             on_quarantine: DmarcAction::Quarantine("Policy".to_string()),
             on_temperror_accept: true,
@@ -181,7 +181,8 @@ impl SenderAuthSettings {
         let at = match at {
             Some(i) => i,
             None => {
-                self.flow_policies.push(FlowPolicyAuth::new(listener, policy));
+                self.flow_policies
+                    .push(FlowPolicyAuth::new(listener, policy));
                 self.flow_policies.len() - 1
             }
         };
@@ -234,7 +235,9 @@ impl SenderAuthSettings {
         for (i, p) in self.dmarc_profiles.iter().enumerate() {
             for a in [&p.on_reject, &p.on_quarantine] {
                 if let DmarcAction::Reject { code, text } = a
-                    && (!(500..=599).contains(code) || text.len() > 400 || text.contains(['\r', '\n']))
+                    && (!(500..=599).contains(code)
+                        || text.len() > 400
+                        || text.contains(['\r', '\n']))
                 {
                     out.push((
                         format!("sender_auth.dmarc_profiles[{i}]"),
@@ -271,7 +274,7 @@ mod tests {
             p.on_reject,
             DmarcAction::Reject {
                 code: 550,
-                text: "#5.7.1 DMARC Verification Failed".into()
+                text: "5.7.1 DMARC unauthenticated mail is prohibited".into()
             }
         );
         assert!(s.problems().is_empty());

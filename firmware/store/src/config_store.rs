@@ -47,6 +47,7 @@ const CONFIG_VERSION_3: u8 = 3;
 const CONFIG_VERSION_4: u8 = 4;
 #[cfg(test)] // Migrated by the same range as 1 and 6; named by the tests.
 const CONFIG_VERSION_5: u8 = 5;
+#[cfg(test)] // Migrated by the same range as 1 and 7; named by the tests.
 const CONFIG_VERSION_6: u8 = 6;
 const CONFIG_VERSION_7: u8 = 7;
 const COMMITTED: &str = "committed";

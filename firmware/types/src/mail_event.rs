@@ -609,6 +609,23 @@ mail_events! {
     /// (a filter's `bounce()`, expiry, the administrator) with DCID 0.
     Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
         [tdc "Bounced: DCID " dcid " MID " mid " to RID " rid " - " reason];
+    // --- sender auth (issue 17) ---
+    /// SPF verdict for the HELO identity.
+    SpfHelo { icid: Icid, identity: String, result: String } =>
+        ["ICID " icid " SPF: helo identity " identity " " result];
+    /// SPF verdict for the MAIL FROM identity.
+    SpfMailFrom { mid: Mid, identity: String, result: String } =>
+        ["MID " mid " SPF: mailfrom identity " identity " " result];
+    /// One DKIM signature's verdict (`pass signature verified (d=.. s=.. i=..)`).
+    DkimVerdict { mid: Mid, verdict: String } => ["MID " mid " DKIM: " verdict];
+    /// The DMARC verdict on the From domain.
+    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
+    /// The message was refused at end of data by its domain's DMARC policy.
+    DmarcRejected { mid: Mid, reply: String } =>
+        ["MID " mid " DMARC: Message rejected by DMARC policy: " reply];
+    /// Verification ran out of its DNS time budget.
+    SenderAuthBudget { mid: Mid, secs: u64 } =>
+        ["MID " mid " sender authentication: DNS budget of " secs " seconds spent"];
 }
 
 #[cfg(test)]
