@@ -421,6 +421,17 @@ pub const CATALOG: &[Command] = &[
         Admin,
     ),
     // --- end ntp ---
+    // --- sender auth (issue 17) ---
+    config(
+        "dmarcconfig",
+        "Configure DMARC verification profiles and sender authentication limits",
+        usage::DMARCCONFIG,
+        &[
+            form(&["dmarcconfig"], ReadOnly),
+            form(&["dmarcconfig", "print"], ReadOnly),
+        ],
+    ),
+    // --- end sender auth ---
     config(
         "alertconfig",
         "Configure e-mail alerts",

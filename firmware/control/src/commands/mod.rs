@@ -24,6 +24,7 @@ mod commit;
 pub mod cutover;
 mod deliveryconfig;
 mod destconfig;
+pub mod dmarcconfig; // issue 17: dmarcconfig, hostaccess senderauth
 mod dnsconfig;
 mod filters;
 mod hostaccess;
@@ -128,6 +129,7 @@ pub fn run(
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
+        "dmarcconfig" => dmarcconfig::run(ctx, rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),

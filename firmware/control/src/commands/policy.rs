@@ -112,7 +112,11 @@ pub(super) fn run(
                     p.name, g.name
                 )));
             }
-            format!("Deleted mail flow policy ${} from {}.", p.name, l.name)
+            let (lname, pname) = (l.name.clone(), p.name.clone());
+            // Its sender authentication settings go with it.
+            cfg.sender_auth
+                .prune(|l, p| !(l.eq_ignore_ascii_case(&lname) && p.eq_ignore_ascii_case(&pname)));
+            format!("Deleted mail flow policy ${pname} from {lname}.")
         }
         _ => return Err(usage(USAGE)),
     };
