@@ -71,6 +71,35 @@ impl DnsBuilder {
         self
     }
 
+    /// TXT record `name` → `text`, split into 250-byte strings (a DNS
+    /// character-string holds 255; a 2048-bit DKIM key needs two). The
+    /// text may not contain commas (dnsmasq's separator).
+    #[must_use]
+    pub fn txt_record(mut self, name: &str, text: &str) -> Self {
+        let parts: Vec<String> = text
+            .as_bytes()
+            .chunks(250)
+            // Unquoted: dnsmasq keeps quotes of command-line values as
+            // part of the text.
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        self.args
+            .push(format!("--txt-record={name},{}", parts.join(",")));
+        self
+    }
+
+    /// Queries for `domain` (and names under it) are forwarded to `server`:
+    /// a server that never answers makes them time out.
+    #[must_use]
+    pub fn forward(mut self, domain: &str, server: std::net::SocketAddrV4) -> Self {
+        self.args.push(format!(
+            "--server=/{domain}/{}#{}",
+            server.ip(),
+            server.port()
+        ));
+        self
+    }
+
     /// Starts dnsmasq and waits until it answers a query.
     ///
     /// # Panics
