@@ -147,7 +147,7 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
                 let matched = if r.dkim.is_empty() {
                     want == "none"
                 } else {
-                    r.dkim.iter().any(|d| *d == want)
+                    r.dkim.contains(&want)
                 };
                 apply(*op, matched)
             }),
