@@ -128,6 +128,8 @@ fn spf_dkim_and_dmarc_verdicts_reach_the_header_the_log_and_the_reply() {
         .txt_record("soft.e2e.test", "v=spf1 ~all")
         .txt_record("dmarc.e2e.test", "v=spf1 -all")
         .txt_record("_dmarc.dmarc.e2e.test", "v=DMARC1; p=reject")
+        .txt_record("quar.e2e.test", "v=spf1 -all")
+        .txt_record("_dmarc.quar.e2e.test", "v=DMARC1; p=quarantine")
         .txt_record("signed.e2e.test", "v=spf1 ip4:127.0.0.0/8 -all")
         .txt_record("_dmarc.signed.e2e.test", "v=DMARC1; p=reject")
         .txt_record("sel._domainkey.signed.e2e.test", &key_txt)
@@ -225,6 +227,22 @@ fn spf_dkim_and_dmarc_verdicts_reach_the_header_the_log_and_the_reply() {
             .iter()
             .any(|m| String::from_utf8_lossy(&m.raw).contains("dmarc@e2e.test")),
         "a DMARC reject is not delivered"
+    );
+
+    // DMARC p=quarantine: accepted, then held in the profile's quarantine
+    // (Policy) instead of being delivered.
+    let from = "user@quar.e2e.test";
+    let out = send(&world, from, &message(from, "quar@e2e.test", "Suspect."));
+    let reply = out
+        .data_reply()
+        .unwrap_or_else(|| panic!("no reply to end of DATA:\n{}", out.transcript));
+    assert_eq!(reply.code, 250, "{}", out.transcript);
+    let mid = mid_in_reply(&reply.text()).expect("the 250 names the MID");
+    world.gw.wait_for_log(
+        &regex::escape(&format!(
+            "MID {mid} quarantined to \"Policy\" (message filter:DMARC)"
+        )),
+        SOON,
     );
     drop(silent);
 }
