@@ -388,10 +388,7 @@ mod tests {
             dmarc_verdict(fail(Policy::Quarantine), &profile),
             Verdict::Quarantine("Policy".into())
         );
-        assert_eq!(
-            dmarc_verdict(fail(Policy::None), &profile),
-            Verdict::Accept
-        );
+        assert_eq!(dmarc_verdict(fail(Policy::None), &profile), Verdict::Accept);
         let mut lenient = profile.clone();
         lenient.on_reject = DmarcAction::NoAction;
         assert_eq!(
