@@ -86,6 +86,31 @@ impl DnsBuilder {
         self
     }
 
+    /// TXT record `name` → `text`, split into 250-byte strings (a DNS
+    /// character-string holds 255; a 2048-bit DKIM key needs two).
+    #[must_use]
+    pub fn txt(self, name: &str, text: &str) -> Self {
+        let parts: Vec<String> = text
+            .as_bytes()
+            .chunks(250)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.txt_record(name, &parts)
+    }
+
+    /// Queries for `domain` (and names under it) are forwarded to `server`:
+    /// a server that never answers makes them time out.
+    #[must_use]
+    pub fn forward(mut self, domain: &str, server: std::net::SocketAddrV4) -> Self {
+        self.args.push(format!(
+            "--server=/{domain}/{}#{}",
+            server.ip(),
+            server.port()
+        ));
+        self
+    }
+
     /// Another port than the gateway's (a second dnsmasq for a peer that
     /// needs records the gateway must not see, or made after it started).
     #[must_use]

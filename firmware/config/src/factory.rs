@@ -117,6 +117,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         antispam: Default::default(),
         quarantine_settings: Default::default(),
         domain_keys: Default::default(),
+        sender_auth: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ pub mod policy;
 pub mod quarantine_settings;
 pub mod rat;
 pub mod relay_lint;
+pub mod sender_auth;
 pub mod services;
 pub mod ssl;
 pub mod validate;

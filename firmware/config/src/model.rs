@@ -438,6 +438,12 @@ pub struct Config {
     #[serde(default)]
     pub domain_keys: super::domain_keys::DomainKeys,
     // --- end dkim signing ---
+    // --- sender auth (issue 17, config version 8) ---
+    /// SPF/DKIM/DMARC verification per mail flow policy, DMARC
+    /// verification profiles (`dmarcconfig`) and the per-message limits.
+    #[serde(default)]
+    pub sender_auth: super::sender_auth::SenderAuthSettings,
+    // --- end sender auth ---
 }
 
 fn default_time_zone() -> String {

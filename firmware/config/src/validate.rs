@@ -206,6 +206,9 @@ impl Config {
         for (field, message) in self.hat_comment_problems() {
             p.add(field, message);
         }
+        for (field, message) in self.sender_auth.problems() {
+            p.add(field, message);
+        }
         for (field, message) in self.alerts.problems() {
             p.add(field, message);
         }

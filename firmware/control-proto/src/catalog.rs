@@ -460,6 +460,17 @@ pub const CATALOG: &[Command] = &[
         ],
     ),
     // --- end bounce verification ---
+    // --- sender auth (issue 17) ---
+    config(
+        "dmarcconfig",
+        "Configure DMARC verification profiles and sender authentication limits",
+        usage::DMARCCONFIG,
+        &[
+            form(&["dmarcconfig"], ReadOnly),
+            form(&["dmarcconfig", "print"], ReadOnly),
+        ],
+    ),
+    // --- end sender auth ---
     config(
         "alertconfig",
         "Configure e-mail alerts",

@@ -26,6 +26,8 @@ usage: listenerconfig print
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess senderauth <POLICY> [--spf on|off] [--spf-conformance LEVEL]
+              [--dkim on|off] [--dmarc on|off] [--dmarc-profile PROFILE]   (SPF, DKIM, DMARC verification)
        listenerconfig edit <listener> hostaccess print
        listenerconfig edit <listener> rcptaccess new <address> accept|reject [--code N] [--text TEXT]
               [--bypass-receiving-control]
@@ -274,6 +276,16 @@ usage: bvconfig [print]                 (tagging keys with their dates, masked; 
        bvconfig untagged <listener> <policy> valid|invalid
                                         (the mail flow policy's \"consider untagged bounces valid\"; default invalid)";
 // --- end bounce verification ---
+// --- sender auth (issue 17) ---
+pub const DMARCCONFIG: &str = "\
+usage: dmarcconfig [print]                     (DMARC verification profiles and limits)
+       dmarcconfig new <PROFILE>               (starts as DEFAULT: reject 550, quarantine Policy)
+       dmarcconfig edit <PROFILE> reject none | quarantine <QUARANTINE> | reject [CODE] [TEXT]
+       dmarcconfig edit <PROFILE> quarantine none | quarantine <QUARANTINE>
+       dmarcconfig edit <PROFILE> temperror accept|reject
+       dmarcconfig delete <PROFILE>
+       dmarcconfig setup [--dns-budget SECONDS] [--max-dkim-signatures N]   (1-300, default 20; 1-50, default 5)";
+// --- end sender auth ---
 
 pub const ALERTCONFIG: &str = "\
 usage: alertconfig [print]

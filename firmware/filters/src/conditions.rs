@@ -104,15 +104,56 @@ impl<R: Rng + ?Sized> Evaluator<'_, '_, R> {
                     Some((op, want)) => found.contains(want) == (*op == MatchOp::Eq),
                 }
             }
-            // No verification result and no directory to ask: as AsyncOS
-            // does for a message without a reputation score, no comparison
-            // holds, `==` and `!=` alike. `Config::validate` refuses these
-            // rules (`unsupported::refusals`), so a committed filter never
-            // gets here; a trace of a pasted script may.
-            Condition::SpfStatus { .. }
-            | Condition::SpfPassed
-            | Condition::DkimAuthentication(..)
-            | Condition::LdapGroup { .. } => false,
+            // Sender authentication from the gateway's own
+            // Authentication-Results header. Not verified (the policy has
+            // verification off): as AsyncOS does for a message without a
+            // reputation score, no comparison holds, `==` and `!=` alike.
+            Condition::SpfStatus {
+                identity,
+                op,
+                results,
+            } => msg.auth_results().is_some_and(|r| {
+                let found: Vec<&str> = match identity.as_deref().map(str::to_ascii_lowercase) {
+                    Some(i) if i == "helo" => r.spf_helo.as_deref().into_iter().collect(),
+                    // Sender ID's PRA is not checked (RFC 6686): its result
+                    // is the MAIL FROM identity's, as SIDF-compatible has it.
+                    Some(_) => r.spf_mailfrom.as_deref().into_iter().collect(),
+                    None => r
+                        .spf_mailfrom
+                        .as_deref()
+                        .into_iter()
+                        .chain(r.spf_helo.as_deref())
+                        .collect(),
+                };
+                if found.is_empty() {
+                    return false;
+                }
+                let wanted = |f: &str| results.split(',').any(|w| w.trim().eq_ignore_ascii_case(f));
+                apply(*op, found.iter().any(|f| wanted(f)))
+            }),
+            Condition::SpfPassed => msg
+                .auth_results()
+                .and_then(|r| r.spf_mailfrom.or(r.spf_helo))
+                .is_some_and(|s| s == "pass"),
+            Condition::DkimAuthentication(op, value) => msg.auth_results().is_some_and(|r| {
+                // AsyncOS's `hardfail` is RFC 8601's `fail`; a message
+                // without a signature is `none`.
+                let want = value.to_ascii_lowercase();
+                let want = if want == "hardfail" {
+                    "fail".to_string()
+                } else {
+                    want
+                };
+                let matched = if r.dkim.is_empty() {
+                    want == "none"
+                } else {
+                    r.dkim.contains(&want)
+                };
+                apply(*op, matched)
+            }),
+            // No directory to ask: no comparison holds. `Config::validate`
+            // refuses these rules (`unsupported::refusals`).
+            Condition::LdapGroup { .. } => false,
             Condition::Not(inner) => !self.condition(inner),
             Condition::And(a, b) => self.condition(a) && self.condition(b),
             Condition::Or(a, b) => self.condition(a) || self.condition(b),

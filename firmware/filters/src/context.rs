@@ -121,6 +121,20 @@ impl<'a> MessageContext<'a> {
         })
     }
 
+    /// The gateway's own sender authentication results: the message's
+    /// first header when it is an `Authentication-Results:` whose
+    /// authserv-id is this gateway's hostname (reception puts it there,
+    /// above anything the client sent; see `auth_results`). `None`: not
+    /// verified.
+    pub(crate) fn auth_results(&self) -> Option<super::auth_results::AuthResults> {
+        let first = self.headers().first()?;
+        if !first.name.eq_ignore_ascii_case("Authentication-Results") || self.hostname.is_empty() {
+            return None;
+        }
+        super::auth_results::parse(&first.value)
+            .filter(|r| r.authserv_id.eq_ignore_ascii_case(&self.hostname))
+    }
+
     /// Decoded values of every top-level header called `name`.
     pub(crate) fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
         self.headers()

@@ -38,6 +38,7 @@
 pub(crate) use breakwater_types::ids;
 
 mod ast;
+pub mod auth_results; // issue 17: the sender authentication rules
 mod bench;
 mod conditions;
 mod context;

@@ -498,7 +498,6 @@ impl Parser<'_> {
                 }
                 let compare = match then {
                     Then::Nothing => false,
-                    Then::Match => true,
                     Then::OptionalMatch => matches!(self.peek().tok, Tok::Op("==" | "!=")),
                 };
                 if compare {

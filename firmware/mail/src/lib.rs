@@ -32,6 +32,7 @@ pub mod quarantine;
 pub mod queue;
 pub mod reports;
 pub mod scan;
+pub mod sender_auth;
 pub mod smtp_in;
 pub mod tdc;
 pub mod tls_names;

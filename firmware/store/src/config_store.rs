@@ -40,8 +40,10 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 8 (issue 17, content security) added
 ///   `Config::bounce_verification` (no keys, no tagging),
 ///   `Config::antispam` (engine off, factory policies),
-///   `Config::quarantine_settings` (no retention periods in minutes) and
-///   `Config::domain_keys` (no DKIM keys or profiles, signing off).
+///   `Config::quarantine_settings` (no retention periods in minutes),
+///   `Config::domain_keys` (no DKIM keys or profiles, signing off) and
+///   `Config::sender_auth` (SPF, DKIM and DMARC verification off; the
+///   DEFAULT DMARC profile).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -296,6 +298,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&dk).map_err(CodecError::from)?);
     }
     // --- end dkim signing ---
+    // --- sender auth (issue 17) ---
+    if version < 8 {
+        let sender_auth = breakwater_config::sender_auth::SenderAuthSettings::default();
+        tail.extend(postcard::to_allocvec(&sender_auth).map_err(CodecError::from)?);
+    }
+    // --- end sender auth ---
     Ok(tail)
 }
 
@@ -517,6 +525,8 @@ mod tests {
             back.domain_keys.max_signed_bytes,
             breakwater_config::domain_keys::DEFAULT_MAX_SIGNED_BYTES
         );
+        // Sender authentication: nothing verified under any flow policy.
+        assert!(back.sender_auth.flow_policies.is_empty());
         assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }

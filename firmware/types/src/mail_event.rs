@@ -672,6 +672,23 @@ mail_events! {
     /// A message eligible for signing that goes out unsigned (too large,
     /// an unusable key): `MID 12 DKIM: cannot sign - message too large`.
     DkimCannotSign { mid: Mid, why: String } => ["MID " mid " DKIM: cannot sign - " why];
+    // --- sender auth (issue 17) ---
+    /// SPF verdict for the HELO identity.
+    SpfHelo { icid: Icid, identity: String, result: String } =>
+        ["ICID " icid " SPF: helo identity " identity " " result];
+    /// SPF verdict for the MAIL FROM identity.
+    SpfMailFrom { mid: Mid, identity: String, result: String } =>
+        ["MID " mid " SPF: mailfrom identity " identity " " result];
+    /// One DKIM signature's verdict (`pass signature verified (d=.. s=.. i=..)`).
+    DkimVerdict { mid: Mid, verdict: String } => ["MID " mid " DKIM: " verdict];
+    /// The DMARC verdict on the From domain.
+    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
+    /// The message was refused at end of data by its domain's DMARC policy.
+    DmarcRejected { mid: Mid, reply: String } =>
+        ["MID " mid " DMARC: Message rejected by DMARC policy: " reply];
+    /// Verification ran out of its DNS time budget.
+    SenderAuthBudget { mid: Mid, secs: u64 } =>
+        ["MID " mid " sender authentication: DNS budget of " secs " seconds spent"];
 }
 
 #[cfg(test)]

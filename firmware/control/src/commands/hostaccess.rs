@@ -34,6 +34,8 @@ usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
+       listenerconfig edit <listener> hostaccess senderauth <POLICY> [--spf on|off] [--spf-conformance LEVEL]
+              [--dkim on|off] [--dmarc on|off] [--dmarc-profile PROFILE]   (SPF, DKIM, DMARC verification)
        listenerconfig edit <listener> hostaccess move sendergroup <NAME> <position>
        listenerconfig edit <listener> hostaccess default <POLICY>      (the ALL group's policy)
        listenerconfig edit <listener> hostaccess clear                 (every group but ALL)
@@ -59,6 +61,7 @@ pub(super) fn run(
         Some("edit") => edit_group(ctx, listener, &args[1..]),
         Some("detail") => detail(ctx, listener, &args[1..]),
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
+        Some("senderauth") => super::dmarcconfig::flow_policy(ctx, listener, args),
         _ => Err(usage(USAGE)),
     }
 }

@@ -26,6 +26,7 @@ mod commit;
 pub mod cutover;
 mod deliveryconfig;
 mod destconfig;
+pub mod dmarcconfig; // issue 17: dmarcconfig, hostaccess senderauth
 mod dnsconfig;
 mod domainkeys; // issue 17: DKIM signing
 mod filters;
@@ -134,6 +135,7 @@ pub fn run(
         "ntpconfig" => ntpconfig::run(ctx, rest),
         "bvconfig" => bvconfig::run(ctx, rest, stdin),
         "settime" => ntpconfig::settime(rest),
+        "dmarcconfig" => dmarcconfig::run(ctx, rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),

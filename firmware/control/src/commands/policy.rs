@@ -112,11 +112,13 @@ pub(super) fn run(
                     p.name, g.name
                 )));
             }
-            let message = format!("Deleted mail flow policy ${} from {}.", p.name, l.name);
-            // Its DKIM signing switch goes with it (issue 17).
             let (lname, pname) = (l.name.clone(), p.name.clone());
+            // Its DKIM signing switch and sender authentication settings go
+            // with it (issue 17).
             cfg.domain_keys.forget_policy(&lname, &pname);
-            message
+            cfg.sender_auth
+                .prune(|l, p| !(l.eq_ignore_ascii_case(&lname) && p.eq_ignore_ascii_case(&pname)));
+            format!("Deleted mail flow policy ${pname} from {lname}.")
         }
         _ => return Err(usage(USAGE)),
     };

@@ -96,6 +96,27 @@ fn each_condition_on_the_corpus() {
     authed.smtp_auth_id = Some("alice".into());
     let mut v6 = inbound(PLAIN);
     v6.remote_ip = "2001:db8::25".parse().unwrap();
+    let auth = |id: &str, below: &str| {
+        format!(
+            "{below}Authentication-Results: {id};\r\n\tspf=none smtp.helo=mx.example;\r\n\tspf=pass (ok) smtp.mailfrom=bob@sender.example.org;\r\n\tdkim=fail header.d=sender.example.org\r\nFrom: bob@sender.example.org\r\nSubject: x\r\n\r\nbody\r\n"
+        )
+        .into_bytes()
+    };
+    let (ok_raw, forged_raw, buried_raw) = (
+        auth("gw.example", ""),
+        auth("evil.example", ""),
+        auth("gw.example", "Received: from x\r\n"),
+    );
+    let with_host = |raw| {
+        let mut c = inbound(raw);
+        c.hostname = "gw.example".into();
+        c
+    };
+    let (verified, forged, buried) = (
+        with_host(&ok_raw),
+        with_host(&forged_raw),
+        with_host(&buried_raw),
+    );
     let mut deep = Vec::new();
     deep.extend_from_slice(b"From: a@b.example\r\nSubject: deep\r\n");
     for i in 0..12 {
@@ -255,8 +276,8 @@ fn each_condition_on_the_corpus() {
             &inbound(PLAIN),
             true,
         ),
-        // No SPF/DKIM verification, no LDAP yet: no comparison holds (and
-        // `Config::validate` refuses such filters before they can run).
+        // Not verified (no Authentication-Results of this gateway on top),
+        // no LDAP yet: no comparison holds.
         ("spf-status == 'None'", &inbound(PLAIN), false),
         ("spf-status('helo') != 'Pass'", &inbound(PLAIN), false),
         ("spf-passed", &inbound(PLAIN), false),
@@ -264,6 +285,21 @@ fn each_condition_on_the_corpus() {
         ("dkim-authentication != 'pass'", &inbound(PLAIN), false),
         ("rcpt-to-group == 'ExpiredAccounts'", &inbound(PLAIN), false),
         ("not true or (true and not valid)", &inbound(PLAIN), false),
+        // Verified: the gateway's own header, on top.
+        ("spf-passed", &verified, true),
+        ("spf-status == 'Pass'", &verified, true),
+        ("spf-status('helo') == 'None, Neutral'", &verified, true),
+        (
+            "spf-status('mailfrom') != 'Fail, SoftFail'",
+            &verified,
+            true,
+        ),
+        ("dkim-authentication == 'hardfail'", &verified, true),
+        ("dkim-authentication == 'pass'", &verified, false),
+        // The same header from anyone else (another authserv-id, or not
+        // on top) is not believed.
+        ("spf-passed", &forged, false),
+        ("spf-status == 'Pass'", &buried, false),
     ];
     for (rule, ctx, want) in table {
         assert_eq!(matches(rule, ctx), *want, "{rule}");

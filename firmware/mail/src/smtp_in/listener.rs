@@ -477,12 +477,23 @@ async fn run_session_io(
                         log_events(session);
                     }
                     Action::Enqueue(message) => {
-                        let (record, tail) = *message;
+                        let (mut record, mut tail) = *message;
                         let mid = record.mid;
                         if spool.mid.is_some_and(|m| m != mid) {
                             spool.discard(ctx).await;
                         }
-                        let first = spool.mid.is_none();
+                        let mut first = spool.mid.is_none();
+                        if spool.failed.is_none() {
+                            match authenticate(ctx, spool, &mut record, &mut tail, first).await {
+                                Ok(rewritten) => first |= rewritten,
+                                Err(refusal) => {
+                                    spool.discard(ctx).await;
+                                    pending.extend(session.enqueued(Err(refusal)));
+                                    log_events(session);
+                                    continue;
+                                }
+                            }
+                        }
                         let result = match spool.failed.take() {
                             Some(e) => {
                                 spool.discard(ctx).await;
@@ -580,6 +591,80 @@ async fn run_session_io(
     }
 }
 
+/// Sender authentication (SPF, DKIM, DMARC) of a message at its end of
+/// data, when its mail flow policy asks for it: reads what was spooled,
+/// verifies, and makes `tail` the whole message with the
+/// Authentication-Results header on top (`Ok(true)`: write it as the whole
+/// file). A DMARC reject (or a spent memory budget) is the refusal.
+async fn authenticate(
+    ctx: &ReceptionContext,
+    spool: &mut SpoolFile,
+    record: &mut crate::queue::MessageRecord,
+    tail: &mut Vec<u8>,
+    first: bool,
+) -> Result<bool, NotQueued> {
+    let config = ctx.config();
+    let r = &record.reception;
+    let policy = config.sender_auth.for_policy(&r.listener, &r.policy);
+    if !policy.any() {
+        return Ok(false);
+    }
+    let refuse = |reply: String| NotQueued {
+        reason: reply.clone(),
+        storage_full: false,
+        reply: Some(reply),
+    };
+    // The message is read whole (bounded by the flow policy's message
+    // size limit) and counted against the reception memory budget.
+    let Some(_memory) = ctx.services.budget.try_reserve(record.body_size) else {
+        return Err(refuse(reply::BUDGET_SPENT.to_string()));
+    };
+    let mut data = match spool.mid {
+        Some(mid) if !first => {
+            let queue = ctx.queue.clone();
+            tokio::task::spawn_blocking(move || queue.read_body(mid))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map_err(|e| refuse(format!("451 4.3.0 cannot read the message: {e}")))?
+        }
+        _ => Vec::new(),
+    };
+    data.extend_from_slice(tail);
+    let timeout = Duration::from_secs(u64::from(config.dns.timeout_secs.max(1)));
+    let auth = crate::sender_auth::authenticator(&config.dns.servers, timeout)
+        .map_err(|e| refuse(format!("451 4.4.3 DNS resolver unavailable: {e}")))?;
+    let env = crate::sender_auth::Envelope {
+        icid: r.icid,
+        mid: record.mid,
+        client_ip: r.client_ip,
+        helo: &r.helo,
+        mail_from: &record.mail_from,
+        hostname: config.hostname.as_str(),
+    };
+    let verification =
+        crate::sender_auth::verify(&auth, &env, &policy, &config.sender_auth, &data).await;
+    for e in verification.events {
+        e.log();
+    }
+    match verification.verdict {
+        crate::sender_auth::Verdict::Reject(reply) => return Err(refuse(reply)),
+        crate::sender_auth::Verdict::Quarantine(q) => {
+            record.processing.hold = Some(breakwater_types::record::Hold {
+                quarantine: q,
+                filter: "DMARC".to_string(),
+                since: chrono::Utc::now().timestamp(),
+            });
+        }
+        crate::sender_auth::Verdict::Accept => {}
+    }
+    *tail = crate::sender_auth::prepend(&verification.header, &data);
+    record.body_size = tail.len() as u64;
+    // The file is written anew from `tail`, header first.
+    spool.mid = None;
+    Ok(true)
+}
+
 /// Writes what the session reported since the last call to `mail_logs`.
 fn log_events(session: &mut Session) {
     for event in session.take_events() {
@@ -594,5 +679,6 @@ fn not_queued(e: &crate::queue::QueueError) -> NotQueued {
     NotQueued {
         reason: e.to_string(),
         storage_full: e.is_storage_full(),
+        reply: None,
     }
 }

@@ -538,6 +538,12 @@ impl WorkQueue {
     fn conclude(&mut self, mut record: MessageRecord, fate: Fate) -> Option<MessageRecord> {
         let mid = record.mid;
         match fate {
+            // Held at reception (a DMARC quarantine verdict): the filters
+            // ran, but the message stays in its quarantine.
+            Fate::Route if record.processing.hold.is_some() => {
+                self.hold(record);
+                None
+            }
             Fate::Route => {
                 if let Err(e) = self.queue.update(&record) {
                     tracing::error!("MID {mid}: cannot update the queue record: {e}");

@@ -45,6 +45,9 @@ use crate::queue::{MessageRecord, Reception, Recipient, RecipientStatus};
 pub struct NotQueued {
     pub reason: String,
     pub storage_full: bool,
+    /// The reply a content verdict chose (a DMARC reject's `550 5.7.1 ...`);
+    /// `None`: the queue's own 451/452.
+    pub reply: Option<String>,
 }
 
 /// RFC 5321's limit on a command line, CRLF included.
@@ -378,10 +381,10 @@ impl Session {
             Err(e) => {
                 // A full queue and a full flash are the same to the client:
                 // 452 4.3.1, try again later (RFC 3463).
-                let text = if e.storage_full {
-                    reply::QUEUE_FULL
-                } else {
-                    reply::QUEUE_ERROR
+                let text = match &e.reply {
+                    Some(r) => r.as_str(),
+                    None if e.storage_full => reply::QUEUE_FULL,
+                    None => reply::QUEUE_ERROR,
                 };
                 self.event(MailEvent::NotQueued {
                     icid: self.conn.icid,

@@ -724,6 +724,7 @@ fn a_message_the_queue_refused_finishes_aborted() {
     h.session.enqueued(Err(NotQueued {
         reason: "queue full".to_string(),
         storage_full: true,
+        reply: None,
     }));
     h.take_events();
     let lines = h.log_lines();
