@@ -23,6 +23,7 @@ pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
 
 pub mod alerts;
+pub mod call_ahead;
 pub mod delivery;
 pub mod dns;
 pub mod metrics;

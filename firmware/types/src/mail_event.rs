@@ -609,6 +609,13 @@ mail_events! {
     /// (a filter's `bounce()`, expiry, the administrator) with DCID 0.
     Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
         [tdc "Bounced: DCID " dcid " MID " mid " to RID " rid " - " reason];
+    // --- call-ahead (issue 17) ---
+    /// A recipient SMTP Call-Ahead refused: the next hop does not know it,
+    /// or it did not answer and the profile rejects then. `reply` is what
+    /// the client was told.
+    ToRejectedByCallAhead { mid: Mid, icid: Icid, address: String, reply: String } =>
+        ["MID " mid " ICID " icid " To: <" address "> Rejected by SMTP Call-Ahead: '"
+         reply "'"];
 }
 
 #[cfg(test)]

@@ -65,6 +65,8 @@ pub struct ReceptionContext {
     /// Connections on all listeners together (`max_connections_total`,
     /// `max_connections_per_ip`), counted at accept.
     pub connections: Arc<ConnectionCounter>,
+    /// SMTP Call-Ahead's cache, per-server limits and counters.
+    pub call_ahead: Arc<crate::call_ahead::CallAhead>,
 }
 
 impl ReceptionContext {
@@ -177,6 +179,7 @@ impl Reception {
             draining: watch::Sender::new(None),
             suspended: watch::Sender::new(HashMap::new()),
             connections: Arc::new(ConnectionCounter::default()),
+            call_ahead: Arc::new(crate::call_ahead::CallAhead::default()),
         };
         Self {
             ctx: Arc::new(ctx),

@@ -473,12 +473,24 @@ impl WorkQueue {
                     .unwrap_or("5.0.0 - Unknown error"),
             })
             .collect();
+        // The bounce profile of the first failed recipient's destination
+        // decides what of the original goes back.
+        let attach = failed
+            .first()
+            .map(|r| {
+                config
+                    .destination(routes::domain_of(&r.address))
+                    .bounce_profile
+            })
+            .filter(|profile| config.call_ahead.full_original(profile))
+            .map_or(dsn::Attach::Headers, |_| dsn::Attach::Complete);
         let body = dsn::build(
             &config.hostname,
             record.mid,
             &record.mail_from,
             &failures,
             &original,
+            attach,
         );
         let Ok(new_mid) = self.ids.mid() else {
             tracing::error!("MID {}: cannot allocate a MID for the DSN", record.mid);
