@@ -34,6 +34,7 @@ mod logconfig;
 pub mod monitor;
 pub mod nettools;
 pub mod ntpconfig; // issue 16: ntpconfig, settime
+pub mod smtpcallahead; // issue 17: SMTP Call-Ahead
 mod policy;
 mod policyconfig;
 mod quarantine;
@@ -128,6 +129,7 @@ pub fn run(
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
+        "smtpcallahead" => smtpcallahead::run(ctx, rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),

@@ -378,6 +378,11 @@ impl Reception {
     }
 
     /// Listener name, address and live connections, for `status`.
+    /// SMTP Call-Ahead's shared state (`smtpcallahead flushcache`).
+    pub fn call_ahead(&self) -> Arc<crate::call_ahead::CallAhead> {
+        self.ctx.call_ahead.clone()
+    }
+
     pub fn summary(&self) -> Vec<(String, SocketAddr, u32)> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = running
