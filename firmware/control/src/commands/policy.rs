@@ -112,7 +112,11 @@ pub(super) fn run(
                     p.name, g.name
                 )));
             }
-            format!("Deleted mail flow policy ${} from {}.", p.name, l.name)
+            let message = format!("Deleted mail flow policy ${} from {}.", p.name, l.name);
+            // SMTP Call-Ahead's per-policy switch goes with the policy.
+            let (lname, pname) = (l.name.clone(), p.name);
+            cfg.call_ahead.delete_policy(&lname, &pname);
+            message
         }
         _ => return Err(usage(USAGE)),
     };
