@@ -2,15 +2,18 @@
 //!
 //! A DSN is a new message from the null sender `<>` to the original
 //! envelope sender, so it can never cause another DSN: no bounce loops.
-//! Only the original's headers are attached (`text/rfc822-headers`, RFC
+//! The caller chooses what of the original is attached ([`Attach`]): for
+//! mail from the internet only its headers (`text/rfc822-headers`, RFC
 //! 3462) unless the bounce profile sends the complete original (AsyncOS's
-//! "Send complete original message", No by default): a bounce to a forged
-//! internet sender then carries no spam or malware body back out
-//! (backscatter), and the sender still sees which message failed.
+//! "Send complete original message", No by default), so a bounce to a
+//! forged sender carries no spam or malware body back out (backscatter);
+//! for mail from our own users the whole message when under
+//! [`ATTACH_LIMIT`].
 
 use crate::ids::Mid;
 
-/// The most header bytes attached when the original has no blank line.
+/// Our own users' mail is attached whole below this size; also the most
+/// header bytes attached when the original has no blank line.
 pub const ATTACH_LIMIT: usize = 10 * 1024;
 
 /// What of the original a DSN carries.
