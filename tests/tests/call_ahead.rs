@@ -71,8 +71,7 @@ fn rcpt_replies(res: &[StepResult]) -> Vec<(Option<u16>, String)> {
 }
 
 #[test]
-fn known_users_are_accepted_unknown_ones_refused_with_the_next_hops_reply_and_answers_are_cached()
-{
+fn known_users_are_accepted_unknown_ones_refused_with_the_next_hops_reply_and_answers_are_cached() {
     let (w, pf) = world_with_m365(
         60,
         &[
@@ -162,10 +161,7 @@ fn a_dsn_for_mail_from_the_internet_carries_its_headers_not_its_body() {
     assert_eq!(dsn.mail_from, "");
     assert_eq!(dsn.rcpts, [SENDER]);
     let text = String::from_utf8_lossy(&dsn.raw);
-    assert!(
-        text.contains("Content-Type: text/rfc822-headers"),
-        "{text}"
-    );
+    assert!(text.contains("Content-Type: text/rfc822-headers"), "{text}");
     assert!(text.contains("Message-ID: <ca-dsn@e2e.test>"), "{text}");
     assert!(!text.contains("The body."), "the body went back: {text}");
     assert!(!text.contains("message/rfc822"), "{text}");

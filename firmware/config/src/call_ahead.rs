@@ -52,18 +52,13 @@ pub enum CallAheadServer {
 
 /// What happens when the validation gets no answer, a temporary failure
 /// or an unknown one (AsyncOS's "Validation Failure Action").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum FailureAction {
     /// Accept the recipient (fail open), AsyncOS's default.
+    #[default]
     Accept,
     /// Refuse the recipient with this reply (a 4xx: the client retries).
     Reject { code: u16, text: String },
-}
-
-impl Default for FailureAction {
-    fn default() -> Self {
-        FailureAction::Accept
-    }
 }
 
 /// One call-ahead server profile.

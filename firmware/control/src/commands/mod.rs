@@ -34,7 +34,6 @@ mod logconfig;
 pub mod monitor;
 pub mod nettools;
 pub mod ntpconfig; // issue 16: ntpconfig, settime
-pub mod smtpcallahead; // issue 17: SMTP Call-Ahead
 mod policy;
 mod policyconfig;
 mod quarantine;
@@ -45,6 +44,7 @@ mod sethostname;
 mod settings;
 mod settz;
 mod showconfig;
+pub mod smtpcallahead; // issue 17: SMTP Call-Ahead
 mod smtproutes;
 mod sshconfig;
 mod sslconfig;

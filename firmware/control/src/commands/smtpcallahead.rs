@@ -94,7 +94,9 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 .set_listener(&listener, profile)
                 .map_err(|e| invalid(e.to_string()))?;
             let what = match profile {
-                Some(p) => format!("Listener {listener} validates recipients with call-ahead profile {p}."),
+                Some(p) => {
+                    format!("Listener {listener} validates recipients with call-ahead profile {p}.")
+                }
                 None => format!("Listener {listener} no longer uses SMTP Call-Ahead."),
             };
             stage(ctx, &cfg, &what)
@@ -219,7 +221,11 @@ fn apply_options(cfg: &Config, p: &mut CallAheadProfile, args: &[String]) -> Res
     }
     let code = opts.number("failure-code", 400u16, 599)?;
     let text = opts.value("failure-text").map(str::to_string);
-    match opts.value("failure").map(str::to_ascii_lowercase).as_deref() {
+    match opts
+        .value("failure")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("accept") => p.failure_action = FailureAction::Accept,
         Some("reject") => {
             p.failure_action = FailureAction::Reject {
@@ -241,7 +247,9 @@ fn apply_options(cfg: &Config, p: &mut CallAheadProfile, args: &[String]) -> Res
                     *t = text;
                 }
             } else if code.is_some() || text.is_some() {
-                return Err(invalid("--failure-code and --failure-text need --failure reject."));
+                return Err(invalid(
+                    "--failure-code and --failure-text need --failure reject.",
+                ));
             }
         }
     }
@@ -257,7 +265,9 @@ pub fn render(s: &CallAheadSettings) -> String {
     for p in &s.profiles {
         let server = match &p.server {
             CallAheadServer::DeliveryHost => "Use Delivery Host".to_string(),
-            CallAheadServer::Static(list) => format!("Static Call-Ahead Servers: {}", list.join(", ")),
+            CallAheadServer::Static(list) => {
+                format!("Static Call-Ahead Servers: {}", list.join(", "))
+            }
         };
         let failure = match &p.failure_action {
             FailureAction::Accept => "Accept".to_string(),
@@ -314,14 +324,22 @@ mod tests {
         .unwrap();
         f.run("smtpcallahead listener IncomingMail m365").unwrap();
         let out = f.run("smtpcallahead print").unwrap();
-        assert!(out.contains("Static Call-Ahead Servers: 127.0.0.20:25"), "{out}");
+        assert!(
+            out.contains("Static Call-Ahead Servers: 127.0.0.20:25"),
+            "{out}"
+        );
         assert!(out.contains("MAIL FROM Address: <>"), "{out}");
-        assert!(out.contains("Validation Failure Action: Reject (451 4.4.3"), "{out}");
+        assert!(
+            out.contains("Validation Failure Action: Reject (451 4.4.3"),
+            "{out}"
+        );
         assert!(out.contains("Cache Size: 10000") && out.contains("Cache TTL: 600 seconds"));
         assert!(out.contains("Listener IncomingMail uses call-ahead profile m365"));
         let err = f.run("smtpcallahead new m365").unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
-        let err = f.run("smtpcallahead edit m365 --cache-ttl 999999").unwrap_err();
+        let err = f
+            .run("smtpcallahead edit m365 --cache-ttl 999999")
+            .unwrap_err();
         assert!(err.to_string().contains("--cache-ttl"), "{err}");
         f.run("smtpcallahead delete m365").unwrap();
         let out = f.run("smtpcallahead").unwrap();

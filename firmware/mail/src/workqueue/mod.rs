@@ -480,7 +480,11 @@ impl WorkQueue {
         // users' mail, all of it when small.
         let full = failed
             .first()
-            .map(|r| config.destination(routes::domain_of(&r.address)).bounce_profile)
+            .map(|r| {
+                config
+                    .destination(routes::domain_of(&r.address))
+                    .bounce_profile
+            })
             .is_some_and(|profile| config.call_ahead.full_original(&profile));
         let from_internet = config
             .listener(&record.reception.listener)
