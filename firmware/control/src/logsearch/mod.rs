@@ -448,7 +448,8 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                 E::To { mid, address, .. }
                 | E::ToRejectedTrick { mid, address, .. }
                 | E::ToRejectedByRat { mid, address, .. }
-                | E::ToRejectedRate { mid, address, .. },
+                | E::ToRejectedRate { mid, address, .. }
+                | E::ToRejectedByCallAhead { mid, address, .. },
             ) => facts.entry(mid.0).or_default().to.push(address),
             Some(E::Subject { mid, subject }) => {
                 facts.entry(mid.0).or_default().subject = Some(subject);
