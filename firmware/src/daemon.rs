@@ -224,6 +224,20 @@ impl DaemonStatus for Status {
                     .and_then(|t| self.timesync.set_time(t)),
             ),
             ("metrics", _) => Some(self.metrics(rest)),
+            // --- call-ahead (issue 17) ---
+            ("smtpcallahead", 1) if word("flushcache") => {
+                let n = self.reception.call_ahead().flush();
+                Some(Ok(format!("SMTP Call-Ahead cache flushed ({n} entries).")))
+            }
+            ("smtpcallahead", 1) if word("status") => {
+                let c = self.reception.call_ahead().counters();
+                Some(Ok(format!(
+                    "SMTP Call-Ahead:\n  Probes: {}\n  Cache hits: {}\n  Accepted: {}\n  Rejected: {}\n  Failures: {}",
+                    c.probes, c.cache_hits, c.accepted, c.rejected, c.failures
+                )))
+            }
+            ("smtpcallahead", _) => None,
+            // --- end call-ahead ---
             _ if command.answered_by == Answerer::WorkQueue => self.ask_work_queue(args),
             _ => self.monitoring(command.name, rest),
         }

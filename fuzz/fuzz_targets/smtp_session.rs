@@ -76,6 +76,8 @@ fuzz_target!(|data: &[u8]| {
         tls_available: true,
         headers: Default::default(),
         bounce_verification: None,
+        // Every accepted recipient goes through the call-ahead step.
+        call_ahead: true,
     };
     let mut session = Session::new(conn, w.services.clone());
     let _ = session.greeting();
@@ -124,6 +126,13 @@ fuzz_target!(|data: &[u8]| {
                     Action::NeedMid => {
                         next_mid += 1;
                         let _ = session.mid_allocated(Some(Mid(next_mid)));
+                        asked = true;
+                    }
+                    Action::ValidateRecipient(rcpt) => {
+                        // The next hop knows every other recipient.
+                        let unknown = rcpt.len() % 2 == 1;
+                        let refusal = unknown.then(|| "550 5.1.1 User unknown".to_string());
+                        let _ = session.recipient_validated(refusal);
                         asked = true;
                     }
                     Action::Close => asked = true,

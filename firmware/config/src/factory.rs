@@ -118,6 +118,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         quarantine_settings: Default::default(),
         domain_keys: Default::default(),
         sender_auth: Default::default(),
+        call_ahead: Default::default(),
     }
 }
 

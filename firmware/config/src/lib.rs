@@ -15,6 +15,7 @@ pub(crate) use breakwater_types::address;
 pub mod alerts;
 pub mod bounce_verification;
 pub mod antispam;
+pub mod call_ahead;
 pub mod delivery;
 pub mod domain_keys;
 pub mod factory;
@@ -37,6 +38,7 @@ pub mod values;
 
 pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
 pub use antispam::AntiSpamSettings;
+pub use call_ahead::{CallAheadProfile, CallAheadServer, CallAheadSettings, FailureAction};
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};

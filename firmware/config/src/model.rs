@@ -444,6 +444,13 @@ pub struct Config {
     #[serde(default)]
     pub sender_auth: super::sender_auth::SenderAuthSettings,
     // --- end sender auth ---
+    // --- call-ahead (issue 17, config version 8) ---
+    /// SMTP Call-Ahead profiles, the listeners using them, and which
+    /// bounce profiles attach the complete original to DSNs
+    /// (`smtpcallahead`, `bounceconfig`).
+    #[serde(default)]
+    pub call_ahead: super::call_ahead::CallAheadSettings,
+    // --- end call-ahead ---
 }
 
 fn default_time_zone() -> String {

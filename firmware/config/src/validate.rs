@@ -215,6 +215,9 @@ impl Config {
         for (field, message) in self.log_shipping.problems() {
             p.add(field, message);
         }
+        if let Err(e) = self.call_ahead.check() {
+            p.add("call_ahead".to_string(), e.to_string());
+        }
         for (field, policy) in [
             ("ssl.inbound", &self.ssl.inbound),
             ("ssl.outbound", &self.ssl.outbound),

@@ -471,6 +471,25 @@ pub const CATALOG: &[Command] = &[
         ],
     ),
     // --- end sender auth ---
+    // --- call-ahead (issue 17) ---
+    // The daemon answers `smtpcallahead flushcache` and `status` (its
+    // cache and counters); every other form is a configuration command.
+    Command {
+        changes_config: true,
+        ..cmd(
+            "smtpcallahead",
+            "Configure SMTP Call-Ahead recipient validation (\"smtpcallahead flushcache\": forget cached answers)",
+            usage::SMTPCALLAHEAD,
+            Daemon,
+            &[
+                form(&["smtpcallahead"], ReadOnly),
+                form(&["smtpcallahead", "print"], ReadOnly),
+                form(&["smtpcallahead", "status"], ReadOnly),
+            ],
+            Operator,
+        )
+    },
+    // --- end call-ahead ---
     config(
         "alertconfig",
         "Configure e-mail alerts",

@@ -125,6 +125,23 @@ usage: bounceconfig print
 options: --max_retries N  --max_queue_lifetime SECS  --initial_retry SECS  --max_retry_timeout SECS
          --hard_bounce_message on|off  --delay_warning on|off";
 
+// --- call-ahead (issue 17) ---
+pub const SMTPCALLAHEAD: &str = "\
+usage: smtpcallahead [print]
+       smtpcallahead new <profile> [options]
+       smtpcallahead edit <profile> [options]
+       smtpcallahead delete <profile>
+       smtpcallahead listener <listener> <profile>|none
+       smtpcallahead policy <listener> <mail flow policy> on|off
+       smtpcallahead fulloriginal <bounce profile> yes|no   (DSNs attach the whole original)
+       smtpcallahead flushcache     (forget every cached answer)
+       smtpcallahead status         (probes, cache hits, accepted, rejected, failures)
+options: --type deliveryhost|static  --servers host[:port],...  --mailfrom <address>
+         --interface <name>|auto  --timeout SECS  --failure accept|reject
+         --failure-code 4xx|5xx  --failure-text TEXT  --max-connections N
+         --cache-size N  --cache-ttl SECS";
+// --- end call-ahead ---
+
 pub const CERTCONFIG: &str = "\
 usage: certconfig print [--json]
        certconfig import <name> <certificate-pem-file> <key-pem-file>

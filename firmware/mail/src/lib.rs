@@ -23,6 +23,7 @@ pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
 
 pub mod alerts;
+pub mod call_ahead;
 pub mod delivery;
 pub mod dkim_sign; // issue 17: DKIM signing at delivery
 pub mod dns;

@@ -41,9 +41,10 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   `Config::bounce_verification` (no keys, no tagging),
 ///   `Config::antispam` (engine off, factory policies),
 ///   `Config::quarantine_settings` (no retention periods in minutes),
-///   `Config::domain_keys` (no DKIM keys or profiles, signing off) and
+///   `Config::domain_keys` (no DKIM keys or profiles, signing off),
 ///   `Config::sender_auth` (SPF, DKIM and DMARC verification off; the
-///   DEFAULT DMARC profile).
+///   DEFAULT DMARC profile) and `Config::call_ahead` (no call-ahead
+///   profiles; DSNs attach the original's headers only).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -304,6 +305,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&sender_auth).map_err(CodecError::from)?);
     }
     // --- end sender auth ---
+    // --- call-ahead (issue 17) ---
+    if version < 8 {
+        let call_ahead = breakwater_config::CallAheadSettings::default();
+        tail.extend(postcard::to_allocvec(&call_ahead).map_err(CodecError::from)?);
+    }
+    // --- end call-ahead ---
     Ok(tail)
 }
 
@@ -527,6 +534,9 @@ mod tests {
         );
         // Sender authentication: nothing verified under any flow policy.
         assert!(back.sender_auth.flow_policies.is_empty());
+        // SMTP Call-Ahead: no profiles; DSNs follow the headers-only rule.
+        assert!(back.call_ahead.profiles.is_empty());
+        assert!(back.call_ahead.full_original_bounce_profiles.is_empty());
         assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }

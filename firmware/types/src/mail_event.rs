@@ -689,6 +689,13 @@ mail_events! {
     /// Verification ran out of its DNS time budget.
     SenderAuthBudget { mid: Mid, secs: u64 } =>
         ["MID " mid " sender authentication: DNS budget of " secs " seconds spent"];
+    // --- call-ahead (issue 17) ---
+    /// A recipient SMTP Call-Ahead refused: the next hop does not know it,
+    /// or it did not answer and the profile rejects then. `reply` is what
+    /// the client was told.
+    ToRejectedByCallAhead { mid: Mid, icid: Icid, address: String, reply: String } =>
+        ["MID " mid " ICID " icid " To: <" address "> Rejected by SMTP Call-Ahead: '"
+         reply "'"];
 }
 
 #[cfg(test)]

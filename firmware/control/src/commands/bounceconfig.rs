@@ -71,6 +71,8 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                     p.name
                 )));
             }
+            // Its "send complete original" switch goes with it.
+            cfg.call_ahead.delete_bounce_profile(&p.name);
             stage(ctx, &cfg, &format!("Bounce profile {} deleted.", p.name))
         }
         _ => Err(usage(USAGE)),

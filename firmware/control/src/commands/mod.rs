@@ -48,6 +48,7 @@ mod sethostname;
 mod settings;
 mod settz;
 mod showconfig;
+pub mod smtpcallahead; // issue 17: SMTP Call-Ahead
 mod smtproutes;
 mod sshconfig;
 mod sslconfig;
@@ -136,6 +137,7 @@ pub fn run(
         "bvconfig" => bvconfig::run(ctx, rest, stdin),
         "settime" => ntpconfig::settime(rest),
         "dmarcconfig" => dmarcconfig::run(ctx, rest),
+        "smtpcallahead" => smtpcallahead::run(ctx, rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),

@@ -113,11 +113,12 @@ pub(super) fn run(
                 )));
             }
             let (lname, pname) = (l.name.clone(), p.name.clone());
-            // Its DKIM signing switch and sender authentication settings go
-            // with it (issue 17).
+            // Its DKIM signing switch, sender authentication settings and
+            // SMTP Call-Ahead switch go with it (issue 17).
             cfg.domain_keys.forget_policy(&lname, &pname);
             cfg.sender_auth
                 .prune(|l, p| !(l.eq_ignore_ascii_case(&lname) && p.eq_ignore_ascii_case(&pname)));
+            cfg.call_ahead.delete_policy(&lname, &pname);
             format!("Deleted mail flow policy ${pname} from {lname}.")
         }
         _ => return Err(usage(USAGE)),

@@ -450,7 +450,8 @@ fn findevent(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                 | E::ToRejectedByRat { mid, address, .. }
                 | E::ToRejectedRate { mid, address, .. }
                 | E::InvalidBounceRejected { mid, address, .. }
-                | E::BounceTagVerified { mid, address, .. },
+                | E::BounceTagVerified { mid, address, .. }
+                | E::ToRejectedByCallAhead { mid, address, .. },
             ) => facts.entry(mid.0).or_default().to.push(address),
             Some(E::Subject { mid, subject }) => {
                 facts.entry(mid.0).or_default().subject = Some(subject);

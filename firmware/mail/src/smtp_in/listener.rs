@@ -239,6 +239,12 @@ async fn connection(
     let limits = listener.session;
     let tls = ctx.acceptor(&listener.certificate);
     let bounce_verification = bounce_check(&config, &listener, &hat.policy.name);
+    // Call-ahead validates what an ACCEPT policy would take; RELAY
+    // clients send mail out, not in.
+    let call_ahead = hat.policy.behavior == Behavior::Accept
+        && config
+            .call_ahead
+            .enabled_for(&listener.name, &hat.policy.name);
     let conn = Connection {
         icid,
         hostname: config.hostname.clone(),
@@ -251,6 +257,7 @@ async fn connection(
         tls_available: tls.is_some(),
         headers: config.reception.headers,
         bounce_verification,
+        call_ahead,
     };
     let mut session = Session::new(conn, ctx.services.for_session());
     let ending = run_session(&mut session, &mut stream, tls, limits, &ctx, &rt.name, icid).await;
@@ -474,6 +481,20 @@ async fn run_session_io(
                             .map_err(|e| tracing::error!("cannot allocate a MID: {e}"))
                             .ok();
                         pending.extend(session.mid_allocated(mid));
+                        log_events(session);
+                    }
+                    Action::ValidateRecipient(rcpt) => {
+                        let config = ctx.config();
+                        // The profile may have gone since the connection
+                        // was accepted: nothing to ask then.
+                        let refusal = match config.call_ahead.profile_for_listener(listener) {
+                            Some(profile) => {
+                                let dns = ctx.dns();
+                                ctx.call_ahead.validate(&config, &dns, profile, &rcpt).await
+                            }
+                            None => None,
+                        };
+                        pending.extend(session.recipient_validated(refusal));
                         log_events(session);
                     }
                     Action::Enqueue(message) => {

@@ -65,6 +65,8 @@ pub struct ReceptionContext {
     /// Connections on all listeners together (`max_connections_total`,
     /// `max_connections_per_ip`), counted at accept.
     pub connections: Arc<ConnectionCounter>,
+    /// SMTP Call-Ahead's cache, per-server limits and counters.
+    pub call_ahead: Arc<crate::call_ahead::CallAhead>,
 }
 
 impl ReceptionContext {
@@ -177,6 +179,7 @@ impl Reception {
             draining: watch::Sender::new(None),
             suspended: watch::Sender::new(HashMap::new()),
             connections: Arc::new(ConnectionCounter::default()),
+            call_ahead: Arc::new(crate::call_ahead::CallAhead::default()),
         };
         Self {
             ctx: Arc::new(ctx),
@@ -375,6 +378,11 @@ impl Reception {
     }
 
     /// Listener name, address and live connections, for `status`.
+    /// SMTP Call-Ahead's shared state (`smtpcallahead flushcache`).
+    pub fn call_ahead(&self) -> Arc<crate::call_ahead::CallAhead> {
+        self.ctx.call_ahead.clone()
+    }
+
     pub fn summary(&self) -> Vec<(String, SocketAddr, u32)> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = running

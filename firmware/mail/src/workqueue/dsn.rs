@@ -2,13 +2,28 @@
 //!
 //! A DSN is a new message from the null sender `<>` to the original
 //! envelope sender, so it can never cause another DSN: no bounce loops.
-//! The original message is attached whole when it is under 10 KB, else
-//! only its headers (`text/rfc822-headers`), as AsyncOS does.
+//! The caller chooses what of the original is attached ([`Attach`]): for
+//! mail from the internet only its headers (`text/rfc822-headers`, RFC
+//! 3462) unless the bounce profile sends the complete original (AsyncOS's
+//! "Send complete original message", No by default), so a bounce to a
+//! forged sender carries no spam or malware body back out (backscatter);
+//! for mail from our own users the whole message when under
+//! [`ATTACH_LIMIT`].
 
 use crate::ids::Mid;
 
-/// Attach the whole original below this size.
+/// Our own users' mail is attached whole below this size; also the most
+/// header bytes attached when the original has no blank line.
 pub const ATTACH_LIMIT: usize = 10 * 1024;
+
+/// What of the original a DSN carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Its header section (`text/rfc822-headers`).
+    Headers,
+    /// The whole message (`message/rfc822`).
+    Complete,
+}
 
 /// One failed recipient: address and the reply or reason.
 pub struct Failure<'a> {
@@ -44,6 +59,7 @@ pub fn build(
     sender: &str,
     failures: &[Failure<'_>],
     original: &[u8],
+    attach: Attach,
 ) -> Vec<u8> {
     let boundary = format!("{mid}.{}/{hostname}", chrono::Utc::now().timestamp());
     // The appliance's zone, with its numeric offset (RFC 5322 date).
@@ -67,7 +83,11 @@ pub fn build(
     out.push_str(&format!(
         "This is the mail system at host {hostname}.\r\n\r\n\
          Your message could not be delivered to one or more recipients.\r\n\
-         It is attached below.\r\n\r\n"
+         {} attached below.\r\n\r\n",
+        match attach {
+            Attach::Headers => "Its headers are",
+            Attach::Complete => "It is",
+        }
     ));
     for f in failures {
         out.push_str(&format!(
@@ -89,7 +109,7 @@ pub fn build(
         ));
     }
     let mut bytes = out.into_bytes();
-    if original.len() < ATTACH_LIMIT {
+    if attach == Attach::Complete {
         bytes.extend_from_slice(
             format!("\r\n--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes(),
         );
@@ -136,6 +156,7 @@ mod tests {
                 reason: "550 5.1.1 user unknown",
             }],
             original,
+            Attach::Complete,
         );
         let msg = mail_parser::MessageParser::new().parse(&dsn[..]).unwrap();
         assert_eq!(
@@ -149,7 +170,24 @@ mod tests {
         ));
         assert!(text.contains("Content-Type: message/rfc822\r\n\r\nSubject: hello"));
         let big = [original.as_slice(), &vec![b'x'; ATTACH_LIMIT]].concat();
-        let dsn = String::from_utf8_lossy(&build("gw", Mid(8), "a@b", &[], &big)).into_owned();
+        let dsn = build("gw", Mid(8), "a@b", &[], &big, Attach::Headers);
+        let dsn = String::from_utf8_lossy(&dsn).into_owned();
         assert!(dsn.contains("text/rfc822-headers") && !dsn.contains("xxxxxxxx"));
+    }
+
+    #[test]
+    fn by_default_a_dsn_carries_the_headers_and_never_the_body() {
+        let original = b"Subject: cheap pills\r\nMessage-ID: <a@b>\r\n\r\nBUY NOW\r\n";
+        let dsn = build(
+            "gw",
+            Mid(9),
+            "forged@example.net",
+            &[],
+            original,
+            Attach::Headers,
+        );
+        let text = String::from_utf8_lossy(&dsn);
+        assert!(text.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: cheap pills"));
+        assert!(!text.contains("BUY NOW") && !text.contains("message/rfc822"));
     }
 }

@@ -485,12 +485,34 @@ impl WorkQueue {
                     .unwrap_or("5.0.0 - Unknown error"),
             })
             .collect();
+        // What of the original goes back: all of it when the bounce profile
+        // (of the first failed recipient's destination) says so; for mail
+        // from the internet only its headers, so a bounce to a forged
+        // sender carries no spam body back out (backscatter); for our own
+        // users' mail, all of it when small.
+        let full = failed
+            .first()
+            .map(|r| {
+                config
+                    .destination(routes::domain_of(&r.address))
+                    .bounce_profile
+            })
+            .is_some_and(|profile| config.call_ahead.full_original(&profile));
+        let from_internet = config
+            .listener(&record.reception.listener)
+            .is_some_and(|l| l.kind == crate::config::ListenerKind::Public);
+        let attach = if full || (!from_internet && original.len() < dsn::ATTACH_LIMIT) {
+            dsn::Attach::Complete
+        } else {
+            dsn::Attach::Headers
+        };
         let body = dsn::build(
             &config.hostname,
             record.mid,
             &record.mail_from,
             &failures,
             &original,
+            attach,
         );
         let Ok(new_mid) = self.ids.mid() else {
             tracing::error!("MID {}: cannot allocate a MID for the DSN", record.mid);

@@ -71,6 +71,10 @@ pub enum Action {
     /// first `Spool`). A file whose message was abandoned (RSET, a new
     /// transaction, the connection's end) is the driver's to remove.
     Spool(Mid, Vec<u8>),
+    /// SMTP Call-Ahead: ask the next hop whether this recipient exists,
+    /// then call `recipient_validated` with the reply to refuse it with,
+    /// or `None` to accept it.
+    ValidateRecipient(String),
     /// Append the last bytes, make the message durable, then call
     /// `enqueued`.
     Enqueue(Box<(MessageRecord, Vec<u8>)>),
@@ -95,6 +99,10 @@ pub struct Connection {
     /// Bounce verification on a public listener (`bvconfig`); `None`
     /// when it is off or the listener is private.
     pub bounce_verification: Option<BounceCheck>,
+    /// Recipients the RAT accepts are validated by SMTP Call-Ahead
+    /// (`Action::ValidateRecipient`): the listener has a profile and the
+    /// mail flow policy leaves it on.
+    pub call_ahead: bool,
 }
 
 /// The wall clock as the session reads it (the Received header's date,
@@ -121,8 +129,8 @@ enum State {
         left: usize,
         last: bool,
     },
-    /// Waiting for the driver (a MID, the TLS handshake or the durable
-    /// enqueue).
+    /// Waiting for the driver (a MID, the TLS handshake, a call-ahead
+    /// answer or the durable enqueue).
     Waiting,
     Closed,
 }
@@ -160,6 +168,8 @@ pub struct Session {
     messages: u32,
     errors: u32,
     pending_mail: Option<PendingMail>,
+    /// A recipient waiting for its call-ahead answer.
+    pending_rcpt: Option<String>,
     /// What happened since the driver last took them (`take_events`).
     events: Vec<MailEvent>,
 }
@@ -178,6 +188,7 @@ impl Session {
             messages: 0,
             errors: 0,
             pending_mail: None,
+            pending_rcpt: None,
             events: Vec::new(),
         }
     }
@@ -632,7 +643,48 @@ impl Session {
             self.event(MailEvent::ToRejectedRate { mid, icid, address });
             return actions.push(Action::Reply(reply::RCPTS_PER_HOUR.to_string()));
         }
+        if self.conn.call_ahead && self.conn.listener.kind == ListenerKind::Public {
+            // The session waits: the next command is read only after the
+            // answer (pipelined input stays in the driver's buffer).
+            self.pending_rcpt = Some(address.clone());
+            self.state = State::Waiting;
+            return actions.push(Action::ValidateRecipient(address));
+        }
+        self.accept_recipient(address, actions);
+    }
+
+    /// The driver's SMTP Call-Ahead answer for the recipient of
+    /// `Action::ValidateRecipient`: `None` accepts it, `Some(reply)`
+    /// refuses it with that reply (the next hop's own 5xx, or the
+    /// profile's failure reply).
+    pub fn recipient_validated(&mut self, refusal: Option<String>) -> Vec<Action> {
+        if matches!(self.state, State::Waiting) {
+            self.state = State::Command;
+        }
+        let mut actions = Vec::new();
+        let Some(address) = self.pending_rcpt.take() else {
+            return actions;
+        };
+        let Some(tx) = &self.tx else { return actions };
+        match refusal {
+            None => self.accept_recipient(address, &mut actions),
+            Some(reply) => {
+                self.event(MailEvent::ToRejectedByCallAhead {
+                    mid: tx.mid,
+                    icid: self.conn.icid,
+                    address,
+                    reply: reply.clone(),
+                });
+                actions.push(Action::Reply(reply));
+            }
+        }
+        actions
+    }
+
+    fn accept_recipient(&mut self, address: String, actions: &mut Vec<Action>) {
+        let icid = self.conn.icid;
         let Some(tx) = self.tx.as_mut() else { return };
+        let mid = tx.mid;
         let rid = Rid(tx.recipients.len() as u32);
         actions.push(Action::Reply(format!("250 2.1.5 recipient <{address}> ok")));
         tx.recipients.push(address.clone());

@@ -66,6 +66,7 @@ fn harness(l: ListenerConfig, client: &str, verified: Option<&str>, tls: bool) -
         tls_available: tls,
         headers: HeaderLimits::default(),
         bounce_verification: None,
+        call_ahead: false,
     };
     let services = SessionServices {
         hourly: Arc::new(HourlyRecipients::default()),
@@ -855,4 +856,46 @@ fn untagged_bounces_pass_when_the_policy_says_so_or_are_flagged() {
         text.contains("\r\nX-Invalid-Bounce: yes\r\nSubject: x"),
         "{text} {other:?}"
     );
+}
+
+#[test]
+fn call_ahead_holds_the_rcpt_until_the_next_hop_answers_and_passes_its_refusal_on() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    h.session.conn.call_ahead = true;
+    h.session.greeting();
+    let (_, replies, _) = feed(&mut h, b"EHLO c\r\nMAIL FROM:<a@b.test>\r\n");
+    assert_eq!(replies.len(), 2);
+    // Pipelined: the second RCPT waits until the first one is answered.
+    let input = b"RCPT TO:<ghost@example.com>\r\nRCPT TO:<bob@example.com>\r\n";
+    let (used, replies, other) = feed(&mut h, input);
+    assert!(replies.is_empty());
+    assert!(matches!(&other[..], [Action::ValidateRecipient(a)] if a == "ghost@example.com"));
+    let refusal = "550 5.1.1 <ghost@example.com>: Recipient address rejected: User unknown";
+    let actions = h.session.recipient_validated(Some(refusal.to_string()));
+    h.take_events();
+    assert!(matches!(&actions[..], [Action::Reply(r)] if r == refusal));
+    let (_, replies, other) = feed(&mut h, &input[used..]);
+    assert!(replies.is_empty());
+    assert!(matches!(&other[..], [Action::ValidateRecipient(a)] if a == "bob@example.com"));
+    let actions = h.session.recipient_validated(None);
+    h.take_events();
+    assert!(matches!(&actions[..], [Action::Reply(r)] if r.starts_with("250 2.1.5")));
+    let lines = h.log_lines();
+    assert!(lines.contains(&format!(
+        "MID 1 ICID 1 To: <ghost@example.com> Rejected by SMTP Call-Ahead: '{refusal}'"
+    )));
+    assert!(lines.contains(&"MID 1 ICID 1 RID 0 To: <bob@example.com>".to_string()));
+}
+
+#[test]
+fn a_recipient_the_rat_refuses_is_never_called_ahead() {
+    let mut h = harness(accepting_example_com(), "198.51.100.7", None, false);
+    h.session.conn.call_ahead = true;
+    h.session.greeting();
+    let (_, replies, other) = feed(
+        &mut h,
+        b"EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@elsewhere.test>\r\n",
+    );
+    assert!(other.is_empty());
+    assert!(replies[2].starts_with("550"));
 }
