@@ -706,6 +706,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     // --- log shipping (issue 16): syslog subscriptions start here, after
     // the privilege drop, so their spools belong to the daemon's user ---
     log.apply_shipping(&config);
+    let log_for_commits = log.clone();
     // --- end log shipping ---
     let control = ControlServer {
         store,
@@ -713,6 +714,11 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             // At once, not in the task below: the commit's own answer and
             // the next command already show times in the new zone.
             apply_time_zone(c);
+            // At once too: once `commit` answers, every line logged ships
+            // to the new subscriptions. In the task below, lines logged
+            // between the answer and the task's turn were never shipped
+            // (and a subscriber with nothing spooled never connected).
+            log_for_commits.apply_shipping(c);
             config_tx.send_replace(Arc::new(c.clone()));
         }),
         daemon: Arc::new(Status {
@@ -777,9 +783,6 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             }
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);
-            // --- log shipping (issue 16) ---
-            log.apply_shipping(&cfg);
-            // --- end log shipping ---
             queue_for_commits.set_settings(cfg.queue);
         }
     });

@@ -345,5 +345,29 @@ fn tail_follows_mail_logs_until_ctrl_c() {
     let found = t.command("findevent --mid 7");
     assert!(found.contains("1 message(s) found: MID 7"), "{found}");
     assert!(t.command("grep (").contains("Invalid regular expression"));
+
+    // Another log by its name: followed the same way.
+    let audit = rig.path().join("logs/audit_logs");
+    std::fs::create_dir_all(&audit).unwrap();
+    std::fs::write(audit.join("audit.current"), line("Commit 2 by ops")).unwrap();
+    t.send("tail audit_logs\r");
+    t.expect("Press Ctrl-C to stop.");
+    t.expect("Commit 2 by ops");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(audit.join("audit.current"))
+            .unwrap();
+        f.write_all(line("Commit 3 by admin").as_bytes()).unwrap();
+    }
+    t.expect("Commit 3 by admin");
+    t.send("\x03");
+    t.expect("^C");
+    t.expect(PROMPT);
+    assert!(
+        t.command("grep -e Commit.3 audit_logs")
+            .contains("Commit 3 by admin")
+    );
     t.quit();
 }

@@ -39,6 +39,10 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
     t.expect("Enter the fully qualified host name");
     t.line_after("[breakwater.dev.local]> ", "mail.example.com");
     t.expect("Host name set to mail.example.com.");
+    t.expect("Please enter the email address(es) to send alerts");
+    t.line_after("[]> ", "noc@example.com, ops@example.com");
+    t.expect("Alert recipient noc@example.com added.");
+    t.expect("Alert recipient ops@example.com added.");
     t.expect("the Management interface");
     t.line_after("[127.0.0.1/8]> ", "");
     t.expect("the Data 1 interface");
@@ -93,6 +97,7 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
         "192.0.2.1   (in force: not configured)",
         "example.com, .example.com   (in force: none)",
         "10.0.0.0/8, .protection.outlook.com   (in force: none)",
+        "noc@example.com, ops@example.com   (in force: none)",
     ] {
         assert!(summary.contains(expected), "{expected:?} in\n{summary}");
     }
@@ -167,6 +172,7 @@ fn the_wizard_asks_every_question_and_commits_the_answers() {
     // Run again, Enter everywhere: every value is kept, nothing is staged.
     t.send("systemsetup\r");
     t.line_after("[mail.example.com]> ", "");
+    t.line_after("[noc@example.com, ops@example.com]> ", "");
     t.line_after("[127.0.0.1/8]> ", "");
     t.line_after("[192.0.2.10/24]> ", "");
     t.line_after("[198.51.100.10/24]> ", "");
@@ -198,6 +204,8 @@ fn a_declined_relay_filter_leaves_a_warning_in_the_summary_and_the_commit() {
     let mut t = rig.admin();
     t.send("systemsetup\r");
     t.line_after("[breakwater.dev.local]> ", "");
+    t.expect("send alerts");
+    t.line_after("[]> ", "");
     t.line_after("[127.0.0.1/8]> ", "");
     t.line_after("[127.0.1.1/8]> ", "192.0.2.10/24");
     t.line_after("[127.0.2.1/8]> ", "");
@@ -236,6 +244,8 @@ fn ctrl_c_or_an_empty_required_answer_leaves_without_committing() {
     t.send("systemsetup\r");
     t.line_after("[breakwater.dev.local]> ", "mail.example.com");
     t.expect("Host name set to mail.example.com.");
+    t.expect("send alerts");
+    t.line_after("[]> ", "");
     t.expect("the Management interface");
     t.send("\x03");
     t.expect("The System Setup Wizard was left: nothing was committed.");
@@ -250,6 +260,8 @@ fn ctrl_c_or_an_empty_required_answer_leaves_without_committing() {
     // The staged name is the default now; no gateway yet: Enter leaves.
     t.send("systemsetup\r");
     t.line_after("[mail.example.com]> ", "");
+    t.expect("send alerts");
+    t.line_after("[]> ", "");
     for _ in 0..3 {
         t.line_after("/8]> ", "");
     }

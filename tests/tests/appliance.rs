@@ -63,6 +63,7 @@ fn systemsetup(vm: &mut Vm, sink_port: u16) {
     vm.serial
         .expect("System Setup Wizard", Duration::from_secs(30));
     answer(vm, "fully qualified host name", "");
+    answer(vm, "email address(es) to send alerts", "");
     answer(vm, "of the Management interface", "");
     answer(vm, "of the Data 1 interface", &format!("{GUEST_DATA1}/24"));
     answer(vm, "of the Data 2 interface", &format!("{GUEST_DATA2}/24"));

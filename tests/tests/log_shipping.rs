@@ -4,11 +4,14 @@
 //! mail_logs line written meanwhile must still arrive (at least once), with
 //! the appliance's host name and the log's name as APP-NAME. The audit log
 //! says who committed, from where, what changed and the comment.
+//! mail_logs over TLS (RFC 5425) to rsyslogd's gtls input: refused while
+//! the receiver's CA is unknown, then sent (nothing lost) once the
+//! administrator imports the CA and commits.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use breakwater_e2e::{Rsyslog, World};
+use breakwater_e2e::{Rsyslog, TestCert, World};
 
 const HOSTNAME: &str = "esa-ship.e2e.test";
 
@@ -138,4 +141,85 @@ fn mail_and_audit_logs_reach_rsyslog_through_a_receiver_restart() {
             "{id}"
         );
     }
+}
+
+#[test]
+fn mail_logs_reach_rsyslog_over_tls_once_its_ca_is_imported() {
+    let w = World::start();
+    let ip = w.net.sink_ip();
+    let (cert, ca) = TestCert::signed_by_new_ca(&ip.to_string());
+    let rs = Rsyslog::start_tls(ip, &cert.cert, &cert.key, &ca.cert);
+
+    w.gw.cli_ok(&["sethostname", HOSTNAME]);
+    let staged = w.gw.cli_ok(&[
+        "logconfig",
+        "subscribe",
+        "mail_logs",
+        &rs.tls_addr(),
+        "--protocol",
+        "tls",
+    ]);
+    assert!(
+        staged.starts_with(&format!("mail_logs: Syslog Push to {} TLS.", rs.tls_addr())),
+        "{staged}"
+    );
+    for log in ["system_logs", "audit_logs"] {
+        w.gw.cli_ok(&[
+            "logconfig",
+            "subscribe",
+            log,
+            &rs.tls_addr(),
+            "--protocol",
+            "tls",
+        ]);
+    }
+    w.gw.cli_ok(&["commit", "ship mail logs over TLS"]);
+
+    // The receiver's issuer is not trusted yet: the handshake is refused,
+    // the lines wait in the spool and the system log says why.
+    let from_line = w.gw.mail_log().lines().count();
+    w.deliver_inbound(w.net.client(20), "tls-1@e2e.test", "before the CA");
+    let system_log = || {
+        std::fs::read_to_string(w.gw.data_dir().join("logs/system_logs/system.current"))
+            .unwrap_or_default()
+    };
+    wait_until("the refused handshake in system_logs", || {
+        let log = system_log();
+        if log.contains(&format!("mail_logs to {}", rs.tls_addr())) && log.contains("UnknownIssuer")
+        {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
+    assert!(rs.tls_lines().is_empty(), "{:#?}", rs.tls_lines());
+
+    let ca_pem = ca.cert.display().to_string();
+    w.gw.cli_ok(&[
+        "certconfig",
+        "certauthority",
+        "import",
+        "rsyslog-ca",
+        &ca_pem,
+    ]);
+    w.gw.cli_ok(&["commit", "trust the log host's CA"]);
+    w.deliver_inbound(w.net.client(21), "tls-2@e2e.test", "after the CA");
+    wait_until("every mail_logs line over TLS", || {
+        let got: HashSet<String> = rs.tls_lines().into_iter().collect();
+        let missing: Vec<String> =
+            w.gw.mail_log()
+                .lines()
+                .skip(from_line)
+                .map(|l| format!("mail_logs {HOSTNAME} {}", text(l)))
+                .filter(|l| !got.contains(l))
+                .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "missing at the receiver: {missing:#?}\nsystem_logs:\n{}",
+                system_log()
+            ))
+        }
+    });
 }

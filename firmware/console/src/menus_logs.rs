@@ -70,21 +70,27 @@ pub(super) fn grep(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleEr
     }
 }
 
-/// `tail`, `tail mail_logs` or `tail -f [N]` follows mail_logs until
-/// Ctrl-C (as AsyncOS's `tail mail_logs` does); `tail N` prints the last N
-/// lines and returns.
+/// `tail`, `tail LOG` (mail_logs, system_logs, audit_logs) or `tail -f
+/// [N]` follows the log (mail_logs unless named) until Ctrl-C (as
+/// AsyncOS's `tail mail_logs` does); `tail N` prints the last N lines and
+/// returns.
 pub(super) fn tail(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleError> {
-    let count = match args {
-        [] => "20".to_string(),
-        [l] if l.eq_ignore_ascii_case("mail_logs") => "20".to_string(),
-        [f] if f == "-f" => "20".to_string(),
-        [f, n] if f == "-f" => n.clone(),
+    let (count, log) = match args {
+        [] => ("20".to_string(), "mail_logs".to_string()),
+        [l] if ["mail_logs", "system_logs", "audit_logs"]
+            .iter()
+            .any(|n| l.eq_ignore_ascii_case(n)) =>
+        {
+            ("20".to_string(), l.to_ascii_lowercase())
+        }
+        [f] if f == "-f" => ("20".to_string(), "mail_logs".to_string()),
+        [f, n] if f == "-f" => (n.clone(), "mail_logs".to_string()),
         _ => {
             sh.run(&with_args("tail", args))?;
             return Ok(());
         }
     };
-    let r = sh.call(&["tail", "--follow", "start", &count], None)?;
+    let r = sh.call(&["tail", "--follow", "start", &count, &log], None)?;
     if !r.ok {
         return sh.show(&r.output);
     }
@@ -100,7 +106,7 @@ pub(super) fn tail(sh: &mut Shell<'_>, args: &[String]) -> Result<(), ConsoleErr
             Some(0x04) => return Err(ConsoleError::Eof),
             _ => {}
         }
-        let r = sh.call(&["tail", "--follow", &cursor], None)?;
+        let r = sh.call(&["tail", "--follow", &cursor, &log], None)?;
         if !r.ok {
             return sh.show(&r.output);
         }

@@ -1,6 +1,6 @@
 //! `systemsetup`: AsyncOS's System Setup Wizard, for a new appliance.
 //!
-//! It asks, in order: the host name, each interface's address, the default
+//! It asks, in order: the host name, the alert recipients, each interface's address, the default
 //! gateway, the DNS servers, the domains IncomingMail accepts and the mail
 //! server they are routed to, the hosts OutgoingMail relays for (with,
 //! when they include a shared domain such as `.protection.outlook.com`,
@@ -58,6 +58,7 @@ fn wizard(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
         )?;
         Ok((name != v.hostname).then(|| vec!["sethostname".into(), name]))
     })?;
+    alert_recipients(sh, &v.alert_recipients)?;
     for (name, current) in &v.interfaces {
         until_staged(sh, |sh| {
             // Only Management can take its address from DHCP.
@@ -99,6 +100,36 @@ fn wizard(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     outgoing(sh)?;
     passphrase(sh)?;
     finish(sh)
+}
+
+/// AsyncOS's question for the alert recipients: each new address receives
+/// every alert class at every severity (`alertconfig new`), as the
+/// wizard's address does on AsyncOS; an address left out is removed. An
+/// empty answer with none configured keeps none (alerts are optional).
+fn alert_recipients(sh: &mut Shell<'_>, current: &[String]) -> Result<(), ConsoleError> {
+    let shown = current.join(", ");
+    until_staged_many(sh, |sh| {
+        let a = sh.ask(
+            "\nPlease enter the email address(es) to send alerts, separated by commas.",
+            &shown,
+        )?;
+        let wanted = items(&a);
+        // The working values, so addresses already staged are not added twice.
+        let now = values(sh)?.alert_recipients;
+        let same = |x: &String, y: &String| x.eq_ignore_ascii_case(y);
+        let mut cmds: Vec<Vec<String>> = now
+            .iter()
+            .filter(|n| !wanted.iter().any(|w| same(w, n)))
+            .map(|n| vec!["alertconfig".into(), "delete".into(), n.clone()])
+            .collect();
+        cmds.extend(
+            wanted
+                .iter()
+                .filter(|w| !now.iter().any(|n| same(w, n)))
+                .map(|w| vec!["alertconfig".into(), "new".into(), w.clone()]),
+        );
+        Ok(cmds)
+    })
 }
 
 /// IncomingMail: the accepted domains (RAT rows) and their one route.

@@ -878,7 +878,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "tail",
-        "Show the end of mail_logs and follow it (tail N: the last N lines)",
+        "Show the end of a log (mail_logs, system_logs, audit_logs) and follow it",
         usage::TAIL,
         Logs,
         &[form(&["tail", "**"], ReadOnly)],
@@ -886,7 +886,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "grep",
-        "Search mail_logs for a regular expression",
+        "Search a log (mail_logs, system_logs, audit_logs) for a regular expression",
         usage::GREP,
         Logs,
         &[form(&["grep", "**"], ReadOnly)],

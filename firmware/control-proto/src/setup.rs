@@ -41,6 +41,10 @@ pub struct SetupValues {
     /// filter checks a secret header for it: what the wizard offers.
     #[serde(default)]
     pub relay_guard: Option<GuardOffer>,
+    /// The addresses `alertconfig` sends alerts to (the wizard's "email
+    /// address(es) to send alerts").
+    #[serde(default)]
+    pub alert_recipients: Vec<String>,
 }
 
 impl SetupValues {

@@ -366,14 +366,16 @@ Tracking: summary, sending host and Processing Details.
 --json: the messages and their tracking fields as JSON.";
 
 pub const TAIL: &str = "\
-usage: tail [mail_logs] [N]   the last N lines of mail_logs (default 20, at most 5000)
-       tail -n N [mail_logs]
-       tail -f [N]            (console; also tail and tail mail_logs there)
-                              the same, then follow new lines until Ctrl-C";
+usage: tail [LOG] [N]         the last N lines of LOG (default 20, at most 5000)
+       tail -n N [LOG]
+       tail -f [N]            (console; also tail and tail LOG there)
+                              the same, then follow new lines until Ctrl-C
+LOG: mail_logs (the default), system_logs or audit_logs.";
 
 pub const GREP: &str = "\
-usage: grep [-C N] [-e REGEX] [-i] [-p] [REGEX] [mail_logs] [--max N]
-Prints the mail_logs lines (oldest first) that match the regular expression
+usage: grep [-C N] [-e REGEX] [-i] [-p] [REGEX] [LOG] [--max N]
+Prints the lines of LOG (mail_logs unless system_logs or audit_logs is
+named; oldest first) that match the regular expression
 (-i: case-insensitive; -C N: N lines of context around each match, at most
 10; -p: accepted, the console pages every answer; at most --max lines,
 default and limit 5000).";

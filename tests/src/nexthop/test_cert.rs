@@ -73,8 +73,9 @@ impl TestCert {
         }
     }
 
-    /// A CA (`ca.cert` / `ca.key`) and a certificate for `name` it signed
-    /// (the CA's certificate is the second element).
+    /// A CA (`ca.cert` / `ca.key`) and a certificate for `name` (a host
+    /// name or an IP address) it signed (the CA's certificate is the second
+    /// element).
     ///
     /// # Panics
     /// When openssl is missing or fails.
@@ -90,9 +91,18 @@ impl TestCert {
             .expect("cert temp dir");
         let p = |f: &str| dir.path().join(f).display().to_string();
         let ext = dir.path().join("ext.cnf");
+        // An address (a receiver on loopback) is named by an IP SAN: a DNS
+        // SAN holding digits matches no verifier's address check.
+        let san = if name.parse::<std::net::IpAddr>().is_ok() {
+            format!("IP:{name}")
+        } else {
+            format!("DNS:{name}")
+        };
         fs::write(
             &ext,
-            format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+            format!(
+                "subjectAltName={san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+            ),
         )
         .expect("write ext file");
         openssl(&[

@@ -93,6 +93,12 @@ pub fn setup_values(cfg: &Config, committed: &Config) -> SetupValues {
             || cfg.default_gateway != committed.default_gateway,
         relay_guard: guard_offer(cfg),
         dhcp_interface: Some(crate::init::netconfig::MANAGEMENT.to_string()),
+        alert_recipients: cfg
+            .alerts
+            .recipients
+            .iter()
+            .map(|r| r.address.clone())
+            .collect(),
     }
 }
 
@@ -144,11 +150,18 @@ fn status(ctx: &CommandContext<'_>) -> Result<String, CliError> {
 fn render(cfg: &Config, committed: &Config) -> String {
     let now = setup_values(cfg, committed);
     let was = setup_values(committed, committed);
-    let mut rows: Vec<(String, String, String)> = vec![(
-        "Host name".into(),
-        now.hostname.clone(),
-        was.hostname.clone(),
-    )];
+    let mut rows: Vec<(String, String, String)> = vec![
+        (
+            "Host name".into(),
+            now.hostname.clone(),
+            was.hostname.clone(),
+        ),
+        (
+            "Alert recipients".into(),
+            list(&now.alert_recipients),
+            list(&was.alert_recipients),
+        ),
+    ];
     for ((name, a), (_, b)) in now.interfaces.iter().zip(&was.interfaces) {
         rows.push((format!("Interface {name}"), or_none(a), or_none(b)));
     }
@@ -203,6 +216,9 @@ fn render(cfg: &Config, committed: &Config) -> String {
 fn other_changes(cfg: &Config, committed: &Config) -> bool {
     let mut rest = cfg.clone();
     rest.hostname.clone_from(&committed.hostname);
+    rest.alerts
+        .recipients
+        .clone_from(&committed.alerts.recipients);
     rest.interfaces.clone_from(&committed.interfaces);
     rest.management_dhcp = committed.management_dhcp;
     rest.default_gateway = committed.default_gateway;

@@ -3,7 +3,10 @@
 //! The daemon answers these itself, on a blocking thread of the control
 //! server, from the files `logging` writes under
 //! `<data-dir>/logs/mail_logs/`: the rotated `mail.@<stamp>[.n].s` files,
-//! oldest first, then `mail.current`. Nothing here writes.
+//! oldest first, then `mail.current`. Nothing here writes. `tail` and
+//! `grep` read `system_logs` (`system.*`) and `audit_logs` (`audit.*`) the
+//! same way when the log is named, as AsyncOS's do any log by its name;
+//! `findevent` reads mail_logs only (the others name no messages).
 //!
 //! **findevent** works like AsyncOS's: a first pass collects, per MID, the
 //! facts the log states (`Start MID m ICID i`, `From:`, `To:`, `Subject`,
@@ -31,6 +34,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
+use breakwater_config::logship::LogName;
 use chrono::NaiveDateTime;
 
 use crate::logging::MailEvent;
@@ -53,30 +57,44 @@ pub use breakwater_control_proto::usage::TAIL as TAIL_USAGE;
 /// `args` is not one of them.
 pub fn run(data_dir: &Path, args: &[String]) -> Option<Result<String, String>> {
     let name = args.first()?.to_ascii_lowercase();
-    let logs = MailLogs::new(data_dir);
     let rest = &args[1..];
     Some(match name.as_str() {
-        "findevent" => findevent(&logs, rest),
-        "tail" => tail(&logs, rest),
-        "grep" => grep(&logs, rest),
+        "findevent" => findevent(&MailLogs::new(data_dir), rest),
+        "tail" => tail(data_dir, rest),
+        "grep" => grep(data_dir, rest),
         _ => return None,
     })
 }
 
-/// The mail log files of one data directory.
+/// The files of one log (mail_logs unless named otherwise) of one data
+/// directory.
 pub struct MailLogs {
     dir: PathBuf,
+    /// The files' prefix (`mail` for `mail.current`, `mail.@...s`).
+    prefix: &'static str,
+    log: LogName,
 }
 
 impl MailLogs {
     pub fn new(data_dir: &Path) -> Self {
+        Self::of(data_dir, LogName::MailLogs)
+    }
+
+    /// The files of `log`, where `logging` writes them.
+    pub fn of(data_dir: &Path, log: LogName) -> Self {
         Self {
-            dir: data_dir.join("logs").join("mail_logs"),
+            dir: data_dir.join("logs").join(log.name()),
+            prefix: match log {
+                LogName::MailLogs => "mail",
+                LogName::SystemLogs => "system",
+                LogName::AuditLogs => "audit",
+            },
+            log,
         }
     }
 
     fn current(&self) -> PathBuf {
-        self.dir.join("mail.current")
+        self.dir.join(format!("{}.current", self.prefix))
     }
 
     /// Every file, oldest first: the rotated ones by their stamp, then
@@ -85,7 +103,9 @@ impl MailLogs {
         let mut rotated: Vec<((String, u32), PathBuf)> = std::fs::read_dir(&self.dir)
             .map(|d| {
                 d.filter_map(Result::ok)
-                    .filter_map(|e| Some((rotated_key(e.file_name().to_str()?)?, e.path())))
+                    .filter_map(|e| {
+                        Some((rotated_key(self.prefix, e.file_name().to_str()?)?, e.path()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -124,9 +144,13 @@ impl MailLogs {
     }
 }
 
-/// `mail.@20260124T010639.s` → ("20260124T010639", 0); `.2.s` → 2.
-fn rotated_key(name: &str) -> Option<(String, u32)> {
-    let rest = name.strip_prefix("mail.@")?.strip_suffix(".s")?;
+/// `mail.@20260124T010639.s` → ("20260124T010639", 0); `.2.s` → 2 (for
+/// the prefix `mail`).
+fn rotated_key(prefix: &str, name: &str) -> Option<(String, u32)> {
+    let rest = name
+        .strip_prefix(prefix)?
+        .strip_prefix(".@")?
+        .strip_suffix(".s")?;
     let (stamp, n) = match rest.split_once('.') {
         Some((s, n)) => (s, n.parse().ok()?),
         None => (rest, 0),
@@ -311,16 +335,18 @@ fn compile_regex(pattern: &str, insensitive: bool) -> Result<regex::Regex, Strin
         .map_err(|e| format!("Invalid regular expression: {e}"))
 }
 
-/// The log names the search commands read: this gateway keeps its mail
-/// log under AsyncOS's name; other names are refused, not ignored.
-fn check_log_name(name: &str, usage: &str) -> Result<(), String> {
-    if name.eq_ignore_ascii_case("mail_logs") {
-        Ok(())
-    } else {
-        Err(format!(
-            "Unknown log '{name}'. The logs this command reads: mail_logs.\n{usage}"
-        ))
-    }
+/// The log a search command names, among the ones it reads (AsyncOS's
+/// names); other names are refused, not ignored.
+fn check_log_name(name: &str, usage: &str, reads: &[LogName]) -> Result<LogName, String> {
+    LogName::parse(name)
+        .filter(|l| reads.contains(l))
+        .ok_or_else(|| {
+            let names: Vec<&str> = reads.iter().map(|l| l.name()).collect();
+            format!(
+                "Unknown log '{name}'. The logs this command reads: {}.\n{usage}",
+                names.join(", ")
+            )
+        })
 }
 
 fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
@@ -346,7 +372,7 @@ fn parse_criteria(args: &[String]) -> Result<Criteria, String> {
         }
         if !opt.starts_with('-') {
             // AsyncOS's trailing log name.
-            check_log_name(opt, FINDEVENT_USAGE)?;
+            check_log_name(opt, FINDEVENT_USAGE, &[LogName::MailLogs])?;
             continue;
         }
         let value = it
@@ -563,12 +589,12 @@ impl Lines {
 /// Most context lines `grep -C` shows around a match.
 pub const MAX_CONTEXT: usize = 10;
 
-fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
+fn grep(data_dir: &Path, args: &[String]) -> Result<String, String> {
     let mut insensitive = false;
     let mut max = MAX_LINES;
     let mut context = 0usize;
     let mut pattern: Option<&str> = None;
-    let mut log_given = false;
+    let mut log: Option<LogName> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -604,9 +630,8 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
             }
             // AsyncOS's form ends with the log's name; a regex may be
             // `mail_logs` too, so the name counts only after a pattern.
-            l if pattern.is_some() && !log_given && !l.starts_with('-') => {
-                check_log_name(l, GREP_USAGE)?;
-                log_given = true;
+            l if pattern.is_some() && log.is_none() && !l.starts_with('-') => {
+                log = Some(check_log_name(l, GREP_USAGE, &LogName::ALL)?);
             }
             p if pattern.is_none() && !p.starts_with('-') => pattern = Some(p),
             _ => return Err(GREP_USAGE.to_string()),
@@ -616,6 +641,7 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         return Err(GREP_USAGE.to_string());
     };
     let re = compile_regex(pattern, insensitive)?;
+    let logs = MailLogs::of(data_dir, log.unwrap_or(LogName::MailLogs));
     let mut out = Lines {
         max: Some(max),
         ..Lines::default()
@@ -654,7 +680,7 @@ fn grep(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         }
     });
     if matches == 0 {
-        return Ok("No line of mail_logs matches.".to_string());
+        return Ok(format!("No line of {} matches.", logs.log.name()));
     }
     Ok(out.finish())
 }
@@ -688,7 +714,8 @@ impl std::str::FromStr for Cursor {
 /// The first line of a `tail --follow` answer (the console reads it).
 pub use breakwater_control_proto::TAIL_CURSOR_PREFIX as CURSOR_PREFIX;
 
-fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
+fn tail(data_dir: &Path, args: &[String]) -> Result<String, String> {
+    let mail = MailLogs::new(data_dir);
     let count = |s: Option<&String>| -> Result<usize, String> {
         match s {
             None => Ok(20),
@@ -702,24 +729,33 @@ fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
         }
     };
     match args {
-        [] => Ok(last_lines(logs, count(None)?)),
-        // Console-internal: `tail --follow start [N]` gives the last N lines
-        // and a cursor; `tail --follow CURSOR` what was written since.
+        [] => Ok(last_lines(&mail, count(None)?)),
+        // Console-internal: `tail --follow start [N] [LOG]` gives the last N
+        // lines and a cursor; `tail --follow CURSOR [LOG]` what was written
+        // since.
         [f, rest @ ..] if f == "--follow" => {
+            let (rest, logs) = match rest {
+                [head @ .., l] if LogName::parse(l).is_some() => (
+                    head,
+                    MailLogs::of(data_dir, check_log_name(l, TAIL_USAGE, &LogName::ALL)?),
+                ),
+                _ => (rest, mail),
+            };
             let (cursor, text) = match rest {
                 [start] | [start, _] if start == "start" => {
-                    let text = last_lines(logs, count(rest.get(1))?);
-                    (end_cursor(logs), text)
+                    let text = last_lines(&logs, count(rest.get(1))?);
+                    (end_cursor(&logs), text)
                 }
-                [c] => follow(logs, c.parse()?),
+                [c] => follow(&logs, c.parse()?),
                 _ => return Err(TAIL_USAGE.to_string()),
             };
             Ok(format!("{CURSOR_PREFIX}{cursor}\n{text}"))
         }
-        // AsyncOS's forms: `tail mail_logs`, and a count: `tail N`,
-        // `tail -n N [mail_logs]`, `tail mail_logs N`.
+        // AsyncOS's forms: `tail mail_logs` (or another log's name), and a
+        // count: `tail N`, `tail -n N [LOG]`, `tail LOG N`.
         _ => {
             let mut n = None;
+            let mut log = None;
             let mut it = args.iter();
             while let Some(a) = it.next() {
                 if a == "-n" {
@@ -728,11 +764,14 @@ fn tail(logs: &MailLogs, args: &[String]) -> Result<String, String> {
                     n = Some(a);
                 } else if a.starts_with('-') {
                     return Err(TAIL_USAGE.to_string());
+                } else if log.is_none() {
+                    log = Some(check_log_name(a, TAIL_USAGE, &LogName::ALL)?);
                 } else {
-                    check_log_name(a, TAIL_USAGE)?;
+                    return Err(TAIL_USAGE.to_string());
                 }
             }
-            Ok(last_lines(logs, count(n)?))
+            let logs = MailLogs::of(data_dir, log.unwrap_or(LogName::MailLogs));
+            Ok(last_lines(&logs, count(n)?))
         }
     }
 }

@@ -101,16 +101,19 @@ fn findevent_prints_every_line_of_the_message_and_its_connections() {
 
 #[test]
 fn grep_is_bounded_and_refuses_bad_patterns() {
-    let (_dir, logs) = logs();
-    let out = grep(&logs, &args("-i dcid\\s55")).unwrap();
+    let (dir, _logs) = logs();
+    let out = grep(dir.path(), &args("-i dcid\\s55")).unwrap();
     assert_eq!(out.lines().count(), 4, "{out}");
-    let out = grep(&logs, &args("MID --max 2")).unwrap();
+    let out = grep(dir.path(), &args("MID --max 2")).unwrap();
     assert!(out.contains("more line(s) not shown"), "{out}");
-    assert!(grep(&logs, &args("(unclosed")).is_err());
-    assert!(grep(&logs, &args("a{1000}{1000}")).is_err(), "size limit");
-    assert!(grep(&logs, &args("")).is_err());
+    assert!(grep(dir.path(), &args("(unclosed")).is_err());
+    assert!(
+        grep(dir.path(), &args("a{1000}{1000}")).is_err(),
+        "size limit"
+    );
+    assert!(grep(dir.path(), &args("")).is_err());
     assert_eq!(
-        grep(&logs, &args("nothing-like-this")).unwrap(),
+        grep(dir.path(), &args("nothing-like-this")).unwrap(),
         "No line of mail_logs matches."
     );
 }
@@ -118,20 +121,20 @@ fn grep_is_bounded_and_refuses_bad_patterns() {
 #[test]
 fn tail_shows_the_last_lines_across_rotation_and_follows_new_ones() {
     let (dir, logs) = logs();
-    let out = tail(&logs, &args("2")).unwrap();
+    let out = tail(dir.path(), &args("2")).unwrap();
     assert_eq!(
         out,
         format!("{T} Start MID 1010 ICID 8\n{T} Message finished MID 101 done\n")
     );
     // More than mail.current holds: the rotated file supplies the rest.
     assert!(
-        tail(&logs, &args("17"))
+        tail(dir.path(), &args("17"))
             .unwrap()
             .starts_with(&format!("{T} ICID 7 ACCEPT"))
     );
-    assert!(tail(&logs, &args("0")).is_err());
+    assert!(tail(dir.path(), &args("0")).is_err());
 
-    let start = tail(&logs, &args("--follow start 1")).unwrap();
+    let start = tail(dir.path(), &args("--follow start 1")).unwrap();
     let (first, rest) = start.split_once('\n').unwrap();
     assert_eq!(rest, format!("{T} Message finished MID 101 done\n"));
     let cursor: Cursor = first.strip_prefix(CURSOR_PREFIX).unwrap().parse().unwrap();
@@ -164,11 +167,11 @@ fn tail_shows_the_last_lines_across_rotation_and_follows_new_ones() {
 #[test]
 fn rotated_names_sort_by_time_then_number() {
     assert_eq!(
-        rotated_key("mail.@20261124T010000.2.s"),
+        rotated_key("mail", "mail.@20261124T010000.2.s"),
         Some(("20261124T010000".into(), 2))
     );
-    assert_eq!(rotated_key("mail.current"), None);
-    assert_eq!(rotated_key("mail.@junk.s"), None);
+    assert_eq!(rotated_key("mail", "mail.current"), None);
+    assert_eq!(rotated_key("mail", "mail.@junk.s"), None);
 }
 
 #[test]
@@ -605,42 +608,125 @@ fn findevent_takes_asyncos_flags_with_regular_expressions() {
 
 #[test]
 fn grep_and_tail_take_asyncos_forms() {
-    let (_dir, logs) = logs();
+    let (dir, _logs) = logs();
     assert_eq!(
-        grep(&logs, &args("-e dcid\\s55 -i mail_logs")).unwrap(),
-        grep(&logs, &args("-i dcid\\s55")).unwrap()
+        grep(dir.path(), &args("-e dcid\\s55 -i mail_logs")).unwrap(),
+        grep(dir.path(), &args("-i dcid\\s55")).unwrap()
     );
     assert_eq!(
-        grep(&logs, &args("-i -e ICID\\s8 mail_logs")).unwrap(),
+        grep(dir.path(), &args("-i -e ICID\\s8 mail_logs")).unwrap(),
         format!("{T} Start MID 1010 ICID 8\n")
     );
     // -C: the lines around each match, groups apart marked with `--`.
     assert_eq!(
-        grep(&logs, &args("-C 1 -e ^.*Start.MID.1010 mail_logs")).unwrap(),
+        grep(dir.path(), &args("-C 1 -e ^.*Start.MID.1010 mail_logs")).unwrap(),
         format!(
             "{T} Message 102 to RID [0] pending till Tue Nov 24 02:00:00 2026\n\
              {T} Start MID 1010 ICID 8\n\
              {T} Message finished MID 101 done\n"
         )
     );
-    let two = grep(&logs, &args("-C 1 -e (Subject|ICID.8)")).unwrap();
+    let two = grep(dir.path(), &args("-C 1 -e (Subject|ICID.8)")).unwrap();
     assert_eq!(two.lines().filter(|l| *l == "--").count(), 1, "{two}");
-    assert!(grep(&logs, &args("-C 11 -e x")).is_err());
-    assert!(grep(&logs, &args("-e a -e b")).is_err());
-    let other = grep(&logs, &args("-e x system_logs")).unwrap_err();
-    assert!(other.starts_with("Unknown log 'system_logs'"), "{other}");
-    assert!(grep(&logs, &args("-t -e x mail_logs")).is_err());
+    assert!(grep(dir.path(), &args("-C 11 -e x")).is_err());
+    assert!(grep(dir.path(), &args("-e a -e b")).is_err());
+    let other = grep(dir.path(), &args("-e x gui_logs")).unwrap_err();
+    assert!(
+        other.starts_with("Unknown log 'gui_logs'. The logs this command reads: mail_logs, system_logs, audit_logs."),
+        "{other}"
+    );
+    assert!(grep(dir.path(), &args("-t -e x mail_logs")).is_err());
 
     let last = format!("{T} Message finished MID 101 done\n");
-    assert_eq!(tail(&logs, &args("-n 1 mail_logs")).unwrap(), last);
-    assert_eq!(tail(&logs, &args("mail_logs 1")).unwrap(), last);
-    assert_eq!(tail(&logs, &args("mail_logs")).unwrap().lines().count(), 18);
+    assert_eq!(tail(dir.path(), &args("-n 1 mail_logs")).unwrap(), last);
+    assert_eq!(tail(dir.path(), &args("mail_logs 1")).unwrap(), last);
+    assert_eq!(
+        tail(dir.path(), &args("mail_logs"))
+            .unwrap()
+            .lines()
+            .count(),
+        18
+    );
     assert!(
-        tail(&logs, &args("gui_logs"))
+        tail(dir.path(), &args("gui_logs"))
             .unwrap_err()
             .starts_with("Unknown log")
     );
-    assert!(tail(&logs, &args("-x")).is_err());
+    assert!(tail(dir.path(), &args("-x")).is_err());
+}
+
+#[test]
+fn tail_and_grep_read_system_logs_and_audit_logs_by_name() {
+    let (dir, _logs) = logs();
+    let audit = dir.path().join("logs/audit_logs");
+    std::fs::create_dir_all(&audit).unwrap();
+    std::fs::write(
+        audit.join("audit.@20261124T000000.s"),
+        format!("{T} Commit 1 by admin from local cli: hostname changed; comment: \"first\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        audit.join("audit.current"),
+        format!("{T} Commit 2 by ops from web (192.0.2.1): dns changed; comment: \"second\"\n"),
+    )
+    .unwrap();
+    let system = dir.path().join("logs/system_logs");
+    std::fs::create_dir_all(&system).unwrap();
+    std::fs::write(
+        system.join("system.current"),
+        format!("{T} listener IncomingMail listening on 192.0.2.1:25\n"),
+    )
+    .unwrap();
+
+    assert_eq!(
+        tail(dir.path(), &args("audit_logs 1")).unwrap(),
+        format!("{T} Commit 2 by ops from web (192.0.2.1): dns changed; comment: \"second\"\n")
+    );
+    // Across rotation, oldest first, as for mail_logs.
+    assert_eq!(
+        grep(dir.path(), &args("-e ^.*Commit audit_logs"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(
+        grep(dir.path(), &args("-i COMMIT.1 AUDIT_LOGS")).unwrap(),
+        format!("{T} Commit 1 by admin from local cli: hostname changed; comment: \"first\"\n")
+    );
+    assert_eq!(
+        tail(dir.path(), &args("-n 5 system_logs")).unwrap(),
+        format!("{T} listener IncomingMail listening on 192.0.2.1:25\n")
+    );
+    assert_eq!(
+        grep(dir.path(), &args("MID system_logs")).unwrap(),
+        "No line of system_logs matches."
+    );
+    // The console's follow of a named log.
+    let start = tail(dir.path(), &args("--follow start 1 audit_logs")).unwrap();
+    let (first, rest) = start.split_once('\n').unwrap();
+    assert!(rest.contains("Commit 2 by ops"), "{rest}");
+    let cursor = first.strip_prefix(CURSOR_PREFIX).unwrap();
+    std::fs::write(
+        audit.join("audit.current"),
+        format!(
+            "{T} Commit 2 by ops from web (192.0.2.1): dns changed; comment: \"second\"\n{T} Commit 3\n"
+        ),
+    )
+    .unwrap();
+    let next = tail(dir.path(), &args(&format!("--follow {cursor} audit_logs"))).unwrap();
+    assert!(next.ends_with(&format!("\n{T} Commit 3\n")), "{next}");
+    // mail_logs stays the default, and findevent reads mail_logs only.
+    assert!(
+        tail(dir.path(), &args("1"))
+            .unwrap()
+            .contains("Message finished MID 101")
+    );
+    let other = findevent(&MailLogs::new(dir.path()), &args("-m 101 audit_logs")).unwrap_err();
+    assert!(
+        other.starts_with("Unknown log 'audit_logs'. The logs this command reads: mail_logs."),
+        "{other}"
+    );
 }
 
 #[test]
