@@ -113,6 +113,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         metrics: Default::default(),
         alerts: Default::default(),
         log_shipping: Default::default(),
+        antivirus: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_types::address;
 
 pub mod alerts;
+pub mod antivirus;
 pub mod delivery;
 pub mod factory;
 pub mod hat;
@@ -31,6 +32,7 @@ pub mod validate;
 pub mod values;
 
 pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
+pub use antivirus::AntiVirusSettings;
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};

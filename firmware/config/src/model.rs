@@ -415,6 +415,12 @@ pub struct Config {
     #[serde(default)]
     pub log_shipping: super::logship::LogShipping,
     // --- end log shipping ---
+    // --- antivirus (issue 17, config version 8) ---
+    /// The ClamAV engine (`antivirusconfig`) and the mail policies'
+    /// Anti-Virus column.
+    #[serde(default)]
+    pub antivirus: super::antivirus::AntiVirusSettings,
+    // --- end antivirus ---
 }
 
 fn default_time_zone() -> String {

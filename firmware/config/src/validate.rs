@@ -89,6 +89,9 @@ impl Config {
         if let Err(e) = self.ntp.validate() {
             p.add("ntp", e.to_string());
         }
+        if let Err(e) = self.antivirus.validate() {
+            p.add("antivirus", e.to_string());
+        }
         for l in &self.listeners {
             listener(self, l, &mut p);
         }

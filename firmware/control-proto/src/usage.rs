@@ -181,6 +181,9 @@ usage: policyconfig list incoming|outgoing
        policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
        policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
        policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no|default
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus enable|disable|default
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus infected|unscannable|encrypted deliver|tag|quarantine|drop
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus engine-down fail-open|fail-closed
 members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
 
 pub const QUARANTINECONFIG: &str = "\
@@ -222,6 +225,15 @@ pub const SETTIME: &str = "\
 usage: settime \"MM/DD/YYYY HH:MM:SS\"   (in the appliance's time zone; also YYYY-MM-DD HH:MM:SS)
        settime                           (prints the time; refused while NTP is on)";
 // --- end ntp ---
+
+// --- antivirus (issue 17) ---
+pub const ANTIVIRUSCONFIG: &str = "\
+usage: antivirusconfig [print]
+       antivirusconfig enable | disable
+       antivirusconfig setup [--host <address|/socket>] [--port <port>] [--timeout <seconds>]
+                             [--max-parallel <n>] [--max-size <bytes>]
+         (defaults: 127.0.0.1, 3310, 60 s, 8 scans, 26214400 bytes)";
+// --- end antivirus ---
 
 pub const ALERTCONFIG: &str = "\
 usage: alertconfig [print]

@@ -30,6 +30,7 @@ pub mod open_files;
 pub mod quarantine;
 pub mod queue;
 pub mod reports;
+pub mod scan;
 pub mod smtp_in;
 pub mod tdc;
 pub mod tls_names;

@@ -37,7 +37,9 @@ use breakwater_config::{Config, ConnectionSettings};
 /// - Version 7 added `Config::ntp` (NTP off, no servers), `Config::metrics`
 ///   (no plain-HTTP metrics port), `Config::alerts` (no recipients,
 ///   AsyncOS's intervals) and `Config::log_shipping` (no subscriptions).
-const CONFIG_VERSION: u8 = 7;
+/// - Version 8 added `Config::antivirus` (scanning off, clamd at
+///   127.0.0.1:3310, no per-policy settings).
+const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
@@ -47,7 +49,9 @@ const CONFIG_VERSION_3: u8 = 3;
 const CONFIG_VERSION_4: u8 = 4;
 #[cfg(test)] // Migrated by the same range as 1 and 6; named by the tests.
 const CONFIG_VERSION_5: u8 = 5;
+#[cfg(test)] // Migrated by the same range as 1 and 7; named by the tests.
 const CONFIG_VERSION_6: u8 = 6;
+const CONFIG_VERSION_7: u8 = 7;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -206,7 +210,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_6).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_7).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -266,6 +270,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.push(0); // log_shipping.subscriptions: empty
     }
     // --- end log shipping ---
+    // --- antivirus (issue 17) ---
+    if version < 8 {
+        let antivirus = breakwater_config::AntiVirusSettings::default();
+        tail.extend(postcard::to_allocvec(&antivirus).map_err(CodecError::from)?);
+    }
+    // --- end antivirus ---
     Ok(tail)
 }
 

@@ -609,6 +609,27 @@ mail_events! {
     /// (a filter's `bounce()`, expiry, the administrator) with DCID 0.
     Bounced { tdc: TdcTag, dcid: Dcid, mid: Mid, rid: Rid, reason: String } =>
         [tdc "Bounced: DCID " dcid " MID " mid " to RID " rid " - " reason];
+
+    // --- antivirus (issue 17) ---
+    /// The engine's verdict before the policy's action: `CLEAN`, `VIRAL`,
+    /// `ENCRYPTED` or `UNSCANNABLE`, as AsyncOS logs it.
+    AvInterim { mid: Mid, engine: String, verdict: String } =>
+        ["MID " mid " interim AV verdict using " engine " " verdict];
+    /// No virus found.
+    AvNegative { mid: Mid } => ["MID " mid " antivirus negative"];
+    /// A virus found, by signature name.
+    AvPositive { mid: Mid, name: String } => ["MID " mid " antivirus positive '" name "'"];
+    /// Encrypted content the engine could not look into.
+    AvEncrypted { mid: Mid } => ["MID " mid " antivirus encrypted"];
+    /// The engine could not scan it (size, engine error, timeout).
+    AvUnscannable { mid: Mid, why: String } => ["MID " mid " antivirus unscannable: " why];
+    /// The engine is down and the policy is fail-closed: kept, scanned again.
+    AvDeferred { mid: Mid, why: String, secs: u64 } =>
+        ["MID " mid " anti-virus scan deferred: " why "; scanning again in " secs "s"], warning;
+    /// Dropped by the policy's anti-virus action.
+    AvDropped { mid: Mid, verdict: String } =>
+        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
+    // --- end antivirus ---
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 
 mod adminaccessconfig;
 mod alertconfig;
+pub mod antivirusconfig; // issue 17
 mod args;
 mod bounceconfig;
 mod certconfig;
@@ -127,6 +128,7 @@ pub fn run(
         "setgateway" => setgateway::run(ctx, rest),
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
+        "antivirusconfig" => antivirusconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
         "alertconfig" => alertconfig::run(ctx, rest),
         "systemsetup" => systemsetup::run(ctx, rest, stdin),

@@ -9,6 +9,9 @@
 
 use super::args::{check_name, comma_list, invalid, stage, usage};
 use super::{CliError, CommandContext};
+use crate::config::antivirus::{
+    AntiVirusSettings, Direction as AvDirection, EngineDown, VerdictAction,
+};
 use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
@@ -118,6 +121,8 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         }
         ["delete", _, _] => {
             let p = policies().delete(&mut t.policies, &args[2])?;
+            // Its Anti-Virus settings go with it.
+            cfg.antivirus.delete_policy(av_direction(dir), &p.name);
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
@@ -194,9 +199,80 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             settings.threat_defense = td;
             stage(ctx, &cfg, &msg)
         }
+        ["edit", _, _, "antivirus", ..] => {
+            let name = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
+                DEFAULT_POLICY.to_string()
+            } else {
+                policies().get(&t.policies, &args[2])?.name.clone()
+            };
+            let msg = edit_antivirus(&mut cfg.antivirus, av_direction(dir), &name, &words[4..])?;
+            stage(ctx, &cfg, &msg)
+        }
         _ => Err(usage(USAGE)),
     }
 }
+
+// --- antivirus (issue 17) ---
+fn av_direction(dir: &str) -> AvDirection {
+    if dir == "incoming" {
+        AvDirection::Incoming
+    } else {
+        AvDirection::Outgoing
+    }
+}
+
+/// `policyconfig edit <dir> <policy> antivirus ...`: AsyncOS's Anti-Virus
+/// column of the policy table.
+fn edit_antivirus(
+    av: &mut AntiVirusSettings,
+    dir: AvDirection,
+    name: &str,
+    words: &[&str],
+) -> Result<String, CliError> {
+    let is_default = name.eq_ignore_ascii_case(DEFAULT_POLICY);
+    match words {
+        ["default"] if is_default => {
+            Err(invalid("DEFAULT is the default: choose enable or disable."))
+        }
+        ["default"] => {
+            av.use_default(dir, name);
+            Ok(format!("Anti-Virus for mail policy {name}: (use default)."))
+        }
+        [w @ ("enable" | "disable")] => {
+            av.entry_mut(dir, name).enabled = *w == "enable";
+            Ok(format!("Anti-Virus for mail policy {name}: {w}d."))
+        }
+        [verdict @ ("infected" | "unscannable" | "encrypted"), action] => {
+            let a = VerdictAction::parse(action).ok_or_else(|| {
+                invalid(format!(
+                    "Unknown action '{action}': choose deliver, tag, quarantine or drop."
+                ))
+            })?;
+            let e = av.entry_mut(dir, name);
+            match *verdict {
+                "infected" => e.infected = a,
+                "unscannable" => e.unscannable = a,
+                _ => e.encrypted = a,
+            }
+            Ok(format!(
+                "Anti-Virus for mail policy {name}: {verdict} messages: {}.",
+                a.word()
+            ))
+        }
+        ["engine-down", how] => {
+            let b = EngineDown::parse(how).ok_or_else(|| {
+                invalid("When the engine is down: choose fail-open or fail-closed.")
+            })?;
+            av.entry_mut(dir, name).engine_down = b;
+            Ok(format!(
+                "Anti-Virus for mail policy {name}: engine down: {}.",
+                b.word()
+            ))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+// --- end antivirus ---
 
 /// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it,
 /// the Threat Defense Connector column included (`(use default)`,
@@ -349,6 +425,34 @@ mod tests {
             "policyconfig edit incoming DEFAULT threatdefense maybe",
             "policyconfig edit incoming DEFAULT threatdefense default",
         ]);
+    }
+
+    #[test]
+    fn antivirus_settings_are_edited_per_policy_and_follow_a_delete() {
+        use crate::config::antivirus::{Direction, EngineDown, VerdictAction};
+        let f = Fixture::new();
+        f.run("policyconfig new incoming SALES recipient sales@")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antivirus infected quarantine")
+            .unwrap();
+        f.run("policyconfig edit incoming DEFAULT antivirus engine-down fail-open")
+            .unwrap();
+        let av = f.staged().unwrap().antivirus;
+        let sales = av.effective(Direction::Incoming, "SALES");
+        assert_eq!(sales.infected, VerdictAction::Quarantine);
+        assert_eq!(sales.engine_down, EngineDown::FailClosed);
+        assert_eq!(
+            av.effective(Direction::Incoming, "OTHER").engine_down,
+            EngineDown::FailOpen
+        );
+        f.assert_refused(&[
+            "policyconfig edit incoming SALES antivirus infected explode",
+            "policyconfig edit incoming DEFAULT antivirus default",
+            "policyconfig edit incoming NOPE antivirus enable",
+        ]);
+        f.run("policyconfig delete incoming SALES").unwrap();
+        let av = f.staged().unwrap().antivirus;
+        assert!(av.own(Direction::Incoming, "SALES").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `delivernow`, ...) run inside its task through [`WorkQueueHandle`], so
 //! they see and change a consistent state without locks.
 
+mod antivirus;
 mod dsn;
 pub mod operator;
 mod processing;
@@ -91,6 +92,8 @@ pub struct WorkQueue {
     commands: mpsc::UnboundedSender<Command>,
     /// The data directory ("flash"): the filters' archive lives under it.
     data_dir: std::path::PathBuf,
+    /// Anti-virus scans in flight (`antivirus`).
+    antivirus: antivirus::Scanner,
 }
 
 /// Starts the work queue with the messages recovered from disk.
@@ -124,6 +127,7 @@ pub fn start(
         data_dir,
         processing: Default::default(),
         commands: tx.clone(),
+        antivirus: Default::default(),
     };
     tokio::spawn(async move {
         if !recovered.is_empty() {
@@ -132,6 +136,11 @@ pub fn start(
         for record in recovered {
             // Processing runs again if the crash came before it was recorded.
             let Some(record) = wq.recover(record) else {
+                continue;
+            };
+            // Not scanned yet, or the engine was down: scanned now (see
+            // `antivirus`), then admitted.
+            let Some(record) = wq.antivirus_gate(record) else {
                 continue;
             };
             // The retry schedule survives the restart: what was due (or
@@ -224,9 +233,17 @@ impl WorkQueue {
         self.admit_processed(record);
     }
 
-    /// A new message past its filters and policies: its Threat Defense
-    /// copy, then routing.
+    /// A new message past its filters and policies: its content scans,
+    /// then `admit_scanned`.
     fn admit_processed(&mut self, record: MessageRecord) {
+        if let Some(record) = self.antivirus_gate(record) {
+            self.admit_scanned(record);
+        }
+    }
+
+    /// A message past its content scans: its Threat Defense copy, then
+    /// routing.
+    fn admit_scanned(&mut self, record: MessageRecord) {
         let mid = record.mid;
         self.threat_defense_copy(&record);
         if record.processing.tdc_copy_of.is_some() {

@@ -578,7 +578,7 @@ impl WorkQueue {
 
     /// Puts a record with `hold` set into its quarantine, making room by
     /// the quarantine's overflow action if it is full.
-    fn hold(&mut self, record: MessageRecord) {
+    pub(super) fn hold(&mut self, record: MessageRecord) {
         let mid = record.mid;
         let Some(hold) = record.processing.hold.clone() else {
             return;

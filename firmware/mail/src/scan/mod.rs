@@ -1,0 +1,3 @@
+//! Clients of the content-scanning engines (anti-virus, anti-spam).
+
+pub mod clamav;
