@@ -19,7 +19,7 @@ pub use breakwater_control as control;
 pub use breakwater_filters as filters;
 pub use breakwater_logging as logging;
 pub use breakwater_mail::{
-    alerts, delivery, dns, open_files, quarantine, queue, smtp_in, tdc, tls_names, workqueue,
+    alerts, delivery, dns, open_files, quarantine, queue, scan, smtp_in, tdc, tls_names, workqueue,
 };
 pub use breakwater_platform::{init, ntp, slots, supervisor, upgrade};
 pub use breakwater_store::{codec, durable, ids, salvage};

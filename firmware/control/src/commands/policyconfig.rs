@@ -445,7 +445,8 @@ mod tests {
             av.effective(Direction::Incoming, "OTHER").engine_down,
             EngineDown::FailOpen
         );
-        f.assert_refused(&[
+        let fresh = Fixture::new();
+        fresh.assert_refused(&[
             "policyconfig edit incoming SALES antivirus infected explode",
             "policyconfig edit incoming DEFAULT antivirus default",
             "policyconfig edit incoming NOPE antivirus enable",
