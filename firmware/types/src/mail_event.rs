@@ -469,8 +469,8 @@ mail_events! {
     /// Every recipient is done with.
     FinishedDone { mid: Mid } => ["Message finished MID " mid " done"];
     /// A filter's `quarantine` action.
-    Quarantined { mid: Mid, quarantine: String, filter: String } =>
-        ["MID " mid " quarantined to \"" quarantine "\" (message filter:" filter ")"];
+    Quarantined { mid: Mid, quarantine: String, reason: String } =>
+        ["MID " mid " quarantined to \"" quarantine "\" (" reason ")"];
     /// Released from a quarantine.
     Released { mid: Mid, quarantine: String, why: String } =>
         ["MID " mid " released from quarantine \"" quarantine "\" (" why ")"];

@@ -106,7 +106,11 @@ impl WorkQueue {
     /// After processing: `Some` when the message goes on now; `None` when
     /// it was set aside for a scan (it comes back through
     /// `admit_scanned`).
-    pub(super) fn antivirus_gate(&mut self, record: MessageRecord) -> Option<MessageRecord> {
+    pub(super) fn antivirus_gate(
+        &mut self,
+        record: MessageRecord,
+        recovered: bool,
+    ) -> Option<MessageRecord> {
         let config = self.config.borrow().clone();
         let incoming = config
             .listener(&record.reception.listener)
@@ -146,20 +150,26 @@ impl WorkQueue {
                 }
             };
             let _ = back.send(Box::new(move |wq: &mut WorkQueue| {
-                wq.antivirus_verdict(record, policy, outcome)
+                wq.antivirus_verdict(record, policy, outcome, recovered)
             }));
         });
         None
     }
 
-    fn antivirus_verdict(&mut self, record: MessageRecord, p: PolicyAntiVirus, outcome: Outcome) {
+    fn antivirus_verdict(
+        &mut self,
+        record: MessageRecord,
+        p: PolicyAntiVirus,
+        outcome: Outcome,
+        recovered: bool,
+    ) {
         let mid = record.mid;
-        let (action, tag, status) = match outcome {
-            Outcome::AlreadyScanned => return self.admit_scanned(record),
+        let (action, tag, status, verdict) = match outcome {
+            Outcome::AlreadyScanned => return self.antivirus_done(record, recovered),
             Outcome::Verdict(Verdict::Clean) => {
                 log_interim(mid, "CLEAN");
                 MailEvent::AvNegative { mid }.log();
-                return self.admit_scanned(record);
+                return self.antivirus_done(record, recovered);
             }
             Outcome::Verdict(Verdict::Infected(name)) => {
                 log_interim(mid, "VIRAL");
@@ -172,6 +182,7 @@ impl WorkQueue {
                     p.infected,
                     antivirus::TAG_INFECTED,
                     format!("infected ({name})"),
+                    "VIRAL",
                 )
             }
             Outcome::Verdict(Verdict::Encrypted(_)) => {
@@ -181,6 +192,7 @@ impl WorkQueue {
                     p.encrypted,
                     antivirus::TAG_ENCRYPTED,
                     "encrypted".to_string(),
+                    "ENCRYPTED",
                 )
             }
             Outcome::Verdict(Verdict::Unscannable(why)) => {
@@ -190,6 +202,7 @@ impl WorkQueue {
                     p.unscannable,
                     antivirus::TAG_UNSCANNABLE,
                     "unscannable".to_string(),
+                    "UNSCANNABLE",
                 )
             }
             Outcome::EngineDown(why) => match p.engine_down {
@@ -204,8 +217,8 @@ impl WorkQueue {
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_secs(RESCAN_SECS)).await;
                         let _ = back.send(Box::new(move |wq: &mut WorkQueue| {
-                            if let Some(r) = wq.antivirus_gate(record) {
-                                wq.admit_scanned(r);
+                            if let Some(r) = wq.antivirus_gate(record, recovered) {
+                                wq.antivirus_done(r, recovered);
                             }
                         }));
                     });
@@ -217,11 +230,12 @@ impl WorkQueue {
                         p.unscannable,
                         antivirus::TAG_UNSCANNABLE,
                         "unscanned".to_string(),
+                        "UNSCANNABLE",
                     )
                 }
             },
         };
-        self.antivirus_act(record, action, tag, &status);
+        self.antivirus_act(record, action, tag, &status, verdict, recovered);
     }
 
     fn antivirus_act(
@@ -230,6 +244,8 @@ impl WorkQueue {
         action: VerdictAction,
         tag: &str,
         status: &str,
+        verdict: &str,
+        recovered: bool,
     ) {
         let mid = record.mid;
         match action {
@@ -254,16 +270,28 @@ impl WorkQueue {
                     filter: format!("anti-virus {status}"),
                     since: Utc::now().timestamp(),
                 });
-                self.hold(record);
+                // AsyncOS: `quarantined to "Virus" (a/v verdict:VIRAL)`.
+                self.hold(record, &format!("a/v verdict:{verdict}"));
             }
             VerdictAction::Deliver => {
                 self.mark(&mut record, status, None);
-                self.admit_scanned(record);
+                self.antivirus_done(record, recovered);
             }
             VerdictAction::Tag => {
                 self.mark(&mut record, status, Some(tag));
-                self.admit_scanned(record);
+                self.antivirus_done(record, recovered);
             }
+        }
+    }
+
+    /// A scanned message goes on: a new one to its Threat Defense copy and
+    /// routing, a recovered one (copied before the restart) on its retry
+    /// schedule.
+    fn antivirus_done(&mut self, record: MessageRecord, recovered: bool) {
+        if recovered {
+            self.admit_recovered(record);
+        } else {
+            self.admit_scanned(record);
         }
     }
 

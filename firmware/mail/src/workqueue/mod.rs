@@ -139,28 +139,9 @@ pub fn start(
                 continue;
             };
             // Not scanned yet, or the engine was down: scanned now (see
-            // `antivirus`), then admitted.
-            let Some(record) = wq.antivirus_gate(record) else {
-                continue;
-            };
-            // The retry schedule survives the restart: what was due (or
-            // never tried) goes now, the rest when its time comes.
-            let mid = record.mid;
-            let next = record.pending().map(|r| r.next_attempt).min().unwrap_or(0);
-            if record.processing.tdc_copy_of.is_some() {
-                wq.tdc_ages.insert((record.received_at, mid));
-            }
-            wq.active.insert(
-                mid,
-                Active {
-                    record,
-                    in_flight: 0,
-                },
-            );
-            if next > chrono::Utc::now().timestamp() {
-                wq.retries.insert((next, mid));
-            } else {
-                wq.dispatch(mid);
+            // `antivirus`), then admitted on its retry schedule.
+            if let Some(record) = wq.antivirus_gate(record, true) {
+                wq.admit_recovered(record);
             }
         }
         wq.run(committed, reports, commands).await
@@ -236,8 +217,32 @@ impl WorkQueue {
     /// A new message past its filters and policies: its content scans,
     /// then `admit_scanned`.
     fn admit_processed(&mut self, record: MessageRecord) {
-        if let Some(record) = self.antivirus_gate(record) {
+        if let Some(record) = self.antivirus_gate(record, false) {
             self.admit_scanned(record);
+        }
+    }
+
+    /// A message recovered from disk after a restart, past its content
+    /// scans: it made its Threat Defense copy before (no second one), and
+    /// its retry schedule survives the restart: what was due (or never
+    /// tried) goes now, the rest when its time comes.
+    fn admit_recovered(&mut self, record: MessageRecord) {
+        let mid = record.mid;
+        let next = record.pending().map(|r| r.next_attempt).min().unwrap_or(0);
+        if record.processing.tdc_copy_of.is_some() {
+            self.tdc_ages.insert((record.received_at, mid));
+        }
+        self.active.insert(
+            mid,
+            Active {
+                record,
+                in_flight: 0,
+            },
+        );
+        if next > chrono::Utc::now().timestamp() {
+            self.retries.insert((next, mid));
+        } else {
+            self.dispatch(mid);
         }
     }
 

@@ -211,7 +211,9 @@ impl WorkQueue {
             return;
         };
         if recovered {
-            self.route(record);
+            if let Some(record) = self.antivirus_gate(record, true) {
+                self.admit_recovered(record);
+            }
         } else {
             self.admit_processed(record);
         }
@@ -512,12 +514,13 @@ impl WorkQueue {
                 Some(record)
             }
             Fate::Hold { quarantine, filter } => {
+                let reason = format!("message filter:{filter}");
                 record.processing.hold = Some(Hold {
                     quarantine,
                     filter,
                     since: Utc::now().timestamp(),
                 });
-                self.hold(record);
+                self.hold(record, &reason);
                 None
             }
             Fate::Drop { filter } => {
@@ -577,8 +580,10 @@ impl WorkQueue {
     }
 
     /// Puts a record with `hold` set into its quarantine, making room by
-    /// the quarantine's overflow action if it is full.
-    pub(super) fn hold(&mut self, record: MessageRecord) {
+    /// the quarantine's overflow action if it is full. `reason` ends the
+    /// log line as AsyncOS words it (`message filter:NAME`, `a/v
+    /// verdict:VIRAL`).
+    pub(super) fn hold(&mut self, record: MessageRecord, reason: &str) {
         let mid = record.mid;
         let Some(hold) = record.processing.hold.clone() else {
             return;
@@ -619,7 +624,7 @@ impl WorkQueue {
         MailEvent::Quarantined {
             mid,
             quarantine: hold.quarantine.to_string(),
-            filter: hold.filter.to_string(),
+            reason: reason.to_string(),
         }
         .log();
         self.processing.held.insert(mid, record);
