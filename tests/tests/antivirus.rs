@@ -38,14 +38,7 @@ fn world(extra: &[&[&str]]) -> (World, Clamd) {
     let clamd = Clamd::start(clamd_addr(&w));
     let host = clamd.addr().ip().to_string();
     let port = clamd.addr().port().to_string();
-    w.gw.cli_ok(&[
-        "antivirusconfig",
-        "setup",
-        "--host",
-        &host,
-        "--port",
-        &port,
-    ]);
+    w.gw.cli_ok(&["antivirusconfig", "setup", "--host", &host, "--port", &port]);
     w.gw.cli_ok(&["antivirusconfig", "enable"]);
     for cmd in extra {
         w.gw.cli_ok(cmd);
@@ -203,8 +196,10 @@ fn fail_closed_keeps_messages_until_clamd_is_back_even_across_a_crash() {
         w.gw.log_lines(&format!(r"MID {mid} anti-virus scan deferred"))
             .len()
     };
-    wait_until(SOON, || (deferred(good) >= 2 && deferred(bad) >= 2).then_some(()))
-        .expect("the recovered messages wait for the engine again");
+    wait_until(SOON, || {
+        (deferred(good) >= 2 && deferred(bad) >= 2).then_some(())
+    })
+    .expect("the recovered messages wait for the engine again");
     assert_eq!(delivered(&w, "waits@e2e.test"), 0, "delivered unscanned");
 
     let _clamd = Clamd::start(clamd_addr(&w));
@@ -214,7 +209,11 @@ fn fail_closed_keeps_messages_until_clamd_is_back_even_across_a_crash() {
     w.gw.wait_for_log(&escape(&format!("MID {good} antivirus negative")), SOON);
     assert_quarantined_in_virus(&w, bad);
     w.gw.wait_for_log(&escape(&format!("Message finished MID {good} done")), SOON);
-    assert_eq!(delivered(&w, "waits@e2e.test"), 1, "delivered more than once");
+    assert_eq!(
+        delivered(&w, "waits@e2e.test"),
+        1,
+        "delivered more than once"
+    );
     assert_eq!(delivered(&w, "waits-infected@e2e.test"), 0);
 }
 

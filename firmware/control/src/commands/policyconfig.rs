@@ -89,16 +89,18 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         return Err(usage(USAGE));
     };
     let mut cfg = ctx.store.working()?;
+    let av = cfg.antivirus.clone();
     let t = table(&mut cfg, dir);
     match words.as_slice() {
-        ["list" | "print", _] => Ok(render(t, dir)),
+        ["list" | "print", _] => Ok(render(t, dir, &av)),
         ["detail", _, _] => {
             let name = &args[2];
+            let av_line = antivirus_detail(&av, av_direction(dir), name);
             if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
-                return Ok(detail(t, DEFAULT_POLICY, &[], &t.default));
+                return Ok(detail(t, DEFAULT_POLICY, &[], &t.default, &av_line));
             }
             let p = policies().get(&t.policies, name)?;
-            Ok(detail(t, &p.name, &p.members, &p.settings))
+            Ok(detail(t, &p.name, &p.members, &p.settings, &av_line))
         }
         ["new", _, _, _, ..] => {
             let name = &args[2];
@@ -272,20 +274,41 @@ fn edit_antivirus(
         _ => Err(usage(USAGE)),
     }
 }
+/// `policyconfig detail`'s Anti-Virus line: the column's value, then
+/// the settings in force (DEFAULT's for a policy that follows it).
+fn antivirus_detail(av: &AntiVirusSettings, dir: AvDirection, name: &str) -> String {
+    let column = av.column(dir, name);
+    let e = av.effective(dir, name);
+    let settings = format!(
+        "infected: {}, unscannable: {}, encrypted: {}, engine down: {}",
+        e.infected.word(),
+        e.unscannable.word(),
+        e.encrypted.word(),
+        e.engine_down.word()
+    );
+    if !e.enabled {
+        return column;
+    }
+    format!("{column} ({settings})")
+}
 // --- end antivirus ---
 
-/// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it,
-/// the Threat Defense Connector column included (`(use default)`,
-/// `Enabled`, `Disabled`: seed 004's final view).
-fn render(t: &MailPolicyTable, dir: &str) -> String {
+/// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it:
+/// its services in AsyncOS's order, the Threat Defense Connector last on
+/// the right (`(use default)`, `Enabled`, `Disabled`: seed 004's final
+/// view), Anti-Virus before it (`ClamAV`, `Disabled`, `(use default)`,
+/// or `Not Available` while `antivirusconfig` is disabled).
+fn render(t: &MailPolicyTable, dir: &str, av: &AntiVirusSettings) -> String {
+    let avd = av_direction(dir);
     let mut out = format!(
-        "{} mail policies (first match wins):\n\n  #  {:<20} {:<25} Members\n",
+        "{} mail policies (first match wins):\n\n  #  {:<20} {:<15} {:<25} Members\n",
         if dir == "incoming" {
             "Incoming"
         } else {
             "Outgoing"
         },
         "Policy",
+        "Anti-Virus",
         "Threat Defense Connector"
     );
     for (i, p) in t.policies.iter().enumerate() {
@@ -295,21 +318,29 @@ fn render(t: &MailPolicyTable, dir: &str) -> String {
             .map(|m| format!("{} {}", m.side.word(), m.pattern))
             .collect();
         out.push_str(&format!(
-            "{:>3}  {:<20} {:<25} {}\n",
+            "{:>3}  {:<20} {:<15} {:<25} {}\n",
             i + 1,
             p.name,
+            av.column(avd, &p.name),
             p.settings.threat_defense.column(),
             members.join(", ")
         ));
     }
     out.push_str(&format!(
-        "     {DEFAULT_POLICY:<20} {:<25} (all other recipients)\n",
+        "     {DEFAULT_POLICY:<20} {:<15} {:<25} (all other recipients)\n",
+        av.column(avd, DEFAULT_POLICY),
         t.default.threat_defense.column()
     ));
     out
 }
 
-fn detail(t: &MailPolicyTable, name: &str, members: &[PolicyMember], s: &PolicySettings) -> String {
+fn detail(
+    t: &MailPolicyTable,
+    name: &str,
+    members: &[PolicyMember],
+    s: &PolicySettings,
+    antivirus: &str,
+) -> String {
     let mut out = format!("Policy: {name}\nMembers:\n");
     if members.is_empty() {
         out.push_str("  (every recipient no other policy matches)\n");
@@ -325,6 +356,7 @@ fn detail(t: &MailPolicyTable, name: &str, members: &[PolicyMember], s: &PolicyS
         ),
         own => own.label(),
     };
+    out.push_str(&format!("Anti-Virus: {antivirus}\n"));
     out.push_str(&format!("Threat Defense Connector: {td}\n"));
     out
 }
@@ -451,6 +483,36 @@ mod tests {
             "policyconfig edit incoming DEFAULT antivirus default",
             "policyconfig edit incoming NOPE antivirus enable",
         ]);
+        // The list's Anti-Virus column and the detail's line.
+        let list = f.run("policyconfig list incoming").unwrap();
+        assert!(
+            list.contains("1  SALES                Not Available"),
+            "{list}"
+        );
+        f.run("antivirusconfig enable").unwrap();
+        f.run("policyconfig new incoming LEGAL recipient legal@")
+            .unwrap();
+        f.run("policyconfig new incoming HR recipient hr@").unwrap();
+        f.run("policyconfig edit incoming LEGAL antivirus disable")
+            .unwrap();
+        let list = f.run("policyconfig list incoming").unwrap();
+        for row in [
+            "1  SALES                ClamAV          (use default)",
+            "2  LEGAL                Disabled        (use default)",
+            "3  HR                   (use default)   (use default)",
+            "   DEFAULT              ClamAV          Disabled",
+        ] {
+            assert!(list.contains(row), "{row}:\n{list}");
+        }
+        let detail = f.run("policyconfig detail incoming SALES").unwrap();
+        assert!(
+            detail.contains(
+                "Anti-Virus: ClamAV (infected: quarantine, unscannable: tag, encrypted: tag, engine down: fail-closed)\n"
+            ),
+            "{detail}"
+        );
+        let detail = f.run("policyconfig detail incoming LEGAL").unwrap();
+        assert!(detail.contains("Anti-Virus: Disabled\n"), "{detail}");
         f.run("policyconfig delete incoming SALES").unwrap();
         let av = f.staged().unwrap().antivirus;
         assert!(av.own(Direction::Incoming, "SALES").is_none());
@@ -474,10 +536,10 @@ mod tests {
         assert_eq!(
             f.run("policyconfig list incoming").unwrap(),
             "Incoming mail policies (first match wins):\n\n\
-             \x20 #  Policy               Threat Defense Connector  Members\n\
-             \x20 1  SALES                (use default)             recipient sales@\n\
-             \x20 2  LEGAL                Enabled                   recipient legal@\n\
-             \x20    DEFAULT              Disabled                  (all other recipients)\n"
+             \x20 #  Policy               Anti-Virus      Threat Defense Connector  Members\n\
+             \x20 1  SALES                (use default)   (use default)             recipient sales@\n\
+             \x20 2  LEGAL                (use default)   Enabled                   recipient legal@\n\
+             \x20    DEFAULT              Not Available   Disabled                  (all other recipients)\n"
         );
         f.run("policyconfig edit incoming DEFAULT threatdefense global")
             .unwrap();
@@ -493,9 +555,12 @@ mod tests {
             .unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("2  LEGAL                (use default)"),
+            list.contains("2  LEGAL                (use default)   (use default)"),
             "{list}"
         );
-        assert!(list.contains("DEFAULT              Enabled"), "{list}");
+        assert!(
+            list.contains("DEFAULT              Not Available   Enabled"),
+            "{list}"
+        );
     }
 }
