@@ -245,3 +245,17 @@ fn fail_open_delivers_unscanned_with_the_unscannable_tag() {
     w.gw.wait_for_log(&format!(r"MID {mid} antivirus unscannable: "), SOON);
     assert_eq!(delivered(&w, "unscanned@e2e.test"), 1);
 }
+
+#[test]
+fn with_scanning_disabled_mail_flows_unscanned() {
+    // The factory state: `antivirusconfig` disabled, no clamd at all.
+    let w = World::start();
+    let mid = w.deliver_inbound(w.net.client(CLIENT), "unscanned-off@e2e.test", "hello");
+    assert!(
+        w.gw.log_lines(&format!(
+            r"MID {mid} (interim AV verdict|antivirus|anti-virus)"
+        ))
+        .is_empty(),
+        "scanned while anti-virus is disabled"
+    );
+}

@@ -115,7 +115,11 @@ impl WorkQueue {
         let incoming = config
             .listener(&record.reception.listener)
             .is_some_and(|l| l.kind == ListenerKind::Public);
-        let policy = applies(&config.antivirus, incoming, &record)?;
+        // Not scanned (scanning off, the policy's Anti-Virus disabled,
+        // `skip-viruscheck`, a Threat Defense copy): it goes on now.
+        let Some(policy) = applies(&config.antivirus, incoming, &record) else {
+            return Some(record);
+        };
         let settings = config.antivirus.clone();
         let permits = self.antivirus.permits(settings.max_parallel_scans);
         let queue = self.queue.clone();
