@@ -223,7 +223,9 @@ impl WorkQueue {
             return;
         };
         if recovered {
-            self.route(record);
+            if let Some(record) = self.antivirus_gate(record, true) {
+                self.admit_recovered(record);
+            }
         } else {
             self.admit_processed(record);
         }
@@ -541,7 +543,13 @@ impl WorkQueue {
             // Held at reception (a DMARC quarantine verdict): the filters
             // ran, but the message stays in its quarantine.
             Fate::Route if record.processing.hold.is_some() => {
-                self.hold(record);
+                let reason = record
+                    .processing
+                    .hold
+                    .as_ref()
+                    .map(|h| format!("message filter:{}", h.filter))
+                    .unwrap_or_default();
+                self.hold(record, &reason);
                 None
             }
             Fate::Route => {
@@ -551,12 +559,13 @@ impl WorkQueue {
                 Some(record)
             }
             Fate::Hold { quarantine, filter } => {
+                let reason = format!("message filter:{filter}");
                 record.processing.hold = Some(Hold {
                     quarantine,
                     filter,
                     since: Utc::now().timestamp(),
                 });
-                self.hold(record);
+                self.hold(record, &reason);
                 None
             }
             Fate::Drop { filter } => {
@@ -628,8 +637,10 @@ impl WorkQueue {
     }
 
     /// Puts a record with `hold` set into its quarantine, making room by
-    /// the quarantine's overflow action if it is full.
-    fn hold(&mut self, record: MessageRecord) {
+    /// the quarantine's overflow action if it is full. `reason` ends the
+    /// log line as AsyncOS words it (`message filter:NAME`, `a/v
+    /// verdict:VIRAL`).
+    pub(super) fn hold(&mut self, record: MessageRecord, reason: &str) {
         let mid = record.mid;
         let Some(hold) = record.processing.hold.clone() else {
             return;
@@ -663,7 +674,7 @@ impl WorkQueue {
             MailEvent::Quarantined {
                 mid,
                 quarantine: hold.quarantine.to_string(),
-                filter: hold.filter.to_string(),
+                reason: reason.to_string(),
             }
             .log();
         }
