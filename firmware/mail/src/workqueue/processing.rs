@@ -87,6 +87,17 @@ pub(crate) struct State {
     pub(super) spam_permits: super::antispam::Permits,
 }
 
+/// Where a routed original goes once the messages its processing made (a
+/// policy split's parts, `bcc` copies) are queued: like any new message
+/// through its content scans and Threat Defense copy (`admit_processed`),
+/// or straight to routing (recovered mail, which made its copy before,
+/// and mail released from a quarantine).
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    Admit,
+    Route,
+}
+
 impl Default for State {
     fn default() -> Self {
         State {
@@ -481,7 +492,13 @@ impl WorkQueue {
             extra.extend(parts);
         }
         record.processing.processed = true;
-        self.after_enqueue(record, fate, extra)
+        // A recovered message made its Threat Defense copy before the crash.
+        let next = if pass.recovered {
+            Next::Route
+        } else {
+            Next::Admit
+        };
+        self.after_enqueue(record, fate, extra, next)
     }
 
     fn compiled_filters(&mut self, config: &Arc<Config>) -> Arc<Vec<Filter>> {
@@ -496,12 +513,15 @@ impl WorkQueue {
     }
 
     /// Makes `extra` durable, then gives the original its fate. Without new
-    /// messages that happens now (`Some` when it is to be routed).
+    /// messages that happens now (`Some` when it is to be routed, and the
+    /// caller goes on); with them, a routed original then goes on as
+    /// `next` says.
     fn after_enqueue(
         &mut self,
         record: MessageRecord,
         fate: Fate,
         extra: Vec<(MessageRecord, Vec<u8>)>,
+        next: Next,
     ) -> Option<MessageRecord> {
         if extra.is_empty() {
             return self.conclude(record, fate);
@@ -517,7 +537,10 @@ impl WorkQueue {
             }
             let _ = back.send(Box::new(move |wq: &mut WorkQueue| {
                 if let Some(r) = wq.conclude(record, fate) {
-                    wq.route(r);
+                    match next {
+                        Next::Admit => wq.admit_processed(r),
+                        Next::Route => wq.route(r),
+                    }
                 }
             }));
         });
@@ -821,7 +844,8 @@ impl WorkQueue {
         } else {
             self.split(&config, &mut record, &[])
         };
-        if let Some(r) = self.after_enqueue(record, Fate::Route, parts) {
+        // Released mail is not scanned or copied again.
+        if let Some(r) = self.after_enqueue(record, Fate::Route, parts, Next::Route) {
             self.route(r);
         }
         Ok(format!(
