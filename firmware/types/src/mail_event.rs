@@ -654,9 +654,10 @@ mail_events! {
     SpamRetry { mid: Mid, engine: String, reason: String, secs: u64 } =>
         ["MID " mid " antispam scan failed using engine: " engine " (" reason
          "): held for another scan in " secs " seconds"], warning;
-    /// Held in the Spam quarantine.
-    SpamQuarantined { mid: Mid, quarantine: String, verdict: String } =>
-        ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
+    /// Dropped by the policy's anti-virus action (anti-virus, issue 17;
+    /// before `SpamDropped`, which reads any engine name after `Dropped by`).
+    AvDropped { mid: Mid, verdict: String } =>
+        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
     /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
     SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
     /// The verdict one split message's policy acted on (AsyncOS: `MID n
@@ -681,11 +682,12 @@ mail_events! {
         ["MID " mid " SPF: mailfrom identity " identity " " result];
     /// One DKIM signature's verdict (`pass signature verified (d=.. s=.. i=..)`).
     DkimVerdict { mid: Mid, verdict: String } => ["MID " mid " DKIM: " verdict];
-    /// The DMARC verdict on the From domain.
-    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
-    /// The message was refused at end of data by its domain's DMARC policy.
+    /// The message was refused at end of data by its domain's DMARC policy
+    /// (before `DmarcVerdict`, which reads any text after `DMARC: `).
     DmarcRejected { mid: Mid, reply: String } =>
         ["MID " mid " DMARC: Message rejected by DMARC policy: " reply];
+    /// The DMARC verdict on the From domain.
+    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
     /// Verification ran out of its DNS time budget.
     SenderAuthBudget { mid: Mid, secs: u64 } =>
         ["MID " mid " sender authentication: DNS budget of " secs " seconds spent"];
@@ -713,9 +715,6 @@ mail_events! {
     /// The engine is down and the policy is fail-closed: kept, scanned again.
     AvDeferred { mid: Mid, why: String, secs: u64 } =>
         ["MID " mid " anti-virus scan deferred: " why "; scanning again in " secs "s"], warning;
-    /// Dropped by the policy's anti-virus action.
-    AvDropped { mid: Mid, verdict: String } =>
-        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
     // --- end antivirus ---
 }
 

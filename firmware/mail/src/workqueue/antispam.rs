@@ -333,10 +333,11 @@ impl WorkQueue {
             SpamAction::Drop => SpamFate::Drop,
             SpamAction::Bounce => SpamFate::Bounce,
             SpamAction::Quarantine => {
-                MailEvent::SpamQuarantined {
+                // The hold logs nothing for anti-spam: this line says why.
+                MailEvent::Quarantined {
                     mid,
                     quarantine: SPAM_QUARANTINE.to_string(),
-                    verdict: verdict.word().to_string(),
+                    reason: format!("antispam {}", verdict.word()),
                 }
                 .log();
                 SpamFate::Hold
