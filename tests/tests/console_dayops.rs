@@ -38,10 +38,7 @@ fn the_alertconfig_menu_adds_a_recipient_by_class_and_severity_and_sets_the_inte
         out.contains("- NEW - Add a new email address to send alerts."),
         "{out}"
     );
-    assert!(
-        out.contains("- SETUP - Configure alert settings."),
-        "{out}"
-    );
+    assert!(out.contains("- SETUP - Configure alert settings."), "{out}");
     assert!(
         out.contains("Choose the Alert Class(es) for this alert. Separate multiple choices with commas.\n1. All\n2. System\n3. Hardware"),
         "{out}"
@@ -73,7 +70,10 @@ fn the_alertconfig_menu_adds_a_recipient_by_class_and_severity_and_sets_the_inte
 
     // DELETE by the number the menu's list gives.
     let out = con.dialogue("alertconfig", &["DELETE", "1", ""]);
-    assert!(out.contains("Enter the email address or number to delete."), "{out}");
+    assert!(
+        out.contains("Enter the email address or number to delete."),
+        "{out}"
+    );
     con.dialogue("commit", &["no more alerts"]);
     let printed = gw.cli_ok(&["alertconfig", "print"]);
     assert!(!printed.contains("ops@example.com"), "{printed}");

@@ -168,7 +168,11 @@ fn alerts_time_settings_and_log_subscriptions_are_staged_from_the_web_and_commit
     assert!(!page.contains(r#"class="flash error""#), "{page}");
     assert!(!page.contains("127.0.0.1:6514 TLS"), "{page}");
 
-    let page = submit(&web, "/commit", &[("comment", "day-two settings from the web")]);
+    let page = submit(
+        &web,
+        "/commit",
+        &[("comment", "day-two settings from the web")],
+    );
     assert!(!page.contains(r#"class="flash error""#), "{page}");
 
     let alerts = gw.cli_ok(&["alertconfig", "print"]);
@@ -218,7 +222,10 @@ fn alerts_time_settings_and_log_subscriptions_are_staged_from_the_web_and_commit
         &[("address", "ops@example.com")],
     );
     assert!(page.contains("Permission denied"), "{page}");
-    assert!(gw.cli_ok(&["alertconfig", "print"]).contains("ops@example.com"));
+    assert!(
+        gw.cli_ok(&["alertconfig", "print"])
+            .contains("ops@example.com")
+    );
 
     // The admin deletes the recipient from its row.
     let page = submit(

@@ -43,11 +43,7 @@ pub(super) fn choices(answer: &str, len: usize) -> Option<Vec<usize>> {
 /// Asks a numbered question whose answer may name several choices
 /// (`2, 3`), as AsyncOS's "Separate multiple choices with commas"; Enter
 /// takes the first (All).
-fn several(
-    sh: &mut Shell<'_>,
-    question: &str,
-    names: &[&str],
-) -> Result<Vec<usize>, ConsoleError> {
+fn several(sh: &mut Shell<'_>, question: &str, names: &[&str]) -> Result<Vec<usize>, ConsoleError> {
     let mut text = format!("{question} Separate multiple choices with commas.");
     for (i, n) in names.iter().enumerate() {
         text.push_str(&format!("\n{}. {n}", i + 1));
@@ -150,11 +146,7 @@ pub(super) fn alertconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Co
                 Ok(cmd(&["alertconfig", "new", &address], classes))
             })?,
             1 => sh.until_accepted(|sh| {
-                let Some(address) = pick(
-                    sh,
-                    "Enter the email address or number to edit.",
-                    &names,
-                )?
+                let Some(address) = pick(sh, "Enter the email address or number to edit.", &names)?
                 else {
                     return Ok(None);
                 };
@@ -162,11 +154,7 @@ pub(super) fn alertconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Co
                 Ok(cmd(&["alertconfig", "edit", &address], classes))
             })?,
             2 => sh.until_accepted(|sh| {
-                let address = pick(
-                    sh,
-                    "Enter the email address or number to delete.",
-                    &names,
-                )?;
+                let address = pick(sh, "Enter the email address or number to delete.", &names)?;
                 Ok(address.and_then(|a| cmd(&["alertconfig", "delete", &a], Vec::new())))
             })?,
             3 => {

@@ -150,8 +150,8 @@ pub fn settings_words(
     }
     let mut setup = vec!["alertconfig".to_string(), "setup".into()];
     for (option, label, now) in setup_fields(current) {
-        let value = field(form, option)
-            .ok_or_else(|| format!("Enter {}", label.trim_end_matches(':')))?;
+        let value =
+            field(form, option).ok_or_else(|| format!("Enter {}", label.trim_end_matches(':')))?;
         if value != now {
             setup.extend([format!("--{option}"), value.to_string()]);
         }

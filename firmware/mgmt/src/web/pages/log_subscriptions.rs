@@ -86,7 +86,12 @@ pub fn unsubscribe_words(form: &[(String, String)]) -> Result<Vec<String>, Strin
     Ok(words)
 }
 
-fn delete_button(admin: &Admin, log: LogName, host: Option<&SyslogHost>, id: String) -> maud::Markup {
+fn delete_button(
+    admin: &Admin,
+    log: LogName,
+    host: Option<&SyslogHost>,
+    id: String,
+) -> maud::Markup {
     html! {
         form.inline method="post" action=(DELETE) {
             (admin.csrf())

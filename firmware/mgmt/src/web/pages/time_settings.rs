@@ -270,8 +270,13 @@ mod tests {
             ["settz", "America/Chicago"]
         );
         assert_eq!(
-            one_word(&form(&[("zone", "")]), &["settz"], "zone", "Enter a time zone.")
-                .unwrap_err(),
+            one_word(
+                &form(&[("zone", "")]),
+                &["settz"],
+                "zone",
+                "Enter a time zone."
+            )
+            .unwrap_err(),
             "Enter a time zone."
         );
         assert_eq!(
