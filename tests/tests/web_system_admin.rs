@@ -92,6 +92,19 @@ fn alerts_time_settings_and_log_subscriptions_are_staged_from_the_web_and_commit
     let page = web.get("/system-administration/time-settings");
     assert!(page.contains("Set Time Manually"), "{page}");
     assert!(page.contains(r#"id="settime-form""#), "{page}");
+    // Set Time goes to the control plane's settime, whose refusal of a
+    // time outside 2020-2037 the page shows (the test host's clock is
+    // never set).
+    let page = submit(
+        &web,
+        "/system-administration/time-settings/settime",
+        &[("date", "2040-01-02"), ("time", "10:00")],
+    );
+    assert!(page.contains(r#"class="flash error""#), "{page}");
+    assert!(
+        page.contains("The time must be between 2020 and 2037."),
+        "{page}"
+    );
     submit(
         &web,
         "/system-administration/time-settings/zone",
