@@ -67,6 +67,12 @@ pub const MENUS: &[Menu] = &[
                 "SSL Configuration",
                 "/system-administration/ssl-configuration",
             ),
+            ("Alerts", "/system-administration/alerts"),
+            ("Time Settings", "/system-administration/time-settings"),
+            (
+                "Log Subscriptions",
+                "/system-administration/log-subscriptions",
+            ),
         ],
     },
 ];
