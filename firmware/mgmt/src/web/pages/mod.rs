@@ -1,8 +1,10 @@
 //! The pages, one module per menu area (see [`super::layout::MENUS`]).
 
+pub mod antispam;
 pub mod destinations;
 pub mod filters;
 pub mod hat;
+pub mod mail_auth;
 pub mod monitor;
 pub mod network;
 pub mod policies;
@@ -29,4 +31,6 @@ pub fn routes() -> Router<State> {
         .merge(routes::routes())
         .merge(network::routes())
         .merge(ssl::routes())
+        .merge(antispam::routes())
+        .merge(mail_auth::routes())
 }
