@@ -37,7 +37,10 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
         "/mail-policies/bounce-verification",
         "/network/smtp-call-ahead",
     ] {
-        assert!(status.contains(&format!("href=\"{path}\"")), "no menu entry {path}");
+        assert!(
+            status.contains(&format!("href=\"{path}\"")),
+            "no menu entry {path}"
+        );
     }
 
     // Security Services > Anti-Spam: the engine's settings, then enable
@@ -60,6 +63,25 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
         "/security/antispam",
     );
 
+    // A value the control plane refuses: said in red, nothing staged.
+    let before = gw.cli_ok(&["showconfig", "--json"]);
+    let (status, location) = web.post(
+        "/security/antispam",
+        &[
+            ("enabled", "on"),
+            ("host", "127.0.0.1"),
+            ("port", "70000"),
+            ("timeout", "30"),
+            ("max_concurrent", "16"),
+            ("max_message_size", "1048576"),
+            ("retry", "60"),
+        ],
+    );
+    assert_eq!((status, location.as_str()), (303, "/security/antispam"));
+    let page = web.get("/security/antispam");
+    assert!(page.contains("class=\"flash error\""), "{page}");
+    assert_eq!(before, gw.cli_ok(&["showconfig", "--json"]));
+
     // Incoming Mail Policies: the Anti-Spam column links to DEFAULT's page;
     // positive spam goes to the Spam quarantine.
     let list = web.get("/mail-policies/incoming");
@@ -68,6 +90,10 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
         "{list}"
     );
     assert!(strip_tags(&list).contains("Anti-Spam"), "{list}");
+    let cell = &list[list
+        .find("id=\"antispam-DEFAULT\"")
+        .expect("DEFAULT's cell")..];
+    assert!(cell.contains(">rspamd<"), "{cell}");
     let form = strip_tags(&web.get("/mail-policies/incoming/DEFAULT/antispam"));
     assert!(form.contains("Positively-Identified Spam"), "{form}");
     assert!(form.contains("When the engine cannot be reached"), "{form}");
@@ -92,7 +118,11 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
     submit(
         &web,
         "/mail-policies/signing",
-        &[("op", "newkey"), ("key_name", "k1"), ("key_type", "ed25519")],
+        &[
+            ("op", "newkey"),
+            ("key_name", "k1"),
+            ("key_type", "ed25519"),
+        ],
         "/mail-policies/signing",
     );
     submit(
@@ -124,7 +154,10 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
     );
 
     // Bounce Verification: invalid bounces flagged with a header.
-    assert!(web.get("/mail-policies/bounce-verification").contains("id=\"bv-setup\""));
+    assert!(
+        web.get("/mail-policies/bounce-verification")
+            .contains("id=\"bv-setup\"")
+    );
     submit(
         &web,
         "/mail-policies/bounce-verification",
@@ -138,7 +171,10 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
     );
 
     // SMTP Call-Ahead: a static profile.
-    assert!(web.get("/network/smtp-call-ahead").contains("id=\"callahead-new\""));
+    assert!(
+        web.get("/network/smtp-call-ahead")
+            .contains("id=\"callahead-new\"")
+    );
     submit(
         &web,
         "/network/smtp-call-ahead",
@@ -185,14 +221,23 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
         detail.contains("Positive spam: Spam Quarantine; subject tag: \"[SPAM] \""),
         "{detail}"
     );
-    assert!(detail.contains("When the engine is down: Hold and retry"), "{detail}");
+    assert!(
+        detail.contains("When the engine is down: Hold and retry"),
+        "{detail}"
+    );
     let dk = gw.cli_ok(&["domainkeysconfig", "profiles", "print", "example_com"]);
-    assert!(dk.contains("example.com") && dk.contains("sel1") && dk.contains("k1"), "{dk}");
+    assert!(
+        dk.contains("example.com") && dk.contains("sel1") && dk.contains("k1"),
+        "{dk}"
+    );
     assert!(gw.cli_ok(&["dmarcconfig", "print"]).contains("STRICT"));
     let bv = gw.cli_ok(&["bvconfig", "print"]);
     assert!(bv.contains("X-Bad-Bounce"), "{bv}");
     let ca = gw.cli_ok(&["smtpcallahead", "print"]);
-    assert!(ca.contains("exchange") && ca.contains("127.0.0.1:2525"), "{ca}");
+    assert!(
+        ca.contains("exchange") && ca.contains("127.0.0.1:2525"),
+        "{ca}"
+    );
     let auth = gw.cli_ok(&[
         "listenerconfig",
         "edit",
@@ -201,7 +246,13 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
         "senderauth",
         "ACCEPTED",
     ]);
-    assert!(auth.contains("SPF/SIDF verification: on (spf-only)"), "{auth}");
+    assert!(
+        auth.contains("SPF/SIDF verification: on (spf-only)"),
+        "{auth}"
+    );
     assert!(auth.contains("DKIM verification: off"), "{auth}");
-    assert!(auth.contains("DMARC verification: on (profile STRICT)"), "{auth}");
+    assert!(
+        auth.contains("DMARC verification: on (profile STRICT)"),
+        "{auth}"
+    );
 }
