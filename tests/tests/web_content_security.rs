@@ -1,6 +1,6 @@
 //! Issue 17's web pages through `curl` (a real HTTPS client with a cookie
-//! jar), as an administrator uses them: Security Services > Anti-Spam, a
-//! mail policy's Anti-Spam page, Signing Keys and Profiles, DMARC, Bounce
+//! jar), as an administrator uses them: Security Services > Anti-Spam and
+//! Anti-Virus, a mail policy's Anti-Spam and Anti-Virus pages, Signing Keys and Profiles, DMARC, Bounce
 //! Verification, SMTP Call-Ahead and a mail flow policy's Security
 //! Features. Each page renders, one change per page goes through its form,
 //! the lot is committed with Commit Changes, and the CLI then shows each
@@ -82,6 +82,24 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
     assert!(page.contains("class=\"flash error\""), "{page}");
     assert_eq!(before, gw.cli_ok(&["showconfig", "--json"]));
 
+    // Security Services > Anti-Virus: scanning enabled, clamd's port.
+    let page = strip_tags(&web.get("/security/antivirus"));
+    assert!(page.contains("Anti-Virus scanning: Disabled"), "{page}");
+    assert!(page.contains("Engine: ClamAV at 127.0.0.1:3310"), "{page}");
+    submit(
+        &web,
+        "/security/antivirus",
+        &[
+            ("enabled", "on"),
+            ("host", "127.0.0.1"),
+            ("port", "3311"),
+            ("timeout", "60"),
+            ("max_parallel", "8"),
+            ("max_size", "26214400"),
+        ],
+        "/security/antivirus",
+    );
+
     // Incoming Mail Policies: the Anti-Spam column links to DEFAULT's page;
     // positive spam goes to the Spam quarantine.
     let list = web.get("/mail-policies/incoming");
@@ -109,6 +127,27 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
             ("enginedown", "hold"),
         ],
         "/mail-policies/incoming/DEFAULT/antispam",
+    );
+
+    // The Anti-Virus column, and DEFAULT's page: infected mail to the
+    // Virus quarantine.
+    assert!(
+        list.contains("href=\"/mail-policies/incoming/DEFAULT/antivirus\""),
+        "{list}"
+    );
+    let form = strip_tags(&web.get("/mail-policies/incoming/DEFAULT/antivirus"));
+    assert!(form.contains("Virus Infected Messages"), "{form}");
+    submit(
+        &web,
+        "/mail-policies/incoming/DEFAULT/antivirus",
+        &[
+            ("mode", "enable"),
+            ("infected", "quarantine"),
+            ("unscannable", "tag"),
+            ("encrypted", "tag"),
+            ("enginedown", "fail-closed"),
+        ],
+        "/mail-policies/incoming/DEFAULT/antivirus",
     );
 
     // Signing Keys and Profiles: a key generated on the appliance and a
@@ -223,6 +262,13 @@ fn each_content_security_page_stages_its_change_and_the_cli_sees_it_committed() 
     );
     assert!(
         detail.contains("When the engine is down: Hold and retry"),
+        "{detail}"
+    );
+    let av = gw.cli_ok(&["antivirusconfig", "print"]);
+    assert!(av.contains("Anti-Virus scanning: Enabled"), "{av}");
+    assert!(av.contains("Engine: ClamAV at 127.0.0.1:3311"), "{av}");
+    assert!(
+        detail.contains("Anti-Virus: ClamAV (infected: quarantine, unscannable: tag, encrypted: tag, engine down: fail-closed)"),
         "{detail}"
     );
     let dk = gw.cli_ok(&["domainkeysconfig", "profiles", "print", "example_com"]);

@@ -50,6 +50,7 @@ pub const MENUS: &[Menu] = &[
         title: "Security Services",
         pages: &[
             ("Anti-Spam", "/security/antispam"),
+            ("Anti-Virus", "/security/antivirus"),
             ("Threat Defense Connector", "/security/threat-defense"),
         ],
     },

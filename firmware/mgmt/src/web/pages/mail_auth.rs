@@ -378,21 +378,52 @@ async fn show(admin: Admin, page: &'static str, shown: Shown) -> Response {
 }
 
 /// The Security Features section of a mail flow policy's edit page.
+/// A mail flow policy's Security Features as configured now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    pub spf: bool,
+    pub spf_conformance: String,
+    pub dkim: bool,
+    /// `Some(profile)` when DMARC verification is on.
+    pub dmarc: Option<String>,
+    pub callahead: bool,
+    pub untagged_valid: bool,
+}
+
+impl Security {
+    pub fn of(cfg: &Config, listener: &str, policy: &str) -> Security {
+        let auth = cfg.sender_auth.for_policy(listener, policy);
+        let same =
+            |l: &str, p: &str| l.eq_ignore_ascii_case(listener) && p.eq_ignore_ascii_case(policy);
+        Security {
+            spf: auth.spf,
+            spf_conformance: auth.spf_conformance.word().to_string(),
+            dkim: auth.dkim,
+            dmarc: auth.dmarc_profile.clone(),
+            callahead: !cfg
+                .call_ahead
+                .policies_off
+                .iter()
+                .any(|o| same(&o.listener, &o.policy)),
+            untagged_valid: cfg
+                .bounce_verification
+                .untagged_valid
+                .iter()
+                .any(|u| same(&u.listener, &u.policy) && u.valid),
+        }
+    }
+}
+
 pub fn security_section(
     admin: &Admin,
     cfg: &Config,
     l: &ListenerConfig,
     p: &MailFlowPolicy,
 ) -> Markup {
+    let now = Security::of(cfg, &l.name, &p.name);
+    let callahead_off = !now.callahead;
+    let untagged_valid = now.untagged_valid;
     let auth = cfg.sender_auth.for_policy(&l.name, &p.name);
-    let callahead_off = cfg.call_ahead.policies_off.iter().any(|o| {
-        o.listener.eq_ignore_ascii_case(&l.name) && o.policy.eq_ignore_ascii_case(&p.name)
-    });
-    let untagged_valid = cfg.bounce_verification.untagged_valid.iter().any(|u| {
-        u.listener.eq_ignore_ascii_case(&l.name)
-            && u.policy.eq_ignore_ascii_case(&p.name)
-            && u.valid
-    });
     let profiles = names(
         cfg.sender_auth
             .dmarc_profiles
@@ -436,46 +467,78 @@ pub fn security_section(
     }
 }
 
-/// The Security Features form as commands: sender authentication in one
-/// `senderauth` command, then call-ahead and untagged bounces.
-pub fn security_words(listener: &str, policy: &str, form: &[(String, String)]) -> Vec<Vec<String>> {
-    let on = |name: &str| {
-        if field(form, name).is_some() {
-            "on"
-        } else {
-            "off"
+/// The Security Features form as commands, each only when its part
+/// changed: sender authentication in one `senderauth` command, then
+/// call-ahead and untagged bounces.
+pub fn security_words(
+    listener: &str,
+    policy: &str,
+    form: &[(String, String)],
+    now: &Security,
+) -> Result<Vec<Vec<String>>, String> {
+    let checked = |name: &str| field(form, name).is_some();
+    let on = |b: bool| if b { "on" } else { "off" };
+    let want = Security {
+        spf: checked("spf"),
+        spf_conformance: field(form, "spf_conformance")
+            .unwrap_or("spf-only")
+            .to_string(),
+        dkim: checked("dkim"),
+        dmarc: checked("dmarc").then(|| {
+            field(form, "dmarc_profile")
+                .unwrap_or("DEFAULT")
+                .to_string()
+        }),
+        callahead: checked("callahead"),
+        untagged_valid: checked("untagged_valid"),
+    };
+    let mut commands = Vec::new();
+    if (&want.spf, &want.spf_conformance, &want.dkim, &want.dmarc)
+        != (&now.spf, &now.spf_conformance, &now.dkim, &now.dmarc)
+    {
+        let mut auth = w(&[
+            "listenerconfig",
+            "edit",
+            listener,
+            "hostaccess",
+            "senderauth",
+            policy,
+            "--spf",
+            on(want.spf),
+            "--spf-conformance",
+            &want.spf_conformance,
+            "--dkim",
+            on(want.dkim),
+            "--dmarc",
+            on(want.dmarc.is_some()),
+        ]);
+        if let Some(profile) = &want.dmarc {
+            auth.push("--dmarc-profile".into());
+            auth.push(profile.clone());
         }
-    };
-    let mut auth = w(&[
-        "listenerconfig",
-        "edit",
-        listener,
-        "hostaccess",
-        "senderauth",
-        policy,
-        "--spf",
-        on("spf"),
-        "--spf-conformance",
-        field(form, "spf_conformance").unwrap_or("spf-only"),
-        "--dkim",
-        on("dkim"),
-        "--dmarc",
-        on("dmarc"),
-    ]);
-    if field(form, "dmarc").is_some() {
-        auth.push("--dmarc-profile".into());
-        auth.push(field(form, "dmarc_profile").unwrap_or("DEFAULT").into());
+        commands.push(auth);
     }
-    let valid = if field(form, "untagged_valid").is_some() {
-        "valid"
-    } else {
-        "invalid"
-    };
-    vec![
-        auth,
-        w(&["smtpcallahead", "policy", listener, policy, on("callahead")]),
-        w(&["bvconfig", "untagged", listener, policy, valid]),
-    ]
+    if want.callahead != now.callahead {
+        commands.push(w(&[
+            "smtpcallahead",
+            "policy",
+            listener,
+            policy,
+            on(want.callahead),
+        ]));
+    }
+    if want.untagged_valid != now.untagged_valid {
+        let valid = if want.untagged_valid {
+            "valid"
+        } else {
+            "invalid"
+        };
+        commands.push(w(&["bvconfig", "untagged", listener, policy, valid]));
+    }
+    if commands.is_empty() {
+        return Err("Nothing to change.".into());
+    }
+    Ok(commands)
 }
 
 async fn security_features(
@@ -487,8 +550,15 @@ async fn security_features(
         segment(&listener),
         segment(&policy)
     );
-    let commands = security_words(&listener, policy.trim_start_matches('$'), &change.fields);
-    run_all(&change.admin, Ok(commands), &to).await
+    let policy = policy.trim_start_matches('$');
+    let commands = match change.admin.config().await {
+        Ok(cfg) => {
+            let now = Security::of(&cfg, &listener, policy);
+            security_words(&listener, policy, &change.fields, &now)
+        }
+        Err(e) => Err(e),
+    };
+    run_all(&change.admin, commands, &to).await
 }
 
 #[cfg(test)]
@@ -580,7 +650,15 @@ mod tests {
     }
 
     #[test]
-    fn security_features_set_auth_callahead_and_untagged_bounces() {
+    fn security_features_stage_only_what_changed() {
+        let factory = Security {
+            spf: false,
+            spf_conformance: "spf-only".into(),
+            dkim: false,
+            dmarc: None,
+            callahead: true,
+            untagged_valid: false,
+        };
         let f = form(&[
             ("spf", "on"),
             ("spf_conformance", "spf-only"),
@@ -589,7 +667,7 @@ mod tests {
             ("untagged_valid", "on"),
         ]);
         assert_eq!(
-            security_words("IncomingMail", "ACCEPTED", &f),
+            security_words("IncomingMail", "ACCEPTED", &f, &factory).unwrap(),
             [
                 w(&[
                     "listenerconfig",
@@ -612,6 +690,11 @@ mod tests {
                 w(&["smtpcallahead", "policy", "IncomingMail", "ACCEPTED", "off"]),
                 w(&["bvconfig", "untagged", "IncomingMail", "ACCEPTED", "valid"]),
             ]
+        );
+        let same = form(&[("spf_conformance", "spf-only"), ("callahead", "on")]);
+        assert_eq!(
+            security_words("IncomingMail", "ACCEPTED", &same, &factory).unwrap_err(),
+            "Nothing to change."
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The pages, one module per menu area (see [`super::layout::MENUS`]).
 
 pub mod antispam;
+pub mod antivirus;
 pub mod destinations;
 pub mod filters;
 pub mod hat;
@@ -32,5 +33,6 @@ pub fn routes() -> Router<State> {
         .merge(network::routes())
         .merge(ssl::routes())
         .merge(antispam::routes())
+        .merge(antivirus::routes())
         .merge(mail_auth::routes())
 }

@@ -250,6 +250,23 @@ fn antispam_cell(cfg: &Config, dir: Direction, policy: &str) -> Markup {
     }
 }
 
+/// The Anti-Virus column (`(use default)`, `ClamAV`, `Disabled`, `Not
+/// Available`), linking to the policy's Anti-Virus page
+/// (pages/antivirus.rs).
+fn antivirus_cell(cfg: &Config, dir: Direction, policy: &str) -> Markup {
+    let d = match dir {
+        Direction::Incoming => breakwater_config::antivirus::Direction::Incoming,
+        Direction::Outgoing => breakwater_config::antivirus::Direction::Outgoing,
+    };
+    html! {
+        td id={ "antivirus-" (policy) } {
+            a href=(super::antivirus::policy_link(dir.word(), policy)) {
+                (cfg.antivirus.column(d, policy))
+            }
+        }
+    }
+}
+
 fn members_text(p: &MailPolicy, side: MemberSide) -> String {
     p.members
         .iter()
@@ -309,6 +326,7 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                 th { "Senders" }
                 th { "Recipients" }
                 th { "Anti-Spam" }
+                th { "Anti-Virus" }
                 @if incoming { th { "Threat Defense Connector" } }
                 @if admin.can_change() { th { "Delete" } }
             }
@@ -319,6 +337,7 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                     td { (members_text(p, MemberSide::Sender)) }
                     td { (members_text(p, MemberSide::Recipient)) }
                     (antispam_cell(&cfg, dir, &p.name))
+                    (antivirus_cell(&cfg, dir, &p.name))
                     @if incoming { (tdc(&p.name, &p.settings)) }
                     @if admin.can_change() {
                         td {
@@ -335,6 +354,7 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                 td { a href={ (dir.base()) "/" (DEFAULT_POLICY) } { "Default Policy" } }
                 td.muted colspan="2" { "(all other senders and recipients)" }
                 (antispam_cell(&cfg, dir, DEFAULT_POLICY))
+                (antivirus_cell(&cfg, dir, DEFAULT_POLICY))
                 @if incoming { (tdc(DEFAULT_POLICY, &t.default)) }
                 @if admin.can_change() { td {} }
             }
