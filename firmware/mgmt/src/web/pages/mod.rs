@@ -1,10 +1,13 @@
 //! The pages, one module per menu area (see [`super::layout::MENUS`]).
 
 pub mod alerts;
+pub mod antispam;
+pub mod antivirus;
 pub mod destinations;
 pub mod filters;
 pub mod hat;
 pub mod log_subscriptions;
+pub mod mail_auth;
 pub mod monitor;
 pub mod network;
 pub mod policies;
@@ -35,4 +38,7 @@ pub fn routes() -> Router<State> {
         .merge(alerts::routes())
         .merge(time_settings::routes())
         .merge(log_subscriptions::routes())
+        .merge(antispam::routes())
+        .merge(antivirus::routes())
+        .merge(mail_auth::routes())
 }
