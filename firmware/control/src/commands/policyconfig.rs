@@ -776,7 +776,10 @@ mod tests {
                 .is_some()
         );
         let list = f.run("policyconfig list incoming").unwrap();
-        assert!(list.contains("1  SALES                Not Available"), "{list}");
+        assert!(
+            list.contains("1  SALES                Not Available"),
+            "{list}"
+        );
         f.run("antispamconfig enable").unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(list.contains("1  SALES                rspamd "), "{list}");
