@@ -118,8 +118,11 @@ print('pass' if ok else 'fail')
     (String::from_utf8_lossy(&out.stdout).trim() == "pass", text)
 }
 
-fn signs_and_verifies(key_type: &str) {
-    let w = outbound_world();
+/// A signing key of `key_type` made on the gateway, profile `example_com`
+/// (selector bw2026) and signing on for RELAYED, committed; the TXT record
+/// `profiles dnstxt` prints, served by the verifier's dnsmasq (returned:
+/// it answers while it lives) with the record's name and strings.
+fn signing_on(w: &World, key_type: &str) -> (Dns, String, Vec<String>) {
     w.gw.cli_ok(&[
         "domainkeysconfig",
         "keys",
@@ -148,17 +151,23 @@ fn signs_and_verifies(key_type: &str) {
     let record =
         w.gw.cli_ok(&["domainkeysconfig", "profiles", "dnstxt", "example_com"]);
     let (name, strings) = parse_record(&record);
-    assert_eq!(name, "bw2026._domainkey.example.com.");
-    assert!(strings.iter().all(|s| s.len() <= 255), "{record}");
-    assert!(
-        strings[0].starts_with(&format!("v=DKIM1; k={key_type}; p=")),
-        "{record}"
-    );
     let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
-    let _verifier_dns = Dns::builder(&w.net)
+    let dns = Dns::builder(&w.net)
         .port(VERIFIER_DNS_PORT)
         .txt_record(&name, &strs)
         .start();
+    (dns, name, strings)
+}
+
+fn signs_and_verifies(key_type: &str) {
+    let w = outbound_world();
+    let (_verifier_dns, name, strings) = signing_on(&w, key_type);
+    assert_eq!(name, "bw2026._domainkey.example.com.");
+    assert!(strings.iter().all(|s| s.len() <= 255), "{strings:?}");
+    assert!(
+        strings[0].starts_with(&format!("v=DKIM1; k={key_type}; p=")),
+        "{strings:?}"
+    );
 
     let (mid, raw) = relay(&w, "alice@example.com", "dkim-signed@e2e.test");
     let text = String::from_utf8_lossy(&raw);
@@ -239,32 +248,7 @@ fn private_keys_are_masked_in_saved_configurations() {
 #[test]
 fn the_gateways_own_dkim_verification_passes_what_it_signed() {
     let w = outbound_world();
-    w.gw.cli_ok(&["domainkeysconfig", "keys", "new", "outbound"]);
-    w.gw.cli_ok(&[
-        "domainkeysconfig",
-        "profiles",
-        "new",
-        "example_com",
-        "example.com",
-        "bw2026",
-        "outbound",
-    ]);
-    w.gw.cli_ok(&[
-        "domainkeysconfig",
-        "policy",
-        "OutgoingMail",
-        "RELAYED",
-        "on",
-    ]);
-    w.gw.cli_ok(&["commit", "e2e: DKIM signing"]);
-    let record =
-        w.gw.cli_ok(&["domainkeysconfig", "profiles", "dnstxt", "example_com"]);
-    let (name, strings) = parse_record(&record);
-    let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
-    let _verifier_dns = Dns::builder(&w.net)
-        .port(VERIFIER_DNS_PORT)
-        .txt_record(&name, &strs)
-        .start();
+    let (_verifier_dns, _, _) = signing_on(&w, "rsa");
     let (_, raw) = relay(&w, "alice@example.com", "dkim-roundtrip@e2e.test");
 
     // The gateway now asks that name server and verifies DKIM on
