@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::args::{invalid, usage};
+use super::args::{STAGED_NOTE, invalid, usage};
 use super::{CliError, CommandContext};
 use crate::config::Config;
 use crate::config::sender_auth::SpfConformance;
@@ -118,7 +118,13 @@ pub(super) fn edit_policy(
             _ => super::domainkeys::run(ctx, &s(&["policy", &lname, &pname, &v]), None)?,
         });
     }
-    Ok(said.join("\n"))
+    // Each command said the change is staged; say it once.
+    let mut out: Vec<&str> = said
+        .iter()
+        .map(|m| m.strip_suffix(STAGED_NOTE).unwrap_or(m).trim_end())
+        .collect();
+    out.push(STAGED_NOTE);
+    Ok(out.join("\n"))
 }
 
 /// The sender authentication values, checked as `senderauth` checks
@@ -296,5 +302,43 @@ mod tests {
                 .unwrap(),
             before
         );
+    }
+}
+
+#[cfg(test)]
+mod destination_tests {
+    use super::super::testutil::Fixture;
+
+    /// destconfig's "Bounce Verification: perform address tagging" is
+    /// bvconfig's per-destination switch: set by either, shown by both.
+    #[test]
+    fn destconfig_bounce_verification_is_the_tagging_switch() {
+        let f = Fixture::new();
+        f.run("destconfig new example.com --bounce_verification on")
+            .unwrap();
+        let cfg = f.store.working().unwrap();
+        assert!(cfg.bounce_verification.tags_destination("example.com"));
+        assert!(!cfg.bounce_verification.tags_destination("other.example"));
+        let detail = f.run("destconfig detail example.com").unwrap();
+        assert!(
+            detail.contains("Bounce Verification: perform address tagging: Yes"),
+            "{detail}"
+        );
+        f.run("bvconfig tagging example.com off").unwrap();
+        let detail = f.run("destconfig detail example.com").unwrap();
+        assert!(
+            detail.contains("Bounce Verification: perform address tagging: No"),
+            "{detail}"
+        );
+        f.run("destconfig edit default --bounce_verification on")
+            .unwrap();
+        assert!(f.store.working().unwrap().bounce_verification.default_tagging);
+        let list = f.run("destconfig list").unwrap();
+        let default_row = list
+            .lines()
+            .find(|l| l.starts_with("Default"))
+            .unwrap_or_default();
+        assert!(default_row.contains("On"), "{list}");
+        assert!(f.run("destconfig edit example.com --bounce_verification maybe").is_err());
     }
 }
