@@ -18,8 +18,14 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
         "antispamconfig",
         &["SETUP", "Y", "", "11334", "", "", "", "", ""],
     );
-    assert!(out.contains("- SETUP - Edit Anti-Spam configuration."), "{out}");
-    assert!(out.contains("Would you like to use Anti-Spam scanning? [N]> "), "{out}");
+    assert!(
+        out.contains("- SETUP - Edit Anti-Spam configuration."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Would you like to use Anti-Spam scanning? [N]> "),
+        "{out}"
+    );
     assert!(out.contains("Anti-spam scanning enabled"), "{out}");
 
     let out = con.dialogue("bvconfig", &["KEY", "", "SETUP", "2", "", "", ""]);
@@ -44,12 +50,18 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
             "",
         ],
     );
-    assert!(out.contains("- NEW - Create a new DMARC verification profile."), "{out}");
+    assert!(
+        out.contains("- NEW - Create a new DMARC verification profile."),
+        "{out}"
+    );
 
     let mut answers = vec!["NEW", "probe", "static", "127.0.0.1:2525"];
     answers.extend([""; 10]);
     let out = con.dialogue("smtpcallahead", &answers);
-    assert!(out.contains("Validation failure action: accept or reject."), "{out}");
+    assert!(
+        out.contains("Validation failure action: accept or reject."),
+        "{out}"
+    );
 
     let out = con.dialogue(
         "domainkeysconfig",
@@ -73,12 +85,18 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
             "",
         ],
     );
-    assert!(out.contains("- PROFILES - Manage signing profiles."), "{out}");
+    assert!(
+        out.contains("- PROFILES - Manage signing profiles."),
+        "{out}"
+    );
 
     let out = con.run(
         "listenerconfig edit IncomingMail hostaccess editpolicy ACCEPTED --spf on --spf-conformance sidf-compatible --dmarc on --dmarc-profile strict",
     );
-    assert!(out.contains("Mail flow policy $ACCEPTED on IncomingMail"), "{out}");
+    assert!(
+        out.contains("Mail flow policy $ACCEPTED on IncomingMail"),
+        "{out}"
+    );
 
     let out = con.dialogue("commit", &["issue 17: content security from the console"]);
     assert!(out.contains("Changes committed"), "{out}");
@@ -96,7 +114,10 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
     );
 
     let dmarc = con.run("dmarcconfig print");
-    assert!(dmarc.contains("p=reject:      reject 550 5.7.1 go away"), "{dmarc}");
+    assert!(
+        dmarc.contains("p=reject:      reject 550 5.7.1 go away"),
+        "{dmarc}"
+    );
     assert!(dmarc.contains("p=quarantine:  none"), "{dmarc}");
 
     let callahead = con.run("smtpcallahead print");
@@ -111,8 +132,17 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
     assert!(txt.contains("k=ed25519"), "{txt}");
 
     let detail = con.run("listenerconfig edit IncomingMail hostaccess detail policy ACCEPTED");
-    assert!(detail.contains("Use SPF/SIDF Verification: Yes"), "{detail}");
-    assert!(detail.contains("Conformance Level: SIDF compatible"), "{detail}");
-    assert!(detail.contains("DMARC Verification Profile: strict"), "{detail}");
+    assert!(
+        detail.contains("Use SPF/SIDF Verification: Yes"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("Conformance Level: SIDF compatible"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("DMARC Verification Profile: strict"),
+        "{detail}"
+    );
     con.logout();
 }

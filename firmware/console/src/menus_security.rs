@@ -406,11 +406,14 @@ pub(super) fn smtpcallahead(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), 
                     let Some(listener) = sh.ask_some("Enter the name of the listener.")? else {
                         return Ok(None);
                     };
-                    let profile = sh.ask(
-                        "Enter the SMTP Call-Ahead profile to use, or none.",
-                        "none",
-                    )?;
-                    Ok(Some(words(&["smtpcallahead", "listener", &listener, &profile])))
+                    let profile =
+                        sh.ask("Enter the SMTP Call-Ahead profile to use, or none.", "none")?;
+                    Ok(Some(words(&[
+                        "smtpcallahead",
+                        "listener",
+                        &listener,
+                        &profile,
+                    ])))
                 })?;
             }
             Some(4) => {
@@ -524,10 +527,7 @@ pub(super) fn bvconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Conso
 
 fn bv_setup(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     sh.until_accepted(|sh| {
-        let ops = [
-            ("1", "Reject."),
-            ("2", "Add a custom header and deliver."),
-        ];
+        let ops = [("1", "Reject."), ("2", "Add a custom header and deliver.")];
         sh.show("How do you want bounce messages which are not valid to be handled?")?;
         let Some(choice) = sh.choose(&ops)? else {
             return Ok(None);

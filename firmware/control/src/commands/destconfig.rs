@@ -96,7 +96,11 @@ fn edit(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<Strin
 
 /// `--bounce_verification on|off`: the destination's (`None`: the
 /// default's) address tagging, the same switch as `bvconfig tagging`.
-fn tagging(cfg: &mut Config, opts: &super::args::Opts, domain: Option<&str>) -> Result<(), CliError> {
+fn tagging(
+    cfg: &mut Config,
+    opts: &super::args::Opts,
+    domain: Option<&str>,
+) -> Result<(), CliError> {
     if let Some(on) = super::args::on_off(opts, "bounce_verification")? {
         match domain {
             Some(d) => cfg.bounce_verification.set_destination(d, on),
@@ -297,7 +301,8 @@ pub(super) fn table(cfg: &Config) -> String {
             or_default(own_limits, &s.limits_text()),
             or_default(row.tls.is_some(), s.tls.label()),
             or_default(row.dane.is_some(), dane_text(s.dane)),
-            own_tagging(cfg, &row.domain).map_or_else(|| "Default".to_string(), |t| on_off(t).to_string()),
+            own_tagging(cfg, &row.domain)
+                .map_or_else(|| "Default".to_string(), |t| on_off(t).to_string()),
             or_default(row.bounce_profile.is_some(), &s.bounce_profile),
         ];
         let [ip, limits, tls, dane, verif, profile] = &cells;

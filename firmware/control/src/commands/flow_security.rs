@@ -218,9 +218,12 @@ pub(super) fn detail(
     let cfg = ctx.store.working()?;
     let l = super::args::find(&cfg, listener)?;
     let pname = super::policy::canonical_name(l, name)?;
-    let p = l
-        .policy(&pname)
-        .ok_or_else(|| invalid(format!("Listener {} has no mail flow policy {pname}.", l.name)))?;
+    let p = l.policy(&pname).ok_or_else(|| {
+        invalid(format!(
+            "Listener {} has no mail flow policy {pname}.",
+            l.name
+        ))
+    })?;
     let mut out = format!(
         "Mail Flow Policy ${} (listener {})\n  Connection Behavior: {}\n  TLS: {}\n\nSecurity Features:\n",
         p.name,
@@ -268,14 +271,19 @@ mod tests {
                 .unwrap(),
             "SPF/SIDF verification: on (sidf-compatible); DKIM verification: off; DMARC verification: on (profile DEFAULT)"
         );
-        let print = f.run("listenerconfig edit IncomingMail hostaccess print").unwrap();
+        let print = f
+            .run("listenerconfig edit IncomingMail hostaccess print")
+            .unwrap();
         assert!(print.contains("max recipients 500"), "{print}");
         f.run("listenerconfig edit IncomingMail hostaccess editpolicy accepted --callahead on")
             .unwrap();
         let shown = f
             .run("listenerconfig edit IncomingMail hostaccess detail policy ACCEPTED")
             .unwrap();
-        assert!(shown.contains("SMTP Call-Ahead: On (profile probe)"), "{shown}");
+        assert!(
+            shown.contains("SMTP Call-Ahead: On (profile probe)"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -290,7 +298,8 @@ mod tests {
             "--spf on --dmarc-profile NOPE --dkim-signing on",
             "--max-recipients 0 --spf on",
         ] {
-            let line = format!("listenerconfig edit IncomingMail hostaccess editpolicy ACCEPTED {bad}");
+            let line =
+                format!("listenerconfig edit IncomingMail hostaccess editpolicy ACCEPTED {bad}");
             assert!(f.run(&line).is_err(), "{bad}");
         }
         assert!(
@@ -332,13 +341,22 @@ mod destination_tests {
         );
         f.run("destconfig edit default --bounce_verification on")
             .unwrap();
-        assert!(f.store.working().unwrap().bounce_verification.default_tagging);
+        assert!(
+            f.store
+                .working()
+                .unwrap()
+                .bounce_verification
+                .default_tagging
+        );
         let list = f.run("destconfig list").unwrap();
         let default_row = list
             .lines()
             .find(|l| l.starts_with("Default"))
             .unwrap_or_default();
         assert!(default_row.contains("On"), "{list}");
-        assert!(f.run("destconfig edit example.com --bounce_verification maybe").is_err());
+        assert!(
+            f.run("destconfig edit example.com --bounce_verification maybe")
+                .is_err()
+        );
     }
 }

@@ -63,7 +63,9 @@ pub(super) fn run(
         Some("new") => new_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
         Some("detail") => match args.get(1).map(|a| a.to_ascii_lowercase()).as_deref() {
-            Some("policy") if args.len() == 3 => super::flow_security::detail(ctx, listener, &args[2]),
+            Some("policy") if args.len() == 3 => {
+                super::flow_security::detail(ctx, listener, &args[2])
+            }
             _ => detail(ctx, listener, &args[1..]),
         },
         Some("editpolicy") if super::flow_security::has_security_options(&args[1..]) => {
