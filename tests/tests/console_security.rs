@@ -98,6 +98,14 @@ fn the_security_menus_stage_what_the_batch_commands_then_show() {
         "{out}"
     );
 
+    // listenerconfig > EDIT > SECURITY asks the same features.
+    let mut answers = vec!["EDIT", "IncomingMail", "SECURITY", "ACCEPTED"];
+    answers.extend([""; 7]);
+    answers.extend(["on", "", ""]);
+    let out = con.dialogue("listenerconfig", &answers);
+    assert!(out.contains("Domain Key/DKIM Signing: on or off."), "{out}");
+    assert!(out.contains("Domain Key/DKIM Signing: On\n"), "{out}");
+
     let out = con.dialogue("commit", &["issue 17: content security from the console"]);
     assert!(out.contains("Changes committed"), "{out}");
 

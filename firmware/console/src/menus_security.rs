@@ -541,3 +541,36 @@ fn bv_setup(sh: &mut Shell<'_>) -> Result<(), ConsoleError> {
     })?;
     Ok(())
 }
+
+#[rustfmt::skip]
+const FLOW_POLICY_QUESTIONS: &[(&str, &str)] = &[
+    ("spf", "Use SPF/SIDF Verification: on or off."),
+    ("spf-conformance", "Conformance Level: spf-only, sidf-compatible or sidf-strict."),
+    ("dkim", "Use DKIM Verification: on or off."),
+    ("dmarc", "Use DMARC Verification: on or off."),
+    ("dmarc-profile", "Enter the DMARC verification profile to use."),
+    ("callahead", "SMTP Call-Ahead: on or off."),
+    ("untagged-bounces", "Consider untagged bounces to be valid: valid or invalid."),
+    ("dkim-signing", "Domain Key/DKIM Signing: on or off."),
+];
+
+/// `listenerconfig` > EDIT > SECURITY: one mail flow policy's security
+/// features, where AsyncOS edits them (`hostaccess editpolicy P --spf ...`),
+/// shown before and after (`hostaccess detail policy P`).
+pub(super) fn flow_policy(sh: &mut Shell<'_>, listener: &str) -> Result<(), ConsoleError> {
+    let hostaccess = ["listenerconfig", "edit", listener, "hostaccess"];
+    while let Some(policy) =
+        sh.ask_some("Enter the name of the mail flow policy (e.g. ACCEPTED, RELAYED).")?
+    {
+        let policy = policy.trim_start_matches('$').to_string();
+        if !sh.run(&[&hostaccess[..], &["detail", "policy", &policy]].concat())? {
+            continue;
+        }
+        let base = [&hostaccess[..], &["editpolicy", &policy]].concat();
+        if edit_settings(sh, &base, FLOW_POLICY_QUESTIONS)? {
+            sh.run(&[&hostaccess[..], &["detail", "policy", &policy]].concat())?;
+        }
+        return Ok(());
+    }
+    Ok(())
+}
