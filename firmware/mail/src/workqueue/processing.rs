@@ -605,13 +605,7 @@ impl WorkQueue {
                     }
                     .log();
                 }
-                for _ in record.pending() {
-                    self.stats.record(Event::Dropped);
-                }
-                if let Err(e) = self.queue.retire(&record) {
-                    tracing::error!("MID {mid}: cannot remove from the queue: {e}");
-                }
-                MailEvent::FinishedAborted { mid }.log();
+                self.retire_dropped(&record);
                 None
             }
             Fate::Bounce { filter } => {
@@ -703,6 +697,20 @@ impl WorkQueue {
         }
         self.processing.held.insert(mid, record);
         self.count_held();
+    }
+
+    /// A message dropped whole (a filter's `drop()`, an anti-spam or
+    /// anti-virus drop): its pending recipients counted as dropped, the
+    /// message retired without a DSN, its end logged.
+    pub(super) fn retire_dropped(&mut self, record: &MessageRecord) {
+        let mid = record.mid;
+        for _ in record.pending() {
+            self.stats.record(Event::Dropped);
+        }
+        if let Err(e) = self.queue.retire(record) {
+            tracing::error!("MID {mid}: cannot remove from the queue: {e}");
+        }
+        MailEvent::FinishedAborted { mid }.log();
     }
 
     /// A quarantine's default action on one held message.
