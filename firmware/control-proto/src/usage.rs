@@ -238,6 +238,7 @@ usage: quarantineconfig print            (alias: list)
        quarantineconfig new <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
        quarantineconfig edit <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
        quarantineconfig delete <name>
+       quarantineconfig notify [--enable on|off] [--from ADDRESS|default] [--subject TEXT] [--title TEXT] [--interval PERIOD]
 PERIOD: hours (240), or with a unit: 30m, 12h, 14d. --action is the default action
 on expiry and when full (--overflow is its older name).";
 
@@ -246,7 +247,8 @@ usage: quarantine list [QUARANTINE]
        quarantine show <MID>
        quarantine release <MID>
        quarantine delete <MID>
-       quarantine delay <MID> <PERIOD>   (delays the scheduled exit: 30m, 12h, 2d)";
+       quarantine delay <MID> <PERIOD>   (delays the scheduled exit: 30m, 12h, 2d)
+       quarantine notify now             (sends the Spam Quarantine notifications at once)";
 
 pub const COMMIT: &str = "\
 usage: commit [COMMENT]

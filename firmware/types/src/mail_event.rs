@@ -696,6 +696,11 @@ mail_events! {
     ToRejectedByCallAhead { mid: Mid, icid: Icid, address: String, reply: String } =>
         ["MID " mid " ICID " icid " To: <" address "> Rejected by SMTP Call-Ahead: '"
          reply "'"];
+    // --- spam notification (issue 17) ---
+    /// A Spam Quarantine notification (digest) queued for one recipient.
+    SpamNotification { mid: Mid, address: String, count: u64 } =>
+        ["MID " mid " Spam Quarantine notification to <" address "> listing " count
+         " messages"];
 }
 
 #[cfg(test)]
