@@ -222,6 +222,7 @@ usage: policyconfig list incoming|outgoing
        policyconfig new incoming|outgoing <policy> sender|recipient <member>[,<member>...] [sender|recipient ...]
        policyconfig delete incoming|outgoing <policy>
        policyconfig move incoming|outgoing <policy> <position>
+       policyconfig rename incoming|outgoing <policy> <new name>   (also: edit ... <policy> name <new name>)
        policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
        policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
        policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no|default

@@ -149,6 +149,28 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             cfg.antispam.delete_policy(direction, &p.name);
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
+        // AsyncOS's policyconfig EDIT > NAME.
+        ["rename", _, _, _] | ["edit", _, _, "name", _] => {
+            let new = args.last().map_or("", String::as_str).to_string();
+            check_name("mail policy", &new)?;
+            if new.eq_ignore_ascii_case(DEFAULT_POLICY) {
+                return Err(invalid(
+                    "DEFAULT is the table's last policy; choose another name.",
+                ));
+            }
+            let old = policies().get(&t.policies, &args[2])?.name.clone();
+            if !new.eq_ignore_ascii_case(&old)
+                && t.policies.iter().any(|p| p.name.eq_ignore_ascii_case(&new))
+            {
+                return Err(invalid(format!(
+                    "A mail policy named '{new}' already exists in the {dir} table."
+                )));
+            }
+            policies().get_mut(&mut t.policies, &old)?.name = new.clone();
+            // Per-policy settings kept outside the table follow the name.
+            cfg.antispam.rename_policy(direction, &old, &new);
+            stage(ctx, &cfg, &format!("Mail policy {old} renamed to {new}."))
+        }
         ["move", _, _, to] => {
             let to = policies().move_to(&mut t.policies, &args[2], to)?;
             let msg = format!(
@@ -510,6 +532,8 @@ mod tests {
             "policyconfig new incoming \"bad name\" recipient a@",
             "policyconfig delete incoming DEFAULT",
             "policyconfig delete incoming NOPE",
+            "policyconfig rename incoming NOPE X",
+            "policyconfig rename incoming DEFAULT X",
             "policyconfig edit incoming NOPE threatdefense global",
             "policyconfig edit incoming DEFAULT threatdefense custom not-an-address",
             "policyconfig edit incoming DEFAULT threatdefense maybe",
@@ -618,6 +642,23 @@ mod tests {
             "{detail}"
         );
         f.run("policyconfig edit incoming SALES antispam enable")
+            .unwrap();
+        f.run("policyconfig rename incoming SALES Sales-Team")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let named = |n: &str| cfg.antispam.policies.iter().any(|e| e.policy == n);
+        assert!(
+            named("Sales-Team") && !named("SALES"),
+            "{:?}",
+            cfg.antispam.policies
+        );
+        assert!(
+            cfg.incoming_policies
+                .policies
+                .iter()
+                .any(|p| p.name == "Sales-Team")
+        );
+        f.run("policyconfig edit incoming Sales-Team name SALES")
             .unwrap();
         f.run("policyconfig delete incoming SALES").unwrap();
         let cfg = f.staged().unwrap();
