@@ -624,6 +624,7 @@ impl WorkQueue {
         let now = chrono::Utc::now().timestamp();
         self.expire_tdc_copies(now);
         self.expire_held(now);
+        self.spam_digest_due(now);
         while let Some(&(when, mid)) = self.retries.first() {
             if when > now {
                 break;

@@ -50,6 +50,7 @@
 
 mod archive;
 mod copies;
+mod digest;
 mod lookups;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,8 @@ pub(crate) struct State {
     dnslist_permits: Arc<Semaphore>,
     /// Anti-spam scans in flight.
     pub(super) spam_permits: super::antispam::Permits,
+    /// The Spam Quarantine notification's last digest.
+    digest: digest::DigestState,
 }
 
 /// Where a routed original goes once the messages its processing made (a
@@ -106,6 +109,7 @@ impl Default for State {
             repeats: Repeats::default(),
             dnslist_permits: Arc::new(Semaphore::new(MAX_DNSLIST_QUERIES)),
             spam_permits: Default::default(),
+            digest: Default::default(),
         }
     }
 }
@@ -1021,6 +1025,7 @@ impl WorkQueue {
             ["release", _] => self.release(mid_of(&args[1])?, "manual"),
             ["delete", _] => self.delete_held(mid_of(&args[1])?, "manual"),
             ["delay", _, _] => self.delay_held(mid_of(&args[1])?, &args[2]),
+            ["notify", "now"] => Ok(self.send_spam_digests(Utc::now().timestamp())),
             _ => Err(crate::quarantine::USAGE.to_string()),
         }
     }
