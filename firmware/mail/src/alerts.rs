@@ -726,7 +726,11 @@ mod tests {
         };
         let (used, capacity) = full.usage();
         let alert = data_check(used, capacity, 90).unwrap();
-        assert!(alert.details.contains("90112 of 97280 bytes"), "{}", alert.details);
+        assert!(
+            alert.details.contains("90112 of 97280 bytes"),
+            "{}",
+            alert.details
+        );
         // A broken answer (more free than blocks) is not an overflow.
         let odd = FsBlocks {
             fragment_size: 4096,
