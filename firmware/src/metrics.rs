@@ -13,7 +13,8 @@ use std::fmt;
 
 use breakwater_mail::metrics::SPAM_VERDICTS;
 use breakwater_mail::metrics::{
-    COMMIT_BATCH, COMMIT_SECONDS, DNS_SECONDS, FILTER_HITS, RECIPIENTS_REJECTED,
+    COMMIT_BATCH, COMMIT_SECONDS, CONNECTIONS, CONNECTIONS_REFUSED, DNS_SECONDS, FILTER_HITS,
+    RECIPIENTS_REJECTED, TLS_CONNECTIONS,
 };
 use breakwater_mail::workqueue::{HostCounters, WorkQueueMetrics};
 use prometheus_client::encoding::text::encode;
@@ -148,6 +149,21 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         "recipients_rejected",
         "Recipients refused at RCPT TO, by reason (syntax, routing_trick, rat, recipient_rate)",
         RECIPIENTS_REJECTED.clone(),
+    );
+    registry.register(
+        "connections",
+        "Inbound connections the Host Access Table classified, by listener, sender group and behavior",
+        CONNECTIONS.clone(),
+    );
+    registry.register(
+        "connections_refused",
+        "Inbound connections refused before a session, by listener and reason (connection_limit, no_sender_group, reject, tcprefuse, per_ip_limit, memory_budget)",
+        CONNECTIONS_REFUSED.clone(),
+    );
+    registry.register(
+        "tls_connections",
+        "STARTTLS negotiations, by leg (inbound, outbound) and outcome (success, failed)",
+        TLS_CONNECTIONS.clone(),
     );
     registry.register(
         "filter_hits",
