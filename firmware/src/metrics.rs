@@ -145,6 +145,23 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         deliveries,
     );
 
+    let by_listener = Family::<Labels, Counter>::default();
+    for (listener, h) in &wq.monotonic.by_listener {
+        for (outcome, n) in [
+            ("delivered", h.delivered),
+            ("soft_bounced", h.soft_bounced),
+            ("hard_bounced", h.hard_bounced),
+        ] {
+            by_listener
+                .get_or_create(&labels(&[("listener", listener), ("outcome", outcome)]))
+                .inc_by(n);
+        }
+    }
+    registry.register(
+        "listener_deliveries",
+        "Recipient delivery attempts by the listener that received the message ((bounce), (alert): the gateway's own) and outcome",
+        by_listener,
+    );
     registry.register(
         "recipients_rejected",
         "Recipients refused at RCPT TO, by reason (syntax, routing_trick, rat, recipient_rate)",

@@ -206,6 +206,20 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
         sum(&after, "breakwater_queue_commit_batch_messages_count", &[]) >= 1.0,
         "{after}"
     );
+    // Mail out, by the listener it came in on.
+    assert_eq!(
+        sum(
+            &after,
+            "breakwater_listener_deliveries_total",
+            &["listener=\"IncomingMail\"", "outcome=\"delivered\""]
+        ) - sum(
+            &before,
+            "breakwater_listener_deliveries_total",
+            &["listener=\"IncomingMail\"", "outcome=\"delivered\""]
+        ),
+        1.0,
+        "{after}"
+    );
     // Both sessions were classified by the HAT of IncomingMail and let
     // in (at least: the harness's readiness probe of the SMTP port is a
     // connection too, classified once its reverse DNS lookup is done).
