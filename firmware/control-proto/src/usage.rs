@@ -404,7 +404,7 @@ usage: userconfig print
        userconfig unlock <name>";
 
 pub const HELP: &str = "usage: help [COMMAND]";
-pub const STATUS: &str = "usage: status\n       status detail";
+pub const STATUS: &str = "usage: status\n       status detail\n       status plot queue|received|delivered|bounced [--minutes N]";
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
 pub const METRICS: &str = "usage: metrics [--openmetrics]";
 pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";
