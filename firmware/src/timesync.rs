@@ -186,7 +186,7 @@ impl TimeSync {
         out.push('\n');
         out.push_str(match self.setter {
             ClockSetter::Supervisor { .. } => {
-                "Clock: set by the supervisor (stepped when off by more than 1 s in the first 3 updates after boot, slewed at up to 500 ppm after; over 1000 s after boot, not applied: use settime).\n"
+                "Clock: set by the supervisor (stepped when off by more than 1 s in the first 3 updates after boot, slewed at up to 500 ppm after; over 1000 s after boot, not applied).\n"
             }
             ClockSetter::MeasureOnly => {
                 "Clock: not set by NTP on this board (development board: offsets are measured and reported only).\n"

@@ -10,8 +10,8 @@
 //! own limit) for as long as it takes to absorb the offset, then puts the
 //! frequency back. After boot an offset over [`PANIC_LIMIT`] is not applied
 //! (ntpd's panic threshold): a clock that far off after boot means a bad or
-//! forged server more likely than a clock that jumped, and `settime` stays
-//! the admin's way to force it.
+//! forged server more likely than a clock that jumped; the admin forces
+//! it with `settime` (which needs NTP disabled).
 //!
 //! [`decide`] is the pure decision; [`Discipline`] keeps the count of
 //! updates and the slew in progress and drives a [`SteerableClock`], so
@@ -89,7 +89,7 @@ impl fmt::Display for ClockAction {
             ),
             ClockAction::Refuse { nanos } => write!(
                 f,
-                "not applied: off by {} (over the {} s panic threshold; use settime to force)",
+                "not applied: off by {} (over the {} s panic threshold; to force it: ntpconfig disable, commit, settime)",
                 signed_secs(*nanos),
                 PANIC_LIMIT.as_secs()
             ),
@@ -298,7 +298,7 @@ mod tests {
         assert!(
             ClockAction::Refuse { nanos: 1001 * SEC }
                 .to_string()
-                .contains("use settime")
+                .contains("ntpconfig disable, commit, settime")
         );
     }
 
