@@ -200,7 +200,9 @@ impl<C: SteerableClock> Discipline<C> {
                 self.clock.set_frequency_ppm(base_ppm + ppm)?;
                 self.slewing = Some(Slewing { base_ppm });
             }
-            ClockAction::Refuse { .. } | ClockAction::Ignore => {}
+            // Nothing left to absorb: a slew under way would overshoot.
+            ClockAction::Ignore => self.end_slew()?,
+            ClockAction::Refuse { .. } => {}
         }
         Ok(action)
     }
@@ -330,6 +332,11 @@ mod tests {
                 "freq 12.5".to_string(),
             ]
         );
+        // An offset of zero mid-slew means the slew is done.
+        assert!(d.offset(2_000_000).is_ok());
+        assert_eq!(d.offset(0).ok(), Some(ClockAction::Ignore));
+        assert!(!d.is_slewing());
+        assert_eq!(*clock.frequency.borrow(), 12.5);
         // A forced step (settime) ends a slew first.
         assert!(d.offset(1_000_000).is_ok());
         assert!(d.forced_step(|| Ok(0)).is_ok());

@@ -660,9 +660,6 @@ impl Supervisor<'_> {
         }
     }
 
-    /// A connection on the install socket: served (on a blocking thread:
-    /// hashing and writing a slot take seconds, and the watchdog must be
-    /// petted meanwhile) only when it comes from the current daemon.
     /// The daemon's `clock` datagram (ntp::clock): `settime` steps at
     /// once; an NTP offset goes through the discipline (ntp::discipline).
     /// The last action is left in [`CLOCK_ACTION_FILE`] for `ntpconfig
@@ -696,8 +693,8 @@ impl Supervisor<'_> {
                         ClockAction::Slew { secs, .. } => {
                             Some(tokio::time::Instant::now() + Duration::from_secs_f64(secs))
                         }
-                        ClockAction::Step { .. } => None,
-                        _ => self.slew_until,
+                        ClockAction::Step { .. } | ClockAction::Ignore => None,
+                        ClockAction::Refuse { .. } => self.slew_until,
                     };
                     match action {
                         ClockAction::Refuse { .. } => tracing::warn!("NTP: {action}"),
@@ -721,6 +718,9 @@ impl Supervisor<'_> {
         }
     }
 
+    /// A connection on the install socket: served (on a blocking thread:
+    /// hashing and writing a slot take seconds, and the watchdog must be
+    /// petted meanwhile) only when it comes from the current daemon.
     fn hand_install(&self, stream: tokio::net::UnixStream, pid: u32) {
         let peer = stream.peer_cred().ok().and_then(|c| c.pid());
         if peer != i32::try_from(pid).ok() {
