@@ -214,7 +214,7 @@ impl DaemonStatus for Status {
                         .to_string(),
                 ))
             }
-            ("status", _) if word("detail") => self.ask_work_queue(args),
+            ("status", _) if word("detail") || word("plot") => self.ask_work_queue(args),
             ("ntpconfig", 1) if word("status") => {
                 Some(Ok(self.timesync.status(&self.config.borrow())))
             }

@@ -13,7 +13,8 @@ use std::fmt;
 
 use breakwater_mail::metrics::SPAM_VERDICTS;
 use breakwater_mail::metrics::{
-    COMMIT_BATCH, COMMIT_SECONDS, DNS_SECONDS, FILTER_HITS, RECIPIENTS_REJECTED,
+    COMMIT_BATCH, COMMIT_SECONDS, CONNECTIONS, CONNECTIONS_REFUSED, DNS_SECONDS, FILTER_HITS,
+    RECIPIENTS_REJECTED, TLS_CONNECTIONS,
 };
 use breakwater_mail::workqueue::{HostCounters, WorkQueueMetrics};
 use prometheus_client::encoding::text::encode;
@@ -144,10 +145,42 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         deliveries,
     );
 
+    let by_listener = Family::<Labels, Counter>::default();
+    for (listener, h) in &wq.monotonic.by_listener {
+        for (outcome, n) in [
+            ("delivered", h.delivered),
+            ("soft_bounced", h.soft_bounced),
+            ("hard_bounced", h.hard_bounced),
+        ] {
+            by_listener
+                .get_or_create(&labels(&[("listener", listener), ("outcome", outcome)]))
+                .inc_by(n);
+        }
+    }
+    registry.register(
+        "listener_deliveries",
+        "Recipient delivery attempts by the listener that received the message ((bounce), (alert): the gateway's own) and outcome",
+        by_listener,
+    );
     registry.register(
         "recipients_rejected",
         "Recipients refused at RCPT TO, by reason (syntax, routing_trick, rat, recipient_rate)",
         RECIPIENTS_REJECTED.clone(),
+    );
+    registry.register(
+        "connections",
+        "Inbound connections the Host Access Table classified, by listener, sender group and behavior",
+        CONNECTIONS.clone(),
+    );
+    registry.register(
+        "connections_refused",
+        "Inbound connections refused before a session, by listener and reason (connection_limit, no_sender_group, reject, tcprefuse, per_ip_limit, memory_budget)",
+        CONNECTIONS_REFUSED.clone(),
+    );
+    registry.register(
+        "tls_connections",
+        "STARTTLS negotiations, by leg (inbound, outbound) and outcome (success, failed)",
+        TLS_CONNECTIONS.clone(),
     );
     registry.register(
         "filter_hits",

@@ -14,7 +14,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -144,11 +144,12 @@ impl TimeSync {
             return;
         };
         if !needs_step(best.offset_nanos) {
-            state.last_sync = Some((now, name));
-            return;
+            state.last_sync = Some((now, name.clone()));
         }
-        state.last_step = Some((now, best.offset_nanos));
         match &self.setter {
+            // Every offset goes to the supervisor: it steps at boot and
+            // slews after (ntp::discipline), so small offsets are corrected
+            // too, without a jump.
             ClockSetter::Supervisor { socket } => {
                 let request = ClockRequest::Offset {
                     pid: std::process::id(),
@@ -157,20 +158,25 @@ impl TimeSync {
                 match send(socket, request) {
                     Ok(()) => {
                         tracing::info!(
-                            "NTP: the clock is off by {} from {name}; the supervisor steps it",
+                            "NTP: the clock is off by {} from {name}; the supervisor corrects it",
                             seconds(best.offset_nanos)
                         );
                         state.last_sync = Some((now, name));
                     }
                     Err(e) => {
-                        tracing::warn!("NTP: cannot ask the supervisor to step the clock: {e}")
+                        tracing::warn!("NTP: cannot ask the supervisor to correct the clock: {e}")
                     }
                 }
             }
-            ClockSetter::MeasureOnly => tracing::info!(
-                "NTP: the clock is off by {} from {name} (development board: not set)",
-                seconds(best.offset_nanos)
-            ),
+            ClockSetter::MeasureOnly => {
+                if needs_step(best.offset_nanos) {
+                    state.last_step = Some((now, best.offset_nanos));
+                    tracing::info!(
+                        "NTP: the clock is off by {} from {name} (development board: not set)",
+                        seconds(best.offset_nanos)
+                    )
+                }
+            }
         }
     }
 
@@ -180,7 +186,7 @@ impl TimeSync {
         out.push('\n');
         out.push_str(match self.setter {
             ClockSetter::Supervisor { .. } => {
-                "Clock: set by the supervisor (stepped when off by 128 ms or more).\n"
+                "Clock: set by the supervisor (stepped when off by more than 1 s in the first 3 updates after boot, slewed at up to 500 ppm after; over 1000 s after boot, not applied).\n"
             }
             ClockSetter::MeasureOnly => {
                 "Clock: not set by NTP on this board (development board: offsets are measured and reported only).\n"
@@ -202,7 +208,16 @@ impl TimeSync {
             None => out.push_str("Last sync: never\n"),
         }
         if let Some((t, offset)) = &state.last_step {
-            out.push_str(&format!("Last step: {} by {}\n", when(t), seconds(*offset)));
+            out.push_str(&format!(
+                "Last offset not corrected: {} by {}\n",
+                when(t),
+                seconds(*offset)
+            ));
+        }
+        if let ClockSetter::Supervisor { socket } = &self.setter
+            && let Some(action) = last_clock_action(socket)
+        {
+            out.push_str(&format!("Last clock action: {action}\n"));
         }
         match &state.last_round {
             Some(t) => out.push_str(&format!("Last query: {}\n", when(t))),
@@ -262,6 +277,15 @@ impl TimeSync {
             ),
         }
     }
+}
+
+/// The supervisor's last clock action (`<data-dir>/clock-action`, next to
+/// its socket), `None` before the first.
+fn last_clock_action(socket: &Path) -> Option<String> {
+    let file = socket.parent()?.join(crate::supervisor::CLOCK_ACTION_FILE);
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_string())
 }
 
 fn send(socket: &PathBuf, request: ClockRequest) -> std::io::Result<()> {

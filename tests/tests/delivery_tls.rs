@@ -271,6 +271,18 @@ fn tls_required_delivers_over_tls_but_verify_refuses_an_untrusted_certificate() 
         "no STARTTLS at the Verify destination"
     );
     assert_no_mail(&verify, "TLS required (verify), untrusted certificate");
+
+    // /metrics counts both handshakes of the outbound leg.
+    let metrics = w.gw.cli_ok(&["metrics"]);
+    for outcome in ["success", "failed"] {
+        let line =
+            format!("breakwater_tls_connections_total{{leg=\"outbound\",outcome=\"{outcome}\"}} ");
+        let n: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line)?.parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 1, "no outbound TLS {outcome} counted: {metrics}");
+    }
 }
 
 /// Required (Verify) checks the host name, not only the chain: a

@@ -104,18 +104,27 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
         "{headers}"
     );
 
-    let refused = smtplib::send(
+    // Over STARTTLS, to a recipient the RAT refuses.
+    let refused = smtplib::run(
         w.net.data1_smtp(),
         w.net.client(7),
-        "friend@internet.example",
-        &["someone@foreign.example"],
-        &simple_message(
-            "friend@internet.example",
-            "someone@foreign.example",
-            "metrics-0@e2e.test",
-            "refused",
-        ),
-        &[],
+        &[
+            smtplib::Step::Connect,
+            smtplib::Step::Ehlo,
+            smtplib::Step::StartTls,
+            smtplib::Step::Ehlo,
+            smtplib::Step::Mail {
+                from: "friend@internet.example".into(),
+                options: vec![],
+            },
+            smtplib::Step::Rcpt("someone@foreign.example".into()),
+            smtplib::Step::Quit,
+        ],
+    );
+    assert_eq!(
+        smtplib::find(&refused, "starttls").and_then(|r| r.code),
+        Some(220),
+        "{refused:?}"
     );
     assert!(
         refused.iter().any(|r| r.code == Some(550)),
@@ -197,6 +206,36 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
         sum(&after, "breakwater_queue_commit_batch_messages_count", &[]) >= 1.0,
         "{after}"
     );
+    // Mail out, by the listener it came in on.
+    assert_eq!(
+        sum(
+            &after,
+            "breakwater_listener_deliveries_total",
+            &["listener=\"IncomingMail\"", "outcome=\"delivered\""]
+        ) - sum(
+            &before,
+            "breakwater_listener_deliveries_total",
+            &["listener=\"IncomingMail\"", "outcome=\"delivered\""]
+        ),
+        1.0,
+        "{after}"
+    );
+    // Both sessions were classified by the HAT of IncomingMail and let
+    // in (at least: the harness's readiness probe of the SMTP port is a
+    // connection too, classified once its reverse DNS lookup is done).
+    let connections = "breakwater_connections_total";
+    let accepted = ["listener=\"IncomingMail\"", "behavior=\"accept\""];
+    assert!(
+        sum(&after, connections, &accepted) - sum(&before, connections, &accepted) >= 2.0,
+        "{after}"
+    );
+    let tls_in = ["leg=\"inbound\"", "outcome=\"success\""];
+    let tls = "breakwater_tls_connections_total";
+    assert_eq!(
+        sum(&after, tls, &tls_in) - sum(&before, tls, &tls_in),
+        1.0,
+        "{after}"
+    );
     assert!(after.contains("# TYPE breakwater_queue_commit_duration_seconds histogram"));
     assert!(after.contains("# TYPE breakwater_dns_lookup_duration_seconds histogram"));
     assert!(after.contains("breakwater_reception_memory_limit_bytes "));
@@ -240,6 +279,76 @@ fn metrics_count_a_relayed_message_and_pass_promtool() {
         cli.contains("# TYPE breakwater_messages_received_total counter"),
         "{cli}"
     );
+
+    // The CLI's picture of the last minutes: an SVG an XML parser reads,
+    // with a line for IncomingMail that counts the one message received.
+    let plot =
+        w.gw.cli_ok(&["status", "plot", "received", "--minutes", "10"]);
+    let lines = svg_series(&plot);
+    assert_eq!(
+        lines
+            .get("IncomingMail")
+            .map(|v| (v.len(), v.iter().sum::<u64>())),
+        Some((10, 1)),
+        "{plot}"
+    );
+    let delivered = svg_series(&w.gw.cli_ok(&["status", "plot", "delivered"]));
+    let points = delivered.get("Delivered").expect("a Delivered line");
+    assert_eq!(points.len(), 60, "{delivered:?}");
+    assert!(points.iter().sum::<u64>() >= 1, "{delivered:?}");
+    let queue = svg_series(
+        &w.gw
+            .cli_ok(&["status", "plot", "queue", "--minutes", "1440"]),
+    );
+    assert_eq!(queue.get("Messages in queue").map(Vec::len), Some(144));
+    let wrong = w.gw.cli(&["status", "plot", "spam"]).unwrap_err();
+    assert!(wrong.contains("Unknown series \"spam\""), "{wrong}");
+}
+
+/// The lines of an SVG chart as Python's `xml.etree` reads them: each
+/// `<g class="series" data-series="NAME">` and the `data-value` of its
+/// points. Panics when the SVG does not parse.
+fn svg_series(svg: &str) -> std::collections::BTreeMap<String, Vec<u64>> {
+    const READ: &str = r#"
+import sys, xml.etree.ElementTree as ET
+NS = "{http://www.w3.org/2000/svg}"
+root = ET.fromstring(sys.stdin.read())
+assert root.tag == NS + "svg", root.tag
+for g in root.iter(NS + "g"):
+    if g.get("class") == "series":
+        values = [c.get("data-value") for c in g.iter(NS + "circle")]
+        print(g.get("data-series") + "\t" + " ".join(values))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", READ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(svg.as_bytes())
+        .expect("write the SVG");
+    let out = child.wait_with_output().expect("python3");
+    assert!(
+        out.status.success(),
+        "the SVG does not parse: {}\n{svg}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (name, values) = l.split_once('\t')?;
+            let values = values
+                .split_whitespace()
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            Some((name.to_string(), values))
+        })
+        .collect()
 }
 
 #[test]

@@ -27,6 +27,77 @@ pub struct QuarantineSettings {
     /// hold; a quarantine without an entry keeps its messages
     /// `retention_hours`.
     pub retention_minutes: Vec<QuarantineRetention>,
+    /// The Spam Quarantine's end-user digest (AsyncOS's "Spam
+    /// Notification"). Appended in the release that added this struct, so
+    /// no stored configuration lacks it.
+    #[serde(default)]
+    pub spam_notification: SpamNotification,
+}
+
+/// AsyncOS's default notification subject and body title.
+pub const DEFAULT_NOTIFICATION_SUBJECT: &str = "Spam Quarantine Notification";
+/// A day, AsyncOS's daily notification schedule.
+pub const DEFAULT_NOTIFICATION_INTERVAL_MINUTES: u32 = 24 * 60;
+
+/// The periodic digest each recipient of held spam receives: the messages
+/// quarantined in `Spam` for them since the last digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpamNotification {
+    pub enabled: bool,
+    /// The digest's From address; empty: `quarantine@<hostname>`.
+    pub from: String,
+    pub subject: String,
+    /// The title above the list in the body.
+    pub title: String,
+    /// Minutes between two digests.
+    pub interval_minutes: u32,
+}
+
+impl Default for SpamNotification {
+    fn default() -> Self {
+        SpamNotification {
+            enabled: false,
+            from: String::new(),
+            subject: DEFAULT_NOTIFICATION_SUBJECT.to_string(),
+            title: DEFAULT_NOTIFICATION_SUBJECT.to_string(),
+            interval_minutes: DEFAULT_NOTIFICATION_INTERVAL_MINUTES,
+        }
+    }
+}
+
+impl SpamNotification {
+    /// The From address digests carry.
+    pub fn from_for(&self, hostname: &str) -> String {
+        if self.from.is_empty() {
+            format!("quarantine@{hostname}")
+        } else {
+            self.from.clone()
+        }
+    }
+}
+
+/// Why a notification text (subject, title) or From address is refused.
+pub fn notification_text_problem(what: &str, text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        Some(format!("the {what} cannot be empty."))
+    } else if text.chars().any(char::is_control) || text.len() > 200 {
+        Some(format!(
+            "the {what} must be one line of at most 200 characters."
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why a From address is refused (empty is the default).
+pub fn notification_from_problem(from: &str) -> Option<String> {
+    let ok = from.is_empty()
+        || (from.len() <= 254
+            && from.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && !d.is_empty() && !from.contains(char::is_whitespace)
+            })
+            && !from.contains(['<', '>', ',', '"']));
+    (!ok).then(|| format!("'{from}' is not an email address."))
 }
 
 /// A quarantine's retention period in minutes.
@@ -144,6 +215,22 @@ pub fn problems(cfg: &Config) -> Vec<(String, String)> {
             ));
         }
     }
+    let n = &cfg.quarantine_settings.spam_notification;
+    let field = "quarantine_settings.spam_notification";
+    if let Some(p) = notification_from_problem(&n.from) {
+        out.push((format!("{field}.from"), p));
+    }
+    for (what, text) in [("subject", &n.subject), ("title", &n.title)] {
+        if let Some(p) = notification_text_problem(what, text) {
+            out.push((format!("{field}.{what}"), p));
+        }
+    }
+    if !(MIN_RETENTION_MINUTES..=MAX_RETENTION_MINUTES).contains(&n.interval_minutes) {
+        out.push((
+            format!("{field}.interval_minutes"),
+            "the notification interval must be 1 minute to 365 days.".to_string(),
+        ));
+    }
     out
 }
 
@@ -188,5 +275,28 @@ mod tests {
         set_retention(&mut cfg, &mut q, 5);
         forget(&mut cfg, "policy");
         assert_eq!(retention_minutes(&cfg, &q), 60);
+    }
+
+    #[test]
+    fn spam_notification_defaults_and_problems() {
+        let mut cfg = crate::factory::dev_factory_for_tests();
+        let n = &cfg.quarantine_settings.spam_notification;
+        assert!(!n.enabled);
+        assert_eq!(n.subject, "Spam Quarantine Notification");
+        assert_eq!(n.from_for("mail.example"), "quarantine@mail.example");
+        assert!(problems(&cfg).is_empty());
+        let n = &mut cfg.quarantine_settings.spam_notification;
+        n.from = "not an address".to_string();
+        n.subject = "two\r\nlines".to_string();
+        n.interval_minutes = 0;
+        let fields: Vec<String> = problems(&cfg).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "quarantine_settings.spam_notification.from",
+                "quarantine_settings.spam_notification.subject",
+                "quarantine_settings.spam_notification.interval_minutes"
+            ]
+        );
     }
 }

@@ -33,6 +33,7 @@ mod menus_listener;
 mod menus_logs;
 mod menus_policy;
 mod menus_quarantine;
+mod menus_security;
 mod menus_setup;
 mod menus_ssl;
 mod menus_system;

@@ -17,8 +17,8 @@ use super::{
     ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
     menus_cutover as cutover, menus_dayops as dayops, menus_delivery as delivery,
     menus_filters as filters, menus_listener as listener, menus_logs as logs,
-    menus_policy as policy, menus_quarantine as quarantine, menus_setup as setup, menus_ssl as ssl,
-    menus_system as system,
+    menus_policy as policy, menus_quarantine as quarantine, menus_security as security,
+    menus_setup as setup, menus_ssl as ssl, menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -57,6 +57,11 @@ pub const MENUS: &[MenuDef] = &[
     menu("threatdefenseconfig", false, policy::threatdefenseconfig),
     menu("quarantineconfig", false, quarantine::quarantineconfig),
     menu("quarantine", false, quarantine::quarantine),
+    menu("antispamconfig", false, security::antispamconfig),
+    menu("domainkeysconfig", false, security::domainkeysconfig),
+    menu("dmarcconfig", false, security::dmarcconfig),
+    menu("smtpcallahead", false, security::smtpcallahead),
+    menu("bvconfig", false, security::bvconfig),
     menu("sethostname", false, system::sethostname),
     menu("settz", false, system::settz),
     menu("settime", false, dayops::settime),

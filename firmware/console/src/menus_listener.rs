@@ -63,6 +63,10 @@ fn edit_listener(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
             ),
             ("RCPTACCESS", "Modify the Recipient Access Table."),
             ("PRINT", "Display this listener."),
+            (
+                "SECURITY",
+                "Modify a mail flow policy's security features (SPF, DKIM, DMARC, call-ahead, bounces, signing).",
+            ),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
@@ -71,6 +75,7 @@ fn edit_listener(sh: &mut Shell<'_>, l: &str) -> Result<(), ConsoleError> {
             }
             Some(1) => hostaccess(sh, l)?,
             Some(2) => rcptaccess(sh, l)?,
+            Some(4) => super::menus_security::flow_policy(sh, l)?,
             Some(_) => {
                 sh.run(&["listenerconfig", "edit", l, "print"])?;
             }

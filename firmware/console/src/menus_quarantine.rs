@@ -1,6 +1,7 @@
 //! `quarantineconfig` (the local quarantines: NEW, EDIT, DELETE) and
-//! `quarantine` (the held messages: LIST, SHOW, RELEASE, DELETE, DELAY, which the
-//! running gateway's work queue answers). Both run the batch commands
+//! `quarantine` (the held messages: LIST, SHOW, RELEASE, DELETE, DELAY, and
+//! NOTIFY for the Spam Quarantine notifications, which the running
+//! gateway's work queue answers). Both run the batch commands
 //! (see `control::commands::quarantine`).
 
 use super::ConsoleError;
@@ -50,6 +51,7 @@ pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
             ("RELEASE", "Release a held message for delivery."),
             ("DELETE", "Delete a held message."),
             ("DELAY", "Delay a held message's scheduled exit."),
+            ("NOTIFY", "Send the Spam Quarantine notifications now."),
         ];
         match sh.choose(&ops)? {
             None => return Ok(()),
@@ -82,6 +84,9 @@ pub(super) fn quarantine(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), Con
                     )?;
                     Ok(Some(words(&["quarantine", "delay", &mid, &period])))
                 })?;
+            }
+            Some(5) => {
+                sh.run(&["quarantine", "notify", "now"])?;
             }
             Some(op) => {
                 let verb = if op == 2 { "release" } else { "delete" };

@@ -600,10 +600,14 @@ pub const CATALOG: &[Command] = &[
     // The running daemon and its work queue.
     cmd(
         "status",
-        "Show the system status (\"status detail\": counters, gauges and rates)",
+        "Show the system status (\"status detail\": counters, gauges and rates; \"status plot\": an SVG of the last minutes)",
         usage::STATUS,
         Daemon,
-        &[form(&["status"], Guest), form(&["status", "detail"], Guest)],
+        &[
+            form(&["status"], Guest),
+            form(&["status", "detail"], Guest),
+            form(&["status", "plot", "**"], Guest),
+        ],
         Operator,
     ),
     cmd(

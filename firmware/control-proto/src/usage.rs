@@ -222,6 +222,7 @@ usage: policyconfig list incoming|outgoing
        policyconfig new incoming|outgoing <policy> sender|recipient <member>[,<member>...] [sender|recipient ...]
        policyconfig delete incoming|outgoing <policy>
        policyconfig move incoming|outgoing <policy> <position>
+       policyconfig rename incoming|outgoing <policy> <new name>   (also: edit ... <policy> name <new name>)
        policyconfig edit incoming|outgoing <policy> members add sender|recipient <member>[,<member>...]
        policyconfig edit incoming|outgoing <policy> members delete sender|recipient <member>
        policyconfig edit incoming|outgoing <policy>|DEFAULT threatdefense global|custom <address>|no|default
@@ -241,6 +242,7 @@ usage: quarantineconfig print            (alias: list)
        quarantineconfig new <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
        quarantineconfig edit <name> [--max_size SIZE] [--retention PERIOD] [--action release|delete]
        quarantineconfig delete <name>
+       quarantineconfig notify [--enable on|off] [--from ADDRESS|default] [--subject TEXT] [--title TEXT] [--interval PERIOD]
 PERIOD: hours (240), or with a unit: 30m, 12h, 14d. --action is the default action
 on expiry and when full (--overflow is its older name).";
 
@@ -249,7 +251,8 @@ usage: quarantine list [QUARANTINE]
        quarantine show <MID>
        quarantine release <MID>
        quarantine delete <MID>
-       quarantine delay <MID> <PERIOD>   (delays the scheduled exit: 30m, 12h, 2d)";
+       quarantine delay <MID> <PERIOD>   (delays the scheduled exit: 30m, 12h, 2d)
+       quarantine notify now             (sends the Spam Quarantine notifications at once)";
 
 pub const COMMIT: &str = "\
 usage: commit [COMMENT]
@@ -401,7 +404,7 @@ usage: userconfig print
        userconfig unlock <name>";
 
 pub const HELP: &str = "usage: help [COMMAND]";
-pub const STATUS: &str = "usage: status\n       status detail";
+pub const STATUS: &str = "usage: status\n       status detail\n       status plot queue|received|delivered|bounced [--minutes N]";
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
 pub const METRICS: &str = "usage: metrics [--openmetrics]";
 pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";

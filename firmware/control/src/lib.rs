@@ -589,6 +589,7 @@ mod tests {
     const ROLE_TABLE: &[(&str, [bool; 4])] = &[
         ("status", [true, true, true, true]),
         ("status detail", [true, true, true, true]),
+        ("status plot queue", [true, true, true, true]),
         ("tophosts", [true, true, true, true]),
         ("reportdata --json", [true, true, true, true]),
         ("metrics", [true, true, true, true]),

@@ -46,6 +46,75 @@ pub static FILTER_HITS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family
 /// (`positive`, `suspect`, `negative`): a fixed set.
 pub static SPAM_VERDICTS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
+/// Connections the Host Access Table classified, by `listener`,
+/// `sender_group` and `behavior` (`accept`, `relay`, `reject`,
+/// `tcprefuse`, `continue`): the configured few of each.
+pub static CONNECTIONS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+
+/// Connections refused before a session, by `listener` and `reason`
+/// (the `REFUSED_*` words): a fixed set.
+pub static CONNECTIONS_REFUSED: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+
+/// STARTTLS negotiations by `leg` (`inbound`, `outbound`) and `outcome`
+/// (`success`, `failed`).
+pub static TLS_CONNECTIONS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+
+/// At accept: the listener's or the gateway's connection limit.
+pub const REFUSED_LIMIT: &str = "connection_limit";
+/// No sender group of the HAT matched the client.
+pub const REFUSED_NO_SENDER_GROUP: &str = "no_sender_group";
+/// The sender group's policy rejects (554) or drops the connection.
+pub const REFUSED_REJECT: &str = "reject";
+/// The policy's `TCPREFUSE`.
+pub const REFUSED_TCPREFUSE: &str = "tcprefuse";
+/// The mail flow policy's connections per IP.
+pub const REFUSED_PER_IP: &str = "per_ip_limit";
+/// The reception memory budget was spent.
+pub const REFUSED_MEMORY: &str = "memory_budget";
+
+fn pairs(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+/// Counts a connection the HAT classified (`behavior` as mail_logs
+/// writes it, `ACCEPT`; the label is lower case).
+pub fn count_connection(listener: &str, sender_group: &str, behavior: &str) {
+    let behavior = behavior.to_ascii_lowercase();
+    CONNECTIONS
+        .get_or_create(&pairs(&[
+            ("listener", listener),
+            ("sender_group", sender_group),
+            ("behavior", &behavior),
+        ]))
+        .inc();
+}
+
+/// Counts a connection refused for `reason` (a `REFUSED_*` word).
+pub fn count_refusal(listener: &str, reason: &'static str) {
+    CONNECTIONS_REFUSED
+        .get_or_create(&pairs(&[("listener", listener), ("reason", reason)]))
+        .inc();
+}
+
+/// Counts `event` when it ends a STARTTLS negotiation, on either leg.
+pub fn count_tls(event: &MailEvent) {
+    let (leg, outcome) = match event {
+        MailEvent::IcidTlsSuccess { .. } => ("inbound", "success"),
+        MailEvent::IcidTlsFailed { .. } => ("inbound", "failed"),
+        MailEvent::DcidTlsSuccess { .. } => ("outbound", "success"),
+        MailEvent::DcidTlsFailed { .. } | MailEvent::DcidTlsFailedPlain { .. } => {
+            ("outbound", "failed")
+        }
+        _ => return,
+    };
+    TLS_CONNECTIONS
+        .get_or_create(&pairs(&[("leg", leg), ("outcome", outcome)]))
+        .inc();
+}
+
 /// Counts one anti-spam verdict.
 pub fn count_spam_verdict(verdict: &str) {
     SPAM_VERDICTS
@@ -92,4 +161,60 @@ fn latency_buckets() -> [f64; 9] {
 /// Adds one duration to `histogram`, in seconds.
 pub fn observe(histogram: &Histogram, took: Duration) {
     histogram.observe(took.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{Dcid, Icid};
+
+    fn value(family: &Family<Labels, Counter>, labels: &[(&str, &str)]) -> u64 {
+        family.get_or_create(&pairs(labels)).get()
+    }
+
+    #[test]
+    fn tls_is_counted_per_leg_and_outcome_and_refusals_per_listener_and_reason() {
+        let outbound_ok = [("leg", "outbound"), ("outcome", "success")];
+        let outbound_failed = [("leg", "outbound"), ("outcome", "failed")];
+        let inbound_ok = [("leg", "inbound"), ("outcome", "success")];
+        let before = (
+            value(&TLS_CONNECTIONS, &outbound_ok),
+            value(&TLS_CONNECTIONS, &outbound_failed),
+            value(&TLS_CONNECTIONS, &inbound_ok),
+        );
+        count_tls(&MailEvent::DcidTlsSuccess {
+            dcid: Dcid(1),
+            protocol: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        });
+        count_tls(&MailEvent::DcidTlsFailedPlain {
+            dcid: Dcid(2),
+            reason: "handshake".into(),
+        });
+        count_tls(&MailEvent::IcidTlsSuccess {
+            icid: Icid(3),
+            protocol: "TLSv1.3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+        });
+        count_tls(&MailEvent::IcidClose { icid: Icid(3) });
+        assert_eq!(
+            (
+                value(&TLS_CONNECTIONS, &outbound_ok),
+                value(&TLS_CONNECTIONS, &outbound_failed),
+                value(&TLS_CONNECTIONS, &inbound_ok),
+            ),
+            (before.0 + 1, before.1 + 1, before.2 + 1)
+        );
+
+        let refused = [("listener", "UnitTestListener"), ("reason", REFUSED_PER_IP)];
+        count_refusal("UnitTestListener", REFUSED_PER_IP);
+        assert_eq!(value(&CONNECTIONS_REFUSED, &refused), 1);
+        count_connection("UnitTestListener", "RELAYLIST", "RELAY");
+        let relayed = [
+            ("listener", "UnitTestListener"),
+            ("sender_group", "RELAYLIST"),
+            ("behavior", "relay"),
+        ];
+        assert_eq!(value(&CONNECTIONS, &relayed), 1);
+    }
 }

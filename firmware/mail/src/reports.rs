@@ -8,7 +8,11 @@
 //! begins new series (the lifetime counters of `status detail` are the
 //! durable ones).
 //!
-//! Bounds: [`HOURS`] hourly buckets (listeners are the configured few),
+//! The same counts are also kept a minute at a time for the last 24
+//! hours ([`MINUTES`] samples), which `status plot` draws as an SVG
+//! (the CLI's picture of the queue and the mail rate).
+//!
+//! Bounds: [`HOURS`] hourly buckets, [`MINUTES`] minute samples (listeners are the configured few),
 //! and [`TOP_KEYS`] sender domains and as many sender IPs, each with 24
 //! hourly slots; when a new key arrives at the cap, the tenth with the
 //! fewest messages over the last 24 hours is evicted (a flood of
@@ -32,6 +36,27 @@ pub const TOP_N: usize = 10;
 pub const DEFAULT_HOURS: usize = 24;
 
 const HOUR: i64 = 3600;
+const MINUTE: i64 = 60;
+
+/// Minute samples kept for `status plot`: 24 hours.
+pub const MINUTES: usize = 24 * 60;
+/// Minutes `status plot` covers unless asked otherwise.
+pub const DEFAULT_PLOT_MINUTES: usize = 60;
+/// Points of a plot at most: past it, a point sums (the queue: takes the
+/// longest of) several minutes, so a day is 144 points of 10 minutes.
+pub const PLOT_POINTS: usize = 144;
+
+/// One minute of mail, for `status plot`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Minute {
+    /// Unix minute (seconds / 60).
+    minute: i64,
+    received: BTreeMap<String, u64>,
+    delivered: u64,
+    bounced: u64,
+    /// The queue length sampled in this minute.
+    queue: Option<u64>,
+}
 
 /// One hour of mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,6 +160,7 @@ impl TopCounter {
 #[derive(Debug, Default)]
 pub struct Reports {
     buckets: VecDeque<Bucket>,
+    minutes: VecDeque<Minute>,
     sender_domains: TopCounter,
     sender_ips: TopCounter,
 }
@@ -181,11 +207,31 @@ impl Reports {
         &mut self.buckets[last]
     }
 
+    fn minute(&mut self, now: i64) -> &mut Minute {
+        let minute = now.div_euclid(MINUTE);
+        if self.minutes.back().is_none_or(|m| m.minute < minute) {
+            self.minutes.push_back(Minute {
+                minute,
+                ..Minute::default()
+            });
+            while self.minutes.len() > MINUTES {
+                self.minutes.pop_front();
+            }
+        }
+        let last = self.minutes.len() - 1;
+        &mut self.minutes[last]
+    }
+
     /// A message received on `listener` from `sender` (the envelope
     /// sender) at `ip`.
     pub fn received(&mut self, now: i64, listener: &str, sender: &str, ip: IpAddr) {
         *self
             .bucket(now)
+            .received
+            .entry(listener.to_string())
+            .or_default() += 1;
+        *self
+            .minute(now)
             .received
             .entry(listener.to_string())
             .or_default() += 1;
@@ -203,17 +249,20 @@ impl Reports {
     /// A recipient delivered.
     pub fn delivered(&mut self, now: i64) {
         self.bucket(now).delivered += 1;
+        self.minute(now).delivered += 1;
     }
 
     /// A recipient hard bounced.
     pub fn bounced(&mut self, now: i64) {
         self.bucket(now).bounced += 1;
+        self.minute(now).bounced += 1;
     }
 
     /// A sample of the queue length (messages).
     pub fn queue_length(&mut self, now: i64, messages: u64) {
         let b = self.bucket(now);
         b.queue_max = Some(b.queue_max.map_or(messages, |m| m.max(messages)));
+        self.minute(now).queue = Some(messages);
     }
 
     /// The last `hours` hours (1 to [`HOURS`]), the current one included,
@@ -254,6 +303,177 @@ impl Reports {
             top_sender_ips: self.sender_ips.top(current),
         }
     }
+}
+
+/// What `status plot` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotSeries {
+    /// Messages in the queue (a sample a minute).
+    Queue,
+    /// Messages received, a line per listener.
+    Received,
+    /// Recipients delivered.
+    Delivered,
+    /// Recipients hard bounced.
+    Bounced,
+}
+
+impl PlotSeries {
+    /// The names `status plot` takes.
+    pub const NAMES: [&'static str; 4] = ["queue", "received", "delivered", "bounced"];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        match word.to_ascii_lowercase().as_str() {
+            "queue" => Some(Self::Queue),
+            "received" => Some(Self::Received),
+            "delivered" => Some(Self::Delivered),
+            "bounced" => Some(Self::Bounced),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Received => "received",
+            Self::Delivered => "delivered",
+            Self::Bounced => "bounced",
+        }
+    }
+}
+
+impl Reports {
+    /// The SVG of `series` over the last `minutes` minutes (1 to
+    /// [`MINUTES`]), the current minute last: a point a minute, or per
+    /// a few minutes past [`PLOT_POINTS`] (summed; the queue's longest
+    /// sample). Minutes without a count are zeros.
+    pub fn plot(&self, now: i64, series: PlotSeries, minutes: usize) -> String {
+        use breakwater_types::chart::{Series, line_chart_labelled};
+        let minutes = minutes.clamp(1, MINUTES);
+        let step = minutes.div_ceil(PLOT_POINTS);
+        let points = minutes.div_ceil(step);
+        let current = now.div_euclid(MINUTE);
+        // The first minute of the plot, so the last point ends with the
+        // current minute.
+        let first = current - (points * step) as i64 + 1;
+        let point_of = |minute: i64| -> Option<usize> {
+            let i = usize::try_from(minute - first).ok()? / step;
+            (i < points).then_some(i)
+        };
+        let labels: Vec<String> = (0..points)
+            .map(|i| {
+                let at = (first + (i * step) as i64) * MINUTE;
+                chrono::DateTime::from_timestamp(at, 0)
+                    .map(|t| {
+                        breakwater_types::clock::local(t)
+                            .format("%H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let in_plot = || {
+            self.minutes
+                .iter()
+                .filter_map(|m| Some((point_of(m.minute)?, m)))
+        };
+        let single = |name: &str, pick: &dyn Fn(&Minute) -> u64, longest: bool| {
+            let mut values = vec![0u64; points];
+            for (i, m) in in_plot() {
+                let v = pick(m);
+                values[i] = if longest {
+                    values[i].max(v)
+                } else {
+                    values[i] + v
+                };
+            }
+            vec![Series {
+                name: name.to_string(),
+                values,
+            }]
+        };
+        let lines = match series {
+            PlotSeries::Queue => single("Messages in queue", &|m| m.queue.unwrap_or(0), true),
+            PlotSeries::Delivered => single("Delivered", &|m| m.delivered, false),
+            PlotSeries::Bounced => single("Hard bounced", &|m| m.bounced, false),
+            PlotSeries::Received => {
+                let mut by: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+                for (i, m) in in_plot() {
+                    for (listener, n) in &m.received {
+                        by.entry(listener).or_insert_with(|| vec![0; points])[i] += n;
+                    }
+                }
+                if by.is_empty() {
+                    single("Received", &|_| 0, false)
+                } else {
+                    by.into_iter()
+                        .map(|(name, values)| Series {
+                            name: name.to_string(),
+                            values,
+                        })
+                        .collect()
+                }
+            }
+        };
+        let per = if step == 1 {
+            "minute".to_string()
+        } else {
+            format!("{step} minutes")
+        };
+        let title = match series {
+            PlotSeries::Queue => format!("Queue length, last {minutes} minutes"),
+            PlotSeries::Received => {
+                format!("Messages received per {per} by listener, last {minutes} minutes")
+            }
+            PlotSeries::Delivered => {
+                format!("Recipients delivered per {per}, last {minutes} minutes")
+            }
+            PlotSeries::Bounced => {
+                format!("Recipients hard bounced per {per}, last {minutes} minutes")
+            }
+        };
+        line_chart_labelled(
+            &format!("plot-{}", series.name()),
+            &title,
+            &labels,
+            &lines,
+            points.div_ceil(8),
+        )
+    }
+}
+
+/// `status plot <series> [--minutes N]`: the SVG on standard output
+/// (`ssh admin@gw 'status plot queue' > queue.svg`).
+pub fn plot_command(reports: &Reports, now: i64, args: &[String]) -> Result<String, String> {
+    let usage = || {
+        format!(
+            "usage: status plot {} [--minutes N]",
+            PlotSeries::NAMES.join("|")
+        )
+    };
+    let mut series = None;
+    let mut minutes = DEFAULT_PLOT_MINUTES;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a.eq_ignore_ascii_case("--minutes") {
+            minutes = it
+                .next()
+                .and_then(|n| n.parse().ok())
+                .filter(|n| (1..=MINUTES).contains(n))
+                .ok_or_else(|| format!("--minutes must be a number from 1 to {MINUTES}."))?;
+        } else if series.is_none() {
+            series = Some(PlotSeries::parse(a).ok_or_else(|| {
+                format!(
+                    "Unknown series \"{a}\" (one of {}).",
+                    PlotSeries::NAMES.join(", ")
+                )
+            })?);
+        } else {
+            return Err(usage());
+        }
+    }
+    let series = series.ok_or_else(usage)?;
+    Ok(reports.plot(now, series, minutes))
 }
 
 impl ReportData {
@@ -322,6 +542,80 @@ pub fn command(reports: &Reports, now: i64, args: &[String]) -> Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    /// The `data-value`s of the points of `series` in a plot.
+    fn plotted(svg: &str, series: &str) -> Vec<u64> {
+        let start = svg
+            .find(&format!("data-series=\"{series}\""))
+            .unwrap_or_else(|| panic!("no {series} in {svg}"));
+        let group = &svg[start..start + svg[start..].find("</g>").expect("group end")];
+        group
+            .split("data-value=\"")
+            .skip(1)
+            .map(|v| v[..v.find('"').expect("quote")].parse().expect("value"))
+            .collect()
+    }
+
+    #[test]
+    fn a_plot_has_a_point_a_minute_ending_with_the_current_one() {
+        let mut r = Reports::default();
+        r.received(T0, "IncomingMail", "a@x.example", ip(1));
+        r.received(T0 + 30, "IncomingMail", "a@x.example", ip(1));
+        r.queue_length(T0 + 59, 7);
+        r.received(T0 + 61, "OutgoingMail", "b@y.example", ip(2));
+        r.queue_length(T0 + 120, 3);
+        r.delivered(T0 + 121);
+        let now = T0 + 150;
+        let svg = plot_command(&r, now, &words(&["received", "--minutes", "5"])).expect("plot");
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"plot-received\""));
+        assert!(svg.contains("Messages received per minute by listener, last 5 minutes"));
+        assert_eq!(plotted(&svg, "IncomingMail"), [0, 0, 2, 0, 0]);
+        assert_eq!(plotted(&svg, "OutgoingMail"), [0, 0, 0, 1, 0]);
+        let queue = r.plot(now, PlotSeries::Queue, 3);
+        assert_eq!(plotted(&queue, "Messages in queue"), [7, 0, 3]);
+        let delivered = r.plot(now, PlotSeries::Delivered, 2);
+        assert_eq!(plotted(&delivered, "Delivered"), [0, 1]);
+    }
+
+    #[test]
+    fn a_day_is_plotted_in_ten_minute_points_and_older_minutes_are_gone() {
+        let mut r = Reports::default();
+        // A message every minute for 25 hours: the ring keeps the last 24.
+        for m in 0..25 * 60 {
+            r.received(T0 + m * 60, "IncomingMail", "a@x.example", ip(1));
+        }
+        assert_eq!(r.minutes.len(), MINUTES);
+        let now = T0 + (25 * 60 - 1) * 60;
+        let svg = r.plot(now, PlotSeries::Received, MINUTES);
+        let values = plotted(&svg, "IncomingMail");
+        assert_eq!(values.len(), PLOT_POINTS);
+        assert!(values.iter().all(|v| *v == 10), "{values:?}");
+        assert!(svg.contains("per 10 minutes"));
+    }
+
+    #[test]
+    fn plot_arguments_are_checked() {
+        let r = Reports::default();
+        let usage = plot_command(&r, T0, &[]).unwrap_err();
+        assert!(
+            usage.contains("queue|received|delivered|bounced"),
+            "{usage}"
+        );
+        assert!(
+            plot_command(&r, T0, &words(&["nope"]))
+                .unwrap_err()
+                .contains("Unknown series")
+        );
+        let e = plot_command(&r, T0, &words(&["queue", "--minutes", "1441"])).unwrap_err();
+        assert_eq!(e, "--minutes must be a number from 1 to 1440.");
+        // An idle gateway still draws an axis and a flat line.
+        let idle = plot_command(&r, T0, &words(&["RECEIVED"])).expect("idle");
+        assert_eq!(plotted(&idle, "Received"), vec![0; DEFAULT_PLOT_MINUTES]);
+    }
 
     const T0: i64 = 1_800_000_000 / HOUR * HOUR;
     fn ip(n: u8) -> IpAddr {

@@ -293,6 +293,8 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
     // --- quarantines (issue 17) ---
     if version < 8 {
         tail.push(0); // quarantine_settings.retention_minutes: empty
+        let notify = breakwater_config::quarantine_settings::SpamNotification::default();
+        tail.extend(postcard::to_allocvec(&notify).map_err(CodecError::from)?);
     }
     // --- end quarantines ---
     // --- dkim signing (issue 17) ---
@@ -532,6 +534,10 @@ mod tests {
         assert!(back.antispam.policies.is_empty());
         // Quarantines: retention in hours only; Spam exists at read time.
         assert!(back.quarantine_settings.retention_minutes.is_empty());
+        assert_eq!(
+            back.quarantine_settings.spam_notification,
+            breakwater_config::quarantine_settings::SpamNotification::default()
+        );
         assert!(breakwater_config::quarantine_settings::quarantine(&back, "Spam").is_some());
         // DKIM: no keys or profiles, signing off everywhere.
         assert!(back.domain_keys.keys.is_empty() && back.domain_keys.profiles.is_empty());

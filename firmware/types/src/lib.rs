@@ -6,6 +6,7 @@
 //! plane, console, platform) can use these types.
 
 pub mod address;
+pub mod chart;
 pub mod clock;
 pub mod display;
 pub mod ids;

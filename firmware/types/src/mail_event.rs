@@ -716,6 +716,11 @@ mail_events! {
     AvDeferred { mid: Mid, why: String, secs: u64 } =>
         ["MID " mid " anti-virus scan deferred: " why "; scanning again in " secs "s"], warning;
     // --- end antivirus ---
+    // --- spam notification (issue 17) ---
+    /// A Spam Quarantine notification (digest) queued for one recipient.
+    SpamNotification { mid: Mid, address: String, count: u64 } =>
+        ["MID " mid " Spam Quarantine notification to <" address "> listing " count
+         " messages"];
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::{CliError, CommandContext};
 use crate::config::{Config, ListenerConfig};
 
 /// Appended to every change's message: AsyncOS applies nothing until commit.
-const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
+pub(super) const STAGED_NOTE: &str = "The change is staged, not yet in effect: run \"commit\" to apply it or \"clear\" to discard it.";
 
 pub(super) fn usage(text: &str) -> CliError {
     CliError::Usage(text.trim_end().to_string())

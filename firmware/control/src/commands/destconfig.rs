@@ -64,6 +64,7 @@ fn new(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<String
     };
     apply(&cfg, &opts, &mut Row::Domain(&mut row))?;
     controls().add(&mut cfg.destination_controls, row, None)?;
+    tagging(&mut cfg, &opts, Some(&domain))?;
     stage(
         ctx,
         &cfg,
@@ -82,12 +83,40 @@ fn edit(ctx: &CommandContext<'_>, domain: &str, rest: &[String]) -> Result<Strin
         let mut row = cfg.destination_default.clone();
         apply(&snapshot, &opts, &mut Row::Default(&mut row))?;
         cfg.destination_default = row;
+        tagging(&mut cfg, &opts, None)?;
         return stage(ctx, &cfg, "Default destination controls updated.");
     }
     let row = controls().get_mut(&mut cfg.destination_controls, domain)?;
     apply(&snapshot, &opts, &mut Row::Domain(row))?;
     let message = format!("Destination control for {} updated.", row.domain);
+    let domain = row.domain.clone();
+    tagging(&mut cfg, &opts, Some(&domain))?;
     stage(ctx, &cfg, &message)
+}
+
+/// `--bounce_verification on|off`: the destination's (`None`: the
+/// default's) address tagging, the same switch as `bvconfig tagging`.
+fn tagging(
+    cfg: &mut Config,
+    opts: &super::args::Opts,
+    domain: Option<&str>,
+) -> Result<(), CliError> {
+    if let Some(on) = super::args::on_off(opts, "bounce_verification")? {
+        match domain {
+            Some(d) => cfg.bounce_verification.set_destination(d, on),
+            None => cfg.bounce_verification.default_tagging = on,
+        }
+    }
+    Ok(())
+}
+
+/// A destination's own tagging setting, if it has one.
+fn own_tagging(cfg: &Config, domain: &str) -> Option<bool> {
+    cfg.bounce_verification
+        .destinations
+        .iter()
+        .find(|d| d.destination.eq_ignore_ascii_case(domain))
+        .map(|d| d.tag)
 }
 
 fn delete(ctx: &CommandContext<'_>, domain: &str) -> Result<String, CliError> {
@@ -222,9 +251,9 @@ fn apply(cfg: &Config, opts: &Opts, row: &mut Row<'_>) -> Result<(), CliError> {
         };
         set!(row, bounce_profile, p.name.clone());
     }
-    if let Some(on) = super::args::on_off(opts, "bounce_verification")? {
-        set!(row, bounce_verification, on);
-    }
+    // `--bounce_verification` is AsyncOS's "Bounce Verification: perform
+    // address tagging"; it is kept in `bounce_verification` (what tagging
+    // reads), see `tagging`, not in the stored row.
     if let Some(v) = opts.value("client_certificate") {
         let cert = if v.eq_ignore_ascii_case("none") {
             None
@@ -272,10 +301,8 @@ pub(super) fn table(cfg: &Config) -> String {
             or_default(own_limits, &s.limits_text()),
             or_default(row.tls.is_some(), s.tls.label()),
             or_default(row.dane.is_some(), dane_text(s.dane)),
-            or_default(
-                row.bounce_verification.is_some(),
-                on_off(s.bounce_verification),
-            ),
+            own_tagging(cfg, &row.domain)
+                .map_or_else(|| "Default".to_string(), |t| on_off(t).to_string()),
             or_default(row.bounce_profile.is_some(), &s.bounce_profile),
         ];
         let [ip, limits, tls, dane, verif, profile] = &cells;
@@ -287,7 +314,7 @@ pub(super) fn table(cfg: &Config) -> String {
     let d = &cfg.destination_default;
     let limits = d.limits_text();
     #[rustfmt::skip]
-    table_line(&mut out, ["Default", d.ip_preference.label(), &limits, d.tls.label(), dane_text(d.dane), on_off(d.bounce_verification), &d.bounce_profile]);
+    table_line(&mut out, ["Default", d.ip_preference.label(), &limits, d.tls.label(), dane_text(d.dane), on_off(cfg.bounce_verification.default_tagging), &d.bounce_profile]);
     out.push_str("^ DANE will not be enforced for domains that have SMTP Routes configured.\n");
     out
 }
@@ -298,14 +325,22 @@ fn on_off(b: bool) -> &'static str {
 
 fn detail(cfg: &Config, domain: &str) -> Result<String, CliError> {
     let is_default = domain.eq_ignore_ascii_case("default");
-    let (domain, s) = if is_default {
-        ("Default", cfg.destination_default.clone())
+    let (domain, s, tags) = if is_default {
+        (
+            "Default",
+            cfg.destination_default.clone(),
+            cfg.bounce_verification.default_tagging,
+        )
     } else {
         let row = controls().get(&cfg.destination_controls, domain)?;
-        (row.domain.as_str(), row.settings(&cfg.destination_default))
+        (
+            row.domain.as_str(),
+            row.settings(&cfg.destination_default),
+            cfg.bounce_verification.tags_destination(&row.domain),
+        )
     };
     Ok(format!(
-        "Domain: {}\nIP address preference: {}\nMaximum concurrent connections: {}{}\nMaximum messages per connection: {}\nRecipient limit: {}\nTLS support: {}\nDANE support: {}\nBounce verification: {}\nBounce profile: {}\nClient certificate: {}\n",
+        "Domain: {}\nIP address preference: {}\nMaximum concurrent connections: {}{}\nMaximum messages per connection: {}\nRecipient limit: {}\nTLS support: {}\nDANE support: {}\nBounce Verification: perform address tagging: {}\nBounce profile: {}\nClient certificate: {}\n",
         domain,
         s.ip_preference.label(),
         s.max_concurrency,
@@ -320,7 +355,7 @@ fn detail(cfg: &Config, domain: &str) -> Result<String, CliError> {
             .unwrap_or_else(|| "none".into()),
         s.tls.label(),
         dane_text(s.dane),
-        on_off(s.bounce_verification),
+        if tags { "Yes" } else { "No" },
         s.bounce_profile,
         s.client_certificate.as_deref().unwrap_or("none"),
     ))

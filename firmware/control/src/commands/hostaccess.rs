@@ -31,8 +31,11 @@ usage: listenerconfig edit <listener> hostaccess new sendergroup <NAME> <member>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> sendercomment <member> <TEXT>
        listenerconfig edit <listener> hostaccess edit sendergroup <NAME> rename <NEWNAME>
        listenerconfig edit <listener> hostaccess detail sendergroup <NAME>
+       listenerconfig edit <listener> hostaccess detail policy <POLICY>   (with its security features)
        listenerconfig edit <listener> hostaccess newpolicy <NAME> [policy options]
        listenerconfig edit <listener> hostaccess editpolicy <POLICY> [policy options]
+              [--spf ...] [--dkim ...] [--dmarc ...] [--callahead on|off]
+              [--untagged-bounces valid|invalid] [--dkim-signing on|off]
        listenerconfig edit <listener> hostaccess deletepolicy <POLICY>
        listenerconfig edit <listener> hostaccess senderauth <POLICY> [--spf on|off] [--spf-conformance LEVEL]
               [--dkim on|off] [--dmarc on|off] [--dmarc-profile PROFILE]   (SPF, DKIM, DMARC verification)
@@ -59,7 +62,15 @@ pub(super) fn run(
     match sub.as_deref() {
         Some("new") => new_group(ctx, listener, &args[1..]),
         Some("edit") => edit_group(ctx, listener, &args[1..]),
-        Some("detail") => detail(ctx, listener, &args[1..]),
+        Some("detail") => match args.get(1).map(|a| a.to_ascii_lowercase()).as_deref() {
+            Some("policy") if args.len() == 3 => {
+                super::flow_security::detail(ctx, listener, &args[2])
+            }
+            _ => detail(ctx, listener, &args[1..]),
+        },
+        Some("editpolicy") if super::flow_security::has_security_options(&args[1..]) => {
+            super::flow_security::edit_policy(ctx, listener, args)
+        }
         Some("newpolicy" | "editpolicy" | "deletepolicy") => policy::run(ctx, listener, args),
         Some("senderauth") => super::dmarcconfig::flow_policy(ctx, listener, args),
         _ => Err(usage(USAGE)),

@@ -31,6 +31,7 @@ pub mod dmarcconfig; // issue 17: dmarcconfig, hostaccess senderauth
 mod dnsconfig;
 mod domainkeys; // issue 17: DKIM signing
 mod filters;
+mod flow_security; // issue 17: a mail flow policy's security features, AsyncOS placement
 mod hostaccess;
 mod interfaceconfig;
 mod listener_table;

@@ -168,6 +168,30 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             cfg.antivirus.delete_policy(av_direction(dir), &p.name);
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
+        // AsyncOS's policyconfig EDIT > NAME.
+        ["rename", _, _, _] | ["edit", _, _, "name", _] => {
+            let new = args.last().map_or("", String::as_str).to_string();
+            check_name("mail policy", &new)?;
+            if new.eq_ignore_ascii_case(DEFAULT_POLICY) {
+                return Err(invalid(
+                    "DEFAULT is the table's last policy; choose another name.",
+                ));
+            }
+            let old = policies().get(&t.policies, &args[2])?.name.clone();
+            if !new.eq_ignore_ascii_case(&old)
+                && t.policies.iter().any(|p| p.name.eq_ignore_ascii_case(&new))
+            {
+                return Err(invalid(format!(
+                    "A mail policy named '{new}' already exists in the {dir} table."
+                )));
+            }
+            policies().get_mut(&mut t.policies, &old)?.name = new.clone();
+            // Per-policy settings kept outside the table follow the name.
+            cfg.antispam.rename_policy(direction, &old, &new);
+            cfg.antivirus
+                .rename_policy(av_direction(dir), &old, &new);
+            stage(ctx, &cfg, &format!("Mail policy {old} renamed to {new}."))
+        }
         ["move", _, _, to] => {
             let to = policies().move_to(&mut t.policies, &args[2], to)?;
             let msg = format!(
@@ -393,14 +417,15 @@ fn antivirus_detail(av: &AntiVirusSettings, dir: AvDirection, name: &str) -> Str
 }
 // --- end antivirus ---
 
-/// The Anti-Spam column: `Not Available` on every row while
-/// `antispamconfig` is off, as AsyncOS shows a service that is not
-/// enabled (and as the Anti-Virus column does).
+/// The Anti-Spam column: while `antispamconfig` is off, a policy with
+/// its own setting (and DEFAULT) reads `Not Available`, as AsyncOS shows a
+/// service that is not enabled; one following DEFAULT still reads `(use
+/// default)` (as the Anti-Virus column does).
 fn spam_column(spam: &AntiSpamSettings, d: Direction, policy: &str) -> &'static str {
-    if spam.enabled {
-        spam.own(d, policy).column()
-    } else {
-        "Not Available"
+    match spam.own(d, policy) {
+        own @ PolicyAntiSpam::UseDefault => own.column(),
+        _ if !spam.enabled => "Not Available",
+        own => own.column(),
     }
 }
 
@@ -629,6 +654,8 @@ mod tests {
             "policyconfig new incoming \"bad name\" recipient a@",
             "policyconfig delete incoming DEFAULT",
             "policyconfig delete incoming NOPE",
+            "policyconfig rename incoming NOPE X",
+            "policyconfig rename incoming DEFAULT X",
             "policyconfig edit incoming NOPE threatdefense global",
             "policyconfig edit incoming DEFAULT threatdefense custom not-an-address",
             "policyconfig edit incoming DEFAULT threatdefense maybe",
@@ -709,7 +736,7 @@ mod tests {
         // The list's Anti-Virus column and the detail's line.
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("1  SALES                Not Available  Not Available"),
+            list.contains("1  SALES                (use default)  (use default)"),
             "{list}"
         );
         f.run("antivirusconfig enable").unwrap();
@@ -720,9 +747,9 @@ mod tests {
             .unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         for row in [
-            "1  SALES                Not Available  ClamAV          (use default)",
-            "2  LEGAL                Not Available  Disabled        (use default)",
-            "3  HR                   Not Available  (use default)   (use default)",
+            "1  SALES                (use default)  ClamAV          (use default)",
+            "2  LEGAL                (use default)  Disabled        (use default)",
+            "3  HR                   (use default)  (use default)   (use default)",
             "   DEFAULT              Not Available  ClamAV          Disabled",
         ] {
             assert!(list.contains(row), "{row}:\n{list}");
@@ -802,6 +829,23 @@ mod tests {
             "{detail}"
         );
         f.run("policyconfig edit incoming SALES antispam enable")
+            .unwrap();
+        f.run("policyconfig rename incoming SALES Sales-Team")
+            .unwrap();
+        let cfg = f.staged().unwrap();
+        let named = |n: &str| cfg.antispam.policies.iter().any(|e| e.policy == n);
+        assert!(
+            named("Sales-Team") && !named("SALES"),
+            "{:?}",
+            cfg.antispam.policies
+        );
+        assert!(
+            cfg.incoming_policies
+                .policies
+                .iter()
+                .any(|p| p.name == "Sales-Team")
+        );
+        f.run("policyconfig edit incoming Sales-Team name SALES")
             .unwrap();
         f.run("policyconfig delete incoming SALES").unwrap();
         let cfg = f.staged().unwrap();

@@ -7,6 +7,7 @@ use super::args::{check_name, invalid, stage, usage};
 use super::settings::{self, Kind::*, Setting};
 use super::{CliError, CommandContext};
 use crate::config::quarantine_settings as qs;
+use crate::config::quarantine_settings::SpamNotification;
 use crate::config::{Config, OverflowAction, QuarantineConfig};
 use crate::table::{Table, TableRow};
 
@@ -22,6 +23,49 @@ const SETTINGS: &[Setting<QuarantineConfig>] = &[
     ("action", Parse(|q, o| set_action(q, "--action", o))),
     ("overflow", Parse(|q, o| set_action(q, "--overflow", o))),
 ];
+
+/// The Spam Quarantine notification (`quarantineconfig notify`).
+#[rustfmt::skip]
+const NOTIFY_SETTINGS: &[Setting<SpamNotification>] = &[
+    ("enable", OnOff(|n| &mut n.enabled)),
+    ("from", Parse(|n, o| {
+        let from = if o.eq_ignore_ascii_case("default") { "" } else { o };
+        if let Some(p) = qs::notification_from_problem(from) {
+            return Err(invalid(format!("--from: {p}")));
+        }
+        n.from = from.to_string();
+        Ok(())
+    })),
+    ("subject", Parse(|n, o| {
+        set_text("subject", o, &mut n.subject)
+    })),
+    ("title", Parse(|n, o| set_text("title", o, &mut n.title))),
+    ("interval", Parse(|n, o| {
+        n.interval_minutes = qs::parse_retention(o)
+            .map_err(|e| invalid(format!("--interval: {}", e.replace("retention period", "interval"))))?;
+        Ok(())
+    })),
+];
+
+fn set_text(what: &str, o: &str, to: &mut String) -> Result<(), CliError> {
+    if let Some(p) = qs::notification_text_problem(what, o) {
+        return Err(invalid(format!("--{what}: {p}")));
+    }
+    *to = o.to_string();
+    Ok(())
+}
+
+fn render_notify(cfg: &Config) -> String {
+    let n = &cfg.quarantine_settings.spam_notification;
+    format!(
+        "Spam Quarantine notification: {}\nFrom address: {}\nSubject: {}\nTitle: {}\nInterval: {}\n",
+        if n.enabled { "enabled" } else { "disabled" },
+        n.from_for(&cfg.hostname),
+        n.subject,
+        n.title,
+        qs::format_minutes(n.interval_minutes)
+    )
+}
 
 /// AsyncOS's "Default Action": on expiry and, for a full quarantine, on
 /// its oldest messages.
@@ -88,6 +132,22 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             let msg = format!("Quarantine {} updated.", q.name);
             *quarantines().get_mut(&mut cfg.quarantines, name)? = q;
             stage(ctx, &cfg, &msg)
+        }
+        (Some("notify"), [_]) => Ok(render_notify(&ctx.store.working()?)),
+        (Some("notify"), [_, rest @ ..]) => {
+            let opts = settings::parse_some(rest, NOTIFY_SETTINGS, &[], USAGE)?;
+            let mut cfg = ctx.store.working()?;
+            settings::apply(
+                NOTIFY_SETTINGS,
+                &opts,
+                &mut cfg.quarantine_settings.spam_notification,
+            )?;
+            let msg = render_notify(&cfg);
+            stage(
+                ctx,
+                &cfg,
+                &format!("{msg}Spam Quarantine notification updated."),
+            )
         }
         (Some("delete"), [_, name]) => {
             if qs::is_predefined(name) {
@@ -188,6 +248,36 @@ mod tests {
     }
 
     #[test]
+    fn the_spam_notification_is_set_and_printed() {
+        let f = Fixture::new();
+        let out = f.run("quarantineconfig notify").unwrap();
+        assert!(out.contains("notification: disabled"), "{out}");
+        assert!(
+            out.contains("Subject: Spam Quarantine Notification"),
+            "{out}"
+        );
+        let args = |line: &str| line.split('|').map(str::to_string).collect::<Vec<_>>();
+        f.run_args(&args(
+            "quarantineconfig|notify|--enable|on|--from|spam-digest@example.com|--subject|Your spam|--interval|12h",
+        ))
+        .unwrap();
+        assert!(
+            f.run_args(&args("quarantineconfig|notify|--subject| "))
+                .is_err()
+        );
+        let n = f.staged().unwrap().quarantine_settings.spam_notification;
+        assert!(n.enabled);
+        assert_eq!(
+            (n.from.as_str(), n.subject.as_str(), n.interval_minutes),
+            ("spam-digest@example.com", "Your spam", 720)
+        );
+        f.run("quarantineconfig notify --from default").unwrap();
+        let out = f.run("quarantineconfig notify").unwrap();
+        assert!(out.contains("From address: quarantine@"), "{out}");
+        assert!(out.contains("Interval: 12h"), "{out}");
+    }
+
+    #[test]
     fn bad_requests_are_refused_and_stage_nothing() {
         Fixture::new().assert_refused(&[
             "quarantineconfig",
@@ -203,6 +293,10 @@ mod tests {
             "quarantineconfig new X --retention 0m",
             "quarantineconfig new X --retention 400d",
             "quarantineconfig new X --action keep",
+            "quarantineconfig notify --enable maybe",
+            "quarantineconfig notify --from nobody",
+            "quarantineconfig notify --interval 0m",
+            "quarantineconfig notify extra",
         ]);
     }
 }

@@ -535,11 +535,12 @@ async fn attempt(
             Err(format!("TLS required but not offered by {}", cand.addr))
         }
         Err(e) => {
-            MailEvent::DcidTlsFailed {
+            let failed = MailEvent::DcidTlsFailed {
                 dcid,
                 reason: e.to_string(),
-            }
-            .log();
+            };
+            crate::metrics::count_tls(&failed);
+            failed.log();
             MailEvent::DcidClose { dcid }.log();
             match mode {
                 OutboundTls::Required | OutboundTls::RequiredVerify => {
@@ -569,11 +570,12 @@ async fn attempt(
                         }
                         Ok(false) => Ok((c, d)),
                         Err(e) => {
-                            MailEvent::DcidTlsFailedPlain {
+                            let failed = MailEvent::DcidTlsFailedPlain {
                                 dcid: d,
                                 reason: e.to_string(),
-                            }
-                            .log();
+                            };
+                            crate::metrics::count_tls(&failed);
+                            failed.log();
                             MailEvent::DcidClose { dcid: d }.log();
                             open(shared, config, destination, cand).await
                         }
@@ -587,12 +589,13 @@ async fn attempt(
 
 fn log_tls_success(dcid: Dcid, client: &SmtpClient) {
     if let Some((p, c)) = &client.tls {
-        MailEvent::DcidTlsSuccess {
+        let success = MailEvent::DcidTlsSuccess {
             dcid,
             protocol: p.to_string(),
             cipher: c.to_string(),
-        }
-        .log();
+        };
+        crate::metrics::count_tls(&success);
+        success.log();
     }
 }
 

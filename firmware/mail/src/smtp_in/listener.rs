@@ -144,6 +144,7 @@ fn admit(ctx: &ReceptionContext, rt: &ListenerRuntime, peer: SocketAddr) -> Resu
 
 /// Answers `text` (a 421) and closes, without holding up the accept loop.
 fn refuse(mut tcp: TcpStream, peer: SocketAddr, rt: &ListenerRuntime, text: String) {
+    crate::metrics::count_refusal(&rt.name, crate::metrics::REFUSED_LIMIT);
     MailEvent::ConnectionRefused {
         address: peer.ip(),
         listener: rt.name.to_string(),
@@ -201,10 +202,19 @@ async fn connection(
     .log();
     let verified_name = rdns.name.as_deref().filter(|_| rdns.verified);
     let Some(hat) = hat::classify(&listener, client_ip, verified_name) else {
+        crate::metrics::count_refusal(&rt.name, crate::metrics::REFUSED_NO_SENDER_GROUP);
         MailEvent::NoSenderGroup { icid }.log();
         MailEvent::IcidClose { icid }.log();
         return;
     };
+    crate::metrics::count_connection(&rt.name, &hat.group, hat.policy.behavior.word());
+    match hat.policy.behavior {
+        Behavior::TcpRefuse => {
+            crate::metrics::count_refusal(&rt.name, crate::metrics::REFUSED_TCPREFUSE);
+        }
+        Behavior::Reject => crate::metrics::count_refusal(&rt.name, crate::metrics::REFUSED_REJECT),
+        _ => {}
+    }
     MailEvent::SenderGroupMatch {
         icid,
         behavior: hat.policy.behavior.word().to_string(),
@@ -223,6 +233,7 @@ async fn connection(
         && slots.listener.same_address() > hat.policy.max_concurrency_per_ip
     {
         let text = reply::too_many_connections_from_ip();
+        crate::metrics::count_refusal(&rt.name, crate::metrics::REFUSED_PER_IP);
         MailEvent::IcidRefused {
             icid,
             reason: text[4..].to_string(),
@@ -325,6 +336,7 @@ async fn run_session(
     let write_deadline = || Instant::now() + LAST_WRITE;
     // The read buffer is the session's first share of the reception budget.
     let Some(_memory) = ctx.services.budget.try_reserve(READ_CHUNK as u64) else {
+        crate::metrics::count_refusal(listener, crate::metrics::REFUSED_MEMORY);
         MailEvent::IcidRefused {
             icid,
             reason: "reception memory budget spent".to_string(),
@@ -690,6 +702,7 @@ async fn authenticate(
 fn log_events(session: &mut Session) {
     for event in session.take_events() {
         crate::metrics::count_rejection(&event);
+        crate::metrics::count_tls(&event);
         event.log();
     }
 }

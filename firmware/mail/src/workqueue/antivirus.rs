@@ -25,7 +25,7 @@ use breakwater_config::antivirus::{
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
-use super::{Event, WorkQueue};
+use super::WorkQueue;
 use crate::config::ListenerKind;
 use crate::config::policy::DEFAULT_POLICY;
 use crate::logging::MailEvent;
@@ -259,13 +259,7 @@ impl WorkQueue {
                     verdict: status.to_string(),
                 }
                 .log();
-                for _ in record.pending() {
-                    self.stats.record(Event::Dropped);
-                }
-                if let Err(e) = self.queue.retire(&record) {
-                    tracing::error!("MID {mid}: cannot remove from the queue: {e}");
-                }
-                MailEvent::FinishedAborted { mid }.log();
+                self.retire_dropped(&record);
             }
             VerdictAction::Quarantine => {
                 self.mark(&mut record, status, None);

@@ -438,6 +438,7 @@ impl WorkQueue {
         if tdc_copy && tdc::expire_copy(&mut active.record, now, max_age) {
             events.push(Event::TdcExpired);
         }
+        let listener = active.record.reception.listener.clone();
         for e in events {
             match e {
                 Event::Delivered => self.reports.delivered(now),
@@ -445,6 +446,7 @@ impl WorkQueue {
                 _ => {}
             }
             self.stats.record_host(&report.destination, e);
+            self.stats.monotonic.sent(&listener, e);
         }
         self.settle(mid);
     }
@@ -624,6 +626,7 @@ impl WorkQueue {
         let now = chrono::Utc::now().timestamp();
         self.expire_tdc_copies(now);
         self.expire_held(now);
+        self.spam_digest_due(now);
         while let Some(&(when, mid)) = self.retries.first() {
             if when > now {
                 break;

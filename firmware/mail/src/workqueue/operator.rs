@@ -1,7 +1,7 @@
 //! Operator commands that look at or act on the live queue: `tophosts`,
 //! `status detail`, `showmessage`, `deletemessage`, `delivernow`,
 //! `bouncerecipients`, `redirectrecipients`, `hoststatus`,
-//! `resetcounters`, `workqueue`, `reportdata`. They run inside the work queue's task (see
+//! `resetcounters`, `workqueue`, `reportdata`, `status plot`. They run inside the work queue's task (see
 //! [`super::WorkQueueHandle`]); the command catalog says which commands
 //! come here (`Answerer::WorkQueue`, and `status detail`).
 
@@ -30,6 +30,9 @@ pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>
                 .is_some_and(|a| a.eq_ignore_ascii_case("detail")) =>
         {
             Ok(status_detail(wq))
+        }
+        "status" if rest.first().is_some_and(|a| a.eq_ignore_ascii_case("plot")) => {
+            crate::reports::plot_command(&wq.reports, chrono::Utc::now().timestamp(), &rest[1..])
         }
         "resetcounters" => {
             wq.stats.reset();

@@ -50,6 +50,7 @@
 
 mod archive;
 mod copies;
+mod digest;
 mod lookups;
 #[cfg(test)]
 mod tests;
@@ -85,6 +86,8 @@ pub(crate) struct State {
     dnslist_permits: Arc<Semaphore>,
     /// Anti-spam scans in flight.
     pub(super) spam_permits: super::antispam::Permits,
+    /// The Spam Quarantine notification's last digest.
+    digest: digest::DigestState,
 }
 
 /// Where a routed original goes once the messages its processing made (a
@@ -106,6 +109,7 @@ impl Default for State {
             repeats: Repeats::default(),
             dnslist_permits: Arc::new(Semaphore::new(MAX_DNSLIST_QUERIES)),
             spam_permits: Default::default(),
+            digest: Default::default(),
         }
     }
 }
@@ -605,13 +609,7 @@ impl WorkQueue {
                     }
                     .log();
                 }
-                for _ in record.pending() {
-                    self.stats.record(Event::Dropped);
-                }
-                if let Err(e) = self.queue.retire(&record) {
-                    tracing::error!("MID {mid}: cannot remove from the queue: {e}");
-                }
-                MailEvent::FinishedAborted { mid }.log();
+                self.retire_dropped(&record);
                 None
             }
             Fate::Bounce { filter } => {
@@ -703,6 +701,20 @@ impl WorkQueue {
         }
         self.processing.held.insert(mid, record);
         self.count_held();
+    }
+
+    /// A message dropped whole (a filter's `drop()`, an anti-spam or
+    /// anti-virus drop): its pending recipients counted as dropped, the
+    /// message retired without a DSN, its end logged.
+    pub(super) fn retire_dropped(&mut self, record: &MessageRecord) {
+        let mid = record.mid;
+        for _ in record.pending() {
+            self.stats.record(Event::Dropped);
+        }
+        if let Err(e) = self.queue.retire(record) {
+            tracing::error!("MID {mid}: cannot remove from the queue: {e}");
+        }
+        MailEvent::FinishedAborted { mid }.log();
     }
 
     /// A quarantine's default action on one held message.
@@ -1013,6 +1025,7 @@ impl WorkQueue {
             ["release", _] => self.release(mid_of(&args[1])?, "manual"),
             ["delete", _] => self.delete_held(mid_of(&args[1])?, "manual"),
             ["delay", _, _] => self.delay_held(mid_of(&args[1])?, &args[2]),
+            ["notify", "now"] => Ok(self.send_spam_digests(Utc::now().timestamp())),
             _ => Err(crate::quarantine::USAGE.to_string()),
         }
     }

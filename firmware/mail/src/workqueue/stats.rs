@@ -77,6 +77,9 @@ pub struct Monotonic {
     /// add up in `other_domains`.
     pub deliveries: HashMap<String, HostCounters>,
     pub other_domains: HostCounters,
+    /// By the listener that received the message (`(bounce)`, `(alert)`
+    /// for the gateway's own): the configured few, so no cap.
+    pub by_listener: HashMap<String, HostCounters>,
 }
 
 /// What `/metrics` reads from the work queue, taken in its task.
@@ -116,6 +119,17 @@ impl Monotonic {
         c.messages += 1;
         c.recipients += recipients;
         c.tls_messages += u64::from(tls);
+    }
+
+    /// A delivery outcome of a message `listener` received.
+    pub fn sent(&mut self, listener: &str, e: Event) {
+        let h = self.by_listener.entry(listener.to_string()).or_default();
+        match e {
+            Event::Delivered | Event::TdcSent => h.delivered += 1,
+            Event::SoftBounced => h.soft_bounced += 1,
+            Event::HardBounced | Event::TdcFailed => h.hard_bounced += 1,
+            _ => {}
+        }
     }
 
     fn delivery(&mut self, host: &str, e: Event) {

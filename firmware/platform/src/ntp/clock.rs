@@ -15,19 +15,18 @@
 //! (certificate checks would then pass for expired certificates) or into
 //! the 2038 wrap.
 //!
-//! Why steps only and no slewing: slewing needs `adjtime(3)` or
-//! `adjtimex(2)`, which neither `std` nor `nix` wraps, and the workspace
-//! forbids `unsafe`. Offsets below [`STEP_THRESHOLD`] (128 ms, RFC 5905's
-//! step threshold) are left alone: mail logs and headers show whole
-//! seconds, and a box whose clock drifts past 128 ms is stepped at the
-//! next poll.
+//! The daemon sends every NTP offset; whether it is stepped, slewed or
+//! refused is the supervisor's decision ([`super::discipline`], chrony's
+//! `makestep 1.0 3`). [`STEP_THRESHOLD`] (RFC 5905's 128 ms) only tells
+//! the daemon whether its clock counts as synchronised.
 
 use std::time::Duration;
 
 use nix::sys::time::TimeSpec;
 use nix::time::{ClockId, clock_gettime, clock_settime};
 
-/// Offsets smaller than this are not corrected (RFC 5905's STEPT).
+/// A clock within this of the best server counts as synchronised (RFC
+/// 5905's STEPT).
 pub const STEP_THRESHOLD: Duration = Duration::from_millis(128);
 
 /// 2020-01-01 00:00:00 UTC: no clock is set earlier.
@@ -93,6 +92,8 @@ pub enum ClockError {
     Read(nix::Error),
     #[error("cannot set the clock: {0} (setting it needs root or CAP_SYS_TIME)")]
     Set(nix::Error),
+    #[error("cannot adjust the clock's frequency: {0}")]
+    Adjust(String),
 }
 
 /// The realtime clock now, in Unix nanoseconds.

@@ -289,6 +289,8 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
         trial,
         installs,
         install_busy: Arc::new(Mutex::new(())),
+        discipline: crate::ntp::discipline::Discipline::new(crate::ntp::discipline::RealtimeClock),
+        slew_until: None,
     };
     let outcome = loop {
         let mut child = match supervisor.spawn() {
@@ -469,6 +471,18 @@ pub async fn supervise(opts: SuperviseOptions) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
+/// The supervisor's last clock action, `<time> <action>` on one line, in
+/// the data directory (read by the daemon for `ntpconfig status`).
+pub const CLOCK_ACTION_FILE: &str = "clock-action";
+
+/// Waits until `deadline`, or forever when there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Supervisor<'a> {
     opts: &'a SuperviseOptions,
     /// The data directory's descriptor (see [`safe_fs`]).
@@ -492,6 +506,11 @@ struct Supervisor<'a> {
     installs: Option<install::InstallSocket>,
     /// Held while a package is verified and written: one at a time.
     install_busy: Arc<Mutex<()>>,
+    /// NTP (issue 16): step at boot, slew after; lives as long as the
+    /// supervisor, i.e. since boot, across daemon restarts.
+    discipline: crate::ntp::discipline::Discipline<crate::ntp::discipline::RealtimeClock>,
+    /// When the slew under way has absorbed its offset.
+    slew_until: Option<tokio::time::Instant>,
 }
 
 impl Supervisor<'_> {
@@ -579,16 +598,7 @@ impl Supervisor<'_> {
                         && let Some(request) = crate::ntp::clock::ClockRequest::parse(&buf[..n])
                         && request.pid() == pid
                     {
-                        match crate::ntp::clock::apply(request) {
-                            Ok(t) => tracing::info!(
-                                "the clock is set to {} (asked by the mail daemon: {})",
-                                chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(
-                                    i64::try_from(t).unwrap_or(i64::MAX)
-                                ),
-                                request.emit()
-                            ),
-                            Err(e) => tracing::warn!("the mail daemon's clock request: {e}"),
-                        }
+                        self.clock_request(request);
                     }
                     if let Ok(n) = received
                         && Beat::parse(&buf[..n]).is_some_and(|b| b.pid == pid)
@@ -605,6 +615,13 @@ impl Supervisor<'_> {
                             }
                         }
                         last_beat = Some(Instant::now());
+                    }
+                }
+                _ = sleep_until_some(self.slew_until) => {
+                    self.slew_until = None;
+                    match self.discipline.end_slew() {
+                        Ok(()) => tracing::info!("NTP: the slew is done; the clock runs at its own frequency again"),
+                        Err(e) => tracing::warn!("NTP: cannot end the slew: {e}"),
                     }
                 }
                 accepted = accept_install(self.installs.as_ref()) => {
@@ -640,6 +657,64 @@ impl Supervisor<'_> {
                     return Ended::Stop;
                 }
             }
+        }
+    }
+
+    /// The daemon's `clock` datagram (ntp::clock): `settime` steps at
+    /// once; an NTP offset goes through the discipline (ntp::discipline).
+    /// The last action is left in [`CLOCK_ACTION_FILE`] for `ntpconfig
+    /// status` (the daemon reads it; the supervisor never reads config).
+    fn clock_request(&mut self, request: crate::ntp::clock::ClockRequest) {
+        use crate::ntp::clock::{ClockRequest, apply};
+        use crate::ntp::discipline::ClockAction;
+        let line = match request {
+            ClockRequest::Step { .. } => {
+                self.slew_until = None;
+                match self.discipline.forced_step(|| apply(request)) {
+                    Ok(t) => {
+                        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(
+                            i64::try_from(t).unwrap_or(i64::MAX),
+                        );
+                        tracing::info!(
+                            "the clock is set to {at} (asked by the mail daemon: {})",
+                            request.emit()
+                        );
+                        format!("set to {} by settime", at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    Err(e) => {
+                        tracing::warn!("the mail daemon's clock request: {e}");
+                        format!("settime failed: {e}")
+                    }
+                }
+            }
+            ClockRequest::Offset { nanos, .. } => match self.discipline.offset(nanos) {
+                Ok(action) => {
+                    self.slew_until = match action {
+                        ClockAction::Slew { secs, .. } => {
+                            Some(tokio::time::Instant::now() + Duration::from_secs_f64(secs))
+                        }
+                        ClockAction::Step { .. } | ClockAction::Ignore => None,
+                        ClockAction::Refuse { .. } => self.slew_until,
+                    };
+                    match action {
+                        ClockAction::Refuse { .. } => tracing::warn!("NTP: {action}"),
+                        _ => tracing::info!("NTP: {action}"),
+                    }
+                    action.to_string()
+                }
+                Err(e) => {
+                    tracing::warn!("NTP: cannot correct the clock: {e}");
+                    format!("correction failed: {e}")
+                }
+            },
+        };
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        if let Err(e) = self.data.write_file(
+            CLOCK_ACTION_FILE,
+            format!("{now} {line}\n").as_bytes(),
+            0o644,
+        ) {
+            tracing::warn!("NTP: cannot record the clock action: {e}");
         }
     }
 

@@ -649,3 +649,49 @@ async fn a_full_quarantine_applies_its_default_action_to_the_oldest_message() {
     .await;
     assert_eq!(r.queue.held_counts(), (1, size));
 }
+
+// --- spam notification (issue 17) ---
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spam_digest_comes_each_interval_and_lists_only_new_spam() {
+    let mut cfg = config("spam: if rcpt-to == 'bob@' { quarantine('Spam'); }");
+    let n = &mut cfg.quarantine_settings.spam_notification;
+    n.enabled = true;
+    n.interval_minutes = 5;
+    let r = rig(cfg).await;
+    let mid = r
+        .send(
+            record(r.mid(), "IncomingMail", "UNKNOWNLIST", &["bob@example.com"]),
+            body(""),
+        )
+        .await;
+    while !r.held().await.iter().any(|x| x.mid == mid) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let due = |at: i64| r.wq.query(move |wq| wq.spam_digest_due(at));
+    // The first interval counts from when the notification was seen on.
+    due(now).await.unwrap();
+    due(now + 4 * 60).await.unwrap();
+    let digest = |rs: &[MessageRecord]| {
+        rs.iter()
+            .filter(|x| x.subject.as_deref() == Some("Spam Quarantine Notification"))
+            .count()
+    };
+    assert_eq!(digest(&r.store.scan().unwrap()), 0);
+    due(now + 6 * 60).await.unwrap();
+    let rs = r.until("the digest is queued", |rs| digest(rs) == 1).await;
+    let d = rs
+        .iter()
+        .find(|x| x.subject.as_deref() == Some("Spam Quarantine Notification"))
+        .unwrap();
+    assert_eq!(d.mail_from, "", "from the null sender");
+    assert_eq!(d.recipients[0].address, "bob@example.com");
+    let text = String::from_utf8_lossy(&r.store.read_body(d.mid).unwrap()).into_owned();
+    assert!(text.contains(&format!("MID: {mid}\r\n")), "{text}");
+    // Nothing new since: nothing sent; the spam itself stays held.
+    let out = quarantine(&r, &["notify", "now"]).await.unwrap();
+    assert!(out.contains("0 recipient(s), 0 message(s)"), "{out}");
+    assert_eq!(r.held().await.len(), 1);
+    // The last digest's instant is kept across restarts.
+    assert!(r._dir.path().join("spam_notification.last").exists());
+}

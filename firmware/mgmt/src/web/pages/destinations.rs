@@ -90,6 +90,16 @@ pub fn edit_words(domain: &str, form: &[(String, String)]) -> Result<Vec<String>
     Ok(words)
 }
 
+/// A destination's own "perform address tagging" setting (kept in
+/// `bounce_verification`, as `destconfig` and `bvconfig tagging` set it).
+fn own_tagging(cfg: &Config, domain: &str) -> Option<bool> {
+    cfg.bounce_verification
+        .destinations
+        .iter()
+        .find(|t| t.destination.eq_ignore_ascii_case(domain))
+        .map(|t| t.tag)
+}
+
 fn is_default(domain: &str) -> bool {
     domain.eq_ignore_ascii_case("default")
 }
@@ -137,7 +147,7 @@ async fn list(admin: Admin) -> Response {
                     td { (own(own_limits, s.limits_text())) }
                     td { (own(row.tls.is_some(), s.tls.label())) }
                     td { (own(row.dane.is_some(), dane_label(s.dane))) }
-                    td { (own(row.bounce_verification.is_some(), on_off(s.bounce_verification))) }
+                    td { (own(own_tagging(&cfg, &row.domain).is_some(), on_off(cfg.bounce_verification.tags_destination(&row.domain)))) }
                     td { (own(row.bounce_profile.is_some(), s.bounce_profile.as_str())) }
                     td {
                         @if admin.can_change() {
@@ -156,7 +166,7 @@ async fn list(admin: Admin) -> Response {
                 td { (d.limits_text()) }
                 td { (d.tls.label()) }
                 td { (dane_label(d.dane)) }
-                td { (on_off(d.bounce_verification)) }
+                td { (on_off(cfg.bounce_verification.default_tagging)) }
                 td { (d.bounce_profile) }
                 td {}
             }
@@ -322,7 +332,7 @@ fn form(
             r.limit_scope,
             r.tls,
             r.dane,
-            r.bounce_verification,
+            own_tagging(cfg, &r.domain),
             r.bounce_profile.clone(),
             r.client_certificate.clone(),
         ),
@@ -334,7 +344,7 @@ fn form(
             Some(d.limit_scope),
             Some(d.tls),
             Some(d.dane),
-            Some(d.bounce_verification),
+            Some(cfg.bounce_verification.default_tagging),
             Some(d.bounce_profile.clone()),
             Some(d.client_certificate.clone()),
         ),
