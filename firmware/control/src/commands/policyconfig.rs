@@ -188,8 +188,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
             policies().get_mut(&mut t.policies, &old)?.name = new.clone();
             // Per-policy settings kept outside the table follow the name.
             cfg.antispam.rename_policy(direction, &old, &new);
-            cfg.antivirus
-                .rename_policy(av_direction(dir), &old, &new);
+            cfg.antivirus.rename_policy(av_direction(dir), &old, &new);
             stage(ctx, &cfg, &format!("Mail policy {old} renamed to {new}."))
         }
         ["move", _, _, to] => {
