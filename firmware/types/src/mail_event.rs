@@ -696,6 +696,10 @@ mail_events! {
     ToRejectedByCallAhead { mid: Mid, icid: Icid, address: String, reply: String } =>
         ["MID " mid " ICID " icid " To: <" address "> Rejected by SMTP Call-Ahead: '"
          reply "'"];
+    // --- arc (issue 17) ---
+    /// The ARC chain's verdict (RFC 8617): `pass (i=2 d=lists.example)`,
+    /// `fail (...)` or `none`, on the same model as the DKIM line.
+    ArcVerdict { mid: Mid, verdict: String } => ["MID " mid " ARC: " verdict];
 }
 
 #[cfg(test)]
