@@ -210,10 +210,10 @@ async fn verify_within(
     }
 
     // ARC is verified with DKIM (the seals are DKIM-like signatures over
-    // the same message). DMARC below does not use the chain: AsyncOS has
-    // no trusted-sealer override, so a forwarded message that breaks DKIM
-    // still fails DMARC; the result is only reported for filters and the
-    // downstream mailbox provider.
+    // the same message). DMARC below does not use the chain: AsyncOS's
+    // DMARC verification profile documents no trusted-sealer override, so
+    // a forwarded message that breaks DKIM still fails DMARC; the result
+    // is reported for the downstream mailbox server.
     let mut arc_result = None;
     if let (true, Some(m)) = (policy.dkim, &parsed) {
         let arc = auth.verify_arc(m).await;
