@@ -306,7 +306,11 @@ fn spf_dkim_and_dmarc_verdicts_reach_the_header_the_log_and_the_reply() {
     // Unsealed mail: arc=none.
     let id = "arc-none@e2e.test";
     let (_, got) = delivered(&world, from, id, &message(from, id, "Plain."));
-    assert!(auth_results(&got).contains("arc=none"), "{:?}", got.headers());
+    assert!(
+        auth_results(&got).contains("arc=none"),
+        "{:?}",
+        got.headers()
+    );
 
     // The per-message DNS budget: the DKIM key's name server never
     // answers, the lookup outlives a budget of one second (dnsconfig's

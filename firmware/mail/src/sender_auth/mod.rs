@@ -20,8 +20,8 @@ use breakwater_types::mail_event::MailEvent;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dmarc::Policy;
 use mail_auth::{
-    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
-    MessageAuthenticator, SpfOutput, SpfResult, dmarc::verify::DmarcParameters,
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput,
+    DmarcResult, MessageAuthenticator, SpfOutput, SpfResult, dmarc::verify::DmarcParameters,
     spf::verify::SpfParameters,
 };
 
