@@ -681,11 +681,12 @@ mail_events! {
         ["MID " mid " SPF: mailfrom identity " identity " " result];
     /// One DKIM signature's verdict (`pass signature verified (d=.. s=.. i=..)`).
     DkimVerdict { mid: Mid, verdict: String } => ["MID " mid " DKIM: " verdict];
-    /// The DMARC verdict on the From domain.
-    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
-    /// The message was refused at end of data by its domain's DMARC policy.
+    /// The message was refused at end of data by its domain's DMARC policy. Before
+    /// `DmarcVerdict`, whose free text would read this line too.
     DmarcRejected { mid: Mid, reply: String } =>
         ["MID " mid " DMARC: Message rejected by DMARC policy: " reply];
+    /// The DMARC verdict on the From domain.
+    DmarcVerdict { mid: Mid, verdict: String } => ["MID " mid " DMARC: " verdict];
     /// Verification ran out of its DNS time budget.
     SenderAuthBudget { mid: Mid, secs: u64 } =>
         ["MID " mid " sender authentication: DNS budget of " secs " seconds spent"];
