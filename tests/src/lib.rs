@@ -36,6 +36,7 @@ pub mod appliance;
 mod bind;
 pub mod browser;
 mod chrony; // ntp (issue 16)
+mod clamav; // antivirus (issue 17)
 mod client;
 pub mod console;
 mod dns;
@@ -59,6 +60,7 @@ mod world;
 
 pub use bind::{BIND_PORT_BASE, Bind, BindBuilder};
 pub use chrony::{CHRONY_NTP_PORT, CHRONY_STRATUM, Chrony}; // ntp (issue 16)
+pub use clamav::{Clamd, EICAR_SIGNATURE, eicar}; // antivirus (issue 17)
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome, bind_connect};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};

@@ -119,6 +119,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         domain_keys: Default::default(),
         sender_auth: Default::default(),
         call_ahead: Default::default(),
+        antivirus: Default::default(),
     }
 }
 

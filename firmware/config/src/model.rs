@@ -451,6 +451,12 @@ pub struct Config {
     #[serde(default)]
     pub call_ahead: super::call_ahead::CallAheadSettings,
     // --- end call-ahead ---
+    // --- antivirus (issue 17, config version 8) ---
+    /// The ClamAV engine (`antivirusconfig`) and the mail policies'
+    /// Anti-Virus column.
+    #[serde(default)]
+    pub antivirus: super::antivirus::AntiVirusSettings,
+    // --- end antivirus ---
 }
 
 fn default_time_zone() -> String {

@@ -95,6 +95,9 @@ impl Config {
         if let Err(e) = self.antispam.validate() {
             p.add("antispam", e.to_string());
         }
+        if let Err(e) = self.antivirus.validate() {
+            p.add("antivirus", e.to_string());
+        }
         for l in &self.listeners {
             listener(self, l, &mut p);
         }

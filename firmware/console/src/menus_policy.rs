@@ -359,9 +359,9 @@ mod tests {
 
     #[test]
     fn printed_answers_are_read_back() {
-        let list = "Incoming mail policies (first match wins):\n\n  #  Policy               Threat Defense Connector  Members\n  1  SALES                (use default)             recipient sales@\n     DEFAULT              Disabled                  (all other recipients)\n";
+        let list = "Incoming mail policies (first match wins):\n\n  #  Policy               Anti-Virus      Threat Defense Connector  Members\n  1  SALES                (use default)   (use default)             recipient sales@\n     DEFAULT              Not Available   Disabled                  (all other recipients)\n";
         assert_eq!(numbered_column(list, 1), ["SALES"]);
-        let detail = "Policy: SALES\nMembers:\n  recipient sales@\n  sender .partner.example\nThreat Defense Connector: No\n";
+        let detail = "Policy: SALES\nMembers:\n  recipient sales@\n  sender .partner.example\nAnti-Virus: (use default)\nThreat Defense Connector: No\n";
         assert_eq!(
             members_of(detail),
             [

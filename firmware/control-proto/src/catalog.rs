@@ -499,6 +499,17 @@ pub const CATALOG: &[Command] = &[
             form(&["alertconfig", "print"], ReadOnly),
         ],
     ),
+    // --- antivirus (issue 17) ---
+    config(
+        "antivirusconfig",
+        "Configure the anti-virus engine (ClamAV)",
+        usage::ANTIVIRUSCONFIG,
+        &[
+            form(&["antivirusconfig"], ReadOnly),
+            form(&["antivirusconfig", "print"], ReadOnly),
+        ],
+    ),
+    // --- end antivirus ---
     config(
         "setgateway",
         "Set the default network gateway",

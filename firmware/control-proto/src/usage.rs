@@ -231,6 +231,9 @@ usage: policyconfig list incoming|outgoing
        policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect header <name> <value>|none
        policyconfig edit incoming|outgoing <policy>|DEFAULT antispam positive|suspect threshold <score>|engine
        policyconfig edit incoming|outgoing <policy>|DEFAULT antispam enginedown deliver|hold
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus enable|disable|default
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus infected|unscannable|encrypted deliver|tag|quarantine|drop
+       policyconfig edit incoming|outgoing <policy>|DEFAULT antivirus engine-down fail-open|fail-closed
 members: user@example.com, user@, example.com or @example.com, .example.com or @.example.com";
 
 pub const QUARANTINECONFIG: &str = "\
@@ -303,6 +306,14 @@ usage: dmarcconfig [print]                     (DMARC verification profiles and 
        dmarcconfig delete <PROFILE>
        dmarcconfig setup [--dns-budget SECONDS] [--max-dkim-signatures N]   (1-300, default 20; 1-50, default 5)";
 // --- end sender auth ---
+// --- antivirus (issue 17) ---
+pub const ANTIVIRUSCONFIG: &str = "\
+usage: antivirusconfig [print]
+       antivirusconfig enable | disable
+       antivirusconfig setup [--host <address|/socket>] [--port <port>] [--timeout <seconds>]
+                             [--max-parallel <n>] [--max-size <bytes>]
+         (defaults: 127.0.0.1, 3310, 60 s, 8 scans, 26214400 bytes)";
+// --- end antivirus ---
 
 pub const ALERTCONFIG: &str = "\
 usage: alertconfig [print]

@@ -44,7 +44,9 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   `Config::domain_keys` (no DKIM keys or profiles, signing off),
 ///   `Config::sender_auth` (SPF, DKIM and DMARC verification off; the
 ///   DEFAULT DMARC profile) and `Config::call_ahead` (no call-ahead
-///   profiles; DSNs attach the original's headers only).
+///   profiles; DSNs attach the original's headers only), then
+///   `Config::antivirus` (scanning off, clamd at 127.0.0.1:3310, no
+///   per-policy settings).
 const CONFIG_VERSION: u8 = 8;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -311,6 +313,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&call_ahead).map_err(CodecError::from)?);
     }
     // --- end call-ahead ---
+    // --- antivirus (issue 17) ---
+    if version < 8 {
+        let antivirus = breakwater_config::AntiVirusSettings::default();
+        tail.extend(postcard::to_allocvec(&antivirus).map_err(CodecError::from)?);
+    }
+    // --- end antivirus ---
     Ok(tail)
 }
 
@@ -537,6 +545,9 @@ mod tests {
         // SMTP Call-Ahead: no profiles; DSNs follow the headers-only rule.
         assert!(back.call_ahead.profiles.is_empty());
         assert!(back.call_ahead.full_original_bounce_profiles.is_empty());
+        // Anti-virus: scanning off, clamd's port, no per-policy settings.
+        assert!(!back.antivirus.enabled);
+        assert_eq!(back.antivirus.port, 3310);
         assert_eq!(back.time_zone, "America/Chicago");
         assert_eq!(back, cfg);
     }

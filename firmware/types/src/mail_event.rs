@@ -469,8 +469,8 @@ mail_events! {
     /// Every recipient is done with.
     FinishedDone { mid: Mid } => ["Message finished MID " mid " done"];
     /// A filter's `quarantine` action.
-    Quarantined { mid: Mid, quarantine: String, filter: String } =>
-        ["MID " mid " quarantined to \"" quarantine "\" (message filter:" filter ")"];
+    Quarantined { mid: Mid, quarantine: String, reason: String } =>
+        ["MID " mid " quarantined to \"" quarantine "\" (" reason ")"];
     /// Released from a quarantine.
     Released { mid: Mid, quarantine: String, why: String } =>
         ["MID " mid " released from quarantine \"" quarantine "\" (" why ")"];
@@ -697,6 +697,27 @@ mail_events! {
     ToRejectedByCallAhead { mid: Mid, icid: Icid, address: String, reply: String } =>
         ["MID " mid " ICID " icid " To: <" address "> Rejected by SMTP Call-Ahead: '"
          reply "'"];
+
+    // --- antivirus (issue 17) ---
+    /// The engine's verdict before the policy's action: `CLEAN`, `VIRAL`,
+    /// `ENCRYPTED` or `UNSCANNABLE`, as AsyncOS logs it.
+    AvInterim { mid: Mid, engine: String, verdict: String } =>
+        ["MID " mid " interim AV verdict using " engine " " verdict];
+    /// No virus found.
+    AvNegative { mid: Mid } => ["MID " mid " antivirus negative"];
+    /// A virus found, by signature name.
+    AvPositive { mid: Mid, name: String } => ["MID " mid " antivirus positive '" name "'"];
+    /// Encrypted content the engine could not look into.
+    AvEncrypted { mid: Mid } => ["MID " mid " antivirus encrypted"];
+    /// The engine could not scan it (size, engine error, timeout).
+    AvUnscannable { mid: Mid, why: String } => ["MID " mid " antivirus unscannable: " why];
+    /// The engine is down and the policy is fail-closed: kept, scanned again.
+    AvDeferred { mid: Mid, why: String, secs: u64 } =>
+        ["MID " mid " anti-virus scan deferred: " why "; scanning again in " secs "s"], warning;
+    /// Dropped by the policy's anti-virus action.
+    AvDropped { mid: Mid, verdict: String } =>
+        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
+    // --- end antivirus ---
     // --- arc (issue 17) ---
     /// The ARC chain's verdict (RFC 8617): `pass (i=2 d=lists.example)`,
     /// `fail (...)` or `none`, on the same model as the DKIM line.

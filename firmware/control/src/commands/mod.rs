@@ -18,6 +18,7 @@
 mod adminaccessconfig;
 mod alertconfig;
 mod antispamconfig; // issue 17: anti-spam engine
+pub mod antivirusconfig; // issue 17
 mod args;
 mod bounceconfig;
 mod bvconfig; // issue 17: bounce verification
@@ -135,6 +136,7 @@ pub fn run(
         "settz" => settz::run(ctx, rest),
         "ntpconfig" => ntpconfig::run(ctx, rest),
         "bvconfig" => bvconfig::run(ctx, rest, stdin),
+        "antivirusconfig" => antivirusconfig::run(ctx, rest),
         "settime" => ntpconfig::settime(rest),
         "dmarcconfig" => dmarcconfig::run(ctx, rest),
         "smtpcallahead" => smtpcallahead::run(ctx, rest),

@@ -13,6 +13,9 @@ use crate::config::antispam::{
     AntiSpamSettings, Direction, EngineDown, PolicyAntiSpam, Score, SpamAction, SpamActions,
     check_header_name,
 };
+use crate::config::antivirus::{
+    AntiVirusSettings, Direction as AvDirection, EngineDown as AvEngineDown, VerdictAction,
+};
 use crate::config::{
     Config, DEFAULT_POLICY, MailPolicy, MailPolicyTable, MemberSide, PolicyMember, PolicySettings,
     ThreatDefense, check_member,
@@ -91,6 +94,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     };
     let mut cfg = ctx.store.working()?;
     let spam = cfg.antispam.clone();
+    let av = cfg.antivirus.clone();
     let direction = if dir == "incoming" {
         Direction::Incoming
     } else {
@@ -98,7 +102,7 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
     };
     let t = table(&mut cfg, dir);
     match words.as_slice() {
-        ["list" | "print", _] => Ok(render(t, dir, &spam, direction)),
+        ["list" | "print", _] => Ok(render(t, dir, &spam, direction, &av)),
         ["detail", _, _] => {
             let name = &args[2];
             let mut out = if name.eq_ignore_ascii_case(DEFAULT_POLICY) {
@@ -114,6 +118,10 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 .trim_start_matches("Policy: ")
                 .to_string();
             out.push_str(&antispam_detail(&spam, direction, &shown));
+            out.push_str(&format!(
+                "Anti-Virus: {}\n",
+                antivirus_detail(&av, av_direction(dir), &shown)
+            ));
             Ok(out)
         }
         ["edit", _, _, "antispam", ..] => {
@@ -123,6 +131,15 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
                 policies().get(&t.policies, &args[2])?.name.clone()
             };
             let msg = antispam_edit(&mut cfg.antispam, direction, &name, &args[4..])?;
+            stage(ctx, &cfg, &msg)
+        }
+        ["edit", _, _, "antivirus", ..] => {
+            let name = if args[2].eq_ignore_ascii_case(DEFAULT_POLICY) {
+                DEFAULT_POLICY.to_string()
+            } else {
+                policies().get(&t.policies, &args[2])?.name.clone()
+            };
+            let msg = edit_antivirus(&mut cfg.antivirus, av_direction(dir), &name, &words[4..])?;
             stage(ctx, &cfg, &msg)
         }
         ["new", _, _, _, ..] => {
@@ -147,6 +164,8 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
         ["delete", _, _] => {
             let p = policies().delete(&mut t.policies, &args[2])?;
             cfg.antispam.delete_policy(direction, &p.name);
+            // Its Anti-Virus settings go with it.
+            cfg.antivirus.delete_policy(av_direction(dir), &p.name);
             stage(ctx, &cfg, &format!("Mail policy {} deleted.", p.name))
         }
         ["move", _, _, to] => {
@@ -230,9 +249,16 @@ pub(super) fn run(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, C
 /// The list as AsyncOS's Incoming/Outgoing Mail Policies page shows it,
 /// the Threat Defense Connector column included (`(use default)`,
 /// `Enabled`, `Disabled`: seed 004's final view).
-fn render(t: &MailPolicyTable, dir: &str, spam: &AntiSpamSettings, d: Direction) -> String {
+fn render(
+    t: &MailPolicyTable,
+    dir: &str,
+    spam: &AntiSpamSettings,
+    d: Direction,
+    av: &AntiVirusSettings,
+) -> String {
+    let avd = av_direction(dir);
     let mut out = format!(
-        "{} mail policies (first match wins):\n\n  #  {:<20} {:<14} {:<25} Members\n",
+        "{} mail policies (first match wins):\n\n  #  {:<20} {:<14} {:<15} {:<25} Members\n",
         if dir == "incoming" {
             "Incoming"
         } else {
@@ -240,6 +266,7 @@ fn render(t: &MailPolicyTable, dir: &str, spam: &AntiSpamSettings, d: Direction)
         },
         "Policy",
         "Anti-Spam",
+        "Anti-Virus",
         "Threat Defense Connector"
     );
     for (i, p) in t.policies.iter().enumerate() {
@@ -249,17 +276,19 @@ fn render(t: &MailPolicyTable, dir: &str, spam: &AntiSpamSettings, d: Direction)
             .map(|m| format!("{} {}", m.side.word(), m.pattern))
             .collect();
         out.push_str(&format!(
-            "{:>3}  {:<20} {:<14} {:<25} {}\n",
+            "{:>3}  {:<20} {:<14} {:<15} {:<25} {}\n",
             i + 1,
             p.name,
             spam.own(d, &p.name).column(),
+            av.column(avd, &p.name),
             p.settings.threat_defense.column(),
             members.join(", ")
         ));
     }
     out.push_str(&format!(
-        "     {DEFAULT_POLICY:<20} {:<14} {:<25} (all other recipients)\n",
+        "     {DEFAULT_POLICY:<20} {:<14} {:<15} {:<25} (all other recipients)\n",
         spam.own(d, DEFAULT_POLICY).column(),
+        av.column(avd, DEFAULT_POLICY),
         t.default.threat_defense.column()
     ));
     out
@@ -284,6 +313,85 @@ fn detail(t: &MailPolicyTable, name: &str, members: &[PolicyMember], s: &PolicyS
     out.push_str(&format!("Threat Defense Connector: {td}\n"));
     out
 }
+
+// --- antivirus (issue 17) ---
+fn av_direction(dir: &str) -> AvDirection {
+    if dir == "incoming" {
+        AvDirection::Incoming
+    } else {
+        AvDirection::Outgoing
+    }
+}
+
+/// `policyconfig edit <dir> <policy> antivirus ...`: AsyncOS's Anti-Virus
+/// column of the policy table.
+fn edit_antivirus(
+    av: &mut AntiVirusSettings,
+    dir: AvDirection,
+    name: &str,
+    words: &[&str],
+) -> Result<String, CliError> {
+    let is_default = name.eq_ignore_ascii_case(DEFAULT_POLICY);
+    match words {
+        ["default"] if is_default => {
+            Err(invalid("DEFAULT is the default: choose enable or disable."))
+        }
+        ["default"] => {
+            av.use_default(dir, name);
+            Ok(format!("Anti-Virus for mail policy {name}: (use default)."))
+        }
+        [w @ ("enable" | "disable")] => {
+            av.entry_mut(dir, name).enabled = *w == "enable";
+            Ok(format!("Anti-Virus for mail policy {name}: {w}d."))
+        }
+        [verdict @ ("infected" | "unscannable" | "encrypted"), action] => {
+            let a = VerdictAction::parse(action).ok_or_else(|| {
+                invalid(format!(
+                    "Unknown action '{action}': choose deliver, tag, quarantine or drop."
+                ))
+            })?;
+            let e = av.entry_mut(dir, name);
+            match *verdict {
+                "infected" => e.infected = a,
+                "unscannable" => e.unscannable = a,
+                _ => e.encrypted = a,
+            }
+            Ok(format!(
+                "Anti-Virus for mail policy {name}: {verdict} messages: {}.",
+                a.word()
+            ))
+        }
+        ["engine-down", how] => {
+            let b = AvEngineDown::parse(how).ok_or_else(|| {
+                invalid("When the engine is down: choose fail-open or fail-closed.")
+            })?;
+            av.entry_mut(dir, name).engine_down = b;
+            Ok(format!(
+                "Anti-Virus for mail policy {name}: engine down: {}.",
+                b.word()
+            ))
+        }
+        _ => Err(usage(USAGE)),
+    }
+}
+/// `policyconfig detail`'s Anti-Virus line: the column's value, then
+/// the settings in force (DEFAULT's for a policy that follows it).
+fn antivirus_detail(av: &AntiVirusSettings, dir: AvDirection, name: &str) -> String {
+    let column = av.column(dir, name);
+    let e = av.effective(dir, name);
+    let settings = format!(
+        "infected: {}, unscannable: {}, encrypted: {}, engine down: {}",
+        e.infected.word(),
+        e.unscannable.word(),
+        e.encrypted.word(),
+        e.engine_down.word()
+    );
+    if !e.enabled {
+        return column;
+    }
+    format!("{column} ({settings})")
+}
+// --- end antivirus ---
 
 /// The policy's anti-spam lines of `policyconfig detail`.
 fn antispam_detail(spam: &AntiSpamSettings, d: Direction, policy: &str) -> String {
@@ -561,6 +669,65 @@ mod tests {
             list.contains("DEFAULT              rspamd         Enabled"),
             "{list}"
         );
+    }
+
+    #[test]
+    fn antivirus_settings_are_edited_per_policy_and_follow_a_delete() {
+        use crate::config::antivirus::{Direction, EngineDown, VerdictAction};
+        let f = Fixture::new();
+        f.run("policyconfig new incoming SALES recipient sales@")
+            .unwrap();
+        f.run("policyconfig edit incoming SALES antivirus infected quarantine")
+            .unwrap();
+        f.run("policyconfig edit incoming DEFAULT antivirus engine-down fail-open")
+            .unwrap();
+        let av = f.staged().unwrap().antivirus;
+        let sales = av.effective(Direction::Incoming, "SALES");
+        assert_eq!(sales.infected, VerdictAction::Quarantine);
+        assert_eq!(sales.engine_down, EngineDown::FailClosed);
+        assert_eq!(
+            av.effective(Direction::Incoming, "OTHER").engine_down,
+            EngineDown::FailOpen
+        );
+        let fresh = Fixture::new();
+        fresh.assert_refused(&[
+            "policyconfig edit incoming SALES antivirus infected explode",
+            "policyconfig edit incoming DEFAULT antivirus default",
+            "policyconfig edit incoming NOPE antivirus enable",
+        ]);
+        // The list's Anti-Virus column and the detail's line.
+        let list = f.run("policyconfig list incoming").unwrap();
+        assert!(
+            list.contains("1  SALES                Not Available"),
+            "{list}"
+        );
+        f.run("antivirusconfig enable").unwrap();
+        f.run("policyconfig new incoming LEGAL recipient legal@")
+            .unwrap();
+        f.run("policyconfig new incoming HR recipient hr@").unwrap();
+        f.run("policyconfig edit incoming LEGAL antivirus disable")
+            .unwrap();
+        let list = f.run("policyconfig list incoming").unwrap();
+        for row in [
+            "1  SALES                ClamAV          (use default)",
+            "2  LEGAL                Disabled        (use default)",
+            "3  HR                   (use default)   (use default)",
+            "   DEFAULT              ClamAV          Disabled",
+        ] {
+            assert!(list.contains(row), "{row}:\n{list}");
+        }
+        let detail = f.run("policyconfig detail incoming SALES").unwrap();
+        assert!(
+            detail.contains(
+                "Anti-Virus: ClamAV (infected: quarantine, unscannable: tag, encrypted: tag, engine down: fail-closed)\n"
+            ),
+            "{detail}"
+        );
+        let detail = f.run("policyconfig detail incoming LEGAL").unwrap();
+        assert!(detail.contains("Anti-Virus: Disabled\n"), "{detail}");
+        f.run("policyconfig delete incoming SALES").unwrap();
+        let av = f.staged().unwrap().antivirus;
+        assert!(av.own(Direction::Incoming, "SALES").is_none());
     }
 
     #[test]

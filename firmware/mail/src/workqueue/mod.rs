@@ -9,6 +9,7 @@
 //! they see and change a consistent state without locks.
 
 mod antispam;
+mod antivirus;
 mod dsn;
 pub mod operator;
 mod processing;
@@ -92,6 +93,8 @@ pub struct WorkQueue {
     commands: mpsc::UnboundedSender<Command>,
     /// The data directory ("flash"): the filters' archive lives under it.
     data_dir: std::path::PathBuf,
+    /// Anti-virus scans in flight (`antivirus`).
+    antivirus: antivirus::Scanner,
 }
 
 /// Starts the work queue with the messages recovered from disk.
@@ -125,6 +128,7 @@ pub fn start(
         data_dir,
         processing: Default::default(),
         commands: tx.clone(),
+        antivirus: Default::default(),
     };
     tokio::spawn(async move {
         if !recovered.is_empty() {
@@ -135,24 +139,10 @@ pub fn start(
             let Some(record) = wq.recover(record) else {
                 continue;
             };
-            // The retry schedule survives the restart: what was due (or
-            // never tried) goes now, the rest when its time comes.
-            let mid = record.mid;
-            let next = record.pending().map(|r| r.next_attempt).min().unwrap_or(0);
-            if record.processing.tdc_copy_of.is_some() {
-                wq.tdc_ages.insert((record.received_at, mid));
-            }
-            wq.active.insert(
-                mid,
-                Active {
-                    record,
-                    in_flight: 0,
-                },
-            );
-            if next > chrono::Utc::now().timestamp() {
-                wq.retries.insert((next, mid));
-            } else {
-                wq.dispatch(mid);
+            // Not scanned yet, or the engine was down: scanned now (see
+            // `antivirus`), then admitted on its retry schedule.
+            if let Some(record) = wq.antivirus_gate(record, true) {
+                wq.admit_recovered(record);
             }
         }
         wq.run(committed, reports, commands).await
@@ -225,9 +215,41 @@ impl WorkQueue {
         self.admit_processed(record);
     }
 
-    /// A new message past its filters and policies: its Threat Defense
-    /// copy, then routing.
+    /// A new message past its filters and policies: its content scans,
+    /// then `admit_scanned`.
     fn admit_processed(&mut self, record: MessageRecord) {
+        if let Some(record) = self.antivirus_gate(record, false) {
+            self.admit_scanned(record);
+        }
+    }
+
+    /// A message recovered from disk after a restart, past its content
+    /// scans: it made its Threat Defense copy before (no second one), and
+    /// its retry schedule survives the restart: what was due (or never
+    /// tried) goes now, the rest when its time comes.
+    fn admit_recovered(&mut self, record: MessageRecord) {
+        let mid = record.mid;
+        let next = record.pending().map(|r| r.next_attempt).min().unwrap_or(0);
+        if record.processing.tdc_copy_of.is_some() {
+            self.tdc_ages.insert((record.received_at, mid));
+        }
+        self.active.insert(
+            mid,
+            Active {
+                record,
+                in_flight: 0,
+            },
+        );
+        if next > chrono::Utc::now().timestamp() {
+            self.retries.insert((next, mid));
+        } else {
+            self.dispatch(mid);
+        }
+    }
+
+    /// A message past its content scans: its Threat Defense copy, then
+    /// routing.
+    fn admit_scanned(&mut self, record: MessageRecord) {
         let mid = record.mid;
         self.threat_defense_copy(&record);
         if record.processing.tdc_copy_of.is_some() {

@@ -87,6 +87,17 @@ pub(crate) struct State {
     pub(super) spam_permits: super::antispam::Permits,
 }
 
+/// Where a routed original goes once the messages its processing made (a
+/// policy split's parts, `bcc` copies) are queued: like any new message
+/// through its content scans and Threat Defense copy (`admit_processed`),
+/// or straight to routing (recovered mail, which made its copy before,
+/// and mail released from a quarantine).
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    Admit,
+    Route,
+}
+
 impl Default for State {
     fn default() -> Self {
         State {
@@ -223,7 +234,9 @@ impl WorkQueue {
             return;
         };
         if recovered {
-            self.route(record);
+            if let Some(record) = self.antivirus_gate(record, true) {
+                self.admit_recovered(record);
+            }
         } else {
             self.admit_processed(record);
         }
@@ -479,7 +492,13 @@ impl WorkQueue {
             extra.extend(parts);
         }
         record.processing.processed = true;
-        self.after_enqueue(record, fate, extra)
+        // A recovered message made its Threat Defense copy before the crash.
+        let next = if pass.recovered {
+            Next::Route
+        } else {
+            Next::Admit
+        };
+        self.after_enqueue(record, fate, extra, next)
     }
 
     fn compiled_filters(&mut self, config: &Arc<Config>) -> Arc<Vec<Filter>> {
@@ -494,12 +513,15 @@ impl WorkQueue {
     }
 
     /// Makes `extra` durable, then gives the original its fate. Without new
-    /// messages that happens now (`Some` when it is to be routed).
+    /// messages that happens now (`Some` when it is to be routed, and the
+    /// caller goes on); with them, a routed original then goes on as
+    /// `next` says.
     fn after_enqueue(
         &mut self,
         record: MessageRecord,
         fate: Fate,
         extra: Vec<(MessageRecord, Vec<u8>)>,
+        next: Next,
     ) -> Option<MessageRecord> {
         if extra.is_empty() {
             return self.conclude(record, fate);
@@ -515,7 +537,10 @@ impl WorkQueue {
             }
             let _ = back.send(Box::new(move |wq: &mut WorkQueue| {
                 if let Some(r) = wq.conclude(record, fate) {
-                    wq.route(r);
+                    match next {
+                        Next::Admit => wq.admit_processed(r),
+                        Next::Route => wq.route(r),
+                    }
                 }
             }));
         });
@@ -541,7 +566,13 @@ impl WorkQueue {
             // Held at reception (a DMARC quarantine verdict): the filters
             // ran, but the message stays in its quarantine.
             Fate::Route if record.processing.hold.is_some() => {
-                self.hold(record);
+                let reason = record
+                    .processing
+                    .hold
+                    .as_ref()
+                    .map(|h| format!("message filter:{}", h.filter))
+                    .unwrap_or_default();
+                self.hold(record, &reason);
                 None
             }
             Fate::Route => {
@@ -551,12 +582,13 @@ impl WorkQueue {
                 Some(record)
             }
             Fate::Hold { quarantine, filter } => {
+                let reason = format!("message filter:{filter}");
                 record.processing.hold = Some(Hold {
                     quarantine,
                     filter,
                     since: Utc::now().timestamp(),
                 });
-                self.hold(record);
+                self.hold(record, &reason);
                 None
             }
             Fate::Drop { filter } => {
@@ -628,8 +660,10 @@ impl WorkQueue {
     }
 
     /// Puts a record with `hold` set into its quarantine, making room by
-    /// the quarantine's overflow action if it is full.
-    fn hold(&mut self, record: MessageRecord) {
+    /// the quarantine's overflow action if it is full. `reason` ends the
+    /// log line as AsyncOS words it (`message filter:NAME`, `a/v
+    /// verdict:VIRAL`).
+    pub(super) fn hold(&mut self, record: MessageRecord, reason: &str) {
         let mid = record.mid;
         let Some(hold) = record.processing.hold.clone() else {
             return;
@@ -663,7 +697,7 @@ impl WorkQueue {
             MailEvent::Quarantined {
                 mid,
                 quarantine: hold.quarantine.to_string(),
-                filter: hold.filter.to_string(),
+                reason: reason.to_string(),
             }
             .log();
         }
@@ -810,7 +844,8 @@ impl WorkQueue {
         } else {
             self.split(&config, &mut record, &[])
         };
-        if let Some(r) = self.after_enqueue(record, Fate::Route, parts) {
+        // Released mail is not scanned or copied again.
+        if let Some(r) = self.after_enqueue(record, Fate::Route, parts, Next::Route) {
             self.route(r);
         }
         Ok(format!(
