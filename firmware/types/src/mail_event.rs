@@ -468,6 +468,10 @@ mail_events! {
     FinishedAborted { mid: Mid } => ["Message finished MID " mid " aborted"];
     /// Every recipient is done with.
     FinishedDone { mid: Mid } => ["Message finished MID " mid " done"];
+    /// Held in the Spam quarantine (anti-spam). Before `Quarantined`,
+    /// whose free reason would read this line too.
+    SpamQuarantined { mid: Mid, quarantine: String, verdict: String } =>
+        ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
     /// A filter's `quarantine` action.
     Quarantined { mid: Mid, quarantine: String, reason: String } =>
         ["MID " mid " quarantined to \"" quarantine "\" (" reason ")"];
@@ -654,11 +658,6 @@ mail_events! {
     SpamRetry { mid: Mid, engine: String, reason: String, secs: u64 } =>
         ["MID " mid " antispam scan failed using engine: " engine " (" reason
          "): held for another scan in " secs " seconds"], warning;
-    /// Held in the Spam quarantine.
-    SpamQuarantined { mid: Mid, quarantine: String, verdict: String } =>
-        ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
-    /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
-    SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
     /// The verdict one split message's policy acted on (AsyncOS: `MID n
     /// antispam positive`). After the other `antispam` lines: it reads
     /// any text after the word.
@@ -718,6 +717,10 @@ mail_events! {
     AvDropped { mid: Mid, verdict: String } =>
         ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
     // --- end antivirus ---
+    // --- anti-spam, moved (issue 17) ---
+    /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
+    /// After `AvDropped`: its free engine name would read that line too.
+    SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
     // --- arc (issue 17) ---
     /// The ARC chain's verdict (RFC 8617): `pass (i=2 d=lists.example)`,
     /// `fail (...)` or `none`, on the same model as the DKIM line.
