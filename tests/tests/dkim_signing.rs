@@ -231,3 +231,78 @@ fn private_keys_are_masked_in_saved_configurations() {
     let exported = w.gw.cli_ok(&["domainkeysconfig", "keys", "export", "k1"]);
     assert!(exported.starts_with("-----BEGIN PRIVATE KEY-----"));
 }
+
+/// The round trip: what the gateway signs on the way out, its own
+/// verification passes on the way in (the relayed message sent back to
+/// IncomingMail with DKIM verification on, the key from `dnstxt` served by
+/// the gateway's name server).
+#[test]
+fn the_gateways_own_dkim_verification_passes_what_it_signed() {
+    let w = outbound_world();
+    w.gw.cli_ok(&["domainkeysconfig", "keys", "new", "outbound"]);
+    w.gw.cli_ok(&[
+        "domainkeysconfig",
+        "profiles",
+        "new",
+        "example_com",
+        "example.com",
+        "bw2026",
+        "outbound",
+    ]);
+    w.gw.cli_ok(&[
+        "domainkeysconfig",
+        "policy",
+        "OutgoingMail",
+        "RELAYED",
+        "on",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: DKIM signing"]);
+    let record =
+        w.gw.cli_ok(&["domainkeysconfig", "profiles", "dnstxt", "example_com"]);
+    let (name, strings) = parse_record(&record);
+    let strs: Vec<&str> = strings.iter().map(String::as_str).collect();
+    let _verifier_dns = Dns::builder(&w.net)
+        .port(VERIFIER_DNS_PORT)
+        .txt_record(&name, &strs)
+        .start();
+    let (_, raw) = relay(&w, "alice@example.com", "dkim-roundtrip@e2e.test");
+
+    // The gateway now asks that name server and verifies DKIM on
+    // IncomingMail.
+    w.gw.cli_ok(&[
+        "dnsconfig",
+        "servers",
+        &format!("{}:{VERIFIER_DNS_PORT}", w.net.dns_ip()),
+    ]);
+    w.gw.cli_ok(&[
+        "listenerconfig",
+        "edit",
+        "IncomingMail",
+        "hostaccess",
+        "senderauth",
+        "ACCEPTED",
+        "--dkim",
+        "on",
+    ]);
+    w.gw.cli_ok(&["commit", "e2e: DKIM verification"]);
+    let before = w.sink.messages().len();
+    let res = smtplib::send(
+        w.net.data1_smtp(),
+        w.net.client(1),
+        "alice@example.com",
+        &["alice@example.com"],
+        &raw,
+        &[],
+    );
+    let data = smtplib::find(&res, "data").expect("DATA step");
+    assert_eq!(data.code, Some(250), "refused on IncomingMail: {res:?}");
+    let got = w.sink.wait_for(before + 1, SOON);
+    let back = got.last().expect("the message came back in");
+    let header = back
+        .header("Authentication-Results")
+        .unwrap_or_else(|| panic!("no Authentication-Results:\n{:?}", back.headers()));
+    assert!(
+        header.contains("dkim=pass") && header.contains("header.d=example.com"),
+        "the gateway does not verify its own signature: {header}"
+    );
+}

@@ -209,7 +209,7 @@ impl SpamAction {
 }
 
 /// What happens when the engine cannot be reached or does not answer in
-/// time (see `docs/decisions/0020-antispam-engine-down.md`).
+/// time (see `docs/decisions/0019-antispam.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EngineDown {
     /// Fail open: delivered with `X-Breakwater-Spam-Status: unscanned`.

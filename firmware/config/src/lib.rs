@@ -13,10 +13,10 @@ pub(crate) use breakwater_filters as filters;
 pub(crate) use breakwater_types::address;
 
 pub mod alerts;
-pub mod bounce_verification;
 pub mod antispam;
-pub mod call_ahead;
 pub mod antivirus;
+pub mod bounce_verification;
+pub mod call_ahead;
 pub mod delivery;
 pub mod domain_keys;
 pub mod factory;
@@ -39,8 +39,8 @@ pub mod values;
 
 pub use alerts::{AlertClass, AlertRecipient, AlertSettings, AlertSubscription, Severity};
 pub use antispam::AntiSpamSettings;
-pub use call_ahead::{CallAheadProfile, CallAheadServer, CallAheadSettings, FailureAction};
 pub use antivirus::AntiVirusSettings;
+pub use call_ahead::{CallAheadProfile, CallAheadServer, CallAheadSettings, FailureAction};
 pub use hat_comments::{HatCommentError, MAX_HAT_COMMENT_CHARS, check_hat_comment};
 pub use logship::{LogName, LogShipping, LogSubscription, SyslogHost, SyslogProtocol};
 pub use management::{ManagementAccess, SshUserKey};

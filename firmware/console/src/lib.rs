@@ -26,6 +26,7 @@ mod menus_access;
 mod menus_admin;
 mod menus_config;
 mod menus_cutover;
+mod menus_dayops;
 mod menus_delivery;
 mod menus_filters;
 mod menus_listener;

@@ -15,9 +15,10 @@ use breakwater_control_proto::catalog;
 use super::shell::{Next, Shell};
 use super::{
     ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
-    menus_cutover as cutover, menus_delivery as delivery, menus_filters as filters,
-    menus_listener as listener, menus_logs as logs, menus_policy as policy,
-    menus_quarantine as quarantine, menus_setup as setup, menus_ssl as ssl, menus_system as system,
+    menus_cutover as cutover, menus_dayops as dayops, menus_delivery as delivery,
+    menus_filters as filters, menus_listener as listener, menus_logs as logs,
+    menus_policy as policy, menus_quarantine as quarantine, menus_setup as setup, menus_ssl as ssl,
+    menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -58,6 +59,9 @@ pub const MENUS: &[MenuDef] = &[
     menu("quarantine", false, quarantine::quarantine),
     menu("sethostname", false, system::sethostname),
     menu("settz", false, system::settz),
+    menu("settime", false, dayops::settime),
+    menu("ntpconfig", false, dayops::ntpconfig),
+    menu("alertconfig", false, dayops::alertconfig),
     menu("setgateway", false, system::setgateway),
     menu("saveconfig", false, system::saveconfig),
     menu("loadconfig", false, system::loadconfig),

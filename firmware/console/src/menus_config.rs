@@ -367,10 +367,18 @@ const LOG_QUESTIONS: &[(&str, &str)] = &[
 
 pub(super) fn logconfig(sh: &mut Shell<'_>, _args: &[String]) -> Result<(), ConsoleError> {
     loop {
-        sh.run(&["logconfig", "print"])?;
-        match sh.choose(&[("EDIT", "Modify the rollover of mail_logs.")])? {
+        let print = sh.call(&["logconfig", "print"], None)?.output;
+        sh.show(&print)?;
+        let ops = [
+            ("EDIT", "Modify the rollover of mail_logs."),
+            ("SUBSCRIBE", "Push a log to a syslog host (Syslog Push)."),
+            ("UNSUBSCRIBE", "Stop pushing a log to its syslog hosts."),
+        ];
+        match sh.choose(&ops)? {
             None => return Ok(()),
-            Some(_) => edit_settings(sh, &["logconfig", "mail_logs"], LOG_QUESTIONS)?,
+            Some(0) => edit_settings(sh, &["logconfig", "mail_logs"], LOG_QUESTIONS)?,
+            Some(1) => super::menus_dayops::subscribe(sh, &print)?,
+            Some(_) => super::menus_dayops::unsubscribe(sh, &print)?,
         };
     }
 }

@@ -1,6 +1,6 @@
 //! DKIM signing of outgoing mail (`domainkeysconfig`): key generation and
 //! import, the DNS TXT record to publish, and the signature added at
-//! delivery (see docs/decisions/0017-dkim-signing-point.md for why at
+//! delivery (see docs/decisions/0018-dkim-signing-point.md for why at
 //! delivery).
 //!
 //! Signing is a pure function of the configured key and the message bytes

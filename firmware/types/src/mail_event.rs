@@ -468,10 +468,6 @@ mail_events! {
     FinishedAborted { mid: Mid } => ["Message finished MID " mid " aborted"];
     /// Every recipient is done with.
     FinishedDone { mid: Mid } => ["Message finished MID " mid " done"];
-    /// Held in the Spam quarantine (anti-spam). Before `Quarantined`,
-    /// whose free reason would read this line too.
-    SpamQuarantined { mid: Mid, quarantine: String, verdict: String } =>
-        ["MID " mid " quarantined to \"" quarantine "\" (antispam " verdict ")"];
     /// A filter's `quarantine` action.
     Quarantined { mid: Mid, quarantine: String, reason: String } =>
         ["MID " mid " quarantined to \"" quarantine "\" (" reason ")"];
@@ -658,6 +654,12 @@ mail_events! {
     SpamRetry { mid: Mid, engine: String, reason: String, secs: u64 } =>
         ["MID " mid " antispam scan failed using engine: " engine " (" reason
          "): held for another scan in " secs " seconds"], warning;
+    /// Dropped by the policy's anti-virus action (anti-virus, issue 17;
+    /// before `SpamDropped`, which reads any engine name after `Dropped by`).
+    AvDropped { mid: Mid, verdict: String } =>
+        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
+    /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
+    SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
     /// The verdict one split message's policy acted on (AsyncOS: `MID n
     /// antispam positive`). After the other `antispam` lines: it reads
     /// any text after the word.
@@ -680,8 +682,8 @@ mail_events! {
         ["MID " mid " SPF: mailfrom identity " identity " " result];
     /// One DKIM signature's verdict (`pass signature verified (d=.. s=.. i=..)`).
     DkimVerdict { mid: Mid, verdict: String } => ["MID " mid " DKIM: " verdict];
-    /// The message was refused at end of data by its domain's DMARC policy. Before
-    /// `DmarcVerdict`, whose free text would read this line too.
+    /// The message was refused at end of data by its domain's DMARC policy
+    /// (before `DmarcVerdict`, which reads any text after `DMARC: `).
     DmarcRejected { mid: Mid, reply: String } =>
         ["MID " mid " DMARC: Message rejected by DMARC policy: " reply];
     /// The DMARC verdict on the From domain.
@@ -713,14 +715,7 @@ mail_events! {
     /// The engine is down and the policy is fail-closed: kept, scanned again.
     AvDeferred { mid: Mid, why: String, secs: u64 } =>
         ["MID " mid " anti-virus scan deferred: " why "; scanning again in " secs "s"], warning;
-    /// Dropped by the policy's anti-virus action.
-    AvDropped { mid: Mid, verdict: String } =>
-        ["Message aborted MID " mid " Dropped by antivirus (" verdict ")"];
     // --- end antivirus ---
-    // --- anti-spam, moved (issue 17) ---
-    /// Dropped by the policy's spam action (AsyncOS: `Dropped by CASE`).
-    /// After `AvDropped`: its free engine name would read that line too.
-    SpamDropped { mid: Mid, engine: String } => ["Message aborted MID " mid " Dropped by " engine];
     // --- arc (issue 17) ---
     /// The ARC chain's verdict (RFC 8617): `pass (i=2 d=lists.example)`,
     /// `fail (...)` or `none`, on the same model as the DKIM line.

@@ -279,7 +279,7 @@ fn render(
             "{:>3}  {:<20} {:<14} {:<15} {:<25} {}\n",
             i + 1,
             p.name,
-            spam.own(d, &p.name).column(),
+            spam_column(spam, d, &p.name),
             av.column(avd, &p.name),
             p.settings.threat_defense.column(),
             members.join(", ")
@@ -287,7 +287,7 @@ fn render(
     }
     out.push_str(&format!(
         "     {DEFAULT_POLICY:<20} {:<14} {:<15} {:<25} (all other recipients)\n",
-        spam.own(d, DEFAULT_POLICY).column(),
+        spam_column(spam, d, DEFAULT_POLICY),
         av.column(avd, DEFAULT_POLICY),
         t.default.threat_defense.column()
     ));
@@ -392,6 +392,17 @@ fn antivirus_detail(av: &AntiVirusSettings, dir: AvDirection, name: &str) -> Str
     format!("{column} ({settings})")
 }
 // --- end antivirus ---
+
+/// The Anti-Spam column: `Not Available` on every row while
+/// `antispamconfig` is off, as AsyncOS shows a service that is not
+/// enabled (and as the Anti-Virus column does).
+fn spam_column(spam: &AntiSpamSettings, d: Direction, policy: &str) -> &'static str {
+    if spam.enabled {
+        spam.own(d, policy).column()
+    } else {
+        "Not Available"
+    }
+}
 
 /// The policy's anti-spam lines of `policyconfig detail`.
 fn antispam_detail(spam: &AntiSpamSettings, d: Direction, policy: &str) -> String {
@@ -643,10 +654,10 @@ mod tests {
         assert_eq!(
             f.run("policyconfig list incoming").unwrap(),
             "Incoming mail policies (first match wins):\n\n\
-             \x20 #  Policy               Anti-Spam      Threat Defense Connector  Members\n\
-             \x20 1  SALES                (use default)  (use default)             recipient sales@\n\
-             \x20 2  LEGAL                (use default)  Enabled                   recipient legal@\n\
-             \x20    DEFAULT              rspamd         Disabled                  (all other recipients)\n"
+             \x20 #  Policy               Anti-Spam      Anti-Virus      Threat Defense Connector  Members\n\
+             \x20 1  SALES                (use default)  (use default)   (use default)             recipient sales@\n\
+             \x20 2  LEGAL                (use default)  (use default)   Enabled                   recipient legal@\n\
+             \x20    DEFAULT              Not Available  Not Available   Disabled                  (all other recipients)\n"
         );
         f.run("policyconfig edit incoming DEFAULT threatdefense global")
             .unwrap();
@@ -662,11 +673,11 @@ mod tests {
             .unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("2  LEGAL                (use default)  (use default)"),
+            list.contains("2  LEGAL                (use default)  (use default)   (use default)"),
             "{list}"
         );
         assert!(
-            list.contains("DEFAULT              rspamd         Enabled"),
+            list.contains("DEFAULT              Not Available  Not Available   Enabled"),
             "{list}"
         );
     }
@@ -698,7 +709,7 @@ mod tests {
         // The list's Anti-Virus column and the detail's line.
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("1  SALES                Not Available"),
+            list.contains("1  SALES                Not Available  Not Available"),
             "{list}"
         );
         f.run("antivirusconfig enable").unwrap();
@@ -709,10 +720,10 @@ mod tests {
             .unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         for row in [
-            "1  SALES                ClamAV          (use default)",
-            "2  LEGAL                Disabled        (use default)",
-            "3  HR                   (use default)   (use default)",
-            "   DEFAULT              ClamAV          Disabled",
+            "1  SALES                Not Available  ClamAV          (use default)",
+            "2  LEGAL                Not Available  Disabled        (use default)",
+            "3  HR                   Not Available  (use default)   (use default)",
+            "   DEFAULT              Not Available  ClamAV          Disabled",
         ] {
             assert!(list.contains(row), "{row}:\n{list}");
         }
@@ -764,6 +775,12 @@ mod tests {
                 .effective(Direction::Outgoing, "DEFAULT")
                 .is_some()
         );
+        let list = f.run("policyconfig list incoming").unwrap();
+        assert!(
+            list.contains("1  SALES                Not Available"),
+            "{list}"
+        );
+        f.run("antispamconfig enable").unwrap();
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(list.contains("1  SALES                rspamd "), "{list}");
         let detail = f.run("policyconfig detail incoming SALES").unwrap();

@@ -171,7 +171,7 @@ fn last_state(event: &MailEvent) -> Option<(&'static str, bool)> {
         E::MessageDone { .. } => ("Delivered", true),
         E::DroppedByFilter { .. } => ("Dropped By Message Filters", true),
         E::Bounced { tdc, .. } if !tdc.0 => ("Bounced", true),
-        E::Quarantined { .. } | E::SpamQuarantined { .. } => ("Quarantined", true),
+        E::Quarantined { .. } => ("Quarantined", true),
         E::SpamDropped { .. } => ("Dropped By Anti-Spam", true),
         E::Released { .. } | E::Pending { .. } => ("Queued", true),
         E::QuarantineDeleted { .. } => ("Deleted From Quarantine", true),
@@ -522,7 +522,6 @@ fn detailed_status(event: &MailEvent) -> Option<String> {
         E::Pending { .. } => Some("Soft Bounced (waiting for a retry)".to_string()),
         // Quarantine comes after "queued for delivery": it replaces it.
         E::Quarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
-        E::SpamQuarantined { quarantine, .. } => Some(format!("Quarantined (\"{quarantine}\")")),
         E::SpamDropped { .. } => Some("Dropped By Anti-Spam".to_string()),
         E::Released { quarantine, .. } => {
             Some(format!("Released from quarantine (\"{quarantine}\")"))

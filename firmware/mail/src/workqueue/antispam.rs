@@ -11,7 +11,7 @@
 //! as the sender sent it, and a filter's `skip-spamcheck` makes the work
 //! queue ignore the verdict (the scan is spent, the outcome is AsyncOS's).
 //! The verdict is then applied to each message of the split with the
-//! actions of its policy (see `docs/decisions/0020-antispam.md`).
+//! actions of its policy (see `docs/decisions/0019-antispam.md`).
 //!
 //! When the engine cannot be asked (down, timeout, bad reply), a policy
 //! that fails open delivers the message with `X-Breakwater-Spam-Status:
@@ -333,10 +333,11 @@ impl WorkQueue {
             SpamAction::Drop => SpamFate::Drop,
             SpamAction::Bounce => SpamFate::Bounce,
             SpamAction::Quarantine => {
-                MailEvent::SpamQuarantined {
+                // The hold logs nothing for anti-spam: this line says why.
+                MailEvent::Quarantined {
                     mid,
                     quarantine: SPAM_QUARANTINE.to_string(),
-                    verdict: verdict.word().to_string(),
+                    reason: format!("antispam {}", verdict.word()),
                 }
                 .log();
                 SpamFate::Hold

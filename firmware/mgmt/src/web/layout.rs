@@ -41,11 +41,18 @@ pub const MENUS: &[Menu] = &[
                 "/mail-policies/destination-controls",
             ),
             ("Message Filters", "/mail-policies/filters"),
+            ("Signing Keys and Profiles", "/mail-policies/signing"),
+            ("DMARC", "/mail-policies/dmarc"),
+            ("Bounce Verification", "/mail-policies/bounce-verification"),
         ],
     },
     Menu {
         title: "Security Services",
-        pages: &[("Threat Defense Connector", "/security/threat-defense")],
+        pages: &[
+            ("Anti-Spam", "/security/antispam"),
+            ("Anti-Virus", "/security/antivirus"),
+            ("Threat Defense Connector", "/security/threat-defense"),
+        ],
     },
     Menu {
         title: "Network",
@@ -54,6 +61,7 @@ pub const MENUS: &[Menu] = &[
             ("SMTP Routes", "/network/smtp-routes"),
             ("DNS", "/network/dns"),
             ("Bounce Profiles", "/network/bounce-profiles"),
+            ("SMTP Call-Ahead", "/network/smtp-call-ahead"),
             ("Certificates", "/network/certificates"),
         ],
     },
@@ -66,6 +74,12 @@ pub const MENUS: &[Menu] = &[
             (
                 "SSL Configuration",
                 "/system-administration/ssl-configuration",
+            ),
+            ("Alerts", "/system-administration/alerts"),
+            ("Time Settings", "/system-administration/time-settings"),
+            (
+                "Log Subscriptions",
+                "/system-administration/log-subscriptions",
             ),
         ],
     },

@@ -198,7 +198,7 @@ fn policy_form(
 }
 
 async fn edit_page(admin: Admin, Path((name, policy)): Path<(String, String)>) -> Response {
-    let (_, l) = match config_and_listener(
+    let (cfg, l) = match config_and_listener(
         &admin,
         "Edit Mail Flow Policy",
         &name,
@@ -221,7 +221,11 @@ async fn edit_page(admin: Admin, Path((name, policy)): Path<(String, String)>) -
             &list_url(&l.name),
         );
     };
-    let body = policy_form(&admin, l, p, false, &policy_url(&l.name, &p.name));
+    let form = policy_form(&admin, l, p, false, &policy_url(&l.name, &p.name));
+    // Issue 17's settings live outside `MailFlowPolicy` (stored configs
+    // cannot grow it): their own form, pages/mail_auth.rs.
+    let security = crate::web::pages::mail_auth::security_section(&admin, &cfg, l, p);
+    let body = html! { (form) (security) };
     admin.page("Edit Mail Flow Policy", body)
 }
 

@@ -1,8 +1,13 @@
 //! The pages, one module per menu area (see [`super::layout::MENUS`]).
 
+pub mod alerts;
+pub mod antispam;
+pub mod antivirus;
 pub mod destinations;
 pub mod filters;
 pub mod hat;
+pub mod log_subscriptions;
+pub mod mail_auth;
 pub mod monitor;
 pub mod network;
 pub mod policies;
@@ -10,6 +15,7 @@ pub mod reports;
 pub mod routes;
 pub mod ssl;
 pub mod threat_defense;
+pub mod time_settings;
 pub mod tracking;
 
 use axum::Router;
@@ -29,4 +35,10 @@ pub fn routes() -> Router<State> {
         .merge(routes::routes())
         .merge(network::routes())
         .merge(ssl::routes())
+        .merge(alerts::routes())
+        .merge(time_settings::routes())
+        .merge(log_subscriptions::routes())
+        .merge(antispam::routes())
+        .merge(antivirus::routes())
+        .merge(mail_auth::routes())
 }

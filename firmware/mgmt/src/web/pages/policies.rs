@@ -234,6 +234,39 @@ pub fn threat_defense_label(td: &ThreatDefense) -> String {
     }
 }
 
+/// The Anti-Spam column (`(use default)`, `rspamd`, `Disabled`), linking
+/// to the policy's Anti-Spam page (pages/antispam.rs).
+fn antispam_cell(cfg: &Config, dir: Direction, policy: &str) -> Markup {
+    let d = match dir {
+        Direction::Incoming => breakwater_config::antispam::Direction::Incoming,
+        Direction::Outgoing => breakwater_config::antispam::Direction::Outgoing,
+    };
+    html! {
+        td id={ "antispam-" (policy) } {
+            a href=(super::antispam::policy_link(dir.word(), policy)) {
+                (cfg.antispam.own(d, policy).column())
+            }
+        }
+    }
+}
+
+/// The Anti-Virus column (`(use default)`, `ClamAV`, `Disabled`, `Not
+/// Available`), linking to the policy's Anti-Virus page
+/// (pages/antivirus.rs).
+fn antivirus_cell(cfg: &Config, dir: Direction, policy: &str) -> Markup {
+    let d = match dir {
+        Direction::Incoming => breakwater_config::antivirus::Direction::Incoming,
+        Direction::Outgoing => breakwater_config::antivirus::Direction::Outgoing,
+    };
+    html! {
+        td id={ "antivirus-" (policy) } {
+            a href=(super::antivirus::policy_link(dir.word(), policy)) {
+                (cfg.antivirus.column(d, policy))
+            }
+        }
+    }
+}
+
 fn members_text(p: &MailPolicy, side: MemberSide) -> String {
     p.members
         .iter()
@@ -292,6 +325,8 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                 th { "Policy Name" }
                 th { "Senders" }
                 th { "Recipients" }
+                th { "Anti-Spam" }
+                th { "Anti-Virus" }
                 @if incoming { th { "Threat Defense Connector" } }
                 @if admin.can_change() { th { "Delete" } }
             }
@@ -301,6 +336,8 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                     td { a href={ (dir.base()) "/" (segment(&p.name)) } { (p.name) } }
                     td { (members_text(p, MemberSide::Sender)) }
                     td { (members_text(p, MemberSide::Recipient)) }
+                    (antispam_cell(&cfg, dir, &p.name))
+                    (antivirus_cell(&cfg, dir, &p.name))
                     @if incoming { (tdc(&p.name, &p.settings)) }
                     @if admin.can_change() {
                         td {
@@ -316,6 +353,8 @@ async fn table_page(admin: Admin, dir: Direction) -> Response {
                 td {}
                 td { a href={ (dir.base()) "/" (DEFAULT_POLICY) } { "Default Policy" } }
                 td.muted colspan="2" { "(all other senders and recipients)" }
+                (antispam_cell(&cfg, dir, DEFAULT_POLICY))
+                (antivirus_cell(&cfg, dir, DEFAULT_POLICY))
                 @if incoming { (tdc(DEFAULT_POLICY, &t.default)) }
                 @if admin.can_change() { td {} }
             }
