@@ -15,6 +15,7 @@ use breakwater_e2e::{Dns, SOON, SinkMessage, Swaks, SwaksOutcome, TestNet, World
 /// another one without the `dkim` module).
 const PYTHON: &str = "/usr/bin/python3";
 const DKIMSIGN: &str = "/usr/bin/dkimsign";
+const ARCSIGN: &str = "/usr/bin/arcsign";
 const DKNEWKEY: &str = "/usr/bin/dknewkey";
 
 /// A 2048-bit RSA key made by dknewkey: (private key file, DNS TXT value).
@@ -43,24 +44,53 @@ fn dkim_key(dir: &Path) -> (std::path::PathBuf, String) {
 
 /// `message` signed by dkimsign for d=signed.e2e.test s=sel.
 fn dkim_sign(key: &Path, message: &[u8]) -> Vec<u8> {
+    dkim_sign_as(key, "signed.e2e.test", message)
+}
+
+/// `message` signed by dkimsign for d=`domain` s=sel.
+fn dkim_sign_as(key: &Path, domain: &str, message: &[u8]) -> Vec<u8> {
+    run_signer(&[DKIMSIGN, "sel", domain], key, &[], message)
+}
+
+/// `message` ARC-sealed by dkimpy's arcsign as a forwarder would: it has
+/// verified the message (its own Authentication-Results, authserv-id
+/// lists.e2e.test) and seals it with d=signed.e2e.test s=sel.
+fn arc_seal(key: &Path, message: &[u8]) -> Vec<u8> {
+    assert!(
+        Path::new(ARCSIGN).exists(),
+        "{ARCSIGN} is missing: install python3-dkim and python3-authres (tools/packages.txt)"
+    );
+    let mut with_results =
+        b"Authentication-Results: lists.e2e.test; spf=pass smtp.mailfrom=user@signed.e2e.test\r\n"
+            .to_vec();
+    with_results.extend_from_slice(message);
+    run_signer(
+        &[ARCSIGN, "sel", "signed.e2e.test"],
+        key,
+        &["lists.e2e.test"],
+        &with_results,
+    )
+}
+
+/// Runs a dkimpy signer: `args`, the key file, `after`; the message on stdin.
+fn run_signer(args: &[&str], key: &Path, after: &[&str], message: &[u8]) -> Vec<u8> {
     use std::io::Write as _;
     let mut child = Command::new(PYTHON)
-        .arg(DKIMSIGN)
-        .arg("sel")
-        .arg("signed.e2e.test")
+        .args(args)
         .arg(key)
+        .args(after)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("run dkimsign");
+        .expect("run the dkimpy signer");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(message)
-        .expect("write to dkimsign");
-    let out = child.wait_with_output().expect("dkimsign output");
-    assert!(out.status.success(), "dkimsign failed");
+        .expect("write to the signer");
+    let out = child.wait_with_output().expect("signer output");
+    assert!(out.status.success(), "{args:?} failed");
     // dkimsign keeps the message's line ends; the signature lines it adds
     // end in LF: make everything CRLF for SMTP.
     let text = String::from_utf8(out.stdout).expect("utf-8");
@@ -134,6 +164,9 @@ fn spf_dkim_and_dmarc_verdicts_reach_the_header_the_log_and_the_reply() {
         .txt("_dmarc.signed.e2e.test", "v=DMARC1; p=reject")
         .txt("sel._domainkey.signed.e2e.test", &key_txt)
         .forward("tempfail.e2e.test", silent_addr)
+        // Its DKIM keys are on a name server that never answers.
+        .txt("slow.e2e.test", "v=spf1 ip4:127.0.0.0/8 -all")
+        .forward("_domainkey.slow.e2e.test", silent_addr)
         .start();
     let world = World::with_dns(net, dns);
     world.gw.cli_ok(&[
@@ -241,6 +274,64 @@ fn spf_dkim_and_dmarc_verdicts_reach_the_header_the_log_and_the_reply() {
     world.gw.wait_for_log(
         &regex::escape(&format!(
             "MID {mid} quarantined to \"Policy\" (message filter:DMARC)"
+        )),
+        SOON,
+    );
+
+    // ARC (RFC 8617): a forwarder's sealed chain verifies; the same
+    // message changed after sealing does not. DMARC is not overridden by
+    // the chain (AsyncOS has no trusted-sealer setting).
+    let from = "user@signed.e2e.test";
+    let sealed = arc_seal(&key, &message(from, "arc-ok@e2e.test", "Forwarded body."));
+    let (mid, got) = delivered(&world, from, "arc-ok@e2e.test", &sealed);
+    let header = auth_results(&got);
+    assert!(
+        header.contains("arc=pass (i=1 d=signed.e2e.test)"),
+        "{header}"
+    );
+    world.gw.wait_for_log(
+        &regex::escape(&format!("MID {mid} ARC: pass (i=1 d=signed.e2e.test)")),
+        SOON,
+    );
+    let sealed = arc_seal(&key, &message(from, "arc-bad@e2e.test", "Forwarded body."));
+    let tampered = String::from_utf8(sealed)
+        .expect("utf-8")
+        .replace("Forwarded body.", "Rewritten body.");
+    let (mid, got) = delivered(&world, from, "arc-bad@e2e.test", tampered.as_bytes());
+    let header = auth_results(&got);
+    assert!(header.contains("arc=fail"), "{header}");
+    world
+        .gw
+        .wait_for_log(&regex::escape(&format!("MID {mid} ARC: fail")), SOON);
+    // Unsealed mail: arc=none.
+    let id = "arc-none@e2e.test";
+    let (_, got) = delivered(&world, from, id, &message(from, id, "Plain."));
+    assert!(
+        auth_results(&got).contains("arc=none"),
+        "{:?}",
+        got.headers()
+    );
+
+    // The per-message DNS budget: the DKIM key's name server never
+    // answers, the lookup outlives a budget of one second (dnsconfig's
+    // query timeout is 5 s), and what was not done is a temperror. The
+    // factory DMARC profile accepts on temperror.
+    world
+        .gw
+        .cli_ok(&["dmarcconfig", "setup", "--dns-budget", "1"]);
+    world.gw.cli_ok(&["commit", "e2e: a one-second DNS budget"]);
+    let from = "user@slow.e2e.test";
+    let id = "budget@e2e.test";
+    let signed = dkim_sign_as(&key, "slow.e2e.test", &message(from, id, "Slow key."));
+    let (mid, got) = delivered(&world, from, id, &signed);
+    let header = auth_results(&got);
+    assert!(
+        header.contains("dkim=temperror (DNS budget spent)"),
+        "{header}"
+    );
+    world.gw.wait_for_log(
+        &regex::escape(&format!(
+            "MID {mid} sender authentication: DNS budget of 1 seconds spent"
         )),
         SOON,
     );

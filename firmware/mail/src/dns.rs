@@ -74,6 +74,15 @@ impl Dns {
         })
     }
 
+    /// The sender-authentication verifier (SPF, DKIM, DMARC, ARC) on this
+    /// very resolver: it asks the same `dnsconfig` servers with the same
+    /// limits and shares the answer cache, so a sender's SPF record or DKIM
+    /// key is fetched once per TTL, not once per message, and a
+    /// `dnsflush` or a committed `dnsconfig` renews it with the rest.
+    pub fn authenticator(&self) -> mail_auth::MessageAuthenticator {
+        mail_auth::MessageAuthenticator(self.resolver.clone())
+    }
+
     /// PTR lookup of `ip`, then a forward lookup of the name to confirm it.
     pub async fn reverse(&self, ip: IpAddr) -> ReverseDns {
         let name = if ip.is_loopback() && !self.servers.is_empty() {

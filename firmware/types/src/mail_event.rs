@@ -721,6 +721,10 @@ mail_events! {
     SpamNotification { mid: Mid, address: String, count: u64 } =>
         ["MID " mid " Spam Quarantine notification to <" address "> listing " count
          " messages"];
+    // --- arc (issue 17) ---
+    /// The ARC chain's verdict (RFC 8617): `pass (i=2 d=lists.example)`,
+    /// `fail (...)` or `none`, on the same model as the DKIM line.
+    ArcVerdict { mid: Mid, verdict: String } => ["MID " mid " ARC: " verdict];
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ mod bounceconfig;
 mod bvconfig; // issue 17: bounce verification
 mod certconfig;
 mod commit;
+#[cfg(test)]
+mod content_security_guide; // issue 17: docs/content-security.md's commands run
 pub mod cutover;
 mod deliveryconfig;
 mod destconfig;

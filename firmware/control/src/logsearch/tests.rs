@@ -760,3 +760,36 @@ fn a_spam_verdict_is_tracked_and_a_spam_quarantine_is_the_status() {
     let out = findevent(&logs, &args("--mid 107")).unwrap();
     assert!(out.contains("Status: Dropped By Anti-Spam"), "{out}");
 }
+
+#[test]
+fn findevent_shows_sender_authentication_in_processing_details_words() {
+    let (dir, logs) = logs();
+    let current = dir.path().join("logs/mail_logs/mail.current");
+    let mut text = std::fs::read_to_string(&current).unwrap();
+    text.push_str(&format!(
+        "{T} Start MID 104 ICID 11\n\
+         {T} MID 104 ICID 11 From: <news@lists.example>\n\
+         {T} ICID 11 SPF: helo identity postmaster@mx.lists.example None\n\
+         {T} MID 104 SPF: mailfrom identity news@lists.example Pass (v=spf1)\n\
+         {T} MID 104 DKIM: pass signature verified (d=lists.example s=sel i=@lists.example)\n\
+         {T} MID 104 ARC: pass (i=1 d=lists.example)\n\
+         {T} MID 104 DMARC: Message from domain lists.example, DMARC pass (SPF aligned True, DKIM aligned True)\n"
+    ));
+    std::fs::write(&current, text).unwrap();
+    let out = findevent(&logs, &args("--mid 104")).unwrap();
+    // findevent prints the raw lines first, then the tracking view.
+    let details = out
+        .split("Processing Details")
+        .nth(1)
+        .expect("a Processing Details section");
+    for line in [
+        "Message 104 SPF: helo identity postmaster@mx.lists.example None",
+        "Message 104 SPF: mailfrom identity news@lists.example Pass (v=spf1)",
+        "Message 104 DKIM: pass signature verified (d=lists.example s=sel i=@lists.example)",
+        "Message 104 ARC: pass (i=1 d=lists.example)",
+        "Message 104 DMARC: Message from domain lists.example, DMARC pass (SPF aligned True, DKIM aligned True)",
+    ] {
+        assert!(details.contains(line), "{line} missing from:\n{out}");
+    }
+    assert!(!details.contains("MID 104"), "{out}");
+}

@@ -284,6 +284,29 @@ fn render(
         } => vec![format!(
             "Message {mid} scanned by Anti-Spam engine {engine}. Final verdict: {verdict}"
         )],
+        // Sender authentication as AsyncOS's Processing Details show it:
+        // the mail_logs words, introduced by "Message N" instead of "MID N".
+        // The HELO check belongs to the connection; each of its messages
+        // shows it.
+        E::SpfHelo {
+            identity, result, ..
+        } => vec![format!(
+            "Message {mid} SPF: helo identity {identity} {result}"
+        )],
+        E::SpfMailFrom {
+            identity, result, ..
+        } => vec![format!(
+            "Message {mid} SPF: mailfrom identity {identity} {result}"
+        )],
+        E::DkimVerdict { verdict, .. } => vec![format!("Message {mid} DKIM: {verdict}")],
+        E::ArcVerdict { verdict, .. } => vec![format!("Message {mid} ARC: {verdict}")],
+        E::DmarcVerdict { verdict, .. } => vec![format!("Message {mid} DMARC: {verdict}")],
+        E::DmarcRejected { reply, .. } => vec![format!(
+            "Message {mid} DMARC: Message rejected by DMARC policy: {reply}"
+        )],
+        E::SenderAuthBudget { secs, .. } => vec![format!(
+            "Message {mid} sender authentication: DNS budget of {secs} seconds spent; SPF, DKIM and DMARC results are temperror"
+        )],
         E::DeliveryStart { dcid, rids, .. } => vec![format!(
             "(DCID {dcid}) Delivery started for message {mid} to {}.",
             facts.addresses(rids)

@@ -664,9 +664,8 @@ async fn authenticate(
         _ => Vec::new(),
     };
     data.extend_from_slice(tail);
-    let timeout = Duration::from_secs(u64::from(config.dns.timeout_secs.max(1)));
-    let auth = crate::sender_auth::authenticator(&config.dns.servers, timeout)
-        .map_err(|e| refuse(format!("451 4.4.3 DNS resolver unavailable: {e}")))?;
+    // The gateway's resolver (committed `dnsconfig`), with its cache.
+    let auth = ctx.dns().authenticator();
     let env = crate::sender_auth::Envelope {
         icid: r.icid,
         mid: record.mid,
