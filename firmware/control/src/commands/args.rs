@@ -44,7 +44,10 @@ pub(super) struct Opts {
 }
 
 /// Splits `args` into positionals and the options it knows. `--name value`
-/// and `--name=value` both work; an unknown option is a usage error.
+/// and `--name=value` both work; an unknown option is a usage error. `-`
+/// and `_` in an option's name are the same letter: AsyncOS's batch forms
+/// spell options with `_` (`--max_conn`), ours mostly with `-`, and an
+/// administrator should not have to remember which command does which.
 pub(super) fn parse_opts(
     args: &[String],
     valued: &[&'static str],
@@ -66,7 +69,8 @@ pub(super) fn parse_opts(
             Some((n, v)) => (n.to_ascii_lowercase(), Some(v.to_string())),
             None => (body.to_ascii_lowercase(), None),
         };
-        if let Some(&known) = valued.iter().find(|v| **v == name) {
+        let same = |known: &str| known.replace('_', "-") == name.replace('_', "-");
+        if let Some(&known) = valued.iter().find(|v| same(v)) {
             let value = match inline {
                 Some(v) => v,
                 None => it
@@ -78,7 +82,7 @@ pub(super) fn parse_opts(
                 return Err(invalid(format!("--{known} is given twice.")));
             }
             opts.values.push((known, value));
-        } else if let Some(&known) = flags.iter().find(|f| **f == name) {
+        } else if let Some(&known) = flags.iter().find(|f| same(f)) {
             if inline.is_some() {
                 return Err(invalid(format!("--{known} takes no value.")));
             }
@@ -351,6 +355,30 @@ mod tests {
             .is_err()
         );
         assert!(parse_opts(&strings(&["--code"]), &["code"], &[], "u").is_err());
+    }
+
+    #[test]
+    fn dashes_and_underscores_in_option_names_are_the_same() {
+        let o = parse_opts(
+            &strings(&["--max_parallel", "2", "--max-message-size=1M", "--skip_dns"]),
+            &["max-parallel", "max_message_size"],
+            &["skip-dns"],
+            "u",
+        )
+        .unwrap();
+        assert_eq!(o.value("max-parallel"), Some("2"));
+        assert_eq!(o.value("max_message_size"), Some("1M"));
+        assert!(o.flag("skip-dns"));
+        // The two spellings are one option: giving both is giving it twice.
+        assert!(
+            parse_opts(
+                &strings(&["--max-parallel", "1", "--max_parallel", "2"]),
+                &["max-parallel"],
+                &[],
+                "u"
+            )
+            .is_err()
+        );
     }
 
     #[test]
