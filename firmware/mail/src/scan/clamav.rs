@@ -120,7 +120,15 @@ pub fn parse_reply(reply: &[u8]) -> Result<Verdict, ReplyError> {
     }
     let text = String::from_utf8_lossy(reply);
     let text = text.trim_end_matches(['\n', '\r']).trim();
-    let printable = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
+    // Signature names are ASCII: anything else (a replacement character
+    // for bytes that were not UTF-8 takes three bytes) becomes `?`, so a
+    // name is never longer than the reply it came from.
+    let printable = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .map(|c| if c.is_ascii() { c } else { '?' })
+            .collect()
+    };
     if text == "INSTREAM size limit exceeded"
         || text.ends_with("INSTREAM size limit exceeded. ERROR")
     {
@@ -277,6 +285,24 @@ mod tests {
             parse_reply(b"stream:  FOUND"),
             Err(ReplyError::Unexpected(_))
         ));
+    }
+
+    #[test]
+    fn names_made_of_bytes_that_are_not_utf8_stay_within_the_reply() {
+        // Found by the fuzzer: 600 bytes that are not UTF-8 became 1800
+        // bytes of replacement characters in the unscannable reason.
+        let mut reply = vec![0xCD; 600];
+        reply.extend_from_slice(b" ERROR\n");
+        let Ok(Verdict::Unscannable(why)) = parse_reply(&reply) else {
+            panic!("not unscannable");
+        };
+        assert!(why.len() <= reply.len() && why.is_ascii(), "{why}");
+        let mut found = b"stream: \xff\xfeBad.Name FOUND".to_vec();
+        found.push(b'\n');
+        assert_eq!(
+            parse_reply(&found).ok(),
+            Some(Verdict::Infected("??Bad.Name".to_string()))
+        );
     }
 
     #[test]
