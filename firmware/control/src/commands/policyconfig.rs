@@ -735,7 +735,7 @@ mod tests {
         // The list's Anti-Virus column and the detail's line.
         let list = f.run("policyconfig list incoming").unwrap();
         assert!(
-            list.contains("1  SALES                (use default)  (use default)"),
+            list.contains("1  SALES                (use default)  Not Available"),
             "{list}"
         );
         f.run("antivirusconfig enable").unwrap();
