@@ -71,6 +71,27 @@ impl World {
         world
     }
 
+    /// The seeds' outbound set-up, staged: hosts whose verified reverse
+    /// DNS is under `.protection.outlook.com` may relay through Data 2
+    /// (sender group `RELAY_O365`, policy `RELAYED`), and mail for
+    /// `domain` goes to the sink.
+    pub fn relay_for_microsoft_365_to_sink(&self, domain: &str) {
+        let route = self.net.sink_route();
+        self.gw.cli_ok(&[
+            "listenerconfig",
+            "edit",
+            "OutgoingMail",
+            "hostaccess",
+            "new",
+            "sendergroup",
+            "RELAY_O365",
+            ".protection.outlook.com",
+            "--policy",
+            "RELAYED",
+        ]);
+        self.gw.cli_ok(&["smtproutes", "new", domain, &route]);
+    }
+
     /// `user@example.com`.
     #[must_use]
     pub fn local(user: &str) -> String {

@@ -20,20 +20,7 @@ fn tagging_world(extra: &[&[&str]]) -> World {
         .host_record("mail-eopbgr.protection.outlook.com", net.client(10))
         .start();
     let w = World::with_dns(net, dns);
-    let route = w.net.sink_route();
-    w.gw.cli_ok(&[
-        "listenerconfig",
-        "edit",
-        "OutgoingMail",
-        "hostaccess",
-        "new",
-        "sendergroup",
-        "RELAY_O365",
-        ".protection.outlook.com",
-        "--policy",
-        "RELAYED",
-    ]);
-    w.gw.cli_ok(&["smtproutes", "new", PARTNER, &route]);
+    w.relay_for_microsoft_365_to_sink(PARTNER);
     w.gw.cli_ok(&["bvconfig", "new", "e2e tagging key number one"]);
     w.gw.cli_ok(&["bvconfig", "tagging", "default", "on"]);
     for args in extra {
