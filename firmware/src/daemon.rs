@@ -694,6 +694,11 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let delivery_for_commits = delivery.clone();
     let queue_for_commits = queue.clone();
     let mut changes = config_rx.clone();
+    // The config the task below has last applied: `commit` answers only
+    // once the listeners, DNS, TLS and management plane run on it, so the
+    // administrator's (or a script's) next connection meets the new
+    // settings, not the old ones for a few milliseconds more.
+    let (applied_tx, applied_rx) = watch::channel(config_rx.borrow().clone());
     // Only a board whose daemon drops root has a root supervisor to set
     // the clock; the development board measures only (0015-ntp-client).
     let clock_setter = match (&opts.board.run_as, &opts.heartbeat) {
@@ -719,7 +724,9 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             // between the answer and the task's turn were never shipped
             // (and a subscriber with nothing spooled never connected).
             log_for_commits.apply_shipping(c);
-            config_tx.send_replace(Arc::new(c.clone()));
+            let committed = Arc::new(c.clone());
+            config_tx.send_replace(committed.clone());
+            wait_until_applied(&config_tx, applied_rx.clone());
         }),
         daemon: Arc::new(Status {
             reception,
@@ -784,6 +791,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             delivery_for_commits.reconfigure(Dns::new(&cfg.dns).ok());
             log.set_settings(cfg.mail_logs);
             queue_for_commits.set_settings(cfg.queue);
+            applied_tx.send_replace(cfg);
         }
     });
 
@@ -813,6 +821,41 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     } else {
         Stopped::Shutdown
     })
+}
+
+/// How long `commit` waits for the daemon to apply what it committed: a
+/// listener rebinding or a management-plane restart takes well under a
+/// second; past this the answer goes out anyway (the change is committed
+/// and will apply) rather than hold the console.
+const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Blocks the control command (a blocking thread of the runtime) until the
+/// commit task has applied the newest committed config. Comparing with the
+/// newest, not with the one this commit sent, keeps two commits in quick
+/// succession (which the watch channel coalesces) from waiting in vain.
+fn wait_until_applied(
+    committed: &watch::Sender<Arc<Config>>,
+    mut applied: watch::Receiver<Arc<Config>>,
+) {
+    let caught_up = async {
+        applied
+            .wait_for(|a| Arc::ptr_eq(a, &committed.borrow()))
+            .await
+            .is_ok()
+    };
+    let done = match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .block_on(async { tokio::time::timeout(APPLY_WAIT, caught_up).await })
+            .unwrap_or(false),
+        // Outside the runtime (never in the daemon): nothing to wait on.
+        Err(_) => true,
+    };
+    if !done {
+        tracing::warn!(
+            "commit: the daemon had not applied the change after {} s; it will apply",
+            APPLY_WAIT.as_secs()
+        );
+    }
 }
 
 // -- alerts (issue 16) --
