@@ -17,6 +17,7 @@ pub mod antispam;
 pub mod antivirus;
 pub mod bounce_verification;
 pub mod call_ahead;
+pub mod cluster;
 pub mod delivery;
 pub mod domain_keys;
 pub mod factory;
