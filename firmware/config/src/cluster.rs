@@ -168,7 +168,7 @@ pub fn source(
 ) -> Option<Level> {
     if machine.1.defines(section) {
         Some(Level::Machine(machine.0.to_string()))
-    } else if let Some((name, g)) = group.filter(|(_, g)| g.defines(section)) {
+    } else if let Some((name, _)) = group.filter(|(_, g)| g.defines(section)) {
         Some(Level::Group(name.to_string()))
     } else if cluster.defines(section) {
         Some(Level::Cluster)
