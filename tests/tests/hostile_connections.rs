@@ -404,11 +404,16 @@ fn the_outbound_cap_holds_a_destination_back_until_a_connection_closes() {
     }
     // The connections did not overlap: one said QUIT (the server writes
     // that down before its 221, which the gateway waits for before it
-    // counts the connection out) before the other was opened.
+    // counts the connection out) before the other was opened. The last
+    // QUIT may still be on its way when the message is seen accepted.
     let time = |server: &breakwater_e2e::ScriptedServer, ev: &str| {
-        server.events_named(ev)[0]["t"]
-            .as_f64()
-            .expect("event time")
+        wait_until(SOON, || {
+            server
+                .events_named(ev)
+                .first()
+                .and_then(|e| e["t"].as_f64())
+        })
+        .unwrap_or_else(|| panic!("the next hop never logged {ev}"))
     };
     let (a_open, a_quit) = (time(&server_a, "connect"), time(&server_a, "quit"));
     let (b_open, b_quit) = (time(&server_b, "connect"), time(&server_b, "quit"));
