@@ -358,6 +358,10 @@ fn join(
     ))
 }
 
+/// One row of `clusterconfig list`: machine, group, address, revision,
+/// last seen, status.
+type Row = (String, String, String, String, String, String);
+
 fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<String, CliError> {
     let etcd = connect(local, m).map_err(cluster_error)?;
     let (members, statuses, (levels, _)) = block_on(async {
@@ -370,7 +374,7 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
     .and_then(|r| r)
     .map_err(cluster_error)?;
     let latest = breakwater_cluster::cluster_revision(&levels);
-    let rows: Vec<(String, String, String, String, String, String)> = members
+    let rows: Vec<Row> = members
         .iter()
         .map(|x| {
             let (revision, seen, status) = match statuses.get(&x.machine) {
@@ -422,9 +426,7 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
         "Status".to_string(),
     );
     let all: Vec<_> = std::iter::once(&header).chain(rows.iter()).collect();
-    let w = |f: fn(&(String, String, String, String, String, String)) -> &String| {
-        all.iter().map(|r| f(r).len()).max().unwrap_or(0)
-    };
+    let w = |f: fn(&Row) -> &String| all.iter().map(|r| f(r).len()).max().unwrap_or(0);
     let (w0, w1, w2, w3, w4) = (
         w(|r| &r.0),
         w(|r| &r.1),
