@@ -695,3 +695,39 @@ fn share_certificates(
         "Certificates stay on each machine.".to_string()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use super::*;
+
+    #[test]
+    fn without_a_cluster_the_commands_say_so() {
+        let f = Fixture::new();
+        assert_eq!(f.run("clusterconfig").unwrap(), NOT_IN_A_CLUSTER);
+        let e = f.run("clustermode cluster").unwrap_err().to_string();
+        assert_eq!(e, NOT_IN_A_CLUSTER);
+        assert!(f.run("clustercheck").is_err());
+    }
+
+    #[test]
+    fn the_join_token_is_one_base64url_line_of_the_decision_s_json() {
+        let token = JoinToken {
+            cluster: "Hosted_Cluster".into(),
+            endpoints: vec!["https://127.9.0.1:2379".into()],
+            ca_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+        };
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&token).unwrap());
+        assert!(!text.contains(['\n', '+', '/', '=']), "{text}");
+        let back: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&text)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back["cluster"], "Hosted_Cluster");
+        assert_eq!(back["endpoints"][0], "https://127.9.0.1:2379");
+        assert!(back["ca_pem"].as_str().unwrap().starts_with("-----BEGIN"));
+    }
+}
