@@ -554,6 +554,15 @@ fn levels(
     Ok(out)
 }
 
+/// The sections that move between levels together: the HAT's comment
+/// lines go with the listeners whose HAT they annotate.
+fn together(section: &str) -> Vec<&str> {
+    match section {
+        "listeners" => vec!["listeners", "hat_comments"],
+        _ => vec![section],
+    }
+}
+
 fn set_level(
     link: &dyn ClusterLink,
     ctx: &CommandContext<'_>,
@@ -583,9 +592,14 @@ fn set_level(
         "machine" => {
             let mut overrides = state.overrides().map_err(store)?;
             if define {
-                let value = model::extract(local, [section]).map_err(store)?;
+                let value = model::extract(local, together(section)).map_err(store)?;
                 overrides.sections.extend(value.sections);
-            } else if overrides.sections.remove(section).is_none() {
+            } else if together(section)
+                .iter()
+                .filter_map(|s| overrides.sections.remove(*s))
+                .count()
+                == 0
+            {
                 return Err(invalid(format!(
                     "{section} is not defined at machine level on {}.",
                     m.machine
@@ -606,14 +620,16 @@ fn set_level(
         "group" => {
             let level = Level::Group(m.group.clone());
             let etcd = connect(local, m).map_err(cluster_error)?;
-            let value = model::extract(local, [section]).map_err(store)?;
+            let value = model::extract(local, together(section)).map_err(store)?;
             block_on(async {
                 let current = etcd.level(&m.cluster, &level).await?;
                 let mut doc = current.doc.settings();
                 if define {
                     doc.sections.extend(value.sections.clone());
                 } else {
-                    doc.sections.remove(section);
+                    for s in together(section) {
+                        doc.sections.remove(s);
+                    }
                 }
                 let comment = format!(
                     "clusterconfig {} {section} group",
