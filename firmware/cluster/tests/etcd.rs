@@ -1,6 +1,7 @@
 //! The cluster's etcd operations against a real etcd (Debian's
 //! `etcd-server`, tools/packages.txt) serving TLS with client
 //! certificates, as an appliance meets it.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -113,7 +114,7 @@ fn start_etcd(n: u32) -> EtcdServer {
 
 async fn client(server: &EtcdServer) -> Etcd {
     let etcd = connect(
-        &[server.url.clone()],
+        std::slice::from_ref(&server.url),
         &server.pki.ca_pem,
         &server.pki.client.0,
         &server.pki.client.1,
@@ -252,7 +253,7 @@ async fn a_client_without_a_certificate_the_ca_signed_is_refused_and_an_absent_e
     // A stranger's certificate: etcd refuses the TLS handshake.
     let other = pki("127.0.0.1");
     let stranger = connect(
-        &[server.url.clone()],
+        std::slice::from_ref(&server.url),
         &server.pki.ca_pem,
         &other.client.0,
         &other.client.1,

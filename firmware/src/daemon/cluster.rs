@@ -133,6 +133,10 @@ impl Agent {
             let local = agent.store.committed().map_err(|e| e.to_string())?;
             match effective_for(&local, &m2, &levels, &overrides2)? {
                 Some(next) => {
+                    // A commit drops the staged copy: an administrator's
+                    // machine-level change in progress is staged again,
+                    // with the new levels laid over it.
+                    let staged = agent.store.staged().ok().flatten();
                     agent
                         .store
                         .commit(
@@ -141,6 +145,15 @@ impl Agent {
                             Some(&next),
                         )
                         .map_err(|e| e.to_string())?;
+                    if let Some(staged) = staged {
+                        let rebased = effective_for(&staged, &m2, &levels, &overrides2)
+                            .ok()
+                            .flatten()
+                            .unwrap_or(staged);
+                        if let Err(e) = agent.store.stage(&rebased) {
+                            tracing::warn!("cluster: staged changes not kept: {e}");
+                        }
+                    }
                     (agent.on_commit)(&next);
                     tracing::info!("cluster: applied cluster revision {revision}");
                     Ok(next)

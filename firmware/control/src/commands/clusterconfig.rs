@@ -358,6 +358,10 @@ fn join(
     ))
 }
 
+/// One row of `clusterconfig list`: machine, group, address, revision,
+/// last seen, status.
+type Row = (String, String, String, String, String, String);
+
 fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<String, CliError> {
     let etcd = connect(local, m).map_err(cluster_error)?;
     let (members, statuses, (levels, _)) = block_on(async {
@@ -370,7 +374,7 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
     .and_then(|r| r)
     .map_err(cluster_error)?;
     let latest = breakwater_cluster::cluster_revision(&levels);
-    let rows: Vec<(String, String, String, String, String, String)> = members
+    let rows: Vec<Row> = members
         .iter()
         .map(|x| {
             let (revision, seen, status) = match statuses.get(&x.machine) {
@@ -422,9 +426,7 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
         "Status".to_string(),
     );
     let all: Vec<_> = std::iter::once(&header).chain(rows.iter()).collect();
-    let w = |f: fn(&(String, String, String, String, String, String)) -> &String| {
-        all.iter().map(|r| f(r).len()).max().unwrap_or(0)
-    };
+    let w = |f: fn(&Row) -> &String| all.iter().map(|r| f(r).len()).max().unwrap_or(0);
     let (w0, w1, w2, w3, w4) = (
         w(|r| &r.0),
         w(|r| &r.1),
@@ -692,4 +694,40 @@ fn share_certificates(
     } else {
         "Certificates stay on each machine.".to_string()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use super::*;
+
+    #[test]
+    fn without_a_cluster_the_commands_say_so() {
+        let f = Fixture::new();
+        assert_eq!(f.run("clusterconfig").unwrap(), NOT_IN_A_CLUSTER);
+        let e = f.run("clustermode cluster").unwrap_err().to_string();
+        assert_eq!(e, NOT_IN_A_CLUSTER);
+        assert!(f.run("clustercheck").is_err());
+    }
+
+    #[test]
+    fn the_join_token_is_one_base64url_line_of_the_decision_s_json() {
+        let token = JoinToken {
+            cluster: "Hosted_Cluster".into(),
+            endpoints: vec!["https://127.9.0.1:2379".into()],
+            ca_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+        };
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&token).unwrap());
+        assert!(!text.contains(['\n', '+', '/', '=']), "{text}");
+        let back: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&text)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back["cluster"], "Hosted_Cluster");
+        assert_eq!(back["endpoints"][0], "https://127.9.0.1:2379");
+        assert!(back["ca_pem"].as_str().unwrap().starts_with("-----BEGIN"));
+    }
 }
