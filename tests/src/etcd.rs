@@ -52,6 +52,8 @@ pub fn etcd_ip(net: &TestNet, i: usize) -> Ipv4Addr {
 struct Member {
     name: String,
     ip: Ipv4Addr,
+    client_port: u16,
+    peer_port: u16,
     data_dir: PathBuf,
     log: PathBuf,
     cert: TlsCert,
@@ -79,6 +81,37 @@ impl EtcdCluster {
     /// cluster does not become healthy.
     #[must_use]
     pub fn start(net: &TestNet, n: usize) -> EtcdCluster {
+        let addrs = (0..n)
+            .map(|i| (etcd_ip(net, i), ETCD_CLIENT_PORT, ETCD_PEER_PORT))
+            .collect();
+        EtcdCluster::start_at(addrs, &[])
+    }
+
+    /// `n` members for appliance VMs: QEMU's user-mode network forwards a
+    /// guest's connections to the host's 127.0.0.1 only, so the members
+    /// listen there on free ports, and their certificates also name
+    /// `guest_view`, the host's address as the guests see it (e.g.
+    /// [`crate::qemu::HOST_VIA_MGMT`]); the guests use
+    /// [`EtcdCluster::endpoints_via`]`(guest_view)`.
+    ///
+    /// # Panics
+    /// As [`EtcdCluster::start`].
+    #[must_use]
+    pub fn start_for_guests(n: usize, guest_view: Ipv4Addr) -> EtcdCluster {
+        let addrs = (0..n)
+            .map(|_| {
+                (
+                    Ipv4Addr::LOCALHOST,
+                    crate::qemu::free_port(),
+                    crate::qemu::free_port(),
+                )
+            })
+            .collect();
+        EtcdCluster::start_at(addrs, &[guest_view])
+    }
+
+    fn start_at(addrs: Vec<(Ipv4Addr, u16, u16)>, extra_ips: &[Ipv4Addr]) -> EtcdCluster {
+        let n = addrs.len();
         for program in [ETCD, ETCDCTL] {
             assert!(
                 Path::new(program).exists(),
@@ -90,13 +123,18 @@ impl EtcdCluster {
             .tempdir()
             .expect("etcd temp dir");
         let ca = TlsCert::ca(dir.path(), "etcd-ca");
-        let admin = issue(dir.path(), &ca, "etcdctl", "etcdctl.test.local", None);
-        let members = (0..n)
-            .map(|i| {
-                let ip = etcd_ip(net, i);
+        let admin = issue(dir.path(), &ca, "etcdctl", "etcdctl.test.local", &[]);
+        let members = addrs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ip, client_port, peer_port))| {
                 let name = format!("etcd{}", i + 1);
-                let cert = issue(dir.path(), &ca, &name, &name, Some(ip));
+                let mut ips = vec![ip];
+                ips.extend_from_slice(extra_ips);
+                let cert = issue(dir.path(), &ca, &name, &name, &ips);
                 Member {
+                    client_port,
+                    peer_port,
                     data_dir: dir.path().join(format!("{name}.data")),
                     log: dir.path().join(format!("{name}.log")),
                     name,
@@ -134,7 +172,18 @@ impl EtcdCluster {
     /// Every member's client URL, `https://127.8.n.x:2379`.
     #[must_use]
     pub fn endpoints(&self) -> Vec<String> {
-        self.members.iter().map(|m| client_url(m.ip)).collect()
+        self.members.iter().map(Member::client_url).collect()
+    }
+
+    /// The client URLs with the host part `host` (the ports stay): what a
+    /// guest VM reaches through QEMU's forwarding, see
+    /// [`EtcdCluster::start_for_guests`].
+    #[must_use]
+    pub fn endpoints_via(&self, host: Ipv4Addr) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("https://{host}:{}", m.client_port))
+            .collect()
     }
 
     /// [`EtcdCluster::endpoints`] joined by commas, the form
@@ -147,7 +196,7 @@ impl EtcdCluster {
     /// Client address of member `i`.
     #[must_use]
     pub fn client_addr(&self, i: usize) -> SocketAddrV4 {
-        SocketAddrV4::new(self.members[i].ip, ETCD_CLIENT_PORT)
+        SocketAddrV4::new(self.members[i].ip, self.members[i].client_port)
     }
 
     /// The CA certificate (PEM file) that signed every member's and every
@@ -168,7 +217,7 @@ impl EtcdCluster {
             &self.ca,
             name,
             &format!("{name}.test.local"),
-            None,
+            &[],
         )
     }
 
@@ -188,7 +237,7 @@ impl EtcdCluster {
             .members
             .iter()
             .filter(|m| m.child.is_some())
-            .map(|m| client_url(m.ip))
+            .map(Member::client_url)
             .collect();
         let endpoints = if endpoints.is_empty() {
             self.endpoints()
@@ -311,7 +360,7 @@ impl EtcdCluster {
         let initial_cluster = self
             .members
             .iter()
-            .map(|m| format!("{}={}", m.name, peer_url(m.ip)))
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
             .collect::<Vec<_>>()
             .join(",");
         let m = &self.members[i];
@@ -337,13 +386,13 @@ impl EtcdCluster {
             .arg("--data-dir")
             .arg(&m.data_dir)
             .arg("--listen-client-urls")
-            .arg(client_url(m.ip))
+            .arg(m.client_url())
             .arg("--advertise-client-urls")
-            .arg(client_url(m.ip))
+            .arg(m.client_url())
             .arg("--listen-peer-urls")
-            .arg(peer_url(m.ip))
+            .arg(m.peer_url())
             .arg("--initial-advertise-peer-urls")
-            .arg(peer_url(m.ip))
+            .arg(m.peer_url())
             .arg("--initial-cluster")
             .arg(&initial_cluster)
             .arg("--initial-cluster-state")
@@ -369,7 +418,7 @@ impl EtcdCluster {
     /// is never healthy).
     fn wait_healthy(&mut self, members: &[usize]) {
         for &i in members {
-            let url = client_url(self.members[i].ip);
+            let url = self.members[i].client_url();
             let addr = self.client_addr(i);
             let mut last = String::new();
             let healthy = wait_until(EVENTUALLY, || {
@@ -432,19 +481,21 @@ impl Drop for EtcdCluster {
     }
 }
 
-fn client_url(ip: Ipv4Addr) -> String {
-    format!("https://{ip}:{ETCD_CLIENT_PORT}")
-}
+impl Member {
+    fn client_url(&self) -> String {
+        format!("https://{}:{}", self.ip, self.client_port)
+    }
 
-fn peer_url(ip: Ipv4Addr) -> String {
-    format!("https://{ip}:{ETCD_PEER_PORT}")
+    fn peer_url(&self) -> String {
+        format!("https://{}:{}", self.ip, self.peer_port)
+    }
 }
 
 /// A P-256 certificate with Common Name `cn` issued by `ca`, usable both
 /// as a TLS server and client certificate (etcd peers are both), with a
-/// DNS name, 127.0.0.1 and, for a member, its own address as subject
+/// DNS name, 127.0.0.1 and `ips` (a member's own addresses) as subject
 /// alternative names.
-fn issue(dir: &Path, ca: &TlsCert, name: &str, cn: &str, ip: Option<Ipv4Addr>) -> TlsCert {
+fn issue(dir: &Path, ca: &TlsCert, name: &str, cn: &str, ips: &[Ipv4Addr]) -> TlsCert {
     let (cert, key, csr) = (
         dir.join(format!("{name}.crt")),
         dir.join(format!("{name}.key")),
@@ -468,10 +519,14 @@ fn issue(dir: &Path, ca: &TlsCert, name: &str, cn: &str, ip: Option<Ipv4Addr>) -
     // etcd compares a client's (and a peer's) certificate with the
     // address the connection comes from; connections to 127.8.n.x leave
     // from 127.0.0.1, so every certificate names it.
-    let san = match ip {
-        Some(ip) => format!("DNS:{cn},IP:{ip},IP:127.0.0.1"),
-        None => format!("DNS:{cn},IP:127.0.0.1"),
-    };
+    let mut san = format!("DNS:{cn}");
+    let mut named: Vec<Ipv4Addr> = Vec::new();
+    for &ip in ips.iter().chain(std::iter::once(&Ipv4Addr::LOCALHOST)) {
+        if !named.contains(&ip) {
+            named.push(ip);
+            san.push_str(&format!(",IP:{ip}"));
+        }
+    }
     fs::write(
         &ext,
         format!(

@@ -170,8 +170,14 @@ impl Site {
             ok(&last).then(|| last.clone())
         })
         .unwrap_or_else(|| {
+            // What an administrator would look at next: the box's view of
+            // the cluster, and the cluster level as etcd holds it.
+            let view = self.gw(i).cli(&["clusterconfig"]);
+            let level = self
+                .etcd
+                .etcdctl(&["get", &format!("/breakwater/v1/{CLUSTER}/level/cluster")]);
             panic!(
-                "gw{}: `{}` never showed what was expected; last:\n{last}",
+                "gw{}: `{}` never showed what was expected; last:\n{last}\nclusterconfig: {view:?}\netcd cluster level: {level:?}",
                 i + 1,
                 args.join(" ")
             )
@@ -189,7 +195,7 @@ impl Site {
     /// again); panics with the last refusal after [`SOON`].
     fn commit_until_ok(&self, i: usize, comment: &str) -> String {
         let mut last = String::new();
-        wait_until(SOON, || match self.gw(i).cli(&["commit", comment]) {
+        let out = wait_until(SOON, || match self.gw(i).cli(&["commit", comment]) {
             Ok(out) => Some(out),
             Err(e) => {
                 last = e;
@@ -197,7 +203,9 @@ impl Site {
                 None
             }
         })
-        .unwrap_or_else(|| panic!("gw{}: commit refused: {last}", i + 1))
+        .unwrap_or_else(|| panic!("gw{}: commit refused: {last}", i + 1));
+        assert!(out.contains("Changes committed"), "gw{}: {out}", i + 1);
+        out
     }
 
     /// Sends one message to `rcpt` through gateway `i`'s Data 1 and waits
