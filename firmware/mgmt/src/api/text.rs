@@ -27,6 +27,16 @@ pub fn bearer_token(value: &str) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// `Authorization: Cluster TOKEN` → `TOKEN`: another member of this
+/// appliance's cluster (docs/api.md, "Between cluster members").
+pub fn cluster_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("cluster")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Standard base64 (RFC 4648 §4), padding optional; `None` on any other
 /// character.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
@@ -258,6 +268,11 @@ mod tests {
         assert_eq!(basic_credentials("Bearer abc"), None);
         assert_eq!(bearer_token("Bearer abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(cluster_token("Cluster 0f1e "), Some("0f1e"));
+        assert_eq!(cluster_token("cluster 0f1e"), Some("0f1e"));
+        assert_eq!(cluster_token("Cluster  "), None);
+        assert_eq!(cluster_token("Bearer 0f1e"), None);
+        assert_eq!(bearer_token("Cluster 0f1e"), None);
     }
 
     #[test]
