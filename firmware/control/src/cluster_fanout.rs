@@ -587,7 +587,7 @@ fn merge_tracking(answers: Vec<Answer>) -> MergedTracking {
         }
     }
     // Newest first; equal times keep the machine order.
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|m| std::cmp::Reverse(m.at));
     all.truncate(MAX_MESSAGES);
     let mut lines_left = MAX_LINES;
     for m in all {
