@@ -110,6 +110,32 @@ pub fn certificate_sha256(der: &[u8]) -> String {
     hex(digest.as_ref())
 }
 
+/// What this appliance publishes in the cluster's directory
+/// (`members/M`'s `api` and `api_cert_sha256`): its REST API,
+/// `https://ADDR:PORT` on the Management interface's address, and the
+/// SHA-256 of the certificate it presents there (`management.certificate`,
+/// else the first one, as the management plane picks it). `None` when the
+/// API cannot be reached by others: HTTPS or the API off, no static
+/// Management address (with DHCP the daemon does not know its lease), no
+/// certificate that reads.
+pub fn published_api(config: &crate::config::Config) -> Option<(String, String)> {
+    use rustls_pki_types::pem::PemObject as _;
+    let m = &config.management;
+    if !m.https_enabled || !m.api_enabled {
+        return None;
+    }
+    let ip = config.interface("Management")?.address?;
+    let wanted = &m.certificate;
+    let cert = config
+        .certificates
+        .iter()
+        .find(|c| !wanted.is_empty() && c.name == *wanted)
+        .or_else(|| config.certificates.first())?;
+    let der = CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).ok()?;
+    let api = format!("https://{}", std::net::SocketAddr::new(ip, m.https_port));
+    Some((api, certificate_sha256(der.as_ref())))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

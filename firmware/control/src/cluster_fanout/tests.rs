@@ -439,3 +439,39 @@ fn tophosts_cluster_merges_this_machine_and_a_member_and_names_the_unreachable()
         .starts_with("usage: tophosts")
     );
 }
+
+#[test]
+fn this_appliance_publishes_its_management_api_and_certificate_pin() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["esa1.example.com".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut config = crate::config::factory::factory_config(
+        &breakwater_board::BoardProfile::builtin("dev").unwrap(),
+        crate::config::Certificate {
+            name: "api".into(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        },
+    );
+    config.interfaces.retain(|i| i.name != "Management");
+    config.interfaces.push(crate::config::Interface {
+        name: "Management".into(),
+        address: Some("127.3.1.1".parse().unwrap()),
+        prefix: 24,
+    });
+    config.management.certificate = "api".into();
+    config.management.https_enabled = true;
+    config.management.api_enabled = true;
+    config.management.https_port = 8443;
+    assert_eq!(
+        published_api(&config),
+        Some((
+            "https://127.3.1.1:8443".to_string(),
+            certificate_sha256(cert.der())
+        ))
+    );
+    config.management.api_enabled = false;
+    assert_eq!(published_api(&config), None);
+}
