@@ -136,6 +136,100 @@ pub fn published_api(config: &crate::config::Config) -> Option<(String, String)>
     Some((api, certificate_sha256(der.as_ref())))
 }
 
+/// This machine's `members/M` record for create and join: its group,
+/// and its REST API and certificate pin from `config` ([`published_api`];
+/// else `fallback_api`, the agent's idea of it, unpinned — the others
+/// then name it under `Not answered` until it publishes a pin).
+pub fn member_record(
+    config: &crate::config::Config,
+    machine: &str,
+    group: &str,
+    fallback_api: &str,
+) -> breakwater_cluster::Member {
+    let mut member = breakwater_cluster::member(machine, group, fallback_api);
+    if let Some((api, sha256)) = published_api(config) {
+        member.api = api;
+        member.api_cert_sha256 = sha256;
+    }
+    member
+}
+
+/// The cluster's API token, read from etcd's `meta` once per cluster and
+/// then kept: it never changes for a cluster, and a member must still
+/// answer the others' questions while etcd is unreachable.
+#[derive(Debug, Default)]
+pub struct TokenCache(std::sync::Mutex<Option<(String, String)>>);
+
+/// The [`ClusterDirectory`] of a cluster member: this machine from its
+/// cluster state, the members and the token from the cluster's etcd
+/// (through the cluster agent's membership and client certificate).
+pub struct LinkDirectory<'a> {
+    membership: crate::cluster::Membership,
+    store: &'a crate::config::ConfigStore,
+    tokens: &'a TokenCache,
+}
+
+impl<'a> LinkDirectory<'a> {
+    /// `None` when this appliance is not in a cluster.
+    pub fn new(
+        link: Arc<dyn crate::cluster::ClusterLink>,
+        store: &'a crate::config::ConfigStore,
+        tokens: &'a TokenCache,
+    ) -> Option<Self> {
+        let membership = link.state().membership().ok()??;
+        Some(Self {
+            membership,
+            store,
+            tokens,
+        })
+    }
+
+    fn etcd(&self) -> Result<breakwater_cluster::Etcd, String> {
+        let config = self.store.committed().map_err(|e| e.to_string())?;
+        crate::cluster::connect(&config, &self.membership).map_err(|e| e.to_string())
+    }
+}
+
+impl ClusterDirectory for LinkDirectory<'_> {
+    fn members(&self) -> Result<Vec<ClusterMember>, String> {
+        let etcd = self.etcd()?;
+        let members = crate::cluster::block_on(etcd.members(&self.membership.cluster))
+            .and_then(|r| r)
+            .map_err(|e| format!("Cannot read the cluster's members: {e}"))?;
+        Ok(members
+            .into_iter()
+            .map(|m| ClusterMember {
+                machine: m.machine,
+                api: m.api,
+                api_cert_sha256: m.api_cert_sha256,
+            })
+            .collect())
+    }
+
+    fn api_token(&self) -> Result<String, String> {
+        let cluster = &self.membership.cluster;
+        let mut cached = self.tokens.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((name, token)) = cached.as_ref()
+            && name == cluster
+        {
+            return Ok(token.clone());
+        }
+        let etcd = self.etcd()?;
+        let meta = crate::cluster::block_on(etcd.meta(cluster))
+            .and_then(|r| r)
+            .map_err(|e| format!("Cannot read the cluster's API token: {e}"))?
+            .ok_or_else(|| format!("Cluster {cluster} has no meta record in etcd."))?;
+        if !meta.api_token.is_empty() {
+            *cached = Some((cluster.clone(), meta.api_token.clone()));
+        }
+        Ok(meta.api_token)
+    }
+
+    fn this_machine(&self) -> Option<String> {
+        Some(self.membership.machine.clone())
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -361,8 +455,13 @@ type Answer = (String, Result<Value, String>);
 /// `GET member.api + path?query` with the cluster's token, the member's
 /// certificate pinned: the JSON body, or why not.
 fn ask_member(member: &ClusterMember, token: &str, q: &Question) -> Result<Value, String> {
-    let pin = CertificatePin::parse(&member.api_cert_sha256)?;
     let api = member.api.trim_end_matches('/');
+    if api.is_empty() || member.api_cert_sha256.is_empty() {
+        return Err(
+            "it published no API address and certificate (HTTPS or the API is off there)".into(),
+        );
+    }
+    let pin = CertificatePin::parse(&member.api_cert_sha256)?;
     if !api.starts_with("https://") {
         return Err(format!("its API address {api} is not https://"));
     }
