@@ -260,6 +260,38 @@ fn two_members_answer_findevent_and_tophosts_cluster() {
     ]);
     assert_eq!(status, 401, "{body}");
 
+    // A member whose certificate is not the one the cluster lists is
+    // refused (the pin), and publishes its own again when it starts.
+    let key = "/breakwater/v1/Hosted_Cluster/members/gw2";
+    let mut record = json(&etcd.get(key).expect("gw2's member record"));
+    let real_pin = record["api_cert_sha256"]
+        .as_str()
+        .expect("gw2 published a certificate pin")
+        .to_string();
+    assert_eq!(real_pin.len(), 64, "{record}");
+    record["api_cert_sha256"] = serde_json::json!("00".repeat(32));
+    etcd.etcdctl(&["put", key, &record.to_string()])
+        .expect("etcdctl put");
+    let out = worlds[0].gw.cli_ok(&["tophosts", "--cluster"]);
+    assert!(
+        out.contains(&format!(
+            "\nNot answered: gw2 (the member's certificate (SHA-256 {real_pin}) is not the one the cluster lists)"
+        )),
+        "{out}"
+    );
+    worlds[1].gw.stop();
+    worlds[1].gw.start_again();
+    wait_until(breakwater_e2e::EVENTUALLY, || {
+        etcd.get(key).filter(|r| r.contains(&real_pin))
+    })
+    .expect("gw2 publishes its certificate pin again when it starts");
+    api_ready(&worlds[1].gw);
+    let out = worlds[0].gw.cli_ok(&["tophosts", "--cluster"]);
+    assert!(
+        out.starts_with("Cluster totals of 2 of 2 machine(s)."),
+        "{out}"
+    );
+
     // A member that does not answer is named.
     worlds[1].gw.stop();
     let out = worlds[0].gw.cli_ok(&["tophosts", "--cluster"]);
