@@ -195,7 +195,11 @@ impl ClusterDirectory for LinkDirectory<'_> {
         let etcd = self.etcd()?;
         let members = crate::cluster::block_on(etcd.members(&self.membership.cluster))
             .and_then(|r| r)
-            .map_err(|e| format!("Cannot read the cluster's members: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "Cannot read the cluster's members: {e}. Without --cluster, this machine answers for itself."
+                )
+            })?;
         Ok(members
             .into_iter()
             .map(|m| ClusterMember {

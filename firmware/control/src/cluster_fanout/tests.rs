@@ -373,6 +373,17 @@ fn a_members_refusal_is_its_reason() {
     assert!(plain.contains("is not https://"), "{plain}");
 }
 
+#[test]
+fn an_answer_larger_than_the_cap_is_refused_not_read() {
+    let big = format!("\"{}\"", "x".repeat(MAX_REPLY_BYTES as usize));
+    let (api, pin, _head) = one_request_server(200, &big);
+    let err = ask_member(&member("esa2", &api, &pin), "tok", &question()).unwrap_err();
+    assert_eq!(
+        err,
+        format!("its answer is larger than {MAX_REPLY_BYTES} bytes")
+    );
+}
+
 /// A directory as the cluster core gives it, fixed for the test.
 struct Directory(Vec<ClusterMember>);
 
