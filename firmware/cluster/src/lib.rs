@@ -8,6 +8,8 @@
 //! and lives in `breakwater_config::cluster`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use breakwater_config::cluster::{Level, LevelSettings};
@@ -185,10 +187,14 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// A connection to the cluster's etcd.
+/// A connection to the cluster's etcd: one channel per endpoint, used in
+/// turn. A request that fails on one member is tried on the next (a
+/// killed member refuses at once; a silent one costs the timeout), and
+/// the member that answered is asked first next time.
 #[derive(Debug, Clone)]
 pub struct Etcd {
-    client: Client<TonicClient>,
+    clients: Vec<Client<TonicClient>>,
+    current: Arc<AtomicUsize>,
     timeout: Duration,
 }
 
@@ -213,7 +219,7 @@ pub fn connect(
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
         .identity(Identity::from_pem(cert_pem, key_pem));
-    let mut list = Vec::new();
+    let mut clients = Vec::new();
     for url in endpoints {
         if !url.starts_with("https://") {
             return Err(ClusterError::Settings(format!(
@@ -230,11 +236,12 @@ pub fn connect(
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(timeout)
             .keep_alive_while_idle(true);
-        list.push(endpoint);
+        let channel: Channel = endpoint.connect_lazy();
+        clients.push(Client::with_service(TonicClient::new(channel)));
     }
-    let channel = Channel::balance_list(list.into_iter());
     Ok(Etcd {
-        client: Client::with_service(TonicClient::new(channel)),
+        clients,
+        current: Arc::new(AtomicUsize::new(0)),
         timeout,
     })
 }
@@ -280,55 +287,82 @@ fn now() -> String {
 }
 
 impl Etcd {
-    async fn bounded<T, F>(&self, f: F) -> Result<T, ClusterError>
+    /// Runs `f` on the members in turn, from the one that last answered,
+    /// each attempt bounded by the timeout.
+    async fn bounded<T, F, Fut>(&self, f: F) -> Result<T, ClusterError>
     where
-        F: std::future::Future<Output = Result<T, etcdv3client::Error>>,
+        F: Fn(Client<TonicClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcdv3client::Error>>,
     {
-        match tokio::time::timeout(self.timeout, f).await {
-            Ok(r) => r.map_err(unreachable),
-            Err(_) => Err(ClusterError::Unreachable(format!(
-                "no answer within {} s",
-                self.timeout.as_secs()
-            ))),
+        let n = self.clients.len();
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = String::from("no etcd endpoint");
+        for i in 0..n {
+            let at = (start + i) % n;
+            match tokio::time::timeout(self.timeout, f(self.clients[at].clone())).await {
+                Ok(Ok(v)) => {
+                    self.current.store(at, Ordering::Relaxed);
+                    return Ok(v);
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = format!("no answer within {} s", self.timeout.as_secs()),
+            }
         }
+        Err(ClusterError::Unreachable(last))
+    }
+
+    async fn range(&self, req: pb::RangeRequest) -> Result<pb::RangeResponse, ClusterError> {
+        self.bounded(|c| {
+            let req = req.clone();
+            async move { c.kv.clone().range(req).await }
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<pb::KeyValue>, ClusterError> {
-        let mut kv = self.client.kv.clone();
         let resp = self
-            .bounded(kv.range(pb::RangeRequest::new(key.as_bytes().to_vec())))
+            .range(pb::RangeRequest::new(key.as_bytes().to_vec()))
             .await?;
         Ok(resp.kvs.into_iter().next())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<pb::KeyValue>, ClusterError> {
-        let mut kv = self.client.kv.clone();
         let resp = self
-            .bounded(kv.range(pb::RangeRequest::new(prefix.as_bytes().to_vec()).with_prefix()))
+            .range(pb::RangeRequest::new(prefix.as_bytes().to_vec()).with_prefix())
             .await?;
         Ok(resp.kvs)
     }
 
     async fn put_json<T: Serialize>(&self, key: String, value: &T) -> Result<i64, ClusterError> {
-        let mut kv = self.client.kv.clone();
+        let req = pb::PutRequest {
+            key: key.into_bytes(),
+            value: encode(value)?,
+            ..Default::default()
+        };
         let resp = self
-            .bounded(kv.put(pb::PutRequest {
-                key: key.into_bytes(),
-                value: encode(value)?,
-                ..Default::default()
-            }))
+            .bounded(|c| {
+                let req = req.clone();
+                async move { c.kv.clone().put(req).await }
+            })
             .await?;
         Ok(resp.header.map_or(0, |h| h.revision))
     }
 
-    async fn delete(&self, key: String) -> Result<(), ClusterError> {
-        let mut kv = self.client.kv.clone();
-        self.bounded(kv.delete_range(pb::DeleteRangeRequest {
-            key: key.into_bytes(),
-            ..Default::default()
-        }))
+    async fn delete_req(&self, req: pb::DeleteRangeRequest) -> Result<(), ClusterError> {
+        self.bounded(|c| {
+            let req = req.clone();
+            async move { c.kv.clone().delete_range(req).await }
+        })
         .await?;
         Ok(())
+    }
+
+    async fn delete(&self, key: String) -> Result<(), ClusterError> {
+        self.delete_req(pb::DeleteRangeRequest {
+            key: key.into_bytes(),
+            ..Default::default()
+        })
+        .await
     }
 
     async fn txn(
@@ -336,13 +370,16 @@ impl Etcd {
         compare: Vec<pb::Compare>,
         success: Vec<pb::RequestOp>,
     ) -> Result<(bool, i64), ClusterError> {
-        let mut kv = self.client.kv.clone();
+        let req = pb::TxnRequest {
+            compare,
+            success,
+            failure: Vec::new(),
+        };
         let resp = self
-            .bounded(kv.txn(pb::TxnRequest {
-                compare,
-                success,
-                failure: Vec::new(),
-            }))
+            .bounded(|c| {
+                let req = req.clone();
+                async move { c.kv.clone().txn(req).await }
+            })
             .await?;
         Ok((resp.succeeded, resp.header.map_or(0, |h| h.revision)))
     }
@@ -424,9 +461,8 @@ impl Etcd {
         cluster: &str,
     ) -> Result<(BTreeMap<Level, LevelState>, i64), ClusterError> {
         let prefix = levels_prefix(cluster);
-        let mut kv = self.client.kv.clone();
         let resp = self
-            .bounded(kv.range(pb::RangeRequest::new(prefix.as_bytes().to_vec()).with_prefix()))
+            .range(pb::RangeRequest::new(prefix.as_bytes().to_vec()).with_prefix())
             .await?;
         let mut out = BTreeMap::new();
         for item in resp.kvs {
@@ -581,16 +617,14 @@ impl Etcd {
     pub async fn delete_group(&self, cluster: &str, group: &str) -> Result<(), ClusterError> {
         let level = Level::Group(group.to_string());
         self.delete(level_key(cluster, &level)).await?;
-        let mut kv = self.client.kv.clone();
         let prefix = history_prefix(cluster, &level).into_bytes();
         let range = pb::RangeRequest::new(prefix.clone()).with_prefix();
-        self.bounded(kv.delete_range(pb::DeleteRangeRequest {
+        self.delete_req(pb::DeleteRangeRequest {
             key: prefix,
             range_end: range.range_end,
             ..Default::default()
-        }))
-        .await?;
-        Ok(())
+        })
+        .await
     }
 
     pub async fn put_status(
@@ -622,9 +656,12 @@ impl Etcd {
     /// connection does; the caller reads the levels again and watches
     /// anew (nothing is lost: the levels are read whole).
     pub async fn watch_levels(&self, cluster: &str) -> Result<LevelWatch, ClusterError> {
-        let mut watch = self.client.watch.clone();
+        let prefix = levels_prefix(cluster).into_bytes();
         let watcher = self
-            .bounded(watch.watch_prefix(levels_prefix(cluster).into_bytes()))
+            .bounded(|c| {
+                let prefix = prefix.clone();
+                async move { c.watch.clone().watch_prefix(prefix).await }
+            })
             .await?;
         Ok(LevelWatch { watcher })
     }
@@ -654,6 +691,13 @@ impl LevelWatch {
             }
         }
     }
+}
+
+/// The cluster revision of a set of levels: the newest etcd revision
+/// that wrote one of them. Every member reading the same levels finds the
+/// same number (etcd's own revision also counts status and member writes).
+pub fn cluster_revision(levels: &BTreeMap<Level, LevelState>) -> i64 {
+    levels.values().map(|l| l.mod_revision).max().unwrap_or(0)
 }
 
 /// A history record for a commit made now.
