@@ -655,7 +655,7 @@ pub const CATALOG: &[Command] = &[
     ),
     cmd(
         "tophosts",
-        "Show the destinations with the most active recipients (tophosts [active|conn|deliv|soft|hard])",
+        "Show the destinations with the most active recipients (tophosts [active|conn|deliv|soft|hard]; --cluster: every cluster member, summed)",
         usage::TOPHOSTS,
         WorkQueue,
         &[form(&["tophosts", "**"], Guest)],
@@ -917,7 +917,7 @@ pub const CATALOG: &[Command] = &[
     // The logs.
     cmd(
         "findevent",
-        "Find every mail_logs line of messages by sender, recipient, subject or MID",
+        "Find every mail_logs line of messages by sender, recipient, subject or MID (--cluster: on every cluster member)",
         usage::FINDEVENT,
         Logs,
         &[form(&["findevent", "**"], ReadOnly)],

@@ -14,6 +14,7 @@
 pub mod catalog;
 pub mod levels;
 pub mod setup;
+pub mod tophosts;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,17 @@ pub const BANNER: &str = "__banner";
 pub const STATE: &str = "__state";
 /// Ends the session.
 pub const LOGOUT: &str = "__logout";
+/// A read-only question from another member of this appliance's cluster:
+/// `[CLUSTER_TOKEN, token, command...]`, asked by the management plane
+/// for a request that presented the cluster's API token. The control
+/// plane compares the token with its cluster's and answers only
+/// `findevent --json` and `tophosts` (decision 0020, "Central
+/// visibility"), as the read-only identity `cluster`.
+pub const CLUSTER_TOKEN: &str = "__cluster";
+/// The control plane's refusal of a [`CLUSTER_TOKEN`] question: no
+/// cluster, or not its token (which of the two is not told). The REST API
+/// answers it `401`.
+pub const CLUSTER_TOKEN_REFUSED: &str = "The cluster API token was refused.";
 /// The answer to a request whose session is gone (logged out elsewhere,
 /// expired, user deleted); the console then shows the login prompt again.
 pub const SESSION_ENDED: &str = "Your session has ended; please log in again.";

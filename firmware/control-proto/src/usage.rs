@@ -368,7 +368,7 @@ Nothing is received, queued or delivered.";
 pub const FINDEVENT: &str = "\
 usage: findevent [--mid N] [--from ADDRESS] [--to ADDRESS] [--subject TEXT]
                  [--message-id TEXT] [--ip ADDRESS] [--since TIME] [--until TIME]
-                 [--json]
+                 [--json] [--cluster]
        findevent [-i] [-m MID] [-f REGEX] [-s REGEX] [-t REGEX] [mail_logs]
 Prints every mail_logs line of the messages that match all criteria given
 (--from, --to, --subject, --message-id: case-insensitive, part of the value
@@ -377,7 +377,9 @@ expressions, case-sensitive unless -i; --ip: the sender IP of the message's
 connection, exactly; TIME: YYYY-MM-DD[ HH:MM[:SS]] local time, or a time
 ago: 24h, 7d; on the message's Start MID line), then each message's Message
 Tracking: summary, sending host and Processing Details.
---json: the messages and their tracking fields as JSON.";
+--json: the messages and their tracking fields as JSON.
+--cluster: every member of this appliance's cluster answers (long options
+only), messages merged by time, each with its machine.";
 
 pub const TAIL: &str = "\
 usage: tail [LOG] [N]         the last N lines of LOG (default 20, at most 5000)
@@ -408,7 +410,7 @@ pub const STATUS: &str = "usage: status\n       status detail\n       status plo
 pub const WORKQUEUE: &str = "usage: workqueue [status]";
 pub const METRICS: &str = "usage: metrics [--openmetrics]";
 pub const REPORTDATA: &str = "usage: reportdata [--json] [--hours N]";
-pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard]";
+pub const TOPHOSTS: &str = "usage: tophosts [active|conn|deliv|soft|hard] [--cluster [--json]]";
 pub const HOSTSTATUS: &str = "usage: hoststatus <domain>";
 pub const SHOWMESSAGE: &str = "usage: showmessage <MID>";
 pub const DELETEMESSAGE: &str = "usage: deletemessage <MID>";

@@ -24,6 +24,7 @@
 //! | `__session TOKEN __logout [HOW]` | | closes the session |
 //! | `__session TOKEN passwd` | `OLD\nNEW` | changes the user's own passphrase |
 //! | `userconfig ...`, `who`, `last` | new passphrases | user management |
+//! | `__cluster TOKEN findevent --json ...`, `__cluster TOKEN tophosts` | | another cluster member's question, relayed by the REST API: only with the cluster's API token (compared in constant time), only these read-only commands ([`cluster_fanout`]) |
 
 // The crates below, at the paths the commands name them by. The control
 // plane reaches the running mail stages only through [`DaemonStatus`]; what
@@ -40,6 +41,7 @@ pub(crate) use breakwater_types::display;
 
 pub mod audit;
 pub mod cluster;
+pub mod cluster_fanout;
 pub mod commands;
 pub mod logsearch;
 pub mod table;
@@ -57,8 +59,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 pub use breakwater_control_proto::catalog::{self, Answerer, permitted};
 pub use breakwater_control_proto::{
-    AUTH, AUTH_KEY, BANNER, Banner, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT, Request,
-    Response, SESSION, SESSION_ENDED, STATE, SessionState, command_words,
+    AUTH, AUTH_KEY, BANNER, Banner, CLUSTER_TOKEN, CONTROL_SOCKET_NAME, CommandLineError, LOGOUT,
+    Request, Response, SESSION, SESSION_ENDED, STATE, SessionState, command_words,
 };
 
 use crate::config::{Config, ConfigStore};
@@ -187,6 +189,7 @@ impl ControlServer {
             server: self,
             users,
             data_dir: data_dir.to_path_buf(),
+            api_token: cluster_fanout::TokenCache::default(),
         });
         Ok(tokio::spawn(async move {
             loop {
@@ -206,6 +209,9 @@ struct Served {
     users: UserStore,
     /// For the log files (`logsearch`) and saved configurations.
     data_dir: PathBuf,
+    /// The cluster's API token, once read from etcd (see
+    /// [`cluster_fanout::TokenCache`]).
+    api_token: cluster_fanout::TokenCache,
 }
 
 impl Served {
@@ -258,6 +264,7 @@ impl Served {
             Some(AUTH) => return self.auth(&req.args, req.stdin.as_deref()),
             Some(AUTH_KEY) => return self.auth_key(&req.args, req.stdin.as_deref()),
             Some(BANNER) => return self.banner(),
+            Some(CLUSTER_TOKEN) => return self.member_question(&req.args),
             _ => {}
         }
         // Who is asking: a console session, or the socket's owner (admin).
@@ -315,6 +322,9 @@ impl Served {
             ));
         }
         let stdin = req.stdin.as_deref();
+        if cluster_fanout::is_cluster_form(&args) {
+            return answer(self.cluster_form(&args));
+        }
         answer(match command.answered_by {
             Answerer::Daemon | Answerer::WorkQueue => match self.server.daemon.command(&args) {
                 Some(result) => result,
@@ -331,6 +341,70 @@ impl Served {
             Answerer::Config | Answerer::Console => {
                 self.config_command(&user, &origin, &args, stdin)
             }
+        })
+    }
+
+    /// The cluster's directory as the cluster agent knows it; `None`
+    /// when standalone (or without cluster support).
+    fn cluster_directory(&self) -> Option<cluster_fanout::LinkDirectory<'_>> {
+        let link = self.server.daemon.cluster()?;
+        cluster_fanout::LinkDirectory::new(link, &self.server.store, &self.api_token)
+    }
+
+    /// `findevent --cluster`, `tophosts --cluster`: every member's answer
+    /// merged (see [`cluster_fanout`]); this machine answers its own part
+    /// here, as the command without `--cluster` would.
+    fn cluster_form(&self, args: &[String]) -> Result<String, String> {
+        let directory = self.cluster_directory();
+        let directory = directory
+            .as_ref()
+            .map(|d| d as &dyn cluster_fanout::ClusterDirectory);
+        if args[0].eq_ignore_ascii_case("findevent") {
+            let local = |words: &[String]| {
+                logsearch::run(&self.data_dir, words)
+                    .unwrap_or_else(|| Err(logsearch::FINDEVENT_USAGE.to_string()))
+            };
+            cluster_fanout::findevent(directory, args, &local)
+        } else {
+            let local = || {
+                self.server
+                    .daemon
+                    .command(&["tophosts".to_string()])
+                    .unwrap_or_else(|| Err("The work queue is not running.".to_string()))
+            };
+            cluster_fanout::tophosts(directory, args, &local)
+        }
+    }
+
+    /// Another member's question (`[CLUSTER_TOKEN, token, command...]`,
+    /// from the management plane): answered only with the cluster's
+    /// token, and only the read-only commands of the `--cluster` forms.
+    fn member_question(&self, args: &[String]) -> Response {
+        let refused = || fail(breakwater_control_proto::CLUSTER_TOKEN_REFUSED);
+        let (Some(presented), Some(words)) = (args.get(1), args.get(2..)) else {
+            return refused();
+        };
+        let Some(directory) = self.cluster_directory() else {
+            return refused();
+        };
+        match cluster_fanout::ClusterDirectory::api_token(&directory) {
+            Ok(expected) if cluster_fanout::token_matches(presented, &expected) => {}
+            _ => return refused(),
+        }
+        if !cluster_fanout::member_may_ask(words) {
+            return fail(format!(
+                "Permission denied: another member of the cluster may run only \"findevent --json\" and \"tophosts\", not \"{}\".",
+                words.join(" ")
+            ));
+        }
+        answer(if words[0].eq_ignore_ascii_case("findevent") {
+            logsearch::run(&self.data_dir, words)
+                .unwrap_or_else(|| Err(logsearch::FINDEVENT_USAGE.to_string()))
+        } else {
+            self.server
+                .daemon
+                .command(words)
+                .unwrap_or_else(|| Err("The work queue is not running.".to_string()))
         })
     }
 

@@ -10,6 +10,12 @@
 //! `findevent`, `status`, `tophosts`, `quarantine`. Roles, validation,
 //! staging and the login lockout are therefore the control plane's.
 //!
+//! One other caller: another member of this appliance's cluster, asking
+//! for its part of `findevent --cluster` or `tophosts --cluster` with the
+//! cluster's API token (`Authorization: Cluster TOKEN`, [`Reader`]). It
+//! reads `/api/v1/tracking` and `/api/v1/status/tophosts` and nothing
+//! else; the control plane checks the token (`__cluster`).
+//!
 //! Exposure: the Management network, over TLS only. Bodies are bounded by
 //! the router's limit; every POST must say `Content-Type:
 //! application/json`, which a cross-site HTML form cannot send (nor a
@@ -63,6 +69,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/tracking", get(tracking))
         .route("/api/v1/status", get(status))
         .route("/api/v1/counters", get(counters))
+        .route("/api/v1/status/tophosts", get(tophosts))
         .route("/api/v1/quarantines", get(quarantines))
         .route("/api/v1/quarantines/{mid}/release", post(release))
         .route("/api/v1/quarantines/{mid}", delete(delete_held))
@@ -195,6 +202,12 @@ impl FromRequestParts<State> for Api {
                     "Authentication required: HTTP Basic or a token from POST /api/v1/login.",
                 )
             })?;
+        if text::cluster_token(value).is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "The cluster's API token reads only GET /api/v1/tracking and GET /api/v1/status/tophosts.",
+            ));
+        }
         if let Some(token) = text::bearer_token(value) {
             let tokens = tokens(parts)?;
             return match tokens.get(token, idle_timeout(web)) {
@@ -225,6 +238,61 @@ impl FromRequestParts<State> for Api {
             per_request: true,
             web: web.clone(),
         })
+    }
+}
+
+/// Who may read the two endpoints of the cluster's central view
+/// (`/api/v1/tracking`, `/api/v1/status/tophosts`): a console user as
+/// everywhere, or another member of this appliance's cluster presenting
+/// the cluster's API token (`Authorization: Cluster TOKEN`). The token is
+/// checked by the control plane, which knows the cluster
+/// (`__cluster TOKEN command`), for these read-only commands only.
+pub enum Reader {
+    User(Api),
+    ClusterMember { token: String, web: State },
+}
+
+impl FromRequestParts<State> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &State) -> Result<Self, ApiError> {
+        check_enabled(web)?;
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(text::cluster_token);
+        match presented {
+            Some(token) => Ok(Reader::ClusterMember {
+                token: token.to_string(),
+                web: web.clone(),
+            }),
+            None => Api::from_request_parts(parts, web).await.map(Reader::User),
+        }
+    }
+}
+
+impl Reader {
+    async fn run(&self, words: Vec<String>) -> Result<String, ApiError> {
+        let (web, token) = match self {
+            Reader::User(api) => return api.run(words, None).await,
+            Reader::ClusterMember { token, web } => (web, token),
+        };
+        let mut args = Vec::with_capacity(words.len() + 2);
+        args.push(breakwater_control_proto::CLUSTER_TOKEN.to_string());
+        args.push(token.clone());
+        args.extend(words);
+        match web.shared.control.call(args, None, "cluster").await {
+            Ok(r) if r.ok => Ok(r.output),
+            Ok(r) if r.output == breakwater_control_proto::CLUSTER_TOKEN_REFUSED => {
+                Err(ApiError::unauthorized(r.output))
+            }
+            Ok(r) => Err(ApiError::refused(r.output)),
+            Err(e) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            )),
+        }
     }
 }
 
@@ -448,11 +516,11 @@ async fn commits(api: Api) -> ApiResult {
 }
 
 async fn tracking(
-    api: Api,
+    reader: Reader,
     query: Result<Query<TrackingQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let out = api.run(text::findevent_words(&q), None).await?;
+    let out = reader.run(text::findevent_words(&q)).await?;
     // `findevent --json` is the answer: `{found, shown, lines_omitted,
     // messages}`, the same object the web UI's Message Tracking reads.
     serde_json::from_str(&out).map(Json).map_err(|e| {
@@ -477,6 +545,15 @@ async fn counters(api: Api) -> ApiResult {
         "detail": { "text": detail },
         "tophosts": { "hosts": text::tophosts_rows(&hosts), "text": hosts },
     })))
+}
+
+/// `tophosts` alone: the rows every member answers for `tophosts
+/// --cluster`.
+async fn tophosts(reader: Reader) -> ApiResult {
+    let hosts = reader.run(vec!["tophosts".to_string()]).await?;
+    Ok(Json(
+        json!({ "hosts": text::tophosts_rows(&hosts), "text": hosts }),
+    ))
 }
 
 async fn quarantines(api: Api) -> ApiResult {

@@ -185,6 +185,22 @@ impl Agent {
             &breakwater_cluster::status(revision, shared_digests(&applied, &m)),
         )
         .await?;
+        // The REST API address and certificate pin the other members use
+        // for `findevent --cluster` follow this machine's configuration (a
+        // new management certificate, another HTTPS port): published again
+        // when they changed (on every start, too).
+        if let Some((api, pin)) = crate::control::cluster_fanout::published_api(&applied)
+            && let Some(mut me) = etcd
+                .members(&m.cluster)
+                .await?
+                .into_iter()
+                .find(|x| x.machine == m.machine)
+            && (me.api != api || me.api_cert_sha256 != pin)
+        {
+            me.api = api;
+            me.api_cert_sha256 = pin;
+            etcd.put_member(&m.cluster, &me).await?;
+        }
         // etcd's copy of this machine's overrides follows the local ones
         // (machine commits made while etcd was down).
         let own = Level::Machine(m.machine.clone());

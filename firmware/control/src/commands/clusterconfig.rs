@@ -268,7 +268,7 @@ fn create(
         &breakwater_cluster::meta(name, ctx.user, token),
         &level,
         &group,
-        &breakwater_cluster::member(&machine, &group, &link.api_address()),
+        &crate::cluster_fanout::member_record(&local, &machine, &group, &link.api_address()),
         &breakwater_cluster::record(1, ctx.user, &machine, "cluster created", shared),
     ))
     .and_then(|r| r)
@@ -338,7 +338,7 @@ fn join(
     }
     block_on(etcd.put_member(
         &m.cluster,
-        &breakwater_cluster::member(&machine, &group, &link.api_address()),
+        &crate::cluster_fanout::member_record(&local, &machine, &group, &link.api_address()),
     ))
     .and_then(|r| r)
     .map_err(cluster_error)?;

@@ -873,6 +873,7 @@ fn follow(logs: &MailLogs, cursor: Cursor) -> (Cursor, String) {
 }
 
 mod json;
+pub use json::MAX_MESSAGES;
 mod tracking;
 
 #[cfg(test)]

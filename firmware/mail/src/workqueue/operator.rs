@@ -115,7 +115,9 @@ fn active_recipients(wq: &WorkQueue) -> HashMap<String, u64> {
     m
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` → `1,234,567`, as the seed's tables print counts
+/// (`tophosts --cluster` prints its totals the same way).
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -27,6 +27,16 @@ pub fn bearer_token(value: &str) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// `Authorization: Cluster TOKEN` → `TOKEN`: another member of this
+/// appliance's cluster (docs/api.md, "Between cluster members").
+pub fn cluster_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("cluster")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Standard base64 (RFC 4648 §4), padding optional; `None` on any other
 /// character.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
@@ -151,58 +161,7 @@ pub fn status_fields(text: &str) -> Map<String, Value> {
     fields
 }
 
-/// One row of `tophosts`.
-#[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct HostRow {
-    pub host: String,
-    /// Down at the last delivery attempt (`*`).
-    pub down: bool,
-    pub active_recipients: u64,
-    pub connections_out: u64,
-    pub delivered_recipients: u64,
-    pub soft_bounced: u64,
-    pub hard_bounced: u64,
-}
-
-/// The rows below `tophosts`' two `#  Recipient Host` header lines;
-/// `None` when the table is not there or a row does not parse.
-pub fn tophosts_rows(text: &str) -> Option<Vec<HostRow>> {
-    let lines: Vec<&str> = text.lines().collect();
-    let header = lines
-        .iter()
-        .rposition(|l| l.trim_start().starts_with('#') && l.contains("Recipient Host"))?;
-    lines[header + 1..]
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let [rank, host, n @ ..] = f.as_slice() else {
-                return None;
-            };
-            rank.parse::<u64>().ok()?;
-            let n: Vec<u64> = n
-                .iter()
-                .map(|v| v.replace(',', "").parse().ok())
-                .collect::<Option<_>>()?;
-            let [active, conn, deliv, soft, hard] = n.as_slice() else {
-                return None;
-            };
-            let (down, host) = match host.strip_prefix('*') {
-                Some(h) => (true, h),
-                None => (false, *host),
-            };
-            Some(HostRow {
-                host: host.to_string(),
-                down,
-                active_recipients: *active,
-                connections_out: *conn,
-                delivered_recipients: *deliv,
-                soft_bounced: *soft,
-                hard_bounced: *hard,
-            })
-        })
-        .collect()
-}
+pub use breakwater_control_proto::tophosts::{HostRow, tophosts_rows};
 
 /// One quarantine of `quarantine list`.
 #[derive(Debug, PartialEq, Eq, Serialize)]
@@ -309,6 +268,11 @@ mod tests {
         assert_eq!(basic_credentials("Bearer abc"), None);
         assert_eq!(bearer_token("Bearer abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(cluster_token("Cluster 0f1e "), Some("0f1e"));
+        assert_eq!(cluster_token("cluster 0f1e"), Some("0f1e"));
+        assert_eq!(cluster_token("Cluster  "), None);
+        assert_eq!(cluster_token("Bearer 0f1e"), None);
+        assert_eq!(bearer_token("Cluster 0f1e"), None);
     }
 
     #[test]
