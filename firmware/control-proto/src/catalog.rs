@@ -526,6 +526,38 @@ pub const CATALOG: &[Command] = &[
             form(&["systemsetup", "print", "--json"], ReadOnly),
         ],
     ),
+    // Clusters (issue 20): membership and levels commit at once in etcd
+    // (AsyncOS's CLUSTERSET), never through the staged copy.
+    cmd(
+        "clusterconfig",
+        "Create, join and manage a cluster of appliances",
+        usage::CLUSTERCONFIG,
+        Config,
+        &[
+            form(&["clusterconfig"], ReadOnly),
+            form(&["clusterconfig", "list"], ReadOnly),
+            form(&["clusterconfig", "list", "--json"], ReadOnly),
+            form(&["clusterconfig", "levels", "**"], ReadOnly),
+            form(&["clusterconfig", "token"], Admin),
+        ],
+        Admin,
+    ),
+    cmd(
+        "clustermode",
+        "Show or switch the level (cluster, group, machine) commands edit",
+        usage::CLUSTERMODE,
+        Config,
+        &[form(&["clustermode", "**"], ReadOnly)],
+        ReadOnly,
+    ),
+    cmd(
+        "clustercheck",
+        "Check that every machine runs the same cluster configuration",
+        usage::CLUSTERCHECK,
+        Config,
+        &[form(&["clustercheck"], ReadOnly)],
+        ReadOnly,
+    ),
     // Committing and the history.
     config("commit", "Commit changes", usage::COMMIT, &[]),
     config("clear", "Clear changes", usage::COMMIT, &[]),

@@ -12,6 +12,7 @@
 //! format: they do not change.
 
 pub mod catalog;
+pub mod levels;
 pub mod setup;
 pub mod usage;
 

@@ -481,3 +481,24 @@ usage: antispamconfig [print]
                             [--max_message_size SIZE] [--retry SECONDS]
 defaults: 127.0.0.1:11333, timeout 60, 16 parallel scans, 1M, retry 60 (rspamd's normal worker)";
 // --- end antispam ---
+
+pub const CLUSTERCONFIG: &str = "\
+usage: clusterconfig                     (this machine's cluster, connection and revision)
+       clusterconfig create NAME --etcd URL[,URL...] --ca CA_NAME --certificate CERT_NAME [--group GROUP] [--machine MACHINE]
+       clusterconfig token               (the join token for another machine)
+       clusterconfig join TOKEN --certificate CERT_NAME [--group GROUP] [--machine MACHINE]
+       clusterconfig list [--json]
+       clusterconfig addgroup GROUP | deletegroup GROUP | setgroup MACHINE GROUP
+       clusterconfig removemachine MACHINE
+       clusterconfig leave               (this machine keeps its configuration, standalone)
+       clusterconfig levels [SECTION|COMMAND]
+       clusterconfig override SECTION group|machine
+       clusterconfig inherit SECTION group|machine
+       clusterconfig sharecertificates yes|no";
+
+pub const CLUSTERMODE: &str = "\
+usage: clustermode                       (the current mode)
+       clustermode cluster | group [GROUP] | machine [MACHINE]";
+
+pub const CLUSTERCHECK: &str = "\
+usage: clustercheck                      (whether every machine runs the same cluster revision)";

@@ -106,6 +106,26 @@ impl ConfigStore {
         })
     }
 
+    /// A store of its own for a cluster level's staged changes
+    /// (`crate::cluster_state`): trees `cluster_view_NAME` and
+    /// `cluster_view_NAME_history`, apart from the machine's.
+    pub fn open_view(db: &sled::Db, name: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: db.clone(),
+            tree: db.open_tree(format!("cluster_view_{name}"))?,
+            history: db.open_tree(format!("cluster_view_{name}_history"))?,
+        })
+    }
+
+    /// Sets the committed copy without a history record (a cluster
+    /// level's view: its history is the level's, in etcd).
+    pub fn set_committed(&self, config: &Config) -> Result<(), StoreError> {
+        self.tree
+            .insert(COMMITTED, codec::encode(CONFIG_VERSION, config)?)?;
+        crate::durable::flush(&self.tree)?;
+        Ok(())
+    }
+
     pub fn is_initialised(&self) -> Result<bool, StoreError> {
         Ok(self.tree.contains_key(COMMITTED)?)
     }

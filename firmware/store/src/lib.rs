@@ -12,6 +12,7 @@
 /// depends on sled).
 pub use sled::Db;
 
+pub mod cluster_state;
 pub mod codec;
 pub mod config_store;
 
