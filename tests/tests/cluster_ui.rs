@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use breakwater_e2e::browser::Browser;
 use breakwater_e2e::console::Console;
 use breakwater_e2e::web::{WebClient, strip_tags};
 use breakwater_e2e::{Gateway, TestNet, wait_until};
@@ -285,6 +286,30 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
         ),
         "{text}"
     );
+    // In Chromium, as an administrator clicks it: the bar under the
+    // title, Change Mode... to the machine, Centralized Management Options.
+    let https = gw.https_base();
+    let browser = Browser::start();
+    browser.goto(&format!("{https}/login"));
+    browser.find("input[name=username]").send_keys("admin");
+    browser.find("input[name=password]").send_keys(PASS);
+    browser.find("form button[type=submit]").click_and_load();
+    browser.goto(&format!("{https}/security/threat-defense/edit"));
+    browser.wait_for_text("#cluster-mode", "Mode \u{2014} Cluster: Hosted_Cluster");
+    browser.find("#change-mode").click();
+    browser
+        .find("#mode-select")
+        .select_by_text("Machine: esa1.myesa.com");
+    browser.find("#change-mode-submit").click_and_load();
+    assert_eq!(
+        browser.current_url(),
+        format!("{https}/security/threat-defense/edit")
+    );
+    browser.wait_for_text("#cluster-mode", "Machine: esa1.myesa.com");
+    browser.find("#centralized-management").click();
+    browser.wait_for_text("#cluster-levels", "Machine esa1.myesa.com");
+    browser.screenshot("cluster-01-mode-bar.png");
+
     // Monitor pages have no bar; the Cluster page shows the cluster.
     assert!(!web.get("/monitor/status").contains("cluster-bar"));
     let text = strip_tags(&web.get("/system-administration/cluster"));
