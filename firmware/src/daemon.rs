@@ -29,6 +29,7 @@ use crate::smtp_in::limits::HourlyRecipients;
 use crate::supervisor::{BootReason, LastBoot, heartbeat, privilege};
 use crate::{logging, workqueue};
 
+mod cluster;
 mod cutover;
 
 pub struct RunOptions {
@@ -97,6 +98,8 @@ struct Status {
     stop_grace_secs: Arc<AtomicU64>,
     /// The NTP client (`ntpconfig status`, `settime`).
     timesync: Arc<crate::timesync::TimeSync>,
+    /// The cluster agent (issue 20).
+    cluster: Arc<dyn crate::control::cluster::ClusterLink>,
 }
 
 /// How long the daemon waits after accepting `shutdown` or `reboot`, so
@@ -253,6 +256,10 @@ impl DaemonStatus for Status {
 
     fn model(&self) -> Option<String> {
         Some(self.board.clone())
+    }
+
+    fn cluster(&self) -> Option<Arc<dyn crate::control::cluster::ClusterLink>> {
+        Some(self.cluster.clone())
     }
 
     fn status(&self) -> String {
@@ -713,22 +720,32 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     log.apply_shipping(&config);
     let log_for_commits = log.clone();
     // --- end log shipping ---
+    let on_commit: Arc<dyn Fn(&Config) + Send + Sync> = Arc::new(move |c: &Config| {
+        // At once, not in the task below: the commit's own answer and
+        // the next command already show times in the new zone.
+        apply_time_zone(c);
+        // At once too: once `commit` answers, every line logged ships
+        // to the new subscriptions. In the task below, lines logged
+        // between the answer and the task's turn were never shipped
+        // (and a subscriber with nothing spooled never connected).
+        log_for_commits.apply_shipping(c);
+        let committed = Arc::new(c.clone());
+        config_tx.send_replace(committed.clone());
+        wait_until_applied(&config_tx, applied_rx.clone());
+    });
+    // --- clusters (issue 20): the agent follows the cluster's levels in
+    // the background; startup and mail never wait for etcd ---
+    let cluster_agent = cluster::Agent::new(
+        crate::control::cluster::ClusterState::open(&db)?,
+        store.clone(),
+        on_commit.clone(),
+    );
+    tokio::spawn(cluster_agent.clone().run());
     let control = ControlServer {
         store,
-        on_commit: Arc::new(move |c: &Config| {
-            // At once, not in the task below: the commit's own answer and
-            // the next command already show times in the new zone.
-            apply_time_zone(c);
-            // At once too: once `commit` answers, every line logged ships
-            // to the new subscriptions. In the task below, lines logged
-            // between the answer and the task's turn were never shipped
-            // (and a subscriber with nothing spooled never connected).
-            log_for_commits.apply_shipping(c);
-            let committed = Arc::new(c.clone());
-            config_tx.send_replace(committed.clone());
-            wait_until_applied(&config_tx, applied_rx.clone());
-        }),
+        on_commit,
         daemon: Arc::new(Status {
+            cluster: Arc::new(cluster::Link(cluster_agent)),
             reception,
             delivery,
             queue,

@@ -40,6 +40,7 @@ mod clamav; // antivirus (issue 17)
 mod client;
 pub mod console;
 mod dns;
+pub mod etcd; // clusters (issue 20)
 mod gateway;
 pub mod golden;
 pub mod hostile;
@@ -64,6 +65,7 @@ pub use clamav::{Clamd, EICAR_SIGNATURE, eicar}; // antivirus (issue 17)
 pub use client::smtplib::{self, LoadClient, LoadJob, LoadResult, Step, StepResult};
 pub use client::{Reply, SmtpConn, Swaks, SwaksOutcome, bind_connect};
 pub use dns::{Dns, DnsBuilder, QTYPE_A, QTYPE_PTR};
+pub use etcd::{ETCD_CLIENT_PORT, EtcdCluster}; // clusters (issue 20)
 pub use gateway::{Gateway, MGMT_HTTP_PORT, MGMT_HTTPS_PORT, MGMT_SSH_PORT, breakwater_bin};
 pub use intake::{Intake, IntakeMessage};
 pub use net::{DNS_PORT, SINK_PORT, SMTP_PORT, TestNet, reverse_name};

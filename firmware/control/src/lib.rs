@@ -39,6 +39,7 @@ pub(crate) use breakwater_store::ids;
 pub(crate) use breakwater_types::display;
 
 pub mod audit;
+pub mod cluster;
 pub mod commands;
 pub mod logsearch;
 pub mod table;
@@ -91,6 +92,11 @@ pub trait DaemonStatus: Send + Sync + 'static {
     }
     /// The board profile's name, `version`'s Model (`None`: unknown).
     fn model(&self) -> Option<String> {
+        None
+    }
+    /// The cluster agent (issue 20); `None`: no cluster support (a test
+    /// rig), every command works on the machine's configuration.
+    fn cluster(&self) -> Option<Arc<dyn cluster::ClusterLink>> {
         None
     }
 }
@@ -346,7 +352,87 @@ impl Served {
             user,
             on_commit: &on_commit,
         };
+        if let Some(link) = self.server.daemon.cluster()
+            && let Some(answer) = self.cluster_command(&*link, &ctx, args, stdin)
+        {
+            return answer;
+        }
         commands::run(&ctx, Some(&self.data_dir), args, stdin).map_err(|e| e.to_string())
+    }
+
+    /// A command as a cluster member runs it (issue 20): the cluster
+    /// commands, and any configuration command at the level of the
+    /// user's mode. `None`: run it on the machine's configuration as a
+    /// standalone appliance would.
+    fn cluster_command(
+        &self,
+        link: &dyn cluster::ClusterLink,
+        ctx: &commands::CommandContext<'_>,
+        args: &[String],
+        stdin: Option<&str>,
+    ) -> Option<Result<String, String>> {
+        let name = args.first()?.to_ascii_lowercase();
+        let rest = &args[1..];
+        let text = |r: Result<String, commands::CliError>| r.map_err(|e| e.to_string());
+        match name.as_str() {
+            "clusterconfig" => return Some(text(commands::clusterconfig::run(link, ctx, rest))),
+            "clustermode" => return Some(text(commands::clustermode::run(link, ctx, rest))),
+            "clustercheck" => return Some(text(commands::clustercheck::run(link, ctx, rest))),
+            _ => {}
+        }
+        let state = link.state();
+        let m = state.membership().ok()??;
+        let level = cluster::mode(state, ctx.user);
+        let changes = catalog::daemon_command(&name).is_some_and(|c| {
+            c.changes_config && !matches!(c.role_for(args), Role::ReadOnly | Role::Guest)
+        });
+        let sections = breakwater_control_proto::levels::sections_of(args);
+        if changes && !sections.is_empty() {
+            let cache = state.cache().unwrap_or_default();
+            let overrides = state.overrides().unwrap_or_default();
+            if let Err(e) = cluster::check_level(&name, sections, &level, &m, &cache, &overrides) {
+                return Some(Err(e));
+            }
+        }
+        if matches!(level, config::cluster::Level::Machine(_)) {
+            if name != "commit" {
+                return None;
+            }
+            let result = commands::run(ctx, Some(&self.data_dir), args, stdin);
+            if result.is_ok() {
+                cluster::record_overrides(link, ctx.store, &m);
+            }
+            return Some(text(result));
+        }
+        let view = match cluster::view(ctx.store, state, &m, &level) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match name.as_str() {
+            "commit" => {
+                let comment = rest.join(" ");
+                cluster::commit_level(link, ctx.store, &m, &level, ctx.user, comment.trim())
+            }
+            "clear" => match view.clear() {
+                Ok(true) => Ok("Changes cleared.".to_string()),
+                Ok(false) => Ok("There are no uncommitted changes.".to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+            "commitlog" | "commithistory" => cluster::commitlog(ctx.store, &m, &level),
+            "rollback" => Err(format!(
+                "rollback restores this machine's commits: switch with \"clustermode machine\". In {}, commit the earlier values again (commitlog names the sections each commit changed).",
+                level.describe(&m.cluster)
+            )),
+            _ => {
+                let nothing = |_: &Config| {};
+                let at_level = commands::CommandContext {
+                    store: &view,
+                    user: ctx.user,
+                    on_commit: &nothing,
+                };
+                text(commands::run(&at_level, Some(&self.data_dir), args, stdin))
+            }
+        })
     }
 
     fn auth(&self, args: &[String], password: Option<&str>) -> Response {

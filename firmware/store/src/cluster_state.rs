@@ -25,8 +25,13 @@ pub struct Membership {
     pub group: String,
     /// `https://HOST:PORT` of each etcd member.
     pub endpoints: Vec<String>,
-    /// The CA (`certconfig certauthority`) that signed etcd's certificate.
+    /// The CA (`certconfig certauthority`) that signed etcd's certificate,
+    /// by name (as given to `create`; the join token's cluster name on a
+    /// joining machine).
     pub ca: String,
+    /// That CA's certificate: kept here, as the machine's CA list is a
+    /// shared section the cluster may change.
+    pub ca_pem: String,
     /// The certificate (`certconfig`) this machine presents to etcd.
     pub certificate: String,
     pub share_certificates: bool,
@@ -191,6 +196,7 @@ mod tests {
             group: "Main_Group".into(),
             endpoints: vec!["https://127.9.0.1:2379".into()],
             ca: "etcd_ca".into(),
+            ca_pem: String::new(),
             certificate: "esa1".into(),
             share_certificates: false,
         }

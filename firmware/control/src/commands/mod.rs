@@ -23,6 +23,9 @@ mod args;
 mod bounceconfig;
 mod bvconfig; // issue 17: bounce verification
 mod certconfig;
+pub mod clustercheck; // issue 20
+pub mod clusterconfig; // issue 20
+pub mod clustermode; // issue 20
 mod commit;
 #[cfg(test)]
 mod content_security_guide; // issue 17: docs/content-security.md's commands run
@@ -148,8 +151,18 @@ pub fn run(
         "saveconfig" | "loadconfig" => saveconfig::run(ctx, data_dir, name, rest, stdin),
         "trace" => trace::run(ctx, rest, stdin),
         "help" => help(rest),
+        // Without the daemon's cluster agent (a test rig): standalone.
+        "clusterconfig" if rest.is_empty() => Ok(clusterconfig::NOT_IN_A_CLUSTER.to_string()),
+        "clusterconfig" | "clustermode" | "clustercheck" => Err(CliError::Invalid(
+            clusterconfig::NOT_IN_A_CLUSTER.to_string(),
+        )),
         _ => Err(CliError::UnknownCommand(name.clone())),
     }
+}
+
+/// A commit time as `commitlog` prints it.
+pub fn commit_time(secs: i64) -> String {
+    commit::time(secs)
 }
 
 /// Names of the commands the daemon answers (for "Unknown command"):
