@@ -7,167 +7,30 @@
 //! (`Mode — Cluster: Hosted_Cluster`, Change Mode..., Centralized
 //! Management Options) and the Cluster page.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use breakwater_e2e::browser::Browser;
 use breakwater_e2e::console::Console;
+use breakwater_e2e::etcd::EtcdCluster;
 use breakwater_e2e::web::{WebClient, strip_tags};
-use breakwater_e2e::{Gateway, TestNet, wait_until};
+use breakwater_e2e::{Gateway, TestNet};
 
 const PASS: &str = "cluster ui pass 1";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let ok = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs (tools/packages.txt)")
-        .success();
-    assert!(ok, "openssl {args:?} failed");
-}
-
-/// A CA and two certificates it signed, for `ip`: etcd's (server) and
-/// the gateway's (client), both usable either way.
-fn pki(dir: &Path, ip: &str) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-days",
-        "2",
-        "-subj",
-        "/CN=etcd test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &ca);
-    let ext = format!(
-        "subjectAltName=IP:{ip},DNS:esa1.myesa.com\nextendedKeyUsage=serverAuth,clientAuth\n"
-    );
-    std::fs::write(dir.join("leaf.ext"), ext).unwrap();
-    for name in ["etcd", "esa1"] {
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let mut req = vec!["req"];
-        req.extend(ec);
-        req.extend(["-subj", "/CN=esa1.myesa.com", "-keyout", &key, "-out", &csr]);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                &pem,
-                "-extfile",
-                "leaf.ext",
-            ],
-        );
-    }
-}
-
-/// One etcd member serving TLS with client certificates; killed on drop.
-struct Etcd {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_etcd(dir: &Path, ip: &str) -> Etcd {
-    assert!(
-        Path::new("/usr/bin/etcd").exists(),
-        "/usr/bin/etcd is missing: install etcd-server (tools/packages.txt)"
-    );
-    let url = format!("https://{ip}:2379");
-    let peer = format!("http://{ip}:2380");
-    let child = Command::new("/usr/bin/etcd")
-        .args(["--name", "e2e", "--data-dir"])
-        .arg(dir.join("etcd-data"))
-        .args([
-            "--listen-client-urls",
-            &url,
-            "--advertise-client-urls",
-            &url,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("e2e={peer}")])
-        .arg("--cert-file")
-        .arg(dir.join("etcd.pem"))
-        .arg("--key-file")
-        .arg(dir.join("etcd.key"))
-        .arg("--trusted-ca-file")
-        .arg(dir.join("ca.pem"))
-        .arg("--client-cert-auth")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd starts");
-    let addr: SocketAddr = format!("{ip}:2379").parse().unwrap();
-    let up = wait_until(Duration::from_secs(30), || {
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-            .ok()
-            .map(|_| ())
-    });
-    assert!(up.is_some(), "etcd does not listen on {addr}");
-    Etcd { child, url }
-}
-
 #[test]
 fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
+    let etcd_net = TestNet::new();
+    let etcd = EtcdCluster::start(&etcd_net, 1);
     let net = TestNet::new();
-    let dir = tempfile::tempdir().unwrap();
-    let ip = net.client(79).to_string();
-    pki(dir.path(), &ip);
-    let etcd = start_etcd(dir.path(), &ip);
     let gw = Gateway::start(&net);
-    let ca = dir.path().join("ca.pem").display().to_string();
+    let cert = etcd.client_cert("esa1");
+    gw.cli_ok(&[
+        "certconfig",
+        "import",
+        "esa1",
+        &cert.chain.display().to_string(),
+        &cert.key.display().to_string(),
+    ]);
+    let ca = etcd.ca_pem().display().to_string();
     gw.cli_ok(&["certconfig", "certauthority", "import", "etcd-ca", &ca]);
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
-    gw.cli_input(
-        &["certconfig", "import", "esa1", "-"],
-        &(read("esa1.pem") + &read("esa1.key")),
-    )
-    .expect("certconfig import esa1 -");
     gw.cli_ok(&["commit", "e2e: etcd CA and client certificate"]);
 
     // Standalone: the host name prompt; creating the cluster at the
@@ -180,7 +43,7 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
     );
     let create = format!(
         "clusterconfig create Hosted_Cluster --etcd {} --ca etcd-ca --certificate esa1 --machine esa1.myesa.com",
-        etcd.url
+        etcd.endpoints_arg()
     );
     let shown = c.run(&create);
     assert!(
@@ -223,20 +86,28 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
         "{shown}"
     );
 
-    // dnsconfig, copied to this machine (3), then left at its menu.
+    // In the mode that defines them: no question.
+    let shown = c.dialogue("dnsconfig", &[""]);
+    assert!(!shown.contains("Choose the mode"), "{shown}");
+    assert!(shown.contains("Choose the operation"), "{shown}");
+
+    // In machine mode, dnsconfig copied to this machine (3): the copy is
+    // made, the mode stays, the menu runs; then no question any more.
+    c.run("clustermode machine");
     let shown = c.dialogue("dnsconfig", &["3", ""]);
     assert!(
         shown.contains("3. Machine esa1.myesa.com (copy the settings to this machine)"),
         "{shown}"
     );
-    assert!(
-        shown.contains("Current mode: Machine esa1.myesa.com"),
-        "{shown}"
-    );
+    assert!(shown.contains("Choose the operation"), "{shown}");
     let shown = c.run("clusterconfig levels dns");
     assert!(shown.starts_with("(Machine esa1.myesa.com)> "), "{shown}");
-    assert!(shown.contains("Machine esa1.myesa.com"), "{shown}");
-    // Asked again in its own level: no question.
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("dns ") && l.ends_with("Machine esa1.myesa.com")),
+        "{shown}"
+    );
     let shown = c.dialogue("dnsconfig", &[""]);
     assert!(!shown.contains("Choose the mode"), "{shown}");
     c.logout();
