@@ -181,6 +181,13 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
     browser.wait_for_text("#cluster-levels", "Machine esa1.myesa.com");
     browser.screenshot("cluster-01-mode-bar.png");
 
+    // Commit Changes commits at the mode's level: it shows the mode.
+    let page = web.get("/commit");
+    assert!(
+        page.contains("Mode \u{2014} <b>Machine: esa1.myesa.com</b>"),
+        "{page}"
+    );
+    assert!(!page.contains("Centralized Management Options"), "{page}");
     // Monitor pages have no bar; the Cluster page shows the cluster.
     assert!(!web.get("/monitor/status").contains("cluster-bar"));
     let text = strip_tags(&web.get("/system-administration/cluster"));

@@ -27,6 +27,11 @@ use super::{Admin, Change, State, layout};
 /// System Administration > Cluster.
 pub const CLUSTER_PATH: &str = "/system-administration/cluster";
 
+/// Pages that show the mode without settings of their own: the Cluster
+/// page, and Commit Changes and Configuration History (`commit` and
+/// `commitlog` act at the mode's level).
+pub const MODE_PAGES: &[&str] = &[CLUSTER_PATH, "/commit", "/system/history"];
+
 /// Each configuration page (by path prefix) and the CLI command that
 /// edits its settings, for `clusterconfig levels COMMAND`.
 pub const PAGE_COMMANDS: &[(&str, &str)] = &[
@@ -97,12 +102,12 @@ impl ClusterView {
 }
 
 /// The bar for the page at `path` (a GET of a configuration page or of
-/// the Cluster page), asked in `admin`'s session; `None` when the
+/// one of [`MODE_PAGES`]), asked in `admin`'s session; `None` when the
 /// appliance is standalone (the commands answer an error), so standalone
 /// pages cost one request more than before.
 pub async fn view(admin: &Admin, path: &str) -> Option<ClusterView> {
     let command = command_of(path);
-    if command.is_none() && path != CLUSTER_PATH {
+    if command.is_none() && !MODE_PAGES.contains(&path) {
         return None;
     }
     let mode = admin.run(&["clustermode"]).await.ok()?;
