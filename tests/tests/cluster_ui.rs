@@ -110,6 +110,27 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
     );
     let shown = c.dialogue("dnsconfig", &[""]);
     assert!(!shown.contains("Choose the mode"), "{shown}");
+
+    // The clusterconfig menu: CHECK (clustercheck), then MODE to the group.
+    let shown = c.dialogue("clusterconfig", &["check", "mode", "2", ""]);
+    assert!(
+        shown.contains("Machine: esa1.myesa.com (group Main_Group)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("All 1 machines run cluster revision"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1. Cluster Hosted_Cluster\n2. Group Main_Group\n3. Machine esa1.myesa.com"),
+        "{shown}"
+    );
+    assert!(shown.contains("Current mode: Group Main_Group"), "{shown}");
+    let shown = c.run("clustermode machine");
+    assert!(
+        shown.starts_with("(Group Main_Group)> clustermode machine"),
+        "{shown}"
+    );
     c.logout();
 
     // The web: the admin's mode (machine, from the console) in the bar.
