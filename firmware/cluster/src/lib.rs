@@ -656,6 +656,13 @@ impl LevelWatch {
     }
 }
 
+/// The cluster revision of a set of levels: the newest etcd revision
+/// that wrote one of them. Every member reading the same levels finds the
+/// same number (etcd's own revision also counts status and member writes).
+pub fn cluster_revision(levels: &BTreeMap<Level, LevelState>) -> i64 {
+    levels.values().map(|l| l.mod_revision).max().unwrap_or(0)
+}
+
 /// A history record for a commit made now.
 pub fn record(
     number: u64,

@@ -12,7 +12,10 @@ pub fn sections_of(args: &[String]) -> &'static [&'static str] {
         return &[];
     };
     match name.as_str() {
-        "listenerconfig" => &["listeners", "hat_comments"],
+        // The HAT's comment lines (`hat_comments`) travel with the
+        // listeners they annotate: a machine overriding `listeners` keeps
+        // editing its HAT without a second override.
+        "listenerconfig" => &["listeners"],
         "smtproutes" => &["smtp_routes"],
         "dnsconfig" => &["dns"],
         "interfaceconfig" => &["interfaces"],
@@ -56,7 +59,7 @@ mod tests {
     fn commands_name_their_sections() {
         assert_eq!(
             sections_of(&args("listenerconfig edit IncomingMail")),
-            &["listeners", "hat_comments"]
+            &["listeners"]
         );
         assert_eq!(sections_of(&args("DNSCONFIG")), &["dns"]);
         assert_eq!(

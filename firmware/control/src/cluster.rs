@@ -438,18 +438,13 @@ pub fn effective_for(
     Ok((cfg != *local).then_some(cfg))
 }
 
-/// The digests `status/M` publishes: the sections this machine takes from
-/// the cluster or its group (its own settings and overrides differ by
-/// design).
-pub fn shared_digests(
-    cfg: &Config,
-    m: &Membership,
-    overrides: &LevelSettings,
-) -> BTreeMap<String, String> {
+/// The digests `status/M` publishes: every section but this machine's
+/// own settings (its overrides are included: `clustercheck` names them).
+pub fn shared_digests(cfg: &Config, m: &Membership) -> BTreeMap<String, String> {
     model::digests(cfg)
         .unwrap_or_default()
         .into_iter()
-        .filter(|(s, _)| !machine_setting(s, m.share_certificates) && !overrides.defines(s))
+        .filter(|(s, _)| !machine_setting(s, m.share_certificates))
         .collect()
 }
 

@@ -99,7 +99,8 @@ impl Agent {
     /// publishes the status. Returns the etcd revision read.
     async fn sync_once(self: &Arc<Self>, m: &Membership, etcd: &Etcd) -> Result<i64, ClusterError> {
         let _one = self.syncing.lock().await;
-        let (levels, revision) = etcd.levels(&m.cluster).await?;
+        let (levels, _) = etcd.levels(&m.cluster).await?;
+        let revision = breakwater_cluster::cluster_revision(&levels);
         // A `setgroup` from another machine: take the new group.
         let mut m = m.clone();
         if let Some(me) = etcd
@@ -168,7 +169,7 @@ impl Agent {
         etcd.put_status(
             &m.cluster,
             &m.machine,
-            &breakwater_cluster::status(revision, shared_digests(&applied, &m, &overrides)),
+            &breakwater_cluster::status(revision, shared_digests(&applied, &m)),
         )
         .await?;
         // etcd's copy of this machine's overrides follows the local ones

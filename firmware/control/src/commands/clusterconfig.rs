@@ -369,13 +369,10 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
     })
     .and_then(|r| r)
     .map_err(cluster_error)?;
-    let rev_of = |l: &Level| levels.get(l).map_or(0, |s| s.mod_revision);
+    let latest = breakwater_cluster::cluster_revision(&levels);
     let rows: Vec<(String, String, String, String, String, String)> = members
         .iter()
         .map(|x| {
-            let latest = rev_of(&Level::Cluster)
-                .max(rev_of(&Level::Group(x.group.clone())))
-                .max(rev_of(&Level::Machine(x.machine.clone())));
             let (revision, seen, status) = match statuses.get(&x.machine) {
                 Some(s) if s.revision >= latest => (
                     s.revision.to_string(),
