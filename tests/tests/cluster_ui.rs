@@ -202,6 +202,12 @@ fn the_console_and_the_web_show_the_mode_and_ask_the_level() {
     browser.wait_for_text("#cluster-levels", "Machine esa1.myesa.com");
     browser.screenshot("cluster-01-mode-bar.png");
 
+    // The bar's forms come back to the page as it was asked for.
+    let page = web.get("/mail-policies/hat?listener=IncomingMail");
+    assert!(
+        page.contains(r#"name="back" value="/mail-policies/hat?listener=IncomingMail""#),
+        "{page}"
+    );
     // Commit Changes commits at the mode's level: it shows the mode.
     let page = web.get("/commit");
     assert!(

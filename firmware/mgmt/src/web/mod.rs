@@ -127,6 +127,9 @@ pub struct Admin {
     pub path: String,
     /// Clustered, on a configuration page (GET): the mode bar's facts.
     pub cluster: Option<cluster::ClusterView>,
+    /// The path with its query (`/mail-policies/hat?listener=...`): where
+    /// the mode bar's forms come back to.
+    here: String,
     web: State,
 }
 
@@ -174,6 +177,10 @@ impl FromRequestParts<State> for Admin {
             state,
             path: parts.uri.path().to_string(),
             cluster: None,
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
             web: web.clone(),
         };
         // Only pages show the bar; a form's POST redirects to one.
@@ -245,7 +252,7 @@ impl Admin {
             mode_bar: self
                 .cluster
                 .as_ref()
-                .map(|v| cluster::mode_bar(v, &self.session.csrf, &self.path, self.can_change())),
+                .map(|v| cluster::mode_bar(v, &self.session.csrf, &self.here, self.can_change())),
         };
         Html(layout::page(&chrome, title, body).0).into_response()
     }
