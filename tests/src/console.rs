@@ -65,9 +65,13 @@ impl Console {
             keys,
             rx,
             seen: String::new(),
-            // `<hostname>> ` alone at the end of the screen; menus ask
-            // with `[]> ` / `[Y]> `, which this never matches.
-            prompt: Regex::new(r"(?:^|\n)[A-Za-z0-9._-]+> $").expect("static regex"),
+            // `<hostname>> ` (or, clustered, `(Cluster NAME)> `) alone at
+            // the end of the screen; menus ask with `[]> ` / `[Y]> `,
+            // which this never matches.
+            prompt: Regex::new(
+                r"(?:^|\n)(?:[A-Za-z0-9._-]+|\((?:Cluster|Group|Machine) [A-Za-z0-9._-]+\))> $",
+            )
+            .expect("static regex"),
         };
         c.expect("login: ");
         c.type_line("admin");

@@ -24,6 +24,7 @@ pub mod login;
 pub mod menus;
 mod menus_access;
 mod menus_admin;
+pub mod menus_cluster;
 mod menus_config;
 mod menus_cutover;
 mod menus_dayops;

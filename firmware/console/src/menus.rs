@@ -14,11 +14,11 @@ use breakwater_control_proto::catalog;
 
 use super::shell::{Next, Shell};
 use super::{
-    ConsoleError, menus_access as access, menus_admin as admin, menus_config as config,
-    menus_cutover as cutover, menus_dayops as dayops, menus_delivery as delivery,
-    menus_filters as filters, menus_listener as listener, menus_logs as logs,
-    menus_policy as policy, menus_quarantine as quarantine, menus_security as security,
-    menus_setup as setup, menus_ssl as ssl, menus_system as system,
+    ConsoleError, menus_access as access, menus_admin as admin, menus_cluster as cluster,
+    menus_config as config, menus_cutover as cutover, menus_dayops as dayops,
+    menus_delivery as delivery, menus_filters as filters, menus_listener as listener,
+    menus_logs as logs, menus_policy as policy, menus_quarantine as quarantine,
+    menus_security as security, menus_setup as setup, menus_ssl as ssl, menus_system as system,
 };
 
 pub type MenuFn = fn(&mut Shell<'_>, &[String]) -> Result<(), ConsoleError>;
@@ -89,6 +89,7 @@ pub const MENUS: &[MenuDef] = &[
     menu("passwd", true, admin::passwd),
     menu("version", true, admin::version),
     menu("help", true, admin::help),
+    menu("clusterconfig", false, cluster::clusterconfig),
 ];
 
 pub fn find(name: &str) -> Option<&'static MenuDef> {
@@ -130,7 +131,10 @@ pub fn execute(sh: &mut Shell<'_>, words: &[String]) -> Result<Next, ConsoleErro
     if let Some(menu) = find(&name)
         && (words.len() == 1 || menu.takes_args)
     {
-        (menu.run)(sh, &words[1..])?;
+        // Clustered: which level to edit first (docs/console.md, "Clusters").
+        if cluster::before_menu(sh, menu.name)? {
+            (menu.run)(sh, &words[1..])?;
+        }
         return Ok(Next::Prompt);
     }
     if batch {

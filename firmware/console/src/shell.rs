@@ -9,6 +9,7 @@ use breakwater_control_proto::{LOGOUT, Response, SESSION_ENDED, STATE, SessionSt
 
 use super::editor::Mode;
 use super::login::{Session, session_args};
+use super::menus_cluster::{self, Level};
 use super::{ConsoleError, DaemonLink, Terminal};
 
 /// The batch output that already says changes are staged.
@@ -21,6 +22,9 @@ pub struct Shell<'a> {
     link: &'a DaemonLink,
     pub session: Session,
     hostname: String,
+    /// The current mode when the appliance is clustered (`clustermode`):
+    /// the prompt shows it instead of the host name.
+    pub mode: Option<Level>,
     /// The reminder about staged changes was shown since the last command.
     reminded: bool,
 }
@@ -39,7 +43,24 @@ impl<'a> Shell<'a> {
             link,
             session,
             hostname,
+            mode: None,
             reminded: false,
+        }
+    }
+
+    /// Asks `clustermode` which mode this user is in (after login, and
+    /// after the cluster commands that change it). Standalone, or a
+    /// daemon without clusters, answers an error: no mode, the host name
+    /// prompt.
+    pub fn refresh_mode(&mut self) -> Result<(), ConsoleError> {
+        match self.call(&["clustermode"], None) {
+            Ok(r) => {
+                self.mode = r.ok.then(|| menus_cluster::parse_mode(&r.output)).flatten();
+                Ok(())
+            }
+            // The prompt loop reports a daemon that does not answer.
+            Err(ConsoleError::Daemon(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -88,7 +109,7 @@ impl<'a> Shell<'a> {
         &mut self,
         execute: fn(&mut Shell<'_>, &[String]) -> Result<Next, ConsoleError>,
     ) -> Result<(), ConsoleError> {
-        if let Err(e) = self.setup_hint() {
+        if let Err(e) = self.setup_hint().and_then(|()| self.refresh_mode()) {
             let _ = self.close("hangup");
             return Err(e);
         }
@@ -105,12 +126,23 @@ impl<'a> Shell<'a> {
                 Err(ConsoleError::SessionEnded) => return self.ended(),
                 Err(e) => return Err(e),
             }
-            let prompt = format!("{}> ", self.hostname);
+            let prompt = menus_cluster::prompt(self.mode.as_ref(), &self.hostname);
             // Reading the line and running it end the same ways.
             let line = self.term.read_line(&prompt, Mode::Command);
             let result = match line.map(|l| split_words(&l)) {
                 Ok(words) if words.is_empty() => continue,
-                Ok(words) => execute(self, &words),
+                Ok(words) => {
+                    let r = execute(self, &words);
+                    // The mode changes with `clustermode`, and appears or
+                    // goes with `clusterconfig create|join|leave` (even
+                    // if a menu of theirs was left with Ctrl-C).
+                    let refreshed = if menus_cluster::changes_mode(&words[0]) {
+                        self.refresh_mode()
+                    } else {
+                        Ok(())
+                    };
+                    r.and_then(|n| refreshed.map(|()| n))
+                }
                 Err(e) => Err(e),
             };
             match result {

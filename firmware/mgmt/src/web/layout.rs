@@ -69,6 +69,7 @@ pub const MENUS: &[Menu] = &[
         title: "System Administration",
         pages: &[
             ("Commit Changes", "/commit"),
+            ("Cluster", super::cluster::CLUSTER_PATH),
             ("Configuration History", "/system/history"),
             ("Change Passphrase", "/passwd"),
             (
@@ -95,6 +96,8 @@ pub struct Chrome<'a> {
     pub flash: Option<&'a Flash>,
     /// The path of the page, to mark its menu.
     pub path: &'a str,
+    /// Clustered: the mode bar under the title (see [`super::cluster`]).
+    pub mode_bar: Option<Markup>,
 }
 
 /// A whole page.
@@ -147,6 +150,7 @@ pub fn page(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
                 }
                 main {
                     h1 { (title) }
+                    @if let Some(bar) = &chrome.mode_bar { (bar) }
                     @if let Some(f) = chrome.flash {
                         div.flash.ok[f.ok].error[!f.ok] { (f.text) }
                     }
@@ -229,6 +233,10 @@ button.primary { background: #0b5cad; color: #fff; border-color: #0b5cad; }
 button.danger { background: #fff; color: #a00; border-color: #c66; }
 pre.output { background: #fff; border: 1px solid #ccd; padding: 8px; overflow-x: auto; }
 .muted { color: #777; }
+div.cluster-bar { background: #fff; border: 1px solid #c2ccd6; padding: 6px 10px; margin: 0 0 12px; }
+div.cluster-bar details { display: inline-block; margin-left: 16px; vertical-align: top; }
+div.cluster-bar summary { cursor: pointer; color: #0b5cad; text-decoration: underline; }
+div.cluster-bar p.cluster-note { margin: 6px 0 0; color: #8a5a00; }
 footer { color: #888; padding: 8px 24px; font-size: 11px; }
 body.bare main { max-width: 420px; margin: 60px auto; background: #fff; border: 1px solid #ccd; padding: 20px 28px; }
 "#,

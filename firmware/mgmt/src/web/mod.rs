@@ -12,6 +12,7 @@
 //! Commit Changes, Abandon Changes, history) and [`pages`] (one module per
 //! menu area).
 
+pub mod cluster;
 pub mod commit;
 pub mod fields;
 pub mod layout;
@@ -70,6 +71,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/static/breakwater.css", axum::routing::get(style))
         .merge(login::routes())
         .merge(commit::routes())
+        .merge(cluster::routes())
         .merge(pages::routes())
         .merge(crate::api::routes())
         .fallback(not_found)
@@ -123,6 +125,11 @@ pub struct Admin {
     pub session: WebSession,
     pub state: SessionState,
     pub path: String,
+    /// Clustered, on a configuration page (GET): the mode bar's facts.
+    pub cluster: Option<cluster::ClusterView>,
+    /// The path with its query (`/mail-policies/hat?listener=...`): where
+    /// the mode bar's forms come back to.
+    here: String,
     web: State,
 }
 
@@ -164,13 +171,23 @@ impl FromRequestParts<State> for Admin {
                     .into_response());
             }
         };
-        Ok(Admin {
+        let mut admin = Admin {
             id,
             session,
             state,
             path: parts.uri.path().to_string(),
+            cluster: None,
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
             web: web.clone(),
-        })
+        };
+        // Only pages show the bar; a form's POST redirects to one.
+        if parts.method == axum::http::Method::GET {
+            admin.cluster = cluster::view(&admin, &admin.path).await;
+        }
+        Ok(admin)
     }
 }
 
@@ -232,6 +249,10 @@ impl Admin {
             csrf: &self.session.csrf,
             flash: self.session.flash.as_ref(),
             path: &self.path,
+            mode_bar: self
+                .cluster
+                .as_ref()
+                .map(|v| cluster::mode_bar(v, &self.session.csrf, &self.here, self.can_change())),
         };
         Html(layout::page(&chrome, title, body).0).into_response()
     }
