@@ -213,17 +213,19 @@ pub fn connect(
     // installed. The firmware's choice, once per process (a second call
     // finds it installed and changes nothing).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    if endpoints.is_empty() {
-        return Err(ClusterError::Settings("no etcd endpoint".into()));
+    if endpoints.is_empty() || endpoints.len() > MAX_ENDPOINTS {
+        return Err(ClusterError::Settings(format!(
+            "name 1 to {MAX_ENDPOINTS} etcd endpoints"
+        )));
     }
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
         .identity(Identity::from_pem(cert_pem, key_pem));
     let mut clients = Vec::new();
     for url in endpoints {
-        if !url.starts_with("https://") {
+        if !valid_endpoint(url) {
             return Err(ClusterError::Settings(format!(
-                "{url}: etcd endpoints must be https:// (TLS with a client certificate)"
+                "{url}: etcd endpoints must be https://HOST:PORT (TLS with a client certificate)"
             )));
         }
         let endpoint = Endpoint::from_shared(url.clone())
@@ -758,6 +760,84 @@ pub struct JoinToken {
     pub ca_pem: String,
 }
 
+/// The longest join token accepted: a CA certificate chain of a few
+/// certificates and a handful of endpoints fit with room to spare; a
+/// pasted token is text an administrator brought from elsewhere.
+pub const MAX_JOIN_TOKEN_CHARS: usize = 32 * 1024;
+/// The most etcd endpoints a token (or `clusterconfig create --etcd`)
+/// names: etcd clusters have 3, 5 or 7 members.
+pub const MAX_ENDPOINTS: usize = 16;
+
+/// Why a pasted join token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinTokenError {
+    #[error("the join token is longer than {MAX_JOIN_TOKEN_CHARS} characters")]
+    TooLong,
+    #[error("this is not a join token (clusterconfig token prints one)")]
+    Malformed,
+    #[error("the join token names an invalid cluster name")]
+    BadName,
+    #[error("the join token must name 1 to {MAX_ENDPOINTS} https:// etcd endpoints")]
+    BadEndpoints,
+    #[error("the join token carries no CA certificate")]
+    NoCa,
+}
+
+impl JoinToken {
+    /// The one line `clusterconfig token` prints.
+    pub fn encode(&self) -> Result<String, ClusterError> {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).map_err(|e| ClusterError::Settings(e.to_string()))?;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+    }
+
+    /// Reads a pasted token, refusing what `encode` never writes: the
+    /// name becomes part of etcd keys, the endpoints are dialled and the
+    /// CA trusted, so each is checked here, before any of that.
+    pub fn decode(text: &str) -> Result<Self, JoinTokenError> {
+        use base64::Engine as _;
+        let text = text.trim();
+        if text.len() > MAX_JOIN_TOKEN_CHARS {
+            return Err(JoinTokenError::TooLong);
+        }
+        let token: Self = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(JoinTokenError::Malformed)?;
+        if !valid_name(&token.cluster) {
+            return Err(JoinTokenError::BadName);
+        }
+        if token.endpoints.is_empty()
+            || token.endpoints.len() > MAX_ENDPOINTS
+            || token.endpoints.iter().any(|e| !valid_endpoint(e))
+        {
+            return Err(JoinTokenError::BadEndpoints);
+        }
+        if !token.ca_pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(JoinTokenError::NoCa);
+        }
+        Ok(token)
+    }
+}
+
+/// `https://HOST:PORT` with a host of letters, digits, `.`, `-`, `:` or
+/// brackets (IPv6) and nothing after the port.
+pub fn valid_endpoint(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -789,6 +869,47 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&doc).unwrap(),
             serde_json::json!({"sections": {"dns": {"x": 1}}, "commit": 3})
+        );
+    }
+
+    #[test]
+    fn join_tokens_round_trip_and_hostile_ones_are_refused() {
+        let token = JoinToken {
+            cluster: "Hosted_Cluster".into(),
+            endpoints: vec!["https://127.9.0.1:2379".into(), "https://[::1]:2379".into()],
+            ca_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+        };
+        let text = token.encode().unwrap();
+        assert_eq!(JoinToken::decode(&format!(" {text}\n")).unwrap(), token);
+        let with = |f: &dyn Fn(&mut JoinToken)| {
+            let mut t = token.clone();
+            f(&mut t);
+            JoinToken::decode(&t.encode().unwrap())
+        };
+        assert_eq!(
+            with(&|t| t.cluster = "../other".into()),
+            Err(JoinTokenError::BadName)
+        );
+        assert_eq!(
+            with(&|t| t.endpoints = vec!["http://127.0.0.1:2379".into()]),
+            Err(JoinTokenError::BadEndpoints)
+        );
+        assert_eq!(
+            with(&|t| t.endpoints = vec!["https://h:2379/x".into()]),
+            Err(JoinTokenError::BadEndpoints)
+        );
+        assert_eq!(
+            with(&|t| t.endpoints.clear()),
+            Err(JoinTokenError::BadEndpoints)
+        );
+        assert_eq!(with(&|t| t.ca_pem.clear()), Err(JoinTokenError::NoCa));
+        assert_eq!(
+            JoinToken::decode("not a token"),
+            Err(JoinTokenError::Malformed)
+        );
+        assert_eq!(
+            JoinToken::decode(&"A".repeat(MAX_JOIN_TOKEN_CHARS + 1)),
+            Err(JoinTokenError::TooLong)
         );
     }
 

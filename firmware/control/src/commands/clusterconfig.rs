@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
 use breakwater_cluster::{ClusterError, JoinToken, MAIN_GROUP, valid_name};
 use breakwater_config::cluster::{self as model, Level, LevelSettings};
 use breakwater_control_proto::levels::sections_of;
@@ -72,8 +71,7 @@ pub fn run(
                 endpoints: m.endpoints.clone(),
                 ca_pem: m.ca_pem.clone(),
             };
-            let json = serde_json::to_vec(&token).map_err(store)?;
-            Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+            token.encode().map_err(cluster_error)
         }
         (Some("list"), [_]) => list(&local, &m, false),
         (Some("list"), [_, j]) if j.eq_ignore_ascii_case("--json") => list(&local, &m, true),
@@ -296,11 +294,7 @@ fn join(
     let Some(cert) = opts.value("certificate") else {
         return Err(usage(USAGE));
     };
-    let token: JoinToken = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| invalid("This is not a join token (clusterconfig token prints one)."))?;
+    let token = JoinToken::decode(token).map_err(|e| invalid(format!("Refused: {e}.")))?;
     let local = ctx.store.committed()?;
     let m = Membership {
         cluster: token.cluster.clone(),
