@@ -467,3 +467,52 @@ fn etcd_outages_keep_mail_flowing_and_pending_changes_land_later() {
     });
     assert!(check.contains("Differs in"), "{check}");
 }
+
+/// Two cluster-level commits are listed by `commitlog` in cluster mode;
+/// `rollback` to the first and `commit` bring its settings back on every
+/// member.
+#[test]
+fn cluster_commitlog_lists_commits_and_rollback_restores_the_first_on_all_members() {
+    let site = Site::start();
+    let route = site.route();
+    site.gw(0).cli_ok(&["clustermode", "cluster"]);
+    site.gw(0)
+        .cli_ok(&["smtproutes", "new", "first.example", &route]);
+    site.commit_until_ok(0, "e2e: first route");
+    site.gw(0)
+        .cli_ok(&["smtproutes", "new", "second.example", &route]);
+    site.commit_until_ok(0, "e2e: second route");
+    for i in 0..3 {
+        site.wait_config_has(i, "second.example");
+    }
+
+    let log = site.gw(0).cli_ok(&["commitlog"]);
+    let number_of = |log: &str, comment: &str| -> String {
+        log.lines()
+            .find(|l| l.contains(comment))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("commitlog has no \"{comment}\":\n{log}"))
+            .to_string()
+    };
+    let first = number_of(&log, "e2e: first route");
+    let second = number_of(&log, "e2e: second route");
+    assert!(
+        first.parse::<u64>().unwrap() < second.parse::<u64>().unwrap(),
+        "{log}"
+    );
+    assert!(log.contains("gw1") && log.contains("admin"), "{log}");
+
+    let staged = site.gw(0).cli_ok(&["rollback", &first]);
+    assert!(
+        staged.contains(&format!("at commit {first}")) && staged.contains("are staged"),
+        "{staged}"
+    );
+    site.commit_until_ok(0, "e2e: back to the first route");
+    for i in 0..3 {
+        site.wait_output(i, &["showconfig"], |out| {
+            out.contains("first.example") && !out.contains("second.example")
+        });
+    }
+    let log = site.gw(0).cli_ok(&["commitlog"]);
+    assert!(log.contains("e2e: back to the first route"), "{log}");
+}

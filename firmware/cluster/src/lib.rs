@@ -55,6 +55,11 @@ pub enum ClusterError {
     /// A document in etcd that is not what this layout writes.
     #[error("{key}: {reason}")]
     Malformed { key: String, reason: String },
+    /// A level commit larger than one etcd request may be.
+    #[error(
+        "the level's configuration and its history record would take {bytes} bytes, more than etcd's request limit of {limit} bytes"
+    )]
+    TooLarge { bytes: usize, limit: usize },
 }
 
 /// `/breakwater/v1/C/meta`.
@@ -109,7 +114,16 @@ pub struct HistoryRecord {
     pub comment: String,
     /// The sections this commit wrote.
     pub sections: Vec<String>,
+    /// The level's whole document after this commit: what `rollback N`
+    /// stages again. `None` in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<LevelSettings>,
 }
+
+/// etcd's default `--max-request-bytes` (1.5 MiB): a level commit puts
+/// the level's document and its history record in one request, so the
+/// two together must stay under it.
+pub const MAX_REQUEST_BYTES: usize = 1_572_864;
 
 /// `/breakwater/v1/C/members/M`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +149,37 @@ pub struct Status {
     pub applied_at: String,
     #[serde(default)]
     pub digests: BTreeMap<String, String>,
+    /// RFC 3339: the member's last heartbeat (re-put every
+    /// [`HEARTBEAT_INTERVAL`] while it is connected). Empty in statuses
+    /// written before heartbeats existed.
+    #[serde(default)]
+    pub seen: String,
+}
+
+/// How often a connected member re-puts its status, so the others can
+/// tell it is alive.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A member whose status was not refreshed for this many heartbeat
+/// intervals is listed `unreachable`.
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+impl Status {
+    /// When the member was last heard of (`None`: no heartbeat recorded).
+    pub fn seen_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(&self.seen)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
+    /// Whether the member missed [`MISSED_HEARTBEATS`] heartbeats by
+    /// `now`. A status without a heartbeat (an older release) is not
+    /// judged.
+    pub fn is_stale(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let limit = HEARTBEAT_INTERVAL * MISSED_HEARTBEATS;
+        self.seen_at()
+            .is_some_and(|seen| (now - seen).to_std().is_ok_and(|age| age > limit))
+    }
 }
 
 /// The key of a level's document.
@@ -403,13 +448,14 @@ impl Etcd {
             sections: cluster_level.sections.clone(),
             commit: record.number,
         };
+        let mut record = record.clone();
+        record.values = Some(cluster_level.clone());
+        let (doc_bytes, record_bytes) = (encode(&doc)?, encode(&record)?);
+        check_request_size(doc_bytes.len() + record_bytes.len())?;
         let mut ops = vec![
             put_op(meta_key(c), encode(meta)?),
-            put_op(level_key(c, &Level::Cluster), encode(&doc)?),
-            put_op(
-                history_key(c, &Level::Cluster, record.number),
-                encode(record)?,
-            ),
+            put_op(level_key(c, &Level::Cluster), doc_bytes),
+            put_op(history_key(c, &Level::Cluster, record.number), record_bytes),
             put_op(
                 level_key(c, &Level::Group(group.to_string())),
                 encode(&LevelDoc::default())?,
@@ -504,12 +550,16 @@ impl Etcd {
             sections: settings.sections.clone(),
             commit: record.number,
         };
+        let mut record = record.clone();
+        record.values = Some(settings.clone());
+        let (doc_bytes, record_bytes) = (encode(&doc)?, encode(&record)?);
+        check_request_size(doc_bytes.len() + record_bytes.len())?;
         let (ok, revision) = self
             .txn(
                 vec![mod_revision_is(&key, base_mod_revision)],
                 vec![
-                    put_op(key.clone(), encode(&doc)?),
-                    put_op(history_key(cluster, level, record.number), encode(record)?),
+                    put_op(key.clone(), doc_bytes),
+                    put_op(history_key(cluster, level, record.number), record_bytes),
                 ],
             )
             .await?;
@@ -517,11 +567,7 @@ impl Etcd {
             return Ok(revision);
         }
         let now = self.level(cluster, level).await?;
-        let last = self
-            .history(cluster, level)
-            .await?
-            .into_iter()
-            .rfind(|r| r.number == now.doc.commit);
+        let last = self.history_record(cluster, level, now.doc.commit).await?;
         Err(ClusterError::Changed {
             revision: now.mod_revision,
             user: last.as_ref().map_or_else(|| "?".into(), |r| r.user.clone()),
@@ -546,6 +592,20 @@ impl Etcd {
             commit,
         };
         self.put_json(level_key(cluster, level), &doc).await
+    }
+
+    /// One record of a level's history (records keep the level's
+    /// document, so reading one beats listing them all).
+    pub async fn history_record(
+        &self,
+        cluster: &str,
+        level: &Level,
+        number: u64,
+    ) -> Result<Option<HistoryRecord>, ClusterError> {
+        match self.get(&history_key(cluster, level, number)).await? {
+            Some(kv) => Ok(Some(decode(&kv.key, &kv.value)?)),
+            None => Ok(None),
+        }
     }
 
     /// A level's history, oldest first.
@@ -702,6 +762,18 @@ pub fn cluster_revision(levels: &BTreeMap<Level, LevelState>) -> i64 {
     levels.values().map(|l| l.mod_revision).max().unwrap_or(0)
 }
 
+/// Refuses a request etcd would refuse, with the sizes in the error
+/// (etcd's own answer names neither).
+pub fn check_request_size(bytes: usize) -> Result<(), ClusterError> {
+    if bytes > MAX_REQUEST_BYTES {
+        return Err(ClusterError::TooLarge {
+            bytes,
+            limit: MAX_REQUEST_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// A history record for a commit made now.
 pub fn record(
     number: u64,
@@ -717,6 +789,7 @@ pub fn record(
         machine: machine.to_string(),
         comment: comment.to_string(),
         sections,
+        values: None,
     }
 }
 
@@ -733,10 +806,12 @@ pub fn member(machine: &str, group: &str, api: &str) -> Member {
 
 /// A status for what was applied now.
 pub fn status(revision: i64, digests: BTreeMap<String, String>) -> Status {
+    let now = now();
     Status {
         revision,
-        applied_at: now(),
+        applied_at: now.clone(),
         digests,
+        seen: now,
     }
 }
 
@@ -841,6 +916,45 @@ pub fn valid_endpoint(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_records_keep_values_and_read_old_records_without_them() {
+        let old = br#"{"number":1,"time":0,"user":"admin","machine":"esa1","comment":"","sections":["dns"]}"#;
+        let r: HistoryRecord = serde_json::from_slice(old).unwrap();
+        assert_eq!(r.values, None);
+        let mut values = LevelSettings::default();
+        values
+            .sections
+            .insert("dns".into(), serde_json::json!({"timeout": 9}));
+        let mut r = record(2, "admin", "esa1", "c", vec!["dns".into()]);
+        r.values = Some(values.clone());
+        let back: HistoryRecord = serde_json::from_slice(&encode(&r).unwrap()).unwrap();
+        assert_eq!(back.values, Some(values));
+    }
+
+    #[test]
+    fn a_member_is_stale_after_three_missed_heartbeats() {
+        let s = status(1, BTreeMap::new());
+        let seen = s.seen_at().unwrap();
+        assert!(!s.is_stale(seen));
+        assert!(!s.is_stale(seen + chrono::Duration::seconds(90)));
+        assert!(s.is_stale(seen + chrono::Duration::seconds(91)));
+        let old = Status {
+            seen: String::new(),
+            ..s
+        };
+        assert!(!old.is_stale(seen + chrono::Duration::days(1)));
+    }
+
+    #[test]
+    fn a_request_over_etcd_s_limit_is_refused_with_its_size() {
+        assert!(check_request_size(MAX_REQUEST_BYTES).is_ok());
+        let e = check_request_size(MAX_REQUEST_BYTES + 1).unwrap_err();
+        assert!(
+            matches!(e, ClusterError::TooLarge { bytes, limit } if bytes == MAX_REQUEST_BYTES + 1 && limit == MAX_REQUEST_BYTES)
+        );
+        assert!(e.to_string().contains("1572864 bytes"), "{e}");
+    }
 
     #[test]
     fn keys_follow_the_decision_s_layout() {

@@ -240,6 +240,10 @@ pub fn unreachable_text(m: &Membership, level: &Level, e: &ClusterError) -> Stri
             "Cannot commit in {}: the cluster's configuration store (etcd) is unreachable: {reason}. Machine-level changes (clustermode machine) still work.",
             level.describe(&m.cluster)
         ),
+        ClusterError::TooLarge { .. } => format!(
+            "Cannot commit in {}: {e}. Move large settings to a group or machine level.",
+            level.describe(&m.cluster)
+        ),
         other => other.to_string(),
     }
 }
@@ -380,6 +384,59 @@ pub fn commitlog(local: &ConfigStore, m: &Membership, level: &Level) -> Result<S
         ));
     }
     Ok(out)
+}
+
+/// `rollback N` at cluster or group level: stages the level's sections
+/// as commit N left them (its history record keeps them); `commit`
+/// then writes them in one transaction, as any change.
+pub fn rollback(
+    local: &ConfigStore,
+    view: &ConfigStore,
+    m: &Membership,
+    level: &Level,
+    args: &[String],
+) -> Result<String, String> {
+    let [n] = args else {
+        return Err("usage: rollback COMMIT_NUMBER".to_string());
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("Invalid commit number \"{n}\" (see commitlog)."))?;
+    if view.staged().map_err(|e| e.to_string())?.is_some() {
+        return Err(
+            "There are uncommitted changes; run \"commit\" or \"clear\" before rolling back."
+                .to_string(),
+        );
+    }
+    let cfg = local.committed().map_err(|e| e.to_string())?;
+    let etcd = connect(&cfg, m).map_err(|e| e.to_string())?;
+    let record = block_on(etcd.history_record(&m.cluster, level, n))
+        .and_then(|r| r)
+        .map_err(|e| format!("The cluster's configuration store (etcd) is unreachable: {e}."))?;
+    let Some(record) = record else {
+        return Err(format!(
+            "There is no commit number {n} in {} (see commitlog).",
+            level.describe(&m.cluster)
+        ));
+    };
+    let Some(values) = &record.values else {
+        return Err(format!(
+            "Commit {n} of {} was recorded without its settings (an older release): it cannot be rolled back to.",
+            level.describe(&m.cluster)
+        ));
+    };
+    let current = view.committed().map_err(|e| e.to_string())?;
+    let staged = model::effective(&current, &[values]).map_err(|e| e.to_string())?;
+    view.stage(&staged).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "The settings of {} at commit {} ({}, {}: \"{}\") are staged.\n\
+         Run \"commit\" to roll back to them, or \"clear\" to keep the current configuration.",
+        level.describe(&m.cluster),
+        record.number,
+        crate::commands::commit_time(record.time),
+        record.user,
+        record.comment
+    ))
 }
 
 /// After a machine-level commit: this machine's overrides take the

@@ -493,10 +493,7 @@ impl Served {
                 Err(e) => Err(e.to_string()),
             },
             "commitlog" | "commithistory" => cluster::commitlog(ctx.store, &m, &level),
-            "rollback" => Err(format!(
-                "rollback restores this machine's commits: switch with \"clustermode machine\". In {}, commit the earlier values again (commitlog names the sections each commit changed).",
-                level.describe(&m.cluster)
-            )),
+            "rollback" => cluster::rollback(ctx.store, &view, &m, &level, rest),
             _ => {
                 let nothing = |_: &Config| {};
                 let at_level = commands::CommandContext {

@@ -120,10 +120,10 @@ impl Agent {
             .cloned()
             .unwrap_or_default();
         let comment = etcd
-            .history(&m.cluster, &Level::Cluster)
+            .history_record(&m.cluster, &Level::Cluster, cluster.doc.commit)
             .await
             .ok()
-            .and_then(|h| h.into_iter().next_back())
+            .flatten()
             .map(|r| r.comment)
             .unwrap_or_default();
         let agent = self.clone();
@@ -215,6 +215,24 @@ impl Agent {
         Ok(revision)
     }
 
+    /// Re-puts this member's status with a new `seen` time, so the
+    /// others list it `unreachable` only once it stopped answering.
+    async fn heartbeat(&self, m: &Membership, etcd: &Etcd) -> Result<(), ClusterError> {
+        let mut statuses = etcd.statuses(&m.cluster).await?;
+        let mut me = statuses.remove(&m.machine).unwrap_or_default();
+        let fresh = breakwater_cluster::status(me.revision, std::mem::take(&mut me.digests));
+        etcd.put_status(
+            &m.cluster,
+            &m.machine,
+            &breakwater_cluster::Status {
+                applied_at: me.applied_at,
+                ..fresh
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The agent's loop: runs for the daemon's life.
     pub async fn run(self: Arc<Self>) {
         let mut backoff = Duration::from_secs(1);
@@ -249,8 +267,18 @@ impl Agent {
                 continue;
             }
             backoff = Duration::from_secs(1);
+            let mut heartbeat = tokio::time::interval(breakwater_cluster::HEARTBEAT_INTERVAL);
+            heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The first tick is immediate: sync_once just put the status.
+            heartbeat.tick().await;
             loop {
                 tokio::select! {
+                    _ = heartbeat.tick() => {
+                        if let Err(e) = self.heartbeat(&m, &etcd).await {
+                            self.unreachable(&e);
+                            break;
+                        }
+                    }
                     next = watch.next() => match next {
                         Ok(_) => {
                             if let Err(e) = self.sync_once(&m, &etcd).await {

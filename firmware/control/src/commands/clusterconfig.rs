@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use breakwater_cluster::{ClusterError, JoinToken, MAIN_GROUP, valid_name};
+use breakwater_cluster::{ClusterError, JoinToken, MAIN_GROUP, Status, valid_name};
 use breakwater_config::cluster::{self as model, Level, LevelSettings};
 use breakwater_control_proto::levels::sections_of;
 use breakwater_control_proto::usage::CLUSTERCONFIG as USAGE;
@@ -352,6 +352,37 @@ fn join(
     ))
 }
 
+/// A member's Status column: `unreachable` once it missed
+/// [`breakwater_cluster::MISSED_HEARTBEATS`] heartbeats, else whether it
+/// runs the `latest` cluster revision.
+fn member_status(s: &Status, latest: i64, now: chrono::DateTime<chrono::Utc>) -> String {
+    if s.is_stale(now) {
+        "unreachable".to_string()
+    } else if s.revision >= latest {
+        "up to date".to_string()
+    } else {
+        format!("behind (revision {})", s.revision)
+    }
+}
+
+/// A member's Last seen column: its last heartbeat (or, from an older
+/// release, its last apply) in the appliance's time zone.
+fn last_seen(s: &Status) -> String {
+    let at = s.seen_at().or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(&s.applied_at)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    });
+    at.map_or_else(
+        || "-".to_string(),
+        |t| {
+            t.with_timezone(&breakwater_types::clock::zone())
+                .format("%d %b %Y %H:%M:%S (GMT %:z)")
+                .to_string()
+        },
+    )
+}
+
 /// One row of `clusterconfig list`: machine, group, address, revision,
 /// last seen, status.
 type Row = (String, String, String, String, String, String);
@@ -368,19 +399,15 @@ fn list(local: &crate::config::Config, m: &Membership, json: bool) -> Result<Str
     .and_then(|r| r)
     .map_err(cluster_error)?;
     let latest = breakwater_cluster::cluster_revision(&levels);
+    let now = chrono::Utc::now();
     let rows: Vec<Row> = members
         .iter()
         .map(|x| {
             let (revision, seen, status) = match statuses.get(&x.machine) {
-                Some(s) if s.revision >= latest => (
-                    s.revision.to_string(),
-                    s.applied_at.clone(),
-                    "up to date".to_string(),
-                ),
                 Some(s) => (
                     s.revision.to_string(),
-                    s.applied_at.clone(),
-                    format!("behind (revision {})", s.revision),
+                    last_seen(s),
+                    member_status(s, latest, now),
                 ),
                 None => ("-".into(), "-".into(), "unreachable".into()),
             };
@@ -710,6 +737,17 @@ fn share_certificates(
 mod tests {
     use super::super::testutil::Fixture;
     use super::*;
+
+    #[test]
+    fn a_member_that_missed_three_heartbeats_is_listed_unreachable() {
+        let s = breakwater_cluster::status(5, Default::default());
+        let seen = s.seen_at().unwrap();
+        assert_eq!(member_status(&s, 5, seen), "up to date");
+        assert_eq!(member_status(&s, 6, seen), "behind (revision 5)");
+        let later = seen + chrono::Duration::seconds(91);
+        assert_eq!(member_status(&s, 5, later), "unreachable");
+        assert!(last_seen(&s).contains("(GMT "), "{}", last_seen(&s));
+    }
 
     #[test]
     fn without_a_cluster_the_commands_say_so() {
