@@ -765,8 +765,8 @@ mod tests {
             endpoints: vec!["https://127.9.0.1:2379".into()],
             ca_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
         };
-        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&token).unwrap());
+        use base64::Engine as _;
+        let text = token.encode().unwrap();
         assert!(!text.contains(['\n', '+', '/', '=']), "{text}");
         let back: serde_json::Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
