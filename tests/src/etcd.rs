@@ -205,6 +205,22 @@ impl EtcdCluster {
     pub fn ca_pem(&self) -> &Path {
         &self.ca.cert
     }
+    /// Gives `gw` what joining this etcd takes, as an administrator does
+    /// with `certconfig`: the CA (`etcd_ca`) and a client certificate for
+    /// `machine` (`etcd_client`), committed.
+    pub fn trust_on(&self, gw: &crate::Gateway, machine: &str) {
+        let cert = self.client_cert(machine);
+        gw.cli_ok(&[
+            "certconfig",
+            "import",
+            "etcd_client",
+            &cert.chain.display().to_string(),
+            &cert.key.display().to_string(),
+        ]);
+        let ca = self.ca_pem().display().to_string();
+        gw.cli_ok(&["certconfig", "certauthority", "import", "etcd_ca", &ca]);
+        gw.cli_ok(&["commit", "e2e: etcd client certificate"]);
+    }
 
     /// A client certificate for a gateway (`name` is its file stem and
     /// Common Name), issued by the cluster's CA, with both the clientAuth

@@ -84,18 +84,8 @@ impl Site {
             etcd,
             _etcd_net: etcd_net,
         };
-        let ca = site.etcd.ca_pem().display().to_string();
         for (i, w) in site.worlds.iter().enumerate() {
-            let cert = site.etcd.client_cert(&format!("gw{}", i + 1));
-            w.gw.cli_ok(&[
-                "certconfig",
-                "import",
-                "etcd_client",
-                &cert.chain.display().to_string(),
-                &cert.key.display().to_string(),
-            ]);
-            w.gw.cli_ok(&["certconfig", "certauthority", "import", "etcd_ca", &ca]);
-            w.gw.cli_ok(&["commit", "e2e: etcd client certificate"]);
+            site.etcd.trust_on(&w.gw, &format!("gw{}", i + 1));
         }
         let created = site.gw(0).cli_ok(&[
             "clusterconfig",

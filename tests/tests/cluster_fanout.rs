@@ -128,18 +128,8 @@ fn two_members_answer_findevent_and_tophosts_cluster() {
             &format!("fan-out test {}", i + 1),
         );
     }
-    let ca = etcd.ca_pem().display().to_string();
     for (i, w) in worlds.iter().enumerate() {
-        let cert = etcd.client_cert(&format!("gw{}", i + 1));
-        w.gw.cli_ok(&[
-            "certconfig",
-            "import",
-            "etcd_client",
-            &cert.chain.display().to_string(),
-            &cert.key.display().to_string(),
-        ]);
-        w.gw.cli_ok(&["certconfig", "certauthority", "import", "etcd_ca", &ca]);
-        w.gw.cli_ok(&["commit", "e2e: etcd client certificate"]);
+        etcd.trust_on(&w.gw, &format!("gw{}", i + 1));
     }
     worlds[0].gw.cli_ok(&[
         "clusterconfig",
