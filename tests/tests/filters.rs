@@ -37,20 +37,7 @@ fn seed_world() -> World {
         .host_record("mail-eopbgr.protection.outlook.com", net.client(10))
         .start();
     let w = World::with_dns(net, dns);
-    let route = w.net.sink_route();
-    w.gw.cli_ok(&[
-        "listenerconfig",
-        "edit",
-        "OutgoingMail",
-        "hostaccess",
-        "new",
-        "sendergroup",
-        "RELAY_O365",
-        ".protection.outlook.com",
-        "--policy",
-        "RELAYED",
-    ]);
-    w.gw.cli_ok(&["smtproutes", "new", PARTNER, &route]);
+    w.relay_for_microsoft_365_to_sink(PARTNER);
     let out =
         w.gw.cli_input(&["filters", "new"], SEED_FILTER)
             .expect("filters new");

@@ -96,20 +96,7 @@ fn outbound_world() -> World {
         .host_record("mail.evil.example", net.client(12))
         .start();
     let w = World::with_dns(net, dns);
-    let route = w.net.sink_route();
-    w.gw.cli_ok(&[
-        "listenerconfig",
-        "edit",
-        "OutgoingMail",
-        "hostaccess",
-        "new",
-        "sendergroup",
-        "RELAY_O365",
-        ".protection.outlook.com",
-        "--policy",
-        "RELAYED",
-    ]);
-    w.gw.cli_ok(&["smtproutes", "new", PARTNER, &route]);
+    w.relay_for_microsoft_365_to_sink(PARTNER);
     w.gw.cli_ok(&["commit", "e2e: relay for Microsoft 365"]);
     w
 }
