@@ -18,6 +18,26 @@ pub struct HostRow {
     pub hard_bounced: u64,
 }
 
+/// `tophosts`' two column header lines (seed 004), newline-terminated:
+/// one table layout for the machine's answer and the cluster's sum.
+pub fn header() -> String {
+    let line = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+        format!(
+            "{:<4}{:<28}{a:>8}{b:>8}{c:>10}{d:>9}{e:>9}\n",
+            "#", "Recipient Host"
+        )
+    };
+    line("Active", "Conn.", "Deliv.", "Soft", "Hard")
+        + &line("Recip.", "Out", "Recip.", "Bounced", "Bounced")
+}
+
+/// One row of the table: rank, host (with `*` when down) and the five
+/// counts, already formatted.
+pub fn row(rank: usize, label: &str, cells: [String; 5]) -> String {
+    let [a, b, c, d, e] = cells;
+    format!("{rank:<4}{label:<28}{a:>8}{b:>8}{c:>10}{d:>9}{e:>9}\n")
+}
+
 /// The rows below `tophosts`' two `#  Recipient Host` header lines;
 /// `None` when the table is not there or a row does not parse.
 pub fn tophosts_rows(text: &str) -> Option<Vec<HostRow>> {

@@ -929,35 +929,23 @@ fn sort_hosts(hosts: &mut [ClusterHost], column: &str) {
 fn tophosts_text(hosts: &[ClusterHost], machines: usize, failed: &[(String, String)]) -> String {
     let mut out = format!(
         "Cluster totals of {} of {machines} machine(s).\n\
-         Hosts marked with '*' were down as of the last delivery attempt of a machine.\n\n\
-         {:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+         Hosts marked with '*' were down as of the last delivery attempt of a machine.\n\n{}",
         machines - failed.len(),
-        "#",
-        "Recipient Host",
-        "Active",
-        "Conn.",
-        "Deliv.",
-        "Soft",
-        "Hard",
-        "#",
-        "Recipient Host",
-        "Recip.",
-        "Out",
-        "Recip.",
-        "Bounced",
-        "Bounced"
+        breakwater_control_proto::tophosts::header()
     );
     for (i, h) in hosts.iter().enumerate() {
         let label = format!("{}{}", if h.down { "*" } else { "" }, h.host);
-        out.push_str(&format!(
-            "{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+        out.push_str(&breakwater_control_proto::tophosts::row(
             i + 1,
-            label,
-            thousands(h.active_recipients),
-            thousands(h.connections_out),
-            thousands(h.delivered_recipients),
-            thousands(h.soft_bounced),
-            thousands(h.hard_bounced)
+            &label,
+            [
+                h.active_recipients,
+                h.connections_out,
+                h.delivered_recipients,
+                h.soft_bounced,
+                h.hard_bounced,
+            ]
+            .map(thousands),
         ));
     }
     if !failed.is_empty() {

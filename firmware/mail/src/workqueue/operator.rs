@@ -166,36 +166,17 @@ pub fn tophosts(wq: &WorkQueue, sort: Option<&str>) -> String {
         k(b).cmp(&k(a)).then_with(|| a.0.cmp(&b.0))
     });
     let mut out = format!(
-        "{}\nHosts marked with '*' were down as of the last delivery attempt.\n\n\
-         {:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+        "{}\nHosts marked with '*' were down as of the last delivery attempt.\n\n{}",
         now_line(),
-        "#",
-        "Recipient Host",
-        "Active",
-        "Conn.",
-        "Deliv.",
-        "Soft",
-        "Hard",
-        "#",
-        "Recipient Host",
-        "Recip.",
-        "Out",
-        "Recip.",
-        "Bounced",
-        "Bounced"
+        breakwater_control_proto::tophosts::header()
     );
     for (i, (name, act, conn, deliv, soft, hard)) in rows.iter().enumerate() {
         let down = states.get(name).is_some_and(|s| s.down);
         let label = format!("{}{name}", if down { "*" } else { "" });
-        out.push_str(&format!(
-            "{:<4}{:<28}{:>8}{:>8}{:>10}{:>9}{:>9}\n",
+        out.push_str(&breakwater_control_proto::tophosts::row(
             i + 1,
-            label,
-            thousands(*act),
-            thousands(*conn),
-            thousands(*deliv),
-            thousands(*soft),
-            thousands(*hard)
+            &label,
+            [*act, *conn, *deliv, *soft, *hard].map(thousands),
         ));
     }
     out
