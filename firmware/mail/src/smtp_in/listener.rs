@@ -26,6 +26,8 @@ use crate::logging::event::YesNo;
 /// Bytes read from the socket per call; the session consumes them all, so
 /// this also bounds what is buffered.
 const READ_CHUNK: usize = 16 * 1024;
+/// What an idle session keeps of its reply buffer (an EHLO answer fits).
+const IDLE_REPLY_BUFFER: usize = 512;
 /// Time a last reply (a timeout, a refusal) may take to write.
 const LAST_WRITE: Duration = Duration::from_secs(5);
 
@@ -37,10 +39,27 @@ enum Stream {
 }
 
 impl Stream {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    /// Appends what the peer sent to `buf`, reserving [`READ_CHUNK`] for it.
+    /// A plain connection waits for readiness *before* reserving, so an
+    /// idle session (most of a thousand open connections) holds no read
+    /// buffer at all; a TLS stream cannot tell readiness before rustls has
+    /// decrypted, so it reserves first (rustls' own buffers dwarf it).
+    /// Cancel-safe, as the read loop's `select!` needs: nothing is consumed
+    /// unless it is returned.
+    async fn read_into(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.read(buf).await,
-            Stream::Tls(s) => s.read(buf).await,
+            Stream::Plain(s) => loop {
+                s.readable().await?;
+                buf.reserve(READ_CHUNK);
+                match s.try_read_buf(buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    read => return read,
+                }
+            },
+            Stream::Tls(s) => {
+                buf.reserve(READ_CHUNK);
+                s.read_buf(buf).await
+            }
             Stream::Detached => Ok(0),
         }
     }
@@ -411,11 +430,12 @@ async fn run_session_io(
 ) -> Ending {
     let Who { icid, listener } = who;
     let idle = clock.idle;
-    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // Filled by `Stream::read_into`; empty between commands of an idle
+    // session (see the end of the loop).
+    let mut inbuf: Vec<u8> = Vec::new();
     let mut out = String::new();
     let mut pending = session.greeting();
     log_events(session);
-    let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         // Carry out what the session asked for.
         let mut close = false;
@@ -594,15 +614,21 @@ async fn run_session_io(
             }
             deadline = deadline.min(end);
         }
+        if inbuf.is_empty() && !session.in_transaction() {
+            // Idle between commands or transactions: give the read buffer
+            // back (about 16 KiB per connection; `out` is a reply's size).
+            inbuf = Vec::new();
+            out.shrink_to(IDLE_REPLY_BUFFER);
+        }
         let read = tokio::select! {
-            r = tokio::time::timeout_at(deadline, stream.read(&mut chunk)) => r,
+            r = tokio::time::timeout_at(deadline, stream.read_into(&mut inbuf)) => r,
             // Closing started while waiting: recompute the deadline
             // (reads are cancel-safe: nothing was consumed).
             () = ctx.closing_started(listener), if grace_end.is_none() => continue,
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => return Ending::Lost,
-            Ok(Ok(n)) => inbuf.extend_from_slice(&chunk[..n]),
+            Ok(Ok(_)) => {}
             Err(_) if grace_end.is_some_and(|end| Instant::now() >= end) => {
                 MailEvent::IcidShutdown { icid }.log();
                 let why = closing.map_or(Closing::Shutdown, |(_, why)| why);
