@@ -52,7 +52,7 @@ fn a_queue_ten_times_the_window_is_delivered_once_each_after_kill_9() {
                     from: "load@internet.example",
                     to: "inbox@example.com",
                     count: PER_CLIENT,
-                    per_conn: 25,
+                    per_conn: 10,
                     prefix: &prefixes[c],
                     body_lines: 5,
                     give_up_after: 3,
@@ -109,6 +109,19 @@ fn a_queue_ten_times_the_window_is_delivered_once_each_after_kill_9() {
         count_after(&status, "Messages in queue:"),
         Some(TOTAL as u64 - 1),
         "{status}"
+    );
+
+    // A removal is durable with the committer's next flush, after which
+    // the body goes (decision 0001); only then is the kill a fair test.
+    let body =
+        w.gw.data_dir()
+            .join("spool")
+            .join(format!("{:02x}", newest & 0xff))
+            .join(newest.to_string());
+    assert!(
+        wait_until(SOON, || (!body.exists()).then_some(())).is_some(),
+        "the deleted message's body is still at {}",
+        body.display()
     );
 
     w.gw.kill9();
