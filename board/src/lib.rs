@@ -219,6 +219,32 @@ pub struct BoardProfile {
     /// `dev` board uses unprivileged ones so a developer needs no root.
     #[serde(default)]
     pub management_ports: ManagementPorts,
+    /// The mail work queue's memory bound (issue 19).
+    #[serde(default)]
+    pub work_queue: WorkQueueLimits,
+}
+
+/// How much of the mail queue the work queue holds in memory: a property
+/// of the board's RAM, not of the mail flow, so it lives here rather than
+/// in the committed configuration
+/// (docs/decisions/0022-bounded-work-queue-window.md).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct WorkQueueLimits {
+    /// At most this many queued messages are in the work queue (routing,
+    /// delivery, processing) at once; the rest wait on disk and are paged
+    /// in, oldest MID first, as the window drains. Quarantined messages
+    /// are not counted (their quarantines' sizes bound them).
+    pub window: usize,
+}
+
+impl Default for WorkQueueLimits {
+    /// 10,000 messages: a record is about 1 KiB in memory with its
+    /// bookkeeping, so about 10 MiB, and ten times what the delivery
+    /// engine's default concurrency can have in flight.
+    fn default() -> Self {
+        Self { window: 10_000 }
+    }
 }
 
 /// The factory ports of the management plane (issue 15).
@@ -279,6 +305,12 @@ impl BoardProfile {
                     reason: format!("no interface named '{required}'"),
                 });
             }
+        }
+        if profile.work_queue.window == 0 {
+            return Err(BoardError::Invalid {
+                name: name.to_string(),
+                reason: "work_queue.window must be at least 1 message".to_string(),
+            });
         }
         for rule in &profile.nic_rules {
             if profile.interface(&rule.name).is_none() {
@@ -425,6 +457,20 @@ mod tests {
             p.supervisor.heartbeat_timeout_secs,
             SupervisorLimits::default().heartbeat_timeout_secs
         );
+    }
+
+    #[test]
+    fn the_work_queue_window_defaults_to_ten_thousand_and_cannot_be_zero() {
+        let p = BoardProfile::parse("x", DEV_LIKE).unwrap();
+        assert_eq!(p.work_queue.window, 10_000);
+        let small = DEV_LIKE.to_string() + "[work_queue]\nwindow = 50\n";
+        assert_eq!(
+            BoardProfile::parse("x", &small).unwrap().work_queue.window,
+            50
+        );
+        let zero = DEV_LIKE.to_string() + "[work_queue]\nwindow = 0\n";
+        let err = BoardProfile::parse("x", &zero).unwrap_err();
+        assert!(err.to_string().contains("work_queue.window"), "{err}");
     }
 
     #[test]

@@ -622,7 +622,10 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let ids = Arc::new(IdAllocator::open(&db)?);
     let spool = Arc::new(SledSpoolStore::open(&db, dir)?);
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
-    let (queue, recovered) = queue::start(spool, config.queue, committed_tx)?;
+    // Counts the queue on disk, nothing more: recovery (the orphan scan,
+    // paging the records in) runs in the work queue while the listeners
+    // already take mail (docs/decisions/0022-bounded-work-queue-window.md).
+    let queue = queue::start(spool.clone(), config.queue, committed_tx)?;
     let dns = Dns::new(&config.dns)?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
     let delivery = Delivery::new(
@@ -657,6 +660,8 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let workqueue = workqueue::start(
         config_rx.clone(),
         queue.clone(),
+        spool,
+        opts.board.work_queue.window,
         delivery.clone(),
         ids.clone(),
         workqueue::Stats::open(breakwater_store::counters::CounterStore::open(
@@ -664,7 +669,6 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
             workqueue::COUNTERS_VERSION,
         )?),
         dir.to_path_buf(),
-        recovered,
         committed_rx,
         reports_rx,
         suspension.delivery,

@@ -227,34 +227,44 @@ impl QueueHandle {
     }
 }
 
-/// Recovers the queue and starts the committer. Returns the handle and the
-/// records found on disk (to be handed to the work queue first); committed
-/// new messages are sent on `committed`.
+/// Records counted per read at start (bounded memory, whatever the queue).
+const COUNT_PAGE: usize = 4096;
+
+/// Counts the queue on disk and starts the committer. Returns the handle;
+/// the records stay on disk, where the work queue pages them in (a bounded
+/// window, `workqueue::window`), and it also removes the spool files a
+/// crash left without a record, in the background, so neither delays the
+/// listeners. Committed new messages are sent on `committed`.
 pub fn start(
     store: Arc<dyn QueueStore>,
     settings: QueueSettings,
     committed: mpsc::UnboundedSender<MessageRecord>,
-) -> Result<(QueueHandle, Vec<MessageRecord>), QueueError> {
-    for orphan in store.orphan_bodies()? {
-        // Never acknowledged: the crash came before its record was flushed.
-        tracing::info!("queue recovery: removing unacknowledged spool file of MID {orphan}");
-        store.remove_body(orphan)?;
+) -> Result<QueueHandle, QueueError> {
+    // The counts are the queue limits' and `status`'s, right from the
+    // first message; a page at a time, never every record at once.
+    let (mut messages, mut bytes, mut after) = (0u64, 0u64, None);
+    loop {
+        let page = store.scan_page(after, COUNT_PAGE)?;
+        messages += page.len() as u64;
+        bytes += page.iter().map(|r| r.body_size).sum::<u64>();
+        match page.last() {
+            Some(last) if page.len() == COUNT_PAGE => after = Some(last.mid),
+            _ => break,
+        }
     }
-    let recovered = store.scan()?;
-    let bytes = recovered.iter().map(|r| r.body_size).sum();
     let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
     let handle = QueueHandle {
         store: store.clone(),
         tx,
         unlink: Arc::new(Mutex::new(Vec::new())),
-        messages: Arc::new(AtomicU64::new(recovered.len() as u64)),
+        messages: Arc::new(AtomicU64::new(messages)),
         bytes: Arc::new(AtomicU64::new(bytes)),
         held_messages: Arc::new(AtomicU64::new(0)),
         held_bytes: Arc::new(AtomicU64::new(0)),
         settings: Arc::new(Mutex::new(settings)),
     };
     tokio::spawn(run(store, rx, handle.unlink.clone(), committed));
-    Ok((handle, recovered))
+    Ok(handle)
 }
 
 async fn run(

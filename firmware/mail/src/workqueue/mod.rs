@@ -15,6 +15,7 @@ pub mod operator;
 mod processing;
 mod stats;
 mod tdc;
+pub mod window;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -29,7 +30,9 @@ use crate::ids::{Dcid, Icid, IdAllocator, Mid, Rid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::logging::event::{RidList, TdcTag};
-use crate::queue::{MessageRecord, QueueHandle, Reception, Recipient, RecipientStatus};
+use crate::queue::{
+    MessageRecord, QueueError, QueueHandle, QueueStore, Reception, Recipient, RecipientStatus,
+};
 pub use stats::{
     COUNTERS_VERSION, Counters, Event, HostCounters, Monotonic, ReceivedCounters, Stats,
     WorkQueueMetrics,
@@ -95,23 +98,47 @@ pub struct WorkQueue {
     data_dir: std::path::PathBuf,
     /// Anti-virus scans in flight (`antivirus`).
     antivirus: antivirus::Scanner,
+    /// Which queued messages are in memory; the rest wait on disk
+    /// (`window`).
+    window: window::Window,
 }
 
-/// Starts the work queue with the messages recovered from disk.
+/// Starts the work queue over the queue on disk: it pages the messages
+/// found there in (at most `window_limit` at a time, see [`window`]) once
+/// the spool files a crash left without a record are removed, and takes
+/// new ones from `committed` meanwhile. Returns at once: the listeners do
+/// not wait for recovery.
 #[allow(clippy::too_many_arguments)] // the stage's channels, named at the one call site
 pub fn start(
     config: watch::Receiver<Arc<Config>>,
     queue: QueueHandle,
+    store: Arc<dyn QueueStore>,
+    window_limit: usize,
     delivery: Delivery,
     ids: Arc<IdAllocator>,
     stats: Stats,
     data_dir: std::path::PathBuf,
-    recovered: Vec<MessageRecord>,
     committed: mpsc::UnboundedReceiver<MessageRecord>,
     reports: mpsc::UnboundedReceiver<DeliveryReport>,
     delivery_suspended: bool,
 ) -> WorkQueueHandle {
     let (tx, commands) = mpsc::unbounded_channel();
+    // Every MID below this one was allocated before the restart: its
+    // record (if any) is recovered, its spool file without a record an
+    // orphan. Spending one MID to learn it costs nothing.
+    let first_new = match ids.mid() {
+        Ok(mid) => Some(mid),
+        Err(e) => {
+            tracing::error!("queue recovery: cannot allocate a MID ({e}); orphan spool files stay");
+            None
+        }
+    };
+    let (messages, _) = queue.counts();
+    if messages > 0 {
+        tracing::info!(
+            "queue recovery: {messages} message(s) on disk, paged in {window_limit} at most at a time"
+        );
+    }
     let mut wq = WorkQueue {
         config,
         queue,
@@ -129,24 +156,30 @@ pub fn start(
         processing: Default::default(),
         commands: tx.clone(),
         antivirus: Default::default(),
+        window: window::Window::new(window_limit, store.clone(), first_new),
     };
+    let back = tx.clone();
     tokio::spawn(async move {
-        if !recovered.is_empty() {
-            tracing::info!("queue recovery: {} message(s) to deliver", recovered.len());
-        }
-        for record in recovered {
-            // Processing runs again if the crash came before it was recorded.
-            let Some(record) = wq.recover(record) else {
-                continue;
-            };
-            // Not scanned yet, or the engine was down: scanned now (see
-            // `antivirus`), then admitted on its retry schedule.
-            if let Some(record) = wq.antivirus_gate(record, true) {
-                wq.admit_recovered(record);
+        if let Some(first_new) = first_new {
+            let scan = tokio::task::spawn_blocking(move || {
+                window::remove_orphans(store.as_ref(), first_new)
+            })
+            .await;
+            match scan {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => {
+                    tracing::info!("queue recovery: {n} unacknowledged spool file(s) removed")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("queue recovery: orphan spool files not removed: {e}")
+                }
+                Err(e) => tracing::error!("queue recovery: the orphan scan stopped: {e}"),
             }
         }
-        wq.run(committed, reports, commands).await
+        let ready: Command = Box::new(|wq: &mut WorkQueue| wq.window.set_ready());
+        let _ = back.send(ready);
     });
+    tokio::spawn(async move { wq.run(committed, reports, commands).await });
     WorkQueueHandle { tx }
 }
 
@@ -173,11 +206,17 @@ impl WorkQueue {
         // maximum kept.
         let mut sample = tokio::time::interval(Duration::from_secs(60));
         loop {
+            let held = self.processing.held.len();
+            let page = self.window.wants_page(held, self.window.page_threshold());
             tokio::select! {
                 Some(record) = committed.recv() => self.admit(record),
                 Some(report) = reports.recv() => self.apply(report),
                 Some(command) = commands.recv() => command(self),
-                _ = tick.tick() => self.due(),
+                () = std::future::ready(()), if page => self.fill_window(),
+                _ = tick.tick() => {
+                    self.fill_window();
+                    self.due();
+                }
                 _ = save.tick() => self.stats.save(),
                 _ = sample.tick() => {
                     let (messages, _) = self.queue.counts();
@@ -187,6 +226,8 @@ impl WorkQueue {
         }
     }
 
+    /// A record the committer made durable: counted as received, and
+    /// taken in if the window has room (else it waits on disk).
     fn admit(&mut self, record: MessageRecord) {
         // A record that arrives processed was made here (a DSN, a filter's
         // copy, a policy split's part): it was not received.
@@ -207,12 +248,69 @@ impl WorkQueue {
                 record.reception.client_ip,
             );
         }
-        // Message filters and mail policies first (they may take the
-        // message: drop, quarantine, split).
+        if self
+            .window
+            .committed(record.mid, self.processing.held.len())
+        {
+            self.admit_new(record);
+        }
+    }
+
+    /// A new message taken into the window: message filters and mail
+    /// policies first (they may take the message: drop, quarantine,
+    /// split).
+    fn admit_new(&mut self, record: MessageRecord) {
         let Some(record) = self.process(record) else {
             return;
         };
         self.admit_processed(record);
+    }
+
+    /// Takes records waiting on disk into the window, a page at most.
+    fn fill_window(&mut self) {
+        let taken = match self.window.page(self.processing.held.len()) {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::error!("work queue: cannot read queued messages from disk: {e}");
+                return;
+            }
+        };
+        for (record, origin) in taken {
+            self.admit_paged(record, origin);
+        }
+    }
+
+    /// A record taken in from disk: as recovery takes it (processed again
+    /// if the crash came first, its retry schedule kept), or, if it was
+    /// committed in this run while the window was full, as a new message.
+    fn admit_paged(&mut self, mut record: MessageRecord, origin: window::Origin) {
+        for which in self.window.rushed() {
+            for r in record.recipients.iter_mut() {
+                if r.status == RecipientStatus::Pending && operator::matches(which, &r.address) {
+                    r.next_attempt = 0;
+                }
+            }
+        }
+        match origin {
+            window::Origin::New => self.admit_new(record),
+            window::Origin::Recovered => {
+                let Some(record) = self.recover(record) else {
+                    return;
+                };
+                // Not scanned yet, or the engine was down: scanned now (see
+                // `antivirus`), then admitted on its retry schedule.
+                if let Some(record) = self.antivirus_gate(record, true) {
+                    self.admit_recovered(record);
+                }
+            }
+        }
+    }
+
+    /// Removes a finished message from the queue and the window.
+    fn retire(&mut self, record: &MessageRecord) -> Result<(), QueueError> {
+        self.queue.retire(record)?;
+        self.window.release(record.mid);
+        Ok(())
     }
 
     /// A new message past its filters and policies: its content scans,
@@ -463,7 +561,7 @@ impl WorkQueue {
         if active.record.is_finished() {
             let record = active.record.clone();
             self.bounce_notice(record.clone());
-            if let Err(e) = self.queue.retire(&record) {
+            if let Err(e) = self.retire(&record) {
                 tracing::error!("MID {mid}: cannot remove from the queue: {e}");
             }
             MailEvent::FinishedDone { mid }.log();

@@ -4,19 +4,28 @@
 //! `resetcounters`, `workqueue`, `reportdata`, `status plot`. They run inside the work queue's task (see
 //! [`super::WorkQueueHandle`]); the command catalog says which commands
 //! come here (`Answerer::WorkQueue`, and `status detail`).
+//!
+//! The work queue holds a bounded window of the queue (`super::window`);
+//! a large queue has messages waiting on disk outside it. By MID,
+//! `showmessage`, `deletemessage` and `delivernow` reach any queued
+//! message, in the window or on disk. `delivernow` and
+//! `redirectrecipients` for all, a domain or an address apply to the
+//! window now and to the messages on disk as they are paged in.
+//! `bouncerecipients`, `showrecipients`, `tophosts` and `workqueue`
+//! cover the window and say how many messages wait outside it.
 
 use std::collections::HashMap;
 
 use breakwater_types::clock;
 
-use super::{Active, Event, WorkQueue};
+use super::{Event, WorkQueue};
 use crate::config::RouteHost;
 use crate::delivery::routes;
 use crate::ids::{Dcid, Mid};
 use crate::logging::MailEvent;
 use crate::logging::WriteMailLog as _;
 use crate::logging::event::TdcTag;
-use crate::queue::RecipientStatus;
+use crate::queue::{MessageRecord, RecipientStatus};
 
 /// Runs one operator command; `None` when `args` is not one of them.
 pub fn run(wq: &mut WorkQueue, args: &[String]) -> Option<Result<String, String>> {
@@ -196,6 +205,14 @@ fn workqueue_status(wq: &WorkQueue) -> String {
         thousands(in_flight as u64),
         thousands(wq.retries.len() as u64),
     );
+    let outside = outside_window(wq);
+    if outside > 0 {
+        out.push_str(&format!(
+            "Messages on disk, outside:   {} (the work queue holds {} at most)\n",
+            thousands(outside),
+            thousands(wq.window.limit() as u64)
+        ));
+    }
     let mut rows: Vec<(&String, &u64)> = active.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     if rows.is_empty() {
@@ -284,12 +301,51 @@ fn status_detail(wq: &WorkQueue) -> String {
     out
 }
 
+/// A message outside the work queue: on disk (not yet paged in), or
+/// taken in but not in routing (being processed, or held).
+fn not_active(wq: &WorkQueue, mid: Mid) -> Result<Option<MessageRecord>, String> {
+    if wq.window.owns(mid) {
+        return Ok(None);
+    }
+    wq.window
+        .load(mid)
+        .map_err(|e| format!("MID {mid}: cannot read the queue: {e}"))
+}
+
+/// Messages waiting on disk outside the work queue's window (0 when it
+/// holds them all).
+fn outside_window(wq: &WorkQueue) -> u64 {
+    if !wq.window.backlog() {
+        return 0;
+    }
+    let (messages, _) = wq.queue.counts();
+    messages.saturating_sub(wq.window.in_use(wq.processing.held.len()) as u64)
+}
+
+/// The line commands that cover the window add when messages wait on disk.
+fn outside_note(wq: &WorkQueue) -> String {
+    match outside_window(wq) {
+        0 => String::new(),
+        n => format!(
+            "\n{} more queued message(s) wait on disk outside the work queue (it holds {} at most) and are not counted here.",
+            thousands(n),
+            thousands(wq.window.limit() as u64)
+        ),
+    }
+}
+
 fn showmessage(wq: &WorkQueue, mid: Mid) -> Result<String, String> {
-    let a: &Active = wq
-        .active
-        .get(&mid)
-        .ok_or_else(|| format!("MID {mid} is not in the queue."))?;
-    let r = &a.record;
+    let on_disk;
+    let r: &MessageRecord = match wq.active.get(&mid) {
+        Some(a) => &a.record,
+        None => match not_active(wq, mid)? {
+            Some(record) => {
+                on_disk = record;
+                &on_disk
+            }
+            None => return Err(format!("MID {mid} is not in the queue.")),
+        },
+    };
     let rc = &r.reception;
     let mut out = format!(
         "MID {mid}\nReceived: {} on {} ({}) ICID {} from {} ({}, rDNS {} verified {})\nSender group: {}  Policy: {}\nTLS: {}\nFrom: <{}>\nSize: {} bytes\nMessage-ID: {}\nSubject: {}\nRecipients:\n",
@@ -343,6 +399,9 @@ fn showmessage(wq: &WorkQueue, mid: Mid) -> Result<String, String> {
 }
 
 fn deletemessage(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
+    if !wq.active.contains_key(&mid) {
+        return deletemessage_on_disk(wq, mid);
+    }
     let a = wq
         .active
         .get_mut(&mid)
@@ -362,6 +421,40 @@ fn deletemessage(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
         wq.stats.record(Event::Dropped);
     }
     wq.settle(mid);
+    Ok(format!("MID {mid} deleted ({n} recipient(s))."))
+}
+
+/// `deletemessage` of a message waiting on disk: its record is removed
+/// there (and its body after the next flush), as the work queue retires
+/// a message; it never enters the window.
+fn deletemessage_on_disk(wq: &mut WorkQueue, mid: Mid) -> Result<String, String> {
+    let Some(mut record) = not_active(wq, mid)? else {
+        return Err(format!("MID {mid} is not in the queue."));
+    };
+    if !wq.window.is_ready() {
+        // The orphan scan must not meet a body whose record removal is
+        // not durable yet.
+        return Err(format!(
+            "MID {mid} is on disk and the queue is still being recovered; try again in a moment."
+        ));
+    }
+    let mut n = 0;
+    for r in record
+        .recipients
+        .iter_mut()
+        .filter(|r| r.status == RecipientStatus::Pending)
+    {
+        r.status = RecipientStatus::Dropped;
+        n += 1;
+    }
+    MailEvent::DeletedByAdmin { mid }.log();
+    for _ in 0..n {
+        wq.stats.record(Event::Dropped);
+    }
+    wq.queue
+        .retire(&record)
+        .map_err(|e| format!("MID {mid}: cannot remove from the queue: {e}"))?;
+    MailEvent::FinishedDone { mid }.log();
     Ok(format!("MID {mid} deleted ({n} recipient(s))."))
 }
 
@@ -469,6 +562,7 @@ fn showrecipients(wq: &WorkQueue, filter: &RecipientFilter) -> String {
             "\n{SHOWRECIPIENTS_MAX_MESSAGES} of {total} messages shown; narrow with `showrecipients host <domain>` or `sender <address>`.\n"
         ));
     }
+    out.push_str(&outside_note(wq));
     out
 }
 
@@ -488,6 +582,31 @@ fn delivernow_answer(wq: &mut WorkQueue, which: &str) -> String {
 
 /// `delivernow <MID>`: that message's pending recipients are tried now.
 fn delivernow_mid(wq: &mut WorkQueue, mid: Mid) -> String {
+    if !wq.active.contains_key(&mid) {
+        // On disk outside the window: taken in now, due at once.
+        let record = match not_active(wq, mid) {
+            Ok(Some(record)) if wq.window.is_ready() => record,
+            Ok(Some(_)) => {
+                return format!(
+                    "MID {mid} is on disk and the queue is still being recovered; try again in a moment."
+                );
+            }
+            Ok(None) => return format!("MID {mid} is not in the queue."),
+            Err(e) => return e,
+        };
+        wq.window.adopt(mid);
+        let origin = wq.window.origin(mid);
+        let mut record = record;
+        for r in record
+            .recipients
+            .iter_mut()
+            .filter(|r| r.status == RecipientStatus::Pending)
+        {
+            r.next_attempt = 0;
+        }
+        wq.admit_paged(record, origin);
+        return format!("MID {mid} scheduled for immediate delivery.");
+    }
     let Some(a) = wq.active.get_mut(&mid) else {
         return format!("MID {mid} is not in the queue.");
     };
@@ -505,7 +624,7 @@ fn delivernow_mid(wq: &mut WorkQueue, mid: Mid) -> String {
 }
 
 /// Recipients matching `which`: `all`, a domain, or an address.
-fn matches(which: &str, address: &str) -> bool {
+pub(super) fn matches(which: &str, address: &str) -> bool {
     which.eq_ignore_ascii_case("all")
         || address.eq_ignore_ascii_case(which)
         || routes::domain_of(address).eq_ignore_ascii_case(which)
@@ -533,10 +652,18 @@ fn delivernow(wq: &mut WorkQueue, which: &str) -> String {
     for mid in &mids {
         wq.dispatch(*mid);
     }
-    format!(
+    let mut answer = format!(
         "{} message(s) scheduled for immediate delivery.",
         mids.len()
-    )
+    );
+    if outside_window(wq) > 0 {
+        wq.window.rush(which);
+        answer.push_str(&format!(
+            "\n{} more queued message(s) wait on disk outside the work queue: those matching go at once as they come in.",
+            thousands(outside_window(wq))
+        ));
+    }
+    answer
 }
 
 fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
@@ -572,7 +699,7 @@ fn bouncerecipients(wq: &mut WorkQueue, which: &str) -> String {
     for mid in mids {
         wq.settle(mid);
     }
-    format!("{n} recipient(s) bounced.")
+    format!("{n} recipient(s) bounced.{}", outside_note(wq))
 }
 
 /// Sends all queued mail to one host (AsyncOS's `redirectrecipients`),

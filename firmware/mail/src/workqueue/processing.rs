@@ -649,7 +649,7 @@ impl WorkQueue {
                 None
             }
             Fate::Replaced => {
-                if let Err(e) = self.queue.retire(&record) {
+                if let Err(e) = self.retire(&record) {
                     tracing::error!("MID {mid}: cannot remove from the queue: {e}");
                 }
                 MailEvent::FinishedDone { mid }.log();
@@ -666,7 +666,7 @@ impl WorkQueue {
         for _ in record.pending() {
             self.stats.record(Event::Dropped);
         }
-        if let Err(e) = self.queue.retire(record) {
+        if let Err(e) = self.retire(record) {
             tracing::error!("MID {mid}: cannot remove from the queue: {e}");
         }
         MailEvent::FinishedAborted { mid }.log();

@@ -74,6 +74,11 @@ pub trait QueueStore: Send + Sync + 'static {
     fn flush(&self) -> Result<(), QueueError>;
     /// All records, in MID order.
     fn scan(&self) -> Result<Vec<MessageRecord>, QueueError>;
+    /// At most `limit` records with a MID above `after` (all when `None`),
+    /// in MID order: the work queue pages through a large queue with it
+    /// instead of holding every record (`workqueue::window`).
+    fn scan_page(&self, after: Option<Mid>, limit: usize)
+    -> Result<Vec<MessageRecord>, QueueError>;
     /// Spool files that have no record (left by a crash before commit).
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError>;
 }
@@ -202,6 +207,26 @@ impl QueueStore for SledSpoolStore {
         self.messages
             .iter()
             .values()
+            .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
+            .collect()
+    }
+
+    fn scan_page(
+        &self,
+        after: Option<Mid>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, QueueError> {
+        // Keys are big-endian MIDs, so key order is MID order.
+        let records = match after {
+            Some(mid) => self.messages.range((
+                std::ops::Bound::Excluded(mid.0.to_be_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.messages.iter(),
+        };
+        records
+            .values()
+            .take(limit)
             .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
             .collect()
     }

@@ -228,7 +228,7 @@ impl WorkQueue {
             .unwrap_or_default();
         // Uncounted first: retiring lowers the queue's totals.
         self.count_held();
-        if let Err(e) = self.queue.retire(&record) {
+        if let Err(e) = self.retire(&record) {
             return Err(format!("MID {mid}: cannot remove from the queue: {e}"));
         }
         MailEvent::QuarantineDeleted {

@@ -60,7 +60,7 @@ async fn rig(cfg: Config) -> Rig {
         .unwrap();
     let store = Arc::new(SledSpoolStore::open(&db, dir.path()).unwrap());
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
-    let (queue, recovered) = queue::start(store.clone(), cfg.queue, committed_tx).unwrap();
+    let queue = queue::start(store.clone(), cfg.queue, committed_tx).unwrap();
     let (_tx, config_rx) = watch::channel(Arc::new(cfg.clone()));
     std::mem::forget(_tx);
     let ids = Arc::new(IdAllocator::open(&db).unwrap());
@@ -76,6 +76,8 @@ async fn rig(cfg: Config) -> Rig {
     let wq = workqueue::start(
         config_rx,
         queue.clone(),
+        store.clone(),
+        10_000,
         delivery,
         ids.clone(),
         Stats::open(
@@ -86,7 +88,6 @@ async fn rig(cfg: Config) -> Rig {
             .unwrap(),
         ),
         dir.path().to_path_buf(),
-        recovered,
         committed_rx,
         reports_rx,
         false,
