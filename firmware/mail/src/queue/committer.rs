@@ -56,8 +56,8 @@ impl QueueHandle {
         self.commit(record, size, false).await
     }
 
-    /// Appends message data a listener is receiving to its spool file
-    /// (`first` creates the file). Not durable until `enqueue_spooled`.
+    /// Appends message data a listener is receiving to the spool (`first`
+    /// starts the body anew). Not durable until `enqueue_spooled`.
     pub async fn spool(&self, mid: Mid, bytes: Vec<u8>, first: bool) -> Result<(), QueueError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.append_body(mid, &bytes, first))
@@ -66,9 +66,9 @@ impl QueueHandle {
     }
 
     /// Makes a message whose data was streamed with `spool` durable:
-    /// appends `tail`, syncs the file and commits the record (its
-    /// `body_size` is the whole file). Returns once it is safe to answer
-    /// 250; on an error the spool file is removed.
+    /// appends `tail` and commits the record (its `body_size` is the whole
+    /// body) in the group commit, which syncs the body. Returns once it is
+    /// safe to answer 250; on an error the body is freed.
     pub async fn enqueue_spooled(
         &self,
         record: MessageRecord,
@@ -93,7 +93,7 @@ impl QueueHandle {
         self.commit(record, size, true).await
     }
 
-    /// Removes the spool file of a message that was not accepted.
+    /// Frees the spooled body of a message that was not accepted.
     pub async fn discard_spooled(&self, mid: Mid) {
         let store = self.store.clone();
         let removed = tokio::task::spawn_blocking(move || store.remove_body(mid)).await;
@@ -111,7 +111,10 @@ impl QueueHandle {
                 limits.max_messages
             )));
         }
-        if self.bytes.load(Ordering::Relaxed) + size > limits.max_spool_bytes {
+        // The spool's dead bytes (segments pinned by a live message) take
+        // flash too: the limit counts them, so it protects the disk.
+        let used = self.bytes.load(Ordering::Relaxed) + self.store.slack_bytes();
+        if used + size > limits.max_spool_bytes {
             return Err(QueueError::Full(format!(
                 "{} bytes",
                 limits.max_spool_bytes
