@@ -24,7 +24,10 @@
 //! committer calls after the flush that made the message's removal durable:
 //! the location is gone on disk before its bytes are. The dead bytes of
 //! segments still pinned by a live message are [`QueueStore::slack_bytes`],
-//! which the queue's byte limit counts.
+//! which the queue's byte limit counts; and a sealed segment less than a
+//! quarter live is compacted (its live bodies appended anew, their
+//! locations swapped, the segment freed: [`compact`]), so one long-deferred
+//! or quarantined message does not hold a whole segment for days.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -36,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::ids::Mid;
 
 use super::legacy::FileSpool;
-use super::location::{self, BodyLocation, Extent, SegmentSource, distinct_segments};
+use super::location::{self, BodyError, BodyLocation, Extent, SegmentSource, distinct_segments};
 use super::record::MessageRecord;
 use super::records::RecordIndex;
 use super::store::{QueueError, QueueStore};
@@ -354,8 +357,22 @@ impl SegmentStore {
         }
     }
 
-    /// Segments on disk now, and the dead bytes of those no longer taking
-    /// bodies: for tests and the benchmark.
+    /// Reads a body from the segments as they are now.
+    fn read_location(&self, location: &BodyLocation) -> Result<Vec<u8>, BodyError> {
+        let snapshot = {
+            let state = self.lock();
+            Snapshot(
+                location
+                    .segments()
+                    .into_iter()
+                    .filter_map(|id| state.segments.get(&id).map(|s| (id, s.file.clone(), s.len)))
+                    .collect(),
+            )
+        };
+        location::read_body(location, &snapshot)
+    }
+
+    /// Segments on disk now: for tests and the benchmark.
     pub fn segment_count(&self) -> usize {
         self.lock().segments.len()
     }
@@ -463,17 +480,8 @@ impl QueueStore for SegmentStore {
         let Some(location) = self.location(mid)? else {
             return Ok(self.legacy.read(mid)?);
         };
-        let snapshot = {
-            let state = self.lock();
-            Snapshot(
-                location
-                    .segments()
-                    .into_iter()
-                    .filter_map(|id| state.segments.get(&id).map(|s| (id, s.file.clone(), s.len)))
-                    .collect(),
-            )
-        };
-        location::read_body(&location, &snapshot).map_err(|source| QueueError::Body { mid, source })
+        self.read_location(&location)
+            .map_err(|source| QueueError::Body { mid, source })
     }
 
     fn replace_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError> {
@@ -564,6 +572,10 @@ impl QueueStore for SegmentStore {
         self.legacy.orphans(&self.records)
     }
 
+    fn compact(&self) -> Result<u64, QueueError> {
+        self.compact_one()
+    }
+
     fn slack_bytes(&self) -> u64 {
         let state = self.lock();
         state
@@ -575,5 +587,6 @@ impl QueueStore for SegmentStore {
     }
 }
 
+mod compact;
 #[cfg(test)]
 mod tests;

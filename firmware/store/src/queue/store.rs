@@ -92,6 +92,12 @@ pub trait QueueStore: Send + Sync + 'static {
     fn scan(&self) -> Result<Vec<MessageRecord>, QueueError>;
     /// Spool files that have no record (left by a crash before commit).
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError>;
+    /// Gives back space held by a few live bodies in otherwise dead storage
+    /// (by moving them); returns the bytes freed. Called now and then by
+    /// the committer, off its commit path.
+    fn compact(&self) -> Result<u64, QueueError> {
+        Ok(0)
+    }
     /// Bytes the spool occupies beyond the live bodies (space freed only
     /// when a whole segment is): the queue's byte limit counts them, so it
     /// protects the flash, not just the sum of message sizes.
