@@ -107,6 +107,11 @@ pub struct SegmentStore {
     legacy_present: bool,
     segment_bytes: u64,
     state: Mutex<State>,
+    /// Held across taking `dir_unsynced` and the directory fsync: a
+    /// second syncer (the committer beside a filter's rewrite or a
+    /// compaction) that finds the flag already taken must not go on to
+    /// its flush (and 250s) before that fsync has finished.
+    dir_sync: Mutex<()>,
 }
 
 fn segment_name(id: u64) -> String {
@@ -148,6 +153,7 @@ impl SegmentStore {
             dir,
             segment_bytes: segment_bytes.max(1),
             state: Mutex::new(State::default()),
+            dir_sync: Mutex::new(()),
         };
         store.recover()?;
         Ok(store)
@@ -329,17 +335,18 @@ impl SegmentStore {
     /// `fdatasync`s `segments` (data and length), and the directory when a
     /// segment was created since it was last synced.
     fn sync_segments(&self, segments: &[u64]) -> Result<(), QueueError> {
-        let (files, dir) = {
-            let mut state = self.lock();
-            let files: Vec<Arc<File>> = segments
+        let files: Vec<Arc<File>> = {
+            let state = self.lock();
+            segments
                 .iter()
                 .filter_map(|id| state.segments.get(id).map(|s| s.file.clone()))
-                .collect();
-            (files, std::mem::take(&mut state.dir_unsynced))
+                .collect()
         };
         for f in files {
             f.sync_data()?;
         }
+        let _dir = self.dir_sync.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::mem::take(&mut self.lock().dir_unsynced);
         if dir && let Err(e) = crate::durable::sync_dir(&self.dir) {
             self.lock().dir_unsynced = true;
             return Err(e.into());
