@@ -486,6 +486,7 @@ fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
         ..Shared::default()
     };
     let written_before = written(root)?;
+    let cpu_before = cpu_seconds()?;
     let start = Instant::now();
     let (mut latencies, enqueue_secs, peak) = thread::scope(|s| -> Result<_> {
         let committer = s.spawn(|| shared.guard(committer(&store, &shared, args.body_len)));
@@ -522,6 +523,7 @@ fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
         Ok((latencies, enqueue_secs, join(sampler)?))
     })?;
     let total_secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu_before;
     let written_after = written(root)?;
     let end_open = DiskUse::measure(root)?;
     drop(store);
@@ -555,6 +557,10 @@ fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
             format!("{:.1} / {:.1}", pct(0.5), pct(0.99)),
         ),
         ("enqueue wall time (s)", format!("{enqueue_secs:.1}")),
+        (
+            "CPU of this process per message, user+sys (ms)",
+            format!("{:.3}", cpu * 1000.0 / n),
+        ),
         ("total wall time, drained (s)", format!("{total_secs:.1}")),
         (
             "peak messages queued",
@@ -573,6 +579,26 @@ fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
             format!("{:.0}", mib(written_after.1 - written_before.1)),
         ),
     ])
+}
+
+/// This process's CPU time so far, user and system (`/proc/self/stat`,
+/// fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds() -> Result<f64> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    // Fields 14 and 15 are the 12th and 13th after the name.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 fn main() -> Result<()> {
