@@ -22,7 +22,7 @@ use crate::control::{ControlServer, DaemonStatus};
 use crate::delivery::Delivery;
 use crate::dns::Dns;
 use crate::ids::IdAllocator;
-use crate::queue::{self, QueueHandle, SledSpoolStore};
+use crate::queue::{self, QueueHandle, SegmentStore};
 use crate::smtp_in::Reception;
 use crate::smtp_in::Services;
 use crate::smtp_in::limits::HourlyRecipients;
@@ -620,7 +620,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     let (config_tx, config_rx) = watch::channel(Arc::new(config.clone()));
 
     let ids = Arc::new(IdAllocator::open(&db)?);
-    let spool = Arc::new(SledSpoolStore::open(&db, dir)?);
+    let spool = Arc::new(SegmentStore::open(&db, dir)?);
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
     // Counts the queue on disk, nothing more: recovery (the orphan scan,
     // paging the records in) runs in the work queue while the listeners

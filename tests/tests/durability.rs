@@ -213,4 +213,32 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
             .wait_for_message_id("kill9-after@e2e.test", SOON)
             .is_some()
     );
+
+    // The spool gives its space back: once everything is delivered the
+    // segments written before the crash (acknowledged bodies and the
+    // chunks of messages that never got a 250) are gone, and only the
+    // segment new mail goes to is left; no file per message anywhere.
+    let spool = w.gw.data_dir().join("spool");
+    let segments = || -> Vec<String> {
+        std::fs::read_dir(spool.join("segments"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let reclaimed = wait_until(EVENTUALLY, || (segments().len() <= 1).then_some(()));
+    assert!(
+        reclaimed.is_some(),
+        "segments left after every message was delivered: {:?}",
+        segments()
+    );
+    let per_message_files: Vec<_> = std::fs::read_dir(&spool)
+        .expect("spool directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "segments")
+        .collect();
+    assert!(per_message_files.is_empty(), "{per_message_files:?}");
 }

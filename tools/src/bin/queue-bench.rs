@@ -1,9 +1,18 @@
 //! `queue-bench`: where should the durable mail queue keep message bodies?
 //!
-//! Two strategies, same durable protocol, same churn:
+//! Strategies, same durable protocol, same churn:
 //! - `sled`: envelope record and body both in sled (two trees, one `Db`);
 //! - `spool`: sled holds only the envelope records (the index); each body is
-//!   one file `spool/<2 hex bucket>/<16 hex id>`.
+//!   one file `spool/<2 hex bucket>/<16 hex id>` (decision 0001's model);
+//! - `files`: the firmware's one-file-per-body store itself
+//!   (`SledSpoolStore`) driven through the `QueueStore` trait the way the
+//!   committer drives it, with its durable flush (sled's files fsynced);
+//! - `segments`: the firmware's segment spool (`SegmentStore`, decision
+//!   0021) driven the same way: bodies appended to segment files, one
+//!   `fdatasync` per segment per batch, locations in sled.
+//!
+//! `both` runs `sled` and `spool` (decision 0001); `firmware` runs `files`
+//! and `segments` (decision 0021).
 //!
 //! Enqueue is group commit. Each of `-c` session threads prepares a message
 //! (postcard envelope, random body), hands it to the single committer and
@@ -18,8 +27,10 @@
 //! are queued; sessions wait while the backlog is over `-w`. Deletes are not
 //! fsynced: after a crash a delivered message may go out again
 //! (at-least-once), and recovery sweeps spool files without an index record.
-//! At the end everything is drained and the data directory is measured with
-//! the `Db` open, closed, and after a reopen.
+//! For `files` and `segments` a delete is what the daemon's retire is: the
+//! record (and location) goes at once, the body after the committer's next
+//! flush. At the end everything is drained and the data directory is
+//! measured with the `Db` open, closed, and after a reopen.
 //!
 //! Exposure: host-side tool, never shipped; writes only under `--dir`.
 
@@ -28,7 +39,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,6 +48,10 @@ use clap::{Parser, ValueEnum};
 use rand::Rng;
 use serde::Serialize;
 
+use breakwater::ids::{Icid, Mid, Rid};
+use breakwater::queue::{
+    MessageRecord, QueueStore, Reception, Recipient, RecipientStatus, SegmentStore, SledSpoolStore,
+};
 use breakwater_tools::{DiskUse, mib, written};
 
 /// Durable mail-queue storage benchmark: bodies in sled vs. spool files.
@@ -67,7 +82,21 @@ struct Args {
 enum Which {
     Sled,
     Spool,
+    Files,
+    Segments,
+    /// `sled` and `spool`.
     Both,
+    /// `files` and `segments`.
+    Firmware,
+}
+
+/// How a run stores bodies.
+#[derive(Clone, Copy, PartialEq)]
+enum Strategy {
+    Sled,
+    Spool,
+    Files,
+    Segments,
 }
 
 /// The queue's index record, shaped like the real envelope so its postcard
@@ -93,7 +122,14 @@ struct Pending {
     durable: mpsc::SyncSender<()>,
 }
 
-struct Store {
+enum Store {
+    /// The models of decision 0001.
+    Model(ModelStore),
+    /// The firmware's own store, driven as the committer drives it.
+    Firmware(FirmwareStore),
+}
+
+struct ModelStore {
     db: sled::Db,
     index: sled::Tree,
     bodies: sled::Tree,
@@ -101,7 +137,132 @@ struct Store {
     spool: Option<PathBuf>,
 }
 
+struct FirmwareStore {
+    store: Arc<dyn QueueStore>,
+    /// Retired messages whose bodies go after the next flush.
+    doomed: Mutex<Vec<Mid>>,
+}
+
 impl Store {
+    fn open(root: &Path, strategy: Strategy) -> Result<Self> {
+        let firmware = |segments: bool| -> Result<Self> {
+            let db = breakwater::durable::open(sled::Config::new(), &root.join("index"))?;
+            let store: Arc<dyn QueueStore> = if segments {
+                Arc::new(SegmentStore::open(&db, root)?)
+            } else {
+                Arc::new(SledSpoolStore::open(&db, root)?)
+            };
+            Ok(Store::Firmware(FirmwareStore {
+                store,
+                doomed: Mutex::new(Vec::new()),
+            }))
+        };
+        match strategy {
+            Strategy::Sled => Ok(Store::Model(ModelStore::open(root, false)?)),
+            Strategy::Spool => Ok(Store::Model(ModelStore::open(root, true)?)),
+            Strategy::Files => firmware(false),
+            Strategy::Segments => firmware(true),
+        }
+    }
+
+    fn prepare(&self, id: u64, body: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self {
+            Store::Model(m) => m.prepare(id, body),
+            Store::Firmware(f) => {
+                // Reception's last (here: only) chunk at the end of data.
+                f.store.finish_body(Mid(id), body, true)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn commit(&self, batch: &[Pending], body_len: usize) -> Result<()> {
+        match self {
+            Store::Model(m) => m.commit(batch),
+            Store::Firmware(f) => f.commit(batch, body_len),
+        }
+    }
+
+    fn delete(&self, id: u64) -> Result<()> {
+        match self {
+            Store::Model(m) => m.delete(id),
+            Store::Firmware(f) => {
+                f.store.remove(Mid(id))?;
+                f.doomed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(Mid(id));
+                Ok(())
+            }
+        }
+    }
+
+    /// After the drain: everything deleted is durable and freed.
+    fn finish(&self) -> Result<()> {
+        match self {
+            Store::Model(m) => drop(m.db.flush()?),
+            Store::Firmware(f) => f.commit(&[], 0)?,
+        }
+        Ok(())
+    }
+}
+
+impl FirmwareStore {
+    /// The committer's batch: sync the bodies, put the records, one durable
+    /// flush, then free the bodies retired before it.
+    fn commit(&self, batch: &[Pending], body_len: usize) -> Result<()> {
+        let doomed =
+            std::mem::take(&mut *self.doomed.lock().unwrap_or_else(PoisonError::into_inner));
+        let mids: Vec<Mid> = batch.iter().map(|p| Mid(p.id)).collect();
+        if !mids.is_empty() {
+            self.store.sync_bodies(&mids)?;
+        }
+        for p in batch {
+            self.store.put(&record(p.id, body_len))?;
+        }
+        self.store.flush()?;
+        for mid in doomed {
+            self.store.remove_body(mid)?;
+        }
+        Ok(())
+    }
+}
+
+/// A record shaped like reception's: three recipients, a verified client.
+fn record(id: u64, body_len: usize) -> MessageRecord {
+    let recipient = |i: u32| Recipient {
+        rid: Rid(i),
+        address: format!("user{i}@example.net"),
+        status: RecipientStatus::Pending,
+        attempts: 0,
+        next_attempt: 0,
+        last_response: None,
+    };
+    MessageRecord {
+        mid: Mid(id),
+        received_at: 1_795_000_000 + id as i64,
+        reception: Reception {
+            icid: Icid(1_234_567),
+            listener: "IncomingMail".into(),
+            interface: "Data 1".into(),
+            sender_group: "ACCEPTLIST".into(),
+            policy: "ACCEPTED".into(),
+            client_ip: std::net::IpAddr::from([203, 0, 113, 45]),
+            rdns: Some("mail-out-07.sender.example.com".into()),
+            rdns_verified: true,
+            helo: "mail-out-07.sender.example.com".into(),
+            tls: None,
+        },
+        mail_from: "newsletter-bounces+abc123@sender.example.com".into(),
+        recipients: (0..3).map(recipient).collect(),
+        body_size: body_len as u64,
+        message_id: Some(format!("<{id}@sender.example.com>")),
+        subject: Some("Weekly newsletter".into()),
+        processing: Default::default(),
+    }
+}
+
+impl ModelStore {
     fn open(root: &Path, spool: bool) -> Result<Self> {
         let db = sled::open(root.join("index")).context("opening sled")?;
         let spool = spool.then(|| root.join("spool"));
@@ -114,7 +275,7 @@ impl Store {
             File::open(root)?.sync_all()?;
         }
         let (index, bodies) = (db.open_tree("index")?, db.open_tree("bodies")?);
-        Ok(Store {
+        Ok(ModelStore {
             db,
             index,
             bodies,
@@ -273,7 +434,7 @@ fn session(store: &Store, shared: &Shared, args: &Args) -> Result<Vec<u32>> {
 }
 
 /// The single committer: one flush for whatever sessions are waiting.
-fn committer(store: &Store, shared: &Shared) -> Result<()> {
+fn committer(store: &Store, shared: &Shared, body_len: usize) -> Result<()> {
     loop {
         let batch =
             std::mem::take(&mut *shared.wait(&shared.pending_cv, &shared.pending, |p| {
@@ -282,7 +443,7 @@ fn committer(store: &Store, shared: &Shared) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        store.commit(&batch)?;
+        store.commit(&batch, body_len)?;
         shared.batches.fetch_add(1, Relaxed);
         let mut queued = shared.wait(&shared.queued_cv, &shared.queued, |_| true)?;
         queued.extend(batch.iter().map(|p| p.id));
@@ -314,20 +475,21 @@ fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
     handle.join().map_err(|_| anyhow!("thread panicked"))?
 }
 
-fn run(args: &Args, spool: bool) -> Result<Vec<(&'static str, String)>> {
+fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
     let tmp = tempfile::Builder::new()
         .prefix("queue-bench-")
         .tempdir_in(&args.dir)?;
     let root = tmp.path();
-    let store = Store::open(root, spool)?;
+    let store = Store::open(root, strategy)?;
     let shared = Shared {
         sessions_left: AtomicU64::new(args.sessions),
         ..Shared::default()
     };
     let written_before = written(root)?;
+    let cpu_before = cpu_seconds()?;
     let start = Instant::now();
     let (mut latencies, enqueue_secs, peak) = thread::scope(|s| -> Result<_> {
-        let committer = s.spawn(|| shared.guard(committer(&store, &shared)));
+        let committer = s.spawn(|| shared.guard(committer(&store, &shared, args.body_len)));
         let consumer = s.spawn(|| shared.guard(consumer(&store, &shared, args.window)));
         let sampler = s.spawn(|| -> Result<DiskUse> {
             let mut peak = DiskUse::default();
@@ -356,18 +518,23 @@ fn run(args: &Args, spool: bool) -> Result<Vec<(&'static str, String)>> {
         shared.queued_cv.notify_all();
         join(committer)?;
         join(consumer)?;
-        store.db.flush()?;
+        store.finish()?;
         shared.stop.store(true, Relaxed);
         Ok((latencies, enqueue_secs, join(sampler)?))
     })?;
     let total_secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu_before;
     let written_after = written(root)?;
     let end_open = DiskUse::measure(root)?;
     drop(store);
     let end_closed = DiskUse::measure(root)?;
     // Reopen, and give sled's recovery and segment cleaner a chance to reclaim.
     let db = sled::open(root.join("index"))?;
-    let left = db.open_tree("index")?.len() + db.open_tree("bodies")?.len();
+    let records = match strategy {
+        Strategy::Sled | Strategy::Spool => "index",
+        Strategy::Files | Strategy::Segments => "messages",
+    };
+    let left = db.open_tree(records)?.len() + db.open_tree("bodies")?.len();
     ensure!(left == 0, "{left} records left after draining");
     thread::sleep(Duration::from_secs(2));
     db.flush()?;
@@ -390,6 +557,10 @@ fn run(args: &Args, spool: bool) -> Result<Vec<(&'static str, String)>> {
             format!("{:.1} / {:.1}", pct(0.5), pct(0.99)),
         ),
         ("enqueue wall time (s)", format!("{enqueue_secs:.1}")),
+        (
+            "CPU of this process per message, user+sys (ms)",
+            format!("{:.3}", cpu * 1000.0 / n),
+        ),
         ("total wall time, drained (s)", format!("{total_secs:.1}")),
         (
             "peak messages queued",
@@ -410,22 +581,48 @@ fn run(args: &Args, spool: bool) -> Result<Vec<(&'static str, String)>> {
     ])
 }
 
+/// This process's CPU time so far, user and system (`/proc/self/stat`,
+/// fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds() -> Result<f64> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    // Fields 14 and 15 are the 12th and 13th after the name.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(
         args.messages > 0 && args.sessions > 0,
         "-n and -c must be positive"
     );
-    let (sled, spool) = ("sled (bodies in sled)", "spool (files + sled index)");
+    let sled = ("sled (bodies in sled)", Strategy::Sled);
+    let spool = ("spool (files + sled index)", Strategy::Spool);
+    let files = ("files (SledSpoolStore)", Strategy::Files);
+    let segments = ("segments (SegmentStore)", Strategy::Segments);
     let strategies = match args.strategy {
-        Which::Sled => vec![(sled, false)],
-        Which::Spool => vec![(spool, true)],
-        Which::Both => vec![(sled, false), (spool, true)],
+        Which::Sled => vec![sled],
+        Which::Spool => vec![spool],
+        Which::Files => vec![files],
+        Which::Segments => vec![segments],
+        Which::Both => vec![sled, spool],
+        Which::Firmware => vec![files, segments],
     };
     let mut reports = Vec::new();
-    for (name, is_spool) in strategies {
+    for (name, strategy) in strategies {
         eprintln!("running {name}");
-        reports.push((name, run(&args, is_spool)?));
+        reports.push((name, run(&args, strategy)?));
     }
 
     let (n, l, c, w) = (args.messages, args.body_len, args.sessions, args.window);

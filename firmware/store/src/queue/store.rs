@@ -1,9 +1,13 @@
-//! Queue storage: message records in sled, bodies in spool files beside it
-//! (decision and measurements: docs/decisions/0001-queue-body-storage.md).
+//! Queue storage: the [`QueueStore`] trait the queue stages drive, and the
+//! store of one spool file per body (decision
+//! docs/decisions/0001-queue-body-storage.md), which the firmware used until
+//! the segment spool ([`super::segments::SegmentStore`], decision 0021)
+//! replaced it. It stays as the reference the benchmark compares against and
+//! as the writer of the legacy layout the upgrade tests start from.
 //!
 //! Layout under the data directory:
 //! - sled tree `messages`: big-endian MID → versioned `MessageRecord`, so a
-//!   recovery scan returns messages in arrival order;
+//!   recovery scan returns messages in arrival order ([`RecordIndex`]);
 //! - `spool/<xx>/<mid>`: the body as received (with our Received: header),
 //!   `xx` being the low byte of the MID in hex, to keep directories small.
 //!
@@ -12,14 +16,15 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::codec::{self, CodecError};
+use crate::codec::CodecError;
 use crate::ids::Mid;
 
+use super::legacy::FileSpool;
+use super::location::BodyError;
 use super::record::MessageRecord;
-
-const RECORD_VERSION: u8 = 1;
+use super::records::RecordIndex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -33,6 +38,10 @@ pub enum QueueError {
     Full(String),
     #[error("the queue writer has stopped")]
     Stopped,
+    /// A stored body cannot be read back as it was written (a damaged
+    /// segment or location): never delivered as garbage.
+    #[error("the stored body of MID {mid} is unreadable: {source}")]
+    Body { mid: Mid, source: BodyError },
 }
 
 impl QueueError {
@@ -52,15 +61,19 @@ impl QueueError {
 /// What the queue stages need from storage. Kept small so the storage can
 /// be tested, measured and replaced on its own.
 pub trait QueueStore: Send + Sync + 'static {
-    /// Writes the body and makes it durable (file data and size).
+    /// Writes a whole body. Durable once `sync_bodies` has covered it (a
+    /// store may make it durable earlier).
     fn write_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError>;
-    /// Appends to a body being received (`first` creates it anew); not yet
-    /// durable (see `sync_body`).
+    /// Appends to a body being received (`first` starts it anew, dropping
+    /// what earlier calls wrote); not yet durable.
     fn append_body(&self, mid: Mid, bytes: &[u8], first: bool) -> Result<(), QueueError>;
     /// Appends the last bytes of a body written by `append_body` (`first`:
-    /// they are all of it) and makes it durable (data and size).
+    /// they are all of it). Durable once `sync_bodies` has covered it.
     fn finish_body(&self, mid: Mid, tail: &[u8], first: bool) -> Result<(), QueueError>;
-    /// Makes the directory entries of earlier `write_body` calls durable.
+    /// The committer's step before it puts the batch's records: makes the
+    /// finished bodies of `mids` durable (data, size, directory entries)
+    /// and, for a store that indexes its bodies, stages their locations so
+    /// the batch's `flush` makes them durable with the records.
     fn sync_bodies(&self, mids: &[Mid]) -> Result<(), QueueError>;
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError>;
     /// Replaces a committed message's body atomically and durably (a crash
@@ -68,7 +81,10 @@ pub trait QueueStore: Send + Sync + 'static {
     fn replace_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError>;
     /// Inserts or replaces a record (durable only after `flush`).
     fn put(&self, record: &MessageRecord) -> Result<(), QueueError>;
+    /// Removes a record (and its body's location); durable after `flush`.
     fn remove(&self, mid: Mid) -> Result<(), QueueError>;
+    /// Frees a body: one being received that will not be accepted, or a
+    /// removed message's once a `flush` has made the removal durable.
     fn remove_body(&self, mid: Mid) -> Result<(), QueueError>;
     /// Makes every earlier `put` and `remove` durable.
     fn flush(&self) -> Result<(), QueueError>;
@@ -81,13 +97,24 @@ pub trait QueueStore: Send + Sync + 'static {
     -> Result<Vec<MessageRecord>, QueueError>;
     /// Spool files that have no record (left by a crash before commit).
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError>;
+    /// Gives back space held by a few live bodies in otherwise dead storage
+    /// (by moving them); returns the bytes freed. Called now and then by
+    /// the committer, off its commit path.
+    fn compact(&self) -> Result<u64, QueueError> {
+        Ok(0)
+    }
+    /// Bytes the spool occupies beyond the live bodies (space freed only
+    /// when a whole segment is): the queue's byte limit counts them, so it
+    /// protects the flash, not just the sum of message sizes.
+    fn slack_bytes(&self) -> u64 {
+        0
+    }
 }
 
-/// sled index + spool files.
+/// sled index + one spool file per body.
 pub struct SledSpoolStore {
-    db: sled::Db,
-    messages: sled::Tree,
-    spool: PathBuf,
+    records: RecordIndex,
+    spool: FileSpool,
 }
 
 impl SledSpoolStore {
@@ -95,44 +122,35 @@ impl SledSpoolStore {
         let spool = data_dir.join("spool");
         fs::create_dir_all(&spool)?;
         Ok(Self {
-            db: db.clone(),
-            messages: db.open_tree("messages")?,
-            spool,
+            records: RecordIndex::open(db)?,
+            spool: FileSpool::new(&spool),
         })
-    }
-
-    fn bucket(&self, mid: Mid) -> PathBuf {
-        self.spool.join(format!("{:02x}", mid.0 & 0xff))
-    }
-
-    fn body_path(&self, mid: Mid) -> PathBuf {
-        self.bucket(mid).join(mid.0.to_string())
     }
 
     /// The spool file of a body being received: created anew for its first
     /// bytes, appended to after.
     fn open_for_append(&self, mid: Mid, first: bool) -> io::Result<File> {
         if first {
-            let dir = self.bucket(mid);
+            let dir = self.spool.bucket(mid);
             if !dir.exists() {
                 fs::create_dir_all(&dir)?;
             }
-            File::create(self.body_path(mid))
+            File::create(self.spool.body_path(mid))
         } else {
             fs::OpenOptions::new()
                 .append(true)
-                .open(self.body_path(mid))
+                .open(self.spool.body_path(mid))
         }
     }
 }
 
 impl QueueStore for SledSpoolStore {
     fn write_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError> {
-        let dir = self.bucket(mid);
+        let dir = self.spool.bucket(mid);
         if !dir.exists() {
             fs::create_dir_all(&dir)?;
         }
-        let mut f = File::create(self.body_path(mid))?;
+        let mut f = File::create(self.spool.body_path(mid))?;
         f.write_all(body)?;
         f.sync_data()?;
         Ok(())
@@ -155,60 +173,47 @@ impl QueueStore for SledSpoolStore {
         buckets.sort_unstable();
         buckets.dedup();
         for b in buckets {
-            File::open(self.spool.join(format!("{b:02x}")))?.sync_all()?;
+            File::open(self.spool.dir().join(format!("{b:02x}")))?.sync_all()?;
         }
         // A new bucket directory's own entry lives in the spool directory.
-        File::open(&self.spool)?.sync_all()?;
+        File::open(self.spool.dir())?.sync_all()?;
         Ok(())
     }
 
     fn read_body(&self, mid: Mid) -> Result<Vec<u8>, QueueError> {
-        Ok(fs::read(self.body_path(mid))?)
+        Ok(self.spool.read(mid)?)
     }
 
     fn replace_body(&self, mid: Mid, body: &[u8]) -> Result<(), QueueError> {
         // Write beside the body, fsync, rename over it, fsync the directory.
-        let path = self.body_path(mid);
-        let tmp = self.bucket(mid).join(format!("{}.new", mid.0));
+        let path = self.spool.body_path(mid);
+        let tmp = self.spool.bucket(mid).join(format!("{}.new", mid.0));
         let mut f = File::create(&tmp)?;
         f.write_all(body)?;
         f.sync_data()?;
         fs::rename(&tmp, &path)?;
-        File::open(self.bucket(mid))?.sync_all()?;
+        File::open(self.spool.bucket(mid))?.sync_all()?;
         Ok(())
     }
 
     fn put(&self, record: &MessageRecord) -> Result<(), QueueError> {
-        self.messages.insert(
-            record.mid.0.to_be_bytes(),
-            codec::encode(RECORD_VERSION, record)?,
-        )?;
-        Ok(())
+        self.records.put(record)
     }
 
     fn remove(&self, mid: Mid) -> Result<(), QueueError> {
-        self.messages.remove(mid.0.to_be_bytes())?;
-        Ok(())
+        self.records.remove(mid)
     }
 
     fn remove_body(&self, mid: Mid) -> Result<(), QueueError> {
-        match fs::remove_file(self.body_path(mid)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
-        }
+        Ok(self.spool.remove(mid)?)
     }
 
     fn flush(&self) -> Result<(), QueueError> {
-        crate::durable::flush(&self.db)?;
-        Ok(())
+        self.records.flush()
     }
 
     fn scan(&self) -> Result<Vec<MessageRecord>, QueueError> {
-        self.messages
-            .iter()
-            .values()
-            .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
-            .collect()
+        self.records.scan()
     }
 
     fn scan_page(
@@ -232,22 +237,6 @@ impl QueueStore for SledSpoolStore {
     }
 
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError> {
-        let mut orphans = Vec::new();
-        for bucket in fs::read_dir(&self.spool)? {
-            let bucket = bucket?;
-            if !bucket.file_type()?.is_dir() {
-                continue;
-            }
-            for entry in fs::read_dir(bucket.path())? {
-                let name = entry?.file_name();
-                let Some(mid) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
-                    continue;
-                };
-                if !self.messages.contains_key(mid.to_be_bytes())? {
-                    orphans.push(Mid(mid));
-                }
-            }
-        }
-        Ok(orphans)
+        self.spool.orphans(&self.records)
     }
 }
