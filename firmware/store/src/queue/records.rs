@@ -59,6 +59,27 @@ impl RecordIndex {
             .collect()
     }
 
+    /// At most `limit` records with a MID above `after` (all when `None`),
+    /// in MID order (keys are big-endian MIDs, so key order is MID order).
+    pub fn scan_page(
+        &self,
+        after: Option<Mid>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, QueueError> {
+        let records = match after {
+            Some(mid) => self.messages.range((
+                std::ops::Bound::Excluded(mid.0.to_be_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.messages.iter(),
+        };
+        records
+            .values()
+            .take(limit)
+            .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
+            .collect()
+    }
+
     /// The database the records live in (the segment store keeps its body
     /// locations in a tree of the same database, so one flush covers both).
     pub fn db(&self) -> &sled::Db {

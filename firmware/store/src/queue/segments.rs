@@ -572,6 +572,14 @@ impl QueueStore for SegmentStore {
         self.records.scan()
     }
 
+    fn scan_page(
+        &self,
+        after: Option<Mid>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, QueueError> {
+        self.records.scan_page(after, limit)
+    }
+
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError> {
         if !self.legacy_present {
             return Ok(Vec::new());

@@ -221,19 +221,7 @@ impl QueueStore for SledSpoolStore {
         after: Option<Mid>,
         limit: usize,
     ) -> Result<Vec<MessageRecord>, QueueError> {
-        // Keys are big-endian MIDs, so key order is MID order.
-        let records = match after {
-            Some(mid) => self.messages.range((
-                std::ops::Bound::Excluded(mid.0.to_be_bytes()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => self.messages.iter(),
-        };
-        records
-            .values()
-            .take(limit)
-            .map(|v| Ok(codec::decode(RECORD_VERSION, &v?)?))
-            .collect()
+        self.records.scan_page(after, limit)
     }
 
     fn orphan_bodies(&self) -> Result<Vec<Mid>, QueueError> {
