@@ -62,6 +62,10 @@ impl LineReader {
     ) -> io::Result<Option<Vec<u8>>> {
         loop {
             if let Some(pos) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
+                // One read can hold a whole overlong line: bound it here too.
+                if pos >= max {
+                    return Err(too_long(max));
+                }
                 let end = self.start + pos;
                 let mut line = self.buf[self.start..end].to_vec();
                 if line.last() == Some(&b'\r') {
@@ -71,10 +75,7 @@ impl LineReader {
                 return Ok(Some(line));
             }
             if self.pending() > max {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("line longer than {max} bytes"),
-                ));
+                return Err(too_long(max));
             }
             if self.start > 0 {
                 self.buf.drain(..self.start);
@@ -95,6 +96,13 @@ impl LineReader {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+fn too_long(max: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("line longer than {max} bytes"),
+    )
 }
 
 /// One SMTP reply: its code and its text lines.
@@ -327,6 +335,14 @@ mod tests {
         let mixed: &[u8] = b"250-a\r\n451 b\r\n";
         assert!(
             read_reply(&mut LineReader::new(), &mut &mixed[..])
+                .await
+                .is_err()
+        );
+        let mut long_in_one_read = b"250 ".to_vec();
+        long_in_one_read.extend(vec![b'x'; MAX_LINE]);
+        long_in_one_read.extend_from_slice(b"\r\n");
+        assert!(
+            read_reply(&mut LineReader::new(), &mut &long_in_one_read[..])
                 .await
                 .is_err()
         );
