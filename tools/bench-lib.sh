@@ -147,10 +147,12 @@ configure_breakwater() {
   cfg listenerconfig limits --max-connections-per-ip 600
   if ((conc > 250)); then
     # 500 sessions and more: the listener's own limit (300), TRUSTED's 600 per
-    # address and the 1000 in total would refuse part of the load.
-    cfg listenerconfig edit IncomingMail setup --max-concurrency 5000
-    cfg listenerconfig edit IncomingMail hostaccess editpolicy TRUSTED --max-concurrency 5000
-    cfg listenerconfig limits --max-connections-total 5000 --max-connections-per-ip 5000
+    # address and the 1000 in total would refuse part of the load. Not more than
+    # needed: `commit` checks that the limits fit the daemon's open-file limit.
+    local lim=$((conc + conc / 5 + 50))
+    cfg listenerconfig edit IncomingMail setup --max-concurrency "$lim"
+    cfg listenerconfig edit IncomingMail hostaccess editpolicy TRUSTED --max-concurrency "$lim"
+    cfg listenerconfig limits --max-connections-total $((lim + 100)) --max-connections-per-ip "$lim"
   fi
   # TRUSTED already offers STARTTLS (Preferred) with the factory Demo
   # certificate; the next hop (bench-smtp's sink) must be reached over TLS too.
