@@ -134,12 +134,13 @@ set xlabel 'client sessions'
 set ylabel 'messages per second'
 set logscale x
 set xtics (10, 50, 500)
+set xrange [7:700]
 set yrange [0:*]
 set key top left
 set grid
-plot '{out / "plot.dat"}' using 1:2 with linespoints title 'ceiling (smtp-source -> smtp-sink)', \\
-     '' using 1:3 with linespoints title 'Postfix', \\
-     '' using 1:4 with linespoints title 'Breakwater'
+plot '{out / "plot.dat"}' using 1:2 with linespoints lw 2 pt 7 title 'ceiling (smtp-source -> smtp-sink)', \\
+     '' using 1:3 with linespoints lw 2 pt 5 title 'Postfix', \\
+     '' using 1:4 with linespoints lw 2 pt 9 title 'Breakwater'
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     print(f"plot: {out / 'plot.png'}")
