@@ -437,14 +437,16 @@ async fn hold(args: HoldArgs) -> Result<()> {
     // two, few enough not to overrun the listen backlog.
     let connecting = Arc::new(Semaphore::new(64));
     let release = Arc::new(tokio::sync::Notify::new());
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let mut tasks = Vec::new();
     for _ in 0..args.count {
-        let (tls, open, failed, connecting, release) = (
+        let (tls, open, failed, connecting, release, first_error) = (
             tls.clone(),
             open.clone(),
             failed.clone(),
             connecting.clone(),
             release.clone(),
+            first_error.clone(),
         );
         let (target, trickle) = (args.target, args.trickle);
         tasks.push(tokio::spawn(async move {
@@ -452,12 +454,21 @@ async fn hold(args: HoldArgs) -> Result<()> {
             tokio::pin!(released);
             let conn = {
                 let _slot = connecting.acquire().await;
-                let c = Conn::open(target, tls.as_ref()).await;
-                match c {
-                    Ok(mut c) if trickle => c.begin("user@example.com").await.ok().map(|()| c),
-                    Ok(c) => Some(c),
-                    Err(_) => None,
-                }
+                let opened = match Conn::open(target, tls.as_ref()).await {
+                    Ok(mut c) if trickle => match c.begin("user@example.com").await {
+                        Ok(()) => Ok(c),
+                        Err(SendError::Permanent(e) | SendError::Transient(e)) => Err(e),
+                    },
+                    Ok(c) => Ok(c),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                opened
+                    .map_err(|e| {
+                        if let Ok(mut first) = first_error.lock() {
+                            first.get_or_insert(e);
+                        }
+                    })
+                    .ok()
             };
             let Some(mut conn) = conn else {
                 failed.fetch_add(1, Relaxed);
@@ -497,10 +508,12 @@ async fn hold(args: HoldArgs) -> Result<()> {
     }
     println!("bench-smtp hold: released after {} s", args.secs);
     if failed.load(Relaxed) > 0 {
+        let first = first_error.lock().ok().and_then(|f| f.clone());
         bail!(
-            "{} of {} connections failed",
+            "{} of {} connections failed; first: {}",
             failed.load(Relaxed),
-            args.count
+            args.count,
+            first.unwrap_or_default()
         );
     }
     Ok(())
