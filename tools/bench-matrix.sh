@@ -161,7 +161,9 @@ run_matrix() {
   for c in $cases; do case_params "$c" >/dev/null || die "unknown case '$c' (cases: $ALL_CASES)"; done
   # The latency case needs c50's rates: run c50 first when both are asked for.
   if [[ " $cases " == *" latency "* && " $cases " == *" c50 "* ]]; then
-    cases="c50 ${cases//c50/}"
+    local rest=
+    for c in $cases; do [[ $c == c50 ]] || rest+=" $c"; done
+    cases="c50$rest"
   fi
   OUT=${OUT:-/var/tmp/bench-relay-$(date +%Y%m%d-%H%M%S)}
   mkdir -p "$OUT"
