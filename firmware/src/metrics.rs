@@ -11,6 +11,9 @@
 
 use std::fmt;
 
+#[cfg(feature = "bench-alloc")]
+mod bench_alloc;
+
 use breakwater_mail::metrics::SPAM_VERDICTS;
 use breakwater_mail::metrics::{
     COMMIT_BATCH, COMMIT_SECONDS, CONNECTIONS, CONNECTIONS_REFUSED, DNS_SECONDS, FILTER_HITS,
@@ -314,6 +317,9 @@ pub fn render(inputs: &Inputs) -> Result<String, fmt::Error> {
         Unit::Seconds,
         DNS_SECONDS.clone(),
     );
+
+    #[cfg(feature = "bench-alloc")]
+    bench_alloc::register(&mut registry);
 
     let mut out = String::new();
     encode(&mut out, &registry)?;

@@ -3,6 +3,8 @@
 //!
 //! Exposure: host-side only, never shipped in the appliance.
 
+pub mod smtp_wire;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
