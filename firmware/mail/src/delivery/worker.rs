@@ -27,6 +27,11 @@ struct Conn {
     dcid: Dcid,
     /// The per-address slot this connection holds (host-scoped limits).
     slot: Option<IpAddr>,
+    /// Made to the first next hop in preference order. Only such a
+    /// connection waits in the cache: one to a backup (the preferred one
+    /// failed) would keep the next messages from trying the preferred
+    /// exchanger again, which may be back.
+    first_choice: bool,
 }
 
 impl Conn {
@@ -190,6 +195,9 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
             // Nothing more for this host: wait idle for its next job; or
             // close, then carry on with the destination's other jobs
             // (another host), if any.
+            if !conn.first_choice {
+                break true;
+            }
             match wait_idle(&shared, &mut conn.client, &current).await {
                 Idle::Job(next) => {
                     current = *next;
@@ -332,7 +340,7 @@ async fn connect(
         }
         .log();
     }
-    for cand in candidates {
+    for (i, cand) in candidates.iter().enumerate() {
         let slot = match settings.limit_scope {
             LimitScope::Host => {
                 if !shared.take_ip(cand.addr.ip(), settings.max_concurrency.max(1)) {
@@ -344,7 +352,14 @@ async fn connect(
             LimitScope::Domain => None,
         };
         match attempt(shared, config, settings, destination, cand).await {
-            Ok((client, dcid)) => return Ok(Conn { client, dcid, slot }),
+            Ok((client, dcid)) => {
+                return Ok(Conn {
+                    client,
+                    dcid,
+                    slot,
+                    first_choice: i == 0,
+                });
+            }
             Err(e) => {
                 if let Some(ip) = slot {
                     shared.release_ip(ip);
