@@ -70,10 +70,10 @@ impl Shared {
         let Some(d) = dests.get_mut(&like.destination) else {
             return Parked::Refused;
         };
-        if let Some(i) = d.jobs.iter().position(|j| j.same_target(like)) {
-            if let Some(job) = d.jobs.remove(i) {
-                return Parked::Job(Box::new(job));
-            }
+        if let Some(i) = d.jobs.iter().position(|j| j.same_target(like))
+            && let Some(job) = d.jobs.remove(i)
+        {
+            return Parked::Job(Box::new(job));
         }
         let full = d.idle.len() as u32 >= limits.max_idle_per_destination
             || self.idle.load(Ordering::Relaxed) >= limits.max_idle;
