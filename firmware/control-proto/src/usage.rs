@@ -106,7 +106,7 @@ retry: the first retry waits --initial-secs (at least 1), doubling up to --max-s
   (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted
 --connection-cache-secs: how long an idle delivery connection waits for the next message to
   its next hop (0-300, 0: off; default 2); --max-idle-per-destination / --max-idle-connections:
-  idle connections kept per destination (default 10) / in all (default 100)";
+  idle connections kept per destination (default 50) / in all (default 500)";
 
 pub const DESTCONFIG: &str = "\
 usage: destconfig new <domain> [options]

@@ -48,8 +48,8 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   `Config::antivirus` (scanning off, clamd at 127.0.0.1:3310, no
 ///   per-policy settings).
 /// - Version 9 (issue 19, performance) added `Config::connection_cache`
-///   (idle delivery connections kept 2 s, at most 10 per destination and
-///   100 in all).
+///   (idle delivery connections kept 2 s, at most 50 per destination and
+///   500 in all).
 const CONFIG_VERSION: u8 = 9;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
@@ -560,7 +560,7 @@ mod tests {
                 cache.max_idle_per_destination,
                 cache.max_idle
             ),
-            (2, 10, 100)
+            (2, 50, 500)
         );
         assert_eq!(back, cfg);
     }
