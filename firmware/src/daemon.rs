@@ -703,6 +703,7 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
     // originals (the receiver's clone sees any commit made from here on).
     let listeners = reception.clone();
     let delivery_for_commits = delivery.clone();
+    let delivery_for_shutdown = delivery.clone();
     let queue_for_commits = queue.clone();
     let mut changes = config_rx.clone();
     // The config the task below has last applied: `commit` answers only
@@ -833,6 +834,8 @@ pub async fn run(opts: RunOptions, opened: Opened) -> anyhow::Result<Stopped> {
         "shutting down: listeners answer 421, sessions in progress get {} s",
         grace.as_secs()
     );
+    // Idle cached delivery connections say QUIT while sessions drain.
+    delivery_for_shutdown.close_idle();
     draining.drain(grace).await;
     db.flush_async().await?;
     crate::durable::sync()?;

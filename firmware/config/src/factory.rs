@@ -120,6 +120,7 @@ pub fn factory_config(board: &BoardProfile, cert: Certificate) -> Config {
         sender_auth: Default::default(),
         call_ahead: Default::default(),
         antivirus: Default::default(),
+        connection_cache: Default::default(),
     }
 }
 

@@ -457,6 +457,12 @@ pub struct Config {
     #[serde(default)]
     pub antivirus: super::antivirus::AntiVirusSettings,
     // --- end antivirus ---
+    // --- delivery connection cache (issue 19, config version 9) ---
+    /// Idle connections kept for the next message to the same next hop
+    /// (`deliveryconfig setup --connection-cache-secs`).
+    #[serde(default)]
+    pub connection_cache: super::delivery::ConnectionCache,
+    // --- end delivery connection cache ---
 }
 
 fn default_time_zone() -> String {

@@ -96,12 +96,17 @@ usage: deliveryconfig print
               [--connect-timeout SECS] [--command-timeout SECS] [--data-timeout SECS]
               [--transaction-timeout SECS] [--max-outbound-connections N]
               [--allow-private-next-hops yes|no] [--allow-loopback-next-hops yes|no]
+              [--connection-cache-secs SECS] [--max-idle-per-destination N]
+              [--max-idle-connections N]
 retry: the first retry waits --initial-secs (at least 1), doubling up to --max-secs
 --command-timeout: for each reply but the last; --data-timeout: for the reply to the end of data;
 --transaction-timeout: for a whole transaction, MAIL FROM to that reply
 --max-outbound-connections: delivery connections to all destinations together
 --allow-private-next-hops / --allow-loopback-next-hops: deliver by MX or A/AAAA to private
-  (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted";
+  (RFC 1918, RFC 6598, fc00::/7) / loopback addresses; SMTP routes are always trusted
+--connection-cache-secs: how long an idle delivery connection waits for the next message to
+  its next hop (0-300, 0: off; default 2); --max-idle-per-destination / --max-idle-connections:
+  idle connections kept per destination (default 50) / in all (default 500)";
 
 pub const DESTCONFIG: &str = "\
 usage: destconfig new <domain> [options]

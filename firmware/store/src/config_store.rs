@@ -47,7 +47,10 @@ use breakwater_config::{Config, ConnectionSettings};
 ///   profiles; DSNs attach the original's headers only), then
 ///   `Config::antivirus` (scanning off, clamd at 127.0.0.1:3310, no
 ///   per-policy settings).
-const CONFIG_VERSION: u8 = 8;
+/// - Version 9 (issue 19, performance) added `Config::connection_cache`
+///   (idle delivery connections kept 2 s, at most 50 per destination and
+///   500 in all).
+const CONFIG_VERSION: u8 = 9;
 const CONFIG_VERSION_1: u8 = 1;
 #[cfg(test)] // Migrated by the same range as 1 and 3; named by the tests.
 const CONFIG_VERSION_2: u8 = 2;
@@ -59,7 +62,9 @@ const CONFIG_VERSION_4: u8 = 4;
 const CONFIG_VERSION_5: u8 = 5;
 #[cfg(test)] // Migrated by the same range as 1 and 7; named by the tests.
 const CONFIG_VERSION_6: u8 = 6;
+#[cfg(test)] // Migrated by the same range as 1 and 8; named by the tests.
 const CONFIG_VERSION_7: u8 = 7;
+const CONFIG_VERSION_8: u8 = 8;
 const COMMITTED: &str = "committed";
 const STAGED: &str = "staged";
 
@@ -238,7 +243,7 @@ impl ConfigStore {
 /// [`CONFIG_VERSION`]).
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_7).contains(&v) => {
+        Some((&v, body)) if (CONFIG_VERSION_1..=CONFIG_VERSION_8).contains(&v) => {
             let tail = missing_tail(v)?;
             let mut upgraded = Vec::with_capacity(bytes.len() + tail.len());
             upgraded.push(CONFIG_VERSION);
@@ -341,6 +346,12 @@ fn missing_tail(version: u8) -> Result<Vec<u8>, StoreError> {
         tail.extend(postcard::to_allocvec(&antivirus).map_err(CodecError::from)?);
     }
     // --- end antivirus ---
+    // --- delivery connection cache (issue 19) ---
+    if version < 9 {
+        let cache = breakwater_config::ConnectionCache::default();
+        tail.extend(postcard::to_allocvec(&cache).map_err(CodecError::from)?);
+    }
+    // --- end delivery connection cache ---
     Ok(tail)
 }
 
@@ -534,6 +545,23 @@ mod tests {
         );
         assert!(back.log_shipping.subscriptions.is_empty());
         assert_eq!(back.time_zone, "America/Chicago");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn version_8_records_load_with_the_default_connection_cache() {
+        let mut cfg = factory();
+        cfg.time_zone = "America/Chicago".into();
+        let back: Config = decode(&as_written_by(CONFIG_VERSION_8, &cfg)).unwrap();
+        let cache = back.connection_cache;
+        assert_eq!(
+            (
+                cache.idle_secs,
+                cache.max_idle_per_destination,
+                cache.max_idle
+            ),
+            (2, 50, 500)
+        );
         assert_eq!(back, cfg);
     }
 

@@ -56,7 +56,13 @@ const SETUP: &[Setting<Config>] = &[
     ("max-outbound-connections", Number(1, 100_000, |c| &mut c.connections.max_outbound_connections)),
     ("allow-private-next-hops", OnOff(|c| &mut c.connections.allow_private_next_hops)),
     ("allow-loopback-next-hops", OnOff(|c| &mut c.connections.allow_loopback_next_hops)),
+    ("connection-cache-secs", Number(0, MAX_CACHE_SECS, |c| &mut c.connection_cache.idle_secs)),
+    ("max-idle-per-destination", Number(0, 10_000, |c| &mut c.connection_cache.max_idle_per_destination)),
+    ("max-idle-connections", Number(0, 100_000, |c| &mut c.connection_cache.max_idle)),
 ];
+
+/// `connection-cache-secs`' upper bound.
+const MAX_CACHE_SECS: u64 = crate::config::ConnectionCache::MAX_IDLE_SECS as u64;
 
 fn retry(ctx: &CommandContext<'_>, args: &[String]) -> Result<String, CliError> {
     let opts = settings::parse_some(args, RETRY, &[], USAGE)?;
@@ -97,7 +103,8 @@ pub(super) fn render(cfg: &Config) -> String {
          Default destination limits: {} concurrent connections, {} messages per connection\n\
          Timeouts: connect {}s, command {}s, end of data {}s, transaction {}s\n\
          Outbound connections: at most {} to all destinations together\n\
-         Next hops found by MX or A/AAAA: private addresses {}, loopback addresses {}",
+         Next hops found by MX or A/AAAA: private addresses {}, loopback addresses {}\n\
+         Connection cache: idle connections kept {}s, at most {} per destination, {} in all",
         d.interface,
         b.initial_retry_secs,
         b.max_retry_secs,
@@ -110,6 +117,9 @@ pub(super) fn render(cfg: &Config) -> String {
         c.max_outbound_connections,
         allowed(c.allow_private_next_hops),
         allowed(c.allow_loopback_next_hops),
+        cfg.connection_cache.idle_secs,
+        cfg.connection_cache.max_idle_per_destination,
+        cfg.connection_cache.max_idle,
     )
 }
 
@@ -165,6 +175,16 @@ mod tests {
                     assert!(n.allow_private_next_hops && n.allow_loopback_next_hops);
                 },
             ),
+            (
+                "deliveryconfig setup --connection-cache-secs 0 --max-idle-per-destination 3 --max-idle-connections 7",
+                |c| {
+                    let k = c.connection_cache;
+                    assert_eq!(
+                        (k.idle_secs, k.max_idle_per_destination, k.max_idle),
+                        (0, 3, 7)
+                    );
+                },
+            ),
         ];
         for (line, check) in cases {
             let f = Fixture::new();
@@ -192,6 +212,8 @@ mod tests {
             "deliveryconfig setup --frob 1",
             "deliveryconfig setup --max-outbound-connections 0",
             "deliveryconfig setup --allow-loopback-next-hops maybe",
+            "deliveryconfig setup --connection-cache-secs 301",
+            "deliveryconfig setup --max-idle-connections -1",
             "deliveryconfig frob",
         ]);
     }

@@ -234,6 +234,20 @@ impl SmtpClient {
         }
     }
 
+    /// Resolves when the server sends anything or closes the connection
+    /// while no command is under way: an idle connection in the cache that
+    /// can no longer carry a transaction (a `421` before closing, EOF, a
+    /// reset). Bytes read are dropped with the connection. Cancel-safe:
+    /// a TLS record read in part stays in the TLS layer's buffer.
+    pub async fn closed_by_peer(&mut self) {
+        let mut byte = [0u8; 1];
+        let _ = match &mut self.stream {
+            Stream::Plain(s) => s.read(&mut byte).await,
+            Stream::Tls(s) => s.read(&mut byte).await,
+            Stream::Detached => Ok(0),
+        };
+    }
+
     pub async fn quit(mut self) {
         self.core.quit();
         let _ = self.drive(None).await;

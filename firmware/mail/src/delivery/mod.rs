@@ -11,6 +11,7 @@
 //! Exposure: talks to remote SMTP servers, which are not trusted: replies
 //! are bounded by the response parser and every wait has a timeout.
 
+mod cache;
 pub mod client;
 // The protocol core and the route choice are sans-I/O (breakwater-smtp).
 pub use breakwater_smtp::client as client_core;
@@ -90,9 +91,23 @@ pub struct DeliveryReport {
 
 struct Destination {
     jobs: VecDeque<DeliveryJob>,
+    /// Connections open, busy or idle.
     active: u32,
     /// Recipients sent in the current rate window, with when.
     sent: VecDeque<(Instant, u32)>,
+    /// Connections of `active` idle in the cache, oldest first.
+    idle: VecDeque<cache::IdleSlot>,
+}
+
+impl Destination {
+    fn new() -> Self {
+        Destination {
+            jobs: VecDeque::new(),
+            active: 0,
+            sent: VecDeque::new(),
+            idle: VecDeque::new(),
+        }
+    }
 }
 
 /// What an operator sees of a destination (`tophosts`, `hoststatus`).
@@ -109,7 +124,11 @@ pub struct HostState {
 #[derive(Debug, Clone, Copy)]
 struct Want {
     queued: usize,
+    /// Connections open, busy or idle (the limits count both).
     active: u32,
+    /// Of those, idle in the cache (none of them fits a queued job, or
+    /// it would have been handed the job).
+    idle: u32,
     /// Connections kept while there is work (the TDC keeps 3).
     floor: u32,
     /// The destination's own limit.
@@ -125,19 +144,27 @@ enum Open {
     /// Wanted and allowed, but all destinations together are at
     /// `max_outbound_connections`.
     Capped,
+    /// Wanted, but the limit is taken up partly by idle connections (for
+    /// another next hop): one of them closes and carries the job instead,
+    /// so an idle connection never holds a new one back.
+    RetireIdle,
 }
 
 impl Want {
-    /// More jobs than connections (or fewer than the floor), under the
-    /// destination's limit, and under `cap` for all destinations together
-    /// (`outbound` open now).
+    /// More jobs than busy connections (or fewer than the floor), under
+    /// the destination's limit, and under `cap` for all destinations
+    /// together (`outbound` open now).
     fn decide(self, outbound: u32, cap: u32) -> Open {
-        let wanted =
-            self.queued > 0 && (self.active < self.floor || self.queued > self.active as usize);
-        if !wanted || self.active >= self.max {
+        let busy = self.active.saturating_sub(self.idle);
+        let wanted = self.queued > 0 && (busy < self.floor || self.queued > busy as usize);
+        if !wanted {
             Open::No
-        } else if outbound >= cap {
-            Open::Capped
+        } else if self.active >= self.max || outbound >= cap {
+            match (self.idle > 0, self.active >= self.max) {
+                (true, _) => Open::RetireIdle,
+                (false, true) => Open::No,
+                (false, false) => Open::Capped,
+            }
         } else {
             Open::Yes
         }
@@ -162,6 +189,11 @@ pub(crate) struct Shared {
     /// A destination is waiting for the outbound cap (logged once per
     /// episode; a freed slot then kicks the waiting destinations).
     capped: AtomicBool,
+    /// Idle connections in the cache, all destinations together; changed
+    /// only with the destinations lock held.
+    idle: AtomicU32,
+    /// Names idle connections (so one can take itself out of the cache).
+    idle_ids: std::sync::atomic::AtomicU64,
 }
 
 /// The handle the work queue submits jobs through.
@@ -191,16 +223,27 @@ impl Delivery {
                 tls: tls::Connectors::default(),
                 outbound: AtomicU32::new(0),
                 capped: AtomicBool::new(false),
+                idle: AtomicU32::new(0),
+                idle_ids: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
 
-    /// A commit happened: new DNS servers, certificates or CA list.
+    /// A commit happened: new DNS servers, certificates or CA list. Idle
+    /// connections were opened under the old settings (TLS policy, source
+    /// interface, routes): they close.
     pub fn reconfigure(&self, dns: Option<crate::dns::Dns>) {
         if let Some(dns) = dns {
             *self.shared.dns.lock().unwrap_or_else(|e| e.into_inner()) = dns;
         }
         self.shared.tls.clear();
+        self.close_idle();
+    }
+
+    /// Closes every idle connection politely (QUIT): on a commit,
+    /// `suspenddel` and shutdown.
+    pub fn close_idle(&self) {
+        self.shared.close_idle();
     }
 
     /// The resolver in use (the filters' DNS lists ask it too).
@@ -212,20 +255,18 @@ impl Delivery {
             .clone()
     }
 
-    /// Queues a job and opens another connection when useful and allowed.
+    /// Queues a job and hands it to an idle connection to its next hop,
+    /// or opens another connection when useful and allowed.
     pub fn submit(&self, job: DeliveryJob) {
         let name = job.destination.clone();
         {
             let mut dests = self.shared.lock_destinations();
-            dests
-                .entry(name.clone())
-                .or_insert_with(|| Destination {
-                    jobs: VecDeque::new(),
-                    active: 0,
-                    sent: VecDeque::new(),
-                })
-                .jobs
-                .push_back(job);
+            let d = dests.entry(name.clone()).or_insert_with(Destination::new);
+            let handed = self.shared.wake_idle_for(d, &job);
+            d.jobs.push_back(job);
+            if handed {
+                return;
+            }
         }
         self.shared.clone().kick(&name);
     }
@@ -292,13 +333,22 @@ impl Shared {
             let want = Want {
                 queued: d.jobs.len(),
                 active: d.active,
+                idle: d.idle.len() as u32,
                 floor,
                 max,
             };
             match want.decide(self.outbound.load(Ordering::Relaxed), cap) {
                 Open::No => false,
+                Open::RetireIdle => {
+                    // It closes, then takes the oldest queued job.
+                    self.retire_idle(d);
+                    false
+                }
                 Open::Capped => {
-                    // The jobs wait in their queue; `leave` kicks again.
+                    // The jobs wait in their queue; `leave` kicks again
+                    // (sooner if another destination's idle connection
+                    // gives its slot up).
+                    self.retire_idle_anywhere(&mut dests);
                     if !self.capped.swap(true, Ordering::Relaxed) {
                         MailEvent::OutboundLimit {
                             open: cap.into(),
@@ -336,6 +386,15 @@ impl Shared {
         let d = dests.get_mut(destination)?;
         let i = d.jobs.iter().position(|j| j.same_target(like))?;
         d.jobs.remove(i)
+    }
+
+    /// Puts a job back at the head of its queue for a fresh connection
+    /// (the caller's cached connection turned out to be closed).
+    fn requeue_front(&self, job: DeliveryJob) {
+        let mut dests = self.lock_destinations();
+        if let Some(d) = dests.get_mut(&job.destination) {
+            d.jobs.push_front(job);
+        }
     }
 
     /// Counts a connection out once it is closed (so the limit holds while
@@ -492,6 +551,7 @@ mod tests {
         let want = |queued, active| Want {
             queued,
             active,
+            idle: 0,
             floor: 1,
             max: 2,
         };
@@ -508,10 +568,33 @@ mod tests {
         let tdc = Want {
             queued: 1,
             active: 1,
+            idle: 0,
             floor: crate::tdc::MIN_CONNECTIONS,
             max: 500,
         };
         assert_eq!(tdc.decide(5, 10), Open::Yes, "the TDC keeps its floor");
         assert_eq!(tdc.decide(10, 10), Open::Capped, "but not past the cap");
+    }
+
+    #[test]
+    fn an_idle_connection_never_holds_a_new_one_back() {
+        let want = |queued, active, idle| Want {
+            queued,
+            active,
+            idle,
+            floor: 1,
+            max: 2,
+        };
+        // One job for another next hop, one idle connection: dial.
+        assert_eq!(want(1, 1, 1).decide(1, 10), Open::Yes);
+        // At the destination's limit: an idle one gives its place up.
+        assert_eq!(want(1, 2, 2).decide(2, 10), Open::RetireIdle);
+        assert_eq!(want(2, 2, 1).decide(2, 10), Open::RetireIdle);
+        // At the cap for all destinations: the same.
+        assert_eq!(want(1, 1, 1).decide(10, 10), Open::RetireIdle);
+        // As many busy connections as queued jobs: one of them carries it
+        // next, as without the cache.
+        assert_eq!(want(1, 2, 1).decide(2, 10), Open::No);
+        assert_eq!(want(0, 2, 2).decide(2, 10), Open::No);
     }
 }

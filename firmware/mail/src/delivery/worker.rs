@@ -1,7 +1,9 @@
 //! One delivery connection: resolve the destination, connect (by
 //! preference, failing over, with the destination's TLS policy), then carry
 //! queued jobs until the queue is empty, the per-connection message limit
-//! or the recipient rate limit is reached.
+//! or the recipient rate limit is reached. With the queue empty the
+//! connection waits idle in the cache (`cache`) for the next job to its
+//! next hop, a short while, before it closes.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use rustls_pki_types::ServerName;
 
+use super::cache::{Idle, wait_idle};
 use super::client::{ClientError, SmtpClient, reply_text};
 use super::resolve::{self, Candidate, Resolved};
 use super::{DeliveryJob, Outcome, Shared};
@@ -24,6 +27,11 @@ struct Conn {
     dcid: Dcid,
     /// The per-address slot this connection holds (host-scoped limits).
     slot: Option<IpAddr>,
+    /// Made to the first next hop in preference order. Only such a
+    /// connection waits in the cache: one to a backup (the preferred one
+    /// failed) would keep the next messages from trying the preferred
+    /// exchanger again, which may be back.
+    first_choice: bool,
 }
 
 impl Conn {
@@ -123,6 +131,9 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
         let max = settings.max_messages_per_connection.max(1);
         let mut sent = 0;
         let mut current = job;
+        // The job came to a connection that waited idle in the cache: its
+        // server may have closed it just as the job came.
+        let mut reused = false;
         let polite = loop {
             if let Err(wait) = shared.take_rate(&destination, current.recipients.len() as u32) {
                 MailEvent::RecipientLimit {
@@ -141,6 +152,18 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 return;
             }
             if let Err(e) = deliver(&shared, &mut conn, &current).await {
+                if reused && matches!(e, ClientError::Io(_)) {
+                    // Lost with the connection, not refused by the next
+                    // hop: a fresh connection carries it now, as if the
+                    // cache had not been there (no delay, no retry count).
+                    tracing::info!(
+                        "DCID {}: the cached connection was closed by the server ({e}); MID {} goes on a new connection",
+                        conn.dcid,
+                        current.mid
+                    );
+                    shared.requeue_front(current);
+                    break false;
+                }
                 let text = e.to_string();
                 for rid in rids(&current) {
                     MailEvent::Delayed {
@@ -161,14 +184,26 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 break false;
             }
             sent += 1;
+            reused = false;
             if sent >= max {
                 break true;
             }
-            match shared.next_job_like(&destination, &current) {
-                Some(next) => current = next,
-                // Nothing more for this host: close, then carry on with
-                // the destination's other jobs (another host), if any.
-                None => break true,
+            if let Some(next) = shared.next_job_like(&destination, &current) {
+                current = next;
+                continue;
+            }
+            // Nothing more for this host: wait idle for its next job; or
+            // close, then carry on with the destination's other jobs
+            // (another host), if any.
+            if !conn.first_choice {
+                break true;
+            }
+            match wait_idle(&shared, &mut conn.client, &current).await {
+                Idle::Job(next) => {
+                    current = *next;
+                    reused = true;
+                }
+                Idle::Close { polite } => break polite,
             }
         };
         conn.close(&shared, polite).await;
@@ -305,7 +340,7 @@ async fn connect(
         }
         .log();
     }
-    for cand in candidates {
+    for (i, cand) in candidates.iter().enumerate() {
         let slot = match settings.limit_scope {
             LimitScope::Host => {
                 if !shared.take_ip(cand.addr.ip(), settings.max_concurrency.max(1)) {
@@ -317,7 +352,14 @@ async fn connect(
             LimitScope::Domain => None,
         };
         match attempt(shared, config, settings, destination, cand).await {
-            Ok((client, dcid)) => return Ok(Conn { client, dcid, slot }),
+            Ok((client, dcid)) => {
+                return Ok(Conn {
+                    client,
+                    dcid,
+                    slot,
+                    first_choice: i == 0,
+                });
+            }
             Err(e) => {
                 if let Some(ip) = slot {
                     shared.release_ip(ip);

@@ -695,6 +695,10 @@ impl WorkQueue {
     /// what came due while suspended; a retry not yet due keeps its time.
     pub fn set_delivery_suspended(&mut self, suspended: bool) {
         let was = std::mem::replace(&mut self.delivery_suspended, suspended);
+        if suspended {
+            // Nothing new dials out: idle cached connections say QUIT too.
+            self.delivery.close_idle();
+        }
         if was && !suspended {
             let scheduled: std::collections::HashSet<Mid> =
                 self.retries.iter().map(|(_, mid)| *mid).collect();

@@ -256,3 +256,118 @@ fn a_reply_without_end_is_refused_past_the_reply_limit() {
     }
     assert!(refused || core.poll().is_err());
 }
+
+/// Like [`run`], but keeps each write apart: the round trips a step costs.
+fn run_writes(core: &mut ClientCore, server: &mut &[u8]) -> (Finished, Vec<String>) {
+    let mut writes = Vec::new();
+    loop {
+        match core.poll().unwrap() {
+            Next::Done(f) => return (f, writes),
+            Next::Write(bytes) => writes.push(String::from_utf8_lossy(&bytes).into_owned()),
+            Next::Read { .. } => {
+                assert!(!server.is_empty(), "the client waits for more: {writes:?}");
+                core.feed(&server[..1]).unwrap();
+                *server = &server[1..];
+            }
+            Next::UpgradeTls => core.tls_established("gw.test"),
+        }
+    }
+}
+
+const PIPELINING_HOP: &[u8] = b"220 hop\r\n250-hop\r\n250 PIPELINING\r\n";
+
+fn pipelining_core(server: &mut &[u8]) -> ClientCore {
+    let mut wrote = String::new();
+    greeted(server, &mut wrote)
+}
+
+#[test]
+fn with_pipelining_mail_every_rcpt_and_data_go_in_one_write_then_the_body() {
+    let replies = b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 queued\r\n\
+        250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 queued again\r\n";
+    let all = [PIPELINING_HOP, &replies[..]].concat();
+    let mut server: &[u8] = &all;
+    let mut core = pipelining_core(&mut server);
+    core.send("a@b.org", &["x@example.com", "y@example.com"], b"hi\r\n");
+    let (done, writes) = run_writes(&mut core, &mut server);
+    let Finished::Sent(rcpts, Some(data)) = done else {
+        panic!("{done:?}");
+    };
+    assert_eq!(rcpts.iter().map(|r| r.code).collect::<Vec<_>>(), [250, 250]);
+    assert_eq!(data.code, 250);
+    assert_eq!(
+        writes,
+        [
+            "MAIL FROM:<a@b.org>\r\nRCPT TO:<x@example.com>\r\nRCPT TO:<y@example.com>\r\nDATA\r\n",
+            "hi\r\n.\r\n"
+        ]
+    );
+    // The next message on the same connection: no RSET in between.
+    core.send("a@b.org", &["z@example.com"], b"again\r\n");
+    let (done, writes) = run_writes(&mut core, &mut server);
+    assert!(
+        matches!(done, Finished::Sent(_, Some(ref d)) if d.code == 250),
+        "{done:?}"
+    );
+    assert_eq!(
+        writes,
+        [
+            "MAIL FROM:<a@b.org>\r\nRCPT TO:<z@example.com>\r\nDATA\r\n",
+            "again\r\n.\r\n"
+        ]
+    );
+    assert!(server.is_empty());
+}
+
+#[test]
+fn with_pipelining_every_recipient_refused_sends_no_body() {
+    // DATA refused, as RFC 2920 asks of a server with no recipient.
+    let replies = b"250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n250 reset\r\n";
+    let all = [PIPELINING_HOP, &replies[..]].concat();
+    let mut server: &[u8] = &all;
+    let mut core = pipelining_core(&mut server);
+    core.send("a@b.org", &["x@example.com"], b"secret\r\n");
+    let (done, writes) = run_writes(&mut core, &mut server);
+    let Finished::Sent(rcpts, data) = done else {
+        panic!("{done:?}");
+    };
+    assert_eq!(rcpts[0].code, 550);
+    assert!(data.is_none());
+    assert_eq!(
+        writes,
+        [
+            "MAIL FROM:<a@b.org>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n",
+            "RSET\r\n"
+        ]
+    );
+
+    // A server that says 354 anyway gets an empty end of data, never the
+    // body.
+    let replies = b"250 ok\r\n550 5.1.1 no\r\n354 go\r\n554 5.5.1 nothing\r\n";
+    let all = [PIPELINING_HOP, &replies[..]].concat();
+    let mut server: &[u8] = &all;
+    let mut core = pipelining_core(&mut server);
+    core.send("a@b.org", &["x@example.com"], b"secret\r\n");
+    let (done, writes) = run_writes(&mut core, &mut server);
+    let Finished::Sent(rcpts, data) = done else {
+        panic!("{done:?}");
+    };
+    assert_eq!((rcpts[0].code, data), (550, None));
+    assert_eq!(writes[1], ".\r\n");
+    assert!(!writes.concat().contains("secret"));
+}
+
+#[test]
+fn with_pipelining_a_refused_sender_answers_every_recipient_and_data_is_not_sent() {
+    let replies = b"452 4.3.1 full\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n250 reset\r\n";
+    let all = [PIPELINING_HOP, &replies[..]].concat();
+    let mut server: &[u8] = &all;
+    let mut core = pipelining_core(&mut server);
+    core.send("a@b.org", &["x@example.com"], b"hi\r\n");
+    let (done, writes) = run_writes(&mut core, &mut server);
+    let Finished::Sent(rcpts, data) = done else {
+        panic!("{done:?}");
+    };
+    assert_eq!((rcpts[0].code, data), (452, None));
+    assert_eq!(writes.last().map(String::as_str), Some("RSET\r\n"));
+}

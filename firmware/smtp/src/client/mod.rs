@@ -173,6 +173,9 @@ enum Expect {
     Rcpt,
     Data,
     DataDone,
+    /// The reply to an empty end of data, written because a server said
+    /// 354 to a pipelined DATA although no recipient was accepted.
+    DataAborted,
     /// Best effort: whatever happens, the step ends with its result.
     Rset,
     Quit,
@@ -186,6 +189,10 @@ struct Tx {
     /// Each recipient as given: `Ok` to be sent, `Err` a local refusal.
     envelope: Vec<Result<(), Response<String>>>,
     pipelining: bool,
+    /// DATA went out with MAIL and the RCPTs (RFC 2920 §3.1: DATA may end
+    /// a pipelined group): its reply comes after theirs, whatever they
+    /// say, and decides what is written next.
+    data_sent: bool,
     /// RCPT lines still to write (one at a time without PIPELINING).
     rcpt_lines: VecDeque<String>,
     rcpts_expected: usize,
@@ -194,6 +201,22 @@ struct Tx {
     body: Vec<u8>,
     /// What the transaction answers once RSET is done.
     result: Option<Answers>,
+}
+
+impl Tx {
+    /// The reply standing for each recipient sent (the MAIL reply for all
+    /// when MAIL was refused) and whether any of them was accepted.
+    fn recipient_replies(&mut self) -> (Vec<Response<String>>, bool) {
+        match &self.mail_reply {
+            Some(m) if m.code == 250 => {
+                let rcpts = std::mem::take(&mut self.rcpt_replies);
+                let any = rcpts.iter().any(|r| r.code / 100 == 2);
+                (rcpts, any)
+            }
+            Some(m) => ((0..self.rcpts_expected).map(|_| m.clone()).collect(), false),
+            None => (std::mem::take(&mut self.rcpt_replies), false),
+        }
+    }
 }
 
 /// The client side of one SMTP connection, without I/O.
@@ -334,21 +357,27 @@ impl ClientCore {
         let pipelining = self.caps.pipelining;
         let rcpts_expected = rcpt_lines.len();
         if pipelining {
+            // One write, one round trip: MAIL, every RCPT and DATA. The
+            // body waits for the 354 (RFC 2920 §3.1); a server that
+            // refused every recipient refuses DATA too.
             let mut batch = format!("{mail}\r\n");
             for l in rcpt_lines.drain(..) {
                 batch.push_str(&l);
                 batch.push_str("\r\n");
             }
+            batch.push_str("DATA\r\n");
             self.writes.push_back(batch.into_bytes());
             self.expect.push_back(Expect::Mail);
             self.expect
                 .extend((0..rcpts_expected).map(|_| Expect::Rcpt));
+            self.expect.push_back(Expect::Data);
         } else {
             self.command(&mail, Expect::Mail);
         }
         self.tx = Some(Tx {
             envelope: checked,
             pipelining,
+            data_sent: pipelining,
             rcpt_lines,
             rcpts_expected,
             mail_reply: None,
@@ -516,6 +545,15 @@ impl ClientCore {
                     self.after_rcpts();
                 }
             }
+            Expect::Data if self.tx.as_ref().is_some_and(|tx| tx.data_sent) => {
+                self.after_pipelined_data(r);
+            }
+            Expect::DataAborted => {
+                if let Some(mut tx) = self.tx.take() {
+                    let (rcpts, _) = tx.recipient_replies();
+                    self.done = Some(Finished::Sent(merge(tx.envelope, rcpts), None));
+                }
+            }
             Expect::Data => {
                 let Some(tx) = self.tx.as_mut() else {
                     return Ok(());
@@ -548,10 +586,39 @@ impl ClientCore {
         Ok(())
     }
 
+    /// The reply to a pipelined DATA, every RCPT answered: the body when
+    /// the server is ready and someone is to receive it, else the
+    /// transaction ends (with an empty end of data after a 354, as Postfix
+    /// does, so the server is back at the command phase).
+    fn after_pipelined_data(&mut self, r: Response<String>) {
+        let Some(tx) = self.tx.as_mut() else { return };
+        let (rcpts, any_accepted) = tx.recipient_replies();
+        match (r.code == 354, any_accepted) {
+            (true, true) => {
+                tx.rcpt_replies = rcpts;
+                let body = std::mem::take(&mut tx.body);
+                self.writes.push_back(body);
+                self.expect.push_back(Expect::DataDone);
+            }
+            (true, false) => {
+                tx.rcpt_replies = rcpts;
+                self.writes.push_back(b".\r\n".to_vec());
+                self.expect.push_back(Expect::DataAborted);
+            }
+            // DATA refused with recipients accepted: its reply is theirs.
+            (false, true) => self.rset(rcpts, Some(r)),
+            (false, false) => self.rset(rcpts, None),
+        }
+    }
+
     /// Every RCPT answered (or MAIL refused without PIPELINING): DATA, or
     /// RSET when nothing can be sent.
     fn after_rcpts(&mut self) {
         let Some(tx) = self.tx.as_mut() else { return };
+        if tx.data_sent {
+            // DATA is out already: its reply decides.
+            return;
+        }
         let mail = tx.mail_reply.clone();
         match mail {
             Some(m) if m.code == 250 => {
