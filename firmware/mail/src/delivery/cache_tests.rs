@@ -121,7 +121,7 @@ async fn rig(cfg: Config) -> Rig {
     let store = Arc::new(SledSpoolStore::open(&db, dir.path()).unwrap());
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
     std::mem::forget(committed_rx);
-    let (queue, _) = queue::start(store, cfg.queue, committed_tx).unwrap();
+    let queue = queue::start(store, cfg.queue, committed_tx).unwrap();
     let (config_tx, config_rx) = watch::channel(Arc::new(cfg.clone()));
     std::mem::forget(config_tx);
     let ids = Arc::new(IdAllocator::open(&db).unwrap());

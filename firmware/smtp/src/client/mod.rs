@@ -723,28 +723,24 @@ impl Envelope {
 pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 5);
     let mut line_start = true;
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        i += 1;
-        match b {
-            b'\r' => {
-                // CR LF, or a bare CR: either way one line ending.
-                if body.get(i) == Some(&b'\n') {
-                    i += 1;
-                }
+    let mut rest = body;
+    // A line at a time: the text up to its CR or LF is copied whole.
+    while let Some(&first) = rest.first() {
+        if first == b'.' {
+            out.push(b'.');
+        }
+        match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(at) => {
+                out.extend_from_slice(&rest[..at]);
+                // CR LF, a bare CR or a bare LF: one line ending each.
                 out.extend_from_slice(b"\r\n");
+                let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+                rest = &rest[at + if crlf { 2 } else { 1 }..];
                 line_start = true;
             }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                line_start = true;
-            }
-            _ => {
-                if line_start && b == b'.' {
-                    out.push(b'.');
-                }
-                out.push(b);
+            None => {
+                out.extend_from_slice(rest);
+                rest = &[];
                 line_start = false;
             }
         }
