@@ -140,11 +140,19 @@ enum Command {
     },
 }
 
+/// Threads of the runtime's blocking pool (see [`runtime`]).
+const MAX_BLOCKING_THREADS: usize = 64;
+
 /// The async runtime, built per role: the mail daemon first does what
 /// needs root (and gives it up) while it has only one thread.
 fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work is short file I/O (spool appends, the group
+        // commit's syncs, log search): 64 threads keep a 2-core box busy,
+        // where tokio's default of 512 let a burst of 1,000 sessions
+        // start hundreds of threads, each with its stack and malloc state.
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => Some(rt),

@@ -76,6 +76,14 @@ struct Args {
     /// tmpfs, or fsync costs nothing.
     #[arg(long, default_value = "/var/tmp")]
     dir: PathBuf,
+    /// A slow disk, injected (`files` and `segments`): every fsync the
+    /// store's protocol makes costs this many milliseconds more (the
+    /// committer's body sync and durable flush per batch; with `files`
+    /// also each body's own `fdatasync` in its session). Shows whether
+    /// throughput degrades through larger group commits or per-message
+    /// waits.
+    #[arg(long, default_value_t = 0)]
+    fsync_delay_ms: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -139,12 +147,16 @@ struct ModelStore {
 
 struct FirmwareStore {
     store: Arc<dyn QueueStore>,
+    /// `--fsync-delay-ms`: added to every fsync of the protocol.
+    fsync_delay: Duration,
+    /// The store syncs each body in its session (`files`), not per batch.
+    body_sync: bool,
     /// Retired messages whose bodies go after the next flush.
     doomed: Mutex<Vec<Mid>>,
 }
 
 impl Store {
-    fn open(root: &Path, strategy: Strategy) -> Result<Self> {
+    fn open(root: &Path, strategy: Strategy, fsync_delay: Duration) -> Result<Self> {
         let firmware = |segments: bool| -> Result<Self> {
             let db = breakwater::durable::open(sled::Config::new(), &root.join("index"))?;
             let store: Arc<dyn QueueStore> = if segments {
@@ -154,6 +166,8 @@ impl Store {
             };
             Ok(Store::Firmware(FirmwareStore {
                 store,
+                fsync_delay,
+                body_sync: !segments,
                 doomed: Mutex::new(Vec::new()),
             }))
         };
@@ -171,6 +185,9 @@ impl Store {
             Store::Firmware(f) => {
                 // Reception's last (here: only) chunk at the end of data.
                 f.store.finish_body(Mid(id), body, true)?;
+                if f.body_sync {
+                    thread::sleep(f.fsync_delay);
+                }
                 Ok(None)
             }
         }
@@ -216,11 +233,13 @@ impl FirmwareStore {
         let mids: Vec<Mid> = batch.iter().map(|p| Mid(p.id)).collect();
         if !mids.is_empty() {
             self.store.sync_bodies(&mids)?;
+            thread::sleep(self.fsync_delay);
         }
         for p in batch {
             self.store.put(&record(p.id, body_len))?;
         }
         self.store.flush()?;
+        thread::sleep(self.fsync_delay);
         for mid in doomed {
             self.store.remove_body(mid)?;
         }
@@ -480,7 +499,7 @@ fn run(args: &Args, strategy: Strategy) -> Result<Vec<(&'static str, String)>> {
         .prefix("queue-bench-")
         .tempdir_in(&args.dir)?;
     let root = tmp.path();
-    let store = Store::open(root, strategy)?;
+    let store = Store::open(root, strategy, Duration::from_millis(args.fsync_delay_ms))?;
     let shared = Shared {
         sessions_left: AtomicU64::new(args.sessions),
         ..Shared::default()

@@ -531,6 +531,15 @@ impl Supervisor<'_> {
             .arg(self.boot_reason.as_arg())
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            // glibc gives each thread that allocates under contention its
+            // own arena (up to 8 per core), and the blocking pool's threads
+            // come and go with load: the arenas' fragments kept the
+            // daemon's RSS up after a burst of 1,000 sessions
+            // (docs/performance.md, "Memory"). Two arenas cost nothing
+            // measurable in throughput on the 2-core appliance.
+            cmd.env("MALLOC_ARENA_MAX", "2");
+        }
         if let Some(installs) = &self.installs {
             cmd.arg("--install-socket").arg(&installs.path);
         }
