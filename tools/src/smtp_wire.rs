@@ -207,10 +207,11 @@ pub fn parse_message_id(value: &[u8], run: u64) -> Option<u64> {
     if domain != "bench.invalid" {
         return None;
     }
-    let (seq, r) = local.split_once('.')?;
-    (u64::from_str_radix(r, 16).ok()? == run)
-        .then(|| seq.parse().ok())
-        .flatten()
+    let (seq, _) = local.split_once('.')?;
+    let seq: u64 = seq.parse().ok()?;
+    // Only the exact form this run writes: "06" or an upper-case run id
+    // parse to the same numbers but are not our message.
+    (message_id(seq, run) == v).then_some(seq)
 }
 
 /// The value of a `Message-ID:` header line (case-insensitive name).
@@ -257,6 +258,18 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    /// fuzz/corpus/bench_smtp_wire/regression-leading-zero-seq: "06" is
+    /// not the "6" this run wrote.
+    #[test]
+    fn only_the_exact_message_id_matches() {
+        assert_eq!(parse_message_id(b" <6.7@bench.invalid>", 7), Some(6));
+        assert_eq!(parse_message_id(b" <06.7@bench.invalid>", 7), None);
+        assert_eq!(parse_message_id(b" <6.07@bench.invalid>", 7), None);
+        assert_eq!(parse_message_id(b" <6.A@bench.invalid>", 10), None);
+        assert_eq!(parse_message_id(b" <6.a@bench.invalid>", 10), Some(6));
+    }
+
     use super::*;
 
     #[test]

@@ -58,6 +58,21 @@ impl Output {
         }
     }
 
+    /// A run of text bytes, exactly as pushing them one at a time would:
+    /// the bytes that fit under the limit are written, the size counts
+    /// them all.
+    fn push_run(&mut self, out: &mut Vec<u8>, run: &[u8]) {
+        if self.error.is_none() {
+            let room = self.max_size.saturating_sub(self.size);
+            let fits = usize::try_from(room).map_or(run.len(), |r| r.min(run.len()));
+            out.extend_from_slice(&run[..fits]);
+        }
+        self.size += run.len() as u64;
+        if self.size > self.max_size {
+            self.error.get_or_insert(DataError::TooLarge);
+        }
+    }
+
     /// A bare CR or LF: refused when strict, a line ending when lenient.
     fn bare(&mut self, out: &mut Vec<u8>) {
         if self.strict {
@@ -132,10 +147,11 @@ impl DataReceiver {
             if self.state == DataState::Text
                 || (self.state == DataState::LineStart && input[i] != b'.')
             {
-                let window = &input[i..input.len().min(i + (room - out.len()))];
+                let take = (room - out.len()).min(input.len() - i);
+                let window = &input[i..i + take];
                 let run = memchr::memchr3(b'\r', b'\n', 0, window).unwrap_or(window.len());
                 if run > 0 {
-                    self.out.push(out, &window[..run]);
+                    self.out.push_run(out, &window[..run]);
                     self.state = DataState::Text;
                     i += run;
                     continue;
@@ -327,11 +343,29 @@ mod tests {
             let bytes: Vec<&[u8]> = input.chunks(1).collect();
             let single = run(strict, max, &bytes);
             proptest::prop_assert_eq!(&whole.1, &single.1);
-            // Past the size limit the message is refused and what was
-            // written is thrown away: the byte steps stop writing at the
-            // limit, a copied run stops before it. Below it, the same.
-            if (single.0.len() as u64) < max {
-                proptest::prop_assert_eq!(whole.0, single.0);
+            proptest::prop_assert_eq!(whole.0, single.0);
+        }
+    }
+
+    /// fuzz/corpus/data_receiver/regression-room-max-split: a caller with
+    /// no room limit (`usize::MAX`) and a limit crossed inside a copied run
+    /// give the byte steps' output, whatever the split.
+    #[test]
+    fn unlimited_room_and_a_split_run_give_the_same_output() {
+        let input: &[u8] = b"a\n.\r\nb\r.\r\r\n.\r\n";
+        for strict in [true, false] {
+            let mut whole = Vec::new();
+            let mut rx = DataReceiver::new(strict, 3);
+            let (_, end) = rx.feed(input, &mut whole, usize::MAX);
+            for split in 0..input.len() {
+                let mut out = Vec::new();
+                let mut rx = DataReceiver::new(strict, 3);
+                let (n, mut done) = rx.feed(&input[..split], &mut out, usize::MAX);
+                if done.is_none() {
+                    done = rx.feed(&input[n..], &mut out, usize::MAX).1;
+                }
+                assert_eq!(out, whole, "split {split}, strict {strict}");
+                assert_eq!(done, end, "split {split}, strict {strict}");
             }
         }
     }
