@@ -98,6 +98,26 @@ fn message(
 }
 
 /// The guide's values for what this run's addresses and counters are.
+/// Waits until every delivery connection opened so far has logged its
+/// close: the delivery connection cache keeps a connection open, idle, for
+/// its time (2 s, decision 0023) after the message, and the guide's
+/// `findevent` transcripts show `DCID n close`.
+fn wait_for_delivery_connections_closed(gw: &Gateway) {
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let log = gw.mail_log();
+        let opened = log.matches("New SMTP DCID").count();
+        let closed = log
+            .lines()
+            .filter(|l| l.contains("Info: DCID ") && l.trim_end().ends_with(" close"))
+            .count();
+        if closed >= opened || std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn normaliser(net: &TestNet, ips: &[(Ipv4Addr, &str)]) -> Normaliser {
     let mut n = Normaliser::default().literal("gw.test.local", "breakwater.example.com");
     let mut all: Vec<(Ipv4Addr, &str)> = vec![
@@ -389,6 +409,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
             other.transcript
         ),
     );
+    wait_for_delivery_connections_closed(&gw);
     let out = step(
         &mut con,
         "findevent-inbound",
@@ -534,6 +555,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
         ),
     );
 
+    wait_for_delivery_connections_closed(&gw);
     let out = step(
         &mut con,
         "findevent-outbound",
@@ -581,6 +603,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
             &format!("findevent (outbound, seed screenshot): {what}"),
         );
     }
+    wait_for_delivery_connections_closed(&gw);
     let out = step(
         &mut con,
         "findevent-dropped",
@@ -711,6 +734,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
         r"TDC: Connection Error: DCID \d+ domain: the\.tdc\.queue",
         SOON,
     );
+    wait_for_delivery_connections_closed(&gw);
     let out = step(&mut con, "tophosts-queued", "tophosts");
     let rows = parse_tophosts(&out);
     let tdc = rows.iter().find(|r| r.host == "the.tdc.queue");
@@ -738,6 +762,7 @@ fn the_microsoft_365_walkthrough_at_the_console() {
         ),
     );
     gw.wait_for_log(r"TDC: .*successfully delivered for scanning", SOON);
+    wait_for_delivery_connections_closed(&gw);
     let out = step(&mut con, "tophosts-after", "tophosts");
     let rows = parse_tophosts(&out);
     checks.check(

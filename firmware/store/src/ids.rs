@@ -74,6 +74,15 @@ impl IdAllocator {
         self.take(Kind::Mid).map(Mid)
     }
 
+    /// The MID the next `mid()` will hand out, without taking it: every
+    /// MID allocated from now on is at least this one (the work queue's
+    /// recovery tells this run's spool files from a crashed run's by it;
+    /// taking one would make an administrator's first message MID 2).
+    pub fn next_mid(&self) -> Mid {
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        Mid(counters[Kind::Mid as usize].next)
+    }
+
     pub fn icid(&self) -> sled::Result<Icid> {
         self.take(Kind::Icid).map(Icid)
     }

@@ -125,14 +125,8 @@ pub fn start(
     let (tx, commands) = mpsc::unbounded_channel();
     // Every MID below this one was allocated before the restart: its
     // record (if any) is recovered, its spool file without a record an
-    // orphan. Spending one MID to learn it costs nothing.
-    let first_new = match ids.mid() {
-        Ok(mid) => Some(mid),
-        Err(e) => {
-            tracing::error!("queue recovery: cannot allocate a MID ({e}); orphan spool files stay");
-            None
-        }
-    };
+    // orphan.
+    let first_new = Some(ids.next_mid());
     let (messages, _) = queue.counts();
     if messages > 0 {
         tracing::info!(
