@@ -126,7 +126,7 @@ pub fn start(
     // Every MID below this one was allocated before the restart: its
     // record (if any) is recovered, its spool file without a record an
     // orphan.
-    let first_new = Some(ids.next_mid());
+    let first_new = ids.next_mid();
     let (messages, _) = queue.counts();
     if messages > 0 {
         tracing::info!(
@@ -154,22 +154,20 @@ pub fn start(
     };
     let back = tx.clone();
     tokio::spawn(async move {
-        if let Some(first_new) = first_new {
-            let scan = tokio::task::spawn_blocking(move || {
-                window::remove_orphans(store.as_ref(), first_new)
-            })
-            .await;
-            match scan {
-                Ok(Ok(0)) => {}
-                Ok(Ok(n)) => {
-                    tracing::info!("queue recovery: {n} unacknowledged spool file(s) removed")
-                }
-                Ok(Err(e)) => {
-                    tracing::error!("queue recovery: orphan spool files not removed: {e}")
-                }
-                Err(e) => tracing::error!("queue recovery: the orphan scan stopped: {e}"),
+        let scan =
+            tokio::task::spawn_blocking(move || window::remove_orphans(store.as_ref(), first_new))
+                .await;
+        match scan {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!("queue recovery: {n} unacknowledged spool file(s) removed")
             }
+            Ok(Err(e)) => {
+                tracing::error!("queue recovery: orphan spool files not removed: {e}")
+            }
+            Err(e) => tracing::error!("queue recovery: the orphan scan stopped: {e}"),
         }
+
         let ready: Command = Box::new(|wq: &mut WorkQueue| wq.window.set_ready());
         let _ = back.send(ready);
     });

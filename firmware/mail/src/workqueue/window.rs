@@ -68,7 +68,7 @@ pub struct Window {
     ready: bool,
     /// The first MID allocated in this run; `None`: unknown (every paged
     /// record is treated as recovered).
-    first_new: Option<Mid>,
+    first_new: Mid,
     /// `delivernow` (or `redirectrecipients`) given while records wait on
     /// disk: the recipients it names are due at once when paged in, until
     /// the pager has caught up.
@@ -76,7 +76,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(limit: usize, store: Arc<dyn QueueStore>, first_new: Option<Mid>) -> Self {
+    pub fn new(limit: usize, store: Arc<dyn QueueStore>, first_new: Mid) -> Self {
         Window {
             limit: limit.max(1),
             store,
@@ -200,9 +200,10 @@ impl Window {
 
     /// The origin of a record taken in by [`Self::adopt`].
     pub fn origin(&self, mid: Mid) -> Origin {
-        match self.first_new {
-            Some(first) if mid >= first => Origin::New,
-            _ => Origin::Recovered,
+        if mid >= self.first_new {
+            Origin::New
+        } else {
+            Origin::Recovered
         }
     }
 

@@ -109,7 +109,7 @@ fn a_restart_pages_the_queue_in_mid_order_never_more_than_the_window() {
     for mid in 1..=25 {
         commit(&d.store, mid);
     }
-    let mut w = Window::new(10, d.store.clone(), Some(Mid(100)));
+    let mut w = Window::new(10, d.store.clone(), Mid(100));
     assert!(
         w.page(0).unwrap().is_empty(),
         "no page before the orphan scan"
@@ -136,7 +136,7 @@ fn a_new_message_waits_on_disk_while_the_window_is_full_and_comes_in_once() {
     for mid in 1..=4 {
         commit(&d.store, mid);
     }
-    let mut w = Window::new(4, d.store.clone(), Some(Mid(10)));
+    let mut w = Window::new(4, d.store.clone(), Mid(10));
     w.set_ready();
     assert_eq!(mids(&w.page(0).unwrap()), [1, 2, 3, 4]);
     commit(&d.store, 10);
@@ -163,7 +163,7 @@ fn a_message_committed_after_the_pager_passed_its_mid_is_found() {
     // MID 7 was allocated before 8 and 9 but commits last.
     commit(&d.store, 8);
     commit(&d.store, 9);
-    let mut w = Window::new(2, d.store.clone(), Some(Mid(5)));
+    let mut w = Window::new(2, d.store.clone(), Mid(5));
     w.set_ready();
     assert!(w.committed(Mid(8), 0));
     // 8 was taken at its commit; the page takes 9.
@@ -197,7 +197,7 @@ fn load_finds_one_record_by_mid() {
     let d = disk();
     commit(&d.store, 3);
     commit(&d.store, 9);
-    let w = Window::new(1, d.store.clone(), None);
+    let w = Window::new(1, d.store.clone(), Mid(10));
     assert_eq!(w.load(Mid(9)).unwrap().map(|r| r.mid), Some(Mid(9)));
     assert!(w.load(Mid(4)).unwrap().is_none());
     assert!(w.load(Mid(0)).unwrap().is_none());
@@ -209,7 +209,7 @@ fn pages_skip_owned_records_without_counting_them() {
     for mid in 1..=(PAGE as u64 + 5) {
         commit(&d.store, mid);
     }
-    let mut w = Window::new(PAGE * 4, d.store.clone(), Some(Mid(1)));
+    let mut w = Window::new(PAGE * 4, d.store.clone(), Mid(1));
     // All of this run's: taken at commit.
     for mid in 1..=10 {
         assert!(w.committed(Mid(mid), 0));
@@ -263,7 +263,7 @@ proptest! {
     fn no_message_is_lost_or_taken_twice(limit in 1usize..6, steps in proptest::collection::vec(step(), 1..120)) {
         let d = disk();
         let mut next = 1u64;
-        let mut window = Window::new(limit, d.store.clone(), Some(Mid(next)));
+        let mut window = Window::new(limit, d.store.clone(), Mid(next));
         window.set_ready();
         let mut in_progress: Vec<u64> = Vec::new();
         let mut on_disk: BTreeSet<u64> = BTreeSet::new();
@@ -303,7 +303,7 @@ proptest! {
                     // Sessions in progress die with the daemon (never acknowledged).
                     in_progress.clear();
                     next += 1000; // the allocator's reserved block
-                    window = Window::new(limit, d.store.clone(), Some(Mid(next)));
+                    window = Window::new(limit, d.store.clone(), Mid(next));
                     window.set_ready();
                     taken.clear();
                 }
