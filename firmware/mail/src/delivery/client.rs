@@ -135,7 +135,10 @@ impl SmtpClient {
         tls: Option<(&str, &TlsConnector, rustls_pki_types::ServerName<'static>)>,
     ) -> Result<Finished, ClientError> {
         let mut tls = tls;
-        let mut chunk = [0u8; 4096];
+        // Replies are short (an EHLO reply is a few hundred bytes): a small
+        // chunk keeps every delivery's future small, a long reply takes a
+        // few reads.
+        let mut chunk = [0u8; 1024];
         // The reply being awaited and its deadline.
         let mut deadline: Option<(u64, tokio::time::Instant, Duration)> = None;
         loop {
@@ -225,9 +228,13 @@ impl SmtpClient {
         &mut self,
         from: &str,
         recipients: &[&str],
-        body: &[u8],
+        body: Vec<u8>,
     ) -> Result<(Vec<Response<String>>, Option<Response<String>>), ClientError> {
-        self.core.send(from, recipients, body);
+        self.core.send(from, recipients, &body);
+        // The core holds the dot-stuffed copy it sends: the original goes
+        // now, not after the server's last reply (with hundreds of
+        // deliveries in flight, one body each instead of two).
+        drop(body);
         match self.drive(None).await? {
             Finished::Sent(rcpts, data) => Ok((rcpts, data)),
             other => Err(unexpected(&other)),
@@ -319,7 +326,7 @@ mod tests {
             .send(
                 "a@b.org",
                 &[smuggled, "\"x> y\"@example.com", "jos\u{e9}@example.com"],
-                b"Subject: t\r\n\r\nhi\r\n",
+                b"Subject: t\r\n\r\nhi\r\n".to_vec(),
             )
             .await
             .unwrap();
@@ -351,7 +358,7 @@ mod tests {
         let (mut c, _) = SmtpClient::connect(None, addr, t, t).await.unwrap();
         c.hello("gw.test").await.unwrap();
         let (rcpts, data) = c
-            .send("a\u{1b}@b.org", &["x@example.com"], b"hi\r\n")
+            .send("a\u{1b}@b.org", &["x@example.com"], b"hi\r\n".to_vec())
             .await
             .unwrap();
         c.quit().await;

@@ -118,7 +118,16 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 });
             }
         };
-        let mut conn = match connect(&shared, &config, &settings, &destination, &candidates).await {
+        // Boxed, as `close` below: once-a-connection futures would
+        // otherwise size every worker's state (hundreds of connections).
+        let opening = Box::pin(connect(
+            &shared,
+            &config,
+            &settings,
+            &destination,
+            &candidates,
+        ));
+        let mut conn = match opening.await {
             Ok(conn) => conn,
             Err(text) => {
                 shared.host_update(&destination, Some(text.clone()));
@@ -142,7 +151,7 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                     secs: wait.as_secs(),
                 }
                 .log();
-                conn.close(&shared, true).await;
+                Box::pin(conn.close(&shared, true)).await;
                 shared.requeue_and_leave(current);
                 let (shared, destination) = (shared.clone(), destination.clone());
                 tokio::spawn(async move {
@@ -206,7 +215,7 @@ pub(super) async fn run(shared: Arc<Shared>, destination: String) {
                 Idle::Close { polite } => break polite,
             }
         };
-        conn.close(&shared, polite).await;
+        Box::pin(conn.close(&shared, polite)).await;
         // Limit reached or connection broken: a fresh connection if there
         // is more to do.
         match shared.next_job(&destination) {
@@ -698,7 +707,7 @@ async fn deliver(shared: &Shared, conn: &mut Conn, job: &DeliveryJob) -> Result<
     let limit = shared.config.borrow().connections.transaction_timeout_secs;
     let (rcpt_replies, data_reply) = tokio::time::timeout(
         Duration::from_secs(limit.into()),
-        conn.client.send(&job.mail_from, &addrs, &body),
+        conn.client.send(&job.mail_from, &addrs, body),
     )
     .await
     .map_err(|_| ClientError::TransactionTimeout(limit))??;

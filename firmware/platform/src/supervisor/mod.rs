@@ -540,6 +540,15 @@ impl Supervisor<'_> {
             // measurable in throughput on the 2-core appliance.
             cmd.env("MALLOC_ARENA_MAX", "2");
         }
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // A fixed mmap threshold (glibc's default, 128 KiB): glibc
+            // otherwise raises it to the size of every large block freed,
+            // so after one ~19 MB block the daemon frees while starting,
+            // every later block up to that size came from the heap and
+            // stayed there once freed. Fixed, large blocks go back to the
+            // system when freed: 47 -> 29 MiB with no client.
+            cmd.env("MALLOC_MMAP_THRESHOLD_", "131072");
+        }
         if let Some(installs) = &self.installs {
             cmd.arg("--install-socket").arg(&installs.path);
         }

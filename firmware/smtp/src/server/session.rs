@@ -57,6 +57,11 @@ const MAX_ERRORS: u32 = 10;
 /// Message data a session buffers before the driver writes it to the spool
 /// file; also what it reserves from the reception budget per transaction.
 pub const SPOOL_CHUNK: usize = 64 * 1024;
+/// What the buffer starts with; it doubles as data arrives, up to
+/// [`SPOOL_CHUNK`]. Most messages are a few KB: a thousand sessions in
+/// DATA then hold a few MB of buffers, not 64 MB (the budget still
+/// reserves the whole chunk: that is the bound).
+pub(super) const FIRST_CHUNK: usize = 4 * 1024;
 
 /// What the driver must do.
 #[derive(Debug)]
@@ -253,6 +258,7 @@ impl Session {
                         .and_then(|tx| tx.body.as_mut())
                         .expect("DATA state has a message body");
                     let start = body.pending.len();
+                    grow_pending(&mut body.pending, rest.len());
                     let (n, done) = rx.feed(rest, &mut body.pending, SPOOL_CHUNK);
                     body.headers.feed(&body.pending[start..]);
                     pos += n;
@@ -270,6 +276,7 @@ impl Session {
                         Some(body) => {
                             let start = body.pending.len();
                             let rx = body.bdat.as_mut().expect("BDAT body has a receiver");
+                            grow_pending(&mut body.pending, avail);
                             let n = rx.feed(&rest[..avail], &mut body.pending, SPOOL_CHUNK);
                             body.headers.feed(&body.pending[start..]);
                             n
@@ -816,7 +823,7 @@ fn syntax_reply(e: &ProtoError) -> String {
 /// data and the queue record.
 #[path = "session_data.rs"]
 mod message;
-use message::Body;
+use message::{Body, grow_pending};
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

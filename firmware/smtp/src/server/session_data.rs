@@ -19,6 +19,23 @@ pub(super) struct Body {
     pub(super) _memory: Reservation,
 }
 
+/// Makes room in the message buffer for what `incoming` input bytes can
+/// write (a bare LF may become CR LF: two bytes each), doubling its
+/// capacity and never past the chunk and the few bytes a receiver may
+/// write beyond it: letting `Vec` grow by itself would double past
+/// SPOOL_CHUNK and waste half.
+pub(super) fn grow_pending(pending: &mut Vec<u8>, incoming: usize) {
+    const MOST: usize = SPOOL_CHUNK + 3;
+    let want = pending
+        .len()
+        .saturating_add(incoming.saturating_mul(2))
+        .min(MOST);
+    if want > pending.capacity() {
+        let target = pending.capacity().saturating_mul(2).clamp(want, MOST);
+        pending.reserve_exact(target - pending.len());
+    }
+}
+
 impl Session {
     /// Hands the buffered message data to the driver once it is full.
     pub(super) fn spool_if_full(&mut self, actions: &mut Vec<Action>) {
@@ -26,8 +43,8 @@ impl Session {
             && let Some(body) = tx.body.as_mut()
             && body.pending.len() >= SPOOL_CHUNK
         {
-            // A fresh buffer of the same size: letting it grow from empty
-            // would double past SPOOL_CHUNK and waste half.
+            // A fresh buffer of the same size: the message is long, and
+            // growing again from FIRST_CHUNK would only copy.
             let chunk = std::mem::replace(&mut body.pending, Vec::with_capacity(SPOOL_CHUNK + 3));
             body.spooled += chunk.len() as u64;
             actions.push(Action::Spool(tx.mid, chunk));
@@ -107,7 +124,7 @@ impl Session {
             tx.mid,
             (self.services.clock)(),
         );
-        let mut pending = Vec::with_capacity(SPOOL_CHUNK + 3);
+        let mut pending = Vec::with_capacity(FIRST_CHUNK);
         pending.extend_from_slice(received.as_bytes());
         if let Some(h) = &tx.invalid_bounce_header {
             pending.extend_from_slice(h.as_bytes());

@@ -899,3 +899,25 @@ fn a_recipient_the_rat_refuses_is_never_called_ahead() {
     assert!(other.is_empty());
     assert!(replies[2].starts_with("550"));
 }
+
+/// The message buffer starts small and doubles, never past the chunk and
+/// the bytes a receiver may write beyond it, whatever arrives: a thousand
+/// sessions receiving small messages hold small buffers.
+#[test]
+fn the_message_buffer_grows_by_doubling_up_to_the_chunk() {
+    let mut pending = Vec::with_capacity(FIRST_CHUNK);
+    pending.extend_from_slice(&[b'x'; 300]);
+    grow_pending(&mut pending, 1000);
+    assert_eq!(pending.capacity(), FIRST_CHUNK, "room enough: no growth");
+    grow_pending(&mut pending, FIRST_CHUNK / 2);
+    assert_eq!(pending.capacity(), 2 * FIRST_CHUNK, "doubled");
+    for incoming in [1, 10_000, 100_000, usize::MAX] {
+        grow_pending(&mut pending, incoming);
+        assert!(
+            pending.capacity() <= SPOOL_CHUNK + 3,
+            "never past the chunk"
+        );
+    }
+    assert_eq!(pending.capacity(), SPOOL_CHUNK + 3);
+    assert_eq!(pending.len(), 300, "growing keeps what is buffered");
+}
