@@ -52,7 +52,13 @@ impl Stream {
                 s.readable().await?;
                 buf.reserve(READ_CHUNK);
                 match s.try_read_buf(buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    // The readiness was stale (what it announced was read
+                    // before): wait again without the room, or each
+                    // session would wait holding 16 KiB.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        give_back_read_buffer(buf);
+                        continue;
+                    }
                     read => return read,
                 }
             },

@@ -542,11 +542,12 @@ impl Supervisor<'_> {
         }
         if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
             // A fixed mmap threshold (glibc's default, 128 KiB): glibc
-            // otherwise raises it to the size of every large block freed,
-            // so after one ~19 MB block the daemon frees while starting,
-            // every later block up to that size came from the heap and
-            // stayed there once freed. Fixed, large blocks go back to the
-            // system when freed: 47 -> 29 MiB with no client.
+            // otherwise raises it to the size of every large block freed.
+            // An Argon2 password hash takes 19 MiB by design (at start and
+            // at each login); once freed, every later block up to that
+            // size came from the heap and stayed resident. Fixed, large
+            // blocks go back to the system when freed: 47 -> 29 MiB with
+            // no client (decision 0026).
             cmd.env("MALLOC_MMAP_THRESHOLD_", "131072");
         }
         if let Some(installs) = &self.installs {
