@@ -425,7 +425,25 @@ fn builder(
     opts.attempts = 1;
     opts.cache_size = u64::from(cfg.cache_size);
     opts.ndots = 0;
-    Ok(builder)
+    Ok(builder.with_tls_config(unused_dns_tls()?))
+}
+
+/// The TLS settings hickory keeps for encrypted DNS (over TLS, HTTPS or
+/// QUIC), which `dnsconfig` never sets up: its servers are asked over UDP
+/// and TCP. Left to itself, hickory builds them from the host's whole
+/// certificate store (rustls-platform-verifier) for every resolver: about
+/// 50 ms of reading and parsing each, several resolvers at start and at
+/// each DNS commit, on the way to the first banner after a restart. No
+/// roots: an encrypted transport could verify no server, so it would fail
+/// closed rather than trust one.
+fn unused_dns_tls() -> Result<rustls::ClientConfig, DnsError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DnsError(e.to_string()))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Ok(config)
 }
 
 /// The validator's anchors: the administrator's DNSKEY records, plus IANA's
