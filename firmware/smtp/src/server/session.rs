@@ -57,11 +57,6 @@ const MAX_ERRORS: u32 = 10;
 /// Message data a session buffers before the driver writes it to the spool
 /// file; also what it reserves from the reception budget per transaction.
 pub const SPOOL_CHUNK: usize = 64 * 1024;
-/// What the buffer starts with; it doubles as data arrives, up to
-/// [`SPOOL_CHUNK`]. Most messages are a few KB: a thousand sessions in
-/// DATA then hold a few MB of buffers, not 64 MB (the budget still
-/// reserves the whole chunk: that is the bound).
-pub(super) const FIRST_CHUNK: usize = 4 * 1024;
 
 /// What the driver must do.
 #[derive(Debug)]

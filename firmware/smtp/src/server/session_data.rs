@@ -19,6 +19,12 @@ pub(super) struct Body {
     pub(super) _memory: Reservation,
 }
 
+/// What the buffer starts with; it doubles as data arrives, up to
+/// [`SPOOL_CHUNK`]. Most messages are a few KB: a thousand sessions in
+/// DATA then hold a few MB of buffers, not 64 MB (the budget still
+/// reserves the whole chunk: that is the bound).
+pub(super) const FIRST_CHUNK: usize = 4 * 1024;
+
 /// Makes room in the message buffer for what `incoming` input bytes can
 /// write (a bare LF may become CR LF: two bytes each), doubling its
 /// capacity and never past the chunk and the few bytes a receiver may

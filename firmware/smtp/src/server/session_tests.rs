@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::message::FIRST_CHUNK;
 use super::*;
 use crate::config::HeaderLimits;
 use crate::config::{MailFlowPolicy, RatEntry};
